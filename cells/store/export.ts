@@ -1,0 +1,64 @@
+import fs from "node:fs";
+import path from "node:path";
+import { tableToIPC } from "apache-arrow";
+import type { Params, Workspace } from "./workspace.ts";
+import { writeAtomically } from "./atomic.ts";
+
+export type ExportFormat = "parquet" | "arrow";
+
+/** `.parquet` → Parquet; `.arrow`, `.feather`, `.ipc` → Arrow IPC file format. */
+export function exportFormatOf(file: string): ExportFormat {
+  const ext = path.extname(file).toLowerCase();
+  if (ext === ".parquet") return "parquet";
+  if (ext === ".arrow" || ext === ".feather" || ext === ".ipc") return "arrow";
+  throw new Error(`${file}: cannot tell the export format from "${ext || "(no extension)"}"; use .parquet or .arrow`);
+}
+
+export interface ExportResult {
+  file: string;
+  format: ExportFormat;
+  rows: number;
+}
+
+/** Write a query's result to Parquet or Arrow IPC: temp file, then rename. */
+export async function exportQuery(
+  ws: Workspace,
+  sql: string,
+  file: string,
+  options: { format?: ExportFormat; params?: Params } = {},
+): Promise<ExportResult> {
+  const format = options.format ?? exportFormatOf(file);
+  const target = path.resolve(file);
+  const rows = await writeAtomically(target, async (tmp) => {
+    if (format === "arrow") {
+      const table = await ws.table(sql, options.params);
+      fs.writeFileSync(tmp, tableToIPC(table, "file"));
+      return table.numRows;
+    }
+    // COPY takes no bound parameters, so a parameterised query is materialised first.
+    let source = `(${sql})`;
+    if (options.params) {
+      await ws.run(`create or replace temp table __tracebook_export as ${sql}`, options.params);
+      source = "__tracebook_export";
+    }
+    try {
+      const [row] = await ws.rows<{ Count: bigint }>(
+        `copy ${source} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`,
+      );
+      return Number(row?.Count ?? 0);
+    } finally {
+      if (options.params) await ws.run("drop table if exists __tracebook_export");
+    }
+  });
+  return { file: target, format, rows };
+}
+
+/** A SQL string literal: the only place a value is spliced into SQL, for statements that take no parameters. */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/** A safely quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

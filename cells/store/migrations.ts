@@ -1,0 +1,98 @@
+/**
+ * Numbered schema migrations. Each runs once, in order, inside its own transaction, and is
+ * recorded in `schema_migrations`. Never edit a migration that has shipped: add the next one.
+ *
+ * Times are TIMESTAMP holding UTC, always supplied by the caller (never `current_timestamp`,
+ * whose meaning depends on the session time zone). Foreign keys are enforced in code: DuckDB
+ * forbids updating rows that a foreign key references, which curation needs.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: "datanets, contributors, contributions, validations, submissions, imports",
+    sql: `
+      create table datanets (
+        name             varchar primary key,
+        kind             varchar not null check (kind in ('text', 'features')),
+        description      varchar,
+        source           varchar not null,
+        labels           varchar[],
+        feature_dim      integer,
+        split_rule       varchar not null,
+        split_seed       bigint not null,
+        test_fraction    double not null,
+        contributor_rule varchar not null,
+        created_at       timestamp not null
+      );
+
+      create table contributors (
+        id           varchar primary key,
+        display_name varchar not null,
+        rule         varchar not null,
+        first_seen   timestamp not null
+      );
+
+      -- One row per distinct content in a Datanet: id is the content hash. Every copy that
+      -- was submitted (duplicates included) is kept in submissions.
+      create table contributions (
+        datanet      varchar not null,
+        id           varchar not null,
+        contributor  varchar not null,
+        title        varchar,
+        text         varchar,
+        html         varchar,
+        features     float[],
+        label        varchar not null,
+        split        varchar not null check (split in ('train', 'test')),
+        status       varchar not null check (status in ('pending', 'approved', 'rejected', 'quarantined')),
+        submitted_at timestamp not null,
+        source       varchar not null,
+        primary key (datanet, id)
+      );
+
+      create sequence validations_seq start 1;
+      -- Append-only: the code has no update or delete path for it.
+      create table validations (
+        seq          bigint primary key default nextval('validations_seq'),
+        datanet      varchar not null,
+        contribution varchar not null,
+        validator    varchar not null,
+        verdict      varchar not null check (verdict in ('pending', 'approved', 'rejected', 'quarantined', 'flagged')),
+        rule         varchar,
+        reason       varchar,
+        decided_at   timestamp not null
+      );
+
+      create table imports (
+        id                  varchar primary key,
+        datanet             varchar not null,
+        source              varchar not null,
+        source_sha256       varchar,
+        importer            varchar not null,
+        rows_read           bigint not null,
+        contributions_added bigint not null,
+        duplicates          bigint not null,
+        started_at          timestamp not null,
+        finished_at         timestamp not null
+      );
+
+      create table submissions (
+        import_id    varchar not null,
+        ord          bigint not null,
+        datanet      varchar not null,
+        contribution varchar not null,
+        contributor  varchar not null,
+        source       varchar not null,
+        submitted_at timestamp not null,
+        duplicate    boolean not null,
+        primary key (import_id, ord)
+      );
+    `,
+  },
+];
