@@ -1,34 +1,34 @@
 import { InputError, type InputLocation } from "./errors.ts";
 import { MAX_CONTRIBUTOR_BYTES, MAX_FEATURES, MAX_LABEL_BYTES, MAX_TEXT_BYTES } from "./limits.ts";
-import type { ContributionInput, DatanetSpec } from "./types.ts";
+import type { ContributionField, ContributionInput, DatanetSpec } from "./types.ts";
 
 /**
  * Checks every contribution meets the Datanet's contract before anything is written. Errors
  * name the row and field, so one bad cell in a million-row file is found at once.
  */
 export function checkContribution(spec: DatanetSpec, input: ContributionInput): void {
-  const where = input.where ?? { file: input.source };
-  requiredString(input.label, MAX_LABEL_BYTES, { ...where, field: where.field ?? "label" }, "label");
-  requiredString(input.contributor, MAX_CONTRIBUTOR_BYTES, { ...where, field: "contributor" }, "contributor");
-  if (input.title != null) optionalString(input.title, MAX_TEXT_BYTES, { ...where, field: "title" });
-  if (input.html != null) optionalString(input.html, MAX_TEXT_BYTES * 4, { ...where, field: "html" });
+  const base = input.where ?? { file: input.source };
+  const at = (field: ContributionField): InputLocation => ({ ...base, field: input.columns?.[field] ?? field });
+  requiredString(input.label, MAX_LABEL_BYTES, at("label"), "label");
+  requiredString(input.contributor, MAX_CONTRIBUTOR_BYTES, at("contributor"), "contributor");
+  if (input.title != null) optionalString(input.title, MAX_TEXT_BYTES, at("title"));
+  if (input.html != null) optionalString(input.html, MAX_TEXT_BYTES * 4, at("html"));
   if (spec.kind === "text") {
-    if (input.text == null) throw new InputError("text is missing", { ...where, field: "text" });
-    optionalString(input.text, MAX_TEXT_BYTES, { ...where, field: "text" });
+    if (input.text == null) throw new InputError("text is missing", at("text"));
+    optionalString(input.text, MAX_TEXT_BYTES, at("text"));
     if (input.text.trim() === "" && (input.title ?? "").trim() === "") {
-      throw new InputError("text is empty", { ...where, field: "text" });
+      throw new InputError("text is empty", at("text"));
     }
   } else {
-    if (input.text != null) optionalString(input.text, MAX_TEXT_BYTES, { ...where, field: "text" });
-    checkFeatures(spec, input.features, where);
+    if (input.text != null) optionalString(input.text, MAX_TEXT_BYTES, at("text"));
+    checkFeatures(spec, input.features, at("features"));
   }
   if (!(input.submittedAt instanceof Date) || Number.isNaN(input.submittedAt.getTime())) {
-    throw new InputError("submitted_at is not a valid time", { ...where, field: "submitted_at" });
+    throw new InputError("submitted_at is not a valid time", at("submitted_at"));
   }
 }
 
-function checkFeatures(spec: DatanetSpec, features: ArrayLike<number> | null | undefined, where: InputLocation): void {
-  const at = { ...where, field: where.field ?? "features" };
+function checkFeatures(spec: DatanetSpec, features: ArrayLike<number> | null | undefined, at: InputLocation): void {
   if (features == null || features.length === 0) throw new InputError("features are missing", at);
   if (features.length > MAX_FEATURES) throw new InputError(`${features.length} features exceed the cap of ${MAX_FEATURES}`, at);
   if (spec.featureDim != null && features.length !== spec.featureDim) {

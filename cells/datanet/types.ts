@@ -31,7 +31,11 @@ export interface ContributionInput {
   source: string;
   /** Where to point an error about this row. */
   where?: InputLocation;
+  /** The source's own names for the fields (e.g. text → "body"), so errors name the user's column. */
+  columns?: Partial<Record<ContributionField, string>>;
 }
+
+export type ContributionField = "title" | "text" | "html" | "features" | "label" | "contributor" | "submitted_at";
 
 export interface ContributorInfo {
   displayName: string;

@@ -36,8 +36,8 @@ export async function decodeMail(raw: Uint8Array): Promise<DecodedMail> {
       }
     }
   }
-  const html = email.html?.trim() ? email.html : null;
-  let text = email.text?.trim() ? email.text : "";
+  const html = email.html?.trim() ? fixC1(email.html) : null;
+  let text = email.text?.trim() ? fixC1(email.text) : "";
   let textFrom: DecodedMail["textFrom"] = text ? "plain" : "none";
   if (!text && html) {
     text = htmlToPlainText(html);
@@ -45,7 +45,7 @@ export async function decodeMail(raw: Uint8Array): Promise<DecodedMail> {
   }
   const date = email.date ? new Date(email.date) : null;
   return {
-    subject: (email.subject ?? "").trim(),
+    subject: fixC1(email.subject ?? "").trim(),
     text: text.trim(),
     html,
     date: date && !Number.isNaN(date.getTime()) ? date : null,
@@ -66,6 +66,19 @@ export function htmlToPlainText(html: string): string {
       { selector: "script", format: "skip" },
     ],
   });
+}
+
+/** The windows-1252 characters at 0x80-0x9F; undefined bytes stay as they are. */
+const CP1252_C1 = "\u20ac\u0081\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u008d\u017d\u008f" +
+  "\u0090\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u009d\u017e\u0178";
+
+/**
+ * The WHATWG Encoding Standard decodes both iso-8859-1 and windows-1252 labels as windows-1252,
+ * but Node 20's TextDecoder yields C1 control characters for bytes 0x80-0x9F. Mail never means
+ * those controls: they are Outlook's curly quotes, dashes and euro signs.
+ */
+export function fixC1(s: string): string {
+  return s.replace(/[\u0080-\u009f]/g, (c) => CP1252_C1[c.charCodeAt(0) - 0x80]!);
 }
 
 function hasReplacement(...parts: (string | undefined)[]): boolean {

@@ -1,0 +1,48 @@
+import { Command, CommanderError } from "commander";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { InputError } from "../cells/datanet/errors.ts";
+import { registerDatanet } from "./commands/datanet.ts";
+import { registerSql } from "./commands/sql.ts";
+import { registerDemo } from "./commands/demo.ts";
+
+export function buildProgram(): Command {
+  const program = new Command("tracebook")
+    .description("Proof of attribution: Datanets, fine-tunes, TracIn influence and reward splits")
+    .option("--workspace <dir>", "workspace directory (default: $TRACEBOOK_HOME, else ./.tracebook)")
+    .showHelpAfterError()
+    .exitOverride();
+  registerDatanet(program);
+  registerSql(program);
+  registerDemo(program);
+  return program;
+}
+
+/** Open the workspace named by the global --workspace option, run `fn`, always close it. */
+export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+  const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+  const ws = await openWorkspace({ home: workspace });
+  try {
+    return await fn(ws);
+  } finally {
+    ws.close();
+  }
+}
+
+/** Run the CLI; returns the exit code. Errors are printed as one line, never as a stack dump. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.commands.forEach(function exit(c: Command): void {
+    c.exitOverride();
+    c.commands.forEach(exit);
+  });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`tracebook: ${message}\n`);
+    if (process.env.TRACEBOOK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
+    return err instanceof InputError ? 2 : 1;
+  }
+}

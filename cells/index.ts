@@ -1,0 +1,26 @@
+// The public surface of the engine: re-exports only.
+
+// store: the workspace database, Arrow results, exports
+export { openWorkspace, resolveWorkspaceHome, migrate, nowUtc, DEFAULT_HOME, DB_FILE } from "./store/workspace.ts";
+export type { Workspace, Params } from "./store/workspace.ts";
+export { readerToArrow, arrowType } from "./store/arrow.ts";
+export { exportQuery, exportFormatOf, quoteIdent, quoteLiteral } from "./store/export.ts";
+export type { ExportFormat, ExportResult } from "./store/export.ts";
+export { writeAtomically, writeFileAtomic } from "./store/atomic.ts";
+export { migrations } from "./store/migrations.ts";
+
+// datanet: contributions, hashing, splits, ingest, catalog
+export { InputError } from "./datanet/errors.ts";
+export type { InputLocation } from "./datanet/errors.ts";
+export { contributionId, canonicalText, canonicalFeatures, sha256Hex } from "./datanet/hash.ts";
+export type { ContributionContent } from "./datanet/hash.ts";
+export { splitOf, SPLIT_RULE } from "./datanet/split.ts";
+export type { Split } from "./datanet/split.ts";
+export { ingest, loadDatanetSpec, dropDatanetRows } from "./datanet/ingest.ts";
+export type { IngestMode, IngestOptions, ImportSummary } from "./datanet/ingest.ts";
+export { checkContribution } from "./datanet/check.ts";
+export { listDatanets, describeDatanet } from "./datanet/catalog.ts";
+export type { DatanetSummary, DatanetDetail } from "./datanet/catalog.ts";
+export { STATUSES, DATANET_NAME } from "./datanet/types.ts";
+export type { Status, DatanetKind, DatanetSpec, ContributionInput, ContributorInfo } from "./datanet/types.ts";
+export * as limits from "./datanet/limits.ts";

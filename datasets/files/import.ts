@@ -1,0 +1,67 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Workspace } from "../../cells/store/workspace.ts";
+import { ingest, loadDatanetSpec, type ImportSummary } from "../../cells/datanet/ingest.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { sha256Hex } from "../../cells/datanet/hash.ts";
+import type { DatanetSpec, Status } from "../../cells/datanet/types.ts";
+import { readRecords } from "./index.ts";
+import { mapRecords, type ColumnMapping } from "./mapping.ts";
+
+export interface FileImportOptions {
+  /** Make the Datanet if it does not exist (without it, an unknown name is an error: typos must not fork a Datanet). */
+  create?: boolean;
+  replace?: boolean;
+  status?: Status;
+  /** Who vouches for a non-pending initial status. */
+  validator?: string;
+  description?: string;
+  labels?: string[];
+  seed?: number;
+  testFraction?: number;
+}
+
+export const FILE_IMPORTER = "tracebook/file@1";
+
+/** Import a CSV, JSONL or Parquet file into a Datanet, all or nothing. */
+export async function importFile(
+  ws: Workspace,
+  name: string,
+  file: string,
+  mapping: ColumnMapping,
+  options: FileImportOptions = {},
+): Promise<ImportSummary> {
+  const existing = await loadDatanetSpec(ws, name);
+  if (!existing && !options.create) {
+    const known = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
+    throw new InputError(
+      `unknown Datanet "${name}" (known: ${known.join(", ") || "none"}); pass --create to make a new one`,
+      { file },
+    );
+  }
+  const kind = mapping.features !== undefined ? "features" : "text";
+  if (existing && !options.replace && existing.kind !== kind) {
+    throw new InputError(`Datanet "${name}" holds ${existing.kind} contributions; this file was mapped as ${kind}`, { file });
+  }
+  const set = await readRecords(file);
+  const spec: DatanetSpec = {
+    name,
+    kind,
+    description: options.description ?? `imported from ${path.basename(file)}`,
+    source: `file:${path.resolve(file)}`,
+    labels: options.labels ?? null,
+    featureDim: null,
+    contributorRule: `column "${mapping.contributor}" of the imported file`,
+    splitSeed: options.seed ?? 0,
+    testFraction: options.testFraction ?? 0.2,
+  };
+  const status = options.status ?? "pending";
+  return ingest(ws, spec, mapRecords(set, mapping, new Date()), {
+    mode: options.replace ? "replace" : existing ? "append" : "create",
+    status,
+    validator: options.validator ?? `${FILE_IMPORTER}:${process.env.USER ?? "user"}`,
+    statusReason: status === "pending" ? undefined : `import --status ${status}`,
+    importer: FILE_IMPORTER,
+    sourceSha256: sha256Hex(fs.readFileSync(file)),
+  });
+}

@@ -1,0 +1,146 @@
+import { readFile, stat } from "node:fs/promises";
+import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
+import { MAX_FILE_BYTES, MAX_TEXT_BYTES } from "../../cells/datanet/limits.ts";
+
+export type FileFormat = "csv" | "jsonl" | "parquet";
+
+/** One data row as read from the file. `row` is 1-based and counts data rows only (CSV header excluded; for JSONL, the line number, blank lines skipped but counted). */
+export interface RawRecord {
+  row: number;
+  values: Record<string, unknown>;
+}
+
+export interface RecordSet {
+  file: string;
+  format: FileFormat;
+  columns: string[];
+  records: RawRecord[];
+}
+
+// Helpers shared by the readers. They live here rather than in index.ts so the readers do
+// not import their own dispatcher (a cycle).
+
+/** A text line longer than this is rejected before parsing: no legitimate row needs it. */
+export const MAX_LINE_BYTES = MAX_TEXT_BYTES * 4;
+
+export const EMPTY_FILE = "empty file: no data rows";
+
+/** Stat the file and return its size, turning fs failures into InputErrors that name it. */
+export async function checkFile(file: string): Promise<number> {
+  let size: number;
+  try {
+    const info = await stat(file);
+    if (!info.isFile()) throw new InputError("not a regular file", { file });
+    size = info.size;
+  } catch (err) {
+    if (err instanceof InputError) throw err;
+    throw new InputError(fsReason(err), { file });
+  }
+  if (size > MAX_FILE_BYTES) {
+    throw new InputError(`file is ${size} bytes, over the ${MAX_FILE_BYTES} byte limit`, { file });
+  }
+  if (size === 0) throw new InputError(EMPTY_FILE, { file });
+  return size;
+}
+
+export async function readBytes(file: string): Promise<Buffer> {
+  await checkFile(file);
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new InputError(fsReason(err), { file });
+  }
+}
+
+function fsReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOENT") return "file not found";
+  if (code === "EACCES" || code === "EPERM") return "cannot read file: permission denied";
+  if (code === "EISDIR") return "not a regular file";
+  return `cannot read file: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/**
+ * Decode strictly so that mojibake never reaches the dataset; on failure, `locate` turns the
+ * byte offset of the first bad sequence into a row / field the curator can look up.
+ * A leading BOM is dropped by TextDecoder itself.
+ */
+export function decodeUtf8(
+  file: string,
+  bytes: Uint8Array,
+  locate: (offset: number) => InputLocation,
+): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch (err) {
+    if (err instanceof RangeError) {
+      // V8 caps string length (~512 MiB); a file past it cannot be held as text at all.
+      throw new InputError("file too large to read as text", { file });
+    }
+    const offset = firstInvalidUtf8(bytes);
+    const byte = bytes[offset] ?? 0;
+    const hex = byte.toString(16).padStart(2, "0");
+    throw new InputError(`invalid UTF-8 (byte 0x${hex} at offset ${offset})`, {
+      file,
+      ...locate(offset),
+    });
+  }
+}
+
+/** Offset of the first byte that starts an invalid sequence (WHATWG rules), or -1. */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      need = 2;
+      if (c === 0xe0) lo = 0xa0; // overlong
+      if (c === 0xed) hi = 0x9f; // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3;
+      if (c === 0xf0) lo = 0x90; // overlong
+      if (c === 0xf4) hi = 0x8f; // past U+10FFFF
+    } else return i;
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < lo || d > hi) return i;
+      lo = 0x80;
+      hi = 0xbf;
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
+/** Byte offset where the first physical line longer than `max` bytes starts, or -1. */
+export function findLongLine(bytes: Uint8Array, max: number): number {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(0x0a, start);
+    if (end === -1) end = bytes.length;
+    let len = end - start;
+    if (len > 0 && bytes[end - 1] === 0x0d) len--;
+    if (len > max) return start;
+    start = end + 1;
+  }
+  return -1;
+}
+
+/** 1-based physical line number of a byte offset. */
+export function lineAt(bytes: Uint8Array, offset: number): number {
+  let line = 1;
+  let i = bytes.indexOf(0x0a);
+  while (i !== -1 && i < offset) {
+    line++;
+    i = bytes.indexOf(0x0a, i + 1);
+  }
+  return line;
+}

@@ -1,0 +1,75 @@
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { beforeAll, describe, expect, it } from "vitest";
+import { tempDir } from "./helpers/workspace.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+
+/** Run the real command in a child process, as a user would. */
+function tracebook(args: string[], home: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: "utf8", env: { ...process.env, TRACEBOOK_HOME: home }, timeout: 60_000,
+  });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe("tracebook CLI", () => {
+  let home: string;
+  let dir: string;
+  beforeAll(() => {
+    home = tempDir("tb-cli-");
+    dir = tempDir();
+    fs.writeFileSync(path.join(dir, "notes.csv"), "body,label,author\nhello world,greeting,ann\n\"bye, now\",farewell,bob\nhello world,greeting,cat\n");
+    fs.writeFileSync(path.join(dir, "bad.csv"), "body,label,author\nfine,greeting,ann\nalso fine,,bob\n");
+  });
+
+  it("has --help on every command", () => {
+    for (const args of [[], ["datanet"], ["datanet", "import"], ["datanet", "list"], ["datanet", "show"], ["datanet", "export"], ["sql"], ["demo"]]) {
+      const r = tracebook([...args, "--help"], home);
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.out).toMatch(/Usage: tracebook/);
+    }
+    expect(tracebook(["datanet", "import", "--help"], home).out).toMatch(/--contributor <column>[\s\S]*--features <columns>/);
+  });
+
+  it("imports a file, lists, shows, queries and exports it", () => {
+    const imp = tracebook(["datanet", "import", "notes", path.join(dir, "notes.csv"), "--create", "--text", "body", "--label", "label", "--contributor", "author", "--json"], home);
+    expect(imp.code, imp.err).toBe(0);
+    expect(JSON.parse(imp.out)).toMatchObject({ datanet: "notes", rowsRead: 3, contributionsAdded: 2, duplicates: 1 });
+
+    const list = JSON.parse(tracebook(["datanet", "list", "--json"], home).out);
+    expect(list).toEqual([expect.objectContaining({ name: "notes", kind: "text", contributions: 2, contributors: 2, pending: 2, duplicates: 1 })]);
+
+    const show = tracebook(["datanet", "show", "notes"], home);
+    expect(show.out).toMatch(/notes \(text\)/);
+    expect(show.out).toMatch(/farewell/);
+
+    const sql = tracebook(["sql", "select label, count(*) as n from contributions group by label order by label"], home);
+    expect(sql.out).toMatch(/farewell.*1[\s\S]*greeting.*1/);
+    expect(sql.out).toMatch(/\(2 rows\)/);
+    const json = JSON.parse(tracebook(["sql", "select count(*) as n from submissions", "--json"], home).out);
+    expect(json).toEqual([{ n: 3 }]);
+
+    const out = path.join(dir, "notes.parquet");
+    expect(tracebook(["datanet", "export", "notes", out], home).out).toMatch(/Wrote 2 contributions/);
+    const back = JSON.parse(tracebook(["sql", `select count(*) as n from read_parquet('${out}')`, "--json"], home).out);
+    expect(back).toEqual([{ n: 2 }]);
+  });
+
+  it("reports bad input in one line naming file, row and field, with exit code 2", () => {
+    const r = tracebook(["datanet", "import", "notes", path.join(dir, "bad.csv"), "--text", "body", "--label", "label", "--contributor", "author"], home);
+    expect(r.code).toBe(2);
+    expect(r.err.trim()).toBe(`tracebook: ${path.join(dir, "bad.csv")}, row 2, field "label": value is empty`);
+    const unknown = tracebook(["datanet", "import", "nope"], home);
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toMatch(/"nope" is not a built-in corpus \(mail-spam, digits\)/);
+    expect(tracebook(["sql", "select * from no_such_table"], home).err).toMatch(/^tracebook: .*no_such_table/);
+  });
+
+  it("moves the workspace with --workspace", () => {
+    const other = tempDir("tb-cli-other-");
+    expect(tracebook(["--workspace", other, "datanet", "list"], home).out).toMatch(/No Datanets yet/);
+    expect(fs.existsSync(path.join(other, "workspace.duckdb"))).toBe(true);
+  });
+});

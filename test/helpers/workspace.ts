@@ -1,0 +1,24 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { openWorkspace, type Workspace } from "../../cells/store/workspace.ts";
+
+export function tempDir(prefix = "tb-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function tempWorkspace(): Promise<Workspace> {
+  return openWorkspace({ home: tempDir("tb-ws-") });
+}
+
+const TABLES = ["datanets", "contributors", "contributions", "validations", "imports", "submissions", "schema_migrations"];
+
+/** Every row of every table, as text: equal snapshots mean an unchanged database. */
+export async function snapshot(ws: Workspace): Promise<string> {
+  const parts: string[] = [];
+  for (const table of TABLES) {
+    const rows = await ws.rows(`select * from ${table} order by all`);
+    parts.push(`${table}:${JSON.stringify(rows, (_k, v) => (typeof v === "bigint" ? v.toString() : v))}`);
+  }
+  return parts.join("\n");
+}

@@ -1,0 +1,64 @@
+import { describe, expect, it } from "vitest";
+import { decodeMail, declareLegacyCharset } from "../datasets/mail-spam/mime.ts";
+import { foldLongTail, MIN_MESSAGES, rawContributor } from "../datasets/mail-spam/contributors.ts";
+
+const crlf = (s: string) => Buffer.from(s.replace(/\n/g, "\r\n"), "latin1");
+
+describe("decodeMail", () => {
+  it("decodes quoted-printable in a declared charset and encoded-word subjects", async () => {
+    const m = await decodeMail(crlf(
+      "Subject: =?iso-8859-1?Q?Caf=E9_au_lait?=\nContent-Type: text/plain; charset=iso-8859-1\n" +
+      "Content-Transfer-Encoding: quoted-printable\n\nCaf=E9 cr=E8me, a soft=\nbreak.\n"));
+    expect(m.subject).toBe("Café au lait");
+    expect(m.text).toBe("Café crème, a softbreak.");
+    expect(m.textFrom).toBe("plain");
+  });
+
+  it("decodes base64 UTF-8 and keeps the text part of multipart/alternative, with the raw HTML", async () => {
+    const body = Buffer.from("Grüße aus Köln ✓", "utf8").toString("base64");
+    const m = await decodeMail(crlf(
+      'Subject: hi\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary="b1"\n\n' +
+      `--b1\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n${body}\n` +
+      "--b1\nContent-Type: text/html; charset=utf-8\n\n<p>Gr&uuml;&szlig;e <b>bold</b></p>\n--b1--\n"));
+    expect(m.text).toBe("Grüße aus Köln ✓");
+    expect(m.html).toContain("<b>bold</b>");
+  });
+
+  it("renders HTML-only mail to plain text without markup, scripts or styles", async () => {
+    const m = await decodeMail(crlf(
+      "Subject: offer\nContent-Type: text/html\n\n<html><head><style>p{color:red}</style><script>alert(1)</script></head>" +
+      '<body><p>Buy <a href="http://x.example">now</a></p><img src="a.gif"><p>Second&nbsp;line</p></body></html>\n'));
+    expect(m.textFrom).toBe("html");
+    expect(m.text).toBe("Buy now\n\nSecond\u00a0line");
+    expect(m.text).not.toMatch(/alert|color|http/);
+  });
+
+  it("re-reads undeclared 8-bit text as windows-1252", async () => {
+    const raw = Buffer.concat([Buffer.from("Subject: x\r\n\r\nna\xefve \x93quoted\x94\r\n", "latin1")]);
+    const m = await decodeMail(raw);
+    expect(m.charsetFallback).toBe(true);
+    expect(m.text).toBe("naïve \u201cquoted\u201d");
+    expect(declareLegacyCharset(crlf("Content-Type: text/plain; charset=utf-8\n\nx"))).toBeNull();
+    expect(declareLegacyCharset(crlf('Content-Type: multipart/mixed; boundary="q"\n\nx'))).toBeNull();
+  });
+});
+
+describe("mail contributor rule", () => {
+  const h = (pairs: [string, string][]) => pairs.map(([key, value]) => ({ key, value }));
+  it("credits ham to its mailing list, else its mailbox, else its batch", () => {
+    expect(rawContributor("easy-ham-1", h([["list-id", "Friends of Rohit <fork.xent.com>"], ["delivered-to", "a@b.c"]]))).toBe("list:fork.xent.com");
+    expect(rawContributor("easy-ham-1", h([["mailing-list", "list zzzzteana@yahoogroups.com; contact x-owner@yahoogroups.com"]]))).toBe("list:zzzzteana@yahoogroups.com");
+    expect(rawContributor("easy-ham-2", h([["delivered-to", "mailing list Foo@Lists.example"]]))).toBe("list:foo@lists.example");
+    expect(rawContributor("hard-ham-1", h([["delivered-to", "first@x.org"], ["delivered-to", "Last@X.org"]]))).toBe("mailbox:last@x.org");
+    expect(rawContributor("hard-ham-1", h([]))).toBe("batch:hard-ham-1");
+  });
+  it("credits spam to the first delivery mailbox, ignoring list headers", () => {
+    expect(rawContributor("spam-2", h([["list-id", "<a.list>"], ["delivered-to", "trap@x.org"], ["delivered-to", "b@y.org"]]))).toBe("mailbox:trap@x.org");
+    expect(rawContributor("spam-1", h([]))).toBe("batch:spam-1");
+  });
+  it(`folds contributors with fewer than ${MIN_MESSAGES} messages into misc:<label>`, () => {
+    const raw = [...Array(MIN_MESSAGES).fill("list:big"), "list:small", "mailbox:tiny"];
+    const labels = [...Array(MIN_MESSAGES).fill("ham"), "ham", "spam"];
+    expect(foldLongTail(raw, labels).slice(-3)).toEqual(["list:big", "misc:ham", "misc:spam"]);
+  });
+});

@@ -1,0 +1,80 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tableFromIPC, Type } from "apache-arrow";
+import { DB_FILE, openWorkspace, resolveWorkspaceHome, type Workspace } from "../cells/store/workspace.ts";
+import { migrations } from "../cells/store/migrations.ts";
+import { exportQuery } from "../cells/store/export.ts";
+import { tempDir } from "./helpers/workspace.ts";
+
+describe("workspace location", () => {
+  it("prefers --workspace, then TRACEBOOK_HOME, then ./.tracebook", () => {
+    expect(resolveWorkspaceHome("/a", { TRACEBOOK_HOME: "/b" })).toBe("/a");
+    expect(resolveWorkspaceHome(undefined, { TRACEBOOK_HOME: "/b" })).toBe("/b");
+    expect(resolveWorkspaceHome(undefined, {})).toBe(path.resolve(".tracebook"));
+  });
+});
+
+describe("workspace", () => {
+  let home: string;
+  let ws: Workspace;
+  beforeAll(async () => {
+    home = tempDir();
+    ws = await openWorkspace({ home });
+  });
+  afterAll(() => ws.close());
+
+  it("creates the database file and applies each migration once", async () => {
+    expect(fs.existsSync(path.join(home, DB_FILE))).toBe(true);
+    const applied = await ws.rows<{ version: number }>("select version from schema_migrations order by version");
+    expect(applied.map((r) => r.version)).toEqual(migrations.map((m) => m.version));
+    ws.close();
+    ws = await openWorkspace({ home }); // reopening must not re-run migrations
+    const again = await ws.rows<{ n: bigint }>("select count(*) as n from schema_migrations");
+    expect(Number(again[0]!.n)).toBe(migrations.length);
+    const tables = (await ws.rows<{ name: string }>("select table_name as name from information_schema.tables order by 1")).map((r) => r.name);
+    expect(tables).toEqual(expect.arrayContaining(["datanets", "contributors", "contributions", "validations", "submissions", "imports"]));
+  });
+
+  it("rolls a failed transaction back whole", async () => {
+    await ws.run("create table t (x integer primary key)");
+    await expect(ws.transaction(async () => {
+      await ws.run("insert into t values (1)");
+      await ws.run("insert into t values (1)");
+    })).rejects.toThrow(/constraint/i);
+    expect(await ws.rows("select * from t")).toEqual([]);
+  });
+
+  it("returns Arrow tables with exact types", async () => {
+    const t = await ws.table(`select 'a' as s, 9007199254740993::bigint as big, [0.5, 1.5]::float[] as f,
+      timestamp '2002-08-22 12:36:23' as ts, 12345678901234567890123::hugeint as h, null::varchar as n`);
+    const types = Object.fromEntries(t.schema.fields.map((f) => [f.name, f.type.typeId]));
+    expect(types).toMatchObject({ s: Type.Utf8, big: Type.Int, f: Type.List, ts: Type.Timestamp, h: Type.Utf8 });
+    const row = t.get(0)!.toJSON();
+    expect(row.big).toBe(9007199254740993n);
+    expect(Array.from(row.f as Float32Array)).toEqual([0.5, 1.5]);
+    expect(row.ts).toBe(Date.UTC(2002, 7, 22, 12, 36, 23));
+    expect(row.h).toBe("12345678901234567890123");
+    expect(row.n).toBeNull();
+  });
+
+  it("exports queries to Parquet and Arrow IPC and reads them back", async () => {
+    const dir = tempDir();
+    const q = "select range as i, [range::float, 2] as f, 'x' || range as s from range(1000)";
+    const pq = await exportQuery(ws, q, path.join(dir, "out.parquet"));
+    expect(pq.rows).toBe(1000);
+    const back = await ws.rows<{ n: bigint; s: bigint }>(`select count(*) as n, sum(i) as s from read_parquet('${pq.file}')`);
+    expect(back[0]).toEqual({ n: 1000n, s: 499500n });
+    const arrow = await exportQuery(ws, "select * from range(10) where range >= ?", path.join(dir, "out.arrow"), { params: [5] });
+    const table = tableFromIPC(fs.readFileSync(arrow.file));
+    expect(table.numRows).toBe(5);
+    expect(fs.readdirSync(dir).sort()).toEqual(["out.arrow", "out.parquet"]); // no temp files left
+  });
+
+  it("leaves no file, not even a temp one, when an export fails", async () => {
+    const dir = tempDir();
+    await expect(exportQuery(ws, "select * from no_such_table", path.join(dir, "x.parquet"))).rejects.toThrow();
+    await expect(exportQuery(ws, "select * from no_such_table", path.join(dir, "x.arrow"))).rejects.toThrow();
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
