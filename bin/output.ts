@@ -15,7 +15,7 @@ export function formatTable(rows: Record<string, unknown>[], options: { maxRows?
   const maxCell = options.maxCell ?? 60;
   const columns = options.columns ?? (rows[0] ? Object.keys(rows[0]) : []);
   if (!columns.length) return "(no columns)";
-  const table = new Table({ head: columns, style: { head: [], border: [] }, wordWrap: false });
+  const table = new Table({ head: columns, style: { head: [], border: [], compact: true }, wordWrap: false });
   for (const row of rows.slice(0, maxRows)) table.push(columns.map((c) => cell(row[c], maxCell)));
   const more = rows.length > maxRows ? `\n… ${rows.length - maxRows} more rows (use --max-rows or --json)` : "";
   return `${table.toString()}\n(${rows.length} row${rows.length === 1 ? "" : "s"})${more}`;

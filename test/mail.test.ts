@@ -33,6 +33,14 @@ describe("decodeMail", () => {
     expect(m.text).not.toMatch(/alert|color|http/);
   });
 
+  it("reads a raw 8-bit subject in the declared charset, else windows-1252", async () => {
+    const gb = Buffer.from([0xc4, 0xe3, 0xba, 0xc3]); // "你好" in GB2312
+    const declared = Buffer.concat([Buffer.from("Subject: "), gb, Buffer.from("\r\nContent-Type: text/plain; charset=gb2312\r\n\r\nbody\r\n")]);
+    expect((await decodeMail(declared)).subject).toBe("你好");
+    const undeclared = Buffer.from("Subject: Caf\xe9 \x96 menu\r\n\r\nbody\r\n", "latin1");
+    expect((await decodeMail(undeclared)).subject).toBe("Café – menu");
+  });
+
   it("re-reads undeclared 8-bit text as windows-1252", async () => {
     const raw = Buffer.concat([Buffer.from("Subject: x\r\n\r\nna\xefve \x93quoted\x94\r\n", "latin1")]);
     const m = await decodeMail(raw);

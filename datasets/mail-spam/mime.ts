@@ -45,7 +45,7 @@ export async function decodeMail(raw: Uint8Array): Promise<DecodedMail> {
   }
   const date = email.date ? new Date(email.date) : null;
   return {
-    subject: fixC1(email.subject ?? "").trim(),
+    subject: fixC1(subjectOf(raw, email.subject ?? "")).trim(),
     text: text.trim(),
     html,
     date: date && !Number.isNaN(date.getTime()) ? date : null,
@@ -53,6 +53,31 @@ export async function decodeMail(raw: Uint8Array): Promise<DecodedMail> {
     textFrom,
     charsetFallback,
   };
+}
+
+/**
+ * A Subject header of raw 8-bit bytes (not RFC 2047 encoded words) reads as U+FFFD through
+ * UTF-8. Mail clients read such bytes in the message's declared charset, else windows-1252.
+ */
+function subjectOf(raw: Uint8Array, parsed: string): string {
+  if (!parsed.includes(REPLACEMENT)) return parsed;
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
+  const end = headerEnd(text);
+  const header = end < 0 ? text : text.slice(0, end);
+  const line = /^subject:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/im.exec(header)?.[1];
+  if (line === undefined || /=\?[^?]+\?[bq]\?/i.test(line)) return parsed;
+  const bytes = Buffer.from(line.replace(/\r?\n[ \t]+/g, " "), "latin1");
+  const declared = /charset\s*=\s*"?(?:3d)?([a-z0-9_.:-]+)/i.exec(text)?.[1];
+  for (const label of [declared, "windows-1252"]) {
+    if (!label) continue;
+    try {
+      const decoded = new TextDecoder(label, { fatal: true }).decode(bytes);
+      return decoded;
+    } catch {
+      // unknown label or bytes invalid in it: try the next
+    }
+  }
+  return parsed;
 }
 
 /** Readable text from HTML: no wrapping, links and images reduced to their words. */
