@@ -9,6 +9,7 @@ import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { exportQuery } from "../../cells/store/export.ts";
 import { STATUSES, type Status } from "../../cells/datanet/types.ts";
 import type { ImportSummary } from "../../cells/datanet/ingest.ts";
+import { registerDecisions } from "./decide.ts";
 
 interface ImportOptions {
   text?: string; title?: string; label?: string; contributor?: string; features?: string; submittedAt?: string;
@@ -18,6 +19,7 @@ interface ImportOptions {
 
 export function registerDatanet(program: Command): void {
   const datanet = program.command("datanet").description("import, list, show and export Datanets");
+  registerDecisions(datanet);
 
   datanet
     .command("import")

@@ -1,0 +1,134 @@
+import type { Workspace } from "../store/workspace.ts";
+import { nowUtc } from "../store/workspace.ts";
+import { InputError } from "./errors.ts";
+import type { Status } from "./types.ts";
+
+/** What a curator can decide; `pending` is where contributions start, never a verdict. */
+export const VERDICTS = ["approved", "rejected", "quarantined"] as const;
+export type Verdict = (typeof VERDICTS)[number];
+
+/**
+ * Allowed status changes. Every status may move to any other verdict: a rejection can be
+ * reversed because the new validation record is itself the justification, and the trail keeps
+ * both. Only a verdict equal to the current status is not a change.
+ */
+export const TRANSITIONS: Readonly<Record<Status, readonly Verdict[]>> = {
+  pending: ["approved", "rejected", "quarantined"],
+  approved: ["rejected", "quarantined"],
+  quarantined: ["approved", "rejected"],
+  rejected: ["quarantined", "approved"],
+};
+
+export interface Decision {
+  /** Full ids (64 hex) or unique prefixes of at least 8 hex characters. */
+  ids: string[];
+  verdict: Verdict;
+  validator: string;
+  /** Required: a decision without a reason cannot be reviewed. */
+  reason: string;
+  /** The rule applied; "manual" when omitted. */
+  rule?: string;
+  /** Only look for the ids in this Datanet. */
+  datanet?: string;
+}
+
+export interface DecisionResult { datanet: string; id: string; from: Status; to: Verdict; seq: bigint | number }
+export interface ResolvedContribution { datanet: string; id: string; status: Status }
+
+const MIN_PREFIX = 8;
+const MAX_CANDIDATES = 5;
+const HEX_ID = /^[0-9a-f]{8,64}$/;
+
+/** How ids are shown to people: the first 8 hex characters, as in tables. */
+export function shortId(id: string, length = MIN_PREFIX): string {
+  return id.length > length ? `${id.slice(0, length)}…` : id;
+}
+
+/**
+ * Record one decision on one or more contributions, all or nothing, in one transaction: each
+ * changed contribution gets its new status and one appended validation record.
+ *
+ * A verdict equal to the current status is refused when it concerns a single contribution
+ * (the curator probably meant another one); in a bulk call (more than one contribution) such
+ * contributions are skipped, so re-running a bulk decision is harmless. Only the changed
+ * contributions are returned; callers find the skipped ones as resolved ids missing from it.
+ */
+export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult[]> {
+  if (!VERDICTS.includes(d.verdict)) throw new InputError(`unknown verdict "${d.verdict}" (one of ${VERDICTS.join(", ")})`);
+  if (!d.reason?.trim()) throw new InputError("a decision needs a reason: without one it cannot be reviewed");
+  if (!d.validator?.trim()) throw new InputError("a decision needs a validator: who decided");
+  const rule = d.rule?.trim() || "manual";
+  return ws.transaction(async () => {
+    // Resolved inside the transaction, so the statuses checked are the ones changed.
+    const targets = await resolveContributionIds(ws, d.ids, d.datanet);
+    const single = targets.length === 1;
+    const decidedAt = nowUtc(); // one decision, one time for all its records
+    const results: DecisionResult[] = [];
+    for (const c of targets) {
+      if (c.status === d.verdict) {
+        if (single) throw new InputError(`${shortId(c.id)} (${c.datanet}) is already ${c.status}`);
+        continue;
+      }
+      if (!TRANSITIONS[c.status].includes(d.verdict)) {
+        throw new InputError(`${shortId(c.id)} (${c.datanet}) cannot go from ${c.status} to ${d.verdict}`);
+      }
+      await ws.run("update contributions set status = ? where datanet = ? and id = ?", [d.verdict, c.datanet, c.id]);
+      const [row] = await ws.rows<{ seq: bigint }>(
+        `insert into validations (datanet, contribution, validator, verdict, rule, reason, decided_at)
+         values (?, ?, ?, ?, ?, ?, ?::timestamp) returning seq`,
+        [c.datanet, c.id, d.validator.trim(), d.verdict, rule, d.reason.trim(), decidedAt],
+      );
+      results.push({ datanet: c.datanet, id: c.id, from: c.status, to: d.verdict, seq: row!.seq });
+    }
+    return results;
+  });
+}
+
+/**
+ * Resolve full ids or unique prefixes to contributions, in the order given, each once. The
+ * same content in two Datanets has the same id, so a full id can be ambiguous too.
+ */
+export async function resolveContributionIds(ws: Workspace, ids: string[], datanet?: string): Promise<ResolvedContribution[]> {
+  if (!ids.length) throw new InputError("no contribution ids given");
+  if (datanet !== undefined) {
+    const known = await ws.rows<{ name: string }>("select name from datanets order by name");
+    if (!known.some((k) => k.name === datanet)) {
+      throw new InputError(`unknown Datanet "${datanet}" (known: ${known.map((k) => k.name).join(", ") || "none"})`);
+    }
+  }
+  const seen = new Set<string>();
+  const out: ResolvedContribution[] = [];
+  for (const raw of ids) {
+    const prefix = raw.trim().toLowerCase();
+    if (!HEX_ID.test(prefix)) {
+      throw new InputError(`"${raw}" is not a contribution id: give its 64 hex characters or a unique prefix of at least ${MIN_PREFIX}`);
+    }
+    const where = datanet === undefined ? "" : " and datanet = ?";
+    const params = datanet === undefined ? [prefix] : [prefix, datanet];
+    const found = await ws.rows<ResolvedContribution & { n: bigint }>(
+      `select datanet, id, status, count(*) over () as n from contributions
+       where starts_with(id, ?)${where} order by id, datanet limit ${MAX_CANDIDATES}`,
+      params,
+    );
+    const [first] = found;
+    const scope = datanet === undefined ? "" : ` in Datanet "${datanet}"`;
+    if (!first) throw new InputError(`no contribution matches id "${raw.trim()}"${scope}`);
+    if (found.length > 1) throw new InputError(ambiguity(raw.trim(), found, Number(first.n)));
+    const key = `${first.datanet}\u0000${first.id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ datanet: first.datanet, id: first.id, status: first.status });
+  }
+  return out;
+}
+
+function ambiguity(given: string, found: ResolvedContribution[], total: number): string {
+  const ids = [...new Set(found.map((f) => f.id))];
+  // Show just enough of each id to tell the candidates apart.
+  let length = Math.max(12, given.length + 1);
+  while (length < 64 && new Set(ids.map((id) => id.slice(0, length))).size < ids.length) length++;
+  const listed = found.map((f) => `${shortId(f.id, length)} (${f.datanet}, ${f.status})`).join(", ");
+  const more = total > found.length ? `, and ${total - found.length} more` : "";
+  const hint = ids.length > 1 ? "give a longer prefix or restrict to one Datanet (--datanet <name>)" : "restrict to one Datanet (--datanet <name>)";
+  return `id "${given}" matches ${total} contributions: ${listed}${more}; ${hint}`;
+}
