@@ -4,6 +4,7 @@ import { InputError } from "../cells/datanet/errors.ts";
 import { registerDatanet } from "./commands/datanet.ts";
 import { registerSql } from "./commands/sql.ts";
 import { registerDemo } from "./commands/demo.ts";
+import { registerRun } from "./commands/run.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDatanet(program);
+  registerRun(program);
   registerSql(program);
   registerDemo(program);
   return program;
@@ -37,7 +39,7 @@ export async function main(argv: string[]): Promise<number> {
   });
   try {
     await program.parseAsync(argv);
-    return 0;
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
     const message = err instanceof Error ? err.message : String(err);

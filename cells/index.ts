@@ -24,3 +24,21 @@ export type { DatanetSummary, DatanetDetail } from "./datanet/catalog.ts";
 export { STATUSES, DATANET_NAME } from "./datanet/types.ts";
 export type { Status, DatanetKind, DatanetSpec, ContributionInput, ContributorInfo } from "./datanet/types.ts";
 export * as limits from "./datanet/limits.ts";
+
+// graph: pipelines of cells, fingerprints, artifacts, runs, status
+export { pipeline, descendants, ancestorsAndSelf } from "./graph/pipeline.ts";
+export type { Pipeline } from "./graph/pipeline.ts";
+export { PipelineError } from "./graph/cell.ts";
+export type { Cell, CellContext, CellInput, CellResult, SourceVersion } from "./graph/cell.ts";
+export { sql, param, SqlParam } from "./graph/sql.ts";
+export { datanet, snapshotRoot } from "./datanet/cell.ts";
+export type { DatanetFilter } from "./datanet/cell.ts";
+export { canonicalJson, fingerprint, merkleRoot } from "./graph/fingerprint.ts";
+export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
+export { runPipeline } from "./graph/scheduler.ts";
+export type { GraphEvent, RunOptions, RunSummary } from "./graph/scheduler.ts";
+export { pipelineStatus } from "./graph/status.ts";
+export type { CellState, CellStatus } from "./graph/status.ts";
+export { cellHistories } from "./graph/runs.ts";
+export type { RunRecord, RunStatus } from "./graph/runs.ts";
+export { loadPipeline, resolvePipelineFile } from "./graph/loader.ts";

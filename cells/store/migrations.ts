@@ -95,4 +95,32 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: "runs: the cell graph's run log",
+    sql: `
+      -- One row per cell execution (or reuse of a cached artifact). The latest succeeded run of
+      -- a cell is its current output; staleness compares it with what the cell would be now.
+      create table runs (
+        id             varchar primary key,
+        pipeline       varchar not null,
+        cell           varchar not null,
+        kind           varchar not null,
+        kind_version   varchar not null,
+        params_json    varchar not null,
+        inputs_json    varchar not null,
+        source_version varchar,
+        fingerprint    varchar not null,
+        data_version   varchar,
+        artifact       varchar,
+        rows           bigint,
+        status         varchar not null check (status in ('running', 'succeeded', 'failed', 'cancelled', 'interrupted')),
+        cached         boolean not null,
+        error          varchar,
+        pid            integer not null,
+        started_at     timestamp not null,
+        finished_at    timestamp
+      );
+    `,
+  },
 ];

@@ -1,0 +1,117 @@
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { formatTable, toJson } from "../output.ts";
+import { progressBar } from "../progress.ts";
+import { loadPipeline } from "../../cells/graph/loader.ts";
+import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
+import { pipelineStatus } from "../../cells/graph/status.ts";
+import { watchPipeline } from "../../cells/graph/watch.ts";
+import { cellHistories } from "../../cells/graph/runs.ts";
+
+export function registerRun(program: Command): void {
+  program
+    .command("run")
+    .description("run what is stale in a pipeline, in dependency order (Ctrl-C cancels cleanly)")
+    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts) or file")
+    .option("--cell <name>", "run only this cell and the stale cells it reads")
+    .option("--force", "recompute even when fresh (with --cell: only that cell)")
+    .option("--watch", "keep running: recompute when the pipeline file or the workspace changes; one JSON line per event")
+    .option("--json", "one JSON line per event")
+    .action(async (name: string, opts: { cell?: string; force?: boolean; watch?: boolean; json?: boolean }, command: Command) => {
+      const controller = new AbortController();
+      const onSigint = () => {
+        if (controller.signal.aborted) process.exit(130);
+        process.stderr.write("\ntracebook: cancelling (Ctrl-C again to quit at once)\n");
+        controller.abort();
+      };
+      process.on("SIGINT", onSigint);
+      try {
+        if (opts.watch) {
+          const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+          await watchPipeline({ pipeline: name, home: workspace, signal: controller.signal, onEvent: (e) => console.log(toJson(e, 0)) });
+          return;
+        }
+        const { pipeline } = await loadPipeline(name);
+        await withWorkspace(command, async (ws) => {
+          const printer = opts.json ? (e: GraphEvent) => console.log(toJson(e, 0)) : humanPrinter();
+          const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal: controller.signal, onEvent: printer });
+          if (!opts.json) {
+            const list = (names: string[]) => (names.length ? ` (${names.join(", ")})` : "");
+            console.log(
+              `Ran ${summary.ran.length} cell${summary.ran.length === 1 ? "" : "s"}${list(summary.ran)}; ` +
+              `${summary.fresh.length} fresh${list(summary.fresh)}; ${summary.failed.length} failed${list(summary.failed)}` +
+              `${summary.blocked.length ? `; ${summary.blocked.length} blocked${list(summary.blocked)}` : ""}${summary.cancelled ? "; cancelled" : ""}`,
+            );
+          }
+          if (summary.cancelled) process.exitCode = 130;
+          else if (summary.failed.length) process.exitCode = 1;
+        });
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
+
+  program
+    .command("status")
+    .description("print every cell of a pipeline as fresh, stale (why), failed (cause) or blocked")
+    .argument("<pipeline>", "pipeline name or file")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { json?: boolean }, command: Command) => {
+      const { pipeline } = await loadPipeline(name);
+      await withWorkspace(command, async (ws) => {
+        const rows = await pipelineStatus(ws, pipeline);
+        if (opts.json) return console.log(toJson(rows));
+        console.log(formatTable(rows.map((r) => ({
+          cell: r.cell, kind: r.kind, state: r.state, reason: r.reason ?? "", rows: r.rows,
+          "data version": r.dataVersion?.slice(0, 12) ?? "", finished: r.finishedAt?.toISOString().replace("T", " ").slice(0, 19) ?? "",
+        })), { maxCell: 90, maxRows: 500 }));
+      });
+    });
+
+  program
+    .command("show")
+    .description("print a cell's current output")
+    .argument("<pipeline>", "pipeline name or file")
+    .argument("<cell>", "cell name")
+    .option("--limit <n>", "rows to print", "20")
+    .option("--json", "print rows as JSON")
+    .action(async (name: string, cell: string, opts: { limit: string; json?: boolean }, command: Command) => {
+      const { pipeline } = await loadPipeline(name);
+      if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
+      await withWorkspace(command, async (ws) => {
+        const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
+        if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
+        const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?) limit ?", [done.artifact, Number(opts.limit)]);
+        if (opts.json) return console.log(toJson(rows));
+        const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
+        console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
+        console.log(formatTable(rows, { maxRows: Number(opts.limit) }));
+      });
+    });
+}
+
+/** One line per cell as it starts and ends; a progress bar for long cells that report progress. */
+function humanPrinter(): (e: GraphEvent) => void {
+  const bars = new Map<string, ReturnType<typeof progressBar>>();
+  const pad = (s: string) => s.padEnd(14);
+  return (e) => {
+    switch (e.event) {
+      case "cell-started": return console.log(`▶ ${pad(e.cell)} ${pad(e.kind)} ${e.reason}`);
+      case "cell-progress": {
+        const bar = bars.get(e.cell) ?? progressBar(`  ${e.cell}${e.label ? ` ${e.label}` : ""}`);
+        bars.set(e.cell, bar);
+        return bar.update(e.done, e.total);
+      }
+      case "cell-finished":
+        bars.get(e.cell)?.stop();
+        return console.log(`✓ ${pad(e.cell)} ${pad(e.kind)} ${e.seconds.toFixed(2)} s, ${e.rows} rows, output ${e.changed ? "changed" : "unchanged"}${e.cached ? " (reused a cached artifact)" : ""}`);
+      case "cell-fresh": return console.log(`= ${pad(e.cell)} ${pad(e.kind)} fresh`);
+      case "cell-failed":
+        bars.get(e.cell)?.stop();
+        return console.log(`✗ ${pad(e.cell)} ${pad(e.kind)} ${e.error}`);
+      case "cell-blocked": return console.log(`⊘ ${pad(e.cell)} ${pad(e.kind)} blocked: input ${e.by} failed`);
+      case "cell-cancelled": return console.log(`■ ${pad(e.cell)} ${pad(e.kind)} cancelled`);
+      default: return undefined;
+    }
+  };
+}

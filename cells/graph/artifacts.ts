@@ -1,0 +1,70 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Workspace } from "../store/workspace.ts";
+import { writeAtomically } from "../store/atomic.ts";
+import { quoteLiteral } from "../store/export.ts";
+import type { CellResult } from "./cell.ts";
+import { sha256 } from "./fingerprint.ts";
+
+/** Content-addressed: one Parquet file per data version, under the workspace. */
+export function artifactPath(ws: Workspace, dataVersion: string): string {
+  return path.join(ws.home, "artifacts", dataVersion.slice(0, 2), `${dataVersion}.parquet`);
+}
+
+export interface Materialized {
+  dataVersion: string;
+  artifact: string;
+  rows: number;
+}
+
+const OUT = "__tracebook_cell_out";
+
+/**
+ * Run a cell's query once into a temp table, version it, and write it as Parquet through a
+ * temp file and a rename. An artifact whose data version already exists is not written again.
+ */
+export async function materialize(ws: Workspace, result: CellResult): Promise<Materialized> {
+  await ws.run(`create or replace temp table ${OUT} as ${result.query}`, result.params);
+  try {
+    const [{ n } = { n: 0n }] = await ws.rows<{ n: bigint }>(`select count(*) as n from ${OUT}`);
+    const dataVersion = result.dataVersion ?? (await contentVersion(ws, OUT));
+    const artifact = artifactPath(ws, dataVersion);
+    if (!fs.existsSync(artifact)) {
+      await writeAtomically(artifact, (tmp) => ws.run(`copy ${OUT} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
+    }
+    return { dataVersion, artifact, rows: Number(n) };
+  } finally {
+    await ws.run(`drop table if exists ${OUT}`);
+  }
+}
+
+/**
+ * Hash of a table's content: its schema, then the sorted sha256 of each row's JSON. Sorting
+ * makes it a hash of the bag of rows, so a query that returns the same rows in another order
+ * (parallel aggregation) has the same data version and does not make its readers stale.
+ */
+export async function contentVersion(ws: Workspace, table: string): Promise<string> {
+  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${table}`);
+  const [row] = await ws.rows<{ v: string }>(
+    `select coalesce(string_agg(h, '' order by h), '') as v from (select sha256(to_json(t)::varchar) as h from ${table} t)`,
+  );
+  return sha256(JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n" + row!.v);
+}
+
+/** Remove temp files a killed process left in the artifact store (the caller holds the workspace lock). */
+export function removeOrphanTemps(ws: Workspace): number {
+  const root = path.join(ws.home, "artifacts");
+  if (!fs.existsSync(root)) return 0;
+  let removed = 0;
+  for (const dir of fs.readdirSync(root)) {
+    const full = path.join(root, dir);
+    if (!fs.statSync(full).isDirectory()) continue;
+    for (const file of fs.readdirSync(full)) {
+      if (file.endsWith(".tmp")) {
+        fs.rmSync(path.join(full, file), { force: true });
+        removed++;
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,66 @@
+import type { DuckDBValue } from "@duckdb/node-api";
+import type { Workspace } from "../store/workspace.ts";
+
+/**
+ * The contract every cell kind implements. A cell is a value: kind, the kind's code version,
+ * JSON-able params and the names of the cells it reads. Nothing runs when a cell is declared.
+ */
+export interface Cell {
+  readonly kind: string;
+  /** Bump when the kind's code would produce different output for the same params and inputs. */
+  readonly version: string;
+  readonly params: unknown;
+  readonly inputs: readonly string[];
+  /**
+   * For cells that read state outside the graph (a Datanet): the version of that state now,
+   * cheap to compute. It enters the fingerprint, so a curator's decision makes the cell stale.
+   */
+  source?(ws: Workspace): Promise<SourceVersion>;
+  run(ctx: CellContext): Promise<CellResult>;
+}
+
+export interface SourceVersion {
+  version: string;
+  /** How to name the state in a staleness reason, e.g. "Datanet mail-spam snapshot". */
+  describe: string;
+}
+
+export interface CellInput {
+  name: string;
+  /** A quoted identifier of a temp view over the input's artifact, ready to splice into SQL. */
+  relation: string;
+  dataVersion: string;
+  artifact: string;
+}
+
+export interface CellContext {
+  ws: Workspace;
+  pipeline: string;
+  cell: string;
+  inputs: Readonly<Record<string, CellInput>>;
+  /** Aborted on Ctrl-C: long cells check it between steps. */
+  signal: AbortSignal;
+  /** Report progress of a long cell; the CLI draws it. */
+  progress(done: number, total: number, label?: string): void;
+  /** The source version computed for this run (source cells only). */
+  sourceVersion?: string;
+}
+
+/**
+ * A cell's output is a table defined by a query over its inputs' views and the workspace,
+ * materialised by the graph into a content-addressed Parquet artifact. `dataVersion` may be
+ * given when the kind knows its identity better than a content hash (a snapshot root).
+ */
+export interface CellResult {
+  query: string;
+  params?: DuckDBValue[];
+  dataVersion?: string;
+}
+
+/** Why a pipeline was refused before anything ran. */
+export class PipelineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PipelineError";
+  }
+}

@@ -1,0 +1,50 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { PipelineError } from "./cell.ts";
+import type { Pipeline } from "./pipeline.ts";
+
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as is. */
+export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd()): string {
+  if (/\.(ts|js|mjs|mts)$/.test(nameOrPath)) {
+    const file = path.resolve(cwd, nameOrPath);
+    if (!fs.existsSync(file)) throw new PipelineError(`pipeline file ${file} does not exist`);
+    return file;
+  }
+  const candidates = [...new Set([cwd, PROJECT_ROOT])].map((root) => path.join(root, "pipelines", `${nameOrPath}.pipeline.ts`));
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found) {
+    const known = fs.existsSync(path.join(PROJECT_ROOT, "pipelines"))
+      ? fs.readdirSync(path.join(PROJECT_ROOT, "pipelines")).filter((f) => f.endsWith(".pipeline.ts")).map((f) => f.replace(/\.pipeline\.ts$/, ""))
+      : [];
+    throw new PipelineError(`no pipeline "${nameOrPath}" (looked for ${candidates.join(", ")}; known: ${known.join(", ") || "none"})`);
+  }
+  return found;
+}
+
+/**
+ * Import a pipeline module and check its default export. `fresh` re-reads the file (watch
+ * mode): the URL gets a version query so the module cache does not return the old one.
+ */
+export async function loadPipeline(nameOrPath: string, options: { fresh?: boolean; cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+  const file = resolvePipelineFile(nameOrPath, options.cwd);
+  const url = pathToFileURL(file).href + (options.fresh ? `?v=${fs.statSync(file).mtimeMs}-${Date.now()}` : "");
+  let mod: { default?: Pipeline };
+  try {
+    mod = (await import(url)) as { default?: Pipeline };
+  } catch (err) {
+    // Outside a `"type": "module"` package a .ts file is loaded as CommonJS, and its
+    // import of the (ESM) engine fails with an obscure require() message.
+    if (/require\(\)|require\(esm\)|Cannot use import statement/.test((err as Error).message)) {
+      throw new PipelineError(`${file} was loaded as CommonJS: pipelines are ES modules; put a package.json with "type": "module" beside it or name it .pipeline.mts (${(err as Error).message.split("\n")[0]})`);
+    }
+    throw err;
+  }
+  const p = mod.default;
+  if (!p || typeof p.name !== "string" || !(p.cells instanceof Map) || !Array.isArray(p.order)) {
+    throw new PipelineError(`${file} does not export a pipeline: write \`export default pipeline("name", { ... })\``);
+  }
+  return { pipeline: p, file };
+}

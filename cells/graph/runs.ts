@@ -1,0 +1,93 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import type { Workspace } from "../store/workspace.ts";
+import { nowUtc } from "../store/workspace.ts";
+
+export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
+
+export interface RunRecord {
+  id: string;
+  pipeline: string;
+  cell: string;
+  kind: string;
+  kind_version: string;
+  params_json: string;
+  inputs_json: string;
+  source_version: string | null;
+  fingerprint: string;
+  data_version: string | null;
+  artifact: string | null;
+  rows: bigint | null;
+  status: RunStatus;
+  cached: boolean;
+  error: string | null;
+  started_at: Date;
+  finished_at: Date | null;
+}
+
+export interface CellHistory {
+  /** Its current output. */
+  lastSucceeded?: RunRecord;
+  /** The latest run of any status. */
+  last?: RunRecord;
+}
+
+export async function cellHistories(ws: Workspace, pipeline: string): Promise<Map<string, CellHistory>> {
+  const rows = await ws.rows<RunRecord>(
+    `select * from runs where pipeline = ? and status <> 'running'
+     qualify row_number() over (partition by cell, status = 'succeeded' order by started_at desc, finished_at desc) = 1`,
+    [pipeline],
+  );
+  const out = new Map<string, CellHistory>();
+  for (const r of rows) {
+    const h = out.get(r.cell) ?? {};
+    if (r.status === "succeeded") h.lastSucceeded = r;
+    if (!h.last || r.started_at > h.last.started_at) h.last = r;
+    out.set(r.cell, h);
+  }
+  return out;
+}
+
+/** A succeeded run with this fingerprint whose artifact is still on disk: its output can be reused. */
+export async function findCached(ws: Workspace, fingerprint: string): Promise<RunRecord | null> {
+  const rows = await ws.rows<RunRecord>(
+    "select * from runs where fingerprint = ? and status = 'succeeded' order by finished_at desc",
+    [fingerprint],
+  );
+  return rows.find((r) => r.artifact && fs.existsSync(r.artifact)) ?? null;
+}
+
+export type RunStart = Omit<RunRecord, "id" | "data_version" | "artifact" | "rows" | "status" | "error" | "started_at" | "finished_at">;
+
+export async function recordStart(ws: Workspace, r: RunStart): Promise<string> {
+  const id = randomUUID();
+  await ws.run(
+    `insert into runs (id, pipeline, cell, kind, kind_version, params_json, inputs_json, source_version, fingerprint,
+                       status, cached, pid, started_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?::timestamp)`,
+    [id, r.pipeline, r.cell, r.kind, r.kind_version, r.params_json, r.inputs_json, r.source_version, r.fingerprint,
+      r.cached, process.pid, nowUtc()],
+  );
+  return id;
+}
+
+export async function recordEnd(
+  ws: Workspace,
+  id: string,
+  end: { status: Exclude<RunStatus, "running">; dataVersion?: string; artifact?: string; rows?: number; error?: string },
+): Promise<void> {
+  await ws.run(
+    "update runs set status = ?, data_version = ?, artifact = ?, rows = ?, error = ?, finished_at = ?::timestamp where id = ?",
+    [end.status, end.dataVersion ?? null, end.artifact ?? null, end.rows ?? null, end.error ?? null, nowUtc(), id],
+  );
+}
+
+/**
+ * Runs left 'running' by a process that died (killed, crashed, power cut). DuckDB lets one
+ * process hold the workspace, so before this process starts a run, no other run can be alive.
+ */
+export async function markInterrupted(ws: Workspace): Promise<number> {
+  const stale = await ws.rows<{ id: string }>("select id from runs where status = 'running'");
+  for (const { id } of stale) await recordEnd(ws, id, { status: "interrupted", error: "the process running it ended before it finished" });
+  return stale.length;
+}

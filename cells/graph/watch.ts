@@ -1,0 +1,77 @@
+import fs from "node:fs";
+import { openWorkspace } from "../store/workspace.ts";
+import { loadPipeline, resolvePipelineFile } from "./loader.ts";
+import { runPipeline, type GraphEvent, type RunSummary } from "./scheduler.ts";
+
+export type WatchEvent =
+  | GraphEvent
+  | { event: "watch-cycle"; pipeline: string; trigger: string; summary: RunSummary; at: string }
+  | { event: "watch-error"; pipeline: string; trigger: string; error: string; at: string };
+
+export interface WatchOptions {
+  pipeline: string;
+  home?: string;
+  onEvent: (e: WatchEvent) => void;
+  signal: AbortSignal;
+  /** How often the files are polled; polling works on every file system, unlike fs.watch. */
+  pollMs?: number;
+  debounceMs?: number;
+}
+
+/**
+ * Recompute stale cells whenever the pipeline file or the workspace changes. Between cycles
+ * the workspace is closed, so other commands (a curator's `datanet reject`) can write to it;
+ * the file times seen right after this process's own cycle are remembered, so its own writes
+ * do not trigger the next one.
+ */
+export async function watchPipeline(options: WatchOptions): Promise<void> {
+  const file = resolvePipelineFile(options.pipeline);
+  const probe = await openWorkspace({ home: options.home });
+  const dbFiles = [probe.dbPath, `${probe.dbPath}.wal`];
+  probe.close();
+  const stampOf = (files: string[]) => files.map((f) => (fs.existsSync(f) ? `${fs.statSync(f).mtimeMs}:${fs.statSync(f).size}` : "-")).join("|");
+  const at = () => new Date().toISOString();
+
+  // The pipeline file is stamped before it is read (an edit during the cycle triggers the
+  // next one); the workspace after it is closed (this cycle's own writes do not).
+  let seenFile = "";
+  let seenDb = "";
+  const cycle = async (trigger: string) => {
+    seenFile = stampOf([file]);
+    try {
+      const { pipeline } = await loadPipeline(file, { fresh: trigger !== "start" });
+      const ws = await openWorkspace({ home: options.home });
+      try {
+        const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent });
+        options.onEvent({ event: "watch-cycle", pipeline: pipeline.name, trigger, summary, at: at() });
+      } finally {
+        ws.close();
+      }
+    } catch (err) {
+      options.onEvent({ event: "watch-error", pipeline: options.pipeline, trigger, error: (err as Error).message, at: at() });
+    } finally {
+      seenDb = stampOf(dbFiles);
+    }
+  };
+
+  await cycle("start");
+  const pollMs = options.pollMs ?? 300;
+  const debounceMs = options.debounceMs ?? 200;
+  while (!options.signal.aborted) {
+    await sleep(pollMs, options.signal);
+    const fileChanged = stampOf([file]) !== seenFile;
+    if ((!fileChanged && stampOf(dbFiles) === seenDb) || options.signal.aborted) continue;
+    await sleep(debounceMs, options.signal); // let a burst of writes settle
+    await cycle(fileChanged ? "pipeline-file" : "workspace");
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}

@@ -1,0 +1,156 @@
+import fs from "node:fs";
+import path from "node:path";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { decide } from "../cells/datanet/decisions.ts";
+import { loadPipeline } from "../cells/graph/loader.ts";
+import { pipelineStatus } from "../cells/graph/status.ts";
+import { runPipeline } from "../cells/graph/scheduler.ts";
+import { tempDir } from "./helpers/workspace.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+const CELLS = path.resolve("cells/index.ts");
+
+/** A pipeline file in a temp folder, importing the engine by absolute path. */
+function writePipeline(dir: string, body: string): string {
+  const file = path.join(dir, "t.pipeline.ts");
+  fs.writeFileSync(path.join(dir, "package.json"), '{"type":"module"}\n');
+  fs.writeFileSync(file, `import { datanet, pipeline, sql } from ${JSON.stringify(CELLS)};\nexport default pipeline("t", {\n${body}\n});\n`);
+  return file;
+}
+
+async function seededHome(): Promise<string> {
+  const home = tempDir("tb-proc-");
+  const ws = await openWorkspace({ home });
+  await smallDatanet(ws, "notes-a");
+  ws.close();
+  return home;
+}
+
+/** JSON lines from a child's stdout, with a way to wait for one that matches. */
+function events(child: ChildProcess) {
+  const seen: Record<string, unknown>[] = [];
+  let buffer = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buffer += d.toString();
+    const lines = buffer.split("\n");
+    buffer = lines.pop()!;
+    for (const line of lines) if (line.trim().startsWith("{")) seen.push(JSON.parse(line));
+  });
+  return {
+    seen,
+    waitFor(pred: (e: Record<string, unknown>) => boolean, ms = 30_000): Promise<Record<string, unknown>> {
+      return new Promise((resolve, reject) => {
+        const t0 = Date.now();
+        const tick = () => {
+          const hit = seen.find(pred);
+          if (hit) return resolve(hit);
+          if (Date.now() - t0 > ms) return reject(new Error(`timed out; events so far: ${JSON.stringify(seen.map((e) => [e.event, e.cell, e.trigger]))}`));
+          setTimeout(tick, 50);
+        };
+        tick();
+      });
+    },
+  };
+}
+
+async function openWithRetry(home: string): Promise<Workspace> {
+  for (let i = 0; ; i++) {
+    try {
+      return await openWorkspace({ home });
+    } catch (err) {
+      if (i > 100 || !/another process/.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+describe("cell graph across processes", () => {
+  it("resumes after a process killed in the middle of a cell, with no half artifact left", async () => {
+    const home = await seededHome();
+    const dir = tempDir();
+    const file = writePipeline(dir, `
+  a: datanet("notes-a"),
+  slow: sql\`select (select count(*) from \${"a"}) as n, sum(x) as s from range(3000000000) t(x)\`,`);
+    const child = spawn(process.execPath, [BIN, "run", file, "--json"], { env: { ...process.env, TRACEBOOK_HOME: home } });
+    const ev = events(child);
+    await ev.waitFor((e) => e.event === "cell-started" && e.cell === "slow");
+    await new Promise((r) => setTimeout(r, 400));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+
+    const ws = await openWorkspace({ home });
+    try {
+      const { pipeline } = await loadPipeline(file);
+      const before = await pipelineStatus(ws, pipeline);
+      expect(before.map((s) => s.state)).toEqual(["fresh", "stale"]);
+      const summary = await runPipeline(ws, pipeline);
+      expect(summary).toMatchObject({ ran: ["slow"], fresh: ["a"], failed: [] });
+      const runs = await ws.rows("select cell, status from runs order by started_at");
+      expect(runs).toEqual([
+        { cell: "a", status: "succeeded" }, { cell: "slow", status: "interrupted" }, { cell: "slow", status: "succeeded" },
+      ]);
+      const files = fs.readdirSync(path.join(home, "artifacts"), { recursive: true }).map(String).filter((f) => f.endsWith(".parquet") || f.endsWith(".tmp"));
+      expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+      for (const f of files) {
+        const [row] = await ws.rows<{ n: bigint }>("select count(*) as n from read_parquet(?)", [path.join(home, "artifacts", f)]);
+        expect(Number(row!.n)).toBeGreaterThan(0);
+      }
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("cancels cleanly on Ctrl-C", async () => {
+    const home = await seededHome();
+    const file = writePipeline(tempDir(), `
+  a: datanet("notes-a"),
+  slow: sql\`select sum(x) as s from range(3000000000) t(x), \${"a"} limit 1\`,`);
+    const child = spawn(process.execPath, [BIN, "run", file], { env: { ...process.env, TRACEBOOK_HOME: home } });
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    while (!out.includes("▶ slow")) await new Promise((r) => setTimeout(r, 50));
+    child.kill("SIGINT");
+    const code = await new Promise((r) => child.once("exit", r));
+    expect(code).toBe(130);
+    expect(out).toMatch(/■ slow\s+sql\s+cancelled/);
+    const status = spawnSync(process.execPath, [BIN, "status", file], { env: { ...process.env, TRACEBOOK_HOME: home }, encoding: "utf8" });
+    expect(status.stdout).toMatch(/slow.*stale.*never finished \(last run cancelled\)/);
+  });
+
+  it("watches the workspace and the pipeline file, one JSON line per event", async () => {
+    const home = await seededHome();
+    const dir = tempDir();
+    const file = writePipeline(dir, `
+  a: datanet("notes-a"),
+  train: sql\`select * from \${"a"} where split = 'train'\`,`);
+    const child = spawn(process.execPath, [BIN, "run", file, "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
+    const ev = events(child);
+    try {
+      await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "start");
+      expect(ev.seen.filter((e) => e.event === "output-changed").map((e) => e.cell)).toEqual(["a", "train"]);
+
+      // A curator's decision in another process: the watcher recomputes the snapshot and its readers.
+      const ws = await openWithRetry(home);
+      const [{ id }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
+      await decide(ws, { ids: [id], verdict: "rejected", validator: "t", reason: "watch test" });
+      ws.close();
+      const cycle = await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "workspace" && (e.summary as { ran: string[] }).ran.length > 0);
+      expect((cycle.summary as { ran: string[] }).ran).toEqual(["a", "train"]);
+      expect(ev.seen.some((e) => e.event === "cell-started" && e.cell === "a" && /snapshot changed/.test(String(e.reason)))).toBe(true);
+
+      // An edit of the pipeline file: the new cell runs, the others stay fresh.
+      writePipeline(dir, `
+  a: datanet("notes-a"),
+  train: sql\`select * from \${"a"} where split = 'train'\`,
+  labels: sql\`select label, count(*) as n from \${"train"} group by label\`,`);
+      const edit = await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "pipeline-file");
+      expect(edit.summary).toMatchObject({ ran: ["labels"], fresh: ["a", "train"] });
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+});

@@ -1,0 +1,176 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { datanet, param, pipeline, PipelineError, runPipeline, pipelineStatus, sql, type Cell, type GraphEvent } from "../cells/index.ts";
+import { decide } from "../cells/datanet/decisions.ts";
+import { merkleRoot, sha256 } from "../cells/graph/fingerprint.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
+
+const states = async (ws: Workspace, p: ReturnType<typeof pipeline>) =>
+  Object.fromEntries((await pipelineStatus(ws, p)).map((s) => [s.cell, s.reason ? `${s.state}: ${s.reason}` : s.state]));
+
+async function firstId(ws: Workspace, datanetName: string, split: "train" | "test"): Promise<string> {
+  const [row] = await ws.rows<{ id: string }>("select id from contributions where datanet = ? and split = ? order by id limit 1", [datanetName, split]);
+  return row!.id;
+}
+
+describe("pipeline()", () => {
+  const a = datanet("a");
+  it("rejects a duplicate name, an unknown input, a cycle and a non-cell, naming them", () => {
+    expect(() => pipeline("p", { x: a }, { x: a })).toThrow(/cell "x" is declared twice/);
+    expect(() => pipeline("p", [["x", a], ["x", a]])).toThrow(/cell "x" is declared twice/);
+    expect(() => pipeline("p", { y: sql`select * from ${"nope"}` })).toThrow(/cell "y" reads "nope", which is not a cell of this pipeline \(cells: y\)/);
+    expect(() => pipeline("p", { x: sql`select * from ${"z"}`, y: sql`select * from ${"x"}`, z: sql`select * from ${"y"}` }))
+      .toThrow(/cycle "x" → "z" → "y" → "x"/);
+    expect(() => pipeline("p", { x: {} as Cell })).toThrow(PipelineError);
+  });
+
+  it("orders cells inputs-first and knows the SQL cells' inputs from their templates", () => {
+    const p = pipeline("p", { late: sql`select * from ${"early"} join ${"mid"} using (id)`, mid: sql`select * from ${"early"}`, early: a });
+    expect(p.order).toEqual(["early", "mid", "late"]);
+    expect(p.cells.get("late")!.inputs).toEqual(["early", "mid"]);
+  });
+});
+
+describe("merkleRoot", () => {
+  it("names a set: order-free, and any leaf change moves it", () => {
+    const leaves = ["x", "y", "z"].map((s) => sha256(s));
+    const h = (l: string, r: string) => sha256(Buffer.concat([Buffer.from(l, "hex"), Buffer.from(r, "hex")]));
+    const sorted = [...leaves].sort();
+    expect(merkleRoot(leaves)).toBe(h(h(sorted[0]!, sorted[1]!), sorted[2]!)); // odd node carried up
+    expect(merkleRoot([...leaves].reverse())).toBe(merkleRoot(leaves));
+    expect(merkleRoot([leaves[0]!, leaves[1]!, sha256("w")])).not.toBe(merkleRoot(leaves));
+  });
+});
+
+describe("running pipelines", () => {
+  let ws: Workspace;
+  beforeEach(async () => {
+    ws = await tempWorkspace();
+    await smallDatanet(ws, "notes-a");
+    await smallDatanet(ws, "notes-b");
+  });
+  afterEach(() => ws.close());
+
+  const build = (over: Record<string, Cell> = {}) => pipeline("t", {
+    a: datanet("notes-a"),
+    b: datanet("notes-b"),
+    trainA: sql`select * from ${"a"} where split = 'train'`,
+    labelsA: sql`select label, count(*) as n from ${"trainA"} group by label order by label`,
+    trainB: sql`select * from ${"b"} where split = 'train'`,
+    both: sql`select count(*) as n from ${"trainA"} union all select count(*) from ${"trainB"}`,
+    ...over,
+  });
+
+  it("walks the staleness matrix: never run, fresh, code, params, input, failed, blocked", async () => {
+    let p = build();
+    expect(await states(ws, p)).toMatchObject({ a: "stale: never run", trainA: "stale: input a is stale", both: "stale: input trainA is stale" });
+    const first = await runPipeline(ws, p);
+    expect(first.ran).toEqual(p.order);
+    expect(Object.values(await states(ws, p))).toEqual(Array(6).fill("fresh"));
+
+    // code changed: same params, newer kind version
+    const bumped = { ...p.cells.get("trainB")!, version: "2" };
+    p = build({ trainB: bumped });
+    expect((await states(ws, p)).trainB).toBe("stale: code changed (sql v1 → sql v2)");
+    // params changed
+    p = build({ labelsA: sql`select label, count(*) as n from ${"trainA"} group by label order by label desc` });
+    expect((await states(ws, p)).labelsA).toBe("stale: params changed");
+    // input changed: reject a training row of notes-a
+    p = build();
+    await decide(ws, { ids: [await firstId(ws, "notes-a", "train")], verdict: "rejected", validator: "t", reason: "test" });
+    const s = await states(ws, p);
+    expect(s.a).toMatch(/^stale: Datanet notes-a snapshot changed \([0-9a-f]{10} → [0-9a-f]{10}\)$/);
+    expect(s).toMatchObject({ trainA: "stale: input a is stale", labelsA: "stale: input trainA is stale", b: "fresh", trainB: "fresh" });
+    await runPipeline(ws, p);
+    // failed, with the cause; descendants blocked; independent cells still run
+    p = build({ trainB: sql`select no_such_column from ${"b"}` });
+    const failing = await runPipeline(ws, p);
+    expect(failing).toMatchObject({ failed: ["trainB"], blocked: ["both"] });
+    const f = await states(ws, p);
+    expect(f.trainB).toMatch(/^failed: sql cell "trainB": .*no_such_column/);
+    expect(f.both).toBe("blocked: input trainB is failed");
+    expect(f.labelsA).toBe("fresh");
+  });
+
+  it("after one rejection recomputes exactly the cells downstream of that snapshot", async () => {
+    const p = build();
+    await runPipeline(ws, p);
+    await decide(ws, { ids: [await firstId(ws, "notes-a", "train")], verdict: "rejected", validator: "t", reason: "test" });
+    const stale = (await pipelineStatus(ws, p)).filter((s) => s.state !== "fresh").map((s) => s.cell);
+    expect(stale).toEqual(["a", "trainA", "labelsA", "both"]);
+    const events: GraphEvent[] = [];
+    const again = await runPipeline(ws, p, { onEvent: (e) => events.push(e) });
+    expect(again.ran).toEqual(["a", "trainA", "labelsA", "both"]);
+    expect(again.fresh).toEqual(["b", "trainB"]);
+    expect(events.filter((e) => e.event === "output-changed").map((e) => e.cell)).toEqual(["a", "trainA", "labelsA", "both"]);
+  });
+
+  it("stops at an identical output: readers of an unchanged cell stay fresh", async () => {
+    const p = build();
+    await runPipeline(ws, p);
+    // A test-split row changes the snapshot but not the training rows.
+    await decide(ws, { ids: [await firstId(ws, "notes-a", "test")], verdict: "rejected", validator: "t", reason: "test" });
+    const events: GraphEvent[] = [];
+    const again = await runPipeline(ws, p, { onEvent: (e) => events.push(e) });
+    expect(again.ran).toEqual(["a", "trainA"]);
+    expect(again.changed).toEqual(["a"]);
+    expect(again.fresh).toEqual(["b", "labelsA", "trainB", "both"]);
+    expect(events.find((e) => e.event === "cell-finished" && e.cell === "trainA")).toMatchObject({ changed: false });
+  });
+
+  it("reuses the artifact of an earlier identical fingerprint, and --force recomputes", async () => {
+    await runPipeline(ws, build());
+    const other = build({ labelsA: sql`select label from ${"trainA"}` });
+    await runPipeline(ws, other);
+    const events: GraphEvent[] = [];
+    await runPipeline(ws, build(), { onEvent: (e) => events.push(e) }); // back to the first definition
+    expect(events.find((e) => e.event === "cell-finished" && e.cell === "labelsA")).toMatchObject({ cached: true });
+    const forced = await runPipeline(ws, build(), { cell: "trainB", force: true });
+    expect(forced.ran).toEqual(["trainB"]);
+    expect(forced.fresh).toEqual(["b"]);
+  });
+
+  it("keeps hostile cell names and values inert", async () => {
+    const evil = 'x"; drop table contributions; --';
+    const value = "'; drop table contributions; --";
+    const p = pipeline("evil", {
+      [evil]: datanet("notes-a"),
+      pick: sql`select count(*) as n, ${param(value)} as echoed from ${evil} where text <> ${param(value)} and label = ${param("a")}`,
+    });
+    await runPipeline(ws, p);
+    const out = (await pipelineStatus(ws, p)).find((s) => s.cell === "pick")!;
+    expect(out.state).toBe("fresh");
+    const [{ artifact }] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'pick' and status = 'succeeded'") as [{ artifact: string }];
+    const [row] = await ws.rows<{ n: bigint; echoed: string }>("select * from read_parquet(?)", [artifact]);
+    expect(row).toEqual({ n: 15n, echoed: value });
+    expect(await ws.rows("select count(*)::int as n from contributions")).toEqual([{ n: 60 }]);
+  });
+
+  it("writes content-addressed artifacts and a run log", async () => {
+    await runPipeline(ws, build());
+    const runs = await ws.rows<{ cell: string; status: string; artifact: string; data_version: string }>(
+      "select cell, status, artifact, data_version from runs order by started_at");
+    expect(runs).toHaveLength(6);
+    for (const r of runs) {
+      expect(r.status).toBe("succeeded");
+      expect(path.basename(r.artifact)).toBe(`${r.data_version}.parquet`);
+      expect(fs.existsSync(r.artifact)).toBe(true);
+    }
+    // The datanet cell's data version is the snapshot root, recomputable from the workspace.
+    const leaves = await ws.rows<{ leaf: string }>(
+      "select sha256(id || chr(0) || status || chr(0) || contributor || chr(0) || split) as leaf from contributions where datanet = 'notes-a' and status = 'approved'");
+    expect(runs.find((r) => r.cell === "a")!.data_version).toBe(merkleRoot(leaves.map((l) => l.leaf)));
+  });
+
+  it("fails a cell whose Datanet does not exist and still runs the rest", async () => {
+    const p = build({ ghost: datanet("ghost"), fromGhost: sql`select * from ${"ghost"}` });
+    const r = await runPipeline(ws, p);
+    expect(r.failed).toEqual(["ghost"]);
+    expect(r.blocked).toEqual(["fromGhost"]);
+    expect(r.ran).toHaveLength(6);
+    expect((await states(ws, p)).ghost).toMatch(/failed: unknown Datanet "ghost"/);
+  });
+});
