@@ -5,8 +5,14 @@ import { progressBar } from "../progress.ts";
 import { corpora } from "../../datasets/index.ts";
 import { importCorpus } from "../../datasets/import.ts";
 import { listDatanets } from "../../cells/datanet/catalog.ts";
+import { loadPipeline } from "../../cells/graph/loader.ts";
+import { runPipeline } from "../../cells/graph/scheduler.ts";
+import { humanPrinter } from "./run.ts";
 
-/** `npm start`: the demo on real data. For now: import the corpora that are missing and list the Datanets. */
+/** The demo's pipelines, in the order they run. */
+const DEMO_PIPELINES = ["mail", "digits"];
+
+/** `npm start`: the demo on real data. Imports the corpora that are missing, lists the Datanets and brings the demo pipelines up to date. */
 export function registerDemo(program: Command): void {
   program
     .command("demo")
@@ -26,7 +32,13 @@ export function registerDemo(program: Command): void {
           }
         }
         console.log(formatTable((await listDatanets(ws)).map(({ created_at: _c, ...r }) => r)));
-        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook datanet show mail-spam · npx tracebook sql "select label, count(*) from contributions group by label"`);
+        for (const name of DEMO_PIPELINES) {
+          console.log(`\nPipeline ${name}:`);
+          const { pipeline } = await loadPipeline(name);
+          const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter() });
+          if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
+        }
+        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook show mail contributors · npx tracebook datanet show mail-spam`);
       });
     });
 }

@@ -91,7 +91,7 @@ export function registerRun(program: Command): void {
 }
 
 /** One line per cell as it starts and ends; a progress bar for long cells that report progress. */
-function humanPrinter(): (e: GraphEvent) => void {
+export function humanPrinter(): (e: GraphEvent) => void {
   const bars = new Map<string, ReturnType<typeof progressBar>>();
   const pad = (s: string) => s.padEnd(14);
   return (e) => {
