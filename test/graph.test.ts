@@ -162,7 +162,8 @@ describe("running pipelines", () => {
     // The datanet cell's data version is the snapshot root, recomputable from the workspace.
     const leaves = await ws.rows<{ leaf: string }>(
       "select sha256(id || chr(0) || status || chr(0) || contributor || chr(0) || split) as leaf from contributions where datanet = 'notes-a' and status = 'approved'");
-    expect(runs.find((r) => r.cell === "a")!.data_version).toBe(merkleRoot(leaves.map((l) => l.leaf)));
+    // A datanet cell's data version names its rows (the snapshot root) and its columns (the kind version).
+    expect(runs.find((r) => r.cell === "a")!.data_version).toBe(sha256(`datanet/3\n${merkleRoot(leaves.map((l) => l.leaf))}`));
   });
 
   it("fails a cell whose Datanet does not exist and still runs the rest", async () => {

@@ -97,6 +97,7 @@ export function humanPrinter(): (e: GraphEvent) => void {
   return (e) => {
     switch (e.event) {
       case "cell-started": return console.log(`▶ ${pad(e.cell)} ${pad(e.kind)} ${e.reason}`);
+      case "cell-log": return console.log(`  ${e.cell}: ${e.message}`);
       case "cell-progress": {
         const bar = bars.get(e.cell) ?? progressBar(`  ${e.cell}${e.label ? ` ${e.label}` : ""}`);
         bars.set(e.cell, bar);

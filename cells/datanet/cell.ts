@@ -8,7 +8,9 @@ export interface DatanetFilter {
   status?: Status | Status[];
 }
 
-const COLUMNS = "id, contributor, title, text, html, features, label, split, status, submitted_at, source";
+/** 2: the datanet column, for lineage; 3: the data version names the columns too. */
+const VERSION = "3";
+const COLUMNS = "datanet, id, contributor, title, text, html, features, label, split, status, submitted_at, source";
 
 /**
  * A snapshot of a Datanet's contributions with the given status. Its data version is the
@@ -23,7 +25,7 @@ export function datanet(name: string, filter: DatanetFilter = {}): Cell {
   const where = `datanet = ? and status in (${statuses.map(() => "?").join(", ")})`;
   return {
     kind: "datanet",
-    version: "1",
+    version: VERSION,
     params: { datanet: name, status: statuses },
     inputs: [],
     async source(ws) {
@@ -33,7 +35,8 @@ export function datanet(name: string, filter: DatanetFilter = {}): Cell {
       return {
         query: `select ${COLUMNS} from contributions where ${where} order by id`,
         params: [name, ...statuses],
-        dataVersion: ctx.sourceVersion,
+        // The root names the rows; the kind version names the columns, so a new column is a new output.
+        dataVersion: sha256(`datanet/${VERSION}\n${ctx.sourceVersion}`),
       };
     },
   };

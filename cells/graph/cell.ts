@@ -17,6 +17,11 @@ export interface Cell {
    */
   source?(ws: Workspace): Promise<SourceVersion>;
   run(ctx: CellContext): Promise<CellResult>;
+  /**
+   * For cells whose output table points at files outside it (a model folder): why the recorded
+   * output cannot be used any more, or null when it can. A reason makes the cell stale.
+   */
+  verify?(ws: Workspace, artifact: string): Promise<string | null>;
 }
 
 export interface SourceVersion {
@@ -42,6 +47,8 @@ export interface CellContext {
   signal: AbortSignal;
   /** Report progress of a long cell; the CLI draws it. */
   progress(done: number, total: number, label?: string): void;
+  /** A line worth showing while the cell runs (the compute backend chosen, a final metric). */
+  log(message: string): void;
   /** The source version computed for this run (source cells only). */
   sourceVersion?: string;
 }

@@ -33,6 +33,8 @@ export async function planCell(ws: Workspace, cell: Cell, inputs: Record<string,
   }
   if (done.fingerprint === fp) {
     if (!done.artifact || !fs.existsSync(done.artifact)) return { ...plan, verdict: { state: "stale", reason: "output artifact missing" } };
+    const missing = cell.verify ? await cell.verify(ws, done.artifact) : null;
+    if (missing) return { ...plan, verdict: { state: "stale", reason: missing } };
     return { ...plan, verdict: { state: "fresh" } };
   }
   const reasons: string[] = [];

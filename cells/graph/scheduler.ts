@@ -15,7 +15,8 @@ export type GraphEvent =
   | { event: "cell-blocked"; pipeline: string; cell: string; kind: string; by: string; at: string }
   | { event: "cell-cancelled"; pipeline: string; cell: string; kind: string; at: string }
   | { event: "output-changed"; pipeline: string; cell: string; dataVersion: string; artifact: string; rows: number; at: string }
-  | { event: "cell-progress"; pipeline: string; cell: string; done: number; total: number; label?: string; at: string };
+  | { event: "cell-progress"; pipeline: string; cell: string; done: number; total: number; label?: string; at: string }
+  | { event: "cell-log"; pipeline: string; cell: string; message: string; at: string };
 
 export interface RunOptions {
   /** Run this cell (and the stale cells it reads) only. */
@@ -58,7 +59,13 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
   const current = new Map<string, { dataVersion: string; artifact: string }>();
   const summary: RunSummary = { ran: [], fresh: [], failed: [], blocked: [], cancelled: false, changed: [] };
   const broken = new Set<string>();
-  const interrupt = () => ws.connection.interrupt();
+  // interrupt() only stops a query already running: a Ctrl-C that lands between two queries
+  // of a cell would be lost, so keep interrupting until the run ends.
+  let repeat: ReturnType<typeof setInterval> | undefined;
+  const interrupt = () => {
+    ws.connection.interrupt();
+    repeat ??= setInterval(() => ws.connection.interrupt(), 50);
+  };
   options.signal?.addEventListener("abort", interrupt);
 
   try {
@@ -92,7 +99,9 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         }
         const reason = plan.verdict.state === "fresh" ? "forced" : plan.verdict.reason;
         emit({ event: "cell-started", ...base, reason, at: at() });
-        const cached = forced(name) ? null : await findCached(ws, plan.fingerprint);
+        let cached = forced(name) ? null : await findCached(ws, plan.fingerprint);
+        // A cached table whose outside files (a model folder) are gone is no cache at all.
+        if (cached?.artifact && cell.verify && (await cell.verify(ws, cached.artifact))) cached = null;
         runId = await recordStart(ws, {
           pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, params_json: plan.paramsJson,
           inputs_json: JSON.stringify(plan.inputs), source_version: plan.sourceVersion, fingerprint: plan.fingerprint,
@@ -108,6 +117,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
               ws, pipeline: p.name, cell: name, inputs, signal: options.signal ?? new AbortController().signal,
               sourceVersion: plan.sourceVersion ?? undefined,
               progress: (done, total, label) => emit({ event: "cell-progress", ...base, done, total, label, at: at() }),
+              log: (message) => emit({ event: "cell-log", pipeline: p.name, cell: name, message, at: at() }),
             });
             out = await materialize(ws, result);
           } finally {
@@ -123,6 +133,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         if (changed) emit({ event: "output-changed", pipeline: p.name, cell: name, dataVersion: out.dataVersion, artifact: out.artifact, rows: out.rows, at: at() });
       } catch (err) {
         if (options.signal?.aborted) {
+          clearInterval(repeat); // the run is over; the bookkeeping below must not be interrupted
           if (runId) await recordEnd(ws, runId, { status: "cancelled", error: "cancelled by the user" });
           emit({ event: "cell-cancelled", ...base, at: at() });
           summary.cancelled = true;
@@ -138,6 +149,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
     }
   } finally {
     options.signal?.removeEventListener("abort", interrupt);
+    clearInterval(repeat);
   }
   return summary;
 }
