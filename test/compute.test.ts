@@ -1,0 +1,46 @@
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+
+/** The backend is chosen once per process, so each case runs in a fresh one. */
+function choose(env: Record<string, string | undefined>) {
+  const script = `import { computeBackend, describeBackend, tf } from ${JSON.stringify(path.resolve("cells/compute/backend.ts"))};
+try { const b = await computeBackend(); console.log(JSON.stringify({ name: b.name, tf: tf.getBackend(), line: describeBackend(b) })); }
+catch (e) { console.log(JSON.stringify({ error: e.message })); }`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8", env: { ...process.env, ...env }, cwd: path.resolve("."),
+  });
+  const line = r.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(line) as { name?: string; tf?: string; line?: string; error?: string };
+  } catch {
+    throw new Error(`no JSON from the child: ${r.stdout}\n${r.stderr}`);
+  }
+}
+
+const hasTfNode = (() => {
+  try {
+    import.meta.resolve("@tensorflow/tfjs-node");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe("compute backend", () => {
+  it.skipIf(hasTfNode)("falls through the missing tfjs-node packages to wasm, and says why", () => {
+    const b = choose({ TRACEBOOK_BACKEND: undefined });
+    expect(b).toMatchObject({ name: "wasm", tf: "wasm" });
+    expect(b.line).toMatch(/skipped tensorflow-gpu: @tensorflow\/tfjs-node-gpu is not installed/);
+  });
+
+  it("obeys TRACEBOOK_BACKEND", () => {
+    expect(choose({ TRACEBOOK_BACKEND: "cpu" })).toMatchObject({ name: "cpu", tf: "cpu" });
+    expect(choose({ TRACEBOOK_BACKEND: "wasm" })).toMatchObject({ name: "wasm", tf: "wasm" });
+    expect(choose({ TRACEBOOK_BACKEND: "tpu" }).error).toMatch(/TRACEBOOK_BACKEND=tpu is not a backend \(one of tensorflow-gpu, tensorflow, wasm, cpu\)/);
+  });
+
+  it.skipIf(hasTfNode)("refuses a forced backend that cannot load instead of falling back", () => {
+    expect(choose({ TRACEBOOK_BACKEND: "tensorflow" }).error).toMatch(/TRACEBOOK_BACKEND=tensorflow cannot be used: @tensorflow\/tfjs-node is not installed/);
+  });
+});
