@@ -5,6 +5,7 @@ import { registerDatanet } from "./commands/datanet.ts";
 import { registerSql } from "./commands/sql.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerRun } from "./commands/run.ts";
+import { registerModel } from "./commands/model.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDatanet(program);
   registerRun(program);
+  registerModel(program);
   registerSql(program);
   registerDemo(program);
   return program;

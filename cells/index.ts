@@ -42,3 +42,22 @@ export type { CellState, CellStatus } from "./graph/status.ts";
 export { cellHistories } from "./graph/runs.ts";
 export type { RunRecord, RunStatus } from "./graph/runs.ts";
 export { loadPipeline, resolvePipelineFile } from "./graph/loader.ts";
+
+// Compute: the TF.js backend, chosen once per process, and seeded randomness.
+export { computeBackend, describeBackend, BACKENDS } from "./compute/backend.ts";
+export type { BackendName, ComputeBackend } from "./compute/backend.ts";
+export { Rng, deriveSeed } from "./compute/random.ts";
+
+// ModelFactory: featurizers, the MLP and its LoRA adapters, training, the model store, cells.
+export { featurize, hashedNgrams, rawFeatures } from "./factory/featurize.ts";
+export type { FeaturizerSpec, FeatureMatrix, Payload } from "./factory/featurize.ts";
+export { forward, initBase, initAdapter, layerNames } from "./factory/mlp.ts";
+export type { MlpSpec, LoraConfig, HostWeights } from "./factory/mlp.ts";
+export { learningRate } from "./factory/optimize.ts";
+export type { OptimizerConfig, ScheduleConfig } from "./factory/optimize.ts";
+export { train, evaluate } from "./factory/train.ts";
+export type { TrainConfig, TrainResult, MetricRow, Checkpoint } from "./factory/train.ts";
+export { modelId, readManifest, loadWeights, loadCheckpoint, readContributions, modelDir, FACTORY_VERSION } from "./factory/store.ts";
+export type { ModelManifest, ContributionRef, CheckpointRecord } from "./factory/store.ts";
+export { baseModel, finetune, modelOf } from "./factory/cells.ts";
+export type { BaseModelParams, FinetuneParams } from "./factory/cells.ts";

@@ -1,5 +1,6 @@
-// The digits pipeline: the approved MNIST contributions, split for training and queries.
-import { datanet, pipeline, sql } from "../cells/index.ts";
+// The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
+// training split, and a LoRA adapter fine-tuned on the whole training split.
+import { baseModel, datanet, finetune, pipeline, sql } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -8,4 +9,13 @@ export default pipeline("digits", {
   scribes: sql`
     select contributor, label, count(*) as images
     from ${"train"} group by contributor, label order by contributor, label`,
+  base_slice: sql`select * from ${"train"} where id < '4'`,
+  base: baseModel({
+    data: "base_slice", heldOut: "queries", featurizer: "features",
+    hidden: [256, 128], epochs: 8, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "constant", lr: 1e-3 }, seed: 7,
+  }),
+  model: finetune({
+    data: "train", base: "base", heldOut: "queries", adapter: { rank: 32, alpha: 64, targets: ["dense_1", "dense_2"] },
+    epochs: 8, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 3e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
+  }),
 });

@@ -1,6 +1,7 @@
-// The mail pipeline: the approved SpamAssassin contributions, split for training and queries.
-// Later capabilities add the fine-tune, influence, inference and reward cells.
-import { datanet, pipeline, sql } from "../cells/index.ts";
+// The mail pipeline: the approved SpamAssassin contributions, a base spam classifier trained on
+// a quarter of the training split, and a LoRA adapter fine-tuned on the whole training split.
+// Later capabilities add the influence, inference and reward cells.
+import { baseModel, datanet, finetune, hashedNgrams, pipeline, sql } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -10,4 +11,14 @@ export default pipeline("mail", {
     select contributor, label, count(*) as contributions
     from ${"train"} group by contributor, label order by contributions desc, contributor`,
   labels: sql`select label, count(*) as n from ${"train"} group by label order by label`,
+  // A quarter of the training split, chosen by content hash (ids are uniform hex).
+  base_slice: sql`select * from ${"train"} where id < '4'`,
+  base: baseModel({
+    data: "base_slice", heldOut: "queries", featurizer: hashedNgrams({ dims: 8192, ngrams: 2, seed: 0 }),
+    hidden: [128, 64], epochs: 4, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "constant", lr: 1e-3 }, seed: 7,
+  }),
+  model: finetune({
+    data: "train", base: "base", heldOut: "queries", adapter: { rank: 8, alpha: 16, targets: ["dense_1", "dense_2"] },
+    epochs: 4, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 2e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
+  }),
 });

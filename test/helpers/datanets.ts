@@ -11,3 +11,27 @@ export async function smallDatanet(ws: Workspace, name: string, n = 30): Promise
     mode: "create", status: "approved", validator: "test", importer: "test@1",
   });
 }
+
+/**
+ * A text Datanet a classifier can learn: "spam" rows mention one of a few sales words among
+ * filler, "ham" rows do not. Seeded, so the same call gives the same Datanet.
+ */
+export async function separableDatanet(ws: Workspace, name: string, n = 160, seed = 1): Promise<void> {
+  const filler = ["meeting", "notes", "project", "lunch", "report", "draft", "review", "team", "schedule", "update", "weekend", "coffee"];
+  const sales = ["discount", "winner", "casino", "pills", "offer"];
+  let s = seed;
+  const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const pick = (xs: string[]) => xs[Math.floor(next() * xs.length)]!;
+  const rows = Array.from({ length: n }, (_, i) => {
+    const spam = i % 2 === 0;
+    const words = Array.from({ length: 6 }, () => pick(filler));
+    if (spam) words.splice(Math.floor(next() * 6), 0, pick(sales), pick(sales));
+    return {
+      text: `${words.join(" ")} ${i}`, label: spam ? "spam" : "ham", contributor: `c${Math.floor(i / 2) % 4}`,
+      submittedAt: new Date("2024-01-01T00:00:00Z"), source: `${name}#${i}`,
+    };
+  });
+  await ingest(ws, { name, kind: "text", description: name, source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 }, rows, {
+    mode: "create", status: "approved", validator: "test", importer: "test@1",
+  });
+}

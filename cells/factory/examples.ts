@@ -1,0 +1,63 @@
+import type { Workspace } from "../store/workspace.ts";
+import { featurize, rawFeatures, type FeaturizerSpec, type Payload } from "./featurize.ts";
+import type { ContributionRef } from "./store.ts";
+import type { Examples } from "./train.ts";
+
+export interface LoadedExamples extends Examples {
+  refs: ContributionRef[];
+  labels: string[];
+}
+
+interface Row extends Payload {
+  id: string;
+  datanet: string | null;
+  contributor: string | null;
+  label: string | null;
+}
+
+/**
+ * The rows of a cell's input as training examples, in id order (so the order, and with it the
+ * seeded shuffle, does not depend on how the input was computed). A label outside `classes`
+ * is an error naming the row: the model could never predict it.
+ */
+export async function loadExamples(
+  ws: Workspace, relation: string, featurizer: FeaturizerSpec, classes: readonly string[], where: string,
+): Promise<LoadedExamples> {
+  const columns = new Set((await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name));
+  for (const need of ["id", "label", featurizer.kind === "features" ? "features" : "text"]) {
+    if (!columns.has(need)) throw new Error(`${where} has no column "${need}" (columns: ${[...columns].join(", ")})`);
+  }
+  const pick = (c: string) => (columns.has(c) ? c : `null as ${c}`);
+  const rows = await ws.rows<Row>(
+    `select id, ${pick("datanet")}, ${pick("contributor")}, ${pick("title")}, ${pick("text")}, ${pick("features")}, label from ${relation} order by id`,
+  );
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const y = new Int32Array(rows.length);
+  rows.forEach((r, i) => {
+    const k = r.label === null ? undefined : index.get(r.label);
+    if (k === undefined) {
+      throw new Error(`${where} row ${r.id.slice(0, 12)}: label ${JSON.stringify(r.label)} is not one of the model's classes (${classes.join(", ")})`);
+    }
+    y[i] = k;
+  });
+  const ids = rows.map((r) => r.id);
+  return {
+    x: featurize(featurizer, rows, ids),
+    y,
+    labels: rows.map((r) => r.label ?? ""),
+    refs: rows.map((r) => ({ datanet: r.datanet ?? "", id: r.id, contributor: r.contributor ?? "" })),
+  };
+}
+
+/** The sorted distinct labels of an input: the classes of a base model. */
+export async function distinctLabels(ws: Workspace, relation: string): Promise<string[]> {
+  return (await ws.rows<{ label: string }>(`select distinct label from ${relation} where label is not null order by label`)).map((r) => r.label);
+}
+
+/** For `featurizer: "features"`: the feature count, which every row must share. */
+export async function featureSpecOf(ws: Workspace, relation: string, where: string): Promise<FeaturizerSpec> {
+  const sizes = await ws.rows<{ n: number; c: bigint }>(`select len(features)::integer as n, count(*) as c from ${relation} group by 1 order by 2 desc`);
+  if (!sizes.length || sizes[0]!.n === null) throw new Error(`${where} has no feature vectors`);
+  if (sizes.length > 1) throw new Error(`${where}: feature vectors have ${sizes.length} different lengths (${sizes.map((s) => s.n).join(", ")})`);
+  return rawFeatures(sizes[0]!.n);
+}

@@ -1,0 +1,130 @@
+import murmurhash from "murmurhash";
+
+/**
+ * Featurizers turn a contribution's payload into a model input. They are part of a model's
+ * identity: the spec is stored in the manifest and enters the model id.
+ *
+ * `hashed-ngrams` (mail): the title and text, NFKC-normalised and lower-cased, are split into
+ * word tokens (runs of letters and digits; at most `maxTokens`). Each word ("w:token") and each
+ * pair of neighbouring words ("b:one two") is hashed with MurmurHash3 (32-bit, `seed`) into
+ * `dims` buckets (hash mod dims) with a sign from the hash's top bit, so collisions cancel on
+ * average instead of piling up. A feature seen c times adds sign × (1 + ln c) to its bucket;
+ * the row is then L2-normalised. No vocabulary is fitted, so nothing about the training split
+ * leaks into the featurizer and any new text can be featurized.
+ *
+ * `features` (digits): the stored feature vector as is (digits are already scaled to [0, 1]).
+ */
+export type FeaturizerSpec =
+  | { kind: "hashed-ngrams"; version: 1; dims: number; ngrams: 1 | 2; seed: number; maxTokens: number }
+  | { kind: "features"; version: 1; size: number };
+
+export interface Payload {
+  title?: string | null;
+  text?: string | null;
+  features?: ArrayLike<number> | null;
+}
+
+/** A featurized set of rows; `fill` writes row i densely into `out` at `offset`. */
+export interface FeatureMatrix {
+  readonly rows: number;
+  readonly dims: number;
+  fill(i: number, out: Float32Array, offset: number): void;
+  /** Row i as (index, value) pairs, for sparse math (dot products in attribution). */
+  sparse(i: number): { idx: Int32Array; val: Float32Array };
+}
+
+export function hashedNgrams(options: Partial<Omit<Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>, "kind" | "version">> = {}): FeaturizerSpec {
+  const dims = options.dims ?? 8192;
+  if (!Number.isInteger(dims) || dims < 2 || dims > 1 << 22) throw new Error(`hashed-ngrams: dims must be an integer in [2, ${1 << 22}], got ${dims}`);
+  return { kind: "hashed-ngrams", version: 1, dims, ngrams: options.ngrams ?? 2, seed: options.seed ?? 0, maxTokens: options.maxTokens ?? 4000 };
+}
+
+export function rawFeatures(size: number): FeaturizerSpec {
+  return { kind: "features", version: 1, size };
+}
+
+export function featurizerDims(spec: FeaturizerSpec): number {
+  return spec.kind === "hashed-ngrams" ? spec.dims : spec.size;
+}
+
+/** Featurize rows; throws naming the row (by index and, when given, id) that cannot be. */
+export function featurize(spec: FeaturizerSpec, rows: readonly Payload[], ids?: readonly string[]): FeatureMatrix {
+  const where = (i: number) => `row ${i}${ids?.[i] ? ` (${ids[i]!.slice(0, 12)})` : ""}`;
+  if (spec.kind === "features") {
+    const data = new Float32Array(rows.length * spec.size);
+    rows.forEach((r, i) => {
+      const f = r.features;
+      if (!f) throw new Error(`${where(i)} has no features, but the model reads ${spec.size} features`);
+      if (f.length !== spec.size) throw new Error(`${where(i)} has ${f.length} features, the model reads ${spec.size}`);
+      data.set(f as ArrayLike<number>, i * spec.size);
+    });
+    return denseMatrix(data, rows.length, spec.size);
+  }
+  const sparse = rows.map((r, i) => {
+    const text = `${r.title ?? ""}\n${r.text ?? ""}`;
+    if (!text.trim()) throw new Error(`${where(i)} has no text to featurize`);
+    return hashRow(spec, text);
+  });
+  return sparseMatrix(sparse, spec.dims);
+}
+
+const TOKEN = /[\p{L}\p{N}]+/gu;
+const ASCII = /^[\x00-\x7f]*$/;
+const encoder = new TextEncoder();
+
+function hashRow(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>, text: string): { idx: Int32Array; val: Float32Array } {
+  const tokens = (text.normalize("NFKC").toLowerCase().match(TOKEN) ?? []).slice(0, spec.maxTokens);
+  const counts = new Map<string, number>();
+  const add = (f: string) => counts.set(f, (counts.get(f) ?? 0) + 1);
+  for (let t = 0; t < tokens.length; t++) {
+    add(`w:${tokens[t]}`);
+    if (spec.ngrams >= 2 && t > 0) add(`b:${tokens[t - 1]} ${tokens[t]}`);
+  }
+  const buckets = new Map<number, number>();
+  for (const [feature, c] of counts) {
+    // murmurhash reads strings as one byte per char: give it UTF-8 bytes when not ASCII.
+    const h = murmurhash.v3(ASCII.test(feature) ? feature : encoder.encode(feature), spec.seed) >>> 0;
+    const bucket = h % spec.dims;
+    const sign = h >>> 31 ? -1 : 1;
+    buckets.set(bucket, (buckets.get(bucket) ?? 0) + sign * (1 + Math.log(c)));
+  }
+  const idx = Int32Array.from([...buckets.keys()].sort((a, b) => a - b));
+  const val = Float32Array.from(idx, (b) => buckets.get(b)!);
+  let norm = 0;
+  for (const v of val) norm += v * v;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let k = 0; k < val.length; k++) val[k]! /= norm;
+  return { idx, val };
+}
+
+export function denseMatrix(data: Float32Array, rows: number, dims: number): FeatureMatrix {
+  return {
+    rows, dims,
+    fill: (i, out, offset) => out.set(data.subarray(i * dims, (i + 1) * dims), offset),
+    sparse: (i) => {
+      const row = data.subarray(i * dims, (i + 1) * dims);
+      const idx: number[] = [];
+      row.forEach((v, k) => v !== 0 && idx.push(k));
+      return { idx: Int32Array.from(idx), val: Float32Array.from(idx, (k) => row[k]!) };
+    },
+  };
+}
+
+function sparseMatrix(rows: { idx: Int32Array; val: Float32Array }[], dims: number): FeatureMatrix {
+  return {
+    rows: rows.length, dims,
+    fill: (i, out, offset) => {
+      out.fill(0, offset, offset + dims);
+      const { idx, val } = rows[i]!;
+      for (let k = 0; k < idx.length; k++) out[offset + idx[k]!] = val[k]!;
+    },
+    sparse: (i) => rows[i]!,
+  };
+}
+
+/** Rows `ids` of a matrix as one dense row-major batch. */
+export function batch(m: FeatureMatrix, rows: readonly number[]): Float32Array {
+  const out = new Float32Array(rows.length * m.dims);
+  rows.forEach((r, k) => m.fill(r, out, k * m.dims));
+  return out;
+}

@@ -1,0 +1,102 @@
+import { tf } from "../compute/backend.ts";
+import { featurize, batch, type Payload } from "./featurize.ts";
+import { forward, toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
+import { loadWeights, type ModelManifest } from "./store.ts";
+
+export interface Prediction {
+  label: string;
+  /** Probability per class, in the model's class order. */
+  probabilities: number[];
+}
+
+interface LoadedBase { manifest: ModelManifest; weights: Weights }
+interface LoadedAdapter { manifest: ModelManifest; lora: LoraConfig; weights: Weights }
+
+/**
+ * Serves many adapters over one base (the OpenLoRA idea): each base is loaded once and kept;
+ * adapters are small and swapped per request. `stats` says what was loaded, so callers (and
+ * tests) can see that two adapters shared one base.
+ */
+export class ModelServer {
+  private readonly bases = new Map<string, LoadedBase>();
+  private readonly adapters = new Map<string, LoadedAdapter>();
+  readonly stats = { baseLoads: 0, adapterLoads: 0 };
+
+  constructor(private readonly home: string) {}
+
+  /** Predict for payloads with a base or an adapter model, by model id. */
+  async infer(modelId: string, inputs: readonly Payload[], batchSize = 256): Promise<Prediction[]> {
+    const { spec, manifest, base, adapter } = this.resolve(modelId);
+    return this.predict(spec, manifest, base, adapter, inputs, batchSize);
+  }
+
+  /** Predict with adapter weights that are not in the store (an imported PEFT adapter) over a stored base. */
+  async inferWithAdapter(baseId: string, adapter: { lora: LoraConfig; weights: HostWeights }, inputs: readonly Payload[]): Promise<Prediction[]> {
+    const base = this.base(baseId);
+    const weights = toTensors(adapter.weights);
+    try {
+      return await this.predict(base.manifest.spec, base.manifest, base, { lora: adapter.lora, weights }, inputs, 256);
+    } finally {
+      tf.dispose(Object.values(weights));
+    }
+  }
+
+  private async predict(
+    spec: MlpSpec, manifest: ModelManifest, base: LoadedBase, adapter: { lora: LoraConfig; weights: Weights } | undefined,
+    inputs: readonly Payload[], batchSize: number,
+  ): Promise<Prediction[]> {
+    if (!manifest.featurizer) throw new Error(`model ${manifest.id.slice(0, 12)} has no featurizer: give it feature vectors`);
+    const x = featurize(manifest.featurizer, inputs);
+    const out: Prediction[] = [];
+    for (let start = 0; start < inputs.length; start += batchSize) {
+      const rows = Array.from({ length: Math.min(batchSize, inputs.length - start) }, (_, i) => start + i);
+      const probs = tf.tidy(() => tf.softmax(forward(spec, base.weights, tf.tensor2d(batch(x, rows), [rows.length, x.dims]), adapter)));
+      const values = (await probs.data()) as Float32Array;
+      probs.dispose();
+      const C = spec.classes.length;
+      for (let r = 0; r < rows.length; r++) {
+        const p = Array.from(values.subarray(r * C, (r + 1) * C));
+        out.push({ label: spec.classes[p.indexOf(Math.max(...p))]!, probabilities: p });
+      }
+    }
+    return out;
+  }
+
+  private resolve(modelId: string): { spec: MlpSpec; manifest: ModelManifest; base: LoadedBase; adapter?: { lora: LoraConfig; weights: Weights } } {
+    const cached = this.adapters.get(modelId);
+    if (cached) return { spec: cached.manifest.spec, manifest: cached.manifest, base: this.base(cached.manifest.base!), adapter: cached };
+    if (this.bases.has(modelId)) {
+      const base = this.bases.get(modelId)!;
+      return { spec: base.manifest.spec, manifest: base.manifest, base };
+    }
+    const { manifest, weights } = loadWeights(this.home, modelId);
+    if (manifest.kind === "adapter") {
+      const loaded = { manifest, lora: manifest.lora!, weights: toTensors(weights) };
+      this.adapters.set(modelId, loaded);
+      this.stats.adapterLoads++;
+      return { spec: manifest.spec, manifest, base: this.base(manifest.base!), adapter: loaded };
+    }
+    const base = { manifest, weights: toTensors(weights) };
+    this.bases.set(modelId, base);
+    this.stats.baseLoads++;
+    return { spec: manifest.spec, manifest, base };
+  }
+
+  private base(id: string): LoadedBase {
+    let b = this.bases.get(id);
+    if (!b) {
+      const { manifest, weights } = loadWeights(this.home, id);
+      b = { manifest, weights: toTensors(weights) };
+      this.bases.set(id, b);
+      this.stats.baseLoads++;
+    }
+    return b;
+  }
+
+  /** Free every tensor held. */
+  dispose(): void {
+    for (const m of [...this.bases.values(), ...this.adapters.values()]) tf.dispose(Object.values(m.weights));
+    this.bases.clear();
+    this.adapters.clear();
+  }
+}

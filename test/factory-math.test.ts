@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { computeBackend, tf } from "../cells/compute/backend.ts";
+import { Rng } from "../cells/compute/random.ts";
+import { featurize, hashedNgrams } from "../cells/factory/featurize.ts";
+import { forward, initAdapter, initBase, toTensors, type HostWeights, type MlpSpec } from "../cells/factory/mlp.ts";
+import { learningRate, makeOptimizer } from "../cells/factory/optimize.ts";
+import { train } from "../cells/factory/train.ts";
+
+/** Brute-force forward pass in plain JS, the reference for the tensor code. */
+function bruteForward(spec: MlpSpec, w: HostWeights, x: number[], adapter?: { rank: number; alpha: number; targets: string[]; weights: HostWeights }): number[] {
+  const names = [...spec.hidden.map((_, i) => `dense_${i + 1}`), "head"];
+  let h = x;
+  for (const name of names) {
+    const k = adapter?.weights[`${name}.kernel`] ?? w[`${name}.kernel`]!;
+    const b = adapter?.weights[`${name}.bias`] ?? w[`${name}.bias`]!;
+    const [inn, out] = k.shape as [number, number];
+    const z = Array.from({ length: out }, (_, j) => b.data[j]! + h.reduce((s, v, i) => s + v * k.data[i * out + j]!, 0));
+    if (adapter?.targets.includes(name)) {
+      const A = adapter.weights[`${name}.lora_A`]!, B = adapter.weights[`${name}.lora_B`]!;
+      const xa = Array.from({ length: adapter.rank }, (_, r) => h.reduce((s, v, i) => s + v * A.data[i * adapter.rank + r]!, 0));
+      for (let j = 0; j < out; j++) z[j]! += (adapter.alpha / adapter.rank) * xa.reduce((s, v, r) => s + v * B.data[r * out + j]!, 0);
+    }
+    void inn;
+    h = name === "head" ? z : z.map((v) => Math.max(0, v));
+  }
+  return h;
+}
+
+describe("ModelFactory math", () => {
+  it("LoRA forward equals the brute-force sum x·W + b + (α/r)·x·A·B", async () => {
+    await computeBackend();
+    const spec: MlpSpec = { inputSize: 5, hidden: [4, 3], classes: ["a", "b"] };
+    const base = initBase(spec, 3);
+    const lora = { rank: 2, alpha: 6, targets: ["dense_1", "dense_2"] };
+    const ad = initAdapter(spec, lora, base, 4);
+    // B starts at zero; give it values so the adapter term is exercised.
+    for (const t of lora.targets) ad[`${t}.lora_B`]!.data.set(new Rng(9).normals(ad[`${t}.lora_B`]!.data.length));
+    const x = [0.5, -1, 2, 0, 0.25];
+    const got = forward(spec, toTensors(base), tf.tensor2d([x]), { lora, weights: toTensors(ad) });
+    const want = bruteForward(spec, base, x, { ...lora, weights: ad });
+    const values = Array.from(await got.data());
+    values.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    // With B = 0 the adapter is exactly the base (head copied from the base).
+    const fresh = initAdapter(spec, lora, base, 4);
+    const a = await forward(spec, toTensors(base), tf.tensor2d([x]), { lora, weights: toTensors(fresh) }).data();
+    const b = await forward(spec, toTensors(base), tf.tensor2d([x])).data();
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+
+  it("follows each learning-rate schedule", () => {
+    expect([0, 5, 9].map((s) => learningRate({ kind: "constant", lr: 0.1 }, s, 10))).toEqual([0.1, 0.1, 0.1]);
+    expect(learningRate({ kind: "linear", lr: 1, final: 0 }, 0, 11)).toBe(1);
+    expect(learningRate({ kind: "linear", lr: 1, final: 0 }, 5, 11)).toBeCloseTo(0.5);
+    expect(learningRate({ kind: "linear", lr: 1, final: 0 }, 10, 11)).toBeCloseTo(0);
+    expect(learningRate({ kind: "cosine", lr: 1, final: 0.1 }, 0, 11)).toBeCloseTo(1);
+    expect(learningRate({ kind: "cosine", lr: 1, final: 0.1 }, 5, 11)).toBeCloseTo(0.55);
+    expect(learningRate({ kind: "cosine", lr: 1, final: 0.1 }, 10, 11)).toBeCloseTo(0.1);
+    expect([0, 2, 3, 7].map((s) => learningRate({ kind: "step", lr: 1, every: 3, factor: 0.5 }, s, 10))).toEqual([1, 1, 0.5, 0.25]);
+    expect([0, 1, 2].map((s) => learningRate({ kind: "constant", lr: 0.3, warmup: 3 }, s, 10))).toEqual([0.1, 0.2, 0.3].map((v) => expect.closeTo(v, 10)));
+  });
+
+  it("steps SGD with momentum and Adam as their textbook formulas", async () => {
+    await computeBackend();
+    const g = 0.5;
+    const sgd = makeOptimizer({ name: "sgd", momentum: 0.9 });
+    const v = tf.variable(tf.scalar(1));
+    sgd.step({ v }, { v: tf.scalar(g) }, 0.1);
+    sgd.step({ v }, { v: tf.scalar(g) }, 0.1);
+    // m1 = g, m2 = 0.9 g + g; v = 1 - 0.1 m1 - 0.1 m2
+    expect((await v.data())[0]).toBeCloseTo(1 - 0.1 * g - 0.1 * (0.9 * g + g), 6);
+    const adam = makeOptimizer({ name: "adam" });
+    const w = tf.variable(tf.scalar(1));
+    adam.step({ w }, { w: tf.scalar(g) }, 0.01);
+    // First Adam step: m̂ = g, v̂ = g², update = g / (|g| + ε) ≈ 1.
+    expect((await w.data())[0]).toBeCloseTo(1 - 0.01 * (g / (Math.abs(g) + 1e-8)), 6);
+  });
+
+  it("hashes n-grams deterministically into unit-norm signed rows", () => {
+    const spec = hashedNgrams({ dims: 64, seed: 3 });
+    const m = featurize(spec, [{ title: "Héllo", text: "Buy now, buy NOW! Ünïcode" }, { text: "buy now buy now unicode" }]);
+    const a = m.sparse(0);
+    expect(a.idx.length).toBeGreaterThan(2);
+    expect(Math.hypot(...a.val)).toBeCloseTo(1, 6);
+    expect(Array.from(a.idx)).toEqual([...a.idx].sort((x, y) => x - y));
+    expect(m.sparse(0)).toEqual(featurize(spec, [{ title: "Héllo", text: "Buy now, buy NOW! Ünïcode" }]).sparse(0));
+    const dense = new Float32Array(64);
+    m.fill(1, dense, 0);
+    expect(Array.from(dense).filter((v) => v !== 0).length).toBe(m.sparse(1).idx.length);
+    expect(() => featurize(spec, [{ text: "  " }], ["abcdef0123456789"])).toThrow(/row 0 \(abcdef012345\) has no text/);
+  });
+
+  it("trains to the same weights from the same seed, and to others from another", async () => {
+    await computeBackend();
+    const spec: MlpSpec = { inputSize: 8, hidden: [6], classes: ["a", "b"] };
+    const rng = new Rng(1);
+    const n = 40;
+    const data = rng.normals(n * 8);
+    const y = Int32Array.from({ length: n }, (_, i) => (data[i * 8]! + data[i * 8 + 1]! > 0 ? 1 : 0));
+    const x = { rows: n, dims: 8, fill: (i: number, out: Float32Array, o: number) => out.set(data.subarray(i * 8, i * 8 + 8), o), sparse: () => ({ idx: new Int32Array(), val: new Float32Array() }) };
+    const run = (seed: number) => train({
+      spec, trainable: initBase(spec, seed), train: { x, y },
+      config: { epochs: 3, batchSize: 8, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 0.01 }, checkpoints: 3, seed },
+    });
+    const [a, b, c] = [await run(5), await run(5), await run(6)];
+    expect(a.weights).toEqual(b.weights);
+    expect(a.weights["dense_1.kernel"]!.data).not.toEqual(c.weights["dense_1.kernel"]!.data);
+    expect(a.checkpoints.map((k) => [k.index, k.step, k.epoch])).toEqual([[1, 5, 1], [2, 10, 2], [3, 15, 3]]);
+    expect(a.checkpoints[2]!.weights).toEqual(a.weights);
+    expect(a.checkpoints.map((k) => k.learningRate)).toEqual([4, 9, 14].map((s) => learningRate({ kind: "cosine", lr: 0.01 }, s, 15)));
+    expect(a.metrics.map((m) => [m.epoch, m.split])).toEqual([[1, "train"], [2, "train"], [3, "train"]]);
+  });
+
+  it("stops when cancelled", async () => {
+    await computeBackend();
+    const spec: MlpSpec = { inputSize: 2, hidden: [2], classes: ["a", "b"] };
+    const x = { rows: 4, dims: 2, fill: (_i: number, out: Float32Array, o: number) => out.set([1, 0], o), sparse: () => ({ idx: new Int32Array(), val: new Float32Array() }) };
+    const controller = new AbortController();
+    controller.abort();
+    await expect(train({ spec, trainable: initBase(spec, 1), train: { x, y: new Int32Array([0, 1, 0, 1]) }, signal: controller.signal,
+      config: { epochs: 1, batchSize: 2, optimizer: { name: "sgd" }, schedule: { kind: "constant", lr: 0.1 }, checkpoints: 1, seed: 1 } })).rejects.toThrow(/cancelled/);
+  });
+});
