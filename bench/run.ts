@@ -2,13 +2,11 @@
 import os from "node:os";
 import path from "node:path";
 import fs from "node:fs";
-import { fileURLToPath } from "node:url";
 import { openWorkspace } from "../cells/store/workspace.ts";
-import { writeFileAtomic } from "../cells/store/atomic.ts";
+import { runBench, writeBenchReport } from "./report.ts";
 import { corpora } from "../datasets/index.ts";
 import { importCorpus } from "../datasets/import.ts";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 
 async function benchImports() {
@@ -38,18 +36,7 @@ async function benchImports() {
 }
 
 async function main() {
-  const report = {
-    benchmark: "corpus-import",
-    at: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memory_gib: +(os.totalmem() / 2 ** 30).toFixed(1), node: process.version },
-    results: await benchImports(),
-  };
-  const out = path.join(here, "results", "import.json");
-  await writeFileAtomic(out, JSON.stringify(report, null, 2) + "\n");
-  console.log(`wrote ${out}`);
+  await writeBenchReport("import", { benchmark: "corpus-import", results: await benchImports() });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-});
+runBench(main);
