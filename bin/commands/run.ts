@@ -74,18 +74,29 @@ export function registerRun(program: Command): void {
     .argument("<pipeline>", "pipeline name or file")
     .argument("<cell>", "cell name")
     .option("--limit <n>", "rows to print", "20")
+    .option("--columns <list>", "comma-separated columns to print")
+    .option("--query <id>", "only rows of this query (id or prefix), for tables with a query column")
     .option("--json", "print rows as JSON")
-    .action(async (name: string, cell: string, opts: { limit: string; json?: boolean }, command: Command) => {
+    .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
       const { pipeline } = await loadPipeline(name);
       if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
       await withWorkspace(command, async (ws) => {
         const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
         if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
-        const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?) limit ?", [done.artifact, Number(opts.limit)]);
+        const available = (await ws.rows<{ column_name: string }>("describe select * from read_parquet(?)", [done.artifact])).map((c) => c.column_name);
+        const wanted = opts.columns ? opts.columns.split(",").map((c) => c.trim()).filter(Boolean) : available;
+        const unknown = wanted.filter((c) => !available.includes(c));
+        if (unknown.length) throw new Error(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
+        if (opts.query !== undefined && !available.includes("query")) throw new Error(`${pipeline.name}.${cell} has no query column`);
+        const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
+        const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), Number(opts.limit)];
+        const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ")} from read_parquet(?) ${where} limit ?`, params);
         if (opts.json) return console.log(toJson(rows));
         const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
         console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
-        console.log(formatTable(rows, { maxRows: Number(opts.limit) }));
+        // Content hashes are unreadable at full length in a table: their first 12 characters identify them.
+        const short = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "string" && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v])));
+        console.log(formatTable(short, { maxRows: Number(opts.limit) }));
       });
     });
 }
