@@ -61,3 +61,12 @@ export { modelId, readManifest, loadWeights, loadCheckpoint, readContributions, 
 export type { ModelManifest, ContributionRef, CheckpointRecord } from "./factory/store.ts";
 export { baseModel, finetune, modelOf } from "./factory/cells.ts";
 export type { BaseModelParams, FinetuneParams } from "./factory/cells.ts";
+
+// Attribution: TracInCP over checkpoints, influence tables, self-influence, receipts.
+export { tracin as runTracin, selfInfluence as runSelfInfluence, projected } from "./attribution/tracin.ts";
+export type { TracinMode, TracinCheckpoint, TracinRequest, TracinResult } from "./attribution/tracin.ts";
+export { exampleFactors } from "./attribution/factors.ts";
+export type { Factor, TracinModel } from "./attribution/factors.ts";
+export { tracinCell as tracin, selfInfluenceCell as selfInfluence, ATTRIBUTION_VERSION } from "./attribution/cells.ts";
+export type { TracinParams } from "./attribution/cells.ts";
+export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts";

@@ -1,6 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
-// training split, and a LoRA adapter fine-tuned on the whole training split.
-import { baseModel, datanet, finetune, pipeline, sql } from "../cells/index.ts";
+// training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
+// every training image on every held-out image, with receipts.
+import { baseModel, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -18,4 +19,12 @@ export default pipeline("digits", {
     data: "train", base: "base", heldOut: "queries", adapter: { rank: 32, alpha: 64, targets: ["dense_1", "dense_2"] },
     epochs: 8, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 3e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
   }),
+  influence: tracin({ model: "model", train: "train", test: "queries", topK: 20, mode: "exact" }),
+  influence_topk: sql`
+    select query, key as contribution, contributor, score, rank, text
+    from ${"influence"} where level = 'contribution' order by query, (rank < 0), abs(rank)`,
+  contributor_influence: sql`
+    select query, contributor, score, share from ${"influence"} where level = 'contributor' order by query, rank`,
+  self_influence: selfInfluence({ model: "model", train: "train" }),
+  receipts: receipts({ influence: "influence", top: 5 }),
 });

@@ -1,7 +1,7 @@
-// The mail pipeline: the approved SpamAssassin contributions, a base spam classifier trained on
-// a quarter of the training split, and a LoRA adapter fine-tuned on the whole training split.
-// Later capabilities add the influence, inference and reward cells.
-import { baseModel, datanet, finetune, hashedNgrams, pipeline, sql } from "../cells/index.ts";
+// The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
+// a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
+// influence of every training contribution on every held-out message, with receipts.
+import { baseModel, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -21,4 +21,14 @@ export default pipeline("mail", {
     data: "train", base: "base", heldOut: "queries", adapter: { rank: 8, alpha: 16, targets: ["dense_1", "dense_2"] },
     epochs: 4, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 2e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
   }),
+  influence: tracin({ model: "model", train: "train", test: "queries", topK: 20, mode: "exact" }),
+  influence_topk: sql`
+    select query, key as contribution, contributor, score, rank, text
+    from ${"influence"} where level = 'contribution' order by query, (rank < 0), abs(rank)`,
+  contributor_influence: sql`
+    select query, contributor, score, share from ${"influence"} where level = 'contributor' order by query, rank`,
+  datanet_influence: sql`
+    select query, datanet, score, share from ${"influence"} where level = 'datanet' order by query, rank`,
+  self_influence: selfInfluence({ model: "model", train: "train" }),
+  receipts: receipts({ influence: "influence", top: 5 }),
 });

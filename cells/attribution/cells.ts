@@ -1,0 +1,166 @@
+import type { Cell, CellContext } from "../graph/cell.ts";
+import { computeBackend, tf } from "../compute/backend.ts";
+import { batch } from "../factory/featurize.ts";
+import { forward, toTensors } from "../factory/mlp.ts";
+import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
+import { modelOf, trainingRoot } from "../factory/cells.ts";
+import { stageRows } from "../store/stage.ts";
+import type { Workspace } from "../store/workspace.ts";
+import { loadForTracin } from "./load.ts";
+import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
+
+/** Bump when the influence tables would differ for the same inputs. */
+export const ATTRIBUTION_VERSION = "1";
+
+export interface TracinParams {
+  /** The model cell (finetune, base-model) whose behaviour is traced. */
+  model: string;
+  /** The rows that trained it: must be exactly the contributions in the model's lineage. */
+  train: string;
+  /** The queries (held-out rows, or executed inferences). */
+  test: string;
+  topK?: number;
+  mode?: TracinMode;
+  /** "predicted" (default): explain the output the model gave; "label": the query's own label. */
+  target?: "predicted" | "label";
+  projection?: { dim: number; seed: number };
+}
+
+/**
+ * Influence of every training contribution on every query, as one long table:
+ *  - level "contribution": the top-k proponents (rank 1…k) and opponents (rank −1…−k);
+ *  - level "contributor" and "datanet": the net influence of each group, with its share of the
+ *    positive total (share = max(score, 0) / Σ max(score, 0); null when nothing is positive).
+ * `sql` cells split it into influence_topk, contributor_influence and datanet_influence.
+ */
+export function tracinCell(p: TracinParams): Cell {
+  const params = { topK: 20, mode: "exact" as TracinMode, target: "predicted" as const, ...p };
+  if (params.mode === "projection" && !params.projection) params.projection = { dim: 32, seed: 0 };
+  if (!["exact", "last-layer", "projection"].includes(params.mode)) throw new Error(`tracin: unknown mode "${params.mode}" (exact, last-layer, projection)`);
+  if (!Number.isInteger(params.topK) || params.topK < 1) throw new Error(`tracin: topK must be a positive integer, got ${params.topK}`);
+  return {
+    kind: "tracin",
+    version: ATTRIBUTION_VERSION,
+    params,
+    inputs: [p.model, p.train, p.test],
+    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    async run(ctx) {
+      const { manifest, model, checkpoints, final, trainSet, queries } = await prepare(ctx, params.model, params.train, params.test);
+      const predicted = await predict(model, final, queries);
+      const y = params.target === "label" ? queries.y : predicted.classIndex;
+      const contributors = [...new Set(trainSet.refs.map((r) => r.contributor))].sort();
+      const datanets = [...new Set(trainSet.refs.map((r) => r.datanet))].sort();
+      const ci = new Map(contributors.map((c, i) => [c, i])), di = new Map(datanets.map((d, i) => [d, i]));
+      ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
+      const result = await tracin({
+        model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
+        train: {
+          x: trainSet.x, y: trainSet.y, groupSizes: [contributors.length, datanets.length],
+          groups: [Int32Array.from(trainSet.refs, (r) => ci.get(r.contributor)!), Int32Array.from(trainSet.refs, (r) => di.get(r.datanet)!)],
+        },
+        queries: { x: queries.x, y },
+        onProgress: (d, t) => ctx.progress(d, t, "shards"),
+      });
+      ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s)`);
+      const texts = await snippets(ctx.ws, ctx.inputs[params.train]!.relation);
+      const rows: unknown[][] = [];
+      const classes = manifest.spec.classes;
+      queries.refs.forEach((q, j) => {
+        const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j]!];
+        const top = result.top[j]!;
+        top.proponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, r + 1, texts.get(trainSet.refs[c.index]!.id) ?? ""]));
+        top.opponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, -(r + 1), texts.get(trainSet.refs[c.index]!.id) ?? ""]));
+        for (const [level, names, sums] of [["contributor", contributors, result.groupSums[0]!], ["datanet", datanets, result.groupSums[1]!]] as const) {
+          const scores = names.map((_, g) => sums[j * names.length + g]!);
+          const positive = scores.reduce((s, v) => s + Math.max(v, 0), 0);
+          const order = names.map((_, g) => g).sort((a, b) => scores[b]! - scores[a]! || names[a]!.localeCompare(names[b]!));
+          order.forEach((g, r) => rows.push([...common, level, names[g]!, level === "contributor" ? names[g]! : null, level === "datanet" ? names[g]! : null,
+            scores[g]!, positive > 0 ? Math.max(scores[g]!, 0) / positive : null, r + 1, null]));
+        }
+      });
+      const table = "__tracebook_influence";
+      await stageRows(ctx.ws, table, [
+        ["query", "VARCHAR"], ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["query_label", "VARCHAR"], ["level", "VARCHAR"], ["key", "VARCHAR"],
+        ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
+      ], rows);
+      return {
+        query: `select *, ? as model_id, ? as mode, ? as checkpoints from ${table}
+                order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
+        params: [manifest.id, params.mode, checkpoints.map((c) => c.index).join(",")],
+      };
+    },
+  };
+}
+
+/** Σ_k η_k ‖∇ℓ(θ_k, z)‖² for every training contribution: high for mislabelled or atypical rows. */
+export function selfInfluenceCell(p: { model: string; train: string; mode?: TracinMode; projection?: { dim: number; seed: number } }): Cell {
+  const params = { mode: "exact" as TracinMode, ...p };
+  return {
+    kind: "self-influence",
+    version: ATTRIBUTION_VERSION,
+    params,
+    inputs: [p.model, p.train],
+    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    async run(ctx) {
+      const { manifest, model, checkpoints, trainSet } = await prepare(ctx, p.model, p.train, null);
+      const scores = await selfInfluence({ model, checkpoints, mode: params.mode, projection: params.projection ?? { dim: 32, seed: 0 }, train: trainSet, signal: ctx.signal });
+      const table = "__tracebook_self_influence";
+      await stageRows(ctx.ws, table, [["contribution", "VARCHAR"], ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["label", "VARCHAR"], ["score", "DOUBLE"]],
+        trainSet.refs.map((r, i) => [r.id, r.contributor, r.datanet, trainSet.labels[i]!, scores[i]!]));
+      return { query: `select *, ? as model_id from ${table} order by score desc, contribution`, params: [manifest.id] };
+    },
+  };
+}
+
+async function prepare(ctx: CellContext, modelCell: string, trainCell: string, testCell: string | null) {
+  const id = await modelOf(ctx, modelCell);
+  const loaded = await loadForTracin(ctx.ws.home, id);
+  const { manifest } = loaded;
+  if (!manifest.featurizer) throw new Error(`model ${id.slice(0, 12)} has no featurizer`);
+  const classes = manifest.spec.classes;
+  const trainSet = await loadExamples(ctx.ws, ctx.inputs[trainCell]!.relation, manifest.featurizer, classes, `input "${trainCell}"`);
+  // Attribution is over what entered the model, no more, no less: the lineage says what that was.
+  if (manifest.snapshot && trainingRoot(trainSet) !== manifest.snapshot.root) {
+    throw new Error(`input "${trainCell}" (${trainSet.y.length} rows) is not the data model ${id.slice(0, 12)} was trained on (${manifest.snapshot.contributions} contributions, root ${manifest.snapshot.root.slice(0, 12)})`);
+  }
+  const queries = testCell ? await loadExamples(ctx.ws, ctx.inputs[testCell]!.relation, manifest.featurizer, classes, `input "${testCell}"`) : null;
+  return { ...loaded, trainSet, queries: queries as LoadedExamples };
+}
+
+async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"], final: Awaited<ReturnType<typeof loadForTracin>>["final"], q: LoadedExamples) {
+  const n = q.y.length, C = model.spec.classes.length;
+  const classIndex = new Int32Array(n), confidence = new Float64Array(n);
+  const base = toTensors(model.base), weights = toTensors(final);
+  try {
+    for (let s = 0; s < n; s += 512) {
+      const rows = Array.from({ length: Math.min(512, n - s) }, (_, i) => s + i);
+      const probs = tf.tidy(() => {
+        const x = tf.tensor2d(batch(q.x, rows), [rows.length, q.x.dims]);
+        return tf.softmax(model.lora ? forward(model.spec, base, x, { lora: model.lora, weights }) : forward(model.spec, weights, x));
+      });
+      const v = (await probs.data()) as Float32Array;
+      probs.dispose();
+      rows.forEach((r, i) => {
+        const p = v.subarray(i * C, (i + 1) * C);
+        let best = 0;
+        for (let c = 1; c < C; c++) if (p[c]! > p[best]!) best = c;
+        classIndex[r] = best;
+        confidence[r] = p[best]!;
+      });
+    }
+  } finally {
+    tf.dispose([...Object.values(base), ...Object.values(weights)]);
+  }
+  return { classIndex, confidence };
+}
+
+/** A short human-readable rendering of each training row, for tables people read. */
+async function snippets(ws: Workspace, relation: string): Promise<Map<string, string>> {
+  const cols = new Set((await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name));
+  const title = cols.has("title") ? "coalesce(title, '')" : "''";
+  const text = cols.has("text") ? "coalesce(text, '')" : "''";
+  const rows = await ws.rows<{ id: string; s: string }>(
+    `select id, case when ${title} = '' and ${text} = '' then 'label ' || label else left(regexp_replace(${title} || ' — ' || ${text}, '\\s+', ' ', 'g'), 160) end as s from ${relation}`,
+  );
+  return new Map(rows.map((r) => [r.id, r.s]));
+}

@@ -1,0 +1,67 @@
+import type { Cell } from "../graph/cell.ts";
+import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
+import { readManifest } from "../factory/store.ts";
+import { stageRows } from "../store/stage.ts";
+import { ATTRIBUTION_VERSION } from "./cells.ts";
+
+export const RECEIPT_FORMAT = "tracebook.receipt/1";
+
+interface InfluenceRow {
+  query: string; prediction: string; confidence: number; level: string; key: string; contributor: string | null;
+  datanet: string | null; score: number; share: number | null; rank: number; model_id: string; mode: string; checkpoints: string;
+}
+
+/**
+ * One attribution receipt per query: the model and the checkpoints the influence went through
+ * (with their learning rates and file hashes), the snapshot root, the top proponents, and the
+ * contributor and Datanet shares. The receipt is canonical JSON; its hash is
+ * sha256("tracebook.receipt/1\n" + receipt), so anyone holding the JSON can check it, and the
+ * reward split cites the hash.
+ */
+export function receipts(p: { influence: string; top?: number }): Cell {
+  const params = { top: 5, ...p };
+  return {
+    kind: "receipts",
+    version: ATTRIBUTION_VERSION,
+    params,
+    inputs: [p.influence],
+    async run(ctx) {
+      const rows = await ctx.ws.rows<InfluenceRow>(
+        `select query, prediction, confidence, level, key, contributor, datanet, score, share, rank, model_id, mode, checkpoints
+         from ${ctx.inputs[p.influence]!.relation} order by query, level, rank`,
+      );
+      const byQuery = new Map<string, InfluenceRow[]>();
+      for (const r of rows) byQuery.set(r.query, [...(byQuery.get(r.query) ?? []), r]);
+      const manifests = new Map<string, ReturnType<typeof readManifest>>();
+      const out: unknown[][] = [];
+      for (const [query, rs] of byQuery) {
+        const first = rs[0]!;
+        const m = manifests.get(first.model_id) ?? readManifest(ctx.ws.home, first.model_id);
+        manifests.set(m.id, m);
+        const used = new Set(first.checkpoints.split(",").map(Number));
+        const shares = (level: string) => rs.filter((r) => r.level === level && r.share !== null && r.share > 0)
+          .map((r) => ({ [level]: r.key, score: r.score, share: r.share }));
+        const receipt = {
+          format: RECEIPT_FORMAT, query, prediction: first.prediction, confidence: first.confidence,
+          model: { id: m.id, kind: m.kind, base: m.base, snapshot_root: m.snapshot?.root ?? null, backend: m.backend.name },
+          attribution: { method: "TracInCP", mode: first.mode, normalisation: "sum_k eta_k grad(z)·grad(z'); eta_k once, no 1/n" },
+          checkpoints: m.checkpoints.filter((c) => used.has(c.index)).map((c) => ({ index: c.index, learning_rate: c.learningRate, sha256: c.sha256 })),
+          top_contributions: rs.filter((r) => r.level === "contribution" && r.rank > 0 && r.rank <= params.top)
+            .map((r) => ({ id: r.key, contributor: r.contributor, datanet: r.datanet, score: r.score })),
+          contributor_shares: shares("contributor"),
+          datanet_shares: shares("datanet"),
+        };
+        const body = canonicalJson(receipt);
+        out.push([query, m.id, first.prediction, sha256(`${RECEIPT_FORMAT}\n${body}`), body]);
+      }
+      const table = "__tracebook_receipts";
+      await stageRows(ctx.ws, table, [["query", "VARCHAR"], ["model_id", "VARCHAR"], ["prediction", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["receipt", "VARCHAR"]], out);
+      return { query: `select * from ${table} order by query` };
+    },
+  };
+}
+
+/** Check a receipt: recompute its hash from its JSON. */
+export function receiptHash(receiptJson: string): string {
+  return sha256(`${RECEIPT_FORMAT}\n${canonicalJson(JSON.parse(receiptJson))}`);
+}

@@ -1,0 +1,245 @@
+import { tf } from "../compute/backend.ts";
+import { Rng } from "../compute/random.ts";
+import { batch, type FeatureMatrix } from "../factory/featurize.ts";
+import type { HostWeights } from "../factory/mlp.ts";
+import { exampleFactors, type Factor, type FactorScope, type TracinModel } from "./factors.ts";
+import { TopK } from "./topk.ts";
+
+/**
+ * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:
+ *
+ *   influence(z, z′)   = Σ_k η_k ∇θℓ(θ_k, z) · ∇θℓ(θ_k, z′)
+ *   self_influence(z)  = Σ_k η_k ‖∇θℓ(θ_k, z)‖²
+ *
+ * η_k counted once (the learning rate in force at checkpoint k), no 1/n, no 1/K. θ is the
+ * trainable parameters (adapter + head, or every layer of a full model); ℓ is the per-example
+ * cross-entropy. Positive = proponent (a step on z lowers the loss on z′), negative = opponent.
+ *
+ * Modes: `exact` (all trainable parameters, through the outer-product factorisation of
+ * factors.ts), `last-layer` (the head only), `projection` (each factor's gradient a ⊗ b
+ * projected to (a·Pa) ⊗ (b·Pb) with seeded Gaussian Pa, Pb of width `dim`: dot products are
+ * preserved in expectation, and each example becomes one fixed-length feature vector).
+ */
+export type TracinMode = "exact" | "last-layer" | "projection";
+
+export interface TracinCheckpoint {
+  index: number;
+  learningRate: number;
+  /** The trainable weights at this checkpoint (adapter + head, or all layers). */
+  weights: HostWeights;
+}
+
+export interface Examples {
+  x: FeatureMatrix;
+  /** Target class per row: the label for training rows, the label or the prediction for queries. */
+  y: Int32Array;
+}
+
+export interface TracinRequest {
+  model: TracinModel;
+  checkpoints: TracinCheckpoint[];
+  train: Examples & {
+    /** Group index per training row (contributor, Datanet): sums per query are kept per group. */
+    groups: Int32Array[];
+    groupSizes: number[];
+  };
+  queries: Examples;
+  mode: TracinMode;
+  projection?: { dim: number; seed: number };
+  topK: number;
+  shardSize?: number;
+  queryBlock?: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface TracinResult {
+  /** Per query: top proponents and opponents (training row index and score). */
+  top: TopK[];
+  /** Per grouping, per query: the net influence of each group, [query * groups + g]. */
+  groupSums: Float64Array[];
+  pairs: number;
+  seconds: number;
+}
+
+const scopeOf = (mode: TracinMode): FactorScope => (mode === "last-layer" ? "last-layer" : "all");
+
+/**
+ * Stream the training set in shards against blocks of queries; keep top-k and group sums per
+ * query. Memory: one shard × block score block, the factors of one shard and one block, and
+ * O(k + groups) per query; never an N × M matrix.
+ */
+export async function tracin(req: TracinRequest): Promise<TracinResult> {
+  const t0 = performance.now();
+  const N = req.train.y.length, M = req.queries.y.length;
+  const shard = req.shardSize ?? 1024, block = req.queryBlock ?? 1024;
+  const top = Array.from({ length: M }, () => new TopK(req.topK));
+  const groupSums = req.train.groupSizes.map((g) => new Float64Array(M * g));
+  const total = Math.ceil(M / block) * Math.ceil(N / shard);
+  let done = 0;
+  for (let q0 = 0; q0 < M; q0 += block) {
+    const qRows = range(q0, Math.min(M, q0 + block));
+    const q = side(req, req.queries, qRows, true);
+    try {
+      for (let t0r = 0; t0r < N; t0r += shard) {
+        if (req.signal?.aborted) throw new Error("cancelled");
+        const tRows = range(t0r, Math.min(N, t0r + shard));
+        const tr = side(req, req.train, tRows);
+        let scores: Float32Array;
+        try {
+          scores = (await scoreBlock(req, tr, q).data()) as Float32Array;
+        } finally {
+          tr.dispose();
+        }
+        const m = qRows.length;
+        for (let i = 0; i < tRows.length; i++) {
+          const ti = tRows[i]!;
+          for (let j = 0; j < m; j++) {
+            const s = scores[i * m + j]!;
+            const qj = q0 + j;
+            top[qj]!.offer(s, ti);
+            for (let gi = 0; gi < groupSums.length; gi++) {
+              const sums = groupSums[gi]!;
+              const at = qj * req.train.groupSizes[gi]! + req.train.groups[gi]![ti]!;
+              sums[at] = sums[at]! + s;
+            }
+          }
+        }
+        req.onProgress?.(++done, total);
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      q.dispose();
+    }
+  }
+  return { top, groupSums, pairs: N * M, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
+export async function selfInfluence(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal"> & { train: Examples }): Promise<Float64Array> {
+  const N = req.train.y.length, shard = req.shardSize ?? 1024;
+  const out = new Float64Array(N);
+  for (let s0 = 0; s0 < N; s0 += shard) {
+    if (req.signal?.aborted) throw new Error("cancelled");
+    const rows = range(s0, Math.min(N, s0 + shard));
+    const sc = tf.tidy(() => {
+      const x = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
+      const y = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
+      let acc = tf.zeros([rows.length]) as tf.Tensor1D;
+      for (const c of req.checkpoints) {
+        const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode));
+        if (req.mode === "projection") {
+          const f = projected(factors, c, req.projection!);
+          acc = tf.add(acc, tf.sum(tf.square(f), 1));
+        } else {
+          for (const f of factors) {
+            const aa = tf.sum(tf.square(f.a), 1);
+            acc = tf.add(acc, tf.mul(tf.mul(f.bias ? tf.add(aa, 1) : aa, tf.sum(tf.square(f.b), 1)), c.learningRate));
+          }
+        }
+      }
+      return acc;
+    });
+    out.set(await sc.data(), s0);
+    sc.dispose();
+    await new Promise((r) => setImmediate(r));
+  }
+  return out;
+}
+
+/** The tensors one side (a train shard or a query block) needs: x, and per checkpoint its factors or projected features. */
+interface Side {
+  x: tf.Tensor2D;
+  perCheckpoint: { factors: Factor[]; features: tf.Tensor2D | null }[];
+  /**
+   * The query side, transposed once per block: wasm's matMul(a, b, false, true) is several
+   * times slower than a plain product when the inner dimension is long (x has up to 8192).
+   */
+  transposed?: { x: tf.Tensor2D; perCheckpoint: { a: (tf.Tensor2D | null)[]; b: tf.Tensor2D[]; features: tf.Tensor2D | null }[] };
+  dispose(): void;
+}
+
+function side(req: TracinRequest, ex: Examples, rows: number[], transpose = false): Side {
+  const kept: tf.Tensor[] = [];
+  const x = tf.tensor2d(batch(ex.x, rows), [rows.length, ex.x.dims]);
+  const y = tf.tensor1d(Int32Array.from(rows, (r) => ex.y[r]!), "int32");
+  type PerCheckpoint = { factors: Factor[]; features: tf.Tensor2D | null };
+  const perCheckpoint = req.checkpoints.map((c) => tf.tidy(() => {
+    const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode));
+    if (req.mode === "projection") return { factors: [], features: projected(factors, c, req.projection!) } as unknown as tf.TensorContainer;
+    // tidy keeps the tensors returned (the factors) and frees the forward and backward intermediates.
+    return { factors, features: null } as unknown as tf.TensorContainer;
+  }) as unknown as PerCheckpoint);
+  for (const pc of perCheckpoint) {
+    if (pc.features) kept.push(pc.features);
+    for (const f of pc.factors) kept.push(...(f.aIsInput ? [f.b] : [f.a, f.b]));
+  }
+  let transposed: Side["transposed"];
+  if (transpose) {
+    transposed = {
+      x: tf.transpose(x),
+      perCheckpoint: perCheckpoint.map((pc) => ({
+        a: pc.factors.map((f) => (f.aIsInput ? null : tf.transpose(f.a))),
+        b: pc.factors.map((f) => tf.transpose(f.b)),
+        features: pc.features ? tf.transpose(pc.features) : null,
+      })),
+    };
+    kept.push(transposed.x);
+    for (const pc of transposed.perCheckpoint) kept.push(...pc.b, ...pc.a.filter((t): t is tf.Tensor2D => t !== null), ...(pc.features ? [pc.features] : []));
+  }
+  return { x, perCheckpoint, transposed, dispose: () => tf.dispose([x, y, ...kept]) };
+}
+
+/** S[i, j] = Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, query_j)⟩ for one shard and one block. */
+function scoreBlock(req: TracinRequest, tr: Side, q: Side): tf.Tensor2D {
+  const qt = q.transposed!;
+  return tf.tidy(() => {
+    let S = tf.zeros([tr.x.shape[0], q.x.shape[0]]) as tf.Tensor2D;
+    // The first layer's input is x at every checkpoint: its Gram block is computed once.
+    let xx: tf.Tensor2D | null = null;
+    const gramX = (): tf.Tensor2D => (xx ??= tf.matMul(tr.x, qt.x) as tf.Tensor2D);
+    req.checkpoints.forEach((c, k) => {
+      const a = tr.perCheckpoint[k]!, b = qt.perCheckpoint[k]!;
+      if (a.features && b.features) {
+        S = tf.add(S, tf.matMul(a.features, b.features));
+        return;
+      }
+      let sum: tf.Tensor2D | null = null;
+      a.factors.forEach((f, i) => {
+        let ga: tf.Tensor2D = f.aIsInput ? gramX() : tf.matMul(f.a, b.a[i]!);
+        if (f.bias) ga = tf.add(ga, 1) as tf.Tensor2D;
+        const term = tf.mul(ga, tf.matMul(f.b, b.b[i]!)) as tf.Tensor2D;
+        sum = sum ? (tf.add(sum, term) as tf.Tensor2D) : term;
+      });
+      if (sum !== null) S = tf.add(S, tf.mul(sum as tf.Tensor2D, c.learningRate));
+    });
+    return S;
+  });
+}
+
+/**
+ * Each factor's gradient a ⊗ b, projected to (a·Pa) ⊗ (b·Pb), scaled by √η_k and concatenated:
+ * the dot product of two examples' features estimates their gradient dot product. A side no
+ * wider than `dim` is kept as is (exact). Pa, Pb ~ N(0, 1/dim), seeded per checkpoint and factor.
+ */
+export function projected(factors: Factor[], c: TracinCheckpoint, p: { dim: number; seed: number }): tf.Tensor2D {
+  const parts = factors.map((f) => {
+    const a = f.bias ? tf.concat([f.a, tf.ones([f.a.shape[0], 1])], 1) as tf.Tensor2D : f.a;
+    const pa = project(a, p, `${c.index}:${f.name}:a`);
+    const pb = project(f.b, p, `${c.index}:${f.name}:b`);
+    const n = pa.shape[0];
+    return tf.reshape(tf.mul(tf.expandDims(pa, 2), tf.expandDims(pb, 1)), [n, pa.shape[1] * pb.shape[1]]);
+  });
+  return tf.mul(tf.concat(parts, 1), Math.sqrt(c.learningRate)) as tf.Tensor2D;
+}
+
+function project(t: tf.Tensor2D, p: { dim: number; seed: number }, purpose: string): tf.Tensor2D {
+  const d = t.shape[1];
+  if (d <= p.dim) return t;
+  const P = Rng.derive(p.seed, `projection:${purpose}`).normals(d * p.dim, 1 / Math.sqrt(p.dim));
+  return tf.matMul(t, tf.tensor2d(P, [d, p.dim]));
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}

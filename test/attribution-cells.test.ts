@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { baseModel, datanet, finetune, hashedNgrams, pipeline, receiptHash, receipts, runPipeline, selfInfluence, sql, tracin, type Pipeline } from "../cells/index.ts";
+import { readManifest } from "../cells/factory/store.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+
+const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" as const }, seed: 5 };
+
+function attributionPipeline(trainFor = "train"): Pipeline {
+  return pipeline("att", {
+    notes: datanet("notes"),
+    train: sql`select * from ${"notes"} where split = 'train'`,
+    queries: sql`select * from ${"notes"} where split = 'test'`,
+    half: sql`select * from ${"train"} where id < '8'`,
+    base: baseModel({ data: "half", featurizer: hashedNgrams({ dims: 128 }), hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
+    model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "cosine", lr: 0.01, final: 0.002 }, checkpoints: 3, ...common }),
+    // topK above the training size: every non-zero contribution is listed, so sums can be checked.
+    influence: tracin({ model: "model", train: trainFor, test: "queries", topK: 500 }),
+    self: selfInfluence({ model: "model", train: "train" }),
+    receipts: receipts({ influence: "influence", top: 3 }),
+  });
+}
+
+interface Row { query: string; level: string; key: string; contributor: string | null; score: number; share: number | null; rank: number; text: string | null; model_id: string }
+
+async function output<T>(ws: Workspace, cell: string): Promise<T[]> {
+  const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'att' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
+  return ws.rows<T>("select * from read_parquet(?)", [run!.artifact]);
+}
+
+describe("attribution cells on a small Datanet", () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await tempWorkspace();
+    await separableDatanet(ws, "notes", 120);
+    const s = await runPipeline(ws, attributionPipeline());
+    expect(s.failed).toEqual([]);
+  }, 120_000);
+  afterAll(() => ws?.close());
+
+  it("ranks proponents and opponents per query and sums them per contributor and Datanet", async () => {
+    const rows = await output<Row>(ws, "influence");
+    const queries = [...new Set(rows.map((r) => r.query))];
+    expect(queries.length).toBe(Number((await ws.rows<{ n: bigint }>("select count(*) as n from contributions where split = 'test'"))[0]!.n));
+    for (const q of queries) {
+      const mine = rows.filter((r) => r.query === q);
+      const pro = mine.filter((r) => r.level === "contribution" && r.rank > 0).sort((a, b) => a.rank - b.rank);
+      const con = mine.filter((r) => r.level === "contribution" && r.rank < 0).sort((a, b) => b.rank - a.rank);
+      expect(pro.map((r) => r.rank)).toEqual(pro.map((_, i) => i + 1));
+      for (let i = 1; i < pro.length; i++) expect(pro[i]!.score).toBeLessThanOrEqual(pro[i - 1]!.score);
+      for (let i = 1; i < con.length; i++) expect(con[i]!.score).toBeGreaterThanOrEqual(con[i - 1]!.score);
+      expect(pro.every((r) => r.score > 0 && r.text)).toBe(true);
+      // Group sums equal the sums of the listed contribution scores.
+      const contributors = mine.filter((r) => r.level === "contributor");
+      for (const c of contributors) {
+        const sum = [...pro, ...con].filter((r) => r.contributor === c.key).reduce((s, r) => s + r.score, 0);
+        expect(c.score).toBeCloseTo(sum, 9);
+      }
+      const shares = contributors.map((c) => c.share ?? 0);
+      if (contributors.some((c) => c.score > 0)) expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
+      expect(contributors.filter((c) => c.score <= 0).every((c) => (c.share ?? 0) === 0)).toBe(true);
+      const datanets = mine.filter((r) => r.level === "datanet");
+      expect(datanets.map((d) => d.key)).toEqual(["notes"]);
+      expect(datanets[0]!.score).toBeCloseTo(contributors.reduce((s, c) => s + c.score, 0), 9);
+    }
+  });
+
+  it("writes receipts whose hash anyone can recompute, naming the model and its checkpoints", async () => {
+    const rs = await output<{ query: string; model_id: string; receipt_hash: string; receipt: string }>(ws, "receipts");
+    const m = readManifest(ws.home, rs[0]!.model_id);
+    for (const r of rs) {
+      expect(receiptHash(r.receipt)).toBe(r.receipt_hash);
+      const body = JSON.parse(r.receipt);
+      expect(body.model).toMatchObject({ id: m.id, base: m.base, snapshot_root: m.snapshot!.root });
+      expect(body.checkpoints).toEqual(m.checkpoints.map((c) => ({ index: c.index, learning_rate: c.learningRate, sha256: c.sha256 })));
+      expect(body.top_contributions.length).toBeLessThanOrEqual(3);
+    }
+    const tampered = JSON.parse(rs[0]!.receipt);
+    tampered.contributor_shares.reverse();
+    tampered.prediction = tampered.prediction === "spam" ? "ham" : "spam";
+    expect(receiptHash(JSON.stringify(tampered))).not.toBe(rs[0]!.receipt_hash);
+  });
+
+  it("scores self-influence for every training contribution", async () => {
+    const rows = await output<{ contribution: string; score: number }>(ws, "self");
+    expect(rows.length).toBe(Number((await ws.rows<{ n: bigint }>("select count(*) as n from contributions where split = 'train'"))[0]!.n));
+    expect(rows.every((r) => r.score > 0)).toBe(true);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.score).toBeLessThanOrEqual(rows[i - 1]!.score);
+  });
+
+  it("refuses to attribute over rows that did not train the model", async () => {
+    const s = await runPipeline(ws, attributionPipeline("half"));
+    expect(s.failed).toEqual(["influence"]);
+    const [run] = await ws.rows<{ error: string }>("select error from runs where cell = 'influence' and status = 'failed'");
+    expect(run!.error).toMatch(/input "half" \(\d+ rows\) is not the data model [0-9a-f]{12} was trained on \(\d+ contributions/);
+  });
+});
