@@ -72,7 +72,7 @@ const scopeOf = (mode: TracinMode): FactorScope => (mode === "last-layer" ? "las
 export async function tracin(req: TracinRequest): Promise<TracinResult> {
   const t0 = performance.now();
   const N = req.train.y.length, M = req.queries.y.length;
-  const shard = req.shardSize ?? 1024, block = req.queryBlock ?? 1024;
+  const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
   const top = Array.from({ length: M }, () => new TopK(req.topK));
   const groupSums = req.train.groupSizes.map((g) => new Float64Array(M * g));
   const total = Math.ceil(M / block) * Math.ceil(N / shard);
@@ -87,7 +87,9 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
         const tr = side(req, req.train, tRows);
         let scores: Float32Array;
         try {
-          scores = (await scoreBlock(req, tr, q).data()) as Float32Array;
+          const block = scoreBlock(req, tr, q);
+          scores = (await block.data()) as Float32Array;
+          block.dispose();
         } finally {
           tr.dispose();
         }
@@ -117,7 +119,7 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
 export async function selfInfluence(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal"> & { train: Examples }): Promise<Float64Array> {
-  const N = req.train.y.length, shard = req.shardSize ?? 1024;
+  const N = req.train.y.length, shard = req.shardSize ?? 2048;
   const out = new Float64Array(N);
   for (let s0 = 0; s0 < N; s0 += shard) {
     if (req.signal?.aborted) throw new Error("cancelled");

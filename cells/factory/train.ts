@@ -86,9 +86,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const K = Math.min(config.checkpoints, total);
   const checkpointAt = new Map(Array.from({ length: K }, (_, k) => [Math.round(((k + 1) * total) / K), k + 1]));
   const shuffle = Rng.derive(config.seed, "shuffle");
-  const vars: Record<string, tf.Variable> = Object.fromEntries(
-    Object.entries(toTensors(req.trainable)).map(([k, t]) => [k, tf.variable(t, true)]),
-  );
+  const initial = toTensors(req.trainable);
+  const vars: Record<string, tf.Variable> = Object.fromEntries(Object.entries(initial).map(([k, t]) => [k, tf.variable(t, true)]));
+  tf.dispose(Object.values(initial)); // tf.variable copied them
   const byName = new Map(Object.entries(vars).map(([k, v]) => [v.name, k]));
   const optimizer = makeOptimizer(config.optimizer);
   const metrics: MetricRow[] = [];
