@@ -1,0 +1,233 @@
+// TracIn engine benchmark: influence pairs/s, self-influence examples/s, achieved GFLOP/s beside
+// the backend's own matmul rate, peak memory, speedup over Captum's TracInCP on these machines,
+// and how well self-influence finds flipped labels. Written to bench/results/tracin.json.
+// One process, one backend (computeBackend(): TRACEBOOK_BACKEND, else the first that loads).
+import os from "node:os";
+import fs from "node:fs";
+import path from "node:path";
+import { runBench, writeBenchReport } from "./report.ts";
+import { computeBackend, tf } from "../cells/compute/backend.ts";
+import { Rng } from "../cells/compute/random.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
+import { corpora } from "../datasets/index.ts";
+import { importCorpus } from "../datasets/import.ts";
+import { featurize, rawFeatures, type FeatureMatrix } from "../cells/factory/featurize.ts";
+import { initBase, type MlpSpec } from "../cells/factory/mlp.ts";
+import { train, type TrainResult } from "../cells/factory/train.ts";
+import { selfInfluence, tracin, type TracinCheckpoint } from "../cells/attribution/tracin.ts";
+import type { TracinModel } from "../cells/attribution/factors.ts";
+
+const SEED = 7;            // init and shuffle of training
+const FLIP_SEED = 2024;    // which labels are flipped, and to what
+const N = 2000, M = 200, K = 5, D = 784, C = 10, TOP_K = 10, REPEATS = 3;
+// The dense rate of these machines (numpy matmul on OpenBLAS), the yardstick of the limits below.
+const DENSE_RATE = 140e9;
+// Captum TracInCP measured on these machines, same setups (pairs/s, self-influence examples/s).
+const CAPTUM: Record<number, { pairs: number; self: number }> = { 32: { pairs: 159_000, self: 1_650 }, 256: { pairs: 20_900, self: 231 } };
+const TARGET = { influence: 100, self: 200 };
+
+interface Rows { ids: string[]; x: FeatureMatrix; y: Int32Array; groups: Int32Array; nGroups: number }
+
+/**
+ * FLOPs of the algorithm for 784-H-10 (2 per multiply-add; matrix products only: bias adds,
+ * relu, softmax and the elementwise Gram combination are O(width) per row or O(factors) per
+ * pair and left out). One side (a training row or a query) per checkpoint costs the forward
+ * 2(DH + HC) plus one backward product δ·W_headᵀ, 2CH: the first layer's δ needs no further
+ * back-propagation, and no weight gradient is ever formed (factors.ts). Per pair, the Gram
+ * products per checkpoint are head a·a′ (2H), head δ·δ′ (2C), dense_1 δ·δ′ (2H); the x·x′ Gram
+ * of dense_1 (2D) is computed once, not per checkpoint. Self-influence needs, per row and
+ * checkpoint, the side pass plus the squared norms of every factor side, 2(D + H + C + H).
+ *
+ * The limit is what a per-example-gradient method (Captum) cannot beat at the dense rate: a full
+ * forward and backward of every example at every checkpoint, 6P FLOPs per example with P = DH + HC
+ * (forward 2P, backward 4P: input and weight gradients).
+ */
+function flopModel(H: number) {
+  const side = 2 * (D * H + H * C) + 2 * C * H;
+  const P = D * H + H * C;
+  return {
+    side,
+    influence: (N + M) * K * side + N * M * (2 * D + K * (2 * H + 2 * C + 2 * H)),
+    self: N * K * (side + 2 * (D + H + C + H)),
+    fullPerExample: 6 * P,
+    selfLimit: DENSE_RATE / (6 * P * K),
+    pairsLimit: (N * M * DENSE_RATE) / ((N + M) * 6 * P * K),
+  };
+}
+
+// Peak RSS: sampled on a timer (it fires between shards, where the engine yields) and after every run.
+let rssPeak = 0;
+const sampleRss = () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss));
+const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (v: number, d = 3) => +v.toFixed(d);
+
+/** One warm-up, then REPEATS timed runs; returns every time and the median. */
+async function timed(run: () => Promise<unknown>): Promise<{ all: number[]; median: number }> {
+  await run();
+  sampleRss();
+  const all: number[] = [];
+  for (let i = 0; i < REPEATS; i++) {
+    const t0 = performance.now();
+    await run();
+    all.push((performance.now() - t0) / 1000);
+    sampleRss();
+  }
+  return { all: all.map((s) => round(s, 4)), median: median(all) };
+}
+
+/**
+ * The backend's own dense rate: 1024² matmuls, result read back, median of 7 after a warm-up.
+ * Also the x·x′ Gram of this benchmark's shape ([N, D]·[M, D]ᵀ) as the engine calls it (transposeB)
+ * and with the right side transposed beforehand: on wasm the two differ by an order of magnitude.
+ */
+async function matmulRates(): Promise<{ square: number; gramTransposeB: number; gramPretransposed: number }> {
+  const n = 1024, a = tf.randomUniform([n, n]), b = tf.randomUniform([n, n]);
+  const x = tf.randomUniform([N, D]), q = tf.randomUniform([M, D]), qt = tf.transpose(q);
+  const gram = 2 * N * M * D;
+  const out = {
+    square: (2 * n ** 3) / (await timedMatmul(a, b, 7)) / 1e9,
+    gramTransposeB: gram / (await timedMatmul(x, q, 5, true)) / 1e9,
+    gramPretransposed: gram / (await timedMatmul(x, qt, 5)) / 1e9,
+  };
+  tf.dispose([a, b, x, q, qt]);
+  return out;
+}
+async function timedMatmul(a: tf.Tensor, b: tf.Tensor, reps: number, transposeB = false): Promise<number> {
+  const once = async () => { const c = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, transposeB); await c.data(); c.dispose(); };
+  await once();
+  const all: number[] = [];
+  for (let i = 0; i < reps; i++) { const t0 = performance.now(); await once(); all.push((performance.now() - t0) / 1000); }
+  return median(all);
+}
+
+async function trainModel(spec: MlpSpec, data: Rows): Promise<TrainResult> {
+  return train({
+    spec, trainable: initBase(spec, SEED), train: { x: data.x, y: data.y },
+    config: { epochs: 5, batchSize: 32, optimizer: { name: "sgd" }, schedule: { kind: "constant", lr: 0.1 }, checkpoints: K, seed: SEED },
+  });
+}
+const asTracin = (r: TrainResult): TracinCheckpoint[] => r.checkpoints.map((c) => ({ index: c.index, learningRate: c.learningRate, weights: c.weights }));
+
+async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matmul: number) {
+  const spec: MlpSpec = { inputSize: D, hidden: [H], classes };
+  const name = `784-${H}-10`;
+  const trained = await trainModel(spec, tr);
+  const model: TracinModel = { spec, base: {}, lora: null };
+  const checkpoints = asTracin(trained);
+  const f = flopModel(H);
+  const rssBefore = process.memoryUsage().rss, tfBefore = tf.memory();
+  rssPeak = rssBefore;
+  const inf = await timed(() => tracin({
+    model, checkpoints, mode: "exact", topK: TOP_K,
+    train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
+  }));
+  const self = await timed(() => selfInfluence({ model, checkpoints, mode: "exact", train: { x: tr.x, y: tr.y } }));
+  const mem = tf.memory();
+  const captum = CAPTUM[H]!;
+  const pairsPerS = (N * M) / inf.median, exPerS = N / self.median;
+  const out = {
+    model: name,
+    train_accuracy_last_epoch: round(trained.metrics.at(-1)!.accuracy, 4),
+    checkpoints: trained.checkpoints.map((c) => ({ index: c.index, step: c.step, epoch: c.epoch, learning_rate: c.learningRate })),
+    flops: { per_side_per_checkpoint: f.side, influence_total: f.influence, self_influence_total: f.self, limit_per_example_fwd_bwd: f.fullPerExample },
+    influence: {
+      seconds_all: inf.all, seconds_median: round(inf.median, 4), pairs_per_second: Math.round(pairsPerS),
+      gflop_per_second: round(f.influence / inf.median / 1e9, 2), captum_pairs_per_second: captum.pairs,
+      speedup_vs_captum: round(pairsPerS / captum.pairs, 1), target_speedup: TARGET.influence, meets_target: pairsPerS / captum.pairs >= TARGET.influence,
+      limit_pairs_per_second: Math.round(f.pairsLimit), fraction_of_limit: round(pairsPerS / f.pairsLimit, 4),
+    },
+    self_influence: {
+      seconds_all: self.all, seconds_median: round(self.median, 4), examples_per_second: Math.round(exPerS),
+      gflop_per_second: round(f.self / self.median / 1e9, 2), captum_examples_per_second: captum.self,
+      speedup_vs_captum: round(exPerS / captum.self, 1), target_speedup: TARGET.self, meets_target: exPerS / captum.self >= TARGET.self,
+      limit_examples_per_second: Math.round(f.selfLimit), fraction_of_limit: round(exPerS / f.selfLimit, 4),
+    },
+    backend_matmul_gflop_per_second: round(matmul, 2),
+    memory: { rss_before_mib: mib(rssBefore), rss_peak_mib: mib(rssPeak), tf_num_bytes_before: tfBefore.numBytes, tf_num_bytes_after: mem.numBytes, tf_num_tensors_before: tfBefore.numTensors, tf_num_tensors_after: mem.numTensors },
+  };
+  const i = out.influence, s = out.self_influence;
+  console.log(`${name} influence      ${i.pairs_per_second} pairs/s (median ${i.seconds_median} s of ${i.seconds_all.join(", ")}), ${i.gflop_per_second} GFLOP/s vs matmul ${out.backend_matmul_gflop_per_second}, ${i.speedup_vs_captum}× Captum (target ${TARGET.influence}×), ${(i.fraction_of_limit * 100).toFixed(1)}% of limit ${i.limit_pairs_per_second}`);
+  console.log(`${name} self-influence ${s.examples_per_second} examples/s (median ${s.seconds_median} s of ${s.seconds_all.join(", ")}), ${s.gflop_per_second} GFLOP/s, ${s.speedup_vs_captum}× Captum (target ${TARGET.self}×), ${(s.fraction_of_limit * 100).toFixed(1)}% of limit ${s.limit_examples_per_second}`);
+  console.log(`${name} memory         rss ${out.memory.rss_before_mib} → peak ${out.memory.rss_peak_mib} MiB, tf ${out.memory.tf_num_bytes_before} → ${out.memory.tf_num_bytes_after} bytes, ${out.memory.tf_num_tensors_before} → ${out.memory.tf_num_tensors_after} tensors (across 4 tracin + 4 selfInfluence calls)`);
+  return out;
+}
+
+/** Flip 10% of the training labels to another class, train 784-32-10, rank rows by self-influence. */
+async function mislabel(classes: string[], tr: Rows) {
+  const rng = new Rng(FLIP_SEED);
+  const flipped = rng.shuffle(Array.from({ length: N }, (_, i) => i)).slice(0, N / 10).sort((a, b) => a - b);
+  const y = tr.y.slice();
+  // An offset in 1..C−1 always lands on a different class, uniformly over the other nine.
+  for (const r of flipped) y[r] = (y[r]! + rng.int(1, C - 1)) % C;
+  const spec: MlpSpec = { inputSize: D, hidden: [32], classes };
+  const trained = await trainModel(spec, { ...tr, y });
+  const scores = await selfInfluence({ model: { spec, base: {}, lora: null }, checkpoints: asTracin(trained), mode: "exact", train: { x: tr.x, y } });
+  const order = Array.from({ length: N }, (_, i) => i).sort((a, b) => scores[b]! - scores[a]! || a - b);
+  const isFlipped = new Set(flipped);
+  const recall = Object.fromEntries([10, 20, 30].map((pct) => {
+    const found = order.slice(0, (N * pct) / 100).filter((r) => isFlipped.has(r)).length;
+    return [`top_${pct}pct`, { recall: round(found / flipped.length, 4), found, random_baseline: pct / 100 }];
+  }));
+  for (const [k, v] of Object.entries(recall)) console.log(`mislabel recall ${k.padEnd(10)} ${(v.recall * 100).toFixed(1)}% (${v.found}/${flipped.length}; random ${v.random_baseline * 100}%)`);
+  return {
+    setup: `784-32-10, ${N} training rows, ${flipped.length} labels flipped to a uniformly drawn other class, same training as above`,
+    flip_seed: FLIP_SEED, train_accuracy_last_epoch: round(trained.metrics.at(-1)!.accuracy, 4), recall,
+    flipped_rows: flipped.map((r) => ({ row: r, id: tr.ids[r], label: tr.y[r], flipped_to: y[r] })),
+  };
+}
+
+async function load(home: string): Promise<{ classes: string[]; tr: Rows; te: Rows }> {
+  const ws = await openWorkspace({ home });
+  await importCorpus(ws, corpora.get("digits")!);
+  type Row = { id: string; contributor: string; features: number[]; label: string };
+  const q = (split: string, n: number) => ws.rows<Row>(
+    `select id, contributor, features, label from contributions where datanet = 'digits' and split = '${split}' order by id limit ${n}`);
+  const [trRows, teRows] = [await q("train", N), await q("test", M)];
+  ws.close();
+  const classes = [...new Set(trRows.map((r) => r.label))].sort();
+  if (classes.length !== C || trRows.length !== N || teRows.length !== M) throw new Error(`unexpected digits sample: ${classes.length} classes, ${trRows.length}/${teRows.length} rows`);
+  // Influence is summed per contributor (the grouping the product uses).
+  const contributors = [...new Set(trRows.map((r) => r.contributor))].sort();
+  const rows = (rs: Row[]): Rows => ({
+    ids: rs.map((r) => r.id), x: featurize(rawFeatures(D), rs), y: Int32Array.from(rs, (r) => classes.indexOf(r.label)),
+    groups: Int32Array.from(rs, (r) => Math.max(0, contributors.indexOf(r.contributor))), nGroups: contributors.length,
+  });
+  return { classes, tr: rows(trRows), te: rows(teRows) };
+}
+
+async function main() {
+  const backend = await computeBackend();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), "tb-bench-tracin-"));
+  const timer = setInterval(sampleRss, 10);
+  timer.unref();
+  try {
+    const { classes, tr, te } = await load(home);
+    const rates = await matmulRates(), matmul = rates.square;
+    console.log(`backend ${backend.name} (${backend.provider}); matmul 1024² ${matmul.toFixed(2)} GFLOP/s; dense rate for limits ${DENSE_RATE / 1e9} GFLOP/s`);
+    console.log(`backend Gram [${N},${D}]·[${M},${D}]ᵀ: ${rates.gramTransposeB.toFixed(2)} GFLOP/s with transposeB (as the engine calls it), ${rates.gramPretransposed.toFixed(2)} GFLOP/s pre-transposed`);
+    const models = [];
+    for (const H of [32, 256]) models.push(await benchModel(H, classes, tr, te, matmul));
+    const mis = await mislabel(classes, tr);
+    await writeBenchReport("tracin", {
+      benchmark: "tracin",
+      setup: `digits, first ${N} training rows × first ${M} test rows (by id); MLPs 784-32-10 and 784-256-10 trained 5 epochs, batch 32, plain SGD lr 0.1, ${K} checkpoints (one per epoch); TracIn mode exact, top-${TOP_K}, groups = contributors (${tr.nGroups}); median of ${REPEATS} runs after one warm-up`,
+      backend: { name: backend.name, tf_backend: backend.tfBackend, provider: backend.provider, skipped: backend.skipped },
+      seeds: { train: SEED, flip: FLIP_SEED },
+      dense_rate_gflop_per_second: DENSE_RATE / 1e9,
+      dense_rate_source: "numpy/OpenBLAS matmul on these machines; limit = full forward (2P) + backward (4P) of every example at every checkpoint at this rate, P = DH + HC",
+      captum_reference: { "784-32-10": CAPTUM[32], "784-256-10": CAPTUM[256], source: "Captum TracInCP on these machines" },
+      targets: { influence_speedup: TARGET.influence, self_influence_speedup: TARGET.self },
+      flop_model: "side = 2(DH+HC) + 2CH per row per checkpoint; influence = (N+M)·K·side + N·M·(2D + K·(4H+2C)); self = N·K·(side + 2(D+2H+C)); matrix products only",
+      backend_matmul_gflop_per_second: round(matmul, 2),
+      backend_gram_gflop_per_second: { transpose_b: round(rates.gramTransposeB, 2), pretransposed: round(rates.gramPretransposed, 2), shape: `[${N},${D}]·[${M},${D}]ᵀ` },
+      results: models,
+      mislabel: mis,
+    });
+  } finally {
+    clearInterval(timer);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+}
+
+runBench(main);
