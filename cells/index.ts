@@ -70,3 +70,4 @@ export type { Factor, TracinModel } from "./attribution/factors.ts";
 export { tracinCell as tracin, selfInfluenceCell as selfInfluence, ATTRIBUTION_VERSION } from "./attribution/cells.ts";
 export type { TracinParams } from "./attribution/cells.ts";
 export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts";
+export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradientFeaturesCell as gradientFeatures } from "./attribution/features.ts";

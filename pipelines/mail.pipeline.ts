@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -31,4 +31,6 @@ export default pipeline("mail", {
     select query, datanet, score, share from ${"influence"} where level = 'datanet' order by query, rank`,
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
+  // Projected gradient features of the training set: a new query is attributed from these alone.
+  features: gradientFeatures({ model: "model", train: "train", dim: 8, seed: 0 }),
 });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baseModel, datanet, finetune, hashedNgrams, pipeline, receiptHash, receipts, runPipeline, selfInfluence, sql, tracin, type Pipeline } from "../cells/index.ts";
+import { baseModel, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receiptHash, receipts, runPipeline, selfInfluence, sql, tracin, type Pipeline } from "../cells/index.ts";
 import { readManifest } from "../cells/factory/store.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
@@ -19,6 +19,7 @@ function attributionPipeline(trainFor = "train"): Pipeline {
     influence: tracin({ model: "model", train: trainFor, test: "queries", topK: 500 }),
     self: selfInfluence({ model: "model", train: "train" }),
     receipts: receipts({ influence: "influence", top: 3 }),
+    features: gradientFeatures({ model: "model", train: "train", dim: 4, seed: 1 }),
   });
 }
 
@@ -87,6 +88,15 @@ describe("attribution cells on a small Datanet", () => {
     expect(rows.length).toBe(Number((await ws.rows<{ n: bigint }>("select count(*) as n from contributions where split = 'train'"))[0]!.n));
     expect(rows.every((r) => r.score > 0)).toBe(true);
     for (let i = 1; i < rows.length; i++) expect(rows[i]!.score).toBeLessThanOrEqual(rows[i - 1]!.score);
+  });
+
+  it("stores projected gradient features of every training contribution, with the projection", async () => {
+    const rows = await output<{ contribution: string; features: number[]; projection_dim: number; projection_seed: number }>(ws, "features");
+    const self = await output<{ contribution: string }>(ws, "self");
+    expect(rows.map((r) => r.contribution).sort()).toEqual(self.map((r) => r.contribution).sort());
+    const width = rows[0]!.features.length;
+    expect(width).toBeGreaterThan(0);
+    expect(rows.every((r) => r.features.length === width && r.projection_dim === 4 && r.projection_seed === 1)).toBe(true);
   });
 
   it("refuses to attribute over rows that did not train the model", async () => {

@@ -6,6 +6,7 @@ import { forward, initAdapter, initBase, meanLoss, toTensors, type HostWeights, 
 import { parseExternalMlp } from "../cells/factory/external.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
+import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
 
 /** Per-example gradients by tf.grad, one example at a time: the reference. */
 function bruteGradients(model: TracinModel, c: TracinCheckpoint, x: Float32Array, dims: number, y: Int32Array, only?: (name: string) => boolean): Float64Array[] {
@@ -154,6 +155,21 @@ describe("TracIn against brute-force per-example gradients", () => {
       }
     }));
     expect(agree / total).toBeGreaterThan(0.7);
+  });
+
+  it("stores projected features whose dot products are the projection-mode influence", async () => {
+    await computeBackend();
+    const base = initBase(spec, 5);
+    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
+    const model: TracinModel = { spec, base, lora };
+    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.05 * k, weights: perturbed(initAdapter(spec, lora, base, 6), 30 + k) }));
+    const projection = { dim: 3, seed: 9 };
+    const engine = await engineInfluence(model, cks, tr, q, dims, "projection", projection);
+    const trainF = await gradientFeatures(model, cks, { x: denseMatrix(tr.x, tr.y.length, dims), y: tr.y }, projection, 5);
+    const queryF = await gradientFeatures(model, cks, { x: denseMatrix(q.x, q.y.length, dims), y: q.y }, projection);
+    const fromFeatures = Array.from({ length: q.y.length }, (_, j) => scoreWithFeatures(trainF, queryF.data.subarray(j * queryF.width, (j + 1) * queryF.width)));
+    const S = tr.y.length ? Array.from({ length: tr.y.length }, (_, i) => fromFeatures.map((col) => col[i]!)) : [];
+    expect(maxRelError(S, engine.S)).toBeLessThanOrEqual(1e-4);
   });
 
   it("keeps per query the top proponents and opponents, in order", async () => {

@@ -45,7 +45,7 @@ export function tracinCell(p: TracinParams): Cell {
     inputs: [p.model, p.train, p.test],
     source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
     async run(ctx) {
-      const { manifest, model, checkpoints, final, trainSet, queries } = await prepare(ctx, params.model, params.train, params.test);
+      const { manifest, model, checkpoints, final, trainSet, queries } = await prepareAttribution(ctx, params.model, params.train, params.test);
       const predicted = await predict(model, final, queries);
       const y = params.target === "label" ? queries.y : predicted.classIndex;
       const contributors = [...new Set(trainSet.refs.map((r) => r.contributor))].sort();
@@ -102,7 +102,7 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
     inputs: [p.model, p.train],
     source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
     async run(ctx) {
-      const { manifest, model, checkpoints, trainSet } = await prepare(ctx, p.model, p.train, null);
+      const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const scores = await selfInfluence({ model, checkpoints, mode: params.mode, projection: params.projection ?? { dim: 32, seed: 0 }, train: trainSet, signal: ctx.signal });
       const table = "__tracebook_self_influence";
       await stageRows(ctx.ws, table, [["contribution", "VARCHAR"], ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["label", "VARCHAR"], ["score", "DOUBLE"]],
@@ -112,7 +112,7 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
   };
 }
 
-async function prepare(ctx: CellContext, modelCell: string, trainCell: string, testCell: string | null) {
+export async function prepareAttribution(ctx: CellContext, modelCell: string, trainCell: string, testCell: string | null) {
   const id = await modelOf(ctx, modelCell);
   const loaded = await loadForTracin(ctx.ws.home, id);
   const { manifest } = loaded;
