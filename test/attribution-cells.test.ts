@@ -56,14 +56,14 @@ describe("attribution cells on a small Datanet", () => {
       const contributors = mine.filter((r) => r.level === "contributor");
       for (const c of contributors) {
         const sum = [...pro, ...con].filter((r) => r.contributor === c.key).reduce((s, r) => s + r.score, 0);
-        expect(c.score).toBeCloseTo(sum, 9);
+        expect(c.score).toBeCloseTo(sum, 6); // float32 products per shard, float64 across shards
       }
       const shares = contributors.map((c) => c.share ?? 0);
       if (contributors.some((c) => c.score > 0)) expect(shares.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 9);
       expect(contributors.filter((c) => c.score <= 0).every((c) => (c.share ?? 0) === 0)).toBe(true);
       const datanets = mine.filter((r) => r.level === "datanet");
       expect(datanets.map((d) => d.key)).toEqual(["notes"]);
-      expect(datanets[0]!.score).toBeCloseTo(contributors.reduce((s, c) => s + c.score, 0), 9);
+      expect(datanets[0]!.score).toBeCloseTo(contributors.reduce((s, c) => s + c.score, 0), 6);
     }
   });
 

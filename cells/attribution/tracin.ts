@@ -85,28 +85,33 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
         if (req.signal?.aborted) throw new Error("cancelled");
         const tRows = range(t0r, Math.min(N, t0r + shard));
         const tr = side(req, req.train, tRows);
-        let scores: Float32Array;
-        try {
-          const block = scoreBlock(req, tr, q);
-          scores = (await block.data()) as Float32Array;
-          block.dispose();
-        } finally {
-          tr.dispose();
-        }
-        const m = qRows.length;
-        for (let i = 0; i < tRows.length; i++) {
-          const ti = tRows[i]!;
-          for (let j = 0; j < m; j++) {
-            const s = scores[i * m + j]!;
-            const qj = q0 + j;
-            top[qj]!.offer(s, ti);
-            for (let gi = 0; gi < groupSums.length; gi++) {
-              const sums = groupSums[gi]!;
-              const at = qj * req.train.groupSizes[gi]! + req.train.groups[gi]![ti]!;
-              sums[at] = sums[at]! + s;
-            }
+        // Reduce the block on the backend: per query the shard's own top-k each way, and the
+        // sums per group as one product with a one-hot matrix; only O(k + groups) per query
+        // comes back to JS.
+        const m = qRows.length, k = Math.min(req.topK, tRows.length);
+        const reduced = tf.tidy(() => {
+          const St = tf.transpose(scoreBlock(req, tr, q)) as tf.Tensor2D; // [m, shard]
+          const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k);
+          const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
+            ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
+            : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
+          return [best.values, best.indices, worst.values, worst.indices, ...sums];
+        });
+        tr.dispose();
+        const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
+        tf.dispose(reduced);
+        for (let j = 0; j < m; j++) {
+          const t = top[q0 + j]!;
+          for (let r = 0; r < k; r++) {
+            // Each list only offers its own side: a shard with few rows has positives among its "worst".
+            if (bv[j * k + r]! > 0) t.offer(bv[j * k + r]!, t0r + bi[j * k + r]!);
+            if (wv[j * k + r]! > 0) t.offer(-wv[j * k + r]!, t0r + wi[j * k + r]!);
           }
         }
+        gs.forEach((g, gi) => {
+          const size = req.train.groupSizes[gi]!, sums = groupSums[gi]!;
+          for (let j = 0; j < m; j++) for (let c = 0; c < size; c++) sums[(q0 + j) * size + c] = sums[(q0 + j) * size + c]! + g[j * size + c]!;
+        });
         req.onProgress?.(++done, total);
         await new Promise((r) => setImmediate(r));
       }
