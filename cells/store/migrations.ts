@@ -123,4 +123,63 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "usage ledger, rewards, settlements, reputation",
+    sql: `
+      -- Executed inferences. Amounts are integer base units (18 decimals) in HUGEINT: exact, and
+      -- wide enough for 10^30. Recording is idempotent on id.
+      create table inferences (
+        id             varchar primary key,
+        pipeline       varchar,
+        model_id       varchar not null,
+        model_kind     varchar not null,
+        payload_json   varchar not null,
+        payload_sha256 varchar not null,
+        prediction     varchar not null,
+        confidence     double not null,
+        fee            hugeint not null check (fee >= 0),
+        caller         varchar not null,
+        epoch          varchar not null,
+        source         varchar not null,
+        executed_at    timestamp not null
+      );
+      -- One line per inference and recipient: who got what of which fee, and why.
+      create table rewards (
+        pipeline     varchar not null,
+        policy       varchar not null,
+        epoch        varchar not null,
+        inference_id varchar not null,
+        receipt_hash varchar not null,
+        recipient    varchar not null,
+        role         varchar not null,
+        amount       hugeint not null check (amount >= 0),
+        reason       varchar not null,
+        primary key (pipeline, policy, inference_id, recipient, role)
+      );
+      -- Per epoch and recipient: the total, the inferences behind it, the top reasons.
+      create table settlements (
+        pipeline   varchar not null,
+        policy     varchar not null,
+        epoch      varchar not null,
+        recipient  varchar not null,
+        role       varchar not null,
+        amount     hugeint not null check (amount >= 0),
+        inferences integer not null,
+        reason     varchar not null,
+        settled_at timestamp not null,
+        primary key (pipeline, policy, epoch, recipient, role)
+      );
+      -- Contributors whose net influence over an epoch was negative: they earned nothing from it.
+      create table reputation (
+        pipeline      varchar not null,
+        epoch         varchar not null,
+        contributor   varchar not null,
+        net_influence double not null,
+        record        varchar not null,
+        recorded_at   timestamp not null,
+        primary key (pipeline, epoch, contributor)
+      );
+    `,
+  },
 ];
