@@ -6,6 +6,7 @@ import { registerSql } from "./commands/sql.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerModel } from "./commands/model.ts";
+import { registerUsage } from "./commands/usage.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerDatanet(program);
   registerRun(program);
   registerModel(program);
+  registerUsage(program);
   registerSql(program);
   registerDemo(program);
   return program;

@@ -71,3 +71,16 @@ export { tracinCell as tracin, selfInfluenceCell as selfInfluence, ATTRIBUTION_V
 export type { TracinParams } from "./attribution/cells.ts";
 export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts";
 export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradientFeaturesCell as gradientFeatures } from "./attribution/features.ts";
+
+// Rewards: the usage ledger, workloads, split policies, settlement.
+export { recordInferences, infer, payloadOf, epochOf } from "./rewards/ledger.ts";
+export type { InferenceRecord, InferOptions } from "./rewards/ledger.ts";
+export { inferences } from "./rewards/workload.ts";
+export type { WorkloadParams } from "./rewards/workload.ts";
+export { parseAmount, formatAmount, parseShare, DECIMALS, UNIT } from "./rewards/amounts.ts";
+export { parsePolicy, DEFAULT_POLICY } from "./rewards/policy.ts";
+export type { SplitPolicy, ParsedPolicy } from "./rewards/policy.ts";
+export { splitFee, PROTOCOL } from "./rewards/split.ts";
+export type { SplitInput, Part, Influence } from "./rewards/split.ts";
+export { rewardSplit } from "./rewards/cell.ts";
+export type { RewardSplitParams } from "./rewards/cell.ts";

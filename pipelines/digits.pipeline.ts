@@ -1,7 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
 // training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
 // every training image on every held-out image, with receipts.
-import { baseModel, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -19,7 +19,11 @@ export default pipeline("digits", {
     data: "train", base: "base", heldOut: "queries", adapter: { rank: 32, alpha: 64, targets: ["dense_1", "dense_2"] },
     epochs: 8, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 3e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
   }),
-  influence: tracin({ model: "model", train: "train", test: "queries", topK: 20, mode: "exact" }),
+  // A seeded agent workload: 600 calls on random held-out digits, spread unevenly over callers.
+  usage: inferences({
+    models: { model: 1, base: 0 }, queries: "queries", calls: 600, fee: "0.0005", callers: ["agent:ocr", "agent:ocr", "agent:forms"], epoch: "2026-11", seed: 11,
+  }),
+  influence: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "exact" }),
   influence_topk: sql`
     select query, key as contribution, contributor, score, rank, text
     from ${"influence"} where level = 'contribution' order by query, (rank < 0), abs(rank)`,
@@ -27,4 +31,5 @@ export default pipeline("digits", {
     select query, contributor, score, share from ${"influence"} where level = 'contributor' order by query, rank`,
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
+  rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
 });

@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, inferences, rewardSplit, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -21,7 +21,12 @@ export default pipeline("mail", {
     data: "train", base: "base", heldOut: "queries", adapter: { rank: 8, alpha: 16, targets: ["dense_1", "dense_2"] },
     epochs: 4, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 2e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
   }),
-  influence: tracin({ model: "model", train: "train", test: "queries", topK: 20, mode: "exact" }),
+  // Executed, paid inferences: the held-out mail replayed through the adapter by three agents.
+  // The base is never called, so it earns nothing (and the statement says so).
+  usage: inferences({
+    models: { model: 1, base: 0 }, queries: "queries", fee: "0.002", callers: ["agent:inbox-1", "agent:inbox-2", "agent:triage"], epoch: "2026-11", seed: 7,
+  }),
+  influence: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "exact" }),
   influence_topk: sql`
     select query, key as contribution, contributor, score, rank, text
     from ${"influence"} where level = 'contribution' order by query, (rank < 0), abs(rank)`,
@@ -31,6 +36,7 @@ export default pipeline("mail", {
     select query, datanet, score, share from ${"influence"} where level = 'datanet' order by query, rank`,
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
+  rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
   // Projected gradient features of the training set: a new query is attributed from these alone.
   features: gradientFeatures({ model: "model", train: "train", dim: 8, seed: 0 }),
 });

@@ -5,6 +5,7 @@ import { forward, toTensors } from "../factory/mlp.ts";
 import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
 import { modelOf, trainingRoot } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
+import { quoteLiteral } from "../store/export.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
@@ -47,6 +48,7 @@ export function tracinCell(p: TracinParams): Cell {
     async run(ctx) {
       const { manifest, model, checkpoints, final, trainSet, queries } = await prepareAttribution(ctx, params.model, params.train, params.test);
       const predicted = await predict(model, final, queries);
+      if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
       const y = params.target === "label" ? queries.y : predicted.classIndex;
       const contributors = [...new Set(trainSet.refs.map((r) => r.contributor))].sort();
       const datanets = [...new Set(trainSet.refs.map((r) => r.datanet))].sort();
@@ -66,7 +68,7 @@ export function tracinCell(p: TracinParams): Cell {
       const rows: unknown[][] = [];
       const classes = manifest.spec.classes;
       queries.refs.forEach((q, j) => {
-        const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j]!];
+        const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j] || null];
         const top = result.top[j]!;
         top.proponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, r + 1, texts.get(trainSet.refs[c.index]!.id) ?? ""]));
         top.opponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, -(r + 1), texts.get(trainSet.refs[c.index]!.id) ?? ""]));
@@ -123,7 +125,13 @@ export async function prepareAttribution(ctx: CellContext, modelCell: string, tr
   if (manifest.snapshot && trainingRoot(trainSet) !== manifest.snapshot.root) {
     throw new Error(`input "${trainCell}" (${trainSet.y.length} rows) is not the data model ${id.slice(0, 12)} was trained on (${manifest.snapshot.contributions} contributions, root ${manifest.snapshot.root.slice(0, 12)})`);
   }
-  const queries = testCell ? await loadExamples(ctx.ws, ctx.inputs[testCell]!.relation, manifest.featurizer, classes, `input "${testCell}"`) : null;
+  let queryRelation = testCell ? ctx.inputs[testCell]!.relation : "";
+  if (testCell) {
+    // A usage table may hold inferences of several models: attribute those of this model.
+    const cols = (await ctx.ws.rows<{ column_name: string }>(`describe ${queryRelation}`)).map((c) => c.column_name);
+    if (cols.includes("model_id")) queryRelation = `(select * from ${queryRelation} where model_id = ${quoteLiteral(id)})`;
+  }
+  const queries = testCell ? await loadExamples(ctx.ws, queryRelation, manifest.featurizer, classes, `input "${testCell}"`, { unlabelled: true }) : null;
   return { ...loaded, trainSet, queries: queries as LoadedExamples };
 }
 

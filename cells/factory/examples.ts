@@ -18,10 +18,12 @@ interface Row extends Payload {
 /**
  * The rows of a cell's input as training examples, in id order (so the order, and with it the
  * seeded shuffle, does not depend on how the input was computed). A label outside `classes`
- * is an error naming the row: the model could never predict it.
+ * is an error naming the row: the model could never predict it. With `unlabelled`, a null label
+ * is kept as -1 (queries that are executed inferences).
  */
 export async function loadExamples(
   ws: Workspace, relation: string, featurizer: FeaturizerSpec, classes: readonly string[], where: string,
+  options: { unlabelled?: boolean } = {},
 ): Promise<LoadedExamples> {
   const columns = new Set((await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name));
   for (const need of ["id", "label", featurizer.kind === "features" ? "features" : "text"]) {
@@ -35,6 +37,10 @@ export async function loadExamples(
   const y = new Int32Array(rows.length);
   rows.forEach((r, i) => {
     const k = r.label === null ? undefined : index.get(r.label);
+    if (k === undefined && r.label === null && options.unlabelled) {
+      y[i] = -1; // an executed inference has no label: attribution explains its prediction
+      return;
+    }
     if (k === undefined) {
       throw new Error(`${where} row ${r.id.slice(0, 12)}: label ${JSON.stringify(r.label)} is not one of the model's classes (${classes.join(", ")})`);
     }

@@ -1,4 +1,4 @@
-import { tf } from "../compute/backend.ts";
+import { computeBackend, tf } from "../compute/backend.ts";
 import { featurize, batch, type Payload } from "./featurize.ts";
 import { forward, toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
 import { loadWeights, type ModelManifest } from "./store.ts";
@@ -26,12 +26,14 @@ export class ModelServer {
 
   /** Predict for payloads with a base or an adapter model, by model id. */
   async infer(modelId: string, inputs: readonly Payload[], batchSize = 256): Promise<Prediction[]> {
+    await computeBackend(); // a fresh process (the CLI) has not chosen one yet
     const { spec, manifest, base, adapter } = this.resolve(modelId);
     return this.predict(spec, manifest, base, adapter, inputs, batchSize);
   }
 
   /** Predict with adapter weights that are not in the store (an imported PEFT adapter) over a stored base. */
   async inferWithAdapter(baseId: string, adapter: { lora: LoraConfig; weights: HostWeights }, inputs: readonly Payload[]): Promise<Prediction[]> {
+    await computeBackend();
     const base = this.base(baseId);
     const weights = toTensors(adapter.weights);
     try {

@@ -1,0 +1,91 @@
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { formatTable, toJson } from "../output.ts";
+import { loadPipeline } from "../../cells/graph/loader.ts";
+import { resolveModel } from "../../cells/factory/catalog.ts";
+import { ModelServer } from "../../cells/factory/serve.ts";
+import { infer } from "../../cells/rewards/ledger.ts";
+import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import type { Payload } from "../../cells/factory/featurize.ts";
+
+interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; json?: boolean }
+
+/** `tracebook infer` (executed, paid inferences into the ledger) and `tracebook rewards` (statements). */
+export function registerUsage(program: Command): void {
+  program
+    .command("infer")
+    .description("run inputs through a model of a pipeline and record each execution, with its fee, in the usage ledger")
+    .argument("<pipeline>", "pipeline name or file")
+    .argument("<input...>", "texts (text models) or JSON arrays of numbers (feature models), one inference each")
+    .requiredOption("--model <model>", "a model cell of the pipeline (e.g. model), or a model id")
+    .option("--fee <tokens>", "fee per inference, a decimal in tokens (18 decimals)", "0.002")
+    .option("--caller <id>", "who called (agent or user id)", `cli:${process.env.USER ?? "user"}`)
+    .option("--id <id...>", "inference ids, one per input (default: a fresh id per execution); replaying an id records nothing")
+    .option("--epoch <epoch>", "settlement epoch (default: the UTC day)")
+    .option("--json", "print JSON")
+    .action(async (name: string, inputs: string[], opts: InferOpts, command: Command) => {
+      const { pipeline } = await loadPipeline(name);
+      let fee: bigint;
+      try {
+        fee = parseAmount(opts.fee, "--fee");
+      } catch (err) {
+        throw new InputError((err as Error).message); // bad input: exit code 2
+      }
+      await withWorkspace(command, async (ws) => {
+        const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
+        const payloads: Payload[] = inputs.map((text, i) => {
+          if (m.featurizer?.kind !== "features") return { text };
+          try {
+            const features = JSON.parse(text) as unknown;
+            if (!Array.isArray(features) || !features.every((v) => typeof v === "number")) throw new Error("not an array of numbers");
+            return { features };
+          } catch (err) {
+            throw new InputError(`input ${i + 1}: model ${m.id.slice(0, 12)} reads ${m.spec.inputSize} features; give a JSON array of numbers (${(err as Error).message})`);
+          }
+        });
+        const server = new ModelServer(ws.home);
+        try {
+          const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
+          if (opts.json) return console.log(toJson(out));
+          console.log(formatTable(out.map((o, i) => ({
+            inference: o.id, input: inputs[i]!.slice(0, 60), prediction: o.label,
+            probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(fee),
+          }))));
+        } finally {
+          server.dispose();
+        }
+      });
+    });
+
+  program
+    .command("rewards")
+    .description("the settlement statement of a pipeline: who was paid what, and why")
+    .argument("<pipeline>", "pipeline name")
+    .option("--epoch <epoch>", "one epoch (default: all)")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts: { epoch?: string; json?: boolean }, command: Command) => {
+      await withWorkspace(command, async (ws) => {
+        const where = opts.epoch ? "and epoch = ?" : "";
+        const params = opts.epoch ? [name, opts.epoch] : [name];
+        const lines = await ws.rows<{ epoch: string; policy: string; recipient: string; role: string; amount: string; inferences: number; reason: string }>(
+          `select s.epoch, s.policy, s.recipient, s.role, s.amount::varchar as amount, s.inferences, s.reason from settlements s where s.pipeline = ? ${where}
+           order by s.epoch, s.amount desc, s.role, s.recipient`, params);
+        if (!lines.length) throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
+        const fees = await ws.rows<{ epoch: string; fees: string; n: bigint }>(
+          `select epoch, sum(fee)::varchar as fees, count(*) as n from inferences where pipeline = ? ${where} group by epoch order by epoch`, params);
+        const penalties = await ws.rows<{ epoch: string; contributor: string; record: string }>(
+          `select epoch, contributor, record from reputation where pipeline = ? ${where} order by epoch, contributor`, params);
+        if (opts.json) return console.log(toJson({ lines, fees, penalties }));
+        for (const f of fees) {
+          const mine = lines.filter((l) => l.epoch === f.epoch);
+          const paid = mine.reduce((s, l) => s + BigInt(l.amount), 0n);
+          console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
+            `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
+          console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
+          const pen = penalties.filter((p) => p.epoch === f.epoch);
+          if (pen.length) console.log(`Penalised (net negative influence, earn nothing this epoch): ${pen.map((p) => p.contributor).join(", ")}`);
+        }
+      });
+    });
+}

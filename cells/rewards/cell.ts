@@ -1,0 +1,154 @@
+import type { Cell, CellContext } from "../graph/cell.ts";
+import { nowUtc, type Workspace } from "../store/workspace.ts";
+import { stageRows } from "../store/stage.ts";
+import { cellHistories } from "../graph/runs.ts";
+import { formatAmount } from "./amounts.ts";
+import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
+import { splitFee, type Part } from "./split.ts";
+
+export interface RewardSplitParams {
+  /** The inferences cell (the usage ledger's rows for this workload). */
+  usage: string;
+  /** The tracin cell over `usage`. */
+  influence: string;
+  /** The receipts cell over `influence`. */
+  receipts: string;
+  policy?: SplitPolicy;
+  /** Who receives the model creator's share; default `creator:<pipeline>`. */
+  creator?: string;
+}
+
+const REWARDS_VERSION = "1";
+
+interface UsageRow { id: string; model_id: string; fee: string; epoch: string }
+interface Line extends Part { epoch: string; inference: string; receipt: string }
+
+/**
+ * Split the fee of every executed inference by the policy and the inference's attribution
+ * receipt; write the lines (`rewards`), the per-epoch statement (`settlements`) and the
+ * reputation records of penalised contributors, in one transaction, replacing what an earlier
+ * run of this cell wrote for the same inferences (so a replay leaves totals unchanged). The
+ * cell's table is the statement, including models that were never executed (zero, and why).
+ */
+export function rewardSplit(p: RewardSplitParams): Cell {
+  const policy = parsePolicy(p.policy ?? DEFAULT_POLICY, "rewardSplit.policy");
+  return {
+    kind: "reward-split",
+    version: REWARDS_VERSION,
+    params: { ...p, policy: p.policy ?? DEFAULT_POLICY },
+    inputs: [p.usage, p.influence, p.receipts],
+    async run(ctx) {
+      const creator = p.creator ?? `creator:${ctx.pipeline}`;
+      const rel = (name: string) => ctx.inputs[name]!.relation;
+      const usage = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
+      const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
+      const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
+      const byQuery = new Map<string, { key: string; score: number }[]>();
+      for (const r of influence) byQuery.set(r.query, [...(byQuery.get(r.query) ?? []), r]);
+
+      // Penalty: a contributor whose net influence over an epoch is negative earns nothing from it.
+      const net = new Map<string, Map<string, number>>();
+      for (const u of usage) {
+        const e = net.get(u.epoch) ?? new Map<string, number>();
+        for (const r of byQuery.get(u.id) ?? []) e.set(r.key, (e.get(r.key) ?? 0) + r.score);
+        net.set(u.epoch, e);
+      }
+      const excluded = new Map([...net].map(([epoch, m]) => [epoch, new Set([...m].filter(([, v]) => v < 0).map(([c]) => c))]));
+
+      const lines: Line[] = [];
+      for (const u of usage) {
+        const receipt = receipts.get(u.id);
+        const cited = receipt ? (JSON.parse(receipt.receipt) as { top_contributions: { id: string }[] }).top_contributions.map((c) => c.id) : [];
+        const parts = splitFee({
+          fee: u.fee, policy, creator,
+          validators: await validatorWeights(ctx.ws, cited),
+          influence: (byQuery.get(u.id) ?? []).map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
+          excluded: excluded.get(u.epoch),
+        });
+        for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? "none: model not attributed" });
+      }
+      const models = await pipelineModels(ctx);
+      const executed = new Set(usage.map((u) => u.model_id));
+      const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
+      const statement = settle(lines, epochs, models.filter((m) => !executed.has(m.id)));
+      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded);
+      const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
+      if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
+      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
+        `${[...excluded.values()].reduce((n, s) => n + s.size, 0)} contributors penalised; ${models.length - executed.size} models never executed`);
+      await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"]],
+        statement.map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason]));
+      return {
+        query: `select epoch, recipient, role, amount::decimal(38, 0) as amount, inferences, reason, ? as policy from __tracebook_statement order by epoch, amount::hugeint desc, role, recipient`,
+        params: [policy.id],
+      };
+    },
+  };
+}
+
+interface StatementLine { epoch: string; recipient: string; role: string; amount: bigint; inferences: number; reason: string }
+
+/** Per epoch and recipient: the total, how many inferences, and the three largest reasons. */
+function settle(lines: Line[], epochs: string[], idle: { id: string; cell: string }[]): StatementLine[] {
+  const groups = new Map<string, Line[]>();
+  for (const l of lines) {
+    const key = `${l.epoch}\u0000${l.recipient}\u0000${l.role}`;
+    groups.set(key, [...(groups.get(key) ?? []), l]);
+  }
+  const out: StatementLine[] = [...groups.values()].map((ls) => {
+    const top = [...ls].sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : a.inference.localeCompare(b.inference))).slice(0, 3);
+    return {
+      epoch: ls[0]!.epoch, recipient: ls[0]!.recipient, role: ls[0]!.role, amount: ls.reduce((s, l) => s + l.amount, 0n),
+      inferences: new Set(ls.map((l) => l.inference)).size,
+      reason: top.map((l) => `${formatAmount(l.amount)} from inference ${l.inference.slice(0, 12)} (receipt ${l.receipt.slice(0, 12)}): ${l.reason}`).join("; "),
+    };
+  });
+  for (const epoch of epochs) for (const m of idle) out.push({ epoch, recipient: `model:${m.id.slice(0, 16)}`, role: "model", amount: 0n, inferences: 0, reason: `${m.cell} was never executed in epoch ${epoch}: nothing earns for existing` });
+  return out;
+}
+
+/** Validators of the cited contributions, weighted by how many of them each approved. */
+async function validatorWeights(ws: Workspace, contributions: string[]): Promise<{ validator: string; weight: number }[]> {
+  if (!contributions.length) return [];
+  const rows = await ws.rows<{ validator: string; n: bigint }>(
+    `select validator, count(*) as n from validations where verdict = 'approved' and contribution in (${contributions.map(() => "?").join(", ")}) group by validator order by validator`,
+    contributions);
+  return rows.map((r) => ({ validator: r.validator, weight: Number(r.n) }));
+}
+
+/** Every model the pipeline's model cells currently name. */
+async function pipelineModels(ctx: CellContext): Promise<{ id: string; cell: string }[]> {
+  const out: { id: string; cell: string }[] = [];
+  for (const [cell, h] of await cellHistories(ctx.ws, ctx.pipeline)) {
+    const run = h.lastSucceeded;
+    if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
+    const [row] = await ctx.ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [run.artifact]);
+    if (row) out.push({ id: row.model_id, cell });
+  }
+  return out.sort((a, b) => a.cell.localeCompare(b.cell));
+}
+
+async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], net: Map<string, Map<string, number>>, excluded: Map<string, Set<string>>) {
+  const at = nowUtc();
+  await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], inferenceIds.map((i) => [i]));
+  await stageRows(ctx.ws, "__tracebook_reward_lines", [["epoch", "VARCHAR"], ["inference_id", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["reason", "VARCHAR"]],
+    lines.map((l) => [l.epoch, l.inference, l.receipt, l.recipient, l.role, l.amount.toString(), l.reason]));
+  const epochs = [...new Set(statement.map((s) => s.epoch))];
+  await ctx.ws.transaction(async () => {
+    await ctx.ws.run("delete from rewards where pipeline = ? and policy = ? and inference_id in (select id from __tracebook_reward_ids)", [ctx.pipeline, policy]);
+    await ctx.ws.run(`insert into rewards select ?, ?, epoch, inference_id, receipt_hash, recipient, role, amount::hugeint, reason from __tracebook_reward_lines`, [ctx.pipeline, policy]);
+    for (const epoch of epochs) {
+      await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, policy, epoch]);
+      await ctx.ws.run("delete from reputation where pipeline = ? and epoch = ?", [ctx.pipeline, epoch]);
+    }
+    for (const s of statement) {
+      await ctx.ws.run("insert into settlements values (?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?::timestamp)", [ctx.pipeline, policy, s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, at]);
+    }
+    for (const [epoch, set] of excluded) {
+      for (const c of set) {
+        const v = net.get(epoch)!.get(c)!;
+        await ctx.ws.run("insert into reputation values (?, ?, ?, ?, ?, ?::timestamp)", [ctx.pipeline, epoch, c, v, `net influence ${v.toExponential(3)} over epoch ${epoch} is negative: earns nothing from it`, at]);
+      }
+    }
+  });
+}

@@ -1,0 +1,99 @@
+import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
+import type { Payload } from "../factory/featurize.ts";
+import type { ModelServer, Prediction } from "../factory/serve.ts";
+import { readManifest } from "../factory/store.ts";
+import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+
+/** One executed inference, as the usage ledger keeps it. */
+export interface InferenceRecord {
+  id: string;
+  pipeline: string | null;
+  modelId: string;
+  modelKind: string;
+  payload: Payload;
+  prediction: string;
+  confidence: number;
+  /** Integer base units (18 decimals). */
+  fee: bigint;
+  caller: string;
+  epoch: string;
+  /** How it came in: "cli", "api", or "workload:<pipeline>.<cell>". */
+  source: string;
+  executedAt: Date;
+}
+
+/** The canonical payload (only the fields a model reads) and its hash. */
+export function payloadOf(p: Payload): { json: string; sha256: string } {
+  const clean: Record<string, unknown> = {};
+  if (p.title) clean.title = p.title;
+  if (p.text) clean.text = p.text;
+  if (p.features) clean.features = Array.from(p.features);
+  const json = canonicalJson(clean);
+  return { json, sha256: sha256(json) };
+}
+
+/** The UTC day of a time: the default epoch of an inference. */
+export function epochOf(at: Date): string {
+  return at.toISOString().slice(0, 10);
+}
+
+/**
+ * Record inferences in one transaction. Idempotent on the id: an inference already recorded
+ * with the same model, payload, fee and caller is left as it is (a replay changes nothing); the
+ * same id with different facts is refused, naming the id and the field that differs.
+ */
+export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
+  if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
+  return ws.transaction(async () => {
+    let added = 0, replayed = 0;
+    for (const r of records) {
+      const payload = payloadOf(r.payload);
+      const [existing] = await ws.rows<{ model_id: string; payload_sha256: string; fee: bigint; caller: string }>(
+        "select model_id, payload_sha256, fee, caller from inferences where id = ?", [r.id]);
+      if (existing) {
+        const differs = existing.model_id !== r.modelId ? "model" : existing.payload_sha256 !== payload.sha256 ? "payload"
+          : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
+        if (differs) throw new InputError(`inference ${r.id} is already recorded with a different ${differs}; an inference id names one execution`);
+        replayed++;
+        continue;
+      }
+      await ws.run(
+        `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
+         values (?, ?, ?, ?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?, ?::timestamp)`,
+        [r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
+          r.executedAt.toISOString().replace("T", " ").replace("Z", "")],
+      );
+      added++;
+    }
+    return { added, replayed };
+  });
+}
+
+export interface InferOptions {
+  fee: bigint;
+  caller: string;
+  pipeline?: string | null;
+  source?: string;
+  epoch?: string;
+  /** Inference ids, one per input; by default a fresh random id per execution. */
+  ids?: string[];
+  at?: Date;
+}
+
+/**
+ * Run inputs through a model (base, adapter or imported) and record each execution in the
+ * ledger: the programmatic way in. Returns the predictions with their inference ids.
+ */
+export async function infer(ws: Workspace, server: ModelServer, modelId: string, inputs: readonly Payload[], o: InferOptions): Promise<(Prediction & { id: string })[]> {
+  if (o.ids && o.ids.length !== inputs.length) throw new InputError(`${o.ids.length} inference ids for ${inputs.length} inputs`);
+  const manifest = readManifest(ws.home, modelId);
+  const predictions = await server.infer(modelId, inputs);
+  const at = o.at ?? new Date();
+  const ids = o.ids ?? inputs.map(() => crypto.randomUUID());
+  await recordInferences(ws, predictions.map((p, i) => ({
+    id: ids[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: inputs[i]!, prediction: p.label,
+    confidence: Math.max(...p.probabilities), fee: o.fee, caller: o.caller, epoch: o.epoch ?? epochOf(at), source: o.source ?? "api", executedAt: at,
+  })));
+  return predictions.map((p, i) => ({ ...p, id: ids[i]! }));
+}

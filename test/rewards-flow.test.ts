@@ -1,0 +1,93 @@
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPipeline, type Pipeline } from "../cells/index.ts";
+import payPipeline from "./fixtures/pay.pipeline.ts";
+import { ModelServer } from "../cells/factory/serve.ts";
+import { infer, recordInferences } from "../cells/rewards/ledger.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+/** A fresh pipeline value per call (the fixture file is also what the CLI loads). */
+const rewardsPipeline = (): Pipeline => payPipeline;
+
+const totals = async (ws: Workspace) => ({
+  inferences: Number((await ws.rows<{ n: bigint }>("select count(*) as n from inferences"))[0]!.n),
+  fees: (await ws.rows<{ s: string }>("select coalesce(sum(fee), 0)::varchar as s from inferences"))[0]!.s,
+  paid: (await ws.rows<{ s: string }>("select coalesce(sum(amount), 0)::varchar as s from settlements where pipeline = 'pay'"))[0]!.s,
+  lines: Number((await ws.rows<{ n: bigint }>("select count(*) as n from rewards"))[0]!.n),
+});
+
+describe("usage ledger and settlement", () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    ws = await tempWorkspace();
+    await separableDatanet(ws, "notes", 120);
+    expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+  }, 120_000);
+  afterAll(() => ws?.close());
+
+  it("settles every fee exactly, line by line traceable to inferences and receipts", async () => {
+    const t = await totals(ws);
+    expect(t.inferences).toBe(40);
+    expect(t.fees).toBe(String(40 * 1234));
+    expect(t.paid).toBe(t.fees);
+    const orphan = await ws.rows("select * from rewards r where not exists (select 1 from inferences i where i.id = r.inference_id)");
+    expect(orphan).toEqual([]);
+    const perInference = await ws.rows<{ inference_id: string; s: string; fee: string }>(
+      "select r.inference_id, sum(r.amount)::varchar as s, any_value(i.fee)::varchar as fee from rewards r join inferences i on i.id = r.inference_id group by 1");
+    expect(perInference.length).toBe(40);
+    expect(perInference.every((r) => r.s === r.fee)).toBe(true);
+    const receipts = await ws.rows<{ n: bigint }>("select count(distinct receipt_hash) as n from rewards");
+    expect(Number(receipts[0]!.n)).toBeGreaterThan(1);
+  });
+
+  it("lists the model that was never executed with zero and the reason", async () => {
+    const idle = await ws.rows<{ role: string; amount: string; reason: string }>("select role, amount::varchar as amount, reason from settlements where role = 'model'");
+    expect(idle).toEqual([{ role: "model", amount: "0", reason: "base was never executed in epoch e1: nothing earns for existing" }]);
+  });
+
+  it("leaves totals unchanged when the workload is replayed", async () => {
+    const before = await totals(ws);
+    const again = await runPipeline(ws, rewardsPipeline(), { force: true });
+    expect(again.failed).toEqual([]);
+    expect(await totals(ws)).toEqual(before);
+  }, 120_000);
+
+  it("records an inference once per id, and refuses the same id with other facts", async () => {
+    const [m] = await ws.rows<{ model_id: string }>("select model_id from inferences limit 1");
+    const server = new ModelServer(ws.home);
+    const at = new Date("2026-11-01T00:00:00Z");
+    const first = await infer(ws, server, m!.model_id, [{ text: "winner casino offer" }], { fee: 5n, caller: "t", ids: ["inf-1"], at });
+    const before = await totals(ws);
+    await infer(ws, server, m!.model_id, [{ text: "winner casino offer" }], { fee: 5n, caller: "t", ids: ["inf-1"], at });
+    expect(await totals(ws)).toEqual(before);
+    await expect(infer(ws, server, m!.model_id, [{ text: "another text" }], { fee: 5n, caller: "t", ids: ["inf-1"], at })).rejects.toThrow(/inference inf-1 is already recorded with a different payload/);
+    await expect(recordInferences(ws, [{ id: "inf-2", pipeline: null, modelId: m!.model_id, modelKind: "adapter", payload: { text: "x" }, prediction: "ham", confidence: 1, fee: -1n, caller: "t", epoch: "e", source: "api", executedAt: at }]))
+      .rejects.toThrow(/cannot be negative/);
+    expect(first[0]!.id).toBe("inf-1");
+    server.dispose();
+  });
+
+  it("infers and prints the statement from the CLI", () => {
+    ws.close();
+    const env = { ...process.env, TRACEBOOK_HOME: ws.home };
+    const file = path.resolve("test/fixtures/pay.pipeline.ts");
+    const inf = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "0.5", "--id", "cli-1", "cli-2", "--", "casino winner pills", "team meeting notes"], { encoding: "utf8", env });
+    expect(inf.status, inf.stderr).toBe(0);
+    expect(inf.stdout).toMatch(/cli-1 .*casino winner pills.*spam/);
+    expect(inf.stdout).toMatch(/cli-2 .*team meeting notes.*ham/);
+    const bad = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "1e-3", "x"], { encoding: "utf8", env });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--fee/);
+    const r = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e1"], { encoding: "utf8", env });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/40 inferences paid 0\.00000000000004936 in fees; statement pays out 0\.00000000000004936 \(reconciles to the base unit\)/);
+    expect(r.stdout).toMatch(/creator:pay/);
+    const none = spawnSync(process.execPath, [BIN, "rewards", "nothing"], { encoding: "utf8", env });
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);
+  });
+});
