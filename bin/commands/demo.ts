@@ -38,7 +38,7 @@ export function registerDemo(program: Command): void {
           const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter() });
           if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
         }
-        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook show mail contributors · npx tracebook datanet show mail-spam`);
+        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
       });
     });
 }
