@@ -11,7 +11,16 @@ import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
-export const ATTRIBUTION_VERSION = "1";
+export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
+
+/** The contributor group of later copies of content already submitted elsewhere: nobody's, earns nothing. */
+export const DUPLICATE_CONTENT = "(duplicate content)";
+
+/** Earlier submission first; then Datanet name, then row order, so the owner is deterministic. */
+function submittedBefore(a: { datanet: string }, b: { datanet: string }, at: (number | null)[], ia: number, ib: number): boolean {
+  const ta = at[ia] ?? Infinity, tb = at[ib] ?? Infinity;
+  return ta !== tb ? ta < tb : a.datanet !== b.datanet ? a.datanet < b.datanet : ia < ib;
+}
 
 export interface TracinParams {
   /** The model cell (finetune, base-model) whose behaviour is traced. */
@@ -50,7 +59,16 @@ export function tracinCell(p: TracinParams): Cell {
       const predicted = await predict(model, final, queries);
       if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
       const y = params.target === "label" ? queries.y : predicted.classIndex;
-      const contributors = [...new Set(trainSet.refs.map((r) => r.contributor))].sort();
+      // The same content (same id: the content hash) in two Datanets credits only its first
+      // submission; the later copies' influence goes to a group that is nobody's, so duplicating
+      // content never earns more.
+      const owner = new Map<string, number>();
+      trainSet.refs.forEach((r, i) => {
+        const prev = owner.get(r.id);
+        if (prev === undefined || submittedBefore(trainSet.refs[i]!, trainSet.refs[prev]!, trainSet.submittedAt, i, prev)) owner.set(r.id, i);
+      });
+      const creditTo = trainSet.refs.map((r, i) => (owner.get(r.id) === i ? r.contributor : DUPLICATE_CONTENT));
+      const contributors = [...new Set(creditTo)].sort();
       const datanets = [...new Set(trainSet.refs.map((r) => r.datanet))].sort();
       const ci = new Map(contributors.map((c, i) => [c, i])), di = new Map(datanets.map((d, i) => [d, i]));
       ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
@@ -58,7 +76,7 @@ export function tracinCell(p: TracinParams): Cell {
         model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
         train: {
           x: trainSet.x, y: trainSet.y, groupSizes: [contributors.length, datanets.length],
-          groups: [Int32Array.from(trainSet.refs, (r) => ci.get(r.contributor)!), Int32Array.from(trainSet.refs, (r) => di.get(r.datanet)!)],
+          groups: [Int32Array.from(creditTo, (c) => ci.get(c)!), Int32Array.from(trainSet.refs, (r) => di.get(r.datanet)!)],
         },
         queries: { x: queries.x, y },
         onProgress: (d, t) => ctx.progress(d, t, "shards"),

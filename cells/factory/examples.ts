@@ -6,10 +6,13 @@ import type { Examples } from "./train.ts";
 export interface LoadedExamples extends Examples {
   refs: ContributionRef[];
   labels: string[];
+  /** submitted_at in ms per row, when the input has it (who submitted first owns duplicated content). */
+  submittedAt: (number | null)[];
 }
 
 interface Row extends Payload {
   id: string;
+  submitted_at: Date | null;
   datanet: string | null;
   contributor: string | null;
   label: string | null;
@@ -31,7 +34,7 @@ export async function loadExamples(
   }
   const pick = (c: string) => (columns.has(c) ? c : `null as ${c}`);
   const rows = await ws.rows<Row>(
-    `select id, ${pick("datanet")}, ${pick("contributor")}, ${pick("title")}, ${pick("text")}, ${pick("features")}, label from ${relation} order by id`,
+    `select id, ${pick("submitted_at")}, ${pick("datanet")}, ${pick("contributor")}, ${pick("title")}, ${pick("text")}, ${pick("features")}, label from ${relation} order by id`,
   );
   const index = new Map(classes.map((c, i) => [c, i]));
   const y = new Int32Array(rows.length);
@@ -51,6 +54,7 @@ export async function loadExamples(
     x: featurize(featurizer, rows, ids),
     y,
     labels: rows.map((r) => r.label ?? ""),
+    submittedAt: rows.map((r) => (r.submitted_at ? new Date(r.submitted_at as unknown as string | Date).getTime() : null)),
     refs: rows.map((r) => ({ datanet: r.datanet ?? "", id: r.id, contributor: r.contributor ?? "" })),
   };
 }

@@ -5,6 +5,7 @@ import { cellHistories } from "../graph/runs.ts";
 import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
+import { DUPLICATE_CONTENT } from "../attribution/cells.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -50,7 +51,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const net = new Map<string, Map<string, number>>();
       for (const u of usage) {
         const e = net.get(u.epoch) ?? new Map<string, number>();
-        for (const r of byQuery.get(u.id) ?? []) e.set(r.key, (e.get(r.key) ?? 0) + r.score);
+        for (const r of byQuery.get(u.id) ?? []) if (r.key !== DUPLICATE_CONTENT) e.set(r.key, (e.get(r.key) ?? 0) + r.score);
         net.set(u.epoch, e);
       }
       const excluded = new Map([...net].map(([epoch, m]) => [epoch, new Set([...m].filter(([, v]) => v < 0).map(([c]) => c))]));
@@ -62,7 +63,8 @@ export function rewardSplit(p: RewardSplitParams): Cell {
         const parts = splitFee({
           fee: u.fee, policy, creator,
           validators: await validatorWeights(ctx.ws, cited),
-          influence: (byQuery.get(u.id) ?? []).map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
+          influence: (byQuery.get(u.id) ?? []).filter((r) => r.key !== DUPLICATE_CONTENT)
+            .map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
           excluded: excluded.get(u.epoch),
         });
         for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? "none: model not attributed" });

@@ -16,7 +16,7 @@ export async function smallDatanet(ws: Workspace, name: string, n = 30): Promise
  * A text Datanet a classifier can learn: "spam" rows mention one of a few sales words among
  * filler, "ham" rows do not. Seeded, so the same call gives the same Datanet.
  */
-export async function separableDatanet(ws: Workspace, name: string, n = 160, seed = 1): Promise<void> {
+export async function separableDatanet(ws: Workspace, name: string, n = 160, seed = 1, options: { contributorPrefix?: string; submittedAt?: string } = {}): Promise<void> {
   const filler = ["meeting", "notes", "project", "lunch", "report", "draft", "review", "team", "schedule", "update", "weekend", "coffee"];
   const sales = ["discount", "winner", "casino", "pills", "offer"];
   let s = seed;
@@ -27,8 +27,8 @@ export async function separableDatanet(ws: Workspace, name: string, n = 160, see
     const words = Array.from({ length: 6 }, () => pick(filler));
     if (spam) words.splice(Math.floor(next() * 6), 0, pick(sales), pick(sales));
     return {
-      text: `${words.join(" ")} ${i}`, label: spam ? "spam" : "ham", contributor: `c${Math.floor(i / 2) % 4}`,
-      submittedAt: new Date("2024-01-01T00:00:00Z"), source: `${name}#${i}`,
+      text: `${words.join(" ")} ${i}`, label: spam ? "spam" : "ham", contributor: `${options.contributorPrefix ?? "c"}${Math.floor(i / 2) % 4}`,
+      submittedAt: new Date(options.submittedAt ?? "2024-01-01T00:00:00Z"), source: `${name}#${i}`,
     };
   });
   await ingest(ws, { name, kind: "text", description: name, source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 }, rows, {
