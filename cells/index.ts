@@ -84,3 +84,9 @@ export { splitFee, PROTOCOL } from "./rewards/split.ts";
 export type { SplitInput, Part, Influence } from "./rewards/split.ts";
 export { rewardSplit } from "./rewards/cell.ts";
 export type { RewardSplitParams } from "./rewards/cell.ts";
+
+// Attribution quality: LOCO, LDS and rank statistics.
+export { loco, lds, DEFAULT_MODES } from "./quality/cells.ts";
+export type { ModeSpec } from "./quality/cells.ts";
+export { spearman, pearson, ranks, auc, recallAtK } from "./quality/metrics.ts";
+export { retrainOn } from "./quality/retrain.ts";

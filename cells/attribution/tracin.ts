@@ -47,6 +47,8 @@ export interface TracinRequest {
   mode: TracinMode;
   projection?: { dim: number; seed: number };
   topK: number;
+  /** Also return every score, [query × train] (for evaluation on small sets: N × M floats). */
+  full?: boolean;
   shardSize?: number;
   queryBlock?: number;
   signal?: AbortSignal;
@@ -58,6 +60,8 @@ export interface TracinResult {
   top: TopK[];
   /** Per grouping, per query: the net influence of each group, [query * groups + g]. */
   groupSums: Float64Array[];
+  /** With `full`: score[q * N + i]. */
+  scores?: Float32Array;
   pairs: number;
   seconds: number;
 }
@@ -75,6 +79,7 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
   const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
   const top = Array.from({ length: M }, () => new TopK(req.topK));
   const groupSums = req.train.groupSizes.map((g) => new Float64Array(M * g));
+  const full = req.full ? new Float32Array(M * N) : undefined;
   const total = Math.ceil(M / block) * Math.ceil(N / shard);
   let done = 0;
   for (let q0 = 0; q0 < M; q0 += block) {
@@ -95,11 +100,15 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
           const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
             ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
             : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
-          return [best.values, best.indices, worst.values, worst.indices, ...sums];
+          return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(full ? [St] : [])];
         });
         tr.dispose();
         const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
         tf.dispose(reduced);
+        if (full) {
+          const st = gs.pop()!; // [m, shard]
+          for (let j = 0; j < m; j++) full.set(st.subarray(j * tRows.length, (j + 1) * tRows.length), (q0 + j) * N + t0r);
+        }
         for (let j = 0; j < m; j++) {
           const t = top[q0 + j]!;
           for (let r = 0; r < k; r++) {
@@ -119,7 +128,7 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
       q.dispose();
     }
   }
-  return { top, groupSums, pairs: N * M, seconds: (performance.now() - t0) / 1000 };
+  return { top, groupSums, scores: full, pairs: N * M, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */

@@ -1,0 +1,147 @@
+import type { Cell, CellContext } from "../graph/cell.ts";
+import { computeBackend } from "../compute/backend.ts";
+import { Rng } from "../compute/random.ts";
+import { loadExamples } from "../factory/examples.ts";
+import { modelOf, trainingRoot } from "../factory/cells.ts";
+import { loadWeights } from "../factory/store.ts";
+import { stageRows } from "../store/stage.ts";
+import { loadForTracin } from "../attribution/load.ts";
+import { tracin, type TracinMode } from "../attribution/tracin.ts";
+import { spearman } from "./metrics.ts";
+import { retrainOn, type RetrainSetup } from "./retrain.ts";
+
+const QUALITY_VERSION = "1";
+
+/** The attribution variants compared in one table. */
+export interface ModeSpec { name: string; mode: TracinMode; projection?: { dim: number; seed: number }; lastCheckpointOnly?: boolean }
+
+export const DEFAULT_MODES: ModeSpec[] = [
+  { name: "exact", mode: "exact" },
+  { name: "last-layer", mode: "last-layer" },
+  { name: "projection-16", mode: "projection", projection: { dim: 16, seed: 0 } },
+  { name: "projection-64", mode: "projection", projection: { dim: 64, seed: 0 } },
+  { name: "exact, last checkpoint only", mode: "exact", lastCheckpointOnly: true },
+];
+
+interface Params { model: string; train: string; heldOut: string; modes?: ModeSpec[] }
+
+/** Everything both evaluations need: the model, its data, and the influence of every pair under every mode. */
+async function setup(ctx: CellContext, p: Params) {
+  const id = await modelOf(ctx, p.model);
+  const loaded = await loadForTracin(ctx.ws.home, id);
+  const m = loaded.manifest;
+  const trainSet = await loadExamples(ctx.ws, ctx.inputs[p.train]!.relation, m.featurizer!, m.spec.classes, `input "${p.train}"`);
+  if (m.snapshot && trainingRoot(trainSet) !== m.snapshot.root) throw new Error(`input "${p.train}" is not the data model ${id.slice(0, 12)} was trained on`);
+  const heldOut = await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, m.featurizer!, m.spec.classes, `input "${p.heldOut}"`);
+  const retrain: RetrainSetup = { home: ctx.ws.home, manifest: m, baseWeights: m.kind === "adapter" ? loadWeights(ctx.ws.home, m.base!).weights : null, train: trainSet, heldOut };
+  const scores = new Map<string, Float32Array>();
+  for (const mode of p.modes ?? DEFAULT_MODES) {
+    const checkpoints = mode.lastCheckpointOnly ? loaded.checkpoints.slice(-1) : loaded.checkpoints;
+    // Influence on the held-out loss: the target is the true label.
+    const r = await tracin({
+      model: loaded.model, checkpoints, mode: mode.mode, projection: mode.projection, topK: 1, full: true, signal: ctx.signal,
+      train: { x: trainSet.x, y: trainSet.y, groups: [], groupSizes: [] }, queries: { x: heldOut.x, y: heldOut.y },
+    });
+    scores.set(mode.name, r.scores!);
+    ctx.log(`${mode.name}: ${r.pairs} pairs in ${r.seconds.toFixed(1)} s`);
+  }
+  return { manifest: m, trainSet, heldOut, retrain, scores, modes: p.modes ?? DEFAULT_MODES };
+}
+
+/**
+ * Leave-one-contributor-out: retrain without each contributor (same seed and schedule) and
+ * correlate (Spearman) the change of held-out loss with the contributor's summed influence on
+ * the held-out set. Influence > 0 means the contributor lowers test loss, so removing it should
+ * raise the loss: a good attribution correlates positively.
+ */
+export function loco(p: Params): Cell {
+  return {
+    kind: "loco",
+    version: QUALITY_VERSION,
+    params: { ...p, modes: p.modes ?? DEFAULT_MODES },
+    inputs: [p.model, p.train, p.heldOut],
+    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    async run(ctx) {
+      const s = await setup(ctx, p);
+      const N = s.trainSet.y.length, M = s.heldOut.y.length;
+      const contributors = [...new Set(s.trainSet.refs.map((r) => r.contributor))].sort();
+      const t0 = performance.now();
+      const all = await retrainOn(s.retrain, Array.from({ length: N }, (_, i) => i), ctx.signal);
+      const delta: number[] = [];
+      for (const [k, c] of contributors.entries()) {
+        const keep = s.trainSet.refs.flatMap((r, i) => (r.contributor === c ? [] : [i]));
+        delta.push((await retrainOn(s.retrain, keep, ctx.signal)).loss - all.loss);
+        ctx.progress(k + 1, contributors.length, "retrains");
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const rows: unknown[][] = [];
+      for (const mode of s.modes) {
+        const sc = s.scores.get(mode.name)!;
+        // Each training row's influence summed over the held-out set, then per contributor.
+        const rowSum = new Float64Array(N);
+        for (let q = 0; q < M; q++) for (let i = 0; i < N; i++) rowSum[i] = rowSum[i]! + sc[q * N + i]!;
+        const byContributor = new Map<string, number>();
+        s.trainSet.refs.forEach((r, i) => byContributor.set(r.contributor, (byContributor.get(r.contributor) ?? 0) + rowSum[i]!));
+        const influence = contributors.map((c) => byContributor.get(c)!);
+        const rho = spearman(influence, delta);
+        rows.push(["summary", mode.name, null, null, null, null, rho, contributors.length, seconds]);
+        contributors.forEach((c, k) => rows.push(["contributor", mode.name, c, s.trainSet.refs.filter((r) => r.contributor === c).length, influence[k], delta[k], null, null, null]));
+        ctx.log(`LOCO Spearman (${mode.name}) = ${rho.toFixed(4)} over ${contributors.length} contributors`);
+      }
+      await stageRows(ctx.ws, "__tracebook_loco", [["row", "VARCHAR"], ["mode", "VARCHAR"], ["contributor", "VARCHAR"], ["contributions", "INTEGER"], ["influence", "DOUBLE"],
+        ["delta_loss", "DOUBLE"], ["spearman", "DOUBLE"], ["contributors", "INTEGER"], ["retrain_seconds", "DOUBLE"]], rows);
+      return { query: "select *, ? as model_id from __tracebook_loco", params: [s.manifest.id] };
+    },
+  };
+}
+
+/**
+ * Linear datamodeling score (TRAK; dattri): retrain on M random halves of the training set; for
+ * each held-out example, Spearman-correlate over the M subsets the summed attribution of the
+ * subset with the retrained model's log-probability of the true label; report the mean.
+ */
+export function lds(p: Params & { subsets?: number; fraction?: number; seed?: number }): Cell {
+  const params = { subsets: 50, fraction: 0.5, seed: 0, ...p, modes: p.modes ?? DEFAULT_MODES };
+  return {
+    kind: "lds",
+    version: QUALITY_VERSION,
+    params,
+    inputs: [p.model, p.train, p.heldOut],
+    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    async run(ctx) {
+      const s = await setup(ctx, p);
+      const N = s.trainSet.y.length, M = s.heldOut.y.length, S = params.subsets;
+      const t0 = performance.now();
+      const subsets: number[][] = [];
+      const outputs: Float64Array[] = [];
+      for (let k = 0; k < S; k++) {
+        const rng = Rng.derive(params.seed, `lds-subset:${k}`);
+        const keep = rng.shuffle(Array.from({ length: N }, (_, i) => i)).slice(0, Math.round(N * params.fraction)).sort((a, b) => a - b);
+        subsets.push(keep);
+        outputs.push((await retrainOn(s.retrain, keep, ctx.signal)).logProb);
+        ctx.progress(k + 1, S, "retrains");
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const rows: unknown[][] = [];
+      for (const mode of s.modes) {
+        const sc = s.scores.get(mode.name)!;
+        let sum = 0, counted = 0;
+        for (let q = 0; q < M; q++) {
+          const predicted = subsets.map((keep) => keep.reduce((acc, i) => acc + sc[q * N + i]!, 0));
+          const actual = outputs.map((o) => o[q]!);
+          const rho = spearman(predicted, actual);
+          if (!Number.isNaN(rho)) { sum += rho; counted++; }
+        }
+        const score = sum / counted;
+        rows.push(["ours", mode.name, score, S, counted, seconds]);
+        ctx.log(`LDS (${mode.name}) = ${score.toFixed(4)} over ${counted} held-out examples, ${S} subsets`);
+      }
+      // Published figures for the MNIST-10 MLP setting (dattri benchmark), for scale only.
+      for (const [name, v] of [["TracIn (dattri, MNIST-10 MLP)", 0.15], ["influence functions (dattri)", 0.26], ["TRAK, 50 models (dattri)", 0.45]] as const) {
+        rows.push(["published", name, v, null, null, null]);
+      }
+      await stageRows(ctx.ws, "__tracebook_lds", [["source", "VARCHAR"], ["mode", "VARCHAR"], ["lds", "DOUBLE"], ["subsets", "INTEGER"], ["examples", "INTEGER"], ["retrain_seconds", "DOUBLE"]], rows);
+      return { query: "select *, ? as model_id from __tracebook_lds", params: [s.manifest.id] };
+    },
+  };
+}
