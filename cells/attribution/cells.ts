@@ -1,9 +1,9 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
-import { computeBackend, tf } from "../compute/backend.ts";
+import { tf } from "../compute/backend.ts";
 import { batch } from "../factory/featurize.ts";
 import { forward, toTensors } from "../factory/mlp.ts";
 import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
-import { modelOf, trainingRoot } from "../factory/cells.ts";
+import { backendSource, modelOf, trainingRoot } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { Workspace } from "../store/workspace.ts";
@@ -53,7 +53,7 @@ export function tracinCell(p: TracinParams): Cell {
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train, p.test],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const { manifest, model, checkpoints, final, trainSet, queries } = await prepareAttribution(ctx, params.model, params.train, params.test);
       const predicted = await predict(model, final, queries);
@@ -120,7 +120,7 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const scores = await selfInfluence({ model, checkpoints, mode: params.mode, projection: params.projection ?? { dim: 32, seed: 0 }, train: trainSet, signal: ctx.signal });

@@ -1,6 +1,6 @@
 import { tf } from "../compute/backend.ts";
-import { computeBackend } from "../compute/backend.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
+import { backendSource } from "../factory/cells.ts";
 import type { Cell } from "../graph/cell.ts";
 import { stageRows } from "../store/stage.ts";
 import { exampleFactors, type TracinModel } from "./factors.ts";
@@ -61,7 +61,7 @@ export function gradientFeaturesCell(p: { model: string; train: string; dim?: nu
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const projection = { dim: params.dim, seed: params.seed };

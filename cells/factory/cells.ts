@@ -46,7 +46,7 @@ const COLUMNS: [string, string][] = [
 ];
 
 /** The backend enters a model cell's fingerprint: weights trained on another backend differ. */
-async function backendSource() {
+export async function backendSource() {
   const b = await computeBackend();
   return { version: b.name, describe: "compute backend" };
 }

@@ -1,8 +1,7 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
-import { computeBackend } from "../compute/backend.ts";
 import { Rng } from "../compute/random.ts";
 import { loadExamples } from "../factory/examples.ts";
-import { modelOf, trainingRoot } from "../factory/cells.ts";
+import { backendSource, modelOf, trainingRoot } from "../factory/cells.ts";
 import { loadWeights } from "../factory/store.ts";
 import { stageRows } from "../store/stage.ts";
 import { loadForTracin } from "../attribution/load.ts";
@@ -60,7 +59,7 @@ export function loco(p: Params): Cell {
     version: QUALITY_VERSION,
     params: { ...p, modes: p.modes ?? DEFAULT_MODES },
     inputs: [p.model, p.train, p.heldOut],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const s = await setup(ctx, p);
       const N = s.trainSet.y.length, M = s.heldOut.y.length;
@@ -107,7 +106,7 @@ export function lds(p: Params & { subsets?: number; fraction?: number; seed?: nu
     version: QUALITY_VERSION,
     params,
     inputs: [p.model, p.train, p.heldOut],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const s = await setup(ctx, p);
       const N = s.trainSet.y.length, M = s.heldOut.y.length, S = params.subsets;

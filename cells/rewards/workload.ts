@@ -1,9 +1,8 @@
 import type { Cell } from "../graph/cell.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { Rng } from "../compute/random.ts";
-import { computeBackend } from "../compute/backend.ts";
 import { ModelServer } from "../factory/serve.ts";
-import { modelOf } from "../factory/cells.ts";
+import { backendSource, modelOf } from "../factory/cells.ts";
 import { readManifest } from "../factory/store.ts";
 import { recordInferences, type InferenceRecord } from "./ledger.ts";
 import { parseAmount, formatAmount } from "./amounts.ts";
@@ -44,7 +43,7 @@ export function inferences(p: WorkloadParams): Cell {
     version: WORKLOAD_VERSION,
     params: { ...p, callers },
     inputs: [...entries.map(([m]) => m), p.queries],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: backendSource,
     async run(ctx) {
       const rows = await ctx.ws.rows<{ id: string; title: string | null; text: string | null; features: number[] | null }>(
         `select id, ${await has(ctx.ws, ctx.inputs[p.queries]!.relation, "title")}, ${await has(ctx.ws, ctx.inputs[p.queries]!.relation, "text")},
