@@ -1,0 +1,70 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { toJson } from "../output.ts";
+import { loadPipeline } from "../../cells/graph/loader.ts";
+import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
+import { verifyReport } from "../../reports/verify.ts";
+
+interface ReportOpts { epoch?: string; cell?: string; out?: string; pdf: boolean }
+
+/** `tracebook report <pipeline>` (write a reviewer's report) and `tracebook report verify <dir>` (check one). */
+export function registerReport(program: Command): void {
+  const report = program
+    .command("report")
+    .description("write the attribution report of a pipeline for reviewers: index.html, report.json and report.pdf under reports/out/<pipeline>/<run id>/")
+    .argument("<pipeline>", "pipeline name or file (its settled rewardSplit cell is reported)")
+    .option("--epoch <epoch>", "one settlement epoch (default: every settled epoch)")
+    .option("--cell <name>", "the rewardSplit cell, when the pipeline has several")
+    .option("--out <dir>", "where report folders go", DEFAULT_OUT)
+    .option("--no-pdf", "skip report.pdf even when Chromium is present")
+    // No --json here: the root program hands unknown options down, and `report` would take
+    // `report verify <dir> --json` for itself before `verify` saw it.
+    .action(async (name: string, opts: ReportOpts, command: Command) => {
+      const pipeline = /\.(ts|js|mjs|mts)$/.test(name) ? (await loadPipeline(name)).pipeline.name : name;
+      await withWorkspace(command, async (ws) => {
+        const started = performance.now();
+        const written = await writeReport(ws, pipeline, { epoch: opts.epoch, cell: opts.cell, out: opts.out, pdf: opts.pdf ? "auto" : false });
+        const seconds = (performance.now() - started) / 1000;
+        printWritten(written, seconds);
+      });
+    });
+
+  report
+    .command("verify")
+    .description("recompute a report's hashes and reward totals from the workspace; exit 1 when the report no longer matches")
+    .argument("<dir>", "a report folder (the one holding report.json)")
+    .option("--json", "print the checks as JSON")
+    .action(async (dir: string, opts: { json?: boolean }, command: Command) => {
+      await withWorkspace(command, async (ws) => {
+        const v = await verifyReport(ws, path.resolve(dir));
+        if (opts.json) console.log(toJson(v));
+        else {
+          for (const c of v.checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+          const failed = v.checks.filter((c) => !c.ok).length;
+          console.log(failed
+            ? `\nReport ${shown(v.dir)} does NOT match: ${failed} of ${v.checks.length} checks failed`
+            : `\nReport ${shown(v.dir)} matches the workspace: ${v.checks.length} checks pass`);
+        }
+        if (!v.ok) process.exitCode = 1;
+      });
+    });
+}
+
+function printWritten(w: WrittenReport, seconds: number): void {
+  const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  console.log(`Report written: ${shown(path.join(w.dir, "index.html"))}`);
+  console.log(`  ${Object.entries(w.files).map(([f, n]) => `${f} ${kb(n)}`).join(", ")}${w.pdfSkipped ? ` (no report.pdf: ${w.pdfSkipped})` : ""}; ${seconds.toFixed(1)} s`);
+  for (const e of w.facts.statement) {
+    console.log(`  epoch ${e.epoch}: ${e.inferences.toLocaleString("en-US")} inferences, fees ${e.fees.tokens}, paid out ${e.paid.tokens} ${e.reconciles ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
+  }
+  const failed = w.facts.checks.filter((c) => !c.ok);
+  console.log(`  integrity checks: ${w.facts.checks.length - failed.length} of ${w.facts.checks.length} pass${failed.length ? `; FAILED: ${failed.map((c) => c.name).join(", ")}` : ""}`);
+  console.log(`Verify later: npx tracebook report verify ${shown(w.dir)}`);
+}
+
+/** A path relative to the current directory when it is inside it: shorter to read and to paste. */
+function shown(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}

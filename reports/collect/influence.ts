@@ -1,0 +1,85 @@
+import type { Workspace } from "../../cells/store/workspace.ts";
+import type { ReportFacts } from "../facts.ts";
+import type { ReportCells } from "./cells.ts";
+import { SETTLED_IDS, type Ledger } from "./ledger.ts";
+import { amount, round6 } from "./amount.ts";
+import { quoteOf, quotes } from "./texts.ts";
+
+/** How many contributors, proponents and opponents a report lists. */
+export const LIST_LIMIT = { contributors: 40, contributions: 10 };
+
+interface GroupRow { query: string; key: string; score: number; share: number | null; rank: number }
+interface ContributionRow { query: string; key: string; contributor: string; datanet: string; score: number; rank: number }
+
+/**
+ * Who moved the paid outputs: net influence per contributor and Datanet over the settled
+ * inferences, the contributions that helped (proponents) and hurt (opponents) most often, and
+ * the contributors penalised for a negative net. Sums run in JS in a fixed order, so the same
+ * artifact always gives the same figures.
+ */
+export async function collectInfluence(ws: Workspace, pipeline: string, cells: ReportCells, ledger: Ledger): Promise<ReportFacts["influence"]> {
+  const read = <T>(level: string, columns: string, extra = "") => ws.rows<T>(
+    `select ${columns} from read_parquet(?) where level = ? and query in (select id from ${SETTLED_IDS}) ${extra} order by key, query, rank`,
+    [cells.influence.artifact, level]);
+  const n = Math.max(1, new Set(ledger.settled.map((s) => s.id)).size);
+
+  const paid = new Map<string, bigint>();
+  for (const e of ledger.statement) for (const l of e.lines) if (l.role === "contributor") paid.set(l.recipient, (paid.get(l.recipient) ?? 0n) + BigInt(l.amount.units));
+  const penalised = (await ws.rows<{ epoch: string; contributor: string; net_influence: number; record: string }>(
+    `select epoch, contributor, net_influence, record from reputation where pipeline = ? and epoch in (${ledger.epochs.map(() => "?").join(", ")}) order by epoch, net_influence, contributor`,
+    [pipeline, ...ledger.epochs])).map((r) => ({ ...r, net_influence: round6(r.net_influence) }));
+  const penalisedSet = new Set(penalised.map((p) => p.contributor));
+
+  const contributorGroups = group(await read<GroupRow>("contributor", "query, key, score, share, rank"), n);
+  const contributors = contributorGroups
+    .map((g) => ({ contributor: g.key, net_influence: g.net, mean_share: g.meanShare, inferences_led: g.led, paid: amount(paid.get(g.key) ?? 0n), penalised: penalisedSet.has(g.key) }))
+    .sort((a, b) => b.net_influence - a.net_influence || a.contributor.localeCompare(b.contributor));
+  const datanets = group(await read<GroupRow>("datanet", "query, key, score, share, rank"), n)
+    .map((g) => ({ datanet: g.key, net_influence: g.net, mean_share: g.meanShare }))
+    .sort((a, b) => b.net_influence - a.net_influence || a.datanet.localeCompare(b.datanet));
+
+  const rows = await read<ContributionRow>("contribution", "query, key, contributor, datanet, score, rank");
+  const proponents = topContributions(rows.filter((r) => r.rank > 0), "most");
+  const opponents = topContributions(rows.filter((r) => r.rank < 0), "least");
+  const texts = await quotes(ws, [...proponents, ...opponents].map((c) => ({ datanet: c.datanet, id: c.contribution })));
+  const withText = <T extends { datanet: string; contribution: string }>(cs: T[]) => cs.map((c) => ({ ...c, text: quoteOf(texts, c.datanet, c.contribution) }));
+
+  return {
+    contributors: contributors.slice(0, LIST_LIMIT.contributors),
+    contributors_total: contributors.length,
+    datanets,
+    proponents: withText(proponents),
+    opponents: withText(opponents),
+    penalised,
+  };
+}
+
+/** Per key: the net score over all settled inferences, the mean share, how often it ranked first with a positive score. */
+function group(rows: GroupRow[], inferences: number) {
+  const out = new Map<string, { key: string; net: number; share: number; led: number }>();
+  for (const r of rows) {
+    const g = out.get(r.key) ?? { key: r.key, net: 0, share: 0, led: 0 };
+    g.net += r.score;
+    g.share += r.share ?? 0;
+    if (r.rank === 1 && r.score > 0) g.led++;
+    out.set(r.key, g);
+  }
+  return [...out.values()].map((g) => ({ key: g.key, net: round6(g.net), meanShare: round6(g.share / inferences), led: g.led }));
+}
+
+/** The contributions that appear most as top proponents (or opponents), by summed score. */
+function topContributions(rows: ContributionRow[], order: "most" | "least") {
+  const by = new Map<string, { contribution: string; contributor: string; datanet: string; appearances: number; total: number }>();
+  for (const r of rows) {
+    const k = `${r.datanet}\u0000${r.key}`;
+    const c = by.get(k) ?? { contribution: r.key, contributor: r.contributor, datanet: r.datanet, appearances: 0, total: 0 };
+    c.appearances++;
+    c.total += r.score;
+    by.set(k, c);
+  }
+  const sign = order === "most" ? -1 : 1;
+  return [...by.values()]
+    .map((c) => ({ contribution: c.contribution, contributor: c.contributor, datanet: c.datanet, appearances: c.appearances, total_score: round6(c.total) }))
+    .sort((a, b) => sign * (a.total_score - b.total_score) || a.contribution.localeCompare(b.contribution))
+    .slice(0, LIST_LIMIT.contributions);
+}

@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Workspace } from "../../cells/store/workspace.ts";
+import { merkleRoot, sha256 } from "../../cells/graph/fingerprint.ts";
+import { modelDir, readContributions, readManifest, type ModelManifest } from "../../cells/factory/store.ts";
+import { receiptHash } from "../../cells/attribution/receipts.ts";
+import { stageRows } from "../../cells/store/stage.ts";
+import type { FileHash, ModelFacts, ReportFacts } from "../facts.ts";
+import type { CellOutput, ReportCells } from "./cells.ts";
+import { SETTLED_IDS, ledgerRoots, type Ledger } from "./ledger.ts";
+
+/** The model folder's files, hashed again from disk: the manifest's word is not taken for it. */
+function hashFile(home: string, m: ModelManifest, file: string): FileHash {
+  const p = path.join(modelDir(home, m.id), file);
+  const actual = fs.existsSync(p) ? sha256(fs.readFileSync(p)) : "missing";
+  return { file, sha256: actual, matches_manifest: actual === m.files[file] };
+}
+
+function modelFacts(home: string, m: ModelManifest, cell: string): ModelFacts {
+  const manifestFile = path.join(modelDir(home, m.id), "manifest.json");
+  return {
+    cell, id: m.id, kind: m.kind, manifest_sha256: sha256(fs.readFileSync(manifestFile)),
+    held_out_accuracy: m.summary.heldOutAccuracy,
+    files: Object.keys(m.files).filter((f) => !f.startsWith("checkpoints/")).sort().map((f) => hashFile(home, m, f)),
+  };
+}
+
+export interface Lineage {
+  facts: ReportFacts["lineage"];
+  manifest: ModelManifest;
+  base: ModelManifest | null;
+  /** Contributions that trained the model, now in another status (or gone): a curation flag. */
+  changed: { datanet: string; id: string; contributor: string; status: string }[];
+}
+
+/**
+ * The chain from the paid inferences back to the contributions: ledger → receipts → model
+ * (adapter) → base → checkpoints → snapshot root → contributions, every hash recomputed.
+ */
+export async function collectLineage(ws: Workspace, cells: ReportCells, modelId: string, ledger: Ledger): Promise<Lineage> {
+  const manifest = readManifest(ws.home, modelId);
+  const baseCell = manifest.base ? await cellOfModel(ws, cells.models, manifest.base) : null;
+  const base = manifest.base ? readManifest(ws.home, manifest.base) : null;
+  const roots = ledgerRoots(ledger);
+
+  const receipts = await ws.rows<{ query: string; receipt_hash: string; receipt: string }>(
+    `select query, receipt_hash, receipt from read_parquet(?) where query in (select id from ${SETTLED_IDS}) order by query`, [cells.receipts.artifact]);
+  let mismatched = 0;
+  for (const r of receipts) {
+    const body = JSON.parse(r.receipt) as { model?: { id?: string } };
+    if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== modelId) mismatched++;
+  }
+  const known = new Set(receipts.map((r) => r.receipt_hash));
+  const missing = new Set(ledger.lines.filter((l) => !known.has(l.receipt_hash)).map((l) => l.inference_id)).size;
+
+  const refs = readContributions(ws.home, manifest);
+  const contributionsFile = manifest.snapshot ? path.join(modelDir(ws.home, manifest.id), manifest.snapshot.file) : null;
+  await stageRows(ws, "__report_trained", [["datanet", "VARCHAR"], ["id", "VARCHAR"], ["contributor", "VARCHAR"]], refs.map((r) => [r.datanet, r.id, r.contributor]));
+  const byDatanet = await ws.rows<{ datanet: string; n: bigint; changed: bigint }>(
+    `select t.datanet, count(*) as n, count(*) filter (where c.status is distinct from 'approved') as changed
+     from __report_trained t left join contributions c on c.datanet = t.datanet and c.id = t.id group by t.datanet order by t.datanet`);
+  const changed = await ws.rows<{ datanet: string; id: string; contributor: string; status: string }>(
+    `select t.datanet, t.id, t.contributor, coalesce(c.status, 'deleted') as status
+     from __report_trained t left join contributions c on c.datanet = t.datanet and c.id = t.id
+     where c.status is distinct from 'approved' order by t.datanet, t.id limit 20`);
+
+  return {
+    manifest, base, changed,
+    facts: {
+      ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled },
+      receipts: { cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing },
+      model: modelFacts(ws.home, manifest, cells.model.cell),
+      adapter: manifest.lora ? { rank: manifest.lora.rank, alpha: manifest.lora.alpha, targets: [...manifest.lora.targets] } : null,
+      base: base ? modelFacts(ws.home, base, baseCell ?? "(not a cell of this pipeline)") : null,
+      checkpoints: manifest.checkpoints.map((c) => ({ index: c.index, step: c.step, learning_rate: c.learningRate, ...hashFile(ws.home, manifest, c.file) })),
+      snapshot: {
+        root: manifest.snapshot?.root ?? "none",
+        // What entered training, hashed again from the model's own list of contributions.
+        recomputed_root: manifest.snapshot ? merkleRoot(refs.map((r) => sha256(`${r.datanet}\u0000${r.id}`))) : "none",
+        datanets: manifest.snapshot?.datanets ?? [],
+        contributions: manifest.snapshot?.contributions ?? 0,
+      },
+      contributions: {
+        file_sha256: contributionsFile && fs.existsSync(contributionsFile) ? sha256(fs.readFileSync(contributionsFile)) : "missing",
+        count: refs.length,
+        by_datanet: byDatanet.map((r) => ({ datanet: r.datanet, count: Number(r.n), not_approved_now: Number(r.changed) })),
+      },
+      reward_lines: { cell: cells.rewards.cell, count: ledger.lines.length, root: roots.lines },
+    },
+  };
+}
+
+async function cellOfModel(ws: Workspace, models: CellOutput[], id: string): Promise<string | null> {
+  for (const c of models) {
+    const [row] = await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [c.artifact]);
+    if (row?.model_id === id) return c.cell;
+  }
+  return null;
+}

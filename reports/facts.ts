@@ -1,0 +1,153 @@
+import { canonicalJson, sha256 } from "../cells/graph/fingerprint.ts";
+
+/**
+ * The facts of an attribution report: everything `index.html` shows and `report.json` holds,
+ * as plain JSON (amounts as decimal strings of base units, never as floats). The renderer reads
+ * nothing else, so the HTML is a pure function of these facts, and `report verify` can check a
+ * report by collecting them again from the workspace. Bump REPORT_FORMAT when their meaning
+ * changes; `reports/report.schema.json` describes the same shape.
+ */
+export const REPORT_FORMAT = "tracebook.report/1";
+
+/** An exact amount: integer base units (18 decimals) and the same as a decimal token string. */
+export interface Amount {
+  units: string;
+  tokens: string;
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface FileHash {
+  file: string;
+  sha256: string;
+  /** The hash the model's manifest records for this file. */
+  matches_manifest: boolean;
+}
+
+export interface ModelFacts {
+  cell: string;
+  id: string;
+  kind: string;
+  manifest_sha256: string;
+  held_out_accuracy: number | null;
+  files: FileHash[];
+}
+
+export interface ContributionText {
+  contribution: string;
+  contributor: string;
+  datanet: string;
+  /** Contributed text, cut to a few hundred characters; untrusted. */
+  text: string;
+}
+
+export interface StatementLine {
+  recipient: string;
+  role: string;
+  amount: Amount;
+  inferences: number;
+  /** Σ of this recipient's lines in `rewards` for the epoch: must equal `amount`. */
+  lines_total: Amount;
+  reason: string;
+}
+
+export interface EpochStatement {
+  epoch: string;
+  policy: string;
+  inferences: number;
+  fees: Amount;
+  paid: Amount;
+  reconciles: boolean;
+  lines: StatementLine[];
+}
+
+export interface ReportFacts {
+  format: typeof REPORT_FORMAT;
+  pipeline: string;
+  epochs: string[];
+  summary: {
+    model: { cell: string; id: string; kind: string; held_out_accuracy: number | null };
+    datanets: { name: string; contributions: number }[];
+    period: { epochs: string[]; first_inference: string | null; last_inference: string | null };
+    inferences: number;
+    fees: Amount;
+    paid: Amount;
+    payouts_by_role: { role: string; amount: Amount; recipients: number }[];
+    policies: string[];
+    reconciles: boolean;
+  };
+  methodology: {
+    method: string;
+    influence: string;
+    self_influence: string;
+    normalisation: string;
+    shares: string;
+    mode: string;
+    target: string;
+    top_k: number;
+    projection: { dim: number; seed: number } | null;
+    checkpoints: { index: number; step: number; epoch: number; learning_rate: number; sha256: string }[];
+    known_limits: string[];
+  };
+  lineage: {
+    ledger: { inferences: number; root: string; unsettled: number };
+    receipts: { cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number };
+    model: ModelFacts;
+    adapter: { rank: number; alpha: number; targets: string[] } | null;
+    base: ModelFacts | null;
+    checkpoints: (FileHash & { index: number; step: number; learning_rate: number })[];
+    snapshot: { root: string; recomputed_root: string; datanets: string[]; contributions: number };
+    contributions: { file_sha256: string; count: number; by_datanet: { datanet: string; count: number; not_approved_now: number }[] };
+    /** The rewardSplit cell that wrote the lines. */
+    reward_lines: { cell: string; count: number; root: string };
+  };
+  influence: {
+    contributors: { contributor: string; net_influence: number; mean_share: number; inferences_led: number; paid: Amount; penalised: boolean }[];
+    contributors_total: number;
+    datanets: { datanet: string; net_influence: number; mean_share: number }[];
+    proponents: (ContributionText & { appearances: number; total_score: number })[];
+    opponents: (ContributionText & { appearances: number; total_score: number })[];
+    penalised: { epoch: string; contributor: string; net_influence: number; record: string }[];
+  };
+  quality: {
+    decisions: { datanet: string; verdict: string; count: number }[];
+    flagged: (ContributionText & { verdict: string; validator: string; rule: string; reason: string; decided_at: string })[];
+    trained_then_changed: (ContributionText & { status: string })[];
+    duplicates: { datanet: string; submissions: number; duplicates: number }[];
+    pending: { datanet: string; count: number }[];
+    self_influence: (ContributionText & { label: string; score: number })[];
+  };
+  statement: EpochStatement[];
+  never_executed: { epoch: string; recipient: string; cell: string | null; model_id: string | null; reason: string }[];
+  reproducibility: {
+    versions: Record<string, string>;
+    backend: { name: string; provider: string };
+    seeds: { what: string; seed: number }[];
+    cells: { cell: string; kind: string; fingerprint: string; data_version: string }[];
+    command: string;
+  };
+  checks: Check[];
+}
+
+/** What `report.json` holds: the facts, their hash, and the hashes of the files rendered from them. */
+export interface ReportDocument {
+  format: typeof REPORT_FORMAT;
+  /** sha256 of the canonical facts: the same facts give the same id, whenever and wherever. */
+  run_id: string;
+  files: Record<string, string>;
+  facts: ReportFacts;
+}
+
+/** The run id: a hash of the facts, not a timestamp, so a report can be regenerated and compared. */
+export function runIdOf(facts: ReportFacts): string {
+  return sha256(`${REPORT_FORMAT}\n${canonicalJson(facts)}`);
+}
+
+/** The folder name for a run: the first 16 hex characters of its id (64 bits: collisions are not a concern here). */
+export function runFolder(runId: string): string {
+  return runId.slice(0, 16);
+}

@@ -1,0 +1,50 @@
+import type { ReportFacts } from "../../facts.ts";
+import type { Chart } from "../charts.ts";
+import { html, type Safe } from "../escape.ts";
+import { count, percent, quote, score, shortHash, table } from "../format.ts";
+
+function figure(c: Chart | undefined, caption: Safe): Safe {
+  return c ? html`<figure id="chart-${c.name}">${c.svg}<figcaption>${c.title}. ${caption}</figcaption></figure>` : html``;
+}
+
+/** Who helped: contributors and Datanets by net influence and payout, the charts, the top proponents. */
+export function contributorsSection(f: ReportFacts, charts: Chart[]): Safe {
+  const i = f.influence;
+  const chart = (name: string) => charts.find((c) => c.name === name);
+  return html`<section id="contributors">
+<h2>Top contributors and Datanets</h2>
+${figure(chart("payouts"), html`Colour is the role:<span class="swatch contributor"></span>contributor<span class="swatch creator"></span>creator<span class="swatch validator"></span>validator<span class="swatch protocol"></span>protocol. Exact amounts are in the reward statement.`)}
+${figure(chart("influence"), html`<span class="swatch positive"></span>net proponent<span class="swatch negative"></span>net opponent, summed over the paid inferences.`)}
+<h3>Contributors</h3>
+<p class="muted">${i.contributors.length < i.contributors_total ? `The ${i.contributors.length} with the highest net influence of ${i.contributors_total}.` : `All ${i.contributors_total}.`} Mean share = the contributor's share of positive influence, averaged over all ${count(f.summary.inferences)} paid inferences; led = inferences where it ranked first.</p>
+${table([{ head: "contributor", cls: "wrap" }, { head: "net influence", cls: "num" }, { head: "mean share", cls: "num" }, { head: "led", cls: "num" }, { head: "paid (tokens)", cls: "num" }],
+    i.contributors.map((c) => [html`${c.contributor}${c.penalised ? html` <span class="bad">(penalised)</span>` : ""}`, score(c.net_influence), percent(c.mean_share), count(c.inferences_led), c.paid.tokens]))}
+${figure(chart("datanets"), html`A Datanet's share of the positive influence on each paid inference, averaged over the inferences.`)}
+${table([{ head: "Datanet" }, { head: "net influence", cls: "num" }, { head: "mean share", cls: "num" }],
+    i.datanets.map((d) => [html`<code>${d.datanet}</code>`, score(d.net_influence), percent(d.mean_share)]))}
+<h3>Strongest proponents</h3>
+<p class="muted">The contributions that appeared most strongly among the top ${f.methodology.top_k} proponents of the paid inferences (summed score). Quoted text is contributed data, shown as text.</p>
+${contributions(i.proponents)}
+</section>`;
+}
+
+function contributions(rows: ReportFacts["influence"]["proponents"]): Safe {
+  return table([{ head: "contribution" }, { head: "contributor", cls: "wrap" }, { head: "times", cls: "num" }, { head: "summed score", cls: "num" }, { head: "text", cls: "wrap" }],
+    rows.map((c) => [shortHash(c.contribution), c.contributor, count(c.appearances), score(c.total_score), quote(c.text)]));
+}
+
+/** Who hurt: the strongest opponents and the contributors whose net influence was negative. */
+export function opponentsSection(f: ReportFacts): Safe {
+  const i = f.influence;
+  const negative = i.contributors.filter((c) => c.net_influence < 0);
+  return html`<section id="opponents">
+<h2>Opponents and negative influence</h2>
+<p>An opponent pushed the model away from the output it gave. Opponents are not paid; a contributor whose net influence over an epoch is negative earns nothing from that epoch and gets a reputation record.</p>
+<h3>Penalised contributors</h3>
+${i.penalised.length ? table([{ head: "epoch", cls: "nowrap" }, { head: "contributor", cls: "wrap" }, { head: "net influence", cls: "num" }, { head: "record", cls: "wrap" }],
+    i.penalised.map((p) => [p.epoch, p.contributor, score(p.net_influence), p.record])) : html`<p>None: no contributor had a negative net influence over an epoch.</p>`}
+${negative.length && !i.penalised.length ? html`<p class="muted">${negative.length} contributors have a negative net over the whole report but not over any epoch.</p>` : ""}
+<h3>Strongest opponents</h3>
+${i.opponents.length ? contributions(i.opponents) : html`<p>None recorded.</p>`}
+</section>`;
+}

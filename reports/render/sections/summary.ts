@@ -1,0 +1,40 @@
+import type { ReportFacts } from "../../facts.ts";
+import { html, type Safe } from "../escape.ts";
+import { count, facts, okMark, percent, shortHash, table } from "../format.ts";
+
+/** The verdict first: a reviewer sees at once whether the report's own checks hold. */
+export function checksSection(f: ReportFacts): Safe {
+  const failed = f.checks.filter((c) => !c.ok);
+  return html`<div class="verdict${failed.length ? " failed" : ""}">
+<p><strong>${failed.length ? `${failed.length} of ${f.checks.length} integrity checks FAILED` : `All ${f.checks.length} integrity checks pass`}</strong>
+at the time this report was generated. Run <code>npx tracebook report verify &lt;this folder&gt;</code> to check it again against the workspace.</p>
+<ul>
+${f.checks.map((c) => html`<li>${okMark(c.ok)} ${c.name}: <span class="muted">${c.detail}</span></li>
+`)}</ul>
+</div>`;
+}
+
+export function summarySection(f: ReportFacts): Safe {
+  const s = f.summary;
+  const period = s.period.first_inference
+    ? `${s.period.epochs.join(", ")} (inferences executed ${s.period.first_inference} to ${s.period.last_inference})`
+    : s.period.epochs.join(", ");
+  return html`<section id="summary">
+<h2>Summary</h2>
+<p class="lead">${count(s.inferences)} paid inferences of model <code>${s.model.cell}</code> paid <strong>${s.fees.tokens}</strong> tokens in fees;
+the statement pays out <strong>${s.paid.tokens}</strong> ${s.reconciles ? html`<span class="ok">(reconciles to the base unit)</span>` : html`<span class="bad">(DOES NOT reconcile)</span>`}.</p>
+${facts([
+    ["Pipeline", html`<code>${f.pipeline}</code>`],
+    ["Model", html`${s.model.kind} ${shortHash(s.model.id)} (cell <code>${s.model.cell}</code>)${s.model.held_out_accuracy === null ? "" : `, held-out accuracy ${percent(s.model.held_out_accuracy, 2)}`}`],
+    ["Datanets", s.datanets.map((d, i) => html`${i ? ", " : ""}<code>${d.name}</code> (${count(d.contributions)} contributions trained the model)`)],
+    ["Period", period],
+    ["Policy", s.policies.join(", ")],
+    ["Fees", html`${s.fees.tokens} tokens <span class="muted">(${s.fees.units} base units)</span>`],
+    ["Paid out", html`${s.paid.tokens} tokens <span class="muted">(${s.paid.units} base units)</span>`],
+  ])}
+<h3>Payouts by role</h3>
+${table([{ head: "role" }, { head: "recipients", cls: "num" }, { head: "tokens", cls: "num" }, { head: "base units", cls: "num" }],
+    s.payouts_by_role.map((r) => [r.role, count(r.recipients), r.amount.tokens, r.amount.units]),
+    ["total", "", s.paid.tokens, s.paid.units])}
+</section>`;
+}

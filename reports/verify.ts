@@ -1,0 +1,92 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { sha256 } from "../cells/graph/fingerprint.ts";
+import { InputError } from "../cells/datanet/errors.ts";
+import { collectFacts } from "./collect/collect.ts";
+import { toolVersions } from "./collect/provenance.ts";
+import { runIdOf, type Check, type ReportDocument, type ReportFacts } from "./facts.ts";
+import { renderHtml } from "./render/page.ts";
+import { reportErrors } from "./schema.ts";
+import { jsonDiff } from "./diff.ts";
+
+export interface Verification {
+  dir: string;
+  ok: boolean;
+  checks: Check[];
+}
+
+/** The facts compared with the workspace, section by section; tool versions are the machine's, not the workspace's. */
+const SECTIONS: [keyof ReportFacts, string][] = [
+  ["summary", "summary (model, Datanets, period, fees, payouts)"],
+  ["statement", "reward statement (every recipient's total and its reward lines)"],
+  ["never_executed", "models never executed"],
+  ["lineage", "lineage hashes (ledger, receipts, model, base, checkpoints, snapshot, contributions, reward lines)"],
+  ["methodology", "methodology (mode, checkpoints)"],
+  ["influence", "influence (contributors, Datanets, proponents, opponents, penalties)"],
+  ["quality", "data-quality flags"],
+  ["checks", "integrity checks"],
+];
+
+/**
+ * Check a report folder: report.json against its schema and its run id, the files against
+ * their recorded hashes, index.html against a fresh rendering of report.json, and every fact
+ * against the workspace, collected again (hashes recomputed from the model files, totals summed
+ * again from the reward lines). A report that passes says today what it said when written.
+ */
+export async function verifyReport(ws: Workspace, dir: string): Promise<Verification> {
+  const doc = readDocument(dir);
+  const checks: Check[] = [];
+  const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const schemaErrors = reportErrors(doc);
+  add("report.json matches reports/report.schema.json", !schemaErrors.length, schemaErrors.slice(0, 5).join("; ") || "valid");
+  if (schemaErrors.length) return { dir, ok: false, checks };
+  const d = doc as ReportDocument;
+
+  const runId = runIdOf(d.facts);
+  add("run id is the hash of the facts", runId === d.run_id, runId === d.run_id ? d.run_id : `report.json says ${d.run_id}, its facts hash to ${runId}: report.json was edited`);
+  for (const [file, expected] of Object.entries(d.files)) {
+    const p = path.join(dir, file);
+    const actual = fs.existsSync(p) ? sha256(fs.readFileSync(p)) : "missing";
+    add(`${file} is the file report.json names`, actual === expected, actual === expected ? `sha256 ${actual}` : `sha256 ${actual}, report.json records ${expected}`);
+  }
+  const html = path.join(dir, "index.html");
+  const by = d.facts.reproducibility.versions;
+  const here = toolVersions();
+  const renderedBy = (v: Record<string, string | undefined>) => `renderer ${v.renderer ?? "?"}, Plot ${v["@observablehq/plot"] ?? "?"}, linkedom ${v.linkedom ?? "?"}`;
+  if (renderedBy(by) === renderedBy(here)) {
+    const same = fs.existsSync(html) && fs.readFileSync(html, "utf8") === renderHtml(d.facts, d.run_id);
+    add("index.html is the rendering of report.json", same, same ? "rendered again: identical" : "rendering report.json again does not give index.html: one of the two was edited");
+  } else {
+    add("index.html is the rendering of report.json", true, `not rendered again: written by ${renderedBy(by)}, this is ${renderedBy(here)} (its hash is checked above)`);
+  }
+
+  let now: ReportFacts;
+  try {
+    now = await collectFacts(ws, d.facts.pipeline, { epochs: d.facts.epochs, cell: d.facts.lineage.reward_lines.cell });
+  } catch (err) {
+    add("the workspace still holds the report's pipeline", false, (err as Error).message);
+    return { dir, ok: false, checks };
+  }
+  for (const [key, name] of SECTIONS) {
+    const diff = jsonDiff(d.facts[key], now[key]);
+    add(`workspace: ${name}`, !diff.length, diff.length ? `report → workspace now: ${diff.join("; ")}` : "unchanged");
+  }
+  const { versions: _v, ...was } = d.facts.reproducibility;
+  const { versions: _w, ...is } = now.reproducibility;
+  const cellsDiff = jsonDiff(was, is);
+  add("workspace: reproducibility (backend, seeds, cell fingerprints)", !cellsDiff.length, cellsDiff.length ? cellsDiff.join("; ") : "unchanged");
+  for (const c of now.checks) add(`workspace now: ${c.name}`, c.ok, c.detail);
+  return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+function readDocument(dir: string): unknown {
+  const file = path.join(dir, "report.json");
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`${dir} is not a report folder`);
+  if (!fs.existsSync(file)) throw new InputError(`${dir} has no report.json: not a report folder`);
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8")) as unknown;
+  } catch (err) {
+    throw new InputError(`${file} is not JSON: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,118 @@
+import fs from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderHtml } from "../reports/render/page.ts";
+import { charts } from "../reports/render/charts.ts";
+import { clean, escapeHtml, html } from "../reports/render/escape.ts";
+import { contentSecurityPolicy, cspHash, STYLESHEET } from "../reports/render/style.ts";
+import { REPORT_FORMAT, runIdOf, type ReportDocument, type ReportFacts } from "../reports/facts.ts";
+import { reportErrors } from "../reports/schema.ts";
+import { sha256 } from "../cells/graph/fingerprint.ts";
+
+// Golden files, in the manner of Observable Framework (test/input → test/output) and Observable
+// Plot's snapshot tests: a missing expected file is written (except in CI); a mismatch writes
+// <name>-changed.<ext> beside it and fails, so the difference can be opened and compared.
+const INPUT = path.resolve("test/input/report/pay.facts.json");
+const OUTPUT = path.resolve("test/output/report");
+
+/** Compare with the golden file; true when equal (or just generated). Writes <name>-changed on a mismatch. */
+function golden(name: string, actual: string, normalise: (s: string) => string = (s) => s): boolean {
+  const file = path.join(OUTPUT, name);
+  const changed = file.replace(/(\.[a-z]+)$/, "-changed$1");
+  if (!fs.existsSync(file)) {
+    if (process.env.CI === "true") throw new Error(`missing golden file ${file}`);
+    console.warn(`! generating ${file}`);
+    fs.mkdirSync(OUTPUT, { recursive: true });
+    fs.writeFileSync(file, actual);
+    return true;
+  }
+  const equal = normalise(fs.readFileSync(file, "utf8")) === normalise(actual);
+  if (equal) fs.rmSync(changed, { force: true });
+  else {
+    console.warn(`! generating ${changed}`);
+    fs.writeFileSync(changed, actual);
+  }
+  return equal;
+}
+
+/**
+ * Plot's rule for SVG snapshots: numbers to one decimal (float noise across platforms must not
+ * fail a test), one element per line for readable diffs.
+ */
+function normaliseSvg(svg: string): string {
+  return svg.replace(/\d+\.\d+/g, (d) => (+d).toFixed(1)).replace(/>\s*</g, ">\n<");
+}
+
+/** The page without its charts (each has its own golden SVG), one tag per line. */
+function normaliseHtml(page: string): string {
+  let n = 0;
+  return page.replace(/<svg\b[\s\S]*?<\/svg>/g, () => `<svg data-golden="chart ${++n}"></svg>`).replace(/>\s*</g, ">\n<");
+}
+
+const facts = JSON.parse(fs.readFileSync(INPUT, "utf8")) as ReportFacts;
+
+describe("report rendering (golden files)", () => {
+  it("renders the fixed pipeline's facts to the golden page", () => {
+    const page = renderHtml(facts, runIdOf(facts));
+    expect(golden("pay.html", normaliseHtml(page)), "pay.html must match its golden file (see pay-changed.html)").toBe(true);
+  });
+
+  it("renders each chart to its golden SVG", () => {
+    const rendered = charts(facts);
+    expect(rendered.map((c) => c.name)).toEqual(["payouts", "influence", "datanets"]);
+    // Every chart is compared (and its -changed file written) before the test fails.
+    const mismatched = rendered.filter((c) => !golden(`pay-${c.name}.svg`, `${normaliseSvg(c.svg.markup)}\n`, normaliseSvg)).map((c) => `pay-${c.name}-changed.svg`);
+    expect(mismatched, "charts must match their golden SVG files").toEqual([]);
+  });
+
+  it("is a pure function of the facts: same facts, same bytes", () => {
+    expect(renderHtml(facts, runIdOf(facts))).toBe(renderHtml(structuredClone(facts), runIdOf(facts)));
+  });
+
+  it("validates report.json built from the facts against reports/report.schema.json, and rejects broken ones", () => {
+    const page = renderHtml(facts, runIdOf(facts));
+    const doc: ReportDocument = { format: REPORT_FORMAT, run_id: runIdOf(facts), files: { "index.html": sha256(page) }, facts };
+    expect(reportErrors(doc)).toEqual([]);
+    const broken = structuredClone(doc);
+    broken.facts.statement[0]!.fees.units = "1.5";
+    (broken.facts.summary as Record<string, unknown>).extra = true;
+    delete (broken.facts as Partial<ReportFacts>).checks;
+    const errors = reportErrors(broken);
+    expect(errors).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^\/facts\/statement\/0\/fees\/units: must match pattern/),
+      expect.stringMatching(/^\/facts\/summary: must NOT have additional properties/),
+      expect.stringMatching(/^\/facts: must have required property 'checks'/),
+    ]));
+  });
+
+  it("carries a strict Content-Security-Policy that allows its one stylesheet by hash", () => {
+    const page = renderHtml(facts, runIdOf(facts));
+    const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(page)?.[1];
+    expect(csp).toBe(contentSecurityPolicy(STYLESHEET));
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'none'");
+    expect(csp).not.toContain("unsafe");
+    const styles = [...page.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]!);
+    expect(styles.map(cspHash)).toEqual([cspHash(STYLESHEET)]);
+    expect(page).not.toMatch(/<script|\sstyle=|\son[a-z]+=/i);
+  });
+});
+
+describe("escaping", () => {
+  it("escapes markup, quotes and ampersands for text and attributes", () => {
+    expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;");
+    const name = `"><img src=x onerror=alert(1)>`;
+    expect(html`<td title="${name}">${name}</td>`.markup).toBe(`<td title="&#34;&#62;&#60;img src=x onerror=alert(1)&#62;">&#34;&#62;&#60;img src=x onerror=alert(1)&#62;</td>`);
+  });
+
+  it("nests safe markup without escaping it twice, and escapes every string in a list", () => {
+    expect(html`<ul>${["<a>", "b&"].map((x) => html`<li>${x}</li>`)}</ul>`.markup).toBe("<ul><li>&#60;a&#62;</li><li>b&#38;</li></ul>");
+  });
+
+  it("repairs broken Unicode and neutralises control and bidi characters", () => {
+    expect(clean("ok\ud800x")).toBe("ok\ufffdx");
+    expect(clean("a\u0000b\u001bc\u202egnp.exe\u2066")).toBe("a\ufffdb\ufffdc\ufffdgnp.exe\ufffd");
+    expect(clean("tab\tand\nnewline")).toBe("tab\tand\nnewline");
+    expect(() => new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(escapeHtml("\udfff\ud83d"), "utf8"))).not.toThrow();
+  });
+});
