@@ -1,0 +1,66 @@
+import path from "node:path";
+import type { Command } from "commander";
+import { InputError } from "../../cells/datanet/errors.ts";
+
+/** A path relative to the working directory when it is inside it, else absolute. */
+function shortPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith("..") ? rel : p;
+}
+
+interface DevOpts { port?: string; pipeline?: string[]; watch: boolean; notebooks?: string }
+interface BuildOpts { out?: string; pipeline?: string[]; notebooks?: string }
+
+/** `tracebook dev` (the notebooks, live, on 127.0.0.1) and `tracebook build-notebooks` (a static site). */
+export function registerDev(program: Command): void {
+  program
+    .command("dev")
+    .description("serve the notebooks (notebooks/*.md) on 127.0.0.1 with the pipelines' current outputs; watch the pipelines and update open pages live")
+    .option("--port <n>", "port (default 5173, the next free one if taken)")
+    .option("--pipeline <name...>", "pipelines (names or files) to watch and serve (default: those the notebooks name)")
+    .option("--no-watch", "serve the outputs as they are: do not run the pipelines")
+    .option("--notebooks <dir>", "folder of notebooks (default: the project's notebooks/)")
+    .action(async (opts: DevOpts, command: Command) => {
+      const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+      const port = opts.port === undefined ? undefined : Number(opts.port);
+      if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InputError(`--port ${opts.port}: not a port number`);
+      const { startNotebookServer } = await import("../../cells/notebooks/server.ts");
+      const { listNotebooks } = await import("../../cells/notebooks/plugin.ts");
+      const t0 = performance.now();
+      const server = await startNotebookServer({
+        home: workspace, port, pipelines: opts.pipeline, watch: opts.watch,
+        notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined,
+      });
+      console.log(`Tracebook notebooks: ${server.url} (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; Ctrl-C stops)`);
+      for (const n of listNotebooks(server.notebooksDir)) console.log(`  ${server.url}${n.name}  ${n.title}${n.error ? ` (error: ${n.error})` : ""}`);
+      console.log(opts.watch ? "Watching the pipelines: new outputs reach open pages without a reload." : "Not watching (--no-watch): run `tracebook run <pipeline>` and reload to see new outputs.");
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off("SIGINT", stop);
+          process.off("SIGTERM", stop);
+          console.log("\nStopping…");
+          server.close().then(resolve, resolve);
+        };
+        process.on("SIGINT", stop);
+        process.on("SIGTERM", stop);
+      });
+    });
+
+  program
+    .command("build-notebooks")
+    .description("write the notebooks as a static site, with the outputs they read as Arrow files")
+    .option("--out <dir>", "output folder (default: site/ in the workspace)")
+    .option("--pipeline <name...>", "pipelines whose outputs to include (default: those the notebooks name)")
+    .option("--notebooks <dir>", "folder of notebooks (default: the project's notebooks/)")
+    .action(async (opts: BuildOpts, command: Command) => {
+      const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+      const { buildNotebooks } = await import("../../cells/notebooks/build.ts");
+      const t0 = performance.now();
+      const { resolveWorkspaceHome } = await import("../../cells/store/workspace.ts");
+      const outDir = path.resolve(opts.out ?? path.join(resolveWorkspaceHome(workspace), "site"));
+      const result = await buildNotebooks({ home: workspace, outDir, pipelines: opts.pipeline, notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined });
+      console.log(`Wrote ${result.pages.length} notebook page${result.pages.length === 1 ? "" : "s"} and ${result.tables.length} table${result.tables.length === 1 ? "" : "s"} (${(result.bytes / 2 ** 20).toFixed(1)} MiB) to ${result.outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      for (const t of result.tables) console.log(`  ${t}`);
+      console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);
+    });
+}

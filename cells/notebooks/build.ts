@@ -1,0 +1,165 @@
+import fs from "node:fs";
+import path from "node:path";
+import { build, type Manifest } from "vite";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { Parser, type Node } from "acorn";
+import { simple } from "acorn-walk";
+import { resolveWorkspaceHome } from "../store/workspace.ts";
+import { compileNotebook } from "./transform.ts";
+import { NotebookData, type Catalog } from "./data.ts";
+import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
+import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
+
+const MARKER = ".tracebook-site";
+const DATA_DIR = "_tracebook";
+
+export interface BuildOptions {
+  home?: string;
+  outDir: string;
+  notebooksDir?: string;
+  /** Pipelines whose outputs to include (default: those the notebooks name). */
+  pipelines?: string[];
+  logLevel?: "info" | "warn" | "error" | "silent";
+}
+
+export interface BuildResult {
+  outDir: string;
+  pages: string[];
+  /** `pipeline.cell (rows, bytes)` for every table written. */
+  tables: string[];
+  bytes: number;
+}
+
+/**
+ * `tracebook build-notebooks`: every notebook as a static page (Vite build: the runtime,
+ * DuckDB-wasm's bundles and workers as local assets), and the cell outputs the notebooks read
+ * as Arrow IPC files beside them, with a catalog per pipeline. No live updates: the outputs are
+ * those of the moment of the build.
+ */
+export async function buildNotebooks(options: BuildOptions): Promise<BuildResult> {
+  const home = resolveWorkspaceHome(options.home);
+  const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
+  const outDir = path.resolve(options.outDir);
+  prepareOutDir(outDir);
+  const notebooks = listNotebooks(notebooksDir).filter((n) => !n.error);
+  if (!notebooks.length) throw new Error(`no notebooks in ${notebooksDir}`);
+
+  const config = viteConfig({ notebooksDir, logLevel: options.logLevel ?? "warn" });
+  await build({
+    ...config,
+    base: "./",
+    plugins: [tracebookNotebooks({ notebooksDir, runtimeEntry: "/notebooks/runtime/index.ts", base: `./${DATA_DIR}` })],
+    build: {
+      outDir,
+      emptyOutDir: false,
+      manifest: true,
+      chunkSizeWarningLimit: 4096,
+      rollupOptions: { input: Object.fromEntries(notebooks.map((n) => [n.name, `${NOTEBOOK_PAGE}${n.name}.js`])) },
+    },
+  });
+  const manifestFile = path.join(outDir, ".vite", "manifest.json");
+  const manifest = JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest;
+  fs.rmSync(path.dirname(manifestFile), { recursive: true, force: true });
+
+  const pages: string[] = [];
+  for (const n of notebooks) {
+    const chunk = Object.values(manifest).find((c) => c.isEntry && c.name === n.name);
+    if (!chunk) throw new Error(`the build has no entry for notebook ${n.name}`);
+    const css = [...new Set([...(chunk.css ?? []), ...(chunk.imports ?? []).flatMap((i) => manifest[i]?.css ?? [])])];
+    const head = css.map((c) => `<link rel="stylesheet" href="./${c}">\n`).join("");
+    const file = path.join(outDir, `${n.name}.html`);
+    fs.writeFileSync(file, notebookPage(n, `./${chunk.file}`, "./index.html", head));
+    pages.push(file);
+  }
+
+  // The data: the cells the notebooks read, per pipeline.
+  const wanted = new Map<string, Set<string>>();
+  const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
+  for (const p of specs) wanted.set(p, new Set());
+  const parser = await DuckDBInstance.create(":memory:");
+  const sqlConnection = await parser.connect();
+  try {
+    for (const n of notebooks) {
+      const names = await tablesRead(fs.readFileSync(n.file, "utf8"), sqlConnection);
+      for (const [p, set] of wanted) if (!options.pipelines?.length ? n.pipeline === p : true) for (const t of names) set.add(t);
+    }
+  } finally {
+    sqlConnection.closeSync();
+    parser.closeSync();
+  }
+  const data = new NotebookData({ home });
+  const tables: string[] = [];
+  let bytes = 0;
+  const catalogs: Catalog[] = [];
+  try {
+    for (const [p, names] of wanted) {
+      const catalog = await data.catalog(p);
+      const cells = catalog.cells.filter((c) => names.has(c.cell) && c.dataVersion);
+      fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
+      for (const c of cells) {
+        const { bytes: b } = await data.arrow(p, c.cell);
+        fs.writeFileSync(path.join(outDir, DATA_DIR, "data", p, `${c.cell}.arrow`), b);
+        bytes += b.byteLength;
+        tables.push(`${p}.${c.cell} (${c.rows} rows, ${(b.byteLength / 2 ** 20).toFixed(1)} MiB)`);
+      }
+      const shipped: Catalog = { pipeline: p, cells };
+      fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
+      fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(shipped));
+      catalogs.push(shipped);
+    }
+  } finally {
+    data.close();
+  }
+  fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
+  fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
+  return { outDir, pages, tables, bytes };
+}
+
+/** An output folder is replaced only if it is empty or an earlier build of ours. */
+function prepareOutDir(outDir: string): void {
+  if (fs.existsSync(outDir)) {
+    const entries = fs.readdirSync(outDir);
+    if (entries.length && !entries.includes(MARKER)) throw new Error(`${outDir} is not empty and was not written by build-notebooks: choose another --out`);
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+}
+
+/**
+ * The tables a notebook's SQL reads (```sql blocks and sql`…` templates), by DuckDB's own
+ * parser (as the page does with getTableNames), plus the front matter's `tables`.
+ */
+export async function tablesRead(markdown: string, connection: DuckDBConnection): Promise<Set<string>> {
+  const nb = compileNotebook(markdown);
+  const names = new Set<string>(Array.isArray(nb.frontMatter.tables) ? nb.frontMatter.tables.map(String) : []);
+  const queries: string[] = [];
+  for (const cell of nb.cells) {
+    if (cell.error) continue;
+    let ast: Node;
+    try {
+      const code = cell.expression ? `(${cell.body}\n)` : `(async () => {\n${cell.body}\n})`;
+      ast = Parser.parse(code, { ecmaVersion: "latest", sourceType: "module", allowAwaitOutsideFunction: true, allowReturnOutsideFunction: true });
+    } catch {
+      continue;
+    }
+    simple(ast, {
+      TaggedTemplateExpression(node) {
+        const n = node as Node & { tag: Node & { name?: string }; quasi: { quasis: { value: { cooked: string | null } }[] } };
+        if (n.tag.type === "Identifier" && n.tag.name === "sql") queries.push(n.quasi.quasis.map((q) => q.value.cooked ?? "").join("NULL"));
+      },
+    });
+  }
+  for (const q of queries) {
+    const reader = await connection.runAndReadAll("select json_serialize_sql(?::varchar) as ast", [q]);
+    const ast = JSON.parse(String(reader.getRowObjectsJS()[0]!.ast)) as unknown;
+    const visit = (v: unknown): void => {
+      if (Array.isArray(v)) return v.forEach(visit);
+      if (!v || typeof v !== "object") return;
+      const o = v as Record<string, unknown>;
+      if (o.type === "BASE_TABLE" && typeof o.table_name === "string") names.add(o.table_name);
+      Object.values(o).forEach(visit);
+    };
+    visit(ast);
+  }
+  return names;
+}

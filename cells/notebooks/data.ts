@@ -1,0 +1,188 @@
+import fs from "node:fs";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { tableToIPC } from "apache-arrow";
+import { openWorkspace } from "../store/workspace.ts";
+import { readerToArrow } from "../store/arrow.ts";
+import { cellHistories } from "../graph/runs.ts";
+import type { GraphEvent } from "../graph/scheduler.ts";
+
+/** What the page sees of a pipeline: its cells' current outputs (never file paths). */
+export interface CatalogCell {
+  cell: string;
+  kind: string;
+  rows: number | null;
+  dataVersion: string | null;
+  /** The last run's status (succeeded, failed, cancelled, interrupted); with a watcher, also `running`, `fresh` (checked this cycle), `blocked`. */
+  state: string;
+  reason: string | null;
+}
+
+export interface Catalog {
+  pipeline: string;
+  cells: CatalogCell[];
+}
+
+interface Entry extends CatalogCell {
+  artifact: string | null;
+}
+
+export class NotFoundError extends Error {}
+
+/**
+ * The notebook server's view of the workspace. The DuckDB file is held only while the run log
+ * is read (open, read, close), so `tracebook run`, a watcher or a curator can write between
+ * reads; artifacts (Parquet) are read by a separate in-memory DuckDB and served as Arrow IPC
+ * streams, cached by data version (content-addressed, so a cached stream never goes stale).
+ */
+export class NotebookData {
+  readonly home: string;
+  private readonly catalogs = new Map<string, { cells: Map<string, Entry>; at: number }>();
+  /** Pipelines whose catalog is kept current by watcher events, not by re-reading the run log. */
+  private readonly live = new Set<string>();
+  private readonly arrows = new Map<string, Promise<Uint8Array>>();
+  private arrowBytes = 0;
+  private readonly maxCacheBytes: number;
+  private reader: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
+  private readerQueue: Promise<unknown> = Promise.resolve();
+  private workspaceQueue: Promise<unknown> = Promise.resolve();
+  private readonly refreshMs: number;
+
+  constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number }) {
+    this.home = options.home;
+    this.maxCacheBytes = options.maxCacheBytes ?? 512 * 2 ** 20;
+    this.refreshMs = options.refreshMs ?? 1000;
+  }
+
+  /** The pipeline's cells with their current outputs. Re-reads the run log (at most once per refreshMs) unless a watcher keeps it current. */
+  async catalog(pipeline: string): Promise<Catalog> {
+    const have = this.catalogs.get(pipeline);
+    if (!have || (!this.live.has(pipeline) && Date.now() - have.at > this.refreshMs)) {
+      try {
+        await this.readRunLog([pipeline]);
+      } catch (err) {
+        if (!have) throw err; // the workspace is busy (a run holds it): serve what we know
+      }
+    }
+    const entries = this.catalogs.get(pipeline);
+    if (!entries || !entries.cells.size) throw new NotFoundError(`pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first`);
+    return { pipeline, cells: [...entries.cells.values()].map(({ artifact: _a, ...c }) => c) };
+  }
+
+  /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */
+  async readRunLog(pipelines: string[], options: { attempts?: number } = {}): Promise<void> {
+    const attempts = options.attempts ?? 3;
+    const task = async () => {
+      for (let i = 0; ; i++) {
+        try {
+          const ws = await openWorkspace({ home: this.home });
+          try {
+            for (const p of pipelines) {
+              const histories = await cellHistories(ws, p);
+              const cells = new Map<string, Entry>();
+              const byTime = [...histories].sort(([, a], [, b]) => (a.last?.started_at?.getTime() ?? 0) - (b.last?.started_at?.getTime() ?? 0));
+              for (const [cell, h] of byTime) {
+                const done = h.lastSucceeded;
+                const last = h.last;
+                cells.set(cell, {
+                  cell, kind: (done ?? last)?.kind ?? "?", rows: done?.rows == null ? null : Number(done.rows),
+                  dataVersion: done?.data_version ?? null, artifact: done?.artifact ?? null,
+                  state: last?.status ?? "never run", reason: last?.status === "succeeded" ? null : last?.error ?? null,
+                });
+              }
+              this.catalogs.set(p, { cells, at: Date.now() });
+            }
+          } finally {
+            ws.close();
+          }
+          return;
+        } catch (err) {
+          if (i + 1 >= attempts || !/open in another process|lock/i.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+        }
+      }
+    };
+    const run = this.workspaceQueue.then(task, task);
+    this.workspaceQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Mark a pipeline as kept current by a watcher's events. */
+  watch(pipeline: string): void {
+    this.live.add(pipeline);
+  }
+
+  /** A watcher's event: new outputs replace the catalog's; running and failed cells say so. Returns the catalog entry it changed. */
+  applyEvent(e: GraphEvent): CatalogCell | null {
+    if (!("cell" in e)) return null;
+    const catalog = this.catalogs.get(e.pipeline) ?? { cells: new Map<string, Entry>(), at: Date.now() };
+    this.catalogs.set(e.pipeline, catalog);
+    const entry: Entry = catalog.cells.get(e.cell) ?? { cell: e.cell, kind: "kind" in e ? e.kind : "?", rows: null, dataVersion: null, artifact: null, state: "never run", reason: null };
+    switch (e.event) {
+      case "output-changed":
+        Object.assign(entry, { dataVersion: e.dataVersion, artifact: e.artifact, rows: e.rows, state: "fresh", reason: null });
+        break;
+      case "cell-started": Object.assign(entry, { state: "running", reason: e.reason }); break;
+      case "cell-finished": case "cell-fresh": Object.assign(entry, { state: "fresh", reason: null }); break;
+      case "cell-failed": Object.assign(entry, { state: "failed", reason: e.error }); break;
+      case "cell-blocked": Object.assign(entry, { state: "blocked", reason: `input ${e.by} is not ready` }); break;
+      default: return null;
+    }
+    catalog.cells.set(e.cell, entry);
+    const { artifact: _a, ...visible } = entry;
+    return visible;
+  }
+
+  /** A cell's current output as an Arrow IPC stream. */
+  async arrow(pipeline: string, cell: string): Promise<{ bytes: Uint8Array; dataVersion: string }> {
+    await this.catalog(pipeline);
+    const entry = this.catalogs.get(pipeline)?.cells.get(cell);
+    if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
+    if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
+    const { dataVersion, artifact } = entry;
+    let bytes = this.arrows.get(dataVersion);
+    if (!bytes) {
+      if (!fs.existsSync(artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
+      bytes = this.readParquet(artifact);
+      this.arrows.set(dataVersion, bytes);
+      bytes.then((b) => this.account(dataVersion, b.byteLength), () => this.arrows.delete(dataVersion));
+    } else {
+      // Least recently used goes first: re-insert on use.
+      this.arrows.delete(dataVersion);
+      this.arrows.set(dataVersion, bytes);
+    }
+    return { bytes: await bytes, dataVersion };
+  }
+
+  private account(_dataVersion: string, size: number): void {
+    this.arrowBytes += size;
+    for (const [k, v] of this.arrows) {
+      if (this.arrowBytes <= this.maxCacheBytes || this.arrows.size <= 1) break;
+      this.arrows.delete(k);
+      v.then((b) => (this.arrowBytes -= b.byteLength), () => undefined);
+    }
+  }
+
+  private readParquet(file: string): Promise<Uint8Array> {
+    const task = async () => {
+      this.reader ??= (async () => {
+        const instance = await DuckDBInstance.create(":memory:");
+        return { instance, connection: await instance.connect() };
+      })();
+      const { connection } = await this.reader;
+      const table = readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file]));
+      return tableToIPC(table, "stream");
+    };
+    const run = this.readerQueue.then(task, task);
+    this.readerQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  close(): void {
+    const reader = this.reader;
+    this.reader = null;
+    void reader?.then(({ instance, connection }) => {
+      connection.closeSync();
+      instance.closeSync();
+    }, () => undefined);
+  }
+}

@@ -1,0 +1,247 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Plugin, ViteDevServer } from "vite";
+import { compileNotebook, notebookToModule } from "./transform.ts";
+import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
+
+/** URL prefixes the plugin answers. */
+export const NOTEBOOK_MODULE = "/@notebook/"; // the compiled notebook: /@notebook/<name>.js
+export const NOTEBOOK_PAGE = "/@notebook-page/"; // the page's entry: mounts the notebook, wires live updates
+export const API = "/@tracebook"; // catalog and data
+const QUERY = "?tracebook-notebook";
+const PAGE_ID = "\0tracebook-page:";
+
+export interface NotebookInfo {
+  name: string;
+  file: string;
+  title: string;
+  pipeline: string | null;
+  /** Cells named in its SQL (```sql blocks and sql`…` templates), when `tables` is not in the front matter. */
+  error?: string;
+}
+
+export interface PluginOptions {
+  /** Folder of `*.md` notebooks. */
+  notebooksDir: string;
+  /** Folder of the browser runtime (notebooks/runtime), served by Vite from the root. */
+  runtimeEntry: string;
+  /** The workspace's data, for the dev server's catalog and data endpoints (absent in a static build). */
+  data?: NotebookData;
+  /** Where the page finds the catalog and data: API on the dev server, a relative folder in a static build. */
+  base?: string;
+  /** Pipelines the server serves besides those the notebooks name (the index links the notebooks to them too). */
+  pipelines?: string[];
+}
+
+/** Notebooks in a folder, sorted by name. */
+export function listNotebooks(dir: string): NotebookInfo[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".md") && f.toLowerCase() !== "readme.md").sort().map((f) => {
+    const file = path.join(dir, f);
+    const name = f.slice(0, -3);
+    try {
+      const nb = compileNotebook(fs.readFileSync(file, "utf8"));
+      return { name, file, title: nb.title, pipeline: nb.pipeline };
+    } catch (err) {
+      return { name, file, title: name, pipeline: null, error: (err as Error).message };
+    }
+  });
+}
+
+const NAME = /^[A-Za-z0-9][\w.-]*$/;
+
+/**
+ * The Vite plugin: `/@notebook/<name>.js` is `<notebooksDir>/<name>.md` compiled to a module;
+ * `/@notebook-page/<name>.js` mounts it. On the dev server it also serves the index (`/`), each
+ * notebook's page (`/<name>`), the pipeline catalog (`/@tracebook/catalog/<pipeline>.json`) and
+ * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`).
+ */
+export function tracebookNotebooks(options: PluginOptions): Plugin {
+  const base = options.base ?? API;
+  const fileOf = (name: string) => path.join(options.notebooksDir, `${name}.md`);
+  return {
+    name: "tracebook-notebooks",
+    enforce: "pre",
+    resolveId(id) {
+      const clean = id.split("?")[0]!;
+      if (clean.startsWith(NOTEBOOK_MODULE) && clean.endsWith(".js")) {
+        const name = clean.slice(NOTEBOOK_MODULE.length, -3);
+        if (NAME.test(name) && fs.existsSync(fileOf(name))) return `${fileOf(name)}${QUERY}`;
+      }
+      if (clean.startsWith(NOTEBOOK_PAGE) && clean.endsWith(".js")) {
+        const name = clean.slice(NOTEBOOK_PAGE.length, -3);
+        if (NAME.test(name) && fs.existsSync(fileOf(name))) return `${PAGE_ID}${name}`;
+      }
+      return null;
+    },
+    load(id) {
+      if (id.endsWith(QUERY)) {
+        const file = id.slice(0, -QUERY.length);
+        this.addWatchFile(file);
+        const nb = compileNotebook(fs.readFileSync(file, "utf8"));
+        return { code: notebookToModule(nb, { file: path.relative(process.cwd(), file) || file }), map: null };
+      }
+      if (id.startsWith(PAGE_ID)) return pageEntry(id.slice(PAGE_ID.length), options.runtimeEntry, base);
+      return null;
+    },
+    configureServer(server) {
+      server.middlewares.use((req, res, next) => {
+        handle(server, options, req, res).then((done) => (done ? undefined : next()), (err) => {
+          const status = err instanceof NotFoundError ? 404 : 500;
+          if (status === 500) server.config.logger.error(`tracebook notebooks: ${(err as Error).stack ?? err}`);
+          res.statusCode = status;
+          res.setHeader("content-type", "text/plain; charset=utf-8");
+          res.end((err as Error).message);
+        });
+      });
+    },
+  };
+}
+
+/** The page's entry module: mount, expose for tests, follow the server's live events. */
+function pageEntry(name: string, runtimeEntry: string, base: string): string {
+  return `import notebook from ${JSON.stringify(`${NOTEBOOK_MODULE}${name}.js`)};
+import { mount } from ${JSON.stringify(runtimeEntry)};
+const root = document.getElementById("tb-notebook");
+const live = document.getElementById("tb-live");
+const mounted = mount(root, notebook, { base: ${JSON.stringify(base)} });
+const pipelineLabel = document.getElementById("tb-pipeline");
+if (pipelineLabel) pipelineLabel.textContent = mounted.db.pipeline ? "pipeline " + mounted.db.pipeline : "no pipeline";
+window.__tracebook = { notebook, mounted, events: [] };
+const say = (text) => { if (live) live.textContent = text; };
+if (import.meta.hot) {
+  if (live) live.classList.add("tb-on");
+  say("live");
+  import.meta.hot.on("tracebook:output-changed", async (e) => {
+    window.__tracebook.events.push(e);
+    const reloaded = await mounted.outputChanged(e);
+    if (reloaded) say("live · " + e.cell + " updated " + new Date().toLocaleTimeString());
+  });
+  import.meta.hot.on("tracebook:cell", (e) => {
+    if (e.pipeline !== mounted.db.pipeline) return;
+    if (e.state === "running") say("live · running " + e.cell + "…");
+    else if (e.state === "failed") say("live · " + e.cell + " failed");
+  });
+}
+`;
+}
+
+async function handle(server: ViteDevServer, options: PluginOptions, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  const url = new URL(req.url ?? "/", "http://localhost");
+  const p = decodeURIComponent(url.pathname);
+  if (p.startsWith(`${API}/`)) {
+    if (!options.data) throw new NotFoundError("no workspace");
+    const catalog = /^\/@tracebook\/catalog\/([^/]+)\.json$/.exec(p);
+    if (catalog) {
+      send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.data.catalog(catalog[1]!)), { "cache-control": "no-store" });
+      return true;
+    }
+    const data = /^\/@tracebook\/data\/([^/]+)\/([^/]+)\.arrow$/.exec(p);
+    if (data) {
+      const { bytes, dataVersion } = await options.data.arrow(data[1]!, data[2]!);
+      const etag = `"${dataVersion}"`;
+      // A URL with the data version in it names immutable content; without it, revalidate.
+      const headers = { etag, "cache-control": url.searchParams.get("v") === dataVersion ? "public, max-age=31536000, immutable" : "no-cache", "x-tracebook-data-version": dataVersion };
+      if (req.headers["if-none-match"] === etag) {
+        res.writeHead(304, headers).end();
+        return true;
+      }
+      send(res, 200, "application/vnd.apache.arrow.stream", bytes, headers);
+      return true;
+    }
+    throw new NotFoundError(`no such endpoint: ${p}`);
+  }
+  if (p === "/favicon.ico") {
+    res.writeHead(204).end();
+    return true;
+  }
+  if (p === "/" || p === "/index.html") {
+    const html = await indexPage(options);
+    send(res, 200, "text/html; charset=utf-8", await server.transformIndexHtml(req.url ?? "/", html));
+    return true;
+  }
+  const page = /^\/([A-Za-z0-9][\w.-]*?)(?:\.html)?$/.exec(p);
+  if (page && fs.existsSync(path.join(options.notebooksDir, `${page[1]}.md`))) {
+    const info = listNotebooks(options.notebooksDir).find((n) => n.name === page[1])!;
+    send(res, 200, "text/html; charset=utf-8", await server.transformIndexHtml(req.url ?? "/", notebookPage(info, `${NOTEBOOK_PAGE}${info.name}.js`, "./")));
+    return true;
+  }
+  return false;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Uint8Array, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": type, "x-content-type-options": "nosniff", ...headers });
+  res.end(body);
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** The HTML shell of one notebook page. */
+export function notebookPage(info: NotebookInfo, entry: string, home: string, head = ""): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeHtml(info.title)}</title>
+<link rel="icon" href="data:,">
+${head}</head>
+<body>
+<header class="tb-bar"><a href="${escapeHtml(home)}">Tracebook notebooks</a><span>${escapeHtml(info.title)}</span><span id="tb-pipeline">${info.pipeline ? `pipeline ${escapeHtml(info.pipeline)}` : ""}</span><span class="tb-live" id="tb-live"></span></header>
+<main class="tb-notebook" id="tb-notebook"></main>
+<script type="module" src="${escapeHtml(entry)}"></script>
+</body>
+</html>
+`;
+}
+
+/** The index: every notebook, and each pipeline's cells as the server sees them. */
+async function indexPage(options: PluginOptions): Promise<string> {
+  const notebooks = listNotebooks(options.notebooksDir);
+  const pipelines = [...new Set([...notebooks.map((n) => n.pipeline).filter((p): p is string => p !== null), ...(options.pipelines ?? [])])];
+  const catalogs: (Catalog | { pipeline: string; error: string })[] = [];
+  for (const p of pipelines) {
+    try {
+      catalogs.push(await options.data!.catalog(p));
+    } catch (err) {
+      catalogs.push({ pipeline: p, error: (err as Error).message });
+    }
+  }
+  return indexHtml(notebooks, catalogs, (n, p) => `./${n.name}${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`);
+}
+
+export function indexHtml(notebooks: NotebookInfo[], catalogs: (Catalog | { pipeline: string; error: string })[], href: (n: NotebookInfo, pipeline?: string) => string, head = ""): string {
+  const served = catalogs.filter((c) => !("error" in c)).map((c) => c.pipeline);
+  const rows = notebooks.map((n) => {
+    const others = served.filter((p) => p !== n.pipeline).map((p) => `<a href="${escapeHtml(href(n, p))}">${escapeHtml(p)}</a>`).join(" ");
+    return `<tr><td><a href="${escapeHtml(href(n))}">${escapeHtml(n.title)}</a></td><td>${escapeHtml(n.pipeline ?? "")}</td><td>${others ? `also on ${others}` : ""}</td><td>${escapeHtml(n.error ?? "")}</td></tr>`;
+  }).join("\n");
+  const pipelines = catalogs.map((c) => "error" in c
+    ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="tb-error">${escapeHtml(c.error)}</p>`
+    : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
+      `<tr><td>${escapeHtml(x.cell)}</td><td>${escapeHtml(x.kind)}</td><td>${escapeHtml(x.state)}</td><td>${x.rows ?? ""}</td><td><code>${escapeHtml(x.dataVersion?.slice(0, 12) ?? "")}</code></td></tr>`).join("")}</table>`).join("\n");
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tracebook notebooks</title>
+<link rel="icon" href="data:,">
+${head}<style>body{margin:0;font:15px/1.5 system-ui,sans-serif;color:#1b1e23}main{max-width:1100px;margin:0 auto;padding:1rem 1.5rem 4rem}table{border-collapse:collapse}td,th{text-align:left;padding:.2rem .8rem .2rem 0;border-bottom:1px solid #e3e5e8;font-size:14px}a{color:#2f5fd0}.tb-error{color:#b3261e}</style>
+</head>
+<body>
+<main class="tb-index">
+<h1>Tracebook notebooks</h1>
+<table id="tb-notebooks"><tr><th>notebook</th><th>pipeline</th><th></th><th></th></tr>
+${rows}
+</table>
+${pipelines}
+</main>
+</body>
+</html>
+`;
+}

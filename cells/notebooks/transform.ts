@@ -1,0 +1,226 @@
+import MarkdownIt, { type Token } from "markdown-it";
+import { analyzeJs, CellSyntaxError, findExpressionEnd, type JsCell } from "./javascript.ts";
+
+/**
+ * Notebooks are Markdown with front matter, reactive ```js blocks, ```sql blocks and inline
+ * `${…}` expressions (Observable Framework's format). `compileNotebook` parses one; its
+ * `toModule` is the ES module the browser runtime (notebooks/runtime) mounts.
+ */
+export interface NotebookCell {
+  id: number;
+  /** Where it came from: a ```js block, a ```sql block or an inline `${…}`. */
+  source: "js" | "sql" | "inline";
+  inline: boolean;
+  inputs: string[];
+  outputs: string[];
+  /** Its value is displayed (an expression, or a sql block without id). */
+  expression: boolean;
+  async: boolean;
+  /** The definition's body (statements), or the expression for expression cells. */
+  body: string;
+  /** A compile error: the cell throws it when it runs, so the page shows it in place. */
+  error?: string;
+}
+
+export interface Notebook {
+  title: string;
+  pipeline: string | null;
+  frontMatter: Record<string, FrontMatterValue>;
+  /** The page's static HTML: placeholders `<div class="tb-cell" id="tb-cell-N">` where cells display. */
+  html: string;
+  cells: NotebookCell[];
+}
+
+export type FrontMatterValue = string | number | boolean | null | FrontMatterValue[];
+
+export class NotebookError extends Error {}
+
+interface Env {
+  [key: string]: unknown;
+  cells: NotebookCell[];
+}
+
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+
+function markdown(): InstanceType<typeof MarkdownIt> {
+  const md = new MarkdownIt({ html: true, linkify: false, typographer: false });
+  // Inline `${expression}`: the extent is found by the JavaScript parser, so braces and strings inside are fine.
+  md.inline.ruler.before("text", "tb_expression", (state, silent) => {
+    const { src, pos } = state;
+    if (src.charCodeAt(pos) !== 0x24 /* $ */ || src.charCodeAt(pos + 1) !== 0x7b /* { */) return false;
+    let end: number;
+    try {
+      end = findExpressionEnd(src, pos + 2);
+    } catch {
+      return false; // not an expression: literal text
+    }
+    if (end >= state.posMax) return false;
+    if (!silent) state.push("tb_expression", "", 0).content = src.slice(pos + 2, end);
+    state.pos = end + 1;
+    return true;
+  });
+  md.renderer.rules.tb_expression = (tokens: Token[], idx: number, _o: unknown, env: unknown) => {
+    const cell = compileCell(env as Env, "inline", tokens[idx]!.content);
+    return `<span class="tb-cell tb-inline" id="tb-cell-${cell.id}"></span>`;
+  };
+  const fence = md.renderer.rules.fence!;
+  md.renderer.rules.fence = (tokens, idx, options, envArg, self) => {
+    const env = envArg as unknown as Env;
+    const token = tokens[idx]!;
+    const { language, attrs } = parseInfo(token.info);
+    if (language !== "js" && language !== "javascript" && language !== "sql") return fence(tokens, idx, options, envArg, self);
+    const echo = attrs.has("echo") ? fence(tokens, idx, options, envArg, self) : "";
+    const cell = language === "sql" ? compileSql(env, token.content, attrs) : compileCell(env, "js", token.content);
+    return `${echo}<div class="tb-cell" id="tb-cell-${cell.id}"></div>\n`;
+  };
+  return md;
+}
+
+/** `sql id=top display echo` → language and attributes. */
+function parseInfo(info: string): { language: string; attrs: Map<string, string> } {
+  const [language = "", ...rest] = info.trim().split(/\s+/);
+  const attrs = new Map<string, string>();
+  for (const part of rest) {
+    const eq = part.indexOf("=");
+    if (eq < 0) attrs.set(part, "");
+    else attrs.set(part.slice(0, eq), part.slice(eq + 1).replace(/^(["'])(.*)\1$/, "$2"));
+  }
+  return { language: language.toLowerCase(), attrs };
+}
+
+function compileCell(env: Env, source: NotebookCell["source"], code: string): NotebookCell {
+  const id = env.cells.length + 1;
+  let cell: NotebookCell;
+  try {
+    const js: JsCell = analyzeJs(code, { inline: source === "inline" });
+    cell = { id, source, inline: source === "inline", inputs: js.inputs, outputs: js.outputs, expression: js.expression, async: js.async, body: js.body };
+    if (js.assigns.length) (cell as NotebookCell & { assigns?: string[] }).assigns = js.assigns;
+  } catch (err) {
+    if (!(err instanceof CellSyntaxError)) throw err;
+    cell = errorCell(id, source, err.message);
+  }
+  env.cells.push(cell);
+  return cell;
+}
+
+function errorCell(id: number, source: NotebookCell["source"], message: string): NotebookCell {
+  return { id, source, inline: source === "inline", inputs: [], outputs: [], expression: false, async: false, body: `throw new SyntaxError(${JSON.stringify(message)});`, error: message };
+}
+
+/**
+ * A ```sql block is a query on the page's DuckDB through the `sql` tagged template: `${…}`
+ * inside it are bound parameters, never spliced into the SQL. With `id=name` the result is
+ * the variable `name` (shown only with `display`); without, the result is shown as a table.
+ */
+function compileSql(env: Env, text: string, attrs: Map<string, string>): NotebookCell {
+  const name = attrs.get("id");
+  if (name !== undefined && !IDENT.test(name)) {
+    const cell = errorCell(env.cells.length + 1, "sql", `sql id=${name}: not a JavaScript identifier`);
+    env.cells.push(cell);
+    return cell;
+  }
+  let template: string;
+  try {
+    template = sqlTemplate(text.replace(/[\s;]+$/, ""));
+  } catch (err) {
+    if (!(err instanceof CellSyntaxError)) throw err;
+    const cell = errorCell(env.cells.length + 1, "sql", err.message);
+    env.cells.push(cell);
+    return cell;
+  }
+  const code = name === undefined ? `sql${template}` : `const ${name} = await sql${template};${attrs.has("display") ? `\ndisplay(${name});` : ""}`;
+  const cell = compileCell(env, "sql", code);
+  return cell;
+}
+
+/** SQL text as a JavaScript template literal: literal parts escaped, `${…}` kept as expressions. */
+export function sqlTemplate(sql: string): string {
+  let out = "`";
+  let i = 0;
+  const escape = (s: string) => s.replace(/[\\`]/g, (c) => `\\${c}`);
+  for (;;) {
+    const open = sql.indexOf("${", i);
+    if (open < 0) break;
+    const end = findExpressionEnd(sql, open + 2);
+    out += `${escape(sql.slice(i, open))}\${${sql.slice(open + 2, end)}}`;
+    i = end + 1;
+  }
+  return `${out}${escape(sql.slice(i))}\``;
+}
+
+/** Front matter: `---` lines around `key: value` pairs (a YAML subset: strings, numbers, booleans, null, [lists]). */
+export function parseFrontMatter(text: string): { data: Record<string, FrontMatterValue>; content: string; lines: number } {
+  const m = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(text);
+  if (!m) return { data: {}, content: text, lines: 0 };
+  const data: Record<string, FrontMatterValue> = {};
+  m[1]!.split(/\r?\n/).forEach((line, i) => {
+    if (!line.trim() || line.trimStart().startsWith("#")) return;
+    const kv = /^([A-Za-z_][\w-]*)\s*:\s*(.*)$/.exec(line);
+    if (!kv) throw new NotebookError(`front matter line ${i + 2}: expected "key: value", got ${JSON.stringify(line)}`);
+    data[kv[1]!] = scalar(kv[2]!.trim());
+  });
+  return { data, content: text.slice(m[0].length), lines: m[0].split("\n").length - 1 };
+}
+
+function scalar(v: string): FrontMatterValue {
+  if (v.startsWith("[") && v.endsWith("]")) {
+    const inner = v.slice(1, -1).trim();
+    return inner ? inner.split(",").map((s) => scalar(s.trim())) : [];
+  }
+  if (/^".*"$/.test(v)) return JSON.parse(v) as string;
+  if (/^'.*'$/.test(v)) return v.slice(1, -1).replaceAll("''", "'");
+  if (v === "true" || v === "false") return v === "true";
+  if (v === "null" || v === "~" || v === "") return null;
+  if (/^-?\d+(\.\d+)?$/.test(v)) return Number(v);
+  return v.replace(/\s+#.*$/, "");
+}
+
+export function compileNotebook(text: string): Notebook {
+  const { data, content } = parseFrontMatter(text);
+  const env: Env = { cells: [] };
+  const md = markdown();
+  const tokens = md.parse(content, env as never);
+  const html = md.renderer.render(tokens, md.options, env as never);
+  // Assigning to another cell's output would silently change only the local copy: refuse it.
+  const defined = new Set(env.cells.flatMap((c) => c.outputs));
+  for (const [i, c] of env.cells.entries()) {
+    const assigns = (c as NotebookCell & { assigns?: string[] }).assigns;
+    delete (c as NotebookCell & { assigns?: string[] }).assigns;
+    const external = assigns?.find((a) => defined.has(a));
+    if (external) env.cells[i] = errorCell(c.id, c.source, `Assignment to external variable "${external}" (it is defined by another cell)`);
+  }
+  const h1 = tokens.findIndex((t) => t.type === "heading_open" && t.tag === "h1");
+  const heading = h1 >= 0 ? tokens[h1 + 1]?.children?.filter((t: Token) => t.type === "text" || t.type === "code_inline").map((t: Token) => t.content).join("").trim() : undefined;
+  const title = typeof data.title === "string" ? data.title : heading ?? "Untitled";
+  const pipeline = typeof data.pipeline === "string" ? data.pipeline : null;
+  return { title, pipeline, frontMatter: data, html, cells: env.cells };
+}
+
+/** The ES module for a notebook: `export default {title, pipeline, frontMatter, html, cells}` with each cell's definition as a function. */
+export function notebookToModule(nb: Notebook, options: { file?: string } = {}): string {
+  const lines: string[] = [];
+  lines.push(`// Compiled by tracebook from ${options.file ?? "a notebook"}: edit the Markdown, not this module.`);
+  lines.push("export default {");
+  lines.push(`  title: ${JSON.stringify(nb.title)},`);
+  lines.push(`  pipeline: ${JSON.stringify(nb.pipeline)},`);
+  lines.push(`  frontMatter: ${JSON.stringify(nb.frontMatter)},`);
+  lines.push(`  html: ${JSON.stringify(nb.html)},`);
+  lines.push("  cells: [");
+  for (const c of nb.cells) {
+    const params = c.inputs.join(", ");
+    const fn = c.expression ? `${c.async ? "async " : ""}(${params}) => (\n${c.body}\n)` : `${c.async ? "async " : ""}(${params}) => {\n${c.body}\n}`;
+    const meta = [
+      `id: ${c.id}`, `source: ${JSON.stringify(c.source)}`, `inline: ${c.inline}`, `expression: ${c.expression}`,
+      `inputs: ${JSON.stringify(c.inputs)}`, `outputs: ${JSON.stringify(c.outputs)}`, ...(c.error ? [`error: ${JSON.stringify(c.error)}`] : []),
+    ];
+    lines.push(`    {${meta.join(", ")}, body: ${fn}},`);
+  }
+  lines.push("  ],");
+  lines.push("};");
+  return `${lines.join("\n")}\n`;
+}
+
+/** Markdown text → ES module source. */
+export function transformNotebook(text: string, options: { file?: string } = {}): string {
+  return notebookToModule(compileNotebook(text), options);
+}

@@ -1,0 +1,169 @@
+import * as duckdb from "@duckdb/duckdb-wasm";
+// The bundles and workers come from node_modules through Vite (?url), never from a CDN.
+import ehWasm from "@duckdb/duckdb-wasm/dist/duckdb-eh.wasm?url";
+import ehWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-eh.worker.js?url";
+import mvpWasm from "@duckdb/duckdb-wasm/dist/duckdb-mvp.wasm?url";
+import mvpWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-mvp.worker.js?url";
+import type { Table } from "apache-arrow";
+
+export interface CatalogCell {
+  cell: string;
+  kind: string;
+  rows: number | null;
+  dataVersion: string | null;
+  state: string;
+  reason: string | null;
+}
+
+export interface Catalog {
+  pipeline: string;
+  cells: CatalogCell[];
+}
+
+let instance: Promise<duckdb.AsyncDuckDB> | null = null;
+
+/** One DuckDB-wasm per page: the worker and the wasm are loaded once. */
+function database(): Promise<duckdb.AsyncDuckDB> {
+  return (instance ??= (async () => {
+    const bundle = await duckdb.selectBundle({ mvp: { mainModule: mvpWasm, mainWorker: mvpWorker }, eh: { mainModule: ehWasm, mainWorker: ehWorker } });
+    const worker = new Worker(bundle.mainWorker!);
+    const db = new duckdb.AsyncDuckDB(new duckdb.VoidLogger(), worker);
+    await db.instantiate(bundle.mainModule, bundle.pthreadWorker);
+    return db;
+  })());
+}
+
+/**
+ * The page's SQL: DuckDB-wasm with the pipeline's cell outputs as tables named after the cells.
+ * A table is fetched (Arrow IPC from the server) the first time a query names it, and fetched
+ * again when the server says the cell's output changed.
+ */
+export class NotebookDatabase {
+  readonly pipeline: string | null;
+  private readonly base: string;
+  private connection: Promise<duckdb.AsyncDuckDBConnection> | null = null;
+  private catalogPromise: Promise<Catalog> | null = null;
+  /** Tables registered in this page: cell → data version and the load in flight. */
+  private readonly loaded = new Map<string, { dataVersion: string | null; ready: Promise<void> }>();
+  private readonly listeners = new Set<(cells: string[]) => void>();
+
+  constructor(options: { pipeline: string | null; base: string }) {
+    this.pipeline = options.pipeline;
+    this.base = options.base.replace(/\/$/, "");
+  }
+
+  /** Tagged template: `${…}` are bound parameters. */
+  readonly sql = (strings: TemplateStringsArray | string, ...params: unknown[]): Promise<Table> =>
+    typeof strings === "string" ? this.query(strings, params) : this.query(strings.join("?"), params, { probe: strings.join("NULL") });
+
+  catalog(): Promise<Catalog> {
+    return (this.catalogPromise ??= this.fetchCatalog());
+  }
+
+  private async fetchCatalog(): Promise<Catalog> {
+    if (!this.pipeline) return { pipeline: "", cells: [] };
+    const res = await fetch(`${this.base}/catalog/${encodeURIComponent(this.pipeline)}.json`, { cache: "no-store" });
+    if (!res.ok) throw new Error(`pipeline ${this.pipeline}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as Catalog;
+  }
+
+  private async connect(): Promise<duckdb.AsyncDuckDBConnection> {
+    return (this.connection ??= (async () => {
+      const conn = await (await database()).connect();
+      // The wasm build has no parquet/json extensions and must not try to download them.
+      await conn.query("SET autoload_known_extensions=false");
+      await conn.query("SET autoinstall_known_extensions=false");
+      return conn;
+    })());
+  }
+
+  /**
+   * Run a query; `?` are bound parameters. The pipeline cells it names are registered first
+   * (`probe`: the text with each parameter replaced by NULL, since DuckDB's table-name
+   * extraction refuses placeholders; the `sql` template builds it).
+   */
+  async query(text: string, params: unknown[] = [], options: { probe?: string } = {}): Promise<Table> {
+    const conn = await this.connect();
+    await this.ensureTables(conn, options.probe ?? (params.length ? text.replace(/\?/g, "NULL") : text));
+    if (!params.length) return conn.query(text);
+    const statement = await conn.prepare(text);
+    try {
+      return await statement.query(...params.map(bindable));
+    } finally {
+      await statement.close();
+    }
+  }
+
+  /** Register the pipeline cells a query names (DuckDB's parser says which tables it reads). */
+  private async ensureTables(conn: duckdb.AsyncDuckDBConnection, text: string): Promise<void> {
+    let names: string[];
+    try {
+      names = await conn.getTableNames(text);
+    } catch {
+      return; // a syntax error: let the query report it
+    }
+    const catalog = await this.catalog();
+    const cells = new Map(catalog.cells.map((c) => [c.cell, c]));
+    await Promise.all(names.map((n) => n.replace(/^.*\./, "")).filter((n) => cells.has(n)).map((n) => this.load(conn, cells.get(n)!)));
+  }
+
+  private load(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell): Promise<void> {
+    const have = this.loaded.get(cell.cell);
+    if (have && have.dataVersion === cell.dataVersion) return have.ready;
+    const ready = this.fetchInto(conn, cell);
+    this.loaded.set(cell.cell, { dataVersion: cell.dataVersion, ready });
+    ready.catch(() => this.loaded.delete(cell.cell));
+    return ready;
+  }
+
+  private async fetchInto(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell): Promise<void> {
+    if (!cell.dataVersion) throw new Error(`cell ${this.pipeline}.${cell.cell} has no output yet: run \`tracebook run ${this.pipeline}\``);
+    const url = `${this.base}/data/${encodeURIComponent(this.pipeline!)}/${encodeURIComponent(cell.cell)}.arrow?v=${cell.dataVersion}`;
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`${this.pipeline}.${cell.cell}: ${res.status} ${await res.text()}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // Load under a temporary name, then replace in one statement, so a query never sees the table missing.
+    const temp = `__tb_load_${cell.cell}_${Math.random().toString(36).slice(2, 8)}`;
+    await conn.insertArrowFromIPCStream(bytes, { name: temp, create: true });
+    try {
+      await conn.query(`CREATE OR REPLACE TABLE ${quote(cell.cell)} AS FROM ${quote(temp)}`);
+    } finally {
+      await conn.query(`DROP TABLE IF EXISTS ${quote(temp)}`);
+    }
+  }
+
+  /** The server says a cell's output changed: reload it if this page read it, and tell the listeners. */
+  async outputChanged(cell: string, dataVersion: string, rows?: number): Promise<boolean> {
+    const catalog = await this.catalog();
+    const entry = catalog.cells.find((c) => c.cell === cell);
+    if (entry) Object.assign(entry, { dataVersion, rows: rows ?? entry.rows, state: "fresh", reason: null });
+    else catalog.cells.push({ cell, kind: "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
+    const have = this.loaded.get(cell);
+    if (!have || have.dataVersion === dataVersion) return false;
+    await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
+    for (const listener of this.listeners) listener([cell]);
+    return true;
+  }
+
+  /** Called with the names of reloaded tables. */
+  onChange(listener: (cells: string[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Tables this page has registered, with their data versions. */
+  registered(): Record<string, string | null> {
+    return Object.fromEntries([...this.loaded].map(([k, v]) => [k, v.dataVersion]));
+  }
+}
+
+function quote(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function bindable(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
+  if (value === undefined) return null;
+  return value;
+}

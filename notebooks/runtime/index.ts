@@ -1,0 +1,139 @@
+import { Runtime, type Module } from "@observablehq/runtime";
+import * as Plot from "@observablehq/plot";
+import * as Inputs from "@observablehq/inputs";
+import { html, svg } from "htl";
+import * as d3 from "d3";
+import { displayError, displayValue, arrowRows, isArrowTable } from "./display.ts";
+import { Generators, observe } from "./generators.ts";
+import { NotebookDatabase, type Catalog } from "./duckdb.ts";
+import "./style.css";
+
+/** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
+export interface CompiledNotebook {
+  title: string;
+  pipeline: string | null;
+  frontMatter: Record<string, unknown>;
+  html: string;
+  cells: CellDefinition[];
+}
+
+export interface CellDefinition {
+  id: number;
+  source: "js" | "sql" | "inline";
+  inline: boolean;
+  expression: boolean;
+  inputs: string[];
+  outputs: string[];
+  error?: string;
+  body: (...args: any[]) => unknown;
+}
+
+export interface MountOptions {
+  /** Where the catalog and the data live: `/@tracebook` on the dev server, a relative folder in a static build. */
+  base: string;
+  /** Overrides the notebook's pipeline (the page's `?pipeline=` does too). */
+  pipeline?: string | null;
+}
+
+export interface MountedNotebook {
+  runtime: Runtime;
+  db: NotebookDatabase;
+  /** The server pushed a new output for a cell: reload it if this page reads it (its readers re-run). */
+  outputChanged(event: { pipeline: string; cell: string; dataVersion: string; rows?: number }): Promise<boolean>;
+  dispose(): void;
+}
+
+/** Lay out the notebook's HTML in `root` and run its cells on @observablehq/runtime. */
+export function mount(root: HTMLElement, notebook: CompiledNotebook, options: MountOptions): MountedNotebook {
+  const pipeline = new URLSearchParams(location.search).get("pipeline") ?? options.pipeline ?? notebook.pipeline;
+  const db = new NotebookDatabase({ pipeline, base: options.base });
+  root.innerHTML = notebook.html; // the notebook author's Markdown; data never goes through innerHTML
+  document.title = notebook.title;
+
+  const runtime = new Runtime({
+    Plot: () => Plot,
+    Inputs: () => Inputs,
+    html: () => html,
+    svg: () => svg,
+    d3: () => d3,
+    Generators: () => Generators,
+    width: () => Generators.width(root),
+    pipeline: () => pipeline,
+    db: () => db,
+    // A new `sql` whenever a table this page reads is reloaded: every cell that queries re-runs.
+    sql: () => observe<typeof db.sql>((change) => {
+      change(db.sql);
+      return db.onChange(() => change(((s: TemplateStringsArray | string, ...p: unknown[]) => db.sql(s, ...p)) as typeof db.sql));
+    }),
+    catalog: () => observe<Promise<Catalog>>((change) => {
+      change(db.catalog());
+      return db.onChange(() => change(db.catalog()));
+    }),
+    rows: () => rowsOf,
+  });
+  const main = runtime.module();
+  for (const cell of notebook.cells) {
+    const el = root.querySelector<HTMLElement>(`#tb-cell-${cell.id}`);
+    if (el) defineCell(main, cell, el);
+  }
+  return {
+    runtime,
+    db,
+    async outputChanged(e) {
+      if (e.pipeline !== db.pipeline) return false;
+      return db.outputChanged(e.cell, e.dataVersion, e.rows);
+    },
+    dispose() {
+      runtime.dispose();
+    },
+  };
+}
+
+/** Rows of an Arrow table (or any iterable) as plain objects. */
+function rowsOf(value: unknown): Record<string, unknown>[] {
+  if (isArrowTable(value)) return arrowRows(value);
+  return Array.from(value as Iterable<Record<string, unknown>>);
+}
+
+/**
+ * One cell: a runtime variable whose definition is the cell's body. `display` and `view` are
+ * not runtime variables: each run of the cell gets its own, bound to the cell's place on the
+ * page, and a display from an earlier run (a slow promise) is ignored.
+ */
+export function defineCell(main: Module, cell: CellDefinition, root: HTMLElement): void {
+  let version = 0;
+  const clear = () => root.replaceChildren();
+  const observer = {
+    pending() {
+      root.classList.add("tb-running");
+    },
+    fulfilled(value: unknown) {
+      root.classList.remove("tb-running", "tb-failed");
+      if (cell.expression) {
+        clear();
+        displayValue(root, value, cell.inline);
+      }
+    },
+    rejected(error: unknown) {
+      root.classList.remove("tb-running");
+      root.classList.add("tb-failed");
+      clear();
+      displayError(root, error);
+      console.error(`notebook cell ${cell.id}: ${error instanceof Error ? error.message : String(error)}`);
+    },
+  };
+  const inputs = cell.inputs.filter((i) => i !== "display" && i !== "view");
+  const definition = (...args: unknown[]) => {
+    const run = ++version;
+    if (!cell.expression) clear();
+    const display = (value: unknown) => {
+      if (run === version) displayValue(root, value, cell.inline);
+      return value;
+    };
+    const view = (element: Element) => Generators.input(display(element) as Element);
+    let k = 0;
+    return cell.body(...cell.inputs.map((name) => (name === "display" ? display : name === "view" ? view : args[k++])));
+  };
+  main.variable(observer).define(cell.outputs.length ? `cell ${cell.id}` : null, inputs, definition);
+  for (const name of cell.outputs) main.variable(true).define(name, [`cell ${cell.id}`], (exports: Record<string, unknown>) => exports[name]);
+}

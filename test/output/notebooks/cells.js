@@ -1,0 +1,62 @@
+// Compiled by tracebook from test/input/notebooks/cells.md: edit the Markdown, not this module.
+export default {
+  title: "Cells: edge cases",
+  pipeline: "pay",
+  frontMatter: {"title":"Cells: edge cases","pipeline":"pay","tables":["usage","influence"]},
+  html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n",
+  cells: [
+    {id: 1, source: "js", inline: false, expression: false, inputs: [], outputs: ["tick"], body: () => {
+// generators, invalidation and view
+const tick = (function* () { let i = 0; while (true) yield i++; })();
+return {tick};
+}},
+    {id: 2, source: "js", inline: false, expression: false, inputs: ["Inputs","view"], outputs: ["n"], body: (Inputs, view) => {
+const n = view(Inputs.range([1, 10], {step: 1, value: 3}));
+return {n};
+}},
+    {id: 3, source: "js", inline: false, expression: false, inputs: ["invalidation"], outputs: [], body: (invalidation) => {
+{
+  const timer = setInterval(() => {}, 1000);
+  invalidation.then(() => clearInterval(timer));
+}
+return {};
+}},
+    {id: 4, source: "js", inline: false, expression: false, inputs: ["display","n"], outputs: ["countdown"], body: async (display, n) => {
+async function* countdown() { for (let i = n; i >= 0; i--) yield i; }
+for await (const v of countdown()) display(v);
+return {countdown};
+}},
+    {id: 5, source: "js", inline: false, expression: false, inputs: [], outputs: ["Arrow","tableFromArrays"], body: async () => {
+const {default: Arrow, tableFromArrays} = await import("apache-arrow");
+return {Arrow, tableFromArrays};
+}},
+    {id: 6, source: "sql", inline: false, expression: false, inputs: ["display","n","sql"], outputs: ["top"], body: async (display, n, sql) => {
+const top = await sql`select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}`;
+display(top);
+return {top};
+}},
+    {id: 7, source: "sql", inline: false, expression: false, inputs: [], outputs: [], error: "sql id=1bad: not a JavaScript identifier", body: () => {
+throw new SyntaxError("sql id=1bad: not a JavaScript identifier");
+}},
+    {id: 8, source: "sql", inline: false, expression: true, inputs: ["sql"], outputs: [], body: (sql) => (
+sql`select ${"a" + "}"} as braces, '$' || '{' as dollar`
+)},
+    {id: 9, source: "js", inline: false, expression: false, inputs: ["display","n"], outputs: ["obj","Counter","arrow","hoisted","later"], body: (display, n) => {
+label: for (const x of [1]) { if (x) break label; }
+switch (n) { case 1: { let inner = 2; display(inner); } }
+const obj = {n, [n]: n, method() { return this.n; }, get g() { return n; }};
+class Counter { #count = 0; static total = n; inc() { return ++this.#count; } }
+const arrow = (n) => n + 1;
+var hoisted = typeof later;
+if (true) { var later = 1; }
+return {obj, Counter, arrow, hoisted, later};
+}},
+    {id: 10, source: "js", inline: false, expression: true, inputs: ["tick"], outputs: [], body: (tick) => (
+tick % 2 ? "odd" : "even"
+)},
+    {id: 11, source: "js", inline: false, expression: false, inputs: ["display","n","sql"], outputs: [], body: async (display, n, sql) => {
+display(await sql`select ${n} as n`);
+return {};
+}},
+  ],
+};
