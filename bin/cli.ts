@@ -7,6 +7,8 @@ import { registerDemo } from "./commands/demo.ts";
 import { registerRun } from "./commands/run.ts";
 import { registerModel } from "./commands/model.ts";
 import { registerUsage } from "./commands/usage.ts";
+import { registerReport } from "./commands/report.ts";
+import { registerDev } from "./commands/dev.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -18,6 +20,8 @@ export function buildProgram(): Command {
   registerRun(program);
   registerModel(program);
   registerUsage(program);
+  registerReport(program);
+  registerDev(program);
   registerSql(program);
   registerDemo(program);
   return program;

@@ -8,6 +8,8 @@ import { listDatanets } from "../../cells/datanet/catalog.ts";
 import { loadPipeline } from "../../cells/graph/loader.ts";
 import { runPipeline } from "../../cells/graph/scheduler.ts";
 import { humanPrinter } from "./run.ts";
+import path from "node:path";
+import { writeReport } from "../../reports/write.ts";
 
 /** The demo's pipelines, in the order they run. */
 const DEMO_PIPELINES = ["mail", "digits"];
@@ -38,6 +40,9 @@ export function registerDemo(program: Command): void {
           const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter() });
           if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
         }
+        const report = await writeReport(ws, "mail");
+        const dir = path.relative(process.cwd(), report.dir);
+        console.log(`\nReport: ${path.join(dir, "index.html")} (check it: npx tracebook report verify ${dir})`);
         console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
       });
     });
