@@ -1,0 +1,127 @@
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { formatTable, toJson } from "../output.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { shortId, type Verdict } from "../../cells/datanet/decisions.ts";
+import { loadDatanetSpec } from "../../cells/datanet/ingest.ts";
+import { ruleSetFile } from "../../cells/curation/ruleset.ts";
+import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
+import { curate } from "../../cells/curation/decisions.ts";
+import { contributorReputation, REPUTATION_FORMULA } from "../../cells/curation/reputation.ts";
+
+interface QueueOptions { limit: string; all?: boolean; rules?: string; json?: boolean }
+interface DecideOptions {
+  reason?: string; datanet?: string; where?: string; query?: string; flagged?: string;
+  curator: string; rule?: string; dryRun?: boolean; json?: boolean;
+}
+
+const VERBS: readonly [string, Verdict][] = [["approve", "approved"], ["reject", "rejected"], ["quarantine", "quarantined"]];
+
+/** `tracebook curate …`: the review queue of a Datanet, curators' decisions (also in bulk), reputation. */
+export function registerCurate(program: Command): void {
+  const group = program.command("curate").description("review a Datanet: the ranked queue of flagged and likely mislabelled contributions, decisions, reputation");
+
+  group
+    .command("queue")
+    .description("the contributions to review, ranked: rule flags first (most severe first), then likely label errors")
+    .argument("<datanet>", "Datanet name")
+    .option("--limit <n>", "rows to print", "20")
+    .option("--all", "keep contributions a curator has already decided on")
+    .option("--rules <file>", "a rule set file (JSON) instead of the one in force")
+    .option("--json", "print JSON")
+    .action(async (datanet: string, opts: QueueOptions, command: Command) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit must be a non-negative integer, got "${opts.limit}"`);
+      const rules = opts.rules ? ruleSetFile(opts.rules) : undefined;
+      await withWorkspace(command, async (ws) => {
+        const q = await reviewQueue(ws, datanet, { rules, includeDecided: opts.all });
+        if (opts.json) return console.log(toJson({ ...q, items: q.items.slice(0, limit) }));
+        const flagged = q.items.filter((i) => i.flags.length).length;
+        const scores = q.scoresFrom
+          ? `label scores from ${q.scoresFrom.pipeline}.${q.scoresFrom.cell} (model ${q.scoresFrom.modelId.slice(0, 12)}, ${q.scoresFrom.rows} rows, ${new Date(q.scoresFrom.finishedAt).toISOString().slice(0, 19).replace("T", " ")})`
+          : "no label scores yet (add a labelErrors cell to a pipeline over this Datanet and run it)";
+        console.log(`Review queue of ${datanet}: ${q.items.length} contributions to review, ${flagged} flagged by rules ${q.ruleset.name}@${q.ruleset.version} (${q.rulesFrom}); ` +
+          `${scores}; ${q.decided} already decided left out${opts.all ? " (shown: --all)" : ""}`);
+        if (q.contributorFlags.length) {
+          console.log(`\nContributors flagged (${q.contributorFlags.length}):`);
+          console.log(formatTable(q.contributorFlags.map((f) => ({ contributor: f.contributor, rule: f.rule, why: f.reason })), { maxCell: 160, maxRows: q.contributorFlags.length }));
+        }
+        console.log();
+        console.log(formatTable(q.items.slice(0, limit).map((i) => ({
+          rank: i.rank, id: shortId(i.contribution), contributor: i.contributor, label: i.label, status: i.status,
+          severity: i.severity ?? "", score: i.score ? +i.score.score.toFixed(2) : null, why: i.why,
+        })), { maxCell: 160, maxRows: limit }));
+        console.log(`Decide with: tracebook curate reject|approve|quarantine <id...> --reason "…" (or --datanet ${datanet} --flagged <rule> / --where "<sql>")`);
+      });
+    });
+
+  for (const [verb, verdict] of VERBS) {
+    group
+      .command(verb)
+      .description(`mark contributions ${verdict}, with a reason, on the validation trail (all or nothing); by id, or in bulk by --where, --query or --flagged`)
+      .argument("[id...]", "contribution ids, in full or as unique prefixes of at least 8 hex characters")
+      // Checked by hand rather than requiredOption, so a missing reason is a one-line error.
+      .option("--reason <text>", "why (required: a decision without a reason cannot be reviewed)")
+      .option("--datanet <name>", "the Datanet (required for bulk selections; restricts id lookup)")
+      .option("--where <sql>", "every contribution of the Datanet matching this SQL condition, e.g. \"contributor = 'x' and label = 'spam'\"")
+      .option("--query <sql>", "every contribution whose id a SQL query returns (an id or contribution column)")
+      .option("--flagged <rule>", "every contribution in the queue flagged by this rule of the rule set in force, e.g. near-duplicate")
+      .option("--curator <id>", "who decides", `cli:${process.env.USER ?? "curator"}`)
+      .option("--rule <rule>", "the rule recorded (default: the flagging rule, the selection, or \"manual\")")
+      .option("--dry-run", "list what would change, change nothing")
+      .option("--json", "print the changes as JSON")
+      .action(async (ids: string[], opts: DecideOptions, command: Command) => {
+        if (!opts.reason?.trim()) throw new InputError(`${verb} needs --reason <text>: a decision without a reason cannot be reviewed`);
+        await withWorkspace(command, async (ws) => {
+          const out = await curate(ws, {
+            ids, where: opts.where, query: opts.query, flagged: opts.flagged, datanet: opts.datanet,
+            verdict, curator: opts.curator, reason: opts.reason!, rule: opts.rule,
+          }, { dryRun: opts.dryRun });
+          const changed = new Set(out.results.map((r) => `${r.datanet}\u0000${r.id}`));
+          const skipped = opts.dryRun ? out.targets.filter((t) => t.status === verdict) : out.targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`));
+          const skipLines = skipped.map((s) => `skipped ${shortId(s.id)} (${s.datanet}): already ${s.status}`);
+          if (opts.json) {
+            console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets } : out.results));
+            for (const line of skipLines) process.stderr.write(`${line}\n`); // the JSON stays parseable
+            return;
+          }
+          if (opts.dryRun) {
+            const would = out.targets.filter((t) => t.status !== verdict);
+            console.log(`would ${verb} ${would.length} contribution${would.length === 1 ? "" : "s"} (rule: ${out.rule}):`);
+            for (const t of would) console.log(`  ${shortId(t.id)} (${t.datanet}): ${t.status} → ${verdict}`);
+          } else {
+            for (const r of out.results) console.log(`${verdict} ${shortId(r.id)} (${r.datanet}): ${r.from} → ${r.to}`);
+            console.log(`${out.results.length} decision${out.results.length === 1 ? "" : "s"} recorded (rule: ${out.rule})`);
+          }
+          for (const line of skipLines) console.log(line);
+        });
+      });
+  }
+
+  group
+    .command("reputation")
+    .description(`contributors' curation reputation: ${REPUTATION_FORMULA}, from the statuses decisions produced`)
+    .argument("[datanet]", "only this Datanet's contributions")
+    .option("--json", "print JSON")
+    .action(async (datanet: string | undefined, opts: { json?: boolean }, command: Command) => {
+      await withWorkspace(command, async (ws) => {
+        const rows = await contributorReputation(ws, datanet);
+        if (opts.json) return console.log(toJson(rows));
+        console.log(formatTable(rows.map((r) => ({ ...r, reputation: +r.reputation.toFixed(4) })), { maxRows: 200 }));
+        console.log(`reputation = ${REPUTATION_FORMULA}; lowest first`);
+      });
+    });
+
+  group
+    .command("rules")
+    .description("the rule set in force for a Datanet, as JSON (save it as a file beside the pipeline to edit it)")
+    .argument("<datanet>", "Datanet name")
+    .action(async (datanet: string, _opts: unknown, command: Command) => {
+      await withWorkspace(command, async (ws) => {
+        if (!(await loadDatanetSpec(ws, datanet))) throw new InputError(`unknown Datanet "${datanet}"`);
+        const { set, from } = await rulesInForce(ws, datanet);
+        process.stderr.write(`rule set ${set.name}@${set.version} from ${from}\n`);
+        console.log(toJson(set));
+      });
+    });
+}

@@ -1,0 +1,117 @@
+import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
+import { decide, resolveContributionIds, type DecisionResult, type ResolvedContribution, type Verdict } from "../datanet/decisions.ts";
+import { ruleRef } from "./ruleset.ts";
+import { reviewQueue } from "./review.ts";
+
+/**
+ * Curators' decisions, singly or in bulk. Everything about the decision itself — transitions,
+ * all or nothing, one appended validation record per change, skipping rows already in the
+ * verdict's status in bulk — is decide()'s; this module only turns a selection (ids, a SQL
+ * condition, a query, or a rule's flags) into ids, and checks the texts that go on record.
+ */
+export interface CurationDecision {
+  /** Required with where / query / flagged; with ids, restricts where they are looked up. */
+  datanet?: string;
+  ids?: string[];
+  /** A SQL condition over the Datanet's contributions, e.g. `contributor = 'x' and label = 'spam'`. */
+  where?: string;
+  /** A SQL query returning an `id` (or `contribution`) column, e.g. over a cell's artifact. */
+  query?: string;
+  /** A rule id of the rule set in force: every row in the queue that rule flags. */
+  flagged?: string;
+  verdict: Verdict;
+  curator: string;
+  reason: string;
+  /** What is recorded as the rule; default: the flagging rule's reference, the selection, or "manual". */
+  rule?: string;
+}
+
+export interface CurationResult {
+  rule: string;
+  targets: ResolvedContribution[];
+  /** The contributions whose status changed (decide() skips those already in the verdict's status). */
+  results: DecisionResult[];
+}
+
+const MAX_REASON = 2000;
+const MAX_RULE = 4000;
+
+/** Resolve the selection, then record the decision with decide(), all or nothing. */
+export async function curate(ws: Workspace, d: CurationDecision, options: { dryRun?: boolean } = {}): Promise<CurationResult> {
+  const reason = checkText(d.reason, "reason", MAX_REASON);
+  const curator = checkText(d.curator, "curator", MAX_CONTRIBUTOR_BYTES);
+  const selectors = [d.ids?.length ? "ids" : null, d.where ? "where" : null, d.query ? "query" : null, d.flagged ? "flagged" : null].filter(Boolean);
+  if (selectors.length !== 1) throw new InputError(`give exactly one of: contribution ids, --where, --query, --flagged (got ${selectors.join(", ") || "none"})`);
+  if (selectors[0] !== "ids" && !d.datanet) throw new InputError(`--${selectors[0]} needs --datanet <name>: a bulk decision names the Datanet it is about`);
+  const { ids, rule } = await select(ws, d);
+  if (!ids.length) throw new InputError(`the selection matches no contributions${d.datanet ? ` in Datanet "${d.datanet}"` : ""}: nothing decided`);
+  const recorded = checkText(d.rule ?? rule, "rule", MAX_RULE);
+  const targets = await resolveContributionIds(ws, ids, d.datanet);
+  if (options.dryRun) return { rule: recorded, targets, results: [] };
+  const results = await decide(ws, { ids, verdict: d.verdict, validator: curator, reason, rule: recorded, datanet: d.datanet });
+  return { rule: recorded, targets, results };
+}
+
+async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string[]; rule: string }> {
+  if (d.ids?.length) return { ids: d.ids, rule: "manual" };
+  const datanet = d.datanet!;
+  if (d.flagged) {
+    const q = await reviewQueue(ws, datanet);
+    if (!q.ruleset.rules.some((r) => r.id === d.flagged)) {
+      throw new InputError(`rule "${d.flagged}" is not in rule set ${q.ruleset.name}@${q.ruleset.version} (rules: ${q.ruleset.rules.map((r) => r.id).join(", ")})`);
+    }
+    const ids = q.items.filter((i) => i.flags.some((f) => f.rule === d.flagged)).map((i) => i.contribution);
+    return { ids, rule: ruleRef(q.ruleset, d.flagged) };
+  }
+  if (d.where) {
+    const rows = await readOnly<{ id: string }>(ws,
+      `select id from (select * from contributions where datanet = ?) as contributions where (${d.where}) order by id`, [datanet], "--where");
+    return { ids: rows.map((r) => r.id), rule: `where: ${d.where.trim()}` };
+  }
+  const rows = await readOnly<{ id?: unknown; contribution?: unknown }>(ws, `select * from (${d.query}) as selection where ?`, [true], "--query");
+  if (rows.length && !rows.every((r) => typeof (r.id ?? r.contribution) === "string")) {
+    throw new InputError("--query must return an id (or contribution) column of contribution ids");
+  }
+  return { ids: [...new Set(rows.map((r) => String(r.id ?? r.contribution)))].sort(), rule: `query: ${d.query!.trim()}` };
+}
+
+/**
+ * Run a curator's selection without letting it change anything: wrapped as a subquery (so it
+ * must be a SELECT), refused unless the whole text is one statement (the driver would otherwise
+ * run every statement of "…); drop table …; select (…"), and run inside a transaction that is
+ * always rolled back.
+ */
+async function readOnly<T>(ws: Workspace, sql: string, params: (string | boolean)[], what: string): Promise<T[]> {
+  let statements: number;
+  try {
+    statements = (await ws.connection.extractStatements(sql)).count;
+  } catch (err) {
+    throw new InputError(`${what} is not a valid selection: ${(err as Error).message.split("\n")[0]}`);
+  }
+  if (statements !== 1) throw new InputError(`${what} is not a valid selection: it must be one SQL expression or query, not ${statements} statements`);
+  await ws.run("begin transaction");
+  try {
+    return await ws.rows<T>(sql, params);
+  } catch (err) {
+    throw new InputError(`${what} is not a valid selection: ${(err as Error).message.split("\n")[0]}`);
+  } finally {
+    await ws.run("rollback");
+  }
+}
+
+/**
+ * Texts that go on record are kept exactly as given — quotes, markup, escapes and all; they are
+ * bound as parameters and escaped where shown — except what cannot be stored faithfully (lone
+ * surrogates have no UTF-8; NUL ends strings in too many readers) or read (blank, or too long).
+ */
+export function checkText(value: string | undefined, what: string, max: number): string {
+  const v = value?.trim() ?? "";
+  if (!v) throw new InputError(`a decision needs a ${what}: without one it cannot be reviewed`);
+  if (!v.isWellFormed()) throw new InputError(`the ${what} is not valid Unicode (it has a lone surrogate)`);
+  if (v.includes("\u0000")) throw new InputError(`the ${what} contains a NUL character`);
+  const size = what === "curator" ? Buffer.byteLength(v, "utf8") : [...v].length;
+  if (size > max) throw new InputError(`the ${what} is ${size} ${what === "curator" ? "bytes" : "characters"} long (at most ${max})`);
+  return v;
+}
