@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import { registerDatanet } from "./commands/datanet.ts";
+import { registerCurate } from "./commands/curate.ts";
 import { registerSql } from "./commands/sql.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerRun } from "./commands/run.ts";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerDatanet(program);
+  registerCurate(program);
   registerRun(program);
   registerModel(program);
   registerUsage(program);

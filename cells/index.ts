@@ -90,3 +90,21 @@ export { loco, lds, DEFAULT_MODES } from "./quality/cells.ts";
 export type { ModeSpec } from "./quality/cells.ts";
 export { spearman, pearson, ranks, auc, recallAtK } from "./quality/metrics.ts";
 export { retrainOn } from "./quality/retrain.ts";
+
+// Curation: rule sets, the validate cell, label-error scores, the review queue, decisions, reputation.
+export { validate, runRules, VALIDATE_VERSION } from "./curation/validate.ts";
+export type { ValidateOptions } from "./curation/validate.ts";
+export { parseRuleSet, ruleSetFile, defaultRuleSet, ruleRef, RULES_FORMAT, RULE_KINDS } from "./curation/ruleset.ts";
+export type { RuleSet, Rule, RuleKind } from "./curation/ruleset.ts";
+export type { Flag, Severity } from "./curation/flags.ts";
+export { labelErrors } from "./curation/label-errors.ts";
+export type { LabelErrorParams } from "./curation/label-errors.ts";
+export { labelSignals, labelErrorScore, DEFAULT_WEIGHTS } from "./curation/signals.ts";
+export type { LabelSignals, ScoreWeights } from "./curation/signals.ts";
+export { rankQueue } from "./curation/queue.ts";
+export type { QueueItem, LabelScore } from "./curation/queue.ts";
+export { reviewQueue } from "./curation/review.ts";
+export { curate } from "./curation/decisions.ts";
+export type { CurationDecision } from "./curation/decisions.ts";
+export { contributorReputation, REPUTATION_FORMULA } from "./curation/reputation.ts";
+export { plantErrors } from "./curation/plant.ts";
