@@ -6,6 +6,7 @@ import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
 import { backendSource, modelOf, trainingRoot } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
 import { quoteLiteral } from "../store/export.ts";
+import { columnsOf } from "../store/columns.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
@@ -146,8 +147,7 @@ export async function prepareAttribution(ctx: CellContext, modelCell: string, tr
   let queryRelation = testCell ? ctx.inputs[testCell]!.relation : "";
   if (testCell) {
     // A usage table may hold inferences of several models: attribute those of this model.
-    const cols = (await ctx.ws.rows<{ column_name: string }>(`describe ${queryRelation}`)).map((c) => c.column_name);
-    if (cols.includes("model_id")) queryRelation = `(select * from ${queryRelation} where model_id = ${quoteLiteral(id)})`;
+    if ((await columnsOf(ctx.ws, queryRelation)).includes("model_id")) queryRelation = `(select * from ${queryRelation} where model_id = ${quoteLiteral(id)})`;
   }
   const queries = testCell ? await loadExamples(ctx.ws, queryRelation, manifest.featurizer, classes, `input "${testCell}"`, { unlabelled: true }) : null;
   return { ...loaded, trainSet, queries: queries as LoadedExamples };
@@ -182,9 +182,9 @@ async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"]
 
 /** A short human-readable rendering of each training row, for tables people read. */
 async function snippets(ws: Workspace, relation: string): Promise<Map<string, string>> {
-  const cols = new Set((await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name));
-  const title = cols.has("title") ? "coalesce(title, '')" : "''";
-  const text = cols.has("text") ? "coalesce(text, '')" : "''";
+  const cols = await columnsOf(ws, relation);
+  const title = cols.includes("title") ? "coalesce(title, '')" : "''";
+  const text = cols.includes("text") ? "coalesce(text, '')" : "''";
   const rows = await ws.rows<{ id: string; s: string }>(
     `select id, case when ${title} = '' and ${text} = '' then 'label ' || label else left(regexp_replace(${title} || ' — ' || ${text}, '\\s+', ' ', 'g'), 160) end as s from ${relation}`,
   );

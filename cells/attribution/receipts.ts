@@ -31,7 +31,11 @@ export function receipts(p: { influence: string; top?: number }): Cell {
          from ${ctx.inputs[p.influence]!.relation} order by query, level, rank`,
       );
       const byQuery = new Map<string, InfluenceRow[]>();
-      for (const r of rows) byQuery.set(r.query, [...(byQuery.get(r.query) ?? []), r]);
+      for (const r of rows) {
+        const list = byQuery.get(r.query);
+        if (list) list.push(r);
+        else byQuery.set(r.query, [r]);
+      }
       const manifests = new Map<string, ReturnType<typeof readManifest>>();
       const out: unknown[][] = [];
       for (const [query, rs] of byQuery) {

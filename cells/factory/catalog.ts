@@ -4,6 +4,11 @@ import type { Workspace } from "../store/workspace.ts";
 import { cellHistories } from "../graph/runs.ts";
 import { modelsRoot, readManifest, type ModelManifest } from "./store.ts";
 
+/** The model ids a model cell's output artifact names (one per model cell). */
+export async function modelIdsIn(ws: Workspace, artifact: string): Promise<string[]> {
+  return (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?) order by model_id", [artifact])).map((r) => r.model_id);
+}
+
 /** Every model in the workspace, newest folder first. */
 export function listModels(home: string): ModelManifest[] {
   const root = modelsRoot(home);
@@ -25,10 +30,10 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
     const [, pipeline, cell] = cellRef;
     const last = (await cellHistories(ws, pipeline!)).get(cell!)?.lastSucceeded;
     if (!last?.artifact) throw new Error(`${ref}: cell "${cell}" of pipeline "${pipeline}" has not produced a model yet (run \`tracebook run ${pipeline}\`)`);
-    const [row] = await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [last.artifact]).catch(() => {
+    const [id] = await modelIdsIn(ws, last.artifact).catch(() => {
       throw new Error(`${ref} is not a model cell`);
     });
-    return readManifest(ws.home, row!.model_id);
+    return readManifest(ws.home, id!);
   }
   if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new Error(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
   const hits = listModels(ws.home).filter((m) => m.id.startsWith(ref));

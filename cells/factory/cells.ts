@@ -8,6 +8,7 @@ import { checkLora, initAdapter, initBase, toTensors, type LoraConfig, type MlpS
 import type { OptimizerConfig, ScheduleConfig } from "./optimize.ts";
 import { FACTORY_VERSION, loadWeights, modelDir, modelId, saveModel, type ModelManifest } from "./store.ts";
 import type { Workspace } from "../store/workspace.ts";
+import { modelIdsIn } from "./catalog.ts";
 import fs from "node:fs";
 import path from "node:path";
 import { checkTrainConfig, train, type TrainConfig, type TrainResult } from "./train.ts";
@@ -53,9 +54,8 @@ export async function backendSource() {
 
 /** A model cell's output names a model folder; without it the output is of no use. */
 async function modelFolderPresent(ws: Workspace, artifact: string): Promise<string | null> {
-  const rows = await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [artifact]);
-  const gone = rows.find((r) => !fs.existsSync(path.join(modelDir(ws.home, r.model_id), "manifest.json")));
-  return gone ? `model folder ${gone.model_id.slice(0, 12)} missing` : null;
+  const gone = (await modelIdsIn(ws, artifact)).find((id) => !fs.existsSync(path.join(modelDir(ws.home, id), "manifest.json")));
+  return gone ? `model folder ${gone.slice(0, 12)} missing` : null;
 }
 
 function trainConfig(p: Common, checkpoints: number): TrainConfig {

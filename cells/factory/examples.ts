@@ -1,4 +1,5 @@
 import type { Workspace } from "../store/workspace.ts";
+import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { featurize, rawFeatures, type FeaturizerSpec, type Payload } from "./featurize.ts";
 import type { ContributionRef } from "./store.ts";
 import type { Examples } from "./train.ts";
@@ -28,11 +29,11 @@ export async function loadExamples(
   ws: Workspace, relation: string, featurizer: FeaturizerSpec, classes: readonly string[], where: string,
   options: { unlabelled?: boolean } = {},
 ): Promise<LoadedExamples> {
-  const columns = new Set((await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name));
+  const columns = await columnsOf(ws, relation);
   for (const need of ["id", "label", featurizer.kind === "features" ? "features" : "text"]) {
-    if (!columns.has(need)) throw new Error(`${where} has no column "${need}" (columns: ${[...columns].join(", ")})`);
+    if (!columns.includes(need)) throw new Error(`${where} has no column "${need}" (columns: ${columns.join(", ")})`);
   }
-  const pick = (c: string) => (columns.has(c) ? c : `null as ${c}`);
+  const pick = (c: string) => columnOrNull(columns, c);
   const rows = await ws.rows<Row>(
     `select id, ${pick("submitted_at")}, ${pick("datanet")}, ${pick("contributor")}, ${pick("title")}, ${pick("text")}, ${pick("features")}, label from ${relation} order by id`,
   );

@@ -112,7 +112,7 @@ export async function saveModel(req: SaveRequest): Promise<ModelManifest> {
     const files: Record<string, string> = {};
     const put = (name: string, data: string | Uint8Array) => {
       fs.writeFileSync(path.join(tmp, name), data);
-      files[name] = sha256(typeof data === "string" ? data : data);
+      files[name] = sha256(data);
     };
     const provisional: ModelManifest = { ...req.manifest, format: MODEL_FORMAT, files: {}, checkpoints: [] };
     const { json, bin } = tfjsFiles(provisional, req.weights);

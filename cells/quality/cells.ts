@@ -1,10 +1,12 @@
+import fs from "node:fs";
+import path from "node:path";
 import type { Cell, CellContext } from "../graph/cell.ts";
+import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
+import { writeFileAtomic } from "../store/atomic.ts";
 import { Rng } from "../compute/random.ts";
-import { loadExamples } from "../factory/examples.ts";
-import { backendSource, modelOf, trainingRoot } from "../factory/cells.ts";
-import { loadWeights } from "../factory/store.ts";
+import { backendSource } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
-import { loadForTracin } from "../attribution/load.ts";
+import { prepareAttribution } from "../attribution/cells.ts";
 import { tracin, type TracinMode } from "../attribution/tracin.ts";
 import { spearman } from "./metrics.ts";
 import { retrainOn, type RetrainSetup } from "./retrain.ts";
@@ -26,21 +28,28 @@ interface Params { model: string; train: string; heldOut: string; modes?: ModeSp
 
 /** Everything both evaluations need: the model, its data, and the influence of every pair under every mode. */
 async function setup(ctx: CellContext, p: Params) {
-  const id = await modelOf(ctx, p.model);
-  const loaded = await loadForTracin(ctx.ws.home, id);
-  const m = loaded.manifest;
-  const trainSet = await loadExamples(ctx.ws, ctx.inputs[p.train]!.relation, m.featurizer!, m.spec.classes, `input "${p.train}"`);
-  if (m.snapshot && trainingRoot(trainSet) !== m.snapshot.root) throw new Error(`input "${p.train}" is not the data model ${id.slice(0, 12)} was trained on`);
-  const heldOut = await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, m.featurizer!, m.spec.classes, `input "${p.heldOut}"`);
-  const retrain: RetrainSetup = { home: ctx.ws.home, manifest: m, baseWeights: m.kind === "adapter" ? loadWeights(ctx.ws.home, m.base!).weights : null, train: trainSet, heldOut };
+  // The same loading and lineage check as the tracin cell: the train input must be what trained the model.
+  const loaded = await prepareAttribution(ctx, p.model, p.train, p.heldOut);
+  const { manifest: m, trainSet, queries: heldOut } = loaded;
+  if (heldOut.y.some((v) => v < 0)) throw new Error(`input "${p.heldOut}" has rows without a label: held-out loss needs labels`);
+  const retrain: RetrainSetup = { home: ctx.ws.home, manifest: m, baseWeights: m.kind === "adapter" ? loaded.model.base : null, train: trainSet, heldOut };
   const scores = new Map<string, Float32Array>();
   for (const mode of p.modes ?? DEFAULT_MODES) {
+    // LOCO and LDS read the same matrices: each is computed once and kept beside the retrains.
+    const key = sha256(`tracebook.quality-scores/${QUALITY_VERSION}\n${m.id}\n${canonicalJson(mode)}\n${heldOut.refs.map((r) => r.id).join(",")}`);
+    const file = path.join(ctx.ws.home, "quality", "scores", `${key}.f32`);
+    if (fs.existsSync(file)) {
+      const b = fs.readFileSync(file);
+      scores.set(mode.name, new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
+      continue;
+    }
     const checkpoints = mode.lastCheckpointOnly ? loaded.checkpoints.slice(-1) : loaded.checkpoints;
     // Influence on the held-out loss: the target is the true label.
     const r = await tracin({
       model: loaded.model, checkpoints, mode: mode.mode, projection: mode.projection, topK: 1, full: true, signal: ctx.signal,
       train: { x: trainSet.x, y: trainSet.y, groups: [], groupSizes: [] }, queries: { x: heldOut.x, y: heldOut.y },
     });
+    await writeFileAtomic(file, new Uint8Array(r.scores!.buffer, r.scores!.byteOffset, r.scores!.byteLength));
     scores.set(mode.name, r.scores!);
     ctx.log(`${mode.name}: ${r.pairs} pairs in ${r.seconds.toFixed(1)} s`);
   }

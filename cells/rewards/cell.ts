@@ -2,6 +2,7 @@ import type { Cell, CellContext } from "../graph/cell.ts";
 import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
 import { cellHistories } from "../graph/runs.ts";
+import { modelIdsIn } from "../factory/catalog.ts";
 import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
@@ -44,8 +45,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const usage = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
       const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
       const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
-      const byQuery = new Map<string, { key: string; score: number }[]>();
-      for (const r of influence) byQuery.set(r.query, [...(byQuery.get(r.query) ?? []), r]);
+      const byQuery = groupBy(influence, (r) => r.query);
 
       // Penalty: a contributor whose net influence over an epoch is negative earns nothing from it.
       const net = new Map<string, Map<string, number>>();
@@ -56,13 +56,17 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       }
       const excluded = new Map([...net].map(([epoch, m]) => [epoch, new Set([...m].filter(([, v]) => v < 0).map(([c]) => c))]));
 
+      const cited = new Map(usage.map((u) => {
+        const receipt = receipts.get(u.id);
+        return [u.id, receipt ? (JSON.parse(receipt.receipt) as { top_contributions: { id: string }[] }).top_contributions.map((c) => c.id) : []];
+      }));
+      const approvals = await approvalsOf(ctx.ws, [...new Set([...cited.values()].flat())]);
       const lines: Line[] = [];
       for (const u of usage) {
         const receipt = receipts.get(u.id);
-        const cited = receipt ? (JSON.parse(receipt.receipt) as { top_contributions: { id: string }[] }).top_contributions.map((c) => c.id) : [];
         const parts = splitFee({
           fee: u.fee, policy, creator,
-          validators: await validatorWeights(ctx.ws, cited),
+          validators: validatorWeights(approvals, cited.get(u.id)!),
           influence: (byQuery.get(u.id) ?? []).filter((r) => r.key !== DUPLICATE_CONTENT)
             .map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
           excluded: excluded.get(u.epoch),
@@ -96,11 +100,7 @@ interface StatementLine { epoch: string; recipient: string; role: string; amount
 
 /** Per epoch and recipient: the total, how many inferences, and the three largest reasons. */
 function settle(lines: Line[], epochs: string[], idle: { id: string; cell: string }[]): StatementLine[] {
-  const groups = new Map<string, Line[]>();
-  for (const l of lines) {
-    const key = `${l.epoch}\u0000${l.recipient}\u0000${l.role}`;
-    groups.set(key, [...(groups.get(key) ?? []), l]);
-  }
+  const groups = groupBy(lines, (l) => `${l.epoch}\u0000${l.recipient}\u0000${l.role}`);
   const out: StatementLine[] = [...groups.values()].map((ls) => {
     const top = [...ls].sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : a.inference.localeCompare(b.inference))).slice(0, 3);
     return {
@@ -113,13 +113,30 @@ function settle(lines: Line[], epochs: string[], idle: { id: string; cell: strin
   return out;
 }
 
-/** Validators of the cited contributions, weighted by how many of them each approved. */
-async function validatorWeights(ws: Workspace, contributions: string[]): Promise<{ validator: string; weight: number }[]> {
-  if (!contributions.length) return [];
-  const rows = await ws.rows<{ validator: string; n: bigint }>(
-    `select validator, count(*) as n from validations where verdict = 'approved' and contribution in (${contributions.map(() => "?").join(", ")}) group by validator order by validator`,
-    contributions);
-  return rows.map((r) => ({ validator: r.validator, weight: Number(r.n) }));
+/** Who recorded an approval of each contribution (one entry per approval record), in one query. */
+async function approvalsOf(ws: Workspace, contributions: string[]): Promise<Map<string, string[]>> {
+  await stageRows(ws, "__tracebook_cited", [["id", "VARCHAR"]], contributions.map((c) => [c]));
+  const rows = await ws.rows<{ contribution: string; validator: string }>(
+    "select contribution, validator from validations where verdict = 'approved' and contribution in (select id from __tracebook_cited)");
+  return new Map([...groupBy(rows, (r) => r.contribution)].map(([id, rs]) => [id, rs.map((r) => r.validator)]));
+}
+
+/** Validators of the cited contributions, weighted by how many of their approvals each recorded. */
+function validatorWeights(approvals: Map<string, string[]>, cited: string[]): { validator: string; weight: number }[] {
+  const weight = new Map<string, number>();
+  for (const id of new Set(cited)) for (const v of approvals.get(id) ?? []) weight.set(v, (weight.get(v) ?? 0) + 1);
+  return [...weight].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([validator, w]) => ({ validator, weight: w }));
+}
+
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list) list.push(item);
+    else out.set(k, [item]);
+  }
+  return out;
 }
 
 /** Every model the pipeline's model cells currently name. */
@@ -128,8 +145,8 @@ async function pipelineModels(ctx: CellContext): Promise<{ id: string; cell: str
   for (const [cell, h] of await cellHistories(ctx.ws, ctx.pipeline)) {
     const run = h.lastSucceeded;
     if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
-    const [row] = await ctx.ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [run.artifact]);
-    if (row) out.push({ id: row.model_id, cell });
+    const [id] = await modelIdsIn(ctx.ws, run.artifact);
+    if (id) out.push({ id, cell });
   }
   return out.sort((a, b) => a.cell.localeCompare(b.cell));
 }

@@ -7,6 +7,7 @@ import { readManifest } from "../factory/store.ts";
 import { recordInferences, type InferenceRecord } from "./ledger.ts";
 import { parseAmount, formatAmount } from "./amounts.ts";
 import { stageRows } from "../store/stage.ts";
+import { columnOrNull, columnsOf } from "../store/columns.ts";
 
 export interface WorkloadParams {
   /** Model cells and their share of demand, e.g. { model: 0.9, base: 0.1 }; a weight of 0 is never called. */
@@ -45,9 +46,10 @@ export function inferences(p: WorkloadParams): Cell {
     inputs: [...entries.map(([m]) => m), p.queries],
     source: backendSource,
     async run(ctx) {
+      const relation = ctx.inputs[p.queries]!.relation;
+      const cols = await columnsOf(ctx.ws, relation);
       const rows = await ctx.ws.rows<{ id: string; title: string | null; text: string | null; features: number[] | null }>(
-        `select id, ${await has(ctx.ws, ctx.inputs[p.queries]!.relation, "title")}, ${await has(ctx.ws, ctx.inputs[p.queries]!.relation, "text")},
-                ${await has(ctx.ws, ctx.inputs[p.queries]!.relation, "features")} from ${ctx.inputs[p.queries]!.relation} order by id`);
+        `select id, ${["title", "text", "features"].map((c) => columnOrNull(cols, c)).join(", ")} from ${relation} order by id`);
       if (!rows.length) throw new Error(`input "${p.queries}" has no rows to send`);
       const models: { cell: string; weight: number; id: string }[] = [];
       for (const [cell, weight] of entries) models.push({ cell, weight, id: await modelOf(ctx, cell) });
@@ -94,9 +96,4 @@ export function inferences(p: WorkloadParams): Cell {
       };
     },
   };
-}
-
-async function has(ws: import("../store/workspace.ts").Workspace, relation: string, column: string): Promise<string> {
-  const cols = (await ws.rows<{ column_name: string }>(`describe ${relation}`)).map((c) => c.column_name);
-  return cols.includes(column) ? column : `null as ${column}`;
 }
