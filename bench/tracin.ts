@@ -16,15 +16,21 @@ import { initBase, type MlpSpec } from "../cells/factory/mlp.ts";
 import { train, type TrainResult } from "../cells/factory/train.ts";
 import { selfInfluence, tracin, type TracinCheckpoint } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
+import { engineName, type EngineChoice } from "../cells/attribution/engine.ts";
+import { GraphBuilder, nativeEngine, session } from "../cells/compute/onnx.ts";
 
 const SEED = 7;            // init and shuffle of training
 const FLIP_SEED = 2024;    // which labels are flipped, and to what
-const N = 2000, M = 200, K = 5, D = 784, C = 10, TOP_K = 10, REPEATS = 3;
+const N = 2000, M = 200, K = 5, D = 784, C = 10, TOP_K = 10, REPEATS = 5, MIN_SECONDS = 1;
 // The dense rate of these machines (numpy matmul on OpenBLAS), the yardstick of the limits below.
 const DENSE_RATE = 140e9;
 // Captum TracInCP measured on these machines, same setups (pairs/s, self-influence examples/s).
 const CAPTUM: Record<number, { pairs: number; self: number }> = { 32: { pairs: 159_000, self: 1_650 }, 256: { pairs: 20_900, self: 231 } };
 const TARGET = { influence: 100, self: 200 };
+// Every engine that can run here, measured in the same process on the same data.
+// TRACEBOOK_BENCH_ENGINES=onnxruntime (comma-separated) measures only those.
+const ENGINES = (("error" in (await nativeEngine()) ? ["tfjs"] : ["tfjs", "onnxruntime"]) as EngineChoice[])
+  .filter((e) => !process.env.TRACEBOOK_BENCH_ENGINES || process.env.TRACEBOOK_BENCH_ENGINES.split(",").includes(e));
 
 interface Rows { ids: string[]; x: FeatureMatrix; y: Int32Array; groups: Int32Array; nGroups: number }
 
@@ -51,6 +57,8 @@ function flopModel(H: number) {
     self: N * K * (side + 2 * (D + H + C + H)),
     fullPerExample: 6 * P,
     selfLimit: DENSE_RATE / (6 * P * K),
+    // The issue's floor for self-influence: the forward pass alone of every example at every checkpoint.
+    selfForwardLimit: DENSE_RATE / (2 * P * K),
     pairsLimit: (N * M * DENSE_RATE) / ((N + M) * 6 * P * K),
   };
 }
@@ -62,15 +70,19 @@ const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (v: number, d = 3) => +v.toFixed(d);
 
-/** One warm-up, then REPEATS timed runs; returns every time and the median. */
+/**
+ * One warm-up, then at least REPEATS timed runs and at least MIN_SECONDS of them (the native
+ * cases take milliseconds: a shared machine's noise needs many samples); every time and the median.
+ */
 async function timed(run: () => Promise<unknown>): Promise<{ all: number[]; median: number }> {
   await run();
   sampleRss();
   const all: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
+  for (let i = 0, spent = 0; i < REPEATS || spent < MIN_SECONDS; i++) {
     const t0 = performance.now();
     await run();
     all.push((performance.now() - t0) / 1000);
+    spent += all.at(-1)!;
     sampleRss();
   }
   return { all: all.map((s) => round(s, 4)), median: median(all) };
@@ -93,6 +105,22 @@ async function matmulRates(): Promise<{ square: number; gramTransposeB: number; 
   tf.dispose([a, b, x, q, qt]);
   return out;
 }
+/** The native engine's 1024² matmul rate, measured the same way (a one-node ONNX graph). */
+async function nativeMatmulRate(): Promise<number | null> {
+  const native = await nativeEngine();
+  if ("error" in native) return null;
+  const n = 1024, g = new GraphBuilder("matmul");
+  g.op("MatMul", [g.input("a", [n, n]), g.input("b", [n, n])], {}, "c");
+  g.output("c", [n, n]);
+  const s = await session(native, g);
+  const feeds = { a: new native.ort.Tensor("float32", Float32Array.from({ length: n * n }, Math.random), [n, n]), b: new native.ort.Tensor("float32", Float32Array.from({ length: n * n }, Math.random), [n, n]) };
+  await s.run(feeds);
+  const all: number[] = [];
+  for (let i = 0; i < 7; i++) { const t0 = performance.now(); await s.run(feeds); all.push((performance.now() - t0) / 1000); }
+  await s.release();
+  return (2 * n ** 3) / median(all) / 1e9;
+}
+
 async function timedMatmul(a: tf.Tensor, b: tf.Tensor, reps: number, transposeB = false): Promise<number> {
   const once = async () => { const c = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, false, transposeB); await c.data(); c.dispose(); };
   await once();
@@ -109,48 +137,60 @@ async function trainModel(spec: MlpSpec, data: Rows): Promise<TrainResult> {
 }
 const asTracin = (r: TrainResult): TracinCheckpoint[] => r.checkpoints.map((c) => ({ index: c.index, learningRate: c.learningRate, weights: c.weights }));
 
-async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matmul: number) {
+async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matmul: Record<string, number>) {
   const spec: MlpSpec = { inputSize: D, hidden: [H], classes };
   const name = `784-${H}-10`;
   const trained = await trainModel(spec, tr);
   const model: TracinModel = { spec, base: {}, lora: null };
   const checkpoints = asTracin(trained);
   const f = flopModel(H);
-  const rssBefore = process.memoryUsage().rss, tfBefore = tf.memory();
-  rssPeak = rssBefore;
-  const inf = await timed(() => tracin({
-    model, checkpoints, mode: "exact", topK: TOP_K,
-    train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
-  }));
-  const self = await timed(() => selfInfluence({ model, checkpoints, mode: "exact", train: { x: tr.x, y: tr.y } }));
-  const mem = tf.memory();
   const captum = CAPTUM[H]!;
-  const pairsPerS = (N * M) / inf.median, exPerS = N / self.median;
-  const out = {
+  const engines: Record<string, unknown> = {};
+  for (const engine of ENGINES) {
+    const rssBefore = process.memoryUsage().rss, tfBefore = tf.memory();
+    rssPeak = rssBefore;
+    let provider = "";
+    const inf = await timed(async () => {
+      provider = (await tracin({
+        model, checkpoints, mode: "exact", topK: TOP_K, engine,
+        train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
+      })).engine;
+    });
+    const self = await timed(() => selfInfluence({ model, checkpoints, mode: "exact", engine, train: { x: tr.x, y: tr.y } }));
+    const mem = tf.memory();
+    const pairsPerS = (N * M) / inf.median, exPerS = N / self.median;
+    const out = {
+      engine: provider,
+      influence: {
+        seconds_all: inf.all, seconds_median: round(inf.median, 4), pairs_per_second: Math.round(pairsPerS),
+        gflop_per_second: round(f.influence / inf.median / 1e9, 2), captum_pairs_per_second: captum.pairs,
+        speedup_vs_captum: round(pairsPerS / captum.pairs, 1), target_speedup: TARGET.influence, meets_target: pairsPerS / captum.pairs >= TARGET.influence,
+        limit_pairs_per_second: Math.round(f.pairsLimit), fraction_of_limit: round(pairsPerS / f.pairsLimit, 4),
+      },
+      self_influence: {
+        seconds_all: self.all, seconds_median: round(self.median, 4), examples_per_second: Math.round(exPerS),
+        gflop_per_second: round(f.self / self.median / 1e9, 2), captum_examples_per_second: captum.self,
+        speedup_vs_captum: round(exPerS / captum.self, 1), target_speedup: TARGET.self, meets_target: exPerS / captum.self >= TARGET.self,
+        limit_examples_per_second: Math.round(f.selfLimit), fraction_of_limit: round(exPerS / f.selfLimit, 4),
+        forward_limit_examples_per_second: Math.round(f.selfForwardLimit), fraction_of_forward_limit: round(exPerS / f.selfForwardLimit, 4),
+      },
+      engine_matmul_gflop_per_second: round(matmul[engine]!, 2),
+      memory: { rss_before_mib: mib(rssBefore), rss_peak_mib: mib(rssPeak), tf_num_bytes_before: tfBefore.numBytes, tf_num_bytes_after: mem.numBytes, tf_num_tensors_before: tfBefore.numTensors, tf_num_tensors_after: mem.numTensors },
+    };
+    const i = out.influence, s = out.self_influence;
+    const tag = `${name} ${engine.padEnd(11)}`;
+    console.log(`${tag} influence      ${i.pairs_per_second} pairs/s (median ${i.seconds_median} s of ${i.seconds_all.length} runs), ${i.gflop_per_second} GFLOP/s vs matmul ${out.engine_matmul_gflop_per_second}, ${i.speedup_vs_captum}× Captum (target ${TARGET.influence}×), ${(i.fraction_of_limit * 100).toFixed(1)}% of limit ${i.limit_pairs_per_second}`);
+    console.log(`${tag} self-influence ${s.examples_per_second} examples/s (median ${s.seconds_median} s of ${s.seconds_all.length} runs), ${s.gflop_per_second} GFLOP/s, ${s.speedup_vs_captum}× Captum (target ${TARGET.self}×), ${(s.fraction_of_limit * 100).toFixed(1)}% of limit ${s.limit_examples_per_second}, ${(s.fraction_of_forward_limit * 100).toFixed(1)}% of forward-only limit ${s.forward_limit_examples_per_second}`);
+    console.log(`${tag} memory         rss ${out.memory.rss_before_mib} → peak ${out.memory.rss_peak_mib} MiB, tf ${out.memory.tf_num_bytes_before} → ${out.memory.tf_num_bytes_after} bytes, ${out.memory.tf_num_tensors_before} → ${out.memory.tf_num_tensors_after} tensors (across ${inf.all.length + 1} tracin + ${self.all.length + 1} selfInfluence calls)`);
+    engines[engine] = out;
+  }
+  return {
     model: name,
     train_accuracy_last_epoch: round(trained.metrics.at(-1)!.accuracy, 4),
     checkpoints: trained.checkpoints.map((c) => ({ index: c.index, step: c.step, epoch: c.epoch, learning_rate: c.learningRate })),
     flops: { per_side_per_checkpoint: f.side, influence_total: f.influence, self_influence_total: f.self, limit_per_example_fwd_bwd: f.fullPerExample },
-    influence: {
-      seconds_all: inf.all, seconds_median: round(inf.median, 4), pairs_per_second: Math.round(pairsPerS),
-      gflop_per_second: round(f.influence / inf.median / 1e9, 2), captum_pairs_per_second: captum.pairs,
-      speedup_vs_captum: round(pairsPerS / captum.pairs, 1), target_speedup: TARGET.influence, meets_target: pairsPerS / captum.pairs >= TARGET.influence,
-      limit_pairs_per_second: Math.round(f.pairsLimit), fraction_of_limit: round(pairsPerS / f.pairsLimit, 4),
-    },
-    self_influence: {
-      seconds_all: self.all, seconds_median: round(self.median, 4), examples_per_second: Math.round(exPerS),
-      gflop_per_second: round(f.self / self.median / 1e9, 2), captum_examples_per_second: captum.self,
-      speedup_vs_captum: round(exPerS / captum.self, 1), target_speedup: TARGET.self, meets_target: exPerS / captum.self >= TARGET.self,
-      limit_examples_per_second: Math.round(f.selfLimit), fraction_of_limit: round(exPerS / f.selfLimit, 4),
-    },
-    backend_matmul_gflop_per_second: round(matmul, 2),
-    memory: { rss_before_mib: mib(rssBefore), rss_peak_mib: mib(rssPeak), tf_num_bytes_before: tfBefore.numBytes, tf_num_bytes_after: mem.numBytes, tf_num_tensors_before: tfBefore.numTensors, tf_num_tensors_after: mem.numTensors },
+    engines,
   };
-  const i = out.influence, s = out.self_influence;
-  console.log(`${name} influence      ${i.pairs_per_second} pairs/s (median ${i.seconds_median} s of ${i.seconds_all.join(", ")}), ${i.gflop_per_second} GFLOP/s vs matmul ${out.backend_matmul_gflop_per_second}, ${i.speedup_vs_captum}× Captum (target ${TARGET.influence}×), ${(i.fraction_of_limit * 100).toFixed(1)}% of limit ${i.limit_pairs_per_second}`);
-  console.log(`${name} self-influence ${s.examples_per_second} examples/s (median ${s.seconds_median} s of ${s.seconds_all.join(", ")}), ${s.gflop_per_second} GFLOP/s, ${s.speedup_vs_captum}× Captum (target ${TARGET.self}×), ${(s.fraction_of_limit * 100).toFixed(1)}% of limit ${s.limit_examples_per_second}`);
-  console.log(`${name} memory         rss ${out.memory.rss_before_mib} → peak ${out.memory.rss_peak_mib} MiB, tf ${out.memory.tf_num_bytes_before} → ${out.memory.tf_num_bytes_after} bytes, ${out.memory.tf_num_tensors_before} → ${out.memory.tf_num_tensors_after} tensors (across 4 tracin + 4 selfInfluence calls)`);
-  return out;
 }
 
 /** Flip 10% of the training labels to another class, train 784-32-10, rank rows by self-influence. */
@@ -204,14 +244,17 @@ async function main() {
   try {
     const { classes, tr, te } = await load(home);
     const rates = await matmulRates(), matmul = rates.square;
+    const nativeRate = await nativeMatmulRate();
+    const rateOf: Record<string, number> = { tfjs: matmul, ...(nativeRate !== null ? { onnxruntime: nativeRate } : {}) };
     console.log(`backend ${backend.name} (${backend.provider}); matmul 1024² ${matmul.toFixed(2)} GFLOP/s; dense rate for limits ${DENSE_RATE / 1e9} GFLOP/s`);
+    console.log(nativeRate !== null ? `native engine ${(await engineName("exact", "onnxruntime"))}: matmul 1024² ${nativeRate.toFixed(2)} GFLOP/s` : "native engine: not available");
     console.log(`backend Gram [${N},${D}]·[${M},${D}]ᵀ: ${rates.gramTransposeB.toFixed(2)} GFLOP/s with transposeB (as the engine calls it), ${rates.gramPretransposed.toFixed(2)} GFLOP/s pre-transposed`);
     const models = [];
-    for (const H of [32, 256]) models.push(await benchModel(H, classes, tr, te, matmul));
+    for (const H of [32, 256]) models.push(await benchModel(H, classes, tr, te, rateOf));
     const mis = await mislabel(classes, tr);
     await writeBenchReport("tracin", {
       benchmark: "tracin",
-      setup: `digits, first ${N} training rows × first ${M} test rows (by id); MLPs 784-32-10 and 784-256-10 trained 5 epochs, batch 32, plain SGD lr 0.1, ${K} checkpoints (one per epoch); TracIn mode exact, top-${TOP_K}, groups = contributors (${tr.nGroups}); median of ${REPEATS} runs after one warm-up`,
+      setup: `digits, first ${N} training rows × first ${M} test rows (by id); MLPs 784-32-10 and 784-256-10 trained 5 epochs, batch 32, plain SGD lr 0.1, ${K} checkpoints (one per epoch); TracIn mode exact, top-${TOP_K}, groups = contributors (${tr.nGroups}); median of at least ${REPEATS} runs and ${MIN_SECONDS} s after one warm-up`,
       backend: { name: backend.name, tf_backend: backend.tfBackend, provider: backend.provider, skipped: backend.skipped },
       seeds: { train: SEED, flip: FLIP_SEED },
       dense_rate_gflop_per_second: DENSE_RATE / 1e9,
@@ -219,7 +262,10 @@ async function main() {
       captum_reference: { "784-32-10": CAPTUM[32], "784-256-10": CAPTUM[256], source: "Captum TracInCP on these machines" },
       targets: { influence_speedup: TARGET.influence, self_influence_speedup: TARGET.self },
       flop_model: "side = 2(DH+HC) + 2CH per row per checkpoint; influence = (N+M)·K·side + N·M·(2D + K·(4H+2C)); self = N·K·(side + 2(D+2H+C)); matrix products only",
+      engines: ENGINES,
+      default_engine: await engineName("exact"),
       backend_matmul_gflop_per_second: round(matmul, 2),
+      native_matmul_gflop_per_second: nativeRate === null ? null : round(nativeRate, 2),
       backend_gram_gflop_per_second: { transpose_b: round(rates.gramTransposeB, 2), pretransposed: round(rates.gramPretransposed, 2), shape: `[${N},${D}]·[${M},${D}]ᵀ` },
       results: models,
       mislabel: mis,

@@ -6,6 +6,8 @@ import { forward, initAdapter, initBase, meanLoss, toTensors, type HostWeights, 
 import { parseExternalMlp } from "../cells/factory/external.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
+import type { EngineChoice } from "../cells/attribution/engine.ts";
+import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
 
 /** Per-example gradients by tf.grad, one example at a time: the reference. */
@@ -54,15 +56,16 @@ function bruteInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Fl
 }
 
 /** The engine's full score matrix: one group per training row makes the group sums the scores. */
-async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, mode: TracinMode, projection?: { dim: number; seed: number }) {
+async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, mode: TracinMode, projection?: { dim: number; seed: number }, engine: EngineChoice = "tfjs") {
   const N = tr.y.length, M = q.y.length;
   const r = await tracin({
-    model, checkpoints: cks, mode, projection, topK: 3, shardSize: 7, queryBlock: 4,
+    model, checkpoints: cks, mode, projection, topK: 3, shardSize: 7, queryBlock: 4, engine,
     train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
     queries: { x: denseMatrix(q.x, M, dims), y: q.y },
   });
   const S = Array.from({ length: N }, (_, i) => Float64Array.from({ length: M }, (_, j) => r.groupSums[0]![j * N + i]!));
-  const self = await selfInfluence({ model, checkpoints: cks, mode, projection, shardSize: 5, train: { x: denseMatrix(tr.x, N, dims), y: tr.y } });
+  if (mode !== "projection") expect(r.engine).toMatch(engine === "onnxruntime" ? /^onnxruntime-node@/ : /^tfjs /);
+  const self = await selfInfluence({ model, checkpoints: cks, mode, projection, shardSize: 5, engine, train: { x: denseMatrix(tr.x, N, dims), y: tr.y } });
   return { S, self, top: r.top };
 }
 
@@ -85,7 +88,13 @@ function perturbed(w: HostWeights, seed: number, scale = 0.3): HostWeights {
   return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.data, (x) => x + rng.normal() * scale) }]));
 }
 
-describe("TracIn against brute-force per-example gradients", () => {
+// The native engine is an optional dependency: where it is not installed only the TF.js engine is
+// tested here (.ci/run checks that CI has it).
+const native = await nativeEngine();
+if ("error" in native) console.warn(`TracIn tests of the onnxruntime engine skipped: ${native.error}`);
+const engines: EngineChoice[] = "error" in native ? ["tfjs"] : ["tfjs", "onnxruntime"];
+
+describe.each(engines)("TracIn against brute-force per-example gradients (%s engine)", (engine) => {
   const dims = 6;
   const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
   const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
@@ -98,7 +107,7 @@ describe("TracIn against brute-force per-example gradients", () => {
     // Non-zero B (a trained adapter), different weights and learning rates per checkpoint.
     const cks = [1, 2, 3].map((k) => ({ index: k, learningRate: 0.1 / k, weights: perturbed(initAdapter(spec, lora, base, 6), 10 + k) }));
     const want = bruteInfluence(model, cks, tr, q, dims);
-    const got = await engineInfluence(model, cks, tr, q, dims, "exact");
+    const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
     expect(maxRelError([got.self], [want.self])).toBeLessThanOrEqual(1e-4);
   });
@@ -120,7 +129,7 @@ describe("TracIn against brute-force per-example gradients", () => {
     }));
     const model: TracinModel = { spec, base: {}, lora: null };
     const want = bruteInfluence(model, cks, tr, q, dims);
-    const got = await engineInfluence(model, cks, tr, q, dims, "exact");
+    const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
     expect(maxRelError([got.self], [want.self])).toBeLessThanOrEqual(1e-4);
   });
@@ -132,7 +141,7 @@ describe("TracIn against brute-force per-example gradients", () => {
     const model: TracinModel = { spec, base, lora };
     const cks = [{ index: 1, learningRate: 0.1, weights: perturbed(initAdapter(spec, lora, base, 6), 4) }];
     const want = bruteInfluence(model, cks, tr, q, dims, (n) => n.startsWith("head."));
-    const got = await engineInfluence(model, cks, tr, q, dims, "last-layer");
+    const got = await engineInfluence(model, cks, tr, q, dims, "last-layer", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
   });
 
@@ -142,7 +151,7 @@ describe("TracIn against brute-force per-example gradients", () => {
     const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
     const model: TracinModel = { spec, base, lora };
     const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.1, weights: perturbed(initAdapter(spec, lora, base, 6), 20 + k) }));
-    const exact = await engineInfluence(model, cks, tr, q, dims, "exact");
+    const exact = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     const wide = await engineInfluence(model, cks, tr, q, dims, "projection", { dim: 8, seed: 1 });
     expect(maxRelError(wide.S, exact.S)).toBeLessThanOrEqual(1e-4);
     // Narrower than the layers: an estimate, unbiased over seeds; here only its sign agreement is checked.
@@ -176,7 +185,7 @@ describe("TracIn against brute-force per-example gradients", () => {
     await computeBackend();
     const model: TracinModel = { spec, base: {}, lora: null };
     const cks = [{ index: 1, learningRate: 0.1, weights: initBase(spec, 8) }];
-    const got = await engineInfluence(model, cks, tr, q, dims, "exact");
+    const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     got.top.forEach((t, j) => {
       const col = got.S.map((row, i) => ({ i, s: row[j]! }));
       const best = col.filter((c) => c.s > 0).sort((a, b) => b.s - a.s || a.i - b.i).slice(0, 3).map((c) => c.i);
@@ -184,5 +193,23 @@ describe("TracIn against brute-force per-example gradients", () => {
       expect(t.proponents().map((p) => p.index)).toEqual(best);
       expect(t.opponents().map((p) => p.index)).toEqual(worst);
     });
+  });
+});
+
+describe("TracIn engine choice", () => {
+  it("refuses an unknown TRACEBOOK_ENGINE and projection forced onto onnxruntime, naming them", async () => {
+    const { tracinEngine } = await import("../cells/attribution/engine.ts");
+    const before = process.env.TRACEBOOK_ENGINE;
+    try {
+      process.env.TRACEBOOK_ENGINE = "cuda";
+      await expect(tracinEngine("exact")).rejects.toThrow(/TRACEBOOK_ENGINE=cuda is not an engine \(one of tfjs, onnxruntime\)/);
+      process.env.TRACEBOOK_ENGINE = "tfjs";
+      expect((await tracinEngine("exact")).kind).toBe("tfjs");
+    } finally {
+      if (before === undefined) delete process.env.TRACEBOOK_ENGINE;
+      else process.env.TRACEBOOK_ENGINE = before;
+    }
+    await expect(tracinEngine("projection", "onnxruntime")).rejects.toThrow(/projection mode runs on TF\.js/);
+    expect((await tracinEngine("projection")).kind).toBe("tfjs");
   });
 });

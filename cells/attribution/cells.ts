@@ -3,7 +3,8 @@ import { tf } from "../compute/backend.ts";
 import { batch } from "../factory/featurize.ts";
 import { forward, toTensors } from "../factory/mlp.ts";
 import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
-import { backendSource, modelOf, trainingRoot } from "../factory/cells.ts";
+import { modelOf, trainingRoot } from "../factory/cells.ts";
+import { attributionSource } from "./engine.ts";
 import { stageRows } from "../store/stage.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { columnsOf } from "../store/columns.ts";
@@ -54,7 +55,7 @@ export function tracinCell(p: TracinParams): Cell {
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train, p.test],
-    source: backendSource,
+    source: () => attributionSource(params.mode),
     async run(ctx) {
       const { manifest, model, checkpoints, final, trainSet, queries } = await prepareAttribution(ctx, params.model, params.train, params.test);
       const predicted = await predict(model, final, queries);
@@ -82,7 +83,7 @@ export function tracinCell(p: TracinParams): Cell {
         queries: { x: queries.x, y },
         onProgress: (d, t) => ctx.progress(d, t, "shards"),
       });
-      ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s)`);
+      ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s, ${result.engine})`);
       const texts = await snippets(ctx.ws, ctx.inputs[params.train]!.relation);
       const rows: unknown[][] = [];
       const classes = manifest.spec.classes;
@@ -121,7 +122,7 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: backendSource,
+    source: () => attributionSource(params.mode),
     async run(ctx) {
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const scores = await selfInfluence({ model, checkpoints, mode: params.mode, projection: params.projection ?? { dim: 32, seed: 0 }, train: trainSet, signal: ctx.signal });

@@ -40,6 +40,9 @@ export interface TracinModel {
 /** Which parameters the gradients cover: all trainable ones, or only the last layer (head). */
 export type FactorScope = "all" | "last-layer";
 
+/** The scope a TracIn mode differentiates: projection projects all trainable parameters. */
+export const scopeOf = (mode: "exact" | "last-layer" | "projection"): FactorScope => (mode === "last-layer" ? "last-layer" : "all");
+
 /**
  * The factors of per-example gradients of the per-example loss ℓ = CE(softmax(z), y) at one
  * checkpoint, for rows x [n, D] and targets y (class indices). Also returns the logits.

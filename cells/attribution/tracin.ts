@@ -2,8 +2,10 @@ import { tf } from "../compute/backend.ts";
 import { Rng } from "../compute/random.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
-import { exampleFactors, type Factor, type FactorScope, type TracinModel } from "./factors.ts";
-import { TopK } from "./topk.ts";
+import { exampleFactors, scopeOf, type Factor, type TracinModel } from "./factors.ts";
+import type { TopK } from "./topk.ts";
+import { Accumulator, range } from "./accumulate.ts";
+import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
 
 /**
  * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:
@@ -53,6 +55,8 @@ export interface TracinRequest {
   queryBlock?: number;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number) => void;
+  /** Force an engine (else TRACEBOOK_ENGINE, else the native one where it applies). */
+  engine?: EngineChoice;
 }
 
 export interface TracinResult {
@@ -64,22 +68,24 @@ export interface TracinResult {
   scores?: Float32Array;
   pairs: number;
   seconds: number;
+  /** Which engine computed it, e.g. "onnxruntime-node@1.30.0 (2 threads)" or "tfjs wasm". */
+  engine: string;
 }
 
-const scopeOf = (mode: TracinMode): FactorScope => (mode === "last-layer" ? "last-layer" : "all");
 
 /**
  * Stream the training set in shards against blocks of queries; keep top-k and group sums per
  * query. Memory: one shard × block score block, the factors of one shard and one block, and
- * O(k + groups) per query; never an N × M matrix.
+ * O(k + groups) per query; never an N × M matrix. Runs on the native engine where it applies
+ * (engine.ts), else on the TF.js backend; both give the same scores to float32 rounding.
  */
 export async function tracin(req: TracinRequest): Promise<TracinResult> {
+  const engine = await tracinEngine(req.mode, req.engine);
+  if (engine.kind === "onnxruntime") return nativeTracin(engine.native, req);
   const t0 = performance.now();
   const N = req.train.y.length, M = req.queries.y.length;
   const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
-  const top = Array.from({ length: M }, () => new TopK(req.topK));
-  const groupSums = req.train.groupSizes.map((g) => new Float64Array(M * g));
-  const full = req.full ? new Float32Array(M * N) : undefined;
+  const acc = new Accumulator(req);
   const total = Math.ceil(M / block) * Math.ceil(N / shard);
   let done = 0;
   for (let q0 = 0; q0 < M; q0 += block) {
@@ -100,27 +106,14 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
           const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
             ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
             : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
-          return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(full ? [St] : [])];
+          return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(req.full ? [St] : [])];
         });
         tr.dispose();
         const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
         tf.dispose(reduced);
-        if (full) {
-          const st = gs.pop()!; // [m, shard]
-          for (let j = 0; j < m; j++) full.set(st.subarray(j * tRows.length, (j + 1) * tRows.length), (q0 + j) * N + t0r);
-        }
-        for (let j = 0; j < m; j++) {
-          const t = top[q0 + j]!;
-          for (let r = 0; r < k; r++) {
-            // Each list only offers its own side: a shard with few rows has positives among its "worst".
-            if (bv[j * k + r]! > 0) t.offer(bv[j * k + r]!, t0r + bi[j * k + r]!);
-            if (wv[j * k + r]! > 0) t.offer(-wv[j * k + r]!, t0r + wi[j * k + r]!);
-          }
-        }
-        gs.forEach((g, gi) => {
-          const size = req.train.groupSizes[gi]!, sums = groupSums[gi]!;
-          for (let j = 0; j < m; j++) for (let c = 0; c < size; c++) sums[(q0 + j) * size + c] = sums[(q0 + j) * size + c]! + g[j * size + c]!;
-        });
+        const scores = req.full ? gs.pop()! : undefined;
+        // Query-major layouts ([m, k], [m, groups], [m, rows]); the worst list is of −score.
+        acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: Float32Array.from(wv, (v) => -v), worstIndex: wi, sums: gs, scores }, false);
         req.onProgress?.(++done, total);
         await new Promise((r) => setImmediate(r));
       }
@@ -128,11 +121,15 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
       q.dispose();
     }
   }
-  return { top, groupSums, scores: full, pairs: N * M, seconds: (performance.now() - t0) / 1000 };
+  return acc.result((performance.now() - t0) / 1000, describeTfjs());
 }
 
+export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal" | "engine"> & { train: Examples };
+
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
-export async function selfInfluence(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal"> & { train: Examples }): Promise<Float64Array> {
+export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64Array> {
+  const engine = await tracinEngine(req.mode, req.engine);
+  if (engine.kind === "onnxruntime") return nativeSelfInfluence(engine.native, req);
   const N = req.train.y.length, shard = req.shardSize ?? 2048;
   const out = new Float64Array(N);
   for (let s0 = 0; s0 < N; s0 += shard) {
@@ -254,8 +251,4 @@ function project(t: tf.Tensor2D, p: { dim: number; seed: number }, purpose: stri
   if (d <= p.dim) return t;
   const P = Rng.derive(p.seed, `projection:${purpose}`).normals(d * p.dim, 1 / Math.sqrt(p.dim));
   return tf.matMul(t, tf.tensor2d(P, [d, p.dim]));
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from }, (_, i) => from + i);
 }

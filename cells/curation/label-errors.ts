@@ -1,5 +1,5 @@
 import type { Cell } from "../graph/cell.ts";
-import { computeBackend } from "../compute/backend.ts";
+import { attributionSource } from "../attribution/engine.ts";
 import { featurize, type FeaturizerSpec, type Payload } from "../factory/featurize.ts";
 import { modelOf } from "../factory/cells.ts";
 import { readContributions } from "../factory/store.ts";
@@ -44,7 +44,7 @@ export function labelErrors(p: LabelErrorParams): Cell {
     version: LABEL_ERRORS_VERSION,
     params,
     inputs: [p.model, p.data],
-    source: async () => ({ version: (await computeBackend()).name, describe: "compute backend" }),
+    source: () => attributionSource("exact"),
     async run(ctx) {
       const id = await modelOf(ctx, p.model);
       const { manifest, model, checkpoints, final } = await loadForTracin(ctx.ws.home, id);

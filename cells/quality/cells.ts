@@ -4,7 +4,7 @@ import type { Cell, CellContext } from "../graph/cell.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { Rng } from "../compute/random.ts";
-import { backendSource } from "../factory/cells.ts";
+import { attributionSource } from "../attribution/engine.ts";
 import { stageRows } from "../store/stage.ts";
 import { prepareAttribution } from "../attribution/cells.ts";
 import { tracin, type TracinMode } from "../attribution/tracin.ts";
@@ -36,7 +36,8 @@ async function setup(ctx: CellContext, p: Params) {
   const scores = new Map<string, Float32Array>();
   for (const mode of p.modes ?? DEFAULT_MODES) {
     // LOCO and LDS read the same matrices: each is computed once and kept beside the retrains.
-    const key = sha256(`tracebook.quality-scores/${QUALITY_VERSION}\n${m.id}\n${canonicalJson(mode)}\n${heldOut.refs.map((r) => r.id).join(",")}`);
+    const engine = (await attributionSource(mode.mode)).version;
+    const key = sha256(`tracebook.quality-scores/${QUALITY_VERSION}\n${m.id}\n${canonicalJson(mode)}\n${engine}\n${heldOut.refs.map((r) => r.id).join(",")}`);
     const file = path.join(ctx.ws.home, "quality", "scores", `${key}.f32`);
     if (fs.existsSync(file)) {
       const b = fs.readFileSync(file);
@@ -51,7 +52,7 @@ async function setup(ctx: CellContext, p: Params) {
     });
     await writeFileAtomic(file, new Uint8Array(r.scores!.buffer, r.scores!.byteOffset, r.scores!.byteLength));
     scores.set(mode.name, r.scores!);
-    ctx.log(`${mode.name}: ${r.pairs} pairs in ${r.seconds.toFixed(1)} s`);
+    ctx.log(`${mode.name}: ${r.pairs} pairs in ${r.seconds.toFixed(1)} s (${r.engine})`);
   }
   return { manifest: m, trainSet, heldOut, retrain, scores, modes: p.modes ?? DEFAULT_MODES };
 }
@@ -68,7 +69,7 @@ export function loco(p: Params): Cell {
     version: QUALITY_VERSION,
     params: { ...p, modes: p.modes ?? DEFAULT_MODES },
     inputs: [p.model, p.train, p.heldOut],
-    source: backendSource,
+    source: () => attributionSource(),
     async run(ctx) {
       const s = await setup(ctx, p);
       const N = s.trainSet.y.length, M = s.heldOut.y.length;
@@ -115,7 +116,7 @@ export function lds(p: Params & { subsets?: number; fraction?: number; seed?: nu
     version: QUALITY_VERSION,
     params,
     inputs: [p.model, p.train, p.heldOut],
-    source: backendSource,
+    source: () => attributionSource(),
     async run(ctx) {
       const s = await setup(ctx, p);
       const N = s.trainSet.y.length, M = s.heldOut.y.length, S = params.subsets;

@@ -1,0 +1,62 @@
+import { TopK } from "./topk.ts";
+import type { TracinRequest, TracinResult } from "./tracin.ts";
+
+/** One shard × block, reduced: top-k each way, sums per grouping, and with `full` every score. */
+export interface ReducedBlock {
+  best: ArrayLike<number>;
+  bestIndex: ArrayLike<number | bigint>;
+  /** The k smallest scores (as scores, not negated). */
+  worst: ArrayLike<number>;
+  worstIndex: ArrayLike<number | bigint>;
+  sums: ArrayLike<number>[];
+  scores?: ArrayLike<number>;
+}
+
+/** What both engines keep per query: top-k each way and group sums; with `full`, every score. */
+export class Accumulator {
+  readonly top: TopK[];
+  readonly groupSums: Float64Array[];
+  readonly full: Float32Array | undefined;
+  private readonly N: number;
+  private readonly M: number;
+
+  constructor(private readonly req: TracinRequest) {
+    this.N = req.train.y.length;
+    this.M = req.queries.y.length;
+    this.top = Array.from({ length: this.M }, () => new TopK(req.topK));
+    this.groupSums = req.train.groupSizes.map((g) => new Float64Array(this.M * g));
+    this.full = req.full ? new Float32Array(this.M * this.N) : undefined;
+  }
+
+  /**
+   * Fold in queries q0.. (m of them) against training rows t0.. (n of them). `rankMajor`: the
+   * native layouts ([k, m], [groups, m], [n, m]); else query-major ([m, k], [m, groups], [m, n]).
+   */
+  absorb(q0: number, t0: number, m: number, n: number, k: number, r: ReducedBlock, rankMajor: boolean): void {
+    const at = (j: number, i: number, width: number) => (rankMajor ? i * m + j : j * width + i);
+    for (let j = 0; j < m; j++) {
+      const t = this.top[q0 + j]!;
+      for (let i = 0; i < k; i++) {
+        // Each list only offers its own side: a shard with few rows has positives among its "worst".
+        const b = r.best[at(j, i, k)]!, w = r.worst[at(j, i, k)]!;
+        if (b > 0) t.offer(b, t0 + Number(r.bestIndex[at(j, i, k)]!));
+        if (w < 0) t.offer(w, t0 + Number(r.worstIndex[at(j, i, k)]!));
+      }
+    }
+    r.sums.forEach((g, gi) => {
+      const size = this.req.train.groupSizes[gi]!, sums = this.groupSums[gi]!;
+      for (let j = 0; j < m; j++) for (let c = 0; c < size; c++) sums[(q0 + j) * size + c] = sums[(q0 + j) * size + c]! + g[at(j, c, size)]!;
+    });
+    if (this.full && r.scores) {
+      for (let j = 0; j < m; j++) for (let i = 0; i < n; i++) this.full[(q0 + j) * this.N + t0 + i] = r.scores[at(j, i, n)]!;
+    }
+  }
+
+  result(seconds: number, engine: string): TracinResult {
+    return { top: this.top, groupSums: this.groupSums, scores: this.full, pairs: this.N * this.M, seconds, engine };
+  }
+}
+
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}

@@ -1,0 +1,159 @@
+import type * as Ort from "onnxruntime-node";
+import { computeBackend, tf } from "../compute/backend.ts";
+import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
+import { batch, type FeatureMatrix } from "../factory/featurize.ts";
+import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
+import { Accumulator, range } from "./accumulate.ts";
+import { scopeOf } from "./factors.ts";
+import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
+
+/**
+ * Which engine computes TracIn. `onnxruntime` (native.ts: MLAS kernels on every core) where it
+ * loads and the mode is exact or last-layer; `tfjs` (the compute backend: wasm here) otherwise,
+ * and always for projection mode. TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly
+ * when the forced one cannot run.
+ */
+export const ENGINES = ["tfjs", "onnxruntime"] as const;
+export type EngineChoice = "auto" | (typeof ENGINES)[number];
+export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
+
+export async function tracinEngine(mode: TracinMode, choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
+  const env = process.env.TRACEBOOK_ENGINE?.trim();
+  if (env && !(ENGINES as readonly string[]).includes(env)) throw new Error(`TRACEBOOK_ENGINE=${env} is not an engine (one of ${ENGINES.join(", ")})`);
+  const forced = choice !== "auto" ? choice : (env as EngineChoice | undefined);
+  if (forced === "tfjs") return { kind: "tfjs" };
+  if (mode === "projection") {
+    if (forced === "onnxruntime") throw new Error("the onnxruntime engine computes exact and last-layer TracIn; projection mode runs on TF.js");
+    return { kind: "tfjs" };
+  }
+  const native = await nativeEngine();
+  if ("error" in native) {
+    if (forced === "onnxruntime") throw new Error(`TracIn engine onnxruntime cannot be used: ${native.error}`);
+    return { kind: "tfjs" };
+  }
+  return { kind: "onnxruntime", native };
+}
+
+/** The name recorded for results computed on TF.js. */
+export function describeTfjs(): string {
+  return `tfjs ${tf.getBackend()}`;
+}
+
+/**
+ * A TracIn cell's source version: the compute backend and the engine its mode runs on, so a
+ * result computed by another engine (float32 rounding differs) is never taken for this one's.
+ */
+export async function attributionSource(mode: TracinMode = "exact"): Promise<{ version: string; describe: string }> {
+  const [backend, engine] = await Promise.all([computeBackend(), tracinEngine(mode)]);
+  return { version: `${backend.name}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
+}
+
+/** One engine name for logs, without running anything: what tracin() would use for this mode. */
+export async function engineName(mode: TracinMode, choice: EngineChoice = "auto"): Promise<string> {
+  const e = await tracinEngine(mode, choice);
+  return e.kind === "onnxruntime" ? e.native.provider : describeTfjs();
+}
+
+/**
+ * Sessions are built per set of checkpoints (the weights are baked in as initializers) and kept
+ * while that set is alive: LOCO/LDS and the benchmark call the engine repeatedly on one model.
+ */
+const sessions = new WeakMap<object, Map<string, Promise<unknown>>>();
+function cached<T>(owner: object, key: string, make: () => Promise<T>): Promise<T> {
+  let byKey = sessions.get(owner);
+  if (!byKey) sessions.set(owner, (byKey = new Map()));
+  let p = byKey.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = make();
+    byKey.set(key, p);
+    p.catch(() => byKey!.delete(key));
+  }
+  return p;
+}
+
+const ids = new WeakMap<object, number>();
+let lastId = 0;
+/** A process-local id per model object: sessions built for one model are never used for another. */
+const idOf = (o: object): number => ids.get(o) ?? (ids.set(o, ++lastId), lastId);
+
+function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode">): GraphModel {
+  return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode) };
+}
+
+function oneHot(y: Int32Array, rows: readonly number[], classes: number): Float32Array {
+  const out = new Float32Array(rows.length * classes);
+  rows.forEach((r, i) => (out[i * classes + y[r]!] = 1));
+  return out;
+}
+
+function inputs(ort: NativeEngine["ort"], ex: { x: FeatureMatrix; y: Int32Array }, rows: number[], classes: number): { x: Ort.Tensor; y: Ort.Tensor } {
+  return {
+    x: new ort.Tensor("float32", batch(ex.x, rows), [rows.length, ex.x.dims]),
+    y: new ort.Tensor("float32", oneHot(ex.y, rows, classes), [rows.length, classes]),
+  };
+}
+
+/** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts. */
+export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Promise<TracinResult> {
+  const t0 = performance.now();
+  const { ort } = engine;
+  const m = graphModel(req);
+  const key = `${m.scope}|${idOf(req.model)}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}`;
+  const [query, score] = await Promise.all([
+    cached<QueryGraph>(req.checkpoints, `query|${key}`, () => queryGraph(engine, m)),
+    cached<Ort.InferenceSession>(req.checkpoints, `score|${key}`, () => scoreGraph(engine, m, req.train.groupSizes, !!req.full)),
+  ]);
+  const C = req.model.spec.classes.length;
+  const N = req.train.y.length, M = req.queries.y.length;
+  const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
+  const acc = new Accumulator(req);
+  const total = Math.ceil(M / block) * Math.ceil(N / shard);
+  let done = 0;
+  for (let q0 = 0; q0 < M; q0 += block) {
+    const qRows = range(q0, Math.min(M, q0 + block));
+    const q = inputs(ort, req.queries, qRows, C);
+    const qOut = await query.session.run(q);
+    const qFeeds: Record<string, Ort.Tensor> = Object.fromEntries(query.outputs.map((n) => [n, qOut[n]!]));
+    // The Gram block's query side is the input itself (models whose first layer trains).
+    if (score.inputNames.includes("q/x")) qFeeds["q/x"] = q.x;
+    for (let t0r = 0; t0r < N; t0r += shard) {
+      if (req.signal?.aborted) throw new Error("cancelled");
+      const tRows = range(t0r, Math.min(N, t0r + shard));
+      const n = tRows.length, k = Math.min(req.topK, n);
+      const feeds: Record<string, Ort.Tensor> = { ...qFeeds, ...inputs(ort, req.train, tRows, C), k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]) };
+      req.train.groups.forEach((g, gi) => {
+        // [rows, groups] one-hot: the group sums are one product with the scores.
+        const size = req.train.groupSizes[gi]!, h = new Float32Array(n * size);
+        for (let i = 0; i < n; i++) h[i * size + g[t0r + i]!] = 1;
+        feeds[`group${gi}`] = new ort.Tensor("float32", h, [n, size]);
+      });
+      const out = await score.run(feeds);
+      acc.absorb(q0, t0r, qRows.length, n, k, {
+        best: out.best!.data as Float32Array, bestIndex: out.bestIndex!.data as BigInt64Array,
+        worst: out.worst!.data as Float32Array, worstIndex: out.worstIndex!.data as BigInt64Array,
+        sums: req.train.groupSizes.map((_, gi) => out[`sums${gi}`]!.data as Float32Array),
+        scores: req.full ? (out.scores!.data as Float32Array) : undefined,
+      }, false);
+      req.onProgress?.(++done, total);
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  return acc.result((performance.now() - t0) / 1000, engine.provider);
+}
+
+/** selfInfluence() on the native engine. */
+export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluenceRequest): Promise<Float64Array> {
+  const m = graphModel(req);
+  const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${idOf(req.model)}`, () => selfGraph(engine, m));
+  const C = req.model.spec.classes.length;
+  const N = req.train.y.length, shard = req.shardSize ?? 2048;
+  const out = new Float64Array(N);
+  for (let s0 = 0; s0 < N; s0 += shard) {
+    if (req.signal?.aborted) throw new Error("cancelled");
+    const rows = range(s0, Math.min(N, s0 + shard));
+    const r = await self.run(inputs(engine.ort, req.train, rows, C));
+    out.set(r.self!.data as Float32Array, s0);
+    await new Promise((res) => setImmediate(res));
+  }
+  return out;
+}

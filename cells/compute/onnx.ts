@@ -1,0 +1,174 @@
+import os from "node:os";
+import { createRequire } from "node:module";
+import onnxProto from "onnx-proto";
+import type * as OrtModule from "onnxruntime-node";
+
+/**
+ * The native engine: ONNX Runtime's CPU kernels (MLAS, multi-threaded) for the dense products
+ * that bound TracIn on TF.js's wasm backend (one thread, ~28 GFLOP/s here, against 100–140 for
+ * MLAS on both cores). Graphs are built in code with `onnx-proto` and run by `onnxruntime-node`,
+ * an optional dependency: where it is missing or does not load, callers keep the TF.js path.
+ */
+const { onnx } = onnxProto;
+const require = createRequire(import.meta.url);
+
+export type Ort = typeof OrtModule;
+
+export interface NativeEngine {
+  ort: Ort;
+  /** e.g. "onnxruntime-node@1.30.0 (2 threads)" — logged with the results it computes. */
+  provider: string;
+  /** e.g. "onnxruntime-node@1.30.0": what enters cell fingerprints (not the machine's thread count). */
+  version: string;
+  threads: number;
+}
+
+let loaded: Promise<NativeEngine | { error: string }> | null = null;
+
+/** Load onnxruntime-node once per process; the reason it cannot be used otherwise. */
+export function nativeEngine(): Promise<NativeEngine | { error: string }> {
+  loaded ??= (async () => {
+    try {
+      // A CommonJS package: Node's loader gives its exports as named ones, some loaders as default.
+      const mod = (await import("onnxruntime-node")) as unknown as Ort & { default?: Ort };
+      const ort = mod.InferenceSession ? mod : mod.default!;
+      const threads = threadCount();
+      const version = `onnxruntime-node@${versionOf("onnxruntime-node")}`;
+      return { ort, threads, version, provider: `${version} (${threads} thread${threads === 1 ? "" : "s"})` };
+    } catch (err) {
+      const e = err as { code?: string; message: string };
+      if (e.code === "ERR_MODULE_NOT_FOUND") return { error: "onnxruntime-node is not installed (an optional dependency)" };
+      return { error: `onnxruntime-node did not load: ${e.message.split("\n")[0]}` };
+    }
+  })();
+  return loaded;
+}
+
+/** TRACEBOOK_THREADS, else every core the process may use. */
+function threadCount(): number {
+  const env = process.env.TRACEBOOK_THREADS?.trim();
+  if (env) {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`TRACEBOOK_THREADS=${env} is not a positive integer`);
+    return n;
+  }
+  return os.availableParallelism();
+}
+
+function versionOf(pkg: string): string {
+  try {
+    return (require(`${pkg}/package.json`) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+type Dim = number | string;
+/** Attribute values: integers, integer lists, strings, and floats written as `{ float: v }`. */
+type Attr = number | number[] | string | { float: number };
+
+/**
+ * A small builder over onnx-proto: named values, float and int64 initializers, nodes that
+ * return their output's name. Graph code reads like the tensor code it mirrors.
+ */
+export class GraphBuilder {
+  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly inits: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly consts = new Map<string, string>();
+  private next = 0;
+
+  constructor(private readonly name: string) {}
+
+  input(name: string, dims: Dim[], type: "float32" | "int64" = "float32"): string {
+    this.inputs.push(valueInfo(name, dims, type === "float32" ? FLOAT : INT64));
+    return name;
+  }
+
+  output(name: string, dims: Dim[], type: "float32" | "int64" = "float32"): void {
+    this.outputs.push(valueInfo(name, dims, type === "float32" ? FLOAT : INT64));
+  }
+
+  /** A float32 constant (weights): its bytes are copied into the model. */
+  init(name: string, data: Float32Array, dims: number[]): string {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    this.inits.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes }));
+    return name;
+  }
+
+  /** A scalar float constant, shared by value. */
+  scalar(v: number): string {
+    const key = `f:${v}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      name = this.init(`const_${this.consts.size}`, Float32Array.of(v), []);
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
+  /** An int64 vector constant (axes, slice bounds, shapes). */
+  ints(values: number[]): string {
+    const key = `i:${values.join(",")}`;
+    let name = this.consts.get(key);
+    if (!name) {
+      name = `ints_${this.consts.size}`;
+      this.inits.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values }));
+      this.consts.set(key, name);
+    }
+    return name;
+  }
+
+  /** One node with a single output; returns the output's name. */
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, output?: string): string {
+    return this.opN(type, inputs, 1, attrs, output ? [output] : undefined)[0]!;
+  }
+
+  opN(type: string, inputs: string[], count: number, attrs: Record<string, Attr> = {}, outputs?: string[]): string[] {
+    const names = outputs ?? Array.from({ length: count }, () => `${type.toLowerCase()}_${this.next++}`);
+    this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: names, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) }));
+    return names;
+  }
+
+  /** Columns [from, to) of a 2-D value. */
+  columns(x: string, from: number, to: number): string {
+    return this.op("Slice", [x, this.ints([from]), this.ints([to]), this.ints([1])]);
+  }
+
+  encode(): Uint8Array {
+    const graph = onnx.GraphProto.create({ name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs });
+    // Opset 17: ReduceSumSquare still takes its axes as an attribute there.
+    const model = onnx.ModelProto.create({ irVersion: 8, producerName: "tracebook", opsetImport: [{ domain: "", version: 17 }], graph });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, dims: Dim[], elemType: number) {
+  return onnx.ValueInfoProto.create({
+    name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
+  });
+}
+
+function attribute(name: string, v: Attr) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === "string") return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === "object" && !Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v.float });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
+  if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer`);
+  return onnx.AttributeProto.create({ name, type: A.INT, i: v });
+}
+
+/** A session over a built graph, on the engine's threads. */
+export async function session(engine: NativeEngine, g: GraphBuilder): Promise<OrtModule.InferenceSession> {
+  return engine.ort.InferenceSession.create(g.encode(), {
+    intraOpNumThreads: engine.threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
+    // TRACEBOOK_ORT_PROFILE=<prefix>: ONNX Runtime writes a per-node timing trace (chrome://tracing).
+    // No spinning between runs: the JS between two runs (batching the next shard, reducing the
+    // last) needs a core, and a spinning pool took it (tracin 784-32-10: median 26 → 16 ms).
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    ...(process.env.TRACEBOOK_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.TRACEBOOK_ORT_PROFILE } : {}),
+  });
+}
