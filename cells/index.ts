@@ -85,8 +85,10 @@ export type { SplitInput, Part, Influence } from "./rewards/split.ts";
 export { rewardSplit } from "./rewards/cell.ts";
 export type { RewardSplitParams } from "./rewards/cell.ts";
 
-// Attribution quality: LOCO, LDS and rank statistics.
+// Attribution quality: LOCO, LDS, mislabel detection and rank statistics.
 export { loco, lds, DEFAULT_MODES } from "./quality/cells.ts";
+export { mislabel, flipLabels } from "./quality/mislabel.ts";
+export type { MislabelParams } from "./quality/mislabel.ts";
 export type { ModeSpec } from "./quality/cells.ts";
 export { spearman, pearson, ranks, auc, recallAtK } from "./quality/metrics.ts";
 export { retrainOn } from "./quality/retrain.ts";

@@ -110,6 +110,31 @@ describe("ModelFactory math", () => {
     expect(a.metrics.map((m) => [m.epoch, m.split])).toEqual([[1, "train"], [2, "train"], [3, "train"]]);
   });
 
+  it("masks left-out rows out of the full run's batches: what they hold cannot matter, keeping all changes nothing", async () => {
+    await computeBackend();
+    const spec: MlpSpec = { inputSize: 8, hidden: [6], classes: ["a", "b"] };
+    const rng = new Rng(2);
+    const n = 40;
+    const data = rng.normals(n * 8);
+    const y = Int32Array.from({ length: n }, (_, i) => (data[i * 8]! + data[i * 8 + 1]! > 0 ? 1 : 0));
+    const matrix = (d: Float32Array) => ({ rows: n, dims: 8, fill: (i: number, out: Float32Array, o: number) => out.set(d.subarray(i * 8, i * 8 + 8), o), sparse: () => ({ idx: new Int32Array(), val: new Float32Array() }) });
+    // Rows 0..7 left out: every row of the first shuffled batch may be among them, which must still take its step count.
+    const keep = Uint8Array.from({ length: n }, (_, i) => (i < 8 ? 0 : 1));
+    const run = (d: Float32Array, labels: Int32Array, mask?: Uint8Array) => train({
+      spec, trainable: initBase(spec, 3), train: { x: matrix(d), y: labels }, keep: mask,
+      config: { epochs: 2, batchSize: 8, optimizer: { name: "sgd" }, schedule: { kind: "linear", lr: 0.1, final: 0.01 }, checkpoints: 2, seed: 4 },
+    });
+    const garbage = Float32Array.from(data, (v, i) => (i < 8 * 8 ? 100 * v + 7 : v));
+    const flipped = Int32Array.from(y, (v, i) => (i < 8 ? 1 - v : v));
+    const [a, b, all, none] = [await run(data, y, keep), await run(garbage, flipped, keep), await run(data, y, new Uint8Array(n).fill(1)), await run(data, y)];
+    expect(a.weights).toEqual(b.weights);
+    expect(a.checkpoints.map((k) => k.step)).toEqual(none.checkpoints.map((k) => k.step));
+    expect(a.metrics[0]!.examples).toBe(32);
+    expect(all.weights).toEqual(none.weights);
+    expect(a.weights["dense_1.kernel"]!.data).not.toEqual(none.weights["dense_1.kernel"]!.data);
+    await expect(run(data, y, new Uint8Array(n))).rejects.toThrow(/no training examples/);
+  });
+
   it("stops when cancelled", async () => {
     await computeBackend();
     const spec: MlpSpec = { inputSize: 2, hidden: [2], classes: ["a", "b"] };

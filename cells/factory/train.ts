@@ -57,6 +57,13 @@ export interface TrainRequest {
   train: Examples;
   heldOut?: Examples;
   config: TrainConfig;
+  /**
+   * Counterfactual retraining (LOCO, LDS): learn only from rows with keep[r] = 1, on the batches
+   * of the full set — the same seeded order and batch boundaries, the left-out rows contributing
+   * nothing (a batch's loss is still divided by its full size, so each kept row's step is what
+   * it was). Steps, schedule and checkpoints are the full run's; an emptied batch takes no step.
+   */
+  keep?: Uint8Array;
   signal?: AbortSignal;
   onProgress?: (step: number, total: number, label: string) => void;
 }
@@ -80,7 +87,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const { spec, config } = req;
   checkTrainConfig(config);
   const n = req.train.y.length;
-  if (n === 0) throw new Error("no training examples");
+  if (req.keep && req.keep.length !== n) throw new Error(`keep has ${req.keep.length} entries for ${n} training rows`);
+  const kept = req.keep ? req.keep.reduce((s, v) => s + (v ? 1 : 0), 0) : n;
+  if (kept === 0) throw new Error("no training examples");
   const perEpoch = Math.ceil(n / config.batchSize);
   const total = perEpoch * config.epochs;
   const K = Math.min(config.checkpoints, total);
@@ -102,22 +111,30 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const tEpoch = performance.now();
       const order = shuffle.shuffle(Array.from({ length: n }, (_, i) => i));
-      let lossSum = 0, correct = 0;
+      let lossSum = 0, correct = 0, seen = 0;
       for (let b = 0; b < perEpoch; b++) {
         if (req.signal?.aborted) throw new Error("cancelled");
-        const rows = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const all = order.slice(b * config.batchSize, (b + 1) * config.batchSize);
+        const rows = req.keep ? all.filter((r) => req.keep![r]) : all;
         lr = learningRate(config.schedule, step, total);
+        if (rows.length === 0) {
+          step += 1;
+          const k = checkpointAt.get(step);
+          if (k !== undefined) checkpoints.push({ index: k, step, epoch, learningRate: lr, weights: await hostCopy(vars) });
+          continue;
+        }
         const xb = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
         const yb = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
         let hits: tf.Tensor | null = null;
         const { value, grads } = tf.variableGrads(() => {
           const z = logits(xb);
           hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb), "int32")));
-          return meanLoss(z, yb, spec.classes.length);
+          const loss = meanLoss(z, yb, spec.classes.length);
+          return rows.length === all.length ? loss : tf.mul(loss, rows.length / all.length);
         }, Object.values(vars));
         const named = Object.fromEntries(Object.entries(grads).map(([name, g]) => [byName.get(name)!, g]));
         optimizer.step(vars, named, lr);
-        lossSum += (await value.data())[0]! * rows.length;
+        lossSum += (await value.data())[0]! * all.length;
         correct += (await hits!.data())[0]!;
         tf.dispose([xb, yb, value, hits!, ...Object.values(grads)]);
         step += 1;
@@ -125,12 +142,12 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
         if (k !== undefined) {
           checkpoints.push({ index: k, step, epoch, learningRate: lr, weights: await hostCopy(vars) });
         }
-        req.onProgress?.(step, total, `epoch ${epoch}/${config.epochs} loss ${(lossSum / Math.min(n, (b + 1) * config.batchSize)).toFixed(4)}`);
+        req.onProgress?.(step, total, `epoch ${epoch}/${config.epochs} loss ${(lossSum / Math.max(1, seen += rows.length)).toFixed(4)}`);
         // Let signal handlers (Ctrl-C) and progress output run between batches.
         if (b % 8 === 7) await new Promise((r) => setImmediate(r));
       }
       const seconds = (performance.now() - tEpoch) / 1000;
-      metrics.push({ epoch, split: "train", loss: lossSum / n, accuracy: correct / n, examples: n, learning_rate: lr, seconds });
+      metrics.push({ epoch, split: "train", loss: lossSum / kept, accuracy: correct / kept, examples: kept, learning_rate: lr, seconds });
       if (req.heldOut && req.heldOut.y.length) {
         const tEval = performance.now();
         const e = await evaluate(req.heldOut, config.batchSize, logits, spec.classes.length);
@@ -138,7 +155,7 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
       }
     }
     const seconds = (performance.now() - t0) / 1000;
-    return { weights: await hostCopy(vars), metrics, checkpoints, steps: step, seconds, examplesPerSecond: (n * config.epochs) / seconds };
+    return { weights: await hostCopy(vars), metrics, checkpoints, steps: step, seconds, examplesPerSecond: (kept * config.epochs) / seconds };
   } finally {
     optimizer.dispose();
     Object.values(vars).forEach((v) => v.dispose());

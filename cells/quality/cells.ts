@@ -62,8 +62,13 @@ async function setup(ctx: CellContext, p: Params) {
  * correlate (Spearman) the change of held-out loss with the contributor's summed influence on
  * the held-out set. Influence > 0 means the contributor lowers test loss, so removing it should
  * raise the loss: a good attribution correlates positively.
+ *
+ * With `replicateSeed`, every retrain is repeated under that seed (another init and batch order):
+ * the Spearman between the two seeds' changes is the ceiling row — how much of a LOCO change is
+ * the contributor's and how much the seed's — and each mode is also scored against the mean of
+ * the two (a steadier truth).
  */
-export function loco(p: Params): Cell {
+export function loco(p: Params & { replicateSeed?: number }): Cell {
   return {
     kind: "loco",
     version: QUALITY_VERSION,
@@ -75,15 +80,27 @@ export function loco(p: Params): Cell {
       const N = s.trainSet.y.length, M = s.heldOut.y.length;
       const contributors = [...new Set(s.trainSet.refs.map((r) => r.contributor))].sort();
       const t0 = performance.now();
-      const all = await retrainOn(s.retrain, Array.from({ length: N }, (_, i) => i), ctx.signal);
-      const delta: number[] = [];
-      for (const [k, c] of contributors.entries()) {
-        const keep = s.trainSet.refs.flatMap((r, i) => (r.contributor === c ? [] : [i]));
-        delta.push((await retrainOn(s.retrain, keep, ctx.signal)).loss - all.loss);
-        ctx.progress(k + 1, contributors.length, "retrains");
+      const seeds = p.replicateSeed === undefined ? [undefined] : [undefined, p.replicateSeed];
+      const deltas: number[][] = [];
+      for (const [si, seed] of seeds.entries()) {
+        const all = await retrainOn(s.retrain, Array.from({ length: N }, (_, i) => i), ctx.signal, seed);
+        const delta: number[] = [];
+        for (const [k, c] of contributors.entries()) {
+          const keep = s.trainSet.refs.flatMap((r, i) => (r.contributor === c ? [] : [i]));
+          delta.push((await retrainOn(s.retrain, keep, ctx.signal, seed)).loss - all.loss);
+          ctx.progress(si * contributors.length + k + 1, seeds.length * contributors.length, "retrains");
+        }
+        deltas.push(delta);
       }
+      const [delta, replicate] = deltas as [number[], number[] | undefined];
+      const meanDelta = replicate ? delta.map((d, k) => (d + replicate[k]!) / 2) : null;
       const seconds = (performance.now() - t0) / 1000;
       const rows: unknown[][] = [];
+      if (replicate) {
+        const ceiling = spearman(delta, replicate);
+        rows.push(["ceiling", `seed ${s.manifest.training!.seed} vs seed ${p.replicateSeed}`, null, null, null, null, null, ceiling, null, contributors.length, seconds]);
+        ctx.log(`LOCO changes under two seeds agree to Spearman ${ceiling.toFixed(4)}: the ceiling for any attribution of one model`);
+      }
       for (const mode of s.modes) {
         const sc = s.scores.get(mode.name)!;
         // Each training row's influence summed over the held-out set, then per contributor.
@@ -93,12 +110,13 @@ export function loco(p: Params): Cell {
         s.trainSet.refs.forEach((r, i) => byContributor.set(r.contributor, (byContributor.get(r.contributor) ?? 0) + rowSum[i]!));
         const influence = contributors.map((c) => byContributor.get(c)!);
         const rho = spearman(influence, delta);
-        rows.push(["summary", mode.name, null, null, null, null, rho, contributors.length, seconds]);
-        contributors.forEach((c, k) => rows.push(["contributor", mode.name, c, s.trainSet.refs.filter((r) => r.contributor === c).length, influence[k], delta[k], null, null, null]));
-        ctx.log(`LOCO Spearman (${mode.name}) = ${rho.toFixed(4)} over ${contributors.length} contributors`);
+        const rhoMean = meanDelta ? spearman(influence, meanDelta) : null;
+        rows.push(["summary", mode.name, null, null, null, null, null, rho, rhoMean, contributors.length, seconds]);
+        contributors.forEach((c, k) => rows.push(["contributor", mode.name, c, s.trainSet.refs.filter((r) => r.contributor === c).length, influence[k], delta[k], replicate?.[k] ?? null, null, null, null, null]));
+        ctx.log(`LOCO Spearman (${mode.name}) = ${rho.toFixed(4)}${rhoMean === null ? "" : `, against the two seeds' mean ${rhoMean.toFixed(4)}`} over ${contributors.length} contributors`);
       }
       await stageRows(ctx.ws, "__tracebook_loco", [["row", "VARCHAR"], ["mode", "VARCHAR"], ["contributor", "VARCHAR"], ["contributions", "INTEGER"], ["influence", "DOUBLE"],
-        ["delta_loss", "DOUBLE"], ["spearman", "DOUBLE"], ["contributors", "INTEGER"], ["retrain_seconds", "DOUBLE"]], rows);
+        ["delta_loss", "DOUBLE"], ["delta_loss_replicate", "DOUBLE"], ["spearman", "DOUBLE"], ["spearman_mean_delta", "DOUBLE"], ["contributors", "INTEGER"], ["retrain_seconds", "DOUBLE"]], rows);
       return { query: "select *, ? as model_id from __tracebook_loco", params: [s.manifest.id] };
     },
   };
