@@ -181,6 +181,23 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     expect(maxRelError(S, engine.S)).toBeLessThanOrEqual(1e-4);
   });
 
+  it("is exact for a linear softmax model (no hidden layer), with one group for everything", async () => {
+    await computeBackend();
+    const linear: MlpSpec = { inputSize: dims, hidden: [], classes: ["a", "b", "c"] };
+    const model: TracinModel = { spec: linear, base: {}, lora: null };
+    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.2 / k, weights: perturbed(initBase(linear, 3), 40 + k) }));
+    const want = bruteInfluence(model, cks, tr, q, dims);
+    const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
+    expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
+    expect(maxRelError([got.self], [want.self])).toBeLessThanOrEqual(1e-4);
+    const N = tr.y.length;
+    const one = await tracin({
+      model, checkpoints: cks, mode: "exact", topK: 2, engine, shardSize: 5,
+      train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [new Int32Array(N)], groupSizes: [1] }, queries: { x: denseMatrix(q.x, q.y.length, dims), y: q.y },
+    });
+    q.y.forEach((_, j) => expect(one.groupSums[0]![j]!).toBeCloseTo(want.S.reduce((s, row) => s + row[j]!, 0), 4));
+  });
+
   it("keeps per query the top proponents and opponents, in order", async () => {
     await computeBackend();
     const model: TracinModel = { spec, base: {}, lora: null };
