@@ -65,6 +65,53 @@ export interface EpochStatement {
   lines: StatementLine[];
 }
 
+/** The run log's record of a quality-evaluation cell whose table a report quotes. */
+export interface QualityRun {
+  pipeline: string;
+  cell: string;
+  fingerprint: string;
+  /** The table's content hash, as the run log records it… */
+  data_version: string;
+  /** …and as hashed again from the Parquet file when the report was collected. */
+  recomputed_data_version: string;
+}
+
+/**
+ * How far the influence scores agree with retraining, from the quality-evaluation cells run on
+ * the report's model (loco, lds, mislabel); each part is null when its cell has not run on it.
+ * Correlations and rates are null where the table holds no finite number (NaN: constant inputs).
+ */
+export interface TrustFacts {
+  model_id: string;
+  /** The command that runs (or reruns) the evaluation. */
+  command: string;
+  /** Other models of this workspace that have been evaluated (an earlier training): they say nothing about this one. */
+  other_models: number;
+  loco: {
+    run: QualityRun;
+    contributors: number;
+    /** Spearman between two training seeds' LOCO changes: the most any attribution of one training can reach. */
+    ceiling: { seeds: string; spearman: number | null } | null;
+    modes: { mode: string; spearman: number | null; spearman_mean_delta: number | null }[];
+  } | null;
+  lds: {
+    run: QualityRun;
+    /** Share of the training rows in each random subset (the cell's parameter). */
+    fraction: number | null;
+    modes: { mode: string; lds: number | null; subsets: number; examples: number }[];
+    /** Published figures for another task and model, for scale only. */
+    published: { method: string; lds: number | null }[];
+  } | null;
+  mislabel: {
+    run: QualityRun;
+    rows: number;
+    flipped: number;
+    fraction: number;
+    flip_seed: number;
+    scores: { score: string; auc: number | null; recall: { top_pct: number; k: number; recall: number | null; found: number }[] }[];
+  } | null;
+}
+
 export interface ReportFacts {
   format: typeof REPORT_FORMAT;
   pipeline: string;
@@ -121,6 +168,8 @@ export interface ReportFacts {
     pending: { datanet: string; count: number }[];
     self_influence: (ContributionText & { label: string; score: number })[];
   };
+  /** Absent from reports written before the section existed. */
+  trust?: TrustFacts;
   statement: EpochStatement[];
   never_executed: { epoch: string; recipient: string; cell: string | null; model_id: string | null; reason: string }[];
   reproducibility: {

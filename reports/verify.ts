@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { collectFacts } from "./collect/collect.ts";
+import { collectFacts, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { runIdOf, type Check, type ReportDocument, type ReportFacts } from "./facts.ts";
 import { renderHtml } from "./render/page.ts";
@@ -25,6 +25,7 @@ const SECTIONS: [keyof ReportFacts, string][] = [
   ["methodology", "methodology (mode, checkpoints)"],
   ["influence", "influence (contributors, Datanets, proponents, opponents, penalties)"],
   ["quality", "data-quality flags"],
+  ["trust", "how far the scores can be trusted (LOCO, LDS, mislabel detection)"],
   ["checks", "integrity checks"],
 ];
 
@@ -68,7 +69,15 @@ export async function verifyReport(ws: Workspace, dir: string): Promise<Verifica
     add("the workspace still holds the report's pipeline", false, (err as Error).message);
     return { dir, ok: false, checks };
   }
+  if (d.facts.trust === undefined) {
+    // Written before the trust section existed: it made no claim about quality evaluations.
+    now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };
+  }
   for (const [key, name] of SECTIONS) {
+    if (key === "trust" && d.facts.trust === undefined) {
+      add(`workspace: ${name}`, true, "not in this report (written before the section existed): nothing to compare");
+      continue;
+    }
     const diff = jsonDiff(d.facts[key], now[key]);
     add(`workspace: ${name}`, !diff.length, diff.length ? `report → workspace now: ${diff.join("; ")}` : "unchanged");
   }

@@ -11,6 +11,11 @@ import { registerReport } from "../bin/commands/report.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import { tempDir } from "./helpers/workspace.ts";
 import { reportWorkspace } from "./input/report/workspace.ts";
+import qualityPipeline from "./input/report/quality.pipeline.ts";
+import { runPipeline } from "../cells/graph/scheduler.ts";
+import { renderHtml } from "../reports/render/page.ts";
+import { sha256 } from "../cells/graph/fingerprint.ts";
+import { QUALITY_CHECK } from "../reports/collect/collect.ts";
 
 /** The golden input of test/report-render.test.ts: REPORT_GOLDEN_INPUT=1 rewrites it from this workspace. */
 const GOLDEN_INPUT = path.resolve("test/input/report/pay.facts.json");
@@ -45,7 +50,7 @@ describe("attribution report: write, verify, tamper", () => {
   let report: WrittenReport;
   let closed = false;
   beforeAll(async () => {
-    ({ ws } = await reportWorkspace());
+    ({ ws } = await reportWorkspace({ quality: true }));
     home = ws.home;
     out = tempDir("tb-report-");
     report = await writeReport(ws, "pay", { out, pdf: false });
@@ -86,6 +91,32 @@ describe("attribution report: write, verify, tamper", () => {
     expect(q.self_influence.length).toBeGreaterThan(0);
   });
 
+  it("shows how far the scores can be trusted: LOCO, LDS and mislabel detection run on the report's model", () => {
+    const { facts } = doc(report.dir);
+    const t = facts.trust!;
+    expect(t.model_id).toBe(facts.summary.model.id);
+    expect(t.command).toBe("npx tracebook run pay-quality");
+    expect(t.loco).toMatchObject({ contributors: 4, ceiling: { seeds: "seed 5 vs seed 6" } });
+    expect(t.loco!.modes.map((m) => m.mode)).toEqual(["exact", "last-layer"]);
+    expect(t.lds!.modes.map((m) => [m.mode, m.subsets])).toEqual([["exact", 6], ["last-layer", 6]]);
+    expect(t.lds!.published.map((p) => p.lds)).toEqual([0.15, 0.26, 0.45]);
+    expect(t.mislabel).toMatchObject({ rows: 90, flipped: 18, fraction: 0.2, flip_seed: 3 });
+    expect(t.mislabel!.scores.map((s) => s.score)).toEqual(["label-error score", "self-influence", "loss"]);
+    for (const x of [t.loco!.ceiling!.spearman, ...t.loco!.modes.map((m) => m.spearman), ...t.lds!.modes.map((m) => m.lds), ...t.mislabel!.scores.map((s) => s.auc)]) {
+      expect(x).toBeTypeOf("number");
+    }
+    for (const r of [t.loco!.run, t.lds!.run, t.mislabel!.run]) expect(r).toMatchObject({ pipeline: "pay-quality", recomputed_data_version: r.data_version });
+    expect(facts.checks.find((c) => c.name === QUALITY_CHECK)).toMatchObject({ ok: true });
+    const page = read(report.dir, "index.html").toString("utf8");
+    const section = /<section id="trust">[\s\S]*?<\/section>/.exec(page)?.[0] ?? "";
+    expect(section).toContain("How far the scores can be trusted");
+    const exact = t.loco!.modes[0]!.spearman!.toFixed(2).replace("-", "−");
+    expect(section).toMatch(new RegExp(`Exact TracIn, the mode behind this report&#39;s scores, ranks the 4 contributors as retraining without each of them does at Spearman ${exact}, where two retrainings under different seeds agree with each other at ${t.loco!.ceiling!.spearman!.toFixed(2)}`));
+    expect(section).toContain(`<td>label-error score</td><td class="num">${t.mislabel!.scores[0]!.auc!.toFixed(2)}</td>`);
+    expect(section).toContain("TracIn (dattri, MNIST-10 MLP)");
+    expect(section).not.toContain("No quality evaluation");
+  });
+
   it("gives the same run id and the same bytes when written again", async () => {
     const again = await writeReport(ws, "pay", { out, pdf: false, epoch: "e1" });
     expect(again.runId).toBe(report.runId);
@@ -97,6 +128,41 @@ describe("attribution report: write, verify, tamper", () => {
     const v = await verifyReport(ws, report.dir);
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
     expect(v.ok).toBe(true);
+  });
+
+  it("verifies a report written before the trust section existed (no facts.trust), and fails on a tampered quality table", async () => {
+    const copy = tempDir("tb-report-old-");
+    fs.cpSync(report.dir, copy, { recursive: true });
+    const d = doc(copy);
+    delete d.facts.trust;
+    d.facts.checks = d.facts.checks.filter((c) => !c.name.startsWith("quality-evaluation"));
+    d.run_id = runIdOf(d.facts);
+    const page = renderHtml(d.facts, d.run_id);
+    expect(page).not.toContain("How far the scores can be trusted");
+    fs.writeFileSync(path.join(copy, "index.html"), page);
+    d.files = { "index.html": sha256(page) };
+    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    // The workspace's checks now include the quality tables' hashes; an old report made no such claim.
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(v.checks.find((c) => c.name.startsWith("workspace: how far"))).toMatchObject({ ok: true, detail: expect.stringMatching(/not in this report/) });
+
+    // A quality table edited after the report: its numbers and its hash no longer match.
+    const run = doc(report.dir).facts.trust!.lds!.run;
+    const [row] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay-quality' and cell = 'lds' and data_version = ? limit 1", [run.data_version]);
+    const saved = fs.readFileSync(row!.artifact);
+    try {
+      await ws.run(`copy (select * replace (case when source = 'ours' then 0.99 else lds end as lds) from read_parquet('${row!.artifact}')) to '${row!.artifact}.tmp' (format parquet)`);
+      fs.renameSync(`${row!.artifact}.tmp`, row!.artifact);
+      const bad = await verifyReport(ws, report.dir);
+      expect(bad.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(expect.arrayContaining([
+        "workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection)", "workspace now: quality-evaluation tables match the run log",
+      ]));
+    } finally {
+      fs.writeFileSync(row!.artifact, saved);
+    }
+    expect((await verifyReport(ws, report.dir)).ok).toBe(true);
   });
 
   it("fails verification after a tampered reward line in the workspace, and passes once it is restored", async () => {
@@ -170,4 +236,35 @@ describe("attribution report: write, verify, tamper", () => {
     await expect(cli(home, ["report", "pay", "--epoch", "nope", "--out", out])).rejects.toThrow(InputError);
     await expect(cli(home, ["report", "verify", path.join(out, "nothing")])).rejects.toThrow(/is not a report folder/);
   });
+});
+
+describe("attribution report: no quality evaluation of the model", () => {
+  it("says so and names the command; an evaluation of another model does not count", async () => {
+    const { ws } = await reportWorkspace();
+    try {
+      const out = tempDir("tb-report-untrusted-");
+      const bare = await writeReport(ws, "pay", { out, pdf: false });
+      expect(bare.facts.trust).toEqual({ model_id: bare.facts.summary.model.id, command: "npx tracebook run pay-quality", other_models: 0, loco: null, lds: null, mislabel: null });
+      expect(bare.facts.checks.map((c) => c.name)).not.toContain(QUALITY_CHECK);
+      const page = read(bare.dir, "index.html").toString("utf8");
+      expect(page).toContain("No quality evaluation has been run for this model");
+      expect(page).toContain("Run <code>npx tracebook run pay-quality</code>");
+      expect(page).not.toContain("<h3>Leave one contributor out");
+      expect((await verifyReport(ws, bare.dir)).ok).toBe(true);
+
+      // The curator's rejection changed the snapshot since the paid model was trained: the quality
+      // pipeline now trains and evaluates another model, which says nothing about this one.
+      expect((await runPipeline(ws, qualityPipeline)).failed).toEqual([]);
+      const after = await writeReport(ws, "pay", { out, pdf: false });
+      expect(after.facts.trust).toMatchObject({ model_id: bare.facts.summary.model.id, other_models: 1, loco: null, lds: null, mislabel: null });
+      expect(read(after.dir, "index.html").toString("utf8")).toContain("The workspace holds quality evaluations of another model");
+      // The earlier report said no other model was evaluated: verify names the change.
+      const v = await verifyReport(ws, bare.dir);
+      expect(v.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).toEqual([
+        ["workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection)", "report → workspace now: /other_models: 0 → 1"],
+      ]);
+    } finally {
+      ws.close();
+    }
+  }, 180_000);
 });

@@ -98,6 +98,68 @@ describe("report rendering (golden files)", () => {
   });
 });
 
+describe("how far the scores can be trusted", () => {
+  const section = (f: ReportFacts) => /<section id="trust">[\s\S]*?<\/section>/.exec(renderHtml(f, runIdOf(f)))?.[0] ?? "";
+
+  it("says plainly when no quality evaluation has run for the model, and names the command", () => {
+    const f = structuredClone(facts);
+    f.trust = { ...f.trust!, other_models: 2, loco: null, lds: null, mislabel: null };
+    const s = section(f);
+    expect(s).toContain("No quality evaluation has been run for this model");
+    expect(s).toContain("Run <code>npx tracebook run pay-quality</code>");
+    expect(s).toContain("quality evaluations of 2 other models");
+    expect(s).not.toContain("<table>");
+  });
+
+  it("shows each part that ran, says which did not, and falls back to LDS for the sentence", () => {
+    const f = structuredClone(facts);
+    f.trust!.loco = null;
+    const s = section(f);
+    expect(s).toMatch(/<p class="lead">Exact TracIn reaches a linear datamodeling score of 0\.67 on this model, against 0\.15 published for TracIn \(dattri, MNIST-10 MLP\); no leave-one-contributor-out evaluation has run/);
+    expect(s).toContain("Not run for this model: no <code>loco(…)</code> cell has run on it");
+    expect(s).toContain("<h3>Linear datamodeling score (LDS)</h3>");
+  });
+
+  it("weighs the report's mode against the ceiling in words generated from the numbers", () => {
+    const f = structuredClone(facts);
+    const loco = f.trust!.loco!;
+    const lead = () => /<p class="lead">([^<]*)<\/p>/.exec(section(f))?.[1];
+    loco.ceiling!.spearman = 0.75;
+    loco.modes[0]!.spearman = 0.29;
+    expect(lead()).toBe("Exact TracIn, the mode behind this report&#39;s scores, ranks the 4 contributors as retraining without each of them does at Spearman 0.29, where two retrainings under different seeds agree with each other at 0.75: well below that ceiling, so read contributor shares as a rough ranking rather than a measurement.");
+    loco.modes[0]!.spearman = 0.7;
+    expect(lead()).toMatch(/at Spearman 0\.70, where .* at 0\.75: close to the ceiling that training noise sets\.$/);
+    loco.modes[0]!.spearman = -0.2;
+    expect(lead()).toMatch(/at Spearman −0\.20, .*: no better than chance/);
+    loco.ceiling!.spearman = 0.1;
+    expect(lead()).toMatch(/agree with each other only at 0\.10: .*LOCO can neither confirm nor refute the scores\.$/);
+    f.methodology.mode = "last-layer";
+    expect(lead()).toMatch(/^Last-layer TracIn, the mode behind this report&#39;s scores, ranks .* at Spearman 0\.20/);
+    expect(section(f)).toContain("<code>last-layer</code> <span class=\"muted\">(this report's mode)</span>");
+  });
+
+  it("escapes names from the tables and shows missing numbers as n/a", () => {
+    const f = structuredClone(facts);
+    f.trust!.loco!.modes[1]!.mode = `<img src=x onerror=alert(1)>`;
+    f.trust!.loco!.modes[1]!.spearman = null;
+    f.trust!.mislabel!.scores[0]!.score = `"><script>alert(2)</script>`;
+    f.trust!.mislabel!.scores[0]!.recall[0]!.recall = null;
+    const s = section(f);
+    expect(s).not.toMatch(/<img|<script/);
+    expect(s).toContain("&#60;img src=x onerror=alert(1)&#62;");
+    expect(s).toMatch(/<code>&#60;img src=x onerror=alert\(1\)&#62;<\/code><\/td><td class="num">n\/a<\/td>/);
+    expect(s).toContain("&#34;&#62;&#60;script&#62;alert(2)&#60;/script&#62;");
+  });
+
+  it("leaves the section out for facts written before it existed, and such facts still match the schema", () => {
+    const f = structuredClone(facts);
+    delete f.trust;
+    const page = renderHtml(f, runIdOf(f));
+    expect(page).not.toContain("How far the scores can be trusted");
+    expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(page) }, facts: f })).toEqual([]);
+  });
+});
+
 describe("escaping", () => {
   it("escapes markup, quotes and ampersands for text and attributes", () => {
     expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;");

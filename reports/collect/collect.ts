@@ -5,6 +5,7 @@ import { collectLedger, type Ledger } from "./ledger.ts";
 import { collectLineage, type Lineage } from "./lineage.ts";
 import { collectInfluence } from "./influence.ts";
 import { collectQuality } from "./quality.ts";
+import { collectTrust } from "./trust.ts";
 import { collectMethodology } from "./methodology.ts";
 import { collectReproducibility } from "./provenance.ts";
 import { amount, sumUnits } from "./amount.ts";
@@ -37,6 +38,7 @@ export async function collectFacts(ws: Workspace, pipeline: string, options: Col
     lineage: lineage.facts,
     influence: await collectInfluence(ws, pipeline, cells, ledger),
     quality: await collectQuality(ws, cells, lineage),
+    trust: await collectTrust(ws, pipeline, modelId),
     statement: ledger.statement,
     never_executed: ledger.neverExecuted,
     reproducibility: await collectReproducibility(ws, pipeline, ledger.epochs, cells, lineage.manifest, lineage.base),
@@ -72,11 +74,16 @@ function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
   };
 }
 
+/** The check on quality-evaluation tables, listed only when a report quotes one. */
+export const QUALITY_CHECK = "quality-evaluation tables match the run log";
+
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
 function checks(f: Omit<ReportFacts, "checks">): Check[] {
   const l = f.lineage;
   const files = [...l.model.files, ...(l.base?.files ?? []), ...l.checkpoints];
   const badFiles = files.filter((x) => !x.matches_manifest).map((x) => x.file);
+  const quality = f.trust ? [f.trust.loco, f.trust.lds, f.trust.mislabel].flatMap((x) => (x ? [x.run] : [])) : [];
+  const badTables = quality.filter((r) => r.data_version !== r.recomputed_data_version).map((r) => `${r.pipeline}/${r.cell}`);
   const badLines = f.statement.flatMap((e) => e.lines.filter((x) => x.amount.units !== x.lines_total.units).map((x) => `${e.epoch} ${x.role} ${x.recipient}`));
   return [
     {
@@ -104,5 +111,11 @@ function checks(f: Omit<ReportFacts, "checks">): Check[] {
       ok: l.snapshot.root === l.snapshot.recomputed_root,
       detail: `root ${l.snapshot.root.slice(0, 16)}…, recomputed from ${l.contributions.count} contributions: ${l.snapshot.recomputed_root.slice(0, 16)}…`,
     },
+    // Only when the report quotes a quality evaluation: the tables hold what the run log says they hold.
+    ...(quality.length ? [{
+      name: QUALITY_CHECK,
+      ok: badTables.length === 0,
+      detail: badTables.length ? `hash differs from the recorded data version: ${badTables.join(", ")}` : `${quality.map((r) => `${r.pipeline}/${r.cell}`).join(", ")} hashed again: data versions match`,
+    }] : []),
   ];
 }

@@ -1,5 +1,5 @@
 // Builds the workspace the report tests read: a small "notes" Datanet, the report pipeline
-// run on it, then one curator's rejection of a contribution that trained the model (so the
+// run on it (with `quality`, its quality evaluation too), then one curator's rejection of a contribution that trained the model (so the
 // data-quality section has a flag to show).
 import { ingest, loadDatanetSpec } from "../../../cells/datanet/ingest.ts";
 import { decide } from "../../../cells/datanet/decisions.ts";
@@ -8,6 +8,7 @@ import type { Workspace } from "../../../cells/store/workspace.ts";
 import { separableDatanet } from "../../helpers/datanets.ts";
 import { tempWorkspace } from "../../helpers/workspace.ts";
 import reportPipeline from "./report.pipeline.ts";
+import qualityPipeline from "./quality.pipeline.ts";
 
 export interface ExtraRow { text: string; label: "spam" | "ham"; contributor: string; title?: string }
 
@@ -21,7 +22,7 @@ export interface ReportWorkspace {
  * `extra` rows (hostile ones, say) are imported into "notes" beside the seeded separable rows,
  * so they train the model and show up in influence, quality flags and payouts.
  */
-export async function reportWorkspace(options: { extra?: ExtraRow[]; reason?: string; validator?: string } = {}): Promise<ReportWorkspace> {
+export async function reportWorkspace(options: { extra?: ExtraRow[]; reason?: string; validator?: string; quality?: boolean } = {}): Promise<ReportWorkspace> {
   const ws = await tempWorkspace();
   await separableDatanet(ws, "notes", 120);
   if (options.extra?.length) {
@@ -31,6 +32,12 @@ export async function reportWorkspace(options: { extra?: ExtraRow[]; reason?: st
   }
   const run = await runPipeline(ws, reportPipeline);
   if (run.failed.length) throw new Error(`report fixture pipeline: ${run.failed.join(", ")} failed`);
+  // Before the rejection below: a rejection changes the snapshot, and the quality pipeline
+  // would evaluate a retrained model rather than the one that was paid.
+  if (options.quality) {
+    const q = await runPipeline(ws, qualityPipeline);
+    if (q.failed.length) throw new Error(`report fixture quality pipeline: ${q.failed.join(", ")} failed`);
+  }
   // A contribution that trained the model (it is in the train split), rejected afterwards.
   const [row] = await ws.rows<{ id: string }>(
     "select id from contributions where datanet = 'notes' and split = 'train' order by length(coalesce(text, '')) desc, id limit 1");
