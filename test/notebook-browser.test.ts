@@ -4,53 +4,17 @@ import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { runPipeline } from "../cells/index.ts";
-import { loadPipeline } from "../cells/graph/loader.ts";
-import { ingest } from "../cells/datanet/ingest.ts";
 import { decide } from "../cells/datanet/decisions.ts";
-import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
-import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { DEFAULT_NOTEBOOKS, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { preview } from "vite";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { notebookWorkspace, openWorkspaceRetrying } from "./helpers/notebook-workspace.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 const CHROMIUM = process.env.TRACEBOOK_CHROMIUM ?? "/usr/bin/chromium";
 const SCREENS = path.resolve("test/output/screens");
-const CELLS = path.resolve("cells/index.ts");
-
-/**
- * Real spam carries markup: these must show as text and never run. Half are labelled ham
- * although they read as spam: mislabelled rows have large gradients, so TracIn ranks them
- * among the top contributions of many inferences (and some land in the test split, so
- * they are inferences themselves).
- */
-const HOSTILE = [
-  `casino winner discount offer pills <script>window.__pwned = "script"</script> casino winner`,
-  `pills offer discount <img src=x onerror="window.__pwned = 'img'"> winner casino offer`,
-  `winner discount <b onmouseover="window.__pwned='b'">bold?</b> <iframe src="javascript:window.__pwned='iframe'"></iframe> pills casino`,
-  `offer offer <script src="data:text/javascript,window.__pwned='src'"></script> discount pills winner`,
-  `<svg onload="window.__pwned='svg'"><circle r=5></circle></svg> casino pills offer discount`,
-  `discount winner <a href="javascript:window.__pwned='a'">click</a> <style>body{display:none}</style> offer casino`,
-];
-
-/** The pay fixture's shape, reading approved contributions only (so a curator's rejection retrains without it). */
-function pipelineSource(): string {
-  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, receipts, sql, tracin } from ${JSON.stringify(CELLS)};
-const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
-export default pipeline("nbtest", {
-  notes: datanet("notes", { status: "approved" }),
-  train: sql\`select * from \${"notes"} where split = 'train'\`,
-  queries: sql\`select * from \${"notes"} where split = 'test'\`,
-  half: sql\`select * from \${"train"} where id < '8'\`,
-  base: baseModel({ data: "half", featurizer: hashedNgrams({ dims: 128 }), hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
-  model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.01 }, checkpoints: 2, ...common }),
-  usage: inferences({ models: { model: 1, base: 0 }, queries: "queries", calls: 30, fee: "0.001", callers: ["agent:a", "agent:b"], epoch: "e1", seed: 3 }),
-  influence: tracin({ model: "model", train: "train", test: "usage", topK: 5 }),
-  receipts: receipts({ influence: "influence" }),
-});
-`;
-}
 
 const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`notebook browser tests skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
@@ -66,23 +30,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   let hostileIds: string[] = [];
 
   beforeAll(async () => {
-    home = tempDir("tb-nb-ws-");
-    const dir = tempDir("tb-nb-pipe-");
-    pipelineFile = path.join(dir, "nbtest.pipeline.mts");
-    fs.writeFileSync(pipelineFile, pipelineSource());
-    const ws = await openWorkspace({ home });
-    try {
-      await separableDatanet(ws, "notes", 120);
-      await ingest(ws, { name: "notes", kind: "text", description: "notes", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 },
-        HOSTILE.map((text, i) => ({ text, label: i % 2 ? "ham" : "spam", contributor: "mallory", submittedAt: new Date("2024-01-02T00:00:00Z"), source: `hostile#${i}` })),
-        { mode: "append", status: "approved", validator: "test", importer: "test@1" });
-      hostileIds = (await ws.rows<{ id: string }>("select id from contributions where contributor = 'mallory' order by id")).map((r) => r.id);
-      const { pipeline } = await loadPipeline(pipelineFile);
-      const summary = await runPipeline(ws, pipeline);
-      expect(summary.failed).toEqual([]);
-    } finally {
-      ws.close();
-    }
+    ({ home, pipelineFile, hostileIds } = await notebookWorkspace());
     server = await startNotebookServer({ home, port: 0, pipelines: [pipelineFile], cacheDir: path.join(home, "vite-cache"), log: (l) => log.push(l) });
     fs.mkdirSync(SCREENS, { recursive: true });
     context = await chromium.launchPersistentContext(tempDir("tb-chrome-"), {
@@ -105,13 +53,18 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   /** The proponents and opponents as the page shows them. */
   // (Browser-side code is passed as strings: this project's tsconfig has no DOM types.)
   const listText = () => page.evaluate<string>(`["proponents", "opponents"].map((id) => document.getElementById(id)?.textContent ?? "").join("\\n---\\n")`);
-  const pickedText = () => page.locator("#prediction").textContent();
+  /** The picked inference's message (its subject and text). */
+  const pickedMessage = () => page.locator("#prediction h3, #prediction .tb-text").allTextContents();
 
   it("serves an index of the notebooks on 127.0.0.1", async () => {
     expect(new URL(server.url).hostname).toBe("127.0.0.1");
     await page.goto(server.url);
-    await expect.poll(() => page.locator("#tb-notebooks a").allTextContents()).toEqual(["Influence explorer", "nbtest"]);
-    expect(await page.locator("h2").allTextContents()).toEqual(["Pipeline mail", "Pipeline nbtest"]);
+    // Every notebook, each also linked to the pipeline served here; the shipped ones among them.
+    const notebooks = listNotebooks(DEFAULT_NOTEBOOKS);
+    expect(notebooks.map((n) => n.title)).toEqual(expect.arrayContaining(["Contributors and rewards", "Curation queue", "Influence explorer"]));
+    await expect.poll(() => page.locator("#tb-notebooks a").allTextContents()).toEqual(notebooks.flatMap((n) => [n.title, "nbtest"]));
+    const pipelines = [...new Set([...notebooks.map((n) => n.pipeline).filter((p) => p !== null), "nbtest"])];
+    expect(await page.locator("h2").allTextContents()).toEqual(pipelines.map((p) => `Pipeline ${p}`));
     await page.screenshot({ path: path.join(SCREENS, "index.png"), fullPage: true });
   });
 
@@ -187,7 +140,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(victim).toBeTruthy();
     await page.evaluate("window.__marker = 1"); // gone if the page reloads
     expect(await page.evaluate<string>("location.hash")).toMatch(/^#query=[0-9a-f]{64}$/);
-    const pickedBefore = await pickedText();
+    const pickedBefore = await pickedMessage();
     const ws = await openWorkspaceRetrying(home);
     try {
       await decide(ws, { ids: [victim], verdict: "rejected", validator: "test:curator", reason: "markup in a contribution" });
@@ -203,17 +156,174 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(async () => { const t = await listText(); return /#1 /.test(t) && !t.includes(victim.slice(0, 12)); }, { timeout: 30_000 }).toBe(true);
     expect(await page.evaluate("window.__marker")).toBe(1);
     // The same message (the workload replayed through the retrained model: new inference ids,
-    // same payloads), now without the rejected contribution.
-    expect((await pickedText())!.replace(/confidence [\d.]+%|receipt \w+|called by \S+/g, "")).toBe(pickedBefore!.replace(/confidence [\d.]+%|receipt \w+|called by \S+/g, ""));
+    // same payloads), now without the rejected contribution; the retrained model may label it otherwise.
+    expect(await pickedMessage()).toEqual(pickedBefore);
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer-after-rejection.png"), fullPage: true });
     console.log(`rejected ${victim.slice(0, 12)}; server log:\n  ${log.join("\n  ")}`);
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
+  /** Wait until no cell of the page is running (their queries have answered and they have drawn). */
+  const settled = (p: Page) => p.waitForFunction("!document.querySelector('.tb-running')", null, { timeout: 60_000 });
+  /** The contributor table's row of a contributor: contributions, shares, paid. */
+  const contributorRow = (p: Page, who: string) => p.locator(`#contributors-table tr[data-contributor="${who}"] td`).allTextContents();
+
+  it("loads Contributors and rewards with real data, its charts and no console errors", async () => {
+    const t0 = Date.now();
+    await page.goto(`${server.url}contributors-and-rewards?pipeline=nbtest`);
+    await page.locator("#models li").first().waitFor({ timeout: 60_000 });
+    await settled(page);
+    const ms = Date.now() - t0;
+    console.log(`contributors and rewards: first load ${ms} ms`);
+    expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    // Plot's charts: contributors (dots), the two Datanets, the fee flow and the recipients (bars), the models.
+    expect(await page.locator("svg[class^=plot]").count()).toBe(5);
+    expect(await page.locator("svg[class^=plot] [aria-label='dot'] :is(circle, path)").count()).toBeGreaterThan(8); // symbols: one per Datanet
+    expect(await page.locator("svg[class^=plot] [aria-label='bar'] rect").count()).toBeGreaterThan(10);
+    const text = (await page.locator("#tb-notebook").textContent())!.replace(/\s+/g, " ");
+    expect(text).toMatch(/30 executed inferences paid 0\.03 in fees; .* pays out 0\.03 to \d+ recipients: reconciled to the base unit/);
+    // The Datanets side by side: size against share of influence.
+    expect((await page.locator("#datanets-table tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-datanet")))).sort()).toEqual(["notes", "tips"]);
+    expect(await page.locator("#models li").allTextContents()).toEqual([
+      expect.stringMatching(/^model \(adapter\) [0-9a-f]{16}:\s+30 executed inferences, 0\.03 in fees$/),
+      expect.stringMatching(/^base \(base\) [0-9a-f]{16}:\s+base was never executed in epoch e1: nothing earns for existing$/),
+    ]);
+    const mallory = await contributorRow(page, "mallory");
+    expect(mallory.slice(0, 2)).toEqual(["mallory", "notes"]);
+    await page.screenshot({ path: path.join(SCREENS, "contributors-and-rewards.png"), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("loads Attribution quality: the LOCO ceiling, the charts, and how to run the evaluation where none has run", async () => {
+    const t0 = Date.now();
+    await page.goto(`${server.url}attribution-quality?pipeline=nbquality`);
+    await page.locator("#loco-verdict").waitFor({ timeout: 60_000 });
+    await settled(page);
+    console.log(`attribution quality: first load ${Date.now() - t0} ms`);
+    expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    expect(await page.locator("#not-run").count()).toBe(0);
+    expect((await page.locator("#tb-notebook").textContent())!).not.toMatch(/\bnull\b/);
+    expect((await page.locator("#loco-verdict").textContent())!.replace(/\s+/g, " ")).toMatch(/ranks contributors as retraining does at Spearman -?[01]\.\d{3}, where two retrainings under different seeds agree at -?[01]\.\d{3} \(seed 5 vs seed 6\)/);
+    // LOCO scatter, LDS bars beside the published figures, mislabel recall lines.
+    expect(await page.locator("svg[class^=plot]").count()).toBe(3);
+    expect(await page.locator("#mislabel-setup").textContent()).toMatch(/^\d+ of \d+ training labels flipped \(seed 3\)/);
+    await page.screenshot({ path: path.join(SCREENS, "attribution-quality.png"), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+    // A pipeline with no evaluation: the page says what to run, and shows no chart.
+    await page.goto(`${server.url}attribution-quality?pipeline=nbtest`);
+    await page.locator("#not-run").waitFor({ timeout: 60_000 });
+    expect((await page.locator("#not-run").textContent())!.replace(/\s+/g, " ")).toMatch(/No loco, lds, mislabel result in this workspace yet: run npx tracebook run mail-quality/);
+    expect(await page.locator("svg[class^=plot]").count()).toBe(0);
+    consoleErrors.length = 0;
+  });
+
+  it("loads the curation queue: ranked contributions, charts, hostile text shown inert", async () => {
+    const t0 = Date.now();
+    await page.goto(`${server.url}curation-queue?pipeline=nbtest`);
+    await page.locator("#queue li.tb-queue-item").first().waitFor({ timeout: 60_000 });
+    await settled(page);
+    console.log(`curation queue: first load ${Date.now() - t0} ms`);
+    expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    expect(await page.locator("svg[class^=plot] [aria-label='dot'] circle").count()).toBeGreaterThan(50); // the label-error signals
+    expect(await page.locator("#queue li.tb-queue-item").count()).toBe(25);
+    // Rule flags first; then the rows only the model doubts, by label-error score, highest first.
+    const metas = (await page.locator("#queue li.tb-queue-item > .tb-meta").allTextContents()).map((t) => t.replace(/\s+/g, " "));
+    const tiers = metas.map((t) => ["error", "conflict", "duplicate", "notice", "label?", "scored"].indexOf(/· ([\w?]+) ·/.exec(t)?.[1] ?? "")).map((x) => Math.min(x, 4));
+    expect(tiers.every((x, i) => x >= 0 && (i === 0 || x >= tiers[i - 1]!))).toBe(true);
+    // eve's rows: too short to learn from (a rule error), and mallory's first message under the other label (a conflict).
+    expect(tiers[0]).toBe(0);
+    expect(tiers).toContain(1);
+    expect((await page.locator("#queue li.tb-queue-item").first().textContent())!.replace(/\s+/g, " ")).toMatch(/eve .* empty payload is 9 characters .* ok thanks/);
+    expect(await page.locator("svg[class^=plot] [aria-label='bar'] rect").count()).toBeGreaterThan(0); // flags per rule
+    const scores = metas.filter((_t, i) => tiers[i] === 4).map((t) => Number(/score (-?[\d.]+)/.exec(t)?.[1]));
+    expect(scores.length).toBeGreaterThan(10);
+    expect(scores.every((x, i) => i === 0 || x <= scores[i - 1]!)).toBe(true);
+    await page.getByPlaceholder("Search the text, contributor, rule or reason…").fill("mallory");
+    const contributors = () => page.locator("#queue li.tb-queue-item").evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("data-contributor")))].sort());
+    // mallory's rows, and eve's copy of one (its conflict flag names mallory).
+    await expect.poll(contributors, { timeout: 15_000 }).toEqual(["eve", "mallory"]);
+    await settled(page);
+    const queueText = (await page.locator("#queue").textContent())!;
+    expect(queueText).toContain(`<script>window.__pwned = "script"</script>`);
+    expect(queueText).toMatch(/<img src=x onerror=|<svg onload=|<a href="javascript:/);
+    await page.waitForTimeout(500);
+    const dom = await page.evaluate<{ pwned: string | null; active: number; hidden: string }>(`({
+      pwned: window.__pwned ?? null,
+      active: document.querySelectorAll("#queue script, #queue iframe, #queue img, #queue [onerror], #queue [onmouseover], #queue [onload], #queue a[href^=javascript], #queue style").length,
+      hidden: getComputedStyle(document.body).display,
+    })`);
+    expect(dom).toEqual({ pwned: null, active: 0, hidden: "block" });
+    await page.screenshot({ path: path.join(SCREENS, "curation-queue-hostile.png"), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("records a rejection made with the page's button, and both notebooks follow the pipeline without a reload", async () => {
+    // The reviewers' notebook, open in a second tab: its numbers must follow the curator's decision.
+    const reviewer = await context.newPage();
+    reviewer.on("console", (m) => { if (m.type() === "error") consoleErrors.push(`reviewer tab: ${m.text()}`); });
+    reviewer.on("pageerror", (e) => consoleErrors.push(`reviewer tab: pageerror: ${e.message}`));
+    try {
+      await reviewer.goto(`${server.url}contributors-and-rewards?pipeline=nbtest`);
+      await reviewer.locator("#contributors-table tr").nth(1).waitFor({ timeout: 60_000 });
+      await settled(reviewer);
+      const before = Number((await contributorRow(reviewer, "mallory"))[2]);
+      await reviewer.evaluate("window.__marker = 1");
+      await page.evaluate("window.__marker = 1"); // gone if a page reloads
+
+      // A hostile training contribution of mallory's, on the queue page (filtered to mallory above).
+      const id = (await page.locator("#queue li.tb-queue-item[data-contributor=mallory][data-split=train]").first().getAttribute("data-id"))!;
+      expect(id).toMatch(/^[0-9a-f]{64}$/);
+      const item = page.locator(`#queue li[data-id="${id}"]`);
+      await page.getByPlaceholder("your name or id, e.g. ann@example.org").fill("test:ann");
+      // Without a reason the server refuses, naming the field, and nothing is recorded.
+      const errorsBefore = consoleErrors.length;
+      await item.locator("button[data-verdict=rejected]").click();
+      await expect.poll(() => item.locator(".tb-status").textContent()).toMatch(/^reason: a decision needs a reason/);
+      expect(await item.locator(".tb-status").getAttribute("class")).toContain("tb-refused");
+      // (Chromium logs every 4xx answer to a fetch: that one is expected.)
+      expect(consoleErrors.splice(errorsBefore)).toEqual([expect.stringMatching(/status of 400 \(Bad Request\)/)]);
+      await item.locator(".tb-reason").fill("markup and script in a contribution");
+      const eventsBefore = server.events.length;
+      await item.locator("button[data-verdict=rejected]").click();
+      await expect.poll(() => item.locator(".tb-status").textContent(), { timeout: 60_000 }).toMatch(/^rejected · validation #\d+ by test:ann · the pipeline is recomputing/);
+      expect(await page.locator(`#decisions li[data-id="${id}"]`).textContent()).toMatch(/rejected .* \(mallory\) · validation #\d+ · markup and script in a contribution/);
+
+      // The watcher recomputes without it; the new outputs reach both pages over Vite's websocket.
+      await expect.poll(() => page.locator(`#decisions li[data-id="${id}"]`).getAttribute("data-reached"), { timeout: 240_000, interval: 1000 }).toBe("true");
+      await expect.poll(() => page.locator(`#queue li[data-id="${id}"]`).count(), { timeout: 30_000 }).toBe(0);
+      expect(await page.locator(`#decisions li[data-id="${id}"]`).textContent()).toContain("gone from the pipeline's outputs");
+      await expect.poll(async () => Number((await contributorRow(reviewer, "mallory"))[2]), { timeout: 240_000, interval: 1000 }).toBe(before - 1);
+      expect(await page.evaluate("window.__marker")).toBe(1);
+      expect(await reviewer.evaluate("window.__marker")).toBe(1);
+
+      // On the validation trail once the pipeline has settled (the test's reads then contend with no watcher).
+      await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("rewards")), { timeout: 300_000, interval: 1000 }).toBe(true);
+      const ws = await openWorkspaceRetrying(home);
+      try {
+        const records = await ws.rows<{ validator: string; verdict: string; rule: string; reason: string }>(
+          "select validator, verdict, rule, reason from validations where contribution = ? and rule <> 'import' order by seq", [id]);
+        expect(records).toEqual([{ validator: "test:ann", verdict: "rejected", rule: "manual", reason: "markup and script in a contribution" }]);
+        expect((await ws.rows<{ status: string }>("select status from contributions where id = ?", [id]))[0]!.status).toBe("rejected");
+      } finally {
+        ws.close();
+      }
+      await settled(page);
+      await settled(reviewer);
+      await page.screenshot({ path: path.join(SCREENS, "curation-queue-after-rejection.png"), fullPage: true });
+      await reviewer.screenshot({ path: path.join(SCREENS, "contributors-and-rewards-after-rejection.png"), fullPage: true });
+      console.log(`rejected ${id.slice(0, 12)} from the page; server log:\n  ${log.slice(-30).join("\n  ")}`);
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await reviewer.close();
+    }
+  }, 600_000);
+
   it("builds a static site that works without the dev server", async () => {
     const outDir = path.join(tempDir("tb-nb-site-"), "site");
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
-    expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(["nbtest.influence", "nbtest.receipts", "nbtest.train", "nbtest.usage"]);
+    // The tables the shipped notebooks read (other notebooks may add theirs).
+    expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
+      "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage"]));
     expect(fs.existsSync(path.join(outDir, "influence-explorer.html"))).toBe(true);
     const files = fs.readdirSync(path.join(outDir, "assets"));
     expect(files.some((f) => /^duckdb-eh-.*\.wasm$/.test(f)) && files.some((f) => /^duckdb-browser-eh\.worker-.*\.js$/.test(f))).toBe(true);
@@ -227,23 +337,17 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       expect(await page.locator("#tb-live").textContent()).toBe(""); // no live updates in a static site
       await page.screenshot({ path: path.join(SCREENS, "influence-explorer-static.png"), fullPage: true });
+      // The curation queue is read-only there: no API, so no button records anything.
+      await page.goto(`${url}curation-queue.html?pipeline=nbtest`);
+      await page.locator("#queue li.tb-queue-item").first().waitFor({ timeout: 60_000 });
+      expect(await page.locator(".tb-warn").textContent()).toMatch(/^Read-only: this is a static build/);
+      expect(await page.locator("#queue button:not([disabled])").count()).toBe(0);
       expect(consoleErrors.slice(errors)).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => site.httpServer.close(() => resolve()));
     }
   }, 120_000);
 });
-
-async function openWorkspaceRetrying(home: string): Promise<Workspace> {
-  for (let i = 0; ; i++) {
-    try {
-      return await openWorkspace({ home });
-    } catch (err) {
-      if (i > 100 || !/open in another process|lock/i.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
 
 async function artifactOf(ws: Workspace, cell: string): Promise<string> {
   const [row] = await ws.rows<{ artifact: string }>(

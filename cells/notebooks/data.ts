@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
-import { openWorkspace } from "../store/workspace.ts";
+import { openWorkspace, type Workspace } from "../store/workspace.ts";
 import { readerToArrow } from "../store/arrow.ts";
 import { cellHistories } from "../graph/runs.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
@@ -27,12 +27,15 @@ interface Entry extends CatalogCell {
 }
 
 export class NotFoundError extends Error {}
+/** Another process (a run, a watcher, the CLI) held the workspace for longer than the retries waited. */
+export class BusyWorkspaceError extends Error {}
 
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
- * is read (open, read, close), so `tracebook run`, a watcher or a curator can write between
- * reads; artifacts (Parquet) are read by a separate in-memory DuckDB and served as Arrow IPC
- * streams, cached by data version (content-addressed, so a cached stream never goes stale).
+ * is read or a curator's decision is written (open, read or write, close), so `tracebook run`,
+ * a watcher or the CLI can write in between; artifacts (Parquet) are read by a separate
+ * in-memory DuckDB and served as Arrow IPC streams, cached by data version
+ * (content-addressed, so a cached stream never goes stale).
  */
 export class NotebookData {
   readonly home: string;
@@ -70,34 +73,49 @@ export class NotebookData {
 
   /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */
   async readRunLog(pipelines: string[], options: { attempts?: number } = {}): Promise<void> {
+    await this.withWorkspace(async (ws) => {
+      for (const p of pipelines) {
+        const histories = await cellHistories(ws, p);
+        const cells = new Map<string, Entry>();
+        const byTime = [...histories].sort(([, a], [, b]) => (a.last?.started_at?.getTime() ?? 0) - (b.last?.started_at?.getTime() ?? 0));
+        for (const [cell, h] of byTime) {
+          const done = h.lastSucceeded;
+          const last = h.last;
+          cells.set(cell, {
+            cell, kind: (done ?? last)?.kind ?? "?", rows: done?.rows == null ? null : Number(done.rows),
+            dataVersion: done?.data_version ?? null, artifact: done?.artifact ?? null,
+            state: last?.status ?? "never run", reason: last?.status === "succeeded" ? null : last?.error ?? null,
+          });
+        }
+        this.catalogs.set(p, { cells, at: Date.now() });
+      }
+    }, options);
+  }
+
+  /**
+   * Open the workspace, run `fn`, close it: the only way this server touches the DuckDB file, so
+   * its reads and a curator's writes never overlap each other (one queue) and the file is free
+   * for `tracebook run`, the watchers and the CLI in between. While another process holds it,
+   * retries with backoff (`attempts` tries, 200 ms doubling: 8 tries wait 25 s in all), then fails
+   * with BusyWorkspaceError.
+   */
+  withWorkspace<T>(fn: (ws: Workspace) => Promise<T>, options: { attempts?: number } = {}): Promise<T> {
     const attempts = options.attempts ?? 3;
     const task = async () => {
       for (let i = 0; ; i++) {
+        let ws: Workspace;
         try {
-          const ws = await openWorkspace({ home: this.home });
-          try {
-            for (const p of pipelines) {
-              const histories = await cellHistories(ws, p);
-              const cells = new Map<string, Entry>();
-              const byTime = [...histories].sort(([, a], [, b]) => (a.last?.started_at?.getTime() ?? 0) - (b.last?.started_at?.getTime() ?? 0));
-              for (const [cell, h] of byTime) {
-                const done = h.lastSucceeded;
-                const last = h.last;
-                cells.set(cell, {
-                  cell, kind: (done ?? last)?.kind ?? "?", rows: done?.rows == null ? null : Number(done.rows),
-                  dataVersion: done?.data_version ?? null, artifact: done?.artifact ?? null,
-                  state: last?.status ?? "never run", reason: last?.status === "succeeded" ? null : last?.error ?? null,
-                });
-              }
-              this.catalogs.set(p, { cells, at: Date.now() });
-            }
-          } finally {
-            ws.close();
-          }
-          return;
+          ws = await openWorkspace({ home: this.home });
         } catch (err) {
-          if (i + 1 >= attempts || !/open in another process|lock/i.test((err as Error).message)) throw err;
+          if (!/open in another process|lock/i.test((err as Error).message)) throw err;
+          if (i + 1 >= attempts) throw new BusyWorkspaceError((err as Error).message);
           await new Promise((r) => setTimeout(r, 200 * 2 ** i));
+          continue;
+        }
+        try {
+          return await fn(ws);
+        } finally {
+          ws.close();
         }
       }
     };
@@ -169,7 +187,12 @@ export class NotebookData {
         return { instance, connection: await instance.connect() };
       })();
       const { connection } = await this.reader;
-      const table = readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file]));
+      // DECIMAL and HUGEINT (fees and rewards, in base units) travel as text: the node client
+      // reads DECIMAL as a double, which would round 350830392121524465 to …500.
+      const columns = (await connection.runAndReadAll("select column_name, column_type from (describe select * from read_parquet(?))", [file])).getRowObjectsJS() as { column_name: string; column_type: string }[];
+      const exact = columns.filter((c) => /^(DECIMAL|HUGEINT|UHUGEINT)\b/.test(c.column_type)).map((c) => `"${c.column_name.replaceAll('"', '""')}"`);
+      const select = exact.length ? `select * replace (${exact.map((c) => `${c}::varchar as ${c}`).join(", ")}) from read_parquet(?)` : "select * from read_parquet(?)";
+      const table = readerToArrow(await connection.runAndReadAll(select, [file]));
       return tableToIPC(table, "stream");
     };
     const run = this.readerQueue.then(task, task);

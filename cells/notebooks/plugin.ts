@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule } from "./transform.ts";
 import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
+import { API_DECISIONS, handleDecisions, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
 export const NOTEBOOK_MODULE = "/@notebook/"; // the compiled notebook: /@notebook/<name>.js
@@ -17,7 +18,11 @@ export interface NotebookInfo {
   file: string;
   title: string;
   pipeline: string | null;
-  /** Cells named in its SQL (```sql blocks and sql`…` templates), when `tables` is not in the front matter. */
+  /**
+   * Whether `tracebook dev` keeps its pipeline running (front matter `watch: false` says no: an
+   * evaluation pipeline that retrains for minutes is run by hand, its outputs only served).
+   */
+  watch: boolean;
   error?: string;
 }
 
@@ -32,6 +37,8 @@ export interface PluginOptions {
   base?: string;
   /** Pipelines the server serves besides those the notebooks name (the index links the notebooks to them too). */
   pipelines?: string[];
+  /** The dev server's JSON API (curators' decisions); absent in a static build, whose pages are read-only. */
+  api?: NotebookApi;
 }
 
 /** Notebooks in a folder, sorted by name. */
@@ -42,9 +49,9 @@ export function listNotebooks(dir: string): NotebookInfo[] {
     const name = f.slice(0, -3);
     try {
       const nb = compileNotebook(fs.readFileSync(file, "utf8"));
-      return { name, file, title: nb.title, pipeline: nb.pipeline };
+      return { name, file, title: nb.title, pipeline: nb.pipeline, watch: nb.frontMatter.watch !== false };
     } catch (err) {
-      return { name, file, title: name, pipeline: null, error: (err as Error).message };
+      return { name, file, title: name, pipeline: null, watch: false, error: (err as Error).message };
     }
   });
 }
@@ -55,7 +62,8 @@ const NAME = /^[A-Za-z0-9][\w.-]*$/;
  * The Vite plugin: `/@notebook/<name>.js` is `<notebooksDir>/<name>.md` compiled to a module;
  * `/@notebook-page/<name>.js` mounts it. On the dev server it also serves the index (`/`), each
  * notebook's page (`/<name>`), the pipeline catalog (`/@tracebook/catalog/<pipeline>.json`) and
- * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`).
+ * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`), and with `api`,
+ * curators' decisions (`POST /@tracebook/api/decisions`, see api.ts).
  */
 export function tracebookNotebooks(options: PluginOptions): Plugin {
   const base = options.base ?? API;
@@ -90,6 +98,7 @@ export function tracebookNotebooks(options: PluginOptions): Plugin {
         handle(server, options, req, res).then((done) => (done ? undefined : next()), (err) => {
           const status = err instanceof NotFoundError ? 404 : 500;
           if (status === 500) server.config.logger.error(`tracebook notebooks: ${(err as Error).stack ?? err}`);
+          if (res.headersSent) return void res.end(); // the handler has answered already (the API answers its own errors)
           res.statusCode = status;
           res.setHeader("content-type", "text/plain; charset=utf-8");
           res.end((err as Error).message);
@@ -128,9 +137,14 @@ if (import.meta.hot) {
 }
 
 async function handle(server: ViteDevServer, options: PluginOptions, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  if (req.method !== "GET" && req.method !== "HEAD") return false;
   const url = new URL(req.url ?? "/", "http://localhost");
   const p = decodeURIComponent(url.pathname);
+  if (p === API_DECISIONS) {
+    if (!options.api) throw new NotFoundError("no decisions here: a static build is read-only (run `tracebook dev`)");
+    await handleDecisions(req, res, options.api);
+    return true;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
   if (p.startsWith(`${API}/`)) {
     if (!options.data) throw new NotFoundError("no workspace");
     const catalog = /^\/@tracebook\/catalog\/([^/]+)\.json$/.exec(p);
@@ -165,7 +179,9 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
   const page = /^\/([A-Za-z0-9][\w.-]*?)(?:\.html)?$/.exec(p);
   if (page && fs.existsSync(path.join(options.notebooksDir, `${page[1]}.md`))) {
     const info = listNotebooks(options.notebooksDir).find((n) => n.name === page[1])!;
-    send(res, 200, "text/html; charset=utf-8", await server.transformIndexHtml(req.url ?? "/", notebookPage(info, `${NOTEBOOK_PAGE}${info.name}.js`, "./")));
+    // The API token goes only into this server's own pages (see api.ts: other origins cannot read them).
+    const head = options.api ? `<meta name="tracebook-token" content="${escapeHtml(options.api.token)}">\n` : "";
+    send(res, 200, "text/html; charset=utf-8", await server.transformIndexHtml(req.url ?? "/", notebookPage(info, `${NOTEBOOK_PAGE}${info.name}.js`, "./", head)), { "cache-control": "no-store" });
     return true;
   }
   return false;

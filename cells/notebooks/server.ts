@@ -1,12 +1,13 @@
 import path from "node:path";
-import readline from "node:readline";
-import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks } from "./plugin.ts";
+import { Watchers } from "./watchers.ts";
+import { newToken, type NotebookApi } from "./api.ts";
+import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -30,6 +31,8 @@ export interface ServeOptions {
   cacheDir?: string;
   /** Lines for the console: watcher events, errors. */
   log?: (line: string) => void;
+  /** Tries to open the workspace for a curator's decision while another process holds it (default 8, from 200 ms doubling: about 25 s). */
+  writeAttempts?: number;
   /** Vite's log level (default "warn"). */
   logLevel?: InlineConfig["logLevel"];
 }
@@ -83,42 +86,57 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const home = resolveWorkspaceHome(options.home);
   const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
   const log = options.log ?? ((line: string) => console.log(line));
-  const specs = options.pipelines?.length ? options.pipelines : [...new Set(listNotebooks(notebooksDir).map((n) => n.pipeline).filter((p): p is string => !!p))];
+  const notebooks = listNotebooks(notebooksDir);
+  const named = (keep: (n: (typeof notebooks)[number]) => boolean) => [...new Set(notebooks.filter(keep).map((n) => n.pipeline).filter((p): p is string => !!p))];
+  const specs = options.pipelines?.length ? options.pipelines : named(() => true);
+  // Pipelines only `watch: false` notebooks read are served as they are, not run (unless named with --pipeline).
+  const watched = options.pipelines?.length ? specs : named((n) => n.watch);
   const data = new NotebookData({ home });
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 
+  const events: WatchEvent[] = [];
+  const watchers = new Watchers({
+    specs: (options.watch ?? true) ? watched : [], home, bin: BIN, log,
+    onEvent: (spec, e) => {
+      const name = pipelineName(spec);
+      events.push(e);
+      if (events.length > 1000) events.shift();
+      const entry = data.applyEvent(e as Parameters<NotebookData["applyEvent"]>[0]);
+      if (e.event === "output-changed") {
+        server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, dataVersion: e.dataVersion, rows: e.rows } });
+        log(`${e.pipeline}.${e.cell}: new output (${e.rows} rows, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
+      } else if (entry) {
+        server.ws.send({ type: "custom", event: "tracebook:cell", data: { pipeline: "pipeline" in e ? e.pipeline : name, ...entry } });
+      }
+      if (e.event === "cell-started") log(`${e.pipeline}.${e.cell}: running (${e.reason})`);
+      if (e.event === "cell-failed") log(`${e.pipeline}.${e.cell}: failed: ${e.error}`);
+      if (e.event === "watch-error") log(`${e.pipeline}: ${e.error}`);
+    },
+  });
+  // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
+  // the workspace open only for it; the watchers then recompute and the pages follow.
+  const api: NotebookApi = {
+    token: newToken(),
+    async decide(body) {
+      const request = parseDecisionRequest(body);
+      const result = await watchers.pause(() => data.withWorkspace((ws) => recordDecision(ws, request), { attempts: options.writeAttempts ?? 8 }));
+      for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${d.from} → ${d.to} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
+      return { ...result, watching: watchers.watching };
+    },
+  };
+
   const config = viteConfig({ notebooksDir, cacheDir: options.cacheDir, logLevel: options.logLevel });
   const server = await createServer({
     ...config,
-    server: { ...config.server, host: "127.0.0.1", port: options.port ?? 5173, strictPort: options.port !== undefined },
-    plugins: [tracebookNotebooks({ notebooksDir, runtimeEntry: RUNTIME_ENTRY, data, pipelines: specs.map(pipelineName) })],
+    // No CORS: a page of another origin (another local port included) must not read these pages, their token or the data.
+    server: { ...config.server, host: "127.0.0.1", port: options.port ?? 5173, strictPort: options.port !== undefined, cors: false },
+    plugins: [tracebookNotebooks({ notebooksDir, runtimeEntry: RUNTIME_ENTRY, data, pipelines: specs.map(pipelineName), api })],
   });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${options.port ?? 5173}/`;
-
-  const events: WatchEvent[] = [];
-  const children: ChildProcess[] = [];
-  if (options.watch ?? true) {
-    for (const spec of specs) {
-      const name = pipelineName(spec);
-      data.watch(name);
-      children.push(spawnWatcher(spec, home, (e) => {
-        events.push(e);
-        if (events.length > 1000) events.shift();
-        const entry = data.applyEvent(e as Parameters<NotebookData["applyEvent"]>[0]);
-        if (e.event === "output-changed") {
-          server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, dataVersion: e.dataVersion, rows: e.rows } });
-          log(`${e.pipeline}.${e.cell}: new output (${e.rows} rows, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
-        } else if (entry) {
-          server.ws.send({ type: "custom", event: "tracebook:cell", data: { pipeline: "pipeline" in e ? e.pipeline : name, ...entry } });
-        }
-        if (e.event === "cell-started") log(`${e.pipeline}.${e.cell}: running (${e.reason})`);
-        if (e.event === "cell-failed") log(`${e.pipeline}.${e.cell}: failed: ${e.error}`);
-        if (e.event === "watch-error") log(`${e.pipeline}: ${e.error}`);
-      }, log));
-    }
-  }
+  for (const spec of watchers.watching ? watched : []) data.watch(pipelineName(spec));
+  watchers.start();
 
   let closed = false;
   return {
@@ -130,42 +148,9 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(children.map(stopChild));
+      await watchers.close();
       await server.close();
       data.close();
     },
   };
-}
-
-/** `tracebook run <spec> --watch` as a child process: the workspace lock keeps it and this server's reads apart. */
-function spawnWatcher(spec: string, home: string, onEvent: (e: WatchEvent) => void, log: (line: string) => void): ChildProcess {
-  const child = spawn(process.execPath, [BIN, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
-  readline.createInterface({ input: child.stdout! }).on("line", (line) => {
-    let e: WatchEvent;
-    try {
-      e = JSON.parse(line) as WatchEvent;
-    } catch {
-      return log(`watcher ${spec}: ${line}`);
-    }
-    onEvent(e);
-  });
-  readline.createInterface({ input: child.stderr! }).on("line", (line) => {
-    if (line.trim() && !/Unknown user config|npm warn/.test(line)) log(`watcher ${spec}: ${line}`);
-  });
-  child.on("exit", (code, signal) => {
-    if (code !== 0 && code !== 130 && signal !== "SIGINT" && signal !== "SIGTERM" && signal !== "SIGKILL") log(`watcher ${spec} exited (${code ?? signal})`);
-  });
-  return child;
-}
-
-function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.kill("SIGINT"); // the watcher cancels its cycle cleanly (the run is recorded as cancelled)
-  });
 }

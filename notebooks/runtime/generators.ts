@@ -77,7 +77,11 @@ export function width(element: Element): ObservedGenerator<number> {
     let last = -1;
     const measure = () => {
       const w = Math.floor(element.getBoundingClientRect().width);
-      if (w !== last && w > 0) change((last = w));
+      // An empty content box (the width is all padding) is a passing layout, e.g. while a
+      // full-page screenshot resizes the viewport: charts drawn at it have negative sizes.
+      const style = getComputedStyle(element);
+      const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) || 0;
+      if (w !== last && w > padding) change((last = w));
     };
     const observer = new ResizeObserver(measure);
     observer.observe(element);

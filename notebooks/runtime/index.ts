@@ -6,6 +6,7 @@ import * as d3 from "d3";
 import { displayError, displayValue, arrowRows, isArrowTable } from "./display.ts";
 import { Generators, observe } from "./generators.ts";
 import { NotebookDatabase, type Catalog } from "./duckdb.ts";
+import { curation } from "./curation.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -70,6 +71,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
       return db.onChange(() => change(db.catalog()));
     }),
     rows: () => rowsOf,
+    curation: () => curation(options.base),
   });
   const main = runtime.module();
   for (const cell of notebook.cells) {

@@ -1,0 +1,94 @@
+import crypto from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { BusyWorkspaceError } from "./data.ts";
+
+/** The dev server's JSON API: only what a notebook page may change (curators' decisions). */
+export const API_DECISIONS = "/@tracebook/api/decisions";
+/** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
+export const TOKEN_HEADER = "x-tracebook-token";
+const MAX_BODY = 64 * 1024;
+const LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/;
+
+export interface NotebookApi {
+  /** Random per server start: a page of this server has it, a page of another origin cannot read it. */
+  token: string;
+  /** Check and record a decision; throws ApiError for what the caller got wrong. */
+  decide(body: unknown): Promise<unknown>;
+}
+
+/** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly field: string | null, message: string) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export function newToken(): string {
+  return crypto.randomBytes(24).toString("hex");
+}
+
+/** `POST /@tracebook/api/decisions`: same-origin checks, the JSON body, the decision, the answer as JSON. */
+export async function handleDecisions(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
+  try {
+    if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${API_DECISIONS}: only POST records a decision`);
+    checkSameOrigin(req, api.token);
+    const type = req.headers["content-type"] ?? "";
+    if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, null, `content-type: send application/json (got ${JSON.stringify(type)})`);
+    const body = await readJson(req);
+    sendJson(res, 200, await api.decide(body));
+  } catch (err) {
+    if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
+    // Nothing was written: the curator can send the same decision again.
+    if (err instanceof BusyWorkspaceError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), nothing was recorded; try again: ${err.message}`, field: null }, { "retry-after": "5" });
+    sendJson(res, 500, { error: `the decision was not recorded: ${(err as Error).message}`, field: null });
+    throw err; // logged by the plugin
+  }
+}
+
+/**
+ * A decision changes the workspace, so only this server's own pages may send one. The server
+ * listens on 127.0.0.1 and Vite refuses other Host names (DNS rebinding); here the Origin must be
+ * exactly this server's (a page on another local port is another origin), the browser must
+ * call it same-origin where it says so (Sec-Fetch-Site), and the token proves the caller read
+ * one of this server's pages, which other origins cannot (no CORS on this server).
+ */
+export function checkSameOrigin(req: IncomingMessage, token: string): void {
+  const host = req.headers.host ?? "";
+  if (!LOOPBACK_HOST.test(host)) throw new ApiError(403, "host", `host: ${JSON.stringify(host)} is not this server's address (127.0.0.1 or localhost with its port)`);
+  const origin = req.headers.origin;
+  if (!origin) throw new ApiError(403, "origin", "origin: the request has no Origin header: decisions are accepted only from this server's notebook pages");
+  if (origin !== `http://${host}`) throw new ApiError(403, "origin", `origin: ${origin} is not this server (http://${host}): decisions are accepted only from its own pages`);
+  const site = req.headers["sec-fetch-site"];
+  if (site !== undefined && site !== "same-origin") throw new ApiError(403, "origin", `origin: a ${site} request (Sec-Fetch-Site): decisions are accepted only from this server's own pages`);
+  const given = req.headers[TOKEN_HEADER];
+  if (typeof given !== "string" || !sameSecret(given, token)) throw new ApiError(403, "token", `token: missing or wrong ${TOKEN_HEADER} header: reload the notebook page (the server gives each start a new token)`);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new ApiError(413, null, `body: larger than ${MAX_BODY / 1024} KiB`);
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ApiError(400, null, `body: not JSON (${(err as Error).message})`);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+  const body = JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v));
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", "x-content-type-options": "nosniff", ...headers });
+  res.end(body);
+}

@@ -1,0 +1,95 @@
+import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
+import { resolveContributionIds, VERDICTS, type Verdict } from "../datanet/decisions.ts";
+import { checkText, curate } from "../curation/decisions.ts";
+import { ApiError } from "./api.ts";
+
+/** A curator's decision as a notebook page sends it: `POST /@tracebook/api/decisions`. */
+export interface DecisionRequest {
+  /** Full contribution ids or unique prefixes of at least 8 hex characters. */
+  ids: string[];
+  status: Verdict;
+  reason: string;
+  curator: string;
+  /** Look the ids up in this Datanet only. */
+  datanet?: string;
+}
+
+export interface DecisionResponse {
+  /** Contributions whose status changed, each with its validation record's seq. */
+  decided: { id: string; datanet: string; from: string; to: string; seq: number }[];
+  /** In a bulk decision, contributions already in that status (left as they were). */
+  unchanged: { id: string; datanet: string; status: string }[];
+  rule: string;
+}
+
+const FIELDS = ["ids", "status", "reason", "curator", "datanet"];
+const MAX_IDS = 1000;
+const ID = /^[0-9a-f]{8,64}$/i;
+/** curate() refuses longer reasons; checked here first so the error names the field. */
+const MAX_REASON = 2000;
+
+/** Check a request body before anything is opened; every error names the field at fault. */
+export function parseDecisionRequest(body: unknown): DecisionRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ApiError(400, null, "body: expected a JSON object {ids, status, reason, curator}");
+  }
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
+  const { ids, status, reason, curator, datanet } = b;
+  if (!Array.isArray(ids) || !ids.length) throw new ApiError(400, "ids", "ids: give a non-empty list of contribution ids");
+  if (ids.length > MAX_IDS) throw new ApiError(400, "ids", `ids: ${ids.length} ids in one decision (at most ${MAX_IDS})`);
+  ids.forEach((id, i) => {
+    if (typeof id !== "string" || !ID.test(id)) {
+      throw new ApiError(400, "ids", `ids[${i}]: ${JSON.stringify(id)} is not a contribution id (64 hex characters, or a unique prefix of at least 8)`);
+    }
+  });
+  if (typeof status !== "string" || !(VERDICTS as readonly string[]).includes(status)) {
+    throw new ApiError(400, "status", `status: must be one of ${VERDICTS.join(", ")} (got ${JSON.stringify(status ?? null)})`);
+  }
+  const text = (value: unknown, field: string, max: number): string => {
+    if (value !== undefined && typeof value !== "string") throw new ApiError(400, field, `${field}: must be a string (got ${typeof value})`);
+    try {
+      return checkText(value as string | undefined, field, max);
+    } catch (err) {
+      if (err instanceof InputError) throw new ApiError(400, field, `${field}: ${err.message}`);
+      throw err;
+    }
+  };
+  if (datanet !== undefined && (typeof datanet !== "string" || !datanet.trim())) throw new ApiError(400, "datanet", "datanet: must be a Datanet's name when given");
+  return {
+    ids: ids as string[], status: status as Verdict, reason: text(reason, "reason", MAX_REASON), curator: text(curator, "curator", MAX_CONTRIBUTOR_BYTES),
+    ...(datanet === undefined ? {} : { datanet: (datanet as string).trim() }),
+  };
+}
+
+/**
+ * Record a checked decision with the curation module's curate() (which uses decide(): all or
+ * nothing, one appended validation record per changed contribution, in one transaction).
+ * Unknown ids are the caller's error (400, field ids); a change decide() refuses — the
+ * contribution is already in that status, or cannot move to it — is a conflict (409, field status).
+ */
+export async function recordDecision(ws: Workspace, req: DecisionRequest): Promise<DecisionResponse> {
+  let targets;
+  try {
+    targets = await resolveContributionIds(ws, req.ids, req.datanet);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    const field = /unknown Datanet/.test(err.message) ? "datanet" : "ids";
+    throw new ApiError(400, field, `${field}: ${err.message}`);
+  }
+  let out;
+  try {
+    out = await curate(ws, { ids: req.ids, datanet: req.datanet, verdict: req.status, curator: req.curator, reason: req.reason });
+  } catch (err) {
+    if (err instanceof InputError) throw new ApiError(409, "status", `status: ${err.message}`);
+    throw err;
+  }
+  const changed = new Set(out.results.map((r) => `${r.datanet}\u0000${r.id}`));
+  return {
+    decided: out.results.map((r) => ({ id: r.id, datanet: r.datanet, from: r.from, to: r.to, seq: Number(r.seq) })),
+    unchanged: targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`)).map((t) => ({ id: t.id, datanet: t.datanet, status: t.status })),
+    rule: out.rule,
+  };
+}

@@ -1,0 +1,140 @@
+import readline from "node:readline";
+import { spawn, type ChildProcess } from "node:child_process";
+import type { WatchEvent } from "../graph/watch.ts";
+
+export interface WatchersOptions {
+  /** Pipelines (names or files): one `tracebook run <spec> --watch` child each. */
+  specs: string[];
+  home: string;
+  /** bin/tracebook.js */
+  bin: string;
+  onEvent(spec: string, e: WatchEvent): void;
+  log(line: string): void;
+  /** After the last write of a burst, how long to wait before the watchers start again (default 400 ms). */
+  resumeMs?: number;
+}
+
+/**
+ * The dev server's pipeline watchers, and the one way to pause them for a curator's write.
+ *
+ * DuckDB lets one process at a time open the workspace file, and a watcher holds it for a whole
+ * recompute (about a minute on the mail corpus): a decision made meanwhile would wait for work
+ * it is about to make obsolete, and a watcher polling for changes could find the file taken by
+ * the write and miss it. So a write stops the watchers first (SIGINT: the cycle is cancelled
+ * cleanly and recorded as such), runs alone, and the watchers start again once no write has
+ * come for `resumeMs`: their first cycle recomputes what the decisions made stale.
+ */
+export class Watchers {
+  private readonly children = new Map<string, ChildProcess>();
+  private holds = 0;
+  private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  private stopping: Promise<void> | null = null;
+  private closed = false;
+  private busyRetries = 0;
+
+  constructor(private readonly options: WatchersOptions) {}
+
+  /** Whether any pipeline is watched (false with --no-watch): decisions are then only recorded. */
+  get watching(): boolean {
+    return this.options.specs.length > 0;
+  }
+
+  /** Spawn the watchers that are not running. */
+  start(): void {
+    if (this.closed || this.holds) return;
+    for (const spec of this.options.specs) {
+      if (this.children.has(spec)) continue;
+      const child = spawnWatcher(spec, this.options, (e) => this.watched(spec, child, e));
+      this.children.set(spec, child);
+      // A watcher that died (or was stopped) is spawned again at the next start().
+      child.once("exit", () => {
+        if (this.children.get(spec) === child) this.children.delete(spec);
+      });
+    }
+  }
+
+  /** Run `fn` with every watcher stopped; they start again after the last of overlapping calls. */
+  async pause<T>(fn: () => Promise<T>): Promise<T> {
+    this.holds++;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+    try {
+      await this.stopAll();
+      return await fn();
+    } finally {
+      this.holds--;
+      if (!this.holds && !this.closed && this.watching) {
+        this.resumeTimer = setTimeout(() => {
+          this.resumeTimer = null;
+          this.start();
+        }, this.options.resumeMs ?? 400);
+      }
+    }
+  }
+
+  /**
+   * A watcher whose cycle found the workspace taken (the CLI, a test, another run) counts the
+   * change it was looking at as seen (graph/watch.ts) and would not recompute it: start that
+   * watcher again, after a backoff (1 s doubling to 30 s, reset by a completed cycle).
+   */
+  private watched(spec: string, child: ChildProcess, e: WatchEvent): void {
+    if (e.event === "watch-cycle") this.busyRetries = 0;
+    if (e.event !== "watch-error" || !/open in another process|lock/i.test(e.error) || this.children.get(spec) !== child) return;
+    this.children.delete(spec);
+    const delay = Math.min(30_000, 1000 * 2 ** this.busyRetries++);
+    void stopChild(child).then(() => setTimeout(() => this.start(), delay));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    await this.stopAll();
+  }
+
+  private stopAll(): Promise<void> {
+    if (!this.stopping) {
+      const running = [...this.children.values()];
+      this.children.clear();
+      if (running.length && !this.closed) this.options.log(`pausing ${running.length} pipeline watcher${running.length === 1 ? "" : "s"} for a curator's decision`);
+      this.stopping = Promise.all(running.map(stopChild)).then(() => {
+        this.stopping = null;
+      });
+    }
+    return this.stopping;
+  }
+}
+
+/** `tracebook run <spec> --watch` as a child process: one JSON event per line on stdout. */
+function spawnWatcher(spec: string, options: WatchersOptions, watched: (e: WatchEvent) => void): ChildProcess {
+  const { home, bin, log } = options;
+  const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  readline.createInterface({ input: child.stdout! }).on("line", (line) => {
+    let e: WatchEvent;
+    try {
+      e = JSON.parse(line) as WatchEvent;
+    } catch {
+      return log(`watcher ${spec}: ${line}`);
+    }
+    options.onEvent(spec, e);
+    watched(e);
+  });
+  readline.createInterface({ input: child.stderr! }).on("line", (line) => {
+    if (line.trim() && !/Unknown (user|project) config|npm warn/.test(line)) log(`watcher ${spec}: ${line}`);
+  });
+  child.on("exit", (code, signal) => {
+    if (code !== 0 && code !== 130 && signal !== "SIGINT" && signal !== "SIGTERM" && signal !== "SIGKILL") log(`watcher ${spec} exited (${code ?? signal})`);
+  });
+  return child;
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill("SIGINT"); // the watcher cancels its cycle cleanly (the run is recorded as cancelled)
+  });
+}

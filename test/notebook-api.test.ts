@@ -1,0 +1,177 @@
+// The dev server's decisions API, without a browser: a real server (no watchers) over a small
+// workspace; requests made with node:http so every header (Origin, Host) is the test's to set.
+import http from "node:http";
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
+import { tempDir } from "./helpers/workspace.ts";
+
+interface Reply { status: number; body: { error?: string; field?: string | null; decided?: { id: string; from: string; to: string; seq: number }[]; unchanged?: unknown[]; watching?: boolean } }
+
+describe("the notebook server's decisions API", () => {
+  let home: string;
+  let server: NotebookServer;
+  let origin: string;
+  let token: string;
+  let ids: string[];
+
+  /** POST /@tracebook/api/decisions as this server's page would, with `headers` changed (null removes one). */
+  function post(body: unknown, headers: Record<string, string | null> = {}, method = "POST"): Promise<Reply> {
+    const url = new URL("/@tracebook/api/decisions", server.url);
+    const all: Record<string, string | null> = { "content-type": "application/json", origin, "x-tracebook-token": token, "sec-fetch-site": "same-origin", ...headers };
+    const sent = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== null));
+    return new Promise((resolve, reject) => {
+      const req = http.request(url, { method, headers: sent }, (res) => {
+        let text = "";
+        res.setEncoding("utf8").on("data", (c) => (text += c)).on("end", () => {
+          try {
+            resolve({ status: res.statusCode!, body: JSON.parse(text) as Reply["body"] });
+          } catch {
+            reject(new Error(`${res.statusCode}: not JSON: ${text.slice(0, 200)}`));
+          }
+        });
+      });
+      req.on("error", reject);
+      req.end(typeof body === "string" ? body : JSON.stringify(body));
+    });
+  }
+
+  const validations = async () => {
+    const ws = await openWorkspace({ home });
+    try {
+      return await ws.rows<{ contribution: string; validator: string; verdict: string; rule: string; reason: string }>(
+        "select contribution, validator, verdict, rule, reason from validations where rule <> 'import' order by seq");
+    } finally {
+      ws.close();
+    }
+  };
+
+  beforeAll(async () => {
+    home = tempDir("tb-api-ws-");
+    let ws: Workspace | undefined;
+    try {
+      ws = await openWorkspace({ home });
+      await smallDatanet(ws, "notes", 12);
+      ids = (await ws.rows<{ id: string }>("select id from contributions order by id")).map((r) => r.id);
+    } finally {
+      ws?.close();
+    }
+    server = await startNotebookServer({ home, port: 0, watch: false, writeAttempts: 3, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
+    origin = server.url.replace(/\/$/, "");
+    // The token, as a page gets it: from the notebook page's HTML.
+    const html = await (await fetch(`${server.url}curation-queue`)).text();
+    token = /<meta name="tracebook-token" content="([0-9a-f]+)">/.exec(html)?.[1] ?? "";
+    expect(token).toMatch(/^[0-9a-f]{48}$/);
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("records a decision through decide(), one validation record, and says what changed", async () => {
+    const reply = await post({ ids: [ids[0]!.slice(0, 12)], status: "rejected", reason: "spam in <b>ham</b>", curator: "ann" });
+    expect(reply.status).toBe(200);
+    expect(reply.body.decided).toEqual([expect.objectContaining({ id: ids[0], from: "approved", to: "rejected", seq: expect.any(Number) })]);
+    expect(reply.body.watching).toBe(false);
+    // In bulk, a contribution already in the verdict's status is left as it is (decide()'s rule).
+    const bulk = await post({ ids: [ids[0], ids[1]], status: "rejected", reason: "same", curator: "ann", datanet: "notes" });
+    expect(bulk.status).toBe(200);
+    expect(bulk.body.decided!.map((d) => d.id)).toEqual([ids[1]]);
+    expect(bulk.body.unchanged).toEqual([{ id: ids[0], datanet: "notes", status: "rejected" }]);
+    expect(await validations()).toEqual([
+      { contribution: ids[0], validator: "ann", verdict: "rejected", rule: "manual", reason: "spam in <b>ham</b>" },
+      { contribution: ids[1], validator: "ann", verdict: "rejected", rule: "manual", reason: "same" },
+    ]);
+  });
+
+  it("refuses bad input with 400 and a message naming the field, and writes nothing", async () => {
+    const good = { ids: [ids[2]], status: "rejected", reason: "r", curator: "ann" };
+    const cases: [unknown, string | null, RegExp][] = [
+      [{ ...good, ids: [] }, "ids", /^ids: give a non-empty list/],
+      [{ ...good, ids: "abc" }, "ids", /^ids: give a non-empty list/],
+      [{ ...good, ids: ["zz"] }, "ids", /^ids\[0\]: "zz" is not a contribution id/],
+      [{ ...good, ids: ["0123456789abcdef".repeat(4)] }, "ids", /^ids: no contribution matches id "0123456789abcdef/],
+      [{ ...good, ids: [ids[2]!.slice(0, 12)], datanet: "nope" }, "datanet", /^datanet: unknown Datanet "nope"/],
+      [{ ...good, status: "deleted" }, "status", /^status: must be one of approved, rejected, quarantined \(got "deleted"\)/],
+      [{ ...good, status: undefined }, "status", /^status: must be one of/],
+      [{ ...good, reason: "   " }, "reason", /^reason: a decision needs a reason/],
+      [{ ...good, reason: 7 }, "reason", /^reason: must be a string/],
+      [{ ...good, reason: "x".repeat(2001) }, "reason", /^reason: the reason is 2001 characters long/],
+      [{ ...good, curator: undefined }, "curator", /^curator: a decision needs a curator/],
+      [{ ...good, verdict: "rejected" }, "verdict", /^verdict: unknown field/],
+      ["[1, 2]", null, /^body: expected a JSON object/],
+      ["{not json", null, /^body: not JSON/],
+    ];
+    for (const [body, field, message] of cases) {
+      const reply = await post(body);
+      expect({ status: reply.status, field: reply.body.field }, JSON.stringify(body)).toEqual({ status: 400, field });
+      expect(reply.body.error).toMatch(message);
+    }
+    // A change decide() refuses is a conflict with the contribution's status.
+    const again = await post({ ...good, ids: [ids[0]] });
+    expect(again).toEqual({ status: 409, body: { error: expect.stringMatching(/^status: .* is already rejected/), field: "status" } });
+    expect((await validations()).length).toBe(2);
+  });
+
+  it("accepts decisions only from this server's own pages", async () => {
+    const good = { ids: [ids[3]], status: "rejected", reason: "r", curator: "mallory" };
+    const port = new URL(server.url).port;
+    const refused: [Record<string, string | null>, number, string | null, RegExp][] = [
+      [{ origin: null }, 403, "origin", /no Origin header/],
+      [{ origin: "http://evil.example" }, 403, "origin", /is not this server/],
+      [{ origin: "http://127.0.0.1:1" }, 403, "origin", /is not this server/], // another local port is another origin
+      [{ origin: "https://127.0.0.1:" + port }, 403, "origin", /is not this server/],
+      [{ "sec-fetch-site": "cross-site" }, 403, "origin", /cross-site request/],
+      [{ "x-tracebook-token": null }, 403, "token", /missing or wrong x-tracebook-token/],
+      [{ "x-tracebook-token": "0".repeat(48) }, 403, "token", /missing or wrong/],
+      [{ "content-type": "text/plain" }, 415, null, /^content-type: send application\/json/], // what a cross-site form could send
+    ];
+    for (const [headers, status, field, message] of refused) {
+      const reply = await post(good, headers);
+      expect({ status: reply.status, field: reply.body.field }, JSON.stringify(headers)).toEqual({ status, field });
+      expect(reply.body.error).toMatch(message);
+    }
+    const get = await post("", {}, "GET");
+    expect(get.status).toBe(405);
+    // Vite's host check comes first: a rebound DNS name never reaches the API.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      http.request(new URL("/@tracebook/api/decisions", server.url), { method: "POST", headers: { host: `attacker.example:${port}`, origin: `http://attacker.example:${port}`, "content-type": "application/json" } },
+        (res) => resolve(res.resume().statusCode!)).on("error", reject).end(JSON.stringify(good));
+    });
+    expect(rebound).toBe(403);
+    // No CORS: another origin cannot read this server's pages (and so its token).
+    const page = await fetch(`${server.url}curation-queue`, { headers: { origin: "http://127.0.0.1:1" } });
+    expect(page.headers.get("access-control-allow-origin")).toBeNull();
+    expect((await validations()).length).toBe(2);
+  });
+
+  it("records concurrent decisions one after the other, none lost", async () => {
+    const replies = await Promise.all(ids.slice(4, 10).map((id, i) => post({ ids: [id], status: i % 2 ? "quarantined" : "rejected", reason: `r${i}`, curator: "bob" })));
+    expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const records = (await validations()).filter((v) => v.validator === "bob");
+    expect(records.map((r) => r.contribution).sort()).toEqual(ids.slice(4, 10).sort());
+  });
+
+  it("answers 503 when another process holds the workspace, and records nothing", async () => {
+    // Another process, e.g. `tracebook run` in a terminal (DuckDB's lock is per process: this one would not see it).
+    const holder = spawn(process.execPath, ["--input-type=module", "-e",
+      "import { DuckDBInstance } from '@duckdb/node-api'; await DuckDBInstance.create(process.argv[1]); console.log('held'); setInterval(() => {}, 1000);",
+      path.join(home, "workspace.duckdb")], { stdio: ["ignore", "pipe", "inherit"] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.stdout!.once("data", () => resolve());
+        holder.once("exit", (code) => reject(new Error(`the lock holder exited (${code})`)));
+      });
+      const reply = await post({ ids: [ids[10]], status: "rejected", reason: "r", curator: "carl" });
+      expect(reply.status).toBe(503);
+      expect(reply.body.error).toMatch(/^the workspace is busy \(another process holds it\), nothing was recorded; try again/);
+    } finally {
+      holder.kill("SIGKILL");
+      await new Promise((r) => holder.once("exit", r));
+    }
+    expect((await validations()).some((v) => v.validator === "carl")).toBe(false);
+  }, 60_000);
+});
