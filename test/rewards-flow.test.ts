@@ -5,6 +5,7 @@ import { runPipeline, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer, recordInferences } from "../cells/rewards/ledger.ts";
+import { decide } from "../cells/datanet/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
@@ -90,4 +91,31 @@ describe("usage ledger and settlement", () => {
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);
   });
+});
+
+describe("settlement across a retrain", () => {
+  it("keeps what was paid for a retrained model's inferences in the epoch's statement", async () => {
+    const ws = await tempWorkspace();
+    try {
+      await separableDatanet(ws, "notes", 120);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      const [first] = await ws.rows<{ model_id: string }>("select distinct model_id from inferences");
+      const before = await ws.rows<{ n: bigint }>("select count(*) as n from rewards");
+      // A curator rejects a training contribution: the adapter retrains, the workload replays on the new model.
+      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      const models = await ws.rows<{ model_id: string }>("select distinct model_id from inferences order by model_id");
+      expect(models.length).toBe(2);
+      const fees = (await ws.rows<{ s: string }>("select sum(fee)::varchar as s from inferences where epoch = 'e1'"))[0]!.s;
+      const paid = (await ws.rows<{ s: string }>("select sum(amount)::varchar as s from settlements where pipeline = 'pay' and epoch = 'e1'"))[0]!.s;
+      expect(fees).toBe(String(80 * 1234));
+      expect(paid).toBe(fees);
+      // The first model's lines are those written at the time, untouched.
+      const kept = await ws.rows<{ n: bigint }>("select count(*) as n from rewards r join inferences i on i.id = r.inference_id where i.model_id = ?", [first!.model_id]);
+      expect(kept[0]!.n).toBe(before[0]!.n);
+    } finally {
+      ws.close();
+    }
+  }, 180_000);
 });

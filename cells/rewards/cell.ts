@@ -29,8 +29,11 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * Split the fee of every executed inference by the policy and the inference's attribution
  * receipt; write the lines (`rewards`), the per-epoch statement (`settlements`) and the
  * reputation records of penalised contributors, in one transaction, replacing what an earlier
- * run of this cell wrote for the same inferences (so a replay leaves totals unchanged). The
- * cell's table is the statement, including models that were never executed (zero, and why).
+ * run of this cell wrote for the same inferences (so a replay leaves totals unchanged). Lines an
+ * earlier run settled for inferences this run does not see — executed by a model since retrained
+ * (a curator's rejection, new data) — stay, and stay in the epoch's statement: a paid fee stays
+ * paid as its receipt said. The cell's table is the statement, including models that were never
+ * executed (zero, and why).
  */
 export function rewardSplit(p: RewardSplitParams): Cell {
   const policy = parsePolicy(p.policy ?? DEFAULT_POLICY, "rewardSplit.policy");
@@ -76,7 +79,9 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const models = await pipelineModels(ctx);
       const executed = new Set(usage.map((u) => u.model_id));
       const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
-      const statement = settle(lines, epochs, models.filter((m) => !executed.has(m.id)));
+      const earlier = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
+      if (earlier.length) ctx.log(`${new Set(earlier.map((l) => l.inference)).size} inferences of models since retrained keep the lines settled for them earlier`);
+      const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
@@ -111,6 +116,17 @@ function settle(lines: Line[], epochs: string[], idle: { id: string; cell: strin
   });
   for (const epoch of epochs) for (const m of idle) out.push({ epoch, recipient: `model:${m.id.slice(0, 16)}`, role: "model", amount: 0n, inferences: 0, reason: `${m.cell} was never executed in epoch ${epoch}: nothing earns for existing` });
   return out;
+}
+
+/** Lines earlier runs of this cell settled in these epochs for inferences other than `current`. */
+async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<Line[]> {
+  if (!epochs.length) return [];
+  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string }>(
+    `select epoch, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards
+     where pipeline = ? and policy = ? and epoch in (${epochs.map(() => "?").join(", ")}) order by inference_id, role, recipient`, [pipeline, policy, ...epochs]);
+  return rows.filter((r) => !current.has(r.inference_id)).map((r) => ({
+    epoch: r.epoch, inference: r.inference_id, receipt: r.receipt_hash, recipient: r.recipient, role: r.role as Line["role"], amount: BigInt(r.amount), reason: r.reason,
+  }));
 }
 
 /** Who recorded an approval of each contribution (one entry per approval record), in one query. */
