@@ -57,6 +57,37 @@ export class Accumulator {
   }
 }
 
+/**
+ * The streaming both engines share: blocks of queries × shards of training rows, in order, with
+ * cancellation, progress, and a turn of the event loop between shards (Ctrl-C, progress output).
+ * `open` prepares a query block (its factors), `shard` scores one training shard against it.
+ */
+export async function streamBlocks<B>(
+  req: TracinRequest,
+  open: (qRows: number[]) => Promise<B> | B,
+  shard: (block: B, q0: number, qRows: number[], t0: number, tRows: number[]) => Promise<void>,
+  close?: (block: B) => void,
+): Promise<void> {
+  const N = req.train.y.length, M = req.queries.y.length;
+  const size = req.shardSize ?? 2048, blockSize = req.queryBlock ?? 1024;
+  const total = Math.ceil(M / blockSize) * Math.ceil(N / size);
+  let done = 0;
+  for (let q0 = 0; q0 < M; q0 += blockSize) {
+    const qRows = range(q0, Math.min(M, q0 + blockSize));
+    const block = await open(qRows);
+    try {
+      for (let t0 = 0; t0 < N; t0 += size) {
+        if (req.signal?.aborted) throw new Error("cancelled");
+        await shard(block, q0, qRows, t0, range(t0, Math.min(N, t0 + size)));
+        req.onProgress?.(++done, total);
+        await new Promise((r) => setImmediate(r));
+      }
+    } finally {
+      close?.(block);
+    }
+  }
+}
+
 export function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }

@@ -3,7 +3,7 @@ import { computeBackend, tf } from "../compute/backend.ts";
 import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
-import { Accumulator, range } from "./accumulate.ts";
+import { Accumulator, range, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
 
@@ -104,40 +104,32 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
     cached<Ort.InferenceSession>(req.checkpoints, `score|${key}`, () => scoreGraph(engine, m, req.train.groupSizes, !!req.full)),
   ]);
   const C = req.model.spec.classes.length;
-  const N = req.train.y.length, M = req.queries.y.length;
-  const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
   const acc = new Accumulator(req);
-  const total = Math.ceil(M / block) * Math.ceil(N / shard);
-  let done = 0;
-  for (let q0 = 0; q0 < M; q0 += block) {
-    const qRows = range(q0, Math.min(M, q0 + block));
+  const openBlock = async (qRows: number[]) => {
     const q = inputs(ort, req.queries, qRows, C);
     const qOut = await query.session.run(q);
-    const qFeeds: Record<string, Ort.Tensor> = Object.fromEntries(query.outputs.map((n) => [n, qOut[n]!]));
+    const feeds: Record<string, Ort.Tensor> = Object.fromEntries(query.outputs.map((n) => [n, qOut[n]!]));
     // The Gram block's query side is the input itself (models whose first layer trains).
-    if (score.inputNames.includes("q/x")) qFeeds["q/x"] = q.x;
-    for (let t0r = 0; t0r < N; t0r += shard) {
-      if (req.signal?.aborted) throw new Error("cancelled");
-      const tRows = range(t0r, Math.min(N, t0r + shard));
-      const n = tRows.length, k = Math.min(req.topK, n);
-      const feeds: Record<string, Ort.Tensor> = { ...qFeeds, ...inputs(ort, req.train, tRows, C), k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]) };
-      req.train.groups.forEach((g, gi) => {
-        // [rows, groups] one-hot: the group sums are one product with the scores.
-        const size = req.train.groupSizes[gi]!, h = new Float32Array(n * size);
-        for (let i = 0; i < n; i++) h[i * size + g[t0r + i]!] = 1;
-        feeds[`group${gi}`] = new ort.Tensor("float32", h, [n, size]);
-      });
-      const out = await score.run(feeds);
-      acc.absorb(q0, t0r, qRows.length, n, k, {
-        best: out.best!.data as Float32Array, bestIndex: out.bestIndex!.data as BigInt64Array,
-        worst: out.worst!.data as Float32Array, worstIndex: out.worstIndex!.data as BigInt64Array,
-        sums: req.train.groupSizes.map((_, gi) => out[`sums${gi}`]!.data as Float32Array),
-        scores: req.full ? (out.scores!.data as Float32Array) : undefined,
-      }, false);
-      req.onProgress?.(++done, total);
-      await new Promise((r) => setImmediate(r));
-    }
-  }
+    if (score.inputNames.includes("q/x")) feeds["q/x"] = q.x;
+    return feeds;
+  };
+  await streamBlocks(req, openBlock, async (qFeeds, q0, qRows, t0r, tRows) => {
+    const n = tRows.length, k = Math.min(req.topK, n);
+    const feeds: Record<string, Ort.Tensor> = { ...qFeeds, ...inputs(ort, req.train, tRows, C), k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]) };
+    req.train.groups.forEach((g, gi) => {
+      // [rows, groups] one-hot: the group sums are one product with the scores.
+      const size = req.train.groupSizes[gi]!, h = new Float32Array(n * size);
+      for (let i = 0; i < n; i++) h[i * size + g[t0r + i]!] = 1;
+      feeds[`group${gi}`] = new ort.Tensor("float32", h, [n, size]);
+    });
+    const out = await score.run(feeds);
+    acc.absorb(q0, t0r, qRows.length, n, k, {
+      best: out.best!.data as Float32Array, bestIndex: out.bestIndex!.data as BigInt64Array,
+      worst: out.worst!.data as Float32Array, worstIndex: out.worstIndex!.data as BigInt64Array,
+      sums: req.train.groupSizes.map((_, gi) => out[`sums${gi}`]!.data as Float32Array),
+      scores: req.full ? (out.scores!.data as Float32Array) : undefined,
+    }, false);
+  });
   return acc.result((performance.now() - t0) / 1000, engine.provider);
 }
 

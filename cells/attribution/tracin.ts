@@ -4,7 +4,7 @@ import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
-import { Accumulator, range } from "./accumulate.ts";
+import { Accumulator, range, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
 
 /**
@@ -83,44 +83,28 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
   const engine = await tracinEngine(req.mode, req.engine);
   if (engine.kind === "onnxruntime") return nativeTracin(engine.native, req);
   const t0 = performance.now();
-  const N = req.train.y.length, M = req.queries.y.length;
-  const shard = req.shardSize ?? 2048, block = req.queryBlock ?? 1024;
   const acc = new Accumulator(req);
-  const total = Math.ceil(M / block) * Math.ceil(N / shard);
-  let done = 0;
-  for (let q0 = 0; q0 < M; q0 += block) {
-    const qRows = range(q0, Math.min(M, q0 + block));
-    const q = side(req, req.queries, qRows, true);
-    try {
-      for (let t0r = 0; t0r < N; t0r += shard) {
-        if (req.signal?.aborted) throw new Error("cancelled");
-        const tRows = range(t0r, Math.min(N, t0r + shard));
-        const tr = side(req, req.train, tRows);
-        // Reduce the block on the backend: per query the shard's own top-k each way, and the
-        // sums per group as one product with a one-hot matrix; only O(k + groups) per query
-        // comes back to JS.
-        const m = qRows.length, k = Math.min(req.topK, tRows.length);
-        const reduced = tf.tidy(() => {
-          const St = tf.transpose(scoreBlock(req, tr, q)) as tf.Tensor2D; // [m, shard]
-          const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k);
-          const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
-            ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
-            : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
-          return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(req.full ? [St] : [])];
-        });
-        tr.dispose();
-        const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
-        tf.dispose(reduced);
-        const scores = req.full ? gs.pop()! : undefined;
-        // Query-major layouts ([m, k], [m, groups], [m, rows]); the worst list is of −score.
-        acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: Float32Array.from(wv, (v) => -v), worstIndex: wi, sums: gs, scores }, false);
-        req.onProgress?.(++done, total);
-        await new Promise((r) => setImmediate(r));
-      }
-    } finally {
-      q.dispose();
-    }
-  }
+  await streamBlocks(req, (qRows) => side(req, req.queries, qRows, true), async (q, q0, qRows, t0r, tRows) => {
+    const tr = side(req, req.train, tRows);
+    // Reduce the block on the backend: per query the shard's own top-k each way, and the
+    // sums per group as one product with a one-hot matrix; only O(k + groups) per query
+    // comes back to JS.
+    const m = qRows.length, k = Math.min(req.topK, tRows.length);
+    const reduced = tf.tidy(() => {
+      const St = tf.transpose(scoreBlock(req, tr, q)) as tf.Tensor2D; // [m, shard]
+      const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k);
+      const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
+        ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
+        : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
+      return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(req.full ? [St] : [])];
+    });
+    tr.dispose();
+    const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
+    tf.dispose(reduced);
+    const scores = req.full ? gs.pop()! : undefined;
+    // Query-major layouts ([m, k], [m, groups], [m, rows]); the worst list is of −score.
+    acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: Float32Array.from(wv, (v) => -v), worstIndex: wi, sums: gs, scores }, false);
+  }, (q) => q.dispose());
   return acc.result((performance.now() - t0) / 1000, describeTfjs());
 }
 
