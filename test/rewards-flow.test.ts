@@ -87,6 +87,12 @@ describe("usage ledger and settlement", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/40 inferences paid 0\.00000000000004936 in fees; statement pays out 0\.00000000000004936 \(reconciles to the base unit\)/);
     expect(r.stdout).toMatch(/creator:pay/);
+    // The statement's amounts as JSON: exact integers in base units (text), summing to the fees.
+    const shown = spawnSync(process.execPath, [BIN, "show", file, "rewards", "--json", "--limit", "1000"], { encoding: "utf8", env });
+    expect(shown.status, shown.stderr).toBe(0);
+    const statement = JSON.parse(shown.stdout) as { amount: string }[];
+    expect(statement.every((l) => /^\d+$/.test(l.amount))).toBe(true);
+    expect(statement.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(40n * 1234n);
     const none = spawnSync(process.execPath, [BIN, "rewards", "nothing"], { encoding: "utf8", env });
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);

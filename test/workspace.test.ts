@@ -47,7 +47,8 @@ describe("workspace", () => {
 
   it("returns Arrow tables with exact types", async () => {
     const t = await ws.table(`select 'a' as s, 9007199254740993::bigint as big, [0.5, 1.5]::float[] as f,
-      timestamp '2002-08-22 12:36:23' as ts, 12345678901234567890123::hugeint as h, null::varchar as n`);
+      timestamp '2002-08-22 12:36:23' as ts, 12345678901234567890123::hugeint as h, null::varchar as n,
+      350830392121524465::decimal(38, 0) as amount, 12345678901234567890.123456::decimal(38, 6) as d, null::decimal(38, 0) as dn`);
     const types = Object.fromEntries(t.schema.fields.map((f) => [f.name, f.type.typeId]));
     expect(types).toMatchObject({ s: Type.Utf8, big: Type.Int, f: Type.List, ts: Type.Timestamp, h: Type.Utf8 });
     const row = t.get(0)!.toJSON();
@@ -56,6 +57,8 @@ describe("workspace", () => {
     expect(row.ts).toBe(Date.UTC(2002, 7, 22, 12, 36, 23));
     expect(row.h).toBe("12345678901234567890123");
     expect(row.n).toBeNull();
+    // DECIMAL (amounts in base units) as exact text, never through a double.
+    expect([row.amount, row.d, row.dn]).toEqual(["350830392121524465", "12345678901234567890.123456", null]);
   });
 
   it("exports queries to Parquet and Arrow IPC and reads them back", async () => {

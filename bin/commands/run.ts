@@ -83,14 +83,18 @@ export function registerRun(program: Command): void {
       await withWorkspace(command, async (ws) => {
         const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
         if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
-        const available = (await ws.rows<{ column_name: string }>("describe select * from read_parquet(?)", [done.artifact])).map((c) => c.column_name);
+        const described = await ws.rows<{ column_name: string; column_type: string }>("describe select * from read_parquet(?)", [done.artifact]);
+        const available = described.map((c) => c.column_name);
+        // DECIMAL (amounts in base units) would come back as doubles: as text they stay exact.
+        const decimal = new Set(described.filter((c) => c.column_type.startsWith("DECIMAL")).map((c) => c.column_name));
         const wanted = opts.columns ? opts.columns.split(",").map((c) => c.trim()).filter(Boolean) : available;
         const unknown = wanted.filter((c) => !available.includes(c));
         if (unknown.length) throw new Error(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
         if (opts.query !== undefined && !available.includes("query")) throw new Error(`${pipeline.name}.${cell} has no query column`);
         const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
         const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), Number(opts.limit)];
-        const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ")} from read_parquet(?) ${where} limit ?`, params);
+        const quoted = (c: string) => `"${c.replaceAll('"', '""')}"`;
+        const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoted(c)}::varchar as ${quoted(c)}` : quoted(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);
         if (opts.json) return console.log(toJson(rows));
         const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
         console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
