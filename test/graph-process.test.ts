@@ -153,4 +153,31 @@ describe("cell graph across processes", () => {
       await new Promise((r) => child.once("exit", r));
     }
   });
+
+  it("keeps watching through a workspace another process holds, and recomputes what changed meanwhile", async () => {
+    const home = await seededHome();
+    const file = writePipeline(tempDir(), `
+  a: datanet("notes-a"),
+  train: sql\`select * from \${"a"} where split = 'train'\`,`);
+    const child = spawn(process.execPath, [BIN, "run", file, "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
+    const ev = events(child);
+    try {
+      await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "start");
+      // A decision, then at once a reader that holds the workspace (as a notebook server reading
+      // the run log does) while the watcher wants it; the reader writes nothing.
+      const ws = await openWithRetry(home);
+      const [{ id }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
+      await decide(ws, { ids: [id], verdict: "rejected", validator: "t", reason: "busy test" });
+      ws.close();
+      const reader = await openWorkspace({ home });
+      const refused = await ev.waitFor((e) => e.event === "watch-error");
+      reader.close();
+      const cycle = await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "workspace" && (e.summary as { ran: string[] }).ran.length > 0);
+      expect((cycle.summary as { ran: string[] }).ran).toEqual(["a", "train"]);
+      expect(refused.error).toMatch(/the workspace is busy: trying again/);
+    } finally {
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
 });

@@ -36,8 +36,12 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
   // next one); the workspace after it is closed (this cycle's own writes do not).
   let seenFile = "";
   let seenDb = "";
+  // While another process holds the workspace (a run in a terminal, a reader), the cycle could
+  // not look at it: its changes are not seen yet, and the next try waits longer (0.5 s → 30 s).
+  let busyWait = 0;
   const cycle = async (trigger: string) => {
     seenFile = stampOf([file]);
+    let busy = false;
     try {
       const { pipeline } = await loadPipeline(file, { fresh: trigger !== "start" });
       const ws = await openWorkspace({ home: options.home });
@@ -48,9 +52,12 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
         ws.close();
       }
     } catch (err) {
-      options.onEvent({ event: "watch-error", pipeline: options.pipeline, trigger, error: (err as Error).message, at: at() });
+      busy = isBusy(err);
+      const message = (err as Error).message;
+      options.onEvent({ event: "watch-error", pipeline: options.pipeline, trigger, error: busy ? `${message} (the workspace is busy: trying again)` : message, at: at() });
     } finally {
-      seenDb = stampOf(dbFiles);
+      seenDb = busy ? "" : stampOf(dbFiles);
+      busyWait = busy ? Math.min(30_000, Math.max(500, busyWait * 2)) : 0;
     }
   };
 
@@ -58,12 +65,17 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
   const pollMs = options.pollMs ?? 300;
   const debounceMs = options.debounceMs ?? 200;
   while (!options.signal.aborted) {
-    await sleep(pollMs, options.signal);
+    await sleep(busyWait || pollMs, options.signal);
     const fileChanged = stampOf([file]) !== seenFile;
     if ((!fileChanged && stampOf(dbFiles) === seenDb) || options.signal.aborted) continue;
     await sleep(debounceMs, options.signal); // let a burst of writes settle
     await cycle(fileChanged ? "pipeline-file" : "workspace");
   }
+}
+
+/** DuckDB refuses a second process the database file: "Could not set lock on file … in another process". */
+function isBusy(err: unknown): boolean {
+  return /lock on file|another process/i.test((err as Error).message ?? "");
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
