@@ -6,6 +6,7 @@ import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer, recordInferences } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
+import { collectFacts } from "../reports/collect/collect.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
@@ -120,6 +121,11 @@ describe("settlement across a retrain", () => {
       // The first model's lines are those written at the time, untouched.
       const kept = await ws.rows<{ n: bigint }>("select count(*) as n from rewards r join inferences i on i.id = r.inference_id where i.model_id = ?", [first!.model_id]);
       expect(kept[0]!.n).toBe(before[0]!.n);
+      // The attribution report settles both models' inferences and still passes every check:
+      // this model's inferences cite its receipts, the first model's keep theirs.
+      const facts = await collectFacts(ws, "pay");
+      expect(facts.statement.map((e) => [e.inferences, e.fees.units, e.paid.units, e.reconciles])).toEqual([[80, String(80 * 1234), String(80 * 1234), true]]);
+      expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
     } finally {
       ws.close();
     }

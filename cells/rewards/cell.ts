@@ -82,6 +82,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const earlier = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
       if (earlier.length) ctx.log(`${new Set(earlier.map((l) => l.inference)).size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
+      const totals = await epochTotals(ctx.ws, usage, earlier);
       await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
@@ -91,10 +92,15 @@ export function rewardSplit(p: RewardSplitParams): Cell {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);
       }
-      await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"]],
-        statement.map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason]));
+      await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"],
+        ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"]],
+        statement.map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString()]));
+      // epoch_inferences and epoch_fees: every inference the statement settles in its epoch and
+      // their fees from the ledger, so a reader can reconcile the statement without the ledger.
       return {
-        query: `select epoch, recipient, role, amount::decimal(38, 0) as amount, inferences, reason, ? as policy from __tracebook_statement order by epoch, amount::hugeint desc, role, recipient`,
+        query: `select epoch, recipient, role, amount::decimal(38, 0) as amount, inferences, reason, ? as policy,
+                epoch_inferences, epoch_fees::decimal(38, 0) as epoch_fees
+                from __tracebook_statement order by epoch, amount::hugeint desc, role, recipient`,
         params: [policy.id],
       };
     },
@@ -115,6 +121,22 @@ function settle(lines: Line[], epochs: string[], idle: { id: string; cell: strin
     };
   });
   for (const epoch of epochs) for (const m of idle) out.push({ epoch, recipient: `model:${m.id.slice(0, 16)}`, role: "model", amount: 0n, inferences: 0, reason: `${m.cell} was never executed in epoch ${epoch}: nothing earns for existing` });
+  return out;
+}
+
+/** Per epoch: the inferences the statement settles (this run's and earlier ones') and their fees as the ledger records them. */
+async function epochTotals(ws: Workspace, usage: { id: string; epoch: string; fee: bigint }[], earlier: Line[]): Promise<Map<string, { inferences: number; fees: bigint }>> {
+  const out = new Map<string, { inferences: number; fees: bigint }>();
+  const add = (epoch: string, fee: bigint) => {
+    const t = out.get(epoch) ?? { inferences: 0, fees: 0n };
+    out.set(epoch, { inferences: t.inferences + 1, fees: t.fees + fee });
+  };
+  for (const u of usage) add(u.epoch, u.fee);
+  const ids = [...new Set(earlier.map((l) => l.inference))];
+  if (ids.length) {
+    await stageRows(ws, "__tracebook_earlier", [["id", "VARCHAR"]], ids.map((i) => [i]));
+    for (const r of await ws.rows<{ epoch: string; fee: string }>("select epoch, fee::varchar as fee from inferences where id in (select id from __tracebook_earlier)")) add(r.epoch, BigInt(r.fee));
+  }
   return out;
 }
 

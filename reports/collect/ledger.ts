@@ -55,10 +55,12 @@ export async function collectLedger(ws: Workspace, pipeline: string, cells: Repo
   const epochs = wanted?.length ? [...new Set(wanted)].sort() : known;
   const inEpochs = `(${epochs.map(() => "?").join(", ")})`;
 
-  // The usage cell's rows are what the reward cell settled; the ledger row is the record of each.
+  // What the reward cell settled: every inference with reward lines in these epochs — the usage
+  // cell's rows and, after a retrain, the earlier models' (their lines stay); the ledger row is the record of each.
   const settled = (await ws.rows<{ id: string; model_id: string; fee: string; epoch: string; executed_at: string; payload_sha256: string; prediction: string; caller: string }>(
-    `select u.id, i.model_id, i.fee::varchar as fee, i.epoch, strftime(i.executed_at, '%Y-%m-%dT%H:%M:%S.%gZ') as executed_at, i.payload_sha256, i.prediction, i.caller
-     from read_parquet(?) u join inferences i on i.id = u.id where i.epoch in ${inEpochs} order by u.id`, [cells.usage.artifact, ...epochs]))
+    `select i.id, i.model_id, i.fee::varchar as fee, i.epoch, strftime(i.executed_at, '%Y-%m-%dT%H:%M:%S.%gZ') as executed_at, i.payload_sha256, i.prediction, i.caller
+     from inferences i where i.epoch in ${inEpochs}
+       and i.id in (select inference_id from rewards where pipeline = ? and policy = ? and epoch in ${inEpochs}) order by i.id`, [...epochs, pipeline, policy, ...epochs]))
     .map((r) => ({
       id: r.id, model_id: r.model_id, fee: BigInt(r.fee), epoch: r.epoch, executed_at: r.executed_at,
       record: sha256(canonicalJson([r.id, r.model_id, r.payload_sha256, r.prediction, r.fee, r.caller, r.epoch, r.executed_at])),

@@ -51,7 +51,10 @@ export async function collectLineage(ws: Workspace, cells: ReportCells, modelId:
     if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== modelId) mismatched++;
   }
   const known = new Set(receipts.map((r) => r.receipt_hash));
-  const missing = new Set(ledger.lines.filter((l) => !known.has(l.receipt_hash)).map((l) => l.inference_id)).size;
+  // This model's inferences must cite a stored receipt; an earlier model's (settled before a
+  // retrain, their lines kept) cite the receipts of that model's own run.
+  const ours = new Set(ledger.settled.filter((s) => s.model_id === modelId).map((s) => s.id));
+  const missing = new Set(ledger.lines.filter((l) => ours.has(l.inference_id) && !known.has(l.receipt_hash)).map((l) => l.inference_id)).size;
 
   const refs = readContributions(ws.home, manifest);
   const contributionsFile = manifest.snapshot ? path.join(modelDir(ws.home, manifest.id), manifest.snapshot.file) : null;
