@@ -30,7 +30,6 @@ export class Watchers {
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
   private stopping: Promise<void> | null = null;
   private closed = false;
-  private busyRetries = 0;
 
   constructor(private readonly options: WatchersOptions) {}
 
@@ -44,7 +43,8 @@ export class Watchers {
     if (this.closed || this.holds) return;
     for (const spec of this.options.specs) {
       if (this.children.has(spec)) continue;
-      const child = spawnWatcher(spec, this.options, (e) => this.watched(spec, child, e));
+      // A cycle that finds the workspace taken retries by itself (graph/watch.ts).
+      const child = spawnWatcher(spec, this.options);
       this.children.set(spec, child);
       // A watcher that died (or was stopped) is spawned again at the next start().
       child.once("exit", () => {
@@ -72,19 +72,6 @@ export class Watchers {
     }
   }
 
-  /**
-   * A watcher whose cycle found the workspace taken (the CLI, a test, another run) counts the
-   * change it was looking at as seen (graph/watch.ts) and would not recompute it: start that
-   * watcher again, after a backoff (1 s doubling to 30 s, reset by a completed cycle).
-   */
-  private watched(spec: string, child: ChildProcess, e: WatchEvent): void {
-    if (e.event === "watch-cycle") this.busyRetries = 0;
-    if (e.event !== "watch-error" || !/open in another process|lock/i.test(e.error) || this.children.get(spec) !== child) return;
-    this.children.delete(spec);
-    const delay = Math.min(30_000, 1000 * 2 ** this.busyRetries++);
-    void stopChild(child).then(() => setTimeout(() => this.start(), delay));
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
@@ -105,7 +92,7 @@ export class Watchers {
 }
 
 /** `tracebook run <spec> --watch` as a child process: one JSON event per line on stdout. */
-function spawnWatcher(spec: string, options: WatchersOptions, watched: (e: WatchEvent) => void): ChildProcess {
+function spawnWatcher(spec: string, options: WatchersOptions): ChildProcess {
   const { home, bin, log } = options;
   const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
   readline.createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -116,7 +103,6 @@ function spawnWatcher(spec: string, options: WatchersOptions, watched: (e: Watch
       return log(`watcher ${spec}: ${line}`);
     }
     options.onEvent(spec, e);
-    watched(e);
   });
   readline.createInterface({ input: child.stderr! }).on("line", (line) => {
     if (line.trim() && !/Unknown (user|project) config|npm warn/.test(line)) log(`watcher ${spec}: ${line}`);
