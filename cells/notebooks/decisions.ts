@@ -4,25 +4,9 @@ import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
 import { resolveContributionIds, VERDICTS, type Verdict } from "../datanet/decisions.ts";
 import { checkText, curate } from "../curation/decisions.ts";
 import { ApiError } from "./api.ts";
+import type { DecisionRequest, DecisionResponse } from "./wire.ts";
 
-/** A curator's decision as a notebook page sends it: `POST /@tracebook/api/decisions`. */
-export interface DecisionRequest {
-  /** Full contribution ids or unique prefixes of at least 8 hex characters. */
-  ids: string[];
-  status: Verdict;
-  reason: string;
-  curator: string;
-  /** Look the ids up in this Datanet only. */
-  datanet?: string;
-}
-
-export interface DecisionResponse {
-  /** Contributions whose status changed, each with its validation record's seq. */
-  decided: { id: string; datanet: string; from: string; to: string; seq: number }[];
-  /** In a bulk decision, contributions already in that status (left as they were). */
-  unchanged: { id: string; datanet: string; status: string }[];
-  rule: string;
-}
+export type { DecisionRequest, DecisionResponse } from "./wire.ts";
 
 const FIELDS = ["ids", "status", "reason", "curator", "datanet"];
 const MAX_IDS = 1000;

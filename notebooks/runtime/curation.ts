@@ -1,23 +1,6 @@
-/** What a curator decides on a contribution (decide() in cells/datanet/decisions.ts). */
-export type Verdict = "approved" | "rejected" | "quarantined";
+import type { DecisionRequest, DecisionResult } from "../../cells/notebooks/wire.ts";
 
-export interface DecisionRequest {
-  /** Full contribution ids or unique prefixes of at least 8 hex characters. */
-  ids: string[];
-  status: Verdict;
-  reason: string;
-  curator: string;
-  /** Look the ids up in this Datanet only. */
-  datanet?: string;
-}
-
-export interface DecisionResult {
-  decided: { id: string; datanet: string; from: string; to: string; seq: number }[];
-  unchanged: { id: string; datanet: string; status: string }[];
-  rule: string;
-  /** Whether the server's watchers recompute the pipelines (false under `tracebook dev --no-watch`). */
-  watching: boolean;
-}
+export type { DecisionRequest, DecisionResult, Verdict } from "../../cells/notebooks/wire.ts";
 
 /** The server refused a decision: `field` names what to fix (null when it is not one field). */
 export class DecisionError extends Error {
