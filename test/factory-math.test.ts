@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
-import { featurize, hashedNgrams } from "../cells/factory/featurize.ts";
+import { denseMatrix, featurize, hashedNgrams } from "../cells/factory/featurize.ts";
 import { forward, initAdapter, initBase, toTensors, type HostWeights, type MlpSpec } from "../cells/factory/mlp.ts";
 import { learningRate, makeOptimizer } from "../cells/factory/optimize.ts";
 import { train } from "../cells/factory/train.ts";
@@ -24,6 +24,13 @@ function bruteForward(spec: MlpSpec, w: HostWeights, x: number[], adapter?: { ra
     h = name === "head" ? z : z.map((v) => Math.max(0, v));
   }
   return h;
+}
+
+/** n rows of 8 Gaussian features, labelled by the sign of the first two's sum: an easy two-class set. */
+function separable(seed: number, n = 40) {
+  const data = new Rng(seed).normals(n * 8);
+  const y = Int32Array.from({ length: n }, (_, i) => (data[i * 8]! + data[i * 8 + 1]! > 0 ? 1 : 0));
+  return { spec: { inputSize: 8, hidden: [6], classes: ["a", "b"] } as MlpSpec, n, data, y };
 }
 
 describe("ModelFactory math", () => {
@@ -91,12 +98,8 @@ describe("ModelFactory math", () => {
 
   it("trains to the same weights from the same seed, and to others from another", async () => {
     await computeBackend();
-    const spec: MlpSpec = { inputSize: 8, hidden: [6], classes: ["a", "b"] };
-    const rng = new Rng(1);
-    const n = 40;
-    const data = rng.normals(n * 8);
-    const y = Int32Array.from({ length: n }, (_, i) => (data[i * 8]! + data[i * 8 + 1]! > 0 ? 1 : 0));
-    const x = { rows: n, dims: 8, fill: (i: number, out: Float32Array, o: number) => out.set(data.subarray(i * 8, i * 8 + 8), o), sparse: () => ({ idx: new Int32Array(), val: new Float32Array() }) };
+    const { spec, n, data, y } = separable(1);
+    const x = denseMatrix(data, n, 8);
     const run = (seed: number) => train({
       spec, trainable: initBase(spec, seed), train: { x, y },
       config: { epochs: 3, batchSize: 8, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 0.01 }, checkpoints: 3, seed },
@@ -112,16 +115,11 @@ describe("ModelFactory math", () => {
 
   it("masks left-out rows out of the full run's batches: what they hold cannot matter, keeping all changes nothing", async () => {
     await computeBackend();
-    const spec: MlpSpec = { inputSize: 8, hidden: [6], classes: ["a", "b"] };
-    const rng = new Rng(2);
-    const n = 40;
-    const data = rng.normals(n * 8);
-    const y = Int32Array.from({ length: n }, (_, i) => (data[i * 8]! + data[i * 8 + 1]! > 0 ? 1 : 0));
-    const matrix = (d: Float32Array) => ({ rows: n, dims: 8, fill: (i: number, out: Float32Array, o: number) => out.set(d.subarray(i * 8, i * 8 + 8), o), sparse: () => ({ idx: new Int32Array(), val: new Float32Array() }) });
+    const { spec, n, data, y } = separable(2);
     // Rows 0..7 left out: every row of the first shuffled batch may be among them, which must still take its step count.
     const keep = Uint8Array.from({ length: n }, (_, i) => (i < 8 ? 0 : 1));
     const run = (d: Float32Array, labels: Int32Array, mask?: Uint8Array) => train({
-      spec, trainable: initBase(spec, 3), train: { x: matrix(d), y: labels }, keep: mask,
+      spec, trainable: initBase(spec, 3), train: { x: denseMatrix(d, n, 8), y: labels }, keep: mask,
       config: { epochs: 2, batchSize: 8, optimizer: { name: "sgd" }, schedule: { kind: "linear", lr: 0.1, final: 0.01 }, checkpoints: 2, seed: 4 },
     });
     const garbage = Float32Array.from(data, (v, i) => (i < 8 * 8 ? 100 * v + 7 : v));

@@ -7,7 +7,7 @@ import { decide } from "../cells/datanet/decisions.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { pipelineStatus } from "../cells/graph/status.ts";
 import { runPipeline } from "../cells/graph/scheduler.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
@@ -56,15 +56,34 @@ function events(child: ChildProcess) {
   };
 }
 
-async function openWithRetry(home: string): Promise<Workspace> {
-  for (let i = 0; ; i++) {
-    try {
-      return await openWorkspace({ home });
-    } catch (err) {
-      if (i > 100 || !/another process/.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+const TRAIN_BODY = `
+  a: datanet("notes-a"),
+  train: sql\`select * from \${"a"} where split = 'train'\`,`;
+
+/** `tracebook run <pipeline> --watch` over the a → train pipeline, once its first cycle is done. */
+async function watchTrain(home: string, dir: string) {
+  const file = writePipeline(dir, TRAIN_BODY);
+  const child = spawn(process.execPath, [BIN, "run", file, "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
+  const ev = events(child);
+  const stop = async () => {
+    child.kill("SIGINT");
+    await new Promise((r) => child.once("exit", r));
+  };
+  try {
+    await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "start");
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return { ev, stop };
+}
+
+/** A curator's decision in this process: the first training row of notes-a rejected. */
+async function rejectFirstTrainRow(home: string, reason: string): Promise<void> {
+  const ws = await openWorkspaceRetrying(home);
+  const [{ id }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
+  await decide(ws, { ids: [id], verdict: "rejected", validator: "t", reason });
+  ws.close();
 }
 
 describe("cell graph across processes", () => {
@@ -123,52 +142,33 @@ describe("cell graph across processes", () => {
   it("watches the workspace and the pipeline file, one JSON line per event", async () => {
     const home = await seededHome();
     const dir = tempDir();
-    const file = writePipeline(dir, `
-  a: datanet("notes-a"),
-  train: sql\`select * from \${"a"} where split = 'train'\`,`);
-    const child = spawn(process.execPath, [BIN, "run", file, "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
-    const ev = events(child);
+    const { ev, stop } = await watchTrain(home, dir);
     try {
-      await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "start");
       expect(ev.seen.filter((e) => e.event === "output-changed").map((e) => e.cell)).toEqual(["a", "train"]);
 
       // A curator's decision in another process: the watcher recomputes the snapshot and its readers.
-      const ws = await openWithRetry(home);
-      const [{ id }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
-      await decide(ws, { ids: [id], verdict: "rejected", validator: "t", reason: "watch test" });
-      ws.close();
+      await rejectFirstTrainRow(home, "watch test");
       const cycle = await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "workspace" && (e.summary as { ran: string[] }).ran.length > 0);
       expect((cycle.summary as { ran: string[] }).ran).toEqual(["a", "train"]);
       expect(ev.seen.some((e) => e.event === "cell-started" && e.cell === "a" && /snapshot changed/.test(String(e.reason)))).toBe(true);
 
       // An edit of the pipeline file: the new cell runs, the others stay fresh.
-      writePipeline(dir, `
-  a: datanet("notes-a"),
-  train: sql\`select * from \${"a"} where split = 'train'\`,
+      writePipeline(dir, `${TRAIN_BODY}
   labels: sql\`select label, count(*) as n from \${"train"} group by label\`,`);
       const edit = await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "pipeline-file");
       expect(edit.summary).toMatchObject({ ran: ["labels"], fresh: ["a", "train"] });
     } finally {
-      child.kill("SIGINT");
-      await new Promise((r) => child.once("exit", r));
+      await stop();
     }
   });
 
   it("keeps watching through a workspace another process holds, and recomputes what changed meanwhile", async () => {
     const home = await seededHome();
-    const file = writePipeline(tempDir(), `
-  a: datanet("notes-a"),
-  train: sql\`select * from \${"a"} where split = 'train'\`,`);
-    const child = spawn(process.execPath, [BIN, "run", file, "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
-    const ev = events(child);
+    const { ev, stop } = await watchTrain(home, tempDir());
     try {
-      await ev.waitFor((e) => e.event === "watch-cycle" && e.trigger === "start");
       // A decision, then at once a reader that holds the workspace (as a notebook server reading
       // the run log does) while the watcher wants it; the reader writes nothing.
-      const ws = await openWithRetry(home);
-      const [{ id }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
-      await decide(ws, { ids: [id], verdict: "rejected", validator: "t", reason: "busy test" });
-      ws.close();
+      await rejectFirstTrainRow(home, "busy test");
       const reader = await openWorkspace({ home });
       const refused = await ev.waitFor((e) => e.event === "watch-error");
       reader.close();
@@ -176,8 +176,7 @@ describe("cell graph across processes", () => {
       expect((cycle.summary as { ran: string[] }).ran).toEqual(["a", "train"]);
       expect(refused.error).toMatch(/the workspace is busy: trying again/);
     } finally {
-      child.kill("SIGINT");
-      await new Promise((r) => child.once("exit", r));
+      await stop();
     }
   });
 });

@@ -10,8 +10,8 @@ import { DEFAULT_NOTEBOOKS, startNotebookServer, type NotebookServer } from "../
 import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { preview } from "vite";
-import { notebookWorkspace, openWorkspaceRetrying } from "./helpers/notebook-workspace.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { notebookWorkspace } from "./helpers/notebook-workspace.ts";
+import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 
 const CHROMIUM = process.env.TRACEBOOK_CHROMIUM ?? "/usr/bin/chromium";
 const SCREENS = path.resolve("test/output/screens");

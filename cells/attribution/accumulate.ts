@@ -9,7 +9,7 @@ export interface ReducedBlock {
   worst: ArrayLike<number>;
   worstIndex: ArrayLike<number | bigint>;
   sums: ArrayLike<number>[];
-  scores?: ArrayLike<number>;
+  scores?: Float32Array;
 }
 
 /** What both engines keep per query: top-k each way and group sums; with `full`, every score. */
@@ -29,26 +29,24 @@ export class Accumulator {
   }
 
   /**
-   * Fold in queries q0.. (m of them) against training rows t0.. (n of them). `rankMajor`: the
-   * native layouts ([k, m], [groups, m], [n, m]); else query-major ([m, k], [m, groups], [m, n]).
+   * Fold in queries q0.. (m of them) against training rows t0.. (n of them). Both engines lay
+   * the block out query-major: [m, k], [m, groups], [m, n].
    */
-  absorb(q0: number, t0: number, m: number, n: number, k: number, r: ReducedBlock, rankMajor: boolean): void {
-    const at = (j: number, i: number, width: number) => (rankMajor ? i * m + j : j * width + i);
+  absorb(q0: number, t0: number, m: number, n: number, k: number, r: ReducedBlock): void {
     for (let j = 0; j < m; j++) {
       const t = this.top[q0 + j]!;
-      for (let i = 0; i < k; i++) {
+      for (let i = j * k; i < (j + 1) * k; i++) {
         // Each list only offers its own side: a shard with few rows has positives among its "worst".
-        const b = r.best[at(j, i, k)]!, w = r.worst[at(j, i, k)]!;
-        if (b > 0) t.offer(b, t0 + Number(r.bestIndex[at(j, i, k)]!));
-        if (w < 0) t.offer(w, t0 + Number(r.worstIndex[at(j, i, k)]!));
+        if (r.best[i]! > 0) t.offer(r.best[i]!, t0 + Number(r.bestIndex[i]!));
+        if (r.worst[i]! < 0) t.offer(r.worst[i]!, t0 + Number(r.worstIndex[i]!));
       }
     }
     r.sums.forEach((g, gi) => {
       const size = this.req.train.groupSizes[gi]!, sums = this.groupSums[gi]!;
-      for (let j = 0; j < m; j++) for (let c = 0; c < size; c++) sums[(q0 + j) * size + c] = sums[(q0 + j) * size + c]! + g[at(j, c, size)]!;
+      for (let i = 0; i < m * size; i++) sums[q0 * size + i] = sums[q0 * size + i]! + g[i]!;
     });
     if (this.full && r.scores) {
-      for (let j = 0; j < m; j++) for (let i = 0; i < n; i++) this.full[(q0 + j) * this.N + t0 + i] = r.scores[at(j, i, n)]!;
+      for (let j = 0; j < m; j++) this.full.set(r.scores.subarray(j * n, (j + 1) * n), (q0 + j) * this.N + t0);
     }
   }
 
@@ -76,18 +74,25 @@ export async function streamBlocks<B>(
     const qRows = range(q0, Math.min(M, q0 + blockSize));
     const block = await open(qRows);
     try {
-      for (let t0 = 0; t0 < N; t0 += size) {
-        if (req.signal?.aborted) throw new Error("cancelled");
-        await shard(block, q0, qRows, t0, range(t0, Math.min(N, t0 + size)));
+      await forEachShard(N, size, req.signal, async (t0, tRows) => {
+        await shard(block, q0, qRows, t0, tRows);
         req.onProgress?.(++done, total);
-        await new Promise((r) => setImmediate(r));
-      }
+      });
     } finally {
       close?.(block);
     }
   }
 }
 
-export function range(from: number, to: number): number[] {
+/** Rows 0..n in shards of `size`, in order: cancellation before each, a turn of the event loop after. */
+export async function forEachShard(n: number, size: number, signal: AbortSignal | undefined, fn: (from: number, rows: number[]) => Promise<void>): Promise<void> {
+  for (let from = 0; from < n; from += size) {
+    if (signal?.aborted) throw new Error("cancelled");
+    await fn(from, range(from, Math.min(n, from + size)));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
 }

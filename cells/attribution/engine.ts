@@ -3,7 +3,7 @@ import { computeBackend, tf } from "../compute/backend.ts";
 import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
-import { Accumulator, range, streamBlocks } from "./accumulate.ts";
+import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
 
@@ -128,7 +128,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
       worst: out.worst!.data as Float32Array, worstIndex: out.worstIndex!.data as BigInt64Array,
       sums: req.train.groupSizes.map((_, gi) => out[`sums${gi}`]!.data as Float32Array),
       scores: req.full ? (out.scores!.data as Float32Array) : undefined,
-    }, false);
+    });
   });
   return acc.result((performance.now() - t0) / 1000, engine.provider);
 }
@@ -138,14 +138,10 @@ export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluen
   const m = graphModel(req);
   const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${idOf(req.model)}`, () => selfGraph(engine, m));
   const C = req.model.spec.classes.length;
-  const N = req.train.y.length, shard = req.shardSize ?? 2048;
-  const out = new Float64Array(N);
-  for (let s0 = 0; s0 < N; s0 += shard) {
-    if (req.signal?.aborted) throw new Error("cancelled");
-    const rows = range(s0, Math.min(N, s0 + shard));
+  const out = new Float64Array(req.train.y.length);
+  await forEachShard(out.length, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
     const r = await self.run(inputs(engine.ort, req.train, rows, C));
     out.set(r.self!.data as Float32Array, s0);
-    await new Promise((res) => setImmediate(res));
-  }
+  });
   return out;
 }

@@ -4,7 +4,7 @@ import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
-import { Accumulator, range, streamBlocks } from "./accumulate.ts";
+import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
 
 /**
@@ -92,18 +92,17 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
     const m = qRows.length, k = Math.min(req.topK, tRows.length);
     const reduced = tf.tidy(() => {
       const St = tf.transpose(scoreBlock(req, tr, q)) as tf.Tensor2D; // [m, shard]
-      const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k);
+      const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k); // the k smallest, as −score
       const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
         ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
         : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
-      return [best.values, best.indices, worst.values, worst.indices, ...sums, ...(req.full ? [St] : [])];
+      return [best.values, best.indices, tf.neg(worst.values), worst.indices, ...sums, ...(req.full ? [St] : [])];
     });
     tr.dispose();
     const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
     tf.dispose(reduced);
     const scores = req.full ? gs.pop()! : undefined;
-    // Query-major layouts ([m, k], [m, groups], [m, rows]); the worst list is of −score.
-    acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: Float32Array.from(wv, (v) => -v), worstIndex: wi, sums: gs, scores }, false);
+    acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: wv, worstIndex: wi, sums: gs, scores });
   }, (q) => q.dispose());
   return acc.result((performance.now() - t0) / 1000, describeTfjs());
 }
@@ -114,11 +113,9 @@ export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" |
 export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64Array> {
   const engine = await tracinEngine(req.mode, req.engine);
   if (engine.kind === "onnxruntime") return nativeSelfInfluence(engine.native, req);
-  const N = req.train.y.length, shard = req.shardSize ?? 2048;
+  const N = req.train.y.length;
   const out = new Float64Array(N);
-  for (let s0 = 0; s0 < N; s0 += shard) {
-    if (req.signal?.aborted) throw new Error("cancelled");
-    const rows = range(s0, Math.min(N, s0 + shard));
+  await forEachShard(N, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
     const sc = tf.tidy(() => {
       const x = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
       const y = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
@@ -139,8 +136,7 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
     });
     out.set(await sc.data(), s0);
     sc.dispose();
-    await new Promise((r) => setImmediate(r));
-  }
+  });
   return out;
 }
 

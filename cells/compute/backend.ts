@@ -85,7 +85,8 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
   }
 }
 
-function packageVersion(pkg: string): string {
+/** The installed version of a package, or "unknown". */
+export function packageVersion(pkg: string): string {
   try {
     return (require(`${pkg}/package.json`) as { version: string }).version;
   } catch {

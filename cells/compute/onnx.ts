@@ -1,6 +1,6 @@
 import os from "node:os";
-import { createRequire } from "node:module";
 import onnxProto from "onnx-proto";
+import { packageVersion } from "./backend.ts";
 import type * as OrtModule from "onnxruntime-node";
 
 /**
@@ -10,7 +10,6 @@ import type * as OrtModule from "onnxruntime-node";
  * an optional dependency: where it is missing or does not load, callers keep the TF.js path.
  */
 const { onnx } = onnxProto;
-const require = createRequire(import.meta.url);
 
 export type Ort = typeof OrtModule;
 
@@ -28,12 +27,13 @@ let loaded: Promise<NativeEngine | { error: string }> | null = null;
 /** Load onnxruntime-node once per process; the reason it cannot be used otherwise. */
 export function nativeEngine(): Promise<NativeEngine | { error: string }> {
   loaded ??= (async () => {
+    // A wrong TRACEBOOK_THREADS is the user's error, not a reason to fall back to TF.js quietly.
+    const threads = threadCount();
     try {
       // A CommonJS package: Node's loader gives its exports as named ones, some loaders as default.
       const mod = (await import("onnxruntime-node")) as unknown as Ort & { default?: Ort };
       const ort = mod.InferenceSession ? mod : mod.default!;
-      const threads = threadCount();
-      const version = `onnxruntime-node@${versionOf("onnxruntime-node")}`;
+      const version = `onnxruntime-node@${packageVersion("onnxruntime-node")}`;
       return { ort, threads, version, provider: `${version} (${threads} thread${threads === 1 ? "" : "s"})` };
     } catch (err) {
       const e = err as { code?: string; message: string };
@@ -53,14 +53,6 @@ function threadCount(): number {
     return n;
   }
   return os.availableParallelism();
-}
-
-function versionOf(pkg: string): string {
-  try {
-    return (require(`${pkg}/package.json`) as { version: string }).version;
-  } catch {
-    return "unknown";
-  }
 }
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -165,10 +157,10 @@ function attribute(name: string, v: Attr) {
 export async function session(engine: NativeEngine, g: GraphBuilder): Promise<OrtModule.InferenceSession> {
   return engine.ort.InferenceSession.create(g.encode(), {
     intraOpNumThreads: engine.threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all",
-    // TRACEBOOK_ORT_PROFILE=<prefix>: ONNX Runtime writes a per-node timing trace (chrome://tracing).
     // No spinning between runs: the JS between two runs (batching the next shard, reducing the
     // last) needs a core, and a spinning pool took it (tracin 784-32-10: median 26 → 16 ms).
     extra: { session: { intra_op: { allow_spinning: "0" } } },
+    // TRACEBOOK_ORT_PROFILE=<prefix>: ONNX Runtime writes a per-node timing trace (chrome://tracing).
     ...(process.env.TRACEBOOK_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.TRACEBOOK_ORT_PROFILE } : {}),
   });
 }

@@ -107,6 +107,12 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const t0 = performance.now();
   let step = 0;
   let lr = learningRate(config.schedule, 0, total);
+  // Every step counts, an emptied batch's too (train()'s `keep`): checkpoints fall where the full run's do.
+  const stepDone = async (epoch: number) => {
+    step += 1;
+    const k = checkpointAt.get(step);
+    if (k !== undefined) checkpoints.push({ index: k, step, epoch, learningRate: lr, weights: await hostCopy(vars) });
+  };
   try {
     for (let epoch = 1; epoch <= config.epochs; epoch++) {
       const tEpoch = performance.now();
@@ -118,9 +124,7 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
         const rows = req.keep ? all.filter((r) => req.keep![r]) : all;
         lr = learningRate(config.schedule, step, total);
         if (rows.length === 0) {
-          step += 1;
-          const k = checkpointAt.get(step);
-          if (k !== undefined) checkpoints.push({ index: k, step, epoch, learningRate: lr, weights: await hostCopy(vars) });
+          await stepDone(epoch);
           continue;
         }
         const xb = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
@@ -137,11 +141,7 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
         lossSum += (await value.data())[0]! * all.length;
         correct += (await hits!.data())[0]!;
         tf.dispose([xb, yb, value, hits!, ...Object.values(grads)]);
-        step += 1;
-        const k = checkpointAt.get(step);
-        if (k !== undefined) {
-          checkpoints.push({ index: k, step, epoch, learningRate: lr, weights: await hostCopy(vars) });
-        }
+        await stepDone(epoch);
         req.onProgress?.(step, total, `epoch ${epoch}/${config.epochs} loss ${(lossSum / Math.max(1, seen += rows.length)).toFixed(4)}`);
         // Let signal handlers (Ctrl-C) and progress output run between batches.
         if (b % 8 === 7) await new Promise((r) => setImmediate(r));

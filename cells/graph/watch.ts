@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { openWorkspace } from "../store/workspace.ts";
+import { openWorkspace, WorkspaceBusyError } from "../store/workspace.ts";
 import { loadPipeline, resolvePipelineFile } from "./loader.ts";
 import { runPipeline, type GraphEvent, type RunSummary } from "./scheduler.ts";
 
@@ -52,7 +52,7 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
         ws.close();
       }
     } catch (err) {
-      busy = isBusy(err);
+      busy = err instanceof WorkspaceBusyError;
       const message = (err as Error).message;
       options.onEvent({ event: "watch-error", pipeline: options.pipeline, trigger, error: busy ? `${message} (the workspace is busy: trying again)` : message, at: at() });
     } finally {
@@ -71,11 +71,6 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
     await sleep(debounceMs, options.signal); // let a burst of writes settle
     await cycle(fileChanged ? "pipeline-file" : "workspace");
   }
-}
-
-/** DuckDB refuses a second process the database file: "Could not set lock on file … in another process". */
-function isBusy(err: unknown): boolean {
-  return /lock on file|another process/i.test((err as Error).message ?? "");
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { BusyWorkspaceError } from "./data.ts";
+import { WorkspaceBusyError } from "../store/workspace.ts";
 
 /** The dev server's JSON API: only what a notebook page may change (curators' decisions). */
 export const API_DECISIONS = "/@tracebook/api/decisions";
@@ -40,7 +40,7 @@ export async function handleDecisions(req: IncomingMessage, res: ServerResponse,
   } catch (err) {
     if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
     // Nothing was written: the curator can send the same decision again.
-    if (err instanceof BusyWorkspaceError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), nothing was recorded; try again: ${err.message}`, field: null }, { "retry-after": "5" });
+    if (err instanceof WorkspaceBusyError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), nothing was recorded; try again: ${err.message}`, field: null }, { "retry-after": "5" });
     sendJson(res, 500, { error: `the decision was not recorded: ${(err as Error).message}`, field: null });
     throw err; // logged by the plugin
   }

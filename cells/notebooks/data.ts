@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
-import { openWorkspace, type Workspace } from "../store/workspace.ts";
+import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { readerToArrow } from "../store/arrow.ts";
 import { cellHistories } from "../graph/runs.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
@@ -27,8 +27,6 @@ interface Entry extends CatalogCell {
 }
 
 export class NotFoundError extends Error {}
-/** Another process (a run, a watcher, the CLI) held the workspace for longer than the retries waited. */
-export class BusyWorkspaceError extends Error {}
 
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
@@ -97,7 +95,7 @@ export class NotebookData {
    * its reads and a curator's writes never overlap each other (one queue) and the file is free
    * for `tracebook run`, the watchers and the CLI in between. While another process holds it,
    * retries with backoff (`attempts` tries, 200 ms doubling: 8 tries wait 25 s in all), then fails
-   * with BusyWorkspaceError.
+   * with the store's WorkspaceBusyError.
    */
   withWorkspace<T>(fn: (ws: Workspace) => Promise<T>, options: { attempts?: number } = {}): Promise<T> {
     const attempts = options.attempts ?? 3;
@@ -107,8 +105,7 @@ export class NotebookData {
         try {
           ws = await openWorkspace({ home: this.home });
         } catch (err) {
-          if (!/open in another process|lock/i.test((err as Error).message)) throw err;
-          if (i + 1 >= attempts) throw new BusyWorkspaceError((err as Error).message);
+          if (!(err instanceof WorkspaceBusyError) || i + 1 >= attempts) throw err;
           await new Promise((r) => setTimeout(r, 200 * 2 ** i));
           continue;
         }
@@ -187,12 +184,8 @@ export class NotebookData {
         return { instance, connection: await instance.connect() };
       })();
       const { connection } = await this.reader;
-      // DECIMAL and HUGEINT (fees and rewards, in base units) travel as text: the node client
-      // reads DECIMAL as a double, which would round 350830392121524465 to …500.
-      const columns = (await connection.runAndReadAll("select column_name, column_type from (describe select * from read_parquet(?))", [file])).getRowObjectsJS() as { column_name: string; column_type: string }[];
-      const exact = columns.filter((c) => /^(DECIMAL|HUGEINT|UHUGEINT)\b/.test(c.column_type)).map((c) => `"${c.column_name.replaceAll('"', '""')}"`);
-      const select = exact.length ? `select * replace (${exact.map((c) => `${c}::varchar as ${c}`).join(", ")}) from read_parquet(?)` : "select * from read_parquet(?)";
-      const table = readerToArrow(await connection.runAndReadAll(select, [file]));
+      // DECIMAL and HUGEINT (fees and rewards, in base units) arrive as exact text: readerToArrow.
+      const table = readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file]));
       return tableToIPC(table, "stream");
     };
     const run = this.readerQueue.then(task, task);

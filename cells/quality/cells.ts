@@ -81,12 +81,13 @@ export function loco(p: Params & { replicateSeed?: number }): Cell {
       const contributors = [...new Set(s.trainSet.refs.map((r) => r.contributor))].sort();
       const t0 = performance.now();
       const seeds = p.replicateSeed === undefined ? [undefined] : [undefined, p.replicateSeed];
+      // Each contributor's rows once: what its retrains keep, and how many it gave.
+      const keeps = contributors.map((c) => s.trainSet.refs.flatMap((r, i) => (r.contributor === c ? [] : [i])));
       const deltas: number[][] = [];
       for (const [si, seed] of seeds.entries()) {
         const all = await retrainOn(s.retrain, Array.from({ length: N }, (_, i) => i), ctx.signal, seed);
         const delta: number[] = [];
-        for (const [k, c] of contributors.entries()) {
-          const keep = s.trainSet.refs.flatMap((r, i) => (r.contributor === c ? [] : [i]));
+        for (const [k, keep] of keeps.entries()) {
           delta.push((await retrainOn(s.retrain, keep, ctx.signal, seed)).loss - all.loss);
           ctx.progress(si * contributors.length + k + 1, seeds.length * contributors.length, "retrains");
         }
@@ -112,7 +113,7 @@ export function loco(p: Params & { replicateSeed?: number }): Cell {
         const rho = spearman(influence, delta);
         const rhoMean = meanDelta ? spearman(influence, meanDelta) : null;
         rows.push(["summary", mode.name, null, null, null, null, null, rho, rhoMean, contributors.length, seconds]);
-        contributors.forEach((c, k) => rows.push(["contributor", mode.name, c, s.trainSet.refs.filter((r) => r.contributor === c).length, influence[k], delta[k], replicate?.[k] ?? null, null, null, null, null]));
+        contributors.forEach((c, k) => rows.push(["contributor", mode.name, c, N - keeps[k]!.length, influence[k], delta[k], replicate?.[k] ?? null, null, null, null, null]));
         ctx.log(`LOCO Spearman (${mode.name}) = ${rho.toFixed(4)}${rhoMean === null ? "" : `, against the two seeds' mean ${rhoMean.toFixed(4)}`} over ${contributors.length} contributors`);
       }
       await stageRows(ctx.ws, "__tracebook_loco", [["row", "VARCHAR"], ["mode", "VARCHAR"], ["contributor", "VARCHAR"], ["contributions", "INTEGER"], ["influence", "DOUBLE"],

@@ -100,12 +100,12 @@ export function mislabel(p: MislabelParams): Cell {
       for (const [name, weights] of Object.entries(SCORES)) {
         const score = labelErrorScore(signals, weights);
         const a = auc(score, positive);
-        for (const t of params.tops) {
+        const recalls = params.tops.map((t) => {
           const k = Math.round((N * t) / 100);
-          const recall = recallAtK(score, positive, k);
-          rows.push([name, a, t, k, recall, Math.round(recall * nFlipped), nFlipped, N, params.fraction, params.seed, seconds]);
-        }
-        ctx.log(`${name}: AUC ${a.toFixed(4)}; recall ${params.tops.map((t) => `top ${t}% ${(recallAtK(score, positive, Math.round((N * t) / 100)) * 100).toFixed(1)}%`).join(", ")}`);
+          return { t, k, recall: recallAtK(score, positive, k) };
+        });
+        for (const { t, k, recall } of recalls) rows.push([name, a, t, k, recall, Math.round(recall * nFlipped), nFlipped, N, params.fraction, params.seed, seconds]);
+        ctx.log(`${name}: AUC ${a.toFixed(4)}; recall ${recalls.map(({ t, recall }) => `top ${t}% ${(recall * 100).toFixed(1)}%`).join(", ")}`);
       }
       await stageRows(ctx.ws, "__tracebook_mislabel", [["score", "VARCHAR"], ["auc", "DOUBLE"], ["top_pct", "DOUBLE"], ["k", "INTEGER"], ["recall", "DOUBLE"],
         ["found", "INTEGER"], ["flipped", "INTEGER"], ["rows", "INTEGER"], ["fraction", "DOUBLE"], ["flip_seed", "INTEGER"], ["retrain_seconds", "DOUBLE"]], rows);

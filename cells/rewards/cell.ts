@@ -79,10 +79,10 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const models = await pipelineModels(ctx);
       const executed = new Set(usage.map((u) => u.model_id));
       const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
-      const earlier = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
-      if (earlier.length) ctx.log(`${new Set(earlier.map((l) => l.inference)).size} inferences of models since retrained keep the lines settled for them earlier`);
+      const { lines: earlier, fees: earlierFees } = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
+      if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
-      const totals = await epochTotals(ctx.ws, usage, earlier);
+      const totals = epochTotals([...usage, ...earlierFees.values()]);
       await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
@@ -125,30 +125,31 @@ function settle(lines: Line[], epochs: string[], idle: { id: string; cell: strin
 }
 
 /** Per epoch: the inferences the statement settles (this run's and earlier ones') and their fees as the ledger records them. */
-async function epochTotals(ws: Workspace, usage: { id: string; epoch: string; fee: bigint }[], earlier: Line[]): Promise<Map<string, { inferences: number; fees: bigint }>> {
+function epochTotals(settled: { epoch: string; fee: bigint }[]): Map<string, { inferences: number; fees: bigint }> {
   const out = new Map<string, { inferences: number; fees: bigint }>();
-  const add = (epoch: string, fee: bigint) => {
+  for (const { epoch, fee } of settled) {
     const t = out.get(epoch) ?? { inferences: 0, fees: 0n };
     out.set(epoch, { inferences: t.inferences + 1, fees: t.fees + fee });
-  };
-  for (const u of usage) add(u.epoch, u.fee);
-  const ids = [...new Set(earlier.map((l) => l.inference))];
-  if (ids.length) {
-    await stageRows(ws, "__tracebook_earlier", [["id", "VARCHAR"]], ids.map((i) => [i]));
-    for (const r of await ws.rows<{ epoch: string; fee: string }>("select epoch, fee::varchar as fee from inferences where id in (select id from __tracebook_earlier)")) add(r.epoch, BigInt(r.fee));
   }
   return out;
 }
 
-/** Lines earlier runs of this cell settled in these epochs for inferences other than `current`. */
-async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<Line[]> {
-  if (!epochs.length) return [];
-  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string }>(
-    `select epoch, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards
-     where pipeline = ? and policy = ? and epoch in (${epochs.map(() => "?").join(", ")}) order by inference_id, role, recipient`, [pipeline, policy, ...epochs]);
-  return rows.filter((r) => !current.has(r.inference_id)).map((r) => ({
-    epoch: r.epoch, inference: r.inference_id, receipt: r.receipt_hash, recipient: r.recipient, role: r.role as Line["role"], amount: BigInt(r.amount), reason: r.reason,
-  }));
+/**
+ * Lines earlier runs of this cell settled in these epochs for inferences other than `current`,
+ * and those inferences' fees from the ledger (one query: the lines joined to their records).
+ */
+async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<{ lines: Line[]; fees: Map<string, { epoch: string; fee: bigint }> }> {
+  const fees = new Map<string, { epoch: string; fee: bigint }>();
+  if (!epochs.length) return { lines: [], fees };
+  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string; fee: string }>(
+    `select r.epoch, r.inference_id, r.receipt_hash, r.recipient, r.role, r.amount::varchar as amount, r.reason, i.fee::varchar as fee
+     from rewards r join inferences i on i.id = r.inference_id
+     where r.pipeline = ? and r.policy = ? and r.epoch in (${epochs.map(() => "?").join(", ")}) order by r.inference_id, r.role, r.recipient`, [pipeline, policy, ...epochs]);
+  const lines = rows.filter((r) => !current.has(r.inference_id)).map((r) => {
+    fees.set(r.inference_id, { epoch: r.epoch, fee: BigInt(r.fee) });
+    return { epoch: r.epoch, inference: r.inference_id, receipt: r.receipt_hash, recipient: r.recipient, role: r.role as Line["role"], amount: BigInt(r.amount), reason: r.reason };
+  });
+  return { lines, fees };
 }
 
 /** Who recorded an approval of each contribution (one entry per approval record), in one query. */

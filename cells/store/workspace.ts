@@ -32,6 +32,9 @@ export function resolveWorkspaceHome(explicit?: string, env: NodeJS.ProcessEnv =
   return path.resolve(explicit ?? env.TRACEBOOK_HOME ?? DEFAULT_HOME);
 }
 
+/** Another process holds the workspace (DuckDB allows one process per database file); waiting may help. */
+export class WorkspaceBusyError extends Error {}
+
 export async function openWorkspace(options: { home?: string } = {}): Promise<Workspace> {
   const home = resolveWorkspaceHome(options.home);
   fs.mkdirSync(home, { recursive: true });
@@ -42,7 +45,7 @@ export async function openWorkspace(options: { home?: string } = {}): Promise<Wo
   } catch (err) {
     const reason = (err as Error).message;
     if (/lock/i.test(reason)) {
-      throw new Error(`workspace ${dbPath} is open in another process (DuckDB allows one writer): ${reason}`);
+      throw new WorkspaceBusyError(`workspace ${dbPath} is open in another process (DuckDB allows one writer): ${reason}`);
     }
     throw new Error(`cannot open workspace ${dbPath}: ${reason}`);
   }

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { artifactPath, contentVersion } from "../../cells/graph/artifacts.ts";
+import { modelIdsIn } from "../../cells/factory/catalog.ts";
 import type { QualityRun, TrustFacts } from "../facts.ts";
 import { round6 } from "./amount.ts";
 import { shellWord } from "./provenance.ts";
@@ -114,12 +115,8 @@ async function mislabelFacts(ws: Workspace, f: Found): Promise<NonNullable<Trust
 
 /** The one model a quality table names; null when it names none, several, or has no model_id column. */
 async function modelIn(ws: Workspace, file: string): Promise<string | null> {
-  try {
-    const ids = await ws.rows<{ model_id: string }>("select distinct model_id::varchar as model_id from read_parquet(?)", [file]);
-    return ids.length === 1 ? ids[0]!.model_id : null;
-  } catch {
-    return null;
-  }
+  const ids = await modelIdsIn(ws, file).catch(() => []);
+  return ids.length === 1 ? ids[0]! : null;
 }
 
 /** The table's data version hashed again from its file, as the run log computed it when the cell ran. */

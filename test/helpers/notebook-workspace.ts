@@ -5,7 +5,7 @@ import path from "node:path";
 import { runPipeline } from "../../cells/index.ts";
 import { loadPipeline } from "../../cells/graph/loader.ts";
 import { ingest } from "../../cells/datanet/ingest.ts";
-import { openWorkspace, type Workspace } from "../../cells/store/workspace.ts";
+import { openWorkspace } from "../../cells/store/workspace.ts";
 import { separableDatanet } from "./datanets.ts";
 import { tempDir } from "./workspace.ts";
 
@@ -104,17 +104,5 @@ export async function notebookWorkspace(): Promise<NotebookWorkspace> {
     return { home, pipelineFile, hostileIds };
   } finally {
     ws.close();
-  }
-}
-
-/** Open the workspace, waiting while a watcher (or the server writing a decision) holds it. */
-export async function openWorkspaceRetrying(home: string): Promise<Workspace> {
-  for (let i = 0; ; i++) {
-    try {
-      return await openWorkspace({ home });
-    } catch (err) {
-      if (i > 240 || !/open in another process|lock/i.test((err as Error).message)) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
   }
 }

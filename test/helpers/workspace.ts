@@ -1,10 +1,22 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { openWorkspace, type Workspace } from "../../cells/store/workspace.ts";
+import { openWorkspace, WorkspaceBusyError, type Workspace } from "../../cells/store/workspace.ts";
 
 export function tempDir(prefix = "tb-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Open the workspace, waiting (up to a minute) while another process — a watcher, the notebook server, the CLI — holds it. */
+export async function openWorkspaceRetrying(home: string): Promise<Workspace> {
+  for (let i = 0; ; i++) {
+    try {
+      return await openWorkspace({ home });
+    } catch (err) {
+      if (i > 240 || !(err instanceof WorkspaceBusyError)) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 export async function tempWorkspace(): Promise<Workspace> {
