@@ -33,6 +33,8 @@ export type { Cell, CellContext, CellInput, CellResult, SourceVersion } from "./
 export { sql, param, SqlParam } from "./graph/sql.ts";
 export { datanet, snapshotRoot } from "./datanet/cell.ts";
 export type { DatanetFilter } from "./datanet/cell.ts";
+export { validations } from "./datanet/validations.ts";
+export type { ValidationsOptions } from "./datanet/validations.ts";
 export { canonicalJson, fingerprint, merkleRoot } from "./graph/fingerprint.ts";
 export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
 export { runPipeline } from "./graph/scheduler.ts";

@@ -1,7 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
 // training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
 // every training image on every held-out image, with receipts.
-import { baseModel, labelErrors, validate, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -35,4 +35,6 @@ export default pipeline("digits", {
   // Curation: rule flags and label-error scores, read by `tracebook curate queue digits`.
   flags: validate("digits"),
   label_errors: labelErrors({ model: "model", data: "digits" }),
+  // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).
+  decisions: validations("digits"),
 });

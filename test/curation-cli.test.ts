@@ -79,8 +79,12 @@ describe("tracebook curate", () => {
     const rej = await tracebook(home, "curate", "reject", "--datanet", "notes", "--flagged", "empty", "--reason", "no body", "--curator", "ann");
     expect(rej.code, rej.err).toBe(0);
     expect(rej.out).toMatch(/rejected [0-9a-f]{8}… \(notes\): approved → rejected\n1 decision recorded \(rule: notes@1\/empty\)/);
-    const q = JSON.parse((await tracebook(home, "curate", "queue", "notes", "--json")).out) as { items: unknown[] };
+    const q = JSON.parse((await tracebook(home, "curate", "queue", "notes", "--json")).out) as { items: { contribution: string; status: string }[] };
     expect(q.items).toHaveLength(3);
+    const keep = await tracebook(home, "curate", "keep", q.items[0]!.contribution.slice(0, 10), "--reason", "reviewed: fine", "--curator", "ann");
+    expect(keep.code, keep.err).toBe(0);
+    expect(keep.out).toMatch(new RegExp(`^kept ${q.items[0]!.contribution.slice(0, 8)}… \\(notes\\): ${q.items[0]!.status} \\(stands\\)\n1 decision recorded`));
+    expect((JSON.parse((await tracebook(home, "curate", "queue", "notes", "--json")).out) as { items: unknown[] }).items).toHaveLength(2);
     const again = await tracebook(home, "curate", "reject", ids[0]!, ids[1]!, "--reason", `hostile ${HOSTILE}`, "--json");
     expect(again.code, again.err).toBe(0);
     expect((JSON.parse(again.out) as unknown[]).length + (again.err.match(/skipped/g)?.length ?? 0)).toBe(2);

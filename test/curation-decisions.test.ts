@@ -146,5 +146,10 @@ describe("curators' decisions", () => {
     expect(q1.items).toHaveLength(10);
     expect(q1.decided).toBe(1); // the quarantined row: still under review, but decided
     expect((await reviewQueue(ws, "notes", { includeDecided: true })).items).toHaveLength(11);
+    // Reviewed and kept: out of the queue, still approved, so still in the snapshot.
+    const kept = await curate(ws, { ids: [q1.items[0]!.contribution], verdict: "keep", curator: "bob", reason: "fine" });
+    expect(kept.results).toEqual([expect.objectContaining({ from: "approved", to: "approved" })]);
+    expect(await status(ws, q1.items[0]!.contribution)).toBe("approved");
+    expect((await reviewQueue(ws, "notes")).items).toHaveLength(9);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decide, resolveContributionIds } from "../cells/datanet/decisions.ts";
+import { artifactPath, pipeline, pipelineStatus, runPipeline, validations } from "../cells/index.ts";
 import { tempWorkspace, snapshot } from "./helpers/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
@@ -31,6 +32,67 @@ describe("curators' decisions", () => {
       // Reversible, with its own record.
       const back = await decide(ws, { ids: [a!], verdict: "approved", validator: "bob", reason: "appeal upheld" });
       expect(back[0]).toMatchObject({ from: "rejected", to: "approved" });
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("keeps: records the current status as the verdict, changes no status, refuses pending rows", async () => {
+    const ws = await tempWorkspace();
+    try {
+      await smallDatanet(ws, "notes");
+      const [a, b, c] = await ids(ws, "notes");
+      await decide(ws, { ids: [b!], verdict: "quarantined", validator: "ann", reason: "unsure" });
+      const statuses = async () => (await ws.rows<{ status: string }>("select status from contributions where datanet = 'notes' order by id")).map((r) => r.status);
+      const before = await statuses();
+      const out = await decide(ws, { ids: [a!, b!], verdict: "keep", validator: "bob", reason: "looked: fine as it is" });
+      expect(out.map((r) => [r.id, r.from, r.to])).toEqual([[a, "approved", "approved"], [b, "quarantined", "quarantined"]]);
+      expect(await statuses()).toEqual(before);
+      expect(await ws.rows("select contribution, validator, verdict, rule, reason from validations where validator = 'bob' order by seq")).toEqual([
+        { contribution: a, validator: "bob", verdict: "approved", rule: "manual", reason: "looked: fine as it is" },
+        { contribution: b, validator: "bob", verdict: "quarantined", rule: "manual", reason: "looked: fine as it is" },
+      ]);
+      // A single approve of an approved row is still refused, and says how to record that it stands.
+      await expect(decide(ws, { ids: [a!], verdict: "approved", validator: "bob", reason: "x" })).rejects.toThrow(/already approved \(to record that it stays so, keep it\)/);
+      // A pending row has no status to keep: all or nothing, nothing recorded for the others either.
+      await ws.run("update contributions set status = 'pending' where id = ?", [c!]);
+      const trail = await snapshot(ws);
+      await expect(decide(ws, { ids: [a!, c!], verdict: "keep", validator: "bob", reason: "r" })).rejects.toThrow(/is pending: there is no status to keep yet/);
+      expect(await snapshot(ws)).toBe(trail);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("serves the trail as a cell: curators' records only, stale after every decision, a keep included", async () => {
+    const ws = await tempWorkspace();
+    try {
+      await smallDatanet(ws, "notes");
+      await smallDatanet(ws, "other", 4);
+      const p = pipeline("trail", { decisions: validations("notes"), all: validations(["notes", "other"], { imports: true }) });
+      const rows = async (cell: string) => {
+        const [run] = await ws.rows<{ data_version: string }>(
+          "select data_version from runs where pipeline = 'trail' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
+        return ws.rows<{ contribution: string; contributor: string; validator: string; verdict: string; reason: string }>(
+          `select contribution, contributor, validator, verdict, reason from read_parquet('${artifactPath(ws, run!.data_version)}') order by seq`);
+      };
+      expect((await runPipeline(ws, p)).failed).toEqual([]);
+      expect(await rows("decisions")).toEqual([]);
+      expect((await rows("all")).length).toBe(34); // every import record of both Datanets
+      const [a] = await ids(ws, "notes");
+      const [owner] = await ws.rows<{ contributor: string }>("select contributor from contributions where id = ?", [a!]);
+      await decide(ws, { ids: [a!], verdict: "keep", validator: "ann", reason: "fine" });
+      const status = await pipelineStatus(ws, p);
+      expect(status.map((c) => [c.cell, c.state, c.reason])).toEqual([
+        ["decisions", "stale", expect.stringMatching(/^the validation trail of notes changed/)],
+        ["all", "stale", expect.stringMatching(/^the validation trail of notes, other changed/)],
+      ]);
+      expect((await runPipeline(ws, p)).ran.sort()).toEqual(["all", "decisions"]);
+      expect(await rows("decisions")).toEqual([{ contribution: a, contributor: owner!.contributor, validator: "ann", verdict: "approved", reason: "fine" }]);
+      // A decision on another Datanet leaves this one's trail as it was.
+      await decide(ws, { ids: [(await ids(ws, "other"))[0]!], verdict: "rejected", validator: "ann", reason: "r" });
+      expect((await pipelineStatus(ws, p)).map((c) => c.state)).toEqual(["fresh", "stale"]);
+      expect(() => validations([])).toThrow(/at least one Datanet/);
     } finally {
       ws.close();
     }

@@ -95,13 +95,14 @@ describe("the notebook server's decisions API", () => {
       [{ ...good, ids: ["zz"] }, "ids", /^ids\[0\]: "zz" is not a contribution id/],
       [{ ...good, ids: ["0123456789abcdef".repeat(4)] }, "ids", /^ids: no contribution matches id "0123456789abcdef/],
       [{ ...good, ids: [ids[2]!.slice(0, 12)], datanet: "nope" }, "datanet", /^datanet: unknown Datanet "nope"/],
-      [{ ...good, status: "deleted" }, "status", /^status: must be one of approved, rejected, quarantined \(got "deleted"\)/],
+      [{ ...good, status: "deleted" }, "status", /^status: must be one of approved, rejected, quarantined, keep \(got "deleted"\)/],
       [{ ...good, status: undefined }, "status", /^status: must be one of/],
       [{ ...good, reason: "   " }, "reason", /^reason: a decision needs a reason/],
       [{ ...good, reason: 7 }, "reason", /^reason: must be a string/],
       [{ ...good, reason: "x".repeat(2001) }, "reason", /^reason: the reason is 2001 characters long/],
       [{ ...good, curator: undefined }, "curator", /^curator: a decision needs a curator/],
       [{ ...good, verdict: "rejected" }, "verdict", /^verdict: unknown field/],
+      [{ ...good, pipeline: 3 }, "pipeline", /^pipeline: must be a pipeline's name/],
       ["[1, 2]", null, /^body: expected a JSON object/],
       ["{not json", null, /^body: not JSON/],
     ];
@@ -174,4 +175,20 @@ describe("the notebook server's decisions API", () => {
     }
     expect((await validations()).some((v) => v.validator === "carl")).toBe(false);
   }, 60_000);
+
+  it("records a keep: the status stands, one record with that status as the verdict", async () => {
+    const reply = await post({ ids: [ids[3]], status: "keep", reason: "checked: not a duplicate", curator: "ann", pipeline: "nbtest" });
+    expect(reply.status).toBe(200);
+    expect(reply.body.decided).toEqual([expect.objectContaining({ id: ids[3], from: "approved", to: "approved", seq: expect.any(Number) })]);
+    expect(reply.body.unchanged).toEqual([]);
+    expect(reply.body.watching).toBe(false); // this server watches nothing, so no page's pipeline recomputes
+    expect((await validations()).at(-1)).toEqual({ contribution: ids[3], validator: "ann", verdict: "approved", rule: "manual", reason: "checked: not a duplicate" });
+  });
+
+  it("answers the catalog of a pipeline that never ran with what to run, not a 404", async () => {
+    const res = await fetch(`${server.url}@tracebook/catalog/never-run.json`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ pipeline: "never-run", cells: [], missing: expect.stringMatching(/^pipeline "never-run" has no runs in workspace .*: run `tracebook run never-run` first$/) });
+    expect((await fetch(`${server.url}@tracebook/data/never-run/x.arrow`)).status).toBe(404);
+  });
 });

@@ -141,6 +141,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await page.evaluate("window.__marker = 1"); // gone if the page reloads
     expect(await page.evaluate<string>("location.hash")).toMatch(/^#query=[0-9a-f]{64}$/);
     const pickedBefore = await pickedMessage();
+    const eventsBefore = server.events.length;
     const ws = await openWorkspaceRetrying(home);
     try {
       await decide(ws, { ids: [victim], verdict: "rejected", validator: "test:curator", reason: "markup in a contribution" });
@@ -160,6 +161,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await pickedMessage()).toEqual(pickedBefore);
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer-after-rejection.png"), fullPage: true });
     console.log(`rejected ${victim.slice(0, 12)}; server log:\n  ${log.join("\n  ")}`);
+    // The rest of the cycle (rewards, curation cells) finishes before the next test: its pages then load settled outputs.
+    await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("influence")), { timeout: 240_000, interval: 1000 }).toBe(true);
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
@@ -209,6 +212,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // LOCO scatter, LDS bars beside the published figures, mislabel recall lines.
     expect(await page.locator("svg[class^=plot]").count()).toBe(3);
     expect(await page.locator("#mislabel-setup").textContent()).toMatch(/^\d+ of \d+ training labels flipped \(seed 3\)/);
+    // Served, not watched (the server watches nbtest only): the page does not claim to be live.
+    await expect.poll(() => page.locator("#tb-live").textContent()).toBe("not live: tracebook dev --pipeline nbquality watches it");
+    expect(await page.locator("#tb-live").getAttribute("class")).not.toContain("tb-on");
     await page.screenshot({ path: path.join(SCREENS, "attribution-quality.png"), fullPage: true });
     expect(consoleErrors).toEqual([]);
     // A pipeline with no evaluation: the page says what to run, and shows no chart.
@@ -216,7 +222,12 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await page.locator("#not-run").waitFor({ timeout: 60_000 });
     expect((await page.locator("#not-run").textContent())!.replace(/\s+/g, " ")).toMatch(/No loco, lds, mislabel result in this workspace yet: run npx tracebook run mail-quality/);
     expect(await page.locator("svg[class^=plot]").count()).toBe(0);
-    consoleErrors.length = 0;
+    // Nor where the pipeline itself has never run: a state to explain, not a failed request.
+    await page.goto(`${server.url}attribution-quality?pipeline=never-run`);
+    await page.locator("#not-run").waitFor({ timeout: 60_000 });
+    await settled(page);
+    expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    expect(consoleErrors).toEqual([]);
   });
 
   it("loads the curation queue: ranked contributions, charts, hostile text shown inert", async () => {
@@ -319,6 +330,32 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await reviewer.close();
     }
   }, 600_000);
+
+  it("records a keep made with the page's button: the row leaves the queue and stays approved", async () => {
+    const id = (await page.locator("#queue li.tb-queue-item").first().getAttribute("data-id"))!;
+    const item = page.locator(`#queue li[data-id="${id}"]`);
+    expect(await item.locator("button[data-verdict=keep]").textContent()).toBe("Keep approved");
+    await item.locator(".tb-reason").fill("reviewed: the label is right");
+    const eventsBefore = server.events.length;
+    await item.locator("button[data-verdict=keep]").click();
+    await expect.poll(() => item.locator(".tb-status").textContent(), { timeout: 60_000 }).toMatch(/^kept approved · validation #\d+ by test:ann/);
+    // The watcher reads the trail again (no retraining: no status changed); the row leaves the queue.
+    await expect.poll(() => page.locator(`#decisions li[data-id="${id}"]`).getAttribute("data-reached"), { timeout: 120_000, interval: 1000 }).toBe("true");
+    expect(await page.locator(`#decisions li[data-id="${id}"]`).textContent()).toContain("on the trail the pipeline read: out of the queue");
+    await expect.poll(() => page.locator(`#queue li[data-id="${id}"]`).count(), { timeout: 30_000 }).toBe(0);
+    await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("decisions")), { timeout: 120_000, interval: 1000 }).toBe(true);
+    const cycles = server.events.slice(eventsBefore).filter((e) => e.event === "watch-cycle");
+    expect(cycles.flatMap((e) => e.summary.ran)).not.toContain("model");
+    const ws = await openWorkspaceRetrying(home);
+    try {
+      expect(await ws.rows("select validator, verdict, reason from validations where contribution = ? and rule <> 'import' order by seq", [id]))
+        .toEqual([{ validator: "test:ann", verdict: "approved", reason: "reviewed: the label is right" }]);
+      expect((await ws.rows<{ status: string }>("select status from contributions where id = ?", [id]))[0]!.status).toBe("approved");
+    } finally {
+      ws.close();
+    }
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
 
   it("builds a static site that works without the dev server", async () => {
     const outDir = path.join(tempDir("tb-nb-site-"), "site");

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPipeline, type Pipeline } from "../cells/index.ts";
+import { artifactPath, pipelineStatus, quoteLiteral, runPipeline, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer, recordInferences } from "../cells/rewards/ledger.ts";
@@ -57,6 +57,24 @@ describe("usage ledger and settlement", () => {
     expect(again.failed).toEqual([]);
     expect(await totals(ws)).toEqual(before);
   }, 120_000);
+
+  it("pays a curator who keeps a cited contribution as its validator, without retraining anything", async () => {
+    const before = await totals(ws);
+    const [run] = await ws.rows<{ data_version: string }>(
+      "select data_version from runs where pipeline = 'pay' and cell = 'receipts' and status = 'succeeded' order by finished_at desc limit 1");
+    const [r] = await ws.rows<{ receipt: string }>(`select receipt from read_parquet(${quoteLiteral(artifactPath(ws, run!.data_version))}) order by query limit 1`);
+    const cited = (JSON.parse(r!.receipt) as { top_contributions: { id: string }[] }).top_contributions[0]!.id;
+    await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:kate", reason: "reviewed: fine" });
+    // The keep changes no status, so no snapshot: only the cell that pays validators is stale.
+    const stale = (await pipelineStatus(ws, rewardsPipeline())).filter((c) => c.state !== "fresh");
+    expect(stale.map((c) => [c.cell, c.reason])).toEqual([["rewards", expect.stringMatching(/^the approval trail changed/)]]);
+    const again = await runPipeline(ws, rewardsPipeline());
+    expect(again.ran).toEqual(["rewards"]);
+    const kate = await ws.rows<{ role: string }>("select distinct role from rewards where recipient = 'curator:kate'");
+    expect(kate).toEqual([{ role: "validator" }]);
+    const after = await totals(ws);
+    expect([after.inferences, after.fees, after.paid]).toEqual([before.inferences, before.fees, before.paid]);
+  }, 60_000);
 
   it("records an inference once per id, and refuses the same id with other facts", async () => {
     const [m] = await ws.rows<{ model_id: string }>("select model_id from inferences limit 1");

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { shortId, type Verdict } from "../../cells/datanet/decisions.ts";
+import { KEEP, shortId, type Action } from "../../cells/datanet/decisions.ts";
 import { loadDatanetSpec } from "../../cells/datanet/ingest.ts";
 import { ruleSetFile } from "../../cells/curation/ruleset.ts";
 import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
@@ -15,7 +15,7 @@ interface DecideOptions {
   curator: string; rule?: string; dryRun?: boolean; json?: boolean;
 }
 
-const VERBS: readonly [string, Verdict][] = [["approve", "approved"], ["reject", "rejected"], ["quarantine", "quarantined"]];
+const VERBS: readonly [string, Action][] = [["approve", "approved"], ["reject", "rejected"], ["quarantine", "quarantined"], ["keep", KEEP]];
 
 /** `tracebook curate …`: the review queue of a Datanet, curators' decisions (also in bulk), reputation. */
 export function registerCurate(program: Command): void {
@@ -51,14 +51,16 @@ export function registerCurate(program: Command): void {
           rank: i.rank, id: shortId(i.contribution), contributor: i.contributor, label: i.label, status: i.status,
           severity: i.severity ?? "", score: i.score ? +i.score.score.toFixed(2) : null, why: i.why,
         })), { maxCell: 160, maxRows: limit }));
-        console.log(`Decide with: tracebook curate reject|approve|quarantine <id...> --reason "…" (or --datanet ${datanet} --flagged <rule> / --where "<sql>")`);
+        console.log(`Decide with: tracebook curate reject|approve|quarantine|keep <id...> --reason "…" (or --datanet ${datanet} --flagged <rule> / --where "<sql>")`);
       });
     });
 
   for (const [verb, verdict] of VERBS) {
     group
       .command(verb)
-      .description(`mark contributions ${verdict}, with a reason, on the validation trail (all or nothing); by id, or in bulk by --where, --query or --flagged`)
+      .description(verdict === KEEP
+        ? "record that contributions were reviewed and their status stands (they leave the queue), with a reason, on the validation trail; by id, or in bulk"
+        : `mark contributions ${verdict}, with a reason, on the validation trail (all or nothing); by id, or in bulk by --where, --query or --flagged`)
       .argument("[id...]", "contribution ids, in full or as unique prefixes of at least 8 hex characters")
       // Checked by hand rather than requiredOption, so a missing reason is a one-line error.
       .option("--reason <text>", "why (required: a decision without a reason cannot be reviewed)")
@@ -79,6 +81,7 @@ export function registerCurate(program: Command): void {
           }, { dryRun: opts.dryRun });
           const changed = new Set(out.results.map((r) => `${r.datanet}\u0000${r.id}`));
           const skipped = opts.dryRun ? out.targets.filter((t) => t.status === verdict) : out.targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`));
+          const word = (from: string, to: string) => (verdict === KEEP ? `${to} (stands)` : `${from} → ${to}`);
           const skipLines = skipped.map((s) => `skipped ${shortId(s.id)} (${s.datanet}): already ${s.status}`);
           if (opts.json) {
             console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets } : out.results));
@@ -88,9 +91,9 @@ export function registerCurate(program: Command): void {
           if (opts.dryRun) {
             const would = out.targets.filter((t) => t.status !== verdict);
             console.log(`would ${verb} ${would.length} contribution${would.length === 1 ? "" : "s"} (rule: ${out.rule}):`);
-            for (const t of would) console.log(`  ${shortId(t.id)} (${t.datanet}): ${t.status} → ${verdict}`);
+            for (const t of would) console.log(`  ${shortId(t.id)} (${t.datanet}): ${word(t.status, verdict === KEEP ? t.status : verdict)}`);
           } else {
-            for (const r of out.results) console.log(`${verdict} ${shortId(r.id)} (${r.datanet}): ${r.from} → ${r.to}`);
+            for (const r of out.results) console.log(`${verdict === KEEP ? "kept" : verdict} ${shortId(r.id)} (${r.datanet}): ${word(r.from, r.to)}`);
             console.log(`${out.results.length} decision${out.results.length === 1 ? "" : "s"} recorded (rule: ${out.rule})`);
           }
           for (const line of skipLines) console.log(line);

@@ -1,7 +1,7 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
-import { decide, resolveContributionIds, type DecisionResult, type ResolvedContribution, type Verdict } from "../datanet/decisions.ts";
+import { decide, resolveContributionIds, type DecisionResult, type ResolvedContribution, type Action } from "../datanet/decisions.ts";
 import { ruleRef } from "./ruleset.ts";
 import { reviewQueue } from "./review.ts";
 
@@ -21,7 +21,8 @@ export interface CurationDecision {
   query?: string;
   /** A rule id of the rule set in force: every row in the queue that rule flags. */
   flagged?: string;
-  verdict: Verdict;
+  /** The new status, or `keep`: the current status stands (a reviewed row leaves the queue). */
+  verdict: Action;
   curator: string;
   reason: string;
   /** What is recorded as the rule; default: the flagging rule's reference, the selection, or "manual". */
@@ -31,7 +32,7 @@ export interface CurationDecision {
 export interface CurationResult {
   rule: string;
   targets: ResolvedContribution[];
-  /** The contributions whose status changed (decide() skips those already in the verdict's status). */
+  /** The decisions recorded (decide() skips those already in the verdict's status; `keep` records every target). */
   results: DecisionResult[];
 }
 

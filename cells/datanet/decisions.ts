@@ -8,6 +8,16 @@ export const VERDICTS = ["approved", "rejected", "quarantined"] as const;
 export type Verdict = (typeof VERDICTS)[number];
 
 /**
+ * "Reviewed, the status stands": a curator looked at a contribution (typically one the rules
+ * flagged) and leaves it as it is. It appends a validation record whose verdict is the current
+ * status and changes nothing else, so the row leaves the review queue and the trail says who
+ * judged it and why. A pending row has no status to keep: it needs a verdict.
+ */
+export const KEEP = "keep";
+export type Action = Verdict | typeof KEEP;
+export const ACTIONS: readonly Action[] = [...VERDICTS, KEEP];
+
+/**
  * Allowed status changes. Every status may move to any other verdict: a rejection can be
  * reversed because the new validation record is itself the justification, and the trail keeps
  * both. Only a verdict equal to the current status is not a change.
@@ -22,7 +32,8 @@ export const TRANSITIONS: Readonly<Record<Status, readonly Verdict[]>> = {
 export interface Decision {
   /** Full ids (64 hex) or unique prefixes of at least 8 hex characters. */
   ids: string[];
-  verdict: Verdict;
+  /** The new status, or `keep` to record that the current one stands. */
+  verdict: Action;
   validator: string;
   /** Required: a decision without a reason cannot be reviewed. */
   reason: string;
@@ -32,7 +43,8 @@ export interface Decision {
   datanet?: string;
 }
 
-export interface DecisionResult { datanet: string; id: string; from: Status; to: Verdict; seq: bigint | number }
+/** One recorded decision; for `keep`, `to` equals `from` (the status that stands). */
+export interface DecisionResult { datanet: string; id: string; from: Status; to: Status; seq: bigint | number }
 export interface ResolvedContribution { datanet: string; id: string; status: Status }
 
 const MIN_PREFIX = 8;
@@ -49,12 +61,13 @@ export function shortId(id: string, length = MIN_PREFIX): string {
  * changed contribution gets its new status and one appended validation record.
  *
  * A verdict equal to the current status is refused when it concerns a single contribution
- * (the curator probably meant another one); in a bulk call (more than one contribution) such
- * contributions are skipped, so re-running a bulk decision is harmless. Only the changed
- * contributions are returned; callers find the skipped ones as resolved ids missing from it.
+ * (the curator probably meant another one, or meant `keep`); in a bulk call (more than one
+ * contribution) such contributions are skipped, so re-running a bulk decision is harmless. Only
+ * the recorded decisions are returned; callers find the skipped ones as resolved ids missing
+ * from it. `keep` records every target (its status unchanged) and refuses pending ones.
  */
 export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult[]> {
-  if (!VERDICTS.includes(d.verdict)) throw new InputError(`unknown verdict "${d.verdict}" (one of ${VERDICTS.join(", ")})`);
+  if (!ACTIONS.includes(d.verdict)) throw new InputError(`unknown verdict "${d.verdict}" (one of ${ACTIONS.join(", ")})`);
   if (!d.reason?.trim()) throw new InputError("a decision needs a reason: without one it cannot be reviewed");
   if (!d.validator?.trim()) throw new InputError("a decision needs a validator: who decided");
   const rule = d.rule?.trim() || "manual";
@@ -64,21 +77,30 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
     const single = targets.length === 1;
     const decidedAt = nowUtc(); // one decision, one time for all its records
     const results: DecisionResult[] = [];
+    if (d.verdict === KEEP) {
+      const pending = targets.filter((c) => c.status === "pending");
+      if (pending.length) {
+        const listed = pending.slice(0, 5).map((c) => `${shortId(c.id)} (${c.datanet})`).join(", ");
+        throw new InputError(`${listed}${pending.length > 5 ? ` and ${pending.length - 5} more` : ""} ${pending.length === 1 ? "is" : "are"} pending: ` +
+          "there is no status to keep yet; approve, reject or quarantine instead");
+      }
+    }
     for (const c of targets) {
-      if (c.status === d.verdict) {
-        if (single) throw new InputError(`${shortId(c.id)} (${c.datanet}) is already ${c.status}`);
+      const to: Status = d.verdict === KEEP ? c.status : d.verdict;
+      if (d.verdict !== KEEP && c.status === d.verdict) {
+        if (single) throw new InputError(`${shortId(c.id)} (${c.datanet}) is already ${c.status} (to record that it stays so, keep it)`);
         continue;
       }
-      if (!TRANSITIONS[c.status].includes(d.verdict)) {
+      if (d.verdict !== KEEP && !TRANSITIONS[c.status].includes(d.verdict)) {
         throw new InputError(`${shortId(c.id)} (${c.datanet}) cannot go from ${c.status} to ${d.verdict}`);
       }
-      await ws.run("update contributions set status = ? where datanet = ? and id = ?", [d.verdict, c.datanet, c.id]);
+      if (to !== c.status) await ws.run("update contributions set status = ? where datanet = ? and id = ?", [to, c.datanet, c.id]);
       const [row] = await ws.rows<{ seq: bigint }>(
         `insert into validations (datanet, contribution, validator, verdict, rule, reason, decided_at)
          values (?, ?, ?, ?, ?, ?, ?::timestamp) returning seq`,
-        [c.datanet, c.id, d.validator.trim(), d.verdict, rule, d.reason.trim(), decidedAt],
+        [c.datanet, c.id, d.validator.trim(), to, rule, d.reason.trim(), decidedAt],
       );
-      results.push({ datanet: c.datanet, id: c.id, from: c.status, to: d.verdict, seq: row!.seq });
+      results.push({ datanet: c.datanet, id: c.id, from: c.status, to, seq: row!.seq });
     }
     return results;
   });

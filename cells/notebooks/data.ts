@@ -6,27 +6,17 @@ import { readerToArrow } from "../store/arrow.ts";
 import { cellHistories } from "../graph/runs.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
 
-/** What the page sees of a pipeline: its cells' current outputs (never file paths). */
-export interface CatalogCell {
-  cell: string;
-  kind: string;
-  rows: number | null;
-  dataVersion: string | null;
-  /** The last run's status (succeeded, failed, cancelled, interrupted); with a watcher, also `running`, `fresh` (checked this cycle), `blocked`. */
-  state: string;
-  reason: string | null;
-}
+import type { Catalog, CatalogCell } from "./wire.ts";
 
-export interface Catalog {
-  pipeline: string;
-  cells: CatalogCell[];
-}
+export type { Catalog, CatalogCell } from "./wire.ts";
 
 interface Entry extends CatalogCell {
   artifact: string | null;
 }
 
 export class NotFoundError extends Error {}
+/** The pipeline has never run in this workspace: a state a page shows (what to run), not a broken link. */
+export class NoRunsError extends NotFoundError {}
 
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
@@ -65,8 +55,8 @@ export class NotebookData {
       }
     }
     const entries = this.catalogs.get(pipeline);
-    if (!entries || !entries.cells.size) throw new NotFoundError(`pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first`);
-    return { pipeline, cells: [...entries.cells.values()].map(({ artifact: _a, ...c }) => c) };
+    if (!entries || !entries.cells.size) throw new NoRunsError(`pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first`);
+    return { pipeline, cells: [...entries.cells.values()].map(({ artifact: _a, ...c }) => c), watched: this.live.has(pipeline) };
   }
 
   /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */
@@ -124,6 +114,11 @@ export class NotebookData {
   /** Mark a pipeline as kept current by a watcher's events. */
   watch(pipeline: string): void {
     this.live.add(pipeline);
+  }
+
+  /** Whether a watcher keeps this pipeline current. */
+  watched(pipeline: string): boolean {
+    return this.live.has(pipeline);
   }
 
   /** A watcher's event: new outputs replace the catalog's; running and failed cells say so. Returns the catalog entry it changed. */

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule } from "./transform.ts";
-import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
+import { NoRunsError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
 import { API_DECISIONS, handleDecisions, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
@@ -122,6 +122,12 @@ const say = (text) => { if (live) live.textContent = text; };
 if (import.meta.hot) {
   if (live) live.classList.add("tb-on");
   say("live");
+  // Served, but no watcher runs this pipeline: its outputs change only when someone runs it.
+  mounted.db.catalog().then((c) => {
+    if (c.watched !== false) return;
+    if (live) live.classList.remove("tb-on");
+    say("not live: tracebook dev --pipeline " + c.pipeline + " watches it");
+  }, () => undefined);
   import.meta.hot.on("tracebook:output-changed", async (e) => {
     window.__tracebook.events.push(e);
     const reloaded = await mounted.outputChanged(e);
@@ -149,7 +155,12 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     if (!options.data) throw new NotFoundError("no workspace");
     const catalog = /^\/@tracebook\/catalog\/([^/]+)\.json$/.exec(p);
     if (catalog) {
-      send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.data.catalog(catalog[1]!)), { "cache-control": "no-store" });
+      // A pipeline that has not run yet is an answer, not an error: the page says what to run.
+      const body: Catalog = await options.data.catalog(catalog[1]!).catch((err: unknown) => {
+        if (err instanceof NoRunsError) return { pipeline: catalog[1]!, cells: [], missing: err.message };
+        throw err;
+      });
+      send(res, 200, "application/json; charset=utf-8", JSON.stringify(body), { "cache-control": "no-store" });
       return true;
     }
     const data = /^\/@tracebook\/data\/([^/]+)\/([^/]+)\.arrow$/.exec(p);

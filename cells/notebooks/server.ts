@@ -122,7 +122,8 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const request = parseDecisionRequest(body);
       const result = await watchers.pause(() => data.withWorkspace((ws) => recordDecision(ws, request), { attempts: options.writeAttempts ?? 8 }));
       for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${d.from} → ${d.to} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
-      return { ...result, watching: watchers.watching };
+      // Whether the page's pipeline recomputes: a page opened on a pipeline no watcher runs must not say it does.
+      return { ...result, watching: request.pipeline === undefined ? watchers.watching : data.watched(request.pipeline) };
     },
   };
 

@@ -2,6 +2,7 @@ import type { Cell, CellContext } from "../graph/cell.ts";
 import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
 import { cellHistories } from "../graph/runs.ts";
+import { sha256 } from "../graph/fingerprint.ts";
 import { modelIdsIn } from "../factory/catalog.ts";
 import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
@@ -20,7 +21,8 @@ export interface RewardSplitParams {
   creator?: string;
 }
 
-const REWARDS_VERSION = "1";
+/** 2: the approval trail is a source (a curator's `keep` adds a validator without changing a status). */
+const REWARDS_VERSION = "2";
 
 interface UsageRow { id: string; model_id: string; fee: string; epoch: string }
 interface Line extends Part { epoch: string; inference: string; receipt: string }
@@ -42,6 +44,12 @@ export function rewardSplit(p: RewardSplitParams): Cell {
     version: REWARDS_VERSION,
     params: { ...p, policy: p.policy ?? DEFAULT_POLICY },
     inputs: [p.usage, p.influence, p.receipts],
+    // Validators are paid from the approval records, read outside the graph. Most records change a
+    // status too (and so the snapshot upstream), but a `keep` does not: the trail is a source.
+    async source(ws) {
+      const [t] = await ws.rows<{ n: bigint; last: bigint | null }>("select count(*) as n, max(seq) as last from validations where verdict = 'approved'");
+      return { version: sha256(`approvals\n${t!.n}\n${t!.last ?? ""}`), describe: "the approval trail" };
+    },
     async run(ctx) {
       const creator = p.creator ?? `creator:${ctx.pipeline}`;
       const rel = (name: string) => ctx.inputs[name]!.relation;

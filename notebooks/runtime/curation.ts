@@ -1,6 +1,6 @@
 import type { DecisionRequest, DecisionResult } from "../../cells/notebooks/wire.ts";
 
-export type { DecisionRequest, DecisionResult, Verdict } from "../../cells/notebooks/wire.ts";
+export type { Action, DecisionRequest, DecisionResult, Verdict } from "../../cells/notebooks/wire.ts";
 
 /** The server refused a decision: `field` names what to fix (null when it is not one field). */
 export class DecisionError extends Error {

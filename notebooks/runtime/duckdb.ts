@@ -6,19 +6,9 @@ import mvpWasm from "@duckdb/duckdb-wasm/dist/duckdb-mvp.wasm?url";
 import mvpWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-mvp.worker.js?url";
 import type { Table } from "apache-arrow";
 
-export interface CatalogCell {
-  cell: string;
-  kind: string;
-  rows: number | null;
-  dataVersion: string | null;
-  state: string;
-  reason: string | null;
-}
+import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
-export interface Catalog {
-  pipeline: string;
-  cells: CatalogCell[];
-}
+export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
 let instance: Promise<duckdb.AsyncDuckDB> | null = null;
 
@@ -103,6 +93,7 @@ export class NotebookDatabase {
       return; // a syntax error: let the query report it
     }
     const catalog = await this.catalog();
+    if (catalog.missing && names.length) throw new Error(catalog.missing);
     const cells = new Map(catalog.cells.map((c) => [c.cell, c]));
     await Promise.all(names.map((n) => n.replace(/^.*\./, "")).filter((n) => cells.has(n)).map((n) => this.load(conn, cells.get(n)!)));
   }

@@ -29,10 +29,10 @@ export const HOSTILE = [
 /**
  * The pay fixture's shape, reading approved contributions only (so a curator's rejection
  * retrains without it), over two Datanets (the notebooks compare them), with the reward split,
- * the rule flags and the label-error scores the notebooks read.
+ * the rule flags, the label-error scores and the curators' decisions the notebooks read.
  */
 export function pipelineSource(): string {
-  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, rewardSplit, sql, tracin, validate } from ${JSON.stringify(CELLS)};
+  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, rewardSplit, sql, tracin, validate, validations } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("nbtest", {
   notes: datanet("notes", { status: "approved" }),
@@ -48,6 +48,7 @@ export default pipeline("nbtest", {
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
   flags: validate("notes"),
   label_errors: labelErrors({ model: "model", data: "notes" }),
+  decisions: validations(["notes", "tips"]),
 });
 `;
 }
