@@ -65,6 +65,12 @@ describe("tracebook CLI", () => {
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/"nope" is not a built-in corpus \(mail-spam, digits\)/);
     expect(tracebook(["sql", "select * from no_such_table"], home).err).toMatch(/^tracebook: .*no_such_table/);
+    // Read only: the trail is append-only, and changes go through imports, decisions and runs.
+    const write = tracebook(["sql", "delete from contributions"], home);
+    expect([write.code, write.err.trim()]).toEqual([2, "tracebook: only queries that read are run here (SELECT, EXPLAIN; got DELETE): the workspace changes through imports, curators' decisions (tracebook curate) and pipeline runs"]);
+    expect(tracebook(["sql", "select 1; drop table contributions", "--out", path.join(dir, "never.parquet")], home)).toMatchObject({ code: 2, err: expect.stringMatching(/give one SQL statement, not 2/) });
+    expect(fs.existsSync(path.join(dir, "never.parquet"))).toBe(false);
+    expect(JSON.parse(tracebook(["sql", "select count(*)::integer as n from contributions", "--json"], home).out)).toEqual([{ n: 2 }]);
   });
 
   it("moves the workspace with --workspace", () => {

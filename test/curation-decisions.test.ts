@@ -58,7 +58,7 @@ describe("curators' decisions", () => {
     await expect(curate(ws, { datanet: "notes", query: `select '${foreign[0]}' as id`, verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/no contribution matches id .* in Datanet "notes"/);
     // Statements that write are not selections: refused, and nothing is changed.
     await expect(curate(ws, { datanet: "notes", query: "delete from validations returning contribution as id", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/--query is not a valid selection/);
-    await expect(curate(ws, { datanet: "notes", query: "select id from contributions); drop table validations; select (1", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/not 3 statements/);
+    await expect(curate(ws, { datanet: "notes", query: "select id from contributions); drop table validations; select (1", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/give one SQL statement, not 3/);
     await expect(curate(ws, { datanet: "notes", where: "true); commit; drop table validations; select * from (select 1", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/--where is not a valid selection/);
     await expect(curate(ws, { datanet: "notes", where: "false", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/matches no contributions/);
     await expect(curate(ws, { where: "true", verdict: "rejected", curator: "x", reason: "r" })).rejects.toThrow(/--where needs --datanet/);

@@ -72,6 +72,13 @@ describe("usage ledger and settlement", () => {
     expect(again.ran).toEqual(["rewards"]);
     const kate = await ws.rows<{ role: string }>("select distinct role from rewards where recipient = 'curator:kate'");
     expect(kate).toEqual([{ role: "validator" }]);
+    // Keeping the same row again is not more work: the split stays as it was.
+    const paid = () => ws.rows("select inference_id, recipient, amount::varchar as amount from rewards order by all");
+    const lines = await paid();
+    await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:kate", reason: "again" });
+    const third = await runPipeline(ws, rewardsPipeline());
+    expect([third.ran, third.changed]).toEqual([["rewards"], []]);
+    expect(await paid()).toEqual(lines);
     const after = await totals(ws);
     expect([after.inferences, after.fees, after.paid]).toEqual([before.inferences, before.fees, before.paid]);
   }, 60_000);

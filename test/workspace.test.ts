@@ -5,6 +5,7 @@ import { tableFromIPC, Type } from "apache-arrow";
 import { DB_FILE, openWorkspace, resolveWorkspaceHome, type Workspace } from "../cells/store/workspace.ts";
 import { migrations } from "../cells/store/migrations.ts";
 import { exportQuery } from "../cells/store/export.ts";
+import { checkReadOnly, readOnlyRows } from "../cells/store/readonly.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 describe("workspace location", () => {
@@ -79,5 +80,31 @@ describe("workspace", () => {
     await expect(exportQuery(ws, "select * from no_such_table", path.join(dir, "x.parquet"))).rejects.toThrow();
     await expect(exportQuery(ws, "select * from no_such_table", path.join(dir, "x.arrow"))).rejects.toThrow();
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("user SQL", () => {
+  it("runs one statement that only reads, and refuses every other before anything runs", async () => {
+    const home = tempDir();
+    const ws = await openWorkspace({ home });
+    try {
+      const before = await ws.rows("select * from schema_migrations");
+      for (const sql of ["select 1 as one", "explain select 1", "show tables", "describe validations", "summarize datanets", "pragma show_tables"]) {
+        await expect(checkReadOnly(ws, sql), sql).resolves.toBeUndefined();
+      }
+      const refused: [string, RegExp][] = [
+        ["delete from schema_migrations", /got DELETE/], ["update datanets set kind = 'x'", /got UPDATE/], ["insert into datanets select * from datanets", /got INSERT/],
+        ["drop table validations", /got DROP/], ["create table x (a int)", /got CREATE/], ["alter table datanets add column z int", /got ALTER/],
+        ["copy datanets to '/tmp/tb-never.csv'", /got COPY/], ["attach ':memory:' as m", /got ATTACH/], ["commit", /got TRANSACTION/],
+        ["checkpoint", /got CALL/], ["set threads = 1", /got SET/],
+        ["select 1; delete from datanets", /give one SQL statement, not 2/], ["select from where", /./],
+      ];
+      for (const [sql, message] of refused) await expect(readOnlyRows(ws, sql), sql).rejects.toThrow(message);
+      expect(await ws.rows("select * from schema_migrations")).toEqual(before);
+      expect(fs.existsSync("/tmp/tb-never.csv")).toBe(false);
+      expect(await readOnlyRows(ws, "select ? + 1 as n", [41])).toEqual([{ n: 42 }]);
+    } finally {
+      ws.close();
+    }
   });
 });

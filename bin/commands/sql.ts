@@ -2,11 +2,12 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { exportQuery } from "../../cells/store/export.ts";
+import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
 
 export function registerSql(program: Command): void {
   program
     .command("sql")
-    .description("run a SQL query on the workspace and print a readable table")
+    .description("run a SQL query on the workspace and print a readable table (read only: one SELECT or EXPLAIN)")
     .argument("<query>", "SQL (DuckDB dialect)")
     .option("--json", "print rows as JSON")
     .option("--max-rows <n>", "rows to print", "50")
@@ -14,11 +15,12 @@ export function registerSql(program: Command): void {
     .action(async (query: string, opts: { json?: boolean; maxRows: string; out?: string }, command: Command) => {
       await withWorkspace(command, async (ws) => {
         if (opts.out) {
+          await checkReadOnly(ws, query);
           const result = await exportQuery(ws, query, opts.out);
           console.log(opts.json ? toJson(result) : `Wrote ${result.rows} rows to ${result.file} (${result.format})`);
           return;
         }
-        const rows = await ws.rows<Record<string, unknown>>(query);
+        const rows = await readOnlyRows<Record<string, unknown>>(ws, query);
         console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: Number(opts.maxRows) }));
       });
     });

@@ -4,6 +4,7 @@ import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
 import { decide, resolveContributionIds, type DecisionResult, type ResolvedContribution, type Action } from "../datanet/decisions.ts";
 import { ruleRef } from "./ruleset.ts";
 import { reviewQueue } from "./review.ts";
+import { readOnlyRows } from "../store/readonly.ts";
 
 /**
  * Curators' decisions, singly or in bulk. Everything about the decision itself — transitions,
@@ -80,25 +81,15 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
 
 /**
  * Run a curator's selection without letting it change anything: wrapped as a subquery (so it
- * must be a SELECT), refused unless the whole text is one statement (the driver would otherwise
- * run every statement of "…); drop table …; select (…"), and run inside a transaction that is
- * always rolled back.
+ * must be a SELECT), then readOnlyRows(): one statement that only reads ("…); drop table …;
+ * select (…" is three), in a transaction that is always rolled back.
  */
 async function readOnly<T>(ws: Workspace, sql: string, params: (string | boolean)[], what: string): Promise<T[]> {
-  let statements: number;
   try {
-    statements = (await ws.connection.extractStatements(sql)).count;
+    return await readOnlyRows<T>(ws, sql, params);
   } catch (err) {
-    throw new InputError(`${what} is not a valid selection: ${(err as Error).message.split("\n")[0]}`);
-  }
-  if (statements !== 1) throw new InputError(`${what} is not a valid selection: it must be one SQL expression or query, not ${statements} statements`);
-  await ws.run("begin transaction");
-  try {
-    return await ws.rows<T>(sql, params);
-  } catch (err) {
-    throw new InputError(`${what} is not a valid selection: ${(err as Error).message.split("\n")[0]}`);
-  } finally {
-    await ws.run("rollback");
+    if (err instanceof InputError) throw new InputError(`${what} is not a valid selection: ${err.message}`);
+    throw err;
   }
 }
 

@@ -21,7 +21,10 @@ export interface RewardSplitParams {
   creator?: string;
 }
 
-/** 2: the approval trail is a source (a curator's `keep` adds a validator without changing a status). */
+/**
+ * 2: the approval trail is a source (a curator's `keep` adds a validator without changing a
+ * status), and a validator counts once per contribution however many approvals it recorded.
+ */
 const REWARDS_VERSION = "2";
 
 interface UsageRow { id: string; model_id: string; fee: string; epoch: string }
@@ -160,15 +163,19 @@ async function settledEarlier(ws: Workspace, pipeline: string, policy: string, e
   return { lines, fees };
 }
 
-/** Who recorded an approval of each contribution (one entry per approval record), in one query. */
+/**
+ * Who approved each contribution, each validator once per contribution, in one query. Once:
+ * approving (or keeping) the same row again is not more validation work, and must not buy a
+ * larger share of every fee that cites it.
+ */
 async function approvalsOf(ws: Workspace, contributions: string[]): Promise<Map<string, string[]>> {
   await stageRows(ws, "__tracebook_cited", [["id", "VARCHAR"]], contributions.map((c) => [c]));
   const rows = await ws.rows<{ contribution: string; validator: string }>(
-    "select contribution, validator from validations where verdict = 'approved' and contribution in (select id from __tracebook_cited)");
+    "select distinct contribution, validator from validations where verdict = 'approved' and contribution in (select id from __tracebook_cited) order by all");
   return new Map([...groupBy(rows, (r) => r.contribution)].map(([id, rs]) => [id, rs.map((r) => r.validator)]));
 }
 
-/** Validators of the cited contributions, weighted by how many of their approvals each recorded. */
+/** Validators of the cited contributions, weighted by how many of the cited contributions each approved. */
 function validatorWeights(approvals: Map<string, string[]>, cited: string[]): { validator: string; weight: number }[] {
   const weight = new Map<string, number>();
   for (const id of new Set(cited)) for (const v of approvals.get(id) ?? []) weight.set(v, (weight.get(v) ?? 0) + 1);
