@@ -162,6 +162,26 @@ describe("cell graph across processes", () => {
     }
   });
 
+  it("starts watching while another process holds the workspace, and runs once it is free", async () => {
+    const home = await seededHome();
+    const holder = await openWorkspace({ home });
+    let held = true;
+    const child = spawn(process.execPath, [BIN, "run", writePipeline(tempDir(), TRAIN_BODY), "--watch"], { env: { ...process.env, TRACEBOOK_HOME: home } });
+    const ev = events(child);
+    try {
+      const refused = await ev.waitFor((e) => e.event === "watch-error" && e.trigger === "start");
+      expect(refused.error).toMatch(/the workspace is busy: trying again/);
+      holder.close();
+      held = false;
+      const cycle = await ev.waitFor((e) => e.event === "watch-cycle");
+      expect((cycle.summary as { ran: string[] }).ran.length).toBeGreaterThan(0);
+    } finally {
+      if (held) holder.close();
+      child.kill("SIGINT");
+      await new Promise((r) => child.once("exit", r));
+    }
+  });
+
   it("keeps watching through a workspace another process holds, and recomputes what changed meanwhile", async () => {
     const home = await seededHome();
     const { ev, stop } = await watchTrain(home, tempDir());

@@ -1,11 +1,12 @@
 // The dev server's decisions API, without a browser: a real server (no watchers) over a small
 // workspace; requests made with node:http so every header (Origin, Host) is the test's to set.
+import fs from "node:fs";
 import http from "node:http";
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
-import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -190,5 +191,20 @@ describe("the notebook server's decisions API", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ pipeline: "never-run", cells: [], missing: expect.stringMatching(/^pipeline "never-run" has no runs in workspace .*: run `tracebook run never-run` first$/) });
     expect((await fetch(`${server.url}@tracebook/data/never-run/x.arrow`)).status).toBe(404);
+  });
+});
+
+describe("what tracebook dev serves and watches by default", () => {
+  const nb = (pipeline: string | null, watch = true) => ({ name: `nb-${pipeline}`, file: "x.md", title: "t", pipeline, watch });
+  it("serves the notebooks' pipelines and those the workspace ran; watches all but run-by-hand ones and lost files", () => {
+    const cwd = tempDir("tb-dev-defaults-");
+    fs.mkdirSync(path.join(cwd, "pipelines"));
+    fs.writeFileSync(path.join(cwd, "pipelines", "notes.pipeline.ts"), "export default {};\n");
+    const out = defaultPipelines([nb("mail"), nb("mail-quality", false), nb(null)], ["digits", "mail", "mail-quality", "notes", "gone"], cwd);
+    expect(out.specs).toEqual(["mail", "mail-quality", "digits", "notes", "gone"]);
+    // digits resolves from the project's pipelines/, notes from cwd's; "gone" has runs but no file.
+    expect(out.watched).toEqual(["mail", "digits", "notes"]);
+    // A watch: false notebook does not stop a pipeline another notebook reads live.
+    expect(defaultPipelines([nb("mail", false), nb("mail")], [], cwd).watched).toEqual(["mail"]);
   });
 });

@@ -1,5 +1,6 @@
+import path from "node:path";
 import fs from "node:fs";
-import { openWorkspace, WorkspaceBusyError } from "../store/workspace.ts";
+import { DB_FILE, openWorkspace, resolveWorkspaceHome, WorkspaceBusyError } from "../store/workspace.ts";
 import { loadPipeline, resolvePipelineFile } from "./loader.ts";
 import { runPipeline, type GraphEvent, type RunSummary } from "./scheduler.ts";
 
@@ -26,9 +27,9 @@ export interface WatchOptions {
  */
 export async function watchPipeline(options: WatchOptions): Promise<void> {
   const file = resolvePipelineFile(options.pipeline);
-  const probe = await openWorkspace({ home: options.home });
-  const dbFiles = [probe.dbPath, `${probe.dbPath}.wal`];
-  probe.close();
+  // Named, not opened: another process may hold the file now (the first cycle retries).
+  const dbPath = path.join(resolveWorkspaceHome(options.home), DB_FILE);
+  const dbFiles = [dbPath, `${dbPath}.wal`];
   const stampOf = (files: string[]) => files.map((f) => (fs.existsSync(f) ? `${fs.statSync(f).mtimeMs}:${fs.statSync(f).size}` : "-")).join("|");
   const at = () => new Date().toISOString();
 

@@ -1,10 +1,11 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
-import { resolveWorkspaceHome } from "../store/workspace.ts";
+import { resolveWorkspaceHome, type Workspace } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
-import { listNotebooks, tracebookNotebooks } from "./plugin.ts";
+import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
+import { resolvePipelineFile } from "../graph/loader.ts";
 import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
@@ -21,8 +22,10 @@ export interface ServeOptions {
   port?: number;
   notebooksDir?: string;
   /**
-   * Pipelines (names or files) to keep current: each gets a `tracebook run --watch` child
-   * process, whose new outputs are pushed to open pages. Default: the pipelines the notebooks name.
+   * Pipelines (names or files) to serve and keep current: each gets a `tracebook run --watch`
+   * child process, whose new outputs are pushed to open pages. Default: the pipelines the
+   * notebooks name and those this workspace has run, each watched unless only `watch: false`
+   * notebooks name it (an evaluation that retrains for minutes) or its file cannot be found.
    */
   pipelines?: string[];
   /** Run the watchers (default true). Without, the pages show the outputs as they are. */
@@ -44,6 +47,8 @@ export interface NotebookServer {
   data: NotebookData;
   /** Events the watchers reported (the last 1,000), for tests and diagnostics. */
   events: WatchEvent[];
+  /** The pipelines served, and those of them a watcher keeps current. */
+  pipelines: { served: string[]; watched: string[] };
   close(): Promise<void>;
 }
 
@@ -86,12 +91,10 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const home = resolveWorkspaceHome(options.home);
   const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
   const log = options.log ?? ((line: string) => console.log(line));
-  const notebooks = listNotebooks(notebooksDir);
-  const named = (keep: (n: (typeof notebooks)[number]) => boolean) => [...new Set(notebooks.filter(keep).map((n) => n.pipeline).filter((p): p is string => !!p))];
-  const specs = options.pipelines?.length ? options.pipelines : named(() => true);
-  // Pipelines only `watch: false` notebooks read are served as they are, not run (unless named with --pipeline).
-  const watched = options.pipelines?.length ? specs : named((n) => n.watch);
   const data = new NotebookData({ home });
+  const { specs, watched } = options.pipelines?.length
+    ? { specs: options.pipelines, watched: options.pipelines }
+    : defaultPipelines(listNotebooks(notebooksDir), await data.withWorkspace((ws) => pipelinesRun(ws), { attempts: 8 }));
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 
@@ -111,7 +114,8 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       }
       if (e.event === "cell-started") log(`${e.pipeline}.${e.cell}: running (${e.reason})`);
       if (e.event === "cell-failed") log(`${e.pipeline}.${e.cell}: failed: ${e.error}`);
-      if (e.event === "watch-error") log(`${e.pipeline}: ${e.error}`);
+      // Busy is expected (watchers and the CLI take turns at the workspace) and retried: one short line.
+      if (e.event === "watch-error") log(`${e.pipeline}: ${e.error.includes("the workspace is busy") ? "the workspace is busy (another process holds it): trying again" : e.error}`);
     },
   });
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
@@ -121,7 +125,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     async decide(body) {
       const request = parseDecisionRequest(body);
       const result = await watchers.pause(() => data.withWorkspace((ws) => recordDecision(ws, request), { attempts: options.writeAttempts ?? 8 }));
-      for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${d.from} → ${d.to} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
+      for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${request.status === "keep" ? `kept ${d.to}` : `${d.from} → ${d.to}`} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
       // Whether the page's pipeline recomputes: a page opened on a pipeline no watcher runs must not say it does.
       return { ...result, watching: request.pipeline === undefined ? watchers.watching : data.watched(request.pipeline) };
     },
@@ -146,6 +150,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     server,
     data,
     events,
+    pipelines: { served: specs.map(pipelineName), watched: watchers.watching ? watched.map(pipelineName) : [] },
     async close() {
       if (closed) return;
       closed = true;
@@ -154,4 +159,31 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       data.close();
     },
   };
+}
+
+/** The pipelines the run log names. */
+async function pipelinesRun(ws: Workspace): Promise<string[]> {
+  return (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline);
+}
+
+/**
+ * What `tracebook dev` serves and watches by default: the pipelines the notebooks name and those
+ * the workspace has run (a page may open any of them with `?pipeline=`). Watched: all of them
+ * except pipelines only `watch: false` notebooks name (run by hand) and run pipelines whose file
+ * cannot be found (a watcher could not load them; their outputs are still served).
+ */
+export function defaultPipelines(notebooks: readonly NotebookInfo[], run: readonly string[], cwd = process.cwd()): { specs: string[]; watched: string[] } {
+  const named = (keep: (n: NotebookInfo) => boolean) => new Set(notebooks.filter(keep).map((n) => n.pipeline).filter((p): p is string => !!p));
+  const byNotebooks = named(() => true);
+  const live = named((n) => n.watch);
+  const specs = [...new Set([...byNotebooks, ...run])];
+  const findable = (p: string) => {
+    try {
+      resolvePipelineFile(p, cwd);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return { specs, watched: specs.filter((p) => live.has(p) || (!byNotebooks.has(p) && findable(p))) };
 }
