@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { decide, resolveContributionIds } from "../cells/datanet/decisions.ts";
 import { artifactPath, pipeline, pipelineStatus, runPipeline, validations } from "../cells/index.ts";
 import { tempWorkspace, snapshot } from "./helpers/workspace.ts";
+import { ingest } from "../cells/datanet/ingest.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 
@@ -122,6 +123,31 @@ describe("curators' decisions", () => {
       const resolved = await resolveContributionIds(ws, [all[0]!.slice(0, 8), all[0]!]);
       expect(resolved).toEqual([{ datanet: "notes", id: all[0], status: "approved" }]); // each once
       await expect(resolveContributionIds(ws, [all[0]!], "nope")).rejects.toThrow(/unknown Datanet "nope" \(known: notes\)/);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("finds a full id in every Datanet that holds the same content, and decides a bulk selection in one go", async () => {
+    const ws = await tempWorkspace();
+    try {
+      const rows = Array.from({ length: 300 }, (_, i) => ({ text: `shared row ${i}`, label: "a", contributor: "c", submittedAt: new Date("2024-01-01T00:00:00Z"), source: `s#${i}` }));
+      for (const name of ["a", "b"]) {
+        await ingest(ws, { name, kind: "text", description: name, source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.3 }, rows, {
+          mode: "create", status: "approved", validator: "test", importer: "test@1",
+        });
+      }
+      const all = await ids(ws, "a");
+      await expect(resolveContributionIds(ws, [all[0]!])).rejects.toThrow(/matches 2 contributions: [0-9a-f]{64} \(a, approved\), [0-9a-f]{64} \(b, approved\); restrict to one Datanet/);
+      expect(await resolveContributionIds(ws, [all[0]!], "b")).toEqual([{ datanet: "b", id: all[0], status: "approved" }]);
+      // 300 full ids and a prefix of one of them, in Datanet b: each once, in the order given.
+      const out = await decide(ws, { ids: [...all, all[5]!.slice(0, 10)], datanet: "b", verdict: "quarantined", validator: "ann", reason: "bulk" });
+      expect(out.map((r) => r.id)).toEqual(all);
+      expect(new Set(out.map((r) => Number(r.seq))).size).toBe(300);
+      const trail = await ws.rows<{ contribution: string; seq: bigint }>("select contribution, seq from validations where validator = 'ann' order by seq");
+      expect(trail.map((t) => [t.contribution, Number(t.seq)]).sort()).toEqual(out.map((r) => [r.id, Number(r.seq)]).sort());
+      expect(await ws.rows("select datanet, status, count(*)::integer as n from contributions group by all order by all"))
+        .toEqual([{ datanet: "a", status: "approved", n: 300 }, { datanet: "b", status: "quarantined", n: 300 }]);
     } finally {
       ws.close();
     }

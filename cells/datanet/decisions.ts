@@ -1,6 +1,7 @@
 import type { Workspace } from "../store/workspace.ts";
 import { nowUtc } from "../store/workspace.ts";
 import { InputError } from "./errors.ts";
+import { stageRows } from "../store/stage.ts";
 import type { Status } from "./types.ts";
 
 /** What a curator can decide; `pending` is where contributions start, never a verdict. */
@@ -76,7 +77,6 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
     const targets = await resolveContributionIds(ws, d.ids, d.datanet);
     const single = targets.length === 1;
     const decidedAt = nowUtc(); // one decision, one time for all its records
-    const results: DecisionResult[] = [];
     if (d.verdict === KEEP) {
       const pending = targets.filter((c) => c.status === "pending");
       if (pending.length) {
@@ -85,6 +85,7 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
           "there is no status to keep yet; approve, reject or quarantine instead");
       }
     }
+    const changes: { c: ResolvedContribution; to: Status }[] = [];
     for (const c of targets) {
       const to: Status = d.verdict === KEEP ? c.status : d.verdict;
       if (d.verdict !== KEEP && c.status === d.verdict) {
@@ -94,14 +95,24 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
       if (d.verdict !== KEEP && !TRANSITIONS[c.status].includes(d.verdict)) {
         throw new InputError(`${shortId(c.id)} (${c.datanet}) cannot go from ${c.status} to ${d.verdict}`);
       }
-      if (to !== c.status) await ws.run("update contributions set status = ? where datanet = ? and id = ?", [to, c.datanet, c.id]);
-      const [row] = await ws.rows<{ seq: bigint }>(
-        `insert into validations (datanet, contribution, validator, verdict, rule, reason, decided_at)
-         values (?, ?, ?, ?, ?, ?, ?::timestamp) returning seq`,
-        [c.datanet, c.id, d.validator.trim(), to, rule, d.reason.trim(), decidedAt],
-      );
-      results.push({ datanet: c.datanet, id: c.id, from: c.status, to, seq: row!.seq });
+      changes.push({ c, to });
     }
+    if (!changes.length) return [];
+    // One statement each for the statuses and the records, whatever the number of rows: a bulk
+    // decision over thousands of rows takes as long as one (row by row it took ~9 ms a row).
+    await stageRows(ws, "__tracebook_decided", [["ord", "INTEGER"], ["datanet", "VARCHAR"], ["id", "VARCHAR"], ["status", "VARCHAR"]],
+      changes.map(({ c, to }, i) => [i, c.datanet, c.id, to]));
+    await ws.run(`update contributions set status = d.status from __tracebook_decided d
+                  where contributions.datanet = d.datanet and contributions.id = d.id and contributions.status <> d.status`);
+    const seqs = await ws.rows<{ datanet: string; contribution: string; seq: bigint }>(
+      `insert into validations (datanet, contribution, validator, verdict, rule, reason, decided_at)
+       select datanet, id, ?, status, ?, ?, ?::timestamp from __tracebook_decided order by ord
+       returning datanet, contribution, seq`,
+      [d.validator.trim(), rule, d.reason.trim(), decidedAt],
+    );
+    const seqOf = new Map(seqs.map((r) => [`${r.datanet}\u0000${r.contribution}`, r.seq]));
+    const results = changes.map(({ c, to }): DecisionResult => ({ datanet: c.datanet, id: c.id, from: c.status, to, seq: seqOf.get(`${c.datanet}\u0000${c.id}`)! }));
+    await ws.run("drop table if exists __tracebook_decided");
     return results;
   });
 }
@@ -118,24 +129,39 @@ export async function resolveContributionIds(ws: Workspace, ids: string[], datan
       throw new InputError(`unknown Datanet "${datanet}" (known: ${known.map((k) => k.name).join(", ") || "none"})`);
     }
   }
-  const seen = new Set<string>();
-  const out: ResolvedContribution[] = [];
-  for (const raw of ids) {
+  const given = ids.map((raw) => {
     const prefix = raw.trim().toLowerCase();
     if (!HEX_ID.test(prefix)) {
       throw new InputError(`"${raw}" is not a contribution id: give its 64 hex characters or a unique prefix of at least ${MIN_PREFIX}`);
     }
-    const where = datanet === undefined ? "" : " and datanet = ?";
-    const params = datanet === undefined ? [prefix] : [prefix, datanet];
-    const found = await ws.rows<ResolvedContribution & { n: bigint }>(
-      `select datanet, id, status, count(*) over () as n from contributions
-       where starts_with(id, ?)${where} order by id, datanet limit ${MAX_CANDIDATES}`,
-      params,
-    );
+    return { raw, prefix };
+  });
+  const where = datanet === undefined ? "" : " and datanet = ?";
+  // Full ids (what bulk selections produce) are looked up together, in one query.
+  const full = [...new Set(given.filter((g) => g.prefix.length === 64).map((g) => g.prefix))];
+  const byFullId = new Map<string, ResolvedContribution[]>();
+  if (full.length) {
+    await stageRows(ws, "__tracebook_ids", [["id", "VARCHAR"]], full.map((id) => [id]));
+    const rows = await ws.rows<ResolvedContribution>(
+      `select datanet, id, status from contributions where id in (select id from __tracebook_ids)${where} order by id, datanet`,
+      datanet === undefined ? [] : [datanet]);
+    for (const r of rows) byFullId.set(r.id, [...(byFullId.get(r.id) ?? []), r]);
+    await ws.run("drop table if exists __tracebook_ids");
+  }
+  const seen = new Set<string>();
+  const out: ResolvedContribution[] = [];
+  for (const { raw, prefix } of given) {
+    const found: (ResolvedContribution & { n?: bigint })[] = prefix.length === 64
+      ? byFullId.get(prefix) ?? []
+      : await ws.rows<ResolvedContribution & { n: bigint }>(
+        `select datanet, id, status, count(*) over () as n from contributions
+         where starts_with(id, ?)${where} order by id, datanet limit ${MAX_CANDIDATES}`,
+        datanet === undefined ? [prefix] : [prefix, datanet],
+      );
     const [first] = found;
     const scope = datanet === undefined ? "" : ` in Datanet "${datanet}"`;
     if (!first) throw new InputError(`no contribution matches id "${raw.trim()}"${scope}`);
-    if (found.length > 1) throw new InputError(ambiguity(raw.trim(), found, Number(first.n)));
+    if (found.length > 1) throw new InputError(ambiguity(raw.trim(), found.slice(0, MAX_CANDIDATES), Number(first.n ?? found.length)));
     const key = `${first.datanet}\u0000${first.id}`;
     if (seen.has(key)) continue;
     seen.add(key);
