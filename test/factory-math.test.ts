@@ -1,3 +1,5 @@
+import fc from "fast-check";
+import murmurhash from "murmurhash";
 import { describe, expect, it } from "vitest";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
@@ -94,6 +96,36 @@ describe("ModelFactory math", () => {
     m.fill(1, dense, 0);
     expect(Array.from(dense).filter((v) => v !== 0).length).toBe(m.sparse(1).idx.length);
     expect(() => featurize(spec, [{ text: "  " }], ["abcdef0123456789"])).toThrow(/row 0 \(abcdef012345\) has no text/);
+  });
+
+  it("hashes n-grams exactly as the featurizer's definition says, for any text (brute force)", () => {
+    // The definition, written the plain way: feature strings, counted in first-seen order, hashed
+    // with the murmurhash package, summed per bucket in that order, then L2-normalised.
+    const reference = (spec: { dims: number; seed: number; maxTokens: number }, text: string) => {
+      const tokens = (text.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []).slice(0, spec.maxTokens);
+      const counts = new Map<string, number>();
+      tokens.forEach((t, i) => {
+        counts.set(`w:${t}`, (counts.get(`w:${t}`) ?? 0) + 1);
+        if (i > 0) counts.set(`b:${tokens[i - 1]} ${t}`, (counts.get(`b:${tokens[i - 1]} ${t}`) ?? 0) + 1);
+      });
+      const buckets = new Map<number, number>();
+      for (const [f, c] of counts) {
+        const h = murmurhash.v3(f, spec.seed) >>> 0;
+        buckets.set(h % spec.dims, (buckets.get(h % spec.dims) ?? 0) + (h >>> 31 ? -1 : 1) * (1 + Math.log(c)));
+      }
+      const idx = Int32Array.from([...buckets.keys()].sort((a, b) => a - b));
+      const val = Float32Array.from(idx, (b) => buckets.get(b)!);
+      const norm = Math.hypot(...val);
+      if (norm > 0) val.forEach((v, k) => (val[k] = v / norm));
+      return { idx, val };
+    };
+    // Words from a small vocabulary (repeats, pairs, collisions in 16 buckets), with accents, CJK and astral letters.
+    const word = fc.constantFrom("buy", "now", "BUY", "Ünïcode", "ﬁne", "日本", "𝒳y", "a1", "z", "naïve", "NOW");
+    const text = fc.array(fc.tuple(word, fc.constantFrom(" ", ", ", "! ", "\n", "-")), { minLength: 1, maxLength: 60 }).map((ws) => ws.map(([w, sep]) => w + sep).join(""));
+    fc.assert(fc.property(text, fc.constantFrom(16, 64, 8192), fc.integer({ min: 0, max: 2 ** 31 - 1 }), (t, dims, seed) => {
+      const spec = hashedNgrams({ dims, seed, maxTokens: 50 });
+      expect(featurize(spec, [{ text: t }]).sparse(0)).toEqual(reference({ dims, seed, maxTokens: 50 }, `\n${t}`));
+    }), { numRuns: 300, seed: 11 });
   });
 
   it("trains to the same weights from the same seed, and to others from another", async () => {

@@ -62,41 +62,123 @@ export function featurize(spec: FeaturizerSpec, rows: readonly Payload[], ids?: 
     });
     return denseMatrix(data, rows.length, spec.size);
   }
+  const cache = rowCache(spec);
   const sparse = rows.map((r, i) => {
     const text = `${r.title ?? ""}\n${r.text ?? ""}`;
     if (!text.trim()) throw new Error(`${where(i)} has no text to featurize`);
-    return hashRow(spec, text);
+    return cache.get(text) ?? cache.put(text, hashRow(spec, text));
   });
   return sparseMatrix(sparse, spec.dims);
 }
 
+/** Texts kept per process (in characters): about twice the mail corpus. */
+const CACHE_CHARS = 48 * 2 ** 20;
+const caches = new Map<string, RowCache>();
+
+/**
+ * Featurized rows by text, per featurizer, for the life of the process. The cells of one run
+ * featurize the same contributions several times (training, influence, self-influence, label
+ * errors, gradient features): on mail that was ~3 s each time, most of the influence cell. The
+ * rows are read-only; the oldest texts go first once the cache holds CACHE_CHARS characters.
+ */
+class RowCache {
+  private readonly rows = new Map<string, { idx: Int32Array; val: Float32Array }>();
+  private chars = 0;
+
+  get(text: string) {
+    return this.rows.get(text);
+  }
+
+  put(text: string, row: { idx: Int32Array; val: Float32Array }) {
+    this.rows.set(text, row);
+    this.chars += text.length;
+    for (const old of this.rows.keys()) {
+      if (this.chars <= CACHE_CHARS) break;
+      this.rows.delete(old);
+      this.chars -= old.length;
+    }
+    return row;
+  }
+}
+
+function rowCache(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>): RowCache {
+  const key = `${spec.version}/${spec.dims}/${spec.ngrams}/${spec.seed}/${spec.maxTokens}`;
+  let cache = caches.get(key);
+  if (!cache) caches.set(key, (cache = new RowCache()));
+  return cache;
+}
+
 const TOKEN = /[\p{L}\p{N}]+/gu;
-const ASCII = /^[\x00-\x7f]*$/;
 const encoder = new TextEncoder();
+let utf8 = new Uint8Array(4096);
+
+/**
+ * MurmurHash3 of a feature's UTF-8 bytes — "w:word" or "b:one two" — encoded piece by piece into
+ * one reused buffer. (Given a string, the murmurhash package makes a TextEncoder and an array per
+ * call: a third of featurizing.)
+ */
+function hashFeature(seed: number, kind: "w" | "b", first: string, second?: string): number {
+  const need = 4 + 3 * (first.length + (second?.length ?? 0)); // UTF-8: ≤ 3 bytes per UTF-16 unit
+  if (utf8.length < need) utf8 = new Uint8Array(2 * need);
+  utf8[0] = kind.charCodeAt(0);
+  utf8[1] = 0x3a; // ":"
+  let n = 2 + encoder.encodeInto(first, utf8.subarray(2)).written;
+  if (second !== undefined) {
+    utf8[n++] = 0x20; // " "
+    n += encoder.encodeInto(second, utf8.subarray(n)).written;
+  }
+  return murmurhash.v3(utf8.subarray(0, n), seed) >>> 0;
+}
 
 function hashRow(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>, text: string): { idx: Int32Array; val: Float32Array } {
   const tokens = (text.normalize("NFKC").toLowerCase().match(TOKEN) ?? []).slice(0, spec.maxTokens);
-  const counts = new Map<string, number>();
-  const add = (f: string) => counts.set(f, (counts.get(f) ?? 0) + 1);
+  // Tokens as ids in first-seen order; a feature is a word (code w) or a pair (code D + a·D + b).
+  // Counted in first-seen order, so each bucket sums its features in the order the text gives them.
+  const idOf = new Map<string, number>();
+  const distinct: string[] = [];
+  const ids = new Int32Array(tokens.length);
   for (let t = 0; t < tokens.length; t++) {
-    add(`w:${tokens[t]}`);
-    if (spec.ngrams >= 2 && t > 0) add(`b:${tokens[t - 1]} ${tokens[t]}`);
+    let id = idOf.get(tokens[t]!);
+    if (id === undefined) idOf.set(tokens[t]!, (id = distinct.push(tokens[t]!) - 1));
+    ids[t] = id;
   }
-  const buckets = new Map<number, number>();
-  for (const [feature, c] of counts) {
-    // murmurhash reads strings as one byte per char: give it UTF-8 bytes when not ASCII.
-    const h = murmurhash.v3(ASCII.test(feature) ? feature : encoder.encode(feature), spec.seed) >>> 0;
+  const D = distinct.length;
+  const counts = new Map<number, number>();
+  for (let t = 0; t < ids.length; t++) {
+    counts.set(ids[t]!, (counts.get(ids[t]!) ?? 0) + 1);
+    if (spec.ngrams >= 2 && t > 0) {
+      const pair = D + ids[t - 1]! * D + ids[t]!;
+      counts.set(pair, (counts.get(pair) ?? 0) + 1);
+    }
+  }
+  const acc = bucketScratch(spec.dims);
+  const touched: number[] = [];
+  for (const [code, c] of counts) {
+    const h = code < D ? hashFeature(spec.seed, "w", distinct[code]!) : hashFeature(spec.seed, "b", distinct[Math.floor((code - D) / D)]!, distinct[(code - D) % D]!);
     const bucket = h % spec.dims;
-    const sign = h >>> 31 ? -1 : 1;
-    buckets.set(bucket, (buckets.get(bucket) ?? 0) + sign * (1 + Math.log(c)));
+    if (acc.stamp[bucket] !== acc.row) {
+      acc.stamp[bucket] = acc.row;
+      acc.sum[bucket] = 0;
+      touched.push(bucket);
+    }
+    acc.sum[bucket]! += (h >>> 31 ? -1 : 1) * (1 + Math.log(c));
   }
-  const idx = Int32Array.from([...buckets.keys()].sort((a, b) => a - b));
-  const val = Float32Array.from(idx, (b) => buckets.get(b)!);
+  acc.row++;
+  const idx = Int32Array.from(touched.sort((a, b) => a - b));
+  const val = Float32Array.from(idx, (b) => acc.sum[b]!);
   let norm = 0;
   for (const v of val) norm += v * v;
   norm = Math.sqrt(norm);
   if (norm > 0) for (let k = 0; k < val.length; k++) val[k]! /= norm;
   return { idx, val };
+}
+
+/** Per-bucket sums, reused across rows: a bucket belongs to the current row when its stamp says so. */
+const scratches = new Map<number, { sum: Float64Array; stamp: Uint32Array; row: number }>();
+function bucketScratch(dims: number) {
+  let s = scratches.get(dims);
+  if (!s) scratches.set(dims, (s = { sum: new Float64Array(dims), stamp: new Uint32Array(dims), row: 1 }));
+  return s;
 }
 
 export function denseMatrix(data: Float32Array, rows: number, dims: number): FeatureMatrix {
