@@ -126,7 +126,7 @@ describe("curation cells in a pipeline", () => {
     const q = await reviewQueue(ws, "notes-planted");
     await curate(ws, { ids: [q.items[0]!.contribution], datanet: "notes-planted", verdict: "rejected", curator: "ann", reason: "duplicate" });
     const after = new Map((await pipelineStatus(ws, curationPipeline())).map((s) => [s.cell, s]));
-    expect(after.get("flags")).toMatchObject({ state: "stale", reason: expect.stringMatching(/^Datanet notes-planted snapshot changed/) });
+    expect(after.get("flags")).toMatchObject({ state: "stale", reason: expect.stringMatching(/^Datanet notes-planted snapshot \(and its content in other Datanets\) changed/) });
     for (const c of ["notes", "train", "half", "base", "model", "label_errors"]) expect(after.get(c)!.state, c).toBe("stale");
   });
 });

@@ -2,7 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ingest } from "../cells/datanet/ingest.ts";
 import type { ContributionInput, DatanetSpec } from "../cells/datanet/types.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { runRules } from "../cells/curation/validate.ts";
+import { runRules, validate } from "../cells/curation/validate.ts";
+import { artifactPath, pipeline, pipelineStatus, runPipeline } from "../cells/index.ts";
+import { decide } from "../cells/datanet/decisions.ts";
 import { defaultRuleSet, parseRuleSet, RULES_FORMAT, ruleRef, type Rule } from "../cells/curation/ruleset.ts";
 import { jaccard, minhashSeeds, shingles, signature } from "../cells/curation/minhash.ts";
 import { Rng } from "../cells/compute/random.ts";
@@ -127,6 +129,26 @@ describe("validation rules", () => {
     expect(copies.find((f) => f.contributor === "dan")!.reason).toMatch(/in Datanet "other", submitted earlier \(2024-03-01\) by zed/);
     const blind = await runRules(ws, "notes", only({ kind: "exact-duplicate", acrossDatanets: false } as never));
     expect(blind.some((f) => f.contributor === "dan")).toBe(false);
+  });
+
+  it("validate cell: stale when the copy another Datanet holds is decided on, and its flag follows", async () => {
+    const later = new Date(AT.getTime() + 86_400_000);
+    await load(ws, text("other"), [row("shared across datanets", "a", "zed"), row("only over there", "a", "zed")]);
+    await load(ws, text("notes"), [row("shared across datanets", "a", "dan", later), row("unique row", "a")]);
+    const p = pipeline("v", { flags: validate("notes", { rules: only({ kind: "exact-duplicate" }) }) });
+    const dan = async () => {
+      await runPipeline(ws, p);
+      const [run] = await ws.rows<{ data_version: string }>("select data_version from runs where pipeline = 'v' and status = 'succeeded' order by finished_at desc limit 1");
+      return (await ws.rows(`select contributor from read_parquet('${artifactPath(ws, run!.data_version)}') where contributor = 'dan'`)).length;
+    };
+    expect(await dan()).toBe(1);
+    // The earlier copy is rejected over there: this one is no longer a copy of anything standing.
+    await decide(ws, { ids: [await idOf(ws, "shared across datanets")], datanet: "other", verdict: "rejected", validator: "t", reason: "r" });
+    expect((await pipelineStatus(ws, p))[0]).toMatchObject({ state: "stale", reason: expect.stringMatching(/^Datanet notes snapshot \(and its content in other Datanets\) changed/) });
+    expect(await dan()).toBe(0);
+    // A decision on content this Datanet does not hold leaves it fresh.
+    await decide(ws, { ids: [await idOf(ws, "only over there")], verdict: "rejected", validator: "t", reason: "r" });
+    expect((await pipelineStatus(ws, p))[0]!.state).toBe("fresh");
   });
 
   it("near duplicates (text): MinHash candidates verified at the exact Jaccard threshold; label conflicts flag both sides", async () => {

@@ -62,8 +62,9 @@ export const FLAG_COLUMNS: [string, string][] = [
 /**
  * `validate("mail-spam", { rules })`: the flags table of a Datanet under a rule set, one row per
  * flag (contribution null for a flag about a contributor). It reads contributions outside the
- * graph, so its source version is the snapshot root over the statuses it looks at plus the
- * Datanet's imports: a decision or an import makes it stale; the rule set is in its params.
+ * graph, so its source version is the snapshot root over the statuses it looks at, the Datanet's
+ * imports, and the copies of its content other Datanets hold: a decision or an import (here or
+ * on a copy elsewhere) makes it stale; the rule set is in its params.
  */
 export function validate(datanet: string, options: ValidateOptions = {}): Cell {
   const set = options.rules === undefined ? defaultRuleSet(datanet) : parseRuleSet(options.rules, `validate("${datanet}") rules`);
@@ -79,7 +80,12 @@ export function validate(datanet: string, options: ValidateOptions = {}): Cell {
     async source(ws) {
       const root = await snapshotRoot(ws, datanet, statuses);
       const [imports] = await ws.rows<{ ids: string }>("select coalesce(string_agg(id, ',' order by id), '') as ids from imports where datanet = ?", [datanet]);
-      return { version: sha256(`${root}\n${imports!.ids}`), describe: `Datanet ${datanet} snapshot` };
+      // The exact-duplicate rule also reads this Datanet's content as other Datanets hold it
+      // (who submitted it first, whether it was rejected there): their copies are part of the source.
+      const [elsewhere] = await ws.rows<{ copies: string }>(
+        `select coalesce(string_agg(c.datanet || ':' || c.id || ':' || c.status || ':' || epoch_ms(c.submitted_at), ',' order by c.datanet, c.id), '') as copies
+         from contributions c where c.datanet <> ? and c.id in (select id from contributions where datanet = ?)`, [datanet, datanet]);
+      return { version: sha256(`${root}\n${imports!.ids}\n${elsewhere!.copies}`), describe: `Datanet ${datanet} snapshot (and its content in other Datanets)` };
     },
     async run(ctx) {
       const flags = await runRules(ctx.ws, datanet, set, statuses);
