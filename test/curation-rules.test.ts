@@ -1,3 +1,5 @@
+import fc from "fast-check";
+import murmurhash from "murmurhash";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ingest } from "../cells/datanet/ingest.ts";
 import type { ContributionInput, DatanetSpec } from "../cells/datanet/types.ts";
@@ -44,6 +46,17 @@ describe("rule sets", () => {
 });
 
 describe("MinHash", () => {
+  it("hashes shingles as the definition says: MurmurHash3 of the k words joined by spaces (brute force)", () => {
+    const word = fc.constantFrom("the", "Same", "wörds", "ﬁne", "日本", "𝒳y", "a1", "z");
+    const text = fc.array(fc.tuple(word, fc.constantFrom(" ", ", ", "\n", "--")), { maxLength: 40 }).map((ws) => ws.map(([w, sep]) => w + sep).join(""));
+    fc.assert(fc.property(text, fc.integer({ min: 1, max: 6 }), (t, k) => {
+      const tokens = t.normalize("NFKC").toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+      const expected = new Set<number>();
+      for (let i = 0; i < Math.max(1, tokens.length - k + 1) && tokens.length; i++) expected.add(murmurhash.v3(tokens.slice(i, i + k).join(" "), 0) >>> 0);
+      expect(Array.from(shingles(t, k))).toEqual([...expected].sort((a, b) => a - b));
+    }), { numRuns: 300, seed: 5 });
+  });
+
   it("estimates Jaccard similarity, deterministically from its seed", () => {
     const a = shingles(prose(300, 1), 5);
     const words = prose(300, 1).split(" ");

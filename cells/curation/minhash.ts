@@ -1,4 +1,4 @@
-import murmurhash from "murmurhash";
+import { murmur3Utf8 } from "../compute/murmur.ts";
 import { Rng } from "../compute/random.ts";
 
 /**
@@ -17,8 +17,6 @@ import { Rng } from "../compute/random.ts";
  *   threshold a rule states is exact, and the only approximation is a missed candidate.
  */
 const TOKEN = /[\p{L}\p{N}]+/gu;
-const ASCII = /^[\x00-\x7f]*$/;
-const encoder = new TextEncoder();
 
 /** The distinct 32-bit hashes of a text's word k-shingles, sorted. Empty when the text has no words. */
 export function shingles(text: string, k: number): Uint32Array {
@@ -26,9 +24,14 @@ export function shingles(text: string, k: number): Uint32Array {
   if (!tokens.length) return new Uint32Array(0);
   const out = new Set<number>();
   const last = Math.max(1, tokens.length - k + 1);
+  const parts: string[] = [];
   for (let i = 0; i < last; i++) {
-    const s = tokens.slice(i, i + k).join(" ");
-    out.add(murmurhash.v3(ASCII.test(s) ? s : encoder.encode(s), 0) >>> 0);
+    parts.length = 0;
+    for (let j = i; j < Math.min(tokens.length, i + k); j++) {
+      if (j > i) parts.push(" ");
+      parts.push(tokens[j]!);
+    }
+    out.add(murmur3Utf8(0, parts));
   }
   return Uint32Array.from(out).sort();
 }

@@ -1,4 +1,4 @@
-import murmurhash from "murmurhash";
+import { murmur3Utf8 } from "../compute/murmur.ts";
 
 /**
  * Featurizers turn a contribution's payload into a model input. They are part of a model's
@@ -109,27 +109,6 @@ function rowCache(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>): Row
 }
 
 const TOKEN = /[\p{L}\p{N}]+/gu;
-const encoder = new TextEncoder();
-let utf8 = new Uint8Array(4096);
-
-/**
- * MurmurHash3 of a feature's UTF-8 bytes — "w:word" or "b:one two" — encoded piece by piece into
- * one reused buffer. (Given a string, the murmurhash package makes a TextEncoder and an array per
- * call: a third of featurizing.)
- */
-function hashFeature(seed: number, kind: "w" | "b", first: string, second?: string): number {
-  const need = 4 + 3 * (first.length + (second?.length ?? 0)); // UTF-8: ≤ 3 bytes per UTF-16 unit
-  if (utf8.length < need) utf8 = new Uint8Array(2 * need);
-  utf8[0] = kind.charCodeAt(0);
-  utf8[1] = 0x3a; // ":"
-  let n = 2 + encoder.encodeInto(first, utf8.subarray(2)).written;
-  if (second !== undefined) {
-    utf8[n++] = 0x20; // " "
-    n += encoder.encodeInto(second, utf8.subarray(n)).written;
-  }
-  return murmurhash.v3(utf8.subarray(0, n), seed) >>> 0;
-}
-
 function hashRow(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>, text: string): { idx: Int32Array; val: Float32Array } {
   const tokens = (text.normalize("NFKC").toLowerCase().match(TOKEN) ?? []).slice(0, spec.maxTokens);
   // Tokens as ids in first-seen order; a feature is a word (code w) or a pair (code D + a·D + b).
@@ -154,7 +133,7 @@ function hashRow(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>, text:
   const acc = bucketScratch(spec.dims);
   const touched: number[] = [];
   for (const [code, c] of counts) {
-    const h = code < D ? hashFeature(spec.seed, "w", distinct[code]!) : hashFeature(spec.seed, "b", distinct[Math.floor((code - D) / D)]!, distinct[(code - D) % D]!);
+    const h = code < D ? murmur3Utf8(spec.seed, ["w:", distinct[code]!]) : murmur3Utf8(spec.seed, ["b:", distinct[Math.floor((code - D) / D)]!, " ", distinct[(code - D) % D]!]);
     const bucket = h % spec.dims;
     if (acc.stamp[bucket] !== acc.row) {
       acc.stamp[bucket] = acc.row;
