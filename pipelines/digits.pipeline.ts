@@ -37,4 +37,9 @@ export default pipeline("digits", {
   label_errors: labelErrors({ model: "model", data: "digits" }),
   // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).
   decisions: validations("digits"),
+  // Approximations to compare against exact TracIn in the Influence explorer (rewards use
+  // `influence`). Declared last, so a recompute settles the rewards first. (No projection variant:
+  // it runs on TF.js, ~15 s here, every retrain.)
+  influence_last_layer: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "last-layer" }),
+  influence_last_checkpoint: tracin({ model: "model", train: "train", test: "usage", topK: 20, checkpoints: "last" }),
 });

@@ -44,4 +44,9 @@ export default pipeline("mail", {
   label_errors: labelErrors({ model: "model", data: "mail" }),
   // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).
   decisions: validations("mail-spam"),
+  // Approximations to compare against exact TracIn in the Influence explorer (rewards use
+  // `influence`). Declared last, so a recompute settles the rewards first. (No projection variant:
+  // it runs on TF.js, ~13 s here, every retrain.)
+  influence_last_layer: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "last-layer" }),
+  influence_last_checkpoint: tracin({ model: "model", train: "train", test: "usage", topK: 20, checkpoints: "last" }),
 });

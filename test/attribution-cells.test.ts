@@ -105,4 +105,27 @@ describe("attribution cells on a small Datanet", () => {
     const [run] = await ws.rows<{ error: string }>("select error from runs where cell = 'influence' and status = 'failed'");
     expect(run!.error).toMatch(/input "half" \(\d+ rows\) is not the data model [0-9a-f]{12} was trained on \(\d+ contributions/);
   });
+
+  it("sums over a subset of the checkpoints when asked, and names the ones a model has", async () => {
+    const base = attributionPipeline();
+    const p = pipeline("att", [...base.cells], {
+      last: tracin({ model: "model", train: "train", test: "queries", topK: 500, checkpoints: "last" }),
+      third: tracin({ model: "model", train: "train", test: "queries", topK: 500, checkpoints: [3] }),
+      first_two: tracin({ model: "model", train: "train", test: "queries", topK: 500, checkpoints: [1, 2] }),
+      missing: tracin({ model: "model", train: "train", test: "queries", checkpoints: [9] }),
+    });
+    const s = await runPipeline(ws, p);
+    expect(s.failed).toEqual(["missing"]);
+    const [failure] = await ws.rows<{ error: string }>("select error from runs where pipeline = 'att' and cell = 'missing' order by started_at desc limit 1");
+    expect(failure!.error).toMatch(/has no checkpoint 9 \(it has 1, 2, 3\)/);
+    // "last" is checkpoint 3 of 3: the same table, to the byte.
+    const versions = await ws.rows<{ cell: string; data_version: string }>(
+      "select cell, data_version from runs where pipeline = 'att' and cell in ('last', 'third') and status = 'succeeded'");
+    expect(new Set(versions.map((v) => v.data_version)).size).toBe(1);
+    // Influence is a sum over checkpoints: the first two plus the last make all three.
+    const score = async (cell: string) => new Map((await output<Row>(ws, cell)).filter((r) => r.level === "contributor").map((r) => [`${r.query}/${r.key}`, r.score]));
+    const [all, last, firstTwo] = [await score("influence"), await score("last"), await score("first_two")];
+    for (const [k, v] of all) expect(last.get(k)! + firstTwo.get(k)!).toBeCloseTo(v, 5);
+    expect(() => tracin({ model: "m", train: "t", test: "q", checkpoints: [] })).toThrow(/checkpoints must be "all", "last" or a non-empty list/);
+  }, 120_000);
 });

@@ -97,6 +97,25 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("switches to an approximation the pipeline computes and says how far it agrees with influence", async () => {
+    const radios = page.locator("form input[type=radio]");
+    expect(await radios.evaluateAll((els) => els.map((e) => e.parentElement!.textContent!.trim()))).toEqual(["influence", "influence_last_layer"]);
+    await expect.poll(async () => (await page.locator("#variant").textContent())!.replace(/\s+/g, " ")).toMatch(/^influence: TracIn exact, checkpoints \d+,\d+ · the attribution the reward split pays by/);
+    const exact = await listText();
+    await radios.nth(1).check();
+    await expect.poll(async () => (await page.locator("#variant").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 })
+      .toMatch(/^influence_last_layer: TracIn last-layer, checkpoints \d+,\d+ · shares \d+% of the top proponents of influence on this inference, \d+\.\d% on average over \d+ inferences; it ranks this inference's contributors as influence does at Spearman (-?[01]\.\d{3}|n\/a)/);
+    await settled(page);
+    const approx = await listText();
+    expect(approx).toMatch(/#1 ·/);
+    // The same inference, scored the other way: a list of its own (the shares chart follows too).
+    expect(await page.locator("svg[class^=plot] [aria-label='bar'] rect").count()).toBeGreaterThan(0);
+    await radios.nth(0).check();
+    await expect.poll(listText, { timeout: 30_000 }).toBe(exact);
+    console.log(`last layer vs exact on one inference: ${exact === approx ? "same lists" : "different lists"}`);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it("shows a hostile contribution's markup as inert text", async () => {
     // An inference whose top contributions include one of mallory's.
     const prefixes = hostileIds.map((id) => id.slice(0, 12));
@@ -213,7 +232,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await page.locator("svg[class^=plot]").count()).toBe(3);
     expect(await page.locator("#mislabel-setup").textContent()).toMatch(/^\d+ of \d+ training labels flipped \(seed 3\)/);
     // Served, not watched (the server watches nbtest only): the page does not claim to be live.
-    await expect.poll(() => page.locator("#tb-live").textContent()).toBe("not live: tracebook dev --pipeline nbquality watches it");
+    await expect.poll(() => page.locator("#tb-live").textContent()).toBe("not live: no watcher runs nbquality (tracebook run nbquality, then reload)");
     expect(await page.locator("#tb-live").getAttribute("class")).not.toContain("tb-on");
     await page.screenshot({ path: path.join(SCREENS, "attribution-quality.png"), fullPage: true });
     expect(consoleErrors).toEqual([]);

@@ -36,6 +36,12 @@ export interface TracinParams {
   /** "predicted" (default): explain the output the model gave; "label": the query's own label. */
   target?: "predicted" | "label";
   projection?: { dim: number; seed: number };
+  /**
+   * Which of the model's checkpoints TracIn sums over: "all" (default), "last", or their step
+   * indices as the manifest records them. A subset is an approximation worth comparing against
+   * (the Influence explorer switches between a pipeline's tracin cells).
+   */
+  checkpoints?: "all" | "last" | number[];
 }
 
 /**
@@ -50,6 +56,10 @@ export function tracinCell(p: TracinParams): Cell {
   if (params.mode === "projection" && !params.projection) params.projection = { dim: 32, seed: 0 };
   if (!["exact", "last-layer", "projection"].includes(params.mode)) throw new Error(`tracin: unknown mode "${params.mode}" (exact, last-layer, projection)`);
   if (!Number.isInteger(params.topK) || params.topK < 1) throw new Error(`tracin: topK must be a positive integer, got ${params.topK}`);
+  const subset = params.checkpoints ?? "all";
+  if (!(subset === "all" || subset === "last" || (Array.isArray(subset) && subset.length && subset.every((i) => Number.isInteger(i))))) {
+    throw new Error(`tracin: checkpoints must be "all", "last" or a non-empty list of checkpoint indices, got ${JSON.stringify(subset)}`);
+  }
   return {
     kind: "tracin",
     version: ATTRIBUTION_VERSION,
@@ -57,7 +67,9 @@ export function tracinCell(p: TracinParams): Cell {
     inputs: [p.model, p.train, p.test],
     source: () => attributionSource(params.mode),
     async run(ctx) {
-      const { manifest, model, checkpoints, final, trainSet, queries } = await prepareAttribution(ctx, params.model, params.train, params.test);
+      const prepared = await prepareAttribution(ctx, params.model, params.train, params.test);
+      const { manifest, model, final, trainSet, queries } = prepared;
+      const checkpoints = pickCheckpoints(prepared.checkpoints, subset, manifest.id);
       const predicted = await predict(model, final, queries);
       if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
       const y = params.target === "label" ? queries.y : predicted.classIndex;
@@ -112,6 +124,15 @@ export function tracinCell(p: TracinParams): Cell {
       };
     },
   };
+}
+
+/** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */
+function pickCheckpoints<C extends { index: number }>(all: C[], subset: "all" | "last" | number[], modelId: string): C[] {
+  if (subset === "all") return all;
+  if (subset === "last") return all.slice(-1);
+  const missing = subset.filter((i) => !all.some((c) => c.index === i));
+  if (missing.length) throw new Error(`tracin: model ${modelId.slice(0, 12)} has no checkpoint ${missing.join(", ")} (it has ${all.map((c) => c.index).join(", ")})`);
+  return all.filter((c) => subset.includes(c.index));
 }
 
 /** Σ_k η_k ‖∇ℓ(θ_k, z)‖² for every training contribution: high for mislabelled or atypical rows. */

@@ -126,7 +126,7 @@ if (import.meta.hot) {
   mounted.db.catalog().then((c) => {
     if (c.watched !== false) return;
     if (live) live.classList.remove("tb-on");
-    say("not live: tracebook dev --pipeline " + c.pipeline + " watches it");
+    say("not live: no watcher runs " + c.pipeline + " (tracebook run " + c.pipeline + ", then reload)");
   }, () => undefined);
   import.meta.hot.on("tracebook:output-changed", async (e) => {
     window.__tracebook.events.push(e);

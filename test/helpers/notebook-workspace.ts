@@ -49,6 +49,7 @@ export default pipeline("nbtest", {
   flags: validate("notes"),
   label_errors: labelErrors({ model: "model", data: "notes" }),
   decisions: validations(["notes", "tips"]),
+  influence_last_layer: tracin({ model: "model", train: "train", test: "usage", topK: 5, mode: "last-layer" }),
 });
 `;
 }
