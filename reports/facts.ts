@@ -1,3 +1,4 @@
+import type { PenaltyStability } from "./collect/stability.ts";
 import { canonicalJson, sha256 } from "../cells/graph/fingerprint.ts";
 
 /**
@@ -159,6 +160,11 @@ export interface ReportFacts {
     proponents: (ContributionText & { appearances: number; total_score: number })[];
     opponents: (ContributionText & { appearances: number; total_score: number })[];
     penalised: { epoch: string; contributor: string; net_influence: number; record: string }[];
+    /**
+     * Per epoch: the penalties that would go or come without the 1% of inferences with the most
+     * influence (collect/stability.ts). Absent from facts written before it existed.
+     */
+    penalty_stability?: PenaltyStability[];
   };
   quality: {
     decisions: { datanet: string; verdict: string; count: number }[];

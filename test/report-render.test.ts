@@ -160,6 +160,28 @@ describe("how far the scores can be trusted", () => {
   });
 });
 
+describe("how stable the penalties are", () => {
+  const stabilityOf = (f: ReportFacts) => /<p class="stability"[\s\S]*?<\/p>/.exec(renderHtml(f, runIdOf(f)))?.[0].replace(/\s+/g, " ") ?? "";
+
+  it("names the penalties a few inferences decide, escaped, and checks against the schema", () => {
+    const f = structuredClone(facts);
+    f.influence.penalty_stability = [{ epoch: "e1", inferences: 1200, left_out: 12, left_out_share: 0.385, penalised: 20, lifted: ["a", "b", "<b>c</b>", "d", "e", "f", "g", "h"], added: ["z"] }];
+    const p = stabilityOf(f);
+    expect(p).toContain("The 12 inferences (1% of 1,200, rounded up) with the most influence carry 38.5% of all of it.");
+    expect(p).toContain("Computed without them, 8 of the 20 penalties would be lifted (a, b, &#60;b&#62;c&#60;/b&#62;, d, e, f and 2 more) and 1 other contributor would be penalised (z): penalties that so few predictions decide are a weak signal");
+    expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f })).toEqual([]);
+    f.influence.penalty_stability[0]!.lifted = [];
+    expect(stabilityOf(f)).toContain("Computed without them, every penalty would stand, 1 other contributor would be penalised (z)");
+  });
+
+  it("leaves the paragraph out for facts written before it existed", () => {
+    const f = structuredClone(facts);
+    delete f.influence.penalty_stability;
+    expect(stabilityOf(f)).toBe("");
+    expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f })).toEqual([]);
+  });
+});
+
 describe("escaping", () => {
   it("escapes markup, quotes and ampersands for text and attributes", () => {
     expect(escapeHtml(`<script>alert("x")</script> & 'y'`)).toBe("&#60;script&#62;alert(&#34;x&#34;)&#60;/script&#62; &#38; &#39;y&#39;");

@@ -4,6 +4,7 @@ import type { ReportCells } from "./cells.ts";
 import { SETTLED_IDS, type Ledger } from "./ledger.ts";
 import { amount, round6 } from "./amount.ts";
 import { quoteOf, quotes } from "./texts.ts";
+import { penaltyStability } from "./stability.ts";
 
 /** How many contributors, proponents and opponents a report lists. */
 export const LIST_LIMIT = { contributors: 40, contributions: 10 };
@@ -14,8 +15,9 @@ interface ContributionRow { query: string; key: string; contributor: string; dat
 /**
  * Who moved the paid outputs: net influence per contributor and Datanet over the settled
  * inferences, the contributions that helped (proponents) and hurt (opponents) most often, and
- * the contributors penalised for a negative net. Sums run in JS in a fixed order, so the same
- * artifact always gives the same figures.
+ * the contributors penalised for a negative net, and how many of those penalties a handful of
+ * inferences decides. Sums run in JS in a fixed order, so the same artifact always gives the
+ * same figures.
  */
 export async function collectInfluence(ws: Workspace, pipeline: string, cells: ReportCells, ledger: Ledger): Promise<ReportFacts["influence"]> {
   const read = <T>(level: string, columns: string, extra = "") => ws.rows<T>(
@@ -30,7 +32,8 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     [pipeline, ...ledger.epochs])).map((r) => ({ ...r, net_influence: round6(r.net_influence) }));
   const penalisedSet = new Set(penalised.map((p) => p.contributor));
 
-  const contributorGroups = group(await read<GroupRow>("contributor", "query, key, score, share, rank"), n);
+  const contributorRows = await read<GroupRow>("contributor", "query, key, score, share, rank");
+  const contributorGroups = group(contributorRows, n);
   const contributors = contributorGroups
     .map((g) => ({ contributor: g.key, net_influence: g.net, mean_share: g.meanShare, inferences_led: g.led, paid: amount(paid.get(g.key) ?? 0n), penalised: penalisedSet.has(g.key) }))
     .sort((a, b) => b.net_influence - a.net_influence || a.contributor.localeCompare(b.contributor));
@@ -51,6 +54,7 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     proponents: withText(proponents),
     opponents: withText(opponents),
     penalised,
+    penalty_stability: penaltyStability(contributorRows, new Map(ledger.settled.map((q) => [q.id, q.epoch]))),
   };
 }
 

@@ -44,7 +44,21 @@ export function opponentsSection(f: ReportFacts): Safe {
 ${i.penalised.length ? table([{ head: "epoch", cls: "nowrap" }, { head: "contributor", cls: "wrap" }, { head: "net influence", cls: "num" }, { head: "record", cls: "wrap" }],
     i.penalised.map((p) => [p.epoch, p.contributor, score(p.net_influence), p.record])) : html`<p>None: no contributor had a negative net influence over an epoch.</p>`}
 ${negative.length && !i.penalised.length ? html`<p class="muted">${negative.length} contributors have a negative net over the whole report but not over any epoch.</p>` : ""}
+${(i.penalty_stability ?? []).map(stabilityParagraph)}
 <h3>Strongest opponents</h3>
 ${i.opponents.length ? contributions(i.opponents) : html`<p>None recorded.</p>`}
 </section>`;
+}
+
+/**
+ * How many penalties the few inferences with the most influence decide: TracIn scores grow with
+ * a query's loss gradient, so borderline predictions carry most of the mass an epoch's net sums.
+ */
+function stabilityParagraph(st: NonNullable<ReportFacts["influence"]["penalty_stability"]>[number]): Safe {
+  const names = (list: string[]) => list.length > 6 ? `${list.slice(0, 6).join(", ")} and ${list.length - 6} more` : list.join(", ");
+  const changes = st.lifted.length + st.added.length;
+  return html`<p class="stability" id="stability-${st.epoch}"><strong>How stable the penalties of epoch ${st.epoch} are.</strong> The ${count(st.left_out)} ${st.left_out === 1 ? "inference" : "inferences"} (1% of ${count(st.inferences)}, rounded up) with the most influence ${st.left_out === 1 ? "carries" : "carry"} ${percent(st.left_out_share)} of all of it.
+${changes
+    ? html` Computed without ${st.left_out === 1 ? "it" : "them"}, ${st.lifted.length ? `${count(st.lifted.length)} of the ${count(st.penalised)} penalties would be lifted (${names(st.lifted)})` : "every penalty would stand"}${st.added.length ? `${st.lifted.length ? " and" : ","} ${count(st.added.length)} other ${st.added.length === 1 ? "contributor" : "contributors"} would be penalised (${names(st.added)})` : ""}: penalties that so few predictions decide are a weak signal; weigh them before acting on them.`
+    : html` Computed without ${st.left_out === 1 ? "it" : "them"}, the same ${count(st.penalised)} ${st.penalised === 1 ? "contributor is" : "contributors are"} penalised.`}</p>`;
 }
