@@ -65,6 +65,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(() => page.locator("#tb-notebooks a").allTextContents()).toEqual(notebooks.flatMap((n) => [n.title, "nbtest"]));
     const pipelines = [...new Set([...notebooks.map((n) => n.pipeline).filter((p) => p !== null), "nbtest"])];
     expect(await page.locator("h2").allTextContents()).toEqual(pipelines.map((p) => `Pipeline ${p}`));
+    // Only nbtest has runs here, and the server watches it.
+    expect(await page.locator(".pipeline-live").allTextContents()).toEqual(["live: a watcher recomputes it and open pages follow"]);
     await page.screenshot({ path: path.join(SCREENS, "index.png"), fullPage: true });
   });
 

@@ -249,7 +249,7 @@ export function indexHtml(notebooks: NotebookInfo[], catalogs: (Catalog | { pipe
   }).join("\n");
   const pipelines = catalogs.map((c) => "error" in c
     ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="tb-error">${escapeHtml(c.error)}</p>`
-    : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
+    : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2>${c.watched === undefined ? "" : `<p class="tb-meta pipeline-live">${c.watched ? "live: a watcher recomputes it and open pages follow" : `served as it is: no watcher runs it (<code>tracebook run ${escapeHtml(c.pipeline)}</code>, then reload)`}</p>`}<table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
       `<tr><td>${escapeHtml(x.cell)}</td><td>${escapeHtml(x.kind)}</td><td>${escapeHtml(x.state)}</td><td>${x.rows ?? ""}</td><td><code>${escapeHtml(x.dataVersion?.slice(0, 12) ?? "")}</code></td></tr>`).join("")}</table>`).join("\n");
   return `<!doctype html>
 <html lang="en">
