@@ -367,6 +367,10 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("decisions")), { timeout: 120_000, interval: 1000 }).toBe(true);
     const cycles = server.events.slice(eventsBefore).filter((e) => e.event === "watch-cycle");
     expect(cycles.flatMap((e) => e.summary.ran)).not.toContain("model");
+    // The trail table, newest first: this keep, then the rejection made before it.
+    const trailRow = async (i: number) => (await page.locator("#trail tbody tr").nth(i).locator("td").allTextContents()).join(" | ");
+    await expect.poll(() => trailRow(0), { timeout: 30_000 }).toMatch(/\| test:ann \| approved \| [^|]+ \| reviewed: the label is right \| manual \| [0-9a-f]{12}$/);
+    expect(await trailRow(1)).toMatch(/\| test:ann \| rejected \| mallory \| markup and script in a contribution \| manual \| [0-9a-f]{12}$/);
     const ws = await openWorkspaceRetrying(home);
     try {
       expect(await ws.rows("select validator, verdict, reason from validations where contribution = ? and rule <> 'import' order by seq", [id]))
