@@ -387,7 +387,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
     // The tables the shipped notebooks read (other notebooks may add theirs).
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
-      "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage"]));
+      "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
+    // The folder appears whole, by a rename: nothing of the build is left beside it.
+    expect(fs.readdirSync(path.dirname(outDir))).toEqual(["site"]);
     expect(fs.existsSync(path.join(outDir, "influence-explorer.html"))).toBe(true);
     const files = fs.readdirSync(path.join(outDir, "assets"));
     expect(files.some((f) => /^duckdb-eh-.*\.wasm$/.test(f)) && files.some((f) => /^duckdb-browser-eh\.worker-.*\.js$/.test(f))).toBe(true);
@@ -400,6 +402,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.locator("svg [aria-label='bar'] rect").first().waitFor({ timeout: 60_000 });
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       expect(await page.locator("#tb-live").textContent()).toBe(""); // no live updates in a static site
+      // The explorer's variants ship too (front matter tables: "influence*"), with their agreement.
+      await page.locator("form input[type=radio]").nth(1).check();
+      await expect.poll(async () => (await page.locator("#variant").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 }).toMatch(/^influence_last_layer: TracIn last-layer, .* shares \d+% of the top proponents/);
       await page.screenshot({ path: path.join(SCREENS, "influence-explorer-static.png"), fullPage: true });
       // The curation queue is read-only there: no API, so no button records anything.
       await page.goto(`${url}curation-queue.html?pipeline=nbtest`);
@@ -410,6 +415,39 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     } finally {
       await new Promise<void>((resolve) => site.httpServer.close(() => resolve()));
     }
+  }, 120_000);
+
+  it("builds the notebooks' own pipelines even where one never ran, and a failed build leaves nothing", async () => {
+    const parent = tempDir("tb-nb-site-");
+    const outDir = path.join(parent, "site");
+    // By default the notebooks' pipelines: mail and mail-quality, neither of which ran in this workspace.
+    const built = await buildNotebooks({ home, outDir });
+    expect(built.tables).toEqual([]);
+    expect(JSON.parse(fs.readFileSync(path.join(outDir, "_tracebook", "catalog", "mail-quality.json"), "utf8")))
+      .toEqual({ pipeline: "mail-quality", cells: [], missing: expect.stringMatching(/^pipeline "mail-quality" has no runs in workspace .*: run `tracebook run mail-quality` first$/) });
+    // A folder that is not a site of ours is refused before anything is built, and left as it was.
+    const foreign = path.join(parent, "mine");
+    fs.mkdirSync(foreign);
+    fs.writeFileSync(path.join(foreign, "notes.txt"), "keep me");
+    await expect(buildNotebooks({ home, outDir: foreign })).rejects.toThrow(/is not empty and was not written by build-notebooks/);
+    expect(fs.readdirSync(foreign)).toEqual(["notes.txt"]);
+    // A build that fails half way (an artifact gone) leaves the earlier site as it was, and no half one beside it.
+    const marker = fs.readFileSync(path.join(outDir, ".tracebook-site"), "utf8");
+    const ws = await openWorkspaceRetrying(home);
+    let artifact: string;
+    try {
+      artifact = await artifactOf(ws, "influence");
+    } finally {
+      ws.close();
+    }
+    fs.renameSync(artifact, `${artifact}.away`);
+    try {
+      await expect(buildNotebooks({ home, outDir, pipelines: [pipelineFile] })).rejects.toThrow(/artifact .* is missing/);
+    } finally {
+      fs.renameSync(`${artifact}.away`, artifact);
+    }
+    expect(fs.readFileSync(path.join(outDir, ".tracebook-site"), "utf8")).toBe(marker);
+    expect(fs.readdirSync(parent).sort()).toEqual(["mine", "site"]);
   }, 120_000);
 });
 

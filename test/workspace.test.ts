@@ -1,11 +1,12 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { tableFromIPC, Type } from "apache-arrow";
+import { tableFromIPC, tableToIPC, Type } from "apache-arrow";
 import { DB_FILE, openWorkspace, resolveWorkspaceHome, type Workspace } from "../cells/store/workspace.ts";
 import { migrations } from "../cells/store/migrations.ts";
 import { exportQuery } from "../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../cells/store/readonly.ts";
+import { dictionaryEncodeStrings } from "../cells/store/arrow.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 describe("workspace location", () => {
@@ -103,6 +104,26 @@ describe("user SQL", () => {
       expect(await ws.rows("select * from schema_migrations")).toEqual(before);
       expect(fs.existsSync("/tmp/tb-never.csv")).toBe(false);
       expect(await readOnlyRows(ws, "select ? + 1 as n", [41])).toEqual([{ n: 42 }]);
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe("served Arrow", () => {
+  it("dictionary-encodes repeated strings only, and the values come back the same through IPC", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      const table = await ws.table(`select i, 'q' || (i % 7) as query, case when i % 5 = 0 then null else 'same text' end as text, 'row ' || i as unique_name
+                                    from range(200) t(i) order by i`);
+      const encoded = dictionaryEncodeStrings(table);
+      expect(encoded.schema.fields.map((f) => [f.name, Type[f.type.typeId]])).toEqual([["i", "Int"], ["query", "Dictionary"], ["text", "Dictionary"], ["unique_name", "Utf8"]]);
+      const back = tableFromIPC(tableToIPC(encoded, "stream"));
+      for (const name of ["i", "query", "text", "unique_name"]) expect(back.getChild(name)!.toArray()).toEqual(table.getChild(name)!.toArray());
+      expect(back.getChild("text")!.get(0)).toBeNull();
+      expect(tableToIPC(encoded, "stream").byteLength).toBeLessThan(tableToIPC(table, "stream").byteLength);
+      const small = await ws.table("select 'x' as a from range(10)");
+      expect(dictionaryEncodeStrings(small)).toBe(small); // too few rows to bother
     } finally {
       ws.close();
     }

@@ -6,7 +6,7 @@ import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
 import { compileNotebook } from "./transform.ts";
-import { NotebookData, type Catalog } from "./data.ts";
+import { NoRunsError, NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 
@@ -39,10 +39,26 @@ export interface BuildResult {
 export async function buildNotebooks(options: BuildOptions): Promise<BuildResult> {
   const home = resolveWorkspaceHome(options.home);
   const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
-  const outDir = path.resolve(options.outDir);
-  prepareOutDir(outDir);
+  const finalDir = path.resolve(options.outDir);
+  checkOutDir(finalDir);
   const notebooks = listNotebooks(notebooksDir).filter((n) => !n.error);
   if (!notebooks.length) throw new Error(`no notebooks in ${notebooksDir}`);
+  // Built beside the target and renamed into place at the end: a failed build leaves the
+  // earlier site (or nothing) as it was, never half a site.
+  const outDir = fs.mkdtempSync(path.join(path.dirname(finalDir), `.${path.basename(finalDir)}-building-`));
+  try {
+    await buildInto(outDir, notebooks, notebooksDir, home, options);
+    fs.rmSync(finalDir, { recursive: true, force: true });
+    fs.renameSync(outDir, finalDir);
+  } catch (err) {
+    fs.rmSync(outDir, { recursive: true, force: true });
+    throw err;
+  }
+  const result = JSON.parse(fs.readFileSync(path.join(finalDir, MARKER), "utf8").split("\n").slice(1).join("\n")) as Omit<BuildResult, "outDir" | "pages"> & { pages: string[] };
+  return { outDir: finalDir, pages: result.pages.map((p) => path.join(finalDir, p)), tables: result.tables, bytes: result.bytes };
+}
+
+async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebooks>, notebooksDir: string, home: string, options: BuildOptions): Promise<void> {
 
   const config = viteConfig({ notebooksDir, logLevel: options.logLevel ?? "warn" });
   await build({
@@ -93,8 +109,16 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
   const catalogs: Catalog[] = [];
   try {
     for (const [p, names] of wanted) {
-      const catalog = await data.catalog(p);
-      const cells = catalog.cells.filter((c) => names.has(c.cell) && c.dataVersion);
+      let catalog: Catalog;
+      try {
+        catalog = await data.catalog(p);
+      } catch (err) {
+        // A notebook's pipeline that never ran here (mail-quality, run by hand): its pages say what to run.
+        if (!(err instanceof NoRunsError)) throw err;
+        catalog = { pipeline: p, cells: [], missing: err.message };
+      }
+      const patterns = [...names].filter((n) => n.includes("*")).map((n) => new RegExp(`^${n.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+      const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
       fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
       for (const c of cells) {
         const { bytes: b } = await data.arrow(p, c.cell);
@@ -102,7 +126,7 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
         bytes += b.byteLength;
         tables.push(`${p}.${c.cell} (${c.rows} rows, ${(b.byteLength / 2 ** 20).toFixed(1)} MiB)`);
       }
-      const shipped: Catalog = { pipeline: p, cells };
+      const shipped: Catalog = { pipeline: p, cells, ...(catalog.missing ? { missing: catalog.missing } : {}) };
       fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(shipped));
       catalogs.push(shipped);
@@ -111,18 +135,18 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
     data.close();
   }
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
-  fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
-  return { outDir, pages, tables, bytes };
+  // The marker: who built the site (first line), then what it holds, for the caller.
+  const summary = { pages: pages.map((f) => path.relative(outDir, f)), tables, bytes };
+  fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n${JSON.stringify(summary)}\n`);
 }
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */
-function prepareOutDir(outDir: string): void {
+function checkOutDir(outDir: string): void {
   if (fs.existsSync(outDir)) {
     const entries = fs.readdirSync(outDir);
     if (entries.length && !entries.includes(MARKER)) throw new Error(`${outDir} is not empty and was not written by build-notebooks: choose another --out`);
-    fs.rmSync(outDir, { recursive: true, force: true });
   }
-  fs.mkdirSync(outDir, { recursive: true });
+  fs.mkdirSync(path.dirname(outDir), { recursive: true });
 }
 
 /**

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
-import { readerToArrow } from "../store/arrow.ts";
+import { dictionaryEncodeStrings, readerToArrow } from "../store/arrow.ts";
 import { cellHistories } from "../graph/runs.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
 
@@ -181,7 +181,8 @@ export class NotebookData {
       const { connection } = await this.reader;
       // DECIMAL and HUGEINT (fees and rewards, in base units) arrive as exact text: readerToArrow.
       const table = readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file]));
-      return tableToIPC(table, "stream");
+      // Repeated strings (ids, snippets) travel once: a fifth of the bytes for tracin tables.
+      return tableToIPC(dictionaryEncodeStrings(table), "stream");
     };
     const run = this.readerQueue.then(task, task);
     this.readerQueue = run.catch(() => undefined);

