@@ -151,5 +151,11 @@ describe("curators' decisions", () => {
     expect(kept.results).toEqual([expect.objectContaining({ from: "approved", to: "approved" })]);
     expect(await status(ws, q1.items[0]!.contribution)).toBe("approved");
     expect((await reviewQueue(ws, "notes")).items).toHaveLength(9);
+    // With --all, a decided row says who decided last, what and why; the others carry nothing.
+    const all = (await reviewQueue(ws, "notes", { includeDecided: true })).items;
+    expect(all.find((i) => i.contribution === q1.items[0]!.contribution)!.decision)
+      .toEqual({ validator: "bob", verdict: "approved", reason: "fine", decided_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+    expect(all.find((i) => i.contribution === q0.items[1]!.contribution)!.decision).toMatchObject({ validator: "ann", verdict: "quarantined", reason: "q" });
+    expect(all.filter((i) => i.decision === null)).toHaveLength(9);
   });
 });

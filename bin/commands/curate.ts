@@ -49,7 +49,9 @@ export function registerCurate(program: Command): void {
         console.log();
         console.log(formatTable(q.items.slice(0, limit).map((i) => ({
           rank: i.rank, id: shortId(i.contribution), contributor: i.contributor, label: i.label, status: i.status,
-          severity: i.severity ?? "", score: i.score ? +i.score.score.toFixed(2) : null, why: i.why,
+          severity: i.severity ?? "", score: i.score ? +i.score.score.toFixed(2) : null,
+          ...(opts.all ? { decided: i.decision ? `${i.decision.verdict} by ${i.decision.validator} ${i.decision.decided_at.slice(0, 10)}: ${i.decision.reason}` : "" } : {}),
+          why: i.why,
         })), { maxCell: 160, maxRows: limit }));
         console.log(`Decide with: tracebook curate reject|approve|quarantine|keep <id...> --reason "…" (or --datanet ${datanet} --flagged <rule> / --where "<sql>")`);
       });

@@ -22,11 +22,15 @@ export interface ReviewQueue {
   rulesFrom: string;
   /** Where the label-error scores came from, or null when no pipeline has computed any. */
   scoresFrom: { pipeline: string; cell: string; modelId: string; finishedAt: Date; rows: number } | null;
-  items: QueueItem[];
+  /** Ranked; with includeDecided, a decided row carries its latest curator's record. */
+  items: (QueueItem & { decision: LastDecision | null })[];
   contributorFlags: Flag[];
   /** Contributions left out because a curator has decided on them (unless includeDecided). */
   decided: number;
 }
+
+/** The latest record a curator (not an import) wrote about a contribution. */
+export interface LastDecision { validator: string; verdict: string; reason: string; decided_at: string }
 
 export interface ReviewOptions {
   /** A rule set to use instead of the one in force. */
@@ -44,16 +48,20 @@ export async function reviewQueue(ws: Workspace, datanet: string, options: Revie
   const inForce = options.rules ? { set: options.rules, from: "given" } : await rulesInForce(ws, datanet);
   const flags = await runRules(ws, datanet, inForce.set);
   const scores = await latestLabelScores(ws, datanet);
-  const candidates = await ws.rows<{ id: string; contributor: string; label: string; status: Status; decided: boolean }>(
-    `select c.id, c.contributor, c.label, c.status,
-            exists (select 1 from validations v where v.datanet = c.datanet and v.contribution = c.id and coalesce(v.rule, '') <> 'import') as decided
-     from contributions c where c.datanet = ? and c.status in (${UNDER_REVIEW.map(() => "?").join(", ")}) order by c.id`,
-    [datanet, ...UNDER_REVIEW],
+  // With each row, the latest curator's record about it (import records aside), if any.
+  const candidates = await ws.rows<{ id: string; contributor: string; label: string; status: Status; validator: string | null; verdict: string | null; reason: string | null; decided_at: string | null }>(
+    `select c.id, c.contributor, c.label, c.status, d.validator, d.verdict, d.reason, strftime(d.decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at
+     from contributions c
+     left join (select * from validations v where v.datanet = ? and coalesce(v.rule, '') <> 'import' qualify row_number() over (partition by v.contribution order by v.seq desc) = 1) d
+       on d.contribution = c.id
+     where c.datanet = ? and c.status in (${UNDER_REVIEW.map(() => "?").join(", ")}) order by c.id`,
+    [datanet, datanet, ...UNDER_REVIEW],
   );
-  const open = options.includeDecided ? candidates : candidates.filter((c) => !c.decided);
+  const open = options.includeDecided ? candidates : candidates.filter((c) => c.validator === null);
+  const decisions = new Map(open.filter((c) => c.validator !== null).map((c) => [c.id, { validator: c.validator!, verdict: c.verdict!, reason: c.reason ?? "", decided_at: c.decided_at! }]));
   return {
     datanet, ruleset: inForce.set, rulesFrom: inForce.from, scoresFrom: scores?.from ?? null,
-    items: rankQueue(open, flags, new Map((scores?.rows ?? []).map((s) => [s.contribution, s]))),
+    items: rankQueue(open, flags, new Map((scores?.rows ?? []).map((s) => [s.contribution, s]))).map((item) => ({ ...item, decision: decisions.get(item.contribution) ?? null })),
     contributorFlags: flags.filter((f) => f.contribution === null),
     decided: candidates.length - open.length,
   };
