@@ -1,4 +1,5 @@
 import type { Workspace } from "../store/workspace.ts";
+import { curatorsRecord } from "../datanet/types.ts";
 
 /**
  * A contributor's curation reputation: the smoothed share of their reviewed contributions that
@@ -39,7 +40,7 @@ export async function contributorReputation(ws: Workspace, datanet?: string): Pr
             count(*) filter (where c.status = 'pending') as pending,
             coalesce(sum(d.n), 0)::bigint as decisions
      from contributions c
-     left join (select datanet, contribution, count(*) as n from validations where coalesce(rule, '') <> 'import' group by all) d
+     left join (select datanet, contribution, count(*) as n from validations v where ${curatorsRecord("v")} group by all) d
        on d.datanet = c.datanet and d.contribution = c.id
      ${where}
      group by c.contributor`,

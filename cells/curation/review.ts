@@ -3,7 +3,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { artifactPath } from "../graph/artifacts.ts";
 import { InputError } from "../datanet/errors.ts";
-import type { Status } from "../datanet/types.ts";
+import { curatorsRecord, type Status } from "../datanet/types.ts";
 import { defaultRuleSet, parseRuleSet, type RuleSet } from "./ruleset.ts";
 import { UNDER_REVIEW, type Flag } from "./flags.ts";
 import { runRules } from "./validate.ts";
@@ -52,7 +52,7 @@ export async function reviewQueue(ws: Workspace, datanet: string, options: Revie
   const candidates = await ws.rows<{ id: string; contributor: string; label: string; status: Status; validator: string | null; verdict: string | null; reason: string | null; decided_at: string | null }>(
     `select c.id, c.contributor, c.label, c.status, d.validator, d.verdict, d.reason, strftime(d.decided_at, '%Y-%m-%dT%H:%M:%SZ') as decided_at
      from contributions c
-     left join (select * from validations v where v.datanet = ? and coalesce(v.rule, '') <> 'import' qualify row_number() over (partition by v.contribution order by v.seq desc) = 1) d
+     left join (select * from validations v where v.datanet = ? and ${curatorsRecord("v")} qualify row_number() over (partition by v.contribution order by v.seq desc) = 1) d
        on d.contribution = c.id
      where c.datanet = ? and c.status in (${UNDER_REVIEW.map(() => "?").join(", ")}) order by c.id`,
     [datanet, datanet, ...UNDER_REVIEW],

@@ -87,15 +87,16 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
     }
     const changes: { c: ResolvedContribution; to: Status }[] = [];
     for (const c of targets) {
-      const to: Status = d.verdict === KEEP ? c.status : d.verdict;
-      if (d.verdict !== KEEP && c.status === d.verdict) {
+      if (d.verdict === KEEP) {
+        changes.push({ c, to: c.status });
+        continue;
+      }
+      if (c.status === d.verdict) {
         if (single) throw new InputError(`${shortId(c.id)} (${c.datanet}) is already ${c.status} (to record that it stays so, keep it)`);
         continue;
       }
-      if (d.verdict !== KEEP && !TRANSITIONS[c.status].includes(d.verdict)) {
-        throw new InputError(`${shortId(c.id)} (${c.datanet}) cannot go from ${c.status} to ${d.verdict}`);
-      }
-      changes.push({ c, to });
+      if (!TRANSITIONS[c.status].includes(d.verdict)) throw new InputError(`${shortId(c.id)} (${c.datanet}) cannot go from ${c.status} to ${d.verdict}`);
+      changes.push({ c, to: d.verdict });
     }
     if (!changes.length) return [];
     // One statement each for the statuses and the records, whatever the number of rows: a bulk

@@ -9,7 +9,7 @@ import { canonicalFeatures, canonicalText, contributionId } from "./hash.ts";
 import { SPLIT_RULE, splitOf } from "./split.ts";
 import { listValue } from "@duckdb/node-api";
 import { checkContribution } from "./check.ts";
-import { DATANET_NAME, STATUSES, type ContributionInput, type ContributorInfo, type DatanetSpec, type Status } from "./types.ts";
+import { DATANET_NAME, IMPORT_RULE, STATUSES, type ContributionInput, type ContributorInfo, type DatanetSpec, type Status } from "./types.ts";
 
 export type IngestMode = "create" | "append" | "replace";
 
@@ -105,8 +105,8 @@ export async function ingest(
       if (options.status !== "pending") {
         await ws.run(
           `insert into validations (datanet, contribution, validator, verdict, rule, reason, decided_at)
-             select ?, id, ?, ?, 'import', ?, ?::timestamp from __new order by ord`,
-          [spec.name, options.validator, options.status, options.statusReason ?? `imported as ${options.status}`, started],
+             select ?, id, ?, ?, ?, ?, ?::timestamp from __new order by ord`,
+          [spec.name, options.validator, options.status, IMPORT_RULE, options.statusReason ?? `imported as ${options.status}`, started],
         );
       }
       const [counts] = await ws.rows<{ added: bigint; dups: bigint }>(

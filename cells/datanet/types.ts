@@ -43,3 +43,11 @@ export interface ContributorInfo {
 }
 
 export const DATANET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** The rule an import's validation records carry (the corpus's own judgement, not a curator's). */
+export const IMPORT_RULE = "import";
+
+/** SQL: the validation record (table alias `alias`) is a curator's, not an import's. */
+export function curatorsRecord(alias: string): string {
+  return `coalesce(${alias}.rule, '') <> '${IMPORT_RULE}'`;
+}

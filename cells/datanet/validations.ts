@@ -1,4 +1,5 @@
 import type { Cell } from "../graph/cell.ts";
+import { curatorsRecord } from "./types.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 
 export interface ValidationsOptions {
@@ -19,7 +20,7 @@ export function validations(datanet: string | string[], options: ValidationsOpti
   const names = [...new Set([datanet].flat())].sort();
   if (!names.length) throw new Error("validations(): name at least one Datanet");
   const imports = options.imports ?? false;
-  const where = `v.datanet in (${names.map(() => "?").join(", ")})${imports ? "" : " and coalesce(v.rule, '') <> 'import'"}`;
+  const where = `v.datanet in (${names.map(() => "?").join(", ")})${imports ? "" : ` and ${curatorsRecord("v")}`}`;
   return {
     kind: "validations",
     version: VERSION,

@@ -1,4 +1,5 @@
 import { murmur3Utf8 } from "../compute/murmur.ts";
+import { canonicalJson } from "../graph/fingerprint.ts";
 
 /**
  * Featurizers turn a contribution's payload into a model input. They are part of a model's
@@ -71,7 +72,7 @@ export function featurize(spec: FeaturizerSpec, rows: readonly Payload[], ids?: 
   return sparseMatrix(sparse, spec.dims);
 }
 
-/** Texts kept per process (in characters): about twice the mail corpus. */
+/** Texts kept per featurizer (in characters): about twice the mail corpus. */
 const CACHE_CHARS = 48 * 2 ** 20;
 const caches = new Map<string, RowCache>();
 
@@ -102,7 +103,7 @@ class RowCache {
 }
 
 function rowCache(spec: Extract<FeaturizerSpec, { kind: "hashed-ngrams" }>): RowCache {
-  const key = `${spec.version}/${spec.dims}/${spec.ngrams}/${spec.seed}/${spec.maxTokens}`;
+  const key = canonicalJson(spec); // every field: a featurizer that differs in any gets its own rows
   let cache = caches.get(key);
   if (!cache) caches.set(key, (cache = new RowCache()));
   return cache;

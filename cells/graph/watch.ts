@@ -1,6 +1,5 @@
-import path from "node:path";
 import fs from "node:fs";
-import { DB_FILE, openWorkspace, resolveWorkspaceHome, WorkspaceBusyError } from "../store/workspace.ts";
+import { openWorkspace, workspaceDbPath, WorkspaceBusyError } from "../store/workspace.ts";
 import { loadPipeline, resolvePipelineFile } from "./loader.ts";
 import { runPipeline, type GraphEvent, type RunSummary } from "./scheduler.ts";
 
@@ -28,7 +27,7 @@ export interface WatchOptions {
 export async function watchPipeline(options: WatchOptions): Promise<void> {
   const file = resolvePipelineFile(options.pipeline);
   // Named, not opened: another process may hold the file now (the first cycle retries).
-  const dbPath = path.join(resolveWorkspaceHome(options.home), DB_FILE);
+  const dbPath = workspaceDbPath(options.home);
   const dbFiles = [dbPath, `${dbPath}.wal`];
   const stampOf = (files: string[]) => files.map((f) => (fs.existsSync(f) ? `${fs.statSync(f).mtimeMs}:${fs.statSync(f).size}` : "-")).join("|");
   const at = () => new Date().toISOString();

@@ -6,7 +6,7 @@ import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
 import { compileNotebook } from "./transform.ts";
-import { NoRunsError, NotebookData, type Catalog } from "./data.ts";
+import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 
@@ -47,18 +47,17 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
   // earlier site (or nothing) as it was, never half a site.
   const outDir = fs.mkdtempSync(path.join(path.dirname(finalDir), `.${path.basename(finalDir)}-building-`));
   try {
-    await buildInto(outDir, notebooks, notebooksDir, home, options);
+    const built = await buildInto(outDir, notebooks, notebooksDir, home, options);
     fs.rmSync(finalDir, { recursive: true, force: true });
     fs.renameSync(outDir, finalDir);
+    return { ...built, outDir: finalDir, pages: built.pages.map((f) => path.join(finalDir, path.relative(outDir, f))) };
   } catch (err) {
     fs.rmSync(outDir, { recursive: true, force: true });
     throw err;
   }
-  const result = JSON.parse(fs.readFileSync(path.join(finalDir, MARKER), "utf8").split("\n").slice(1).join("\n")) as Omit<BuildResult, "outDir" | "pages"> & { pages: string[] };
-  return { outDir: finalDir, pages: result.pages.map((p) => path.join(finalDir, p)), tables: result.tables, bytes: result.bytes };
 }
 
-async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebooks>, notebooksDir: string, home: string, options: BuildOptions): Promise<void> {
+async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebooks>, notebooksDir: string, home: string, options: BuildOptions): Promise<Omit<BuildResult, "outDir">> {
 
   const config = viteConfig({ notebooksDir, logLevel: options.logLevel ?? "warn" });
   await build({
@@ -109,14 +108,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const catalogs: Catalog[] = [];
   try {
     for (const [p, names] of wanted) {
-      let catalog: Catalog;
-      try {
-        catalog = await data.catalog(p);
-      } catch (err) {
-        // A notebook's pipeline that never ran here (mail-quality, run by hand): its pages say what to run.
-        if (!(err instanceof NoRunsError)) throw err;
-        catalog = { pipeline: p, cells: [], missing: err.message };
-      }
+      // A notebook's pipeline that never ran here (mail-quality, run by hand) ships `missing`: its pages say what to run.
+      const catalog = await data.catalog(p);
       const patterns = [...names].filter((n) => n.includes("*")).map((n) => new RegExp(`^${n.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
       const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
       fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
@@ -135,9 +128,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     data.close();
   }
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
-  // The marker: who built the site (first line), then what it holds, for the caller.
-  const summary = { pages: pages.map((f) => path.relative(outDir, f)), tables, bytes };
-  fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n${JSON.stringify(summary)}\n`);
+  fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
+  return { pages, tables, bytes };
 }
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */

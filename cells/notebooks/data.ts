@@ -15,8 +15,6 @@ interface Entry extends CatalogCell {
 }
 
 export class NotFoundError extends Error {}
-/** The pipeline has never run in this workspace: a state a page shows (what to run), not a broken link. */
-export class NoRunsError extends NotFoundError {}
 
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
@@ -44,7 +42,12 @@ export class NotebookData {
     this.refreshMs = options.refreshMs ?? 1000;
   }
 
-  /** The pipeline's cells with their current outputs. Re-reads the run log (at most once per refreshMs) unless a watcher keeps it current. */
+  /**
+   * The pipeline's cells with their current outputs. Re-reads the run log (at most once per
+   * refreshMs) unless a watcher keeps it current. A pipeline that never ran here is an answer,
+   * not an error: no cells, and `missing` says what to run (pages, the index and static builds
+   * show it).
+   */
   async catalog(pipeline: string): Promise<Catalog> {
     const have = this.catalogs.get(pipeline);
     if (!have || (!this.live.has(pipeline) && Date.now() - have.at > this.refreshMs)) {
@@ -55,7 +58,7 @@ export class NotebookData {
       }
     }
     const entries = this.catalogs.get(pipeline);
-    if (!entries || !entries.cells.size) throw new NoRunsError(`pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first`);
+    if (!entries || !entries.cells.size) return { pipeline, cells: [], missing: `pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first` };
     return { pipeline, cells: [...entries.cells.values()].map(({ artifact: _a, ...c }) => c), watched: this.live.has(pipeline) };
   }
 
@@ -144,7 +147,8 @@ export class NotebookData {
 
   /** A cell's current output as an Arrow IPC stream. */
   async arrow(pipeline: string, cell: string): Promise<{ bytes: Uint8Array; dataVersion: string }> {
-    await this.catalog(pipeline);
+    const { missing } = await this.catalog(pipeline);
+    if (missing) throw new NotFoundError(missing);
     const entry = this.catalogs.get(pipeline)?.cells.get(cell);
     if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
     if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);

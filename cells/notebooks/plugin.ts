@@ -3,7 +3,7 @@ import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule } from "./transform.ts";
-import { NoRunsError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
+import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
 import { API_DECISIONS, handleDecisions, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
@@ -155,12 +155,7 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     if (!options.data) throw new NotFoundError("no workspace");
     const catalog = /^\/@tracebook\/catalog\/([^/]+)\.json$/.exec(p);
     if (catalog) {
-      // A pipeline that has not run yet is an answer, not an error: the page says what to run.
-      const body: Catalog = await options.data.catalog(catalog[1]!).catch((err: unknown) => {
-        if (err instanceof NoRunsError) return { pipeline: catalog[1]!, cells: [], missing: err.message };
-        throw err;
-      });
-      send(res, 200, "application/json; charset=utf-8", JSON.stringify(body), { "cache-control": "no-store" });
+      send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.data.catalog(catalog[1]!)), { "cache-control": "no-store" });
       return true;
     }
     const data = /^\/@tracebook\/data\/([^/]+)\/([^/]+)\.arrow$/.exec(p);
@@ -242,13 +237,15 @@ async function indexPage(options: PluginOptions): Promise<string> {
 }
 
 export function indexHtml(notebooks: NotebookInfo[], catalogs: (Catalog | { pipeline: string; error: string })[], href: (n: NotebookInfo, pipeline?: string) => string, head = ""): string {
-  const served = catalogs.filter((c) => !("error" in c)).map((c) => c.pipeline);
+  // A pipeline that never ran here is listed with what to run, like one the server could not read.
+  const problem = (c: Catalog | { pipeline: string; error: string }) => ("error" in c ? c.error : c.missing);
+  const served = catalogs.filter((c) => !problem(c)).map((c) => c.pipeline);
   const rows = notebooks.map((n) => {
     const others = served.filter((p) => p !== n.pipeline).map((p) => `<a href="${escapeHtml(href(n, p))}">${escapeHtml(p)}</a>`).join(" ");
     return `<tr><td><a href="${escapeHtml(href(n))}">${escapeHtml(n.title)}</a></td><td>${escapeHtml(n.pipeline ?? "")}</td><td>${others ? `also on ${others}` : ""}</td><td>${escapeHtml(n.error ?? "")}</td></tr>`;
   }).join("\n");
-  const pipelines = catalogs.map((c) => "error" in c
-    ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="tb-error">${escapeHtml(c.error)}</p>`
+  const pipelines = catalogs.map((c) => "error" in c || c.missing
+    ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="tb-error">${escapeHtml(problem(c)!)}</p>`
     : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2>${c.watched === undefined ? "" : `<p class="tb-meta pipeline-live">${c.watched ? "live: a watcher recomputes it and open pages follow" : `served as it is: no watcher runs it (<code>tracebook run ${escapeHtml(c.pipeline)}</code>, then reload)`}</p>`}<table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
       `<tr><td>${escapeHtml(x.cell)}</td><td>${escapeHtml(x.kind)}</td><td>${escapeHtml(x.state)}</td><td>${x.rows ?? ""}</td><td><code>${escapeHtml(x.dataVersion?.slice(0, 12) ?? "")}</code></td></tr>`).join("")}</table>`).join("\n");
   return `<!doctype html>

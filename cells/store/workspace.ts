@@ -35,10 +35,15 @@ export function resolveWorkspaceHome(explicit?: string, env: NodeJS.ProcessEnv =
 /** Another process holds the workspace (DuckDB allows one process per database file); waiting may help. */
 export class WorkspaceBusyError extends Error {}
 
+/** The workspace's DuckDB file, named without opening it (another process may hold it). */
+export function workspaceDbPath(home?: string): string {
+  return path.join(resolveWorkspaceHome(home), DB_FILE);
+}
+
 export async function openWorkspace(options: { home?: string } = {}): Promise<Workspace> {
   const home = resolveWorkspaceHome(options.home);
   fs.mkdirSync(home, { recursive: true });
-  const dbPath = path.join(home, DB_FILE);
+  const dbPath = workspaceDbPath(home);
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(dbPath);

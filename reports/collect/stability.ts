@@ -32,20 +32,22 @@ export function penaltyStability(rows: readonly { query: string; key: string; sc
     if (epoch === undefined) continue;
     const queries = byEpoch.get(epoch) ?? new Map<string, { key: string; score: number }[]>();
     byEpoch.set(epoch, queries);
-    queries.set(r.query, [...(queries.get(r.query) ?? []), { key: r.key, score: r.score }]);
+    const list = queries.get(r.query);
+    if (list) list.push({ key: r.key, score: r.score });
+    else queries.set(r.query, [{ key: r.key, score: r.score }]);
   }
   return [...byEpoch].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([epoch, queries]) => {
     const ids = [...queries.keys()].sort();
     const mass = new Map(ids.map((q) => [q, queries.get(q)!.reduce((s, r) => s + Math.abs(r.score), 0)]));
     const n = Math.ceil(ids.length / 100);
     const top = new Set([...ids].sort((a, b) => mass.get(b)! - mass.get(a)! || (a < b ? -1 : 1)).slice(0, n));
-    const net = (keep: (q: string) => boolean) => {
+    /** The contributors whose net over the kept inferences is negative. */
+    const penalised = (keep: (q: string) => boolean) => {
       const sums = new Map<string, number>();
       for (const q of ids) if (keep(q)) for (const r of queries.get(q)!) sums.set(r.key, (sums.get(r.key) ?? 0) + r.score);
-      for (const q of ids) for (const r of queries.get(q)!) if (!sums.has(r.key)) sums.set(r.key, 0);
       return new Set([...sums].filter(([, v]) => v < 0).map(([k]) => k));
     };
-    const now = net(() => true), without = net((q) => !top.has(q));
+    const now = penalised(() => true), without = penalised((q) => !top.has(q));
     const total = [...mass.values()].reduce((s, v) => s + v, 0);
     const topMass = [...top].reduce((s, q) => s + mass.get(q)!, 0);
     return {
