@@ -166,6 +166,40 @@ describe("running pipelines", () => {
     expect(runs.find((r) => r.cell === "a")!.data_version).toBe(sha256(`datanet/3\n${merkleRoot(leaves.map((l) => l.leaf))}`));
   });
 
+  it("records a cell cancelled between the announcement of its start and the record of its run", async () => {
+    // The window a Ctrl-C fell into on CI: "▶ cell" printed, then the cache lookup (a query,
+    // interrupted like any other) threw before the run was recorded, and the cell read "never run".
+    // A cached artifact's verify() runs inside that window, so it can cancel there on purpose.
+    const controller = new AbortController();
+    let armed = false;
+    const labels = (order: "asc" | "desc") => ({
+      ...(order === "asc"
+        ? sql`select label, count(*) as n from ${"trainA"} group by label order by label`
+        : sql`select label, count(*) as n from ${"trainA"} group by label order by label desc`),
+      verify: async () => {
+        if (armed) {
+          controller.abort();
+          await ws.rows("select sum(x) from range(3000000000) t(x)"); // interrupted by the scheduler
+        }
+        return null;
+      },
+    });
+    await runPipeline(ws, build({ labelsA: labels("asc") }));
+    await runPipeline(ws, build({ labelsA: labels("desc") }));
+    armed = true; // back to "asc": its artifact is in the cache, so verify() runs after "cell-started"
+    const events: string[] = [];
+    const summary = await runPipeline(ws, build({ labelsA: labels("asc") }), {
+      signal: controller.signal,
+      onEvent: (e) => { if ("cell" in e && e.cell === "labelsA") events.push(e.event); },
+    });
+    expect(summary.cancelled).toBe(true);
+    expect(events).toEqual(["cell-started", "cell-cancelled"]);
+    const runs = await ws.rows("select status, error from runs where cell = 'labelsA' order by started_at");
+    expect(runs).toEqual([
+      { status: "succeeded", error: null }, { status: "succeeded", error: null }, { status: "cancelled", error: "cancelled by the user" },
+    ]);
+  });
+
   it("fails a cell whose Datanet does not exist and still runs the rest", async () => {
     const p = build({ ghost: datanet("ghost"), fromGhost: sql`select * from ${"ghost"}` });
     const r = await runPipeline(ws, p);

@@ -88,6 +88,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
       const previous = history.lastSucceeded?.data_version ?? null;
       const inputVersions = Object.fromEntries(cell.inputs.map((i) => [i, current.get(i)!.dataVersion]));
       let runId: string | null = null;
+      let started = false;
       const t0 = performance.now();
       try {
         const plan = await planCell(ws, cell, inputVersions, history);
@@ -99,6 +100,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         }
         const reason = plan.verdict.state === "fresh" ? "forced" : plan.verdict.reason;
         emit({ event: "cell-started", ...base, reason, at: at() });
+        started = true;
         let cached = forced(name) ? null : await findCached(ws, plan.fingerprint);
         // A cached table whose outside files (a model folder) are gone is no cache at all.
         if (cached?.artifact && cell.verify && (await cell.verify(ws, cached.artifact))) cached = null;
@@ -134,14 +136,17 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
       } catch (err) {
         if (options.signal?.aborted) {
           clearInterval(repeat); // the run is over; the bookkeeping below must not be interrupted
+          // A Ctrl-C can land after the start was announced but before its record was written
+          // (the cache lookup is a query too): the cell still shows as cancelled, not as never run.
           if (runId) await recordEnd(ws, runId, { status: "cancelled", error: "cancelled by the user" });
+          else if (started) await recordUnstarted(ws, p.name, name, cell.kind, cell.version, "cancelled", "cancelled by the user");
           emit({ event: "cell-cancelled", ...base, at: at() });
           summary.cancelled = true;
           break;
         }
         const error = `${cell.kind} cell "${name}": ${(err as Error).message}`;
         if (runId) await recordEnd(ws, runId, { status: "failed", error });
-        else await recordFailure(ws, p.name, name, cell.kind, cell.version, error);
+        else await recordUnstarted(ws, p.name, name, cell.kind, cell.version, "failed", error);
         broken.add(name);
         summary.failed.push(name);
         emit({ event: "cell-failed", ...base, error, at: at() });
@@ -170,11 +175,13 @@ async function detachInputs(ws: Workspace, names: readonly string[]) {
   for (const name of names) await ws.run(`drop view if exists ${quoteIdent(name)}`).catch(() => undefined);
 }
 
-/** A cell that failed before it could start (e.g. its Datanet is unknown) still leaves a record. */
-async function recordFailure(ws: Workspace, pipeline: string, cell: string, kind: string, version: string, error: string) {
+/** A cell that failed (its Datanet is unknown) or was cancelled before its run began still leaves a record. */
+async function recordUnstarted(
+  ws: Workspace, pipeline: string, cell: string, kind: string, version: string, status: "failed" | "cancelled", error: string,
+) {
   const id = await recordStart(ws, {
     pipeline, cell, kind, kind_version: version, params_json: "null", inputs_json: "{}", source_version: null,
     fingerprint: "unplanned", cached: false,
   });
-  await recordEnd(ws, id, { status: "failed", error });
+  await recordEnd(ws, id, { status, error });
 }
