@@ -2,13 +2,14 @@
 // workspace; requests made with node:http so every header (Origin, Host) is the test's to set.
 import fs from "node:fs";
 import http from "node:http";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
+import { decide } from "../cells/datanet/decisions.ts";
 
 interface Reply { status: number; body: { error?: string; field?: string | null; decided?: { id: string; from: string; to: string; seq: number }[]; unchanged?: unknown[]; watching?: boolean } }
 
@@ -207,4 +208,62 @@ describe("what tracebook dev serves and watches by default", () => {
     // A watch: false notebook does not stop a pipeline another notebook reads live.
     expect(defaultPipelines([nb("mail", false), nb("mail")], [], cwd).watched).toEqual(["mail"]);
   });
+});
+
+describe("a pipeline first run while tracebook dev is up", () => {
+  it("is adopted: listed on the index, watched, and its pages follow a curator's rejection", async () => {
+    const home = tempDir("tb-adopt-ws-");
+    const cwd = tempDir("tb-adopt-cwd-");
+    fs.mkdirSync(path.join(cwd, "pipelines"));
+    fs.writeFileSync(path.join(cwd, "package.json"), '{"type":"module"}\n');
+    const file = path.join(cwd, "pipelines", "late.pipeline.ts");
+    fs.writeFileSync(file, `import { datanet, pipeline, sql } from ${JSON.stringify(path.resolve("cells/index.ts"))};
+export default pipeline("late", {
+  notes: datanet("notes"),
+  counts: sql\`select status, count(*) as n from \${"notes"} group by status order by status\`,
+});
+`);
+    const ws = await openWorkspace({ home });
+    const ids = await (async () => {
+      try {
+        await smallDatanet(ws, "notes", 12);
+        return (await ws.rows<{ id: string }>("select id from contributions where status = 'approved' order by id")).map((r) => r.id);
+      } finally {
+        ws.close();
+      }
+    })();
+    const lines: string[] = [];
+    // No notebooks: at start nothing is served or watched.
+    const server = await startNotebookServer({
+      home, cwd, port: 0, notebooksDir: tempDir("tb-adopt-nb-"), cacheDir: path.join(home, "vite-cache"), log: (l) => lines.push(l),
+    });
+    try {
+      expect(server.pipelines).toEqual({ served: [], watched: [] });
+      const run = spawnSync(process.execPath, [path.resolve("bin/tracebook.js"), "--workspace", home, "run", "late"], { cwd, encoding: "utf8" });
+      expect(run.status, run.stderr).toBe(0);
+
+      const catalog = await (await fetch(`${server.url}@tracebook/catalog/late.json`)).json() as { watched?: boolean; cells: { cell: string }[] };
+      expect(catalog).toMatchObject({ watched: true, cells: [{ cell: "notes" }, { cell: "counts" }] });
+      expect(server.pipelines).toEqual({ served: ["late"], watched: ["late"] });
+      expect(lines).toContain("late: first ran after tracebook dev started; watching it now (open pages on it follow its outputs)");
+      expect(await (await fetch(server.url)).text()).toMatch(/Pipeline late<\/h2><p class="tb-meta pipeline-live">live:/);
+
+      // The adopted watcher's first cycle finds it fresh; a rejection then recomputes it.
+      const seen = (match: (e: Record<string, unknown>) => boolean) => (server.events as unknown as Record<string, unknown>[]).some(match);
+      const until = async (match: (e: Record<string, unknown>) => boolean) => {
+        for (let i = 0; i < 600 && !seen(match); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(seen(match)).toBe(true);
+      };
+      await until((e) => e.event === "watch-cycle" && e.pipeline === "late");
+      const w = await openWorkspaceRetrying(home);
+      try {
+        await decide(w, { ids: [ids[0]!], verdict: "rejected", validator: "ann", reason: "spam" });
+      } finally {
+        w.close();
+      }
+      await until((e) => e.event === "output-changed" && e.pipeline === "late" && e.cell === "counts");
+    } finally {
+      await server.close();
+    }
+  }, 120_000);
 });

@@ -17,7 +17,7 @@ export function registerDev(program: Command): void {
     .command("dev")
     .description("serve the notebooks (notebooks/*.md) on 127.0.0.1 with the pipelines' current outputs; watch the pipelines and update open pages live")
     .option("--port <n>", "port (default 5173, the next free one if taken)")
-    .option("--pipeline <name...>", "pipelines (names or files) to watch and serve (default: those the notebooks name and those the workspace has run; not those only watch: false notebooks read)")
+    .option("--pipeline <name...>", "pipelines (names or files) to watch and serve (default: those the notebooks name and those the workspace has run, and any first run while it serves; not those only watch: false notebooks read)")
     .option("--no-watch", "serve the outputs as they are: do not run the pipelines")
     .option("--notebooks <dir>", "folder of notebooks (default: the project's notebooks/)")
     .action(async (opts: DevOpts, command: Command) => {
@@ -36,7 +36,7 @@ export function registerDev(program: Command): void {
       const { served, watched } = server.pipelines;
       const asIs = served.filter((p) => !watched.includes(p));
       console.log(opts.watch
-        ? `Watching ${watched.join(", ") || "no pipeline"}: new outputs reach open pages without a reload.${asIs.length ? ` Served as they are (run by hand): ${asIs.join(", ")}.` : ""}`
+        ? `Watching ${watched.join(", ") || "no pipeline"}: new outputs reach open pages without a reload.${asIs.length ? ` Served as they are (run by hand): ${asIs.join(", ")}.` : ""}${opts.pipeline?.length ? "" : " A pipeline first run from now on is watched once a page or the index asks for it."}`
         : "Not watching (--no-watch): run `tracebook run <pipeline>` and reload to see new outputs.");
       await new Promise<void>((resolve) => {
         const stop = () => {

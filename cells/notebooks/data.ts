@@ -35,6 +35,7 @@ export class NotebookData {
   private readerQueue: Promise<unknown> = Promise.resolve();
   private workspaceQueue: Promise<unknown> = Promise.resolve();
   private readonly refreshMs: number;
+  private runLogPipelines: { names: string[]; at: number } | null = null;
 
   constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number }) {
     this.home = options.home;
@@ -60,6 +61,24 @@ export class NotebookData {
     const entries = this.catalogs.get(pipeline);
     if (!entries || !entries.cells.size) return { pipeline, cells: [], missing: `pipeline "${pipeline}" has no runs in workspace ${this.home}: run \`tracebook run ${pipeline}\` first` };
     return { pipeline, cells: [...entries.cells.values()].map(({ artifact: _a, ...c }) => c), watched: this.live.has(pipeline) };
+  }
+
+  /**
+   * The pipelines the run log names, re-read at most once per refreshMs. While another process
+   * holds the workspace, the last answer (the first read fails instead, after `attempts` tries).
+   */
+  async pipelinesRun(options: { attempts?: number } = {}): Promise<string[]> {
+    const have = this.runLogPipelines;
+    if (have && Date.now() - have.at <= this.refreshMs) return have.names;
+    try {
+      const names = await this.withWorkspace(async (ws) =>
+        (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline), options);
+      this.runLogPipelines = { names, at: Date.now() };
+      return names;
+    } catch (err) {
+      if (!have || !(err instanceof WorkspaceBusyError)) throw err;
+      return have.names;
+    }
   }
 
   /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */

@@ -37,6 +37,12 @@ export interface PluginOptions {
   base?: string;
   /** Pipelines the server serves besides those the notebooks name (the index links the notebooks to them too). */
   pipelines?: string[];
+  /**
+   * The dev server's adoption of pipelines first run after it started (adopt.ts): the index lists
+   * and a page's catalog request adopts them. Absent with pipelines named on the command line,
+   * with --no-watch and in a static build.
+   */
+  adoption?: { pipelines(): Promise<string[]>; adopt(pipeline: string): Promise<boolean> };
   /** The dev server's JSON API (curators' decisions); absent in a static build, whose pages are read-only. */
   api?: NotebookApi;
 }
@@ -155,6 +161,7 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     if (!options.data) throw new NotFoundError("no workspace");
     const catalog = /^\/@tracebook\/catalog\/([^/]+)\.json$/.exec(p);
     if (catalog) {
+      await options.adoption?.adopt(catalog[1]!);
       send(res, 200, "application/json; charset=utf-8", JSON.stringify(await options.data.catalog(catalog[1]!)), { "cache-control": "no-store" });
       return true;
     }
@@ -224,7 +231,8 @@ ${head}</head>
 /** The index: every notebook, and each pipeline's cells as the server sees them. */
 async function indexPage(options: PluginOptions): Promise<string> {
   const notebooks = listNotebooks(options.notebooksDir);
-  const pipelines = [...new Set([...notebooks.map((n) => n.pipeline).filter((p): p is string => p !== null), ...(options.pipelines ?? [])])];
+  const more = options.adoption ? await options.adoption.pipelines() : options.pipelines ?? [];
+  const pipelines = [...new Set([...notebooks.map((n) => n.pipeline).filter((p): p is string => p !== null), ...more])];
   const catalogs: (Catalog | { pipeline: string; error: string })[] = [];
   for (const p of pipelines) {
     try {

@@ -1,11 +1,11 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
-import { resolveWorkspaceHome, type Workspace } from "../store/workspace.ts";
+import { resolveWorkspaceHome } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
-import { resolvePipelineFile } from "../graph/loader.ts";
+import { PipelineAdoption, pipelineFileFound } from "./adopt.ts";
 import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
@@ -28,6 +28,8 @@ export interface ServeOptions {
    * notebooks name it (an evaluation that retrains for minutes) or its file cannot be found.
    */
   pipelines?: string[];
+  /** Where pipelines named by name are found (pipelines/<name>.pipeline.ts; default the current directory). */
+  cwd?: string;
   /** Run the watchers (default true). Without, the pages show the outputs as they are. */
   watch?: boolean;
   /** Vite's dependency cache (default node_modules/.vite/tracebook-notebooks). */
@@ -92,15 +94,17 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
   const log = options.log ?? ((line: string) => console.log(line));
   const data = new NotebookData({ home });
-  const { specs, watched } = options.pipelines?.length
-    ? { specs: options.pipelines, watched: options.pipelines }
-    : defaultPipelines(listNotebooks(notebooksDir), await data.withWorkspace((ws) => pipelinesRun(ws), { attempts: 8 }));
+  const explicit = !!options.pipelines?.length;
+  const notebooks = listNotebooks(notebooksDir);
+  const { specs, watched } = explicit
+    ? { specs: options.pipelines!, watched: options.pipelines! }
+    : defaultPipelines(notebooks, await data.pipelinesRun({ attempts: 8 }), options.cwd);
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 
   const events: WatchEvent[] = [];
   const watchers = new Watchers({
-    specs: (options.watch ?? true) ? watched : [], home, bin: BIN, log,
+    specs: (options.watch ?? true) ? watched : [], home, cwd: options.cwd, bin: BIN, log,
     onEvent: (spec, e) => {
       const name = pipelineName(spec);
       events.push(e);
@@ -118,6 +122,12 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       if (e.event === "watch-error") log(`${e.pipeline}: ${e.error.includes("the workspace is busy") ? "the workspace is busy (another process holds it): trying again" : e.error}`);
     },
   });
+  const served = new Set(specs.map(pipelineName));
+  // With the default pipelines and watchers on, one first run after start is adopted (adopt.ts).
+  const adoption = explicit || !(options.watch ?? true) ? undefined : new PipelineAdoption({
+    data, watchers, served, log, cwd: options.cwd,
+    named: new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p)),
+  });
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
   // the workspace open only for it; the watchers then recompute and the pages follow.
   const api: NotebookApi = {
@@ -127,7 +137,8 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const result = await watchers.pause(() => data.withWorkspace((ws) => recordDecision(ws, request), { attempts: options.writeAttempts ?? 8 }));
       for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${request.status === "keep" ? `kept ${d.to}` : `${d.from} → ${d.to}`} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
       // Whether the page's pipeline recomputes: a page opened on a pipeline no watcher runs must not say it does.
-      return { ...result, watching: request.pipeline === undefined ? watchers.watching : data.watched(request.pipeline) };
+      const watching = request.pipeline === undefined ? watchers.watching : (await adoption?.adopt(request.pipeline)) || data.watched(request.pipeline);
+      return { ...result, watching };
     },
   };
 
@@ -136,7 +147,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     ...config,
     // No CORS: a page of another origin (another local port included) must not read these pages, their token or the data.
     server: { ...config.server, host: "127.0.0.1", port: options.port ?? 5173, strictPort: options.port !== undefined, cors: false },
-    plugins: [tracebookNotebooks({ notebooksDir, runtimeEntry: RUNTIME_ENTRY, data, pipelines: specs.map(pipelineName), api })],
+    plugins: [tracebookNotebooks({ notebooksDir, runtimeEntry: RUNTIME_ENTRY, data, pipelines: [...served], adoption, api })],
   });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${options.port ?? 5173}/`;
@@ -150,7 +161,9 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     server,
     data,
     events,
-    pipelines: { served: specs.map(pipelineName), watched: watchers.watching ? watched.map(pipelineName) : [] },
+    get pipelines() {
+      return { served: [...served], watched: [...served].filter((p) => data.watched(p)) };
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -159,11 +172,6 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       data.close();
     },
   };
-}
-
-/** The pipelines the run log names. */
-async function pipelinesRun(ws: Workspace): Promise<string[]> {
-  return (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline);
 }
 
 /**
@@ -177,13 +185,5 @@ export function defaultPipelines(notebooks: readonly NotebookInfo[], run: readon
   const byNotebooks = named(() => true);
   const live = named((n) => n.watch);
   const specs = [...new Set([...byNotebooks, ...run])];
-  const findable = (p: string) => {
-    try {
-      resolvePipelineFile(p, cwd);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  return { specs, watched: specs.filter((p) => live.has(p) || (!byNotebooks.has(p) && findable(p))) };
+  return { specs, watched: specs.filter((p) => live.has(p) || (!byNotebooks.has(p) && pipelineFileFound(p, cwd))) };
 }

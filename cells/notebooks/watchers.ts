@@ -6,6 +6,8 @@ export interface WatchersOptions {
   /** Pipelines (names or files): one `tracebook run <spec> --watch` child each. */
   specs: string[];
   home: string;
+  /** Where a pipeline named by name is looked up (pipelines/<name>.pipeline.ts; default the current directory). */
+  cwd?: string;
   /** bin/tracebook.js */
   bin: string;
   onEvent(spec: string, e: WatchEvent): void;
@@ -30,18 +32,28 @@ export class Watchers {
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
   private stopping: Promise<void> | null = null;
   private closed = false;
+  private readonly specs: string[];
 
-  constructor(private readonly options: WatchersOptions) {}
+  constructor(private readonly options: WatchersOptions) {
+    this.specs = [...options.specs];
+  }
 
   /** Whether any pipeline is watched (false with --no-watch): decisions are then only recorded. */
   get watching(): boolean {
-    return this.options.specs.length > 0;
+    return this.specs.length > 0;
+  }
+
+  /** Watch one more pipeline: its watcher starts now, or when a curator's write ends. */
+  add(spec: string): void {
+    if (this.closed || this.specs.includes(spec)) return;
+    this.specs.push(spec);
+    this.start();
   }
 
   /** Spawn the watchers that are not running. */
   start(): void {
     if (this.closed || this.holds) return;
-    for (const spec of this.options.specs) {
+    for (const spec of this.specs) {
       if (this.children.has(spec)) continue;
       // A cycle that finds the workspace taken retries by itself (graph/watch.ts).
       const child = spawnWatcher(spec, this.options);
@@ -93,8 +105,8 @@ export class Watchers {
 
 /** `tracebook run <spec> --watch` as a child process: one JSON event per line on stdout. */
 function spawnWatcher(spec: string, options: WatchersOptions): ChildProcess {
-  const { home, bin, log } = options;
-  const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env });
+  const { home, bin, log, cwd } = options;
+  const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env, cwd });
   readline.createInterface({ input: child.stdout! }).on("line", (line) => {
     let e: WatchEvent;
     try {

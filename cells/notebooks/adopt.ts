@@ -1,0 +1,71 @@
+import type { NotebookData } from "./data.ts";
+import type { Watchers } from "./watchers.ts";
+import { resolvePipelineFile } from "../graph/loader.ts";
+
+export interface AdoptionOptions {
+  data: NotebookData;
+  watchers: Watchers;
+  /** Pipelines the notebooks name: settled at start (watched, or run by hand: `watch: false`), never adopted. */
+  named: ReadonlySet<string>;
+  /** The pipelines served so far; adopted ones are added. */
+  served: Set<string>;
+  log(line: string): void;
+  cwd?: string;
+}
+
+/**
+ * `tracebook dev` picks its pipelines when it starts. A pipeline first run after that (a data
+ * scientist's new pipeline, run with `tracebook run mine` in another terminal) would be served as
+ * it is and never be live until a restart. Instead the server adopts it the first time the index
+ * or a page asks for it: it has runs in this workspace, no notebook names it, and its file is
+ * found by name (a pipeline run from a file elsewhere cannot be found again: it stays served as
+ * it is, and its pages say so).
+ */
+export class PipelineAdoption {
+  private readonly pending = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly options: AdoptionOptions) {}
+
+  /** Every pipeline to list: those served from the start and those the run log names since, adopted where they can be. */
+  async pipelines(): Promise<string[]> {
+    for (const p of await this.options.data.pipelinesRun()) await this.adopt(p);
+    return [...this.options.served];
+  }
+
+  /** Start watching this pipeline if it first ran after the server started. Whether a watcher keeps it current. */
+  adopt(pipeline: string): Promise<boolean> {
+    const { data, named } = this.options;
+    if (data.watched(pipeline)) return Promise.resolve(true);
+    if (named.has(pipeline)) return Promise.resolve(false);
+    let pending = this.pending.get(pipeline);
+    if (!pending) {
+      pending = this.tryAdopt(pipeline).finally(() => this.pending.delete(pipeline));
+      this.pending.set(pipeline, pending);
+    }
+    return pending;
+  }
+
+  private async tryAdopt(pipeline: string): Promise<boolean> {
+    const { data, watchers, served, log } = this.options;
+    // Only a name the run log holds: never a file path taken from a URL.
+    if (!(await data.pipelinesRun()).includes(pipeline)) return false;
+    served.add(pipeline);
+    if (!pipelineFileFound(pipeline, this.options.cwd)) return false;
+    if (data.watched(pipeline)) return true;
+    data.watch(pipeline);
+    watchers.add(pipeline);
+    log(`${pipeline}: first ran after tracebook dev started; watching it now (open pages on it follow its outputs)`);
+    return true;
+  }
+}
+
+/** Whether `tracebook run <name>` would find this pipeline's file (pipelines/<name>.pipeline.ts): a watcher can then load it. */
+export function pipelineFileFound(pipeline: string, cwd?: string): boolean {
+  if (!/^[A-Za-z0-9][\w.-]*$/.test(pipeline) || /\.(ts|js|mjs|mts)$/.test(pipeline)) return false; // a name, not a path
+  try {
+    resolvePipelineFile(pipeline, cwd);
+    return true;
+  } catch {
+    return false;
+  }
+}
