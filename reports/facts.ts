@@ -1,4 +1,4 @@
-import type { PenaltyStability } from "./collect/stability.ts";
+import type { PenaltySides, PenaltyStability } from "./collect/stability.ts";
 import { canonicalJson, sha256 } from "../cells/graph/fingerprint.ts";
 
 /**
@@ -165,6 +165,11 @@ export interface ReportFacts {
      * influence (collect/stability.ts). Absent from facts written before it existed.
      */
     penalty_stability?: PenaltyStability[];
+    /**
+     * Per epoch with two or more predicted outputs: the contributors who help only one output,
+     * and how many of them were penalised (collect/stability.ts). Absent from facts written before it existed.
+     */
+    penalty_sides?: PenaltySides[];
   };
   quality: {
     decisions: { datanet: string; verdict: string; count: number }[];

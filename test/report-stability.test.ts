@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { penaltyStability } from "../reports/collect/stability.ts";
+import { penaltySides, penaltyStability } from "../reports/collect/stability.ts";
 import { DUPLICATE_CONTENT } from "../cells/attribution/cells.ts";
 
 describe("penalty stability", () => {
@@ -36,5 +36,61 @@ describe("penalty stability", () => {
         expect(s.added).toEqual([...without].filter((k) => !now.has(k)).sort());
       }
     }), { numRuns: 200, seed: 3 });
+  });
+});
+
+describe("which side the penalties fall on", () => {
+  it("groups contributors by the one output they help, and counts the recorded penalties", () => {
+    // s1, s2 help spam and oppose ham; h1 the reverse; m helps both. The workload asks for ham 3 times, spam once.
+    const q = (query: string, prediction: string, scores: Record<string, number>) =>
+      Object.entries(scores).map(([key, score]) => ({ query, key, score, prediction }));
+    const rows = [
+      ...q("a", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }), ...q("b", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }), ...q("c", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }),
+      ...q("d", "spam", { s1: 2, s2: 2, h1: -1, m: 1, [DUPLICATE_CONTENT]: 9 }),
+    ];
+    const epochs = new Map(["a", "b", "c", "d"].map((id) => [id, "e1"]));
+    expect(penaltySides(rows, epochs, new Map([["e1", new Set(["s1", "s2"])]]))).toEqual([{
+      epoch: "e1",
+      predictions: [{ prediction: "ham", inferences: 3 }, { prediction: "spam", inferences: 1 }],
+      sides: [{ helps: "ham", contributors: 1, penalised: 0 }, { helps: "spam", contributors: 2, penalised: 2 }, { helps: null, contributors: 1, penalised: 0 }],
+    }]);
+    // One predicted output, or none: no sides to take.
+    expect(penaltySides(rows.filter((r) => r.prediction === "ham"), epochs, new Map())).toEqual([]);
+    expect(penaltySides(rows.map((r) => ({ ...r, prediction: null })), epochs, new Map())).toEqual([]);
+  });
+
+  it("agrees with a brute-force recount for any rows", () => {
+    const row = fc.record({
+      query: fc.integer({ min: 0, max: 60 }).map((q) => `q${q}`), key: fc.constantFrom("a", "b", "c", "d"),
+      score: fc.double({ min: -1, max: 1, noNaN: true }),
+    });
+    fc.assert(fc.property(fc.array(row, { maxLength: 300 }), fc.subarray(["a", "b", "c", "d"]), (raw, penalisedKeys) => {
+      const rows = [...new Map(raw.map((r) => [`${r.query}/${r.key}`, r])).values()]
+        .map((r) => ({ ...r, prediction: ["x", "y", "z"][Number(r.query.slice(1)) % 3]! }));
+      const epochs = new Map(rows.map((r) => [r.query, "e"]));
+      const [s] = penaltySides(rows, epochs, new Map([["e", new Set(penalisedKeys)]]));
+      const outputs = [...new Set(rows.map((r) => r.prediction))];
+      if (outputs.length < 2) {
+        expect(s).toBeUndefined();
+        return;
+      }
+      const inferences = (p: string) => new Set(rows.filter((r) => r.prediction === p).map((r) => r.query)).size;
+      expect(s!.predictions).toEqual(outputs.map((p) => ({ prediction: p, inferences: inferences(p) }))
+        .sort((x, y) => y.inferences - x.inferences || (x.prediction < y.prediction ? -1 : 1)));
+      const sorted = [...rows].sort((x, y) => (x.query < y.query ? -1 : x.query > y.query ? 1 : 0));
+      const side = (k: string) => {
+        const net = (p: string) => sorted.filter((r) => r.key === k && r.prediction === p).reduce((t, r) => t + r.score, 0);
+        const present = outputs.filter((p) => rows.some((r) => r.key === k && r.prediction === p));
+        const up = present.filter((p) => net(p) > 0);
+        return up.length === 1 && present.every((p) => p === up[0] || net(p) < 0) ? up[0]! : null;
+      };
+      const keys = [...new Set(rows.map((r) => r.key))];
+      for (const x of s!.sides) {
+        const mine = keys.filter((k) => side(k) === x.helps);
+        expect(x.contributors).toBe(mine.length);
+        expect(x.penalised).toBe(mine.filter((k) => penalisedKeys.includes(k)).length);
+      }
+      expect(s!.sides.reduce((n, x) => n + x.contributors, 0)).toBe(keys.length);
+    }), { numRuns: 200, seed: 5 });
   });
 });

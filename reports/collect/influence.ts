@@ -4,7 +4,7 @@ import type { ReportCells } from "./cells.ts";
 import { SETTLED_IDS, type Ledger } from "./ledger.ts";
 import { amount, round6 } from "./amount.ts";
 import { quoteOf, quotes } from "./texts.ts";
-import { penaltyStability } from "./stability.ts";
+import { penaltySides, penaltyStability } from "./stability.ts";
 
 /** How many contributors, proponents and opponents a report lists. */
 export const LIST_LIMIT = { contributors: 40, contributions: 10 };
@@ -31,8 +31,11 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     `select epoch, contributor, net_influence, record from reputation where pipeline = ? and epoch in (${ledger.epochs.map(() => "?").join(", ")}) order by epoch, net_influence, contributor`,
     [pipeline, ...ledger.epochs])).map((r) => ({ ...r, net_influence: round6(r.net_influence) }));
   const penalisedSet = new Set(penalised.map((p) => p.contributor));
+  const penalisedBy = new Map<string, Set<string>>();
+  for (const p of penalised) penalisedBy.set(p.epoch, (penalisedBy.get(p.epoch) ?? new Set()).add(p.contributor));
+  const epochOf = new Map(ledger.settled.map((q) => [q.id, q.epoch]));
 
-  const contributorRows = await read<GroupRow>("contributor", "query, key, score, share, rank");
+  const contributorRows = await read<GroupRow & { prediction: string | null }>("contributor", "query, key, score, share, rank, prediction");
   const contributorGroups = group(contributorRows, n);
   const contributors = contributorGroups
     .map((g) => ({ contributor: g.key, net_influence: g.net, mean_share: g.meanShare, inferences_led: g.led, paid: amount(paid.get(g.key) ?? 0n), penalised: penalisedSet.has(g.key) }))
@@ -54,7 +57,8 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     proponents: withText(proponents),
     opponents: withText(opponents),
     penalised,
-    penalty_stability: penaltyStability(contributorRows, new Map(ledger.settled.map((q) => [q.id, q.epoch]))),
+    penalty_stability: penaltyStability(contributorRows, epochOf),
+    penalty_sides: penaltySides(contributorRows, epochOf, penalisedBy),
   };
 }
 

@@ -56,3 +56,74 @@ export function penaltyStability(rows: readonly { query: string; key: string; sc
     };
   });
 }
+
+export interface PenaltySides {
+  epoch: string;
+  /** The epoch's settled inferences by predicted output, most frequent first. */
+  predictions: { prediction: string; inferences: number }[];
+  /**
+   * Contributors by the one output they help: their net over the inferences predicted so is
+   * positive and over every other output's negative. `helps: null` gathers the rest.
+   */
+  sides: { helps: string | null; contributors: number; penalised: number }[];
+}
+
+/**
+ * Which side of the outputs the epoch's penalties fall on. On a classifier a contribution tends
+ * to help the predictions of its own label and oppose the others, so the sign of a contributor's
+ * epoch net can follow how often the workload asked for that output rather than whether the
+ * data hurt: on the mail corpus every spam-side contributor is penalised and no ham-side one.
+ * Per epoch with two or more predicted outputs: the inferences per output, and per output the
+ * contributors who help only it and how many of them were penalised. Sums run in a fixed order
+ * (query, then key), as penaltyStability's do.
+ */
+export function penaltySides(
+  rows: readonly { query: string; key: string; score: number; prediction: string | null }[],
+  epochOf: ReadonlyMap<string, string>,
+  /** The penalties recorded (reputation), by epoch. */
+  penalised: ReadonlyMap<string, ReadonlySet<string>>,
+): PenaltySides[] {
+  const byEpoch = new Map<string, { query: string; key: string; score: number; prediction: string }[]>();
+  const skip = new Set<string>();
+  for (const r of rows) {
+    const epoch = epochOf.get(r.query);
+    if (epoch === undefined || r.key === DUPLICATE_CONTENT) continue;
+    if (r.prediction === null) skip.add(epoch); // no predicted output to take sides on
+    const list = byEpoch.get(epoch) ?? [];
+    byEpoch.set(epoch, list);
+    list.push({ ...r, prediction: r.prediction ?? "" });
+  }
+  const out: PenaltySides[] = [];
+  for (const epoch of [...byEpoch.keys()].sort()) {
+    if (skip.has(epoch)) continue;
+    const list = [...byEpoch.get(epoch)!].sort((a, b) => (a.query < b.query ? -1 : a.query > b.query ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const outputOf = new Map(list.map((r) => [r.query, r.prediction]));
+    const counts = new Map<string, number>();
+    for (const p of outputOf.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
+    if (counts.size < 2) continue;
+    const nets = new Map<string, Map<string, number>>(); // contributor → output → net
+    for (const r of list) {
+      const m = nets.get(r.key) ?? new Map<string, number>();
+      nets.set(r.key, m);
+      m.set(r.prediction, (m.get(r.prediction) ?? 0) + r.score);
+    }
+    const recorded = penalised.get(epoch) ?? new Set<string>();
+    const sides = new Map<string | null, { contributors: number; penalised: number }>();
+    for (const [key, m] of nets) {
+      const positive = [...m].filter(([, v]) => v > 0);
+      const helps = positive.length === 1 && [...m].every(([p, v]) => p === positive[0]![0] || v < 0) ? positive[0]![0] : null;
+      const s = sides.get(helps) ?? { contributors: 0, penalised: 0 };
+      sides.set(helps, s);
+      s.contributors++;
+      if (recorded.has(key)) s.penalised++;
+    }
+    const byCount = (a: string, b: string) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0);
+    out.push({
+      epoch,
+      predictions: [...counts.keys()].sort(byCount).map((prediction) => ({ prediction, inferences: counts.get(prediction)! })),
+      // Outputs in the order of the predictions; the mixed group last.
+      sides: [...sides].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : byCount(a, b))).map(([helps, s]) => ({ helps, ...s })),
+    });
+  }
+  return out;
+}

@@ -45,6 +45,7 @@ ${i.penalised.length ? table([{ head: "epoch", cls: "nowrap" }, { head: "contrib
     i.penalised.map((p) => [p.epoch, p.contributor, score(p.net_influence), p.record])) : html`<p>None: no contributor had a negative net influence over an epoch.</p>`}
 ${negative.length && !i.penalised.length ? html`<p class="muted">${negative.length} contributors have a negative net over the whole report but not over any epoch.</p>` : ""}
 ${(i.penalty_stability ?? []).map(stabilityParagraph)}
+${(i.penalty_sides ?? []).filter((e) => e.sides.some((x) => x.penalised > 0)).map(sidesParagraph)}
 <h3>Strongest opponents</h3>
 ${i.opponents.length ? contributions(i.opponents) : html`<p>None recorded.</p>`}
 </section>`;
@@ -61,4 +62,33 @@ function stabilityParagraph(st: NonNullable<ReportFacts["influence"]["penalty_st
 ${changes
     ? html` Computed without ${st.left_out === 1 ? "it" : "them"}, ${st.lifted.length ? `${count(st.lifted.length)} of the ${count(st.penalised)} penalties would be lifted (${names(st.lifted)})` : "every penalty would stand"}${st.added.length ? `${st.lifted.length ? " and" : ","} ${count(st.added.length)} other ${st.added.length === 1 ? "contributor" : "contributors"} would be penalised (${names(st.added)})` : ""}: penalties that so few predictions decide are a weak signal; weigh them before acting on them.`
     : html` Computed without ${st.left_out === 1 ? "it" : "them"}, the same ${count(st.penalised)} ${st.penalised === 1 ? "contributor is" : "contributors are"} penalised.`}</p>`;
+}
+
+/**
+ * Which outputs the penalised contributors' data helps. On a classifier a contribution tends to
+ * help its own label's predictions and oppose the others, so an epoch net can follow how often the
+ * workload asked for an output rather than whether the data hurt; the paragraph says so only
+ * when the facts show it: every penalised contributor helps one output, and each such output was
+ * predicted less often than every output whose helpers kept their pay.
+ */
+function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]>[number]): Safe {
+  const listed = e.predictions.slice(0, 6).map((p) => `${p.prediction} ${count(p.inferences)} ${p.inferences === 1 ? "time" : "times"}`);
+  const rest = e.predictions.length - listed.length;
+  const total = e.predictions.reduce((n, p) => n + p.inferences, 0);
+  const inferencesOf = new Map(e.predictions.map((p) => [p.prediction, p.inferences]));
+  const of = (x: { contributors: number; penalised: number }) =>
+    x.penalised === 0 ? (x.contributors === 1 ? "it is not penalised" : "none of them is penalised")
+      : x.penalised === x.contributors ? (x.contributors === 1 ? "it is penalised" : x.contributors === 2 ? "both are penalised" : `all ${count(x.contributors)} are penalised`)
+        : `${count(x.penalised)} of them ${x.penalised === 1 ? "is" : "are"} penalised`;
+  const sentences = e.sides.map((x) => x.helps === null
+    ? `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} more than one output: ${of(x)}.`
+    : `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} only the ${x.helps} predictions (${count(inferencesOf.get(x.helps)!)}) and ${x.contributors === 1 ? "opposes" : "oppose"} the rest: ${of(x)}.`);
+  const hit = e.sides.filter((x) => x.helps !== null && x.penalised > 0);
+  const spared = e.sides.filter((x) => x.helps !== null && x.penalised === 0);
+  const mixedHit = e.sides.some((x) => x.helps === null && x.penalised > 0);
+  const fewer = hit.every((h) => spared.every((s) => inferencesOf.get(h.helps!)! < inferencesOf.get(s.helps!)!));
+  const outputs = hit.map((h) => h.helps!).join(", ");
+  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${!mixedHit && hit.length && spared.length && fewer
+    ? ` Every penalty falls on data that helps only the less often predicted ${hit.length === 1 ? `output (${outputs})` : `outputs (${outputs})`}: under this rule a contributor's sign follows how often the workload asked for its output, not only whether its data hurt. Weigh these penalties with that in mind.`
+    : ""}</p>`;
 }
