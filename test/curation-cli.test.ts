@@ -105,6 +105,19 @@ describe("tracebook curate", () => {
     expect(await tracebook(home, "curate", "queue", "notes", "--limit", "-1")).toMatchObject({ code: 2 });
   });
 
+  it("records a keep by id with tracebook datanet keep: the status stands, one record", async () => {
+    const kept = await tracebook(home, "datanet", "keep", ids[3]!.slice(0, 10), "--reason", "reviewed: fine", "--validator", "cy");
+    expect(kept).toMatchObject({ code: 0, out: `kept ${ids[3]!.slice(0, 8)}… (notes): approved (stands)` });
+    const ws = await openWorkspace({ home });
+    try {
+      expect(await ws.rows("select verdict, validator, reason from validations where contribution = ? and validator = 'cy'", [ids[3]!])).toEqual([{ verdict: "approved", validator: "cy", reason: "reviewed: fine" }]);
+      expect(await ws.rows("select status from contributions where id = ?", [ids[3]!])).toEqual([{ status: "approved" }]);
+    } finally {
+      ws.close();
+    }
+    expect(await tracebook(home, "datanet", "keep", ids[3]!)).toMatchObject({ code: 2, err: expect.stringMatching(/keep needs --reason/) });
+  });
+
   it("prints reputation and the rule set in force", async () => {
     const rep = JSON.parse((await tracebook(home, "curate", "reputation", "notes", "--json")).out) as { contributor: string; reputation: number }[];
     expect(rep[0]).toMatchObject({ contributor: expect.any(String) });

@@ -2,18 +2,23 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { decide, resolveContributionIds, shortId, type Verdict } from "../../cells/datanet/decisions.ts";
+import { decide, KEEP, resolveContributionIds, shortId, type Action } from "../../cells/datanet/decisions.ts";
 
 interface DecideOptions { reason?: string; datanet?: string; validator: string; rule: string; json?: boolean }
 
-const VERBS: readonly [string, Verdict][] = [["reject", "rejected"], ["approve", "approved"], ["quarantine", "quarantined"]];
+const VERBS: readonly [string, Action][] = [["reject", "rejected"], ["approve", "approved"], ["quarantine", "quarantined"], ["keep", KEEP]];
 
-/** `tracebook datanet reject|approve|quarantine <id...> --reason <text>`: curators' decisions. */
+/**
+ * `tracebook datanet reject|approve|quarantine|keep <id...> --reason <text>`: curators' decisions
+ * by id (`tracebook curate` also selects by flag, query or condition, and previews).
+ */
 export function registerDecisions(datanet: Command): void {
   for (const [verb, verdict] of VERBS) {
     datanet
       .command(verb)
-      .description(`mark contributions ${verdict}, with a reason, in the validation trail (all or nothing)`)
+      .description(verdict === KEEP
+        ? "record that contributions stay as they are (reviewed: their status stands), with a reason, in the validation trail (all or nothing)"
+        : `mark contributions ${verdict}, with a reason, in the validation trail (all or nothing)`)
       .argument("<id...>", "contribution ids, in full or as unique prefixes of at least 8 hex characters")
       // Checked by hand rather than requiredOption, so a missing reason is a one-line error.
       .option("--reason <text>", "why (required: a decision without a reason cannot be reviewed)")
@@ -38,7 +43,7 @@ export function registerDecisions(datanet: Command): void {
             for (const line of skipLines) process.stderr.write(`${line}\n`);
             return;
           }
-          for (const r of results) console.log(`${verdict} ${shortId(r.id)} (${r.datanet}): ${r.from} → ${r.to}`);
+          for (const r of results) console.log(verdict === KEEP ? `kept ${shortId(r.id)} (${r.datanet}): ${r.to} (stands)` : `${verdict} ${shortId(r.id)} (${r.datanet}): ${r.from} → ${r.to}`);
           for (const line of skipLines) console.log(line);
         });
       });
