@@ -200,8 +200,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const ms = Date.now() - t0;
     console.log(`contributors and rewards: first load ${ms} ms`);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
-    // Plot's charts: contributors (dots), the two Datanets, the fee flow and the recipients (bars), the models.
-    expect(await page.locator("svg[class^=plot]").count()).toBe(5);
+    // Plot's charts: contributors (dots), the two Datanets, the fee flow and the recipients (bars), the models, the outputs each contributor helps (and its colour ramp).
+    expect(await page.locator("svg[class^=plot]").count()).toBe(7);
     expect(await page.locator("svg[class^=plot] [aria-label='dot'] :is(circle, path)").count()).toBeGreaterThan(8); // symbols: one per Datanet
     expect(await page.locator("svg[class^=plot] [aria-label='bar'] rect").count()).toBeGreaterThan(10);
     const text = (await page.locator("#tb-notebook").textContent())!.replace(/\s+/g, " ");
@@ -216,6 +216,13 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     ]);
     const mallory = await contributorRow(page, "mallory");
     expect(mallory.slice(0, 2)).toEqual(["mallory", "notes"]);
+    // Which outputs each contributor's data helps: every contributor in one group, one cell per contributor and output.
+    const sides = (await page.locator("#sides").textContent())!.replace(/\s+/g, " ");
+    expect(sides).toMatch(/^ham: \d+ inferences · spam: \d+ inferences\. (\d+ contributors? helps? (only (ham|spam)|more than one output) \((none|all \d+|\d+) penalised\)\. ?)+$|^spam: \d+ inferences · ham: \d+ inferences\. (\d+ contributors? helps? (only (ham|spam)|more than one output) \((none|all \d+|\d+) penalised\)\. ?)+$/);
+    const grouped = [...sides.matchAll(/(\d+) contributors? helps?/g)].reduce((n, m) => n + Number(m[1]), 0);
+    const withInfluence = await page.locator("#contributors-table tbody tr").count();
+    expect(grouped).toBe(withInfluence);
+    expect(await page.locator("svg[class^=plot] [aria-label='cell'] rect").count()).toBe(2 * withInfluence);
     await page.screenshot({ path: path.join(SCREENS, "contributors-and-rewards.png"), fullPage: true });
     expect(consoleErrors).toEqual([]);
   });
