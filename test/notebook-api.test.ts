@@ -10,6 +10,7 @@ import { defaultPipelines, startNotebookServer, type NotebookServer } from "../c
 import { smallDatanet } from "./helpers/datanets.ts";
 import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
+import { datanet, pipeline, runPipeline } from "../cells/index.ts";
 
 interface Reply { status: number; body: { error?: string; field?: string | null; decided?: { id: string; from: string; to: string; seq: number }[]; unchanged?: unknown[]; watching?: boolean } }
 
@@ -192,6 +193,19 @@ describe("the notebook server's decisions API", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ pipeline: "never-run", cells: [], missing: expect.stringMatching(/^pipeline "never-run" has no runs in workspace .*: run `tracebook run never-run` first$/) });
     expect((await fetch(`${server.url}@tracebook/data/never-run/x.arrow`)).status).toBe(404);
+  });
+
+  it("lists a pipeline first run after it started, served as it is (this server watches nothing)", async () => {
+    const ws = await openWorkspace({ home });
+    try {
+      await runPipeline(ws, pipeline("later", { notes: datanet("notes") }));
+    } finally {
+      ws.close();
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // the run log's pipelines are re-read at most once a second
+    expect(await (await fetch(server.url)).text()).toMatch(/Pipeline later<\/h2><p class="tb-meta pipeline-live">served as it is/);
+    expect(server.pipelines.served).toContain("later");
+    expect(server.pipelines.watched).toEqual([]);
   });
 });
 

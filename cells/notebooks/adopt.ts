@@ -9,6 +9,8 @@ export interface AdoptionOptions {
   named: ReadonlySet<string>;
   /** The pipelines served so far; adopted ones are added. */
   served: Set<string>;
+  /** Start watchers (false with --no-watch: a new pipeline is listed and served as it is). */
+  watch: boolean;
   log(line: string): void;
   cwd?: string;
 }
@@ -50,7 +52,7 @@ export class PipelineAdoption {
     // Only a name the run log holds: never a file path taken from a URL.
     if (!(await data.pipelinesRun()).includes(pipeline)) return false;
     served.add(pipeline);
-    if (!pipelineFileFound(pipeline, this.options.cwd)) return false;
+    if (!this.options.watch || !pipelineFileFound(pipeline, this.options.cwd)) return false;
     if (data.watched(pipeline)) return true;
     data.watch(pipeline);
     watchers.add(pipeline);

@@ -39,8 +39,8 @@ export interface PluginOptions {
   pipelines?: string[];
   /**
    * The dev server's adoption of pipelines first run after it started (adopt.ts): the index lists
-   * and a page's catalog request adopts them. Absent with pipelines named on the command line,
-   * with --no-watch and in a static build.
+   * and a page's catalog request adopts them. Absent with pipelines named on the command line and
+   * in a static build.
    */
   adoption?: { pipelines(): Promise<string[]>; adopt(pipeline: string): Promise<boolean> };
   /** The dev server's JSON API (curators' decisions); absent in a static build, whose pages are read-only. */

@@ -123,9 +123,10 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     },
   });
   const served = new Set(specs.map(pipelineName));
-  // With the default pipelines and watchers on, one first run after start is adopted (adopt.ts).
-  const adoption = explicit || !(options.watch ?? true) ? undefined : new PipelineAdoption({
-    data, watchers, served, log, cwd: options.cwd,
+  // With the default pipelines, one first run after start is adopted (adopt.ts): listed, and
+  // watched unless --no-watch.
+  const adoption = explicit ? undefined : new PipelineAdoption({
+    data, watchers, served, log, cwd: options.cwd, watch: options.watch ?? true,
     named: new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p)),
   });
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
