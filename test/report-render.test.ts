@@ -184,32 +184,43 @@ describe("how stable the penalties are", () => {
 
 describe("which side the penalties fall on", () => {
   const sidesOf = (f: ReportFacts) => /<p class="sides"[\s\S]*?<\/p>/.exec(renderHtml(f, runIdOf(f)))?.[0].replace(/<[^>]+>/g, "").replace(/&#39;/g, "'").replace(/\s+/g, " ") ?? "";
-  const mail = {
-    epoch: "e1", predictions: [{ prediction: "ham", inferences: 860 }, { prediction: "spam", inferences: 340 }],
+  // Real mail: spam-side penalised while ham predictions carry 80% of the mass; after one retrain, ham-side with spam at 87%.
+  const before = {
+    epoch: "e1", predictions: [{ prediction: "ham", inferences: 860, mass_share: 0.8 }, { prediction: "spam", inferences: 340, mass_share: 0.2 }],
     sides: [{ helps: "ham", contributors: 21, penalised: 0 }, { helps: "spam", contributors: 7, penalised: 7 }],
   };
+  const after = {
+    epoch: "e1", predictions: [{ prediction: "ham", inferences: 859, mass_share: 0.130288 }, { prediction: "spam", inferences: 341, mass_share: 0.869712 }],
+    sides: [{ helps: "ham", contributors: 20, penalised: 20 }, { helps: "spam", contributors: 7, penalised: 0 }, { helps: null, contributors: 1, penalised: 0 }],
+  };
+  const claim = "Such a contributor's net is its support there minus its opposition elsewhere, so its sign follows where the influence mass sits (how often each output was asked for and how confident the model was), not only whether its data hurt. Weigh these penalties with that in mind.";
 
-  it("says the penalties follow the workload's mix only when the facts show it, and checks against the schema", () => {
+  it("says the penalties follow where the influence mass sits only when the facts show it, and checks against the schema", () => {
     const f = structuredClone(facts);
-    f.influence.penalty_sides = [structuredClone(mail)];
-    expect(sidesOf(f)).toBe("Which side the penalties of epoch e1 fall on. Its 1,200 inferences were predicted ham 860 times, spam 340 times. " +
-      "21 contributors help only the ham predictions (860) and oppose the rest: none of them is penalised. " +
-      "7 contributors help only the spam predictions (340) and oppose the rest: all 7 are penalised. " +
-      "Every penalty falls on data that helps only the less often predicted output (spam): under this rule a contributor's sign follows how often the workload asked for its output, not only whether its data hurt. Weigh these penalties with that in mind.");
+    f.influence.penalty_sides = [structuredClone(before)];
+    expect(sidesOf(f)).toBe("Which side the penalties of epoch e1 fall on. Its 1,200 inferences were predicted ham 860 times (80.0% of the influence mass), spam 340 times (20.0%). " +
+      "21 contributors help only the ham predictions and oppose the rest: none of them is penalised. " +
+      "7 contributors help only the spam predictions and oppose the rest: all 7 are penalised. " +
+      `Every penalty falls on data that helps only the output whose predictions carry less of the influence: spam (20.0%). ${claim}`);
     expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f })).toEqual([]);
-    // A penalised contributor whose data helps several outputs: no claim about the mix.
+    // The retrained model: the other side, though ham is still asked for more often.
+    f.influence.penalty_sides = [structuredClone(after)];
+    expect(sidesOf(f)).toMatch(/20 contributors help only the ham predictions and oppose the rest: all 20 are penalised\. .* 1 contributor helps more than one output: it is not penalised\. Every penalty falls on data that helps only the output whose predictions carry less of the influence: ham \(13\.0%\)\./);
+    // A penalised contributor whose data helps several outputs: no claim.
+    f.influence.penalty_sides = [structuredClone(before)];
     f.influence.penalty_sides[0]!.sides.push({ helps: null, contributors: 2, penalised: 1 });
     expect(sidesOf(f)).toMatch(/2 contributors help more than one output: 1 of them is penalised\.$/);
-    // The penalised side is the one asked for more: no claim either.
-    f.influence.penalty_sides = [{ ...structuredClone(mail), sides: [{ helps: "ham", contributors: 21, penalised: 3 }, { helps: "spam", contributors: 7, penalised: 0 }] }];
+    // The penalised side carries more of the mass: no claim either.
+    f.influence.penalty_sides = [{ ...structuredClone(before), sides: [{ helps: "ham", contributors: 21, penalised: 3 }, { helps: "spam", contributors: 7, penalised: 0 }] }];
     expect(sidesOf(f)).toMatch(/none of them is penalised\.$/);
   });
 
   it("escapes the outputs' names, and leaves the paragraph out without penalties or for older facts", () => {
     const f = structuredClone(facts);
-    f.influence.penalty_sides = [{ ...structuredClone(mail), predictions: [{ prediction: "<i>ham</i>", inferences: 860 }, { prediction: "spam", inferences: 340 }], sides: [{ helps: "<i>ham</i>", contributors: 21, penalised: 0 }, { helps: "spam", contributors: 7, penalised: 7 }] }];
+    f.influence.penalty_sides = [{ ...structuredClone(before), predictions: [{ prediction: "<i>ham</i>", inferences: 860, mass_share: 0.8 }, { prediction: "spam", inferences: 340, mass_share: 0.2 }],
+      sides: [{ helps: "<i>ham</i>", contributors: 21, penalised: 0 }, { helps: "spam", contributors: 7, penalised: 7 }] }];
     expect(renderHtml(f, runIdOf(f))).toContain("predicted &#60;i&#62;ham&#60;/i&#62; 860 times");
-    f.influence.penalty_sides = [{ ...structuredClone(mail), sides: [{ helps: "ham", contributors: 21, penalised: 0 }, { helps: "spam", contributors: 7, penalised: 0 }] }];
+    f.influence.penalty_sides = [{ ...structuredClone(before), sides: [{ helps: "ham", contributors: 21, penalised: 0 }, { helps: "spam", contributors: 7, penalised: 0 }] }];
     expect(sidesOf(f)).toBe("");
     delete f.influence.penalty_sides;
     expect(sidesOf(f)).toBe("");

@@ -51,7 +51,8 @@ describe("which side the penalties fall on", () => {
     const epochs = new Map(["a", "b", "c", "d"].map((id) => [id, "e1"]));
     expect(penaltySides(rows, epochs, new Map([["e1", new Set(["s1", "s2"])]]))).toEqual([{
       epoch: "e1",
-      predictions: [{ prediction: "ham", inferences: 3 }, { prediction: "spam", inferences: 1 }],
+      // |scores| on ham inferences: 3 × 4 = 12; on spam (the duplicate group is nobody's): 6.
+      predictions: [{ prediction: "ham", inferences: 3, mass_share: 0.666667 }, { prediction: "spam", inferences: 1, mass_share: 0.333333 }],
       sides: [{ helps: "ham", contributors: 1, penalised: 0 }, { helps: "spam", contributors: 2, penalised: 2 }, { helps: null, contributors: 1, penalised: 0 }],
     }]);
     // One predicted output, or none: no sides to take.
@@ -75,8 +76,11 @@ describe("which side the penalties fall on", () => {
         return;
       }
       const inferences = (p: string) => new Set(rows.filter((r) => r.prediction === p).map((r) => r.query)).size;
-      expect(s!.predictions).toEqual(outputs.map((p) => ({ prediction: p, inferences: inferences(p) }))
+      const total = rows.reduce((t, r) => t + Math.abs(r.score), 0);
+      const share = (p: string) => rows.filter((r) => r.prediction === p).reduce((t, r) => t + Math.abs(r.score), 0) / total;
+      expect(s!.predictions.map(({ mass_share: _m, ...p }) => p)).toEqual(outputs.map((p) => ({ prediction: p, inferences: inferences(p) }))
         .sort((x, y) => y.inferences - x.inferences || (x.prediction < y.prediction ? -1 : 1)));
+      for (const p of s!.predictions) expect(p.mass_share).toBeCloseTo(total > 0 ? share(p.prediction) : 0, 5);
       const sorted = [...rows].sort((x, y) => (x.query < y.query ? -1 : x.query > y.query ? 1 : 0));
       const side = (k: string) => {
         const net = (p: string) => sorted.filter((r) => r.key === k && r.prediction === p).reduce((t, r) => t + r.score, 0);

@@ -59,8 +59,11 @@ export function penaltyStability(rows: readonly { query: string; key: string; sc
 
 export interface PenaltySides {
   epoch: string;
-  /** The epoch's settled inferences by predicted output, most frequent first. */
-  predictions: { prediction: string; inferences: number }[];
+  /**
+   * The epoch's settled inferences by predicted output, most frequent first, with the share of the
+   * epoch's influence mass (Σ |contributor score|) their inferences carry.
+   */
+  predictions: { prediction: string; inferences: number; mass_share: number }[];
   /**
    * Contributors by the one output they help: their net over the inferences predicted so is
    * positive and over every other output's negative. `helps: null` gathers the rest.
@@ -70,12 +73,14 @@ export interface PenaltySides {
 
 /**
  * Which side of the outputs the epoch's penalties fall on. On a classifier a contribution tends
- * to help the predictions of its own label and oppose the others, so the sign of a contributor's
- * epoch net can follow how often the workload asked for that output rather than whether the
- * data hurt: on the mail corpus every spam-side contributor is penalised and no ham-side one.
- * Per epoch with two or more predicted outputs: the inferences per output, and per output the
- * contributors who help only it and how many of them were penalised. Sums run in a fixed order
- * (query, then key), as penaltyStability's do.
+ * to help the predictions of its own label and oppose the others, so a contributor's epoch net is
+ * its support on one side minus its opposition on the rest, and its sign follows where the
+ * influence mass sits (how often each output was asked for, how confident the model was) rather
+ * than whether the data hurt. On the mail corpus every spam-side contributor is penalised while
+ * ham predictions carry 80% of the mass, and after one retrain, with spam predictions carrying
+ * 87%, every ham-side one. Per epoch with two or more predicted outputs: the inferences and mass
+ * share per output, and per output the contributors who help only it and how many of them were
+ * penalised. Sums run in a fixed order (query, then key), as penaltyStability's do.
  */
 export function penaltySides(
   rows: readonly { query: string; key: string; score: number; prediction: string | null }[],
@@ -101,6 +106,9 @@ export function penaltySides(
     const counts = new Map<string, number>();
     for (const p of outputOf.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
     if (counts.size < 2) continue;
+    const mass = new Map<string, number>();
+    for (const r of list) mass.set(r.prediction, (mass.get(r.prediction) ?? 0) + Math.abs(r.score));
+    const totalMass = [...mass.values()].reduce((t, v) => t + v, 0);
     const nets = new Map<string, Map<string, number>>(); // contributor → output → net
     for (const r of list) {
       const m = nets.get(r.key) ?? new Map<string, number>();
@@ -120,7 +128,9 @@ export function penaltySides(
     const byCount = (a: string, b: string) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0);
     out.push({
       epoch,
-      predictions: [...counts.keys()].sort(byCount).map((prediction) => ({ prediction, inferences: counts.get(prediction)! })),
+      predictions: [...counts.keys()].sort(byCount).map((prediction) => ({
+        prediction, inferences: counts.get(prediction)!, mass_share: round6(totalMass > 0 ? mass.get(prediction)! / totalMass : 0),
+      })),
       // Outputs in the order of the predictions; the mixed group last.
       sides: [...sides].sort(([a], [b]) => (a === null ? 1 : b === null ? -1 : byCount(a, b))).map(([helps, s]) => ({ helps, ...s })),
     });

@@ -66,29 +66,29 @@ ${changes
 
 /**
  * Which outputs the penalised contributors' data helps. On a classifier a contribution tends to
- * help its own label's predictions and oppose the others, so an epoch net can follow how often the
- * workload asked for an output rather than whether the data hurt; the paragraph says so only
- * when the facts show it: every penalised contributor helps one output, and each such output was
- * predicted less often than every output whose helpers kept their pay.
+ * help its own label's predictions and oppose the others, so an epoch net is support on one side
+ * minus opposition on the rest, and its sign follows where the influence mass sits. The paragraph
+ * says so only when the facts show it: every penalised contributor helps one output, and each such
+ * output's predictions carry less of the mass than every output whose helpers kept their pay.
  */
 function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]>[number]): Safe {
-  const listed = e.predictions.slice(0, 6).map((p) => `${p.prediction} ${count(p.inferences)} ${p.inferences === 1 ? "time" : "times"}`);
+  const listed = e.predictions.slice(0, 6).map((p, i) => `${p.prediction} ${count(p.inferences)} ${p.inferences === 1 ? "time" : "times"} (${percent(p.mass_share)}${i ? "" : " of the influence mass"})`);
   const rest = e.predictions.length - listed.length;
   const total = e.predictions.reduce((n, p) => n + p.inferences, 0);
-  const inferencesOf = new Map(e.predictions.map((p) => [p.prediction, p.inferences]));
-  const of = (x: { contributors: number; penalised: number }) =>
+  const of = new Map(e.predictions.map((p) => [p.prediction, p]));
+  const penalisedOf = (x: { contributors: number; penalised: number }) =>
     x.penalised === 0 ? (x.contributors === 1 ? "it is not penalised" : "none of them is penalised")
       : x.penalised === x.contributors ? (x.contributors === 1 ? "it is penalised" : x.contributors === 2 ? "both are penalised" : `all ${count(x.contributors)} are penalised`)
         : `${count(x.penalised)} of them ${x.penalised === 1 ? "is" : "are"} penalised`;
   const sentences = e.sides.map((x) => x.helps === null
-    ? `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} more than one output: ${of(x)}.`
-    : `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} only the ${x.helps} predictions (${count(inferencesOf.get(x.helps)!)}) and ${x.contributors === 1 ? "opposes" : "oppose"} the rest: ${of(x)}.`);
+    ? `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} more than one output: ${penalisedOf(x)}.`
+    : `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} only the ${x.helps} predictions and ${x.contributors === 1 ? "opposes" : "oppose"} the rest: ${penalisedOf(x)}.`);
   const hit = e.sides.filter((x) => x.helps !== null && x.penalised > 0);
   const spared = e.sides.filter((x) => x.helps !== null && x.penalised === 0);
   const mixedHit = e.sides.some((x) => x.helps === null && x.penalised > 0);
-  const fewer = hit.every((h) => spared.every((s) => inferencesOf.get(h.helps!)! < inferencesOf.get(s.helps!)!));
-  const outputs = hit.map((h) => h.helps!).join(", ");
-  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${!mixedHit && hit.length && spared.length && fewer
-    ? ` Every penalty falls on data that helps only the less often predicted ${hit.length === 1 ? `output (${outputs})` : `outputs (${outputs})`}: under this rule a contributor's sign follows how often the workload asked for its output, not only whether its data hurt. Weigh these penalties with that in mind.`
+  const lighter = hit.every((h) => spared.every((s) => of.get(h.helps!)!.mass_share < of.get(s.helps!)!.mass_share));
+  const outputs = hit.map((h) => `${h.helps} (${percent(of.get(h.helps!)!.mass_share)})`).join(", ");
+  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${!mixedHit && hit.length && spared.length && lighter
+    ? ` Every penalty falls on data that helps only the ${hit.length === 1 ? "output" : "outputs"} whose predictions carry less of the influence: ${outputs}. Such a contributor's net is its support there minus its opposition elsewhere, so its sign follows where the influence mass sits (how often each output was asked for and how confident the model was), not only whether its data hurt. Weigh these penalties with that in mind.`
     : ""}</p>`;
 }
