@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { penaltySides, penaltyStability } from "../reports/collect/stability.ts";
-import { DUPLICATE_CONTENT } from "../cells/attribution/cells.ts";
+import { massBoundPenalties, penaltySides, penaltyStability } from "../reports/collect/stability.ts";
+import { DUPLICATE_CONTENT } from "../cells/attribution/duplicate.ts";
 
 describe("penalty stability", () => {
   it("lifts the penalty that one heavy inference decides, and counts the left-out mass", () => {
@@ -96,5 +96,19 @@ describe("which side the penalties fall on", () => {
       }
       expect(s!.sides.reduce((n, x) => n + x.contributors, 0)).toBe(keys.length);
     }), { numRuns: 200, seed: 5 });
+  });
+});
+
+describe("penalties bound to where the influence mass sits", () => {
+  const side = (helps: string | null, contributors: number, penalised: number) => ({ helps, contributors, penalised });
+  const at = (ham: number) => [{ prediction: "ham", inferences: 860, mass_share: ham }, { prediction: "spam", inferences: 340, mass_share: 1 - ham }];
+  it("names the lighter outputs when every penalty falls on their one-sided helpers, and nothing otherwise", () => {
+    // Real mail before a retrain (ham predictions 80% of the mass) and after (13%).
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.8), sides: [side("ham", 21, 0), side("spam", 7, 7)] })!.map((p) => p.prediction)).toEqual(["spam"]);
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.13), sides: [side("ham", 20, 20), side("spam", 7, 0), side(null, 1, 0)] })!.map((p) => p.prediction)).toEqual(["ham"]);
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.8), sides: [side("ham", 21, 0), side("spam", 7, 7), side(null, 2, 1)] })).toBeNull(); // a mixed one penalised
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.8), sides: [side("ham", 21, 2), side("spam", 7, 0)] })).toBeNull(); // the heavier side penalised
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.8), sides: [side("spam", 7, 7)] })).toBeNull(); // nobody spared to compare with
+    expect(massBoundPenalties({ epoch: "e", predictions: at(0.8), sides: [side("ham", 21, 0), side("spam", 7, 0)] })).toBeNull(); // no penalty
   });
 });

@@ -113,6 +113,15 @@ describe("usage ledger and settlement", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/40 inferences paid 0\.00000000000004936 in fees; statement pays out 0\.00000000000004936 \(reconciles to the base unit\)/);
     expect(r.stdout).toMatch(/creator:pay/);
+    // Beside the penalties, which side they fall on: every contributor in one group, the epoch's 40 inferences split by output.
+    const j = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e1", "--json"], { encoding: "utf8", env });
+    expect(j.status, j.stderr).toBe(0);
+    const { penalties, sides } = JSON.parse(j.stdout) as { penalties: unknown[]; sides: { epoch: string; predictions: { inferences: number; mass_share: number }[]; sides: { contributors: number; penalised: number }[] }[] };
+    expect(penalties.length).toBeGreaterThan(0);
+    expect(sides.map((x) => x.epoch)).toEqual(["e1"]);
+    expect(sides[0]!.predictions.reduce((n, p) => n + p.inferences, 0)).toBe(40);
+    expect(sides[0]!.predictions.reduce((n, p) => n + p.mass_share, 0)).toBeCloseTo(1, 5);
+    expect(sides[0]!.sides.reduce((n, x) => n + x.penalised, 0)).toBe(penalties.length);
     // The statement's amounts as JSON: exact integers in base units (text), summing to the fees.
     const shown = spawnSync(process.execPath, [BIN, "show", file, "rewards", "--json", "--limit", "1000"], { encoding: "utf8", env });
     expect(shown.status, shown.stderr).toBe(0);

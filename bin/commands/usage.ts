@@ -76,7 +76,12 @@ export function registerUsage(program: Command): void {
           `select epoch, sum(fee)::varchar as fees, count(*) as n from inferences where pipeline = ? ${where} group by epoch order by epoch`, params);
         const penalties = await ws.rows<{ epoch: string; contributor: string; record: string }>(
           `select epoch, contributor, record from reputation where pipeline = ? ${where} order by epoch, contributor`, params);
-        if (opts.json) return console.log(toJson({ lines, fees, penalties }));
+        // Which side the penalties fall on (reports/collect/stability.ts): a caveat a reader of the
+        // statement needs before acting on a penalty. A pipeline settling in several cells has no single answer.
+        const { pipelineSides } = await import("../../reports/collect/sides.ts");
+        const { massBoundPenalties } = await import("../../reports/collect/stability.ts");
+        const sides = penalties.length ? await pipelineSides(ws, name, penalties).catch(() => []) : [];
+        if (opts.json) return console.log(toJson({ lines, fees, penalties, sides }));
         for (const f of fees) {
           const mine = lines.filter((l) => l.epoch === f.epoch);
           const paid = mine.reduce((s, l) => s + BigInt(l.amount), 0n);
@@ -85,6 +90,13 @@ export function registerUsage(program: Command): void {
           console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
           const pen = penalties.filter((p) => p.epoch === f.epoch);
           if (pen.length) console.log(`Penalised (net negative influence, earn nothing this epoch): ${pen.map((p) => p.contributor).join(", ")}`);
+          const side = sides.find((x) => x.epoch === f.epoch);
+          const hit = side ? massBoundPenalties(side) : null;
+          if (pen.length && hit) {
+            const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+            console.log(`Every one of them helps only the ${hit.map((h) => `${h.prediction} predictions (${pct(h.mass_share)} of the influence mass)`).join(", ")} and opposes the rest: ` +
+              `the sign of such a net follows where the influence mass sits, not only whether the data hurt (\`tracebook report ${name}\` has the sides and how stable they are)`);
+          }
         }
       });
     });

@@ -11,12 +11,12 @@ import { columnsOf } from "../store/columns.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
+import { DUPLICATE_CONTENT } from "./duplicate.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
 export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
 
-/** The contributor group of later copies of content already submitted elsewhere: nobody's, earns nothing. */
-export const DUPLICATE_CONTENT = "(duplicate content)";
+export { DUPLICATE_CONTENT } from "./duplicate.ts";
 
 /** Earlier submission first; then Datanet name, then row order, so the owner is deterministic. */
 function submittedBefore(a: { datanet: string }, b: { datanet: string }, at: (number | null)[], ia: number, ib: number): boolean {

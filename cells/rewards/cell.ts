@@ -7,7 +7,7 @@ import { modelIdsIn } from "../factory/catalog.ts";
 import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
-import { DUPLICATE_CONTENT } from "../attribution/cells.ts";
+import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */

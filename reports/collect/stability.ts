@@ -1,4 +1,4 @@
-import { DUPLICATE_CONTENT } from "../../cells/attribution/cells.ts";
+import { DUPLICATE_CONTENT } from "../../cells/attribution/duplicate.ts";
 import { round6 } from "./amount.ts";
 
 export interface PenaltyStability {
@@ -136,4 +136,19 @@ export function penaltySides(
     });
   }
   return out;
+}
+
+/**
+ * Whether an epoch's sides show the mass effect: every penalised contributor helps one output,
+ * and each such output's predictions carry less of the influence mass than every output whose
+ * helpers kept their pay. The outputs hit (lightest first), or null when the facts do not show it.
+ */
+export function massBoundPenalties(e: PenaltySides): PenaltySides["predictions"] | null {
+  const of = new Map(e.predictions.map((p) => [p.prediction, p]));
+  const hit = e.sides.filter((x) => x.helps !== null && x.penalised > 0).map((x) => of.get(x.helps!)!);
+  const spared = e.sides.filter((x) => x.helps !== null && x.penalised === 0).map((x) => of.get(x.helps!)!);
+  const mixedHit = e.sides.some((x) => x.helps === null && x.penalised > 0);
+  if (mixedHit || !hit.length || !spared.length) return null;
+  if (!hit.every((h) => spared.every((s) => h.mass_share < s.mass_share))) return null;
+  return hit.sort((a, b) => a.mass_share - b.mass_share);
 }

@@ -2,6 +2,7 @@ import type { ReportFacts } from "../../facts.ts";
 import type { Chart } from "../charts.ts";
 import { html, type Safe } from "../escape.ts";
 import { count, percent, quote, score, shortHash, table } from "../format.ts";
+import { massBoundPenalties } from "../../collect/stability.ts";
 
 function figure(c: Chart | undefined, caption: Safe): Safe {
   return c ? html`<figure id="chart-${c.name}">${c.svg}<figcaption>${c.title}. ${caption}</figcaption></figure>` : html``;
@@ -75,7 +76,6 @@ function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]
   const listed = e.predictions.slice(0, 6).map((p, i) => `${p.prediction} ${count(p.inferences)} ${p.inferences === 1 ? "time" : "times"} (${percent(p.mass_share)}${i ? "" : " of the influence mass"})`);
   const rest = e.predictions.length - listed.length;
   const total = e.predictions.reduce((n, p) => n + p.inferences, 0);
-  const of = new Map(e.predictions.map((p) => [p.prediction, p]));
   const penalisedOf = (x: { contributors: number; penalised: number }) =>
     x.penalised === 0 ? (x.contributors === 1 ? "it is not penalised" : "none of them is penalised")
       : x.penalised === x.contributors ? (x.contributors === 1 ? "it is penalised" : x.contributors === 2 ? "both are penalised" : `all ${count(x.contributors)} are penalised`)
@@ -83,12 +83,9 @@ function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]
   const sentences = e.sides.map((x) => x.helps === null
     ? `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} more than one output: ${penalisedOf(x)}.`
     : `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} only the ${x.helps} predictions and ${x.contributors === 1 ? "opposes" : "oppose"} the rest: ${penalisedOf(x)}.`);
-  const hit = e.sides.filter((x) => x.helps !== null && x.penalised > 0);
-  const spared = e.sides.filter((x) => x.helps !== null && x.penalised === 0);
-  const mixedHit = e.sides.some((x) => x.helps === null && x.penalised > 0);
-  const lighter = hit.every((h) => spared.every((s) => of.get(h.helps!)!.mass_share < of.get(s.helps!)!.mass_share));
-  const outputs = hit.map((h) => `${h.helps} (${percent(of.get(h.helps!)!.mass_share)})`).join(", ");
-  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${!mixedHit && hit.length && spared.length && lighter
+  const hit = massBoundPenalties(e);
+  const outputs = (hit ?? []).map((h) => `${h.prediction} (${percent(h.mass_share)})`).join(", ");
+  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${hit
     ? ` Every penalty falls on data that helps only the ${hit.length === 1 ? "output" : "outputs"} whose predictions carry less of the influence: ${outputs}. Such a contributor's net is its support there minus its opposition elsewhere, so its sign follows where the influence mass sits (how often each output was asked for and how confident the model was), not only whether its data hurt. Weigh these penalties with that in mind.`
     : ""}</p>`;
 }

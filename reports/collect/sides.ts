@@ -1,0 +1,18 @@
+import type { Workspace } from "../../cells/store/workspace.ts";
+import { findCells } from "./cells.ts";
+import { penaltySides, type PenaltySides } from "./stability.ts";
+
+/**
+ * Which side each epoch's recorded penalties fall on, from the outputs the pipeline's rewards
+ * cell read (its influence and usage inputs): what `tracebook rewards` prints beside the
+ * penalties. The report computes the same over its settled ledger (collect/influence.ts).
+ */
+export async function pipelineSides(ws: Workspace, pipeline: string, penalties: readonly { epoch: string; contributor: string }[]): Promise<PenaltySides[]> {
+  const cells = await findCells(ws, pipeline);
+  const rows = await ws.rows<{ query: string; key: string; score: number; prediction: string | null }>(
+    "select query, key, score, prediction from read_parquet(?) where level = 'contributor' order by key, query", [cells.influence.artifact]);
+  const usage = await ws.rows<{ id: string; epoch: string }>("select id, epoch from read_parquet(?)", [cells.usage.artifact]);
+  const penalised = new Map<string, Set<string>>();
+  for (const p of penalties) penalised.set(p.epoch, (penalised.get(p.epoch) ?? new Set()).add(p.contributor));
+  return penaltySides(rows, new Map(usage.map((u) => [u.id, u.epoch])), penalised);
+}
