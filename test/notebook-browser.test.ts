@@ -420,6 +420,11 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.locator("#queue li.tb-queue-item").first().waitFor({ timeout: 60_000 });
       expect(await page.locator(".tb-warn").textContent()).toMatch(/^Read-only: this is a static build/);
       expect(await page.locator("#queue button:not([disabled])").count()).toBe(0);
+      // Contributors and rewards, down to which outputs each contributor's data helps.
+      await page.goto(`${url}contributors-and-rewards.html?pipeline=nbtest`);
+      await page.locator("#sides").waitFor({ timeout: 60_000 });
+      expect((await page.locator("#sides").textContent())!).toMatch(/% of the influence mass/);
+      expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       expect(consoleErrors.slice(errors)).toEqual([]);
     } finally {
       await new Promise<void>((resolve) => site.httpServer.close(() => resolve()));
