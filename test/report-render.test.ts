@@ -203,6 +203,9 @@ describe("which side the penalties fall on", () => {
       "7 contributors help only the spam predictions and oppose the rest: all 7 are penalised. " +
       `Every penalty falls on data that helps only the output whose predictions carry less of the influence: spam (20.0%). ${claim}`);
     expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f })).toEqual([]);
+    // The summary carries the caveat beside the count.
+    const summary = (/<section id="summary">[\s\S]*?<\/section>/.exec(renderHtml(f, runIdOf(f)))?.[0] ?? "").replace(/<[^>]+>/g, "").replace(/\s+/g, " ");
+    expect(summary).toContain(`Penalised${f.influence.penalised.length} ${f.influence.penalised.length === 1 ? "penalty" : "penalties"} (net influence negative over an epoch: no pay from it; opponents); in e1 each falls on data that helps only the spam predictions (20.0% of the influence mass): a sign that follows where the mass sits`);
     // The retrained model: the other side, though ham is still asked for more often.
     f.influence.penalty_sides = [structuredClone(after)];
     expect(sidesOf(f)).toMatch(/20 contributors help only the ham predictions and oppose the rest: all 20 are penalised\. .* 1 contributor helps more than one output: it is not penalised\. Every penalty falls on data that helps only the output whose predictions carry less of the influence: ham \(13\.0%\)\./);

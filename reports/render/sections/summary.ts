@@ -1,6 +1,7 @@
 import type { ReportFacts } from "../../facts.ts";
 import { html, type Safe } from "../escape.ts";
 import { count, facts, okMark, percent, shortHash, table } from "../format.ts";
+import { massBoundPenalties } from "../../collect/stability.ts";
 
 /** The verdict first: a reviewer sees at once whether the report's own checks hold. */
 export function checksSection(f: ReportFacts): Safe {
@@ -31,10 +32,23 @@ ${facts([
     ["Policy", s.policies.join(", ")],
     ["Fees", html`${s.fees.tokens} tokens <span class="muted">(${s.fees.units} base units)</span>`],
     ["Paid out", html`${s.paid.tokens} tokens <span class="muted">(${s.paid.units} base units)</span>`],
+    ...(f.influence.penalised.length ? [["Penalised", penalisedSummary(f)] as [string, Safe]] : []),
   ])}
 <h3>Payouts by role</h3>
 ${table([{ head: "role" }, { head: "recipients", cls: "num" }, { head: "tokens", cls: "num" }, { head: "base units", cls: "num" }],
     s.payouts_by_role.map((r) => [r.role, count(r.recipients), r.amount.tokens, r.amount.units]),
     ["total", "", s.paid.tokens, s.paid.units])}
 </section>`;
+}
+
+/**
+ * The penalties in one line, with the caveat a reviewer needs before acting on them: where they
+ * all fall on data helping only the outputs that carry less of the influence mass (stability.ts).
+ */
+function penalisedSummary(f: ReportFacts): Safe {
+  const i = f.influence;
+  const bound = (i.penalty_sides ?? []).map((e) => ({ epoch: e.epoch, hit: massBoundPenalties(e) })).filter((e) => e.hit);
+  const n = i.penalised.length;
+  return html`${count(n)} ${n === 1 ? "penalty" : "penalties"} (net influence negative over an epoch: no pay from it; <a href="#opponents">opponents</a>)${bound.map((e) =>
+    html`; in ${e.epoch} each falls on data that helps only the ${e.hit!.map((h) => `${h.prediction} predictions (${percent(h.mass_share)} of the influence mass)`).join(", ")}: a sign that follows where the mass sits`)}`;
 }
