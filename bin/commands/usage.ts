@@ -80,7 +80,9 @@ export function registerUsage(program: Command): void {
         // statement needs before acting on a penalty. A pipeline settling in several cells has no single answer.
         const { pipelineSides } = await import("../../reports/collect/sides.ts");
         const { massBoundPenalties } = await import("../../reports/collect/stability.ts");
-        const sides = penalties.length ? await pipelineSides(ws, name, penalties).catch(() => []) : [];
+        const sides = penalties.length
+          ? await pipelineSides(ws, name, penalties).catch((err: unknown) => { if (err instanceof InputError) return []; throw err; })
+          : [];
         if (opts.json) return console.log(toJson({ lines, fees, penalties, sides }));
         for (const f of fees) {
           const mine = lines.filter((l) => l.epoch === f.epoch);
