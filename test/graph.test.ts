@@ -200,6 +200,19 @@ describe("running pipelines", () => {
     ]);
   });
 
+  it("records where a pipeline was run from, and writes nothing when that has not moved", async () => {
+    const p = build();
+    await runPipeline(ws, p, { file: "pipelines/t.pipeline.ts" });
+    const first = await ws.rows<{ pipeline: string; file: string; recorded_at: Date }>("select * from pipeline_files");
+    expect(first).toEqual([{ pipeline: "t", file: path.resolve("pipelines/t.pipeline.ts"), recorded_at: expect.any(Date) }]);
+    // A watcher's all-fresh cycle: the same file, so no write (two watchers would otherwise wake each other).
+    await new Promise((r) => setTimeout(r, 5));
+    expect((await runPipeline(ws, p, { file: path.resolve("pipelines/t.pipeline.ts") })).ran).toEqual([]);
+    expect(await ws.rows("select * from pipeline_files")).toEqual(first);
+    await runPipeline(ws, p, { file: "/elsewhere/t.pipeline.ts" });
+    expect(await ws.rows("select file from pipeline_files")).toEqual([{ file: "/elsewhere/t.pipeline.ts" }]);
+  });
+
   it("fails a cell whose Datanet does not exist and still runs the rest", async () => {
     const p = build({ ghost: datanet("ghost"), fromGhost: sql`select * from ${"ghost"}` });
     const r = await runPipeline(ws, p);

@@ -221,16 +221,24 @@ describe("what tracebook dev serves and watches by default", () => {
     expect(out.watched).toEqual(["mail", "digits", "notes"]);
     // A watch: false notebook does not stop a pipeline another notebook reads live.
     expect(defaultPipelines([nb("mail", false), nb("mail")], [], cwd).watched).toEqual(["mail"]);
+    // A pipeline kept elsewhere is watched from the file it was last run from, while that file exists.
+    const elsewhere = path.join(cwd, "exp.pipeline.ts");
+    fs.writeFileSync(elsewhere, "export default {};\n");
+    const recorded = (p: string) => ({ gone: elsewhere, lost: path.join(cwd, "deleted.pipeline.ts"), notes: elsewhere })[p];
+    const withFiles = defaultPipelines([nb("mail")], ["gone", "lost", "notes"], cwd, recorded);
+    expect(withFiles.watched).toEqual(["mail", "gone", "notes"]);
+    expect(withFiles.watchSpecs).toEqual(["mail", elsewhere, "notes"]); // found by name first
   });
 });
 
 describe("a pipeline first run while tracebook dev is up", () => {
-  it("is adopted: listed on the index, watched, and its pages follow a curator's rejection", async () => {
+  it("is adopted from where it was run: listed on the index, watched, and its pages follow a curator's rejection", async () => {
     const home = tempDir("tb-adopt-ws-");
     const cwd = tempDir("tb-adopt-cwd-");
-    fs.mkdirSync(path.join(cwd, "pipelines"));
+    // Kept in the data scientist's own folder, not pipelines/: found again where it was run from.
+    fs.mkdirSync(path.join(cwd, "experiments"));
     fs.writeFileSync(path.join(cwd, "package.json"), '{"type":"module"}\n');
-    const file = path.join(cwd, "pipelines", "late.pipeline.ts");
+    const file = path.join(cwd, "experiments", "late.pipeline.ts");
     fs.writeFileSync(file, `import { datanet, pipeline, sql } from ${JSON.stringify(path.resolve("cells/index.ts"))};
 export default pipeline("late", {
   notes: datanet("notes"),
@@ -253,7 +261,7 @@ export default pipeline("late", {
     });
     try {
       expect(server.pipelines).toEqual({ served: [], watched: [] });
-      const run = spawnSync(process.execPath, [path.resolve("bin/tracebook.js"), "--workspace", home, "run", "late"], { cwd, encoding: "utf8" });
+      const run = spawnSync(process.execPath, [path.resolve("bin/tracebook.js"), "--workspace", home, "run", "experiments/late.pipeline.ts"], { cwd, encoding: "utf8" });
       expect(run.status, run.stderr).toBe(0);
 
       const catalog = await (await fetch(`${server.url}@tracebook/catalog/late.json`)).json() as { watched?: boolean; cells: { cell: string }[] };

@@ -31,10 +31,10 @@ export function registerRun(program: Command): void {
           await watchPipeline({ pipeline: name, home: workspace, signal: controller.signal, onEvent: (e) => console.log(toJson(e, 0)) });
           return;
         }
-        const { pipeline } = await loadPipeline(name);
+        const { pipeline, file } = await loadPipeline(name);
         await withWorkspace(command, async (ws) => {
           const printer = opts.json ? (e: GraphEvent) => console.log(toJson(e, 0)) : humanPrinter();
-          const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal: controller.signal, onEvent: printer });
+          const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal: controller.signal, onEvent: printer, file });
           if (!opts.json) {
             const list = (names: string[]) => (names.length ? ` (${names.join(", ")})` : "");
             console.log(

@@ -91,3 +91,19 @@ export async function markInterrupted(ws: Workspace): Promise<number> {
   for (const { id } of stale) await recordEnd(ws, id, { status: "interrupted", error: "the process running it ended before it finished" });
   return stale.length;
 }
+
+/**
+ * Where a pipeline was run from (an absolute path), replacing what was recorded before. Written
+ * only when it moved: a watcher's cycle that finds everything fresh must not write, or two
+ * watchers would wake each other up for ever.
+ */
+export async function recordPipelineFile(ws: Workspace, pipeline: string, file: string): Promise<void> {
+  const [known] = await ws.rows<{ file: string }>("select file from pipeline_files where pipeline = ?", [pipeline]);
+  if (known?.file === file) return;
+  await ws.run("insert or replace into pipeline_files (pipeline, file, recorded_at) values (?, ?, ?::timestamp)", [pipeline, file, nowUtc()]);
+}
+
+/** The file each pipeline was last run from. */
+export async function pipelineFiles(ws: Workspace): Promise<Map<string, string>> {
+  return new Map((await ws.rows<{ pipeline: string; file: string }>("select pipeline, file from pipeline_files")).map((r) => [r.pipeline, r.file]));
+}

@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import type { CellInput } from "./cell.ts";
@@ -5,7 +6,7 @@ import type { Pipeline } from "./pipeline.ts";
 import { ancestorsAndSelf } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
 import { materialize, removeOrphanTemps } from "./artifacts.ts";
-import { cellHistories, findCached, markInterrupted, recordEnd, recordStart } from "./runs.ts";
+import { cellHistories, findCached, markInterrupted, recordEnd, recordPipelineFile, recordStart } from "./runs.ts";
 
 export type GraphEvent =
   | { event: "cell-started"; pipeline: string; cell: string; kind: string; reason: string; at: string }
@@ -25,6 +26,8 @@ export interface RunOptions {
   force?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: GraphEvent) => void;
+  /** The pipeline's file, recorded in the workspace so `tracebook dev` can watch it from anywhere. */
+  file?: string;
 }
 
 export interface RunSummary {
@@ -55,6 +58,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
 
   await markInterrupted(ws);
   removeOrphanTemps(ws);
+  if (options.file) await recordPipelineFile(ws, p.name, path.resolve(options.file));
   const histories = await cellHistories(ws, p.name);
   const current = new Map<string, { dataVersion: string; artifact: string }>();
   const summary: RunSummary = { ran: [], fresh: [], failed: [], blocked: [], cancelled: false, changed: [] };

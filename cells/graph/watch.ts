@@ -46,7 +46,7 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
       const { pipeline } = await loadPipeline(file, { fresh: trigger !== "start" });
       const ws = await openWorkspace({ home: options.home });
       try {
-        const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent });
+        const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent, file });
         options.onEvent({ event: "watch-cycle", pipeline: pipeline.name, trigger, summary, at: at() });
       } finally {
         ws.close();

@@ -1,5 +1,7 @@
 import type { NotebookData } from "./data.ts";
 import type { Watchers } from "./watchers.ts";
+import fs from "node:fs";
+import path from "node:path";
 import { resolvePipelineFile } from "../graph/loader.ts";
 
 export interface AdoptionOptions {
@@ -20,8 +22,7 @@ export interface AdoptionOptions {
  * scientist's new pipeline, run with `tracebook run mine` in another terminal) would be served as
  * it is and never be live until a restart. Instead the server adopts it the first time the index
  * or a page asks for it: it has runs in this workspace, no notebook names it, and its file is
- * found by name (a pipeline run from a file elsewhere cannot be found again: it stays served as
- * it is, and its pages say so).
+ * found (by name under pipelines/, or where it was last run from: see watchSpec).
  */
 export class PipelineAdoption {
   private readonly pending = new Map<string, Promise<boolean>>();
@@ -52,22 +53,30 @@ export class PipelineAdoption {
     // Only a name the run log holds: never a file path taken from a URL.
     if (!(await data.pipelinesRun()).includes(pipeline)) return false;
     served.add(pipeline);
-    if (!this.options.watch || !pipelineFileFound(pipeline, this.options.cwd)) return false;
+    const spec = watchSpec(pipeline, this.options.cwd, data.recordedFile(pipeline));
+    if (!this.options.watch || spec === null) return false;
     if (data.watched(pipeline)) return true;
     data.watch(pipeline);
-    watchers.add(pipeline);
+    watchers.add(spec);
     log(`${pipeline}: first ran after tracebook dev started; watching it now (open pages on it follow its outputs)`);
     return true;
   }
 }
 
-/** Whether `tracebook run <name>` would find this pipeline's file (pipelines/<name>.pipeline.ts): a watcher can then load it. */
-export function pipelineFileFound(pipeline: string, cwd?: string): boolean {
-  if (!/^[A-Za-z0-9][\w.-]*$/.test(pipeline) || /\.(ts|js|mjs|mts)$/.test(pipeline)) return false; // a name, not a path
-  try {
-    resolvePipelineFile(pipeline, cwd);
-    return true;
-  } catch {
-    return false;
+/**
+ * What a watcher of this pipeline runs: its name when `tracebook run <name>` finds the file
+ * (pipelines/<name>.pipeline.ts), else the file it was last run from while that file exists (a
+ * pipeline kept in the data scientist's own folder), else null: nothing a watcher could load.
+ */
+export function watchSpec(pipeline: string, cwd?: string, recorded?: string): string | null {
+  // A name, not a path: a run log entry never points a watcher at an arbitrary file by itself.
+  if (/^[A-Za-z0-9][\w.-]*$/.test(pipeline) && !/\.(ts|js|mjs|mts)$/.test(pipeline)) {
+    try {
+      resolvePipelineFile(pipeline, cwd);
+      return pipeline;
+    } catch {
+      // not under pipelines/: try where it was last run from
+    }
   }
+  return recorded && path.isAbsolute(recorded) && fs.existsSync(recorded) ? recorded : null;
 }

@@ -3,7 +3,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { dictionaryEncodeStrings, readerToArrow } from "../store/arrow.ts";
-import { cellHistories } from "../graph/runs.ts";
+import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
 
 import type { Catalog, CatalogCell } from "./wire.ts";
@@ -35,7 +35,7 @@ export class NotebookData {
   private readerQueue: Promise<unknown> = Promise.resolve();
   private workspaceQueue: Promise<unknown> = Promise.resolve();
   private readonly refreshMs: number;
-  private runLogPipelines: { names: string[]; at: number } | null = null;
+  private runLogPipelines: { names: string[]; files: Map<string, string>; at: number } | null = null;
 
   constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number }) {
     this.home = options.home;
@@ -64,21 +64,29 @@ export class NotebookData {
   }
 
   /**
-   * The pipelines the run log names, re-read at most once per refreshMs. While another process
-   * holds the workspace, the last answer (the first read fails instead, after `attempts` tries).
+   * The pipelines the run log names, re-read at most once per refreshMs, with the file each was
+   * last run from (recordedFile). While another process holds the workspace, the last answer
+   * (the first read fails instead, after `attempts` tries).
    */
   async pipelinesRun(options: { attempts?: number } = {}): Promise<string[]> {
     const have = this.runLogPipelines;
     if (have && Date.now() - have.at <= this.refreshMs) return have.names;
     try {
-      const names = await this.withWorkspace(async (ws) =>
-        (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline), options);
-      this.runLogPipelines = { names, at: Date.now() };
-      return names;
+      const read = await this.withWorkspace(async (ws) => ({
+        names: (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline),
+        files: await pipelineFiles(ws),
+      }), options);
+      this.runLogPipelines = { ...read, at: Date.now() };
+      return read.names;
     } catch (err) {
       if (!have || !(err instanceof WorkspaceBusyError)) throw err;
       return have.names;
     }
+  }
+
+  /** The file a pipeline was last run from, as of the last pipelinesRun(). */
+  recordedFile(pipeline: string): string | undefined {
+    return this.runLogPipelines?.files.get(pipeline);
   }
 
   /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */

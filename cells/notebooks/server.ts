@@ -5,7 +5,7 @@ import { resolveWorkspaceHome } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
-import { PipelineAdoption, pipelineFileFound } from "./adopt.ts";
+import { PipelineAdoption, watchSpec } from "./adopt.ts";
 import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
@@ -96,15 +96,15 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const data = new NotebookData({ home });
   const explicit = !!options.pipelines?.length;
   const notebooks = listNotebooks(notebooksDir);
-  const { specs, watched } = explicit
-    ? { specs: options.pipelines!, watched: options.pipelines! }
-    : defaultPipelines(notebooks, await data.pipelinesRun({ attempts: 8 }), options.cwd);
+  const { specs, watched, watchSpecs } = explicit
+    ? { specs: options.pipelines!, watched: options.pipelines!.map(pipelineName), watchSpecs: options.pipelines! }
+    : defaultPipelines(notebooks, await data.pipelinesRun({ attempts: 8 }), options.cwd, (p) => data.recordedFile(p));
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 
   const events: WatchEvent[] = [];
   const watchers = new Watchers({
-    specs: (options.watch ?? true) ? watched : [], home, cwd: options.cwd, bin: BIN, log,
+    specs: (options.watch ?? true) ? watchSpecs : [], home, cwd: options.cwd, bin: BIN, log,
     onEvent: (spec, e) => {
       const name = pipelineName(spec);
       events.push(e);
@@ -152,7 +152,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   });
   await server.listen();
   const url = server.resolvedUrls?.local[0] ?? `http://127.0.0.1:${options.port ?? 5173}/`;
-  for (const spec of watchers.watching ? watched : []) data.watch(pipelineName(spec));
+  for (const name of watchers.watching ? watched : []) data.watch(name);
   watchers.start();
 
   let closed = false;
@@ -179,12 +179,17 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
  * What `tracebook dev` serves and watches by default: the pipelines the notebooks name and those
  * the workspace has run (a page may open any of them with `?pipeline=`). Watched: all of them
  * except pipelines only `watch: false` notebooks name (run by hand) and run pipelines whose file
- * cannot be found (a watcher could not load them; their outputs are still served).
+ * cannot be found, by name or where it was last run from (a watcher could not load them; their
+ * outputs are still served). `watchSpecs` are what each watched pipeline's watcher runs.
  */
-export function defaultPipelines(notebooks: readonly NotebookInfo[], run: readonly string[], cwd = process.cwd()): { specs: string[]; watched: string[] } {
+export function defaultPipelines(
+  notebooks: readonly NotebookInfo[], run: readonly string[], cwd = process.cwd(), recorded: (pipeline: string) => string | undefined = () => undefined,
+): { specs: string[]; watched: string[]; watchSpecs: string[] } {
   const named = (keep: (n: NotebookInfo) => boolean) => new Set(notebooks.filter(keep).map((n) => n.pipeline).filter((p): p is string => !!p));
   const byNotebooks = named(() => true);
   const live = named((n) => n.watch);
   const specs = [...new Set([...byNotebooks, ...run])];
-  return { specs, watched: specs.filter((p) => live.has(p) || (!byNotebooks.has(p) && pipelineFileFound(p, cwd))) };
+  const spec = (p: string) => (live.has(p) ? p : byNotebooks.has(p) ? null : watchSpec(p, cwd, recorded(p)));
+  const watched = specs.filter((p) => spec(p) !== null);
+  return { specs, watched, watchSpecs: watched.map((p) => spec(p)!) };
 }

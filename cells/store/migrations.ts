@@ -182,4 +182,17 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: "pipeline files",
+    sql: `
+      -- Where each pipeline was last run from (absolute path): \`tracebook dev\` can then watch a
+      -- pipeline kept outside pipelines/, which its name alone would not find.
+      create table pipeline_files (
+        pipeline    varchar primary key,
+        file        varchar not null,
+        recorded_at timestamp not null
+      );
+    `,
+  },
 ];
