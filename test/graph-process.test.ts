@@ -122,6 +122,24 @@ describe("cell graph across processes", () => {
     }
   });
 
+  it("finds a pipeline by name where it was last run from, for status and show", async () => {
+    const home = await seededHome();
+    const dir = tempDir();
+    const file = writePipeline(dir, `
+  a: datanet("notes-a"),
+  n: sql\`select count(*) as n from \${"a"}\`,`);
+    const env = { ...process.env, TRACEBOOK_HOME: home };
+    const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8", cwd: tempDir() });
+    expect(cli("status", "t").stderr).toMatch(/no pipeline "t"/); // never run: nothing recorded
+    expect(cli("run", file).status).toBe(0);
+    const status = cli("status", "t");
+    expect(status.status, status.stderr).toBe(0);
+    expect(status.stdout).toMatch(/│ n +│ sql +│ fresh/);
+    expect(cli("show", "t", "n", "--json").stdout).toMatch(/"n": 30/);
+    fs.rmSync(file);
+    expect(cli("status", "t").stderr).toMatch(/no pipeline "t"/); // the recorded file is gone
+  });
+
   it("cancels cleanly on Ctrl-C", async () => {
     const home = await seededHome();
     const file = writePipeline(tempDir(), `

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { progressBar } from "../progress.ts";
-import { loadPipeline } from "../../cells/graph/loader.ts";
+import { loadPipeline, loadPipelineIn } from "../../cells/graph/loader.ts";
 import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
 import { pipelineStatus } from "../../cells/graph/status.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
@@ -54,11 +54,11 @@ export function registerRun(program: Command): void {
   program
     .command("status")
     .description("print every cell of a pipeline as fresh, stale (why), failed (cause) or blocked")
-    .argument("<pipeline>", "pipeline name or file")
+    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }, command: Command) => {
-      const { pipeline } = await loadPipeline(name);
       await withWorkspace(command, async (ws) => {
+        const { pipeline } = await loadPipelineIn(ws, name);
         const rows = await pipelineStatus(ws, pipeline);
         if (opts.json) return console.log(toJson(rows));
         console.log(formatTable(rows.map((r) => ({
@@ -71,16 +71,16 @@ export function registerRun(program: Command): void {
   program
     .command("show")
     .description("print a cell's current output")
-    .argument("<pipeline>", "pipeline name or file")
+    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
     .argument("<cell>", "cell name")
     .option("--limit <n>", "rows to print", "20")
     .option("--columns <list>", "comma-separated columns to print")
     .option("--query <id>", "only rows of this query (id or prefix), for tables with a query column")
     .option("--json", "print rows as JSON")
     .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
-      const { pipeline } = await loadPipeline(name);
-      if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
       await withWorkspace(command, async (ws) => {
+        const { pipeline } = await loadPipelineIn(ws, name);
+        if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
         const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
         if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
         const described = await ws.rows<{ column_name: string; column_type: string }>("describe select * from read_parquet(?)", [done.artifact]);

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
-import { loadPipeline } from "../../cells/graph/loader.ts";
+import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { resolveModel } from "../../cells/factory/catalog.ts";
 import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
@@ -16,7 +16,7 @@ export function registerUsage(program: Command): void {
   program
     .command("infer")
     .description("run inputs through a model of a pipeline and record each execution, with its fee, in the usage ledger")
-    .argument("<pipeline>", "pipeline name or file")
+    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
     .argument("<input...>", "texts (text models) or JSON arrays of numbers (feature models), one inference each")
     .requiredOption("--model <model>", "a model cell of the pipeline (e.g. model), or a model id")
     .option("--fee <tokens>", "fee per inference, a decimal in tokens (18 decimals)", "0.002")
@@ -25,7 +25,6 @@ export function registerUsage(program: Command): void {
     .option("--epoch <epoch>", "settlement epoch (default: the UTC day)")
     .option("--json", "print JSON")
     .action(async (name: string, inputs: string[], opts: InferOpts, command: Command) => {
-      const { pipeline } = await loadPipeline(name);
       let fee: bigint;
       try {
         fee = parseAmount(opts.fee, "--fee");
@@ -33,6 +32,7 @@ export function registerUsage(program: Command): void {
         throw new InputError((err as Error).message); // bad input: exit code 2
       }
       await withWorkspace(command, async (ws) => {
+        const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
         const payloads: Payload[] = inputs.map((text, i) => {
           if (m.featurizer?.kind !== "features") return { text };

@@ -3,6 +3,8 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PipelineError } from "./cell.ts";
 import type { Pipeline } from "./pipeline.ts";
+import type { Workspace } from "../store/workspace.ts";
+import { pipelineFiles } from "./runs.ts";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -47,4 +49,21 @@ export async function loadPipeline(nameOrPath: string, options: { fresh?: boolea
     throw new PipelineError(`${file} does not export a pipeline: write \`export default pipeline("name", { ... })\``);
   }
   return { pipeline: p, file };
+}
+
+/**
+ * loadPipeline for a command that has the workspace open: a name that pipelines/ does not hold
+ * falls back to the file this workspace last ran that pipeline from (runs.ts: pipeline_files),
+ * so `tracebook status mine` works for a pipeline kept in the data scientist's own folder.
+ */
+export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+  let file: string;
+  try {
+    file = resolvePipelineFile(nameOrPath, options.cwd);
+  } catch (err) {
+    const recorded = (await pipelineFiles(ws)).get(nameOrPath);
+    if (!recorded || !fs.existsSync(recorded)) throw err;
+    file = recorded;
+  }
+  return loadPipeline(file, options);
 }
