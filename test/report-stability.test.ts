@@ -49,15 +49,15 @@ describe("which side the penalties fall on", () => {
       ...q("d", "spam", { s1: 2, s2: 2, h1: -1, m: 1, [DUPLICATE_CONTENT]: 9 }),
     ];
     const epochs = new Map(["a", "b", "c", "d"].map((id) => [id, "e1"]));
-    expect(penaltySides(rows, epochs, new Map([["e1", new Set(["s1", "s2"])]]))).toEqual([{
+    expect(penaltySides(rows, epochs, [{ epoch: "e1", contributor: "s1" }, { epoch: "e1", contributor: "s2" }])).toEqual([{
       epoch: "e1",
       // |scores| on ham inferences: 3 × 4 = 12; on spam (the duplicate group is nobody's): 6.
       predictions: [{ prediction: "ham", inferences: 3, mass_share: 0.666667 }, { prediction: "spam", inferences: 1, mass_share: 0.333333 }],
       sides: [{ helps: "ham", contributors: 1, penalised: 0 }, { helps: "spam", contributors: 2, penalised: 2 }, { helps: null, contributors: 1, penalised: 0 }],
     }]);
     // One predicted output, or none: no sides to take.
-    expect(penaltySides(rows.filter((r) => r.prediction === "ham"), epochs, new Map())).toEqual([]);
-    expect(penaltySides(rows.map((r) => ({ ...r, prediction: null })), epochs, new Map())).toEqual([]);
+    expect(penaltySides(rows.filter((r) => r.prediction === "ham"), epochs, [])).toEqual([]);
+    expect(penaltySides(rows.map((r) => ({ ...r, prediction: null })), epochs, [])).toEqual([]);
   });
 
   it("agrees with a brute-force recount for any rows", () => {
@@ -69,7 +69,7 @@ describe("which side the penalties fall on", () => {
       const rows = [...new Map(raw.map((r) => [`${r.query}/${r.key}`, r])).values()]
         .map((r) => ({ ...r, prediction: ["x", "y", "z"][Number(r.query.slice(1)) % 3]! }));
       const epochs = new Map(rows.map((r) => [r.query, "e"]));
-      const [s] = penaltySides(rows, epochs, new Map([["e", new Set(penalisedKeys)]]));
+      const [s] = penaltySides(rows, epochs, penalisedKeys.map((contributor) => ({ epoch: "e", contributor })));
       const outputs = [...new Set(rows.map((r) => r.prediction))];
       if (outputs.length < 2) {
         expect(s).toBeUndefined();

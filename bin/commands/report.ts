@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
-import { loadPipeline } from "../../cells/graph/loader.ts";
+import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
 import { verifyReport } from "../../reports/verify.ts";
 
@@ -21,7 +21,7 @@ export function registerReport(program: Command): void {
     // No --json here: the root program hands unknown options down, and `report` would take
     // `report verify <dir> --json` for itself before `verify` saw it.
     .action(async (name: string, opts: ReportOpts, command: Command) => {
-      const pipeline = /\.(ts|js|mjs|mts)$/.test(name) ? (await loadPipeline(name)).pipeline.name : name;
+      const pipeline = isPipelinePath(name) ? (await loadPipeline(name)).pipeline.name : name;
       await withWorkspace(command, async (ws) => {
         const started = performance.now();
         const written = await writeReport(ws, pipeline, { epoch: opts.epoch, cell: opts.cell, out: opts.out, pdf: opts.pdf ? "auto" : false });

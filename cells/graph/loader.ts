@@ -8,9 +8,14 @@ import { pipelineFiles } from "./runs.ts";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
+/** Whether a pipeline argument is a file path (a module) rather than a name. */
+export function isPipelinePath(nameOrPath: string): boolean {
+  return /\.(ts|js|mjs|mts)$/.test(nameOrPath);
+}
+
 /** `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as is. */
 export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd()): string {
-  if (/\.(ts|js|mjs|mts)$/.test(nameOrPath)) {
+  if (isPipelinePath(nameOrPath)) {
     const file = path.resolve(cwd, nameOrPath);
     if (!fs.existsSync(file)) throw new PipelineError(`pipeline file ${file} does not exist`);
     return file;

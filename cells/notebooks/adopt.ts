@@ -2,7 +2,7 @@ import type { NotebookData } from "./data.ts";
 import type { Watchers } from "./watchers.ts";
 import fs from "node:fs";
 import path from "node:path";
-import { resolvePipelineFile } from "../graph/loader.ts";
+import { isPipelinePath, resolvePipelineFile } from "../graph/loader.ts";
 
 export interface AdoptionOptions {
   data: NotebookData;
@@ -31,7 +31,7 @@ export class PipelineAdoption {
 
   /** Every pipeline to list: those served from the start and those the run log names since, adopted where they can be. */
   async pipelines(): Promise<string[]> {
-    for (const p of await this.options.data.pipelinesRun()) await this.adopt(p);
+    for (const p of (await this.options.data.pipelinesRun()).names) await this.adopt(p);
     return [...this.options.served];
   }
 
@@ -51,9 +51,10 @@ export class PipelineAdoption {
   private async tryAdopt(pipeline: string): Promise<boolean> {
     const { data, watchers, served, log } = this.options;
     // Only a name the run log holds: never a file path taken from a URL.
-    if (!(await data.pipelinesRun()).includes(pipeline)) return false;
+    const run = await data.pipelinesRun();
+    if (!run.names.includes(pipeline)) return false;
     served.add(pipeline);
-    const spec = watchSpec(pipeline, this.options.cwd, data.recordedFile(pipeline));
+    const spec = watchSpec(pipeline, this.options.cwd, run.files.get(pipeline));
     if (!this.options.watch || spec === null) return false;
     if (data.watched(pipeline)) return true;
     data.watch(pipeline);
@@ -70,7 +71,7 @@ export class PipelineAdoption {
  */
 export function watchSpec(pipeline: string, cwd?: string, recorded?: string): string | null {
   // A name, not a path: a run log entry never points a watcher at an arbitrary file by itself.
-  if (/^[A-Za-z0-9][\w.-]*$/.test(pipeline) && !/\.(ts|js|mjs|mts)$/.test(pipeline)) {
+  if (/^[A-Za-z0-9][\w.-]*$/.test(pipeline) && !isPipelinePath(pipeline)) {
     try {
       resolvePipelineFile(pipeline, cwd);
       return pipeline;

@@ -16,6 +16,12 @@ interface Entry extends CatalogCell {
 
 export class NotFoundError extends Error {}
 
+/** The pipelines a workspace has run, and the file each was last run from (runs.ts: pipeline_files). */
+export interface RunLogPipelines {
+  names: string[];
+  files: ReadonlyMap<string, string>;
+}
+
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
  * is read or a curator's decision is written (open, read or write, close), so `tracebook run`,
@@ -35,7 +41,7 @@ export class NotebookData {
   private readerQueue: Promise<unknown> = Promise.resolve();
   private workspaceQueue: Promise<unknown> = Promise.resolve();
   private readonly refreshMs: number;
-  private runLogPipelines: { names: string[]; files: Map<string, string>; at: number } | null = null;
+  private runLogPipelines: (RunLogPipelines & { at: number }) | null = null;
 
   constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number }) {
     this.home = options.home;
@@ -64,29 +70,24 @@ export class NotebookData {
   }
 
   /**
-   * The pipelines the run log names, re-read at most once per refreshMs, with the file each was
-   * last run from (recordedFile). While another process holds the workspace, the last answer
-   * (the first read fails instead, after `attempts` tries).
+   * The pipelines the run log names, with the file each was last run from, re-read at most once
+   * per refreshMs. While another process holds the workspace, the last answer (the first read
+   * fails instead, after `attempts` tries).
    */
-  async pipelinesRun(options: { attempts?: number } = {}): Promise<string[]> {
+  async pipelinesRun(options: { attempts?: number } = {}): Promise<RunLogPipelines> {
     const have = this.runLogPipelines;
-    if (have && Date.now() - have.at <= this.refreshMs) return have.names;
+    if (have && Date.now() - have.at <= this.refreshMs) return have;
     try {
       const read = await this.withWorkspace(async (ws) => ({
         names: (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline),
         files: await pipelineFiles(ws),
       }), options);
       this.runLogPipelines = { ...read, at: Date.now() };
-      return read.names;
+      return read;
     } catch (err) {
       if (!have || !(err instanceof WorkspaceBusyError)) throw err;
-      return have.names;
+      return have;
     }
-  }
-
-  /** The file a pipeline was last run from, as of the last pipelinesRun(). */
-  recordedFile(pipeline: string): string | undefined {
-    return this.runLogPipelines?.files.get(pipeline);
   }
 
   /** Read the run log of these pipelines (open, read, close), retrying while another process holds the workspace. */

@@ -96,9 +96,10 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const data = new NotebookData({ home });
   const explicit = !!options.pipelines?.length;
   const notebooks = listNotebooks(notebooksDir);
-  const { specs, watched, watchSpecs } = explicit
-    ? { specs: options.pipelines!, watched: options.pipelines!.map(pipelineName), watchSpecs: options.pipelines! }
-    : defaultPipelines(notebooks, await data.pipelinesRun({ attempts: 8 }), options.cwd, (p) => data.recordedFile(p));
+  const runLog = explicit ? null : await data.pipelinesRun({ attempts: 8 });
+  const { specs, watched, watchSpecs } = runLog
+    ? defaultPipelines(notebooks, runLog.names, options.cwd, (p) => runLog.files.get(p))
+    : { specs: options.pipelines!, watched: options.pipelines!.map(pipelineName), watchSpecs: options.pipelines! };
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 

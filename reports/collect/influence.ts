@@ -31,8 +31,6 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     `select epoch, contributor, net_influence, record from reputation where pipeline = ? and epoch in (${ledger.epochs.map(() => "?").join(", ")}) order by epoch, net_influence, contributor`,
     [pipeline, ...ledger.epochs])).map((r) => ({ ...r, net_influence: round6(r.net_influence) }));
   const penalisedSet = new Set(penalised.map((p) => p.contributor));
-  const penalisedBy = new Map<string, Set<string>>();
-  for (const p of penalised) penalisedBy.set(p.epoch, (penalisedBy.get(p.epoch) ?? new Set()).add(p.contributor));
   const epochOf = new Map(ledger.settled.map((q) => [q.id, q.epoch]));
 
   const contributorRows = await read<GroupRow & { prediction: string | null }>("contributor", "query, key, score, share, rank, prediction");
@@ -58,7 +56,7 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     opponents: withText(opponents),
     penalised,
     penalty_stability: penaltyStability(contributorRows, epochOf),
-    penalty_sides: penaltySides(contributorRows, epochOf, penalisedBy),
+    penalty_sides: penaltySides(contributorRows, epochOf, penalised),
   };
 }
 

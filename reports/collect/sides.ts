@@ -12,7 +12,5 @@ export async function pipelineSides(ws: Workspace, pipeline: string, penalties: 
   const rows = await ws.rows<{ query: string; key: string; score: number; prediction: string | null }>(
     "select query, key, score, prediction from read_parquet(?) where level = 'contributor' order by key, query", [cells.influence.artifact]);
   const usage = await ws.rows<{ id: string; epoch: string }>("select id, epoch from read_parquet(?)", [cells.usage.artifact]);
-  const penalised = new Map<string, Set<string>>();
-  for (const p of penalties) penalised.set(p.epoch, (penalised.get(p.epoch) ?? new Set()).add(p.contributor));
-  return penaltySides(rows, new Map(usage.map((u) => [u.id, u.epoch])), penalised);
+  return penaltySides(rows, new Map(usage.map((u) => [u.id, u.epoch])), penalties);
 }

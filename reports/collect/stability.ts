@@ -25,19 +25,14 @@ export interface PenaltyStability {
  * order (query, then key), so the same rows give the same figures.
  */
 export function penaltyStability(rows: readonly { query: string; key: string; score: number }[], epochOf: ReadonlyMap<string, string>): PenaltyStability[] {
-  const byEpoch = new Map<string, Map<string, { key: string; score: number }[]>>();
-  for (const r of rows) {
-    if (r.key === DUPLICATE_CONTENT) continue; // nobody's: never paid, never penalised
-    const epoch = epochOf.get(r.query);
-    if (epoch === undefined) continue;
-    const queries = byEpoch.get(epoch) ?? new Map<string, { key: string; score: number }[]>();
-    byEpoch.set(epoch, queries);
-    const list = queries.get(r.query);
-    if (list) list.push({ key: r.key, score: r.score });
-    else queries.set(r.query, [{ key: r.key, score: r.score }]);
-  }
-  return [...byEpoch].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([epoch, queries]) => {
-    const ids = [...queries.keys()].sort();
+  return rowsByEpoch(rows, epochOf).map(([epoch, list]) => {
+    const queries = new Map<string, { key: string; score: number }[]>();
+    for (const r of list) {
+      const q = queries.get(r.query);
+      if (q) q.push(r);
+      else queries.set(r.query, [r]);
+    }
+    const ids = [...queries.keys()]; // in query order already
     const mass = new Map(ids.map((q) => [q, queries.get(q)!.reduce((s, r) => s + Math.abs(r.score), 0)]));
     const n = Math.ceil(ids.length / 100);
     const top = new Set([...ids].sort((a, b) => mass.get(b)! - mass.get(a)! || (a < b ? -1 : 1)).slice(0, n));
@@ -85,23 +80,13 @@ export interface PenaltySides {
 export function penaltySides(
   rows: readonly { query: string; key: string; score: number; prediction: string | null }[],
   epochOf: ReadonlyMap<string, string>,
-  /** The penalties recorded (reputation), by epoch. */
-  penalised: ReadonlyMap<string, ReadonlySet<string>>,
+  /** The penalties recorded (reputation). */
+  penalties: readonly { epoch: string; contributor: string }[],
 ): PenaltySides[] {
-  const byEpoch = new Map<string, { query: string; key: string; score: number; prediction: string }[]>();
-  const skip = new Set<string>();
-  for (const r of rows) {
-    const epoch = epochOf.get(r.query);
-    if (epoch === undefined || r.key === DUPLICATE_CONTENT) continue;
-    if (r.prediction === null) skip.add(epoch); // no predicted output to take sides on
-    const list = byEpoch.get(epoch) ?? [];
-    byEpoch.set(epoch, list);
-    list.push({ ...r, prediction: r.prediction ?? "" });
-  }
   const out: PenaltySides[] = [];
-  for (const epoch of [...byEpoch.keys()].sort()) {
-    if (skip.has(epoch)) continue;
-    const list = [...byEpoch.get(epoch)!].sort((a, b) => (a.query < b.query ? -1 : a.query > b.query ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const [epoch, all] of rowsByEpoch(rows, epochOf)) {
+    if (all.some((r) => r.prediction === null)) continue; // no predicted output to take sides on
+    const list = all as { query: string; key: string; score: number; prediction: string }[];
     const outputOf = new Map(list.map((r) => [r.query, r.prediction]));
     const counts = new Map<string, number>();
     for (const p of outputOf.values()) counts.set(p, (counts.get(p) ?? 0) + 1);
@@ -115,7 +100,7 @@ export function penaltySides(
       nets.set(r.key, m);
       m.set(r.prediction, (m.get(r.prediction) ?? 0) + r.score);
     }
-    const recorded = penalised.get(epoch) ?? new Set<string>();
+    const recorded = new Set(penalties.filter((p) => p.epoch === epoch).map((p) => p.contributor));
     const sides = new Map<string | null, { contributors: number; penalised: number }>();
     for (const [key, m] of nets) {
       const positive = [...m].filter(([, v]) => v > 0);
@@ -151,4 +136,22 @@ export function massBoundPenalties(e: PenaltySides): PenaltySides["predictions"]
   if (mixedHit || !hit.length || !spared.length) return null;
   if (!hit.every((h) => spared.every((s) => h.mass_share < s.mass_share))) return null;
   return hit.sort((a, b) => a.mass_share - b.mass_share);
+}
+
+/**
+ * Each epoch's rows (epochs in order), sorted by query then key: the fixed order every sum here
+ * runs in. Rows of inferences outside the epochs, and of the duplicate-content group (nobody's:
+ * never paid, never penalised), are left out.
+ */
+function rowsByEpoch<R extends { query: string; key: string }>(rows: readonly R[], epochOf: ReadonlyMap<string, string>): [string, R[]][] {
+  const byEpoch = new Map<string, R[]>();
+  for (const r of rows) {
+    const epoch = epochOf.get(r.query);
+    if (epoch === undefined || r.key === DUPLICATE_CONTENT) continue;
+    const list = byEpoch.get(epoch);
+    if (list) list.push(r);
+    else byEpoch.set(epoch, [r]);
+  }
+  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...byEpoch].sort(([a], [b]) => order(a, b)).map(([epoch, list]) => [epoch, list.sort((a, b) => order(a.query, b.query) || order(a.key, b.key))]);
 }
