@@ -10,6 +10,7 @@ import { registerModel } from "./commands/model.ts";
 import { registerUsage } from "./commands/usage.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerDev } from "./commands/dev.ts";
+import { registerWhatIf } from "./commands/whatif.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerModel(program);
   registerUsage(program);
   registerReport(program);
+  registerWhatIf(program);
   registerDev(program);
   registerSql(program);
   registerDemo(program);

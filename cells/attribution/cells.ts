@@ -1,7 +1,7 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
 import { tf } from "../compute/backend.ts";
-import { batch } from "../factory/featurize.ts";
-import { forward, toTensors } from "../factory/mlp.ts";
+import { toTensors } from "../factory/mlp.ts";
+import { argmaxRows, classProbabilities } from "../factory/predict.ts";
 import { loadExamples, type LoadedExamples } from "../factory/examples.ts";
 import { modelOf, trainingRoot } from "../factory/cells.ts";
 import { attributionSource } from "./engine.ts";
@@ -176,34 +176,17 @@ export async function prepareAttribution(ctx: CellContext, modelCell: string, tr
 }
 
 async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"], final: Awaited<ReturnType<typeof loadForTracin>>["final"], q: LoadedExamples) {
-  const n = q.y.length, C = model.spec.classes.length;
-  const classIndex = new Int32Array(n), confidence = new Float64Array(n);
   const base = toTensors(model.base), weights = toTensors(final);
   try {
-    for (let s = 0; s < n; s += 512) {
-      const rows = Array.from({ length: Math.min(512, n - s) }, (_, i) => s + i);
-      const probs = tf.tidy(() => {
-        const x = tf.tensor2d(batch(q.x, rows), [rows.length, q.x.dims]);
-        return tf.softmax(model.lora ? forward(model.spec, base, x, { lora: model.lora, weights }) : forward(model.spec, weights, x));
-      });
-      const v = (await probs.data()) as Float32Array;
-      probs.dispose();
-      rows.forEach((r, i) => {
-        const p = v.subarray(i * C, (i + 1) * C);
-        let best = 0;
-        for (let c = 1; c < C; c++) if (p[c]! > p[best]!) best = c;
-        classIndex[r] = best;
-        confidence[r] = p[best]!;
-      });
-    }
+    const p = await classProbabilities(model.spec, q.x, weights, model.lora ? { base, lora: model.lora } : undefined);
+    return argmaxRows(p, model.spec.classes.length);
   } finally {
     tf.dispose([...Object.values(base), ...Object.values(weights)]);
   }
-  return { classIndex, confidence };
 }
 
 /** A short human-readable rendering of each training row, for tables people read. */
-async function snippets(ws: Workspace, relation: string): Promise<Map<string, string>> {
+export async function snippets(ws: Workspace, relation: string): Promise<Map<string, string>> {
   const cols = await columnsOf(ws, relation);
   const title = cols.includes("title") ? "coalesce(title, '')" : "''";
   const text = cols.includes("text") ? "coalesce(text, '')" : "''";

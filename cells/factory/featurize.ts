@@ -187,6 +187,11 @@ function sparseMatrix(rows: { idx: Int32Array; val: Float32Array }[], dims: numb
   };
 }
 
+/** Some rows of a matrix, in the order given, without copying them. */
+export function selectRows(m: FeatureMatrix, rows: readonly number[]): FeatureMatrix {
+  return { rows: rows.length, dims: m.dims, fill: (i, out, offset) => m.fill(rows[i]!, out, offset), sparse: (i) => m.sparse(rows[i]!) };
+}
+
 /** Rows of a matrix as one dense row-major batch. Read-only: it may be a view of the matrix's own storage. */
 export function batch(m: FeatureMatrix, rows: readonly number[]): Float32Array {
   // Consecutive rows of dense storage: a view (a shard of the digits is 6 MB not copied).

@@ -3,8 +3,8 @@ import path from "node:path";
 import { tf } from "../compute/backend.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
-import { batch } from "../factory/featurize.ts";
-import { forward, initAdapter, initBase, toTensors, type HostWeights } from "../factory/mlp.ts";
+import { initAdapter, initBase, toTensors, type HostWeights } from "../factory/mlp.ts";
+import { classProbabilities } from "../factory/predict.ts";
 import { modelId, type ModelManifest } from "../factory/store.ts";
 import { train, type Examples, type TrainResult } from "../factory/train.ts";
 
@@ -59,7 +59,7 @@ export async function retrainOn(s: RetrainSetup, keep: number[], signal?: AbortS
  */
 export async function trainAsManifest(
   m: ModelManifest, baseWeights: HostWeights | null, data: Examples,
-  o: { keep?: number[]; seed?: number; checkpoints?: number; signal?: AbortSignal } = {},
+  o: { keep?: number[]; seed?: number; checkpoints?: number; signal?: AbortSignal; onProgress?: (step: number, total: number, label: string) => void } = {},
 ): Promise<TrainResult & { frozen: ReturnType<typeof toTensors> | null }> {
   if (!m.training) throw new Error(`model ${m.id.slice(0, 12)} records no training configuration: it cannot be retrained`);
   // Another seed (a replicate: how much of a retrain's outcome is the seed's) changes init and order.
@@ -73,7 +73,7 @@ export async function trainAsManifest(
   const frozen = adapter ? toTensors(baseWeights!) : null;
   try {
     const r = await train({
-      spec: m.spec, config, train: data, keep: mask, signal: o.signal,
+      spec: m.spec, config, train: data, keep: mask, signal: o.signal, onProgress: o.onProgress,
       trainable: adapter ? initAdapter(m.spec, m.lora!, baseWeights!, config.seed) : initBase(m.spec, config.seed),
       frozen: adapter ? { weights: frozen!, lora: m.lora! } : undefined,
     });
@@ -99,23 +99,14 @@ export function trainingIdentity(m: ModelManifest, seed?: number): string {
 
 async function heldOutLogProb(s: RetrainSetup, weights: HostWeights, frozen: ReturnType<typeof toTensors> | null): Promise<{ logProb: Float64Array; loss: number }> {
   const n = s.heldOut.y.length, C = s.manifest.spec.classes.length;
-  const logProb = new Float64Array(n);
   const w = toTensors(weights);
+  let lp: Float32Array;
   try {
-    for (let start = 0; start < n; start += 512) {
-      const rows = Array.from({ length: Math.min(512, n - start) }, (_, i) => start + i);
-      const lp = tf.tidy(() => {
-        const x = tf.tensor2d(batch(s.heldOut.x, rows), [rows.length, s.heldOut.x.dims]);
-        const z = frozen ? forward(s.manifest.spec, frozen, x, { lora: s.manifest.lora!, weights: w }) : forward(s.manifest.spec, w, x);
-        return tf.logSoftmax(z);
-      });
-      const v = (await lp.data()) as Float32Array;
-      lp.dispose();
-      rows.forEach((r, i) => (logProb[r] = v[i * C + s.heldOut.y[r]!]!));
-    }
+    lp = await classProbabilities(s.manifest.spec, s.heldOut.x, w, frozen ? { base: frozen, lora: s.manifest.lora! } : undefined, { log: true });
   } finally {
     tf.dispose(Object.values(w));
   }
+  const logProb = Float64Array.from({ length: n }, (_, r) => lp[r * C + s.heldOut.y[r]!]!);
   let loss = 0;
   for (const v of logProb) loss -= v;
   return { logProb, loss: loss / n };

@@ -1,0 +1,90 @@
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { formatTable, toJson } from "../output.ts";
+import { humanPrinter } from "./run.ts";
+import { loadPipelineIn } from "../../cells/graph/loader.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import { describeRemoval, canonicalRemoval } from "../../cells/quality/removal.ts";
+
+interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
+
+/** `tracebook what-if`: retrain a pipeline's model without some contributions and show what changes. */
+export function registerWhatIf(program: Command): void {
+  program
+    .command("what-if")
+    .description("what if these contributions had never been given? retrain the model without them (as its lineage says) and compare its outputs, beside TracIn's estimate")
+    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
+    .option("--contributor <id...>", "leave out every training row of these contributors")
+    .option("--datanet <name...>", "leave out every training row of these Datanets")
+    .option("--id <id...>", "leave out these contributions (ids in full, or unique prefixes of at least 8 hex)")
+    .option("--seed-check <seed>", "also retrain with nothing left out under this seed: how much a seed change alone moves the outputs")
+    .option("--influence <cell>", "the tracin cell whose model and queries are asked about (default: influence)")
+    .option("--held-out <cell>", "labelled rows to measure accuracy on (default: the model cell's held-out input)")
+    .option("--limit <n>", "changed outputs to print", "15")
+    .option("--json", "print the summary and every query as JSON")
+    .action(async (name: string, opts: WhatIfOpts, command: Command) => {
+      const without = { contributors: opts.contributor, datanets: opts.datanet, ids: opts.id };
+      let replicateSeed: number | undefined;
+      if (opts.seedCheck !== undefined) {
+        replicateSeed = Number(opts.seedCheck);
+        if (!Number.isSafeInteger(replicateSeed) || replicateSeed < 0) throw new InputError(`--seed-check: a seed is a non-negative integer (got ${JSON.stringify(opts.seedCheck)})`);
+      }
+      try {
+        canonicalRemoval(without); // say what is wrong with the question before opening anything
+      } catch (err) {
+        const message = (err as Error).message.replace(/^counterfactual: /, "");
+        throw new InputError(/say what to leave out/.test(message) ? "say what to leave out: give --contributor, --datanet or --id" : message.replace(/^without\.(\w+)/, (_, f: string) => `--${f === "ids" ? "id" : f.replace(/s$/, "")}`));
+      }
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.on("SIGINT", onSigint);
+      try {
+        await withWorkspace(command, async (ws) => {
+          const { pipeline } = await loadPipelineIn(ws, name);
+          const answer = await whatIf(ws, pipeline, {
+            without, replicateSeed, influence: opts.influence, heldOut: opts.heldOut, signal: controller.signal, onEvent: opts.json ? undefined : humanPrinter(),
+          });
+          if (opts.json) return console.log(toJson(answer));
+          console.log(formatAnswer(pipeline.name, answer, Number(opts.limit)));
+        });
+      } finally {
+        process.off("SIGINT", onSigint);
+      }
+    });
+}
+
+const seedColumn = (v: string) => ({ "another seed, nothing left out": v });
+const pct = (v: unknown) => (typeof v === "number" ? `${(100 * v).toFixed(1)}%` : "n/a");
+const num = (v: unknown, d = 4) => (typeof v === "number" ? v.toFixed(d) : "n/a");
+
+/** The answer as a reader takes it in: the two models side by side, the flips, how far TracIn foresaw them. */
+export function formatAnswer(pipeline: string, a: WhatIfAnswer, limit: number): string {
+  const s = a.summary;
+  const n = a.queries.length;
+  const removal = describeRemoval(canonicalRemoval(JSON.parse(String(s.without))));
+  const lines = [
+    `What if ${pipeline} had been trained without ${removal}: ${s.removed_contributions} of ${Number(s.removed_contributions) + Number(s.kept_contributions)} training rows left out ` +
+      `(${s.removed_contributors} contributor${s.removed_contributors === 1 ? "" : "s"}); model ${String(s.model_id).slice(0, 12)} retrained as its lineage says` +
+      `${a.fresh ? " (answered before: reused)" : ` in ${num(s.retrain_seconds, 1)} s`}.`,
+    Number(s.measured_rows) > 0
+      ? formatTable([
+        { "": `accuracy on ${s.measured_on} (${s.measured_rows} rows)`, with: pct(s.accuracy_before), without: pct(s.accuracy_after), ...seedColumn(pct(s.accuracy_seed)) },
+        { "": "mean loss", with: num(s.loss_before), without: num(s.loss_after), ...seedColumn(num(s.loss_seed)) },
+      ], { columns: ["", "with", "without", ...(s.flips_seed === null ? [] : ["another seed, nothing left out"])] }).replace(/\n\(2 rows\)$/, "")
+      : `No labelled rows to measure accuracy on: give --held-out <cell>.`,
+    `Predictions that flip: ${s.flips} of ${n}${s.flips_seed === null ? "" : `; a retrain under another seed with nothing left out flips ${s.flips_seed}`}.`,
+    `TracIn's estimate, without retraining (the left-out rows' summed influence on each prediction), against the retrain's change of each prediction's loss: ` +
+      `Spearman ${num(s.spearman)}${Number(s.flips) > 0 ? `; ${s.flips_found} of the ${s.flips} flips are among the ${s.flips} predictions it expected to weaken most` : ""}.`,
+  ];
+  const shown = a.queries.slice(0, limit).filter((q) => q.flipped || Number(q.delta_loss) > 0);
+  if (shown.length) {
+    lines.push(`${Number(s.flips) > 0 ? "Flipped first, then the" : "The"} predictions that weakened most:`);
+    const labelled = shown.some((q) => q.label !== null);
+    lines.push(formatTable(shown.map((q) => ({
+      query: String(q.query).slice(0, 12), ...(labelled ? { label: q.label ?? "" } : {}), prediction: q.flipped ? `${q.prediction_before} → ${q.prediction_after}` : q.prediction_before,
+      "p with": num(q.p_before, 3), "p without": num(q.p_after, 3), "Δ loss": num(q.delta_loss), "TracIn estimate": num(q.estimate), text: q.text,
+    })), { maxCell: 70, maxRows: limit }));
+  }
+  return lines.join("\n");
+}

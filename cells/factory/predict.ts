@@ -1,0 +1,41 @@
+import { tf } from "../compute/backend.ts";
+import { batch, type FeatureMatrix } from "./featurize.ts";
+import { forward, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
+
+const BLOCK = 512;
+
+/**
+ * Class probabilities (or, with `log`, log-probabilities: exact where a probability underflows)
+ * of every row of `x`, row-major rows × classes. `weights` are a full model's, or an adapter's
+ * over the frozen `base`.
+ */
+export async function classProbabilities(
+  spec: MlpSpec, x: FeatureMatrix, weights: Weights, adapter?: { base: Weights; lora: LoraConfig }, options: { log?: boolean } = {},
+): Promise<Float32Array> {
+  const C = spec.classes.length;
+  const out = new Float32Array(x.rows * C);
+  for (let start = 0; start < x.rows; start += BLOCK) {
+    const rows = Array.from({ length: Math.min(BLOCK, x.rows - start) }, (_, i) => start + i);
+    const p = tf.tidy(() => {
+      const input = tf.tensor2d(batch(x, rows), [rows.length, x.dims]);
+      const logits = adapter ? forward(spec, adapter.base, input, { lora: adapter.lora, weights }) : forward(spec, weights, input);
+      return options.log ? tf.logSoftmax(logits) : tf.softmax(logits);
+    });
+    out.set((await p.data()) as Float32Array, start * C);
+    p.dispose();
+  }
+  return out;
+}
+
+/** The most probable class of each row (the first on a tie) and its probability. */
+export function argmaxRows(p: Float32Array, classes: number): { classIndex: Int32Array; confidence: Float64Array } {
+  const n = p.length / classes;
+  const classIndex = new Int32Array(n), confidence = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (p[r * classes + c]! > p[r * classes + best]!) best = c;
+    classIndex[r] = best;
+    confidence[r] = p[r * classes + best]!;
+  }
+  return { classIndex, confidence };
+}

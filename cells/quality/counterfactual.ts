@@ -1,0 +1,223 @@
+import type { Cell } from "../graph/cell.ts";
+import { canonicalJson } from "../graph/fingerprint.ts";
+import { tf } from "../compute/backend.ts";
+import { stageRows } from "../store/stage.ts";
+import { selectRows, type FeatureMatrix } from "../factory/featurize.ts";
+import { loadExamples } from "../factory/examples.ts";
+import { toTensors, type HostWeights } from "../factory/mlp.ts";
+import { classProbabilities } from "../factory/predict.ts";
+import type { ModelManifest } from "../factory/store.ts";
+import { attributionSource } from "../attribution/engine.ts";
+import { prepareAttribution, snippets } from "../attribution/cells.ts";
+import { tracin, type TracinMode } from "../attribution/tracin.ts";
+import { spearman } from "./metrics.ts";
+import { trainAsManifest } from "./retrain.ts";
+import { canonicalRemoval, describeRemoval, splitRows, type Removal } from "./removal.ts";
+
+const COUNTERFACTUAL_VERSION = "1";
+
+export interface CounterfactualParams {
+  /** The model cell whose training is redone without the removed rows. */
+  model: string;
+  /** The rows that trained it (its lineage is checked, as for tracin). */
+  train: string;
+  /** The outputs compared one by one: executed inferences, or held-out rows. */
+  queries: string;
+  /** Labelled rows the accuracy and loss are measured on (default: the queries that have a label). */
+  heldOut?: string;
+  without: Removal;
+  /** Also retrain on every row under this seed: how far a seed change alone moves the same outputs. */
+  replicateSeed?: number;
+  /** The TracIn variant whose estimate is set beside the retrain (default exact, all checkpoints). */
+  mode?: TracinMode;
+  projection?: { dim: number; seed: number };
+}
+
+/** One query's output before and after, in log-probabilities; the estimate is TracIn's. */
+export interface OutputChange {
+  before: number;
+  after: number;
+  /** log p(before's prediction) under each model. */
+  logPBefore: number;
+  logPAfter: number;
+  /** The loss of the prediction the model gave rose by this much: logPBefore − logPAfter. */
+  deltaLoss: number;
+  flipped: boolean;
+  deltaLossSeed: number | null;
+  flippedSeed: boolean | null;
+}
+
+/** Accuracy and mean cross-entropy over the labelled rows (label ≥ 0); null when none has a label. */
+export function accuracyAndLoss(classes: number, logp: Float32Array, labels: Int32Array): { accuracy: number; loss: number } | null {
+  let n = 0, right = 0, loss = 0;
+  labels.forEach((y, j) => {
+    if (y < 0) return;
+    n++;
+    if (argmaxAt(logp, classes, j) === y) right++;
+    loss -= logp[j * classes + y]!;
+  });
+  return n ? { accuracy: right / n, loss: loss / n } : null;
+}
+
+export interface ComparisonSummary {
+  /** Over the labelled queries only (null when none has a label). */
+  accuracyBefore: number | null;
+  accuracyAfter: number | null;
+  lossBefore: number | null;
+  lossAfter: number | null;
+  flips: number;
+  flipsSeed: number | null;
+  /** Spearman over queries between TracIn's estimate and the retrain's change of loss. */
+  spearman: number;
+  /** Of the F flipped outputs, how many are among the F that TracIn expected to weaken most. */
+  flipsFound: number;
+}
+
+/**
+ * Compare two models' outputs (log-probabilities, rows × classes) query by query: what each
+ * predicted, how far the first model's prediction weakened, whether it flipped; and how far
+ * TracIn's estimate (Σ influence of the removed rows, target = the prediction) ranked that.
+ */
+export function compareOutputs(
+  classes: number, before: Float32Array, after: Float32Array, labels: Int32Array, estimate: ArrayLike<number>, seed: Float32Array | null = null,
+): { changes: OutputChange[]; summary: ComparisonSummary } {
+  const n = labels.length;
+  const argmax = (p: Float32Array, j: number) => argmaxAt(p, classes, j);
+  const changes: OutputChange[] = [];
+  for (let j = 0; j < n; j++) {
+    const b = argmax(before, j), a = argmax(after, j);
+    const lb = before[j * classes + b]!, la = after[j * classes + b]!;
+    const s = seed ? argmax(seed, j) : null;
+    changes.push({
+      before: b, after: a, logPBefore: lb, logPAfter: la, deltaLoss: lb - la, flipped: a !== b,
+      deltaLossSeed: seed ? lb - seed[j * classes + b]! : null, flippedSeed: s === null ? null : s !== b,
+    });
+  }
+  const scoredBefore = accuracyAndLoss(classes, before, labels), scoredAfter = accuracyAndLoss(classes, after, labels);
+  const flipped = changes.flatMap((c, j) => (c.flipped ? [j] : []));
+  const expected = new Set(Array.from({ length: n }, (_, j) => j).sort((x, y) => estimate[y]! - estimate[x]! || x - y).slice(0, flipped.length));
+  return {
+    changes,
+    summary: {
+      accuracyBefore: scoredBefore?.accuracy ?? null, accuracyAfter: scoredAfter?.accuracy ?? null,
+      lossBefore: scoredBefore?.loss ?? null, lossAfter: scoredAfter?.loss ?? null,
+      flips: flipped.length, flipsSeed: seed ? changes.filter((c) => c.flippedSeed).length : null,
+      spearman: spearman(estimate, changes.map((c) => c.deltaLoss)),
+      flipsFound: flipped.filter((j) => expected.has(j)).length,
+    },
+  };
+}
+
+/**
+ * What if these contributions had never been given? Retrain the model exactly as its lineage
+ * says (init, seed, schedule, the full run's batches) with the removed rows masked out, and
+ * compare its outputs on the queries with the model's own: accuracy and loss, every prediction
+ * that flips, how far each weakens. Beside the retrain stands what TracIn estimated without one
+ * (the removed rows' summed influence on each output), so the reader sees how far the cheap
+ * answer holds; with `replicateSeed`, a retrain under another seed says how much of the change a
+ * seed alone would make.
+ */
+export function counterfactual(p: CounterfactualParams): Cell {
+  const without = canonicalRemoval(p.without);
+  const params = { ...p, without, mode: p.mode ?? ("exact" as TracinMode) };
+  if (params.mode === "projection" && !params.projection) params.projection = { dim: 32, seed: 0 };
+  return {
+    kind: "counterfactual",
+    version: COUNTERFACTUAL_VERSION,
+    params,
+    inputs: [p.model, p.train, p.queries, ...(p.heldOut ? [p.heldOut] : [])],
+    source: () => attributionSource(params.mode),
+    async run(ctx) {
+      const loaded = await prepareAttribution(ctx, p.model, p.train, p.queries);
+      const { manifest: m, trainSet, queries } = loaded;
+      const { removed, kept } = splitRows(trainSet.refs, without);
+      const C = m.spec.classes.length;
+      const adapter = m.kind === "adapter";
+      ctx.log(`without ${describeRemoval(without)}: ${removed.length} of ${trainSet.y.length} training rows left out`);
+      const heldOut = p.heldOut ? await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, m.featurizer!, m.spec.classes, `input "${p.heldOut}"`) : null;
+      // Every model is run on the queries (compared one by one) and the held-out rows (scored).
+      const sets = heldOut ? [queries.x, heldOut.x] : [queries.x];
+      const before = await outputs(m, loaded.model.base, loaded.final, sets);
+
+      const t0 = performance.now();
+      const retrain = async (keep: number[] | undefined, seed: number | undefined, label: string) => {
+        const r = await trainAsManifest(m, adapter ? loaded.model.base : null, trainSet, {
+          keep, seed, checkpoints: 1, signal: ctx.signal, onProgress: (d, t) => ctx.progress(d, t, label),
+        });
+        try {
+          return await outputs(m, loaded.model.base, r.weights, sets, r.frozen);
+        } finally {
+          if (r.frozen) tf.dispose(Object.values(r.frozen));
+        }
+      };
+      const after = await retrain(kept, undefined, "retrain without");
+      const seed = p.replicateSeed === undefined ? null : await retrain(undefined, p.replicateSeed, `retrain, seed ${p.replicateSeed}`);
+      const seconds = (performance.now() - t0) / 1000;
+
+      // TracIn's answer: each removed row's influence on the prediction, summed per query.
+      const predicted = Int32Array.from({ length: queries.y.length }, (_, j) => argmaxAt(before[0]!, C, j));
+      const est = await tracin({
+        model: loaded.model, checkpoints: loaded.checkpoints, mode: params.mode, projection: params.projection, topK: 1, signal: ctx.signal,
+        train: { x: selectRows(trainSet.x, removed), y: Int32Array.from(removed, (i) => trainSet.y[i]!), groups: [new Int32Array(removed.length)], groupSizes: [1] },
+        queries: { x: queries.x, y: predicted },
+      });
+      const estimate = est.groupSums[0]!;
+      const { changes, summary } = compareOutputs(C, before[0]!, after[0]!, queries.y, estimate, seed?.[0] ?? null);
+      // Accuracy and loss: on the held-out rows when given, else on the queries that have a label.
+      const scoreSet = heldOut ? 1 : 0, labels = heldOut ? heldOut.y : queries.y;
+      const scored = [before, after, seed].map((o) => (o ? accuracyAndLoss(C, o[scoreSet]!, labels) : null));
+      const measuredRows = labels.filter((y) => y >= 0).length;
+      ctx.log(`${summary.flips} of ${changes.length} predictions flip${summary.flipsSeed === null ? "" : ` (a seed change alone flips ${summary.flipsSeed})`}; ` +
+        `TracIn's estimate vs the retrain's change: Spearman ${summary.spearman.toFixed(4)}`);
+
+      const removedContributors = new Set(removed.map((i) => trainSet.refs[i]!.contributor)).size;
+      const texts = await snippets(ctx.ws, ctx.inputs[p.queries]!.relation);
+      const classes = m.spec.classes;
+      const rows: unknown[][] = [[
+        "summary", null, null, null, null, null, null, null, null, null, null, null, null,
+        removed.length, removedContributors, kept.length, scored[0]?.accuracy ?? null, scored[1]?.accuracy ?? null, scored[0]?.loss ?? null, scored[1]?.loss ?? null,
+        scored[2]?.accuracy ?? null, scored[2]?.loss ?? null, p.heldOut ?? p.queries, measuredRows,
+        summary.flips, summary.flipsSeed, summary.spearman, summary.flipsFound, seconds,
+      ]];
+      changes.forEach((c, j) => rows.push([
+        "query", queries.refs[j]!.id, queries.labels[j] || null, classes[c.before]!, classes[c.after]!, Math.exp(c.logPBefore), Math.exp(c.logPAfter),
+        c.deltaLoss, estimate[j]!, c.flipped, c.deltaLossSeed, c.flippedSeed, texts.get(queries.refs[j]!.id) ?? "",
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+      ]));
+      await stageRows(ctx.ws, "__tracebook_counterfactual", [
+        ["row", "VARCHAR"], ["query", "VARCHAR"], ["label", "VARCHAR"], ["prediction_before", "VARCHAR"], ["prediction_after", "VARCHAR"],
+        ["p_before", "DOUBLE"], ["p_after", "DOUBLE"], ["delta_loss", "DOUBLE"], ["estimate", "DOUBLE"], ["flipped", "BOOLEAN"],
+        ["delta_loss_seed", "DOUBLE"], ["flipped_seed", "BOOLEAN"], ["text", "VARCHAR"],
+        ["removed_contributions", "INTEGER"], ["removed_contributors", "INTEGER"], ["kept_contributions", "INTEGER"],
+        ["accuracy_before", "DOUBLE"], ["accuracy_after", "DOUBLE"], ["loss_before", "DOUBLE"], ["loss_after", "DOUBLE"],
+        ["accuracy_seed", "DOUBLE"], ["loss_seed", "DOUBLE"], ["measured_on", "VARCHAR"], ["measured_rows", "INTEGER"],
+        ["flips", "INTEGER"], ["flips_seed", "INTEGER"], ["spearman", "DOUBLE"], ["flips_found", "INTEGER"], ["retrain_seconds", "DOUBLE"],
+      ], rows);
+      return {
+        query: `select *, ? as model_id, ? as without from __tracebook_counterfactual
+                order by row desc, flipped desc, delta_loss desc, query`,
+        params: [m.id, canonicalJson(without)],
+      };
+    },
+  };
+}
+
+function argmaxAt(p: Float32Array, classes: number, j: number): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if (p[j * classes + c]! > p[j * classes + best]!) best = c;
+  return best;
+}
+
+/** Log-probabilities of a model on each feature set, given its trainable weights (over the frozen base, for an adapter). */
+async function outputs(m: ModelManifest, base: HostWeights, weights: HostWeights, sets: FeatureMatrix[], frozen?: ReturnType<typeof toTensors> | null): Promise<Float32Array[]> {
+  const w = toTensors(weights);
+  const b = m.kind === "adapter" ? (frozen ?? toTensors(base)) : null;
+  try {
+    const out: Float32Array[] = [];
+    for (const x of sets) out.push(await classProbabilities(m.spec, x, w, b ? { base: b, lora: m.lora! } : undefined, { log: true }));
+    return out;
+  } finally {
+    tf.dispose(Object.values(w));
+    if (b && !frozen) tf.dispose(Object.values(b));
+  }
+}

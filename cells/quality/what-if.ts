@@ -1,0 +1,86 @@
+import type { Workspace } from "../store/workspace.ts";
+import type { Cell } from "../graph/cell.ts";
+import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
+import { pipeline as declare, type Pipeline } from "../graph/pipeline.ts";
+import { runPipeline, type GraphEvent } from "../graph/scheduler.ts";
+import { cellHistories } from "../graph/runs.ts";
+import { InputError } from "../datanet/errors.ts";
+import type { TracinParams } from "../attribution/cells.ts";
+import { counterfactual } from "./counterfactual.ts";
+import { canonicalRemoval, type Removal } from "./removal.ts";
+
+export interface WhatIfRequest {
+  without: Removal;
+  /** The tracin cell whose model, training rows and queries are asked about (default: "influence", else the pipeline's only one). */
+  influence?: string;
+  /** Labelled rows to measure accuracy on (default: the model cell's own held-out input, if it has one). */
+  heldOut?: string;
+  replicateSeed?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: GraphEvent) => void;
+}
+
+export interface WhatIfAnswer {
+  /** The cell the question ran as (its runs are in the pipeline's log, its output is cached). */
+  cell: string;
+  /** Reused: the same question on the same model and data was answered before. */
+  fresh: boolean;
+  summary: Record<string, unknown>;
+  /** One row per query, flipped ones first, then by how far the prediction weakened. */
+  queries: Record<string, unknown>[];
+}
+
+/**
+ * Ask a pipeline "what if these contributions had never been given?" without editing it: the
+ * question runs as one more counterfactual cell over the pipeline's own model, training rows and
+ * queries, so it is cached by its fingerprint (the same question twice retrains once), it waits
+ * for and runs the stale cells it reads, and its runs sit in the pipeline's log like any cell's.
+ */
+export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Promise<WhatIfAnswer> {
+  const source = tracinCellOf(p, req.influence);
+  const params = source.params as TracinParams;
+  let cell: Cell;
+  try {
+    const heldOut = req.heldOut ?? (p.cells.get(params.model)?.params as { heldOut?: string } | undefined)?.heldOut;
+    if (heldOut !== undefined && !p.cells.has(heldOut)) throw new Error(`pipeline "${p.name}" has no cell "${heldOut}" to measure accuracy on`);
+    cell = counterfactual({
+      model: params.model, train: params.train, queries: params.test, ...(heldOut === undefined ? {} : { heldOut }),
+      without: canonicalRemoval(req.without), replicateSeed: req.replicateSeed,
+    });
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  const name = `what_if_${sha256(canonicalJson(cell.params)).slice(0, 12)}`;
+  const extended = declare(p.name, [...p.cells], [[name, cell]]);
+  const summary = await runPipeline(ws, extended, { cell: name, signal: req.signal, onEvent: req.onEvent });
+  if (summary.cancelled) throw new Error("cancelled");
+  if (summary.failed.length || summary.blocked.length) {
+    const h = (await cellHistories(ws, p.name)).get(summary.failed[0] ?? name);
+    const why = h?.last?.error ?? "see `tracebook status`";
+    // The question itself was wrong (a name that contributed nothing): the caller's error.
+    const asked = summary.failed.includes(name) ? /\bcounterfactual: (.*)$/s.exec(why) : null;
+    if (asked) throw new InputError(asked[1]!);
+    throw new Error(summary.failed.includes(name) ? why : `cell ${summary.failed[0] ?? summary.blocked[0]} of ${p.name} failed, so the question could not be asked: ${why}`);
+  }
+  const done = (await cellHistories(ws, p.name)).get(name)?.lastSucceeded;
+  if (!done?.artifact) throw new Error(`${name} left no output`);
+  const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [done.artifact]);
+  return {
+    cell: name, fresh: summary.fresh.includes(name),
+    summary: rows.find((r) => r.row === "summary")!,
+    queries: rows.filter((r) => r.row === "query"),
+  };
+}
+
+function tracinCellOf(p: Pipeline, name: string | undefined): Cell {
+  const tracins = [...p.cells].filter(([, c]) => c.kind === "tracin").map(([n]) => n);
+  const chosen = name ?? (p.cells.has("influence") && p.cells.get("influence")!.kind === "tracin" ? "influence" : tracins.length === 1 ? tracins[0]! : undefined);
+  if (!chosen) {
+    throw new InputError(tracins.length
+      ? `pipeline "${p.name}" has several tracin cells (${tracins.join(", ")}): say which with --influence`
+      : `pipeline "${p.name}" has no tracin cell: a what-if question compares the model of a tracin cell on its queries`);
+  }
+  const cell = p.cells.get(chosen);
+  if (!cell || cell.kind !== "tracin") throw new InputError(`pipeline "${p.name}" has no tracin cell "${chosen}" (tracin cells: ${tracins.join(", ") || "none"})`);
+  return cell;
+}

@@ -1,0 +1,230 @@
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { tf } from "../cells/compute/backend.ts";
+import { ingest } from "../cells/datanet/ingest.ts";
+import { loadExamples } from "../cells/factory/examples.ts";
+import { classProbabilities } from "../cells/factory/predict.ts";
+import { loadWeights } from "../cells/factory/store.ts";
+import { toTensors } from "../cells/factory/mlp.ts";
+import { trainAsManifest } from "../cells/quality/retrain.ts";
+import { canonicalRemoval, compareOutputs, loadPipeline, runPipeline, splitRows } from "../cells/index.ts";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { tempDir } from "./helpers/workspace.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+
+const ref = (id: string, contributor: string, datanet = "d") => ({ id, contributor, datanet });
+
+describe("which rows a removal leaves out", () => {
+  const refs = [ref("aaaaaaaa11", "ann"), ref("aaaaaaaa22", "bob"), ref("bbbbbbbb33", "bob", "e"), ref("cccccccc44", "cy", "e")];
+
+  it("is the union of the lists, whatever their order", () => {
+    expect(splitRows(refs, canonicalRemoval({ contributors: ["ann"], datanets: ["e"] }))).toEqual({ removed: [0, 2, 3], kept: [1] });
+    expect(canonicalRemoval({ contributors: ["bob", "ann", "bob"], ids: ["CCCCCCCC44"] })).toEqual(canonicalRemoval({ ids: ["cccccccc44"], contributors: ["ann", "bob"] }));
+    expect(splitRows(refs, canonicalRemoval({ ids: ["bbbbbbbb"] }))).toEqual({ removed: [2], kept: [0, 1, 3] });
+  });
+
+  it("refuses what matches nothing, an ambiguous prefix, removing everything, and an empty question", () => {
+    expect(() => splitRows(refs, canonicalRemoval({ contributors: ["ann", "dora"] }))).toThrow(/contributor "dora" contributed no training row/);
+    expect(() => splitRows(refs, canonicalRemoval({ datanets: ["zz"] }))).toThrow(/Datanet "zz"/);
+    expect(() => splitRows(refs, canonicalRemoval({ ids: ["aaaaaaaa"] }))).toThrow(/aaaaaaaa matches several contributions/);
+    expect(() => splitRows(refs, canonicalRemoval({ datanets: ["d", "e"] }))).toThrow(/leaves no training row/);
+    expect(() => canonicalRemoval({})).toThrow(/say what to leave out/);
+    expect(() => canonicalRemoval({ ids: ["xyz"] })).toThrow(/not a contribution id/);
+  });
+});
+
+describe("comparing two models' outputs", () => {
+  it("counts flips, accuracy and loss as a brute-force pass over the queries does", () => {
+    const C = 3;
+    const logp = (rows: number[][]) => Float32Array.from(rows.flatMap((r) => r.map((p) => Math.log(p))));
+    const before = logp([[0.7, 0.2, 0.1], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4], [0.5, 0.25, 0.25]]);
+    const after = logp([[0.6, 0.3, 0.1], [0.1, 0.4, 0.5], [0.5, 0.2, 0.3], [0.5, 0.3, 0.2]]);
+    const labels = Int32Array.from([0, 2, 0, -1]);
+    const estimate = [0.1, 0.3, 0.9, -0.2];
+    const { changes, summary } = compareOutputs(C, before, after, labels, estimate);
+    expect(changes.map((c) => [c.before, c.after, c.flipped])).toEqual([[0, 0, false], [1, 2, true], [2, 0, true], [0, 0, false]]);
+    expect(changes[1]!.deltaLoss).toBeCloseTo(Math.log(0.6) - Math.log(0.4), 6);
+    // Labelled: rows 0-2. Before: right on row 0 only; after: rows 0, 1 and 2.
+    expect(summary.accuracyBefore).toBeCloseTo(1 / 3, 12);
+    expect(summary.accuracyAfter).toBeCloseTo(1, 12);
+    expect(summary.lossBefore).toBeCloseTo(-(Math.log(0.7) + Math.log(0.3) + Math.log(0.3)) / 3, 6);
+    expect(summary.lossAfter).toBeCloseTo(-(Math.log(0.6) + Math.log(0.5) + Math.log(0.5)) / 3, 6);
+    expect(summary.flips).toBe(2);
+    // TracIn's two largest estimates are rows 2 and 1: both flipped ones found.
+    expect(summary.flipsFound).toBe(2);
+    expect(summary.flipsSeed).toBeNull();
+  });
+});
+
+const CELLS = path.resolve("cells/index.ts");
+
+/**
+ * notes (separable spam/ham) plus Mallory's Datanet of sales mail labelled "ham", and a pipeline
+ * file over them: the model, its tracin cell, and two counterfactuals naming her rows two ways.
+ */
+async function poisonedHome(): Promise<{ home: string; file: string }> {
+  const home = tempDir("tb-cf-");
+  const ws = await openWorkspace({ home });
+  try {
+    await separableDatanet(ws, "notes", 160);
+    const sales = ["discount", "winner", "casino", "pills", "offer"];
+    const rows = Array.from({ length: 48 }, (_, i) => ({
+      text: `${sales[i % 5]} ${sales[(i + 2) % 5]} schedule team ${i}`, label: "ham", contributor: "mallory",
+      submittedAt: new Date("2024-02-01T00:00:00Z"), source: `poison#${i}`,
+    }));
+    await ingest(ws, { name: "poison", kind: "text", description: "poison", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0 }, rows, {
+      mode: "create", status: "approved", validator: "test", importer: "test@1",
+    });
+  } finally {
+    ws.close();
+  }
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, "package.json"), '{"type":"module"}\n');
+  const file = path.join(dir, "cf.pipeline.ts");
+  // Plain SGD: the setting TracIn's first-order argument is made in.
+  fs.writeFileSync(file, `import { baseModel, counterfactual, datanet, finetune, hashedNgrams, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+const common = { epochs: 4, batchSize: 16, optimizer: { name: "sgd" }, seed: 5 };
+export default pipeline("cf", {
+  notes: datanet("notes"),
+  poison: datanet("poison"),
+  train: sql\`select * from \${"notes"} where split = 'train' union all select * from \${"poison"}\`,
+  queries: sql\`select * from \${"notes"} where split = 'test'\`,
+  half: sql\`select * from \${"notes"} where split = 'train' and id < '8'\`,
+  base: baseModel({ data: "half", featurizer: hashedNgrams({ dims: 64 }), hidden: [8], schedule: { kind: "constant", lr: 0.2 }, ...common }),
+  model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.2 }, checkpoints: 3, ...common }),
+  influence: tracin({ model: "model", train: "train", test: "queries", topK: 3 }),
+  without_mallory: counterfactual({ model: "model", train: "train", queries: "queries", without: { contributors: ["mallory"] }, replicateSeed: 9 }),
+  without_poison: counterfactual({ model: "model", train: "train", queries: "queries", without: { datanets: ["poison"] } }),
+});
+`);
+  return { home, file };
+}
+
+describe("counterfactual cell: a poisoned Datanet left out", () => {
+  let ws: Workspace;
+  beforeAll(async () => {
+    const { home, file } = await poisonedHome();
+    ws = await openWorkspace({ home });
+    const { pipeline } = await loadPipeline(file);
+    expect((await runPipeline(ws, pipeline)).failed).toEqual([]);
+  }, 180_000);
+  afterAll(() => ws?.close());
+
+  const out = async (cell: string, where = "true") => {
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = ? and status = 'succeeded'", [cell]);
+    return ws.rows<Record<string, any>>(`select * from read_parquet(?) where ${where}`, [run!.artifact]);
+  };
+
+  it("writes a summary and one row per query, consistent with each other", async () => {
+    const [summary] = await out("without_mallory", "row = 'summary'");
+    const queries = await out("without_mallory", "row = 'query'");
+    expect(summary!.removed_contributions).toBe(48);
+    expect(summary!.removed_contributors).toBe(1);
+    expect(queries.length).toBe((await ws.rows("select 1 from contributions where datanet = 'notes' and split = 'test'")).length);
+    const right = (col: string) => queries.filter((q) => q[col] === q.label).length / queries.length;
+    expect(summary!.accuracy_before).toBeCloseTo(right("prediction_before"), 12);
+    expect(summary!.accuracy_after).toBeCloseTo(right("prediction_after"), 12);
+    expect(summary!.flips).toBe(queries.filter((q) => q.prediction_before !== q.prediction_after).length);
+    for (const q of queries) {
+      expect(q.flipped).toBe(q.prediction_before !== q.prediction_after);
+      expect(q.delta_loss).toBeCloseTo(Math.log(q.p_before) - Math.log(q.p_after), 4);
+      expect(q.delta_loss_seed).not.toBeNull();
+    }
+    expect(summary!.flips_seed).not.toBeNull();
+    expect(JSON.parse(queries[0]!.without)).toEqual({ contributors: ["mallory"], datanets: [], ids: [] });
+  });
+
+  it("leaving out the mislabelled rows makes the model better, more than a seed change does, and TracIn saw it coming", async () => {
+    const [s] = await out("without_mallory", "row = 'summary'");
+    expect(s!.accuracy_after).toBeGreaterThan(s!.accuracy_before);
+    expect(s!.loss_after).toBeLessThan(s!.loss_before);
+    // Trained by plain SGD, the setting TracIn's first-order argument is made in, the estimate
+    // ranks the outputs as the retrain moves them (measured: Spearman 0.94, 23 of 25 flips found).
+    expect(s!.spearman).toBeGreaterThan(0.8);
+    expect(s!.flips_found).toBeGreaterThanOrEqual(0.8 * s!.flips);
+    expect(s!.flips).toBeGreaterThan(s!.flips_seed);
+  });
+
+  it("the estimate is Mallory's net influence in the tracin table, and 'before' is the model that table explains", async () => {
+    const queries = await out("without_mallory", "row = 'query'");
+    const table = await out("influence", "level = 'contributor' and contributor = 'mallory'");
+    const byQuery = new Map(table.map((r) => [r.query, r]));
+    expect(byQuery.size).toBe(queries.length);
+    for (const q of queries) {
+      const t = byQuery.get(q.query)!;
+      expect(q.prediction_before).toBe(t.prediction);
+      expect(q.p_before).toBeCloseTo(t.confidence, 5);
+      expect(q.estimate).toBeCloseTo(t.score, Math.max(0, 5 - Math.ceil(Math.log10(Math.abs(t.score) + 1e-12) + 1)));
+    }
+  });
+
+  it("the same rows named another way give the same retrain", async () => {
+    const a = await out("without_mallory", "row = 'query' order by query");
+    const b = await out("without_poison", "row = 'query' order by query");
+    expect(b.map((r) => [r.query, r.prediction_after, r.p_after])).toEqual(a.map((r) => [r.query, r.prediction_after, r.p_after]));
+    expect(b[0]!.delta_loss_seed).toBeNull();
+  });
+
+  it("retraining with nothing left out reproduces the stored model: 'before' and 'after' differ only by what was removed", async () => {
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'model' and status = 'succeeded'");
+    const [row] = await ws.rows<{ model_id: string }>("select model_id from read_parquet(?)", [run!.artifact]);
+    const { manifest, weights } = loadWeights(ws.home, row!.model_id);
+    const base = loadWeights(ws.home, manifest.base!).weights;
+    const [trainRun] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'train' and status = 'succeeded'");
+    const data = await loadExamples(ws, `(select * from read_parquet('${trainRun!.artifact}'))`, manifest.featurizer!, manifest.spec.classes, "train");
+    const again = await trainAsManifest(manifest, base, data, { checkpoints: 1 });
+    const w0 = toTensors(weights), w1 = toTensors(again.weights);
+    try {
+      const p0 = await classProbabilities(manifest.spec, data.x, w0, { base: again.frozen!, lora: manifest.lora! });
+      const p1 = await classProbabilities(manifest.spec, data.x, w1, { base: again.frozen!, lora: manifest.lora! });
+      expect(Array.from(p1)).toEqual(Array.from(p0));
+    } finally {
+      tf.dispose([...Object.values(w0), ...Object.values(w1), ...Object.values(again.frozen!)]);
+    }
+    expect(splitRows(data.refs, canonicalRemoval({ contributors: ["mallory"] })).removed.length).toBe(48);
+  });
+});
+
+describe("tracebook what-if", () => {
+  const BIN = path.resolve("bin/tracebook.js");
+  const tracebook = (args: string[], home: string) => {
+    const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", env: { ...process.env, TRACEBOOK_HOME: home }, timeout: 120_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  it("asks a pipeline without editing it: runs what is stale, answers, and answers the same question again from the cache", async () => {
+    const { home, file } = await poisonedHome();
+    const first = tracebook(["what-if", file, "--contributor", "mallory", "--held-out", "queries", "--json"], home);
+    expect(first.code, first.err).toBe(0);
+    const a = JSON.parse(first.out);
+    expect(a.fresh).toBe(false);
+    expect(a.summary).toMatchObject({ removed_contributions: 48, measured_on: "queries", without: JSON.stringify({ contributors: ["mallory"], datanets: [], ids: [] }) });
+    expect(a.summary.accuracy_after).toBeGreaterThan(a.summary.accuracy_before);
+    expect(a.queries.length).toBe(a.summary.measured_rows);
+    // The pipeline's own counterfactual cell asks the same question: the same retrain.
+    const ws = await openWorkspace({ home });
+    try {
+      const { pipeline } = await loadPipeline(file);
+      expect((await runPipeline(ws, pipeline, { cell: "without_mallory" })).failed).toEqual([]);
+      const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'without_mallory' and status = 'succeeded'");
+      const own = await ws.rows<{ query: string; p_after: number }>("select query, p_after from read_parquet(?) where row = 'query' order by query", [run!.artifact]);
+      const asked = [...a.queries].sort((x: { query: string }, y: { query: string }) => x.query.localeCompare(y.query));
+      expect(asked.map((q: { query: string; p_after: number }) => [q.query, q.p_after])).toEqual(own.map((q) => [q.query, q.p_after]));
+    } finally {
+      ws.close();
+    }
+    const human = tracebook(["what-if", file, "--contributor", "mallory", "--held-out", "queries"], home);
+    expect(human.code, human.err).toBe(0);
+    expect(human.out).toMatch(/answered before: reused/);
+    expect(human.out).toMatch(/What if cf had been trained without contributor mallory: 48 of \d+ training rows left out/);
+    expect(human.out).toMatch(/accuracy on queries \(\d+ rows\)/);
+    expect(human.out).toMatch(/Predictions that flip: \d+ of \d+/);
+
+    const wrong = tracebook(["what-if", file, "--contributor", "nobody"], home);
+    expect(wrong.code).toBe(2);
+    expect(wrong.err).toMatch(/contributor "nobody" contributed no training row of this model/);
+    expect(tracebook(["what-if", file], home).err).toMatch(/say what to leave out: give --contributor, --datanet or --id/);
+  }, 240_000);
+});
