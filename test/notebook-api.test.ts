@@ -22,8 +22,8 @@ describe("the notebook server's decisions API", () => {
   let ids: string[];
 
   /** POST /@tracebook/api/decisions as this server's page would, with `headers` changed (null removes one). */
-  function post(body: unknown, headers: Record<string, string | null> = {}, method = "POST"): Promise<Reply> {
-    const url = new URL("/@tracebook/api/decisions", server.url);
+  function post(body: unknown, headers: Record<string, string | null> = {}, method = "POST", route = "/@tracebook/api/decisions"): Promise<Reply> {
+    const url = new URL(route, server.url);
     const all: Record<string, string | null> = { "content-type": "application/json", origin, "x-tracebook-token": token, "sec-fetch-site": "same-origin", ...headers };
     const sent = Object.fromEntries(Object.entries(all).filter((e): e is [string, string] => e[1] !== null));
     return new Promise((resolve, reject) => {
@@ -150,6 +150,25 @@ describe("the notebook server's decisions API", () => {
     const page = await fetch(`${server.url}curation-queue`, { headers: { origin: "http://127.0.0.1:1" } });
     expect(page.headers.get("access-control-allow-origin")).toBeNull();
     expect((await validations()).length).toBe(2);
+  });
+
+  it("checks a what-if question before retraining anything: the same origin rules, every error naming its field", async () => {
+    const ask = (body: unknown, headers: Record<string, string | null> = {}, method = "POST") => post(body, headers, method, "/@tracebook/api/what-if");
+    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}, method = "POST") => {
+      const r = await ask(body, headers, method);
+      expect(r.status, JSON.stringify(r.body)).toBe(status);
+      expect(r.body.field ?? null).toBe(field);
+      expect(r.body.error).toMatch(message);
+    };
+    await refused({ pipeline: "nope", contributors: ["c0"] }, 400, "pipeline", /"nope" is not a pipeline this server serves \(.*mail.*\)/);
+    await refused({ pipeline: "mail" }, 400, "contributors", /say what to leave out/);
+    await refused({ pipeline: "mail", contributors: ["c0", ""] }, 400, "contributors", /non-empty names/);
+    await refused({ pipeline: "mail", datanets: "notes" }, 400, "datanets", /a list/);
+    await refused({ pipeline: "mail", contributors: ["c0"], seedCheck: -1 }, 400, "seedCheck", /non-negative integer/);
+    await refused({ pipeline: "mail", contributors: ["c0"], extra: 1 }, 400, "extra", /unknown field/);
+    await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
+    await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "origin", /origin/, { origin: "http://127.0.0.1:1" });
+    await refused({ pipeline: "mail", contributors: ["c0"] }, 405, null, /only POST asks a what-if question/, {}, "PUT");
   });
 
   it("records concurrent decisions one after the other, none lost", async () => {

@@ -118,6 +118,28 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("asks what if a contributor had never contributed: TracIn's estimate at once, then a real retrain through the server", async () => {
+    const select = page.locator("form:has-text('Leave out') select");
+    const first = (await select.locator("option").first().textContent())!.trim();
+    await select.selectOption({ index: 0 });
+    await expect.poll(async () => (await page.locator("#what-if-estimate").textContent())?.replace(/\s+/g, " ") ?? "", { timeout: 30_000 })
+      .toMatch(new RegExp(`TracIn expects leaving out ${first.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} to weaken \\d+ of \\d+ predictions`));
+    await page.locator("#what-if-run").click();
+    await page.locator("#what-if-answer").waitFor({ timeout: 120_000 });
+    const answer = (await page.locator("#what-if-answer").textContent())!.replace(/\s+/g, " ");
+    expect(answer).toMatch(/training rows left out; model [0-9a-f]{12} retrained in \d+\.\d s/);
+    // The fixture's model has no held-out input, and its queries (the usage) no labels.
+    expect(answer).toMatch(/No labelled rows to measure accuracy on/);
+    const flips = Number(await page.locator("#what-if-flips").textContent());
+    expect(log.some((l) => l === `what-if: nbtest: ${flips} of 30 predictions flip`)).toBe(true);
+    expect(await page.locator("#what-if svg[class^=plot] circle").count()).toBe(30);
+    await page.screenshot({ path: path.join(SCREENS, "what-if.png"), fullPage: true });
+    // The same question again: answered from the cache, no retrain.
+    await page.locator("#what-if-run").click();
+    await expect.poll(async () => (await page.locator("#what-if-answer").textContent())?.replace(/\s+/g, " ") ?? "", { timeout: 60_000 }).toMatch(/earlier \(the same question: reused\)/);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it("shows a hostile contribution's markup as inert text", async () => {
     // An inference whose top contributions include one of mallory's.
     const prefixes = hostileIds.map((id) => id.slice(0, 12));

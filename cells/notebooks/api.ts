@@ -2,8 +2,9 @@ import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WorkspaceBusyError } from "../store/workspace.ts";
 
-/** The dev server's JSON API: only what a notebook page may change (curators' decisions). */
+/** The dev server's JSON API: only what a notebook page may change (curators' decisions) or ask to compute (what-if retrains). */
 export const API_DECISIONS = "/@tracebook/api/decisions";
+export const API_WHAT_IF = "/@tracebook/api/what-if";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
@@ -14,6 +15,8 @@ export interface NotebookApi {
   token: string;
   /** Check and record a decision; throws ApiError for what the caller got wrong. */
   decide(body: unknown): Promise<unknown>;
+  /** Check a what-if question and answer it (a retrain): throws ApiError for what the caller got wrong. */
+  whatIf?(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -30,18 +33,34 @@ export function newToken(): string {
 
 /** `POST /@tracebook/api/decisions`: same-origin checks, the JSON body, the decision, the answer as JSON. */
 export async function handleDecisions(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
+  await handlePost(req, res, api.token, API_DECISIONS, (body) => api.decide(body), {
+    verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded",
+  });
+}
+
+/** `POST /@tracebook/api/what-if`: the same checks; the answer of a retrain without the contributions named. */
+export async function handleWhatIf(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
+  if (!api.whatIf) throw new ApiError(404, null, "no what-if questions here");
+  const ask = api.whatIf.bind(api);
+  await handlePost(req, res, api.token, API_WHAT_IF, ask, { verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" });
+}
+
+async function handlePost(
+  req: IncomingMessage, res: ServerResponse, token: string, route: string, action: (body: unknown) => Promise<unknown>,
+  words: { verb: string; busy: string; failed: string },
+): Promise<void> {
   try {
-    if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${API_DECISIONS}: only POST records a decision`);
-    checkSameOrigin(req, api.token);
+    if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${route}: only POST ${words.verb}`);
+    checkSameOrigin(req, token);
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, null, `content-type: send application/json (got ${JSON.stringify(type)})`);
     const body = await readJson(req);
-    sendJson(res, 200, await api.decide(body));
+    sendJson(res, 200, await action(body));
   } catch (err) {
     if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
-    // Nothing was written: the curator can send the same decision again.
-    if (err instanceof WorkspaceBusyError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), nothing was recorded; try again: ${err.message}`, field: null }, { "retry-after": "5" });
-    sendJson(res, 500, { error: `the decision was not recorded: ${(err as Error).message}`, field: null });
+    // Nothing was written: the caller can send the same request again.
+    if (err instanceof WorkspaceBusyError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), ${words.busy}; try again: ${err.message}`, field: null }, { "retry-after": "5" });
+    sendJson(res, 500, { error: `${words.failed}: ${(err as Error).message}`, field: null });
     throw err; // logged by the plugin
   }
 }

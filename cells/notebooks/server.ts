@@ -9,6 +9,7 @@ import { PipelineAdoption, watchSpec } from "./adopt.ts";
 import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
+import { askInChild, parseWhatIfRequest } from "./what-if.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -124,6 +125,8 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     },
   });
   const served = new Set(specs.map(pipelineName));
+  // What a child process is told to load for a served pipeline: its file where the server knows one.
+  const specOf = new Map([...specs, ...watchSpecs].map((s) => [pipelineName(s), s] as const));
   // With the default pipelines, one first run after start is adopted (adopt.ts): listed, and
   // watched unless --no-watch.
   const adoption = explicit ? undefined : new PipelineAdoption({
@@ -132,6 +135,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   });
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
   // the workspace open only for it; the watchers then recompute and the pages follow.
+  let whatIfQueue: Promise<unknown> = Promise.resolve();
   const api: NotebookApi = {
     token: newToken(),
     async decide(body) {
@@ -141,6 +145,19 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       // Whether the page's pipeline recomputes: a page opened on a pipeline no watcher runs must not say it does.
       const watching = request.pipeline === undefined ? watchers.watching : (await adoption?.adopt(request.pipeline)) || data.watched(request.pipeline);
       return { ...result, watching };
+    },
+    // A what-if retrain writes runs and artifacts, so it too has the workspace alone (the
+    // watchers paused), one question at a time; the watchers then go on from where they were.
+    async whatIf(body) {
+      const request = parseWhatIfRequest(body, served);
+      const asked = whatIfQueue.then(() => watchers.pause(async () => {
+        log(`what-if: ${request.pipeline} without ${[...(request.contributors ?? []), ...(request.datanets ?? []), ...(request.ids ?? [])].join(", ")}: retraining…`);
+        const answer = await askInChild({ ...request, pipeline: specOf.get(request.pipeline) ?? request.pipeline }, { home, bin: BIN, cwd: options.cwd });
+        log(`what-if: ${request.pipeline}: ${answer.summary.flips} of ${answer.queries.length} predictions flip${answer.fresh ? " (answered before)" : ""}`);
+        return answer;
+      }));
+      whatIfQueue = asked.catch(() => undefined);
+      return asked;
     },
   };
 

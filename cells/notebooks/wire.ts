@@ -54,3 +54,23 @@ export interface Catalog {
   /** Whether the dev server runs this pipeline in watch mode (its new outputs reach open pages); absent in a static build. */
   watched?: boolean;
 }
+
+/** `POST /@tracebook/api/what-if`: retrain the page's pipeline's model without some contributions (`tracebook what-if`). */
+export interface WhatIfRequest {
+  pipeline: string;
+  contributors?: string[];
+  datanets?: string[];
+  /** Full contribution ids or unique prefixes of at least 8 hex characters. */
+  ids?: string[];
+  /** Also retrain with nothing left out under this seed: the yardstick of a seed change alone. */
+  seedCheck?: number;
+}
+
+/** The counterfactual cell's output: the summary row and one row per query (columns as in cells/quality/counterfactual.ts). */
+export interface WhatIfAnswer {
+  cell: string;
+  /** Answered before (the same question on the same model and data): reused, no retrain. */
+  fresh: boolean;
+  summary: Record<string, unknown>;
+  queries: Record<string, unknown>[];
+}

@@ -131,6 +131,9 @@ export function counterfactual(p: CounterfactualParams): Cell {
       const loaded = await prepareAttribution(ctx, p.model, p.train, p.queries);
       const { manifest: m, trainSet, queries } = loaded;
       const { removed, kept } = splitRows(trainSet.refs, without);
+      if (p.replicateSeed !== undefined && p.replicateSeed === m.training?.seed) {
+        throw new Error(`counterfactual: seed ${p.replicateSeed} is the model's own: a seed check needs another seed`);
+      }
       const C = m.spec.classes.length;
       const adapter = m.kind === "adapter";
       ctx.log(`without ${describeRemoval(without)}: ${removed.length} of ${trainSet.y.length} training rows left out`);

@@ -22,21 +22,31 @@ export interface Curation {
  * accepts them only from its own pages: same Origin, and the token it wrote into this page.
  */
 export function curation(base: string): Curation {
-  const token = document.querySelector<HTMLMetaElement>('meta[name="tracebook-token"]')?.content ?? null;
+  const token = pageToken();
   return {
     available: token !== null,
     async decide(request) {
       if (token === null) throw new DecisionError("this page is read-only (a static build): run `tracebook dev` to record decisions", null, 0);
-      const res = await fetch(`${base.replace(/\/$/, "")}/api/decisions`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "x-tracebook-token": token },
-        body: JSON.stringify(request),
-        credentials: "same-origin",
-        cache: "no-store",
-      });
-      const body = (await res.json().catch(() => ({ error: `${res.status} ${res.statusText}`, field: null }))) as DecisionResult & { error?: string; field?: string | null };
-      if (!res.ok) throw new DecisionError(body.error ?? `${res.status} ${res.statusText}`, body.field ?? null, res.status);
-      return body;
+      return postJson<DecisionResult>(base, "decisions", token, request);
     },
   };
+}
+
+/** The token this server wrote into the page; null in a static build. */
+export function pageToken(): string | null {
+  return document.querySelector<HTMLMetaElement>('meta[name="tracebook-token"]')?.content ?? null;
+}
+
+/** POST JSON to the dev server's API, same-origin with the page's token; a refusal is a DecisionError naming the field. */
+export async function postJson<T>(base: string, route: string, token: string, body: unknown): Promise<T> {
+  const res = await fetch(`${base.replace(/\/$/, "")}/api/${route}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-tracebook-token": token },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+    cache: "no-store",
+  });
+  const answer = (await res.json().catch(() => ({ error: `${res.status} ${res.statusText}`, field: null }))) as T & { error?: string; field?: string | null };
+  if (!res.ok) throw new DecisionError(answer.error ?? `${res.status} ${res.statusText}`, answer.field ?? null, res.status);
+  return answer;
 }

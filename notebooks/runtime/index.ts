@@ -7,6 +7,7 @@ import { displayError, displayValue, arrowRows, isArrowTable } from "./display.t
 import { Generators, observe } from "./generators.ts";
 import { NotebookDatabase, type Catalog } from "./duckdb.ts";
 import { curation } from "./curation.ts";
+import { counterfactuals } from "./what-if.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -72,6 +73,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     }),
     rows: () => rowsOf,
     curation: () => curation(options.base),
+    counterfactuals: () => counterfactuals(options.base),
   });
   const main = runtime.module();
   for (const cell of notebook.cells) {

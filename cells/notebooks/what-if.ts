@@ -1,0 +1,86 @@
+import { spawn } from "node:child_process";
+import { WorkspaceBusyError } from "../store/workspace.ts";
+import { ApiError } from "./api.ts";
+import type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
+
+export type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
+
+const FIELDS = ["pipeline", "contributors", "datanets", "ids", "seedCheck"];
+const MAX_NAMES = 1000;
+
+/** Check a what-if request before anything runs; every error names the field at fault. */
+export function parseWhatIfRequest(body: unknown, served: ReadonlySet<string>): WhatIfRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ApiError(400, null, "body: expected a JSON object {pipeline, contributors, datanets, ids}");
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
+  if (typeof b.pipeline !== "string" || !served.has(b.pipeline)) {
+    throw new ApiError(400, "pipeline", `pipeline: ${JSON.stringify(b.pipeline ?? null)} is not a pipeline this server serves (${[...served].join(", ") || "none"})`);
+  }
+  const names = (field: "contributors" | "datanets" | "ids"): string[] | undefined => {
+    const v = b[field];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v) || v.length > MAX_NAMES || v.some((s) => typeof s !== "string" || !s.trim() || s.length > 1024)) {
+      throw new ApiError(400, field, `${field}: give a list of at most ${MAX_NAMES} non-empty names`);
+    }
+    return v as string[];
+  };
+  const out: WhatIfRequest = { pipeline: b.pipeline, contributors: names("contributors"), datanets: names("datanets"), ids: names("ids") };
+  if (![out.contributors, out.datanets, out.ids].some((l) => l?.length)) throw new ApiError(400, "contributors", "contributors: say what to leave out (contributors, datanets or ids)");
+  if (b.seedCheck !== undefined) {
+    if (typeof b.seedCheck !== "number" || !Number.isSafeInteger(b.seedCheck) || b.seedCheck < 0) throw new ApiError(400, "seedCheck", "seedCheck: a seed is a non-negative integer");
+    out.seedCheck = b.seedCheck;
+  }
+  return out;
+}
+
+/**
+ * Answer with `tracebook what-if … --json` in a child process, as the watchers run pipelines:
+ * the retrain keeps this server's event loop free, and the question is the same cached cell the
+ * CLI asks. An error of the question (a name that contributed nothing) is the caller's (400).
+ */
+export async function askInChild(req: WhatIfRequest, o: { home: string; bin: string; cwd?: string; attempts?: number }): Promise<WhatIfAnswer> {
+  // The server's own short reads (the catalog) may hold the workspace a moment: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await askOnce(req, o);
+    } catch (err) {
+      if (!(err instanceof WorkspaceBusyError) || attempt >= (o.attempts ?? 8)) throw err;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
+}
+
+function askOnce(req: WhatIfRequest, o: { home: string; bin: string; cwd?: string }): Promise<WhatIfAnswer> {
+  // `--flag=value`: a name that starts with "-" stays a value.
+  const args = [o.bin, "--workspace", o.home, "what-if", req.pipeline, "--json",
+    ...(req.contributors ?? []).map((c) => `--contributor=${c}`), ...(req.datanets ?? []).map((d) => `--datanet=${d}`), ...(req.ids ?? []).map((i) => `--id=${i}`),
+    ...(req.seedCheck === undefined ? [] : [`--seed-check=${req.seedCheck}`])];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env, cwd: o.cwd });
+    let out = "", err = "";
+    child.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr!.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      const message = err.split("\n").filter((l) => l.startsWith("tracebook: ")).map((l) => l.slice("tracebook: ".length)).join("; ") || err.trim() || `exit ${code}`;
+      if (code === 0) {
+        try {
+          return resolve(JSON.parse(out) as WhatIfAnswer);
+        } catch (e) {
+          return reject(new Error(`tracebook what-if printed no answer: ${(e as Error).message}`));
+        }
+      }
+      if (code === 2) return reject(new ApiError(400, fieldOf(message), message));
+      if (/is open in another process/.test(message)) return reject(new WorkspaceBusyError(message));
+      reject(new Error(message));
+    });
+  });
+}
+
+function fieldOf(message: string): string | null {
+  if (/^(--)?contributor/.test(message)) return "contributors";
+  if (/^(--)?datanet|^Datanet/i.test(message)) return "datanets";
+  if (/^(--)?id|^contribution|id prefix/.test(message)) return "ids";
+  if (/seed/.test(message)) return "seedCheck";
+  return null;
+}
