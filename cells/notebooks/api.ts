@@ -40,8 +40,10 @@ export async function handleDecisions(req: IncomingMessage, res: ServerResponse,
 
 /** `POST /@tracebook/api/what-if`: the same checks; the answer of a retrain without the contributions named. */
 export async function handleWhatIf(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
-  if (!api.whatIf) throw new ApiError(404, null, "no what-if questions here");
-  const ask = api.whatIf.bind(api);
+  const ask = (body: unknown) => {
+    if (!api.whatIf) throw new ApiError(404, null, "no what-if questions here");
+    return api.whatIf(body);
+  };
   await handlePost(req, res, api.token, API_WHAT_IF, ask, { verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" });
 }
 
