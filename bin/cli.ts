@@ -42,6 +42,25 @@ export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => 
   }
 }
 
+/**
+ * Run `fn` with a signal that Ctrl-C aborts, so a long command (a pipeline run, a what-if retrain)
+ * cancels cleanly and records it; a second Ctrl-C quits at once (exit 130).
+ */
+export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write("\ntracebook: cancelling (Ctrl-C again to quit at once)\n");
+    controller.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}
+
 /** Run the CLI; returns the exit code. Errors are printed as one line, never as a stack dump. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();

@@ -95,7 +95,7 @@ export type { ModeSpec } from "./quality/cells.ts";
 export { spearman, pearson, ranks, auc, recallAtK } from "./quality/metrics.ts";
 export { retrainOn } from "./quality/retrain.ts";
 // What if these contributions had never been given: a retrain without them, beside TracIn's estimate.
-export { counterfactual, compareOutputs } from "./quality/counterfactual.ts";
+export { counterfactual, compareOutputs, accuracyAndLoss } from "./quality/counterfactual.ts";
 export type { CounterfactualParams, OutputChange, ComparisonSummary } from "./quality/counterfactual.ts";
 export { canonicalRemoval, describeRemoval, splitRows } from "./quality/removal.ts";
 export type { Removal } from "./quality/removal.ts";

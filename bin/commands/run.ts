@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { withWorkspace } from "../cli.ts";
+import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { loadPipeline, loadPipelineIn } from "../../cells/graph/loader.ts";
@@ -18,23 +18,16 @@ export function registerRun(program: Command): void {
     .option("--watch", "keep running: recompute when the pipeline file or the workspace changes; one JSON line per event")
     .option("--json", "one JSON line per event")
     .action(async (name: string, opts: { cell?: string; force?: boolean; watch?: boolean; json?: boolean }, command: Command) => {
-      const controller = new AbortController();
-      const onSigint = () => {
-        if (controller.signal.aborted) process.exit(130);
-        process.stderr.write("\ntracebook: cancelling (Ctrl-C again to quit at once)\n");
-        controller.abort();
-      };
-      process.on("SIGINT", onSigint);
-      try {
+      await withCtrlC(async (signal) => {
         if (opts.watch) {
           const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
-          await watchPipeline({ pipeline: name, home: workspace, signal: controller.signal, onEvent: (e) => console.log(toJson(e, 0)) });
+          await watchPipeline({ pipeline: name, home: workspace, signal, onEvent: (e) => console.log(toJson(e, 0)) });
           return;
         }
         const { pipeline, file } = await loadPipeline(name);
         await withWorkspace(command, async (ws) => {
           const printer = opts.json ? (e: GraphEvent) => console.log(toJson(e, 0)) : humanPrinter();
-          const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal: controller.signal, onEvent: printer, file });
+          const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal, onEvent: printer, file });
           if (!opts.json) {
             const list = (names: string[]) => (names.length ? ` (${names.join(", ")})` : "");
             console.log(
@@ -46,9 +39,7 @@ export function registerRun(program: Command): void {
           if (summary.cancelled) process.exitCode = 130;
           else if (summary.failed.length) process.exitCode = 1;
         });
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
+      });
     });
 
   program

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { withWorkspace } from "../cli.ts";
+import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { humanPrinter } from "./run.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
@@ -36,21 +36,20 @@ export function registerWhatIf(program: Command): void {
         const message = (err as Error).message.replace(/^counterfactual: /, "");
         throw new InputError(/say what to leave out/.test(message) ? "say what to leave out: give --contributor, --datanet or --id" : message.replace(/^without\.(\w+)/, (_, f: string) => `--${f === "ids" ? "id" : f.replace(/s$/, "")}`));
       }
-      const controller = new AbortController();
-      const onSigint = () => controller.abort();
-      process.on("SIGINT", onSigint);
-      try {
-        await withWorkspace(command, async (ws) => {
-          const { pipeline } = await loadPipelineIn(ws, name);
-          const answer = await whatIf(ws, pipeline, {
-            without, replicateSeed, influence: opts.influence, heldOut: opts.heldOut, signal: controller.signal, onEvent: opts.json ? undefined : humanPrinter(),
+      await withCtrlC((signal) => withWorkspace(command, async (ws) => {
+        const { pipeline } = await loadPipelineIn(ws, name);
+        let answer;
+        try {
+          answer = await whatIf(ws, pipeline, {
+            without, replicateSeed, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent: opts.json ? undefined : humanPrinter(),
           });
-          if (opts.json) return console.log(toJson(answer));
-          console.log(formatAnswer(pipeline.name, answer, Number(opts.limit)));
-        });
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
+        } catch (err) {
+          if (!signal.aborted) throw err;
+          process.exitCode = 130; // cancelled, and recorded as such: as `tracebook run` does
+          return;
+        }
+        console.log(opts.json ? toJson(answer) : formatAnswer(pipeline.name, answer, Number(opts.limit)));
+      }));
     });
 }
 

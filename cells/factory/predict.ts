@@ -27,15 +27,15 @@ export async function classProbabilities(
   return out;
 }
 
+/** The most probable class of row `r` of a rows × classes matrix (the first on a tie). */
+export function argmaxAt(p: Float32Array, classes: number, r: number): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) if (p[r * classes + c]! > p[r * classes + best]!) best = c;
+  return best;
+}
+
 /** The most probable class of each row (the first on a tie) and its probability. */
 export function argmaxRows(p: Float32Array, classes: number): { classIndex: Int32Array; confidence: Float64Array } {
-  const n = p.length / classes;
-  const classIndex = new Int32Array(n), confidence = new Float64Array(n);
-  for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) if (p[r * classes + c]! > p[r * classes + best]!) best = c;
-    classIndex[r] = best;
-    confidence[r] = p[r * classes + best]!;
-  }
-  return { classIndex, confidence };
+  const classIndex = Int32Array.from({ length: p.length / classes }, (_, r) => argmaxAt(p, classes, r));
+  return { classIndex, confidence: Float64Array.from(classIndex, (c, r) => p[r * classes + c]!) };
 }

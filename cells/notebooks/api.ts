@@ -16,7 +16,7 @@ export interface NotebookApi {
   /** Check and record a decision; throws ApiError for what the caller got wrong. */
   decide(body: unknown): Promise<unknown>;
   /** Check a what-if question and answer it (a retrain): throws ApiError for what the caller got wrong. */
-  whatIf?(body: unknown): Promise<unknown>;
+  whatIf(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -31,20 +31,21 @@ export function newToken(): string {
   return crypto.randomBytes(24).toString("hex");
 }
 
-/** `POST /@tracebook/api/decisions`: same-origin checks, the JSON body, the decision, the answer as JSON. */
-export async function handleDecisions(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
-  await handlePost(req, res, api.token, API_DECISIONS, (body) => api.decide(body), {
-    verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded",
-  });
+/** What each POST route does, and how its answers word what happened. */
+const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; busy: string; failed: string }> = {
+  [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded" },
+  [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" },
+};
+
+/** Whether a path is one of the API's routes. */
+export function isApiRoute(pathname: string): boolean {
+  return Object.hasOwn(ROUTES, pathname);
 }
 
-/** `POST /@tracebook/api/what-if`: the same checks; the answer of a retrain without the contributions named. */
-export async function handleWhatIf(req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
-  const ask = (body: unknown) => {
-    if (!api.whatIf) throw new ApiError(404, null, "no what-if questions here");
-    return api.whatIf(body);
-  };
-  await handlePost(req, res, api.token, API_WHAT_IF, ask, { verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" });
+/** A POST to an API route: same-origin checks, the JSON body, the route's answer as JSON. */
+export async function handleApi(route: string, req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
+  const r = ROUTES[route]!;
+  await handlePost(req, res, api.token, route, (body) => r.answer(api, body), r);
 }
 
 async function handlePost(

@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule } from "./transform.ts";
 import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
-import { API_DECISIONS, API_WHAT_IF, handleDecisions, handleWhatIf, type NotebookApi } from "./api.ts";
+import { handleApi, isApiRoute, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
 export const NOTEBOOK_MODULE = "/@notebook/"; // the compiled notebook: /@notebook/<name>.js
@@ -151,14 +151,9 @@ if (import.meta.hot) {
 async function handle(server: ViteDevServer, options: PluginOptions, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const p = decodeURIComponent(url.pathname);
-  if (p === API_DECISIONS) {
-    if (!options.api) throw new NotFoundError("no decisions here: a static build is read-only (run `tracebook dev`)");
-    await handleDecisions(req, res, options.api);
-    return true;
-  }
-  if (p === API_WHAT_IF) {
-    if (!options.api) throw new NotFoundError("no what-if questions here: a static build cannot retrain (run `tracebook dev`)");
-    await handleWhatIf(req, res, options.api);
+  if (isApiRoute(p)) {
+    if (!options.api) throw new NotFoundError("no decisions or what-if questions here: a static build is read-only (run `tracebook dev`)");
+    await handleApi(p, req, res, options.api);
     return true;
   }
   if (req.method !== "GET" && req.method !== "HEAD") return false;

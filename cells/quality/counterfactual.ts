@@ -5,7 +5,7 @@ import { stageRows } from "../store/stage.ts";
 import { selectRows, type FeatureMatrix } from "../factory/featurize.ts";
 import { loadExamples } from "../factory/examples.ts";
 import { toTensors, type HostWeights } from "../factory/mlp.ts";
-import { classProbabilities } from "../factory/predict.ts";
+import { argmaxAt, classProbabilities } from "../factory/predict.ts";
 import type { ModelManifest } from "../factory/store.ts";
 import { attributionSource } from "../attribution/engine.ts";
 import { prepareAttribution, snippets } from "../attribution/cells.ts";
@@ -60,11 +60,6 @@ export function accuracyAndLoss(classes: number, logp: Float32Array, labels: Int
 }
 
 export interface ComparisonSummary {
-  /** Over the labelled queries only (null when none has a label). */
-  accuracyBefore: number | null;
-  accuracyAfter: number | null;
-  lossBefore: number | null;
-  lossAfter: number | null;
   flips: number;
   flipsSeed: number | null;
   /** Spearman over queries between TracIn's estimate and the retrain's change of loss. */
@@ -79,9 +74,9 @@ export interface ComparisonSummary {
  * TracIn's estimate (Σ influence of the removed rows, target = the prediction) ranked that.
  */
 export function compareOutputs(
-  classes: number, before: Float32Array, after: Float32Array, labels: Int32Array, estimate: ArrayLike<number>, seed: Float32Array | null = null,
+  classes: number, before: Float32Array, after: Float32Array, estimate: ArrayLike<number>, seed: Float32Array | null = null,
 ): { changes: OutputChange[]; summary: ComparisonSummary } {
-  const n = labels.length;
+  const n = estimate.length;
   const argmax = (p: Float32Array, j: number) => argmaxAt(p, classes, j);
   const changes: OutputChange[] = [];
   for (let j = 0; j < n; j++) {
@@ -93,14 +88,11 @@ export function compareOutputs(
       deltaLossSeed: seed ? lb - seed[j * classes + b]! : null, flippedSeed: s === null ? null : s !== b,
     });
   }
-  const scoredBefore = accuracyAndLoss(classes, before, labels), scoredAfter = accuracyAndLoss(classes, after, labels);
   const flipped = changes.flatMap((c, j) => (c.flipped ? [j] : []));
   const expected = new Set(Array.from({ length: n }, (_, j) => j).sort((x, y) => estimate[y]! - estimate[x]! || x - y).slice(0, flipped.length));
   return {
     changes,
     summary: {
-      accuracyBefore: scoredBefore?.accuracy ?? null, accuracyAfter: scoredAfter?.accuracy ?? null,
-      lossBefore: scoredBefore?.loss ?? null, lossAfter: scoredAfter?.loss ?? null,
       flips: flipped.length, flipsSeed: seed ? changes.filter((c) => c.flippedSeed).length : null,
       spearman: spearman(estimate, changes.map((c) => c.deltaLoss)),
       flipsFound: flipped.filter((j) => expected.has(j)).length,
@@ -165,7 +157,7 @@ export function counterfactual(p: CounterfactualParams): Cell {
         queries: { x: queries.x, y: predicted },
       });
       const estimate = est.groupSums[0]!;
-      const { changes, summary } = compareOutputs(C, before[0]!, after[0]!, queries.y, estimate, seed?.[0] ?? null);
+      const { changes, summary } = compareOutputs(C, before[0]!, after[0]!, estimate, seed?.[0] ?? null);
       // Accuracy and loss: on the held-out rows when given, else on the queries that have a label.
       const scoreSet = heldOut ? 1 : 0, labels = heldOut ? heldOut.y : queries.y;
       const scored = [before, after, seed].map((o) => (o ? accuracyAndLoss(C, o[scoreSet]!, labels) : null));
@@ -203,12 +195,6 @@ export function counterfactual(p: CounterfactualParams): Cell {
       };
     },
   };
-}
-
-function argmaxAt(p: Float32Array, classes: number, j: number): number {
-  let best = 0;
-  for (let c = 1; c < classes; c++) if (p[j * classes + c]! > p[j * classes + best]!) best = c;
-  return best;
 }
 
 /** Log-probabilities of a model on each feature set, given its trainable weights (over the frozen base, for an adapter). */
