@@ -136,6 +136,8 @@ describe("counterfactual cell: a poisoned Datanet left out", () => {
     }
     expect(summary!.flips_seed).not.toBeNull();
     expect(JSON.parse(queries[0]!.without)).toEqual({ contributors: ["mallory"], datanets: [], ids: [] });
+    // Mallory's Datanet did not train the base (a slice of notes): nothing of her stays in it.
+    expect(summary!.removed_in_base).toBe(0);
   });
 
   it("leaving out the mislabelled rows makes the model better, more than a seed change does, and TracIn saw it coming", async () => {
@@ -229,5 +231,57 @@ describe("tracebook what-if", () => {
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/contributor "nobody" contributed no training row of this model/);
     expect(tracebook(["what-if", file], home).err).toMatch(/say what to leave out: give --contributor, --datanet or --id/);
+  }, 240_000);
+  it("previews a curator's rejection: the selection's training rows left out, held-out ones set aside, nothing decided", async () => {
+    const { home, file } = await poisonedHome();
+    const ws = await openWorkspace({ home });
+    let picked: { id: string; split: string }[], trail: number;
+    try {
+      picked = await ws.rows("select id, split from contributions where datanet = 'notes' and id < '3' order by id");
+      trail = (await ws.rows("select 1 from validations")).length;
+    } finally {
+      ws.close();
+    }
+    const trained = picked.filter((r) => r.split === "train"), held = picked.filter((r) => r.split === "test");
+    expect(trained.length).toBeGreaterThan(3);
+    expect(held.length).toBeGreaterThan(0);
+    const reject = ["curate", "reject", "--datanet", "notes", "--where", "id < '3'", "--reason", "suspect"];
+
+    const json = tracebook([...reject, "--dry-run", "--what-if", file, "--json"], home);
+    expect(json.code, json.err).toBe(0);
+    const out = JSON.parse(json.out);
+    expect(out.dryRun).toBe(true);
+    expect(out.targets).toHaveLength(picked.length);
+    expect(out.whatIf.setAside).toEqual(held.map((r) => r.id));
+    // Every row of notes with an id below '8' trained the base too (the pipeline's `half`).
+    expect(out.whatIf.summary).toMatchObject({ removed_contributions: trained.length, removed_in_base: trained.length });
+    expect(JSON.parse(out.whatIf.summary.without).ids).toEqual(trained.map((r) => r.id));
+
+    const human = tracebook([...reject, "--dry-run", "--what-if", file], home);
+    expect(human.code, human.err).toBe(0);
+    expect(human.out).toMatch(new RegExp(`would reject ${picked.length} contributions`));
+    expect(human.out).toMatch(new RegExp(`What if cf had been trained without ${trained.length} contributions \\(${trained[0]!.id.slice(0, 12)}, .*…\\): ${trained.length} of \\d+ training rows left out`));
+    expect(human.out).toMatch(/answered before: reused/);
+    expect(human.out).toContain(`${held.length} of the contributions asked about did not train this model (held out, or not approved)`);
+    expect(human.out).toContain(`${trained.length} of the left-out rows also trained the base model, which the retrain keeps as it is`);
+
+    // A preview decides nothing, and goes only with --dry-run, reject or quarantine.
+    const check = await openWorkspace({ home });
+    try {
+      expect((await check.rows("select 1 from validations")).length).toBe(trail);
+      expect(await check.rows("select distinct status from contributions where datanet = 'notes' and id < '3'")).toEqual([{ status: "approved" }]);
+    } finally {
+      check.close();
+    }
+    const live = tracebook([...reject, "--what-if", file], home);
+    expect([live.code, live.err.trim()]).toEqual([2, "tracebook: --what-if previews a decision without making it: add --dry-run"]);
+    const approve = tracebook(["curate", "approve", "--datanet", "notes", "--where", "id < '3'", "--reason", "ok", "--dry-run", "--what-if", file], home);
+    expect(approve.code).toBe(2);
+    expect(approve.err).toMatch(/use it with reject or quarantine, not approve/);
+    // Asked directly: a held-out id is refused, or with --only-trained set aside (and alone, nothing is left to ask).
+    const strict = tracebook(["what-if", file, "--id", held[0]!.id], home);
+    expect([strict.code, strict.err]).toEqual([2, expect.stringMatching(/contribution [0-9a-f]{64} contributed no training row of this model/)]);
+    const lenient = tracebook(["what-if", file, "--id", held[0]!.id, "--only-trained"], home);
+    expect([lenient.code, lenient.err]).toEqual([2, expect.stringMatching(/none of the 1 contribution asked about trained the model of cf \(held out, or not approved\)/)]);
   }, 240_000);
 });

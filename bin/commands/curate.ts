@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { withWorkspace } from "../cli.ts";
+import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { KEEP, shortId, type Action } from "../../cells/datanet/decisions.ts";
@@ -8,11 +8,12 @@ import { ruleSetFile } from "../../cells/curation/ruleset.ts";
 import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
 import { curate } from "../../cells/curation/decisions.ts";
 import { contributorReputation, REPUTATION_FORMULA } from "../../cells/curation/reputation.ts";
+import { checkPreview, previewDecision } from "./preview.ts";
 
 interface QueueOptions { limit: string; all?: boolean; rules?: string; json?: boolean }
 interface DecideOptions {
   reason?: string; datanet?: string; where?: string; query?: string; flagged?: string;
-  curator: string; rule?: string; dryRun?: boolean; json?: boolean;
+  curator: string; rule?: string; dryRun?: boolean; whatIf?: string; seedCheck?: string; json?: boolean;
 }
 
 const VERBS: readonly [string, Action][] = [["approve", "approved"], ["reject", "rejected"], ["quarantine", "quarantined"], ["keep", KEEP]];
@@ -73,10 +74,13 @@ export function registerCurate(program: Command): void {
       .option("--curator <id>", "who decides", `cli:${process.env.USER ?? "curator"}`)
       .option("--rule <rule>", "the rule recorded (default: the flagging rule, the selection, or \"manual\")")
       .option("--dry-run", "list what would change, change nothing")
+      .option("--what-if <pipeline>", "with --dry-run, reject or quarantine: also retrain the pipeline's model without the rows and show what would change")
+      .option("--seed-check <seed>", "with --what-if: also retrain with nothing left out under this seed, the yardstick of a seed change alone")
       .option("--json", "print the changes as JSON")
       .action(async (ids: string[], opts: DecideOptions, command: Command) => {
         if (!opts.reason?.trim()) throw new InputError(`${verb} needs --reason <text>: a decision without a reason cannot be reviewed`);
-        await withWorkspace(command, async (ws) => {
+        const seedCheck = checkPreview(verb, verdict, opts);
+        await withCtrlC((signal) => withWorkspace(command, async (ws) => {
           const out = await curate(ws, {
             ids, where: opts.where, query: opts.query, flagged: opts.flagged, datanet: opts.datanet,
             verdict, curator: opts.curator, reason: opts.reason!, rule: opts.rule,
@@ -85,8 +89,10 @@ export function registerCurate(program: Command): void {
           const skipped = opts.dryRun ? out.targets.filter((t) => t.status === verdict) : out.targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`));
           const word = (from: string, to: string) => (verdict === KEEP ? `${to} (stands)` : `${from} → ${to}`);
           const skipLines = skipped.map((s) => `skipped ${shortId(s.id)} (${s.datanet}): already ${s.status}`);
+          const preview = opts.whatIf === undefined ? undefined : await previewDecision(ws, opts.whatIf, out.targets, { signal, seedCheck, quiet: opts.json });
+          if (preview?.cancelled) return;
           if (opts.json) {
-            console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets } : out.results));
+            console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets, ...(preview ? { whatIf: preview.answer } : {}) } : out.results));
             for (const line of skipLines) process.stderr.write(`${line}\n`); // the JSON stays parseable
             return;
           }
@@ -99,7 +105,8 @@ export function registerCurate(program: Command): void {
             console.log(`${out.results.length} decision${out.results.length === 1 ? "" : "s"} recorded (rule: ${out.rule})`);
           }
           for (const line of skipLines) console.log(line);
-        });
+          if (preview) console.log(`\n${preview.text}`);
+        }));
       });
   }
 

@@ -7,7 +7,7 @@ import { InputError } from "../../cells/datanet/errors.ts";
 import { whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
 import { describeRemoval, canonicalRemoval } from "../../cells/quality/removal.ts";
 
-interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
+interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
 
 /** `tracebook what-if`: retrain a pipeline's model without some contributions and show what changes. */
 export function registerWhatIf(program: Command): void {
@@ -18,6 +18,7 @@ export function registerWhatIf(program: Command): void {
     .option("--contributor <id...>", "leave out every training row of these contributors")
     .option("--datanet <name...>", "leave out every training row of these Datanets")
     .option("--id <id...>", "leave out these contributions (ids in full, or unique prefixes of at least 8 hex)")
+    .option("--only-trained", "set aside the --id contributions that did not train the model (held out, not approved) instead of refusing them")
     .option("--seed-check <seed>", "also retrain with nothing left out under this seed: how much a seed change alone moves the outputs")
     .option("--influence <cell>", "the tracin cell whose model and queries are asked about (default: influence)")
     .option("--held-out <cell>", "labelled rows to measure accuracy on (default: the model cell's held-out input)")
@@ -25,11 +26,7 @@ export function registerWhatIf(program: Command): void {
     .option("--json", "print the summary and every query as JSON")
     .action(async (name: string, opts: WhatIfOpts, command: Command) => {
       const without = { contributors: opts.contributor, datanets: opts.datanet, ids: opts.id };
-      let replicateSeed: number | undefined;
-      if (opts.seedCheck !== undefined) {
-        replicateSeed = Number(opts.seedCheck);
-        if (!Number.isSafeInteger(replicateSeed) || replicateSeed < 0) throw new InputError(`--seed-check: a seed is a non-negative integer (got ${JSON.stringify(opts.seedCheck)})`);
-      }
+      const replicateSeed = opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
       try {
         canonicalRemoval(without); // say what is wrong with the question before opening anything
       } catch (err) {
@@ -41,7 +38,7 @@ export function registerWhatIf(program: Command): void {
         let answer;
         try {
           answer = await whatIf(ws, pipeline, {
-            without, replicateSeed, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent: opts.json ? undefined : humanPrinter(),
+            without, replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent: opts.json ? undefined : humanPrinter(),
           });
         } catch (err) {
           if (!signal.aborted) throw err;
@@ -51,6 +48,26 @@ export function registerWhatIf(program: Command): void {
         console.log(opts.json ? toJson(answer) : formatAnswer(pipeline.name, answer, Number(opts.limit)));
       }));
     });
+}
+
+/** `--seed-check N`: a seed is a non-negative integer. */
+export function parseSeed(v: string): number {
+  const seed = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(seed)) throw new InputError(`--seed-check: a seed is a non-negative integer (got ${JSON.stringify(v)})`);
+  return seed;
+}
+
+/** What the retrain does not cover: asked rows that trained nothing, and left-out rows the frozen base still holds. */
+export function caveats(a: WhatIfAnswer): string[] {
+  const out: string[] = [];
+  const n = a.setAside.length;
+  if (n) {
+    out.push(`${n} of the contributions asked about did not train this model (held out, or not approved), so nothing of them was left out: ` +
+      `${a.setAside.slice(0, 5).map((i) => i.slice(0, 12)).join(", ")}${n > 5 ? ", …" : ""}.`);
+  }
+  const inBase = Number(a.summary.removed_in_base ?? 0);
+  if (inBase > 0) out.push(`${inBase} of the left-out rows also trained the base model, which the retrain keeps as it is: this is the adapter's part of their effect.`);
+  return out;
 }
 
 const seedColumn = (v: string) => ({ "another seed, nothing left out": v });
@@ -66,6 +83,7 @@ export function formatAnswer(pipeline: string, a: WhatIfAnswer, limit: number): 
     `What if ${pipeline} had been trained without ${removal}: ${s.removed_contributions} of ${Number(s.removed_contributions) + Number(s.kept_contributions)} training rows left out ` +
       `(${s.removed_contributors} contributor${s.removed_contributors === 1 ? "" : "s"}); model ${String(s.model_id).slice(0, 12)} retrained as its lineage says` +
       `${a.fresh ? " (answered before: reused)" : ` in ${num(s.retrain_seconds, 1)} s`}.`,
+    ...caveats(a),
     Number(s.measured_rows) > 0
       ? formatTable([
         { "": `accuracy on ${s.measured_on} (${s.measured_rows} rows)`, with: pct(s.accuracy_before), without: pct(s.accuracy_after), ...seedColumn(pct(s.accuracy_seed)) },

@@ -6,7 +6,7 @@ import { selectRows, type FeatureMatrix } from "../factory/featurize.ts";
 import { loadExamples } from "../factory/examples.ts";
 import { toTensors, type HostWeights } from "../factory/mlp.ts";
 import { argmaxAt, classProbabilities } from "../factory/predict.ts";
-import type { ModelManifest } from "../factory/store.ts";
+import { readContributions, readManifest, type ContributionRef, type ModelManifest } from "../factory/store.ts";
 import { attributionSource } from "../attribution/engine.ts";
 import { prepareAttribution, snippets } from "../attribution/cells.ts";
 import { tracin, type TracinMode } from "../attribution/tracin.ts";
@@ -14,7 +14,8 @@ import { spearman } from "./metrics.ts";
 import { trainAsManifest } from "./retrain.ts";
 import { canonicalRemoval, describeRemoval, splitRows, type Removal } from "./removal.ts";
 
-const COUNTERFACTUAL_VERSION = "1";
+// 2: the summary says how many left-out rows also trained the frozen base (removed_in_base).
+const COUNTERFACTUAL_VERSION = "2";
 
 export interface CounterfactualParams {
   /** The model cell whose training is redone without the removed rows. */
@@ -128,7 +129,9 @@ export function counterfactual(p: CounterfactualParams): Cell {
       }
       const C = m.spec.classes.length;
       const adapter = m.kind === "adapter";
-      ctx.log(`without ${describeRemoval(without)}: ${removed.length} of ${trainSet.y.length} training rows left out`);
+      const inBase = adapter ? removedInBase(ctx.ws.home, m, removed.map((i) => trainSet.refs[i]!)) : null;
+      ctx.log(`without ${describeRemoval(without)}: ${removed.length} of ${trainSet.y.length} training rows left out` +
+        (inBase ? ` (${inBase} of them also trained the base, which stays as it is)` : ""));
       const heldOut = p.heldOut ? await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, m.featurizer!, m.spec.classes, `input "${p.heldOut}"`) : null;
       // Every model is run on the queries (compared one by one) and the held-out rows (scored).
       const sets = heldOut ? [queries.x, heldOut.x] : [queries.x];
@@ -172,12 +175,12 @@ export function counterfactual(p: CounterfactualParams): Cell {
         "summary", null, null, null, null, null, null, null, null, null, null, null, null,
         removed.length, removedContributors, kept.length, scored[0]?.accuracy ?? null, scored[1]?.accuracy ?? null, scored[0]?.loss ?? null, scored[1]?.loss ?? null,
         scored[2]?.accuracy ?? null, scored[2]?.loss ?? null, p.heldOut ?? p.queries, measuredRows,
-        summary.flips, summary.flipsSeed, summary.spearman, summary.flipsFound, seconds,
+        summary.flips, summary.flipsSeed, summary.spearman, summary.flipsFound, seconds, inBase,
       ]];
       changes.forEach((c, j) => rows.push([
         "query", queries.refs[j]!.id, queries.labels[j] || null, classes[c.before]!, classes[c.after]!, Math.exp(c.logPBefore), Math.exp(c.logPAfter),
         c.deltaLoss, estimate[j]!, c.flipped, c.deltaLossSeed, c.flippedSeed, texts.get(queries.refs[j]!.id) ?? "",
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
       ]));
       await stageRows(ctx.ws, "__tracebook_counterfactual", [
         ["row", "VARCHAR"], ["query", "VARCHAR"], ["label", "VARCHAR"], ["prediction_before", "VARCHAR"], ["prediction_after", "VARCHAR"],
@@ -187,6 +190,7 @@ export function counterfactual(p: CounterfactualParams): Cell {
         ["accuracy_before", "DOUBLE"], ["accuracy_after", "DOUBLE"], ["loss_before", "DOUBLE"], ["loss_after", "DOUBLE"],
         ["accuracy_seed", "DOUBLE"], ["loss_seed", "DOUBLE"], ["measured_on", "VARCHAR"], ["measured_rows", "INTEGER"],
         ["flips", "INTEGER"], ["flips_seed", "INTEGER"], ["spearman", "DOUBLE"], ["flips_found", "INTEGER"], ["retrain_seconds", "DOUBLE"],
+        ["removed_in_base", "INTEGER"],
       ], rows);
       return {
         query: `select *, ? as model_id, ? as without from __tracebook_counterfactual
@@ -195,6 +199,18 @@ export function counterfactual(p: CounterfactualParams): Cell {
       };
     },
   };
+}
+
+/**
+ * How many of the left-out rows also trained the adapter's base. The retrain redoes the adapter
+ * only, over the same frozen base, so their share in the base stays: the answer says so rather
+ * than let a reader take it for a model that never saw them at all.
+ */
+function removedInBase(home: string, m: ModelManifest, removed: ContributionRef[]): number {
+  if (!m.base) return 0;
+  const key = (r: ContributionRef) => `${r.datanet}\u0000${r.id}`;
+  const base = new Set(readContributions(home, readManifest(home, m.base)).map(key));
+  return removed.filter((r) => base.has(key(r))).length;
 }
 
 /** Log-probabilities of a model on each feature set, given its trainable weights (over the frozen base, for an adapter). */

@@ -25,7 +25,9 @@ export function canonicalRemoval(r: Removal): Required<Removal> {
 export function describeRemoval(r: Required<Removal>): string {
   const part = (label: string, v: string[]) => (v.length ? [`${label} ${v.join(", ")}`] : []);
   return [...part(r.contributors.length > 1 ? "contributors" : "contributor", r.contributors), ...part(r.datanets.length > 1 ? "Datanets" : "Datanet", r.datanets),
-    ...part(r.ids.length > 1 ? "contributions" : "contribution", r.ids.map((i) => i.slice(0, 12)))].join("; ");
+    // A curator's selection can name hundreds of rows: a count and the first few, not a wall of ids.
+    ...(r.ids.length > 5 ? [`${r.ids.length} contributions (${r.ids.slice(0, 3).map((i) => i.slice(0, 12)).join(", ")}, …)`]
+      : part(r.ids.length > 1 ? "contributions" : "contribution", r.ids.map((i) => i.slice(0, 12))))].join("; ");
 }
 
 /**

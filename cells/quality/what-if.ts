@@ -16,6 +16,11 @@ export interface WhatIfRequest {
   /** Labelled rows to measure accuracy on (default: the model cell's own held-out input, if it has one). */
   heldOut?: string;
   replicateSeed?: number;
+  /**
+   * Ids that did not train the model (held out, or not approved) are set aside and named in the
+   * answer rather than refused: a curator's selection spans both. Names and Datanets stay strict.
+   */
+  onlyTrained?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: GraphEvent) => void;
 }
@@ -25,6 +30,8 @@ export interface WhatIfAnswer {
   cell: string;
   /** Reused: the same question on the same model and data was answered before. */
   fresh: boolean;
+  /** With onlyTrained: the asked ids that trained nothing of this model, so were not left out. */
+  setAside: string[];
   summary: Record<string, unknown>;
   /** One row per query, flipped ones first, then by how far the prediction weakened. */
   queries: Record<string, unknown>[];
@@ -39,20 +46,32 @@ export interface WhatIfAnswer {
 export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Promise<WhatIfAnswer> {
   const source = tracinCellOf(p, req.influence);
   const params = source.params as TracinParams;
+  const { without, setAside } = req.onlyTrained ? await trainedOnly(ws, p, params.train, req) : { without: req.without, setAside: [] };
   let cell: Cell;
   try {
     const heldOut = req.heldOut ?? (p.cells.get(params.model)?.params as { heldOut?: string } | undefined)?.heldOut;
     if (heldOut !== undefined && !p.cells.has(heldOut)) throw new Error(`pipeline "${p.name}" has no cell "${heldOut}" to measure accuracy on`);
     cell = counterfactual({
       model: params.model, train: params.train, queries: params.test, ...(heldOut === undefined ? {} : { heldOut }),
-      without: canonicalRemoval(req.without), replicateSeed: req.replicateSeed,
+      without: canonicalRemoval(without), replicateSeed: req.replicateSeed,
     });
   } catch (err) {
     throw new InputError((err as Error).message);
   }
   const name = `what_if_${sha256(canonicalJson(cell.params)).slice(0, 12)}`;
   const extended = declare(p.name, [...p.cells], [[name, cell]]);
-  const summary = await runPipeline(ws, extended, { cell: name, signal: req.signal, onEvent: req.onEvent });
+  const { artifact, fresh } = await bringUpToDate(ws, extended, name, req);
+  const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [artifact]);
+  return {
+    cell: name, fresh, setAside,
+    summary: rows.find((r) => r.row === "summary")!,
+    queries: rows.filter((r) => r.row === "query"),
+  };
+}
+
+/** Run one cell of the pipeline (and the stale cells it reads); its output's file. */
+async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: WhatIfRequest): Promise<{ artifact: string; fresh: boolean }> {
+  const summary = await runPipeline(ws, p, { cell: name, signal: req.signal, onEvent: req.onEvent });
   if (summary.cancelled) throw new Error("cancelled");
   if (summary.failed.length || summary.blocked.length) {
     const h = (await cellHistories(ws, p.name)).get(summary.failed[0] ?? name);
@@ -64,12 +83,35 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
   }
   const done = (await cellHistories(ws, p.name)).get(name)?.lastSucceeded;
   if (!done?.artifact) throw new Error(`${name} left no output`);
-  const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [done.artifact]);
-  return {
-    cell: name, fresh: summary.fresh.includes(name),
-    summary: rows.find((r) => r.row === "summary")!,
-    queries: rows.filter((r) => r.row === "query"),
+  return { artifact: done.artifact, fresh: summary.fresh.includes(name) };
+}
+
+/** The asked ids that match a training row of the model (as full ids or unique prefixes), and those that match none. */
+async function trainedOnly(ws: Workspace, p: Pipeline, train: string, req: WhatIfRequest): Promise<{ without: Removal; setAside: string[] }> {
+  let asked: Required<Removal>;
+  try {
+    asked = canonicalRemoval(req.without);
+  } catch (err) {
+    throw new InputError((err as Error).message);
+  }
+  if (!asked.ids.length) return { without: asked, setAside: [] };
+  const { artifact } = await bringUpToDate(ws, p, train, req);
+  const trained = (await ws.rows<{ id: string }>("select id from read_parquet(?) order by id", [artifact])).map((r) => r.id);
+  // Sorted ids: the rows a prefix matches start at its lower bound.
+  const matches = (prefix: string) => {
+    let lo = 0, hi = trained.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (trained[mid]! < prefix) lo = mid + 1; else hi = mid;
+    }
+    return lo < trained.length && trained[lo]!.startsWith(prefix);
   };
+  const ids = asked.ids.filter(matches), setAside = asked.ids.filter((id) => !matches(id));
+  if (!ids.length && !asked.contributors.length && !asked.datanets.length) {
+    throw new InputError(`none of the ${asked.ids.length} contribution${asked.ids.length === 1 ? "" : "s"} asked about trained the model of ${p.name} ` +
+      "(held out, or not approved): leaving them out changes no training row");
+  }
+  return { without: { ...asked, ids }, setAside };
 }
 
 function tracinCellOf(p: Pipeline, name: string | undefined): Cell {

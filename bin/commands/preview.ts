@@ -1,0 +1,41 @@
+import type { Workspace } from "../../cells/store/workspace.ts";
+import type { ResolvedContribution } from "../../cells/datanet/decisions.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { loadPipelineIn } from "../../cells/graph/loader.ts";
+import { whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import { humanPrinter } from "./run.ts";
+import { formatAnswer, parseSeed } from "./whatif.ts";
+
+/** `--what-if` previews rows leaving a model; it decides nothing, so it goes with --dry-run. Returns the seed check's seed. */
+export function checkPreview(verb: string, verdict: string, opts: { dryRun?: boolean; whatIf?: string; seedCheck?: string }): number | undefined {
+  if (opts.whatIf === undefined) {
+    if (opts.seedCheck !== undefined) throw new InputError("--seed-check goes with --what-if: it is the yardstick of a preview's retrain");
+    return undefined;
+  }
+  if (verdict !== "rejected" && verdict !== "quarantined") {
+    throw new InputError(`--what-if previews rows leaving a model's training: use it with reject or quarantine, not ${verb}`);
+  }
+  if (!opts.dryRun) throw new InputError("--what-if previews a decision without making it: add --dry-run");
+  return opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
+}
+
+/**
+ * What a rejection would do to a pipeline's model, before anyone makes it: the selection's
+ * approved rows (the only ones a model trains on) go to `tracebook what-if` as ids, and those
+ * that trained nothing of this model (held out) are set aside and named rather than refused.
+ */
+export async function previewDecision(
+  ws: Workspace, pipelineName: string, targets: ResolvedContribution[], o: { signal: AbortSignal; seedCheck?: number; quiet?: boolean },
+): Promise<{ answer: WhatIfAnswer | null; text: string; cancelled?: boolean }> {
+  const ids = targets.filter((t) => t.status === "approved").map((t) => t.id);
+  if (!ids.length) return { answer: null, text: "None of them is approved, so no model trains on them: rejecting them changes no model." };
+  const { pipeline } = await loadPipelineIn(ws, pipelineName);
+  try {
+    const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter() });
+    return { answer, text: formatAnswer(pipeline.name, answer, 15) };
+  } catch (err) {
+    if (!o.signal.aborted) throw err;
+    process.exitCode = 130; // cancelled, as a cancelled run or what-if is
+    return { answer: null, text: "", cancelled: true };
+  }
+}
