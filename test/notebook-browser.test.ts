@@ -322,6 +322,40 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("previews a rejection of the rows ticked: a real retrain without them through the server, nothing decided", async () => {
+    const train = page.locator("#queue li.tb-queue-item[data-split=train]");
+    // Held-out rows trained nothing: their box is off.
+    expect(await page.locator("#queue li.tb-queue-item[data-split=test] input.tb-pick").evaluateAll((els) => els.every((e) => (e as any).disabled))).toBe(true);
+    const ids = (await train.evaluateAll((els) => els.map((e) => e.getAttribute("data-id")!))).slice(0, 2);
+    expect(ids).toHaveLength(2);
+    for (const id of ids) await page.locator(`#queue li[data-id="${id}"] input.tb-pick`).check();
+    await expect.poll(async () => (await page.locator("#preview-picked").textContent())!.replace(/\s+/g, " ")).toMatch(/^2 picked \((eve|mallory) \d/);
+    const decisionsBefore = log.filter((l) => l.startsWith("decision:")).length;
+    await page.locator("#preview #what-if-run").click();
+    await page.locator("#preview #what-if-answer").waitFor({ timeout: 120_000 });
+    const answer = (await page.locator("#preview #what-if-answer").textContent())!.replace(/\s+/g, " ");
+    expect(answer).toMatch(/^ ?2 training rows left out; model [0-9a-f]{12} retrained in \d+\.\d s/);
+    expect(log).toContain(`what-if: nbtest without contributions ${ids.map((i) => i.slice(0, 12)).sort().join(", ")}: retraining…`);
+    // A flipped prediction links to the Influence explorer, which shows that inference.
+    const links = await page.locator("#preview #what-if-flipped a").evaluateAll((els) => els.map((e) => e.getAttribute("href")));
+    expect(links.every((h) => /^influence-explorer\?pipeline=nbtest#query=[0-9a-f]+$/.test(h!))).toBe(true);
+    await page.screenshot({ path: path.join(SCREENS, "curation-queue-preview.png"), fullPage: true });
+    // Nothing was decided: no decision logged, the rows still in the queue.
+    expect(log.filter((l) => l.startsWith("decision:")).length).toBe(decisionsBefore);
+    for (const id of ids) expect(await page.locator(`#queue li[data-id="${id}"]`).count()).toBe(1);
+    // Every training row shown, picked at once; then cleared, boxes and all.
+    await page.locator("#preview-clear").click();
+    await expect.poll(async () => (await page.locator("#preview-picked").textContent())!.trim()).toMatch(/^Nothing picked/);
+    const shown = await train.count();
+    await page.locator("#preview-shown").click();
+    await expect.poll(async () => (await page.locator("#preview-picked").textContent())!.replace(/\s+/g, " ")).toMatch(new RegExp(`^${shown} picked`));
+    expect(await page.locator("#queue input.tb-pick:checked").count()).toBe(shown);
+    await page.locator("#preview-clear").click();
+    expect(await page.locator("#queue input.tb-pick:checked").count()).toBe(0);
+    console.log(`curation preview: ${answer.slice(0, 160)}; ${shown} training rows shown`);
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+
   it("records a rejection made with the page's button, and both notebooks follow the pipeline without a reload", async () => {
     // The reviewers' notebook, open in a second tab: its numbers must follow the curator's decision.
     const reviewer = await context.newPage();

@@ -10,6 +10,7 @@ import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 import { askInChild, parseWhatIfRequest } from "./what-if.ts";
+import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -151,7 +152,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     async whatIf(body) {
       const request = parseWhatIfRequest(body, served);
       const asked = whatIfQueue.then(() => watchers.pause(async () => {
-        log(`what-if: ${request.pipeline} without ${[...(request.contributors ?? []), ...(request.datanets ?? []), ...(request.ids ?? [])].join(", ")}: retraining…`);
+        log(`what-if: ${request.pipeline} without ${describeRemoval(canonicalRemoval(request))}: retraining…`);
         const answer = await askInChild({ ...request, pipeline: specOf.get(request.pipeline) ?? request.pipeline }, { home, bin: BIN, cwd: options.cwd });
         log(`what-if: ${request.pipeline}: ${answer.summary.flips} of ${answer.queries.length} predictions flip${answer.fresh ? " (answered before)" : ""}`);
         return answer;

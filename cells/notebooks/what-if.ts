@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
 import { WorkspaceBusyError } from "../store/workspace.ts";
 import { ApiError } from "./api.ts";
+import { canonicalRemoval } from "../quality/removal.ts";
 import type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
 
 export type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
 
-const FIELDS = ["pipeline", "contributors", "datanets", "ids", "seedCheck"];
+const FIELDS = ["pipeline", "contributors", "datanets", "ids", "seedCheck", "onlyTrained"];
 const MAX_NAMES = 1000;
 
 /** Check a what-if request before anything runs; every error names the field at fault. */
@@ -26,9 +27,19 @@ export function parseWhatIfRequest(body: unknown, served: ReadonlySet<string>): 
   };
   const out: WhatIfRequest = { pipeline: b.pipeline, contributors: names("contributors"), datanets: names("datanets"), ids: names("ids") };
   if (![out.contributors, out.datanets, out.ids].some((l) => l?.length)) throw new ApiError(400, "contributors", "contributors: say what to leave out (contributors, datanets or ids)");
+  try {
+    canonicalRemoval(out); // an id that is no contribution id is refused here, before anything runs
+  } catch (err) {
+    const m = /without\.(\w+):? (.*)$/s.exec((err as Error).message);
+    throw new ApiError(400, m?.[1] ?? null, m ? `${m[1]}: ${m[2]}` : (err as Error).message);
+  }
   if (b.seedCheck !== undefined) {
     if (typeof b.seedCheck !== "number" || !Number.isSafeInteger(b.seedCheck) || b.seedCheck < 0) throw new ApiError(400, "seedCheck", "seedCheck: a seed is a non-negative integer");
     out.seedCheck = b.seedCheck;
+  }
+  if (b.onlyTrained !== undefined) {
+    if (typeof b.onlyTrained !== "boolean") throw new ApiError(400, "onlyTrained", "onlyTrained: true or false");
+    out.onlyTrained = b.onlyTrained;
   }
   return out;
 }
@@ -54,7 +65,7 @@ function askOnce(req: WhatIfRequest, o: { home: string; bin: string; cwd?: strin
   // `--flag=value`: a name that starts with "-" stays a value.
   const args = [o.bin, "--workspace", o.home, "what-if", req.pipeline, "--json",
     ...(req.contributors ?? []).map((c) => `--contributor=${c}`), ...(req.datanets ?? []).map((d) => `--datanet=${d}`), ...(req.ids ?? []).map((i) => `--id=${i}`),
-    ...(req.seedCheck === undefined ? [] : [`--seed-check=${req.seedCheck}`])];
+    ...(req.seedCheck === undefined ? [] : [`--seed-check=${req.seedCheck}`]), ...(req.onlyTrained ? ["--only-trained"] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env, cwd: o.cwd });
     let out = "", err = "";

@@ -64,6 +64,8 @@ export interface WhatIfRequest {
   ids?: string[];
   /** Also retrain with nothing left out under this seed: the yardstick of a seed change alone. */
   seedCheck?: number;
+  /** Set aside the ids that did not train the model (held out, not approved) instead of refusing them: a curator's selection spans both. */
+  onlyTrained?: boolean;
 }
 
 /** The counterfactual cell's output: the summary row and one row per query (columns as in cells/quality/counterfactual.ts). */
@@ -71,6 +73,8 @@ export interface WhatIfAnswer {
   cell: string;
   /** Answered before (the same question on the same model and data): reused, no retrain. */
   fresh: boolean;
+  /** With onlyTrained: the ids asked about that trained nothing of this model. */
+  setAside: string[];
   summary: Record<string, unknown>;
   queries: Record<string, unknown>[];
 }
