@@ -12,6 +12,7 @@ import { trainAsManifest } from "../cells/quality/retrain.ts";
 import { accuracyAndLoss, canonicalRemoval, compareOutputs, loadPipeline, runPipeline, splitRows } from "../cells/index.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { tempDir } from "./helpers/workspace.ts";
+import { NotebookData } from "../cells/notebooks/data.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
 const ref = (id: string, contributor: string, datanet = "d") => ({ id, contributor, datanet });
@@ -226,6 +227,13 @@ describe("tracebook what-if", () => {
     expect(human.out).toMatch(/What if cf had been trained without contributor mallory: 48 of \d+ training rows left out/);
     expect(human.out).toMatch(/accuracy on queries \(\d+ rows\)/);
     expect(human.out).toMatch(/Predictions that flip: \d+ of \d+/);
+
+    // The notebooks list the pipeline's cells, not the questions asked of it.
+    const data = new NotebookData({ home });
+    const cells = (await data.catalog("cf")).cells.map((c) => c.cell);
+    expect(cells, cells.join(" ")).toEqual(expect.arrayContaining(["model", "without_mallory"]));
+    expect(cells.filter((c) => c.startsWith("what_if_"))).toEqual([]);
+    data.close();
 
     const wrong = tracebook(["what-if", file, "--contributor", "nobody"], home);
     expect(wrong.code).toBe(2);

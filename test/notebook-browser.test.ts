@@ -132,6 +132,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(answer).toMatch(/No labelled rows to measure accuracy on/);
     const flips = Number(await page.locator("#what-if-flips").textContent());
     expect(log.some((l) => l === `what-if: nbtest: ${flips} of 30 predictions flip`)).toBe(true);
+    expect(log.some((l) => /^pausing \d+ pipeline watchers? for a what-if retrain$/.test(l)), log.join("\n")).toBe(true);
     expect(await page.locator("#what-if svg[class^=plot] circle").count()).toBe(30);
     await page.screenshot({ path: path.join(SCREENS, "what-if.png"), fullPage: true });
     // The same question again: answered from the cache, no retrain.

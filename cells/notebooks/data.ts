@@ -4,6 +4,7 @@ import { tableToIPC } from "apache-arrow";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { dictionaryEncodeStrings, readerToArrow } from "../store/arrow.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
+import { isWhatIfCell } from "../quality/questions.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
 
 import type { Catalog, CatalogCell } from "./wire.ts";
@@ -98,6 +99,8 @@ export class NotebookData {
         const cells = new Map<string, Entry>();
         const byTime = [...histories].sort(([, a], [, b]) => (a.last?.started_at?.getTime() ?? 0) - (b.last?.started_at?.getTime() ?? 0));
         for (const [cell, h] of byTime) {
+          // A what-if question is not a cell of the pipeline: pages get its answer from the API.
+          if (isWhatIfCell(cell)) continue;
           const done = h.lastSucceeded;
           const last = h.last;
           cells.set(cell, {

@@ -156,7 +156,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
         const answer = await askInChild({ ...request, pipeline: specOf.get(request.pipeline) ?? request.pipeline }, { home, bin: BIN, cwd: options.cwd });
         log(`what-if: ${request.pipeline}: ${answer.summary.flips} of ${answer.queries.length} predictions flip${answer.fresh ? " (answered before)" : ""}`);
         return answer;
-      }));
+      }, "a what-if retrain"));
       whatIfQueue = asked.catch(() => undefined);
       return asked;
     },

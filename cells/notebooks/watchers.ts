@@ -65,13 +65,13 @@ export class Watchers {
     }
   }
 
-  /** Run `fn` with every watcher stopped; they start again after the last of overlapping calls. */
-  async pause<T>(fn: () => Promise<T>): Promise<T> {
+  /** Run `fn` with every watcher stopped (`why` goes in the log); they start again after the last of overlapping calls. */
+  async pause<T>(fn: () => Promise<T>, why = "a curator's decision"): Promise<T> {
     this.holds++;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
     this.resumeTimer = null;
     try {
-      await this.stopAll();
+      await this.stopAll(why);
       return await fn();
     } finally {
       this.holds--;
@@ -87,14 +87,14 @@ export class Watchers {
   async close(): Promise<void> {
     this.closed = true;
     if (this.resumeTimer) clearTimeout(this.resumeTimer);
-    await this.stopAll();
+    await this.stopAll("");
   }
 
-  private stopAll(): Promise<void> {
+  private stopAll(why: string): Promise<void> {
     if (!this.stopping) {
       const running = [...this.children.values()];
       this.children.clear();
-      if (running.length && !this.closed) this.options.log(`pausing ${running.length} pipeline watcher${running.length === 1 ? "" : "s"} for a curator's decision`);
+      if (running.length && !this.closed) this.options.log(`pausing ${running.length} pipeline watcher${running.length === 1 ? "" : "s"} for ${why}`);
       this.stopping = Promise.all(running.map(stopChild)).then(() => {
         this.stopping = null;
       });

@@ -1,6 +1,5 @@
 import type { Workspace } from "../store/workspace.ts";
 import type { Cell } from "../graph/cell.ts";
-import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { pipeline as declare, type Pipeline } from "../graph/pipeline.ts";
 import { runPipeline, type GraphEvent } from "../graph/scheduler.ts";
 import { cellHistories } from "../graph/runs.ts";
@@ -8,6 +7,7 @@ import { InputError } from "../datanet/errors.ts";
 import type { TracinParams } from "../attribution/cells.ts";
 import { counterfactual } from "./counterfactual.ts";
 import { canonicalRemoval, type Removal } from "./removal.ts";
+import { whatIfCellName } from "./questions.ts";
 
 export interface WhatIfRequest {
   without: Removal;
@@ -58,7 +58,7 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
   } catch (err) {
     throw new InputError((err as Error).message);
   }
-  const name = `what_if_${sha256(canonicalJson(cell.params)).slice(0, 12)}`;
+  const name = whatIfCellName(cell.params);
   const extended = declare(p.name, [...p.cells], [[name, cell]]);
   const { artifact, fresh } = await bringUpToDate(ws, extended, name, req);
   const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [artifact]);
