@@ -59,7 +59,7 @@ export function registerCurate(program: Command): void {
     });
 
   for (const [verb, verdict] of VERBS) {
-    group
+    const decision = group
       .command(verb)
       .description(verdict === KEEP
         ? "record that contributions were reviewed and their status stands (they leave the queue), with a reason, on the validation trail; by id, or in bulk"
@@ -73,13 +73,18 @@ export function registerCurate(program: Command): void {
       .option("--flagged <rule>", "every contribution in the queue flagged by this rule of the rule set in force, e.g. near-duplicate")
       .option("--curator <id>", "who decides", `cli:${process.env.USER ?? "curator"}`)
       .option("--rule <rule>", "the rule recorded (default: the flagging rule, the selection, or \"manual\")")
-      .option("--dry-run", "list what would change, change nothing")
-      .option("--what-if <pipeline>", "with --dry-run, reject or quarantine: also retrain the pipeline's model without the rows and show what would change")
-      .option("--seed-check <seed>", "with --what-if: also retrain with nothing left out under this seed, the yardstick of a seed change alone")
+      .option("--dry-run", "list what would change, change nothing");
+    // Only rows leaving the approved set change a model, so only these two can be previewed.
+    if (verdict === "rejected" || verdict === "quarantined") {
+      decision
+        .option("--what-if <pipeline>", "with --dry-run: also retrain the pipeline's model without the rows and show what would change")
+        .option("--seed-check <seed>", "with --what-if: also retrain with nothing left out under this seed, the yardstick of a seed change alone");
+    }
+    decision
       .option("--json", "print the changes as JSON")
       .action(async (ids: string[], opts: DecideOptions, command: Command) => {
         if (!opts.reason?.trim()) throw new InputError(`${verb} needs --reason <text>: a decision without a reason cannot be reviewed`);
-        const seedCheck = checkPreview(verb, verdict, opts);
+        const seedCheck = checkPreview(opts);
         await withCtrlC((signal) => withWorkspace(command, async (ws) => {
           const out = await curate(ws, {
             ids, where: opts.where, query: opts.query, flagged: opts.flagged, datanet: opts.datanet,

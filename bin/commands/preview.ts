@@ -7,13 +7,10 @@ import { humanPrinter } from "./run.ts";
 import { formatAnswer, parseSeed } from "./whatif.ts";
 
 /** `--what-if` previews rows leaving a model; it decides nothing, so it goes with --dry-run. Returns the seed check's seed. */
-export function checkPreview(verb: string, verdict: string, opts: { dryRun?: boolean; whatIf?: string; seedCheck?: string }): number | undefined {
+export function checkPreview(opts: { dryRun?: boolean; whatIf?: string; seedCheck?: string }): number | undefined {
   if (opts.whatIf === undefined) {
     if (opts.seedCheck !== undefined) throw new InputError("--seed-check goes with --what-if: it is the yardstick of a preview's retrain");
     return undefined;
-  }
-  if (verdict !== "rejected" && verdict !== "quarantined") {
-    throw new InputError(`--what-if previews rows leaving a model's training: use it with reject or quarantine, not ${verb}`);
   }
   if (!opts.dryRun) throw new InputError("--what-if previews a decision without making it: add --dry-run");
   return opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
