@@ -111,6 +111,37 @@ export interface TrustFacts {
     flip_seed: number;
     scores: { score: string; auc: number | null; recall: { top_pct: number; k: number; recall: number | null; found: number }[] }[];
   } | null;
+  /**
+   * Retrained without some contributions (counterfactual cells and `tracebook what-if`
+   * questions run on this model), largest removal first. Absent in reports written before it.
+   */
+  counterfactuals?: CounterfactualFact[];
+}
+
+/** One answer to "what if these contributions had never been given?", from its counterfactual table. */
+export interface CounterfactualFact {
+  run: QualityRun;
+  /** A question asked with `tracebook what-if` (or a curator's preview), or one of a pipeline's cells. */
+  asked_with: "what-if" | "pipeline";
+  /** What was left out, in words (contributors, Datanets, or a count of contributions and the first ids). */
+  without: string;
+  removed: number;
+  removed_contributors: number;
+  kept: number;
+  /** Of the removed rows, how many also trained the frozen base (which the retrain keeps); null for a model without one. */
+  removed_in_base: number | null;
+  measured_on: string;
+  measured_rows: number;
+  accuracy: { with: number | null; without: number | null; seed: number | null };
+  loss: { with: number | null; without: number | null; seed: number | null };
+  /** The seed of the retrain with nothing left out (the yardstick), when one was run. */
+  seed_check: number | null;
+  queries: number;
+  flips: number;
+  flips_seed: number | null;
+  /** TracIn's estimate against the retrain's change of each prediction's loss. */
+  spearman: number | null;
+  flips_found: number;
 }
 
 export interface ReportFacts {

@@ -3,9 +3,9 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { collectFacts, QUALITY_CHECK } from "./collect/collect.ts";
+import { collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
-import { runIdOf, type Check, type ReportDocument, type ReportFacts } from "./facts.ts";
+import { runIdOf, type Check, type CounterfactualFact, type ReportDocument, type ReportFacts } from "./facts.ts";
 import { renderHtml } from "./render/page.ts";
 import { reportErrors } from "./schema.ts";
 import { jsonDiff } from "./diff.ts";
@@ -25,7 +25,7 @@ const SECTIONS: [keyof ReportFacts, string][] = [
   ["methodology", "methodology (mode, checkpoints)"],
   ["influence", "influence (contributors, Datanets, proponents, opponents, penalties)"],
   ["quality", "data-quality flags"],
-  ["trust", "how far the scores can be trusted (LOCO, LDS, mislabel detection)"],
+  ["trust", "how far the scores can be trusted (LOCO, LDS, mislabel detection, what-if answers)"],
   ["checks", "integrity checks"],
 ];
 
@@ -72,6 +72,8 @@ export async function verifyReport(ws: Workspace, dir: string): Promise<Verifica
   if (d.facts.trust === undefined) {
     // Written before the trust section existed: it made no claim about quality evaluations.
     now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };
+  } else if (now.trust) {
+    now = asQuoted(now, d.facts.trust.counterfactuals);
   }
   for (const [key, name] of SECTIONS) {
     if (key === "trust" && d.facts.trust === undefined) {
@@ -87,6 +89,19 @@ export async function verifyReport(ws: Workspace, dir: string): Promise<Verifica
   add("workspace: reproducibility (backend, seeds, cell fingerprints)", !cellsDiff.length, cellsDiff.length ? cellsDiff.join("; ") : "unchanged");
   for (const c of now.checks) add(`workspace now: ${c.name}`, c.ok, c.detail);
   return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * What-if answers are claims one by one: the report holds for those it quotes, and a question
+ * asked since (or one it predates) is not a claim of it. A report written before the part existed
+ * quotes none.
+ */
+function asQuoted(now: ReportFacts, quoted: CounterfactualFact[] | undefined): ReportFacts {
+  const { counterfactuals: all, ...rest } = now.trust!;
+  const named = new Set((quoted ?? []).map((c) => `${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`));
+  const trust = quoted === undefined ? rest : { ...rest, counterfactuals: (all ?? []).filter((c) => named.has(`${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`)) };
+  const { checks: _c, ...facts } = { ...now, trust };
+  return { ...facts, checks: integrityChecks(facts) };
 }
 
 function readDocument(dir: string): unknown {

@@ -117,6 +117,28 @@ describe("attribution report: write, verify, tamper", () => {
     expect(section).not.toContain("No quality evaluation");
   });
 
+  it("quotes the what-if answers on the report's model: a pipeline's counterfactual cell and a question asked with tracebook what-if", async () => {
+    const { facts } = doc(report.dir);
+    const quoted = facts.trust!.counterfactuals!;
+    expect(quoted.map((c) => [c.asked_with, c.without, c.run.pipeline]).sort()).toEqual([["pipeline", "contributor c0", "pay-quality"], ["what-if", "contributor c1", "pay"]]);
+    expect(quoted.map((c) => c.removed)).toEqual(quoted.map((c) => c.removed).sort((a, b) => b - a));
+    const c = quoted.find((x) => x.run.cell === "without_c0")!;
+    expect(c).toMatchObject({ removed_contributors: 1, measured_on: "queries", seed_check: 6 });
+    expect(quoted.find((x) => x.asked_with === "what-if")).toMatchObject({ seed_check: null, flips_seed: null, accuracy: { seed: null } });
+    for (const q of quoted) expect(q.run.recomputed_data_version).toBe(q.run.data_version);
+    // The table's own numbers, as the cell wrote them.
+    const [s] = await ws.rows<Record<string, number>>("select * from read_parquet(?) where row = 'summary'",
+      [(await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'without_c0' and status = 'succeeded'"))[0]!.artifact]);
+    expect([c.removed, c.kept, c.flips, c.flips_seed, c.measured_rows, c.removed_in_base]).toEqual(
+      [s!.removed_contributions, s!.kept_contributions, s!.flips, s!.flips_seed, s!.measured_rows, s!.removed_in_base]);
+    expect(c.accuracy.without).toBeCloseTo(s!.accuracy_after!, 6);
+    const section = /<section id="trust">[\s\S]*?<\/section>/.exec(read(report.dir, "index.html").toString("utf8"))?.[0] ?? "";
+    expect(section).toContain("Retrained without them: what-if questions asked of this model");
+    expect(section).toMatch(new RegExp(`<td>contributor c0 <span class="muted">\\(cell pay-quality/without_c0\\)</span></td><td class="num">${c.removed}<br>`));
+    expect(section).toContain(`<td>contributor c1</td>`);
+  });
+
+
   it("gives the same run id and the same bytes when written again", async () => {
     const again = await writeReport(ws, "pay", { out, pdf: false, epoch: "e1" });
     expect(again.runId).toBe(report.runId);
@@ -157,7 +179,7 @@ describe("attribution report: write, verify, tamper", () => {
       fs.renameSync(`${row!.artifact}.tmp`, row!.artifact);
       const bad = await verifyReport(ws, report.dir);
       expect(bad.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(expect.arrayContaining([
-        "workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection)", "workspace now: quality-evaluation tables match the run log",
+        "workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection, what-if answers)", "workspace now: quality-evaluation tables match the run log",
       ]));
     } finally {
       fs.writeFileSync(row!.artifact, saved);
@@ -213,6 +235,44 @@ describe("attribution report: write, verify, tamper", () => {
     expect(v.checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["index.html is the file report.json names", "index.html is the rendering of report.json"]);
   });
 
+  it("still verifies once another question has been answered on the model: the report claims only the answers it quotes", async () => {
+    // Another answer on the same model, as a later `tracebook what-if` leaves it in the run log.
+    // (The fixture's curator rejection makes the pay pipeline retrain first: asked for real now, a
+    // question would be about another model, so the answer is the c1 question's, filed again.)
+    await ws.run(`insert into runs select * replace (id || '-later' as id, 'what_if_0123456789ab' as cell, now()::timestamp as finished_at)
+      from runs where pipeline = 'pay' and kind = 'counterfactual' and status = 'succeeded'`);
+    try {
+      await laterQuestion();
+    } finally {
+      await ws.run("delete from runs where id like '%-later'"); // the tests after this one write the same report again
+    }
+  });
+
+  async function laterQuestion(): Promise<void> {
+    const v = await verifyReport(ws, report.dir);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    const later = await writeReport(ws, "pay", { out, pdf: false });
+    const cells = later.facts.trust!.counterfactuals!.map((c) => c.run.cell);
+    expect(cells).toHaveLength(3);
+    expect(cells).toEqual(expect.arrayContaining(["what_if_0123456789ab", "without_c0"]));
+    expect(later.runId).not.toBe(report.runId);
+    expect((await verifyReport(ws, later.dir)).ok).toBe(true);
+    // A report written before the part existed quotes no answer, and still verifies.
+    const copy = tempDir("tb-report-pre-whatif-");
+    fs.cpSync(report.dir, copy, { recursive: true });
+    const d = doc(copy);
+    delete d.facts.trust!.counterfactuals;
+    d.facts.checks = d.facts.checks.map((c) => (c.name === QUALITY_CHECK ? { ...c, detail: c.detail.replace(/, pay\/what_if_\w+|, pay-quality\/without_c0/g, "") } : c));
+    d.run_id = runIdOf(d.facts);
+    const page = renderHtml(d.facts, d.run_id);
+    expect(page).not.toContain("Retrained without them");
+    fs.writeFileSync(path.join(copy, "index.html"), page);
+    d.files["index.html"] = sha256(page);
+    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
+    const old = await verifyReport(ws, copy);
+    expect(old.checks.filter((c) => !c.ok)).toEqual([]);
+  }
+
   // Last: the command opens the workspace itself, so this test closes the one the others share.
   it("runs from the command line: report prints the path, verify exits 0, then 1 after tampering", async () => {
     ws.close();
@@ -236,6 +296,7 @@ describe("attribution report: write, verify, tamper", () => {
     await expect(cli(home, ["report", "pay", "--epoch", "nope", "--out", out])).rejects.toThrow(InputError);
     await expect(cli(home, ["report", "verify", path.join(out, "nothing")])).rejects.toThrow(/is not a report folder/);
   });
+
 });
 
 describe("attribution report: no quality evaluation of the model", () => {
@@ -244,7 +305,7 @@ describe("attribution report: no quality evaluation of the model", () => {
     try {
       const out = tempDir("tb-report-untrusted-");
       const bare = await writeReport(ws, "pay", { out, pdf: false });
-      expect(bare.facts.trust).toEqual({ model_id: bare.facts.summary.model.id, command: "npx tracebook run pay-quality", other_models: 0, loco: null, lds: null, mislabel: null });
+      expect(bare.facts.trust).toEqual({ model_id: bare.facts.summary.model.id, command: "npx tracebook run pay-quality", other_models: 0, loco: null, lds: null, mislabel: null, counterfactuals: [] });
       expect(bare.facts.checks.map((c) => c.name)).not.toContain(QUALITY_CHECK);
       const page = read(bare.dir, "index.html").toString("utf8");
       expect(page).toContain("No quality evaluation has been run for this model");
@@ -261,7 +322,7 @@ describe("attribution report: no quality evaluation of the model", () => {
       // The earlier report said no other model was evaluated: verify names the change.
       const v = await verifyReport(ws, bare.dir);
       expect(v.checks.filter((c) => !c.ok).map((c) => [c.name, c.detail])).toEqual([
-        ["workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection)", "report → workspace now: /other_models: 0 → 1"],
+        ["workspace: how far the scores can be trusted (LOCO, LDS, mislabel detection, what-if answers)", "report → workspace now: /other_models: 0 → 1"],
       ]);
     } finally {
       ws.close();

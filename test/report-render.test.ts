@@ -103,12 +103,27 @@ describe("how far the scores can be trusted", () => {
 
   it("says plainly when no quality evaluation has run for the model, and names the command", () => {
     const f = structuredClone(facts);
-    f.trust = { ...f.trust!, other_models: 2, loco: null, lds: null, mislabel: null };
+    f.trust = { ...f.trust!, other_models: 2, loco: null, lds: null, mislabel: null, counterfactuals: [] };
     const s = section(f);
     expect(s).toContain("No quality evaluation has been run for this model");
     expect(s).toContain("Run <code>npx tracebook run pay-quality</code>");
     expect(s).toContain("quality evaluations of 2 other models");
+    expect(s).toContain("None has been asked: <code>npx tracebook what-if pay --contributor … --seed-check 8</code> retrains the model without a contributor");
     expect(s).not.toContain("<table>");
+  });
+
+  it("lists the what-if answers, escaped, the largest first, at most twelve on the page", () => {
+    const f = structuredClone(facts);
+    const [first] = f.trust!.counterfactuals!;
+    f.trust!.counterfactuals = Array.from({ length: 14 }, (_, i) => ({ ...structuredClone(first!), without: i ? `contributor c${i}` : `contributor <script>alert(1)</script>`, removed: 40 - i }));
+    const s = section(f);
+    expect(s).toContain("contributor &#60;script&#62;alert(1)&#60;/script&#62;");
+    expect(s).not.toContain("<script>");
+    expect(s.match(/<td>contributor /g)).toHaveLength(12);
+    expect(s).toContain("2 more in report.json (the largest removals are listed first)");
+    // Not yet a part of the facts (a report written before it): nothing said.
+    delete f.trust!.counterfactuals;
+    expect(section(f)).not.toContain("Retrained without them");
   });
 
   it("shows each part that ran, says which did not, and falls back to LDS for the sentence", () => {

@@ -1,6 +1,7 @@
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { cellHistories, type RunRecord } from "../../cells/graph/runs.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { isWhatIfCell } from "../../cells/quality/questions.ts";
 
 /** A cell's current output as the run log records it, with its params parsed. */
 export interface CellOutput {
@@ -31,6 +32,9 @@ export interface ReportCells {
 
 export async function findCells(ws: Workspace, pipeline: string, rewardsCell?: string): Promise<ReportCells> {
   const all = [...(await cellHistories(ws, pipeline))]
+    // What-if questions run as cells of the pipeline but are not among them: a question asked after
+    // a report must not change what the report says was run (the trust section quotes the answers).
+    .filter(([cell]) => !isWhatIfCell(cell))
     .map(([, h]) => h.lastSucceeded)
     .filter((r): r is RunRecord & { artifact: string; data_version: string } => !!r?.artifact && !!r.data_version)
     .map(toOutput)

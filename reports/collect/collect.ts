@@ -43,7 +43,7 @@ export async function collectFacts(ws: Workspace, pipeline: string, options: Col
     never_executed: ledger.neverExecuted,
     reproducibility: await collectReproducibility(ws, pipeline, ledger.epochs, cells, lineage.manifest, lineage.base),
   };
-  return { ...facts, checks: checks(facts) };
+  return { ...facts, checks: integrityChecks(facts) };
 }
 
 function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
@@ -78,11 +78,11 @@ function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
 export const QUALITY_CHECK = "quality-evaluation tables match the run log";
 
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
-function checks(f: Omit<ReportFacts, "checks">): Check[] {
+export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
   const l = f.lineage;
   const files = [...l.model.files, ...(l.base?.files ?? []), ...l.checkpoints];
   const badFiles = files.filter((x) => !x.matches_manifest).map((x) => x.file);
-  const quality = f.trust ? [f.trust.loco, f.trust.lds, f.trust.mislabel].flatMap((x) => (x ? [x.run] : [])) : [];
+  const quality = f.trust ? [f.trust.loco, f.trust.lds, f.trust.mislabel, ...(f.trust.counterfactuals ?? [])].flatMap((x) => (x ? [x.run] : [])) : [];
   const badTables = quality.filter((r) => r.data_version !== r.recomputed_data_version).map((r) => `${r.pipeline}/${r.cell}`);
   const badLines = f.statement.flatMap((e) => e.lines.filter((x) => x.amount.units !== x.lines_total.units).map((x) => `${e.epoch} ${x.role} ${x.recipient}`));
   return [

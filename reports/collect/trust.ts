@@ -1,10 +1,11 @@
 import fs from "node:fs";
 import type { Workspace } from "../../cells/store/workspace.ts";
-import { artifactPath, contentVersion } from "../../cells/graph/artifacts.ts";
-import { modelIdsIn } from "../../cells/factory/catalog.ts";
+import { artifactPath } from "../../cells/graph/artifacts.ts";
 import type { QualityRun, TrustFacts } from "../facts.ts";
 import { round6 } from "./amount.ts";
 import { shellWord } from "./provenance.ts";
+import { int, modelIn, name, num, seed, tableVersion } from "./tables.ts";
+import { collectCounterfactuals } from "./counterfactuals.ts";
 
 /** The quality-evaluation cell kinds (cells/quality/) a report quotes. */
 const KINDS = ["loco", "lds", "mislabel"] as const;
@@ -12,9 +13,6 @@ type Kind = (typeof KINDS)[number];
 
 /** The curation queue's scores in the order the mislabel cell writes them; others follow by name. */
 const SCORE_ORDER = ["label-error score", "self-influence", "loss"];
-
-/** How much of a name from a table (a mode, a score) a report shows. */
-const NAME_CHARS = 120;
 
 interface Found { run: QualityRun; file: string; params: Record<string, unknown> }
 
@@ -58,6 +56,7 @@ export async function collectTrust(ws: Workspace, pipeline: string, modelId: str
     loco: found.has("loco") ? await locoFacts(ws, found.get("loco")!) : null,
     lds: found.has("lds") ? await ldsFacts(ws, found.get("lds")!) : null,
     mislabel: found.has("mislabel") ? await mislabelFacts(ws, found.get("mislabel")!) : null,
+    counterfactuals: await collectCounterfactuals(ws, modelId),
   };
 }
 
@@ -113,48 +112,8 @@ async function mislabelFacts(ws: Workspace, f: Found): Promise<NonNullable<Trust
   };
 }
 
-/** The one model a quality table names; null when it names none, several, or has no model_id column. */
-async function modelIn(ws: Workspace, file: string): Promise<string | null> {
-  const ids = await modelIdsIn(ws, file).catch(() => []);
-  return ids.length === 1 ? ids[0]! : null;
-}
-
-/** The table's data version hashed again from its file, as the run log computed it when the cell ran. */
-async function tableVersion(ws: Workspace, file: string): Promise<string> {
-  const t = "__report_quality_table";
-  await ws.run(`create or replace temp table ${t} as select * from read_parquet(?)`, [file]);
-  try {
-    return await contentVersion(ws, t);
-  } finally {
-    await ws.run(`drop table if exists ${t}`);
-  }
-}
-
 /** Modes in the order the cell's params list them (exact first, as the cell compares them). */
 function modeOrder(params: Record<string, unknown>): (mode: string) => number {
   const names = Array.isArray(params.modes) ? params.modes.map((m) => String((m as { name?: unknown }).name)) : [];
   return (mode) => (names.indexOf(mode) + 1) || names.length + 1;
-}
-
-/** A finite number from a table cell, rounded as every score in the facts is; null for NaN, ±∞, null or a non-number. */
-function num(v: unknown): number | null {
-  const x = typeof v === "bigint" ? Number(v) : v;
-  return typeof x === "number" && Number.isFinite(x) ? round6(x) : null;
-}
-
-/** A non-negative integer from a table cell (counts, seeds); 0 when absent. */
-function int(v: unknown): number {
-  const x = typeof v === "bigint" ? Number(v) : v;
-  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0 ? x : 0;
-}
-
-function seed(v: unknown): number {
-  const x = typeof v === "bigint" ? Number(v) : v;
-  return typeof x === "number" && Number.isSafeInteger(x) ? x : 0;
-}
-
-/** A name from a table, as text of bounded length; the renderer escapes it. */
-function name(v: unknown): string {
-  const chars = [...String(v ?? "").toWellFormed()];
-  return chars.length > NAME_CHARS ? `${chars.slice(0, NAME_CHARS).join("")}…` : chars.join("");
 }

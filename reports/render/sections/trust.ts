@@ -1,6 +1,7 @@
 import type { ReportFacts, TrustFacts } from "../../facts.ts";
 import { html, type Safe } from "../escape.ts";
 import { count, percent, shortHash, table } from "../format.ts";
+import { counterfactuals } from "./trust-retrained.ts";
 import { fixed2, reportMode, trustSentence } from "./trust-words.ts";
 
 /**
@@ -18,8 +19,10 @@ ${evaluated ? html`<p class="lead">${trustSentence(t, reportMode(f.methodology))
 <p class="muted">Measured on this model (${shortHash(t.model_id)}) by retraining it as its manifest says (same base, schedule and seed) on changed training sets. LOCO and LDS judge influence on the held-out set's loss (true labels); the payouts trace paid inferences with this report's mode, marked below. Rerun with <code>${t.command}</code>.</p>
 ${loco(t, f)}
 ${lds(t, f)}
-${mislabel(t)}` : html`<p class="lead bad">No quality evaluation has been run for this model (${shortHash(t.model_id)}): nothing in this report measures how far its influence scores agree with retraining.</p>
-<p>Run <code>${t.command}</code> (leave-one-contributor-out, linear datamodeling score and mislabel detection on the same model), then write this report again.${t.other_models ? ` The workspace holds quality evaluations of ${t.other_models === 1 ? "another model" : `${t.other_models} other models`} (trained on another snapshot or with other settings), which say nothing about this one.` : ""}</p>`}
+${mislabel(t)}
+${counterfactuals(t, f.pipeline)}` : html`<p class="lead bad">No quality evaluation has been run for this model (${shortHash(t.model_id)}): nothing in this report measures how far its influence scores agree with retraining.</p>
+<p>Run <code>${t.command}</code> (leave-one-contributor-out, linear datamodeling score and mislabel detection on the same model), then write this report again.${t.other_models ? ` The workspace holds quality evaluations of ${t.other_models === 1 ? "another model" : `${t.other_models} other models`} (trained on another snapshot or with other settings), which say nothing about this one.` : ""}</p>
+${counterfactuals(t, f.pipeline)}`}
 </section>`;
 }
 

@@ -1,5 +1,5 @@
 // Builds the workspace the report tests read: a small "notes" Datanet, the report pipeline
-// run on it (with `quality`, its quality evaluation too), then one curator's rejection of a contribution that trained the model (so the
+// run on it (with `quality`, its quality evaluation and a what-if question too), then one curator's rejection of a contribution that trained the model (so the
 // data-quality section has a flag to show).
 import { ingest, loadDatanetSpec } from "../../../cells/datanet/ingest.ts";
 import { decide } from "../../../cells/datanet/decisions.ts";
@@ -9,6 +9,7 @@ import { separableDatanet } from "../../helpers/datanets.ts";
 import { tempWorkspace } from "../../helpers/workspace.ts";
 import reportPipeline from "./report.pipeline.ts";
 import qualityPipeline from "./quality.pipeline.ts";
+import { whatIf } from "../../../cells/quality/what-if.ts";
 
 export interface ExtraRow { text: string; label: "spam" | "ham"; contributor: string; title?: string }
 
@@ -37,6 +38,8 @@ export async function reportWorkspace(options: { extra?: ExtraRow[]; reason?: st
   if (options.quality) {
     const q = await runPipeline(ws, qualityPipeline);
     if (q.failed.length) throw new Error(`report fixture quality pipeline: ${q.failed.join(", ")} failed`);
+    // And a question asked of the paid model, as `tracebook what-if pay --contributor c1` asks it.
+    await whatIf(ws, reportPipeline, { without: { contributors: ["c1"] } });
   }
   // A contribution that trained the model (it is in the train split), rejected afterwards.
   const [row] = await ws.rows<{ id: string }>(
