@@ -238,8 +238,37 @@ describe("tracebook what-if", () => {
     const wrong = tracebook(["what-if", file, "--contributor", "nobody"], home);
     expect(wrong.code).toBe(2);
     expect(wrong.err).toMatch(/contributor "nobody" contributed no training row of this model/);
-    expect(tracebook(["what-if", file], home).err).toMatch(/say what to leave out: give --contributor, --datanet or --id/);
+    expect(tracebook(["what-if", file], home).err).toMatch(/say what to leave out: give --contributor, --datanet, --id or --proponents-of/);
   }, 240_000);
+  it("asks whether one inference would hold without the proponents TracIn lists for it", async () => {
+    const { home, file } = await poisonedHome();
+    const ws = await openWorkspace({ home });
+    let query: string, listed: string[];
+    try {
+      const { pipeline } = await loadPipeline(file);
+      expect((await runPipeline(ws, pipeline, { cell: "influence" })).failed).toEqual([]);
+      const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'influence' and status = 'succeeded'");
+      [{ query }] = await ws.rows<{ query: string }>("select min(query) as query from read_parquet(?)", [run!.artifact]) as [{ query: string }];
+      listed = (await ws.rows<{ key: string }>("select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank", [run!.artifact, query])).map((r) => r.key);
+    } finally {
+      ws.close();
+    }
+    expect(listed.length).toBe(3); // the cell's topK
+    const json = tracebook(["what-if", file, "--proponents-of", query.slice(0, 10), "--top", "2", "--json"], home);
+    expect(json.code, json.err).toBe(0);
+    const a = JSON.parse(json.out);
+    expect(a.proponentsOf).toEqual({ query, ids: listed.slice(0, 2) });
+    expect(JSON.parse(a.summary.without).ids).toEqual([...listed.slice(0, 2)].sort());
+    expect(a.summary.removed_contributions).toBe(2);
+    const mine = a.queries.find((q: { query: string }) => q.query === query);
+    const human = tracebook(["what-if", file, "--proponents-of", query.slice(0, 10), "--top", "2"], home);
+    expect(human.out.split("\n").find((l) => l.startsWith("Inference "))).toBe(`Inference ${query.slice(0, 12)} ${mine.flipped ? `flips: ${mine.prediction_before} → ${mine.prediction_after}` : `holds: ${mine.prediction_before}`}, ` +
+      `p(${mine.prediction_before}) ${mine.p_before.toFixed(3)} → ${mine.p_after.toFixed(3)}; the rise of its loss: TracIn estimated ${mine.estimate.toFixed(4)}, the retrain gives ${mine.delta_loss.toFixed(4)}.`);
+    expect(human.out).toMatch(/answered before: reused/);
+    expect(tracebook(["what-if", file, "--proponents-of", "ffffffffffff"], home).err).toMatch(/no inference ffffffffffff in cf's influence cell/);
+    expect(tracebook(["what-if", file, "--top", "2", "--contributor", "mallory"], home).err).toMatch(/--top goes with --proponents-of/);
+  }, 240_000);
+
   it("previews a curator's rejection: the selection's training rows left out, held-out ones set aside, nothing decided", async () => {
     const { home, file } = await poisonedHome();
     const ws = await openWorkspace({ home });

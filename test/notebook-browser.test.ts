@@ -141,6 +141,31 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("checks whether the picked inference holds without its proponents: a real retrain, the answer led by that inference", async () => {
+    const picked = /query=([0-9a-f]+)/.exec(new URL(page.url()).hash)![1]!;
+    const n = await page.locator("#proponents li").count();
+    expect(n).toBeGreaterThan(0);
+    expect(await page.locator("#proponents-run").textContent()).toBe(`Retrain without these ${n} proponents`);
+    await page.locator("#proponents-run").click();
+    await page.locator("#proponents-answer").waitFor({ timeout: 120_000 });
+    const focus = (await page.locator("#proponents-focus").textContent())!.replace(/\s+/g, " ").trim();
+    expect(focus).toMatch(/^This inference (holds|flips): \w+ p \d\.\d{3} → (\w+ )?p\(\w+\) \d\.\d{3} \(the rise of its loss: TracIn estimated -?\d\.\d{4}, the retrain gives -?\d\.\d{4}\)\.$/);
+    expect((await page.locator("#proponents-answer").textContent())!.replace(/\s+/g, " ")).toMatch(new RegExp(`\\. ${n} training rows left out; model [0-9a-f]{12} retrained`));
+    expect(log.some((l) => l.startsWith(`what-if: nbtest without contribution`))).toBe(true);
+    // The same inference is still the one picked, and the other panel keeps its own answer.
+    expect(new URL(page.url()).hash).toBe(`#query=${picked}`);
+    expect(await page.locator("#what-if-answer").count()).toBe(1);
+    console.log(`proponents check: ${focus}`);
+    // A link in an answer (#query=…) picks that inference on this page.
+    const hrefs = await page.locator("#what-if a[href^='#query=']").evaluateAll((els) => els.map((e) => e.getAttribute("href")!));
+    const target = hrefs.map((h) => /query=([0-9a-f]+)/.exec(h)![1]!).find((q) => q !== picked)!;
+    expect(target).toBeDefined();
+    await page.locator(`#what-if a[href='#query=${target}']`).first().click();
+    await expect.poll(() => page.locator("form select").first().evaluate((e) => (e as any).selectedOptions[0]?.textContent ?? ""), { timeout: 15_000 }).toContain(target.slice(0, 8));
+    expect(new URL(page.url()).hash).toBe(`#query=${target}`);
+    expect(consoleErrors).toEqual([]);
+  });
+
   it("shows a hostile contribution's markup as inert text", async () => {
     // An inference whose top contributions include one of mallory's.
     const prefixes = hostileIds.map((id) => id.slice(0, 12));

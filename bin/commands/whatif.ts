@@ -4,10 +4,10 @@ import { formatTable, toJson } from "../output.ts";
 import { humanPrinter } from "./run.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import { proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
 import { describeRemoval, canonicalRemoval } from "../../cells/quality/removal.ts";
 
-interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
+interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; proponentsOf?: string; top?: string; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
 
 /** `tracebook what-if`: retrain a pipeline's model without some contributions and show what changes. */
 export function registerWhatIf(program: Command): void {
@@ -18,6 +18,8 @@ export function registerWhatIf(program: Command): void {
     .option("--contributor <id...>", "leave out every training row of these contributors")
     .option("--datanet <name...>", "leave out every training row of these Datanets")
     .option("--id <id...>", "leave out these contributions (ids in full, or unique prefixes of at least 8 hex)")
+    .option("--proponents-of <inference>", "leave out the top proponents TracIn lists for this inference (id or unique prefix): would it hold without them?")
+    .option("--top <n>", "with --proponents-of: only the first n proponents")
     .option("--only-trained", "set aside the --id contributions that did not train the model (held out, not approved) instead of refusing them")
     .option("--seed-check <seed>", "also retrain with nothing left out under this seed: how much a seed change alone moves the outputs")
     .option("--influence <cell>", "the tracin cell whose model and queries are asked about (default: influence)")
@@ -27,25 +29,36 @@ export function registerWhatIf(program: Command): void {
     .action(async (name: string, opts: WhatIfOpts, command: Command) => {
       const without = { contributors: opts.contributor, datanets: opts.datanet, ids: opts.id };
       const replicateSeed = opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
+      const top = opts.top === undefined ? undefined : Number(opts.top);
+      if (top !== undefined && (opts.proponentsOf === undefined || !Number.isSafeInteger(top) || top < 1)) {
+        throw new InputError(opts.proponentsOf === undefined ? "--top goes with --proponents-of" : `--top: a count of at least 1 (got ${JSON.stringify(opts.top)})`);
+      }
       try {
-        canonicalRemoval(without); // say what is wrong with the question before opening anything
+        // Say what is wrong with the question before opening anything (proponents are found later).
+        if (opts.proponentsOf === undefined || [without.contributors, without.datanets, without.ids].some((l) => l?.length)) canonicalRemoval(without);
       } catch (err) {
         const message = (err as Error).message.replace(/^counterfactual: /, "");
-        throw new InputError(/say what to leave out/.test(message) ? "say what to leave out: give --contributor, --datanet or --id" : message.replace(/^without\.(\w+)/, (_, f: string) => `--${f === "ids" ? "id" : f.replace(/s$/, "")}`));
+        throw new InputError(/say what to leave out/.test(message) ? "say what to leave out: give --contributor, --datanet, --id or --proponents-of" : message.replace(/^without\.(\w+)/, (_, f: string) => `--${f === "ids" ? "id" : f.replace(/s$/, "")}`));
       }
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
-        let answer;
+        const onEvent = opts.json ? undefined : humanPrinter();
+        let answer, focus: { query: string; ids: string[] } | undefined;
         try {
+          if (opts.proponentsOf !== undefined) {
+            focus = await proponentsOf(ws, pipeline, { query: opts.proponentsOf, top, influence: opts.influence, signal, onEvent });
+            if (!focus.ids.length) throw new InputError(`TracIn lists no proponent for inference ${focus.query.slice(0, 12)}: nothing to leave out`);
+          }
           answer = await whatIf(ws, pipeline, {
-            without, replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent: opts.json ? undefined : humanPrinter(),
+            without: focus ? { ...without, ids: [...(without.ids ?? []), ...focus.ids] } : without,
+            replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent,
           });
         } catch (err) {
           if (!signal.aborted) throw err;
           process.exitCode = 130; // cancelled, and recorded as such: as `tracebook run` does
           return;
         }
-        console.log(opts.json ? toJson(answer) : formatAnswer(pipeline.name, answer, Number(opts.limit)));
+        console.log(opts.json ? toJson(focus ? { ...answer, proponentsOf: focus } : answer) : formatAnswer(pipeline.name, answer, Number(opts.limit), focus?.query));
       }));
     });
 }
@@ -75,11 +88,14 @@ const pct = (v: unknown) => (typeof v === "number" ? `${(100 * v).toFixed(1)}%` 
 const num = (v: unknown, d = 4) => (typeof v === "number" ? v.toFixed(d) : "n/a");
 
 /** The answer as a reader takes it in: the two models side by side, the flips, how far TracIn foresaw them. */
-export function formatAnswer(pipeline: string, a: WhatIfAnswer, limit: number): string {
+export function formatAnswer(pipeline: string, a: WhatIfAnswer, limit: number, focus?: string): string {
   const s = a.summary;
   const n = a.queries.length;
   const removal = describeRemoval(canonicalRemoval(JSON.parse(String(s.without))));
+  const mine = focus === undefined ? undefined : a.queries.find((q) => q.query === focus);
   const lines = [
+    ...(mine ? [`Inference ${focus!.slice(0, 12)} ${mine.flipped ? `flips: ${mine.prediction_before} → ${mine.prediction_after}` : `holds: ${mine.prediction_before}`}, ` +
+      `p(${mine.prediction_before}) ${num(mine.p_before, 3)} → ${num(mine.p_after, 3)}; the rise of its loss: TracIn estimated ${num(mine.estimate)}, the retrain gives ${num(mine.delta_loss)}.`] : []),
     `What if ${pipeline} had been trained without ${removal}: ${s.removed_contributions} of ${Number(s.removed_contributions) + Number(s.kept_contributions)} training rows left out ` +
       `(${s.removed_contributors} contributor${s.removed_contributors === 1 ? "" : "s"}); model ${String(s.model_id).slice(0, 12)} retrained as its lineage says` +
       `${a.fresh ? " (answered before: reused)" : ` in ${num(s.retrain_seconds, 1)} s`}.`,

@@ -70,7 +70,7 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
 }
 
 /** Run one cell of the pipeline (and the stale cells it reads); its output's file. */
-async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: WhatIfRequest): Promise<{ artifact: string; fresh: boolean }> {
+async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: Pick<WhatIfRequest, "signal" | "onEvent">): Promise<{ artifact: string; fresh: boolean }> {
   const summary = await runPipeline(ws, p, { cell: name, signal: req.signal, onEvent: req.onEvent });
   if (summary.cancelled) throw new Error("cancelled");
   if (summary.failed.length || summary.blocked.length) {
@@ -84,6 +84,23 @@ async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: What
   const done = (await cellHistories(ws, p.name)).get(name)?.lastSucceeded;
   if (!done?.artifact) throw new Error(`${name} left no output`);
   return { artifact: done.artifact, fresh: summary.fresh.includes(name) };
+}
+
+/**
+ * The top proponents TracIn lists for one inference in the pipeline's tracin cell: the rows that,
+ * by its account, held that prediction up. `query` is an inference id or a unique prefix.
+ */
+export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: string; top?: number; influence?: string; signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<{ query: string; ids: string[] }> {
+  const name = tracinName(p, o.influence);
+  const prefix = o.query.trim().toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new InputError(`--proponents-of: ${JSON.stringify(o.query)} is not an inference id (hex, in full or a prefix of at least 4)`);
+  const { artifact } = await bringUpToDate(ws, p, name, o);
+  const queries = (await ws.rows<{ query: string }>("select distinct query from read_parquet(?) where starts_with(query, ?) order by query limit 2", [artifact, prefix])).map((r) => r.query);
+  if (!queries.length) throw new InputError(`no inference ${prefix} in ${p.name}'s ${name} cell`);
+  if (queries.length > 1) throw new InputError(`inference prefix ${prefix} matches several inferences: give more characters`);
+  const rows = await ws.rows<{ key: string }>(
+    "select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank limit ?", [artifact, queries[0]!, o.top ?? 1_000_000]);
+  return { query: queries[0]!, ids: rows.map((r) => r.key) };
 }
 
 /** The asked ids that match a training row of the model (as full ids or unique prefixes), and those that match none. */
@@ -115,6 +132,11 @@ async function trainedOnly(ws: Workspace, p: Pipeline, train: string, req: WhatI
 }
 
 function tracinCellOf(p: Pipeline, name: string | undefined): Cell {
+  return p.cells.get(tracinName(p, name))!;
+}
+
+/** The tracin cell a question is about: the one named, else `influence`, else the pipeline's only one. */
+function tracinName(p: Pipeline, name: string | undefined): string {
   const tracins = [...p.cells].filter(([, c]) => c.kind === "tracin").map(([n]) => n);
   const chosen = name ?? (p.cells.has("influence") && p.cells.get("influence")!.kind === "tracin" ? "influence" : tracins.length === 1 ? tracins[0]! : undefined);
   if (!chosen) {
@@ -124,5 +146,5 @@ function tracinCellOf(p: Pipeline, name: string | undefined): Cell {
   }
   const cell = p.cells.get(chosen);
   if (!cell || cell.kind !== "tracin") throw new InputError(`pipeline "${p.name}" has no tracin cell "${chosen}" (tracin cells: ${tracins.join(", ") || "none"})`);
-  return cell;
+  return chosen;
 }
