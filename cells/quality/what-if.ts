@@ -93,7 +93,7 @@ async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: Pick
 export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: string; top?: number; influence?: string; signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<{ query: string; ids: string[] }> {
   const name = tracinName(p, o.influence);
   const prefix = o.query.trim().toLowerCase();
-  if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new InputError(`--proponents-of: ${JSON.stringify(o.query)} is not an inference id (hex, in full or a prefix of at least 4)`);
+  if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new InputError(`${JSON.stringify(o.query)} is not an inference id (hex, in full or a prefix of at least 4)`);
   const { artifact } = await bringUpToDate(ws, p, name, o);
   const queries = (await ws.rows<{ query: string }>("select distinct query from read_parquet(?) where starts_with(query, ?) order by query limit 2", [artifact, prefix])).map((r) => r.query);
   if (!queries.length) throw new InputError(`no inference ${prefix} in ${p.name}'s ${name} cell`);
