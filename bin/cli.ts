@@ -11,6 +11,7 @@ import { registerUsage } from "./commands/usage.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerWhatIf } from "./commands/whatif.ts";
+import { registerGc } from "./commands/gc.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerWhatIf(program);
   registerDev(program);
   registerSql(program);
+  registerGc(program);
   registerDemo(program);
   return program;
 }

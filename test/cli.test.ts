@@ -25,7 +25,7 @@ describe("tracebook CLI", () => {
   });
 
   it("has --help on every command", () => {
-    for (const args of [[], ["datanet"], ["datanet", "import"], ["datanet", "list"], ["datanet", "show"], ["datanet", "export"], ["sql"], ["demo"], ["datanet", "reject"], ["datanet", "approve"], ["datanet", "quarantine"], ["datanet", "keep"], ["run"], ["status"], ["show"], ["model"], ["infer"], ["rewards"], ["report"], ["report", "verify"], ["dev"], ["build-notebooks"], ["curate"], ["curate", "queue"], ["curate", "reject"], ["what-if"]]) {
+    for (const args of [[], ["datanet"], ["datanet", "import"], ["datanet", "list"], ["datanet", "show"], ["datanet", "export"], ["sql"], ["demo"], ["datanet", "reject"], ["datanet", "approve"], ["datanet", "quarantine"], ["datanet", "keep"], ["run"], ["status"], ["show"], ["model"], ["infer"], ["rewards"], ["report"], ["report", "verify"], ["dev"], ["build-notebooks"], ["curate"], ["curate", "queue"], ["curate", "reject"], ["what-if"], ["gc"]]) {
       const r = tracebook([...args, "--help"], home);
       expect(r.code, args.join(" ")).toBe(0);
       expect(r.out).toMatch(/Usage: tracebook/);

@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { Workspace } from "../store/workspace.ts";
+import { modelDir, modelsRoot, readManifest } from "../factory/store.ts";
+import { artifactPath } from "./artifacts.ts";
+
+/** One thing a collection would remove, and why it is no longer needed. */
+export interface Garbage {
+  kind: "artifact" | "model" | "temp";
+  path: string;
+  bytes: number;
+  why: string;
+}
+
+export interface GcPlan {
+  /** What stays: every cell's current output, and the models they or the ledger name. */
+  kept: { artifacts: number; models: number; bytes: number };
+  garbage: Garbage[];
+  bytes: number;
+}
+
+/** How old a file in tmp/ must be before it counts as left behind by a killed process. */
+const TEMP_AGE_MS = 10 * 60_000;
+
+/**
+ * What can go: artifacts no cell currently outputs (superseded by a rerun), models no current
+ * output and no paid inference names (with the bases of those that stay), and temp files left
+ * behind. Nothing is lost that a rerun cannot rebuild: the run log keeps every run, and a cached
+ * run whose file is gone is simply recomputed. Models that were imported, not trained here, and
+ * every model an executed inference used (receipts and reports cite it) always stay.
+ * The caller holds the workspace, so no run writes meanwhile.
+ */
+export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
+  const current = await ws.rows<{ data_version: string; artifact: string | null }>(
+    `select data_version, artifact from runs where status = 'succeeded' and data_version is not null
+     qualify row_number() over (partition by pipeline, cell order by finished_at desc nulls last, started_at desc) = 1`);
+  const keptFiles = new Set<string>();
+  for (const r of current) {
+    keptFiles.add(path.resolve(artifactPath(ws, r.data_version)));
+    if (r.artifact) keptFiles.add(path.resolve(r.artifact));
+  }
+  const models = new Set<string>((await ws.rows<{ model_id: string }>("select distinct model_id from inferences")).map((r) => r.model_id));
+  for (const file of keptFiles) {
+    if (!fs.existsSync(file)) continue;
+    const [named] = await ws.rows<{ n: bigint }>("select count(*) as n from parquet_schema(?) where name = 'model_id'", [file]);
+    if (!Number(named?.n ?? 0)) continue;
+    for (const r of await ws.rows<{ model_id: string | null }>("select distinct model_id from read_parquet(?)", [file])) if (r.model_id) models.add(r.model_id);
+  }
+  const garbage: Garbage[] = [];
+  const root = modelsRoot(ws.home);
+  const present = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()) : [];
+  const manifests = new Map(present.map((id) => {
+    try {
+      return [id, readManifest(ws.home, id)] as const;
+    } catch {
+      return [id, null] as const;
+    }
+  }));
+  // Imported models are the user's data, not a cell's output: never collected. Bases of kept models stay.
+  for (const [id, m] of manifests) if (m?.kind === "external" || !m?.producedBy) models.add(id);
+  for (const todo = [...models]; todo.length;) {
+    const base = manifests.get(todo.pop()!)?.base;
+    if (base && !models.has(base)) {
+      models.add(base);
+      todo.push(base);
+    }
+  }
+  let keptBytes = 0;
+  for (const id of present) {
+    if (/^\..*\.deleting$/.test(id)) {
+      garbage.push({ kind: "temp", path: path.join(root, id), bytes: sizeOf(path.join(root, id)), why: "a model folder whose removal was interrupted" });
+      continue;
+    }
+    const bytes = sizeOf(modelDir(ws.home, id));
+    if (models.has(id)) keptBytes += bytes;
+    else garbage.push({ kind: "model", path: modelDir(ws.home, id), bytes, why: `model ${id.slice(0, 12)}: no current output and no executed inference names it` });
+  }
+  const artifacts = path.join(ws.home, "artifacts");
+  let keptArtifacts = 0;
+  for (const file of walk(artifacts)) {
+    const bytes = fs.statSync(file).size;
+    if (file.endsWith(".parquet") && keptFiles.has(path.resolve(file))) {
+      keptArtifacts++;
+      keptBytes += bytes;
+    } else if (file.endsWith(".parquet")) {
+      garbage.push({ kind: "artifact", path: file, bytes, why: "no cell's current output (a rerun superseded it)" });
+    } else if (now - fs.statSync(file).mtimeMs > TEMP_AGE_MS) {
+      garbage.push({ kind: "temp", path: file, bytes, why: "left behind by an interrupted write" });
+    }
+  }
+  for (const file of walk(path.join(ws.home, "tmp"))) {
+    const stat = fs.statSync(file);
+    if (now - stat.mtimeMs > TEMP_AGE_MS) garbage.push({ kind: "temp", path: file, bytes: stat.size, why: "left behind by an interrupted write" });
+  }
+  return {
+    kept: { artifacts: keptArtifacts, models: present.filter((id) => models.has(id)).length, bytes: keptBytes },
+    garbage, bytes: garbage.reduce((n, g) => n + g.bytes, 0),
+  };
+}
+
+/**
+ * Remove what the plan lists. A model folder is renamed aside first and then deleted, so a crash
+ * half-way leaves either the whole folder or none of it under models/ (a reader never meets a
+ * model with files missing).
+ */
+export function collectGarbage(plan: GcPlan): { removed: number; bytes: number } {
+  let removed = 0, bytes = 0;
+  for (const g of plan.garbage) {
+    if (!fs.existsSync(g.path)) continue;
+    if (fs.statSync(g.path).isDirectory()) {
+      const aside = g.path.endsWith(".deleting") ? g.path : path.join(path.dirname(g.path), `.${path.basename(g.path)}.deleting`);
+      if (aside !== g.path) fs.renameSync(g.path, aside);
+      fs.rmSync(aside, { recursive: true, force: true });
+    } else {
+      fs.rmSync(g.path, { force: true });
+    }
+    removed++;
+    bytes += g.bytes;
+  }
+  return { removed, bytes };
+}
+
+function* walk(dir: string): Generator<string> {
+  if (!fs.existsSync(dir)) return;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) yield* walk(full);
+    else if (e.isFile()) yield full;
+  }
+}
+
+function sizeOf(dir: string): number {
+  let n = 0;
+  for (const f of walk(dir)) n += fs.statSync(f).size;
+  return n;
+}
