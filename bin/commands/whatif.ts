@@ -114,9 +114,10 @@ export function formatAnswer(pipeline: string, a: WhatIfAnswer, limit: number, f
   if (shown.length) {
     lines.push(`${Number(s.flips) > 0 ? "Flipped first, then the" : "The"} predictions that weakened most:`);
     const labelled = shown.some((q) => q.label !== null);
+    const texts = shown.some((q) => q.text); // feature Datanets (digits) have none
     lines.push(formatTable(shown.map((q) => ({
       query: String(q.query).slice(0, 12), ...(labelled ? { label: q.label ?? "" } : {}), prediction: q.flipped ? `${q.prediction_before} → ${q.prediction_after}` : q.prediction_before,
-      "p with": num(q.p_before, 3), "p without": num(q.p_after, 3), "Δ loss": num(q.delta_loss), "TracIn estimate": num(q.estimate), text: q.text,
+      "p with": num(q.p_before, 3), "p without": num(q.p_after, 3), "Δ loss": num(q.delta_loss), "TracIn estimate": num(q.estimate), ...(texts ? { text: q.text } : {}),
     })), { maxCell: 70, maxRows: limit }));
   }
   return lines.join("\n");

@@ -131,6 +131,6 @@ function answerCard(a: WhatIfAnswer, { width, queryHref = (q) => `#query=${q}`, 
     ${flipped.length ? html`<ol class="tb-list" id=${`${id}-flipped`}>${flipped.slice(0, 30).map((q) => html`<li>
       <div class="tb-meta"><a href=${queryHref(q.query)}><code>${q.query.slice(0, 12)}</code></a> · <span class="tb-badge tb-${q.prediction_before}">${q.prediction_before}</span>
         → <span class="tb-badge tb-${q.prediction_after}">${q.prediction_after}</span> · p ${q.p_before.toFixed(3)} → ${q.p_after.toFixed(3)} · estimate ${q.estimate.toExponential(2)}</div>
-      <div class="tb-text">${q.text}</div></li>`)}</ol>` : ""}
+      ${q.text ? html`<div class="tb-text">${q.text}</div>` : ""}</li>`)}</ol>` : ""}
   </div>` as HTMLElement;
 }
