@@ -316,6 +316,11 @@ describe("tracebook what-if", () => {
     expect(approve.code).toBe(1); // a usage error, as commander reports every unknown option
     expect(approve.err).toMatch(/unknown option '--what-if'/);
     // Asked directly: a held-out id is refused, or with --only-trained set aside (and alone, nothing is left to ask).
+    // A long command line (the notebook server asks a curator's preview as --id arguments): past
+    // ~32 KB, onnxruntime's telemetry overflowed the native stack and the process died (SIGSEGV).
+    const long = tracebook(["what-if", file, "--json", ...Array.from({ length: 600 }, () => `--id=${trained[0]!.id}`)], home);
+    expect([long.code, long.err.split("\n").filter((l) => l.startsWith("tracebook:"))]).toEqual([0, []]);
+    expect(JSON.parse(long.out).summary.removed_contributions).toBe(1);
     const strict = tracebook(["what-if", file, "--id", held[0]!.id], home);
     expect([strict.code, strict.err]).toEqual([2, expect.stringMatching(/contribution [0-9a-f]{64} contributed no training row of this model/)]);
     const lenient = tracebook(["what-if", file, "--id", held[0]!.id, "--only-trained"], home);

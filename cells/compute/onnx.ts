@@ -29,6 +29,11 @@ export function nativeEngine(): Promise<NativeEngine | { error: string }> {
   loaded ??= (async () => {
     // A wrong TRACEBOOK_THREADS is the user's error, not a reason to fall back to TF.js quietly.
     const threads = threadCount();
+    // onnxruntime 1.29+ sends telemetry from Linux (process info, a device id, an uploader), set
+    // before it initialises. Tracebook sends nothing anywhere at run time, and its process-info
+    // collector overflows the native stack on a command line past ~32 KB (`tracebook what-if`
+    // with hundreds of --id, as the notebook server asks a curator's preview): a segfault.
+    process.env.ORT_DISABLE_TELEMETRY = "1";
     try {
       // A CommonJS package: Node's loader gives its exports as named ones, some loaders as default.
       const mod = (await import("onnxruntime-node")) as unknown as Ort & { default?: Ort };
