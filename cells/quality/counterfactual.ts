@@ -15,7 +15,8 @@ import { trainAsManifest } from "./retrain.ts";
 import { canonicalRemoval, describeRemoval, splitRows, type Removal } from "./removal.ts";
 
 // 2: the summary says how many left-out rows also trained the frozen base (removed_in_base).
-const COUNTERFACTUAL_VERSION = "2";
+// 3: `without` on the summary row only.
+const COUNTERFACTUAL_VERSION = "3";
 
 export interface CounterfactualParams {
   /** The model cell whose training is redone without the removed rows. */
@@ -193,7 +194,9 @@ export function counterfactual(p: CounterfactualParams): Cell {
         ["removed_in_base", "INTEGER"],
       ], rows);
       return {
-        query: `select *, ? as model_id, ? as without from __tracebook_counterfactual
+        // The removal on the summary row only: a curator's preview names hundreds of ids, and
+        // repeated on each of 1,200 query rows it made the table tens of MB.
+        query: `select *, ? as model_id, case when row = 'summary' then ? end as without from __tracebook_counterfactual
                 order by row desc, flipped desc, delta_loss desc, query`,
         params: [m.id, canonicalJson(without)],
       };
