@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, runPipeline, sql } from "../cells/index.ts";
+import { baseModel, counterfactual, datanet, finetune, hashedNgrams, inferences, pipeline, runPipeline, sql } from "../cells/index.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { importExternal } from "../cells/factory/imported.ts";
 import { modelsRoot } from "../cells/factory/store.ts";
@@ -23,6 +23,8 @@ const gcPipeline = pipeline("gc", {
   spare: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, checkpoints: 1, ...common, seed: 6 }),
   // Paid inferences of the adapter: the ledger names it, so it must outlive a retrain.
   usage: inferences({ models: { model: 1 }, queries: "queries", calls: 5, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 1 }),
+  // A what-if answer: evidence, kept for every model it was asked of.
+  without_c0: counterfactual({ model: "spare", train: "train", queries: "queries", without: { contributors: ["c0"] } }),
 });
 
 const models = (home: string) => fs.readdirSync(modelsRoot(home)).sort();
@@ -72,7 +74,9 @@ describe("tracebook gc", () => {
     // Every superseded artifact is listed, every current one kept.
     const current = new Set((await ws.rows<{ artifact: string }>(
       "select artifact from runs where status = 'succeeded' qualify row_number() over (partition by pipeline, cell order by finished_at desc) = 1")).map((r) => r.artifact));
-    const superseded = artifactsBefore.filter((f) => !current.has(f));
+    const evidence = new Set((await ws.rows<{ artifact: string }>("select artifact from runs where kind = 'counterfactual' and status = 'succeeded'")).map((r) => r.artifact));
+    expect(evidence.size).toBe(2); // asked of the first spare adapter, then of the retrained one
+    const superseded = artifactsBefore.filter((f) => !current.has(f) && !evidence.has(f));
     expect(superseded.length).toBeGreaterThan(0);
     expect(plan.garbage.filter((g) => g.kind === "artifact").map((g) => g.path).sort()).toEqual(superseded);
     expect(plan.garbage.filter((g) => g.kind === "temp").map((g) => g.path)).toEqual([stale]);
@@ -81,7 +85,7 @@ describe("tracebook gc", () => {
     const done = collectGarbage(plan);
     expect(done.removed).toBe(plan.garbage.length);
     expect(models(home)).toEqual([...first.filter((m) => m !== removedModels[0]), ...second, imported].sort());
-    for (const f of current) expect(fs.existsSync(f)).toBe(true);
+    for (const f of [...current, ...evidence]) expect(fs.existsSync(f)).toBe(true);
     const status = await pipelineStatus(ws, gcPipeline);
     expect(status.filter((c) => c.state !== "fresh")).toEqual([]);
     expect((await planGc(ws)).garbage).toEqual([]); // a second pass finds nothing

@@ -13,11 +13,14 @@ export interface Garbage {
 }
 
 export interface GcPlan {
-  /** What stays: every cell's current output, and the models they or the ledger name. */
+  /** What stays: every cell's current output and every evaluation table, and the models current outputs or the ledger name. */
   kept: { artifacts: number; models: number; bytes: number };
   garbage: Garbage[];
   bytes: number;
 }
+
+/** Cell kinds whose every table stays: quality evaluations and what-if answers. */
+const EVIDENCE = ["loco", "lds", "mislabel", "counterfactual"];
 
 /** How old a file in tmp/ must be before it counts as left behind by a killed process. */
 const TEMP_AGE_MS = 10 * 60_000;
@@ -27,7 +30,8 @@ const TEMP_AGE_MS = 10 * 60_000;
  * output and no paid inference names (with the bases of those that stay), and temp files left
  * behind. Nothing is lost that a rerun cannot rebuild: the run log keeps every run, and a cached
  * run whose file is gone is simply recomputed. Models that were imported, not trained here, and
- * every model an executed inference used (receipts and reports cite it) always stay.
+ * every model an executed inference used (receipts and reports cite it) always stay, and so do
+ * the tables of quality evaluations and what-if answers.
  * The caller holds the workspace, so no run writes meanwhile.
  */
 export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
@@ -35,10 +39,11 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
     `select data_version, artifact from runs where status = 'succeeded' and data_version is not null
      qualify row_number() over (partition by pipeline, cell order by finished_at desc nulls last, started_at desc) = 1`);
   const keptFiles = new Set<string>();
-  for (const r of current) {
+  const keep = (r: { data_version: string; artifact: string | null }) => {
     keptFiles.add(path.resolve(artifactPath(ws, r.data_version)));
     if (r.artifact) keptFiles.add(path.resolve(r.artifact));
-  }
+  };
+  current.forEach(keep);
   const models = new Set<string>((await ws.rows<{ model_id: string }>("select distinct model_id from inferences")).map((r) => r.model_id));
   for (const file of keptFiles) {
     if (!fs.existsSync(file)) continue;
@@ -46,6 +51,10 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
     if (!Number(named?.n ?? 0)) continue;
     for (const r of await ws.rows<{ model_id: string | null }>("select distinct model_id from read_parquet(?)", [file])) if (r.model_id) models.add(r.model_id);
   }
+  // Evaluations and what-if answers are evidence that took many retrains to get (reports quote
+  // them, about the models they were run on): their tables stay, though not the models they name.
+  (await ws.rows<{ data_version: string; artifact: string | null }>(
+    `select data_version, artifact from runs where status = 'succeeded' and data_version is not null and kind in (${EVIDENCE.map(() => "?").join(", ")})`, [...EVIDENCE])).forEach(keep);
   const garbage: Garbage[] = [];
   const root = modelsRoot(ws.home);
   const present = fs.existsSync(root) ? fs.readdirSync(root).filter((d) => fs.statSync(path.join(root, d)).isDirectory()) : [];
