@@ -111,7 +111,7 @@ describe("tracebook gc", () => {
     for (const g of superseded2) expect(fs.existsSync(g.path)).toBe(true);
     const real = spawnSync(process.execPath, [bin, "--workspace", home, "gc"], { encoding: "utf8" });
     expect(real.status, real.stderr).toBe(0);
-    expect(real.stdout).toMatch(/Freed \d+\.\d MiB; kept \d+ current outputs and \d+ models/);
+    expect(real.stdout).toMatch(/Freed \d+\.\d MiB; kept \d+ tables \(current outputs, evaluations, what-if answers\) and \d+ models/);
     for (const g of superseded2) expect(fs.existsSync(g.path)).toBe(false);
   }, 240_000);
 });

@@ -24,7 +24,7 @@ export function registerGc(program: Command): void {
         });
         console.log(formatTable(byKind).replace(/\n\(\d+ rows\)$/, ""));
         for (const g of plan.garbage.filter((x) => x.kind === "model")) console.log(`  ${path.relative(ws.home, g.path)}: ${g.why}`);
-        console.log(`${opts.dryRun ? "Would free" : "Freed"} ${mb(done?.bytes ?? plan.bytes)}; kept ${plan.kept.artifacts} current outputs and ${plan.kept.models} models (${mb(plan.kept.bytes)}).`);
+        console.log(`${opts.dryRun ? "Would free" : "Freed"} ${mb(done?.bytes ?? plan.bytes)}; kept ${plan.kept.artifacts} tables (current outputs, evaluations, what-if answers) and ${plan.kept.models} models (${mb(plan.kept.bytes)}).`);
       });
     });
 }
