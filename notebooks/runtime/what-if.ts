@@ -13,6 +13,8 @@ export interface AnswerOptions {
   id?: string;
   /** A query to answer for first: did this one prediction hold? */
   focus?: string;
+  /** How a flipped query is shown when it has no text (feature Datanets: the page draws the image). */
+  picture?: (query: string) => Node | null;
 }
 
 export interface Counterfactuals {
@@ -97,7 +99,7 @@ const pct = (v: number | null) => (v == null ? "n/a" : `${(100 * v).toFixed(1)}%
 const num = (v: number | null) => (v == null ? "n/a" : v.toFixed(4));
 
 // Contribution text is untrusted (real spam carries HTML and script): htl puts it in text nodes, never parses it.
-function answerCard(a: WhatIfAnswer, { width, queryHref = (q) => `#query=${q}`, id = "what-if", focus }: AnswerOptions): HTMLElement {
+function answerCard(a: WhatIfAnswer, { width, queryHref = (q) => `#query=${q}`, id = "what-if", focus, picture }: AnswerOptions): HTMLElement {
   const s = a.summary as unknown as Summary;
   const queries = a.queries as unknown as Query[];
   const seed = s.flips_seed != null;
@@ -131,6 +133,6 @@ function answerCard(a: WhatIfAnswer, { width, queryHref = (q) => `#query=${q}`, 
     ${flipped.length ? html`<ol class="tb-list" id=${`${id}-flipped`}>${flipped.slice(0, 30).map((q) => html`<li>
       <div class="tb-meta"><a href=${queryHref(q.query)}><code>${q.query.slice(0, 12)}</code></a> · <span class="tb-badge tb-${q.prediction_before}">${q.prediction_before}</span>
         → <span class="tb-badge tb-${q.prediction_after}">${q.prediction_after}</span> · p ${q.p_before.toFixed(3)} → ${q.p_after.toFixed(3)} · estimate ${q.estimate.toExponential(2)}</div>
-      ${q.text ? html`<div class="tb-text">${q.text}</div>` : ""}</li>`)}</ol>` : ""}
+      ${q.text ? html`<div class="tb-text">${q.text}</div>` : picture?.(q.query) ?? ""}</li>`)}</ol>` : ""}
   </div>` as HTMLElement;
 }
