@@ -97,7 +97,7 @@ export { retrainOn } from "./quality/retrain.ts";
 // What if these contributions had never been given: a retrain without them, beside TracIn's estimate.
 export { counterfactual, compareOutputs, accuracyAndLoss } from "./quality/counterfactual.ts";
 export type { CounterfactualParams, OutputChange, ComparisonSummary } from "./quality/counterfactual.ts";
-export { canonicalRemoval, describeRemoval, splitRows } from "./quality/removal.ts";
+export { canonicalRemoval, describeRemoval, splitRows, untrainedIds } from "./quality/removal.ts";
 export type { Removal } from "./quality/removal.ts";
 
 // Curation: rule sets, the validate cell, label-error scores, the review queue, decisions, reputation.

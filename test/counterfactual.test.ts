@@ -9,7 +9,7 @@ import { classProbabilities } from "../cells/factory/predict.ts";
 import { loadWeights } from "../cells/factory/store.ts";
 import { toTensors } from "../cells/factory/mlp.ts";
 import { trainAsManifest } from "../cells/quality/retrain.ts";
-import { accuracyAndLoss, canonicalRemoval, compareOutputs, loadPipeline, runPipeline, splitRows } from "../cells/index.ts";
+import { accuracyAndLoss, canonicalRemoval, compareOutputs, loadPipeline, runPipeline, splitRows, untrainedIds } from "../cells/index.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { tempDir } from "./helpers/workspace.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
@@ -24,6 +24,8 @@ describe("which rows a removal leaves out", () => {
     expect(splitRows(refs, canonicalRemoval({ contributors: ["ann"], datanets: ["e"] }))).toEqual({ removed: [0, 2, 3], kept: [1] });
     expect(canonicalRemoval({ contributors: ["bob", "ann", "bob"], ids: ["CCCCCCCC44"] })).toEqual(canonicalRemoval({ ids: ["cccccccc44"], contributors: ["ann", "bob"] }));
     expect(splitRows(refs, canonicalRemoval({ ids: ["bbbbbbbb"] }))).toEqual({ removed: [2], kept: [0, 1, 3] });
+    // A curator's selection with held-out rows: those set aside are the ids no training row starts with.
+    expect(untrainedIds(refs, ["aaaaaaaa", "dddddddd11", "cccccccc44", "eeeeeeee"])).toEqual(["dddddddd11", "eeeeeeee"]);
   });
 
   it("refuses what matches nothing, an ambiguous prefix, removing everything, and an empty question", () => {

@@ -12,11 +12,12 @@ import { prepareAttribution, snippets } from "../attribution/cells.ts";
 import { tracin, type TracinMode } from "../attribution/tracin.ts";
 import { spearman } from "./metrics.ts";
 import { trainAsManifest } from "./retrain.ts";
-import { canonicalRemoval, describeRemoval, splitRows, type Removal } from "./removal.ts";
+import { canonicalRemoval, describeRemoval, splitRows, untrainedIds, type Removal } from "./removal.ts";
 
 // 2: the summary says how many left-out rows also trained the frozen base (removed_in_base).
 // 3: `without` on the summary row only.
-const COUNTERFACTUAL_VERSION = "3";
+// 4: with onlyTrained, the ids that trained nothing are set aside here (set_aside), not before.
+const COUNTERFACTUAL_VERSION = "4";
 
 export interface CounterfactualParams {
   /** The model cell whose training is redone without the removed rows. */
@@ -28,6 +29,11 @@ export interface CounterfactualParams {
   /** Labelled rows the accuracy and loss are measured on (default: the queries that have a label). */
   heldOut?: string;
   without: Removal;
+  /**
+   * Ids that trained no row of this model (held out, or not approved) are set aside and listed
+   * (`set_aside`) rather than refused: a curator's selection spans both. Names stay strict.
+   */
+  onlyTrained?: boolean;
   /** Also retrain on every row under this seed: how far a seed change alone moves the same outputs. */
   replicateSeed?: number;
   /** The TracIn variant whose estimate is set beside the retrain (default exact, all checkpoints). */
@@ -124,14 +130,20 @@ export function counterfactual(p: CounterfactualParams): Cell {
     async run(ctx) {
       const loaded = await prepareAttribution(ctx, p.model, p.train, p.queries);
       const { manifest: m, trainSet, queries } = loaded;
-      const { removed, kept } = splitRows(trainSet.refs, without);
+      const setAside = p.onlyTrained ? untrainedIds(trainSet.refs, without.ids) : [];
+      const effective = { ...without, ids: without.ids.filter((i) => !setAside.includes(i)) };
+      if (setAside.length && !effective.ids.length && !without.contributors.length && !without.datanets.length) {
+        throw new Error(`counterfactual: none of the ${setAside.length} contribution${setAside.length === 1 ? "" : "s"} asked about trained the model of ${ctx.pipeline} ` +
+          "(held out, or not approved): leaving them out changes no training row");
+      }
+      const { removed, kept } = splitRows(trainSet.refs, effective);
       if (p.replicateSeed !== undefined && p.replicateSeed === m.training?.seed) {
         throw new Error(`counterfactual: seed ${p.replicateSeed} is the model's own: a seed check needs another seed`);
       }
       const C = m.spec.classes.length;
       const adapter = m.kind === "adapter";
       const inBase = adapter ? removedInBase(ctx.ws.home, m, removed.map((i) => trainSet.refs[i]!)) : null;
-      ctx.log(`without ${describeRemoval(without)}: ${removed.length} of ${trainSet.y.length} training rows left out` +
+      ctx.log(`without ${describeRemoval(effective)}: ${removed.length} of ${trainSet.y.length} training rows left out` +
         (inBase ? ` (${inBase} of them also trained the base, which stays as it is)` : ""));
       const heldOut = p.heldOut ? await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, m.featurizer!, m.spec.classes, `input "${p.heldOut}"`) : null;
       // Every model is run on the queries (compared one by one) and the held-out rows (scored).
@@ -176,12 +188,12 @@ export function counterfactual(p: CounterfactualParams): Cell {
         "summary", null, null, null, null, null, null, null, null, null, null, null, null,
         removed.length, removedContributors, kept.length, scored[0]?.accuracy ?? null, scored[1]?.accuracy ?? null, scored[0]?.loss ?? null, scored[1]?.loss ?? null,
         scored[2]?.accuracy ?? null, scored[2]?.loss ?? null, p.heldOut ?? p.queries, measuredRows,
-        summary.flips, summary.flipsSeed, summary.spearman, summary.flipsFound, seconds, inBase,
+        summary.flips, summary.flipsSeed, summary.spearman, summary.flipsFound, seconds, inBase, JSON.stringify(setAside),
       ]];
       changes.forEach((c, j) => rows.push([
         "query", queries.refs[j]!.id, queries.labels[j] || null, classes[c.before]!, classes[c.after]!, Math.exp(c.logPBefore), Math.exp(c.logPAfter),
         c.deltaLoss, estimate[j]!, c.flipped, c.deltaLossSeed, c.flippedSeed, texts.get(queries.refs[j]!.id) ?? "",
-        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+        null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
       ]));
       await stageRows(ctx.ws, "__tracebook_counterfactual", [
         ["row", "VARCHAR"], ["query", "VARCHAR"], ["label", "VARCHAR"], ["prediction_before", "VARCHAR"], ["prediction_after", "VARCHAR"],
@@ -191,14 +203,14 @@ export function counterfactual(p: CounterfactualParams): Cell {
         ["accuracy_before", "DOUBLE"], ["accuracy_after", "DOUBLE"], ["loss_before", "DOUBLE"], ["loss_after", "DOUBLE"],
         ["accuracy_seed", "DOUBLE"], ["loss_seed", "DOUBLE"], ["measured_on", "VARCHAR"], ["measured_rows", "INTEGER"],
         ["flips", "INTEGER"], ["flips_seed", "INTEGER"], ["spearman", "DOUBLE"], ["flips_found", "INTEGER"], ["retrain_seconds", "DOUBLE"],
-        ["removed_in_base", "INTEGER"],
+        ["removed_in_base", "INTEGER"], ["set_aside", "VARCHAR"],
       ], rows);
       return {
         // The removal on the summary row only: a curator's preview names hundreds of ids, and
         // repeated on each of 1,200 query rows it made the table tens of MB.
         query: `select *, ? as model_id, case when row = 'summary' then ? end as without from __tracebook_counterfactual
                 order by row desc, flipped desc, delta_loss desc, query`,
-        params: [m.id, canonicalJson(without)],
+        params: [m.id, canonicalJson(effective)],
       };
     },
   };

@@ -30,6 +30,11 @@ export function describeRemoval(r: Required<Removal>): string {
       : part(r.ids.length > 1 ? "contributions" : "contribution", r.ids.map((i) => i.slice(0, 12))))].join("; ");
 }
 
+/** The asked ids (full, or prefixes) that match no training row: what a curator's selection held out. */
+export function untrainedIds(refs: readonly ContributionRef[], ids: readonly string[]): string[] {
+  return ids.filter((prefix) => !refs.some((ref) => ref.id.startsWith(prefix)));
+}
+
 /**
  * The training rows a removal leaves out, and those it keeps. A name or id that matches no
  * training row is an error naming it (a typo would otherwise answer "nothing changes"), and so is

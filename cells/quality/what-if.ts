@@ -44,16 +44,14 @@ export interface WhatIfAnswer {
  * for and runs the stale cells it reads, and its runs sit in the pipeline's log like any cell's.
  */
 export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Promise<WhatIfAnswer> {
-  const source = tracinCellOf(p, req.influence);
-  const params = source.params as TracinParams;
-  const { without, setAside } = req.onlyTrained ? await trainedOnly(ws, p, params.train, req) : { without: req.without, setAside: [] };
+  const params = p.cells.get(tracinName(p, req.influence))!.params as TracinParams;
   let cell: Cell;
   try {
     const heldOut = req.heldOut ?? (p.cells.get(params.model)?.params as { heldOut?: string } | undefined)?.heldOut;
     if (heldOut !== undefined && !p.cells.has(heldOut)) throw new Error(`pipeline "${p.name}" has no cell "${heldOut}" to measure accuracy on`);
     cell = counterfactual({
       model: params.model, train: params.train, queries: params.test, ...(heldOut === undefined ? {} : { heldOut }),
-      without: canonicalRemoval(without), replicateSeed: req.replicateSeed,
+      without: canonicalRemoval(req.without), replicateSeed: req.replicateSeed, ...(req.onlyTrained ? { onlyTrained: true } : {}),
     });
   } catch (err) {
     throw new InputError((err as Error).message);
@@ -62,11 +60,8 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
   const extended = declare(p.name, [...p.cells], [[name, cell]]);
   const { artifact, fresh } = await bringUpToDate(ws, extended, name, req);
   const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [artifact]);
-  return {
-    cell: name, fresh, setAside,
-    summary: rows.find((r) => r.row === "summary")!,
-    queries: rows.filter((r) => r.row === "query"),
-  };
+  const summary = rows.find((r) => r.row === "summary")!;
+  return { cell: name, fresh, setAside: JSON.parse(String(summary.set_aside ?? "[]")) as string[], summary, queries: rows.filter((r) => r.row === "query") };
 }
 
 /** Run one cell of the pipeline (and the stale cells it reads); its output's file. */
@@ -101,38 +96,6 @@ export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: strin
   const rows = await ws.rows<{ key: string }>(
     "select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank limit ?", [artifact, queries[0]!, o.top ?? 1_000_000]);
   return { query: queries[0]!, ids: rows.map((r) => r.key) };
-}
-
-/** The asked ids that match a training row of the model (as full ids or unique prefixes), and those that match none. */
-async function trainedOnly(ws: Workspace, p: Pipeline, train: string, req: WhatIfRequest): Promise<{ without: Removal; setAside: string[] }> {
-  let asked: Required<Removal>;
-  try {
-    asked = canonicalRemoval(req.without);
-  } catch (err) {
-    throw new InputError((err as Error).message);
-  }
-  if (!asked.ids.length) return { without: asked, setAside: [] };
-  const { artifact } = await bringUpToDate(ws, p, train, req);
-  const trained = (await ws.rows<{ id: string }>("select id from read_parquet(?) order by id", [artifact])).map((r) => r.id);
-  // Sorted ids: the rows a prefix matches start at its lower bound.
-  const matches = (prefix: string) => {
-    let lo = 0, hi = trained.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (trained[mid]! < prefix) lo = mid + 1; else hi = mid;
-    }
-    return lo < trained.length && trained[lo]!.startsWith(prefix);
-  };
-  const ids = asked.ids.filter(matches), setAside = asked.ids.filter((id) => !matches(id));
-  if (!ids.length && !asked.contributors.length && !asked.datanets.length) {
-    throw new InputError(`none of the ${asked.ids.length} contribution${asked.ids.length === 1 ? "" : "s"} asked about trained the model of ${p.name} ` +
-      "(held out, or not approved): leaving them out changes no training row");
-  }
-  return { without: { ...asked, ids }, setAside };
-}
-
-function tracinCellOf(p: Pipeline, name: string | undefined): Cell {
-  return p.cells.get(tracinName(p, name))!;
 }
 
 /** The tracin cell a question is about: the one named, else `influence`, else the pipeline's only one. */

@@ -32,7 +32,8 @@ export async function collectCounterfactuals(ws: Workspace, modelId: string): Pr
     out.push({
       run: { pipeline: r.pipeline, cell: r.cell, fingerprint: r.fingerprint, data_version: r.data_version, recomputed_data_version: await tableVersion(ws, file) },
       asked_with: isWhatIfCell(r.cell) ? "what-if" : "pipeline",
-      without: name(removal(params.without)),
+      // What was left out: the summary's removal (ids a preview set aside are not in it), else the question's.
+      without: name(removal(typeof s.without === "string" ? JSON.parse(s.without) : params.without)),
       removed: int(s.removed_contributions), removed_contributors: int(s.removed_contributors), kept: int(s.kept_contributions),
       // Tables written before the column existed say nothing about the base: null, not 0.
       removed_in_base: s.removed_in_base === undefined || s.removed_in_base === null ? null : int(s.removed_in_base),
