@@ -68,13 +68,4 @@ export interface WhatIfRequest {
   onlyTrained?: boolean;
 }
 
-/** The counterfactual cell's output: the summary row and one row per query (columns as in cells/quality/counterfactual.ts). */
-export interface WhatIfAnswer {
-  cell: string;
-  /** Answered before (the same question on the same model and data): reused, no retrain. */
-  fresh: boolean;
-  /** With onlyTrained: the ids asked about that trained nothing of this model. */
-  setAside: string[];
-  summary: Record<string, unknown>;
-  queries: Record<string, unknown>[];
-}
+export type { WhatIfAnswer } from "../quality/answer.ts";

@@ -8,6 +8,7 @@ import type { TracinParams } from "../attribution/cells.ts";
 import { counterfactual } from "./counterfactual.ts";
 import { canonicalRemoval, type Removal } from "./removal.ts";
 import { whatIfCellName } from "./questions.ts";
+import type { WhatIfAnswer } from "./answer.ts";
 
 export interface WhatIfRequest {
   without: Removal;
@@ -25,17 +26,7 @@ export interface WhatIfRequest {
   onEvent?: (e: GraphEvent) => void;
 }
 
-export interface WhatIfAnswer {
-  /** The cell the question ran as (its runs are in the pipeline's log, its output is cached). */
-  cell: string;
-  /** Reused: the same question on the same model and data was answered before. */
-  fresh: boolean;
-  /** With onlyTrained: the asked ids that trained nothing of this model, so were not left out. */
-  setAside: string[];
-  summary: Record<string, unknown>;
-  /** One row per query, flipped ones first, then by how far the prediction weakened. */
-  queries: Record<string, unknown>[];
-}
+export type { WhatIfAnswer } from "./answer.ts";
 
 /**
  * Ask a pipeline "what if these contributions had never been given?" without editing it: the
