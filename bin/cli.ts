@@ -46,9 +46,10 @@ export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => 
 
 /**
  * Run `fn` with a signal that Ctrl-C aborts, so a long command (a pipeline run, a what-if retrain)
- * cancels cleanly and records it; a second Ctrl-C quits at once (exit 130).
+ * cancels cleanly and records it; a second Ctrl-C quits at once. Either way the exit is 130, and
+ * the error a cancelled step throws is the cancellation, not a failure to report.
  */
-export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
@@ -58,6 +59,10 @@ export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Pro
   process.on("SIGINT", onSigint);
   try {
     return await fn(controller.signal);
+  } catch (err) {
+    if (!controller.signal.aborted) throw err;
+    process.exitCode = 130;
+    return undefined;
   } finally {
     process.off("SIGINT", onSigint);
   }

@@ -95,7 +95,6 @@ export function registerCurate(program: Command): void {
           const word = (from: string, to: string) => (verdict === KEEP ? `${to} (stands)` : `${from} → ${to}`);
           const skipLines = skipped.map((s) => `skipped ${shortId(s.id)} (${s.datanet}): already ${s.status}`);
           const preview = opts.whatIf === undefined ? undefined : await previewDecision(ws, opts.whatIf, out.targets, { signal, seedCheck, quiet: opts.json });
-          if (preview?.cancelled) return;
           if (opts.json) {
             console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets, ...(preview ? { whatIf: preview.answer } : {}) } : out.results));
             for (const line of skipLines) process.stderr.write(`${line}\n`); // the JSON stays parseable

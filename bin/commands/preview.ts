@@ -23,16 +23,10 @@ export function checkPreview(opts: { dryRun?: boolean; whatIf?: string; seedChec
  */
 export async function previewDecision(
   ws: Workspace, pipelineName: string, targets: ResolvedContribution[], o: { signal: AbortSignal; seedCheck?: number; quiet?: boolean },
-): Promise<{ answer: WhatIfAnswer | null; text: string; cancelled?: boolean }> {
+): Promise<{ answer: WhatIfAnswer | null; text: string }> {
   const ids = targets.filter((t) => t.status === "approved").map((t) => t.id);
   if (!ids.length) return { answer: null, text: "None of them is approved, so no model trains on them: rejecting them changes no model." };
   const { pipeline } = await loadPipelineIn(ws, pipelineName);
-  try {
-    const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter() });
-    return { answer, text: formatAnswer(pipeline.name, answer, 15) };
-  } catch (err) {
-    if (!o.signal.aborted) throw err;
-    process.exitCode = 130; // cancelled, as a cancelled run or what-if is
-    return { answer: null, text: "", cancelled: true };
-  }
+  const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter() });
+  return { answer, text: formatAnswer(pipeline.name, answer, 15) };
 }

@@ -43,21 +43,15 @@ export function registerWhatIf(program: Command): void {
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const onEvent = opts.json ? undefined : humanPrinter();
-        let answer, focus: { query: string; ids: string[] } | undefined;
-        try {
-          if (opts.proponentsOf !== undefined) {
-            focus = await proponentsOf(ws, pipeline, { query: opts.proponentsOf, top, influence: opts.influence, signal, onEvent });
-            if (!focus.ids.length) throw new InputError(`TracIn lists no proponent for inference ${focus.query.slice(0, 12)}: nothing to leave out`);
-          }
-          answer = await whatIf(ws, pipeline, {
-            without: focus ? { ...without, ids: [...(without.ids ?? []), ...focus.ids] } : without,
-            replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent,
-          });
-        } catch (err) {
-          if (!signal.aborted) throw err;
-          process.exitCode = 130; // cancelled, and recorded as such: as `tracebook run` does
-          return;
+        let focus: { query: string; ids: string[] } | undefined;
+        if (opts.proponentsOf !== undefined) {
+          focus = await proponentsOf(ws, pipeline, { query: opts.proponentsOf, top, influence: opts.influence, signal, onEvent });
+          if (!focus.ids.length) throw new InputError(`TracIn lists no proponent for inference ${focus.query.slice(0, 12)}: nothing to leave out`);
         }
+        const answer = await whatIf(ws, pipeline, {
+          without: focus ? { ...without, ids: [...(without.ids ?? []), ...focus.ids] } : without,
+          replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent,
+        });
         console.log(opts.json ? toJson(focus ? { ...answer, proponentsOf: focus } : answer) : formatAnswer(pipeline.name, answer, Number(opts.limit), focus?.query));
       }));
     });
