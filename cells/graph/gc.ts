@@ -65,8 +65,9 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
       return [id, null] as const;
     }
   }));
-  // Imported models are the user's data, not a cell's output: never collected. Bases of kept models stay.
-  for (const [id, m] of manifests) if (m?.kind === "external" || !m?.producedBy) models.add(id);
+  // Only a cell's output is collected: imported models (the user's data) and unreadable manifests
+  // have no producedBy and stay. Bases of kept models stay.
+  for (const [id, m] of manifests) if (!m?.producedBy) models.add(id);
   for (const todo = [...models]; todo.length;) {
     const base = manifests.get(todo.pop()!)?.base;
     if (base && !models.has(base)) {
@@ -74,26 +75,28 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
       todo.push(base);
     }
   }
-  let keptBytes = 0;
+  let keptBytes = 0, keptModels = 0;
   for (const id of present) {
     if (/^\..*\.deleting$/.test(id)) {
       garbage.push({ kind: "temp", path: path.join(root, id), bytes: sizeOf(path.join(root, id)), why: "a model folder whose removal was interrupted" });
       continue;
     }
     const bytes = sizeOf(modelDir(ws.home, id));
-    if (models.has(id)) keptBytes += bytes;
-    else garbage.push({ kind: "model", path: modelDir(ws.home, id), bytes, why: `model ${id.slice(0, 12)}: no current output and no executed inference names it` });
+    if (models.has(id)) {
+      keptModels++;
+      keptBytes += bytes;
+    } else garbage.push({ kind: "model", path: modelDir(ws.home, id), bytes, why: `model ${id.slice(0, 12)}: no current output and no executed inference names it` });
   }
   const artifacts = path.join(ws.home, "artifacts");
   let keptArtifacts = 0;
   for (const file of walk(artifacts)) {
-    const bytes = fs.statSync(file).size;
+    const { size: bytes, mtimeMs } = fs.statSync(file);
     if (file.endsWith(".parquet") && keptFiles.has(path.resolve(file))) {
       keptArtifacts++;
       keptBytes += bytes;
     } else if (file.endsWith(".parquet")) {
       garbage.push({ kind: "artifact", path: file, bytes, why: "no cell's current output (a rerun superseded it)" });
-    } else if (now - fs.statSync(file).mtimeMs > TEMP_AGE_MS) {
+    } else if (now - mtimeMs > TEMP_AGE_MS) {
       garbage.push({ kind: "temp", path: file, bytes, why: "left behind by an interrupted write" });
     }
   }
@@ -102,7 +105,7 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
     if (now - stat.mtimeMs > TEMP_AGE_MS) garbage.push({ kind: "temp", path: file, bytes: stat.size, why: "left behind by an interrupted write" });
   }
   return {
-    kept: { artifacts: keptArtifacts, models: present.filter((id) => models.has(id)).length, bytes: keptBytes },
+    kept: { artifacts: keptArtifacts, models: keptModels, bytes: keptBytes },
     garbage, bytes: garbage.reduce((n, g) => n + g.bytes, 0),
   };
 }

@@ -1,10 +1,8 @@
-import fs from "node:fs";
 import type { Workspace } from "../../cells/store/workspace.ts";
-import { artifactPath } from "../../cells/graph/artifacts.ts";
 import { canonicalRemoval, describeRemoval } from "../../cells/quality/removal.ts";
 import { isWhatIfCell } from "../../cells/quality/questions.ts";
 import type { CounterfactualFact } from "../facts.ts";
-import { int, modelIn, name, num, tableVersion } from "./tables.ts";
+import { int, modelIn, name, num, tableFile, tableVersion } from "./tables.ts";
 
 /**
  * Every answer to "what if these contributions had never been given?" on this model: the latest
@@ -22,7 +20,7 @@ export async function collectCounterfactuals(ws: Workspace, modelId: string): Pr
   for (const r of runs) {
     const key = `${r.pipeline}\u0000${r.cell}`;
     if (seen.has(key)) continue;
-    const file = [artifactPath(ws, r.data_version), r.artifact].find((f): f is string => !!f && fs.existsSync(f));
+    const file = tableFile(ws, r);
     if (!file || (await modelIn(ws, file)) !== modelId) continue;
     seen.add(key);
     const [s] = await ws.rows<Record<string, unknown>>("select * from read_parquet(?) where row = 'summary'", [file]);

@@ -1,10 +1,19 @@
+import fs from "node:fs";
 import type { Workspace } from "../../cells/store/workspace.ts";
-import { contentVersion } from "../../cells/graph/artifacts.ts";
+import { artifactPath, contentVersion } from "../../cells/graph/artifacts.ts";
 import { modelIdsIn } from "../../cells/factory/catalog.ts";
 import { round6 } from "./amount.ts";
 
 /** How much of a name from a table (a mode, a score) a report shows. */
 const NAME_CHARS = 120;
+
+/**
+ * A run's table on disk: content-addressed under this workspace (a copied or moved workspace still
+ * finds its own), else the path the run recorded; null when neither exists (collected by gc).
+ */
+export function tableFile(ws: Workspace, run: { data_version: string; artifact: string | null }): string | null {
+  return [artifactPath(ws, run.data_version), run.artifact].find((f): f is string => !!f && fs.existsSync(f)) ?? null;
+}
 
 /** The one model a quality table names; null when it names none, several, or has no model_id column. */
 export async function modelIn(ws: Workspace, file: string): Promise<string | null> {

@@ -1,10 +1,8 @@
-import fs from "node:fs";
 import type { Workspace } from "../../cells/store/workspace.ts";
-import { artifactPath } from "../../cells/graph/artifacts.ts";
 import type { QualityRun, TrustFacts } from "../facts.ts";
 import { round6 } from "./amount.ts";
 import { shellWord } from "./provenance.ts";
-import { int, modelIn, name, num, seed, tableVersion } from "./tables.ts";
+import { int, modelIn, name, num, seed, tableFile, tableVersion } from "./tables.ts";
 import { collectCounterfactuals } from "./counterfactuals.ts";
 
 /** The quality-evaluation cell kinds (cells/quality/) a report quotes. */
@@ -33,8 +31,7 @@ export async function collectTrust(ws: Workspace, pipeline: string, modelId: str
   let latestPipeline: string | null = null;
   for (const r of runs) {
     latestPipeline ??= r.pipeline;
-    // Content-addressed under this workspace: a copied or moved workspace still finds its tables.
-    const file = [artifactPath(ws, r.data_version), r.artifact].find((f): f is string => !!f && fs.existsSync(f));
+    const file = tableFile(ws, r);
     if (!file) continue;
     if (!modelOf.has(r.data_version)) modelOf.set(r.data_version, await modelIn(ws, file));
     const id = modelOf.get(r.data_version);
