@@ -11,6 +11,7 @@ import { registerUsage } from "./commands/usage.ts";
 import { registerReport } from "./commands/report.ts";
 import { registerDev } from "./commands/dev.ts";
 import { registerWhatIf } from "./commands/whatif.ts";
+import { registerExplain } from "./commands/explain.ts";
 import { registerGc } from "./commands/gc.ts";
 
 export function buildProgram(): Command {
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerModel(program);
   registerUsage(program);
+  registerExplain(program);
   registerReport(program);
   registerWhatIf(program);
   registerDev(program);

@@ -38,6 +38,7 @@ export type { ValidationsOptions } from "./datanet/validations.ts";
 export { canonicalJson, fingerprint, merkleRoot } from "./graph/fingerprint.ts";
 export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
 export { runPipeline } from "./graph/scheduler.ts";
+export { bringUpToDate } from "./graph/ensure.ts";
 export type { GraphEvent, RunOptions, RunSummary } from "./graph/scheduler.ts";
 export { pipelineStatus } from "./graph/status.ts";
 export type { CellState, CellStatus } from "./graph/status.ts";
@@ -73,6 +74,11 @@ export { tracinCell as tracin, selfInfluenceCell as selfInfluence, ATTRIBUTION_V
 export type { TracinParams } from "./attribution/cells.ts";
 export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts";
 export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradientFeaturesCell as gradientFeatures } from "./attribution/features.ts";
+export { Explainer } from "./attribution/explain.ts";
+export type { ExplainSource, ExplainOptions, ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "./attribution/explain.ts";
+export { explainSource, cellsAsRun, chooseTracin } from "./attribution/source.ts";
+export { creditOf, rankGroups } from "./attribution/credit.ts";
+export type { Credit } from "./attribution/credit.ts";
 
 // Rewards: the usage ledger, workloads, split policies, settlement.
 export { recordInferences, infer, payloadOf, epochOf } from "./rewards/ledger.ts";

@@ -7,7 +7,7 @@ import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import type { Payload } from "../../cells/factory/featurize.ts";
+import { parsePayloads } from "../payloads.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; json?: boolean }
 
@@ -34,16 +34,7 @@ export function registerUsage(program: Command): void {
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
-        const payloads: Payload[] = inputs.map((text, i) => {
-          if (m.featurizer?.kind !== "features") return { text };
-          try {
-            const features = JSON.parse(text) as unknown;
-            if (!Array.isArray(features) || !features.every((v) => typeof v === "number")) throw new Error("not an array of numbers");
-            return { features };
-          } catch (err) {
-            throw new InputError(`input ${i + 1}: model ${m.id.slice(0, 12)} reads ${m.spec.inputSize} features; give a JSON array of numbers (${(err as Error).message})`);
-          }
-        });
+        const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
         const server = new ModelServer(ws.home);
         try {
           const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });

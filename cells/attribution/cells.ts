@@ -11,18 +11,12 @@ import { columnsOf } from "../store/columns.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
-import { DUPLICATE_CONTENT } from "./duplicate.ts";
+import { creditOf, rankGroups } from "./credit.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
 export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
 
 export { DUPLICATE_CONTENT } from "./duplicate.ts";
-
-/** Earlier submission first; then Datanet name, then row order, so the owner is deterministic. */
-function submittedBefore(a: { datanet: string }, b: { datanet: string }, at: (number | null)[], ia: number, ib: number): boolean {
-  const ta = at[ia] ?? Infinity, tb = at[ib] ?? Infinity;
-  return ta !== tb ? ta < tb : a.datanet !== b.datanet ? a.datanet < b.datanet : ia < ib;
-}
 
 export interface TracinParams {
   /** The model cell (finetune, base-model) whose behaviour is traced. */
@@ -73,25 +67,11 @@ export function tracinCell(p: TracinParams): Cell {
       const predicted = await predict(model, final, queries);
       if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
       const y = params.target === "label" ? queries.y : predicted.classIndex;
-      // The same content (same id: the content hash) in two Datanets credits only its first
-      // submission; the later copies' influence goes to a group that is nobody's, so duplicating
-      // content never earns more.
-      const owner = new Map<string, number>();
-      trainSet.refs.forEach((r, i) => {
-        const prev = owner.get(r.id);
-        if (prev === undefined || submittedBefore(trainSet.refs[i]!, trainSet.refs[prev]!, trainSet.submittedAt, i, prev)) owner.set(r.id, i);
-      });
-      const creditTo = trainSet.refs.map((r, i) => (owner.get(r.id) === i ? r.contributor : DUPLICATE_CONTENT));
-      const contributors = [...new Set(creditTo)].sort();
-      const datanets = [...new Set(trainSet.refs.map((r) => r.datanet))].sort();
-      const ci = new Map(contributors.map((c, i) => [c, i])), di = new Map(datanets.map((d, i) => [d, i]));
+      const credit = creditOf(trainSet);
       ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
       const result = await tracin({
         model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
-        train: {
-          x: trainSet.x, y: trainSet.y, groupSizes: [contributors.length, datanets.length],
-          groups: [Int32Array.from(creditTo, (c) => ci.get(c)!), Int32Array.from(trainSet.refs, (r) => di.get(r.datanet)!)],
-        },
+        train: { x: trainSet.x, y: trainSet.y, groupSizes: credit.groupSizes, groups: credit.groups },
         queries: { x: queries.x, y },
         onProgress: (d, t) => ctx.progress(d, t, "shards"),
       });
@@ -104,12 +84,9 @@ export function tracinCell(p: TracinParams): Cell {
         const top = result.top[j]!;
         top.proponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, r + 1, texts.get(trainSet.refs[c.index]!.id) ?? ""]));
         top.opponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, -(r + 1), texts.get(trainSet.refs[c.index]!.id) ?? ""]));
-        for (const [level, names, sums] of [["contributor", contributors, result.groupSums[0]!], ["datanet", datanets, result.groupSums[1]!]] as const) {
-          const scores = names.map((_, g) => sums[j * names.length + g]!);
-          const positive = scores.reduce((s, v) => s + Math.max(v, 0), 0);
-          const order = names.map((_, g) => g).sort((a, b) => scores[b]! - scores[a]! || names[a]!.localeCompare(names[b]!));
-          order.forEach((g, r) => rows.push([...common, level, names[g]!, level === "contributor" ? names[g]! : null, level === "datanet" ? names[g]! : null,
-            scores[g]!, positive > 0 ? Math.max(scores[g]!, 0) / positive : null, r + 1, null]));
+        for (const [level, names, sums] of [["contributor", credit.contributors, result.groupSums[0]!], ["datanet", credit.datanets, result.groupSums[1]!]] as const) {
+          rankGroups(names, sums, j).forEach((g, r) => rows.push([...common, level, g.name, level === "contributor" ? g.name : null, level === "datanet" ? g.name : null,
+            g.score, g.share, r + 1, null]));
         }
       });
       const table = "__tracebook_influence";
@@ -127,7 +104,7 @@ export function tracinCell(p: TracinParams): Cell {
 }
 
 /** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */
-function pickCheckpoints<C extends { index: number }>(all: C[], subset: "all" | "last" | number[], modelId: string): C[] {
+export function pickCheckpoints<C extends { index: number }>(all: C[], subset: "all" | "last" | number[], modelId: string): C[] {
   if (subset === "all") return all;
   if (subset === "last") return all.slice(-1);
   const missing = subset.filter((i) => !all.some((c) => c.index === i));
@@ -156,26 +133,34 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
 }
 
 export async function prepareAttribution(ctx: CellContext, modelCell: string, trainCell: string, testCell: string | null) {
-  const id = await modelOf(ctx, modelCell);
-  const loaded = await loadForTracin(ctx.ws.home, id);
+  const input = (name: string) => ({ name, relation: ctx.inputs[name]!.relation });
+  return loadAttribution(ctx.ws, await modelOf(ctx, modelCell), input(trainCell), testCell ? input(testCell) : null);
+}
+
+/**
+ * A stored model with the rows that trained it (and queries, when given) as examples: what
+ * TracIn needs. `train` must be exactly the contributions in the model's lineage.
+ */
+export async function loadAttribution(ws: Workspace, id: string, train: { name: string; relation: string }, test: { name: string; relation: string } | null) {
+  const loaded = await loadForTracin(ws.home, id);
   const { manifest } = loaded;
   if (!manifest.featurizer) throw new Error(`model ${id.slice(0, 12)} has no featurizer`);
   const classes = manifest.spec.classes;
-  const trainSet = await loadExamples(ctx.ws, ctx.inputs[trainCell]!.relation, manifest.featurizer, classes, `input "${trainCell}"`);
+  const trainSet = await loadExamples(ws, train.relation, manifest.featurizer, classes, `input "${train.name}"`);
   // Attribution is over what entered the model, no more, no less: the lineage says what that was.
   if (manifest.snapshot && trainingRoot(trainSet) !== manifest.snapshot.root) {
-    throw new Error(`input "${trainCell}" (${trainSet.y.length} rows) is not the data model ${id.slice(0, 12)} was trained on (${manifest.snapshot.contributions} contributions, root ${manifest.snapshot.root.slice(0, 12)})`);
+    throw new Error(`input "${train.name}" (${trainSet.y.length} rows) is not the data model ${id.slice(0, 12)} was trained on (${manifest.snapshot.contributions} contributions, root ${manifest.snapshot.root.slice(0, 12)})`);
   }
-  let queryRelation = testCell ? ctx.inputs[testCell]!.relation : "";
-  if (testCell) {
+  let queryRelation = test?.relation ?? "";
+  if (test) {
     // A usage table may hold inferences of several models: attribute those of this model.
-    if ((await columnsOf(ctx.ws, queryRelation)).includes("model_id")) queryRelation = `(select * from ${queryRelation} where model_id = ${quoteLiteral(id)})`;
+    if ((await columnsOf(ws, queryRelation)).includes("model_id")) queryRelation = `(select * from ${queryRelation} where model_id = ${quoteLiteral(id)})`;
   }
-  const queries = testCell ? await loadExamples(ctx.ws, queryRelation, manifest.featurizer, classes, `input "${testCell}"`, { unlabelled: true }) : null;
+  const queries = test ? await loadExamples(ws, queryRelation, manifest.featurizer, classes, `input "${test.name}"`, { unlabelled: true }) : null;
   return { ...loaded, trainSet, queries: queries as LoadedExamples };
 }
 
-async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"], final: Awaited<ReturnType<typeof loadForTracin>>["final"], q: LoadedExamples) {
+export async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"], final: Awaited<ReturnType<typeof loadForTracin>>["final"], q: LoadedExamples) {
   const base = toTensors(model.base), weights = toTensors(final);
   try {
     const p = await classProbabilities(model.spec, q.x, weights, model.lora ? { base, lora: model.lora } : undefined);

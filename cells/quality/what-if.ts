@@ -1,10 +1,11 @@
 import type { Workspace } from "../store/workspace.ts";
 import type { Cell } from "../graph/cell.ts";
 import { pipeline as declare, type Pipeline } from "../graph/pipeline.ts";
-import { runPipeline, type GraphEvent } from "../graph/scheduler.ts";
-import { cellHistories } from "../graph/runs.ts";
+import type { GraphEvent } from "../graph/scheduler.ts";
+import { bringUpToDate } from "../graph/ensure.ts";
 import { InputError } from "../datanet/errors.ts";
 import type { TracinParams } from "../attribution/cells.ts";
+import { chooseTracin } from "../attribution/source.ts";
 import { counterfactual } from "./counterfactual.ts";
 import { canonicalRemoval, type Removal } from "./removal.ts";
 import { whatIfCellName } from "./questions.ts";
@@ -49,27 +50,11 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
   }
   const name = whatIfCellName(cell.params);
   const extended = declare(p.name, [...p.cells], [[name, cell]]);
-  const { artifact, fresh } = await bringUpToDate(ws, extended, name, req);
+  // The question itself was wrong (a name that contributed nothing): the caller's error.
+  const { artifact, fresh } = await bringUpToDate(ws, extended, name, { ...req, questionError: /\bcounterfactual: (.*)$/s });
   const rows = await ws.rows<Record<string, unknown>>("select * from read_parquet(?)", [artifact]);
   const summary = rows.find((r) => r.row === "summary")!;
   return { cell: name, fresh, setAside: JSON.parse(String(summary.set_aside ?? "[]")) as string[], summary, queries: rows.filter((r) => r.row === "query") };
-}
-
-/** Run one cell of the pipeline (and the stale cells it reads); its output's file. */
-async function bringUpToDate(ws: Workspace, p: Pipeline, name: string, req: Pick<WhatIfRequest, "signal" | "onEvent">): Promise<{ artifact: string; fresh: boolean }> {
-  const summary = await runPipeline(ws, p, { cell: name, signal: req.signal, onEvent: req.onEvent });
-  if (summary.cancelled) throw new Error("cancelled");
-  if (summary.failed.length || summary.blocked.length) {
-    const h = (await cellHistories(ws, p.name)).get(summary.failed[0] ?? name);
-    const why = h?.last?.error ?? "see `tracebook status`";
-    // The question itself was wrong (a name that contributed nothing): the caller's error.
-    const asked = summary.failed.includes(name) ? /\bcounterfactual: (.*)$/s.exec(why) : null;
-    if (asked) throw new InputError(asked[1]!);
-    throw new Error(summary.failed.includes(name) ? why : `cell ${summary.failed[0] ?? summary.blocked[0]} of ${p.name} failed, so the question could not be asked: ${why}`);
-  }
-  const done = (await cellHistories(ws, p.name)).get(name)?.lastSucceeded;
-  if (!done?.artifact) throw new Error(`${name} left no output`);
-  return { artifact: done.artifact, fresh: summary.fresh.includes(name) };
 }
 
 /**
@@ -91,14 +76,5 @@ export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: strin
 
 /** The tracin cell a question is about: the one named, else `influence`, else the pipeline's only one. */
 function tracinName(p: Pipeline, name: string | undefined): string {
-  const tracins = [...p.cells].filter(([, c]) => c.kind === "tracin").map(([n]) => n);
-  const chosen = name ?? (p.cells.has("influence") && p.cells.get("influence")!.kind === "tracin" ? "influence" : tracins.length === 1 ? tracins[0]! : undefined);
-  if (!chosen) {
-    throw new InputError(tracins.length
-      ? `pipeline "${p.name}" has several tracin cells (${tracins.join(", ")}): say which with --influence`
-      : `pipeline "${p.name}" has no tracin cell: a what-if question compares the model of a tracin cell on its queries`);
-  }
-  const cell = p.cells.get(chosen);
-  if (!cell || cell.kind !== "tracin") throw new InputError(`pipeline "${p.name}" has no tracin cell "${chosen}" (tracin cells: ${tracins.join(", ") || "none"})`);
-  return chosen;
+  return chooseTracin(p.name, p.cells, name);
 }

@@ -1,0 +1,111 @@
+import { tf } from "../compute/backend.ts";
+import { featurize, type Payload } from "../factory/featurize.ts";
+import { toTensors } from "../factory/mlp.ts";
+import { argmaxAt, classProbabilities } from "../factory/predict.ts";
+import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+import { loadAttribution, pickCheckpoints, snippets, type TracinParams } from "./cells.ts";
+import { creditOf, rankGroups, type Credit } from "./credit.ts";
+import { tracin, type TracinCheckpoint } from "./tracin.ts";
+import type { TracinModel } from "./factors.ts";
+import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
+
+/** The tracin cell an explanation mirrors: its settings, the model it traces and the rows that trained it. */
+export interface ExplainSource {
+  pipeline: string;
+  influence: string;
+  params: TracinParams;
+  modelId: string;
+  /** The training input: its cell name, a relation over its current output, that output's data version. */
+  train: { name: string; relation: string; dataVersion: string };
+}
+
+export type { ExplainAnswer, ExplainedContribution, ExplainedGroup, Explanation } from "./answer.ts";
+
+export interface ExplainOptions {
+  top?: number;
+  /** Trace the loss of this label instead of the prediction's ("why not ham?"). */
+  as?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Attribution for inputs nobody has paid for yet: what the pipeline's tracin cell would say of
+ * each input were it executed (same model, checkpoints, mode, top-k and credit rules), computed at
+ * once for these inputs only. Nothing is recorded and nothing earns: only executed inferences do.
+ * Load once per model and training output, then explain many inputs without the workspace.
+ */
+export class Explainer {
+  private constructor(
+    readonly source: ExplainSource,
+    private readonly model: TracinModel,
+    private readonly final: Awaited<ReturnType<typeof loadAttribution>>["final"],
+    private readonly checkpoints: TracinCheckpoint[],
+    private readonly trainSet: Awaited<ReturnType<typeof loadAttribution>>["trainSet"],
+    private readonly credit: Credit,
+    private readonly texts: Map<string, string>,
+    private readonly manifest: Awaited<ReturnType<typeof loadAttribution>>["manifest"],
+  ) {}
+
+  static async load(ws: Workspace, source: ExplainSource): Promise<Explainer> {
+    const loaded = await loadAttribution(ws, source.modelId, source.train, null);
+    const checkpoints = pickCheckpoints(loaded.checkpoints, source.params.checkpoints ?? "all", source.modelId);
+    return new Explainer(source, loaded.model, loaded.final, checkpoints, loaded.trainSet, creditOf(loaded.trainSet), await snippets(ws, source.train.relation), loaded.manifest);
+  }
+
+  /** The model's classes, and what it reads: text, or `size` features. */
+  get reads(): { classes: readonly string[]; features: number | null } {
+    const f = this.manifest.featurizer!;
+    return { classes: this.manifest.spec.classes, features: f.kind === "features" ? f.size : null };
+  }
+
+  async explain(inputs: readonly Payload[], o: ExplainOptions = {}): Promise<ExplainAnswer> {
+    const { spec } = this.manifest;
+    const classes = spec.classes;
+    const top = o.top ?? this.source.params.topK ?? 20;
+    if (!Number.isSafeInteger(top) || top < 1) throw new InputError(`top: a count of at least 1 (got ${top})`);
+    if (o.as !== undefined && !classes.includes(o.as)) throw new InputError(`as: ${JSON.stringify(o.as)} is not one of the model's classes (${classes.join(", ")})`);
+    if (!inputs.length) throw new InputError("give at least one input to explain");
+    let x;
+    try {
+      x = featurize(this.manifest.featurizer!, inputs);
+    } catch (err) {
+      // The featurizer counts rows from 0; a caller counts inputs from 1.
+      throw new InputError((err as Error).message.replace(/^row (\d+)/, (_, n: string) => `input ${Number(n) + 1}`));
+    }
+    const base = toTensors(this.model.base), weights = toTensors(this.final);
+    let p: Float32Array;
+    try {
+      p = await classProbabilities(spec, x, weights, this.model.lora ? { base, lora: this.model.lora } : undefined);
+    } finally {
+      tf.dispose([...Object.values(base), ...Object.values(weights)]);
+    }
+    const C = classes.length;
+    const predicted = inputs.map((_, j) => argmaxAt(p, C, j));
+    const y = Int32Array.from(predicted, (c) => (o.as === undefined ? c : classes.indexOf(o.as)));
+    const mode = this.source.params.mode ?? "exact";
+    const result = await tracin({
+      model: this.model, checkpoints: this.checkpoints, mode, projection: this.source.params.projection, topK: top, signal: o.signal,
+      train: { x: this.trainSet.x, y: this.trainSet.y, groups: this.credit.groups, groupSizes: this.credit.groupSizes },
+      queries: { x, y },
+    });
+    const row = (c: { index: number; score: number }, rank: number): ExplainedContribution => {
+      const r = this.trainSet.refs[c.index]!;
+      return { rank, contribution: r.id, contributor: r.contributor, datanet: r.datanet, label: this.trainSet.labels[c.index]!, score: c.score, text: this.texts.get(r.id) ?? "" };
+    };
+    return {
+      pipeline: this.source.pipeline, influence: this.source.influence, model_id: this.source.modelId, mode,
+      checkpoints: this.checkpoints.map((c) => c.index), train_rows: this.trainSet.y.length, train_version: this.source.train.dataVersion,
+      seconds: result.seconds, engine: result.engine,
+      explanations: inputs.map((_, j) => ({
+        prediction: classes[predicted[j]!]!,
+        probabilities: classes.map((label, c) => ({ label, p: p[j * C + c]! })),
+        target: classes[y[j]!]!,
+        proponents: result.top[j]!.proponents().map((c, r) => row(c, r + 1)),
+        opponents: result.top[j]!.opponents().map((c, r) => row(c, -(r + 1))),
+        contributors: rankGroups(this.credit.contributors, result.groupSums[0]!, j),
+        datanets: rankGroups(this.credit.datanets, result.groupSums[1]!, j),
+      })),
+    };
+  }
+}

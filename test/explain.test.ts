@@ -1,0 +1,189 @@
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ingest } from "../cells/datanet/ingest.ts";
+import { loadPipeline, runPipeline } from "../cells/index.ts";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { computeBackend } from "../cells/compute/backend.ts";
+import { Explainer, type Explanation } from "../cells/attribution/explain.ts";
+import { cellsAsRun, explainSource } from "../cells/attribution/source.ts";
+import { DUPLICATE_CONTENT } from "../cells/attribution/duplicate.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+import { tempDir } from "./helpers/workspace.ts";
+
+const CELLS = path.resolve("cells/index.ts");
+const BIN = path.resolve("bin/tracebook.js");
+
+/**
+ * notes (separable spam/ham) and "copies", which repeats three of notes' training rows a day
+ * later (the same content: its influence is nobody's); a workload over the held-out notes, traced
+ * exactly and by the last layer at the last checkpoint.
+ */
+async function home(): Promise<{ home: string; file: string }> {
+  const dir = tempDir("tb-explain-");
+  const ws = await openWorkspace({ home: dir });
+  try {
+    await separableDatanet(ws, "notes", 120);
+    const copied = await ws.rows<{ text: string; label: string }>("select text, label from contributions where datanet = 'notes' and split = 'train' order by id limit 3");
+    await ingest(ws, { name: "copies", kind: "text", description: "copies", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0 },
+      copied.map((r, i) => ({ ...r, contributor: "copycat", submittedAt: new Date("2024-01-02T00:00:00Z"), source: `copy#${i}` })),
+      { mode: "create", status: "approved", validator: "test", importer: "test@1" });
+  } finally {
+    ws.close();
+  }
+  const pipes = tempDir();
+  fs.writeFileSync(path.join(pipes, "package.json"), '{"type":"module"}\n');
+  const file = path.join(pipes, "ex.pipeline.ts");
+  fs.writeFileSync(file, `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
+export default pipeline("ex", {
+  notes: datanet("notes"),
+  copies: datanet("copies"),
+  train: sql\`select * from \${"notes"} where split = 'train' union all select * from \${"copies"}\`,
+  queries: sql\`select * from \${"notes"} where split = 'test'\`,
+  half: sql\`select * from \${"train"} where id < '8'\`,
+  base: baseModel({ data: "half", featurizer: hashedNgrams({ dims: 128 }), hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
+  model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.01 }, checkpoints: 3, ...common }),
+  usage: inferences({ models: { model: 1 }, queries: "queries", calls: 12, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 3 }),
+  influence: tracin({ model: "model", train: "train", test: "usage", topK: 5 }),
+  influence_last: tracin({ model: "model", train: "train", test: "usage", topK: 4, mode: "last-layer", checkpoints: "last" }),
+});
+`);
+  return { home: dir, file };
+}
+
+interface InfluenceRow { query: string; prediction: string; level: string; key: string; contributor: string; score: number; share: number | null; rank: number }
+
+describe("explaining an input nobody has paid for", () => {
+  let ws: Workspace;
+  let setup: { home: string; file: string };
+  let usage: { id: string; text: string }[];
+  const table = async (cell: string) => {
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = ? and status = 'succeeded' order by started_at desc limit 1", [cell]);
+    return ws.rows<InfluenceRow>("select * from read_parquet(?)", [run!.artifact]);
+  };
+  const load = async (influence?: string) => Explainer.load(ws, await explainSource(ws, "ex", await cellsAsRun(ws, "ex"), influence));
+
+  beforeAll(async () => {
+    setup = await home();
+    ws = await openWorkspace({ home: setup.home });
+    const { pipeline } = await loadPipeline(setup.file);
+    expect((await runPipeline(ws, pipeline)).failed).toEqual([]);
+    await computeBackend();
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'usage' and status = 'succeeded'");
+    usage = await ws.rows("select id, text from read_parquet(?) order by id", [run!.artifact]);
+  }, 180_000);
+  afterAll(() => ws?.close());
+
+  /** An explanation against the tracin cell's rows for the same input, executed. */
+  function expectSame(e: Explanation, rows: InfluenceRow[]) {
+    expect(e.prediction).toBe(rows[0]!.prediction);
+    const contributions = (sign: 1 | -1) => rows.filter((r) => r.level === "contribution" && Math.sign(r.rank) === sign).sort((a, b) => Math.abs(a.rank) - Math.abs(b.rank));
+    for (const [mine, theirs] of [[e.proponents, contributions(1)], [e.opponents, contributions(-1)]] as const) {
+      expect(mine.map((c) => [c.rank, c.contribution, c.contributor])).toEqual(theirs.map((r) => [r.rank, r.key, r.contributor]));
+      mine.forEach((c, i) => expect(c.score).toBeCloseTo(theirs[i]!.score, 9));
+    }
+    const groups = rows.filter((r) => r.level === "contributor").sort((a, b) => a.rank - b.rank);
+    expect(e.contributors.map((g) => g.name)).toEqual(groups.map((r) => r.key));
+    e.contributors.forEach((g, i) => {
+      expect(g.score).toBeCloseTo(groups[i]!.score, 9);
+      expect(g.share ?? -1).toBeCloseTo(groups[i]!.share ?? -1, 9);
+    });
+  }
+
+  it("says of an executed inference's input exactly what the pipeline's tracin cell says of it", async () => {
+    const explainer = await load();
+    const answer = await explainer.explain(usage.map((u) => ({ text: u.text })));
+    expect(answer).toMatchObject({ pipeline: "ex", influence: "influence", mode: "exact", checkpoints: [1, 2, 3] });
+    const rows = await table("influence");
+    expect(answer.explanations).toHaveLength(usage.length);
+    answer.explanations.forEach((e, j) => expectSame(e, rows.filter((r) => r.query === usage[j]!.id)));
+    // Duplicated content is credited once, as in the cell: the later copies' group is nobody's.
+    expect(answer.explanations[0]!.contributors.map((g) => g.name)).toContain(DUPLICATE_CONTENT);
+    expect(answer.explanations[0]!.contributors.map((g) => g.name)).not.toContain("copycat");
+    // Shares of the positive influence sum to one, as a contributor pool splits.
+    for (const e of answer.explanations) expect(e.contributors.reduce((s, g) => s + (g.share ?? 0), 0)).toBeCloseTo(1, 9);
+  });
+
+  it("mirrors another tracin cell when asked (its mode, checkpoints and top-k)", async () => {
+    const answer = await (await load("influence_last")).explain(usage.slice(0, 4).map((u) => ({ text: u.text })));
+    expect(answer).toMatchObject({ influence: "influence_last", mode: "last-layer", checkpoints: [3] });
+    const rows = await table("influence_last");
+    answer.explanations.forEach((e, j) => {
+      expect(e.proponents.length).toBeLessThanOrEqual(4);
+      expectSame(e, rows.filter((r) => r.query === usage[j]!.id));
+    });
+  });
+
+  it("traces another label when asked, and refuses what it cannot explain", async () => {
+    const explainer = await load();
+    const input = [{ text: "winner casino discount offer meeting notes" }];
+    const [plain] = (await explainer.explain(input)).explanations;
+    const [same] = (await explainer.explain(input, { as: plain!.prediction })).explanations;
+    expect(same).toEqual(plain);
+    const other = plain!.prediction === "spam" ? "ham" : "spam";
+    const [flipped] = (await explainer.explain(input, { as: other, top: 2 })).explanations;
+    expect(flipped!.target).toBe(other);
+    expect(flipped!.prediction).toBe(plain!.prediction);
+    expect(flipped!.proponents.length).toBeLessThanOrEqual(2);
+    // What speaks for the other label is not what speaks for the prediction.
+    expect(flipped!.proponents.map((c) => c.contribution)).not.toEqual(plain!.proponents.slice(0, 2).map((c) => c.contribution));
+    await expect(explainer.explain(input, { as: "eggs" })).rejects.toThrow(/as: "eggs" is not one of the model's classes \(ham, spam\)/);
+    await expect(explainer.explain(input, { top: 0 })).rejects.toThrow(/top: a count of at least 1/);
+    await expect(explainer.explain([])).rejects.toThrow(/at least one input/);
+    await expect(explainer.explain([{ text: "fine" }, { features: [1, 2] }])).rejects.toThrow(/^input 2 has no text to featurize/);
+  });
+
+  it("records nothing: no inference, no run", async () => {
+    const count = async () => (await ws.rows<{ n: bigint }>("select (select count(*) from runs) + (select count(*) from inferences) as n"))[0]!.n;
+    const before = await count();
+    await (await load()).explain([{ text: "lunch meeting" }]);
+    expect(await count()).toBe(before);
+  });
+
+  it("names what is missing: a pipeline never run, a cell that is not tracin", async () => {
+    await expect(explainSource(ws, "nope", await cellsAsRun(ws, "nope"))).rejects.toThrow(/pipeline "nope" has no outputs in this workspace: run `tracebook run nope` first/);
+    await expect(explainSource(ws, "ex", new Map([["usage", { kind: "inferences", params: {} }]]))).rejects.toThrow(/pipeline "ex" has no tracin cell: a question about attribution needs one/);
+    await expect(explainSource(ws, "ex", await cellsAsRun(ws, "ex"))).resolves.toMatchObject({ influence: "influence" });
+    await expect(explainSource(ws, "ex", await cellsAsRun(ws, "ex"), "usage")).rejects.toThrow(/has no tracin cell "usage" \(tracin cells: influence, influence_last\)/);
+  });
+
+  describe("tracebook explain", () => {
+    const cli = (args: string[], input = "") => {
+      ws?.close(); // the CLI opens the workspace itself
+      ws = undefined as unknown as Workspace;
+      return spawnSync(process.execPath, [BIN, "--workspace", setup.home, ...args], { encoding: "utf8", timeout: 120_000, input });
+    };
+    afterAll(async () => {
+      ws = await openWorkspace({ home: setup.home });
+    });
+
+    it("prints the explanation, or JSON, and exits 2 on what the caller got wrong", async () => {
+      const text = cli(["explain", setup.file, "winner casino discount offer", "--top", "3"]);
+      expect(text.stderr).toBe("");
+      expect(text.stdout.match(/^│ 3 /gm)).toHaveLength(2); // three proponents, three opponents
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(/Explained as the ex pipeline's influence cell would: TracIn exact over checkpoints 1, 2, 3 of model [0-9a-f]{12}/);
+      expect(text.stdout).toMatch(/Not an executed inference: nothing is recorded, nothing is paid/);
+      expect(text.stdout).toMatch(/Prediction: spam \(spam \d+\.\d%, ham \d+\.\d%\)/); // most probable first
+      const json = cli(["explain", setup.file, "lunch meeting notes", "-", "--json", "--as", "spam"], "winner winner casino\nsecond line");
+      expect(json.status).toBe(0);
+      const answer = JSON.parse(json.stdout);
+      expect(answer.explanations).toHaveLength(2);
+      expect(answer.explanations.map((e: Explanation) => e.target)).toEqual(["spam", "spam"]);
+      // The second input came from standard input: the sales words make it spam.
+      expect(answer.explanations.map((e: Explanation) => e.prediction)).toEqual(["ham", "spam"]);
+      expect(text.stdout.match(/^Proponents/gm)).toHaveLength(1);
+      for (const [args, message] of [
+        [["--as", "eggs"], /as: "eggs" is not one of the model's classes/],
+        [["--top", "0"], /--top: a count of at least 1/],
+        [["--influence", "usage"], /has no tracin cell "usage"/],
+      ] as const) {
+        const r = cli(["explain", setup.file, "hello", ...args]);
+        expect(r.status).toBe(2);
+        expect(r.stderr).toMatch(message);
+      }
+    });
+  });
+});
