@@ -173,6 +173,26 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", contributors: ["c0"] }, 405, null, /only POST asks a what-if question/, {}, "PUT");
   });
 
+  it("checks an explain request before loading anything, every error naming its field; a pipeline never run says what to run", async () => {
+    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}) => {
+      const r = await post(body, headers, "POST", "/@tracebook/api/explain");
+      expect(r.status, JSON.stringify(r.body)).toBe(status);
+      expect(r.body.field ?? null).toBe(field);
+      expect(r.body.error).toMatch(message);
+    };
+    await refused({ pipeline: "nope", inputs: ["hi"] }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
+    await refused({ pipeline: "mail" }, 400, "inputs", /give 1 to 20 inputs/);
+    await refused({ pipeline: "mail", inputs: Array(21).fill("hi") }, 400, "inputs", /give 1 to 20 inputs/);
+    await refused({ pipeline: "mail", inputs: ["hi", " "] }, 400, "inputs", /^inputs\[1\]: a non-empty text/);
+    await refused({ pipeline: "mail", inputs: [[0.5, null]] }, 400, "inputs", /^inputs\[0\]: .*finite numbers/);
+    await refused({ pipeline: "mail", inputs: ["hi"], top: 0 }, 400, "top", /top: a count from 1 to 100/);
+    await refused({ pipeline: "mail", inputs: ["hi"], as: "" }, 400, "as", /as: a non-empty name/);
+    await refused({ pipeline: "mail", inputs: ["hi"], extra: 1 }, 400, "extra", /unknown field/);
+    await refused({ pipeline: "mail", inputs: ["hi"] }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
+    // mail never ran in this workspace.
+    await refused({ pipeline: "mail", inputs: ["hi"] }, 400, "pipeline", /pipeline "mail" has no outputs in this workspace: run `tracebook run mail` first/);
+  });
+
   it("records concurrent decisions one after the other, none lost", async () => {
     const replies = await Promise.all(ids.slice(4, 10).map((id, i) => post({ ids: [id], status: i % 2 ? "quarantined" : "rejected", reason: `r${i}`, curator: "bob" })));
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);

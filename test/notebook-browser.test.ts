@@ -545,6 +545,56 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(fs.readFileSync(path.join(outDir, ".tracebook-site"), "utf8")).toBe(marker);
     expect(fs.readdirSync(parent).sort()).toEqual(["mine", "site"]);
   }, 120_000);
+
+  // Last: it leaves the Influence explorer, whose state the tests above share.
+  it("explains an input typed on the page as the pipeline's tracin cell explains it executed, nothing recorded", async () => {
+    // An executed inference's text (one with a hostile proponent where there is one: its markup must stay inert), and what the cell says of it.
+    const ws = await openWorkspaceRetrying(home);
+    let text: string, cellTop: string[], cellPrediction: string, inferences: bigint;
+    try {
+      const [row] = await ws.rows<{ query: string; prediction: string; text: string }>(
+        `select i.query, i.prediction, u.text from read_parquet(?) i join read_parquet(?) u on u.id = i.query
+         where i.level = 'contribution' order by (i.contributor <> 'mallory'), abs(i.rank), i.query limit 1`,
+        [await artifactOf(ws, "influence"), await artifactOf(ws, "usage")]);
+      text = row!.text;
+      cellPrediction = row!.prediction;
+      cellTop = (await ws.rows<{ key: string }>("select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank",
+        [await artifactOf(ws, "influence"), row!.query])).map((r) => r.key.slice(0, 12));
+      inferences = (await ws.rows<{ n: bigint }>("select count(*) as n from inferences"))[0]!.n;
+    } finally {
+      ws.close();
+    }
+    await page.goto(`${server.url}explain-an-input?pipeline=nbtest`);
+    // The page explains its sample message at once; then the text typed.
+    await page.locator("#explain-prediction").waitFor({ timeout: 60_000 });
+    await page.fill("textarea", text);
+    await page.click("button:has-text('Explain')");
+    const shown = () => page.locator("#explain-proponents li .tb-meta code").allTextContents();
+    await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 30_000 }).toEqual(cellTop);
+    expect(await page.textContent("#explain-prediction")).toBe(cellPrediction);
+    expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/TracIn exact over checkpoints 1, 2 of model [0-9a-f]{12}, \d+ training contributions, .* not an executed inference: nothing recorded, nothing paid/);
+    expect(await page.textContent("#explain-proponents, #explain-opponents")).toBeTruthy();
+    const dom = await page.evaluate<{ pwned: string | null; scripts: number }>(`({
+      pwned: window.__pwned ?? null,
+      scripts: document.querySelectorAll("main script, main iframe, main img, main [onerror], main [onmouseover], main [onload], main a[href^=javascript]").length,
+    })`);
+    expect(dom).toEqual({ pwned: null, scripts: 0 });
+    await page.locator("figure svg, svg[class^=plot]").first().waitFor({ timeout: 30_000 });
+    // Explained as the other label: what speaks for it; the prediction stays.
+    const other = cellPrediction === "spam" ? "ham" : "spam";
+    await page.locator(`label:has-text("${other}") input[type=radio]`).first().check();
+    await expect.poll(() => page.textContent("#explained"), { timeout: 30_000 }).toContain(`explained as ${other}`);
+    expect(await page.textContent("#explain-prediction")).toBe(cellPrediction);
+    await page.screenshot({ path: path.join(SCREENS, "explain-an-input.png"), fullPage: true });
+    const after = await openWorkspaceRetrying(home);
+    try {
+      expect((await after.rows<{ n: bigint }>("select count(*) as n from inferences"))[0]!.n).toBe(inferences);
+    } finally {
+      after.close();
+    }
+    expect(log.some((l) => /^explain: nbtest: 1 input as influence explains them/.test(l))).toBe(true);
+    expect(consoleErrors).toEqual([]);
+  });
 });
 
 async function artifactOf(ws: Workspace, cell: string): Promise<string> {

@@ -2,9 +2,10 @@ import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { WorkspaceBusyError } from "../store/workspace.ts";
 
-/** The dev server's JSON API: only what a notebook page may change (curators' decisions) or ask to compute (what-if retrains). */
+/** The dev server's JSON API: only what a notebook page may change (curators' decisions) or ask to compute (what-if retrains, explanations). */
 export const API_DECISIONS = "/@tracebook/api/decisions";
 export const API_WHAT_IF = "/@tracebook/api/what-if";
+export const API_EXPLAIN = "/@tracebook/api/explain";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
@@ -17,6 +18,8 @@ export interface NotebookApi {
   decide(body: unknown): Promise<unknown>;
   /** Check a what-if question and answer it (a retrain): throws ApiError for what the caller got wrong. */
   whatIf(body: unknown): Promise<unknown>;
+  /** Check an explain request and answer it (TracIn for inputs nobody paid for; nothing is recorded). */
+  explain(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -35,6 +38,7 @@ export function newToken(): string {
 const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; busy: string; failed: string }> = {
   [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded" },
   [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" },
+  [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained" },
 };
 
 /** Whether a path is one of the API's routes. */

@@ -10,6 +10,7 @@ import { Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 import { askInChild, parseWhatIfRequest } from "./what-if.ts";
+import { Explainers, parseExplainRequest } from "./explain.ts";
 import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
@@ -137,6 +138,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
   // the workspace open only for it; the watchers then recompute and the pages follow.
   let whatIfQueue: Promise<unknown> = Promise.resolve();
+  const explainers = new Explainers(data);
   const api: NotebookApi = {
     token: newToken(),
     async decide(body) {
@@ -159,6 +161,13 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       }, "a what-if retrain"));
       whatIfQueue = asked.catch(() => undefined);
       return asked;
+    },
+    // An explanation only reads (the run log, and the training rows once per model): no pause.
+    async explain(body) {
+      const request = parseExplainRequest(body, served);
+      const answer = await explainers.answer(request);
+      log(`explain: ${request.pipeline}: ${answer.explanations.length} input${answer.explanations.length === 1 ? "" : "s"} as ${answer.influence} explains them (${answer.seconds.toFixed(2)} s)`);
+      return answer;
     },
   };
 

@@ -69,3 +69,20 @@ export interface WhatIfRequest {
 }
 
 export type { WhatIfAnswer } from "../quality/answer.ts";
+
+/**
+ * `POST /@tracebook/api/explain`: what the pipeline's TracIn would say of inputs nobody has paid
+ * for (`tracebook explain`); nothing is recorded.
+ */
+export interface ExplainRequest {
+  pipeline: string;
+  /** Texts (text models) or arrays of numbers (feature models). */
+  inputs: (string | number[])[];
+  top?: number;
+  /** Trace the loss of this label instead of the prediction's. */
+  as?: string;
+  /** The tracin cell to explain as (default: influence). */
+  influence?: string;
+}
+
+export type { ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "../attribution/answer.ts";

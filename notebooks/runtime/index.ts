@@ -8,6 +8,8 @@ import { Generators, observe } from "./generators.ts";
 import { NotebookDatabase, type Catalog } from "./duckdb.ts";
 import { curation } from "./curation.ts";
 import { counterfactuals } from "./what-if.ts";
+import { explanations } from "./explain.ts";
+import { digit, digitPad } from "./digit.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -74,6 +76,9 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     rows: () => rowsOf,
     curation: () => curation(options.base),
     counterfactuals: () => counterfactuals(options.base),
+    explain: () => explanations(options.base),
+    digit: () => digit,
+    digitPad: () => digitPad,
   });
   const main = runtime.module();
   for (const cell of notebook.cells) {

@@ -1,0 +1,84 @@
+import { InputError } from "../datanet/errors.ts";
+import type { Explainer } from "../attribution/explain.ts";
+import { cellsAsRun, explainSource } from "../attribution/source.ts";
+import type { Payload } from "../factory/featurize.ts";
+import { ApiError } from "./api.ts";
+import type { NotebookData } from "./data.ts";
+import type { ExplainAnswer, ExplainRequest } from "./wire.ts";
+
+const FIELDS = ["pipeline", "inputs", "top", "as", "influence"];
+const MAX_INPUTS = 20;
+const MAX_TOP = 100;
+/** Explainers kept loaded (each holds a model's checkpoints and its featurized training rows). */
+const KEEP = 4;
+
+/** Check an explain request before anything loads; every error names the field at fault. */
+export function parseExplainRequest(body: unknown, served: ReadonlySet<string>): ExplainRequest {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ApiError(400, null, "body: expected a JSON object {pipeline, inputs}");
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
+  if (typeof b.pipeline !== "string" || !served.has(b.pipeline)) {
+    throw new ApiError(400, "pipeline", `pipeline: ${JSON.stringify(b.pipeline ?? null)} is not a pipeline this server serves (${[...served].join(", ") || "none"})`);
+  }
+  const inputs = b.inputs;
+  if (!Array.isArray(inputs) || !inputs.length || inputs.length > MAX_INPUTS) throw new ApiError(400, "inputs", `inputs: give 1 to ${MAX_INPUTS} inputs (texts, or arrays of numbers)`);
+  inputs.forEach((v, i) => {
+    const text = typeof v === "string" && v.trim() !== "";
+    const numbers = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x));
+    if (!text && !numbers) throw new ApiError(400, "inputs", `inputs[${i}]: a non-empty text, or a non-empty array of finite numbers`);
+  });
+  const out: ExplainRequest = { pipeline: b.pipeline, inputs: inputs as ExplainRequest["inputs"] };
+  if (b.top !== undefined) {
+    if (typeof b.top !== "number" || !Number.isSafeInteger(b.top) || b.top < 1 || b.top > MAX_TOP) throw new ApiError(400, "top", `top: a count from 1 to ${MAX_TOP}`);
+    out.top = b.top;
+  }
+  for (const k of ["as", "influence"] as const) {
+    if (b[k] === undefined) continue;
+    if (typeof b[k] !== "string" || !(b[k] as string).trim() || (b[k] as string).length > 256) throw new ApiError(400, k, `${k}: a non-empty name`);
+    out[k] = b[k] as string;
+  }
+  return out;
+}
+
+/**
+ * Explanations for the dev server, in its own process: the run log says which model and
+ * training output the pipeline's tracin cell reads now (the workspace is held only for that
+ * and, once per model, to load the training rows); the explainer is then kept, so the next
+ * input takes a fraction of a second.
+ */
+export class Explainers {
+  private readonly loaded = new Map<string, Explainer>();
+
+  constructor(private readonly data: NotebookData) {}
+
+  async answer(req: ExplainRequest): Promise<ExplainAnswer> {
+    // TF.js and the native engine load on the first question, not with the server.
+    const [{ computeBackend }, { Explainer }] = await Promise.all([import("../compute/backend.ts"), import("../attribution/explain.ts")]);
+    await computeBackend();
+    try {
+      const explainer = await this.data.withWorkspace(async (ws) => {
+        const source = await explainSource(ws, req.pipeline, await cellsAsRun(ws, req.pipeline), req.influence);
+        const key = JSON.stringify([source.pipeline, source.influence, source.params, source.modelId, source.train.dataVersion]);
+        let e = this.loaded.get(key);
+        if (e) this.loaded.delete(key); // re-inserted below: least recently used goes first
+        else e = await Explainer.load(ws, source);
+        this.loaded.set(key, e);
+        for (const k of this.loaded.keys()) if (this.loaded.size > KEEP) this.loaded.delete(k);
+        return e;
+      }, { attempts: 8 });
+      const payloads: Payload[] = req.inputs.map((v) => (typeof v === "string" ? { text: v } : { features: v }));
+      return await explainer.explain(payloads, { top: req.top, as: req.as });
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      throw new ApiError(400, fieldOf(err.message), err.message);
+    }
+  }
+}
+
+function fieldOf(message: string): string | null {
+  const named = /^(top|as|inputs?)\b/.exec(message)?.[1];
+  if (named) return named === "input" ? "inputs" : named;
+  if (/tracin cell/.test(message)) return "influence";
+  if (/has no outputs? (yet|in this workspace)/.test(message)) return "pipeline";
+  return "inputs"; // the featurizer's: a text for a feature model, the wrong feature count
+}

@@ -1,0 +1,82 @@
+/** Feature Datanets (digits): n² features in [0, 1] are an n × n grey image, ink dark on white. */
+export function digit(features: ArrayLike<number>, scale = 2): HTMLCanvasElement {
+  const values = Array.from(features);
+  const side = Math.round(Math.sqrt(values.length));
+  const canvas = document.createElement("canvas");
+  canvas.width = canvas.height = side;
+  canvas.style.width = canvas.style.height = `${side * scale}px`;
+  canvas.style.imageRendering = "pixelated";
+  canvas.className = "tb-digit";
+  const context = canvas.getContext("2d")!;
+  const image = context.createImageData(side, side);
+  values.forEach((v, i) => {
+    const ink = 255 - Math.round(255 * Math.max(0, Math.min(1, v)));
+    image.data.set([ink, ink, ink, 255], 4 * i);
+  });
+  context.putImageData(image, 0, 0);
+  return canvas;
+}
+
+/**
+ * A pad to draw a digit on, as an input (`view(digitPad())`): its value is the side² features in
+ * [0, 1] (row-major, as the digits Datanet stores them), set when a stroke ends; "clear" empties it.
+ * The brush is soft, like the pen strokes MNIST was scanned from.
+ */
+export function digitPad(options: { side?: number; scale?: number } = {}): HTMLElement & { value: Float32Array } {
+  const side = options.side ?? 28, scale = options.scale ?? 10;
+  const ink = new Float32Array(side * side);
+  const root = document.createElement("div") as unknown as HTMLElement & { value: Float32Array };
+  root.className = "tb-pad";
+  const canvas = digit(ink, scale);
+  canvas.style.cursor = "crosshair";
+  canvas.style.touchAction = "none";
+  canvas.style.border = "1px solid #999";
+  const clear = document.createElement("button");
+  clear.textContent = "clear";
+  clear.type = "button";
+  root.append(canvas, clear);
+  const paint = (e: PointerEvent) => {
+    const box = canvas.getBoundingClientRect();
+    const cx = ((e.clientX - box.left) / box.width) * side, cy = ((e.clientY - box.top) / box.height) * side;
+    for (let y = Math.floor(cy - 2); y <= Math.ceil(cy + 2); y++) {
+      for (let x = Math.floor(cx - 2); x <= Math.ceil(cx + 2); x++) {
+        if (x < 0 || y < 0 || x >= side || y >= side) continue;
+        const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
+        ink[y * side + x] = Math.max(ink[y * side + x]!, Math.max(0, Math.min(1, 1.6 - d)));
+      }
+    }
+    draw();
+  };
+  const context = canvas.getContext("2d")!;
+  const draw = () => {
+    const image = context.createImageData(side, side);
+    ink.forEach((v, i) => {
+      const g = 255 - Math.round(255 * v);
+      image.data.set([g, g, g, 255], 4 * i);
+    });
+    context.putImageData(image, 0, 0);
+  };
+  let down = false;
+  canvas.addEventListener("pointerdown", (e) => {
+    down = true;
+    canvas.setPointerCapture(e.pointerId);
+    paint(e);
+  });
+  canvas.addEventListener("pointermove", (e) => down && paint(e));
+  const end = () => {
+    if (!down) return;
+    down = false;
+    root.value = Float32Array.from(ink);
+    root.dispatchEvent(new Event("input", { bubbles: true }));
+  };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  clear.addEventListener("click", () => {
+    ink.fill(0);
+    draw();
+    root.value = Float32Array.from(ink);
+    root.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  root.value = Float32Array.from(ink);
+  return root;
+}
