@@ -9,18 +9,14 @@
 //
 // Runs in a temp workspace: mail-spam is imported and the mail pipeline run there, or the
 // workspace is copied from --from (its runs stay valid: artifacts are found by data version).
-import os from "node:os";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import fs from "node:fs";
-import path from "node:path";
 import { runBench, writeBenchReport } from "./report.ts";
+import { argument, mailWorkspace } from "./mail.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
 import { computeBackend } from "../cells/compute/backend.ts";
-import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
-import { corpora } from "../datasets/index.ts";
-import { importCorpus } from "../datasets/import.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
-import { runPipeline } from "../cells/graph/scheduler.ts";
 import { cellHistories } from "../cells/graph/runs.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { whatIf } from "../cells/quality/what-if.ts";
@@ -28,11 +24,6 @@ import type { Removal } from "../cells/quality/removal.ts";
 
 const SAMPLE_SEED = 11;
 const SIZES = [10, 100, 1000];
-
-function argument(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 /** A seeded sample of k training ids (the project's seeded shuffle over the sorted ids). */
 function sample(ids: string[], k: number, seed: number): string[] {
@@ -62,25 +53,10 @@ async function answer(home: string, q: Question): Promise<void> {
   }
 }
 
-async function prepare(): Promise<{ ws: Workspace; home: string }> {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), "tb-bench-whatif-"));
-  const from = argument("--from");
-  if (from) fs.cpSync(from, home, { recursive: true });
-  const ws = await openWorkspace({ home });
-  if (!from) {
-    console.log("importing mail-spam and running the mail pipeline (a few minutes on 2 cores)…");
-    await importCorpus(ws, corpora.get("mail-spam")!);
-  }
-  const { pipeline } = await loadPipeline("mail");
-  const run = await runPipeline(ws, pipeline);
-  if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
-  return { ws, home };
-}
-
 runBench(async () => {
   const asked = argument("--ask");
   if (asked) return answer(asked, JSON.parse(process.argv[process.argv.indexOf("--ask") + 2]!) as Question);
-  const { ws, home } = await prepare();
+  const { ws, home } = await mailWorkspace("tb-bench-whatif-");
   try {
     const train = (await cellHistories(ws, "mail")).get("train")!.lastSucceeded!;
     const rows = await ws.rows<{ id: string; contributor: string }>("select id, contributor from read_parquet(?)", [train.artifact!]);

@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -37,8 +37,6 @@ export default pipeline("mail", {
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
-  // Projected gradient features of the training set: a new query is attributed from these alone.
-  features: gradientFeatures({ model: "model", train: "train", dim: 8, seed: 0 }),
   // Curation: rule flags and label-error scores, read by `tracebook curate queue mail-spam`.
   flags: validate("mail-spam"),
   label_errors: labelErrors({ model: "model", data: "mail" }),
