@@ -81,7 +81,8 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode;
+    // Help and --version exit 0; a usage error (unknown option, missing argument) is the caller's, like bad input: 2.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`tracebook: ${message}\n`);
     if (process.env.TRACEBOOK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);

@@ -62,7 +62,10 @@ describe("tracebook CLI", () => {
     expect(r.code).toBe(2);
     expect(r.err.trim()).toBe(`tracebook: ${path.join(dir, "bad.csv")}, row 2, field "label": value is empty`);
     const unknown = tracebook(["datanet", "import", "nope"], home);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
+    // A usage error (commander's: an unknown option) is the caller's too.
+    expect(tracebook(["datanet", "list", "--no-such-flag"], home)).toMatchObject({ code: 2, err: expect.stringMatching(/unknown option '--no-such-flag'/) });
+    expect(tracebook(["datanet", "--help"], home).code).toBe(0);
     expect(unknown.err).toMatch(/"nope" is not a built-in corpus \(mail-spam, digits\)/);
     expect(tracebook(["sql", "select * from no_such_table"], home).err).toMatch(/^tracebook: .*no_such_table/);
     // Read only: the trail is append-only, and changes go through imports, decisions and runs.

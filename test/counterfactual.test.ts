@@ -316,7 +316,7 @@ describe("tracebook what-if", () => {
     const live = tracebook([...reject, "--what-if", file], home);
     expect([live.code, live.err.trim()]).toEqual([2, "tracebook: --what-if previews a decision without making it: add --dry-run"]);
     const approve = tracebook(["curate", "approve", "--datanet", "notes", "--where", "id < '3'", "--reason", "ok", "--dry-run", "--what-if", file], home);
-    expect(approve.code).toBe(1); // a usage error, as commander reports every unknown option
+    expect(approve.code).toBe(2); // a usage error: the caller's, like bad input
     expect(approve.err).toMatch(/unknown option '--what-if'/);
     // Asked directly: a held-out id is refused, or with --only-trained set aside (and alone, nothing is left to ask).
     // A long command line (the notebook server asks a curator's preview as --id arguments): past

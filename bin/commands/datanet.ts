@@ -8,6 +8,7 @@ import { importFile } from "../../datasets/files/import.ts";
 import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { exportQuery } from "../../cells/store/export.ts";
 import { STATUSES, type Status } from "../../cells/datanet/types.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
 import type { ImportSummary } from "../../cells/datanet/ingest.ts";
 import { registerDecisions } from "./decide.ts";
 
@@ -46,7 +47,7 @@ export function registerDatanet(program: Command): void {
         if (file === undefined) {
           const corpus = corpora.get(name);
           if (!corpus) {
-            throw new Error(`"${name}" is not a built-in corpus (${[...corpora.keys()].join(", ")}); to import your own data: tracebook datanet import ${name} <file> --create --text <col> --label <col> --contributor <col>`);
+            throw new InputError(`"${name}" is not a built-in corpus (${[...corpora.keys()].join(", ")}); to import your own data: tracebook datanet import ${name} <file> --create --text <col> --label <col> --contributor <col>`);
           }
           const read = progressBar(`reading ${name}`, !opts.json && process.stderr.isTTY === true);
           const stage = progressBar(`staging ${name}`, !opts.json && process.stderr.isTTY === true);
