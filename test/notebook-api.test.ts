@@ -185,6 +185,8 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", inputs: Array(21).fill("hi") }, 400, "inputs", /give 1 to 20 inputs/);
     await refused({ pipeline: "mail", inputs: ["hi", " "] }, 400, "inputs", /^inputs\[1\]: a non-empty text/);
     await refused({ pipeline: "mail", inputs: [[0.5, null]] }, 400, "inputs", /^inputs\[0\]: .*finite numbers/);
+    await refused({ pipeline: "mail", inputs: ["x".repeat(1024 * 1024 + 1)] }, 400, "inputs", /^inputs\[0\]: a text is at most 1024 KiB/);
+    await refused({ pipeline: "mail", inputs: ["x".repeat(2 * 1024 * 1024)] }, 413, null, /body: larger than 2048 KiB/);
     await refused({ pipeline: "mail", inputs: ["hi"], top: 0 }, 400, "top", /top: a count from 1 to 100/);
     await refused({ pipeline: "mail", inputs: ["hi"], as: "" }, 400, "as", /as: a non-empty name/);
     await refused({ pipeline: "mail", inputs: ["hi"], extra: 1 }, 400, "extra", /unknown field/);

@@ -550,13 +550,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   it("explains an input typed on the page as the pipeline's tracin cell explains it executed, nothing recorded", async () => {
     // An executed inference's text (one with a hostile proponent where there is one: its markup must stay inert), and what the cell says of it.
     const ws = await openWorkspaceRetrying(home);
-    let text: string, cellTop: string[], cellPrediction: string, inferences: bigint;
+    let text: string, query: string, cellTop: string[], cellPrediction: string, inferences: bigint;
     try {
       const [row] = await ws.rows<{ query: string; prediction: string; text: string }>(
         `select i.query, i.prediction, u.text from read_parquet(?) i join read_parquet(?) u on u.id = i.query
          where i.level = 'contribution' order by (i.contributor <> 'mallory'), abs(i.rank), i.query limit 1`,
         [await artifactOf(ws, "influence"), await artifactOf(ws, "usage")]);
       text = row!.text;
+      query = row!.query;
       cellPrediction = row!.prediction;
       cellTop = (await ws.rows<{ key: string }>("select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank",
         [await artifactOf(ws, "influence"), row!.query])).map((r) => r.key.slice(0, 12));
@@ -564,13 +565,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     } finally {
       ws.close();
     }
-    await page.goto(`${server.url}explain-an-input?pipeline=nbtest`);
-    // The page explains its sample message at once; then the text typed.
-    await page.locator("#explain-prediction").waitFor({ timeout: 60_000 });
-    await page.fill("textarea", text);
-    await page.click("button:has-text('Explain')");
+    // From the Influence explorer's link: the inference's message, prefilled and explained at once.
+    await page.goto(`${server.url}influence-explorer?pipeline=nbtest#query=${query}`);
+    await page.locator("#edit-and-explain").click({ timeout: 60_000 });
+    await page.waitForURL(/explain-an-input\?pipeline=nbtest#from=/);
+    expect(await page.inputValue("textarea")).toBe(text);
+    expect(await page.textContent("#explain-from")).toMatch(new RegExp(`Starting from inference ${query.slice(0, 12)}`));
     const shown = () => page.locator("#explain-proponents li .tb-meta code").allTextContents();
-    await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 30_000 }).toEqual(cellTop);
+    await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
     expect(await page.textContent("#explain-prediction")).toBe(cellPrediction);
     expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/TracIn exact over checkpoints 1, 2 of model [0-9a-f]{12}, \d+ training contributions, .* not an executed inference: nothing recorded, nothing paid/);
     expect(await page.textContent("#explain-proponents, #explain-opponents")).toBeTruthy();
@@ -586,6 +588,11 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(() => page.textContent("#explained"), { timeout: 30_000 }).toContain(`explained as ${other}`);
     expect(await page.textContent("#explain-prediction")).toBe(cellPrediction);
     await page.screenshot({ path: path.join(SCREENS, "explain-an-input.png"), fullPage: true });
+    // An edit is explained when submitted: other words, other proponents.
+    const before = await shown();
+    await page.fill("textarea", `${text} winner casino discount offer pills`);
+    await page.click("button:has-text('Explain')");
+    await expect.poll(shown, { timeout: 30_000 }).not.toEqual(before);
     const after = await openWorkspaceRetrying(home);
     try {
       expect((await after.rows<{ n: bigint }>("select count(*) as n from inferences"))[0]!.n).toBe(inferences);

@@ -9,6 +9,8 @@ export const API_EXPLAIN = "/@tracebook/api/explain";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
+/** An explanation's body carries whole messages: real mail runs to 190 KB, and a text may be 1 MiB (limits.ts). */
+const MAX_EXPLAIN_BODY = 2 * 1024 * 1024;
 const LOOPBACK_HOST = /^(?:127\.0\.0\.1|localhost|\[::1\]):\d{1,5}$/;
 
 export interface NotebookApi {
@@ -35,10 +37,10 @@ export function newToken(): string {
 }
 
 /** What each POST route does, and how its answers word what happened. */
-const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; busy: string; failed: string }> = {
+const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; busy: string; failed: string; maxBody?: number }> = {
   [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded" },
   [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" },
-  [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained" },
+  [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
 };
 
 /** Whether a path is one of the API's routes. */
@@ -54,14 +56,14 @@ export async function handleApi(route: string, req: IncomingMessage, res: Server
 
 async function handlePost(
   req: IncomingMessage, res: ServerResponse, token: string, route: string, action: (body: unknown) => Promise<unknown>,
-  words: { verb: string; busy: string; failed: string },
+  words: { verb: string; busy: string; failed: string; maxBody?: number },
 ): Promise<void> {
   try {
     if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${route}: only POST ${words.verb}`);
     checkSameOrigin(req, token);
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, null, `content-type: send application/json (got ${JSON.stringify(type)})`);
-    const body = await readJson(req);
+    const body = await readJson(req, words.maxBody ?? MAX_BODY);
     sendJson(res, 200, await action(body));
   } catch (err) {
     if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
@@ -97,12 +99,12 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new ApiError(413, null, `body: larger than ${MAX_BODY / 1024} KiB`);
+    if (size > max) throw new ApiError(413, null, `body: larger than ${max / 1024} KiB`);
     chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString("utf8");

@@ -1,4 +1,5 @@
 import { InputError } from "../datanet/errors.ts";
+import { MAX_FEATURES, MAX_TEXT_BYTES } from "../datanet/limits.ts";
 import type { Explainer } from "../attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import type { Payload } from "../factory/featurize.ts";
@@ -26,6 +27,8 @@ export function parseExplainRequest(body: unknown, served: ReadonlySet<string>):
     const text = typeof v === "string" && v.trim() !== "";
     const numbers = Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === "number" && Number.isFinite(x));
     if (!text && !numbers) throw new ApiError(400, "inputs", `inputs[${i}]: a non-empty text, or a non-empty array of finite numbers`);
+    if (text && Buffer.byteLength(v as string) > MAX_TEXT_BYTES) throw new ApiError(400, "inputs", `inputs[${i}]: a text is at most ${MAX_TEXT_BYTES / 1024} KiB`);
+    if (numbers && (v as number[]).length > MAX_FEATURES) throw new ApiError(400, "inputs", `inputs[${i}]: at most ${MAX_FEATURES} numbers`);
   });
   const out: ExplainRequest = { pipeline: b.pipeline, inputs: inputs as ExplainRequest["inputs"] };
   if (b.top !== undefined) {

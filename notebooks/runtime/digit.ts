@@ -20,11 +20,15 @@ export function digit(features: ArrayLike<number>, scale = 2): HTMLCanvasElement
 /**
  * A pad to draw a digit on, as an input (`view(digitPad())`): its value is the side² features in
  * [0, 1] (row-major, as the digits Datanet stores them), set when a stroke ends; "clear" empties it.
+ * `value` starts it from an image (an inference's: draw over it and see what changes).
  * The brush is soft, like the pen strokes MNIST was scanned from.
  */
-export function digitPad(options: { side?: number; scale?: number } = {}): HTMLElement & { value: Float32Array } {
-  const side = options.side ?? 28, scale = options.scale ?? 10;
+export function digitPad(options: { side?: number; scale?: number; value?: ArrayLike<number> | null } = {}): HTMLElement & { value: Float32Array } {
+  // The side follows the starting image where one is given (an n² feature model), else MNIST's 28.
+  const side = options.side ?? (options.value ? Math.round(Math.sqrt(options.value.length)) : 28), scale = options.scale ?? 10;
+  const reach = Math.max(0.8, (1.6 * side) / 28); // the brush's radius in pixels: MNIST's pen width at any side
   const ink = new Float32Array(side * side);
+  if (options.value) ink.set(Array.from(options.value).slice(0, ink.length)); // a starting image to draw over
   const root = document.createElement("div") as unknown as HTMLElement & { value: Float32Array };
   root.className = "tb-pad";
   const canvas = digit(ink, scale);
@@ -38,11 +42,11 @@ export function digitPad(options: { side?: number; scale?: number } = {}): HTMLE
   const paint = (e: PointerEvent) => {
     const box = canvas.getBoundingClientRect();
     const cx = ((e.clientX - box.left) / box.width) * side, cy = ((e.clientY - box.top) / box.height) * side;
-    for (let y = Math.floor(cy - 2); y <= Math.ceil(cy + 2); y++) {
-      for (let x = Math.floor(cx - 2); x <= Math.ceil(cx + 2); x++) {
+    for (let y = Math.floor(cy - reach); y <= Math.ceil(cy + reach); y++) {
+      for (let x = Math.floor(cx - reach); x <= Math.ceil(cx + reach); x++) {
         if (x < 0 || y < 0 || x >= side || y >= side) continue;
         const d = Math.hypot(x + 0.5 - cx, y + 0.5 - cy);
-        ink[y * side + x] = Math.max(ink[y * side + x]!, Math.max(0, Math.min(1, 1.6 - d)));
+        ink[y * side + x] = Math.max(ink[y * side + x]!, Math.max(0, Math.min(1, reach - d)));
       }
     }
     draw();

@@ -1,0 +1,154 @@
+// Browser tests of the notebooks on a feature Datanet (images, as digits): a real dev server over
+// a small workspace of 8×8 strokes, driven by Debian's chromium through playwright-core.
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { ingest } from "../cells/datanet/ingest.ts";
+import { loadPipeline, runPipeline } from "../cells/index.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
+import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
+
+const CHROMIUM = process.env.TRACEBOOK_CHROMIUM ?? "/usr/bin/chromium";
+const SCREENS = path.resolve("test/output/screens");
+const CELLS = path.resolve("cells/index.ts");
+const SIDE = 8;
+
+/** A vertical or horizontal stroke at a random place on an 8×8 grid, with a little seeded noise. */
+function stroke(kind: "vertical" | "horizontal", i: number): number[] {
+  let s = 7 + i * 31;
+  const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const at = 1 + Math.floor(next() * (SIDE - 2));
+  return Array.from({ length: SIDE * SIDE }, (_, p) => {
+    const [y, x] = [Math.floor(p / SIDE), p % SIDE];
+    const on = kind === "vertical" ? x === at : y === at;
+    return Math.max(0, Math.min(1, (on ? 0.9 : 0) + 0.1 * next()));
+  });
+}
+
+async function strokesWorkspace(): Promise<{ home: string; file: string }> {
+  const home = tempDir("tb-img-ws-");
+  const ws = await openWorkspace({ home });
+  try {
+    const rows = Array.from({ length: 96 }, (_, i) => {
+      const kind = i % 2 ? "horizontal" : "vertical";
+      return { features: stroke(kind, i), label: kind, contributor: `hand-${i % 3}`, submittedAt: new Date("2024-01-01T00:00:00Z"), source: `strokes#${i}` };
+    });
+    await ingest(ws, { name: "strokes", kind: "features", description: "strokes", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 }, rows, {
+      mode: "create", status: "approved", validator: "test", importer: "test@1",
+    });
+  } finally {
+    ws.close();
+  }
+  const dir = tempDir("tb-img-pipe-");
+  const file = path.join(dir, "strokes.pipeline.mts");
+  fs.writeFileSync(file, `import { baseModel, datanet, finetune, inferences, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+const common = { epochs: 6, batchSize: 8, optimizer: { name: "adam" }, seed: 5 };
+export default pipeline("strokes", {
+  strokes: datanet("strokes", { status: "approved" }),
+  train: sql\`select * from \${"strokes"} where split = 'train'\`,
+  queries: sql\`select * from \${"strokes"} where split = 'test'\`,
+  half: sql\`select * from \${"train"} where id < '8'\`,
+  base: baseModel({ data: "half", featurizer: "features", hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
+  model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.01 }, checkpoints: 2, ...common }),
+  usage: inferences({ models: { model: 1 }, queries: "queries", calls: 10, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 3 }),
+  influence: tracin({ model: "model", train: "train", test: "usage", topK: 4 }),
+});
+`);
+  const w = await openWorkspace({ home });
+  try {
+    const summary = await runPipeline(w, (await loadPipeline(file)).pipeline);
+    if (summary.failed.length) throw new Error(`the strokes pipeline failed: ${summary.failed.join(", ")}`);
+  } finally {
+    w.close();
+  }
+  return { home, file };
+}
+
+const haveChromium = fs.existsSync(CHROMIUM);
+
+describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn inputs", () => {
+  let home: string;
+  let server: NotebookServer;
+  let context: BrowserContext;
+  let page: Page;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    const built = await strokesWorkspace();
+    home = built.home;
+    server = await startNotebookServer({ home, port: 0, pipelines: [built.file], watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
+    fs.mkdirSync(SCREENS, { recursive: true });
+    context = await chromium.launchPersistentContext(tempDir("tb-chrome-"), {
+      executablePath: CHROMIUM,
+      viewport: { width: 1280, height: 900 },
+      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on("console", (m) => {
+      if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+  });
+
+  /** How many of an element's canvases have ink (a drawn image, not a blank one). */
+  const inked = (selector: string) => page.evaluate<number>(`[...document.querySelectorAll(${JSON.stringify(selector)})].filter((c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 128) return true;
+    return false;
+  }).length`);
+
+  it("shows the inference and its proponents as images, and starts an explanation from that image", async () => {
+    const ws = await openWorkspaceRetrying(home);
+    let query: string, cellTop: string[];
+    try {
+      const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'influence' and status = 'succeeded'");
+      const rows = await ws.rows<{ query: string; key: string }>(
+        "select query, key from read_parquet(?) where level = 'contribution' and rank > 0 order by query, rank", [run!.artifact]);
+      query = rows[0]!.query;
+      cellTop = rows.filter((r) => r.query === query).map((r) => r.key.slice(0, 12));
+    } finally {
+      ws.close();
+    }
+    await page.goto(`${server.url}influence-explorer?pipeline=strokes#query=${query}`);
+    await page.locator("#proponents li canvas").first().waitFor({ timeout: 60_000 });
+    expect(await inked("#prediction canvas")).toBe(1);
+    expect(await inked("#proponents li canvas")).toBe(cellTop.length);
+    await page.locator("#edit-and-explain").click();
+    await page.waitForURL(/explain-an-input\?pipeline=strokes#from=/);
+    // The pad starts from the inference's image, and its explanation is the cell's.
+    await page.locator(".tb-pad canvas").waitFor({ timeout: 60_000 });
+    expect(await inked(".tb-pad canvas")).toBe(1);
+    const shown = () => page.locator("#explain-proponents li .tb-meta code").allTextContents();
+    await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
+    const listed = (await shown()).length;
+    await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBe(listed);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("explains a digit drawn on the pad: a vertical stroke is read as vertical", async () => {
+    await page.goto(`${server.url}explain-an-input?pipeline=strokes`);
+    const pad = page.locator(".tb-pad canvas");
+    await pad.waitFor({ timeout: 60_000 });
+    expect(await page.textContent("#explained")).toMatch(/Draw a digit/);
+    const box = (await pad.boundingBox())!;
+    const at = (x: number, y: number) => [box.x + (box.width * x) / SIDE, box.y + (box.height * y) / SIDE] as const;
+    await page.mouse.move(...at(3.5, 0.3));
+    await page.mouse.down();
+    for (let y = 0.3; y <= 7.7; y += 0.5) await page.mouse.move(...at(3.5, y));
+    await page.mouse.up();
+    await expect.poll(() => page.textContent("#explain-prediction"), { timeout: 60_000 }).toBe("vertical");
+    await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(SCREENS, "explain-drawn.png"), fullPage: true });
+    // Cleared, nothing is explained.
+    await page.click(".tb-pad button");
+    await expect.poll(() => page.textContent("#explained"), { timeout: 30_000 }).toMatch(/Draw a digit/);
+    expect(consoleErrors).toEqual([]);
+  });
+});
