@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +10,7 @@ import { toTensors } from "../cells/factory/mlp.ts";
 import { trainAsManifest } from "../cells/quality/retrain.ts";
 import { accuracyAndLoss, canonicalRemoval, compareOutputs, loadPipeline, runPipeline, splitRows, untrainedIds } from "../cells/index.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { pipelineFile, tempDir } from "./helpers/workspace.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
@@ -85,11 +84,8 @@ async function poisonedHome(): Promise<{ home: string; file: string }> {
   } finally {
     ws.close();
   }
-  const dir = tempDir();
-  fs.writeFileSync(path.join(dir, "package.json"), '{"type":"module"}\n');
-  const file = path.join(dir, "cf.pipeline.ts");
   // Plain SGD: the setting TracIn's first-order argument is made in.
-  fs.writeFileSync(file, `import { baseModel, counterfactual, datanet, finetune, hashedNgrams, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+  const file = pipelineFile("cf", `import { baseModel, counterfactual, datanet, finetune, hashedNgrams, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "sgd" }, seed: 5 };
 export default pipeline("cf", {
   notes: datanet("notes"),

@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +9,7 @@ import { Explainer, type Explanation } from "../cells/attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../cells/attribution/source.ts";
 import { DUPLICATE_CONTENT } from "../cells/attribution/duplicate.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { pipelineFile, tempDir } from "./helpers/workspace.ts";
 
 const CELLS = path.resolve("cells/index.ts");
 const BIN = path.resolve("bin/tracebook.js");
@@ -32,10 +31,7 @@ async function home(): Promise<{ home: string; file: string }> {
   } finally {
     ws.close();
   }
-  const pipes = tempDir();
-  fs.writeFileSync(path.join(pipes, "package.json"), '{"type":"module"}\n');
-  const file = path.join(pipes, "ex.pipeline.ts");
-  fs.writeFileSync(file, `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+  const file = pipelineFile("ex", `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("ex", {
   notes: datanet("notes"),

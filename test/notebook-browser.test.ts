@@ -3,7 +3,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { CHROMIUM, SCREENS, haveChromium, openBrowser } from "./helpers/browser.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { DEFAULT_NOTEBOOKS, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
@@ -13,10 +14,7 @@ import { preview } from "vite";
 import { notebookWorkspace } from "./helpers/notebook-workspace.ts";
 import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 
-const CHROMIUM = process.env.TRACEBOOK_CHROMIUM ?? "/usr/bin/chromium";
-const SCREENS = path.resolve("test/output/screens");
 
-const haveChromium = fs.existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`notebook browser tests skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
 
 describe.skipIf(!haveChromium)("notebooks in the browser", () => {
@@ -32,17 +30,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   beforeAll(async () => {
     ({ home, pipelineFile, hostileIds } = await notebookWorkspace());
     server = await startNotebookServer({ home, port: 0, pipelines: [pipelineFile], cacheDir: path.join(home, "vite-cache"), log: (l) => log.push(l) });
-    fs.mkdirSync(SCREENS, { recursive: true });
-    context = await chromium.launchPersistentContext(tempDir("tb-chrome-"), {
-      executablePath: CHROMIUM,
-      viewport: { width: 1280, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    ({ context, page } = await openBrowser(consoleErrors));
   }, 600_000);
 
   afterAll(async () => {

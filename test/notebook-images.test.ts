@@ -3,15 +3,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
+import { SCREENS, haveChromium, openBrowser } from "./helpers/browser.ts";
 import { ingest } from "../cells/datanet/ingest.ts";
 import { loadPipeline, runPipeline } from "../cells/index.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 
-const CHROMIUM = process.env.TRACEBOOK_CHROMIUM ?? "/usr/bin/chromium";
-const SCREENS = path.resolve("test/output/screens");
 const CELLS = path.resolve("cells/index.ts");
 const SIDE = 8;
 
@@ -66,7 +65,6 @@ export default pipeline("strokes", {
   return { home, file };
 }
 
-const haveChromium = fs.existsSync(CHROMIUM);
 
 describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn inputs", () => {
   let home: string;
@@ -79,17 +77,7 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     const built = await strokesWorkspace();
     home = built.home;
     server = await startNotebookServer({ home, port: 0, pipelines: [built.file], watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
-    fs.mkdirSync(SCREENS, { recursive: true });
-    context = await chromium.launchPersistentContext(tempDir("tb-chrome-"), {
-      executablePath: CHROMIUM,
-      viewport: { width: 1280, height: 900 },
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (m) => {
-      if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (e) => consoleErrors.push(`pageerror: ${e.message}`));
+    ({ context, page } = await openBrowser(consoleErrors));
   }, 300_000);
 
   afterAll(async () => {

@@ -34,3 +34,12 @@ export async function snapshot(ws: Workspace): Promise<string> {
   }
   return parts.join("\n");
 }
+
+/** A pipeline module `<name>.pipeline.ts` with this source, in a temp folder that is an ES module package. */
+export function pipelineFile(name: string, source: string): string {
+  const dir = tempDir("tb-pipe-");
+  fs.writeFileSync(path.join(dir, "package.json"), '{"type":"module"}\n');
+  const file = path.join(dir, `${name}.pipeline.ts`);
+  fs.writeFileSync(file, source);
+  return file;
+}
