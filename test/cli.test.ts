@@ -2,7 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { Command } from "commander";
 import { tempDir } from "./helpers/workspace.ts";
+import { buildProgram } from "../bin/cli.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 
@@ -25,7 +27,20 @@ describe("tracebook CLI", () => {
   });
 
   it("has --help on every command", () => {
-    for (const args of [[], ["datanet"], ["datanet", "import"], ["datanet", "list"], ["datanet", "show"], ["datanet", "export"], ["sql"], ["demo"], ["datanet", "reject"], ["datanet", "approve"], ["datanet", "quarantine"], ["datanet", "keep"], ["run"], ["status"], ["show"], ["model"], ["infer"], ["rewards"], ["report"], ["report", "verify"], ["dev"], ["build-notebooks"], ["curate"], ["curate", "queue"], ["curate", "reject"], ["what-if"], ["gc"]]) {
+    // Every command the program declares, found by walking it (a new command cannot be missed),
+    // its help rendered in process; the real binary's exit code for --help is checked on a few.
+    const all: Command[] = [];
+    const walk = (c: Command): void => {
+      all.push(c);
+      c.commands.forEach(walk);
+    };
+    walk(buildProgram());
+    expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(["datanet", "import", "curate", "what-if", "explain", "gc", "verify"]));
+    for (const c of all) {
+      expect(c.helpInformation(), c.name()).toMatch(/^Usage: tracebook/);
+      expect(c.description() || c.name() === "tracebook", `${c.name()} has a description`).toBeTruthy();
+    }
+    for (const args of [[], ["explain"], ["datanet", "import"]]) {
       const r = tracebook([...args, "--help"], home);
       expect(r.code, args.join(" ")).toBe(0);
       expect(r.out).toMatch(/Usage: tracebook/);
