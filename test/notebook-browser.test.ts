@@ -588,6 +588,26 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       after.close();
     }
     expect(log.some((l) => /^explain: nbtest: 1 input as influence explains them/.test(l))).toBe(true);
+
+    // From the Curation queue: "why?" explains a contribution as its label.
+    await page.goto(`${server.url}curation-queue?pipeline=nbtest`);
+    const item = page.locator("#queue li.tb-queue-item").first();
+    await item.locator("a.tb-explain").waitFor({ timeout: 60_000 });
+    const id = (await item.getAttribute("data-id"))!;
+    const check = await openWorkspaceRetrying(home);
+    let label: string;
+    try {
+      label = (await check.rows<{ label: string }>("select label from contributions where id = ?", [id]))[0]!.label;
+    } finally {
+      check.close();
+    }
+    await item.locator("a.tb-explain").click();
+    await page.waitForURL(/explain-an-input\?pipeline=nbtest#contribution=/);
+    await expect.poll(() => page.textContent("#explain-from"), { timeout: 60_000 }).toMatch(new RegExp(`Contribution ${id.slice(0, 12)} by \\S+, labelled ${label}`));
+    await page.locator("#explain-prediction").waitFor({ timeout: 60_000 });
+    expect((await page.locator("label:has(input[type=radio]:checked)").textContent())?.trim()).toBe(label);
+    const prediction = await page.textContent("#explain-prediction");
+    if (prediction !== label) await expect.poll(() => page.textContent("#explained"), { timeout: 30_000 }).toContain(`explained as ${label}`);
     expect(consoleErrors).toEqual([]);
   });
 });
