@@ -171,6 +171,27 @@ describe("explaining an input nobody has paid for", () => {
       // The second input came from standard input: the sales words make it spam.
       expect(answer.explanations.map((e: Explanation) => e.prediction)).toEqual(["ham", "spam"]);
       expect(text.stdout.match(/^Proponents/gm)).toHaveLength(1);
+      // A curator's question: a contribution explained as its own label (ids as decisions take them).
+      const [row] = await (async () => {
+        const w = await openWorkspace({ home: setup.home });
+        try {
+          return await w.rows<{ id: string; label: string }>("select id, label from contributions where datanet = 'notes' and split = 'train' order by id limit 1");
+        } finally {
+          w.close();
+        }
+      })();
+      // The first training row is also in "copies" (same content, same id): which one is asked.
+      expect(cli(["explain", setup.file, "--contribution", row!.id.slice(0, 10)])).toMatchObject({ status: 2, stderr: expect.stringMatching(/matches 2 contributions: .*\(copies, approved\), .*\(notes, approved\); restrict to one Datanet \(--datanet <name>\)/) });
+      const asked = cli(["explain", setup.file, "--contribution", row!.id.slice(0, 10), "--datanet", "notes", "--json", "--top", "5"]);
+      expect(asked.status, asked.stderr).toBe(0);
+      const about = JSON.parse(asked.stdout);
+      expect(about.explanations).toEqual([]);
+      expect(about.contributions).toHaveLength(1);
+      expect(about.contributions[0]).toMatchObject({ id: row!.id, datanet: "notes", label: row!.label, split: "train", status: "approved" });
+      expect(about.contributions[0].explanation.target).toBe(row!.label);
+      expect(about.contributions[0].explanation.proponents.length).toBeGreaterThan(0);
+      expect(cli(["explain", setup.file])).toMatchObject({ status: 2, stderr: expect.stringMatching(/say what to explain: give inputs, or --contribution <id>/) });
+      expect(cli(["explain", setup.file, "--contribution", "zz"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/"zz" is not a contribution id/) });
       for (const [args, message] of [
         [["--as", "eggs"], /as: "eggs" is not one of the model's classes/],
         [["--top", "0"], /--top: a count of at least 1/],

@@ -10,10 +10,13 @@ import { ancestorsAndSelf } from "../../cells/graph/pipeline.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { computeBackend } from "../../cells/compute/backend.ts";
 import { Explainer, type ExplainAnswer, type Explanation } from "../../cells/attribution/explain.ts";
-import { chooseTracin, explainSource } from "../../cells/attribution/source.ts";
+import { chooseTracin, contributionsToExplain, explainSource, type ContributionToExplain } from "../../cells/attribution/source.ts";
 import type { TracinParams } from "../../cells/attribution/cells.ts";
 
-interface ExplainOpts { influence?: string; top: string; as?: string; json?: boolean }
+/** A contribution explained as its own label. */
+type ExplainedContribution = Omit<ContributionToExplain, "payload"> & { explanation: Explanation };
+
+interface ExplainOpts { contribution?: string[]; datanet?: string; influence?: string; top: string; as?: string; json?: boolean }
 
 /** `tracebook explain`: which contributions would an input lean on, were it executed? Nothing is recorded or paid. */
 export function registerExplain(program: Command): void {
@@ -21,15 +24,19 @@ export function registerExplain(program: Command): void {
     .command("explain")
     .description("which training contributions (and contributors) drive the model's output on these inputs, by the pipeline's own TracIn; nothing is recorded or paid (`tracebook infer` executes)")
     .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
-    .argument("<input...>", "texts (text models) or JSON arrays of numbers (feature models), one explanation each; - reads one from standard input")
+    .argument("[input...]", "texts (text models) or JSON arrays of numbers (feature models), one explanation each; - reads one from standard input")
+    .option("--contribution <id...>", "also explain these contributions (ids or unique prefixes of at least 8 hex), each as its own label: what in the training data speaks for it, and what against it")
+    .option("--datanet <name>", "with --contribution: look the ids up in this Datanet only (the same content in two Datanets has one id)")
     .option("--influence <cell>", "the tracin cell to explain as (its model, checkpoints and mode; default: influence)")
     .option("--top <n>", "proponents and opponents to list", "10")
-    .option("--as <label>", "trace the loss of this label instead of the prediction's: what speaks for (and against) it")
+    .option("--as <label>", "for the inputs: trace the loss of this label instead of the prediction's, what speaks for (and against) it")
     .option("--json", "print the explanations as JSON")
     .action(async (name: string, inputs: string[], opts: ExplainOpts, command: Command) => {
       const top = Number(opts.top);
       if (!Number.isSafeInteger(top) || top < 1) throw new InputError(`--top: a count of at least 1 (got ${JSON.stringify(opts.top)})`);
+      if (!inputs.length && !opts.contribution?.length) throw new InputError("say what to explain: give inputs, or --contribution <id>");
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
+        const contributions = opts.contribution?.length ? await contributionsToExplain(ws, opts.contribution, opts.datanet) : [];
         const { pipeline } = await loadPipelineIn(ws, name);
         const influence = chooseTracin(pipeline.name, pipeline.cells, opts.influence);
         const params = pipeline.cells.get(influence)!.params as TracinParams;
@@ -41,8 +48,18 @@ export function registerExplain(program: Command): void {
         await computeBackend();
         const explainer = await Explainer.load(ws, await explainSource(ws, pipeline.name, pipeline.cells, influence));
         const payloads = parsePayloads(inputs, explainer.reads.features, explainer.source.modelId);
-        const answer = await explainer.explain(payloads, { top, as: opts.as, signal });
-        console.log(opts.json ? toJson(answer) : formatExplanations(answer, inputs));
+        const answer = payloads.length ? await explainer.explain(payloads, { top, as: opts.as, signal }) : null;
+        // Each contribution as its own label: one question each.
+        const asked: ExplainedContribution[] = [];
+        let first = answer, seconds = answer?.seconds ?? 0;
+        for (const { payload, ...c } of contributions) {
+          const a = await explainer.explain([payload], { top, as: c.label, signal });
+          asked.push({ ...c, explanation: a.explanations[0]! });
+          first ??= a;
+          seconds += a.seconds;
+        }
+        const out: ExplainAnswer & { contributions: ExplainedContribution[] } = { ...first!, explanations: answer?.explanations ?? [], seconds, contributions: asked };
+        console.log(opts.json ? toJson(out) : formatExplanations(out, inputs));
       }));
     });
 }
@@ -51,19 +68,23 @@ const pct = (p: number) => `${(100 * p).toFixed(1)}%`;
 const sci = (v: number) => v.toExponential(3);
 
 /** Each input: the prediction, what held it up and what pulled against it, and who those rows came from. */
-export function formatExplanations(a: ExplainAnswer, inputs: readonly string[]): string {
+export function formatExplanations(a: ExplainAnswer & { contributions?: ExplainedContribution[] }, inputs: readonly string[]): string {
   const out = [
     `Explained as the ${a.pipeline} pipeline's ${a.influence} cell would: TracIn ${a.mode} over checkpoints ${a.checkpoints.join(", ")} of model ${a.model_id.slice(0, 12)}, ` +
-    `${a.train_rows} training contributions (${a.seconds.toFixed(2)} s, ${a.engine}). Not an executed inference: nothing is recorded, nothing is paid.`,
+    `${a.train_rows} training contributions (${a.engine}). Not an executed inference: nothing is recorded, nothing is paid.`,
   ];
-  a.explanations.forEach((e, i) => out.push("", ...formatOne(e, inputs[i] === "-" ? "(standard input)" : inputs[i]!)));
+  a.explanations.forEach((e, i) => out.push("", ...formatOne(e, `Input: ${shorten(inputs[i] === "-" ? "(standard input)" : inputs[i]!)}`)));
+  for (const c of a.contributions ?? []) {
+    out.push("", ...formatOne(c.explanation, `Contribution ${c.id.slice(0, 12)} (${c.datanet}, by ${c.contributor}, labelled ${c.label}, ${c.split}, ${c.status}), explained as its label`));
+  }
   return out.join("\n");
 }
 
-function formatOne(e: Explanation, input: string): string[] {
-  const shown = input.replace(/\s+/g, " ").slice(0, 80);
+const shorten = (s: string) => `${s.replace(/\s+/g, " ").slice(0, 80)}${s.length > 80 ? "…" : ""}`;
+
+function formatOne(e: Explanation, heading: string): string[] {
   const lines = [
-    `Input: ${shown}${input.length > 80 ? "…" : ""}`,
+    heading,
     `Prediction: ${e.prediction} (${[...e.probabilities].sort((x, y) => y.p - x.p).slice(0, 3).map((c) => `${c.label} ${pct(c.p)}`).join(", ")}${e.probabilities.length > 3 ? ", …" : ""})` +
     (e.target === e.prediction ? "" : `; traced as ${e.target}: what speaks for ${e.target} and against it`),
   ];

@@ -5,6 +5,8 @@ import { InputError } from "../datanet/errors.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { TracinParams } from "./cells.ts";
 import type { ExplainSource } from "./explain.ts";
+import type { Payload } from "../factory/featurize.ts";
+import { resolveContributionIds } from "../datanet/decisions.ts";
 
 /** A pipeline's cells as far as choosing one needs: kind and params by name. */
 export type CellKinds = ReadonlyMap<string, { kind: string; params: unknown }>;
@@ -52,4 +54,32 @@ export async function explainSource(ws: Workspace, pipeline: string, cells: Cell
   if (ids.length !== 1) throw new Error(`cell ${params.model} of ${pipeline} is not a model cell naming one model`);
   const train = output(params.train);
   return { pipeline, influence: name, params, modelId: ids[0]!.model_id, train: { name: params.train, ...train } };
+}
+
+/** A contribution to explain as its own label: where it is, who gave it, and its payload. */
+export interface ContributionToExplain {
+  id: string;
+  datanet: string;
+  contributor: string;
+  label: string;
+  split: string;
+  status: string;
+  payload: Payload;
+}
+
+/**
+ * Contributions by id (full or a unique prefix of at least 8 hex, as decisions take them), with
+ * the payload the model reads: a curator asks what speaks for each one's label.
+ */
+export async function contributionsToExplain(ws: Workspace, ids: string[], datanet?: string): Promise<ContributionToExplain[]> {
+  const out: ContributionToExplain[] = [];
+  for (const c of await resolveContributionIds(ws, ids, datanet)) {
+    const [r] = await ws.rows<{ contributor: string; label: string; split: string; title: string | null; text: string | null; features: number[] | null }>(
+      "select contributor, label, split, title, text, features from contributions where id = ? and datanet = ?", [c.id, c.datanet]);
+    out.push({
+      id: c.id, datanet: c.datanet, contributor: r!.contributor, label: r!.label, split: r!.split, status: c.status,
+      payload: r!.features ? { features: Array.from(r!.features) } : { title: r!.title, text: r!.text },
+    });
+  }
+  return out;
 }
