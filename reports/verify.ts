@@ -35,7 +35,7 @@ const SECTIONS: [keyof ReportFacts, string][] = [
  * against the workspace, collected again (hashes recomputed from the model files, totals summed
  * again from the reward lines). A report that passes says today what it said when written.
  */
-export async function verifyReport(ws: Workspace, dir: string): Promise<Verification> {
+export async function verifyReport(ws: Workspace, dir: string, options: { recompute?: { sample: number; seed: number } } = {}): Promise<Verification> {
   const doc = readDocument(dir);
   const checks: Check[] = [];
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
@@ -88,7 +88,28 @@ export async function verifyReport(ws: Workspace, dir: string): Promise<Verifica
   const cellsDiff = jsonDiff(was, is);
   add("workspace: reproducibility (backend, seeds, cell fingerprints)", !cellsDiff.length, cellsDiff.length ? cellsDiff.join("; ") : "unchanged");
   for (const c of now.checks) add(`workspace now: ${c.name}`, c.ok, c.detail);
+  if (options.recompute && options.recompute.sample > 0) await recomputed(ws, d.facts, options.recompute, add);
   return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * The hashes say the tables are the ones the report names; this says they follow from the
+ * lineage: a seeded sample of receipts recomputed with TracIn from the model's checkpoints and the
+ * training rows (TF.js and the native engine load only for this).
+ */
+async function recomputed(ws: Workspace, facts: ReportFacts, o: { sample: number; seed: number }, add: (name: string, ok: boolean, detail: string) => void): Promise<void> {
+  const name = "attribution recomputed from the checkpoints";
+  try {
+    const [{ computeBackend }, { recomputeReceipts }] = await Promise.all([import("../cells/compute/backend.ts"), import("../cells/attribution/recompute.ts")]);
+    await computeBackend();
+    const r = await recomputeReceipts(ws, facts.pipeline, facts.lineage.receipts.cell, o);
+    const shown = r.mismatched.slice(0, 3).map((m) => `${m.query.slice(0, 12)}: ${m.why}`).join("; ");
+    add(`${name} (${r.sampled} of ${r.of} receipts, sample seed ${r.seed})`, !r.mismatched.length, r.mismatched.length
+      ? `${r.mismatched.length} of ${r.sampled} differ: ${shown}${r.mismatched.length > 3 ? "; …" : ""}`
+      : `all ${r.sampled} match: prediction, top contributions in order with their scores, contributor and Datanet shares (TracIn run again as ${r.influence} ran it, ${r.seconds.toFixed(1)} s)`);
+  } catch (err) {
+    add(name, false, (err as Error).message);
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,6 +8,7 @@ import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { Explainer, type Explanation } from "../cells/attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../cells/attribution/source.ts";
+import { recomputeReceipts } from "../cells/attribution/recompute.ts";
 import { DUPLICATE_CONTENT } from "../cells/attribution/duplicate.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
@@ -31,7 +33,7 @@ async function home(): Promise<{ home: string; file: string }> {
   } finally {
     ws.close();
   }
-  const file = pipelineFile("ex", `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, sql, tracin } from ${JSON.stringify(CELLS)};
+  const file = pipelineFile("ex", `import { baseModel, datanet, finetune, hashedNgrams, inferences, pipeline, receipts, sql, tracin } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("ex", {
   notes: datanet("notes"),
@@ -44,6 +46,7 @@ export default pipeline("ex", {
   usage: inferences({ models: { model: 1 }, queries: "queries", calls: 12, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 3 }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 5 }),
   influence_last: tracin({ model: "model", train: "train", test: "usage", topK: 4, mode: "last-layer", checkpoints: "last" }),
+  receipts: receipts({ influence: "influence", top: 3 }),
 });
 `);
   return { home: dir, file };
@@ -143,6 +146,29 @@ describe("explaining an input nobody has paid for", () => {
     await expect(explainSource(ws, "ex", new Map([["usage", { kind: "inferences", params: {} }]]))).rejects.toThrow(/pipeline "ex" has no tracin cell: a question about attribution needs one/);
     await expect(explainSource(ws, "ex", await cellsAsRun(ws, "ex"))).resolves.toMatchObject({ influence: "influence" });
     await expect(explainSource(ws, "ex", await cellsAsRun(ws, "ex"), "usage")).rejects.toThrow(/has no tracin cell "usage" \(tracin cells: influence, influence_last\)/);
+  });
+
+  it("recomputes receipts from the checkpoints: a seeded sample, all matching, and a doctored one caught", async () => {
+    const all = await recomputeReceipts(ws, "ex", "receipts", { sample: 100, seed: 3 });
+    expect(all).toMatchObject({ receipts: "receipts", influence: "influence", sampled: usage.length, of: usage.length, seed: 3, mismatched: [] });
+    // A doctored receipt (its first proponent's score), which only a recomputation can tell from a real one.
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where cell = 'receipts' and status = 'succeeded'");
+    const original = fs.readFileSync(run!.artifact);
+    const [victim] = await ws.rows<{ query: string; receipt: string }>("select query, receipt from read_parquet(?) order by query limit 1", [run!.artifact]);
+    const doctored = JSON.parse(victim!.receipt);
+    doctored.top_contributions[0].score *= 1.01;
+    await ws.run(`copy (select query, model_id, prediction, receipt_hash, case when query = ? then ? else receipt end as receipt from read_parquet(?)) to '${run!.artifact}.tmp' (format parquet)`,
+      [victim!.query, JSON.stringify(doctored), run!.artifact]);
+    fs.renameSync(`${run!.artifact}.tmp`, run!.artifact);
+    try {
+      const again = await recomputeReceipts(ws, "ex", "receipts", { sample: 100, seed: 3 });
+      expect(again.mismatched).toEqual([{ query: victim!.query, why: expect.stringMatching(/^score of [0-9a-f]{8}: receipt .*, recomputed /) }]);
+    } finally {
+      fs.writeFileSync(run!.artifact, original);
+    }
+    const some = await recomputeReceipts(ws, "ex", "receipts", { sample: 4, seed: 3 });
+    expect([some.sampled, some.mismatched]).toEqual([4, []]);
+    await expect(recomputeReceipts(ws, "ex", "influence", { sample: 4, seed: 3 })).rejects.toThrow(/has no receipts cell "influence"/);
   });
 
   describe("tracebook explain", () => {

@@ -284,6 +284,11 @@ describe("attribution report: write, verify, tamper", () => {
     const ok = await cli(home, ["report", "verify", report.dir]);
     expect(ok.code).toBe(0);
     expect(ok.out).toMatch(/matches the workspace: \d+ checks pass/);
+    // By default a sample of receipts is recomputed with TracIn; the pay pipeline has 40 inferences.
+    expect(ok.out).toMatch(/✓ attribution recomputed from the checkpoints \(20 of \d+ receipts, sample seed 0\): all 20 match/);
+    const none = await cli(home, ["report", "verify", report.dir, "--recompute", "0"]);
+    expect(none.out).not.toMatch(/attribution recomputed/);
+    await expect(cli(home, ["report", "verify", report.dir, "--recompute", "-1"])).rejects.toThrow(/--recompute: a count of receipts/);
     const copy = tempDir("tb-report-cli-");
     fs.cpSync(report.dir, copy, { recursive: true });
     const d = doc(copy);

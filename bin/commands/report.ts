@@ -5,6 +5,7 @@ import { toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
 import { verifyReport } from "../../reports/verify.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
 
 interface ReportOpts { epoch?: string; cell?: string; out?: string; pdf: boolean }
 
@@ -32,12 +33,17 @@ export function registerReport(program: Command): void {
 
   report
     .command("verify")
-    .description("recompute a report's hashes and reward totals from the workspace; exit 1 when the report no longer matches")
+    .description("recompute a report's hashes and reward totals from the workspace, and a sample of its receipts with TracIn from the checkpoints; exit 1 when the report no longer matches")
     .argument("<dir>", "a report folder (the one holding report.json)")
+    .option("--recompute <n>", "also recompute n sampled receipts with TracIn from the model's checkpoints and training rows (0: none)", "20")
+    .option("--seed <seed>", "the sample's seed (pick your own: the author cannot know which receipts you will recompute)", "0")
     .option("--json", "print the checks as JSON")
-    .action(async (dir: string, opts: { json?: boolean }, command: Command) => {
+    .action(async (dir: string, opts: { recompute: string; seed: string; json?: boolean }, command: Command) => {
+      const sample = Number(opts.recompute), seed = Number(opts.seed);
+      if (!/^\d+$/.test(opts.recompute.trim()) || !Number.isSafeInteger(sample)) throw new InputError(`--recompute: a count of receipts, 0 or more (got ${JSON.stringify(opts.recompute)})`);
+      if (!/^-?\d+$/.test(opts.seed.trim()) || !Number.isSafeInteger(seed)) throw new InputError(`--seed: an integer (got ${JSON.stringify(opts.seed)})`);
       await withWorkspace(command, async (ws) => {
-        const v = await verifyReport(ws, path.resolve(dir));
+        const v = await verifyReport(ws, path.resolve(dir), { recompute: { sample, seed } });
         if (opts.json) console.log(toJson(v));
         else {
           for (const c of v.checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);

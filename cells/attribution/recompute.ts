@@ -1,0 +1,101 @@
+import type { Workspace } from "../store/workspace.ts";
+import { Rng } from "../compute/random.ts";
+import { cellHistories } from "../graph/runs.ts";
+import { artifactPath } from "../graph/artifacts.ts";
+import { InputError } from "../datanet/errors.ts";
+import type { Payload } from "../factory/featurize.ts";
+import { columnOrNull, columnsOf } from "../store/columns.ts";
+import { quoteLiteral } from "../store/export.ts";
+import { Explainer, type Explanation } from "./explain.ts";
+import { cellsAsRun, explainSource } from "./source.ts";
+
+/** Scores and shares agree when within this relative difference: float32 sums in another order. */
+const TOLERANCE = 1e-4;
+
+export interface Recomputation {
+  receipts: string;
+  influence: string;
+  /** Receipts recomputed, of how many, drawn with this seed. */
+  sampled: number;
+  of: number;
+  seed: number;
+  mismatched: { query: string; why: string }[];
+  seconds: number;
+}
+
+interface Receipt {
+  prediction: string;
+  top_contributions: { id: string; contributor: string | null; datanet: string | null; score: number }[];
+  contributor_shares: { contributor: string; score: number; share: number }[];
+  datanet_shares: { datanet: string; score: number; share: number }[];
+}
+
+/**
+ * Recompute a seeded sample of a pipeline's attribution receipts from first principles: each
+ * sampled inference's input, as its tracin cell read it, through the model's checkpoints against
+ * the training rows (TracIn again, not a stored table read back). Its prediction, its top
+ * contributions in order with their scores, and its contributor and Datanet shares must be what
+ * the receipt says. A reviewer's check that the claim follows from the lineage.
+ */
+export async function recomputeReceipts(ws: Workspace, pipeline: string, receiptsCell: string, o: { sample: number; seed: number }): Promise<Recomputation> {
+  const t0 = performance.now();
+  const cells = await cellsAsRun(ws, pipeline);
+  const cell = cells.get(receiptsCell);
+  if (cell?.kind !== "receipts") throw new InputError(`pipeline "${pipeline}" has no receipts cell "${receiptsCell}" in its run log`);
+  const { influence, top = 5 } = cell.params as { influence: string; top?: number };
+  const history = await cellHistories(ws, pipeline);
+  const output = (name: string) => {
+    const v = history.get(name)?.lastSucceeded?.data_version;
+    if (!v) throw new InputError(`cell ${name} of ${pipeline} has no output: run \`tracebook run ${pipeline}\` first`);
+    return artifactPath(ws, v);
+  };
+  const all = await ws.rows<{ query: string; receipt: string }>("select query, receipt from read_parquet(?) order by query", [output(receiptsCell)]);
+  const chosen = new Rng(o.seed).shuffle(all.map((r) => r.query)).slice(0, o.sample).sort();
+  const receipts = new Map(all.map((r) => [r.query, JSON.parse(r.receipt) as Receipt]));
+
+  const source = await explainSource(ws, pipeline, cells, influence);
+  // Each sampled inference's input as the tracin cell read it (a query table has text or features).
+  const queryFile = output(source.params.test);
+  const columns = await columnsOf(ws, `(select * from read_parquet(${quoteLiteral(queryFile)}))`);
+  const inputs = await ws.rows<{ id: string; title: string | null; text: string | null; features: number[] | null; label: string | null }>(
+    `select id, ${["title", "text", "features", "label"].map((c) => columnOrNull(columns, c)).join(", ")} from read_parquet(?)`, [queryFile]);
+  const byId = new Map(inputs.map((r) => [r.id, r]));
+  const payload = (q: string): Payload => {
+    const r = byId.get(q);
+    if (!r) throw new Error(`inference ${q.slice(0, 12)} has a receipt but no row in ${source.params.test}`);
+    return r.features ? { features: Array.from(r.features) } : { title: r.title, text: r.text };
+  };
+
+  const explainer = await Explainer.load(ws, source);
+  const explanations = new Map<string, Explanation>();
+  if ((source.params.target ?? "predicted") === "label") {
+    // The cell traced each query's own label: ask as that label, one at a time.
+    for (const q of chosen) explanations.set(q, (await explainer.explain([payload(q)], { top, as: byId.get(q)?.label ?? undefined })).explanations[0]!);
+  } else if (chosen.length) {
+    (await explainer.explain(chosen.map(payload), { top })).explanations.forEach((e, j) => explanations.set(chosen[j]!, e));
+  }
+  const mismatched = chosen.map((q) => ({ query: q, why: disagreement(receipts.get(q)!, explanations.get(q)!, top) })).filter((m) => m.why !== null) as { query: string; why: string }[];
+  return { receipts: receiptsCell, influence, sampled: chosen.length, of: all.length, seed: o.seed, mismatched, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** What differs between a receipt and its recomputation, or null. */
+function disagreement(r: Receipt, e: Explanation, top: number): string | null {
+  const close = (a: number, b: number) => Math.abs(a - b) <= TOLERANCE * Math.max(Math.abs(a), Math.abs(b), 1e-12);
+  if (r.prediction !== e.prediction) return `prediction: receipt ${r.prediction}, recomputed ${e.prediction}`;
+  const mine = e.proponents.slice(0, top);
+  if (mine.map((c) => c.contribution).join() !== r.top_contributions.map((c) => c.id).join()) {
+    return `top contributions: receipt ${r.top_contributions.map((c) => c.id.slice(0, 8)).join(", ")}, recomputed ${mine.map((c) => c.contribution.slice(0, 8)).join(", ")}`;
+  }
+  const off = r.top_contributions.findIndex((c, i) => !close(c.score, mine[i]!.score));
+  if (off >= 0) return `score of ${r.top_contributions[off]!.id.slice(0, 8)}: receipt ${r.top_contributions[off]!.score}, recomputed ${mine[off]!.score}`;
+  for (const [level, theirs, ours] of [
+    ["contributor", r.contributor_shares.map((s) => ({ name: s.contributor, share: s.share })), e.contributors],
+    ["datanet", r.datanet_shares.map((s) => ({ name: s.datanet, share: s.share })), e.datanets],
+  ] as const) {
+    const positive = ours.filter((g) => g.share !== null && g.share > 0);
+    if (positive.map((g) => g.name).join("\u0000") !== theirs.map((s) => s.name).join("\u0000")) return `${level}s with a share: receipt ${theirs.length}, recomputed ${positive.length} (or in another order)`;
+    const i = theirs.findIndex((s, k) => !close(s.share, positive[k]!.share!));
+    if (i >= 0) return `${level} ${theirs[i]!.name} share: receipt ${theirs[i]!.share}, recomputed ${positive[i]!.share}`;
+  }
+  return null;
+}
