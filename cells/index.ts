@@ -76,7 +76,10 @@ export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts
 export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradientFeaturesCell as gradientFeatures } from "./attribution/features.ts";
 export { Explainer } from "./attribution/explain.ts";
 export type { ExplainSource, ExplainOptions, ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "./attribution/explain.ts";
-export { explainSource, cellsAsRun, chooseTracin } from "./attribution/source.ts";
+export { explainSource, cellsAsRun, chooseTracin, contributionsToExplain } from "./attribution/source.ts";
+export type { ContributionToExplain, CellKinds } from "./attribution/source.ts";
+export { recomputeReceipts } from "./attribution/recompute.ts";
+export type { Recomputation } from "./attribution/recompute.ts";
 export { creditOf, rankGroups } from "./attribution/credit.ts";
 export type { Credit } from "./attribution/credit.ts";
 
