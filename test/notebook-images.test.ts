@@ -15,10 +15,10 @@ const CELLS = path.resolve("cells/index.ts");
 const SIDE = 8;
 
 /** A vertical or horizontal stroke at a random place on an 8×8 grid, with a little seeded noise. */
-function stroke(kind: "vertical" | "horizontal", i: number): number[] {
+function stroke(kind: "vertical" | "horizontal", i: number, column?: number): number[] {
   let s = 7 + i * 31;
   const next = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
-  const at = 1 + Math.floor(next() * (SIDE - 2));
+  const at = column ?? 1 + Math.floor(next() * (SIDE - 2));
   return Array.from({ length: SIDE * SIDE }, (_, p) => {
     const [y, x] = [Math.floor(p / SIDE), p % SIDE];
     const on = kind === "vertical" ? x === at : y === at;
@@ -34,6 +34,11 @@ async function strokesWorkspace(): Promise<{ home: string; file: string }> {
       const kind = i % 2 ? "horizontal" : "vertical";
       return { features: stroke(kind, i), label: kind, contributor: `hand-${i % 3}`, submittedAt: new Date("2024-01-01T00:00:00Z"), source: `strokes#${i}` };
     });
+    // A smudger: vertical strokes in the first column labelled horizontal (the what-if test leaves
+    // them out, and predictions there flip back).
+    rows.push(...Array.from({ length: 40 }, (_, i) => ({
+      features: stroke("vertical", 1000 + i, 1), label: "horizontal", contributor: "smudger", submittedAt: new Date("2024-01-02T00:00:00Z"), source: `smudge#${i}`,
+    })));
     await ingest(ws, { name: "strokes", kind: "features", description: "strokes", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 }, rows, {
       mode: "create", status: "approved", validator: "test", importer: "test@1",
     });
@@ -51,7 +56,7 @@ export default pipeline("strokes", {
   half: sql\`select * from \${"train"} where id < '8'\`,
   base: baseModel({ data: "half", featurizer: "features", hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
   model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.01 }, checkpoints: 2, ...common }),
-  usage: inferences({ models: { model: 1 }, queries: "queries", calls: 10, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 3 }),
+  usage: inferences({ models: { model: 1 }, queries: "queries", calls: 30, fee: "0.001", callers: ["agent:a"], epoch: "e1", seed: 3 }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 4 }),
 });
 `);
@@ -117,6 +122,20 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
     const listed = (await shown()).length;
     await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBe(listed);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("shows the images of the predictions that flip in a what-if answer (they have no text)", async () => {
+    await page.goto(`${server.url}influence-explorer?pipeline=strokes`);
+    const leaveOut = page.locator("select[multiple]");
+    await leaveOut.waitFor({ timeout: 60_000 });
+    await leaveOut.selectOption(["smudger"]);
+    await page.locator("#what-if-run").click();
+    await page.locator("#what-if-flips").waitFor({ timeout: 120_000 });
+    const flips = await page.locator("#what-if-flipped li").count();
+    console.log(`strokes what-if without the smudger: ${await page.textContent("#what-if-flips")} flips, ${flips} shown`);
+    expect(await inked("#what-if-flipped li canvas")).toBe(flips);
+    expect(flips).toBeGreaterThan(0);
     expect(consoleErrors).toEqual([]);
   });
 
