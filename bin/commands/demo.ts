@@ -10,9 +10,12 @@ import { runPipeline } from "../../cells/graph/scheduler.ts";
 import { humanPrinter } from "./run.ts";
 import path from "node:path";
 import { writeReport } from "../../reports/write.ts";
+import { Explainer } from "../../cells/attribution/explain.ts";
+import { explainSource } from "../../cells/attribution/source.ts";
 
 /** The demo's pipelines, in the order they run. */
 const DEMO_PIPELINES = ["mail", "digits"];
+const DEMO_MESSAGE = "Congratulations! You have won a free cruise. Click here to claim your prize";
 
 /** `npm start`: the demo on real data. Imports the corpora that are missing, lists the Datanets and brings the demo pipelines up to date. */
 export function registerDemo(program: Command): void {
@@ -40,10 +43,16 @@ export function registerDemo(program: Command): void {
           const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter() });
           if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
         }
+        // A data scientist's first question, on a message of their own: explained, not executed.
+        const explainer = await Explainer.load(ws, await explainSource(ws, "mail", (await loadPipeline("mail")).pipeline.cells));
+        const [e] = (await explainer.explain([{ text: DEMO_MESSAGE }], { top: 3 })).explanations;
+        const leans = e!.contributors.filter((c) => (c.share ?? 0) > 0).slice(0, 3).map((c) => `${c.name} ${(100 * c.share!).toFixed(1)}%`).join(", ");
+        console.log(`\nExplained, not executed (nothing recorded or paid): "${DEMO_MESSAGE}" → ${e!.prediction}, leaning on ${leans}` +
+          `\n  your own: npx tracebook explain mail "…" · a curator's: npx tracebook explain mail --contribution <id>`);
         const report = await writeReport(ws, "mail");
         const dir = path.relative(process.cwd(), report.dir);
         console.log(`\nReport: ${path.join(dir, "index.html")} (check it: npx tracebook report verify ${dir})`);
-        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
+        console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook explain mail "…" · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
       });
     });
 }
