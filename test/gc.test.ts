@@ -9,7 +9,8 @@ import { modelsRoot } from "../cells/factory/store.ts";
 import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import { pipelineStatus } from "../cells/graph/status.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { pipelineFile, tempDir } from "./helpers/workspace.ts";
+import { loadPipeline } from "../cells/graph/loader.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
 const common = { epochs: 2, batchSize: 16, optimizer: { name: "adam" as const }, schedule: { kind: "constant" as const, lr: 0.01 }, seed: 5 };
@@ -114,4 +115,35 @@ describe("tracebook gc", () => {
     expect(real.stdout).toMatch(/Freed \d+\.\d MiB; kept \d+ tables \(current outputs, evaluations, what-if answers\) and \d+ models/);
     for (const g of superseded2) expect(fs.existsSync(g.path)).toBe(false);
   }, 240_000);
+
+  it("removes the outputs of a cell taken out of its pipeline's file, and keeps every output of a pipeline whose file does not load", async () => {
+    const home = tempDir("tb-gc-drop-");
+    const ws = await openWorkspace({ home });
+    await separableDatanet(ws, "notes", 20);
+    const source = (extra: string) => `import { datanet, pipeline, sql } from ${JSON.stringify(path.resolve("cells/index.ts"))};
+export default pipeline("drop", {
+  notes: datanet("notes"),
+  train: sql\`select * from \${"notes"} where split = 'train'\`,
+${extra}});
+`;
+    const file = pipelineFile("drop", source(`  labels: sql\`select label, count(*) as n from \${"train"} group by label\`,\n`));
+    const other = pipelineFile("other", source("").replace('pipeline("drop"', 'pipeline("other"'));
+    for (const f of [file, other]) expect((await runPipeline(ws, (await loadPipeline(f)).pipeline, { file: f })).failed).toEqual([]);
+    const [labels] = await ws.rows<{ data_version: string }>("select data_version from runs where pipeline = 'drop' and cell = 'labels' and status = 'succeeded'");
+    ws.close();
+    // labels leaves the file; the other pipeline's file breaks.
+    fs.writeFileSync(file, source(""));
+    fs.writeFileSync(other, "export default {syntax error");
+    const bin = path.resolve("bin/tracebook.js");
+    const dry = spawnSync(process.execPath, [bin, "--workspace", home, "gc", "--dry-run", "--json"], { encoding: "utf8" });
+    expect(dry.status, dry.stderr).toBe(0);
+    const plan = JSON.parse(dry.stdout) as { garbage: { kind: string; path: string; why: string }[]; unread: { pipeline: string }[] };
+    expect(plan.garbage.filter((g) => g.kind === "artifact")).toEqual([
+      expect.objectContaining({ path: expect.stringContaining(labels!.data_version), why: "cell labels is no longer in pipeline drop" }),
+    ]);
+    expect(plan.unread.map((u) => u.pipeline)).toEqual(["other"]);
+    const text = spawnSync(process.execPath, [bin, "--workspace", home, "gc"], { encoding: "utf8" });
+    expect(text.stdout).toMatch(/cell labels is no longer in pipeline drop/);
+    expect(text.stdout).toMatch(/kept every output of pipeline other: its file did not load/);
+  }, 120_000);
 });

@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { collectGarbage, planGc } from "../../cells/graph/gc.ts";
+import { pipelineFiles } from "../../cells/graph/runs.ts";
+import { loadPipeline } from "../../cells/graph/loader.ts";
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
@@ -15,15 +17,26 @@ export function registerGc(program: Command): void {
     .option("--json", "print the plan (and what was removed) as JSON")
     .action(async (opts: { dryRun?: boolean; json?: boolean }, command: Command) => {
       await withWorkspace(command, async (ws) => {
-        const plan = await planGc(ws);
+        // Each pipeline's cells as its file declares them now, where the file still loads.
+        const declared = new Map<string, Set<string>>();
+        const unread: { pipeline: string; why: string }[] = [];
+        for (const [name, file] of await pipelineFiles(ws)) {
+          try {
+            declared.set(name, new Set((await loadPipeline(file)).pipeline.cells.keys()));
+          } catch (err) {
+            unread.push({ pipeline: name, why: (err as Error).message.split("\n")[0]! });
+          }
+        }
+        const plan = await planGc(ws, { declared });
         const done = opts.dryRun ? null : collectGarbage(plan);
-        if (opts.json) return console.log(toJson({ dryRun: !!opts.dryRun, ...plan, ...(done ? { removed: done } : {}) }));
+        if (opts.json) return console.log(toJson({ dryRun: !!opts.dryRun, ...plan, unread, ...(done ? { removed: done } : {}) }));
         const byKind = ["artifact", "model", "temp"].map((kind) => {
           const of = plan.garbage.filter((g) => g.kind === kind);
           return { what: kind === "temp" ? "temp files" : `${kind}s`, count: of.length, size: mb(of.reduce((n, g) => n + g.bytes, 0)) };
         });
         console.log(formatTable(byKind).replace(/\n\(\d+ rows\)$/, ""));
-        for (const g of plan.garbage.filter((x) => x.kind === "model")) console.log(`  ${path.relative(ws.home, g.path)}: ${g.why}`);
+        for (const g of plan.garbage.filter((x) => x.kind === "model" || /no longer in pipeline/.test(x.why))) console.log(`  ${path.relative(ws.home, g.path)}: ${g.why}`);
+        for (const u of unread) console.log(`  kept every output of pipeline ${u.pipeline}: its file did not load (${u.why})`);
         console.log(`${opts.dryRun ? "Would free" : "Freed"} ${mb(done?.bytes ?? plan.bytes)}; kept ${plan.kept.artifacts} tables (current outputs, evaluations, what-if answers) and ${plan.kept.models} models (${mb(plan.kept.bytes)}).`);
       });
     });

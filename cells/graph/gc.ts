@@ -26,7 +26,8 @@ const EVIDENCE = ["loco", "lds", "mislabel", "counterfactual"];
 const TEMP_AGE_MS = 10 * 60_000;
 
 /**
- * What can go: artifacts no cell currently outputs (superseded by a rerun), models no current
+ * What can go: artifacts no cell currently outputs (superseded by a rerun, or the cell is no
+ * longer in its pipeline's file: `declared`, the cells of each pipeline whose file loads), models no current
  * output and no paid inference names (with the bases of those that stay), and temp files left
  * behind. Nothing is lost that a rerun cannot rebuild: the run log keeps every run, and a cached
  * run whose file is gone is simply recomputed. Models that were imported, not trained here, and
@@ -34,10 +35,16 @@ const TEMP_AGE_MS = 10 * 60_000;
  * the tables of quality evaluations and what-if answers.
  * The caller holds the workspace, so no run writes meanwhile.
  */
-export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
-  const current = await ws.rows<{ data_version: string; artifact: string | null }>(
-    `select data_version, artifact from runs where status = 'succeeded' and data_version is not null
+export async function planGc(ws: Workspace, o: { now?: number; declared?: ReadonlyMap<string, ReadonlySet<string>> } = {}): Promise<GcPlan> {
+  const now = o.now ?? Date.now();
+  const latest = await ws.rows<{ pipeline: string; cell: string; data_version: string; artifact: string | null }>(
+    `select pipeline, cell, data_version, artifact from runs where status = 'succeeded' and data_version is not null
      qualify row_number() over (partition by pipeline, cell order by finished_at desc nulls last, started_at desc) = 1`);
+  // A cell taken out of its pipeline's file outputs nothing any more (where the file was loaded;
+  // a pipeline whose file could not be read keeps every output).
+  const dropped = (r: { pipeline: string; cell: string }) => o.declared?.get(r.pipeline)?.has(r.cell) === false;
+  const current = latest.filter((r) => !dropped(r));
+  const droppedFrom = new Map(latest.filter(dropped).map((r) => [path.resolve(artifactPath(ws, r.data_version)), r] as const));
   const keptFiles = new Set<string>();
   const keep = (r: { data_version: string; artifact: string | null }) => {
     keptFiles.add(path.resolve(artifactPath(ws, r.data_version)));
@@ -95,7 +102,8 @@ export async function planGc(ws: Workspace, now = Date.now()): Promise<GcPlan> {
       keptArtifacts++;
       keptBytes += bytes;
     } else if (file.endsWith(".parquet")) {
-      garbage.push({ kind: "artifact", path: file, bytes, why: "no cell's current output (a rerun superseded it)" });
+      const gone = droppedFrom.get(path.resolve(file));
+      garbage.push({ kind: "artifact", path: file, bytes, why: gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)" });
     } else if (now - mtimeMs > TEMP_AGE_MS) {
       garbage.push({ kind: "temp", path: file, bytes, why: "left behind by an interrupted write" });
     }
