@@ -8,7 +8,8 @@ export function reproduceSection(f: ReportFacts, runId: string): Safe {
 <h2>Reproducibility</h2>
 ${facts([
     ["Regenerate", html`<code>${r.command}</code>`],
-    ["Verify", html`<code>npx tracebook report verify &lt;this folder&gt;</code>`],
+    ["Verify", html`<code>npx tracebook report verify &lt;this folder&gt; --recompute 20 --seed &lt;yours&gt;</code>
+      <span class="muted">(every hash and total again, and the receipts a seed of your choosing draws recomputed with TracIn from the model's checkpoints)</span>`],
     ["Run id", html`${hash(runId)} <span class="muted">(sha256 of the facts in report.json: the same facts give the same id)</span>`],
     ["Compute backend", html`<code>${r.backend.name}</code> (${r.backend.provider})`],
     ["Versions", Object.entries(r.versions).map(([k, v], i) => html`${i ? ", " : ""}${k} ${v}`)],
