@@ -2,13 +2,13 @@
 // workspace; requests made with node:http so every header (Origin, Host) is the test's to set.
 import fs from "node:fs";
 import http from "node:http";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
-import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
+import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { datanet, pipeline, runPipeline } from "../cells/index.ts";
 
@@ -203,21 +203,14 @@ describe("the notebook server's decisions API", () => {
   });
 
   it("answers 503 when another process holds the workspace, and records nothing", async () => {
-    // Another process, e.g. `tracebook run` in a terminal (DuckDB's lock is per process: this one would not see it).
-    const holder = spawn(process.execPath, ["--input-type=module", "-e",
-      "import { DuckDBInstance } from '@duckdb/node-api'; await DuckDBInstance.create(process.argv[1]); console.log('held'); setInterval(() => {}, 1000);",
-      path.join(home, "workspace.duckdb")], { stdio: ["ignore", "pipe", "inherit"] });
+    // Another process, e.g. `tracebook run` in a terminal.
+    const release = await holdWorkspace(home);
     try {
-      await new Promise<void>((resolve, reject) => {
-        holder.stdout!.once("data", () => resolve());
-        holder.once("exit", (code) => reject(new Error(`the lock holder exited (${code})`)));
-      });
       const reply = await post({ ids: [ids[10]], status: "rejected", reason: "r", curator: "carl" });
       expect(reply.status).toBe(503);
       expect(reply.body.error).toMatch(/^the workspace is busy \(another process holds it\), nothing was recorded; try again/);
     } finally {
-      holder.kill("SIGKILL");
-      await new Promise((r) => holder.once("exit", r));
+      await release();
     }
     expect((await validations()).some((v) => v.validator === "carl")).toBe(false);
   }, 60_000);

@@ -18,6 +18,8 @@ export interface ExplainSource {
   modelId: string;
   /** The training input: its cell name, a relation over its current output, that output's data version. */
   train: { name: string; relation: string; dataVersion: string };
+  /** The data versions this source was read at (the tracin cell's null when it never ran): an explainer loaded from them serves while they stay current. */
+  versions: { influence: string | null; model: string; train: string };
 }
 
 export type { ExplainAnswer, ExplainedContribution, ExplainedGroup, Explanation } from "./answer.ts";

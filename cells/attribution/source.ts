@@ -53,7 +53,10 @@ export async function explainSource(ws: Workspace, pipeline: string, cells: Cell
   const ids = await ws.rows<{ model_id: string }>(`select distinct model_id from ${model.relation}`).catch(() => []);
   if (ids.length !== 1) throw new Error(`cell ${params.model} of ${pipeline} is not a model cell naming one model`);
   const train = output(params.train);
-  return { pipeline, influence: name, params, modelId: ids[0]!.model_id, train: { name: params.train, ...train } };
+  return {
+    pipeline, influence: name, params, modelId: ids[0]!.model_id, train: { name: params.train, ...train },
+    versions: { influence: histories.get(name)?.lastSucceeded?.data_version ?? null, model: model.dataVersion, train: train.dataVersion },
+  };
 }
 
 /** A contribution to explain as its own label: where it is, who gave it, and its payload. */

@@ -51,6 +51,8 @@ export function parseExplainRequest(body: unknown, served: ReadonlySet<string>):
  */
 export class Explainers {
   private readonly loaded = new Map<string, Explainer>();
+  /** Per pipeline and tracin cell asked for: the cells an explainer reads, once the run log has named them. */
+  private readonly reads = new Map<string, { influence: string; model: string; train: string }>();
 
   constructor(private readonly data: NotebookData) {}
 
@@ -59,15 +61,17 @@ export class Explainers {
     const [{ computeBackend }, { Explainer }] = await Promise.all([import("../compute/backend.ts"), import("../attribution/explain.ts")]);
     await computeBackend();
     try {
-      const explainer = await this.data.withWorkspace(async (ws) => {
+      const asked = `${req.pipeline}\u0000${req.influence ?? ""}`;
+      // The catalog is kept current by the watchers' events, without the workspace: while a
+      // recompute holds the workspace (a minute on mail), an explainer loaded for the outputs
+      // still current answers at once.
+      let explainer = await this.current(req.pipeline, this.reads.get(asked));
+      explainer ??= await this.data.withWorkspace(async (ws) => {
         const source = await explainSource(ws, req.pipeline, await cellsAsRun(ws, req.pipeline), req.influence);
-        const key = JSON.stringify([source.pipeline, source.influence, source.params, source.modelId, source.train.dataVersion]);
-        let e = this.loaded.get(key);
-        if (e) this.loaded.delete(key); // re-inserted below: least recently used goes first
-        else e = await Explainer.load(ws, source);
-        this.loaded.set(key, e);
-        for (const k of this.loaded.keys()) if (this.loaded.size > KEEP) this.loaded.delete(k);
-        return e;
+        const reads = { influence: source.influence, model: source.params.model, train: source.params.train };
+        this.reads.set(asked, reads);
+        const key = keyOf(req.pipeline, reads, source.versions);
+        return this.take(key) ?? this.keep(key, await Explainer.load(ws, source));
       }, { attempts: 8 });
       const payloads: Payload[] = req.inputs.map((v) => (typeof v === "string" ? { text: v } : { features: v }));
       return await explainer.explain(payloads, { top: req.top, as: req.as });
@@ -76,6 +80,35 @@ export class Explainers {
       throw new ApiError(400, fieldOf(err.message), err.message);
     }
   }
+
+  /** The explainer loaded for the cells' current outputs, if any. */
+  private async current(pipeline: string, reads: { influence: string; model: string; train: string } | undefined): Promise<Explainer | undefined> {
+    if (!reads) return undefined;
+    const catalog = await this.data.catalog(pipeline).catch(() => null);
+    const version = (cell: string) => catalog?.cells.find((c) => c.cell === cell)?.dataVersion ?? null;
+    const model = version(reads.model), train = version(reads.train);
+    return model && train ? this.take(keyOf(pipeline, reads, { influence: version(reads.influence), model, train })) : undefined;
+  }
+
+  private take(key: string): Explainer | undefined {
+    const e = this.loaded.get(key);
+    if (e) {
+      this.loaded.delete(key); // re-inserted: least recently used goes first
+      this.loaded.set(key, e);
+    }
+    return e;
+  }
+
+  private keep(key: string, e: Explainer): Explainer {
+    this.loaded.set(key, e);
+    for (const k of this.loaded.keys()) if (this.loaded.size > KEEP) this.loaded.delete(k);
+    return e;
+  }
+}
+
+/** An explainer serves while the tracin cell, its model and its training rows keep the outputs it was loaded from. */
+function keyOf(pipeline: string, reads: { influence: string }, v: { influence: string | null; model: string; train: string }): string {
+  return JSON.stringify([pipeline, reads.influence, v.influence, v.model, v.train]);
 }
 
 function fieldOf(message: string): string | null {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { spawn } from "node:child_process";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../../cells/store/workspace.ts";
 
 export function tempDir(prefix = "tb-test-"): string {
@@ -42,4 +43,22 @@ export function pipelineFile(name: string, source: string): string {
   const file = path.join(dir, `${name}.pipeline.ts`);
   fs.writeFileSync(file, source);
   return file;
+}
+
+/**
+ * Hold the workspace from another process, as `tracebook run` in a terminal does (DuckDB's lock is
+ * per process: this one would not see its own). Resolves once held; call the result to let go.
+ */
+export async function holdWorkspace(home: string): Promise<() => Promise<void>> {
+  const holder = spawn(process.execPath, ["--input-type=module", "-e",
+    "import { DuckDBInstance } from '@duckdb/node-api'; await DuckDBInstance.create(process.argv[1]); console.log('held'); setInterval(() => {}, 1000);",
+    path.join(home, "workspace.duckdb")], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout!.once("data", () => resolve());
+    holder.once("exit", (code) => reject(new Error(`the lock holder exited (${code})`)));
+  });
+  return async () => {
+    holder.kill("SIGKILL");
+    await new Promise((r) => holder.once("exit", r));
+  };
 }
