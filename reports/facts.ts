@@ -174,7 +174,11 @@ export interface ReportFacts {
   };
   lineage: {
     ledger: { inferences: number; root: string; unsettled: number };
-    receipts: { cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number };
+    receipts: {
+      cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number;
+      /** TracIn run again from the checkpoints for a seeded sample (absent from reports written before it existed). */
+      attribution?: AttributionRecomputed;
+    };
     model: ModelFacts;
     adapter: { rank: number; alpha: number; targets: string[] } | null;
     base: ModelFacts | null;
@@ -241,4 +245,16 @@ export function runIdOf(facts: ReportFacts): string {
 /** The folder name for a run: the first 16 hex characters of its id (64 bits: collisions are not a concern here). */
 export function runFolder(runId: string): string {
   return runId.slice(0, 16);
+}
+
+/** A seeded sample of receipts whose attribution was computed again with TracIn from the model's checkpoints. */
+export interface AttributionRecomputed {
+  /** Every sampled receipt recomputed to what it says (false too when the recomputation could not run). */
+  ok: boolean;
+  sampled: number;
+  of: number;
+  seed: number;
+  mismatched: number;
+  /** What was found, in a sentence: all match, the first differences, or why it could not run. */
+  detail: string;
 }

@@ -33,10 +33,10 @@ export function registerReport(program: Command): void {
 
   report
     .command("verify")
-    .description("recompute a report's hashes and reward totals from the workspace, and a sample of its receipts with TracIn from the checkpoints; exit 1 when the report no longer matches")
+    .description("recompute a report's hashes, reward totals and sampled receipts (TracIn from the checkpoints) from the workspace; exit 1 when the report no longer matches")
     .argument("<dir>", "a report folder (the one holding report.json)")
-    .option("--recompute <n>", "also recompute n sampled receipts with TracIn from the model's checkpoints and training rows (0: none)", "20")
-    .option("--seed <seed>", "the sample's seed (pick your own: the author cannot know which receipts you will recompute)", "0")
+    .option("--recompute <n>", "also recompute n receipts of your own sample with TracIn from the model's checkpoints and training rows (the report's own sample of 20, seed 0, is recomputed in any case)", "0")
+    .option("--seed <seed>", "your sample's seed (the author cannot know which receipts you will recompute)", "1")
     .option("--json", "print the checks as JSON")
     .action(async (dir: string, opts: { recompute: string; seed: string; json?: boolean }, command: Command) => {
       const sample = Number(opts.recompute), seed = Number(opts.seed);

@@ -28,7 +28,7 @@ export async function collectFacts(ws: Workspace, pipeline: string, options: Col
   const cells = await findCells(ws, pipeline, options.cell);
   const ledger = await collectLedger(ws, pipeline, cells, options.epochs ?? (options.epoch === undefined ? undefined : [options.epoch]));
   const modelId = await modelIdOf(ws, cells.model);
-  const lineage = await collectLineage(ws, cells, modelId, ledger);
+  const lineage = await collectLineage(ws, pipeline, cells, modelId, ledger);
   const facts: Omit<ReportFacts, "checks"> = {
     format: REPORT_FORMAT,
     pipeline,
@@ -101,6 +101,11 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       ok: l.receipts.mismatched === 0 && l.receipts.missing === 0,
       detail: `${l.receipts.recomputed} of ${l.receipts.count} receipt hashes recompute and name the model; ${l.receipts.mismatched} mismatched; ${l.receipts.missing} settled inferences cite no stored receipt`,
     },
+    ...(l.receipts.attribution ? [{
+      name: "attribution recomputes from the checkpoints",
+      ok: l.receipts.attribution.ok,
+      detail: `${l.receipts.attribution.sampled} of ${l.receipts.attribution.of} receipts drawn with seed ${l.receipts.attribution.seed}: ${l.receipts.attribution.detail}`,
+    }] : []),
     {
       name: "model files match their manifest",
       ok: badFiles.length === 0,

@@ -5,7 +5,7 @@ import { merkleRoot, sha256 } from "../../cells/graph/fingerprint.ts";
 import { modelDir, readContributions, readManifest, type ModelManifest } from "../../cells/factory/store.ts";
 import { receiptHash } from "../../cells/attribution/receipts.ts";
 import { stageRows } from "../../cells/store/stage.ts";
-import type { FileHash, ModelFacts, ReportFacts } from "../facts.ts";
+import type { AttributionRecomputed, FileHash, ModelFacts, ReportFacts } from "../facts.ts";
 import type { CellOutput, ReportCells } from "./cells.ts";
 import { SETTLED_IDS, ledgerRoots, type Ledger } from "./ledger.ts";
 
@@ -37,7 +37,7 @@ export interface Lineage {
  * The chain from the paid inferences back to the contributions: ledger → receipts → model
  * (adapter) → base → checkpoints → snapshot root → contributions, every hash recomputed.
  */
-export async function collectLineage(ws: Workspace, cells: ReportCells, modelId: string, ledger: Ledger): Promise<Lineage> {
+export async function collectLineage(ws: Workspace, pipeline: string, cells: ReportCells, modelId: string, ledger: Ledger): Promise<Lineage> {
   const manifest = readManifest(ws.home, modelId);
   const baseCell = manifest.base ? await cellOfModel(ws, cells.models, manifest.base) : null;
   const base = manifest.base ? readManifest(ws.home, manifest.base) : null;
@@ -71,7 +71,10 @@ export async function collectLineage(ws: Workspace, cells: ReportCells, modelId:
     manifest, base, changed,
     facts: {
       ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled },
-      receipts: { cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing },
+      receipts: {
+        cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing,
+        attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),
+      },
       model: modelFacts(ws.home, manifest, cells.model.cell),
       adapter: manifest.lora ? { rank: manifest.lora.rank, alpha: manifest.lora.alpha, targets: [...manifest.lora.targets] } : null,
       base: base ? modelFacts(ws.home, base, baseCell ?? "(not a cell of this pipeline)") : null,
@@ -99,4 +102,29 @@ async function cellOfModel(ws: Workspace, models: CellOutput[], id: string): Pro
     if (row?.model_id === id) return c.cell;
   }
   return null;
+}
+
+/** How many receipts a report has recomputed with TracIn, and with which seed (a reviewer's `report verify --recompute n --seed s` draws others). */
+export const RECOMPUTED_SAMPLE = { sample: 20, seed: 0 };
+
+/**
+ * The hashes say the receipts are the stored ones; this says they follow from the lineage: a
+ * seeded sample recomputed with TracIn from the model's checkpoints and the training rows
+ * (TF.js and the native engine load only for this).
+ */
+export async function recomputedAttribution(ws: Workspace, pipeline: string, receiptsCell: string, o = RECOMPUTED_SAMPLE): Promise<AttributionRecomputed> {
+  try {
+    const [{ computeBackend }, { recomputeReceipts }] = await Promise.all([import("../../cells/compute/backend.ts"), import("../../cells/attribution/recompute.ts")]);
+    await computeBackend();
+    const r = await recomputeReceipts(ws, pipeline, receiptsCell, o);
+    const shown = r.mismatched.slice(0, 3).map((m) => `${m.query.slice(0, 12)}: ${m.why}`).join("; ");
+    return {
+      ok: !r.mismatched.length, sampled: r.sampled, of: r.of, seed: r.seed, mismatched: r.mismatched.length,
+      detail: r.mismatched.length
+        ? `${r.mismatched.length} of ${r.sampled} differ: ${shown}${r.mismatched.length > 3 ? "; …" : ""}`
+        : `all ${r.sampled} match: prediction, top contributions in order with their scores, contributor and Datanet shares (TracIn run again as ${r.influence} ran it)`,
+    };
+  } catch (err) {
+    return { ok: false, sampled: 0, of: 0, seed: o.seed, mismatched: 0, detail: `could not be recomputed: ${(err as Error).message.split("\n")[0]}` };
+  }
 }
