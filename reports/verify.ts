@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
+import { ATTRIBUTION_CHECK, collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { runIdOf, type Check, type CounterfactualFact, type ReportDocument, type ReportFacts } from "./facts.ts";
 import { renderHtml } from "./render/page.ts";
@@ -68,6 +68,11 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
   } catch (err) {
     add("the workspace still holds the report's pipeline", false, (err as Error).message);
     return { dir, ok: false, checks };
+  }
+  if (d.facts.lineage.receipts.attribution === undefined) {
+    // Written before reports recomputed receipts: it made no claim about a recomputation.
+    const { attribution: _a, ...receipts } = now.lineage.receipts;
+    now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ATTRIBUTION_CHECK) };
   }
   if (d.facts.trust === undefined) {
     // Written before the trust section existed: it made no claim about quality evaluations.

@@ -152,6 +152,27 @@ describe("attribution report: write, verify, tamper", () => {
     expect(v.ok).toBe(true);
   });
 
+  it("states its recomputed receipts, and verifies a report written before reports recomputed them", async () => {
+    const d0 = doc(report.dir);
+    expect(d0.facts.lineage.receipts.attribution).toMatchObject({ ok: true, sampled: 20, seed: 0, mismatched: 0, detail: expect.stringMatching(/^all 20 match/) });
+    expect(d0.facts.checks.find((c) => c.name === "attribution recomputes from the checkpoints")).toMatchObject({ ok: true });
+    const copy = tempDir("tb-report-old-");
+    fs.cpSync(report.dir, copy, { recursive: true });
+    const d = doc(copy);
+    delete d.facts.lineage.receipts.attribution;
+    d.facts.checks = d.facts.checks.filter((c) => c.name !== "attribution recomputes from the checkpoints");
+    d.run_id = runIdOf(d.facts);
+    const page = renderHtml(d.facts, d.run_id);
+    expect(page).not.toContain("TracIn run again from the checkpoints");
+    fs.writeFileSync(path.join(copy, "index.html"), page);
+    d.files = { "index.html": sha256(page) };
+    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(v.checks.some((c) => c.name.includes("attribution recomputes"))).toBe(false);
+  });
+
   it("verifies a report written before the trust section existed (no facts.trust), and fails on a tampered quality table", async () => {
     const copy = tempDir("tb-report-old-");
     fs.cpSync(report.dir, copy, { recursive: true });

@@ -76,6 +76,7 @@ function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
 
 /** The check on quality-evaluation tables, listed only when a report quotes one. */
 export const QUALITY_CHECK = "quality-evaluation tables match the run log";
+export const ATTRIBUTION_CHECK = "attribution recomputes from the checkpoints";
 
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
 export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
@@ -102,7 +103,7 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       detail: `${l.receipts.recomputed} of ${l.receipts.count} receipt hashes recompute and name the model; ${l.receipts.mismatched} mismatched; ${l.receipts.missing} settled inferences cite no stored receipt`,
     },
     ...(l.receipts.attribution ? [{
-      name: "attribution recomputes from the checkpoints",
+      name: ATTRIBUTION_CHECK,
       ok: l.receipts.attribution.ok,
       detail: `${l.receipts.attribution.sampled} of ${l.receipts.attribution.of} receipts drawn with seed ${l.receipts.attribution.seed}: ${l.receipts.attribution.detail}`,
     }] : []),
