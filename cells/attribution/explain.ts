@@ -7,7 +7,6 @@ import { InputError } from "../datanet/errors.ts";
 import { loadAttribution, pickCheckpoints, snippets, type TracinParams } from "./cells.ts";
 import { creditOf, rankGroups, type Credit } from "./credit.ts";
 import { tracin, type TracinCheckpoint } from "./tracin.ts";
-import type { TracinModel } from "./factors.ts";
 import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
 
 /** The tracin cell an explanation mirrors: its settings, the model it traces and the rows that trained it. */
@@ -23,6 +22,8 @@ export interface ExplainSource {
 }
 
 export type { ExplainAnswer, ExplainedContribution, ExplainedGroup, Explanation } from "./answer.ts";
+
+type Loaded = Awaited<ReturnType<typeof loadAttribution>>;
 
 export interface ExplainOptions {
   top?: number;
@@ -40,29 +41,29 @@ export interface ExplainOptions {
 export class Explainer {
   private constructor(
     readonly source: ExplainSource,
-    private readonly model: TracinModel,
-    private readonly final: Awaited<ReturnType<typeof loadAttribution>>["final"],
+    /** The model, its frozen base, its final weights and the rows that trained it. */
+    private readonly loaded: Loaded,
+    /** The checkpoints the tracin cell sums over. */
     private readonly checkpoints: TracinCheckpoint[],
-    private readonly trainSet: Awaited<ReturnType<typeof loadAttribution>>["trainSet"],
     private readonly credit: Credit,
     private readonly texts: Map<string, string>,
-    private readonly manifest: Awaited<ReturnType<typeof loadAttribution>>["manifest"],
   ) {}
 
   static async load(ws: Workspace, source: ExplainSource): Promise<Explainer> {
     const loaded = await loadAttribution(ws, source.modelId, source.train, null);
     const checkpoints = pickCheckpoints(loaded.checkpoints, source.params.checkpoints ?? "all", source.modelId);
-    return new Explainer(source, loaded.model, loaded.final, checkpoints, loaded.trainSet, creditOf(loaded.trainSet), await snippets(ws, source.train.relation), loaded.manifest);
+    return new Explainer(source, loaded, checkpoints, creditOf(loaded.trainSet), await snippets(ws, source.train.relation));
   }
 
   /** The model's classes, and what it reads: text, or `size` features. */
   get reads(): { classes: readonly string[]; features: number | null } {
-    const f = this.manifest.featurizer!;
-    return { classes: this.manifest.spec.classes, features: f.kind === "features" ? f.size : null };
+    const { featurizer, spec } = this.loaded.manifest;
+    return { classes: spec.classes, features: featurizer!.kind === "features" ? featurizer!.size : null };
   }
 
   async explain(inputs: readonly Payload[], o: ExplainOptions = {}): Promise<ExplainAnswer> {
-    const { spec } = this.manifest;
+    const { manifest, model, final, trainSet } = this.loaded;
+    const { spec } = manifest;
     const classes = spec.classes;
     const top = o.top ?? this.source.params.topK ?? 20;
     if (!Number.isSafeInteger(top) || top < 1) throw new InputError(`top: a count of at least 1 (got ${top})`);
@@ -70,15 +71,15 @@ export class Explainer {
     if (!inputs.length) throw new InputError("give at least one input to explain");
     let x;
     try {
-      x = featurize(this.manifest.featurizer!, inputs);
+      x = featurize(manifest.featurizer!, inputs);
     } catch (err) {
       // The featurizer counts rows from 0; a caller counts inputs from 1.
       throw new InputError((err as Error).message.replace(/^row (\d+)/, (_, n: string) => `input ${Number(n) + 1}`));
     }
-    const base = toTensors(this.model.base), weights = toTensors(this.final);
+    const base = toTensors(model.base), weights = toTensors(final);
     let p: Float32Array;
     try {
-      p = await classProbabilities(spec, x, weights, this.model.lora ? { base, lora: this.model.lora } : undefined);
+      p = await classProbabilities(spec, x, weights, model.lora ? { base, lora: model.lora } : undefined);
     } finally {
       tf.dispose([...Object.values(base), ...Object.values(weights)]);
     }
@@ -87,17 +88,17 @@ export class Explainer {
     const y = Int32Array.from(predicted, (c) => (o.as === undefined ? c : classes.indexOf(o.as)));
     const mode = this.source.params.mode ?? "exact";
     const result = await tracin({
-      model: this.model, checkpoints: this.checkpoints, mode, projection: this.source.params.projection, topK: top, signal: o.signal,
-      train: { x: this.trainSet.x, y: this.trainSet.y, groups: this.credit.groups, groupSizes: this.credit.groupSizes },
+      model, checkpoints: this.checkpoints, mode, projection: this.source.params.projection, topK: top, signal: o.signal,
+      train: { x: trainSet.x, y: trainSet.y, groups: this.credit.groups, groupSizes: this.credit.groupSizes },
       queries: { x, y },
     });
     const row = (c: { index: number; score: number }, rank: number): ExplainedContribution => {
-      const r = this.trainSet.refs[c.index]!;
-      return { rank, contribution: r.id, contributor: r.contributor, datanet: r.datanet, label: this.trainSet.labels[c.index]!, score: c.score, text: this.texts.get(r.id) ?? "" };
+      const r = trainSet.refs[c.index]!;
+      return { rank, contribution: r.id, contributor: r.contributor, datanet: r.datanet, label: trainSet.labels[c.index]!, score: c.score, text: this.texts.get(r.id) ?? "" };
     };
     return {
       pipeline: this.source.pipeline, influence: this.source.influence, model_id: this.source.modelId, mode,
-      checkpoints: this.checkpoints.map((c) => c.index), train_rows: this.trainSet.y.length, train_version: this.source.train.dataVersion,
+      checkpoints: this.checkpoints.map((c) => c.index), train_rows: trainSet.y.length, train_version: this.source.train.dataVersion,
       seconds: result.seconds, engine: result.engine,
       explanations: inputs.map((_, j) => ({
         prediction: classes[predicted[j]!]!,
