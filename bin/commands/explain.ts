@@ -35,6 +35,7 @@ export function registerExplain(program: Command): void {
       const top = Number(opts.top);
       if (!Number.isSafeInteger(top) || top < 1) throw new InputError(`--top: a count of at least 1 (got ${JSON.stringify(opts.top)})`);
       if (!inputs.length && !opts.contribution?.length) throw new InputError("say what to explain: give inputs, or --contribution <id>");
+      if (opts.datanet !== undefined && !opts.contribution?.length) throw new InputError("--datanet goes with --contribution");
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const contributions = opts.contribution?.length ? await contributionsToExplain(ws, opts.contribution, opts.datanet) : [];
         const { pipeline } = await loadPipelineIn(ws, name);
