@@ -23,6 +23,24 @@ const GOLDEN_INPUT = path.resolve("test/input/report/pay.facts.json");
 const read = (dir: string, file: string) => fs.readFileSync(path.join(dir, file));
 const doc = (dir: string) => JSON.parse(read(dir, "report.json").toString("utf8")) as ReportDocument;
 
+/**
+ * A copy of a report as an earlier version would have written it: `older` takes out what that
+ * version did not state; the run id, index.html and its hash follow, as that writer made them.
+ * Returns the copy's folder and its page.
+ */
+function olderCopy(dir: string, prefix: string, older: (d: ReportDocument) => void): { copy: string; page: string; d: ReportDocument } {
+  const copy = tempDir(prefix);
+  fs.cpSync(dir, copy, { recursive: true });
+  const d = doc(copy);
+  older(d);
+  d.run_id = runIdOf(d.facts);
+  const page = renderHtml(d.facts, d.run_id);
+  fs.writeFileSync(path.join(copy, "index.html"), page);
+  d.files["index.html"] = sha256(page);
+  fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
+  return { copy, page, d };
+}
+
 /** The report command as the CLI will mount it, with the global --workspace option; output captured. */
 async function cli(home: string, args: string[]): Promise<{ out: string; code: number }> {
   const program = new Command("tracebook").option("--workspace <dir>").exitOverride();
@@ -156,17 +174,11 @@ describe("attribution report: write, verify, tamper", () => {
     const d0 = doc(report.dir);
     expect(d0.facts.lineage.receipts.attribution).toMatchObject({ ok: true, sampled: 20, seed: 0, mismatched: 0, detail: expect.stringMatching(/^all 20 match/) });
     expect(d0.facts.checks.find((c) => c.name === "attribution recomputes from the checkpoints")).toMatchObject({ ok: true });
-    const copy = tempDir("tb-report-old-");
-    fs.cpSync(report.dir, copy, { recursive: true });
-    const d = doc(copy);
-    delete d.facts.lineage.receipts.attribution;
-    d.facts.checks = d.facts.checks.filter((c) => c.name !== "attribution recomputes from the checkpoints");
-    d.run_id = runIdOf(d.facts);
-    const page = renderHtml(d.facts, d.run_id);
+    const { copy, page, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      delete old.facts.lineage.receipts.attribution;
+      old.facts.checks = old.facts.checks.filter((c) => c.name !== "attribution recomputes from the checkpoints");
+    });
     expect(page).not.toContain("TracIn run again from the checkpoints");
-    fs.writeFileSync(path.join(copy, "index.html"), page);
-    d.files = { "index.html": sha256(page) };
-    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
     expect(reportErrors(d)).toEqual([]);
     const v = await verifyReport(ws, copy);
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
@@ -174,17 +186,11 @@ describe("attribution report: write, verify, tamper", () => {
   });
 
   it("verifies a report written before the trust section existed (no facts.trust), and fails on a tampered quality table", async () => {
-    const copy = tempDir("tb-report-old-");
-    fs.cpSync(report.dir, copy, { recursive: true });
-    const d = doc(copy);
-    delete d.facts.trust;
-    d.facts.checks = d.facts.checks.filter((c) => !c.name.startsWith("quality-evaluation"));
-    d.run_id = runIdOf(d.facts);
-    const page = renderHtml(d.facts, d.run_id);
+    const { copy, page, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      delete old.facts.trust;
+      old.facts.checks = old.facts.checks.filter((c) => !c.name.startsWith("quality-evaluation"));
+    });
     expect(page).not.toContain("How far the scores can be trusted");
-    fs.writeFileSync(path.join(copy, "index.html"), page);
-    d.files = { "index.html": sha256(page) };
-    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
     expect(reportErrors(d)).toEqual([]);
     const v = await verifyReport(ws, copy);
     // The workspace's checks now include the quality tables' hashes; an old report made no such claim.
@@ -279,17 +285,11 @@ describe("attribution report: write, verify, tamper", () => {
     expect(later.runId).not.toBe(report.runId);
     expect((await verifyReport(ws, later.dir)).ok).toBe(true);
     // A report written before the part existed quotes no answer, and still verifies.
-    const copy = tempDir("tb-report-pre-whatif-");
-    fs.cpSync(report.dir, copy, { recursive: true });
-    const d = doc(copy);
-    delete d.facts.trust!.counterfactuals;
-    d.facts.checks = d.facts.checks.map((c) => (c.name === QUALITY_CHECK ? { ...c, detail: c.detail.replace(/, pay\/what_if_\w+|, pay-quality\/without_c0/g, "") } : c));
-    d.run_id = runIdOf(d.facts);
-    const page = renderHtml(d.facts, d.run_id);
+    const { copy, page } = olderCopy(report.dir, "tb-report-pre-whatif-", (d) => {
+      delete d.facts.trust!.counterfactuals;
+      d.facts.checks = d.facts.checks.map((c) => (c.name === QUALITY_CHECK ? { ...c, detail: c.detail.replace(/, pay\/what_if_\w+|, pay-quality\/without_c0/g, "") } : c));
+    });
     expect(page).not.toContain("Retrained without them");
-    fs.writeFileSync(path.join(copy, "index.html"), page);
-    d.files["index.html"] = sha256(page);
-    fs.writeFileSync(path.join(copy, "report.json"), JSON.stringify(d));
     const old = await verifyReport(ws, copy);
     expect(old.checks.filter((c) => !c.ok)).toEqual([]);
   }
