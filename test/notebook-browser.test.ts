@@ -585,6 +585,10 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.fill("textarea", `${text} winner casino discount offer pills`);
       await page.click("button:has-text('Explain')");
       await expect.poll(shown, { timeout: 10_000 }).not.toEqual(before);
+      // Against the unedited inference: what the edit moved.
+      const movedText = async () => ((await page.textContent("#explain-moved").catch(() => null)) ?? "").replace(/\s+/g, " ");
+      await expect.poll(movedText, { timeout: 10_000 }).toMatch(/What the edit moved \(against the unedited inference\): the prediction (holds|flips)/);
+      expect(await movedText()).toMatch(/\d+ of the top \d+ proponents are new/);
     } finally {
       await release();
     }

@@ -122,6 +122,14 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
     const listed = (await shown()).length;
     await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBe(listed);
+    // A stroke drawn over it: what the edit moved, against the inference as executed.
+    const box = (await page.locator(".tb-pad canvas").boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.1, box.y + box.height * 0.9);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.9, box.y + box.height * 0.9, { steps: 12 });
+    await page.mouse.up();
+    await expect.poll(async () => ((await page.textContent("#explain-moved").catch(() => null)) ?? "").replace(/\s+/g, " "), { timeout: 30_000 })
+      .toMatch(/What the edit moved \(against the unedited inference\): the prediction (holds|flips)/);
     expect(consoleErrors).toEqual([]);
   });
 
