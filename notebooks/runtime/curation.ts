@@ -22,23 +22,28 @@ export interface Curation {
  * accepts them only from its own pages: same Origin, and the token it wrote into this page.
  */
 export function curation(base: string): Curation {
-  const token = pageToken();
+  const api = endpoint<DecisionRequest, DecisionResult>(base, "decisions", "record decisions");
+  return { available: api.available, decide: api.post };
+}
+
+/**
+ * One route of the dev server's JSON API, as a page calls it: `available` when the server wrote
+ * its token into this page; `post` refuses at once in a static build (saying what the page
+ * cannot: `does`), else sends the request same-origin with the token.
+ */
+export function endpoint<Req, Res>(base: string, route: string, does: string): { available: boolean; post(request: Req): Promise<Res> } {
+  const token = document.querySelector<HTMLMetaElement>('meta[name="tracebook-token"]')?.content ?? null;
   return {
     available: token !== null,
-    async decide(request) {
-      if (token === null) throw new DecisionError("this page is read-only (a static build): run `tracebook dev` to record decisions", null, 0);
-      return postJson<DecisionResult>(base, "decisions", token, request);
+    async post(request) {
+      if (token === null) throw new DecisionError(`this page is read-only (a static build): run \`tracebook dev\` to ${does}`, null, 0);
+      return postJson<Res>(base, route, token, request);
     },
   };
 }
 
-/** The token this server wrote into the page; null in a static build. */
-export function pageToken(): string | null {
-  return document.querySelector<HTMLMetaElement>('meta[name="tracebook-token"]')?.content ?? null;
-}
-
 /** POST JSON to the dev server's API, same-origin with the page's token; a refusal is a DecisionError naming the field. */
-export async function postJson<T>(base: string, route: string, token: string, body: unknown): Promise<T> {
+async function postJson<T>(base: string, route: string, token: string, body: unknown): Promise<T> {
   const res = await fetch(`${base.replace(/\/$/, "")}/api/${route}`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-tracebook-token": token },

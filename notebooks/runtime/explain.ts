@@ -1,5 +1,5 @@
 import type { ExplainAnswer, ExplainRequest } from "../../cells/notebooks/wire.ts";
-import { DecisionError, pageToken, postJson } from "./curation.ts";
+import { endpoint } from "./curation.ts";
 
 export type { ExplainAnswer, ExplainRequest, Explanation } from "../../cells/notebooks/wire.ts";
 
@@ -12,12 +12,6 @@ export interface Explanations {
 
 /** The `explain` builtin: `tracebook explain` through the dev server's JSON API. */
 export function explanations(base: string): Explanations {
-  const token = pageToken();
-  return {
-    available: token !== null,
-    async ask(request) {
-      if (token === null) throw new DecisionError("this page is read-only (a static build): run `tracebook dev` to explain your own input", null, 0);
-      return postJson<ExplainAnswer>(base, "explain", token, request);
-    },
-  };
+  const api = endpoint<ExplainRequest, ExplainAnswer>(base, "explain", "explain your own input");
+  return { available: api.available, ask: api.post };
 }

@@ -10,6 +10,7 @@ import { curation } from "./curation.ts";
 import { counterfactuals } from "./what-if.ts";
 import { explanations } from "./explain.ts";
 import { digit, digitPad } from "./digit.ts";
+import { contributionList, shareChart } from "./influence.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -79,6 +80,8 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     explain: () => explanations(options.base),
     digit: () => digit,
     digitPad: () => digitPad,
+    contributionList: () => contributionList,
+    shareChart: () => shareChart,
   });
   const main = runtime.module();
   for (const cell of notebook.cells) {

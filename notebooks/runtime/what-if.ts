@@ -1,7 +1,7 @@
 import * as Plot from "@observablehq/plot";
 import { html } from "htl";
 import type { WhatIfAnswer, WhatIfRequest } from "../../cells/notebooks/wire.ts";
-import { DecisionError, pageToken, postJson } from "./curation.ts";
+import { endpoint } from "./curation.ts";
 
 export type { WhatIfAnswer, WhatIfRequest } from "../../cells/notebooks/wire.ts";
 
@@ -40,12 +40,7 @@ const SEED_CHECK = 101;
 
 /** The `counterfactuals` builtin: what-if questions through the dev server's JSON API (`tracebook what-if`). */
 export function counterfactuals(base: string): Counterfactuals {
-  const token = pageToken();
-  const available = token !== null;
-  const ask = async (request: WhatIfRequest): Promise<WhatIfAnswer> => {
-    if (token === null) throw new DecisionError("this page is read-only (a static build): run `tracebook dev` to retrain", null, 0);
-    return postJson<WhatIfAnswer>(base, "what-if", token, request);
-  };
+  const { available, post: ask } = endpoint<WhatIfRequest, WhatIfAnswer>(base, "what-if", "retrain");
   return {
     available,
     ask,
