@@ -43,6 +43,20 @@ const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<
   [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
 };
 
+/**
+ * A request body as a JSON object with only the fields a route knows (`shape` shows the main
+ * ones in the error), and, where `served` is given, a `pipeline` this server serves.
+ */
+export function requestFields(body: unknown, fields: readonly string[], shape: string, served?: ReadonlySet<string>): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ApiError(400, null, `body: expected a JSON object ${shape}`);
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) if (!fields.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${fields.join(", ")})`);
+  if (served && (typeof b.pipeline !== "string" || !served.has(b.pipeline))) {
+    throw new ApiError(400, "pipeline", `pipeline: ${JSON.stringify(b.pipeline ?? null)} is not a pipeline this server serves (${[...served].join(", ") || "none"})`);
+  }
+  return b;
+}
+
 /** Whether a path is one of the API's routes. */
 export function isApiRoute(pathname: string): boolean {
   return Object.hasOwn(ROUTES, pathname);
@@ -50,21 +64,14 @@ export function isApiRoute(pathname: string): boolean {
 
 /** A POST to an API route: same-origin checks, the JSON body, the route's answer as JSON. */
 export async function handleApi(route: string, req: IncomingMessage, res: ServerResponse, api: NotebookApi): Promise<void> {
-  const r = ROUTES[route]!;
-  await handlePost(req, res, api.token, route, (body) => r.answer(api, body), r);
-}
-
-async function handlePost(
-  req: IncomingMessage, res: ServerResponse, token: string, route: string, action: (body: unknown) => Promise<unknown>,
-  words: { verb: string; busy: string; failed: string; maxBody?: number },
-): Promise<void> {
+  const words = ROUTES[route]!;
   try {
     if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${route}: only POST ${words.verb}`);
-    checkSameOrigin(req, token);
+    checkSameOrigin(req, api.token);
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, null, `content-type: send application/json (got ${JSON.stringify(type)})`);
     const body = await readJson(req, words.maxBody ?? MAX_BODY);
-    sendJson(res, 200, await action(body));
+    sendJson(res, 200, await words.answer(api, body));
   } catch (err) {
     if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
     // Nothing was written: the caller can send the same request again.

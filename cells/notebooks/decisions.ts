@@ -3,7 +3,7 @@ import { InputError } from "../datanet/errors.ts";
 import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
 import { resolveContributionIds, ACTIONS, type Action } from "../datanet/decisions.ts";
 import { checkText, curate } from "../curation/decisions.ts";
-import { ApiError } from "./api.ts";
+import { ApiError, requestFields } from "./api.ts";
 import type { DecisionRequest, DecisionResponse } from "./wire.ts";
 
 export type { DecisionRequest, DecisionResponse } from "./wire.ts";
@@ -16,11 +16,7 @@ const MAX_REASON = 2000;
 
 /** Check a request body before anything is opened; every error names the field at fault. */
 export function parseDecisionRequest(body: unknown): DecisionRequest {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new ApiError(400, null, "body: expected a JSON object {ids, status, reason, curator}");
-  }
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
+  const b = requestFields(body, FIELDS, "{ids, status, reason, curator}");
   const { ids, status, reason, curator, datanet, pipeline } = b;
   if (!Array.isArray(ids) || !ids.length) throw new ApiError(400, "ids", "ids: give a non-empty list of contribution ids");
   if (ids.length > MAX_IDS) throw new ApiError(400, "ids", `ids: ${ids.length} ids in one decision (at most ${MAX_IDS})`);

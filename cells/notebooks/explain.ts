@@ -3,7 +3,7 @@ import { MAX_FEATURES, MAX_TEXT_BYTES } from "../datanet/limits.ts";
 import type { Explainer } from "../attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import type { Payload } from "../factory/featurize.ts";
-import { ApiError } from "./api.ts";
+import { ApiError, requestFields } from "./api.ts";
 import type { NotebookData } from "./data.ts";
 import type { ExplainAnswer, ExplainRequest } from "./wire.ts";
 
@@ -15,12 +15,7 @@ const KEEP = 4;
 
 /** Check an explain request before anything loads; every error names the field at fault. */
 export function parseExplainRequest(body: unknown, served: ReadonlySet<string>): ExplainRequest {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ApiError(400, null, "body: expected a JSON object {pipeline, inputs}");
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
-  if (typeof b.pipeline !== "string" || !served.has(b.pipeline)) {
-    throw new ApiError(400, "pipeline", `pipeline: ${JSON.stringify(b.pipeline ?? null)} is not a pipeline this server serves (${[...served].join(", ") || "none"})`);
-  }
+  const b = requestFields(body, FIELDS, "{pipeline, inputs}", served);
   const inputs = b.inputs;
   if (!Array.isArray(inputs) || !inputs.length || inputs.length > MAX_INPUTS) throw new ApiError(400, "inputs", `inputs: give 1 to ${MAX_INPUTS} inputs (texts, or arrays of numbers)`);
   inputs.forEach((v, i) => {
@@ -30,7 +25,7 @@ export function parseExplainRequest(body: unknown, served: ReadonlySet<string>):
     if (text && Buffer.byteLength(v as string) > MAX_TEXT_BYTES) throw new ApiError(400, "inputs", `inputs[${i}]: a text is at most ${MAX_TEXT_BYTES / 1024} KiB`);
     if (numbers && (v as number[]).length > MAX_FEATURES) throw new ApiError(400, "inputs", `inputs[${i}]: at most ${MAX_FEATURES} numbers`);
   });
-  const out: ExplainRequest = { pipeline: b.pipeline, inputs: inputs as ExplainRequest["inputs"] };
+  const out: ExplainRequest = { pipeline: b.pipeline as string, inputs: inputs as ExplainRequest["inputs"] };
   if (b.top !== undefined) {
     if (typeof b.top !== "number" || !Number.isSafeInteger(b.top) || b.top < 1 || b.top > MAX_TOP) throw new ApiError(400, "top", `top: a count from 1 to ${MAX_TOP}`);
     out.top = b.top;

@@ -152,7 +152,7 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
   const url = new URL(req.url ?? "/", "http://localhost");
   const p = decodeURIComponent(url.pathname);
   if (isApiRoute(p)) {
-    if (!options.api) throw new NotFoundError("no decisions or what-if questions here: a static build is read-only (run `tracebook dev`)");
+    if (!options.api) throw new NotFoundError("no API here: a static build is read-only (run `tracebook dev` to decide, retrain or explain)");
     await handleApi(p, req, res, options.api);
     return true;
   }

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { WorkspaceBusyError } from "../store/workspace.ts";
-import { ApiError } from "./api.ts";
+import { ApiError, requestFields } from "./api.ts";
 import { canonicalRemoval } from "../quality/removal.ts";
 import type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
 
@@ -11,12 +11,7 @@ const MAX_NAMES = 1000;
 
 /** Check a what-if request before anything runs; every error names the field at fault. */
 export function parseWhatIfRequest(body: unknown, served: ReadonlySet<string>): WhatIfRequest {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ApiError(400, null, "body: expected a JSON object {pipeline, contributors, datanets, ids}");
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) if (!FIELDS.includes(k)) throw new ApiError(400, k, `${k}: unknown field (expected ${FIELDS.join(", ")})`);
-  if (typeof b.pipeline !== "string" || !served.has(b.pipeline)) {
-    throw new ApiError(400, "pipeline", `pipeline: ${JSON.stringify(b.pipeline ?? null)} is not a pipeline this server serves (${[...served].join(", ") || "none"})`);
-  }
+  const b = requestFields(body, FIELDS, "{pipeline, contributors, datanets, ids}", served);
   const names = (field: "contributors" | "datanets" | "ids"): string[] | undefined => {
     const v = b[field];
     if (v === undefined) return undefined;
@@ -25,7 +20,7 @@ export function parseWhatIfRequest(body: unknown, served: ReadonlySet<string>): 
     }
     return v as string[];
   };
-  const out: WhatIfRequest = { pipeline: b.pipeline, contributors: names("contributors"), datanets: names("datanets"), ids: names("ids") };
+  const out: WhatIfRequest = { pipeline: b.pipeline as string, contributors: names("contributors"), datanets: names("datanets"), ids: names("ids") };
   if (![out.contributors, out.datanets, out.ids].some((l) => l?.length)) throw new ApiError(400, "contributors", "contributors: say what to leave out (contributors, datanets or ids)");
   try {
     canonicalRemoval(out); // an id that is no contribution id is refused here, before anything runs
