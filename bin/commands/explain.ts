@@ -8,7 +8,6 @@ import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import { ancestorsAndSelf } from "../../cells/graph/pipeline.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { computeBackend } from "../../cells/compute/backend.ts";
 import { Explainer, type ExplainAnswer, type Explanation } from "../../cells/attribution/explain.ts";
 import { chooseTracin, contributionsToExplain, explainSource, type ContributionToExplain } from "../../cells/attribution/source.ts";
 import type { TracinParams } from "../../cells/attribution/cells.ts";
@@ -46,7 +45,6 @@ export function registerExplain(program: Command): void {
         const onEvent = opts.json ? undefined : (e: GraphEvent) => e.event !== "cell-fresh" && print(e); // only what had to run
         await bringUpToDate(ws, pipeline, params.model, { signal, onEvent });
         if (!ancestorsAndSelf(pipeline, params.model).has(params.train)) await bringUpToDate(ws, pipeline, params.train, { signal, onEvent });
-        await computeBackend();
         const explainer = await Explainer.load(ws, await explainSource(ws, pipeline.name, pipeline.cells, influence));
         const payloads = parsePayloads(inputs, explainer.reads.features, explainer.source.modelId);
         const answer = payloads.length ? await explainer.explain(payloads, { top, as: opts.as, signal }) : null;

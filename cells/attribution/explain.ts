@@ -1,4 +1,4 @@
-import { tf } from "../compute/backend.ts";
+import { computeBackend, tf } from "../compute/backend.ts";
 import { featurize, type Payload } from "../factory/featurize.ts";
 import { toTensors } from "../factory/mlp.ts";
 import { argmaxAt, classProbabilities } from "../factory/predict.ts";
@@ -50,6 +50,7 @@ export class Explainer {
   ) {}
 
   static async load(ws: Workspace, source: ExplainSource): Promise<Explainer> {
+    await computeBackend(); // a fresh process (the CLI, the notebook server) has not chosen one yet
     const loaded = await loadAttribution(ws, source.modelId, source.train, null);
     const checkpoints = pickCheckpoints(loaded.checkpoints, source.params.checkpoints ?? "all", source.modelId);
     return new Explainer(source, loaded, checkpoints, creditOf(loaded.trainSet), await snippets(ws, source.train.relation));

@@ -53,8 +53,7 @@ export class Explainers {
 
   async answer(req: ExplainRequest): Promise<ExplainAnswer> {
     // TF.js and the native engine load on the first question, not with the server.
-    const [{ computeBackend }, { Explainer }] = await Promise.all([import("../compute/backend.ts"), import("../attribution/explain.ts")]);
-    await computeBackend();
+    const { Explainer } = await import("../attribution/explain.ts");
     try {
       const asked = `${req.pipeline}\u0000${req.influence ?? ""}`;
       // The catalog is kept current by the watchers' events, without the workspace: while a

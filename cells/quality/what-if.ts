@@ -36,7 +36,7 @@ export type { WhatIfAnswer } from "./answer.ts";
  * for and runs the stale cells it reads, and its runs sit in the pipeline's log like any cell's.
  */
 export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Promise<WhatIfAnswer> {
-  const params = p.cells.get(tracinName(p, req.influence))!.params as TracinParams;
+  const params = p.cells.get(chooseTracin(p.name, p.cells, req.influence))!.params as TracinParams;
   let cell: Cell;
   try {
     const heldOut = req.heldOut ?? (p.cells.get(params.model)?.params as { heldOut?: string } | undefined)?.heldOut;
@@ -62,7 +62,7 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
  * by its account, held that prediction up. `query` is an inference id or a unique prefix.
  */
 export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: string; top?: number; influence?: string; signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<{ query: string; ids: string[] }> {
-  const name = tracinName(p, o.influence);
+  const name = chooseTracin(p.name, p.cells, o.influence);
   const prefix = o.query.trim().toLowerCase();
   if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new InputError(`${JSON.stringify(o.query)} is not an inference id (hex, in full or a prefix of at least 4)`);
   const { artifact } = await bringUpToDate(ws, p, name, o);
@@ -72,9 +72,4 @@ export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: strin
   const rows = await ws.rows<{ key: string }>(
     "select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank limit ?", [artifact, queries[0]!, o.top ?? 1_000_000]);
   return { query: queries[0]!, ids: rows.map((r) => r.key) };
-}
-
-/** The tracin cell a question is about: the one named, else `influence`, else the pipeline's only one. */
-function tracinName(p: Pipeline, name: string | undefined): string {
-  return chooseTracin(p.name, p.cells, name);
 }

@@ -114,8 +114,7 @@ export const RECOMPUTED_SAMPLE = { sample: 20, seed: 0 };
  */
 export async function recomputedAttribution(ws: Workspace, pipeline: string, receiptsCell: string, o = RECOMPUTED_SAMPLE): Promise<AttributionRecomputed> {
   try {
-    const [{ computeBackend }, { recomputeReceipts }] = await Promise.all([import("../../cells/compute/backend.ts"), import("../../cells/attribution/recompute.ts")]);
-    await computeBackend();
+    const { recomputeReceipts } = await import("../../cells/attribution/recompute.ts");
     const r = await recomputeReceipts(ws, pipeline, receiptsCell, o);
     const shown = r.mismatched.slice(0, 3).map((m) => `${m.query.slice(0, 12)}: ${m.why}`).join("; ");
     return {
