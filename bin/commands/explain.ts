@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { parsePayloads } from "../payloads.ts";
+import { wholeNumber } from "../numbers.ts";
 import { humanPrinter } from "./run.ts";
 import type { GraphEvent } from "../../cells/graph/scheduler.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
@@ -31,8 +32,7 @@ export function registerExplain(program: Command): void {
     .option("--as <label>", "for the inputs: trace the loss of this label instead of the prediction's, what speaks for (and against) it")
     .option("--json", "print the explanations as JSON")
     .action(async (name: string, inputs: string[], opts: ExplainOpts, command: Command) => {
-      const top = Number(opts.top);
-      if (!Number.isSafeInteger(top) || top < 1) throw new InputError(`--top: a count of at least 1 (got ${JSON.stringify(opts.top)})`);
+      const top = wholeNumber(opts.top, "--top", { min: 1 });
       if (!inputs.length && !opts.contribution?.length) throw new InputError("say what to explain: give inputs, or --contribution <id>");
       if (opts.datanet !== undefined && !opts.contribution?.length) throw new InputError("--datanet goes with --contribution");
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {

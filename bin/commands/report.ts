@@ -6,6 +6,7 @@ import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
 import { verifyReport } from "../../reports/verify.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { wholeNumber } from "../numbers.ts";
 
 interface ReportOpts { epoch?: string; cell?: string; out?: string; pdf: boolean }
 
@@ -39,8 +40,7 @@ export function registerReport(program: Command): void {
     .option("--seed <seed>", "your sample's seed (the author cannot know which receipts you will recompute)", "1")
     .option("--json", "print the checks as JSON")
     .action(async (dir: string, opts: { recompute: string; seed: string; json?: boolean }, command: Command) => {
-      const sample = Number(opts.recompute), seed = Number(opts.seed);
-      if (!/^\d+$/.test(opts.recompute.trim()) || !Number.isSafeInteger(sample)) throw new InputError(`--recompute: a count of receipts, 0 or more (got ${JSON.stringify(opts.recompute)})`);
+      const sample = wholeNumber(opts.recompute, "--recompute", { what: "a count of receipts, 0 or more" }), seed = Number(opts.seed);
       if (!/^-?\d+$/.test(opts.seed.trim()) || !Number.isSafeInteger(seed)) throw new InputError(`--seed: an integer (got ${JSON.stringify(opts.seed)})`);
       await withWorkspace(command, async (ws) => {
         const v = await verifyReport(ws, path.resolve(dir), { recompute: { sample, seed } });

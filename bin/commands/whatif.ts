@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { humanPrinter } from "./run.ts";
+import { wholeNumber } from "../numbers.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
@@ -29,10 +30,8 @@ export function registerWhatIf(program: Command): void {
     .action(async (name: string, opts: WhatIfOpts, command: Command) => {
       const without = { contributors: opts.contributor, datanets: opts.datanet, ids: opts.id };
       const replicateSeed = opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
-      const top = opts.top === undefined ? undefined : Number(opts.top);
-      if (top !== undefined && (opts.proponentsOf === undefined || !Number.isSafeInteger(top) || top < 1)) {
-        throw new InputError(opts.proponentsOf === undefined ? "--top goes with --proponents-of" : `--top: a count of at least 1 (got ${JSON.stringify(opts.top)})`);
-      }
+      if (opts.top !== undefined && opts.proponentsOf === undefined) throw new InputError("--top goes with --proponents-of");
+      const top = opts.top === undefined ? undefined : wholeNumber(opts.top, "--top", { min: 1 });
       try {
         // Say what is wrong with the question before opening anything (proponents are found later).
         if (opts.proponentsOf === undefined || [without.contributors, without.datanets, without.ids].some((l) => l?.length)) canonicalRemoval(without);
@@ -59,9 +58,7 @@ export function registerWhatIf(program: Command): void {
 
 /** `--seed-check N`: a seed is a non-negative integer. */
 export function parseSeed(v: string): number {
-  const seed = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(seed)) throw new InputError(`--seed-check: a seed is a non-negative integer (got ${JSON.stringify(v)})`);
-  return seed;
+  return wholeNumber(v, "--seed-check", { what: "a seed is a non-negative integer" });
 }
 
 /** What the retrain does not cover: asked rows that trained nothing, and left-out rows the frozen base still holds. */

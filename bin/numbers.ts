@@ -1,0 +1,11 @@
+import { InputError } from "../cells/datanet/errors.ts";
+
+/**
+ * A whole number given on the command line (a count, a seed), at least `min`; anything else is
+ * bad input naming the flag and `what` it should be (exit 2).
+ */
+export function wholeNumber(value: string, flag: string, o: { min?: number; what?: string } = {}): number {
+  const min = o.min ?? 0, n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: ${o.what ?? `a count of at least ${min}`} (got ${JSON.stringify(value)})`);
+  return n;
+}
