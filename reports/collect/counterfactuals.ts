@@ -2,7 +2,7 @@ import type { Workspace } from "../../cells/store/workspace.ts";
 import { canonicalRemoval, describeRemoval } from "../../cells/quality/removal.ts";
 import { isWhatIfCell } from "../../cells/quality/questions.ts";
 import type { CounterfactualFact } from "../facts.ts";
-import { int, modelIn, name, num, tableFile, tableVersion } from "./tables.ts";
+import { int, name, num, tableFile, tableVersion } from "./tables.ts";
 
 /**
  * Every answer to "what if these contributions had never been given?" on this model: the latest
@@ -21,11 +21,13 @@ export async function collectCounterfactuals(ws: Workspace, modelId: string): Pr
     const key = `${r.pipeline}\u0000${r.cell}`;
     if (seen.has(key)) continue;
     const file = tableFile(ws, r);
-    if (!file || (await modelIn(ws, file)) !== modelId) continue;
+    if (!file) continue;
+    // One read for the summary, the query count and the model (every row of the table names the one it was asked of).
+    const [s] = await ws.rows<Record<string, unknown>>(
+      "select *, (count(*) filter (where row = 'query') over ())::integer as n_queries from read_parquet(?) qualify row = 'summary'", [file]);
+    if (!s || s.model_id !== modelId) continue;
     seen.add(key);
-    const [s] = await ws.rows<Record<string, unknown>>("select * from read_parquet(?) where row = 'summary'", [file]);
-    if (!s) continue;
-    const [{ n }] = await ws.rows<{ n: number }>("select count(*)::integer as n from read_parquet(?) where row = 'query'", [file]) as [{ n: number }];
+    const n = Number(s.n_queries);
     const params = JSON.parse(r.params_json) as { without?: unknown; replicateSeed?: unknown };
     out.push({
       run: { pipeline: r.pipeline, cell: r.cell, fingerprint: r.fingerprint, data_version: r.data_version, recomputed_data_version: await tableVersion(ws, file) },
