@@ -51,7 +51,7 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   };
   const all = await ws.rows<{ query: string; receipt: string }>("select query, receipt from read_parquet(?) order by query", [output(receiptsCell)]);
   const chosen = new Rng(o.seed).shuffle(all.map((r) => r.query)).slice(0, o.sample).sort();
-  const receipts = new Map(all.map((r) => [r.query, JSON.parse(r.receipt) as Receipt]));
+  const receipts = new Map(all.map((r) => [r.query, r.receipt])); // parsed for the sample only
 
   const source = await explainSource(ws, pipeline, cells, influence);
   // Each sampled inference's input as the tracin cell read it (a query table has text or features).
@@ -74,7 +74,7 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   } else if (chosen.length) {
     (await explainer.explain(chosen.map(payload), { top })).explanations.forEach((e, j) => explanations.set(chosen[j]!, e));
   }
-  const mismatched = chosen.map((q) => ({ query: q, why: disagreement(receipts.get(q)!, explanations.get(q)!, top) })).filter((m) => m.why !== null) as { query: string; why: string }[];
+  const mismatched = chosen.map((q) => ({ query: q, why: disagreement(JSON.parse(receipts.get(q)!) as Receipt, explanations.get(q)!, top) })).filter((m) => m.why !== null) as { query: string; why: string }[];
   return { receipts: receiptsCell, influence, sampled: chosen.length, of: all.length, seed: o.seed, mismatched, seconds: (performance.now() - t0) / 1000 };
 }
 

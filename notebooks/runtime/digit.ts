@@ -7,14 +7,19 @@ export function digit(features: ArrayLike<number>, scale = 2): HTMLCanvasElement
   canvas.style.width = canvas.style.height = `${side * scale}px`;
   canvas.style.imageRendering = "pixelated";
   canvas.className = "tb-digit";
-  const context = canvas.getContext("2d")!;
-  const image = context.createImageData(side, side);
-  values.forEach((v, i) => {
-    const ink = 255 - Math.round(255 * Math.max(0, Math.min(1, v)));
-    image.data.set([ink, ink, ink, 255], 4 * i);
-  });
-  context.putImageData(image, 0, 0);
+  inkOn(canvas, values);
   return canvas;
+}
+
+/** Draw n² values in [0, 1] on an n × n canvas: dark ink on white. */
+function inkOn(canvas: HTMLCanvasElement, values: ArrayLike<number>): void {
+  const context = canvas.getContext("2d")!;
+  const image = context.createImageData(canvas.width, canvas.height);
+  for (let i = 0; i < values.length; i++) {
+    const ink = 255 - Math.round(255 * Math.max(0, Math.min(1, values[i]!)));
+    image.data.set([ink, ink, ink, 255], 4 * i);
+  }
+  context.putImageData(image, 0, 0);
 }
 
 /**
@@ -51,15 +56,7 @@ export function digitPad(options: { side?: number; scale?: number; value?: Array
     }
     draw();
   };
-  const context = canvas.getContext("2d")!;
-  const draw = () => {
-    const image = context.createImageData(side, side);
-    ink.forEach((v, i) => {
-      const g = 255 - Math.round(255 * v);
-      image.data.set([g, g, g, 255], 4 * i);
-    });
-    context.putImageData(image, 0, 0);
-  };
+  const draw = () => inkOn(canvas, ink);
   let down = false;
   canvas.addEventListener("pointerdown", (e) => {
     down = true;
