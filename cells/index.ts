@@ -88,6 +88,8 @@ export { recordInferences, infer, payloadOf, epochOf } from "./rewards/ledger.ts
 export type { InferenceRecord, InferOptions } from "./rewards/ledger.ts";
 export { inferences } from "./rewards/workload.ts";
 export type { WorkloadParams } from "./rewards/workload.ts";
+export { usageLedger, usageQuery } from "./rewards/usage.ts";
+export type { UsageLedgerParams } from "./rewards/usage.ts";
 export { parseAmount, formatAmount, parseShare, DECIMALS, UNIT } from "./rewards/amounts.ts";
 export { parsePolicy, DEFAULT_POLICY } from "./rewards/policy.ts";
 export type { SplitPolicy, ParsedPolicy } from "./rewards/policy.ts";

@@ -102,10 +102,17 @@ describe("usage ledger and settlement", () => {
     ws.close();
     const env = { ...process.env, TRACEBOOK_HOME: ws.home };
     const file = path.resolve("test/fixtures/pay.pipeline.ts");
-    const inf = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "0.5", "--id", "cli-1", "cli-2", "--", "casino winner pills", "team meeting notes"], { encoding: "utf8", env });
+    const inf = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "0.5", "--epoch", "e3", "--id", "cli-1", "cli-2", "--", "casino winner pills", "team meeting notes"], { encoding: "utf8", env });
     expect(inf.status, inf.stderr).toBe(0);
     expect(inf.stdout).toMatch(/cli-1 .*casino winner pills.*spam/);
     expect(inf.stdout).toMatch(/cli-2 .*team meeting notes.*ham/);
+    expect(inf.stderr).toMatch(/cell usage of pay attributes and settles it on the next `tracebook run .*pay\.pipeline\.ts`/);
+    // What the caller paid for is traced and split on the next run, in its own epoch.
+    const run = spawnSync(process.execPath, [BIN, "run", file], { encoding: "utf8", env });
+    expect(run.status, run.stderr).toBe(0);
+    const paid = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e3"], { encoding: "utf8", env });
+    expect(paid.status, paid.stderr).toBe(0);
+    expect(paid.stdout).toMatch(/Epoch e3 \(policy default@1\): 2 inferences paid 1 in fees; statement pays out 1 \(reconciles to the base unit\)/);
     const bad = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "1e-3", "x"], { encoding: "utf8", env });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--fee/);
@@ -125,9 +132,10 @@ describe("usage ledger and settlement", () => {
     // The statement's amounts as JSON: exact integers in base units (text), summing to the fees.
     const shown = spawnSync(process.execPath, [BIN, "show", file, "rewards", "--json", "--limit", "1000"], { encoding: "utf8", env });
     expect(shown.status, shown.stderr).toBe(0);
-    const statement = JSON.parse(shown.stdout) as { amount: string }[];
+    const statement = JSON.parse(shown.stdout) as { epoch: string; amount: string }[];
     expect(statement.every((l) => /^\d+$/.test(l.amount))).toBe(true);
-    expect(statement.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(40n * 1234n);
+    const total = (epoch: string) => statement.filter((l) => l.epoch === epoch).reduce((s, l) => s + BigInt(l.amount), 0n);
+    expect([total("e1"), total("e3")]).toEqual([40n * 1234n, 10n ** 18n]);
     const none = spawnSync(process.execPath, [BIN, "rewards", "nothing"], { encoding: "utf8", env });
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);

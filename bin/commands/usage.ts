@@ -8,6 +8,8 @@ import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { parsePayloads } from "../payloads.ts";
+import type { Pipeline } from "../../cells/graph/pipeline.ts";
+import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; json?: boolean }
 
@@ -38,6 +40,7 @@ export function registerUsage(program: Command): void {
         const server = new ModelServer(ws.home);
         try {
           const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
+          console.error(settlementHint(pipeline, name, opts.model));
           if (opts.json) return console.log(toJson(out));
           console.log(formatTable(out.map((o, i) => ({
             inference: o.id, input: inputs[i]!.slice(0, 60), prediction: o.label,
@@ -72,7 +75,8 @@ export function registerUsage(program: Command): void {
         const { pipelineSides } = await import("../../reports/collect/sides.ts");
         const { massBoundPenalties } = await import("../../reports/collect/stability.ts");
         const sides = penalties.length
-          ? await pipelineSides(ws, name, penalties).catch((err: unknown) => { if (err instanceof InputError) return []; throw err; })
+          ? (await pipelineSides(ws, name, penalties).catch((err: unknown) => { if (err instanceof InputError) return []; throw err; }))
+            .filter((x) => !opts.epoch || x.epoch === opts.epoch) // the usage table may span epochs: print the one asked for
           : [];
         if (opts.json) return console.log(toJson({ lines, fees, penalties, sides }));
         for (const f of fees) {
@@ -93,4 +97,19 @@ export function registerUsage(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * Where a fee just recorded will be settled: by the pipeline's usageLedger cells that read this
+ * model cell, on its next run; or a warning that no cell reads it, so nothing will pay out.
+ */
+function settlementHint(pipeline: Pipeline, name: string, model: string): string {
+  const ledgers = [...pipeline.cells].filter(([, c]) => c.kind === "usage-ledger");
+  const reading = pipeline.cells.has(model) ? ledgers.filter(([, c]) => (c.params as UsageLedgerParams).models.includes(model)) : ledgers;
+  if (reading.length) {
+    return `Recorded in the usage ledger: cell ${reading.map(([n]) => n).join(", ")} of ${pipeline.name} attributes and settles it on the next ` +
+      `\`tracebook run ${name}\` (at once under \`tracebook dev\` or \`run --watch\`).`;
+  }
+  return `Warning: recorded in the usage ledger, but no usageLedger cell of ${pipeline.name} reads ${pipeline.cells.has(model) ? `model cell "${model}"` : "its model cells"}: ` +
+    `this fee will not be attributed or paid out until one does (usageLedger({ models: [...] }) in the pipeline).`;
 }

@@ -14,8 +14,9 @@ export interface Cell {
   /**
    * For cells that read state outside the graph (a Datanet): the version of that state now,
    * cheap to compute. It enters the fingerprint, so a curator's decision makes the cell stale.
+   * `pipeline` is the pipeline the cell is planned in, for state kept per pipeline (the usage ledger).
    */
-  source?(ws: Workspace): Promise<SourceVersion>;
+  source?(ws: Workspace, pipeline: string): Promise<SourceVersion>;
   run(ctx: CellContext): Promise<CellResult>;
   /**
    * For cells whose output table points at files outside it (a model folder): why the recorded

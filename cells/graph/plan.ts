@@ -18,8 +18,8 @@ export interface CellPlan {
  * fingerprint is fresh; otherwise the reasons name what moved (code, params, which input, the
  * outside state). A run that failed on exactly this fingerprint stays failed until something moves.
  */
-export async function planCell(ws: Workspace, cell: Cell, inputs: Record<string, string>, history: CellHistory): Promise<CellPlan> {
-  const source = cell.source ? await cell.source(ws) : null;
+export async function planCell(ws: Workspace, pipeline: string, cell: Cell, inputs: Record<string, string>, history: CellHistory): Promise<CellPlan> {
+  const source = cell.source ? await cell.source(ws, pipeline) : null;
   const paramsJson = canonicalJson(cell.params);
   const fp = fingerprint({ kind: cell.kind, version: cell.version, params: cell.params, inputs, source: source?.version });
   const plan = { fingerprint: fp, paramsJson, inputs, sourceVersion: source?.version ?? null };

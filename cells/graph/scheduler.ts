@@ -95,7 +95,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
       let started = false;
       const t0 = performance.now();
       try {
-        const plan = await planCell(ws, cell, inputVersions, history);
+        const plan = await planCell(ws, p.name, cell, inputVersions, history);
         if (plan.verdict.state === "fresh" && !forced(name)) {
           current.set(name, { dataVersion: previous!, artifact: history.lastSucceeded!.artifact! });
           summary.fresh.push(name);

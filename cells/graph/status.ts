@@ -37,7 +37,7 @@ export async function pipelineStatus(ws: Workspace, p: Pipeline): Promise<CellSt
     else {
       try {
         const inputs = Object.fromEntries(cell.inputs.map((i) => [i, byName.get(i)!.dataVersion!]));
-        const { verdict } = await planCell(ws, cell, inputs, history);
+        const { verdict } = await planCell(ws, p.name, cell, inputs, history);
         status = { ...base, state: verdict.state, reason: verdict.state === "fresh" ? null : verdict.reason };
       } catch (err) {
         status = { ...base, state: "failed", reason: (err as Error).message };

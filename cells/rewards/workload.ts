@@ -7,6 +7,7 @@ import { readManifest } from "../factory/store.ts";
 import { recordInferences, type InferenceRecord } from "./ledger.ts";
 import { parseAmount, formatAmount } from "./amounts.ts";
 import { stageRows } from "../store/stage.ts";
+import { usageQuery } from "./usage.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 
 export interface WorkloadParams {
@@ -86,14 +87,8 @@ export function inferences(p: WorkloadParams): Cell {
       ctx.log(`${records.length} inferences (${added} recorded, ${replayed} already in the ledger); fee ${formatAmount(fee)} each; ` +
         models.map((m) => `${m.cell}: ${records.filter((r) => r.modelId === m.id).length}`).join(", "));
       // The cell's table is read back from the ledger: the first recording of each id is the truth.
-      // Amounts leave as DECIMAL(38, 0): Parquet would turn a HUGEINT into a DOUBLE.
       await stageRows(ctx.ws, "__tracebook_workload_ids", [["id", "VARCHAR"]], records.map((r) => [r.id]));
-      return {
-        query: `select i.id, i.model_id, i.model_kind, json_extract_string(i.payload_json, '$.title') as title, json_extract_string(i.payload_json, '$.text') as text,
-                       cast(json_extract(i.payload_json, '$.features') as float[]) as features, null::varchar as label,
-                       i.prediction, i.confidence, i.fee::decimal(38, 0) as fee, i.caller, i.epoch, i.executed_at
-                from inferences i where i.id in (select id from __tracebook_workload_ids) order by i.id`,
-      };
+      return { query: usageQuery("i.id in (select id from __tracebook_workload_ids)") };
     },
   };
 }

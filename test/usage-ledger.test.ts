@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pipelineStatus, runPipeline, usageLedger, type GraphEvent } from "../cells/index.ts";
+import payPipeline from "./fixtures/pay.pipeline.ts";
+import { ModelServer } from "../cells/factory/serve.ts";
+import { infer } from "../cells/rewards/ledger.ts";
+import { decide } from "../cells/datanet/decisions.ts";
+import { collectFacts } from "../reports/collect/collect.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+
+/** The parquet file a cell of the pay pipeline last wrote. */
+const artifactOf = async (ws: Workspace, cell: string) =>
+  (await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]))[0]!.artifact;
+const sum = async (ws: Workspace, sql: string, params: string[] = []) => (await ws.rows<{ s: string | null }>(sql, params))[0]!.s;
+
+describe("the usage ledger cell", () => {
+  let ws: Workspace;
+  let server: ModelServer;
+  let modelId: string;
+  beforeAll(async () => {
+    ws = await tempWorkspace();
+    server = new ModelServer(ws.home);
+    await separableDatanet(ws, "notes", 120);
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    [{ model_id: modelId }] = (await ws.rows<{ model_id: string }>("select distinct model_id from inferences")) as [{ model_id: string }];
+  }, 120_000);
+  afterAll(() => {
+    server?.dispose();
+    ws?.close();
+  });
+
+  const stale = async () => (await pipelineStatus(ws, payPipeline)).filter((c) => c.state !== "fresh").map((c) => [c.cell, c.reason]);
+
+  it("reads the workload's inferences back from the ledger, with where each came from", async () => {
+    const usage = await ws.rows<{ source: string; n: bigint }>("select source, count(*) as n from inferences group by all");
+    expect(usage).toEqual([{ source: "workload:pay.workload", n: 40n }]);
+    expect(await sum(ws, "select sum(amount)::varchar as s from settlements where pipeline = 'pay'")).toBe(String(40 * 1234));
+  });
+
+  it("attributes and settles what a caller paid for, in its own pipeline only, once", async () => {
+    // Inferences on the same model recorded for another pipeline, or for none, are not this pipeline's to pay.
+    await infer(ws, server, modelId, [{ text: "casino winner pills" }], { fee: 7n, caller: "api:x", pipeline: "elsewhere", source: "api", ids: ["other-1"], epoch: "e2" });
+    await infer(ws, server, modelId, [{ text: "casino winner pills" }], { fee: 9n, caller: "api:x", source: "api", ids: ["loose-1"], epoch: "e2" });
+    expect(await stale()).toEqual([]);
+
+    await infer(ws, server, modelId, [{ text: "casino winner pills" }, { text: "team meeting notes" }], { fee: 500n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["paid-1", "paid-2"], epoch: "e2" });
+    const why = await stale();
+    expect(why[0]).toEqual(["usage", expect.stringMatching(/^the usage ledger of pipeline pay changed/)]);
+    expect(why.map(([c]) => c)).toEqual(["usage", "influence", "receipts", "rewards"]);
+
+    const run = await runPipeline(ws, payPipeline);
+    expect([run.failed, run.ran]).toEqual([[], ["usage", "influence", "receipts", "rewards"]]);
+    // Traced like the workload's: top proponents and the contributors' shares.
+    const traced = await ws.rows<{ query: string; n: bigint }>(
+      "select query, count(*) as n from read_parquet(?) where query like 'paid-%' and level = 'contribution' group by all order by all", [await artifactOf(ws, "influence")]);
+    expect(traced.map((t) => t.query)).toEqual(["paid-1", "paid-2"]);
+    // Paid out exactly, each line citing the inference's receipt; the workload's epoch is untouched.
+    const lines = await ws.rows<{ inference_id: string; s: string; receipts: bigint }>(
+      "select inference_id, sum(amount)::varchar as s, count(distinct receipt_hash) as receipts from rewards where epoch = 'e2' group by all order by all");
+    expect(lines.map((l) => [l.inference_id, l.s, l.receipts])).toEqual([["paid-1", "500", 1n], ["paid-2", "500", 1n]]);
+    expect(await sum(ws, "select sum(amount)::varchar as s from settlements where pipeline = 'pay' and epoch = 'e2'")).toBe("1000");
+    expect(await sum(ws, "select sum(amount)::varchar as s from settlements where pipeline = 'pay' and epoch = 'e1'")).toBe(String(40 * 1234));
+    const [receipt] = await ws.rows<{ receipt_hash: string }>("select distinct receipt_hash from rewards where inference_id = 'paid-1'");
+    expect(receipt!.receipt_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    // A replay records nothing, so nothing is stale and nothing is paid twice.
+    await infer(ws, server, modelId, [{ text: "casino winner pills" }], { fee: 500n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["paid-1"], epoch: "e2" });
+    expect(await stale()).toEqual([]);
+  }, 120_000);
+
+  it("settles an inference of a model no tracin cell traces, and says it was not attributed", async () => {
+    const [{ model_id: baseId }] = (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "base")])) as [{ model_id: string }];
+    await infer(ws, server, baseId, [{ text: "team meeting notes" }], { fee: 100n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["base-1"], epoch: "e2" });
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    const lines = await ws.rows<{ role: string; receipt_hash: string; amount: string }>("select role, receipt_hash, amount::varchar as amount from rewards where inference_id = 'base-1' order by all");
+    expect(lines.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(100n);
+    expect(lines.every((l) => l.receipt_hash === "none: model not attributed")).toBe(true);
+    expect(lines.some((l) => l.role === "contributor")).toBe(false);
+  }, 60_000);
+
+  it("names the inferences of a retrained model that no run settled", async () => {
+    // Recorded for the current model, then a curator's rejection retrains it before any run settled them.
+    await infer(ws, server, modelId, [{ text: "casino winner pills" }], { fee: 3n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-1"], epoch: "e1" });
+    const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+    await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+    const logs: string[] = [];
+    const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "usage") logs.push(e.message); } });
+    expect(run.failed).toEqual([]);
+    expect(logs.join("\n")).toMatch(/1 inferences recorded for pay by other models \(retrained since, or not named here\) were never settled \(fees 0\.000000000000000003\)/);
+    expect(await ws.rows("select * from rewards where inference_id = 'late-1'")).toEqual([]);
+    // The report counts it among the epoch's unsettled inferences, and every check still holds.
+    const facts = await collectFacts(ws, "pay", { epochs: ["e1"] });
+    expect(facts.lineage.ledger.unsettled).toBe(1);
+    expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+  }, 180_000);
+});
+
+describe("usageLedger()", () => {
+  it("refuses a declaration without models, or naming a cell twice", () => {
+    expect(() => usageLedger({ models: [] })).toThrow(/name at least one model cell/);
+    expect(() => usageLedger({ models: ["model"], after: ["model"] })).toThrow(/"model" is named twice/);
+  });
+});
