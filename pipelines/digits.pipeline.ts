@@ -1,7 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
 // training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
 // every training image on every held-out image, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -20,9 +20,12 @@ export default pipeline("digits", {
     epochs: 8, batchSize: 32, optimizer: { name: "adam" }, schedule: { kind: "cosine", lr: 3e-3, final: 2e-4 }, checkpoints: 4, seed: 7,
   }),
   // A seeded agent workload: 600 calls on random held-out digits, spread unevenly over callers.
-  usage: inferences({
+  workload: inferences({
     models: { model: 1, base: 0 }, queries: "queries", calls: 600, fee: "0.0005", callers: ["agent:ocr", "agent:ocr", "agent:forms"], epoch: "2026-11", seed: 11,
   }),
+  // What gets attributed and paid: every executed inference of these models recorded for this
+  // pipeline, the workload's and any a caller paid for (`tracebook infer`), read from the ledger.
+  usage: usageLedger({ models: ["model", "base"], after: ["workload"] }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "exact" }),
   influence_topk: sql`
     select query, key as contribution, contributor, score, rank, text

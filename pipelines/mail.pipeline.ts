@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -23,9 +23,12 @@ export default pipeline("mail", {
   }),
   // Executed, paid inferences: the held-out mail replayed through the adapter by three agents.
   // The base is never called, so it earns nothing (and the statement says so).
-  usage: inferences({
+  workload: inferences({
     models: { model: 1, base: 0 }, queries: "queries", fee: "0.002", callers: ["agent:inbox-1", "agent:inbox-2", "agent:triage"], epoch: "2026-11", seed: 7,
   }),
+  // What gets attributed and paid: every executed inference of these models recorded for this
+  // pipeline, the workload's and any a caller paid for (`tracebook infer`), read from the ledger.
+  usage: usageLedger({ models: ["model", "base"], after: ["workload"] }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "exact" }),
   influence_topk: sql`
     select query, key as contribution, contributor, score, rank, text

@@ -173,7 +173,11 @@ export interface ReportFacts {
     known_limits: string[];
   };
   lineage: {
-    ledger: { inferences: number; root: string; unsettled: number };
+    ledger: {
+      inferences: number; root: string; unsettled: number;
+      /** The settled inferences by how they came in (absent from reports written before it existed). */
+      sources?: { source: string; inferences: number; fees: Amount }[];
+    };
     receipts: {
       cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number;
       /** TracIn run again from the checkpoints for a seeded sample (absent from reports written before it existed). */

@@ -75,6 +75,11 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     const { attribution: _a, ...receipts } = now.lineage.receipts;
     now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ATTRIBUTION_CHECK) };
   }
+  if (d.facts.lineage.ledger.sources === undefined) {
+    // Written before reports broke the ledger down by source: it made no claim about it.
+    const { sources: _s, ...ledger } = now.lineage.ledger;
+    now = { ...now, lineage: { ...now.lineage, ledger } };
+  }
   if (d.facts.trust === undefined) {
     // Written before the trust section existed: it made no claim about quality evaluations.
     now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };

@@ -185,6 +185,16 @@ describe("attribution report: write, verify, tamper", () => {
     expect(v.checks.some((c) => c.name.includes("attribution recomputes"))).toBe(false);
   });
 
+  it("verifies a report written before the ledger was broken down by source", async () => {
+    expect(doc(report.dir).facts.lineage.ledger.sources).toEqual([{ source: "workload:pay.usage", inferences: 40, fees: { units: String(40 * 1234), tokens: "0.00000000000004936" } }]);
+    const { copy, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      delete old.facts.lineage.ledger.sources;
+    });
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   it("verifies a report written before the trust section existed (no facts.trust), and fails on a tampered quality table", async () => {
     const { copy, page, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
       delete old.facts.trust;

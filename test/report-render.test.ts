@@ -175,6 +175,32 @@ describe("how far the scores can be trusted", () => {
   });
 });
 
+describe("how the settled inferences came in", () => {
+  const ledgerOf = (f: ReportFacts) => /<strong>Inference ledger<\/strong>[\s\S]*?<\/li>/.exec(renderHtml(f, runIdOf(f)))?.[0].replace(/\s+/g, " ") ?? "";
+  const valid = (f: ReportFacts) => reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f });
+
+  it("names each source, escaped, and says which inferences a rerun elsewhere would not replay", () => {
+    const f = structuredClone(facts);
+    f.lineage.ledger.sources = [
+      { source: "workload:pay.workload", inferences: 1200, fees: { units: "2400000000000000000", tokens: "2.4" } },
+      { source: "cli", inferences: 2, fees: { units: "4000000000000000", tokens: "0.004" } },
+      { source: "<i>api</i>", inferences: 1, fees: { units: "2000000000000000", tokens: "0.002" } },
+    ];
+    const l = ledgerOf(f);
+    expect(l).toContain("40 settled inferences (1,200 from <code>workload:pay.workload</code>, fees 2.4, 2 from <code>cli</code>, fees 0.004, 1 from <code>&#60;i&#62;api&#60;/i&#62;</code>, fees 0.002). " +
+      "The 3 paid by callers rather than a seeded workload exist only as the ledger recorded them: a rerun elsewhere replays the workloads, not them. Merkle root");
+    expect(valid(f)).toEqual([]);
+  });
+
+  it("says nothing of callers when a workload paid for everything, and nothing at all for facts written before it", () => {
+    expect(ledgerOf(facts)).toContain("40 settled inferences (40 from <code>workload:pay.usage</code>, fees 0.00000000000004936). Merkle root");
+    const f = structuredClone(facts);
+    delete f.lineage.ledger.sources;
+    expect(ledgerOf(f)).toContain("40 settled inferences. Merkle root");
+    expect(valid(f)).toEqual([]);
+  });
+});
+
 describe("how stable the penalties are", () => {
   const stabilityOf = (f: ReportFacts) => /<p class="stability"[\s\S]*?<\/p>/.exec(renderHtml(f, runIdOf(f)))?.[0].replace(/\s+/g, " ") ?? "";
 

@@ -15,6 +15,8 @@ export interface Settled {
   epoch: string;
   executed_at: string;
   record: string;
+  /** How it came in: "cli", "api", "workload:<pipeline>.<cell>". */
+  source: string;
 }
 
 export interface RewardLine {
@@ -57,12 +59,12 @@ export async function collectLedger(ws: Workspace, pipeline: string, cells: Repo
 
   // What the reward cell settled: every inference with reward lines in these epochs — the usage
   // cell's rows and, after a retrain, the earlier models' (their lines stay); the ledger row is the record of each.
-  const settled = (await ws.rows<{ id: string; model_id: string; fee: string; epoch: string; executed_at: string; payload_sha256: string; prediction: string; caller: string }>(
-    `select i.id, i.model_id, i.fee::varchar as fee, i.epoch, strftime(i.executed_at, '%Y-%m-%dT%H:%M:%S.%gZ') as executed_at, i.payload_sha256, i.prediction, i.caller
+  const settled = (await ws.rows<{ id: string; model_id: string; fee: string; epoch: string; executed_at: string; payload_sha256: string; prediction: string; caller: string; source: string }>(
+    `select i.id, i.model_id, i.fee::varchar as fee, i.epoch, strftime(i.executed_at, '%Y-%m-%dT%H:%M:%S.%gZ') as executed_at, i.payload_sha256, i.prediction, i.caller, i.source
      from inferences i where i.epoch in ${inEpochs}
        and i.id in (select inference_id from rewards where pipeline = ? and policy = ? and epoch in ${inEpochs}) order by i.id`, [...epochs, pipeline, policy, ...epochs]))
     .map((r) => ({
-      id: r.id, model_id: r.model_id, fee: BigInt(r.fee), epoch: r.epoch, executed_at: r.executed_at,
+      id: r.id, model_id: r.model_id, fee: BigInt(r.fee), epoch: r.epoch, executed_at: r.executed_at, source: r.source,
       record: sha256(canonicalJson([r.id, r.model_id, r.payload_sha256, r.prediction, r.fee, r.caller, r.epoch, r.executed_at])),
     }));
   await stageRows(ws, SETTLED_IDS, [["id", "VARCHAR"]], settled.map((s) => [s.id]));
@@ -132,4 +134,18 @@ export function ledgerRoots(l: Ledger): { ledger: string; lines: string } {
     ledger: merkleRoot(l.settled.map((s) => s.record)),
     lines: merkleRoot(l.lines.map((x) => sha256(canonicalJson([x.epoch, x.inference_id, x.receipt_hash, x.recipient, x.role, x.amount.toString(), x.reason])))),
   };
+}
+
+/**
+ * The settled inferences by how they came in, largest first: a seeded workload's can be replayed
+ * from its seed; a caller's (`cli`, `api`) exist only as the ledger recorded them.
+ */
+export function ledgerSources(settled: readonly Settled[]): NonNullable<ReportFacts["lineage"]["ledger"]["sources"]> {
+  const by = new Map<string, { inferences: number; fees: bigint }>();
+  for (const s of settled) {
+    const t = by.get(s.source) ?? { inferences: 0, fees: 0n };
+    by.set(s.source, { inferences: t.inferences + 1, fees: t.fees + s.fee });
+  }
+  return [...by].sort(([a, x], [b, y]) => y.inferences - x.inferences || (a < b ? -1 : 1))
+    .map(([source, t]) => ({ source, inferences: t.inferences, fees: amount(t.fees) }));
 }

@@ -7,7 +7,7 @@ import { receiptHash } from "../../cells/attribution/receipts.ts";
 import { stageRows } from "../../cells/store/stage.ts";
 import type { AttributionRecomputed, FileHash, ModelFacts, ReportFacts } from "../facts.ts";
 import type { CellOutput, ReportCells } from "./cells.ts";
-import { SETTLED_IDS, ledgerRoots, type Ledger } from "./ledger.ts";
+import { SETTLED_IDS, ledgerRoots, ledgerSources, type Ledger } from "./ledger.ts";
 
 /** The model folder's files, hashed again from disk: the manifest's word is not taken for it. */
 function hashFile(home: string, m: ModelManifest, file: string): FileHash {
@@ -70,7 +70,7 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
   return {
     manifest, base, changed,
     facts: {
-      ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled },
+      ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled, sources: ledgerSources(ledger.settled) },
       receipts: {
         cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing,
         attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),

@@ -37,8 +37,11 @@ export async function collectReproducibility(ws: Workspace, pipeline: string, ep
   const seeds: { what: string; seed: number }[] = [];
   if (base?.seed != null) seeds.push({ what: `base model training (${base.id.slice(0, 12)})`, seed: base.seed });
   if (manifest.seed != null) seeds.push({ what: `${manifest.kind} training (${manifest.id.slice(0, 12)})`, seed: manifest.seed });
-  const workload = cells.usage.params.seed;
-  if (typeof workload === "number") seeds.push({ what: `inference workload (cell ${cells.usage.cell})`, seed: workload });
+  // The usage cell is a workload itself, or a usage ledger read after workload cells.
+  const after = cells.usage.kind === "usage-ledger" ? (cells.usage.params.after as string[] | undefined) ?? [] : [];
+  for (const w of [cells.usage, ...cells.all.filter((c) => after.includes(c.cell))]) {
+    if (w.kind === "inferences" && typeof w.params.seed === "number") seeds.push({ what: `inference workload (cell ${w.cell})`, seed: w.params.seed });
+  }
   const projection = (cells.influence.params as { mode?: string; projection?: { seed: number } });
   if (projection.mode === "projection" && projection.projection) seeds.push({ what: `random projection (cell ${cells.influence.cell})`, seed: projection.projection.seed });
   const datanets = manifest.snapshot?.datanets ?? [];

@@ -7,6 +7,18 @@ function files(m: ModelFacts): Safe {
     m.files.map((x) => [html`<code>${x.file}</code>`, hash(x.sha256), okMark(x.matches_manifest)]));
 }
 
+/**
+ * How the settled inferences came in. A workload cell's replay from its seed; a caller's (cli,
+ * api) exist only as the ledger recorded them, which a reviewer re-running elsewhere should know.
+ */
+function sources(list: ReportFacts["lineage"]["ledger"]["sources"]): Safe | string {
+  if (!list?.length) return "";
+  const callers = list.filter((x) => !x.source.startsWith("workload:")).reduce((n, x) => n + x.inferences, 0);
+  return html` (${list.map((x, i) => html`${i ? ", " : ""}${count(x.inferences)} from <code>${x.source}</code>, fees ${x.fees.tokens}`)})${callers
+    ? html`. The ${count(callers)} paid by callers rather than a seeded workload exist only as the ledger recorded them: a rerun elsewhere replays the workloads, not them`
+    : ""}`;
+}
+
 /** From the money back to the data, one link per step, each with the hash a reviewer can recompute. */
 export function lineageSection(f: ReportFacts): Safe {
   const l = f.lineage;
@@ -15,7 +27,7 @@ export function lineageSection(f: ReportFacts): Safe {
 <p>Each step names the one before it by hash. Every hash below was computed again from the files and tables when this report was generated; <code>report verify</code> computes them once more.</p>
 <ol class="chain">
 <li><strong>Reward lines</strong> (cell <code>${l.reward_lines.cell}</code>): ${count(l.reward_lines.count)} lines (one per inference and recipient), each citing its receipt. Merkle root ${hash(l.reward_lines.root)}</li>
-<li><strong>Inference ledger</strong>: ${count(l.ledger.inferences)} settled inferences. Merkle root of their records (id, model, payload hash, prediction, fee, caller, epoch, time) ${hash(l.ledger.root)}${l.ledger.unsettled ? html`<br><span class="bad">${count(l.ledger.unsettled)} other inferences of this pipeline in these epochs were recorded but not settled by the reward cell.</span>` : ""}</li>
+<li><strong>Inference ledger</strong>: ${count(l.ledger.inferences)} settled inferences${sources(l.ledger.sources)}. Merkle root of their records (id, model, payload hash, prediction, fee, caller, epoch, time) ${hash(l.ledger.root)}${l.ledger.unsettled ? html`<br><span class="bad">${count(l.ledger.unsettled)} other inferences of this pipeline in these epochs were recorded but not settled by the reward cell.</span>` : ""}</li>
 <li><strong>Attribution receipts</strong> (cell <code>${l.receipts.cell}</code>): ${count(l.receipts.count)} receipts, ${okMark(l.receipts.mismatched === 0)} ${count(l.receipts.recomputed)} hashes recompute from their JSON and name the model${l.receipts.missing ? html`, <span class="bad">${count(l.receipts.missing)} settled inferences cite no stored receipt</span>` : ""}. Merkle root ${hash(l.receipts.root)}${l.receipts.attribution
   ? html`<br>${okMark(l.receipts.attribution.ok)} TracIn run again from the checkpoints and the training rows for ${count(l.receipts.attribution.sampled)} of ${count(l.receipts.attribution.of)} receipts (drawn with seed ${l.receipts.attribution.seed}): ${l.receipts.attribution.detail}` : ""}</li>
 <li><strong>Model</strong> (${l.model.kind}, cell <code>${l.model.cell}</code>): ${hash(l.model.id)}${l.adapter ? html`<br>LoRA adapter: rank ${l.adapter.rank}, α ${l.adapter.alpha}, on ${l.adapter.targets.join(", ")}, plus its own head` : ""}<br>manifest.json sha256 ${hash(l.model.manifest_sha256)}
