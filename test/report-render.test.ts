@@ -190,6 +190,8 @@ describe("how the settled inferences came in", () => {
     expect(l).toContain("40 settled inferences (1,200 from <code>workload:pay.workload</code>, fees 2.4, 2 from <code>cli</code>, fees 0.004, 1 from <code>&#60;i&#62;api&#60;/i&#62;</code>, fees 0.002). " +
       "The 3 paid by callers rather than a seeded workload exist only as the ledger recorded them: a rerun elsewhere replays the workloads, not them. Merkle root");
     expect(valid(f)).toEqual([]);
+    f.lineage.ledger.sources.splice(1, 1);
+    expect(ledgerOf(f)).toContain("The 1 paid by a caller rather than a seeded workload exists only as the ledger recorded it: a rerun elsewhere replays the workloads, not it.");
   });
 
   it("says nothing of callers when a workload paid for everything, and nothing at all for facts written before it", () => {

@@ -15,7 +15,9 @@ function sources(list: ReportFacts["lineage"]["ledger"]["sources"]): Safe | stri
   if (!list?.length) return "";
   const callers = list.filter((x) => !x.source.startsWith("workload:")).reduce((n, x) => n + x.inferences, 0);
   return html` (${list.map((x, i) => html`${i ? ", " : ""}${count(x.inferences)} from <code>${x.source}</code>, fees ${x.fees.tokens}`)})${callers
-    ? html`. The ${count(callers)} paid by callers rather than a seeded workload exist only as the ledger recorded them: a rerun elsewhere replays the workloads, not them`
+    ? callers === 1
+      ? html`. The 1 paid by a caller rather than a seeded workload exists only as the ledger recorded it: a rerun elsewhere replays the workloads, not it`
+      : html`. The ${count(callers)} paid by callers rather than a seeded workload exist only as the ledger recorded them: a rerun elsewhere replays the workloads, not them`
     : ""}`;
 }
 
