@@ -5,6 +5,7 @@ import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
+import { recomputeReceipts } from "../cells/attribution/recompute.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
@@ -69,29 +70,63 @@ describe("the usage ledger cell", () => {
     expect(await stale()).toEqual([]);
   }, 120_000);
 
-  it("settles an inference of a model no tracin cell traces, and says it was not attributed", async () => {
+  it("traces an inference of the base, called directly, through the base's own training rows", async () => {
     const [{ model_id: baseId }] = (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "base")])) as [{ model_id: string }];
     await infer(ws, server, baseId, [{ text: "team meeting notes" }], { fee: 100n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["base-1"], epoch: "e2" });
     expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    const rows = await ws.rows<{ model_id: string; key: string }>(
+      "select distinct model_id, key from read_parquet(?) where query = 'base-1' and level = 'contribution'", [await artifactOf(ws, "influence")]);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(new Set(rows.map((r) => r.model_id))).toEqual(new Set([baseId]));
+    // The base trained on the `half` cell (ids below '8'): its proponents and opponents come from there only.
+    expect(rows.every((r) => r.key < "8")).toBe(true);
     const lines = await ws.rows<{ role: string; receipt_hash: string; amount: string }>("select role, receipt_hash, amount::varchar as amount from rewards where inference_id = 'base-1' order by all");
     expect(lines.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(100n);
-    expect(lines.every((l) => l.receipt_hash === "none: model not attributed")).toBe(true);
-    expect(lines.some((l) => l.role === "contributor")).toBe(false);
+    expect(lines.some((l) => l.role === "contributor")).toBe(true);
+    const [receipt] = await ws.rows<{ model_id: string }>("select model_id from read_parquet(?) where query = 'base-1'", [await artifactOf(ws, "receipts")]);
+    expect(receipt!.model_id).toBe(baseId);
   }, 60_000);
 
-  it("names the inferences of a retrained model that no run settled", async () => {
-    // Recorded for the current model, then a curator's rejection retrains it before any run settled them.
-    await infer(ws, server, modelId, [{ text: "casino winner pills" }], { fee: 3n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-1"], epoch: "e1" });
+  it("settles an inference a retrain left behind through the model that executed it, as that model would have", async () => {
+    // Executed by the current model and settled by it: what the attribution and the split should be.
+    await infer(ws, server, modelId, [{ text: "casino winner pills tonight" }], { fee: 1000n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-1"], epoch: "e9" });
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    const influenceOf = async () => ws.rows<{ level: string; key: string; rank: number; score: number; model_id: string }>(
+      "select level, key, rank, score, model_id from read_parquet(?) where query = 'late-1' order by level, rank, key", [await artifactOf(ws, "influence")]);
+    const linesOf = () => ws.rows<{ recipient: string; role: string; amount: string }>("select recipient, role, amount::varchar as amount from rewards where inference_id = 'late-1' order by all");
+    const expected = await influenceOf();
+    const paid = await linesOf();
+    // As if no run had settled it before a curator's rejection retrained the model.
+    await ws.run("delete from rewards where inference_id = 'late-1'");
     const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
     await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
     const logs: string[] = [];
-    const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "usage") logs.push(e.message); } });
+    const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && ["usage", "influence"].includes(e.cell)) logs.push(e.message); } });
     expect(run.failed).toEqual([]);
-    expect(logs.join("\n")).toMatch(/1 inferences recorded for pay by other models \(retrained since, or not named here\) were never settled \(fees 0\.000000000000000003\)/);
-    expect(await ws.rows("select * from rewards where inference_id = 'late-1'")).toEqual([]);
-    // The report counts it among the epoch's unsettled inferences, and every check still holds.
-    const facts = await collectFacts(ws, "pay", { epochs: ["e1"] });
-    expect(facts.lineage.ledger.unsettled).toBe(1);
+    expect(logs.join("\n")).toMatch(/1 of them by other models \(retrained since, or not named here\), never settled: each is traced through the model that executed it/);
+    expect(logs.join("\n")).toMatch(new RegExp(`TracIn exact over 2 checkpoints of model ${modelId.slice(0, 12)}: \\d+ contributions × 1 queries`));
+    // The same contributions in the same order, scores to float32 summation order, from the old model.
+    const again = await influenceOf();
+    expect(again.map((r) => [r.level, r.key, r.rank, r.model_id])).toEqual(expected.map((r) => [r.level, r.key, r.rank, r.model_id]));
+    again.forEach((r, i) => expect(Math.abs(r.score - expected[i]!.score)).toBeLessThanOrEqual(1e-5 * Math.abs(expected[i]!.score) + 1e-12));
+    expect(expected.every((r) => r.model_id === modelId)).toBe(true);
+    // Paid to the same recipients, the whole fee.
+    const lines = await linesOf();
+    expect(lines.map((l) => [l.recipient, l.role])).toEqual(paid.map((l) => [l.recipient, l.role]));
+    expect(lines.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(1000n);
+    // A reviewer's recomputation of every receipt takes each through the model it names.
+    const recomputed = await recomputeReceipts(ws, "pay", "receipts", { sample: 1000, seed: 1 });
+    expect([recomputed.sampled, recomputed.mismatched]).toEqual([recomputed.of, []]);
+    expect(await ws.rows("select query from read_parquet(?) where query = 'late-1' and model_id = ?", [await artifactOf(ws, "receipts"), modelId])).toEqual([{ query: "late-1" }]);
+    // Settled, it leaves the usage table on the next change to the ledger; its lines stay.
+    await infer(ws, server, (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "model")]))[0]!.model_id,
+      [{ text: "team meeting notes" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["after-1"], epoch: "e9" });
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    expect(await ws.rows("select id from read_parquet(?) where id = 'late-1'", [await artifactOf(ws, "usage")])).toEqual([]);
+    expect(await linesOf()).toEqual(lines);
+    // The report settles it with every check holding, its receipt recomputed through its own model when sampled.
+    const facts = await collectFacts(ws, "pay", { epochs: ["e9"] });
+    expect(facts.lineage.ledger.unsettled).toBe(0);
     expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
   }, 180_000);
 });

@@ -12,6 +12,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
 import { creditOf, rankGroups } from "./credit.ts";
+import { lineageAttribution, otherModels } from "./lineage.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
 export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
@@ -62,45 +63,70 @@ export function tracinCell(p: TracinParams): Cell {
     source: () => attributionSource(params.mode),
     async run(ctx) {
       const prepared = await prepareAttribution(ctx, params.model, params.train, params.test);
-      const { manifest, model, final, trainSet, queries } = prepared;
-      const checkpoints = pickCheckpoints(prepared.checkpoints, subset, manifest.id);
-      const predicted = await predict(model, final, queries);
-      if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
-      const y = params.target === "label" ? queries.y : predicted.classIndex;
-      const credit = creditOf(trainSet);
-      ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
-      const result = await tracin({
-        model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
-        train: { x: trainSet.x, y: trainSet.y, groupSizes: credit.groupSizes, groups: credit.groups },
-        queries: { x: queries.x, y },
-        onProgress: (d, t) => ctx.progress(d, t, "shards"),
-      });
-      ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s, ${result.engine})`);
-      const texts = await snippets(ctx.ws, ctx.inputs[params.train]!.relation);
       const rows: unknown[][] = [];
-      const classes = manifest.spec.classes;
-      queries.refs.forEach((q, j) => {
-        const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j] || null];
-        const top = result.top[j]!;
-        top.proponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, r + 1, texts.get(trainSet.refs[c.index]!.id) ?? ""]));
-        top.opponents().forEach((c, r) => rows.push([...common, "contribution", trainSet.refs[c.index]!.id, trainSet.refs[c.index]!.contributor, trainSet.refs[c.index]!.datanet, c.score, null, -(r + 1), texts.get(trainSet.refs[c.index]!.id) ?? ""]));
-        for (const [level, names, sums] of [["contributor", credit.contributors, result.groupSums[0]!], ["datanet", credit.datanets, result.groupSums[1]!]] as const) {
-          rankGroups(names, sums, j).forEach((g, r) => rows.push([...common, level, g.name, level === "contributor" ? g.name : null, level === "datanet" ? g.name : null,
-            g.score, g.share, r + 1, null]));
+      const texts = await snippets(ctx.ws, ctx.inputs[params.train]!.relation);
+      await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), texts);
+      // Inferences of other models in the queries (a model before its retrain, never settled; a
+      // base called directly) are each traced through the model that executed them, against the
+      // contributions its lineage names: attribution follows the output back to its own data.
+      const test = { name: params.test, relation: ctx.inputs[params.test]!.relation };
+      for (const id of await otherModels(ctx.ws, test.relation, prepared.manifest.id)) {
+        const other = await lineageAttribution(ctx.ws, id, test);
+        const checkpoints = "why" in other ? null : pickCheckpointsOrNull(other.checkpoints, subset);
+        if ("why" in other || !checkpoints) {
+          ctx.log(`inferences of model ${id.slice(0, 12)} are not attributed: ${"why" in other ? other.why : `it has no checkpoint ${JSON.stringify(subset)}`}`);
+          continue;
         }
-      });
+        await traceInto(rows, ctx, params, other, checkpoints, await snippets(ctx.ws, other.trainRelation));
+      }
       const table = "__tracebook_influence";
       await stageRows(ctx.ws, table, [
         ["query", "VARCHAR"], ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["query_label", "VARCHAR"], ["level", "VARCHAR"], ["key", "VARCHAR"],
         ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
+        ["model_id", "VARCHAR"], ["mode", "VARCHAR"], ["checkpoints", "VARCHAR"],
       ], rows);
       return {
-        query: `select *, ? as model_id, ? as mode, ? as checkpoints from ${table}
+        query: `select * from ${table}
                 order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
-        params: [manifest.id, params.mode, checkpoints.map((c) => c.index).join(",")],
       };
     },
   };
+}
+
+type Prepared = Awaited<ReturnType<typeof loadAttribution>>;
+
+/** TracIn of one model's queries against the rows that trained it: the influence table's rows, appended to `rows`. */
+async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], texts: Map<string, string>) {
+  const { manifest, model, final, trainSet, queries } = prepared;
+  if (!queries.y.length) return;
+  const predicted = await predict(model, final, queries);
+  if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
+  const y = params.target === "label" ? queries.y : predicted.classIndex;
+  const credit = creditOf(trainSet);
+  ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
+  const result = await tracin({
+    model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
+    train: { x: trainSet.x, y: trainSet.y, groupSizes: credit.groupSizes, groups: credit.groups },
+    queries: { x: queries.x, y },
+    onProgress: (d, t) => ctx.progress(d, t, "shards"),
+  });
+  ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s, ${result.engine})`);
+  const classes = manifest.spec.classes;
+  const tail = [manifest.id, params.mode, checkpoints.map((c) => c.index).join(",")];
+  queries.refs.forEach((q, j) => {
+    const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j] || null];
+    const top = result.top[j]!;
+    const contribution = (c: { index: number; score: number }, rank: number) => {
+      const ref = trainSet.refs[c.index]!;
+      rows.push([...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, texts.get(ref.id) ?? "", ...tail]);
+    };
+    top.proponents().forEach((c, r) => contribution(c, r + 1));
+    top.opponents().forEach((c, r) => contribution(c, -(r + 1)));
+    for (const [level, names, sums] of [["contributor", credit.contributors, result.groupSums[0]!], ["datanet", credit.datanets, result.groupSums[1]!]] as const) {
+      rankGroups(names, sums, j).forEach((g, r) => rows.push([...common, level, g.name, level === "contributor" ? g.name : null, level === "datanet" ? g.name : null,
+        g.score, g.share, r + 1, null, ...tail]));
+    }
+  });
 }
 
 /** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */
@@ -110,6 +136,11 @@ export function pickCheckpoints<C extends { index: number }>(all: C[], subset: "
   const missing = subset.filter((i) => !all.some((c) => c.index === i));
   if (missing.length) throw new Error(`tracin: model ${modelId.slice(0, 12)} has no checkpoint ${missing.join(", ")} (it has ${all.map((c) => c.index).join(", ")})`);
   return all.filter((c) => subset.includes(c.index));
+}
+
+/** The same subset of another model's checkpoints, or null when it lacks one of the indices named. */
+function pickCheckpointsOrNull<C extends { index: number }>(all: C[], subset: "all" | "last" | number[]): C[] | null {
+  return Array.isArray(subset) && subset.some((i) => !all.some((c) => c.index === i)) ? null : pickCheckpoints(all, subset, "");
 }
 
 /** Σ_k η_k ‖∇ℓ(θ_k, z)‖² for every training contribution: high for mislabelled or atypical rows. */

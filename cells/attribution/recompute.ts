@@ -8,6 +8,7 @@ import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { Explainer, type Explanation } from "./explain.ts";
 import { cellsAsRun, explainSource } from "./source.ts";
+import { lineageTrain } from "./lineage.ts";
 
 /** Scores and shares agree when within this relative difference: float32 sums in another order. */
 const TOLERANCE = 1e-4;
@@ -49,9 +50,9 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
     if (!v) throw new InputError(`cell ${name} of ${pipeline} has no output: run \`tracebook run ${pipeline}\` first`);
     return artifactPath(ws, v);
   };
-  const all = await ws.rows<{ query: string; receipt: string }>("select query, receipt from read_parquet(?) order by query", [output(receiptsCell)]);
+  const all = await ws.rows<{ query: string; receipt: string; model_id: string }>("select query, receipt, model_id from read_parquet(?) order by query", [output(receiptsCell)]);
   const chosen = new Rng(o.seed).shuffle(all.map((r) => r.query)).slice(0, o.sample).sort();
-  const receipts = new Map(all.map((r) => [r.query, r.receipt])); // parsed for the sample only
+  const receipts = new Map(all.map((r) => [r.query, r])); // parsed for the sample only
 
   const source = await explainSource(ws, pipeline, cells, influence);
   // Each sampled inference's input as the tracin cell read it (a query table has text or features).
@@ -66,15 +67,33 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
     return r.features ? { features: Array.from(r.features) } : { title: r.title, text: r.text };
   };
 
-  const explainer = await Explainer.load(ws, source);
+  // Each receipt by the model it names: the cell's own, or another model traced through its lineage.
   const explanations = new Map<string, Explanation>();
-  if ((source.params.target ?? "predicted") === "label") {
-    // The cell traced each query's own label: ask as that label, one at a time.
-    for (const q of chosen) explanations.set(q, (await explainer.explain([payload(q)], { top, as: byId.get(q)?.label ?? undefined })).explanations[0]!);
-  } else if (chosen.length) {
-    (await explainer.explain(chosen.map(payload), { top })).explanations.forEach((e, j) => explanations.set(chosen[j]!, e));
+  const mismatched: { query: string; why: string }[] = [];
+  for (const modelId of [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort()) {
+    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId);
+    let from = source;
+    if (modelId !== source.modelId) {
+      const train = await lineageTrain(ws, modelId);
+      if ("why" in train) {
+        for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${train.why}` });
+        continue;
+      }
+      from = { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
+    }
+    const explainer = await Explainer.load(ws, from);
+    if ((source.params.target ?? "predicted") === "label") {
+      // The cell traced each query's own label: ask as that label, one at a time.
+      for (const q of mine) explanations.set(q, (await explainer.explain([payload(q)], { top, as: byId.get(q)?.label ?? undefined })).explanations[0]!);
+    } else {
+      (await explainer.explain(mine.map(payload), { top })).explanations.forEach((e, j) => explanations.set(mine[j]!, e));
+    }
   }
-  const mismatched = chosen.map((q) => ({ query: q, why: disagreement(JSON.parse(receipts.get(q)!) as Receipt, explanations.get(q)!, top) })).filter((m) => m.why !== null) as { query: string; why: string }[];
+  for (const q of chosen) {
+    const why = explanations.has(q) ? disagreement(JSON.parse(receipts.get(q)!.receipt) as Receipt, explanations.get(q)!, top) : null;
+    if (why) mismatched.push({ query: q, why });
+  }
+  mismatched.sort((a, b) => (a.query < b.query ? -1 : 1));
   return { receipts: receiptsCell, influence, sampled: chosen.length, of: all.length, seed: o.seed, mismatched, seconds: (performance.now() - t0) / 1000 };
 }
 

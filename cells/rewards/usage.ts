@@ -32,6 +32,11 @@ const USAGE_LEDGER_VERSION = "1";
  * a user ran from the command line is traced and settled on the pipeline's next run (at once in
  * `tracebook dev` or `run --watch`, which see the ledger change). An inference is recorded for one
  * pipeline, so two pipelines sharing a model never settle the same fee twice.
+ *
+ * Also every inference of this pipeline by another model that no run has settled yet: typically
+ * one executed by a model a curator's decision retrained before the next run. The tracin cell
+ * traces each through the model that executed it and that model's own lineage, and the reward
+ * split settles it; from then on it stays out of this table and its lines stay as they were.
  */
 export function usageLedger(p: UsageLedgerParams): Cell {
   const models = [...(p.models ?? [])], after = [...(p.after ?? [])];
@@ -54,24 +59,19 @@ export function usageLedger(p: UsageLedgerParams): Cell {
       for (const cell of models) ids.set(cell, await modelOf(ctx, cell));
       const table = "__tracebook_ledger_models";
       await stageRows(ctx.ws, table, [["id", "VARCHAR"]], [...new Set(ids.values())].map((id) => [id]));
-      const mine = `i.pipeline = ? and i.model_id in (select id from ${table})`;
-      const bySource = await ctx.ws.rows<{ source: string; n: bigint; fees: string }>(
-        `select i.source, count(*) as n, sum(i.fee)::varchar as fees from inferences i where ${mine} group by all order by n desc, i.source`, [ctx.pipeline]);
+      const current = `i.model_id in (select id from ${table})`;
+      const unsettled = "i.id not in (select inference_id from rewards where pipeline = ?)";
+      const mine = `i.pipeline = ? and (${current} or ${unsettled})`;
+      const bySource = await ctx.ws.rows<{ source: string; n: bigint; fees: string; earlier: bigint }>(
+        `select i.source, count(*) as n, sum(i.fee)::varchar as fees, count(*) filter (where not ${current}) as earlier
+         from inferences i where ${mine} group by all order by n desc, i.source`, [ctx.pipeline, ctx.pipeline]);
       ctx.log(bySource.length
         ? `${bySource.reduce((s, r) => s + Number(r.n), 0)} executed inferences of ${models.join(", ")}: ` +
           bySource.map((r) => `${r.n} from ${r.source} (fees ${formatAmount(BigInt(r.fees))})`).join(", ")
         : `no executed inference of ${models.join(", ")} in the ledger yet: nothing to attribute or pay`);
-      // Inferences of other models (these cells before a retrain, or models not named here) keep the
-      // lines an earlier run settled for them; one never settled is not attributed by this model.
-      const [orphans] = await ctx.ws.rows<{ n: bigint; fees: string | null }>(
-        `select count(*) as n, sum(i.fee)::varchar as fees from inferences i
-         where i.pipeline = ? and i.model_id not in (select id from ${table})
-           and i.id not in (select inference_id from rewards where pipeline = ?)`, [ctx.pipeline, ctx.pipeline]);
-      if (orphans && orphans.n > 0n) {
-        ctx.log(`${orphans.n} inferences recorded for ${ctx.pipeline} by other models (retrained since, or not named here) were never settled (fees ${formatAmount(BigInt(orphans.fees ?? "0"))}): ` +
-          "the report counts them as unsettled");
-      }
-      return { query: usageQuery(mine), params: [ctx.pipeline] };
+      const earlier = bySource.reduce((s, r) => s + Number(r.earlier), 0);
+      if (earlier) ctx.log(`${earlier} of them by other models (retrained since, or not named here), never settled: each is traced through the model that executed it`);
+      return { query: usageQuery(mine), params: [ctx.pipeline, ctx.pipeline] };
     },
   };
 }
