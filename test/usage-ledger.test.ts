@@ -118,6 +118,10 @@ describe("the usage ledger cell", () => {
     const recomputed = await recomputeReceipts(ws, "pay", "receipts", { sample: 1000, seed: 1 });
     expect([recomputed.sampled, recomputed.mismatched]).toEqual([recomputed.of, []]);
     expect(await ws.rows("select query from read_parquet(?) where query = 'late-1' and model_id = ?", [await artifactOf(ws, "receipts"), modelId])).toEqual([{ query: "late-1" }]);
+    // A report over its epoch holds: its receipt names the model that executed it, not the current one.
+    const reported = await collectFacts(ws, "pay", { epochs: ["e9"] });
+    expect(reported.lineage.receipts).toMatchObject({ mismatched: 0, missing: 0 });
+    expect(reported.checks.filter((c) => !c.ok)).toEqual([]);
     // Settled, it leaves the usage table on the next change to the ledger; its lines stay.
     await infer(ws, server, (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "model")]))[0]!.model_id,
       [{ text: "team meeting notes" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["after-1"], epoch: "e9" });

@@ -98,7 +98,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
       ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
-        `${[...excluded.values()].reduce((n, s) => n + s.size, 0)} contributors penalised; ${models.length - executed.size} models never executed`);
+        `${[...excluded.values()].reduce((n, s) => n + s.size, 0)} contributors penalised; ${models.filter((m) => !executed.has(m.id)).length} models never executed`);
       for (const epoch of epochs) {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);

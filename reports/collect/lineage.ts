@@ -45,15 +45,18 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
 
   const receipts = await ws.rows<{ query: string; receipt_hash: string; receipt: string }>(
     `select query, receipt_hash, receipt from read_parquet(?) where query in (select id from ${SETTLED_IDS}) order by query`, [cells.receipts.artifact]);
+  // A receipt names the model that executed its inference: this model, or an earlier one whose
+  // inference no run settled before a retrain (traced through that model's own lineage).
+  const executedBy = new Map(ledger.settled.map((s) => [s.id, s.model_id]));
   let mismatched = 0;
   for (const r of receipts) {
     const body = JSON.parse(r.receipt) as { model?: { id?: string } };
-    if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== modelId) mismatched++;
+    if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== executedBy.get(r.query)) mismatched++;
   }
   const known = new Set(receipts.map((r) => r.receipt_hash));
-  // This model's inferences must cite a stored receipt; an earlier model's (settled before a
-  // retrain, their lines kept) cite the receipts of that model's own run.
-  const ours = new Set(ledger.settled.filter((s) => s.model_id === modelId).map((s) => s.id));
+  // The inferences the receipts cell holds must cite a stored receipt; an earlier model's settled
+  // before a retrain (their lines kept) cite the receipts of that model's own run.
+  const ours = new Set([...ledger.settled.filter((s) => s.model_id === modelId).map((s) => s.id), ...receipts.map((r) => r.query)]);
   const missing = new Set(ledger.lines.filter((l) => ours.has(l.inference_id) && !known.has(l.receipt_hash)).map((l) => l.inference_id)).size;
 
   const refs = readContributions(ws.home, manifest);
