@@ -2,6 +2,7 @@ import { InputError } from "../datanet/errors.ts";
 import { MAX_FEATURES, MAX_TEXT_BYTES } from "../datanet/limits.ts";
 import type { Explainer } from "../attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
+import { canonicalJson } from "../graph/fingerprint.ts";
 import type { Payload } from "../factory/featurize.ts";
 import { ApiError, requestFields } from "./api.ts";
 import type { NotebookData } from "./data.ts";
@@ -46,8 +47,11 @@ export function parseExplainRequest(body: unknown, served: ReadonlySet<string>):
  */
 export class Explainers {
   private readonly loaded = new Map<string, Explainer>();
-  /** Per pipeline and tracin cell asked for: the cells an explainer reads, once the run log has named them. */
-  private readonly reads = new Map<string, { influence: string; model: string; train: string }>();
+  /**
+   * Per pipeline and tracin cell asked for: the cells an explainer reads, the explainer's key, and
+   * the outputs it was last found current at (without the workspace, from the watchers' catalog).
+   */
+  private readonly reads = new Map<string, { influence: string; model: string; train: string; key: string; at: Versions }>();
 
   constructor(private readonly data: NotebookData) {}
 
@@ -62,9 +66,10 @@ export class Explainers {
       let explainer = await this.current(req.pipeline, this.reads.get(asked));
       explainer ??= await this.data.withWorkspace(async (ws) => {
         const source = await explainSource(ws, req.pipeline, await cellsAsRun(ws, req.pipeline), req.influence);
-        const reads = { influence: source.influence, model: source.params.model, train: source.params.train };
-        this.reads.set(asked, reads);
-        const key = keyOf(req.pipeline, reads, source.versions);
+        // The tracin cell's settings, model and training rows make an explainer, not the cell's
+        // output: a newly executed inference changes that, and must not cost a reload.
+        const key = JSON.stringify([req.pipeline, source.influence, canonicalJson(source.params), source.versions.model, source.versions.train]);
+        this.reads.set(asked, { influence: source.influence, model: source.params.model, train: source.params.train, key, at: source.versions });
         return this.take(key) ?? this.keep(key, await Explainer.load(ws, source));
       }, { attempts: 8 });
       const payloads: Payload[] = req.inputs.map((v) => (typeof v === "string" ? { text: v } : { features: v }));
@@ -75,13 +80,16 @@ export class Explainers {
     }
   }
 
-  /** The explainer loaded for the cells' current outputs, if any. */
-  private async current(pipeline: string, reads: { influence: string; model: string; train: string } | undefined): Promise<Explainer | undefined> {
+  /**
+   * The explainer loaded for the cells' current outputs, if the catalog shows them unchanged since
+   * it was last found current; when any moved, the run log decides (the workspace path above).
+   */
+  private async current(pipeline: string, reads: { influence: string; model: string; train: string; key: string; at: Versions } | undefined): Promise<Explainer | undefined> {
     if (!reads) return undefined;
     const catalog = await this.data.catalog(pipeline).catch(() => null);
     const version = (cell: string) => catalog?.cells.find((c) => c.cell === cell)?.dataVersion ?? null;
-    const model = version(reads.model), train = version(reads.train);
-    return model && train ? this.take(keyOf(pipeline, reads, { influence: version(reads.influence), model, train })) : undefined;
+    const same = version(reads.influence) === reads.at.influence && version(reads.model) === reads.at.model && version(reads.train) === reads.at.train;
+    return same ? this.take(reads.key) : undefined;
   }
 
   private take(key: string): Explainer | undefined {
@@ -98,12 +106,14 @@ export class Explainers {
     for (const k of this.loaded.keys()) if (this.loaded.size > KEEP) this.loaded.delete(k);
     return e;
   }
+
+  /** How many explainers are loaded now (for tests and the server's log). */
+  get size(): number {
+    return this.loaded.size;
+  }
 }
 
-/** An explainer serves while the tracin cell, its model and its training rows keep the outputs it was loaded from. */
-function keyOf(pipeline: string, reads: { influence: string }, v: { influence: string | null; model: string; train: string }): string {
-  return JSON.stringify([pipeline, reads.influence, v.influence, v.model, v.train]);
-}
+type Versions = { influence: string | null; model: string; train: string };
 
 function fieldOf(message: string): string | null {
   const named = /^(top|as|inputs?)\b/.exec(message)?.[1];
