@@ -13,6 +13,8 @@ import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
 import { creditOf, rankGroups } from "./credit.ts";
 import { lineageAttribution, otherModels } from "./lineage.ts";
+import { priorTrace } from "./incremental.ts";
+import { canonicalJson } from "../graph/fingerprint.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
 export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
@@ -62,22 +64,30 @@ export function tracinCell(p: TracinParams): Cell {
     inputs: [p.model, p.train, p.test],
     source: () => attributionSource(params.mode),
     async run(ctx) {
-      const prepared = await prepareAttribution(ctx, params.model, params.train, params.test);
+      // Rows of queries an earlier run traced under the same model, training rows and settings
+      // are taken over; only the rest (new inferences, above all) are traced.
+      const prior = await priorTrace(ctx, { version: ATTRIBUTION_VERSION, paramsJson: canonicalJson(params), model: params.model, train: params.train, test: params.test });
+      const all = ctx.inputs[params.test]!.relation;
+      const test = { name: params.test, relation: prior ? `(select * from ${all} where id not in (select id from ${prior.reused}))` : all };
+      const [{ n: fresh }] = (await ctx.ws.rows<{ n: bigint }>(`select count(*) as n from ${test.relation}`)) as [{ n: bigint }];
+      if (prior) ctx.log(`${prior.count} queries keep the rows an earlier run traced (same model, training rows, settings and engine); ${fresh} to trace`);
       const rows: unknown[][] = [];
-      const texts = await snippets(ctx.ws, ctx.inputs[params.train]!.relation);
-      await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), texts);
-      // Inferences of other models in the queries (a model before its retrain, never settled; a
-      // base called directly) are each traced through the model that executed them, against the
-      // contributions its lineage names: attribution follows the output back to its own data.
-      const test = { name: params.test, relation: ctx.inputs[params.test]!.relation };
-      for (const id of await otherModels(ctx.ws, test.relation, prepared.manifest.id)) {
-        const other = await lineageAttribution(ctx.ws, id, test);
-        const checkpoints = "why" in other ? null : pickCheckpointsOrNull(other.checkpoints, subset);
-        if ("why" in other || !checkpoints) {
-          ctx.log(`inferences of model ${id.slice(0, 12)} are not attributed: ${"why" in other ? other.why : `it has no checkpoint ${JSON.stringify(subset)}`}`);
-          continue;
+      if (fresh > 0n) {
+        const train = { name: params.train, relation: ctx.inputs[params.train]!.relation };
+        const prepared = await loadAttribution(ctx.ws, await modelOf(ctx, params.model), train, test);
+        await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), await snippets(ctx.ws, train.relation));
+        // Inferences of other models in the queries (a model before its retrain, never settled; a
+        // base called directly) are each traced through the model that executed them, against the
+        // contributions its lineage names: attribution follows the output back to its own data.
+        for (const id of await otherModels(ctx.ws, test.relation, prepared.manifest.id)) {
+          const other = await lineageAttribution(ctx.ws, id, test);
+          const checkpoints = "why" in other ? null : pickCheckpointsOrNull(other.checkpoints, subset);
+          if ("why" in other || !checkpoints) {
+            ctx.log(`inferences of model ${id.slice(0, 12)} are not attributed: ${"why" in other ? other.why : `it has no checkpoint ${JSON.stringify(subset)}`}`);
+            continue;
+          }
+          await traceInto(rows, ctx, params, other, checkpoints, await snippets(ctx.ws, other.trainRelation));
         }
-        await traceInto(rows, ctx, params, other, checkpoints, await snippets(ctx.ws, other.trainRelation));
       }
       const table = "__tracebook_influence";
       await stageRows(ctx.ws, table, [
@@ -85,8 +95,11 @@ export function tracinCell(p: TracinParams): Cell {
         ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
         ["model_id", "VARCHAR"], ["mode", "VARCHAR"], ["checkpoints", "VARCHAR"],
       ], rows);
+      const source = prior
+        ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
+        : table;
       return {
-        query: `select * from ${table}
+        query: `select * from ${source}
                 order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
       };
     },

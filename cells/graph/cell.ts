@@ -52,6 +52,8 @@ export interface CellContext {
   log(message: string): void;
   /** The source version computed for this run (source cells only). */
   sourceVersion?: string;
+  /** A forced run (`--force`) recomputes from nothing: a cell that reuses its earlier output must not. */
+  forced?: boolean;
 }
 
 /**

@@ -121,7 +121,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           try {
             const result = await cell.run({
               ws, pipeline: p.name, cell: name, inputs, signal: options.signal ?? new AbortController().signal,
-              sourceVersion: plan.sourceVersion ?? undefined,
+              sourceVersion: plan.sourceVersion ?? undefined, forced: forced(name),
               progress: (done, total, label) => emit({ event: "cell-progress", ...base, done, total, label, at: at() }),
               log: (message) => emit({ event: "cell-log", pipeline: p.name, cell: name, message, at: at() }),
             });

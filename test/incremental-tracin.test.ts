@@ -1,0 +1,87 @@
+// A tracin cell traces only what it has not traced: rows of queries an earlier run traced under
+// the same model, training rows, settings and engine are taken over, new inferences are traced.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { param, pipeline, runPipeline, sql, tracin, type GraphEvent, type Pipeline } from "../cells/index.ts";
+import payPipeline from "./fixtures/pay.pipeline.ts";
+import { ModelServer } from "../cells/factory/serve.ts";
+import { infer } from "../cells/rewards/ledger.ts";
+import { decide } from "../cells/datanet/decisions.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { separableDatanet } from "./helpers/datanets.ts";
+
+interface Row { query: string; level: string; key: string; rank: number; score: number; share: number | null; model_id: string }
+
+/** The pay pipeline and a probe: the usage's texts with a prefix, traced by their own tracin cell. */
+const withProbe = (prefix: string): Pipeline => pipeline("pay", [...payPipeline.cells], {
+  probe: sql`select id, model_id, ${param(prefix)} || text as text, null::varchar as label from ${"usage"}`,
+  probe_influence: tracin({ model: "model", train: "train", test: "probe", topK: 5 }),
+});
+
+describe("incremental TracIn", () => {
+  let ws: Workspace;
+  let server: ModelServer;
+  beforeAll(async () => {
+    ws = await tempWorkspace();
+    server = new ModelServer(ws.home);
+    await separableDatanet(ws, "notes", 120);
+    expect((await runPipeline(ws, withProbe(""))).failed).toEqual([]);
+  }, 120_000);
+  afterAll(() => {
+    server?.dispose();
+    ws?.close();
+  });
+
+  const rowsOf = async (cell: string) => {
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
+    return ws.rows<Row>("select query, level, key, rank, score, share, model_id from read_parquet(?) order by query, level, rank, key", [run!.artifact]);
+  };
+  const run = async (p: Pipeline, options: { force?: boolean; cell?: string } = {}) => {
+    const logs: string[] = [];
+    const summary = await runPipeline(ws, p, { ...options, onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === (options.cell ?? "influence")) logs.push(e.message); } });
+    expect(summary.failed).toEqual([]);
+    return logs.join("\n");
+  };
+  const modelId = async () => {
+    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = 'model' and status = 'succeeded' order by finished_at desc limit 1");
+    return (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [run!.artifact]))[0]!.model_id;
+  };
+
+  it("traces only the newly paid inferences; the others keep their rows bit for bit, and a forced run agrees", async () => {
+    const before = await rowsOf("influence");
+    await infer(ws, server, await modelId(), [{ text: "casino winner pills" }, { text: "team meeting notes" }], { fee: 10n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["new-1", "new-2"], epoch: "e2" });
+    const log = await run(withProbe(""));
+    expect(log).toMatch(/^40 queries keep the rows an earlier run traced \(same model, training rows, settings and engine\); 2 to trace$/m);
+    expect(log).toMatch(/: \d+ contributions × 2 queries$/m);
+    const after = await rowsOf("influence");
+    expect(after.filter((r) => !r.query.startsWith("new-"))).toEqual(before);
+    expect(new Set(after.filter((r) => r.query.startsWith("new-")).map((r) => r.query))).toEqual(new Set(["new-1", "new-2"]));
+
+    // From nothing: the same contributions in the same order, scores to float32 summation order.
+    const forced = await run(withProbe(""), { force: true, cell: "influence" });
+    expect(forced).not.toMatch(/keep the rows/);
+    expect(forced).toMatch(/: \d+ contributions × 42 queries$/m);
+    const scratch = await rowsOf("influence");
+    expect(scratch.map((r) => [r.query, r.level, r.key, r.rank])).toEqual(after.map((r) => [r.query, r.level, r.key, r.rank]));
+    scratch.forEach((r, i) => expect(Math.abs(r.score - after[i]!.score)).toBeLessThanOrEqual(1e-5 * Math.abs(after[i]!.score) + 1e-12));
+  }, 120_000);
+
+  it("traces again a query whose payload changed under the same id", async () => {
+    const same = await run(withProbe(""), { cell: "probe_influence" });
+    expect(same).toBe(""); // fresh: nothing ran
+    const changed = await run(withProbe("urgent: "), { cell: "probe_influence" });
+    expect(changed).not.toMatch(/keep the rows/);
+    expect(changed).toMatch(/: \d+ contributions × 42 queries$/m);
+  }, 60_000);
+
+  it("reuses nothing once the model is retrained", async () => {
+    const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+    await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+    const log = await run(withProbe(""));
+    expect(log).not.toMatch(/keep the rows/);
+    const rows = await rowsOf("influence");
+    const current = await modelId();
+    // The new model's workload and the two paid inferences it now executes nothing of: they stay settled, out of the table.
+    expect(new Set(rows.map((r) => r.model_id))).toEqual(new Set([current]));
+  }, 120_000);
+});
