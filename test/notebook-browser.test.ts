@@ -564,6 +564,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
     expect(await page.textContent("#explain-prediction")).toBe(cellPrediction);
     expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/TracIn exact over checkpoints 1, 2 of model [0-9a-f]{12}, \d+ training contributions, .* not an executed inference: nothing recorded, nothing paid/);
+    expect(await page.textContent("#explain-same-model")).toMatch(new RegExp(`Unedited, inference ${query.slice(0, 12)} is explained exactly as the pipeline traced it`));
     expect(await page.textContent("#explain-proponents, #explain-opponents")).toBeTruthy();
     const dom = await page.evaluate<{ pwned: string | null; scripts: number }>(`({
       pwned: window.__pwned ?? null,
