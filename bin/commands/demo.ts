@@ -12,10 +12,17 @@ import path from "node:path";
 import { writeReport } from "../../reports/write.ts";
 import { Explainer } from "../../cells/attribution/explain.ts";
 import { explainSource } from "../../cells/attribution/source.ts";
+import { resolveModel } from "../../cells/factory/catalog.ts";
+import { ModelServer } from "../../cells/factory/serve.ts";
+import { infer } from "../../cells/rewards/ledger.ts";
+import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
+import type { Workspace } from "../../cells/store/workspace.ts";
 
 /** The demo's pipelines, in the order they run. */
 const DEMO_PIPELINES = ["mail", "digits"];
 const DEMO_MESSAGE = "Congratulations! You have won a free cruise. Click here to claim your prize";
+/** The demo's paid call: the workload's fee, in the epoch `tracebook infer` would give it (the UTC day). */
+const DEMO_FEE = "0.002";
 
 /** `npm start`: the demo on real data. Imports the corpora that are missing, lists the Datanets and brings the demo pipelines up to date. */
 export function registerDemo(program: Command): void {
@@ -49,10 +56,35 @@ export function registerDemo(program: Command): void {
         const leans = e!.contributors.filter((c) => (c.share ?? 0) > 0).slice(0, 3).map((c) => `${c.name} ${(100 * c.share!).toFixed(1)}%`).join(", ");
         console.log(`\nExplained, not executed (nothing recorded or paid): "${DEMO_MESSAGE}" → ${e!.prediction}, leaning on ${leans}` +
           `\n  your own: npx tracebook explain mail "…" · a curator's: npx tracebook explain mail --contribution <id>`);
+        await payForIt(ws);
         const report = await writeReport(ws, "mail");
         const dir = path.relative(process.cwd(), report.dir);
         console.log(`\nReport: ${path.join(dir, "index.html")} (check it: npx tracebook report verify ${dir})`);
         console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook explain mail "…" · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
       });
     });
+}
+
+/**
+ * What moves value: the same message executed and paid for, as an agent would through
+ * `tracebook infer` (one id per model, so a second demo pays nothing twice), then traced and
+ * split by the pipeline's next run: its usage ledger reads it, only its TracIn is new.
+ */
+async function payForIt(ws: Workspace): Promise<void> {
+  const m = await resolveModel(ws, "mail.model");
+  const server = new ModelServer(ws.home);
+  const id = `demo:${m.id.slice(0, 16)}`;
+  try {
+    await infer(ws, server, m.id, [{ text: DEMO_MESSAGE }], { fee: parseAmount(DEMO_FEE, "fee"), caller: "demo:agent", pipeline: "mail", source: "demo", ids: [id] });
+  } finally {
+    server.dispose();
+  }
+  const run = await runPipeline(ws, (await loadPipeline("mail")).pipeline);
+  if (run.failed.length) throw new Error(`pipeline mail: ${run.failed.join(", ")} failed`);
+  const lines = await ws.rows<{ recipient: string; role: string; amount: string; receipt_hash: string; epoch: string }>(
+    "select recipient, role, amount::varchar as amount, receipt_hash, epoch from rewards where inference_id = ? order by amount::hugeint desc, recipient", [id]);
+  const paid = lines.filter((l) => l.role === "contributor").slice(0, 3).map((l) => `${l.recipient} ${formatAmount(BigInt(l.amount))}`);
+  console.log(`Executed and paid ${DEMO_FEE} (inference ${id}, epoch ${lines[0]?.epoch ?? "?"}, settled by the run after it): ` +
+    `${paid.length ? `${paid.join(", ")}, …` : "no contributor paid"}; ${lines.length} recipients in all, receipt ${lines[0]?.receipt_hash.slice(0, 12) ?? "none"}` +
+    `\n  pay for your own: npx tracebook infer mail --model model "…", then npx tracebook run mail (or keep npm start's server running: it settles at once)`);
 }
