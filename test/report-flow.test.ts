@@ -323,6 +323,7 @@ describe("attribution report: write, verify, tamper", () => {
     expect(mine.code).toBe(0);
     expect(mine.out).toMatch(/✓ attribution recomputed from the checkpoints \(40 of 40 receipts, sample seed 7\): all 40 match/);
     await expect(cli(home, ["report", "verify", report.dir, "--recompute", "-1"])).rejects.toThrow(/--recompute: a count of receipts/);
+    await expect(cli(home, ["report", "verify", report.dir, "--recompute", "5", "--seed", "-3"])).rejects.toThrow(/--seed: a seed, a whole number 0 or more \(got "-3"\)/);
     const copy = tempDir("tb-report-cli-");
     fs.cpSync(report.dir, copy, { recursive: true });
     const d = doc(copy);

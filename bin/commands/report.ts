@@ -5,7 +5,6 @@ import { toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
 import { verifyReport } from "../../reports/verify.ts";
-import { InputError } from "../../cells/datanet/errors.ts";
 import { wholeNumber } from "../numbers.ts";
 
 interface ReportOpts { epoch?: string; cell?: string; out?: string; pdf: boolean }
@@ -40,8 +39,8 @@ export function registerReport(program: Command): void {
     .option("--seed <seed>", "your sample's seed (the author cannot know which receipts you will recompute)", "1")
     .option("--json", "print the checks as JSON")
     .action(async (dir: string, opts: { recompute: string; seed: string; json?: boolean }, command: Command) => {
-      const sample = wholeNumber(opts.recompute, "--recompute", { what: "a count of receipts, 0 or more" }), seed = Number(opts.seed);
-      if (!/^-?\d+$/.test(opts.seed.trim()) || !Number.isSafeInteger(seed)) throw new InputError(`--seed: an integer (got ${JSON.stringify(opts.seed)})`);
+      const sample = wholeNumber(opts.recompute, "--recompute", { what: "a count of receipts, 0 or more" });
+      const seed = wholeNumber(opts.seed, "--seed", { what: "a seed, a whole number 0 or more" }); // as every seed elsewhere
       await withWorkspace(command, async (ws) => {
         const v = await verifyReport(ws, path.resolve(dir), { recompute: { sample, seed } });
         if (opts.json) console.log(toJson(v));

@@ -6,6 +6,7 @@ import { InputError } from "../datanet/errors.ts";
 import type { Payload } from "../factory/featurize.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { quoteLiteral } from "../store/export.ts";
+import { stageRows } from "../store/stage.ts";
 import { Explainer, type Explanation } from "./explain.ts";
 import { cellsAsRun, explainSource } from "./source.ts";
 import { lineageTrain } from "./lineage.ts";
@@ -58,8 +59,11 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   // Each sampled inference's input as the tracin cell read it (a query table has text or features).
   const queryFile = output(source.params.test);
   const columns = await columnsOf(ws, `(select * from read_parquet(${quoteLiteral(queryFile)}))`);
+  // The sample's rows only: a reviewer's sample of 20 need not read every query's text.
+  await stageRows(ws, "__tracebook_recompute_ids", [["id", "VARCHAR"]], chosen.map((q) => [q]));
   const inputs = await ws.rows<{ id: string; title: string | null; text: string | null; features: number[] | null; label: string | null }>(
-    `select id, ${["title", "text", "features", "label"].map((c) => columnOrNull(columns, c)).join(", ")} from read_parquet(?)`, [queryFile]);
+    `select id, ${["title", "text", "features", "label"].map((c) => columnOrNull(columns, c)).join(", ")} from read_parquet(?)
+     where id in (select id from __tracebook_recompute_ids)`, [queryFile]);
   const byId = new Map(inputs.map((r) => [r.id, r]));
   const payload = (q: string): Payload => {
     const r = byId.get(q);
