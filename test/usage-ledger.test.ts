@@ -6,6 +6,9 @@ import { infer } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
 import { recomputeReceipts } from "../cells/attribution/recompute.ts";
+import { receiptHash } from "../cells/attribution/receipts.ts";
+import { catchUpReceipts } from "../cells/rewards/archive.ts";
+import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
@@ -132,6 +135,41 @@ describe("the usage ledger cell", () => {
     const facts = await collectFacts(ws, "pay", { epochs: ["e9"] });
     expect(facts.lineage.ledger.unsettled).toBe(0);
     expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+  }, 180_000);
+});
+
+describe("the receipts paid lines cite", () => {
+  it("are archived with the lines, survive gc, and an older workspace's are caught up from the files still on disk", async () => {
+    const ws = await tempWorkspace();
+    try {
+      await separableDatanet(ws, "notes", 120);
+      expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+      const cited = async () => ws.rows<{ receipt_hash: string; receipt: string | null }>(
+        `select distinct r.receipt_hash, a.receipt from rewards r left join attribution_receipts a using (receipt_hash)
+         where r.receipt_hash <> 'none: model not attributed' order by 1`);
+      const check = async () => {
+        const all = await cited();
+        expect(all.length).toBe(80); // both models' 40 inferences: one receipt each
+        for (const c of all) expect(c.receipt && receiptHash(c.receipt)).toBe(c.receipt_hash);
+      };
+      await check();
+      // gc collects the first model's receipts table; the archive still holds what its lines cite.
+      const plan = await planGc(ws);
+      expect(plan.garbage.some((g) => g.kind === "artifact")).toBe(true);
+      collectGarbage(plan);
+      await check();
+
+      // A workspace settled before the archive: caught up from the receipts files still on disk …
+      await ws.run("delete from attribution_receipts");
+      expect(await catchUpReceipts(ws, "2026-11-29 00:00:00")).toEqual({ added: 40, lost: 40 });
+      // … and the rest is said to be lost, not silently missing.
+      expect((await cited()).filter((c) => c.receipt === null)).toHaveLength(40);
+    } finally {
+      ws.close();
+    }
   }, 180_000);
 });
 

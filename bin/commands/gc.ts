@@ -3,6 +3,8 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { collectGarbage, planGc } from "../../cells/graph/gc.ts";
+import { catchUpReceipts } from "../../cells/rewards/archive.ts";
+import { nowUtc } from "../../cells/store/workspace.ts";
 import { pipelineFiles } from "../../cells/graph/runs.ts";
 import { loadPipeline } from "../../cells/graph/loader.ts";
 
@@ -27,9 +29,13 @@ export function registerGc(program: Command): void {
             unread.push({ pipeline: name, why: (err as Error).message.split("\n")[0]! });
           }
         }
+        // Receipts that paid lines cite are archived before the files holding them can go.
+        const receipts = opts.dryRun ? null : await catchUpReceipts(ws, nowUtc());
         const plan = await planGc(ws, { declared });
         const done = opts.dryRun ? null : collectGarbage(plan);
-        if (opts.json) return console.log(toJson({ dryRun: !!opts.dryRun, ...plan, unread, ...(done ? { removed: done } : {}) }));
+        if (opts.json) return console.log(toJson({ dryRun: !!opts.dryRun, ...plan, unread, ...(done ? { removed: done } : {}), ...(receipts ? { receipts } : {}) }));
+        if (receipts?.added) console.log(`Archived ${receipts.added} receipts cited by reward lines before their files could go.`);
+        if (receipts?.lost) console.log(`  ${receipts.lost} receipts cited by reward lines were already gone (settled before the archive existed, files collected).`);
         const byKind = ["artifact", "model", "temp"].map((kind) => {
           const of = plan.garbage.filter((g) => g.kind === kind);
           return { what: kind === "temp" ? "temp files" : `${kind}s`, count: of.length, size: mb(of.reduce((n, g) => n + g.bytes, 0)) };

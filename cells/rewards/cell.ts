@@ -8,6 +8,7 @@ import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
+import { archiveReceipts, catchUpReceipts, NOT_ATTRIBUTED } from "./archive.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -85,7 +86,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
             .map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
           excluded: excluded.get(u.epoch),
         });
-        for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? "none: model not attributed" });
+        for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? NOT_ATTRIBUTED });
       }
       const models = await pipelineModels(ctx);
       const executed = new Set(usage.map((u) => u.model_id));
@@ -94,7 +95,10 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       const totals = epochTotals([...usage, ...earlierFees.values()]);
-      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded);
+      // Receipts earlier lines cite, from files still on disk, before gc may take them (workspaces settled before the archive).
+      const caught = await catchUpReceipts(ctx.ws, nowUtc());
+      if (caught.added || caught.lost) ctx.log(`archived ${caught.added} receipts earlier lines cite${caught.lost ? `; ${caught.lost} are nowhere on disk any more` : ""}`);
+      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded, ctx.inputs[p.receipts]!.relation);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
       ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
@@ -205,7 +209,7 @@ async function pipelineModels(ctx: CellContext): Promise<{ id: string; cell: str
   return out.sort((a, b) => a.cell.localeCompare(b.cell));
 }
 
-async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], net: Map<string, Map<string, number>>, excluded: Map<string, Set<string>>) {
+async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], net: Map<string, Map<string, number>>, excluded: Map<string, Set<string>>, receipts: string) {
   const at = nowUtc();
   await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], inferenceIds.map((i) => [i]));
   await stageRows(ctx.ws, "__tracebook_reward_lines", [["epoch", "VARCHAR"], ["inference_id", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["reason", "VARCHAR"]],
@@ -214,6 +218,7 @@ async function persist(ctx: CellContext, policy: string, inferenceIds: string[],
   await ctx.ws.transaction(async () => {
     await ctx.ws.run("delete from rewards where pipeline = ? and policy = ? and inference_id in (select id from __tracebook_reward_ids)", [ctx.pipeline, policy]);
     await ctx.ws.run(`insert into rewards select ?, ?, epoch, inference_id, receipt_hash, recipient, role, amount::hugeint, reason from __tracebook_reward_lines`, [ctx.pipeline, policy]);
+    await archiveReceipts(ctx.ws, ctx.pipeline, receipts, at); // a paid line's receipt outlives the receipts cell's table
     for (const epoch of epochs) {
       await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, policy, epoch]);
       await ctx.ws.run("delete from reputation where pipeline = ? and epoch = ?", [ctx.pipeline, epoch]);

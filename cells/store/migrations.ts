@@ -195,4 +195,21 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: "attribution receipts archive",
+    sql: `
+      -- Every receipt a reward line cites, kept for as long as the line: a receipts cell's table
+      -- is replaced by the next run and its file collected by gc, but a fee paid on a receipt
+      -- must stay checkable (its JSON, whose sha256 the line cites). Append-only.
+      create table attribution_receipts (
+        receipt_hash varchar primary key,
+        pipeline     varchar not null,
+        inference_id varchar not null,
+        model_id     varchar not null,
+        receipt      varchar not null,
+        archived_at  timestamp not null
+      );
+    `,
+  },
 ];
