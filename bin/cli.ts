@@ -13,6 +13,7 @@ import { registerDev } from "./commands/dev.ts";
 import { registerWhatIf } from "./commands/whatif.ts";
 import { registerExplain } from "./commands/explain.ts";
 import { registerGc } from "./commands/gc.ts";
+import { registerReceipt } from "./commands/receipt.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerModel(program);
   registerUsage(program);
   registerExplain(program);
+  registerReceipt(program);
   registerReport(program);
   registerWhatIf(program);
   registerDev(program);

@@ -7,7 +7,7 @@ import type { Payload } from "../factory/featurize.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { stageRows } from "../store/stage.ts";
-import { Explainer, type Explanation } from "./explain.ts";
+import { Explainer, type ExplainSource, type Explanation } from "./explain.ts";
 import { cellsAsRun, explainSource } from "./source.ts";
 import { lineageTrain } from "./lineage.ts";
 
@@ -25,7 +25,8 @@ export interface Recomputation {
   seconds: number;
 }
 
-interface Receipt {
+/** The parts of a receipt a recomputation compares. */
+export interface Receipt {
   prediction: string;
   top_contributions: { id: string; contributor: string | null; datanet: string | null; score: number }[];
   contributor_shares: { contributor: string; score: number; share: number }[];
@@ -76,14 +77,10 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   const mismatched: { query: string; why: string }[] = [];
   for (const modelId of [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort()) {
     const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId);
-    let from = source;
-    if (modelId !== source.modelId) {
-      const train = await lineageTrain(ws, modelId);
-      if ("why" in train) {
-        for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${train.why}` });
-        continue;
-      }
-      from = { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
+    const from = await sourceFor(ws, source, modelId);
+    if ("why" in from) {
+      for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${from.why}` });
+      continue;
     }
     const explainer = await Explainer.load(ws, from);
     if ((source.params.target ?? "predicted") === "label") {
@@ -101,8 +98,18 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   return { receipts: receiptsCell, influence, sampled: chosen.length, of: all.length, seed: o.seed, mismatched, seconds: (performance.now() - t0) / 1000 };
 }
 
+/**
+ * The pipeline's tracin cell as it would trace another model: the same settings, that model, and
+ * the contributions its lineage names. `source` itself for the cell's own model.
+ */
+export async function sourceFor(ws: Workspace, source: ExplainSource, modelId: string): Promise<ExplainSource | { why: string }> {
+  if (modelId === source.modelId) return source;
+  const train = await lineageTrain(ws, modelId);
+  return "why" in train ? train : { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
+}
+
 /** What differs between a receipt and its recomputation, or null. */
-function disagreement(r: Receipt, e: Explanation, top: number): string | null {
+export function disagreement(r: Receipt, e: Explanation, top: number): string | null {
   const close = (a: number, b: number) => Math.abs(a - b) <= TOLERANCE * Math.max(Math.abs(a), Math.abs(b), 1e-12);
   if (r.prediction !== e.prediction) return `prediction: receipt ${r.prediction}, recomputed ${e.prediction}`;
   const mine = e.proponents.slice(0, top);
