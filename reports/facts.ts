@@ -182,6 +182,8 @@ export interface ReportFacts {
       cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number;
       /** TracIn run again from the checkpoints for a seeded sample (absent from reports written before it existed). */
       attribution?: AttributionRecomputed;
+      /** The receipts the reward lines cite, found in the workspace's archive (absent from reports written before it existed). */
+      archive?: { cited: number; archived: number; recomputed: number };
     };
     model: ModelFacts;
     adapter: { rank: number; alpha: number; targets: string[] } | null;

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { ATTRIBUTION_CHECK, collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
+import { ARCHIVE_CHECK, ATTRIBUTION_CHECK, collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { recomputedAttribution } from "./collect/lineage.ts";
 import { runIdOf, type Check, type CounterfactualFact, type ReportDocument, type ReportFacts } from "./facts.ts";
@@ -74,6 +74,11 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     // Written before reports recomputed receipts: it made no claim about a recomputation.
     const { attribution: _a, ...receipts } = now.lineage.receipts;
     now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ATTRIBUTION_CHECK) };
+  }
+  if (d.facts.lineage.receipts.archive === undefined) {
+    // Written before the receipt archive: it made no claim about it.
+    const { archive: _a, ...receipts } = now.lineage.receipts;
+    now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ARCHIVE_CHECK) };
   }
   if (d.facts.lineage.ledger.sources === undefined) {
     // Written before reports broke the ledger down by source: it made no claim about it.

@@ -185,6 +185,26 @@ describe("attribution report: write, verify, tamper", () => {
     expect(v.checks.some((c) => c.name.includes("attribution recomputes"))).toBe(false);
   });
 
+  it("states that every receipt its lines cite is archived, and verifies a report written before the archive", async () => {
+    const d0 = doc(report.dir);
+    expect(d0.facts.lineage.receipts.archive).toEqual({ cited: 40, archived: 40, recomputed: 40 });
+    expect(d0.facts.checks.find((c) => c.name === "every receipt a reward line cites is archived")).toMatchObject({ ok: true });
+    const { copy, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      delete old.facts.lineage.receipts.archive;
+      old.facts.checks = old.facts.checks.filter((c) => c.name !== "every receipt a reward line cites is archived");
+    });
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    // An archived receipt doctored after the report: the report no longer matches the workspace.
+    const [{ receipt_hash: hash, receipt }] = (await ws.rows<{ receipt_hash: string; receipt: string }>("select receipt_hash, receipt from attribution_receipts limit 1")) as [{ receipt_hash: string; receipt: string }];
+    await ws.run("update attribution_receipts set receipt = replace(receipt, '\"format\"', '\"formats\"') where receipt_hash = ?", [hash]);
+    const bad = await verifyReport(ws, report.dir);
+    expect(bad.checks.find((c) => c.name === "workspace now: every receipt a reward line cites is archived")).toMatchObject({ ok: false, detail: expect.stringMatching(/^39 of the 40 receipts/) });
+    await ws.run("update attribution_receipts set receipt = ? where receipt_hash = ?", [receipt, hash]);
+    expect((await verifyReport(ws, report.dir)).ok).toBe(true);
+  });
+
   it("verifies a report written before the ledger was broken down by source", async () => {
     expect(doc(report.dir).facts.lineage.ledger.sources).toEqual([{ source: "workload:pay.usage", inferences: 40, fees: { units: String(40 * 1234), tokens: "0.00000000000004936" } }]);
     const { copy, d } = olderCopy(report.dir, "tb-report-old-", (old) => {

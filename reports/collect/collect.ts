@@ -1,4 +1,5 @@
-import type { Workspace } from "../../cells/store/workspace.ts";
+import { nowUtc, type Workspace } from "../../cells/store/workspace.ts";
+import { catchUpReceipts } from "../../cells/rewards/archive.ts";
 import { REPORT_FORMAT, type Check, type ReportFacts } from "../facts.ts";
 import { findCells, modelIdOf } from "./cells.ts";
 import { collectLedger, type Ledger } from "./ledger.ts";
@@ -26,6 +27,9 @@ export interface CollectOptions {
  */
 export async function collectFacts(ws: Workspace, pipeline: string, options: CollectOptions = {}): Promise<ReportFacts> {
   const cells = await findCells(ws, pipeline, options.cell);
+  // Receipts of lines settled before the archive existed, from the files still on disk: the
+  // report and its verification then find the same ones.
+  await catchUpReceipts(ws, nowUtc());
   const ledger = await collectLedger(ws, pipeline, cells, options.epochs ?? (options.epoch === undefined ? undefined : [options.epoch]));
   const modelId = await modelIdOf(ws, cells.model);
   const lineage = await collectLineage(ws, pipeline, cells, modelId, ledger);
@@ -77,6 +81,7 @@ function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
 /** The check on quality-evaluation tables, listed only when a report quotes one. */
 export const QUALITY_CHECK = "quality-evaluation tables match the run log";
 export const ATTRIBUTION_CHECK = "attribution recomputes from the checkpoints";
+export const ARCHIVE_CHECK = "every receipt a reward line cites is archived";
 
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
 export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
@@ -102,6 +107,12 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       ok: l.receipts.mismatched === 0 && l.receipts.missing === 0,
       detail: `${l.receipts.recomputed} of ${l.receipts.count} receipt hashes recompute and name the model; ${l.receipts.mismatched} mismatched; ${l.receipts.missing} settled inferences cite no stored receipt`,
     },
+    ...(l.receipts.archive ? [{
+      name: ARCHIVE_CHECK,
+      ok: l.receipts.archive.archived === l.receipts.archive.cited && l.receipts.archive.recomputed === l.receipts.archive.archived,
+      detail: `${l.receipts.archive.recomputed} of the ${l.receipts.archive.cited} receipts the reward lines cite are in the workspace's archive and recompute from their JSON` +
+        (l.receipts.archive.archived < l.receipts.archive.cited ? `; ${l.receipts.archive.cited - l.receipts.archive.archived} are nowhere` : ""),
+    }] : []),
     ...(l.receipts.attribution ? [{
       name: ATTRIBUTION_CHECK,
       ok: l.receipts.attribution.ok,

@@ -8,6 +8,7 @@ import { stageRows } from "../../cells/store/stage.ts";
 import type { AttributionRecomputed, FileHash, ModelFacts, ReportFacts } from "../facts.ts";
 import type { CellOutput, ReportCells } from "./cells.ts";
 import { SETTLED_IDS, ledgerRoots, ledgerSources, type Ledger } from "./ledger.ts";
+import { NOT_ATTRIBUTED } from "../../cells/rewards/archive.ts";
 
 /** The model folder's files, hashed again from disk: the manifest's word is not taken for it. */
 function hashFile(home: string, m: ModelManifest, file: string): FileHash {
@@ -76,6 +77,7 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
       ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled, sources: ledgerSources(ledger.settled) },
       receipts: {
         cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing,
+        archive: await archivedReceipts(ws, ledger),
         attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),
       },
       model: modelFacts(ws.home, manifest, cells.model.cell),
@@ -129,4 +131,17 @@ export async function recomputedAttribution(ws: Workspace, pipeline: string, rec
   } catch (err) {
     return { ok: false, sampled: 0, of: 0, seed: o.seed, mismatched: 0, detail: `could not be recomputed: ${(err as Error).message.split("\n")[0]}` };
   }
+}
+
+/**
+ * The receipts the reward lines in the report's epochs cite (every model's inferences, earlier
+ * ones too), as the workspace's archive holds them: how many are there, and how many of those
+ * recompute from their JSON.
+ */
+async function archivedReceipts(ws: Workspace, ledger: Ledger): Promise<{ cited: number; archived: number; recomputed: number }> {
+  const cited = [...new Set(ledger.lines.map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
+  await stageRows(ws, "__report_cited_receipts", [["receipt_hash", "VARCHAR"]], cited.map((h) => [h]));
+  const rows = await ws.rows<{ receipt_hash: string; receipt: string }>(
+    "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select receipt_hash from __report_cited_receipts)");
+  return { cited: cited.length, archived: rows.length, recomputed: rows.filter((r) => receiptHash(r.receipt) === r.receipt_hash).length };
 }
