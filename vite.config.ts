@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    globalSetup: ["test/setup/temp.ts"],
     // DuckDB files and corpus imports are heavy: keep workers few on 2-core machines.
     pool: "forks",
     maxWorkers: 2,
