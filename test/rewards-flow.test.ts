@@ -107,12 +107,14 @@ describe("usage ledger and settlement", () => {
     expect(inf.stdout).toMatch(/cli-1 .*casino winner pills.*spam/);
     expect(inf.stdout).toMatch(/cli-2 .*team meeting notes.*ham/);
     expect(inf.stderr).toMatch(/cell usage of pay attributes and settles it on the next `tracebook run .*pay\.pipeline\.ts`/);
-    // What the caller paid for is traced and split on the next run, in its own epoch.
-    const run = spawnSync(process.execPath, [BIN, "run", file], { encoding: "utf8", env });
-    expect(run.status, run.stderr).toBe(0);
+    // What the caller paid for is traced and split on the next run, in its own epoch: here at
+    // once, with --settle, which runs the cells that settle it (all three fees) and says who got what.
+    const settled = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "0.5", "--epoch", "e3", "--id", "cli-3", "--settle", "--", "casino jackpot tonight"], { encoding: "utf8", env });
+    expect(settled.status, settled.stderr).toBe(0);
+    expect(settled.stdout).toMatch(/^inference cli-3 \(epoch e3\): c\d+ 0\.\d+, .*; \d+ recipients in all, receipt [0-9a-f]{12}$/m);
     const paid = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e3"], { encoding: "utf8", env });
     expect(paid.status, paid.stderr).toBe(0);
-    expect(paid.stdout).toMatch(/Epoch e3 \(policy default@1\): 2 inferences paid 1 in fees; statement pays out 1 \(reconciles to the base unit\)/);
+    expect(paid.stdout).toMatch(/Epoch e3 \(policy default@1\): 3 inferences paid 1\.5 in fees; statement pays out 1\.5 \(reconciles to the base unit\)/);
     const bad = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "1e-3", "x"], { encoding: "utf8", env });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--fee/);
@@ -135,7 +137,7 @@ describe("usage ledger and settlement", () => {
     const statement = JSON.parse(shown.stdout) as { epoch: string; amount: string }[];
     expect(statement.every((l) => /^\d+$/.test(l.amount))).toBe(true);
     const total = (epoch: string) => statement.filter((l) => l.epoch === epoch).reduce((s, l) => s + BigInt(l.amount), 0n);
-    expect([total("e1"), total("e3")]).toEqual([40n * 1234n, 10n ** 18n]);
+    expect([total("e1"), total("e3")]).toEqual([40n * 1234n, 15n * 10n ** 17n]);
     const none = spawnSync(process.execPath, [BIN, "rewards", "nothing"], { encoding: "utf8", env });
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);

@@ -15,7 +15,8 @@ import { explainSource } from "../../cells/attribution/source.ts";
 import { resolveModel } from "../../cells/factory/catalog.ts";
 import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
-import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
+import { parseAmount } from "../../cells/rewards/amounts.ts";
+import { settledLine } from "../settled.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 
 /** The demo's pipelines, in the order they run. */
@@ -81,10 +82,6 @@ async function payForIt(ws: Workspace): Promise<void> {
   }
   const run = await runPipeline(ws, (await loadPipeline("mail")).pipeline);
   if (run.failed.length) throw new Error(`pipeline mail: ${run.failed.join(", ")} failed`);
-  const lines = await ws.rows<{ recipient: string; role: string; amount: string; receipt_hash: string; epoch: string }>(
-    "select recipient, role, amount::varchar as amount, receipt_hash, epoch from rewards where inference_id = ? order by amount::hugeint desc, recipient", [id]);
-  const paid = lines.filter((l) => l.role === "contributor").slice(0, 3).map((l) => `${l.recipient} ${formatAmount(BigInt(l.amount))}`);
-  console.log(`Executed and paid ${DEMO_FEE} (inference ${id}, epoch ${lines[0]?.epoch ?? "?"}, settled by the run after it): ` +
-    `${paid.length ? `${paid.join(", ")}, …` : "no contributor paid"}; ${lines.length} recipients in all, receipt ${lines[0]?.receipt_hash.slice(0, 12) ?? "none"}` +
-    `\n  pay for your own: npx tracebook infer mail --model model "…", then npx tracebook run mail (or keep npm start's server running: it settles at once)`);
+  console.log(`Executed and paid ${DEMO_FEE}, settled by the run after it: ${await settledLine(ws, id)}` +
+    `\n  pay for your own: npx tracebook infer mail --model model "…" --settle (or keep npm start's server running: it settles at once)`);
 }

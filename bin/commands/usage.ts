@@ -8,10 +8,13 @@ import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { parsePayloads } from "../payloads.ts";
+import { settledLine } from "../settled.ts";
+import { runPipeline } from "../../cells/graph/scheduler.ts";
+import type { Workspace } from "../../cells/store/workspace.ts";
 import type { Pipeline } from "../../cells/graph/pipeline.ts";
 import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
 
-interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; json?: boolean }
+interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
 
 /** `tracebook infer` (executed, paid inferences into the ledger) and `tracebook rewards` (statements). */
 export function registerUsage(program: Command): void {
@@ -25,6 +28,7 @@ export function registerUsage(program: Command): void {
     .option("--caller <id>", "who called (agent or user id)", `cli:${process.env.USER ?? "user"}`)
     .option("--id <id...>", "inference ids, one per input (default: a fresh id per execution); replaying an id records nothing")
     .option("--epoch <epoch>", "settlement epoch (default: the UTC day)")
+    .option("--settle", "then run the pipeline's cells that attribute and split these fees, and say who was paid")
     .option("--json", "print JSON")
     .action(async (name: string, inputs: string[], opts: InferOpts, command: Command) => {
       let fee: bigint;
@@ -34,18 +38,20 @@ export function registerUsage(program: Command): void {
         throw new InputError((err as Error).message); // bad input: exit code 2
       }
       await withWorkspace(command, async (ws) => {
-        const { pipeline } = await loadPipelineIn(ws, name);
+        const { pipeline, file } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
         const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
         const server = new ModelServer(ws.home);
         try {
           const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
-          console.error(settlementHint(pipeline, name, opts.model));
+          if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
+          else await settle(ws, pipeline, file, opts.model);
           if (opts.json) return console.log(toJson(out));
           console.log(formatTable(out.map((o, i) => ({
             inference: o.id, input: inputs[i]!.slice(0, 60), prediction: o.label,
             probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(fee),
           }))));
+          if (opts.settle) for (const o of out) console.log(await settledLine(ws, o.id));
         } finally {
           server.dispose();
         }
@@ -100,12 +106,31 @@ export function registerUsage(program: Command): void {
 }
 
 /**
+ * Run what settles a fee just recorded: each reward split reading a usage ledger that reads this
+ * model cell (or any, for a model id), with the stale cells it reads, and nothing else (the
+ * pipeline's comparison cells wait for its next run). Fails when no cell would settle it.
+ */
+async function settle(ws: Workspace, pipeline: Pipeline, file: string, model: string): Promise<void> {
+  const ledgers = new Set(readingLedgers(pipeline, model).map(([n]) => n));
+  const splits = [...pipeline.cells].filter(([, c]) => c.kind === "reward-split" && ledgers.has((c.params as { usage: string }).usage)).map(([n]) => n);
+  if (!splits.length) throw new Error(settlementHint(pipeline, pipeline.name, model).replace(/^Warning: /, ""));
+  for (const cell of splits) {
+    const run = await runPipeline(ws, pipeline, { cell, file });
+    if (run.failed.length || run.blocked.length) throw new Error(`settling: ${[...run.failed, ...run.blocked].join(", ")} did not run (\`tracebook status ${pipeline.name}\` says why)`);
+  }
+}
+
+function readingLedgers(pipeline: Pipeline, model: string) {
+  const ledgers = [...pipeline.cells].filter(([, c]) => c.kind === "usage-ledger");
+  return pipeline.cells.has(model) ? ledgers.filter(([, c]) => (c.params as UsageLedgerParams).models.includes(model)) : ledgers;
+}
+
+/**
  * Where a fee just recorded will be settled: by the pipeline's usageLedger cells that read this
  * model cell, on its next run; or a warning that no cell reads it, so nothing will pay out.
  */
 function settlementHint(pipeline: Pipeline, name: string, model: string): string {
-  const ledgers = [...pipeline.cells].filter(([, c]) => c.kind === "usage-ledger");
-  const reading = pipeline.cells.has(model) ? ledgers.filter(([, c]) => (c.params as UsageLedgerParams).models.includes(model)) : ledgers;
+  const reading = readingLedgers(pipeline, model);
   if (reading.length) {
     return `Recorded in the usage ledger: cell ${reading.map(([n]) => n).join(", ")} of ${pipeline.name} attributes and settles it on the next ` +
       `\`tracebook run ${name}\` (at once under \`tracebook dev\` or \`run --watch\`).`;
