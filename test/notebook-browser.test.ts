@@ -67,6 +67,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     log.push(`influence explorer loaded in ${ms} ms`);
     console.log(`influence explorer: first load ${ms} ms`);
     expect(await page.locator("#prediction").textContent()).toMatch(/(spam|ham)\s+with confidence/);
+    // Where the inference came from, as the ledger recorded it.
+    expect((await page.locator("#prediction").textContent())!.replace(/\s+/g, " ")).toMatch(/called by agent:[ab] \(workload:nbtest\.usage\) in epoch e1/);
     expect(await page.locator("svg [aria-label='bar'] rect").count()).toBeGreaterThan(0);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer.png"), fullPage: true });
