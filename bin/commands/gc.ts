@@ -36,9 +36,9 @@ export function registerGc(program: Command): void {
         if (opts.json) return console.log(toJson({ dryRun: !!opts.dryRun, ...plan, unread, ...(done ? { removed: done } : {}), ...(receipts ? { receipts } : {}) }));
         if (receipts?.added) console.log(`Archived ${receipts.added} receipts cited by reward lines before their files could go.`);
         if (receipts?.lost) console.log(`  ${receipts.lost} receipts cited by reward lines were already gone (settled before the archive existed, files collected).`);
-        const byKind = ["artifact", "model", "temp"].map((kind) => {
+        const byKind = ["artifact", "model", "temp", "cache"].map((kind) => {
           const of = plan.garbage.filter((g) => g.kind === kind);
-          return { what: kind === "temp" ? "temp files" : `${kind}s`, count: of.length, size: mb(of.reduce((n, g) => n + g.bytes, 0)) };
+          return { what: kind === "temp" ? "temp files" : kind === "cache" ? "cached features" : `${kind}s`, count: of.length, size: mb(of.reduce((n, g) => n + g.bytes, 0)) };
         });
         console.log(formatTable(byKind).replace(/\n\(\d+ rows\)$/, ""));
         for (const g of plan.garbage.filter((x) => x.kind === "model" || /no longer in pipeline/.test(x.why))) console.log(`  ${path.relative(ws.home, g.path)}: ${g.why}`);

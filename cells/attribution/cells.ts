@@ -190,7 +190,7 @@ export async function loadAttribution(ws: Workspace, id: string, train: { name: 
   const { manifest } = loaded;
   if (!manifest.featurizer) throw new Error(`model ${id.slice(0, 12)} has no featurizer`);
   const classes = manifest.spec.classes;
-  const trainSet = await loadExamples(ws, train.relation, manifest.featurizer, classes, `input "${train.name}"`);
+  const trainSet = await loadExamples(ws, train.relation, manifest.featurizer, classes, `input "${train.name}"`, { cache: true });
   // Attribution is over what entered the model, no more, no less: the lineage says what that was.
   if (manifest.snapshot && trainingRoot(trainSet) !== manifest.snapshot.root) {
     throw new Error(`input "${train.name}" (${trainSet.y.length} rows) is not the data model ${id.slice(0, 12)} was trained on (${manifest.snapshot.contributions} contributions, root ${manifest.snapshot.root.slice(0, 12)})`);

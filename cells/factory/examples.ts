@@ -2,6 +2,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { featurize, rawFeatures, type FeaturizerSpec, type Payload } from "./featurize.ts";
 import type { ContributionRef } from "./store.ts";
+import { featurizeCached } from "./feature-cache.ts";
 import type { Examples } from "./train.ts";
 
 export interface LoadedExamples extends Examples {
@@ -27,7 +28,7 @@ interface Row extends Payload {
  */
 export async function loadExamples(
   ws: Workspace, relation: string, featurizer: FeaturizerSpec, classes: readonly string[], where: string,
-  options: { unlabelled?: boolean } = {},
+  options: { unlabelled?: boolean; /** Keep the featurized rows on disk: for training sets, read again by every attribution command. */ cache?: boolean } = {},
 ): Promise<LoadedExamples> {
   const columns = await columnsOf(ws, relation);
   for (const need of ["id", "label", featurizer.kind === "features" ? "features" : "text"]) {
@@ -52,7 +53,7 @@ export async function loadExamples(
   });
   const ids = rows.map((r) => r.id);
   return {
-    x: featurize(featurizer, rows, ids),
+    x: options.cache ? await featurizeCached(ws.home, featurizer, rows, ids) : featurize(featurizer, rows, ids),
     y,
     labels: rows.map((r) => r.label ?? ""),
     submittedAt: rows.map((r) => (r.submitted_at ? new Date(r.submitted_at as unknown as string | Date).getTime() : null)),

@@ -1,12 +1,13 @@
 import fs from "node:fs";
 import path from "node:path";
+import { featureCacheDir } from "../factory/feature-cache.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { modelDir, modelsRoot, readManifest } from "../factory/store.ts";
 import { artifactPath } from "./artifacts.ts";
 
 /** One thing a collection would remove, and why it is no longer needed. */
 export interface Garbage {
-  kind: "artifact" | "model" | "temp";
+  kind: "artifact" | "model" | "temp" | "cache";
   path: string;
   bytes: number;
   why: string;
@@ -111,6 +112,10 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
   for (const file of walk(path.join(ws.home, "tmp"))) {
     const stat = fs.statSync(file);
     if (now - stat.mtimeMs > TEMP_AGE_MS) garbage.push({ kind: "temp", path: file, bytes: stat.size, why: "left behind by an interrupted write" });
+  }
+  // Featurized training rows: a cache, rebuilt by the next command that needs them.
+  for (const file of walk(featureCacheDir(ws.home))) {
+    garbage.push({ kind: "cache", path: file, bytes: fs.statSync(file).size, why: "featurized training rows (rebuilt on use)" });
   }
   return {
     kept: { artifacts: keptArtifacts, models: keptModels, bytes: keptBytes },
