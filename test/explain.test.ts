@@ -228,5 +228,15 @@ describe("explaining an input nobody has paid for", () => {
         expect(r.stderr).toMatch(message);
       }
     });
+
+    it("infer warns when no usage ledger reads the model, and --settle fails saying so (the execution stays recorded)", () => {
+      const warned = cli(["infer", setup.file, "--model", "model", "--id", "ex-paid-1", "--", "winner casino"]);
+      expect(warned.status, warned.stderr).toBe(0);
+      expect(warned.stderr).toMatch(/^Warning: recorded in the usage ledger, but no usageLedger cell of ex reads model cell "model": this fee will not be attributed or paid out/);
+      const settle = cli(["infer", setup.file, "--model", "model", "--id", "ex-paid-2", "--settle", "--", "winner casino"]);
+      expect(settle.status).toBe(1);
+      expect(settle.stderr).toMatch(/recorded in the usage ledger, but no usageLedger cell of ex reads model cell "model"/);
+      expect(cli(["receipt", "ex-paid-2"])).toMatchObject({ status: 1, stdout: expect.stringMatching(/✗ settled: no reward line pays this fee yet: no usageLedger cell of pipeline ex has run, so nothing settles it/) });
+    });
   });
 });

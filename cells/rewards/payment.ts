@@ -37,8 +37,7 @@ export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: 
   const lines = await ws.rows<PaymentCheck["lines"][number]>(
     `select policy, recipient, role, amount::varchar as amount, reason, receipt_hash from rewards where inference_id = ?
      order by policy, amount::hugeint desc, role, recipient`, [inference.id]);
-  const settle = inference.pipeline ? `\`tracebook run ${inference.pipeline}\`` : "a pipeline (this inference names none)";
-  add("settled", lines.length > 0, lines.length ? `${lines.length} reward lines` : `no reward line pays this fee yet: ${settle} settles it`);
+  add("settled", lines.length > 0, lines.length ? `${lines.length} reward lines` : `no reward line pays this fee yet: ${await whoSettles(ws, inference.pipeline)}`);
   for (const policy of [...new Set(lines.map((l) => l.policy))]) {
     const sum = lines.filter((l) => l.policy === policy).reduce((s, l) => s + BigInt(l.amount), 0n);
     add(`the lines sum to the fee (policy ${policy})`, sum === BigInt(inference.fee), `${formatAmount(sum)} paid of a fee of ${formatAmount(BigInt(inference.fee))}`);
@@ -65,6 +64,14 @@ export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: 
   }
   const { payload: _payload, ...record } = inference;
   return { inference: record, lines, receipt, checks, ok: checks.every((c) => c.ok) };
+}
+
+/** What would settle an inference of this pipeline: its next run, if a usage ledger of it has run. */
+async function whoSettles(ws: Workspace, pipeline: string | null): Promise<string> {
+  if (!pipeline) return "it names no pipeline, so none settles it";
+  const ledger = [...(await cellsAsRun(ws, pipeline)).values()].some((c) => c.kind === "usage-ledger");
+  return ledger ? `\`tracebook run ${pipeline}\` settles it`
+    : `no usageLedger cell of pipeline ${pipeline} has run, so nothing settles it (declare one: usageLedger({ models: [...] }))`;
 }
 
 async function findInference(ws: Workspace, ref: string): Promise<PaymentCheck["inference"] & { payload: Payload }> {
