@@ -7,7 +7,7 @@ import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
 interface Row { query: string; level: string; key: string; rank: number; score: number; share: number | null; model_id: string }
@@ -32,20 +32,15 @@ describe("incremental TracIn", () => {
     ws?.close();
   });
 
-  const rowsOf = async (cell: string) => {
-    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
-    return ws.rows<Row>("select query, level, key, rank, score, share, model_id from read_parquet(?) order by query, level, rank, key", [run!.artifact]);
-  };
+  const rowsOf = async (cell: string) =>
+    ws.rows<Row>("select query, level, key, rank, score, share, model_id from read_parquet(?) order by query, level, rank, key", [await outputOf(ws, "pay", cell)]);
   const run = async (p: Pipeline, options: { force?: boolean; cell?: string } = {}) => {
     const logs: string[] = [];
     const summary = await runPipeline(ws, p, { ...options, onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === (options.cell ?? "influence")) logs.push(e.message); } });
     expect(summary.failed).toEqual([]);
     return logs.join("\n");
   };
-  const modelId = async () => {
-    const [run] = await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = 'model' and status = 'succeeded' order by finished_at desc limit 1");
-    return (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [run!.artifact]))[0]!.model_id;
-  };
+  const modelId = () => modelOfCell(ws, "pay", "model");
 
   it("traces only the newly paid inferences; the others keep their rows bit for bit, and a forced run agrees", async () => {
     const before = await rowsOf("influence");

@@ -12,7 +12,7 @@ import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { preview } from "vite";
 import { notebookWorkspace } from "./helpers/notebook-workspace.ts";
-import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
+import { holdWorkspace, openWorkspaceRetrying, outputOf, tempDir } from "./helpers/workspace.ts";
 
 
 if (!haveChromium) console.warn(`notebook browser tests skipped: no ${CHROMIUM} (apt-get install chromium; .ci/run installs it)`);
@@ -630,8 +630,6 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   });
 });
 
-async function artifactOf(ws: Workspace, cell: string): Promise<string> {
-  const [row] = await ws.rows<{ artifact: string }>(
-    "select artifact from runs where pipeline = 'nbtest' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
-  return row!.artifact;
+function artifactOf(ws: Workspace, cell: string): Promise<string> {
+  return outputOf(ws, "nbtest", cell);
 }

@@ -10,12 +10,9 @@ import { receiptHash } from "../cells/attribution/receipts.ts";
 import { catchUpReceipts } from "../cells/rewards/archive.ts";
 import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
-/** The parquet file a cell of the pay pipeline last wrote. */
-const artifactOf = async (ws: Workspace, cell: string) =>
-  (await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]))[0]!.artifact;
 const sum = async (ws: Workspace, sql: string, params: string[] = []) => (await ws.rows<{ s: string | null }>(sql, params))[0]!.s;
 
 describe("the usage ledger cell", () => {
@@ -57,7 +54,7 @@ describe("the usage ledger cell", () => {
     expect([run.failed, run.ran]).toEqual([[], ["usage", "influence", "receipts", "rewards"]]);
     // Traced like the workload's: top proponents and the contributors' shares.
     const traced = await ws.rows<{ query: string; n: bigint }>(
-      "select query, count(*) as n from read_parquet(?) where query like 'paid-%' and level = 'contribution' group by all order by all", [await artifactOf(ws, "influence")]);
+      "select query, count(*) as n from read_parquet(?) where query like 'paid-%' and level = 'contribution' group by all order by all", [await outputOf(ws, "pay", "influence")]);
     expect(traced.map((t) => t.query)).toEqual(["paid-1", "paid-2"]);
     // Paid out exactly, each line citing the inference's receipt; the workload's epoch is untouched.
     const lines = await ws.rows<{ inference_id: string; s: string; receipts: bigint }>(
@@ -74,11 +71,11 @@ describe("the usage ledger cell", () => {
   }, 120_000);
 
   it("traces an inference of the base, called directly, through the base's own training rows", async () => {
-    const [{ model_id: baseId }] = (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "base")])) as [{ model_id: string }];
+    const baseId = await modelOfCell(ws, "pay", "base");
     await infer(ws, server, baseId, [{ text: "team meeting notes" }], { fee: 100n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["base-1"], epoch: "e2" });
     expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
     const rows = await ws.rows<{ model_id: string; key: string }>(
-      "select distinct model_id, key from read_parquet(?) where query = 'base-1' and level = 'contribution'", [await artifactOf(ws, "influence")]);
+      "select distinct model_id, key from read_parquet(?) where query = 'base-1' and level = 'contribution'", [await outputOf(ws, "pay", "influence")]);
     expect(rows.length).toBeGreaterThan(0);
     expect(new Set(rows.map((r) => r.model_id))).toEqual(new Set([baseId]));
     // The base trained on the `half` cell (ids below '8'): its proponents and opponents come from there only.
@@ -86,7 +83,7 @@ describe("the usage ledger cell", () => {
     const lines = await ws.rows<{ role: string; receipt_hash: string; amount: string }>("select role, receipt_hash, amount::varchar as amount from rewards where inference_id = 'base-1' order by all");
     expect(lines.reduce((s, l) => s + BigInt(l.amount), 0n)).toBe(100n);
     expect(lines.some((l) => l.role === "contributor")).toBe(true);
-    const [receipt] = await ws.rows<{ model_id: string }>("select model_id from read_parquet(?) where query = 'base-1'", [await artifactOf(ws, "receipts")]);
+    const [receipt] = await ws.rows<{ model_id: string }>("select model_id from read_parquet(?) where query = 'base-1'", [await outputOf(ws, "pay", "receipts")]);
     expect(receipt!.model_id).toBe(baseId);
   }, 60_000);
 
@@ -95,7 +92,7 @@ describe("the usage ledger cell", () => {
     await infer(ws, server, modelId, [{ text: "casino winner pills tonight" }], { fee: 1000n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-1"], epoch: "e9" });
     expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
     const influenceOf = async () => ws.rows<{ level: string; key: string; rank: number; score: number; model_id: string }>(
-      "select level, key, rank, score, model_id from read_parquet(?) where query = 'late-1' order by level, rank, key", [await artifactOf(ws, "influence")]);
+      "select level, key, rank, score, model_id from read_parquet(?) where query = 'late-1' order by level, rank, key", [await outputOf(ws, "pay", "influence")]);
     const linesOf = () => ws.rows<{ recipient: string; role: string; amount: string }>("select recipient, role, amount::varchar as amount from rewards where inference_id = 'late-1' order by all");
     const expected = await influenceOf();
     const paid = await linesOf();
@@ -120,16 +117,16 @@ describe("the usage ledger cell", () => {
     // A reviewer's recomputation of every receipt takes each through the model it names.
     const recomputed = await recomputeReceipts(ws, "pay", "receipts", { sample: 1000, seed: 1 });
     expect([recomputed.sampled, recomputed.mismatched]).toEqual([recomputed.of, []]);
-    expect(await ws.rows("select query from read_parquet(?) where query = 'late-1' and model_id = ?", [await artifactOf(ws, "receipts"), modelId])).toEqual([{ query: "late-1" }]);
+    expect(await ws.rows("select query from read_parquet(?) where query = 'late-1' and model_id = ?", [await outputOf(ws, "pay", "receipts"), modelId])).toEqual([{ query: "late-1" }]);
     // A report over its epoch holds: its receipt names the model that executed it, not the current one.
     const reported = await collectFacts(ws, "pay", { epochs: ["e9"] });
     expect(reported.lineage.receipts).toMatchObject({ mismatched: 0, missing: 0 });
     expect(reported.checks.filter((c) => !c.ok)).toEqual([]);
     // Settled, it leaves the usage table on the next change to the ledger; its lines stay.
-    await infer(ws, server, (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "model")]))[0]!.model_id,
+    await infer(ws, server, await modelOfCell(ws, "pay", "model"),
       [{ text: "team meeting notes" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["after-1"], epoch: "e9" });
     expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
-    expect(await ws.rows("select id from read_parquet(?) where id = 'late-1'", [await artifactOf(ws, "usage")])).toEqual([]);
+    expect(await ws.rows("select id from read_parquet(?) where id = 'late-1'", [await outputOf(ws, "pay", "usage")])).toEqual([]);
     expect(await linesOf()).toEqual(lines);
     // The report settles it with every check holding, its receipt recomputed through its own model when sampled.
     const facts = await collectFacts(ws, "pay", { epochs: ["e9"] });

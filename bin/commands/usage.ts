@@ -9,7 +9,7 @@ import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { parsePayloads } from "../payloads.ts";
 import { settledLine } from "../settled.ts";
-import { runPipeline } from "../../cells/graph/scheduler.ts";
+import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import type { Pipeline } from "../../cells/graph/pipeline.ts";
 import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
@@ -38,14 +38,14 @@ export function registerUsage(program: Command): void {
         throw new InputError((err as Error).message); // bad input: exit code 2
       }
       await withWorkspace(command, async (ws) => {
-        const { pipeline, file } = await loadPipelineIn(ws, name);
+        const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
         const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
         const server = new ModelServer(ws.home);
         try {
           const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
           if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
-          else await settle(ws, pipeline, file, opts.model);
+          else await settle(ws, pipeline, opts.model);
           if (opts.json) return console.log(toJson(out));
           console.log(formatTable(out.map((o, i) => ({
             inference: o.id, input: inputs[i]!.slice(0, 60), prediction: o.label,
@@ -110,14 +110,13 @@ export function registerUsage(program: Command): void {
  * model cell (or any, for a model id), with the stale cells it reads, and nothing else (the
  * pipeline's comparison cells wait for its next run). Fails when no cell would settle it.
  */
-async function settle(ws: Workspace, pipeline: Pipeline, file: string, model: string): Promise<void> {
+async function settle(ws: Workspace, pipeline: Pipeline, model: string): Promise<void> {
   const ledgers = new Set(readingLedgers(pipeline, model).map(([n]) => n));
   const splits = [...pipeline.cells].filter(([, c]) => c.kind === "reward-split" && ledgers.has((c.params as { usage: string }).usage)).map(([n]) => n);
-  if (!splits.length) throw new Error(settlementHint(pipeline, pipeline.name, model).replace(/^Warning: /, ""));
-  for (const cell of splits) {
-    const run = await runPipeline(ws, pipeline, { cell, file });
-    if (run.failed.length || run.blocked.length) throw new Error(`settling: ${[...run.failed, ...run.blocked].join(", ")} did not run (\`tracebook status ${pipeline.name}\` says why)`);
+  if (!splits.length) {
+    throw new Error(ledgers.size ? `no rewardSplit cell of ${pipeline.name} reads ${[...ledgers].join(", ")}: nothing would settle these fees` : noLedger(pipeline, model));
   }
+  for (const cell of splits) await bringUpToDate(ws, pipeline, cell, { stops: "the fees could not be settled" });
 }
 
 function readingLedgers(pipeline: Pipeline, model: string) {
@@ -135,6 +134,10 @@ function settlementHint(pipeline: Pipeline, name: string, model: string): string
     return `Recorded in the usage ledger: cell ${reading.map(([n]) => n).join(", ")} of ${pipeline.name} attributes and settles it on the next ` +
       `\`tracebook run ${name}\` (at once under \`tracebook dev\` or \`run --watch\`).`;
   }
-  return `Warning: recorded in the usage ledger, but no usageLedger cell of ${pipeline.name} reads ${pipeline.cells.has(model) ? `model cell "${model}"` : "its model cells"}: ` +
-    `this fee will not be attributed or paid out until one does (usageLedger({ models: [...] }) in the pipeline).`;
+  return `Warning: ${noLedger(pipeline, model)}`;
+}
+
+function noLedger(pipeline: Pipeline, model: string): string {
+  return `recorded in the usage ledger, but no usageLedger cell of ${pipeline.name} reads ${pipeline.cells.has(model) ? `model cell "${model}"` : "its model cells"}: ` +
+    "this fee will not be attributed or paid out until one does (usageLedger({ models: [...] }) in the pipeline).";
 }

@@ -12,7 +12,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { loadForTracin } from "./load.ts";
 import { selfInfluence, tracin, type TracinMode } from "./tracin.ts";
 import { creditOf, rankGroups } from "./credit.ts";
-import { lineageAttribution, otherModels } from "./lineage.ts";
+import { lineageTrain, otherModels } from "./lineage.ts";
 import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 
@@ -202,6 +202,16 @@ export async function loadAttribution(ws: Workspace, id: string, train: { name: 
   }
   const queries = test ? await loadExamples(ws, queryRelation, manifest.featurizer, classes, `input "${test.name}"`, { unlabelled: true }) : null;
   return { ...loaded, trainSet, queries: queries as LoadedExamples };
+}
+
+/**
+ * A stored model with the rows its lineage names and its queries from `test`: TracIn for a model
+ * no cell currently outputs, such as the model before a curator's rejection retrained it.
+ */
+export async function lineageAttribution(ws: Workspace, id: string, test: { name: string; relation: string }) {
+  const train = await lineageTrain(ws, id);
+  if ("why" in train) return train;
+  return { ...(await loadAttribution(ws, id, train, test)), trainRelation: train.relation };
 }
 
 export async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["model"], final: Awaited<ReturnType<typeof loadForTracin>>["final"], q: LoadedExamples) {

@@ -4,7 +4,6 @@ import { columnsOf } from "../store/columns.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { stageRows } from "../store/stage.ts";
 import type { Workspace } from "../store/workspace.ts";
-import { loadAttribution } from "./cells.ts";
 
 /** The models other than `modelId` that executed queries of this relation (none when it names no model). */
 export async function otherModels(ws: Workspace, queries: string, modelId: string): Promise<string[]> {
@@ -12,8 +11,6 @@ export async function otherModels(ws: Workspace, queries: string, modelId: strin
   return (await ws.rows<{ model_id: string }>(`select distinct model_id from ${queries} where model_id <> ${quoteLiteral(modelId)} order by model_id`))
     .map((r) => r.model_id);
 }
-
-export type LineageAttribution = Awaited<ReturnType<typeof loadAttribution>> & { trainRelation: string };
 
 /**
  * The rows a stored model's lineage names (`contributions.json`), read back from the workspace's
@@ -28,14 +25,4 @@ export async function lineageTrain(ws: Workspace, id: string): Promise<{ name: s
   const table = `__tracebook_lineage_${id.slice(0, 16)}`;
   await stageRows(ws, table, [["datanet", "VARCHAR"], ["id", "VARCHAR"]], readContributions(ws.home, manifest).map((r) => [r.datanet, r.id]));
   return { name: `the contributions model ${id.slice(0, 12)} was trained on`, relation: `(select c.* from contributions c join ${table} l on c.datanet = l.datanet and c.id = l.id)` };
-}
-
-/**
- * A stored model with the rows its lineage names and its queries from `test`: TracIn for a model
- * no cell currently outputs, such as the model before a curator's rejection retrained it.
- */
-export async function lineageAttribution(ws: Workspace, id: string, test: { name: string; relation: string }): Promise<LineageAttribution | { why: string }> {
-  const train = await lineageTrain(ws, id);
-  if ("why" in train) return train;
-  return { ...(await loadAttribution(ws, id, train, test)), trainRelation: train.relation };
 }

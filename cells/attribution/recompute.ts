@@ -77,18 +77,11 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   const mismatched: { query: string; why: string }[] = [];
   for (const modelId of [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort()) {
     const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId);
-    const from = await sourceFor(ws, source, modelId);
-    if ("why" in from) {
-      for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${from.why}` });
-      continue;
-    }
-    const explainer = await Explainer.load(ws, from);
-    if ((source.params.target ?? "predicted") === "label") {
-      // The cell traced each query's own label: ask as that label, one at a time.
-      for (const q of mine) explanations.set(q, (await explainer.explain([payload(q)], { top, as: byId.get(q)?.label ?? undefined })).explanations[0]!);
-    } else {
-      (await explainer.explain(mine.map(payload), { top })).explanations.forEach((e, j) => explanations.set(mine[j]!, e));
-    }
+    // A cell that traced each query's own label is asked as that label.
+    const asLabel = (source.params.target ?? "predicted") === "label";
+    const got = await explainThrough(ws, source, modelId, mine.map((q) => ({ payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined })), top);
+    if ("why" in got) for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${got.why}` });
+    else got.forEach((e, j) => explanations.set(mine[j]!, e));
   }
   for (const q of chosen) {
     const why = explanations.has(q) ? disagreement(JSON.parse(receipts.get(q)!.receipt) as Receipt, explanations.get(q)!, top) : null;
@@ -99,13 +92,23 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
 }
 
 /**
- * The pipeline's tracin cell as it would trace another model: the same settings, that model, and
- * the contributions its lineage names. `source` itself for the cell's own model.
+ * Inputs explained as the pipeline's tracin cell (`source`) would trace them through model
+ * `modelId`: the cell's own model, or another (an inference executed before a retrain) through
+ * the contributions its lineage names, with the same settings. Inputs asked as a label go one at
+ * a time; the others in one call. `why` when that model cannot be traced here.
  */
-export async function sourceFor(ws: Workspace, source: ExplainSource, modelId: string): Promise<ExplainSource | { why: string }> {
-  if (modelId === source.modelId) return source;
-  const train = await lineageTrain(ws, modelId);
-  return "why" in train ? train : { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
+export async function explainThrough(ws: Workspace, source: ExplainSource, modelId: string, inputs: { payload: Payload; as?: string }[], top: number): Promise<Explanation[] | { why: string }> {
+  let from = source;
+  if (modelId !== source.modelId) {
+    const train = await lineageTrain(ws, modelId);
+    if ("why" in train) return train;
+    from = { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
+  }
+  const explainer = await Explainer.load(ws, from);
+  if (!inputs.some((i) => i.as !== undefined)) return (await explainer.explain(inputs.map((i) => i.payload), { top })).explanations;
+  const out: Explanation[] = [];
+  for (const i of inputs) out.push((await explainer.explain([i.payload], { top, as: i.as })).explanations[0]!);
+  return out;
 }
 
 /** What differs between a receipt and its recomputation, or null. */

@@ -11,7 +11,8 @@ import { cellHistories } from "./runs.ts";
  * regex's first group as the message).
  */
 export async function bringUpToDate(
-  ws: Workspace, p: Pipeline, name: string, o: { signal?: AbortSignal; onEvent?: (e: GraphEvent) => void; questionError?: RegExp } = {},
+  ws: Workspace, p: Pipeline, name: string,
+  o: { signal?: AbortSignal; onEvent?: (e: GraphEvent) => void; questionError?: RegExp; /** What an upstream failure stops, for its message. */ stops?: string } = {},
 ): Promise<{ artifact: string; fresh: boolean }> {
   const summary = await runPipeline(ws, p, { cell: name, signal: o.signal, onEvent: o.onEvent });
   if (summary.cancelled) throw new Error("cancelled");
@@ -20,7 +21,7 @@ export async function bringUpToDate(
     const why = h?.last?.error ?? "see `tracebook status`";
     const asked = summary.failed.includes(name) && o.questionError ? o.questionError.exec(why) : null;
     if (asked) throw new InputError(asked[1]!);
-    throw new Error(summary.failed.includes(name) ? why : `cell ${summary.failed[0] ?? summary.blocked[0]} of ${p.name} failed, so the question could not be asked: ${why}`);
+    throw new Error(summary.failed.includes(name) ? why : `cell ${summary.failed[0] ?? summary.blocked[0]} of ${p.name} failed, so ${o.stops ?? "the question could not be asked"}: ${why}`);
   }
   const done = (await cellHistories(ws, p.name)).get(name)?.lastSucceeded;
   if (!done?.artifact) throw new Error(`${name} left no output`);

@@ -51,7 +51,7 @@ export class Explainers {
    * Per pipeline and tracin cell asked for: the cells an explainer reads, the explainer's key, and
    * the outputs it was last found current at (without the workspace, from the watchers' catalog).
    */
-  private readonly reads = new Map<string, { influence: string; model: string; train: string; key: string; at: Versions }>();
+  private readonly reads = new Map<string, Reads>();
 
   constructor(private readonly data: NotebookData) {}
 
@@ -84,7 +84,7 @@ export class Explainers {
    * The explainer loaded for the cells' current outputs, if the catalog shows them unchanged since
    * it was last found current; when any moved, the run log decides (the workspace path above).
    */
-  private async current(pipeline: string, reads: { influence: string; model: string; train: string; key: string; at: Versions } | undefined): Promise<Explainer | undefined> {
+  private async current(pipeline: string, reads: Reads | undefined): Promise<Explainer | undefined> {
     if (!reads) return undefined;
     const catalog = await this.data.catalog(pipeline).catch(() => null);
     const version = (cell: string) => catalog?.cells.find((c) => c.cell === cell)?.dataVersion ?? null;
@@ -107,13 +107,15 @@ export class Explainers {
     return e;
   }
 
-  /** How many explainers are loaded now (for tests and the server's log). */
+  /** How many explainers are loaded now (the tests read it). */
   get size(): number {
     return this.loaded.size;
   }
 }
 
 type Versions = { influence: string | null; model: string; train: string };
+/** The cells an explainer reads (by name), its key, and the outputs it was last found current at. */
+type Reads = { influence: string; model: string; train: string; key: string; at: Versions };
 
 function fieldOf(message: string): string | null {
   const named = /^(top|as|inputs?)\b/.exec(message)?.[1];

@@ -8,7 +8,7 @@ import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
-import { archiveReceipts, catchUpReceipts, NOT_ATTRIBUTED } from "./archive.ts";
+import { archiveReceipts, NOT_ATTRIBUTED } from "./archive.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -95,9 +95,6 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       const totals = epochTotals([...usage, ...earlierFees.values()]);
-      // Receipts earlier lines cite, from files still on disk, before gc may take them (workspaces settled before the archive).
-      const caught = await catchUpReceipts(ctx.ws, nowUtc());
-      if (caught.added || caught.lost) ctx.log(`archived ${caught.added} receipts earlier lines cite${caught.lost ? `; ${caught.lost} are nowhere on disk any more` : ""}`);
       await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded, ctx.inputs[p.receipts]!.relation);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise

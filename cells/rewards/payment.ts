@@ -3,9 +3,8 @@ import { InputError } from "../datanet/errors.ts";
 import { formatAmount } from "./amounts.ts";
 import { NOT_ATTRIBUTED, catchUpReceipts } from "./archive.ts";
 import { receiptHash } from "../attribution/receipts.ts";
-import { Explainer } from "../attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
-import { disagreement, sourceFor, type Receipt } from "../attribution/recompute.ts";
+import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
 
 export interface PaymentCheck {
@@ -93,10 +92,10 @@ async function recomputed(ws: Workspace, inference: Awaited<ReturnType<typeof fi
   const cells = await cellsAsRun(ws, inference.pipeline);
   // The tracin cell the reward split read.
   const read = [...new Set([...cells.values()].filter((c) => c.kind === "reward-split").map((c) => (c.params as { influence?: string }).influence))];
-  const source = await sourceFor(ws, await explainSource(ws, inference.pipeline, cells, read.length === 1 ? read[0] : undefined), body.model.id);
-  if ("why" in source) return [name, false, `model ${body.model.id.slice(0, 12)} cannot be traced: ${source.why}`];
+  const source = await explainSource(ws, inference.pipeline, cells, read.length === 1 ? read[0] : undefined);
   const top = Math.max(1, body.top_contributions.length);
-  const [e] = (await (await Explainer.load(ws, source)).explain([inference.payload], { top })).explanations;
-  const why = disagreement(body, e!, top);
-  return [name, !why, why ?? `through model ${body.model.id.slice(0, 12)} and its ${source.train.name === source.params.train ? `training rows (${source.params.train})` : "lineage's contributions"}: prediction, top ${top} contributions in order with their scores, contributor and Datanet shares`];
+  const got = await explainThrough(ws, source, body.model.id, [{ payload: inference.payload }], top);
+  if ("why" in got) return [name, false, `model ${body.model.id.slice(0, 12)} cannot be traced: ${got.why}`];
+  const why = disagreement(body, got[0]!, top);
+  return [name, !why, why ?? `through model ${body.model.id.slice(0, 12)} and ${body.model.id === source.modelId ? `its training rows (${source.params.train})` : "the contributions its lineage names"}: prediction, top ${top} contributions in order with their scores, contributor and Datanet shares`];
 }

@@ -3,6 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../../cells/store/workspace.ts";
+import { cellHistories } from "../../cells/graph/runs.ts";
+import { modelIdsIn } from "../../cells/factory/catalog.ts";
 
 export function tempDir(prefix = "tb-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -61,4 +63,17 @@ export async function holdWorkspace(home: string): Promise<() => Promise<void>> 
     holder.kill("SIGKILL");
     await new Promise((r) => holder.once("exit", r));
   };
+}
+
+/** The file a pipeline cell's current output is in (its last succeeded run). */
+export async function outputOf(ws: Workspace, pipeline: string, cell: string): Promise<string> {
+  const artifact = (await cellHistories(ws, pipeline)).get(cell)?.lastSucceeded?.artifact;
+  if (!artifact) throw new Error(`${pipeline}.${cell} has no output`);
+  return artifact;
+}
+
+/** The model a model cell currently outputs. */
+export async function modelOfCell(ws: Workspace, pipeline: string, cell: string): Promise<string> {
+  const [id] = await modelIdsIn(ws, await outputOf(ws, pipeline, cell));
+  return id!;
 }
