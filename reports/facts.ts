@@ -200,17 +200,28 @@ export interface ReportFacts {
     datanets: { datanet: string; net_influence: number; mean_share: number }[];
     proponents: (ContributionText & { appearances: number; total_score: number })[];
     opponents: (ContributionText & { appearances: number; total_score: number })[];
-    penalised: { epoch: string; contributor: string; net_influence: number; record: string }[];
     /**
-     * Per epoch: the penalties that would go or come without the 1% of inferences with the most
+     * Per epoch and model whose inferences the net runs over (model_id '' for a record from before
+     * penalties were per model: several models' inferences as one). model_id is absent from facts
+     * written before.
+     */
+    penalised: { epoch: string; model_id?: string; contributor: string; net_influence: number; record: string }[];
+    /**
+     * Per epoch (and model): the penalties that would go or come without the 1% of inferences with the most
      * influence (collect/stability.ts). Absent from facts written before it existed.
      */
     penalty_stability?: PenaltyStability[];
     /**
-     * Per epoch with two or more predicted outputs: the contributors who help only one output,
+     * Per epoch (and model) with two or more predicted outputs: the contributors who help only one output,
      * and how many of them were penalised (collect/stability.ts). Absent from facts written before it existed.
      */
     penalty_sides?: PenaltySides[];
+    /**
+     * The check that no penalised contributor is paid from the inferences its penalty covers
+     * (collect/influence.ts): the records, those from before penalties were per model, and the
+     * lines that pay one anyway. Absent from facts written before it existed.
+     */
+    penalties_paid?: { records: number; unscoped: number; paid: { epoch: string; model_id: string; contributor: string; inferences: number; amount: Amount }[] };
   };
   quality: {
     decisions: { datanet: string; verdict: string; count: number }[];

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { ARCHIVE_CHECK, ATTRIBUTION_CHECK, collectFacts, integrityChecks, QUALITY_CHECK } from "./collect/collect.ts";
+import { ARCHIVE_CHECK, ATTRIBUTION_CHECK, collectFacts, integrityChecks, PENALTY_CHECK, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { recomputedAttribution } from "./collect/lineage.ts";
 import { runIdOf, type Check, type CounterfactualFact, type ReportDocument, type ReportFacts } from "./facts.ts";
@@ -85,6 +85,10 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     const { sources: _s, ...ledger } = now.lineage.ledger;
     now = { ...now, lineage: { ...now.lineage, ledger } };
   }
+  if (d.facts.influence.penalties_paid === undefined) {
+    // Written before penalties were per model: it made no claim about a penalty's model, nor checked the lines against them.
+    now = { ...now, influence: withoutPenaltyScopes(now.influence), checks: now.checks.filter((c) => c.name !== PENALTY_CHECK) };
+  }
   if (d.facts.trust === undefined) {
     // Written before the trust section existed: it made no claim about quality evaluations.
     now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };
@@ -110,6 +114,17 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     add(`attribution recomputed from the checkpoints (${r.sampled} of ${r.of} receipts, sample seed ${r.seed})`, r.ok, r.detail);
   }
   return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+/** The influence facts as a report from before penalties were per model stated them. */
+function withoutPenaltyScopes(i: ReportFacts["influence"]): ReportFacts["influence"] {
+  const { penalties_paid: _p, ...rest } = i;
+  const drop = <T extends { model_id?: string }>(xs: T[] | undefined) => xs?.map(({ model_id: _m, ...x }) => x as T);
+  return {
+    ...rest, penalised: drop(rest.penalised)!,
+    ...(rest.penalty_stability ? { penalty_stability: drop(rest.penalty_stability) } : {}),
+    ...(rest.penalty_sides ? { penalty_sides: drop(rest.penalty_sides) } : {}),
+  };
 }
 
 /**

@@ -63,6 +63,9 @@ describe("tracebook CLI", () => {
     const sql = tracebook(["sql", "select label, count(*) as n from contributions group by label order by label"], home);
     expect(sql.out).toMatch(/farewell.*1[\s\S]*greeting.*1/);
     expect(sql.out).toMatch(/\(2 rows\)/);
+    // Nothing matched: the columns and "(0 rows)", not a table without columns.
+    const none = tracebook(["sql", "select label, contributor from contributions where false;"], home);
+    expect(none.out).toMatch(/│ label │ contributor │[\s\S]*\(0 rows\)/);
     const json = JSON.parse(tracebook(["sql", "select count(*) as n from submissions", "--json"], home).out);
     expect(json).toEqual([{ n: 3 }]);
 

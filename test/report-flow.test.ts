@@ -15,7 +15,7 @@ import qualityPipeline from "./input/report/quality.pipeline.ts";
 import { runPipeline } from "../cells/graph/scheduler.ts";
 import { renderHtml } from "../reports/render/page.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
-import { QUALITY_CHECK } from "../reports/collect/collect.ts";
+import { PENALTY_CHECK, QUALITY_CHECK } from "../reports/collect/collect.ts";
 
 /** The golden input of test/report-render.test.ts: REPORT_GOLDEN_INPUT=1 rewrites it from this workspace. */
 const GOLDEN_INPUT = path.resolve("test/input/report/pay.facts.json");
@@ -203,6 +203,23 @@ describe("attribution report: write, verify, tamper", () => {
     expect(bad.checks.find((c) => c.name === "workspace now: every receipt a reward line cites is archived")).toMatchObject({ ok: false, detail: expect.stringMatching(/^39 of the 40 receipts/) });
     await ws.run("update attribution_receipts set receipt = ? where receipt_hash = ?", [receipt, hash]);
     expect((await verifyReport(ws, report.dir)).ok).toBe(true);
+  });
+
+  it("names each penalty's model and checks no line pays it, and verifies a report written before penalties were per model", async () => {
+    const d0 = doc(report.dir);
+    const models = new Set(d0.facts.influence.penalised.map((p) => p.model_id));
+    expect([...models]).toEqual([d0.facts.summary.model.id]);
+    expect(d0.facts.influence.penalties_paid).toEqual({ records: d0.facts.influence.penalised.length, unscoped: 0, paid: [] });
+    expect(d0.facts.checks.find((c) => c.name === PENALTY_CHECK)).toMatchObject({ ok: true });
+    const { copy, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      const i = old.facts.influence;
+      delete i.penalties_paid;
+      for (const list of [i.penalised, i.penalty_stability ?? [], i.penalty_sides ?? []]) for (const x of list) delete x.model_id;
+      old.facts.checks = old.facts.checks.filter((c) => c.name !== PENALTY_CHECK);
+    });
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
   it("verifies a report written before the ledger was broken down by source", async () => {

@@ -248,7 +248,7 @@ describe("which side the penalties fall on", () => {
     expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(renderHtml(f, runIdOf(f))) }, facts: f })).toEqual([]);
     // The summary carries the caveat beside the count.
     const summary = (/<section id="summary">[\s\S]*?<\/section>/.exec(renderHtml(f, runIdOf(f)))?.[0] ?? "").replace(/<[^>]+>/g, "").replace(/\s+/g, " ");
-    expect(summary).toContain(`Penalised${f.influence.penalised.length} ${f.influence.penalised.length === 1 ? "penalty" : "penalties"} (net influence negative over an epoch: no pay from it; opponents); in e1 each falls on data that helps only the spam predictions (20.0% of the influence mass): a sign that follows where the mass sits`);
+    expect(summary).toContain(`Penalised${f.influence.penalised.length} ${f.influence.penalised.length === 1 ? "penalty" : "penalties"} (net influence negative over a model&#39;s inferences in an epoch: no pay from them; opponents); in e1 each falls on data that helps only the spam predictions (20.0% of the influence mass): a sign that follows where the mass sits`);
     // The retrained model: the other side, though ham is still asked for more often.
     f.influence.penalty_sides = [structuredClone(after)];
     expect(sidesOf(f)).toMatch(/20 contributors help only the ham predictions and oppose the rest: all 20 are penalised\. .* 1 contributor helps more than one output: it is not penalised\. Every penalty falls on data that helps only the output whose predictions carry less of the influence: ham \(13\.0%\)\./);
@@ -259,6 +259,25 @@ describe("which side the penalties fall on", () => {
     // The penalised side carries more of the mass: no claim either.
     f.influence.penalty_sides = [{ ...structuredClone(before), sides: [{ helps: "ham", contributors: 21, penalised: 3 }, { helps: "spam", contributors: 7, penalised: 0 }] }];
     expect(sidesOf(f)).toMatch(/none of them is penalised\.$/);
+  });
+
+  it("names the model where an epoch holds several models' penalties (a retrain within it), each paragraph its own", () => {
+    const f = structuredClone(facts);
+    f.influence.penalty_sides = [{ ...structuredClone(before), model_id: "a".repeat(64) }, { ...structuredClone(after), model_id: "b".repeat(64) }];
+    const page = renderHtml(f, runIdOf(f));
+    const titles = [...page.matchAll(/<p class="sides" id="(sides-[^"]+)"><strong>([^<]+)<\/strong>/g)].map((m) => [m[1], m[2]]);
+    expect(titles).toEqual([
+      [`sides-e1-${"a".repeat(12)}`, `Which side the penalties of epoch e1 on model ${"a".repeat(12)} fall on.`],
+      [`sides-e1-${"b".repeat(12)}`, `Which side the penalties of epoch e1 on model ${"b".repeat(12)} fall on.`],
+    ]);
+    const summary = (/<section id="summary">[\s\S]*?<\/section>/.exec(page)?.[0] ?? "").replace(/<[^>]+>/g, "").replace(/\s+/g, " ");
+    expect(summary).toContain(`in e1 on model ${"a".repeat(12)} each falls on data that helps only the spam predictions`);
+    expect(summary).toContain(`in e1 on model ${"b".repeat(12)} each falls on data that helps only the ham predictions`);
+    expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(page) }, facts: f })).toEqual([]);
+    // One model in the epoch: named as before.
+    f.influence.penalty_sides = [{ ...structuredClone(before), model_id: "a".repeat(64) }];
+    f.influence.penalty_stability = f.influence.penalty_stability?.map((st) => ({ ...st, model_id: "a".repeat(64) }));
+    expect(sidesOf(f)).toMatch(/^Which side the penalties of epoch e1 fall on\./);
   });
 
   it("escapes the outputs' names, and leaves the paragraph out without penalties or for older facts", () => {

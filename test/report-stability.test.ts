@@ -11,19 +11,21 @@ describe("penalty stability", () => {
       ...Array.from({ length: 99 }, (_, i) => [{ query: `q${i + 1}`, key: "a", score: -0.01 }, { query: `q${i + 1}`, key: "b", score: 0.02 }]).flat(),
       { query: "q0", key: DUPLICATE_CONTENT, score: -100 },
     ];
-    const epochs = new Map(Array.from({ length: 100 }, (_, i) => [`q${i}`, "e1"]));
+    const epochs = new Map(Array.from({ length: 100 }, (_, i) => [`q${i}`, { epoch: "e1", model_id: "m" }]));
     const [s] = penaltyStability(rows, epochs);
-    expect(s).toEqual({ epoch: "e1", inferences: 100, left_out: 1, left_out_share: expect.closeTo(9 / (9 + 99 * 0.03), 6), penalised: 1, lifted: ["b"], added: ["a"] });
+    expect(s).toEqual({ epoch: "e1", model_id: "m", inferences: 100, left_out: 1, left_out_share: expect.closeTo(9 / (9 + 99 * 0.03), 6), penalised: 1, lifted: ["b"], added: ["a"] });
   });
 
-  it("agrees with a brute-force recount for any rows, epoch by epoch", () => {
+  it("agrees with a brute-force recount for any rows, scope by scope (epoch and model)", () => {
     const row = fc.record({ query: fc.integer({ min: 0, max: 250 }).map((q) => `q${q}`), key: fc.constantFrom("a", "b", "c", "d"), score: fc.double({ min: -1, max: 1, noNaN: true }) });
     fc.assert(fc.property(fc.array(row, { maxLength: 400 }), (raw) => {
       // One row per (query, key), as a tracin table has.
       const rows = [...new Map(raw.map((r) => [`${r.query}/${r.key}`, r])).values()];
-      const epochs = new Map(rows.map((r) => [r.query, Number(r.query.slice(1)) % 2 ? "odd" : "even"]));
-      for (const s of penaltyStability(rows, epochs)) {
-        const mine = rows.filter((r) => epochs.get(r.query) === s.epoch);
+      const epochs = new Map(rows.map((r) => [r.query, { epoch: Number(r.query.slice(1)) % 2 ? "odd" : "even", model_id: `m${Number(r.query.slice(1)) % 3}` }]));
+      const scopes = penaltyStability(rows, epochs);
+      expect(scopes.map((s) => `${s.epoch}/${s.model_id}`)).toEqual([...new Set([...epochs.values()].map((e) => `${e.epoch}/${e.model_id}`))].sort());
+      for (const s of scopes) {
+        const mine = rows.filter((r) => epochs.get(r.query)!.epoch === s.epoch && epochs.get(r.query)!.model_id === s.model_id);
         const queries = [...new Set(mine.map((r) => r.query))];
         const mass = (q: string) => mine.filter((r) => r.query === q).reduce((t, r) => t + Math.abs(r.score), 0);
         const heavy = new Set(queries.sort().sort((x, y) => mass(y) - mass(x) || (x < y ? -1 : 1)).slice(0, Math.ceil(queries.length / 100)));
@@ -48,9 +50,10 @@ describe("which side the penalties fall on", () => {
       ...q("a", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }), ...q("b", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }), ...q("c", "ham", { s1: -1, s2: -1, h1: 1, m: 1 }),
       ...q("d", "spam", { s1: 2, s2: 2, h1: -1, m: 1, [DUPLICATE_CONTENT]: 9 }),
     ];
-    const epochs = new Map(["a", "b", "c", "d"].map((id) => [id, "e1"]));
-    expect(penaltySides(rows, epochs, [{ epoch: "e1", contributor: "s1" }, { epoch: "e1", contributor: "s2" }])).toEqual([{
-      epoch: "e1",
+    const epochs = new Map(["a", "b", "c", "d"].map((id) => [id, { epoch: "e1", model_id: "m" }]));
+    // A penalty recorded on another model's inferences (h1 below) is not this scope's.
+    expect(penaltySides(rows, epochs, [{ epoch: "e1", model_id: "m", contributor: "s1" }, { epoch: "e1", model_id: "m", contributor: "s2" }, { epoch: "e1", model_id: "other", contributor: "h1" }])).toEqual([{
+      epoch: "e1", model_id: "m",
       // |scores| on ham inferences: 3 × 4 = 12; on spam (the duplicate group is nobody's): 6.
       predictions: [{ prediction: "ham", inferences: 3, mass_share: 0.666667 }, { prediction: "spam", inferences: 1, mass_share: 0.333333 }],
       sides: [{ helps: "ham", contributors: 1, penalised: 0 }, { helps: "spam", contributors: 2, penalised: 2 }, { helps: null, contributors: 1, penalised: 0 }],
@@ -68,8 +71,8 @@ describe("which side the penalties fall on", () => {
     fc.assert(fc.property(fc.array(row, { maxLength: 300 }), fc.subarray(["a", "b", "c", "d"]), (raw, penalisedKeys) => {
       const rows = [...new Map(raw.map((r) => [`${r.query}/${r.key}`, r])).values()]
         .map((r) => ({ ...r, prediction: ["x", "y", "z"][Number(r.query.slice(1)) % 3]! }));
-      const epochs = new Map(rows.map((r) => [r.query, "e"]));
-      const [s] = penaltySides(rows, epochs, penalisedKeys.map((contributor) => ({ epoch: "e", contributor })));
+      const epochs = new Map(rows.map((r) => [r.query, { epoch: "e", model_id: "m" }]));
+      const [s] = penaltySides(rows, epochs, penalisedKeys.map((contributor) => ({ epoch: "e", model_id: "m", contributor })));
       const outputs = [...new Set(rows.map((r) => r.prediction))];
       if (outputs.length < 2) {
         expect(s).toBeUndefined();

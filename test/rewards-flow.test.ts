@@ -8,7 +8,10 @@ import { infer, recordInferences } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, tempWorkspace } from "./helpers/workspace.ts";
+import { renderHtml } from "../reports/render/page.ts";
+import { PENALTY_CHECK } from "../reports/collect/collect.ts";
+import type { GraphEvent } from "../cells/index.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
@@ -174,4 +177,85 @@ describe("settlement across a retrain", () => {
       ws.close();
     }
   }, 180_000);
+
+  it("decides penalties per epoch and model: a retrain within an epoch never pays a contributor its model's penalty excludes", async () => {
+    const ws = await tempWorkspace();
+    const server = new ModelServer(ws.home);
+    try {
+      // Contributors by label (spam-0, spam-1, ham-0, ham-1): whichever output an epoch's
+      // inferences ask for, the other side's contributors have a negative net and are penalised.
+      await separableDatanet(ws, "notes", 120, 1, { contributorsByLabel: true });
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      const first = await modelOfCell(ws, "pay", "model");
+      const pay = (model: string, texts: string[], ids: string[]) =>
+        infer(ws, server, model, texts.map((text) => ({ text })), { fee: 1000n, caller: "cli:kate", pipeline: "pay", source: "cli", ids, epoch: "e9" });
+      const penalised = async (model: string) => ws.rows<{ contributor: string; recorded_at: string }>(
+        "select contributor, strftime(recorded_at, '%Y-%m-%dT%H:%M:%S.%g') as recorded_at from reputation where pipeline = 'pay' and epoch = 'e9' and model_id = ? order by contributor", [model]);
+
+      // Epoch e9 on the first model: spam asked for.
+      await pay(first, ["casino winner pills tonight", "discount offer winner casino", "pills discount offer now"], ["s1", "s2", "s3"]);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      const decided = await penalised(first);
+      expect(decided.map((r) => r.contributor)).toEqual(["ham-0", "ham-1"]);
+
+      // A curator's rejection; before the run that retrains, one more message through the first
+      // model (ham this time), settled only after the retrain.
+      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await pay(first, ["team meeting notes draft"], ["late"]);
+      const logs: string[] = [];
+      const retrain = await runPipeline(ws, rewardsPipeline(), { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "rewards") logs.push(e.message); } });
+      expect(retrain.failed).toEqual([]);
+      const second = await modelOfCell(ws, "pay", "model");
+      expect(second).not.toBe(first);
+      // Split under the penalties decided with the first model's earlier e9 lines, which stay.
+      expect(logs.join("\n")).toMatch(new RegExp(`1 inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled \\(e9 × model ${first.slice(0, 12)}\\)`));
+      expect(await penalised(first)).toEqual(decided);
+      const late = await ws.rows<{ recipient: string }>("select recipient from rewards where inference_id = 'late' and role = 'contributor'");
+      expect(late.filter((l) => l.recipient.startsWith("ham-"))).toEqual([]);
+
+      // Epoch e9 on the retrained model: ham asked for. Its own penalties, the other side.
+      await pay(second, ["project lunch schedule update", "weekend coffee review report", "team draft review notes"], ["h1", "h2", "h3"]);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      expect((await penalised(second)).map((r) => r.contributor)).toEqual(["spam-0", "spam-1"]);
+      expect(await penalised(first)).toEqual(decided);
+
+      // No line pays a contributor from the inferences its penalty covers, and the first model's
+      // lines (which pay spam-0 and spam-1) are what they were.
+      const contradicting = await ws.rows(
+        `select p.model_id, p.contributor, r.inference_id from reputation p
+         join rewards r on r.pipeline = p.pipeline and r.epoch = p.epoch and r.recipient = p.contributor and r.role = 'contributor'
+         join inferences i on i.id = r.inference_id and i.model_id = p.model_id where p.epoch = 'e9'`);
+      expect(contradicting).toEqual([]);
+      const firstPaid = await ws.rows<{ recipient: string }>("select distinct recipient from rewards where inference_id in ('s1', 's2', 's3') and role = 'contributor' order by 1");
+      expect(firstPaid.map((r) => r.recipient)).toEqual(["spam-0", "spam-1"]);
+
+      // The report checks it, and lists each penalty with its model.
+      const facts = await collectFacts(ws, "pay", { epochs: ["e9"] });
+      expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(facts.checks.find((c) => c.name === PENALTY_CHECK)?.detail).toBe("4 penalty records (epoch, model, contributor): none is paid from that model's inferences in its epoch");
+      expect(facts.influence.penalised.map((p) => [p.model_id, p.contributor]).sort()).toEqual(
+        [[first, "ham-0"], [first, "ham-1"], [second, "spam-0"], [second, "spam-1"]].sort());
+      const page = renderHtml(facts, "0".repeat(64));
+      expect(page).toContain(`<th class="nowrap">model</th>`);
+      expect(page).toContain(`title="${first}">${first.slice(0, 12)}</span>`);
+      // A record the lines contradict (as a net over both models' inferences would have written) fails the check.
+      await ws.run("insert into reputation values ('pay', 'e9', ?, 'ham-0', -1, 'planted', '2026-01-01 00:00:00')", [second]);
+      const planted = (await collectFacts(ws, "pay", { epochs: ["e9"] })).checks.find((c) => c.name === PENALTY_CHECK)!;
+      expect(planted.ok).toBe(false);
+      expect(planted.detail).toMatch(new RegExp(`^paid anyway: ham-0 0\\.000000000000001\\d* from 3 inferences of model ${second.slice(0, 12)} in e9$`));
+      await ws.run("delete from reputation where record = 'planted'");
+
+      // The statement says which model each penalty is on, and that the first was retrained since.
+      ws.close();
+      const env = { ...process.env, TRACEBOOK_HOME: ws.home };
+      const printed = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e9"], { encoding: "utf8", env });
+      expect(printed.status, printed.stderr).toBe(0);
+      expect(printed.stdout).toContain(`Penalised on model ${first.slice(0, 12)} (retrained since; net influence negative over its 3 inferences in the epoch, so nothing from them): ham-0, ham-1`);
+      expect(printed.stdout).toContain(`Penalised on model ${second.slice(0, 12)} (cell model; net influence negative over its 3 inferences in the epoch, so nothing from them): spam-0, spam-1`);
+    } finally {
+      server.dispose();
+      ws.close();
+    }
+  }, 240_000);
 });

@@ -3,6 +3,7 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { exportQuery } from "../../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
+import type { Workspace } from "../../cells/store/workspace.ts";
 
 export function registerSql(program: Command): void {
   program
@@ -21,7 +22,18 @@ export function registerSql(program: Command): void {
           return;
         }
         const rows = await readOnlyRows<Record<string, unknown>>(ws, query);
-        console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: Number(opts.maxRows) }));
+        // No rows still has columns: the header and "(0 rows)" say the query ran and matched nothing.
+        const columns = rows.length || opts.json ? undefined : await columnsOf(ws, query);
+        console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: Number(opts.maxRows), columns }));
       });
     });
+}
+
+/** The columns a checked, read-only query returns (DuckDB's DESCRIBE of it); none when it cannot say. */
+async function columnsOf(ws: Workspace, query: string): Promise<string[] | undefined> {
+  try {
+    return (await readOnlyRows<{ column_name: string }>(ws, `describe ${query.trim().replace(/;\s*$/, "")}`)).map((r) => r.column_name);
+  } catch {
+    return undefined; // EXPLAIN and the like: no description, printed as before
+  }
 }

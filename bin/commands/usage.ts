@@ -13,6 +13,8 @@ import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import type { Pipeline } from "../../cells/graph/pipeline.ts";
 import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
+import { recordedPenalties, type RecordedScope } from "../../cells/rewards/penalties.ts";
+import { pipelineModels } from "../../cells/rewards/cell.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
 
@@ -74,8 +76,9 @@ export function registerUsage(program: Command): void {
         if (!lines.length) throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
         const fees = await ws.rows<{ epoch: string; fees: string; n: bigint }>(
           `select epoch, sum(fee)::varchar as fees, count(*) as n from inferences where pipeline = ? ${where} group by epoch order by epoch`, params);
-        const penalties = await ws.rows<{ epoch: string; contributor: string; record: string }>(
-          `select epoch, contributor, record from reputation where pipeline = ? ${where} order by epoch, contributor`, params);
+        // Per epoch and model: the net runs over one model's inferences (cells/rewards/penalties.ts).
+        const scopes = await recordedPenalties(ws, name, opts.epoch);
+        const penalties = scopes.flatMap((s) => s.penalised.map((p) => ({ epoch: s.epoch, model_id: s.model_id, contributor: p.contributor, record: p.record })));
         // Which side the penalties fall on (reports/collect/stability.ts): a caveat a reader of the
         // statement needs before acting on a penalty. A pipeline settling in several cells has no single answer.
         const { pipelineSides } = await import("../../reports/collect/sides.ts");
@@ -84,6 +87,7 @@ export function registerUsage(program: Command): void {
           ? (await pipelineSides(ws, name, penalties).catch((err: unknown) => { if (err instanceof InputError) return []; throw err; }))
             .filter((x) => !opts.epoch || x.epoch === opts.epoch) // the usage table may span epochs: print the one asked for
           : [];
+        const cellOf = new Map((await pipelineModels(ws, name)).map((m) => [m.id, m.cell]));
         if (opts.json) return console.log(toJson({ lines, fees, penalties, sides }));
         for (const f of fees) {
           const mine = lines.filter((l) => l.epoch === f.epoch);
@@ -91,18 +95,27 @@ export function registerUsage(program: Command): void {
           console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
             `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
           console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
-          const pen = penalties.filter((p) => p.epoch === f.epoch);
-          if (pen.length) console.log(`Penalised (net negative influence, earn nothing this epoch): ${pen.map((p) => p.contributor).join(", ")}`);
-          const side = sides.find((x) => x.epoch === f.epoch);
-          const hit = side ? massBoundPenalties(side) : null;
-          if (pen.length && hit) {
+          for (const scope of scopes.filter((x) => x.epoch === f.epoch)) {
+            console.log(penaltyLine(scope, cellOf));
+            const side = sides.find((x) => x.epoch === f.epoch && (x.model_id === scope.model_id || scope.model_id === ""));
+            const hit = side ? massBoundPenalties(side) : null;
+            if (!hit) continue;
             const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
-            console.log(`Every one of them helps only the ${hit.map((h) => `${h.prediction} predictions (${pct(h.mass_share)} of the influence mass)`).join(", ")} and opposes the rest: ` +
+            console.log(`  Every one of them helps only the ${hit.map((h) => `${h.prediction} predictions (${pct(h.mass_share)} of the influence mass)`).join(", ")} and opposes the rest: ` +
               `the sign of such a net follows where the influence mass sits, not only whether the data hurt (\`tracebook report ${name}\` has the sides and how stable they are)`);
           }
         }
       });
     });
+}
+
+/** One penalty scope of a statement: which model's inferences, how many, who earns nothing from them. */
+function penaltyLine(scope: RecordedScope, cellOf: ReadonlyMap<string, string>): string {
+  const who = scope.penalised.map((p) => p.contributor).join(", ");
+  if (scope.model_id === "") return `Penalised (net influence negative over the epoch's inferences, several models' as one: recorded before penalties were per model): ${who}`;
+  const cell = cellOf.get(scope.model_id);
+  const n = scope.inferences === null ? "its inferences" : `its ${scope.inferences} inference${scope.inferences === 1 ? "" : "s"}`;
+  return `Penalised on model ${scope.model_id.slice(0, 12)} (${cell ? `cell ${cell}` : "retrained since"}; net influence negative over ${n} in the epoch, so nothing from them): ${who}`;
 }
 
 /**

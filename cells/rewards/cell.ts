@@ -9,6 +9,7 @@ import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
 import { archiveReceipts, NOT_ATTRIBUTED } from "./archive.ts";
+import { judgePenalties, penaltyKey, persistPenalties, type Penalties } from "./penalties.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -25,8 +26,10 @@ export interface RewardSplitParams {
 /**
  * 2: the approval trail is a source (a curator's `keep` adds a validator without changing a
  * status), and a validator counts once per contribution however many approvals it recorded.
+ * 3: a penalty is decided per epoch and model (the net over that model's inferences), not over
+ * every model the epoch's inferences went through.
  */
-const REWARDS_VERSION = "2";
+const REWARDS_VERSION = "3";
 
 interface UsageRow { id: string; model_id: string; fee: string; epoch: string }
 interface Line extends Part { epoch: string; inference: string; receipt: string }
@@ -34,8 +37,9 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
 /**
  * Split the fee of every executed inference by the policy and the inference's attribution
  * receipt; write the lines (`rewards`), the per-epoch statement (`settlements`) and the
- * reputation records of penalised contributors, in one transaction, replacing what an earlier
- * run of this cell wrote for the same inferences (so a replay leaves totals unchanged). Lines an
+ * reputation records of penalised contributors (per epoch and model: penalties.ts), in one
+ * transaction, replacing what an earlier run of this cell wrote for the same inferences (so a
+ * replay leaves totals unchanged). Lines an
  * earlier run settled for inferences this run does not see — executed by a model since retrained
  * (a curator's rejection, new data) — stay, and stay in the epoch's statement: a paid fee stays
  * paid as its receipt said. The cell's table is the statement, including models that were never
@@ -62,14 +66,16 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
       const byQuery = groupBy(influence, (r) => r.query);
 
-      // Penalty: a contributor whose net influence over an epoch is negative earns nothing from it.
-      const net = new Map<string, Map<string, number>>();
-      for (const u of usage) {
-        const e = net.get(u.epoch) ?? new Map<string, number>();
-        for (const r of byQuery.get(u.id) ?? []) if (r.key !== DUPLICATE_CONTENT) e.set(r.key, (e.get(r.key) ?? 0) + r.score);
-        net.set(u.epoch, e);
+      // Lines earlier runs settled for inferences not in this run (a retrained model's) stay as
+      // they were paid; their scopes keep the penalties decided for them (penalties.ts).
+      const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
+      const { lines: earlier, fees: earlierFees } = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
+      const settledBefore = new Set([...earlierFees.values()].map((f) => penaltyKey(f.epoch, f.model_id)));
+      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, (id) => byQuery.get(id) ?? [], settledBefore);
+      const decided = [...penalties.values()].filter((s) => s.decided);
+      if (decided.length) {
+        ctx.log(`${decided.reduce((n, s) => n + s.inferences, 0)} inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);
       }
-      const excluded = new Map([...net].map(([epoch, m]) => [epoch, new Set([...m].filter(([, v]) => v < 0).map(([c]) => c))]));
 
       const cited = new Map(usage.map((u) => {
         const receipt = receipts.get(u.id);
@@ -84,22 +90,20 @@ export function rewardSplit(p: RewardSplitParams): Cell {
           validators: validatorWeights(approvals, cited.get(u.id)!),
           influence: (byQuery.get(u.id) ?? []).filter((r) => r.key !== DUPLICATE_CONTENT)
             .map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
-          excluded: excluded.get(u.epoch),
+          excluded: penalties.get(penaltyKey(u.epoch, u.model_id))!.excluded,
         });
         for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? NOT_ATTRIBUTED });
       }
-      const models = await pipelineModels(ctx);
+      const models = await pipelineModels(ctx.ws, ctx.pipeline);
       const executed = new Set(usage.map((u) => u.model_id));
-      const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
-      const { lines: earlier, fees: earlierFees } = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       const totals = epochTotals([...usage, ...earlierFees.values()]);
-      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, net, excluded, ctx.inputs[p.receipts]!.relation);
+      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, penalties, ctx.inputs[p.receipts]!.relation);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
       ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
-        `${[...excluded.values()].reduce((n, s) => n + s.size, 0)} contributors penalised; ${models.filter((m) => !executed.has(m.id)).length} models never executed`);
+        `${[...penalties.values()].reduce((n, s) => n + s.excluded.size, 0)} penalties (contributor, epoch, model); ${models.filter((m) => !executed.has(m.id)).length} models never executed`);
       for (const epoch of epochs) {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);
@@ -148,17 +152,17 @@ function epochTotals(settled: { epoch: string; fee: bigint }[]): Map<string, { i
 
 /**
  * Lines earlier runs of this cell settled in these epochs for inferences other than `current`,
- * and those inferences' fees from the ledger (one query: the lines joined to their records).
+ * and those inferences' fees and models from the ledger (one query: the lines joined to their records).
  */
-async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<{ lines: Line[]; fees: Map<string, { epoch: string; fee: bigint }> }> {
-  const fees = new Map<string, { epoch: string; fee: bigint }>();
+async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<{ lines: Line[]; fees: Map<string, { epoch: string; fee: bigint; model_id: string }> }> {
+  const fees = new Map<string, { epoch: string; fee: bigint; model_id: string }>();
   if (!epochs.length) return { lines: [], fees };
-  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string; fee: string }>(
-    `select r.epoch, r.inference_id, r.receipt_hash, r.recipient, r.role, r.amount::varchar as amount, r.reason, i.fee::varchar as fee
+  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string; fee: string; model_id: string }>(
+    `select r.epoch, r.inference_id, r.receipt_hash, r.recipient, r.role, r.amount::varchar as amount, r.reason, i.fee::varchar as fee, i.model_id
      from rewards r join inferences i on i.id = r.inference_id
      where r.pipeline = ? and r.policy = ? and r.epoch in (${epochs.map(() => "?").join(", ")}) order by r.inference_id, r.role, r.recipient`, [pipeline, policy, ...epochs]);
   const lines = rows.filter((r) => !current.has(r.inference_id)).map((r) => {
-    fees.set(r.inference_id, { epoch: r.epoch, fee: BigInt(r.fee) });
+    fees.set(r.inference_id, { epoch: r.epoch, fee: BigInt(r.fee), model_id: r.model_id });
     return { epoch: r.epoch, inference: r.inference_id, receipt: r.receipt_hash, recipient: r.recipient, role: r.role as Line["role"], amount: BigInt(r.amount), reason: r.reason };
   });
   return { lines, fees };
@@ -195,18 +199,18 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 }
 
 /** Every model the pipeline's model cells currently name. */
-async function pipelineModels(ctx: CellContext): Promise<{ id: string; cell: string }[]> {
+export async function pipelineModels(ws: Workspace, pipeline: string): Promise<{ id: string; cell: string }[]> {
   const out: { id: string; cell: string }[] = [];
-  for (const [cell, h] of await cellHistories(ctx.ws, ctx.pipeline)) {
+  for (const [cell, h] of await cellHistories(ws, pipeline)) {
     const run = h.lastSucceeded;
     if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
-    const [id] = await modelIdsIn(ctx.ws, run.artifact);
+    const [id] = await modelIdsIn(ws, run.artifact);
     if (id) out.push({ id, cell });
   }
   return out.sort((a, b) => a.cell.localeCompare(b.cell));
 }
 
-async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], net: Map<string, Map<string, number>>, excluded: Map<string, Set<string>>, receipts: string) {
+async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], penalties: Penalties, receipts: string) {
   const at = nowUtc();
   await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], inferenceIds.map((i) => [i]));
   await stageRows(ctx.ws, "__tracebook_reward_lines", [["epoch", "VARCHAR"], ["inference_id", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["reason", "VARCHAR"]],
@@ -216,18 +220,10 @@ async function persist(ctx: CellContext, policy: string, inferenceIds: string[],
     await ctx.ws.run("delete from rewards where pipeline = ? and policy = ? and inference_id in (select id from __tracebook_reward_ids)", [ctx.pipeline, policy]);
     await ctx.ws.run(`insert into rewards select ?, ?, epoch, inference_id, receipt_hash, recipient, role, amount::hugeint, reason from __tracebook_reward_lines`, [ctx.pipeline, policy]);
     await archiveReceipts(ctx.ws, ctx.pipeline, receipts, at); // a paid line's receipt outlives the receipts cell's table
-    for (const epoch of epochs) {
-      await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, policy, epoch]);
-      await ctx.ws.run("delete from reputation where pipeline = ? and epoch = ?", [ctx.pipeline, epoch]);
-    }
+    for (const epoch of epochs) await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, policy, epoch]);
     for (const s of statement) {
       await ctx.ws.run("insert into settlements values (?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?::timestamp)", [ctx.pipeline, policy, s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, at]);
     }
-    for (const [epoch, set] of excluded) {
-      for (const c of set) {
-        const v = net.get(epoch)!.get(c)!;
-        await ctx.ws.run("insert into reputation values (?, ?, ?, ?, ?, ?::timestamp)", [ctx.pipeline, epoch, c, v, `net influence ${v.toExponential(3)} over epoch ${epoch} is negative: earns nothing from it`, at]);
-      }
-    }
+    await persistPenalties(ctx.ws, ctx.pipeline, penalties, epochs, at);
   });
 }

@@ -212,4 +212,44 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "penalties per epoch and model",
+    sql: `
+      -- A penalty is decided over one model's inferences in an epoch (the sign of a contributor's
+      -- net follows the model), so a record names the model. DuckDB cannot change a primary key
+      -- in place. A record written before was decided over every inference the run settled in
+      -- the epoch: where those lines name one model, it is that model's; else '' (several, as one).
+      create table reputation_v6 (
+        pipeline      varchar not null,
+        epoch         varchar not null,
+        model_id      varchar not null,
+        contributor   varchar not null,
+        net_influence double not null,
+        record        varchar not null,
+        recorded_at   timestamp not null,
+        primary key (pipeline, epoch, model_id, contributor)
+      );
+      insert into reputation_v6
+        select p.pipeline, p.epoch, coalesce(one.model_id, ''), p.contributor, p.net_influence, p.record, p.recorded_at
+        from reputation p left join (
+          select r.pipeline, r.epoch, min(i.model_id) as model_id from rewards r join inferences i on i.id = r.inference_id
+          group by all having count(distinct i.model_id) = 1
+        ) one on one.pipeline = p.pipeline and one.epoch = p.epoch;
+      drop table reputation;
+      alter table reputation_v6 rename to reputation;
+      -- Every (epoch, model) whose penalties a run decided, penalised or not, over how many
+      -- inferences: once the model is retrained, an inference of it settled later is split under
+      -- the penalties already decided, so the lines paid and the records never disagree.
+      create table penalty_scopes (
+        pipeline    varchar not null,
+        epoch       varchar not null,
+        model_id    varchar not null,
+        inferences  integer not null,
+        penalised   integer not null,
+        decided_at  timestamp not null,
+        primary key (pipeline, epoch, model_id)
+      );
+    `,
+  },
 ];

@@ -82,6 +82,7 @@ function summary(ledger: Ledger, lineage: Lineage): ReportFacts["summary"] {
 export const QUALITY_CHECK = "quality-evaluation tables match the run log";
 export const ATTRIBUTION_CHECK = "attribution recomputes from the checkpoints";
 export const ARCHIVE_CHECK = "every receipt a reward line cites is archived";
+export const PENALTY_CHECK = "no penalised contributor is paid from the inferences its penalty covers";
 
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
 export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
@@ -118,6 +119,7 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       ok: l.receipts.attribution.ok,
       detail: `${l.receipts.attribution.sampled} of ${l.receipts.attribution.of} receipts drawn with seed ${l.receipts.attribution.seed}: ${l.receipts.attribution.detail}`,
     }] : []),
+    ...(f.influence.penalties_paid ? [penaltyCheck(f.influence.penalties_paid)] : []),
     {
       name: "model files match their manifest",
       ok: badFiles.length === 0,
@@ -135,4 +137,17 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       detail: badTables.length ? `hash differs from the recorded data version: ${badTables.join(", ")}` : `${quality.map((r) => `${r.pipeline}/${r.cell}`).join(", ")} hashed again: data versions match`,
     }] : []),
   ];
+}
+
+function penaltyCheck(p: NonNullable<ReportFacts["influence"]["penalties_paid"]>): Check {
+  const scoped = p.records - p.unscoped;
+  const older = p.unscoped ? `; ${p.unscoped} recorded before penalties were per model (several models' inferences as one) not checked` : "";
+  return {
+    name: PENALTY_CHECK,
+    ok: p.paid.length === 0,
+    detail: p.paid.length
+      ? `paid anyway: ${p.paid.slice(0, 5).map((x) => `${x.contributor} ${x.amount.tokens} from ${x.inferences} inference${x.inferences === 1 ? "" : "s"} of model ${x.model_id.slice(0, 12)} in ${x.epoch}`).join(", ")}` +
+        `${p.paid.length > 5 ? ` and ${p.paid.length - 5} more` : ""}${older}`
+      : `${scoped} penalty record${scoped === 1 ? "" : "s"} (epoch, model, contributor): none is paid from that model's inferences in its epoch${older}`,
+  };
 }

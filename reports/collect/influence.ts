@@ -27,11 +27,13 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
 
   const paid = new Map<string, bigint>();
   for (const e of ledger.statement) for (const l of e.lines) if (l.role === "contributor") paid.set(l.recipient, (paid.get(l.recipient) ?? 0n) + BigInt(l.amount.units));
-  const penalised = (await ws.rows<{ epoch: string; contributor: string; net_influence: number; record: string }>(
-    `select epoch, contributor, net_influence, record from reputation where pipeline = ? and epoch in (${ledger.epochs.map(() => "?").join(", ")}) order by epoch, net_influence, contributor`,
+  // Per epoch and model (cells/rewards/penalties.ts); model '' for a record from before.
+  const penalised = (await ws.rows<{ epoch: string; model_id: string; contributor: string; net_influence: number; record: string }>(
+    `select epoch, model_id, contributor, net_influence, record from reputation where pipeline = ? and epoch in (${ledger.epochs.map(() => "?").join(", ")})
+     order by epoch, model_id, net_influence, contributor`,
     [pipeline, ...ledger.epochs])).map((r) => ({ ...r, net_influence: round6(r.net_influence) }));
   const penalisedSet = new Set(penalised.map((p) => p.contributor));
-  const epochOf = new Map(ledger.settled.map((q) => [q.id, q.epoch]));
+  const scopeOf = new Map(ledger.settled.map((q) => [q.id, { epoch: q.epoch, model_id: q.model_id }]));
 
   const contributorRows = await read<GroupRow & { prediction: string | null }>("contributor", "query, key, score, share, rank, prediction");
   const contributorGroups = group(contributorRows, n);
@@ -55,8 +57,32 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     proponents: withText(proponents),
     opponents: withText(opponents),
     penalised,
-    penalty_stability: penaltyStability(contributorRows, epochOf),
-    penalty_sides: penaltySides(contributorRows, epochOf, penalised),
+    penalty_stability: penaltyStability(contributorRows, scopeOf),
+    penalty_sides: penaltySides(contributorRows, scopeOf, penalised),
+    penalties_paid: await penaltiesPaid(ws, pipeline, ledger),
+  };
+}
+
+/**
+ * The reward lines that pay a penalised contributor from the inferences its penalty covers: the
+ * epoch's inferences by the model the record names. None, when penalties and lines agree. A record
+ * from before penalties were per model (model '') covers several models' inferences as one, which
+ * their lines, settled run by run, need not follow: counted, not checked.
+ */
+async function penaltiesPaid(ws: Workspace, pipeline: string, ledger: Ledger): Promise<NonNullable<ReportFacts["influence"]["penalties_paid"]>> {
+  const inEpochs = `(${ledger.epochs.map(() => "?").join(", ")})`;
+  const [counts] = await ws.rows<{ records: bigint; unscoped: bigint }>(
+    `select count(*) as records, count(*) filter (where model_id = '') as unscoped from reputation where pipeline = ? and epoch in ${inEpochs}`, [pipeline, ...ledger.epochs]);
+  const paid = await ws.rows<{ epoch: string; model_id: string; contributor: string; inferences: bigint; amount: string }>(
+    `select p.epoch, p.model_id, p.contributor, count(distinct r.inference_id) as inferences, sum(r.amount)::varchar as amount
+     from reputation p
+     join rewards r on r.pipeline = p.pipeline and r.epoch = p.epoch and r.recipient = p.contributor and r.role = 'contributor' and r.policy = ? and r.amount > 0
+     join inferences i on i.id = r.inference_id and i.model_id = p.model_id
+     where p.pipeline = ? and p.epoch in ${inEpochs} and p.model_id <> ''
+     group by all order by p.epoch, p.model_id, p.contributor`, [ledger.policy, pipeline, ...ledger.epochs]);
+  return {
+    records: Number(counts!.records), unscoped: Number(counts!.unscoped),
+    paid: paid.map((r) => ({ epoch: r.epoch, model_id: r.model_id, contributor: r.contributor, inferences: Number(r.inferences), amount: amount(BigInt(r.amount)) })),
   };
 }
 

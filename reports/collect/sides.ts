@@ -3,14 +3,14 @@ import { findCells } from "./cells.ts";
 import { penaltySides, type PenaltySides } from "./stability.ts";
 
 /**
- * Which side each epoch's recorded penalties fall on, from the outputs the pipeline's rewards
+ * Which side each epoch's recorded penalties fall on (per model), from the outputs the pipeline's rewards
  * cell read (its influence and usage inputs): what `tracebook rewards` prints beside the
  * penalties. The report computes the same over its settled ledger (collect/influence.ts).
  */
-export async function pipelineSides(ws: Workspace, pipeline: string, penalties: readonly { epoch: string; contributor: string }[]): Promise<PenaltySides[]> {
+export async function pipelineSides(ws: Workspace, pipeline: string, penalties: readonly { epoch: string; model_id: string; contributor: string }[]): Promise<PenaltySides[]> {
   const cells = await findCells(ws, pipeline);
   const rows = await ws.rows<{ query: string; key: string; score: number; prediction: string | null }>(
     "select query, key, score, prediction from read_parquet(?) where level = 'contributor' order by key, query", [cells.influence.artifact]);
-  const usage = await ws.rows<{ id: string; epoch: string }>("select id, epoch from read_parquet(?)", [cells.usage.artifact]);
-  return penaltySides(rows, new Map(usage.map((u) => [u.id, u.epoch])), penalties);
+  const usage = await ws.rows<{ id: string; epoch: string; model_id: string }>("select id, epoch, model_id from read_parquet(?)", [cells.usage.artifact]);
+  return penaltySides(rows, new Map(usage.map((u) => [u.id, { epoch: u.epoch, model_id: u.model_id }])), penalties);
 }

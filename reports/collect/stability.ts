@@ -1,8 +1,13 @@
 import { DUPLICATE_CONTENT } from "../../cells/attribution/duplicate.ts";
 import { round6 } from "./amount.ts";
 
+/** Which penalty scope an inference falls in: its epoch and the model that executed it. */
+export type ScopeOf = ReadonlyMap<string, { epoch: string; model_id: string }>;
+
 export interface PenaltyStability {
   epoch: string;
+  /** The model whose inferences in the epoch the penalties were decided over. Absent from facts written before penalties were per model. */
+  model_id?: string;
   /** Settled inferences of the model in the epoch. */
   inferences: number;
   /** How many inferences were left out: the 1% (rounded up) with the most influence mass. */
@@ -22,10 +27,11 @@ export interface PenaltyStability {
  * most of the influence mass, and the sign of a contributor's epoch sum can hang on them. Per
  * epoch: leave out the 1% of inferences with the most mass (Σ over contributors of |score|),
  * recompute every net, and list the penalties that would go and come. Sums run in a fixed
- * order (query, then key), so the same rows give the same figures.
+ * order (query, then key), so the same rows give the same figures. Per penalty scope: an epoch and
+ * the model whose inferences in it the penalties are decided over (cells/rewards/penalties.ts).
  */
-export function penaltyStability(rows: readonly { query: string; key: string; score: number }[], epochOf: ReadonlyMap<string, string>): PenaltyStability[] {
-  return rowsByEpoch(rows, epochOf).map(([epoch, list]) => {
+export function penaltyStability(rows: readonly { query: string; key: string; score: number }[], scopeOf: ScopeOf): PenaltyStability[] {
+  return rowsByScope(rows, scopeOf).map(([{ epoch, model_id }, list]) => {
     const queries = new Map<string, { key: string; score: number }[]>();
     for (const r of list) {
       const q = queries.get(r.query);
@@ -46,7 +52,7 @@ export function penaltyStability(rows: readonly { query: string; key: string; sc
     const total = [...mass.values()].reduce((s, v) => s + v, 0);
     const topMass = [...top].reduce((s, q) => s + mass.get(q)!, 0);
     return {
-      epoch, inferences: ids.length, left_out: n, left_out_share: round6(total > 0 ? topMass / total : 0), penalised: now.size,
+      epoch, model_id, inferences: ids.length, left_out: n, left_out_share: round6(total > 0 ? topMass / total : 0), penalised: now.size,
       lifted: [...now].filter((c) => !without.has(c)).sort(), added: [...without].filter((c) => !now.has(c)).sort(),
     };
   });
@@ -54,6 +60,8 @@ export function penaltyStability(rows: readonly { query: string; key: string; sc
 
 export interface PenaltySides {
   epoch: string;
+  /** As in PenaltyStability. */
+  model_id?: string;
   /**
    * The epoch's settled inferences by predicted output, most frequent first, with the share of the
    * epoch's influence mass (Σ |contributor score|) their inferences carry.
@@ -75,16 +83,17 @@ export interface PenaltySides {
  * ham predictions carry 80% of the mass, and after one retrain, with spam predictions carrying
  * 87%, every ham-side one. Per epoch with two or more predicted outputs: the inferences and mass
  * share per output, and per output the contributors who help only it and how many of them were
- * penalised. Sums run in a fixed order (query, then key), as penaltyStability's do.
+ * penalised. Sums run in a fixed order (query, then key), as penaltyStability's do; per penalty
+ * scope (epoch and model), as penaltyStability's are.
  */
 export function penaltySides(
   rows: readonly { query: string; key: string; score: number; prediction: string | null }[],
-  epochOf: ReadonlyMap<string, string>,
-  /** The penalties recorded (reputation). */
-  penalties: readonly { epoch: string; contributor: string }[],
+  scopeOf: ScopeOf,
+  /** The penalties recorded (reputation); model_id '' (recorded before penalties were per model): the whole epoch. */
+  penalties: readonly { epoch: string; model_id: string; contributor: string }[],
 ): PenaltySides[] {
   const out: PenaltySides[] = [];
-  for (const [epoch, all] of rowsByEpoch(rows, epochOf)) {
+  for (const [{ epoch, model_id }, all] of rowsByScope(rows, scopeOf)) {
     if (all.some((r) => r.prediction === null)) continue; // no predicted output to take sides on
     const list = all as { query: string; key: string; score: number; prediction: string }[];
     const outputOf = new Map(list.map((r) => [r.query, r.prediction]));
@@ -100,7 +109,7 @@ export function penaltySides(
       nets.set(r.key, m);
       m.set(r.prediction, (m.get(r.prediction) ?? 0) + r.score);
     }
-    const recorded = new Set(penalties.filter((p) => p.epoch === epoch).map((p) => p.contributor));
+    const recorded = new Set(penalties.filter((p) => p.epoch === epoch && (p.model_id === model_id || p.model_id === "")).map((p) => p.contributor));
     const sides = new Map<string | null, { contributors: number; penalised: number }>();
     for (const [key, m] of nets) {
       const positive = [...m].filter(([, v]) => v > 0);
@@ -112,7 +121,7 @@ export function penaltySides(
     }
     const byCount = (a: string, b: string) => counts.get(b)! - counts.get(a)! || (a < b ? -1 : a > b ? 1 : 0);
     out.push({
-      epoch,
+      epoch, model_id,
       predictions: [...counts.keys()].sort(byCount).map((prediction) => ({
         prediction, inferences: counts.get(prediction)!, mass_share: round6(totalMass > 0 ? mass.get(prediction)! / totalMass : 0),
       })),
@@ -139,19 +148,20 @@ export function massBoundPenalties(e: PenaltySides): PenaltySides["predictions"]
 }
 
 /**
- * Each epoch's rows (epochs in order), sorted by query then key: the fixed order every sum here
- * runs in. Rows of inferences outside the epochs, and of the duplicate-content group (nobody's:
- * never paid, never penalised), are left out.
+ * Each scope's rows (by epoch, then model), sorted by query then key: the fixed order every sum
+ * here runs in. Rows of inferences outside the scopes, and of the duplicate-content group
+ * (nobody's: never paid, never penalised), are left out.
  */
-function rowsByEpoch<R extends { query: string; key: string }>(rows: readonly R[], epochOf: ReadonlyMap<string, string>): [string, R[]][] {
-  const byEpoch = new Map<string, R[]>();
+function rowsByScope<R extends { query: string; key: string }>(rows: readonly R[], scopeOf: ScopeOf): [{ epoch: string; model_id: string }, R[]][] {
+  const byScope = new Map<string, { scope: { epoch: string; model_id: string }; list: R[] }>();
   for (const r of rows) {
-    const epoch = epochOf.get(r.query);
-    if (epoch === undefined || r.key === DUPLICATE_CONTENT) continue;
-    const list = byEpoch.get(epoch);
-    if (list) list.push(r);
-    else byEpoch.set(epoch, [r]);
+    const scope = scopeOf.get(r.query);
+    if (scope === undefined || r.key === DUPLICATE_CONTENT) continue;
+    const k = `${scope.epoch}\u0000${scope.model_id}`;
+    const s = byScope.get(k);
+    if (s) s.list.push(r);
+    else byScope.set(k, { scope: { epoch: scope.epoch, model_id: scope.model_id }, list: [r] });
   }
   const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  return [...byEpoch].sort(([a], [b]) => order(a, b)).map(([epoch, list]) => [epoch, list.sort((a, b) => order(a.query, b.query) || order(a.key, b.key))]);
+  return [...byScope].sort(([a], [b]) => order(a, b)).map(([, { scope, list }]) => [scope, list.sort((a, b) => order(a.query, b.query) || order(a.key, b.key))]);
 }

@@ -16,7 +16,7 @@ export async function smallDatanet(ws: Workspace, name: string, n = 30): Promise
  * A text Datanet a classifier can learn: "spam" rows mention one of a few sales words among
  * filler, "ham" rows do not. Seeded, so the same call gives the same Datanet.
  */
-export async function separableDatanet(ws: Workspace, name: string, n = 160, seed = 1, options: { contributorPrefix?: string; submittedAt?: string } = {}): Promise<void> {
+export async function separableDatanet(ws: Workspace, name: string, n = 160, seed = 1, options: { contributorPrefix?: string; submittedAt?: string; contributorsByLabel?: boolean } = {}): Promise<void> {
   const filler = ["meeting", "notes", "project", "lunch", "report", "draft", "review", "team", "schedule", "update", "weekend", "coffee"];
   const sales = ["discount", "winner", "casino", "pills", "offer"];
   let s = seed;
@@ -27,7 +27,9 @@ export async function separableDatanet(ws: Workspace, name: string, n = 160, see
     const words = Array.from({ length: 6 }, () => pick(filler));
     if (spam) words.splice(Math.floor(next() * 6), 0, pick(sales), pick(sales));
     return {
-      text: `${words.join(" ")} ${i}`, label: spam ? "spam" : "ham", contributor: `${options.contributorPrefix ?? "c"}${Math.floor(i / 2) % 4}`,
+      text: `${words.join(" ")} ${i}`, label: spam ? "spam" : "ham",
+      // By label: spam-0, spam-1, ham-0, ham-1, each on one side of every output; else c0…c3, each with both labels.
+      contributor: options.contributorsByLabel ? `${spam ? "spam" : "ham"}-${Math.floor(i / 2) % 2}` : `${options.contributorPrefix ?? "c"}${Math.floor(i / 2) % 4}`,
       submittedAt: new Date(options.submittedAt ?? "2024-01-01T00:00:00Z"), source: `${name}#${i}`,
     };
   });

@@ -38,28 +38,45 @@ function contributions(rows: ReportFacts["influence"]["proponents"]): Safe {
 export function opponentsSection(f: ReportFacts): Safe {
   const i = f.influence;
   const negative = i.contributors.filter((c) => c.net_influence < 0);
+  // Facts from before penalties were per model name no model (render them as they were).
+  const byModel = i.penalties_paid !== undefined;
+  const scope = scopeNamer([...(i.penalty_stability ?? []), ...(i.penalty_sides ?? [])]);
   return html`<section id="opponents">
 <h2>Opponents and negative influence</h2>
-<p>An opponent pushed the model away from the output it gave. Opponents are not paid; a contributor whose net influence over an epoch is negative earns nothing from that epoch and gets a reputation record.</p>
+<p>An opponent pushed the model away from the output it gave. Opponents are not paid; a contributor whose net influence over an epoch${byModel ? "'s inferences by one model" : ""} is negative earns nothing from ${byModel ? "them" : "that epoch"} and gets a reputation record.${byModel ? " The penalty is decided per model because the sign of that net follows the model: where its influence mass sits and which rows trained it." : ""}</p>
 <h3>Penalised contributors</h3>
-${i.penalised.length ? table([{ head: "epoch", cls: "nowrap" }, { head: "contributor", cls: "wrap" }, { head: "net influence", cls: "num" }, { head: "record", cls: "wrap" }],
-    i.penalised.map((p) => [p.epoch, p.contributor, score(p.net_influence), p.record])) : html`<p>None: no contributor had a negative net influence over an epoch.</p>`}
+${i.penalised.length ? table([{ head: "epoch", cls: "nowrap" }, ...(byModel ? [{ head: "model", cls: "nowrap" as const }] : []), { head: "contributor", cls: "wrap" }, { head: "net influence", cls: "num" }, { head: "record", cls: "wrap" }],
+    i.penalised.map((p) => [p.epoch, ...(byModel ? [p.model_id ? shortHash(p.model_id) : html`several, as one`] : []), p.contributor, score(p.net_influence), p.record])) : html`<p>None: no contributor had a negative net influence over an epoch.</p>`}
 ${negative.length && !i.penalised.length ? html`<p class="muted">${negative.length} contributors have a negative net over the whole report but not over any epoch.</p>` : ""}
-${(i.penalty_stability ?? []).map(stabilityParagraph)}
-${(i.penalty_sides ?? []).filter((e) => e.sides.some((x) => x.penalised > 0)).map(sidesParagraph)}
+${(i.penalty_stability ?? []).map((st) => stabilityParagraph(st, scope(st)))}
+${(i.penalty_sides ?? []).filter((e) => e.sides.some((x) => x.penalised > 0)).map((e) => sidesParagraph(e, scope(e)))}
 <h3>Strongest opponents</h3>
 ${i.opponents.length ? contributions(i.opponents) : html`<p>None recorded.</p>`}
 </section>`;
+}
+
+interface Scope { name: string; id: string }
+
+/**
+ * How a penalty scope is named: "epoch e1", or "epoch e1 on model 1a2b3c4d5e6f" where the report
+ * holds several models' penalties in that epoch (a retrain within it).
+ */
+function scopeNamer(scopes: readonly { epoch: string; model_id?: string }[]): (s: { epoch: string; model_id?: string }) => Scope {
+  const models = new Map<string, Set<string>>();
+  for (const s of scopes) models.set(s.epoch, (models.get(s.epoch) ?? new Set()).add(s.model_id ?? ""));
+  return (s) => (models.get(s.epoch)?.size ?? 0) > 1 && s.model_id
+    ? { name: `epoch ${s.epoch} on model ${s.model_id.slice(0, 12)}`, id: `${s.epoch}-${s.model_id.slice(0, 12)}` }
+    : { name: `epoch ${s.epoch}`, id: s.epoch };
 }
 
 /**
  * How many penalties the few inferences with the most influence decide: TracIn scores grow with
  * a query's loss gradient, so borderline predictions carry most of the mass an epoch's net sums.
  */
-function stabilityParagraph(st: NonNullable<ReportFacts["influence"]["penalty_stability"]>[number]): Safe {
+function stabilityParagraph(st: NonNullable<ReportFacts["influence"]["penalty_stability"]>[number], sc: Scope): Safe {
   const names = (list: string[]) => list.length > 6 ? `${list.slice(0, 6).join(", ")} and ${list.length - 6} more` : list.join(", ");
   const changes = st.lifted.length + st.added.length;
-  return html`<p class="stability" id="stability-${st.epoch}"><strong>How stable the penalties of epoch ${st.epoch} are.</strong> The ${count(st.left_out)} ${st.left_out === 1 ? "inference" : "inferences"} (1% of ${count(st.inferences)}, rounded up) with the most influence ${st.left_out === 1 ? "carries" : "carry"} ${percent(st.left_out_share)} of all of it.
+  return html`<p class="stability" id="stability-${sc.id}"><strong>How stable the penalties of ${sc.name} are.</strong> The ${count(st.left_out)} ${st.left_out === 1 ? "inference" : "inferences"} (1% of ${count(st.inferences)}, rounded up) with the most influence ${st.left_out === 1 ? "carries" : "carry"} ${percent(st.left_out_share)} of all of it.
 ${changes
     ? html` Computed without ${st.left_out === 1 ? "it" : "them"}, ${st.lifted.length ? `${count(st.lifted.length)} of the ${count(st.penalised)} penalties would be lifted (${names(st.lifted)})` : "every penalty would stand"}${st.added.length ? `${st.lifted.length ? " and" : ","} ${count(st.added.length)} other ${st.added.length === 1 ? "contributor" : "contributors"} would be penalised (${names(st.added)})` : ""}: penalties that so few predictions decide are a weak signal; weigh them before acting on them.`
     : html` Computed without ${st.left_out === 1 ? "it" : "them"}, the same ${count(st.penalised)} ${st.penalised === 1 ? "contributor is" : "contributors are"} penalised.`}</p>`;
@@ -72,7 +89,7 @@ ${changes
  * says so only when the facts show it: every penalised contributor helps one output, and each such
  * output's predictions carry less of the mass than every output whose helpers kept their pay.
  */
-function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]>[number]): Safe {
+function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]>[number], sc: Scope): Safe {
   const listed = e.predictions.slice(0, 6).map((p, i) => `${p.prediction} ${count(p.inferences)} ${p.inferences === 1 ? "time" : "times"} (${percent(p.mass_share)}${i ? "" : " of the influence mass"})`);
   const rest = e.predictions.length - listed.length;
   const total = e.predictions.reduce((n, p) => n + p.inferences, 0);
@@ -85,7 +102,7 @@ function sidesParagraph(e: NonNullable<ReportFacts["influence"]["penalty_sides"]
     : `${count(x.contributors)} ${x.contributors === 1 ? "contributor helps" : "contributors help"} only the ${x.helps} predictions and ${x.contributors === 1 ? "opposes" : "oppose"} the rest: ${penalisedOf(x)}.`);
   const hit = massBoundPenalties(e);
   const outputs = (hit ?? []).map((h) => `${h.prediction} (${percent(h.mass_share)})`).join(", ");
-  return html`<p class="sides" id="sides-${e.epoch}"><strong>Which side the penalties of epoch ${e.epoch} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${hit
+  return html`<p class="sides" id="sides-${sc.id}"><strong>Which side the penalties of ${sc.name} fall on.</strong> Its ${count(total)} inferences were predicted ${listed.join(", ")}${rest ? ` and ${count(rest)} other outputs` : ""}. ${sentences.join(" ")}${hit
     ? ` Every penalty falls on data that helps only the ${hit.length === 1 ? "output" : "outputs"} whose predictions carry less of the influence: ${outputs}. Such a contributor's net is its support there minus its opposition elsewhere, so its sign follows where the influence mass sits (how often each output was asked for and how confident the model was), not only whether its data hurt. Weigh these penalties with that in mind.`
     : ""}</p>`;
 }

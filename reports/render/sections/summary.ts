@@ -47,8 +47,10 @@ ${table([{ head: "role" }, { head: "recipients", cls: "num" }, { head: "tokens",
  */
 function penalisedSummary(f: ReportFacts): Safe {
   const i = f.influence;
-  const bound = (i.penalty_sides ?? []).map((e) => ({ epoch: e.epoch, hit: massBoundPenalties(e) })).filter((e) => e.hit);
+  const several = new Set((i.penalty_sides ?? []).map((e) => e.epoch).filter((x, k, all) => all.indexOf(x) !== k)); // epochs with several models' sides
+  const bound = (i.penalty_sides ?? []).map((e) => ({ epoch: e.epoch, model: several.has(e.epoch) ? e.model_id?.slice(0, 12) : undefined, hit: massBoundPenalties(e) })).filter((e) => e.hit);
   const n = i.penalised.length;
-  return html`${count(n)} ${n === 1 ? "penalty" : "penalties"} (net influence negative over an epoch: no pay from it; <a href="#opponents">opponents</a>)${bound.map((e) =>
-    html`; in ${e.epoch} each falls on data that helps only the ${e.hit!.map((h) => `${h.prediction} predictions (${percent(h.mass_share)} of the influence mass)`).join(", ")}: a sign that follows where the mass sits`)}`;
+  const over = i.penalties_paid ? "over a model's inferences in an epoch: no pay from them" : "over an epoch: no pay from it";
+  return html`${count(n)} ${n === 1 ? "penalty" : "penalties"} (net influence negative ${over}; <a href="#opponents">opponents</a>)${bound.map((e) =>
+    html`; in ${e.epoch}${e.model ? ` on model ${e.model}` : ""} each falls on data that helps only the ${e.hit!.map((h) => `${h.prediction} predictions (${percent(h.mass_share)} of the influence mass)`).join(", ")}: a sign that follows where the mass sits`)}`;
 }
