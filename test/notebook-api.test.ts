@@ -168,6 +168,7 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", contributors: ["c0"], extra: 1 }, 400, "extra", /unknown field/);
     await refused({ pipeline: "mail", ids: ["xyz"] }, 400, "ids", /^ids: "xyz" is not a contribution id/);
     await refused({ pipeline: "mail", ids: ["0123abcd"], onlyTrained: "yes" }, 400, "onlyTrained", /true or false/);
+    await refused({ pipeline: "mail", ids: ["0123abcd"], focus: 7 }, 400, "focus", /^focus: an inference id/);
     await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
     await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "origin", /origin/, { origin: "http://127.0.0.1:1" });
     await refused({ pipeline: "mail", contributors: ["c0"] }, 405, null, /only POST asks a what-if question/, {}, "PUT");

@@ -8,6 +8,7 @@ import { collectFacts } from "../reports/collect/collect.ts";
 import { recomputeReceipts } from "../cells/attribution/recompute.ts";
 import { receiptHash } from "../cells/attribution/receipts.ts";
 import { catchUpReceipts } from "../cells/rewards/archive.ts";
+import { proponentsOf } from "../cells/quality/what-if.ts";
 import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
@@ -85,6 +86,18 @@ describe("the usage ledger cell", () => {
     expect(lines.some((l) => l.role === "contributor")).toBe(true);
     const [receipt] = await ws.rows<{ model_id: string }>("select model_id from read_parquet(?) where query = 'base-1'", [await outputOf(ws, "pay", "receipts")]);
     expect(receipt!.model_id).toBe(baseId);
+
+    // A what-if retrains the adapter: asked of the base's inference, it says so instead of
+    // answering for a model that never executed it.
+    await expect(proponentsOf(ws, payPipeline, { query: "base-1" })).rejects.toThrow(
+      new RegExp(`^inference base-1 was executed by model ${baseId.slice(0, 12)} \\(cell base\\), not by model \\(model ${modelId.slice(0, 12)}\\), the model a what-if retrains`));
+    // Ids as the ledger has them (a caller's, with any characters), in full or by a unique prefix.
+    const asked = await proponentsOf(ws, payPipeline, { query: "paid-1", top: 2 });
+    expect(asked).toEqual({ query: "paid-1", ids: expect.any(Array) });
+    expect(asked.ids).toHaveLength(2);
+    await expect(proponentsOf(ws, payPipeline, { query: "paid" })).rejects.toThrow(/^inference prefix paid matches several inferences/);
+    await expect(proponentsOf(ws, payPipeline, { query: "other-1" })).rejects.toThrow(/^inference other-1 is not in pay's influence cell: the usage ledger holds it, but influence traces only/);
+    await expect(proponentsOf(ws, payPipeline, { query: "nobody-1" })).rejects.toThrow(/^no inference nobody-1 in pay's influence cell/);
   }, 60_000);
 
   it("settles an inference a retrain left behind through the model that executed it, as that model would have", async () => {

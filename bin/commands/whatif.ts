@@ -5,10 +5,10 @@ import { humanPrinter } from "./run.ts";
 import { wholeNumber } from "../numbers.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import { executedByModel, proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
 import { describeRemoval, canonicalRemoval } from "../../cells/quality/removal.ts";
 
-interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; proponentsOf?: string; top?: string; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
+interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; proponentsOf?: string; focus?: string; top?: string; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
 
 /** `tracebook what-if`: retrain a pipeline's model without some contributions and show what changes. */
 export function registerWhatIf(program: Command): void {
@@ -21,6 +21,7 @@ export function registerWhatIf(program: Command): void {
     .option("--id <id...>", "leave out these contributions (ids in full, or unique prefixes of at least 8 hex)")
     .option("--proponents-of <inference>", "leave out the top proponents TracIn lists for this inference (id or unique prefix): would it hold without them?")
     .option("--top <n>", "with --proponents-of: only the first n proponents")
+    .option("--focus <inference>", "the inference the question is about (id or unique prefix): listed first; refused when the model this retrains did not execute it (as --proponents-of is)")
     .option("--only-trained", "set aside the --id contributions that did not train the model (held out, not approved) instead of refusing them")
     .option("--seed-check <seed>", "also retrain with nothing left out under this seed: how much a seed change alone moves the outputs")
     .option("--influence <cell>", "the tracin cell whose model and queries are asked about (default: influence)")
@@ -43,6 +44,8 @@ export function registerWhatIf(program: Command): void {
         const { pipeline } = await loadPipelineIn(ws, name);
         const onEvent = opts.json ? undefined : humanPrinter();
         let focus: { query: string; ids: string[] } | undefined;
+        if (opts.focus !== undefined && opts.proponentsOf !== undefined) throw new InputError("--focus or --proponents-of (which is its focus), not both");
+        if (opts.focus !== undefined) focus = { query: (await executedByModel(ws, pipeline, { query: opts.focus, influence: opts.influence, signal, onEvent })).query, ids: [] };
         if (opts.proponentsOf !== undefined) {
           focus = await proponentsOf(ws, pipeline, { query: opts.proponentsOf, top, influence: opts.influence, signal, onEvent });
           if (!focus.ids.length) throw new InputError(`TracIn lists no proponent for inference ${focus.query.slice(0, 12)}: nothing to leave out`);
@@ -51,7 +54,8 @@ export function registerWhatIf(program: Command): void {
           without: focus ? { ...without, ids: [...(without.ids ?? []), ...focus.ids] } : without,
           replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent,
         });
-        console.log(opts.json ? toJson(focus ? { ...answer, proponentsOf: focus } : answer) : formatAnswer(pipeline.name, answer, Number(opts.limit), focus?.query));
+        const about = opts.proponentsOf !== undefined ? { proponentsOf: focus } : focus ? { focus: focus.query } : {};
+        console.log(opts.json ? toJson({ ...answer, ...about }) : formatAnswer(pipeline.name, answer, Number(opts.limit), focus?.query));
       }));
     });
 }

@@ -6,7 +6,7 @@ import type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
 
 export type { WhatIfAnswer, WhatIfRequest } from "./wire.ts";
 
-const FIELDS = ["pipeline", "contributors", "datanets", "ids", "seedCheck", "onlyTrained"];
+const FIELDS = ["pipeline", "contributors", "datanets", "ids", "seedCheck", "onlyTrained", "focus"];
 const MAX_NAMES = 1000;
 
 /** Check a what-if request before anything runs; every error names the field at fault. */
@@ -36,6 +36,10 @@ export function parseWhatIfRequest(body: unknown, served: ReadonlySet<string>): 
     if (typeof b.onlyTrained !== "boolean") throw new ApiError(400, "onlyTrained", "onlyTrained: true or false");
     out.onlyTrained = b.onlyTrained;
   }
+  if (b.focus !== undefined) {
+    if (typeof b.focus !== "string" || !b.focus.trim() || b.focus.length > 1024) throw new ApiError(400, "focus", "focus: an inference id");
+    out.focus = b.focus;
+  }
   return out;
 }
 
@@ -60,7 +64,8 @@ function askOnce(req: WhatIfRequest, o: { home: string; bin: string; cwd?: strin
   // `--flag=value`: a name that starts with "-" stays a value.
   const args = [o.bin, "--workspace", o.home, "what-if", req.pipeline, "--json",
     ...(req.contributors ?? []).map((c) => `--contributor=${c}`), ...(req.datanets ?? []).map((d) => `--datanet=${d}`), ...(req.ids ?? []).map((i) => `--id=${i}`),
-    ...(req.seedCheck === undefined ? [] : [`--seed-check=${req.seedCheck}`]), ...(req.onlyTrained ? ["--only-trained"] : [])];
+    ...(req.seedCheck === undefined ? [] : [`--seed-check=${req.seedCheck}`]), ...(req.onlyTrained ? ["--only-trained"] : []),
+    ...(req.focus === undefined ? [] : [`--focus=${req.focus}`])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: process.env, cwd: o.cwd });
     let out = "", err = "";
@@ -84,6 +89,7 @@ function askOnce(req: WhatIfRequest, o: { home: string; bin: string; cwd?: strin
 }
 
 function fieldOf(message: string): string | null {
+  if (/^inference|^"[^"]*": give an inference id/.test(message)) return "focus";
   if (/^(--)?contributor/.test(message)) return "contributors";
   if (/^(--)?datanet|^Datanet/i.test(message)) return "datanets";
   if (/^(--)?id|^contribution|id prefix/.test(message)) return "ids";

@@ -66,6 +66,8 @@ export interface WhatIfRequest {
   seedCheck?: number;
   /** Set aside the ids that did not train the model (held out, not approved) instead of refusing them: a curator's selection spans both. */
   onlyTrained?: boolean;
+  /** The inference the question is about: refused (400) when the model the what-if retrains did not execute it. */
+  focus?: string;
 }
 
 export type { WhatIfAnswer } from "../quality/answer.ts";

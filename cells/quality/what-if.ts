@@ -9,6 +9,7 @@ import { chooseTracin } from "../attribution/source.ts";
 import { counterfactual } from "./counterfactual.ts";
 import { canonicalRemoval, type Removal } from "./removal.ts";
 import { whatIfCellName } from "./questions.ts";
+import { modelIdsIn } from "../factory/catalog.ts";
 import type { WhatIfAnswer } from "./answer.ts";
 
 export interface WhatIfRequest {
@@ -59,17 +60,61 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
 
 /**
  * The top proponents TracIn lists for one inference in the pipeline's tracin cell: the rows that,
- * by its account, held that prediction up. `query` is an inference id or a unique prefix.
+ * by its account, held that prediction up. `query` is an inference id or a unique prefix; the
+ * inference must have been executed by the model a what-if retrains (executedByModel).
  */
 export async function proponentsOf(ws: Workspace, p: Pipeline, o: { query: string; top?: number; influence?: string; signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<{ query: string; ids: string[] }> {
-  const name = chooseTracin(p.name, p.cells, o.influence);
-  const prefix = o.query.trim().toLowerCase();
-  if (!/^[0-9a-f]{4,64}$/.test(prefix)) throw new InputError(`${JSON.stringify(o.query)} is not an inference id (hex, in full or a prefix of at least 4)`);
-  const { artifact } = await bringUpToDate(ws, p, name, o);
-  const queries = (await ws.rows<{ query: string }>("select distinct query from read_parquet(?) where starts_with(query, ?) order by query limit 2", [artifact, prefix])).map((r) => r.query);
-  if (!queries.length) throw new InputError(`no inference ${prefix} in ${p.name}'s ${name} cell`);
-  if (queries.length > 1) throw new InputError(`inference prefix ${prefix} matches several inferences: give more characters`);
+  const { query, artifact } = await executedByModel(ws, p, o);
   const rows = await ws.rows<{ key: string }>(
-    "select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank limit ?", [artifact, queries[0]!, o.top ?? 1_000_000]);
-  return { query: queries[0]!, ids: rows.map((r) => r.key) };
+    "select key from read_parquet(?) where query = ? and level = 'contribution' and rank > 0 order by rank limit ?", [artifact, query, o.top ?? 1_000_000]);
+  return { query, ids: rows.map((r) => r.key) };
+}
+
+/** How short an inference prefix may be. */
+const MIN_PREFIX = 4;
+
+/**
+ * The inference a what-if question is about (an id as the ledger has it, or a unique prefix of at
+ * least 4 characters), found in the pipeline's tracin cell, and checked to have been executed by
+ * that cell's model: the model a what-if retrains. An inference of the base, or of a model since
+ * retrained, is traced through the model that executed it, but retraining this one without its
+ * proponents says nothing of whether it would hold: refused, with where to look instead.
+ */
+export async function executedByModel(ws: Workspace, p: Pipeline, o: { query: string; influence?: string; signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<{ query: string; artifact: string }> {
+  const name = chooseTracin(p.name, p.cells, o.influence);
+  const wanted = o.query.trim();
+  if (wanted.length < MIN_PREFIX) throw new InputError(`${JSON.stringify(o.query)}: give an inference id, or a unique prefix of at least ${MIN_PREFIX} characters`);
+  const { artifact } = await bringUpToDate(ws, p, name, o);
+  const found = await ws.rows<{ query: string; model_id: string }>(
+    `select query, any_value(model_id) as model_id from read_parquet(?) where query = ? or starts_with(query, ?)
+     group by query order by query = ? desc, query limit 2`, [artifact, wanted, wanted, wanted]);
+  if (!found.length) {
+    const [recorded] = await ws.rows<{ id: string }>("select id from inferences where id = ? or starts_with(id, ?) order by id = ? desc, id limit 1", [wanted, wanted, wanted]);
+    throw new InputError(recorded
+      ? `inference ${recorded.id} is not in ${p.name}'s ${name} cell: the usage ledger holds it, but ${name} traces only what is not settled yet and the current model's inferences ` +
+        `(\`tracebook receipt ${recorded.id}\` has what it was paid on; \`tracebook explain ${p.name}\` explains its input through the current model)`
+      : `no inference ${wanted} in ${p.name}'s ${name} cell`);
+  }
+  if (found[0]!.query !== wanted && found.length > 1) throw new InputError(`inference prefix ${wanted} matches several inferences: give more characters`);
+  const { query, model_id: executed } = found[0]!;
+  const model = (p.cells.get(name)!.params as TracinParams).model;
+  const { artifact: modelOutput } = await bringUpToDate(ws, p, model, o);
+  const [current] = await modelIdsIn(ws, modelOutput);
+  if (executed !== current) {
+    const other = await otherModelCell(ws, p, executed, o);
+    throw new InputError(`inference ${query} was executed by model ${executed.slice(0, 12)}${other ? ` (cell ${other})` : " (since retrained)"}, not by ${model} (model ${current!.slice(0, 12)}), ` +
+      `the model a what-if retrains: retraining it without the proponents says nothing of whether that prediction would hold ` +
+      `(\`tracebook receipt ${query} --recompute\` traces it through the model that executed it)`);
+  }
+  return { query, artifact };
+}
+
+/** The model cell of the pipeline whose current output is this model, if any (the base, typically). */
+async function otherModelCell(ws: Workspace, p: Pipeline, modelId: string, o: { signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<string | undefined> {
+  for (const [cell, c] of p.cells) {
+    if (c.kind !== "base-model" && c.kind !== "finetune") continue;
+    const { artifact } = await bringUpToDate(ws, p, cell, o);
+    if ((await modelIdsIn(ws, artifact)).includes(modelId)) return cell;
+  }
+  return undefined;
 }
