@@ -27,12 +27,71 @@ export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: 
     const text = `${r.title ?? ""}\n${r.text ?? ""}`;
     hash.update(`${Buffer.byteLength(text)}:`).update(text);
   }
+  const limit = featureCacheLimit();
+  if (limit === 0) return featurize(spec, rows, ids);
   const file = path.join(featureCacheDir(home), `${hash.digest("hex")}.bin`);
   const cached = read(file, rows.length, spec.dims);
-  if (cached) return cached;
+  if (cached) {
+    touch(file); // recently used: the last to go
+    return cached;
+  }
   const m = featurize(spec, rows, ids);
   await writeFileAtomic(file, encode(m));
+  pruneFeatureCache(home, limit, file);
   return m;
+}
+
+/** Bytes the cache may hold: TRACEBOOK_FEATURE_CACHE_MB (MiB; default 512, about 35 mail training sets); 0 turns it off. */
+export function featureCacheLimit(): number {
+  const raw = process.env.TRACEBOOK_FEATURE_CACHE_MB;
+  if (raw === undefined || raw.trim() === "") return 512 * 2 ** 20;
+  const mb = Number(raw);
+  if (!Number.isFinite(mb) || mb < 0) throw new Error(`TRACEBOOK_FEATURE_CACHE_MB must be a number of MiB ≥ 0, got ${JSON.stringify(raw)}`);
+  return Math.floor(mb * 2 ** 20);
+}
+
+/**
+ * Keep the cache within `limit` bytes: every retrain adds a training set (14.5 MB on mail), and
+ * only the current ones are read again. The least recently used files go first (their mtime: a
+ * hit touches its file); `keep`, the file just written, stays even alone over the limit. Another
+ * process may remove the same file at the same time: a file already gone is no error.
+ */
+export function pruneFeatureCache(home: string, limit: number, keep?: string): { removed: number; bytes: number } {
+  const dir = featureCacheDir(home);
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir).filter((n) => n.endsWith(".bin"));
+  } catch {
+    return { removed: 0, bytes: 0 };
+  }
+  const files = names.flatMap((n) => {
+    try {
+      const st = fs.statSync(path.join(dir, n));
+      return [{ file: path.join(dir, n), bytes: st.size, used: st.mtimeMs }];
+    } catch {
+      return [];
+    }
+  }).sort((a, b) => b.used - a.used || (a.file < b.file ? -1 : 1));
+  let held = 0, removed = 0, freed = 0;
+  for (const f of files) {
+    if (f.file === keep || held + f.bytes <= limit) {
+      held += f.bytes;
+      continue;
+    }
+    fs.rmSync(f.file, { force: true });
+    removed++;
+    freed += f.bytes;
+  }
+  return { removed, bytes: freed };
+}
+
+function touch(file: string): void {
+  const now = new Date();
+  try {
+    fs.utimesSync(file, now, now);
+  } catch {
+    // gone meanwhile (another process pruned it): nothing to keep fresh
+  }
 }
 
 function encode(m: FeatureMatrix): Uint8Array {
