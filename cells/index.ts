@@ -102,6 +102,10 @@ export { splitFee, PROTOCOL } from "./rewards/split.ts";
 export type { SplitInput, Part, Influence } from "./rewards/split.ts";
 export { rewardSplit } from "./rewards/cell.ts";
 export type { RewardSplitParams } from "./rewards/cell.ts";
+export { judgePenalties, recordedPenalties, penaltyKey } from "./rewards/penalties.ts";
+export type { PenaltyScope, RecordedScope } from "./rewards/penalties.ts";
+export { closeEpoch, closedEpochs, epochLines } from "./rewards/closures.ts";
+export type { Closure } from "./rewards/closures.ts";
 
 // Attribution quality: LOCO, LDS, mislabel detection and rank statistics.
 export { loco, lds, DEFAULT_MODES } from "./quality/cells.ts";

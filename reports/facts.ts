@@ -64,6 +64,11 @@ export interface EpochStatement {
   paid: Amount;
   reconciles: boolean;
   lines: StatementLine[];
+  /**
+   * A closed epoch (cells/rewards/closures.ts): final, with the Merkle root of its reward lines
+   * when closed and as recomputed now. Absent for an open one (provisional: a run may change it).
+   */
+  closure?: { closed_at: string; closed_by: string; inferences: number; lines: number; lines_root: string; recomputed_lines: number; recomputed_root: string };
 }
 
 /** The run log's record of a quality-evaluation cell whose table a report quotes. */

@@ -6,7 +6,7 @@ import { InputError } from "../cells/datanet/errors.ts";
 import { ARCHIVE_CHECK, ATTRIBUTION_CHECK, collectFacts, integrityChecks, PENALTY_CHECK, QUALITY_CHECK } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { recomputedAttribution } from "./collect/lineage.ts";
-import { runIdOf, type Check, type CounterfactualFact, type ReportDocument, type ReportFacts } from "./facts.ts";
+import { runIdOf, type Check, type CounterfactualFact, type EpochStatement, type ReportDocument, type ReportFacts } from "./facts.ts";
 import { renderHtml } from "./render/page.ts";
 import { reportErrors } from "./schema.ts";
 import { jsonDiff } from "./diff.ts";
@@ -89,6 +89,13 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     // Written before penalties were per model: it made no claim about a penalty's model, nor checked the lines against them.
     now = { ...now, influence: withoutPenaltyScopes(now.influence), checks: now.checks.filter((c) => c.name !== PENALTY_CHECK) };
   }
+  const closedThen = new Set(d.facts.statement.filter((e) => e.closure).map((e) => e.epoch));
+  if (now.statement.some((e) => e.closure && !closedThen.has(e.epoch))) {
+    // Closed since the report (or before closures existed): closing changes no line, so the
+    // report's statement still stands; it made no claim about the closure.
+    const { checks: _c, ...facts } = { ...now, statement: now.statement.map((e) => (closedThen.has(e.epoch) ? e : withoutClosure(e))) };
+    now = { ...facts, checks: integrityChecks(facts) };
+  }
   if (d.facts.trust === undefined) {
     // Written before the trust section existed: it made no claim about quality evaluations.
     now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };
@@ -114,6 +121,11 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     add(`attribution recomputed from the checkpoints (${r.sampled} of ${r.of} receipts, sample seed ${r.seed})`, r.ok, r.detail);
   }
   return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+function withoutClosure(e: EpochStatement): EpochStatement {
+  const { closure: _c, ...rest } = e;
+  return rest;
 }
 
 /** The influence facts as a report from before penalties were per model stated them. */

@@ -9,13 +9,14 @@ import { reportErrors } from "../reports/schema.ts";
 import { runFolder, runIdOf, type ReportDocument } from "../reports/facts.ts";
 import { registerReport } from "../bin/commands/report.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { tempDir } from "./helpers/workspace.ts";
+import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { reportWorkspace } from "./input/report/workspace.ts";
 import qualityPipeline from "./input/report/quality.pipeline.ts";
 import { runPipeline } from "../cells/graph/scheduler.ts";
 import { renderHtml } from "../reports/render/page.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
-import { PENALTY_CHECK, QUALITY_CHECK } from "../reports/collect/collect.ts";
+import { CLOSURE_CHECK, PENALTY_CHECK, QUALITY_CHECK } from "../reports/collect/collect.ts";
+import { closeEpoch } from "../cells/rewards/closures.ts";
 
 /** The golden input of test/report-render.test.ts: REPORT_GOLDEN_INPUT=1 rewrites it from this workspace. */
 const GOLDEN_INPUT = path.resolve("test/input/report/pay.facts.json");
@@ -374,6 +375,23 @@ describe("attribution report: write, verify, tamper", () => {
     await expect(cli(home, ["report", "verify", path.join(out, "nothing")])).rejects.toThrow(/is not a report folder/);
   });
 
+  it("still verifies once its epoch is closed: closing changes no line, and the report made no claim about it", async () => {
+    expect(doc(report.dir).facts.statement.every((e) => e.closure === undefined)).toBe(true);
+    const ws = await openWorkspaceRetrying(home); // the command-line test closed the suite's handle
+    try {
+      await closeEpoch(ws, "pay", "e1", { by: "ops:alice", at: "2026-11-30 00:00:00" });
+      const v = await verifyReport(ws, report.dir);
+      expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(v.checks.some((c) => c.name.includes(CLOSURE_CHECK))).toBe(false);
+      // A report written now states the closure and checks it.
+      const closed = await writeReport(ws, "pay", { out: tempDir("tb-report-closed-"), pdf: false });
+      expect(closed.facts.statement[0]!.closure).toMatchObject({ closed_by: "ops:alice" });
+      expect(closed.facts.checks.find((c) => c.name === CLOSURE_CHECK)).toMatchObject({ ok: true });
+      expect((await verifyReport(ws, closed.dir)).ok).toBe(true);
+    } finally {
+      ws.close();
+    }
+  });
 });
 
 describe("attribution report: no quality evaluation of the model", () => {

@@ -8,9 +8,10 @@ import { infer, recordInferences } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { modelOfCell, tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
 import { renderHtml } from "../reports/render/page.ts";
-import { PENALTY_CHECK } from "../reports/collect/collect.ts";
+import { CLOSURE_CHECK, PENALTY_CHECK } from "../reports/collect/collect.ts";
+import { closeEpoch } from "../cells/rewards/closures.ts";
 import type { GraphEvent } from "../cells/index.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
@@ -253,6 +254,110 @@ describe("settlement across a retrain", () => {
       expect(printed.status, printed.stderr).toBe(0);
       expect(printed.stdout).toContain(`Penalised on model ${first.slice(0, 12)} (retrained since; net influence negative over its 3 inferences in the epoch, so nothing from them): ham-0, ham-1`);
       expect(printed.stdout).toContain(`Penalised on model ${second.slice(0, 12)} (cell model; net influence negative over its 3 inferences in the epoch, so nothing from them): spam-0, spam-1`);
+    } finally {
+      server.dispose();
+      ws.close();
+    }
+  }, 240_000);
+});
+
+describe("closing an epoch", () => {
+  it("makes its settlement final: no run changes its lines or statement, no inference is recorded in it, and the report checks its root", async () => {
+    const ws = await tempWorkspace();
+    const server = new ModelServer(ws.home);
+    try {
+      await separableDatanet(ws, "notes", 120);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+      const model = await modelOfCell(ws, "pay", "model");
+      const at = "2026-11-30 00:00:00";
+      // e2 holds a caller's inference no run settled yet: not closable, nor is an epoch with nothing in it.
+      await infer(ws, server, model, [{ text: "casino winner pills" }], { fee: 500n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["e2-1"], epoch: "e2" });
+      await expect(closeEpoch(ws, "pay", "e2", { by: "ops:alice", at })).rejects.toThrow(/^1 of the 1 inferences of epoch e2 are not settled yet \(e2-1\): run `tracebook run pay` first/);
+      await expect(closeEpoch(ws, "pay", "e9", { by: "ops:alice", at })).rejects.toThrow(/^no inference of pipeline pay is recorded in epoch e9/);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+
+      const final = async () => ({
+        lines: await ws.rows("select inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where epoch = 'e1' order by all"),
+        statement: await ws.rows("select recipient, role, amount::varchar as amount, inferences, reason from settlements where epoch = 'e1' order by all"),
+        penalties: await ws.rows("select model_id, contributor, net_influence from reputation where epoch = 'e1' order by all"),
+      });
+      const closed = await final();
+      const closure = await closeEpoch(ws, "pay", "e1", { by: "ops:alice", at });
+      expect(closure).toMatchObject({ epoch: "e1", inferences: 40, fees: 40n * 1234n, lines: closed.lines.length, closed_by: "ops:alice" });
+      await expect(closeEpoch(ws, "pay", "e1", { by: "ops:bob", at })).rejects.toThrow(/^epoch e1 of pipeline pay was closed at 2026-11-30T00:00:00.000Z by ops:alice: a closed epoch stays closed/);
+
+      // A curator keeps a contribution e1's receipts cite: a new validator. The open epoch's
+      // lines pay it; the closed epoch's stay as closed, and so does its statement.
+      const topOf = (receipt: string) => (JSON.parse(receipt) as { top_contributions: { id: string }[] }).top_contributions.map((c) => c.id);
+      const receiptsOf = async (epoch: string) => (await ws.rows<{ receipt: string }>(
+        "select distinct a.receipt from attribution_receipts a join rewards w using (receipt_hash) where w.epoch = ?", [epoch])).map((x) => topOf(x.receipt));
+      const inE1 = new Set((await receiptsOf("e1")).flat());
+      const cited = (await receiptsOf("e2")).flat().find((id) => inE1.has(id))!; // cited on both sides: an open e1 would pay its new validator
+      expect(cited).toBeDefined();
+      await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:kate", reason: "reviewed: fine" });
+      const logs: string[] = [];
+      const run = await runPipeline(ws, rewardsPipeline(), { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "rewards") logs.push(e.message); } });
+      expect(run.failed).toEqual([]);
+      expect(logs.join("\n")).toMatch(/40 inferences of closed epochs \(e1\) keep the lines they were closed with/);
+      expect(await final()).toEqual(closed);
+      expect(await ws.rows("select distinct epoch from rewards where recipient = 'curator:kate' order by 1")).toEqual([{ epoch: "e2" }]);
+      // The cell's statement still shows the closed epoch, as closed.
+      const shown = await ws.rows<{ epoch: string; n: bigint }>("select epoch, count(*) as n from read_parquet(?) group by 1 order by 1", [await outputOf(ws, "pay", "rewards")]);
+      expect(shown.map((x) => x.epoch)).toEqual(["e1", "e2"]);
+
+      // No new inference in a closed epoch; a replay of one recorded before records nothing and is no error.
+      await expect(infer(ws, server, model, [{ text: "team meeting" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-e1"], epoch: "e1" }))
+        .rejects.toThrow(/^epoch e1 of pipeline pay was closed at 2026-11-30T00:00:00.000Z by ops:alice: inference late-e1 cannot be recorded in it/);
+      expect(await ws.rows("select id from inferences where id = 'late-e1'")).toEqual([]);
+      const [old] = await ws.rows<{ id: string; payload_json: string; caller: string }>("select id, payload_json, caller from inferences where epoch = 'e1' order by id limit 1");
+      await infer(ws, server, model, [JSON.parse(old!.payload_json)], { fee: 1234n, caller: old!.caller, pipeline: "pay", ids: [old!.id], epoch: "e1" });
+
+      // A rejection retrains the model: the workload's replay on it (epoch e1) records nothing new,
+      // and the run goes on; e1 is as it was closed.
+      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      const workload: string[] = [];
+      const retrain = await runPipeline(ws, rewardsPipeline(), { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "workload") workload.push(e.message); } });
+      expect(retrain.failed).toEqual([]);
+      expect(workload.join("\n")).toMatch(/epoch e1 was closed at 2026-11-30T00:00:00.000Z by ops:alice: 40 executions not recorded \(a closed epoch takes no new inference\)/);
+      expect(await final()).toEqual(closed);
+      expect(Number((await ws.rows<{ n: bigint }>("select count(*) as n from inferences where epoch = 'e1'"))[0]!.n)).toBe(40);
+
+      // The report says so and checks the lines against the closure's root …
+      const facts = await collectFacts(ws, "pay");
+      expect(facts.statement.find((e) => e.epoch === "e1")!.closure).toMatchObject({ closed_by: "ops:alice", lines: closed.lines.length, lines_root: closure.lines_root, recomputed_root: closure.lines_root });
+      expect(facts.statement.find((e) => e.epoch === "e2")!.closure).toBeUndefined();
+      expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+      expect(facts.checks.find((c) => c.name === CLOSURE_CHECK)).toMatchObject({ ok: true });
+      const page = renderHtml(facts, "0".repeat(64));
+      expect(page).toMatch(/<p class="closure" id="closure-e1"><strong>Closed<\/strong> 2026-11-30T00:00:00.000Z by ops:alice: final\./);
+      expect(page).toMatch(/id="closure-e2">Open: provisional/);
+      // … which fails once a closed line is changed, even with the totals kept.
+      const [a, b] = await ws.rows<{ inference_id: string; recipient: string; role: string }>("select inference_id, recipient, role from rewards where epoch = 'e1' and amount > 1 order by all limit 2");
+      const bump = (x: typeof a, d: number) => ws.run("update rewards set amount = amount + ? where epoch = 'e1' and inference_id = ? and recipient = ? and role = ?", [d, x!.inference_id, x!.recipient, x!.role]);
+      await bump(a, 1);
+      await bump(b, -1);
+      const tampered = (await collectFacts(ws, "pay")).checks.find((c) => c.name === CLOSURE_CHECK)!;
+      expect(tampered.ok).toBe(false);
+      expect(tampered.detail).toMatch(/^changed since closed: e1 \(closed with \d+ lines/);
+      await bump(a, -1);
+      await bump(b, 1);
+
+      // From the command line: the statement says closed or open, and a stale split cannot be closed.
+      await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:lee", reason: "reviewed too" });
+      ws.close();
+      const env = { ...process.env, TRACEBOOK_HOME: ws.home };
+      const file = path.resolve("test/fixtures/pay.pipeline.ts");
+      const stale = spawnSync(process.execPath, [BIN, "rewards", file, "--epoch", "e2", "--close"], { encoding: "utf8", env });
+      expect(stale.status).toBe(2);
+      expect(stale.stderr).toMatch(/cell rewards is stale \(the approval trail changed.*\): run `tracebook run .*` first, so the closed statement is the one the pipeline gives now/);
+      expect(spawnSync(process.execPath, [BIN, "run", file], { encoding: "utf8", env }).status).toBe(0);
+      const closing = spawnSync(process.execPath, [BIN, "rewards", file, "--epoch", "e2", "--close", "--by", "ops:bob"], { encoding: "utf8", env });
+      expect(closing.status, closing.stderr).toBe(0);
+      expect(closing.stdout).toMatch(/^Closed epoch e2 of .*: 1 inferences, fees 0\.0000000000000005, \d+ reward lines \(root [0-9a-f]{16}…\); final from now on$/m);
+      expect(closing.stdout).toMatch(/Epoch e2 \(policy default@1\): 1 inferences paid .*; closed \S+ by ops:bob: final/);
+      const all = spawnSync(process.execPath, [BIN, "rewards", "pay"], { encoding: "utf8", env });
+      expect(all.stdout).toMatch(/Epoch e1 \(policy default@1\): 40 inferences .*; closed 2026-11-30T00:00:00.000Z by ops:alice: final/);
     } finally {
       server.dispose();
       ws.close();

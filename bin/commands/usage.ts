@@ -15,6 +15,9 @@ import type { Pipeline } from "../../cells/graph/pipeline.ts";
 import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
 import { recordedPenalties, type RecordedScope } from "../../cells/rewards/penalties.ts";
 import { pipelineModels } from "../../cells/rewards/cell.ts";
+import { closedEpochs, closeEpoch, type Closure } from "../../cells/rewards/closures.ts";
+import { pipelineStatus } from "../../cells/graph/status.ts";
+import { nowUtc } from "../../cells/store/workspace.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
 
@@ -65,9 +68,18 @@ export function registerUsage(program: Command): void {
     .description("the settlement statement of a pipeline: who was paid what, and why")
     .argument("<pipeline>", "pipeline name")
     .option("--epoch <epoch>", "one epoch (default: all)")
+    .option("--close", "with --epoch: close it, making its settlement final (no run changes its lines, no inference is recorded in it)")
+    .option("--by <who>", "with --close: who closes it", `cli:${process.env.USER ?? "user"}`)
     .option("--json", "print JSON")
-    .action(async (name: string, opts: { epoch?: string; json?: boolean }, command: Command) => {
+    .action(async (asked: string, opts: { epoch?: string; close?: boolean; by: string; json?: boolean }, command: Command) => {
+      if (opts.close && opts.epoch === undefined) throw new InputError("--close needs --epoch: the epoch to close");
       await withWorkspace(command, async (ws) => {
+        let name = asked;
+        if (opts.close) {
+          const c = await close(ws, asked, opts.epoch!, opts.by);
+          name = c.pipeline; // closing loads the pipeline (a file, too): its name from here on
+          if (!opts.json) console.log(`Closed epoch ${c.epoch} of ${name}: ${c.inferences} inferences, fees ${formatAmount(c.fees)}, ${c.lines} reward lines (root ${c.lines_root.slice(0, 16)}…); final from now on`);
+        }
         const where = opts.epoch ? "and epoch = ?" : "";
         const params = opts.epoch ? [name, opts.epoch] : [name];
         const lines = await ws.rows<{ epoch: string; policy: string; recipient: string; role: string; amount: string; inferences: number; reason: string }>(
@@ -88,12 +100,15 @@ export function registerUsage(program: Command): void {
             .filter((x) => !opts.epoch || x.epoch === opts.epoch) // the usage table may span epochs: print the one asked for
           : [];
         const cellOf = new Map((await pipelineModels(ws, name)).map((m) => [m.id, m.cell]));
-        if (opts.json) return console.log(toJson({ lines, fees, penalties, sides }));
+        const closures = await closedEpochs(ws, name);
+        if (opts.json) return console.log(toJson({ lines, fees, penalties, sides, closures: [...closures.values()].filter((c) => !opts.epoch || c.epoch === opts.epoch) }));
         for (const f of fees) {
           const mine = lines.filter((l) => l.epoch === f.epoch);
           const paid = mine.reduce((s, l) => s + BigInt(l.amount), 0n);
+          const closure = closures.get(f.epoch);
           console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
-            `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
+            `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}; ` +
+            (closure ? `closed ${closure.closed_at} by ${closure.closed_by}: final` : `open: provisional until closed (\`tracebook rewards ${name} --epoch ${f.epoch} --close\`)`));
           console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
           for (const scope of scopes.filter((x) => x.epoch === f.epoch)) {
             console.log(penaltyLine(scope, cellOf));
@@ -107,6 +122,22 @@ export function registerUsage(program: Command): void {
         }
       });
     });
+}
+
+/**
+ * Close an epoch of a pipeline: its reward split must be up to date (so the closed statement is
+ * the one the pipeline would give now), then closures.ts checks every inference is settled.
+ */
+async function close(ws: Workspace, name: string, epoch: string, by: string): Promise<Closure> {
+  const { pipeline } = await loadPipelineIn(ws, name);
+  const splits = (await pipelineStatus(ws, pipeline)).filter((c) => c.kind === "reward-split");
+  if (!splits.length) throw new InputError(`pipeline ${name} has no rewardSplit cell: nothing is settled, nothing to close`);
+  const behind = splits.filter((c) => c.state !== "fresh");
+  if (behind.length) {
+    throw new InputError(`${behind.map((c) => `cell ${c.cell} is ${c.state}${c.reason ? ` (${c.reason})` : ""}`).join("; ")}: ` +
+      `run \`tracebook run ${name}\` first, so the closed statement is the one the pipeline gives now`);
+  }
+  return closeEpoch(ws, pipeline.name, epoch, { by, at: nowUtc() });
 }
 
 /** One penalty scope of a statement: which model's inferences, how many, who earns nothing from them. */

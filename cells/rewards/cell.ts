@@ -10,6 +10,7 @@ import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
 import { archiveReceipts, NOT_ATTRIBUTED } from "./archive.ts";
 import { judgePenalties, penaltyKey, persistPenalties, type Penalties } from "./penalties.ts";
+import { closedEpochs } from "./closures.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -42,8 +43,9 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * replay leaves totals unchanged). Lines an
  * earlier run settled for inferences this run does not see — executed by a model since retrained
  * (a curator's rejection, new data) — stay, and stay in the epoch's statement: a paid fee stays
- * paid as its receipt said. The cell's table is the statement, including models that were never
- * executed (zero, and why).
+ * paid as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
+ * lines, statement and penalties stay as they were closed. The cell's table is the statement,
+ * including models that were never executed (zero, and why).
  */
 export function rewardSplit(p: RewardSplitParams): Cell {
   const policy = parsePolicy(p.policy ?? DEFAULT_POLICY, "rewardSplit.policy");
@@ -61,7 +63,12 @@ export function rewardSplit(p: RewardSplitParams): Cell {
     async run(ctx) {
       const creator = p.creator ?? `creator:${ctx.pipeline}`;
       const rel = (name: string) => ctx.inputs[name]!.relation;
-      const usage = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
+      const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
+      // A closed epoch's settlement is final (closures.ts): its lines, statement and penalties stay as closed.
+      const closures = await closedEpochs(ctx.ws, ctx.pipeline);
+      const usage = all.filter((u) => !closures.has(u.epoch));
+      const final = [...new Set(all.filter((u) => closures.has(u.epoch)).map((u) => u.epoch))].sort();
+      if (final.length) ctx.log(`${all.length - usage.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
       const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
       const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
       const byQuery = groupBy(influence, (r) => r.query);
@@ -108,9 +115,11 @@ export function rewardSplit(p: RewardSplitParams): Cell {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);
       }
+      for (const e of final) totals.set(e, { inferences: closures.get(e)!.inferences, fees: closures.get(e)!.fees });
+      const closed = await closedStatement(ctx.ws, ctx.pipeline, policy.id, final);
       await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"],
         ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"]],
-        statement.map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString()]));
+        [...statement, ...closed].map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString()]));
       // epoch_inferences and epoch_fees: every inference the statement settles in its epoch and
       // their fees from the ledger, so a reader can reconcile the statement without the ledger.
       return {
@@ -124,6 +133,15 @@ export function rewardSplit(p: RewardSplitParams): Cell {
 }
 
 interface StatementLine { epoch: string; recipient: string; role: string; amount: bigint; inferences: number; reason: string }
+
+/** The statements of closed epochs, as they were closed (the settlements table, which no run rewrites for them). */
+async function closedStatement(ws: Workspace, pipeline: string, policy: string, epochs: string[]): Promise<StatementLine[]> {
+  if (!epochs.length) return [];
+  const rows = await ws.rows<Omit<StatementLine, "amount"> & { amount: string }>(
+    `select epoch, recipient, role, amount::varchar as amount, inferences, reason from settlements
+     where pipeline = ? and policy = ? and epoch in (${epochs.map(() => "?").join(", ")})`, [pipeline, policy, ...epochs]);
+  return rows.map((r) => ({ ...r, inferences: Number(r.inferences), amount: BigInt(r.amount) }));
+}
 
 /** Per epoch and recipient: the total, how many inferences, and the three largest reasons. */
 function settle(lines: Line[], epochs: string[], idle: { id: string; cell: string }[]): StatementLine[] {

@@ -4,6 +4,7 @@ import type { ModelServer, Prediction } from "../factory/serve.ts";
 import { readManifest } from "../factory/store.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
+import { epochsOpen } from "./closures.ts";
 
 /** One executed inference, as the usage ledger keeps it. */
 export interface InferenceRecord {
@@ -41,12 +42,14 @@ export function epochOf(at: Date): string {
 /**
  * Record inferences in one transaction. Idempotent on the id: an inference already recorded
  * with the same model, payload, fee and caller is left as it is (a replay changes nothing); the
- * same id with different facts is refused, naming the id and the field that differs.
+ * same id with different facts is refused, naming the id and the field that differs. A new
+ * inference in an epoch its pipeline closed is refused (closures.ts).
  */
 export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
   if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   return ws.transaction(async () => {
     let added = 0, replayed = 0;
+    const open = epochsOpen(ws);
     for (const r of records) {
       const payload = payloadOf(r.payload);
       const [existing] = await ws.rows<{ model_id: string; payload_sha256: string; fee: bigint; caller: string }>(
@@ -56,8 +59,9 @@ export async function recordInferences(ws: Workspace, records: readonly Inferenc
           : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
         if (differs) throw new InputError(`inference ${r.id} is already recorded with a different ${differs}; an inference id names one execution`);
         replayed++;
-        continue;
+        continue; // a replay records nothing, so it may name a closed epoch
       }
+      await open(r); // the transaction rolls back what this call recorded before
       await ws.run(
         `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
          values (?, ?, ?, ?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?, ?::timestamp)`,

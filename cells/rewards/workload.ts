@@ -9,6 +9,7 @@ import { parseAmount, formatAmount } from "./amounts.ts";
 import { stageRows } from "../store/stage.ts";
 import { usageQuery } from "./usage.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
+import { closedEpochs } from "./closures.ts";
 
 export interface WorkloadParams {
   /** Model cells and their share of demand, e.g. { model: 0.9, base: 0.1 }; a weight of 0 is never called. */
@@ -66,7 +67,7 @@ export function inferences(p: WorkloadParams): Cell {
         ? { i, model: models.find((m) => m.weight > 0)!, row: rows[i]!, caller: callers[i % callers.length]! }
         : { i, model: pick(), row: rows[rng.int(0, rows.length - 1)]!, caller: callers[rng.int(0, callers.length - 1)]! });
       const server = new ModelServer(ctx.ws.home);
-      const records: InferenceRecord[] = [];
+      let records: InferenceRecord[] = [];
       try {
         for (const m of models) {
           const mine = calls.filter((c) => c.model === m);
@@ -82,6 +83,15 @@ export function inferences(p: WorkloadParams): Cell {
         }
       } finally {
         server.dispose();
+      }
+      const closed = (await closedEpochs(ctx.ws, ctx.pipeline)).get(p.epoch);
+      if (closed) {
+        // A closed epoch takes no new inference: a retrained model's replay would add some.
+        await stageRows(ctx.ws, "__tracebook_workload_ids", [["id", "VARCHAR"]], records.map((r) => [r.id]));
+        const known = new Set((await ctx.ws.rows<{ id: string }>("select id from inferences where id in (select id from __tracebook_workload_ids)")).map((r) => r.id));
+        const dropped = records.length - known.size;
+        if (dropped) ctx.log(`epoch ${p.epoch} was closed at ${closed.closed_at} by ${closed.closed_by}: ${dropped} executions not recorded (a closed epoch takes no new inference)`);
+        records = records.filter((r) => known.has(r.id));
       }
       const { added, replayed } = await recordInferences(ctx.ws, records);
       ctx.log(`${records.length} inferences (${added} recorded, ${replayed} already in the ledger); fee ${formatAmount(fee)} each; ` +

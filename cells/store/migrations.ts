@@ -252,4 +252,24 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: "epoch closures",
+    sql: `
+      -- A closed epoch's settlement is final: no run changes its reward lines, statement or
+      -- penalties, and no inference is recorded in it. The root is the Merkle root of its reward
+      -- lines (every policy's) when it was closed, so a reviewer can check they are unchanged.
+      create table epoch_closures (
+        pipeline   varchar not null,
+        epoch      varchar not null,
+        closed_at  timestamp not null,
+        closed_by  varchar not null,
+        inferences integer not null,
+        fees       hugeint not null,
+        lines      integer not null,
+        lines_root varchar not null,
+        primary key (pipeline, epoch)
+      );
+    `,
+  },
 ];

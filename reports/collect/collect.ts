@@ -83,6 +83,7 @@ export const QUALITY_CHECK = "quality-evaluation tables match the run log";
 export const ATTRIBUTION_CHECK = "attribution recomputes from the checkpoints";
 export const ARCHIVE_CHECK = "every receipt a reward line cites is archived";
 export const PENALTY_CHECK = "no penalised contributor is paid from the inferences its penalty covers";
+export const CLOSURE_CHECK = "closed epochs keep the reward lines they were closed with";
 
 /** The integrity checks a report states about itself; `report verify` re-derives them from the workspace. */
 export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
@@ -120,6 +121,7 @@ export function integrityChecks(f: Omit<ReportFacts, "checks">): Check[] {
       detail: `${l.receipts.attribution.sampled} of ${l.receipts.attribution.of} receipts drawn with seed ${l.receipts.attribution.seed}: ${l.receipts.attribution.detail}`,
     }] : []),
     ...(f.influence.penalties_paid ? [penaltyCheck(f.influence.penalties_paid)] : []),
+    ...closureCheck(f.statement),
     {
       name: "model files match their manifest",
       ok: badFiles.length === 0,
@@ -150,4 +152,18 @@ function penaltyCheck(p: NonNullable<ReportFacts["influence"]["penalties_paid"]>
         `${p.paid.length > 5 ? ` and ${p.paid.length - 5} more` : ""}${older}`
       : `${scoped} penalty record${scoped === 1 ? "" : "s"} (epoch, model, contributor): none is paid from that model's inferences in its epoch${older}`,
   };
+}
+
+/** Only when the report covers a closed epoch: its reward lines hash to the root they were closed with. */
+function closureCheck(statement: ReportFacts["statement"]): Check[] {
+  const closed = statement.filter((e) => e.closure);
+  if (!closed.length) return [];
+  const bad = closed.filter((e) => e.closure!.recomputed_root !== e.closure!.lines_root || e.closure!.recomputed_lines !== e.closure!.lines);
+  return [{
+    name: CLOSURE_CHECK,
+    ok: bad.length === 0,
+    detail: bad.length
+      ? `changed since closed: ${bad.map((e) => `${e.epoch} (closed with ${e.closure!.lines} lines, root ${e.closure!.lines_root.slice(0, 16)}…; now ${e.closure!.recomputed_lines}, ${e.closure!.recomputed_root.slice(0, 16)}…)`).join(", ")}`
+      : closed.map((e) => `${e.epoch}: ${e.closure!.lines} lines hash to the root it was closed with at ${e.closure!.closed_at}`).join("; "),
+  }];
 }

@@ -3,6 +3,7 @@ import { canonicalJson, merkleRoot, sha256 } from "../../cells/graph/fingerprint
 import { parsePolicy, DEFAULT_POLICY, type SplitPolicy } from "../../cells/rewards/policy.ts";
 import { stageRows } from "../../cells/store/stage.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { closedEpochs, epochLines } from "../../cells/rewards/closures.ts";
 import type { EpochStatement, ReportFacts, StatementLine } from "../facts.ts";
 import type { ReportCells } from "./cells.ts";
 import { amount, sumUnits } from "./amount.ts";
@@ -80,7 +81,19 @@ export async function collectLedger(ws: Workspace, pipeline: string, cells: Repo
      where pipeline = ? and policy = ? and epoch in ${inEpochs}`, [pipeline, policy, ...epochs]))
     .map((s) => ({ ...s, amount: BigInt(s.amount), inferences: Number(s.inferences) }));
 
-  const statement = epochs.map((e) => epochStatement(e, policy, settled.filter((s) => s.epoch === e), lines.filter((l) => l.epoch === e), settlements.filter((s) => s.epoch === e)));
+  const closures = await closedEpochs(ws, pipeline);
+  const statement: EpochStatement[] = [];
+  for (const e of epochs) {
+    const st = epochStatement(e, policy, settled.filter((s) => s.epoch === e), lines.filter((l) => l.epoch === e), settlements.filter((s) => s.epoch === e));
+    const c = closures.get(e);
+    if (!c) {
+      statement.push(st);
+      continue;
+    }
+    // Closed: its lines hashed again, every policy's, as the closure hashed them.
+    const now = await epochLines(ws, pipeline, e);
+    statement.push({ ...st, closure: { closed_at: c.closed_at, closed_by: c.closed_by, inferences: c.inferences, lines: c.lines, lines_root: c.lines_root, recomputed_lines: now.lines, recomputed_root: now.root } });
+  }
   const models = await modelCellsById(ws, cells);
   const neverExecuted = settlements.filter((s) => s.role === "model").map((s) => {
     const prefix = s.recipient.replace(/^model:/, "");
