@@ -247,6 +247,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // the first model's 30 paid inferences stay in the epoch's statement.
     expect(text).toMatch(/60 executed inferences \(30 by the current model, the rest by earlier ones\) paid 0\.06 in fees; .* pays out 0\.06 to \d+ recipients: reconciled to the base unit/);
     expect((await page.textContent("#usage-sources"))?.replace(/\s+/g, " ")).toBe("How the current usage table's inferences came in: 30 from the seeded workload workload:nbtest.usage.");
+    expect((await page.textContent("#epochs"))?.replace(/\s+/g, " ")).toBe("Epoch e1: open, provisional until closed (a run may still change it).");
     // The Datanets side by side: size against share of influence.
     expect((await page.locator("#datanets-table tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-datanet")))).sort()).toEqual(["notes", "tips"]);
     expect(await page.locator("#models li").allTextContents()).toEqual([

@@ -71,7 +71,7 @@ describe("usage ledger and settlement", () => {
     await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:kate", reason: "reviewed: fine" });
     // The keep changes no status, so no snapshot: only the cell that pays validators is stale.
     const stale = (await pipelineStatus(ws, rewardsPipeline())).filter((c) => c.state !== "fresh");
-    expect(stale.map((c) => [c.cell, c.reason])).toEqual([["rewards", expect.stringMatching(/^the approval trail changed/)]]);
+    expect(stale.map((c) => [c.cell, c.reason])).toEqual([["rewards", expect.stringMatching(/^the approval trail or the closed epochs changed/)]]);
     const again = await runPipeline(ws, rewardsPipeline());
     expect(again.ran).toEqual(["rewards"]);
     const kate = await ws.rows<{ role: string }>("select distinct role from rewards where recipient = 'curator:kate'");
@@ -283,6 +283,9 @@ describe("closing an epoch", () => {
       });
       const closed = await final();
       const closure = await closeEpoch(ws, "pay", "e1", { by: "ops:alice", at });
+      // The split's statement says which epochs are final: the closure makes it stale.
+      expect((await pipelineStatus(ws, rewardsPipeline())).filter((c) => c.state !== "fresh").map((c) => [c.cell, c.reason]))
+        .toEqual([["rewards", expect.stringMatching(/^the approval trail or the closed epochs changed/)]]);
       expect(closure).toMatchObject({ epoch: "e1", inferences: 40, fees: 40n * 1234n, lines: closed.lines.length, closed_by: "ops:alice" });
       await expect(closeEpoch(ws, "pay", "e1", { by: "ops:bob", at })).rejects.toThrow(/^epoch e1 of pipeline pay was closed at 2026-11-30T00:00:00.000Z by ops:alice: a closed epoch stays closed/);
 
@@ -302,8 +305,9 @@ describe("closing an epoch", () => {
       expect(await final()).toEqual(closed);
       expect(await ws.rows("select distinct epoch from rewards where recipient = 'curator:kate' order by 1")).toEqual([{ epoch: "e2" }]);
       // The cell's statement still shows the closed epoch, as closed.
-      const shown = await ws.rows<{ epoch: string; n: bigint }>("select epoch, count(*) as n from read_parquet(?) group by 1 order by 1", [await outputOf(ws, "pay", "rewards")]);
-      expect(shown.map((x) => x.epoch)).toEqual(["e1", "e2"]);
+      const shown = await ws.rows<{ epoch: string; closed_at: string | null; closed_by: string | null }>(
+        "select epoch, any_value(closed_at) as closed_at, any_value(closed_by) as closed_by from read_parquet(?) group by 1 order by 1", [await outputOf(ws, "pay", "rewards")]);
+      expect(shown).toEqual([{ epoch: "e1", closed_at: "2026-11-30T00:00:00.000Z", closed_by: "ops:alice" }, { epoch: "e2", closed_at: null, closed_by: null }]);
 
       // No new inference in a closed epoch; a replay of one recorded before records nothing and is no error.
       await expect(infer(ws, server, model, [{ text: "team meeting" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["late-e1"], epoch: "e1" }))
@@ -350,7 +354,7 @@ describe("closing an epoch", () => {
       const file = path.resolve("test/fixtures/pay.pipeline.ts");
       const stale = spawnSync(process.execPath, [BIN, "rewards", file, "--epoch", "e2", "--close"], { encoding: "utf8", env });
       expect(stale.status).toBe(2);
-      expect(stale.stderr).toMatch(/cell rewards is stale \(the approval trail changed.*\): run `tracebook run .*` first, so the closed statement is the one the pipeline gives now/);
+      expect(stale.stderr).toMatch(/cell rewards is stale \(the approval trail or the closed epochs changed.*\): run `tracebook run .*` first, so the closed statement is the one the pipeline gives now/);
       expect(spawnSync(process.execPath, [BIN, "run", file], { encoding: "utf8", env }).status).toBe(0);
       const closing = spawnSync(process.execPath, [BIN, "rewards", file, "--epoch", "e2", "--close", "--by", "ops:bob"], { encoding: "utf8", env });
       expect(closing.status, closing.stderr).toBe(0);

@@ -56,9 +56,11 @@ export function rewardSplit(p: RewardSplitParams): Cell {
     inputs: [p.usage, p.influence, p.receipts],
     // Validators are paid from the approval records, read outside the graph. Most records change a
     // status too (and so the snapshot upstream), but a `keep` does not: the trail is a source.
-    async source(ws) {
+    // A closure changes no line, but the statement says which epochs are final: a source too.
+    async source(ws, pipeline) {
       const [t] = await ws.rows<{ n: bigint; last: bigint | null }>("select count(*) as n, max(seq) as last from validations where verdict = 'approved'");
-      return { version: sha256(`approvals\n${t!.n}\n${t!.last ?? ""}`), describe: "the approval trail" };
+      const [c] = await ws.rows<{ closed: string | null }>("select string_agg(epoch, ',' order by epoch) as closed from epoch_closures where pipeline = ?", [pipeline]);
+      return { version: sha256(`approvals\n${t!.n}\n${t!.last ?? ""}\nclosed\n${c?.closed ?? ""}`), describe: "the approval trail or the closed epochs" };
     },
     async run(ctx) {
       const creator = p.creator ?? `creator:${ctx.pipeline}`;
@@ -118,13 +120,15 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       for (const e of final) totals.set(e, { inferences: closures.get(e)!.inferences, fees: closures.get(e)!.fees });
       const closed = await closedStatement(ctx.ws, ctx.pipeline, policy.id, final);
       await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"],
-        ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"]],
-        [...statement, ...closed].map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString()]));
+        ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"], ["closed_at", "VARCHAR"], ["closed_by", "VARCHAR"]],
+        [...statement, ...closed].map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString(),
+          closures.get(s.epoch)?.closed_at ?? null, closures.get(s.epoch)?.closed_by ?? null]));
       // epoch_inferences and epoch_fees: every inference the statement settles in its epoch and
-      // their fees from the ledger, so a reader can reconcile the statement without the ledger.
+      // their fees from the ledger, so a reader can reconcile the statement without the ledger;
+      // closed_at and closed_by: a closed epoch's statement is final (null: open, provisional).
       return {
         query: `select epoch, recipient, role, amount::decimal(38, 0) as amount, inferences, reason, ? as policy,
-                epoch_inferences, epoch_fees::decimal(38, 0) as epoch_fees
+                epoch_inferences, epoch_fees::decimal(38, 0) as epoch_fees, closed_at, closed_by
                 from __tracebook_statement order by epoch, amount::hugeint desc, role, recipient`,
         params: [policy.id],
       };
