@@ -12,6 +12,7 @@ import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
 import { renderHtml } from "../reports/render/page.ts";
 import { CLOSURE_CHECK, PENALTY_CHECK } from "../reports/collect/collect.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
+import { checkPayment } from "../cells/rewards/payment.ts";
 import type { GraphEvent } from "../cells/index.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
@@ -344,8 +345,13 @@ describe("closing an epoch", () => {
       const tampered = (await collectFacts(ws, "pay")).checks.find((c) => c.name === CLOSURE_CHECK)!;
       expect(tampered.ok).toBe(false);
       expect(tampered.detail).toMatch(/^changed since closed: e1 \(closed with \d+ lines/);
+      // A reviewer checking one of its payments sees it too.
+      const payment = await checkPayment(ws, a!.inference_id);
+      expect(payment.checks.find((c) => c.name === "its epoch is closed and keeps the lines it was closed with")).toMatchObject({ ok: false, detail: expect.stringMatching(/^epoch e1 was closed with \d+ lines hashing to/) });
       await bump(a, -1);
       await bump(b, 1);
+      expect((await checkPayment(ws, a!.inference_id)).checks.find((c) => c.name.startsWith("its epoch is closed"))).toMatchObject({ ok: true, detail: expect.stringMatching(/^epoch e1 closed 2026-11-30T00:00:00.000Z by ops:alice: final/) });
+      expect((await checkPayment(ws, "e2-1")).checks.some((c) => c.name.startsWith("its epoch is closed"))).toBe(false);
 
       // From the command line: the statement says closed or open, and a stale split cannot be closed.
       await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:lee", reason: "reviewed too" });

@@ -6,6 +6,7 @@ import { receiptHash } from "../attribution/receipts.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
+import { closedEpochs, epochLines } from "./closures.ts";
 
 export interface PaymentCheck {
   inference: { id: string; pipeline: string | null; model_id: string; source: string; caller: string; epoch: string; fee: string; executed_at: string; prediction: string };
@@ -25,7 +26,8 @@ const MIN_PREFIX = 8;
  * split its fee (summing to it, per policy); the receipt they cite, from the archive (its hash
  * recomputes from its JSON, it names this inference and the model that executed it, and every
  * contributor paid has a positive share in it); and with `recompute`, TracIn run again on the
- * recorded input through that model and the contributions its lineage names.
+ * recorded input through that model and the contributions its lineage names. In a closed epoch,
+ * also that the epoch's lines still hash to the root it was closed with (closures.ts).
  */
 export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: boolean } = {}): Promise<PaymentCheck> {
   const inference = await findInference(ws, ref);
@@ -61,6 +63,15 @@ export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: 
       if (o.recompute) add(...(await recomputed(ws, inference, body)));
     }
   }
+  // Final or not: a closed epoch's lines (this one's among them) hash to the root it was closed with.
+  const closure = inference.pipeline && lines.length ? (await closedEpochs(ws, inference.pipeline)).get(inference.epoch) : undefined;
+  if (closure) {
+    const now = await epochLines(ws, closure.pipeline, closure.epoch);
+    const same = now.root === closure.lines_root && now.lines === closure.lines;
+    add("its epoch is closed and keeps the lines it was closed with", same, same
+      ? `epoch ${closure.epoch} closed ${closure.closed_at} by ${closure.closed_by}: final; its ${closure.lines} lines hash to ${closure.lines_root.slice(0, 16)}…`
+      : `epoch ${closure.epoch} was closed with ${closure.lines} lines hashing to ${closure.lines_root.slice(0, 16)}…; now ${now.lines} lines hash to ${now.root.slice(0, 16)}…`);
+  }
   const { payload: _payload, ...record } = inference;
   return { inference: record, lines, receipt, checks, ok: checks.every((c) => c.ok) };
 }
@@ -75,11 +86,15 @@ async function whoSettles(ws: Workspace, pipeline: string | null): Promise<strin
 
 async function findInference(ws: Workspace, ref: string): Promise<PaymentCheck["inference"] & { payload: Payload }> {
   const wanted = ref.trim();
-  if (wanted.length < MIN_PREFIX) throw new InputError(`"${ref}": give an inference id or a unique prefix of at least ${MIN_PREFIX} characters`);
+  if (!wanted) throw new InputError("give an inference id");
+  // A caller's own ids may be short ("cli-1"): those match in full; a prefix needs MIN_PREFIX characters.
+  const prefix = wanted.length >= MIN_PREFIX;
   const rows = await ws.rows<PaymentCheck["inference"] & { payload_json: string }>(
     `select id, pipeline, model_id, source, caller, epoch, fee::varchar as fee, strftime(executed_at, '%Y-%m-%dT%H:%M:%S.%gZ') as executed_at, prediction, payload_json
-     from inferences where id = ? or starts_with(id, ?) order by id = ? desc, id limit 3`, [wanted, wanted, wanted]);
-  if (!rows.length) throw new InputError(`no inference "${ref}" in the usage ledger`);
+     from inferences where id = ? or (? and starts_with(id, ?)) order by id = ? desc, id limit 3`, [wanted, prefix, wanted, wanted]);
+  if (!rows.length) {
+    throw new InputError(`no inference "${ref}" in the usage ledger${prefix ? "" : ` (an id in full, or a unique prefix of at least ${MIN_PREFIX} characters)`}`);
+  }
   if (rows[0]!.id !== wanted && rows.length > 1) throw new InputError(`"${ref}" names several inferences (${rows.map((r) => r.id).join(", ")}, …): give more of the id`);
   const { payload_json, ...r } = rows[0]!;
   return { ...r, payload: JSON.parse(payload_json) as Payload };
