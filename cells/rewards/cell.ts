@@ -40,10 +40,9 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * receipt; write the lines (`rewards`), the per-epoch statement (`settlements`) and the
  * reputation records of penalised contributors (per epoch and model: penalties.ts), in one
  * transaction, replacing what an earlier run of this cell wrote for the same inferences (so a
- * replay leaves totals unchanged). Lines an
- * earlier run settled for inferences this run does not see — executed by a model since retrained
- * (a curator's rejection, new data) — stay, and stay in the epoch's statement: a paid fee stays
- * paid as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
+ * replay leaves totals unchanged). Lines an earlier run settled for inferences this run does not
+ * see — executed by a model since retrained (a curator's rejection, new data) — stay, and stay in
+ * the epoch's statement: a paid fee stays paid as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
  * lines, statement and penalties stay as they were closed. The cell's table is the statement,
  * including models that were never executed (zero, and why).
  */
