@@ -106,6 +106,8 @@ export { judgePenalties, recordedPenalties, penaltyKey } from "./rewards/penalti
 export type { PenaltyScope, RecordedScope } from "./rewards/penalties.ts";
 export { closeEpoch, closedEpochs, epochLines } from "./rewards/closures.ts";
 export type { Closure } from "./rewards/closures.ts";
+export { recipientStatement } from "./rewards/recipient.ts";
+export type { RecipientEpoch } from "./rewards/recipient.ts";
 
 // Attribution quality: LOCO, LDS, mislabel detection and rank statistics.
 export { loco, lds, DEFAULT_MODES } from "./quality/cells.ts";

@@ -355,6 +355,8 @@ describe("closing an epoch", () => {
 
       // From the command line: the statement says closed or open, and a stale split cannot be closed.
       await decide(ws, { ids: [cited], verdict: "keep", validator: "curator:lee", reason: "reviewed too" });
+      const [penalisedOne] = await ws.rows<{ contributor: string; model_id: string }>("select contributor, model_id from reputation where pipeline = 'pay' and epoch = 'e1' order by contributor limit 1");
+      expect(penalisedOne).toBeDefined();
       ws.close();
       const env = { ...process.env, TRACEBOOK_HOME: ws.home };
       const file = path.resolve("test/fixtures/pay.pipeline.ts");
@@ -368,6 +370,20 @@ describe("closing an epoch", () => {
       expect(closing.stdout).toMatch(/Epoch e2 \(policy default@1\): 1 inferences paid .*; closed \S+ by ops:bob: final/);
       const all = spawnSync(process.execPath, [BIN, "rewards", "pay"], { encoding: "utf8", env });
       expect(all.stdout).toMatch(/Epoch e1 \(policy default@1\): 40 inferences .*; closed 2026-11-30T00:00:00.000Z by ops:alice: final/);
+
+      // One recipient's side: a curator paid as validator in e2 only; a contributor penalised in e1, on the model the record names.
+      const kate = spawnSync(process.execPath, [BIN, "rewards", "pay", "--recipient", "curator:kate", "--json"], { encoding: "utf8", env });
+      expect(kate.status, kate.stderr).toBe(0);
+      const side = JSON.parse(kate.stdout) as { epoch: string; closed: { by: string } | null; roles: { role: string }[]; lines: { role: string; model_id: string; inference_id: string }[]; penalties: unknown[] }[];
+      expect(side.map((e) => [e.epoch, e.closed?.by ?? null, e.roles.map((r) => r.role), e.penalties.length])).toEqual([["e2", "ops:bob", ["validator"], 0]]);
+      expect(side[0]!.lines.map((l) => [l.inference_id, l.role, l.model_id])).toEqual([["e2-1", "validator", model]]);
+      const pen = spawnSync(process.execPath, [BIN, "rewards", "pay", "--recipient", penalisedOne!.contributor, "--epoch", "e1", "--limit", "2"], { encoding: "utf8", env });
+      expect(pen.status, pen.stderr).toBe(0);
+      expect(pen.stdout).toMatch(new RegExp(`^${penalisedOne!.contributor} in epoch e1 of pay \\(closed 2026-11-30T00:00:00.000Z by ops:alice: final\\): paid `));
+      expect(pen.stdout).toContain(`Penalised on model ${penalisedOne!.model_id.slice(0, 12)}: net influence`);
+      const nobody = spawnSync(process.execPath, [BIN, "rewards", "pay", "--recipient", "nobody"], { encoding: "utf8", env });
+      expect(nobody.status).toBe(2);
+      expect(nobody.stderr).toMatch(/"nobody" was neither paid nor penalised by pipeline pay/);
     } finally {
       server.dispose();
       ws.close();

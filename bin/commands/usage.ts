@@ -17,6 +17,8 @@ import { recordedPenalties, type RecordedScope } from "../../cells/rewards/penal
 import { pipelineModels } from "../../cells/rewards/cell.ts";
 import { closedEpochs, closeEpoch, type Closure } from "../../cells/rewards/closures.ts";
 import { pipelineStatus } from "../../cells/graph/status.ts";
+import { recipientStatement, type RecipientEpoch } from "../../cells/rewards/recipient.ts";
+import { wholeNumber } from "../numbers.ts";
 import { nowUtc } from "../../cells/store/workspace.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
@@ -70,15 +72,24 @@ export function registerUsage(program: Command): void {
     .option("--epoch <epoch>", "one epoch (default: all)")
     .option("--close", "with --epoch: close it, making its settlement final (no run changes its lines, no inference is recorded in it)")
     .option("--by <who>", "with --close: who closes it", `cli:${process.env.USER ?? "user"}`)
+    .option("--recipient <name>", "one recipient's side: its totals per epoch and role, its largest lines (inference, model, receipt) and its penalties")
+    .option("--limit <n>", "with --recipient: lines per epoch", "10")
     .option("--json", "print JSON")
-    .action(async (asked: string, opts: { epoch?: string; close?: boolean; by: string; json?: boolean }, command: Command) => {
+    .action(async (asked: string, opts: { epoch?: string; close?: boolean; by: string; recipient?: string; limit: string; json?: boolean }, command: Command) => {
       if (opts.close && opts.epoch === undefined) throw new InputError("--close needs --epoch: the epoch to close");
+      if (opts.close && opts.recipient !== undefined) throw new InputError("--close or --recipient, not both");
+      const limit = wholeNumber(opts.limit, "--limit", { min: 1 });
       await withWorkspace(command, async (ws) => {
         let name = asked;
         if (opts.close) {
           const c = await close(ws, asked, opts.epoch!, opts.by);
           name = c.pipeline; // closing loads the pipeline (a file, too): its name from here on
           if (!opts.json) console.log(`Closed epoch ${c.epoch} of ${name}: ${c.inferences} inferences, fees ${formatAmount(c.fees)}, ${c.lines} reward lines (root ${c.lines_root.slice(0, 16)}…); final from now on`);
+        }
+        if (opts.recipient !== undefined) {
+          const side = await recipientStatement(ws, name, opts.recipient, { epoch: opts.epoch, limit });
+          console.log(opts.json ? toJson(side) : formatRecipient(name, opts.recipient, side));
+          return;
         }
         const where = opts.epoch ? "and epoch = ?" : "";
         const params = opts.epoch ? [name, opts.epoch] : [name];
@@ -138,6 +149,21 @@ async function close(ws: Workspace, name: string, epoch: string, by: string): Pr
       `run \`tracebook run ${name}\` first, so the closed statement is the one the pipeline gives now`);
   }
   return closeEpoch(ws, pipeline.name, epoch, { by, at: nowUtc() });
+}
+
+/** One recipient's side, epoch by epoch: final or not, totals per role, penalties, the largest lines. */
+function formatRecipient(pipeline: string, recipient: string, side: RecipientEpoch[]): string {
+  const out: string[] = [];
+  for (const e of side) {
+    const paid = e.roles.map((r) => `${formatAmount(BigInt(r.amount))} as ${r.role} from ${r.inferences} inference${r.inferences === 1 ? "" : "s"}`).join(", ") || "nothing";
+    out.push(`\n${recipient} in epoch ${e.epoch} of ${pipeline} (${e.closed ? `closed ${e.closed.at} by ${e.closed.by}: final` : "open: provisional until closed"}): paid ${paid}`);
+    for (const p of e.penalties) out.push(`Penalised on model ${p.model_id ? p.model_id.slice(0, 12) : "(several, as one)"}: ${p.record}`);
+    if (e.lines.length) {
+      out.push(formatTable(e.lines.map((l) => ({ inference: l.inference_id.slice(0, 12), model: l.model_id.slice(0, 12), role: l.role, amount: formatAmount(BigInt(l.amount)), receipt: l.receipt_hash.slice(0, 12), why: l.reason })), { maxCell: 70 }));
+      if (e.line_count > e.lines.length) out.push(`the largest ${e.lines.length} of ${e.line_count} lines (--limit); \`tracebook receipt <inference>\` checks one`);
+    }
+  }
+  return out.join("\n").trimStart();
 }
 
 /** One penalty scope of a statement: which model's inferences, how many, who earns nothing from them. */
