@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { InputError } from "../cells/datanet/errors.ts";
-import { ARCHIVE_CHECK, ATTRIBUTION_CHECK, collectFacts, integrityChecks, PENALTY_CHECK, QUALITY_CHECK } from "./collect/collect.ts";
+import { collectFacts, integrityChecks } from "./collect/collect.ts";
 import { toolVersions } from "./collect/provenance.ts";
 import { recomputedAttribution } from "./collect/lineage.ts";
 import { runIdOf, type Check, type CounterfactualFact, type EpochStatement, type ReportDocument, type ReportFacts } from "./facts.ts";
@@ -70,38 +70,7 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     add("the workspace still holds the report's pipeline", false, (err as Error).message);
     return { dir, ok: false, checks };
   }
-  if (d.facts.lineage.receipts.attribution === undefined) {
-    // Written before reports recomputed receipts: it made no claim about a recomputation.
-    const { attribution: _a, ...receipts } = now.lineage.receipts;
-    now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ATTRIBUTION_CHECK) };
-  }
-  if (d.facts.lineage.receipts.archive === undefined) {
-    // Written before the receipt archive: it made no claim about it.
-    const { archive: _a, ...receipts } = now.lineage.receipts;
-    now = { ...now, lineage: { ...now.lineage, receipts }, checks: now.checks.filter((c) => c.name !== ARCHIVE_CHECK) };
-  }
-  if (d.facts.lineage.ledger.sources === undefined) {
-    // Written before reports broke the ledger down by source: it made no claim about it.
-    const { sources: _s, ...ledger } = now.lineage.ledger;
-    now = { ...now, lineage: { ...now.lineage, ledger } };
-  }
-  if (d.facts.influence.penalties_paid === undefined) {
-    // Written before penalties were per model: it made no claim about a penalty's model, nor checked the lines against them.
-    now = { ...now, influence: withoutPenaltyScopes(now.influence), checks: now.checks.filter((c) => c.name !== PENALTY_CHECK) };
-  }
-  const closedThen = new Set(d.facts.statement.filter((e) => e.closure).map((e) => e.epoch));
-  if (now.statement.some((e) => e.closure && !closedThen.has(e.epoch))) {
-    // Closed since the report (or before closures existed): closing changes no line, so the
-    // report's statement still stands; it made no claim about the closure.
-    const { checks: _c, ...facts } = { ...now, statement: now.statement.map((e) => (closedThen.has(e.epoch) ? e : withoutClosure(e))) };
-    now = { ...facts, checks: integrityChecks(facts) };
-  }
-  if (d.facts.trust === undefined) {
-    // Written before the trust section existed: it made no claim about quality evaluations.
-    now = { ...now, checks: now.checks.filter((c) => c.name !== QUALITY_CHECK) };
-  } else if (now.trust) {
-    now = asQuoted(now, d.facts.trust.counterfactuals);
-  }
+  now = asStatedBy(d.facts, now);
   for (const [key, name] of SECTIONS) {
     if (key === "trust" && d.facts.trust === undefined) {
       add(`workspace: ${name}`, true, "not in this report (written before the section existed): nothing to compare");
@@ -121,6 +90,31 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
     add(`attribution recomputed from the checkpoints (${r.sampled} of ${r.of} receipts, sample seed ${r.seed})`, r.ok, r.detail);
   }
   return { dir, ok: checks.every((c) => c.ok), checks };
+}
+
+/**
+ * The workspace's facts as the report could have stated them: a part the report's writer did not
+ * have yet (a newer fact, a closure made since, a what-if asked since) makes no claim of the
+ * report and is left out; the checks are then derived again from what is left, once.
+ */
+function asStatedBy(report: ReportFacts, now: ReportFacts): ReportFacts {
+  const { checks: _c, trust, ...rest } = now;
+  const receipts = { ...rest.lineage.receipts }, ledger = { ...rest.lineage.ledger };
+  if (report.lineage.receipts.attribution === undefined) delete receipts.attribution; // before reports recomputed receipts
+  if (report.lineage.receipts.archive === undefined) delete receipts.archive; // before the receipt archive
+  if (report.lineage.ledger.sources === undefined) delete ledger.sources; // before the ledger was broken down by source
+  const closedThen = new Set(report.statement.filter((e) => e.closure).map((e) => e.epoch));
+  const facts: Omit<ReportFacts, "checks"> = {
+    ...rest,
+    lineage: { ...rest.lineage, receipts, ledger },
+    // Before penalties were per model: no claim about a penalty's model, nor a check of the lines against them.
+    influence: report.influence.penalties_paid === undefined ? withoutPenaltyScopes(rest.influence) : rest.influence,
+    // Closing changes no line, so a statement stands once its epoch is closed; the report made no claim about a later closure.
+    statement: rest.statement.map((e) => (e.closure && !closedThen.has(e.epoch) ? withoutClosure(e) : e)),
+    // Before the trust section: no claim about quality evaluations.
+    ...(report.trust === undefined || !trust ? {} : { trust: asQuoted(trust, report.trust.counterfactuals) }),
+  };
+  return { ...facts, checks: integrityChecks(facts) };
 }
 
 function withoutClosure(e: EpochStatement): EpochStatement {
@@ -144,12 +138,10 @@ function withoutPenaltyScopes(i: ReportFacts["influence"]): ReportFacts["influen
  * asked since (or one it predates) is not a claim of it. A report written before the part existed
  * quotes none.
  */
-function asQuoted(now: ReportFacts, quoted: CounterfactualFact[] | undefined): ReportFacts {
-  const { counterfactuals: all, ...rest } = now.trust!;
+function asQuoted(trust: NonNullable<ReportFacts["trust"]>, quoted: CounterfactualFact[] | undefined): NonNullable<ReportFacts["trust"]> {
+  const { counterfactuals: all, ...rest } = trust;
   const named = new Set((quoted ?? []).map((c) => `${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`));
-  const trust = quoted === undefined ? rest : { ...rest, counterfactuals: (all ?? []).filter((c) => named.has(`${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`)) };
-  const { checks: _c, ...facts } = { ...now, trust };
-  return { ...facts, checks: integrityChecks(facts) };
+  return quoted === undefined ? rest : { ...rest, counterfactuals: (all ?? []).filter((c) => named.has(`${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`)) };
 }
 
 function readDocument(dir: string): unknown {

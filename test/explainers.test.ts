@@ -7,19 +7,15 @@ import { Explainers } from "../cells/notebooks/explain.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
-import { decide } from "../cells/datanet/decisions.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
 
 describe("explainers in the dev server", () => {
   let home: string;
   beforeAll(async () => {
-    const ws = await tempWorkspace();
+    const ws = await payWorkspace();
     home = ws.home;
-    await separableDatanet(ws, "notes", 120);
-    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
     ws.close();
   }, 120_000);
   afterAll(() => vi.restoreAllMocks());
@@ -55,8 +51,7 @@ describe("explainers in the dev server", () => {
 
     // A curator's rejection retrains the model: another explainer, another answer.
     await meanwhile(async (ws) => {
-      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await rejectATrainingRow(ws);
     });
     const retrained = await ask();
     expect(load).toHaveBeenCalledTimes(2);

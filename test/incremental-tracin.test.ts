@@ -5,10 +5,9 @@ import { param, pipeline, runPipeline, sql, tracin, type GraphEvent, type Pipeli
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
-import { decide } from "../cells/datanet/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { modelOfCell, outputOf } from "./helpers/workspace.ts";
+import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
 
 interface Row { query: string; level: string; key: string; rank: number; score: number; share: number | null; model_id: string }
 
@@ -22,10 +21,8 @@ describe("incremental TracIn", () => {
   let ws: Workspace;
   let server: ModelServer;
   beforeAll(async () => {
-    ws = await tempWorkspace();
+    ws = await payWorkspace(withProbe(""));
     server = new ModelServer(ws.home);
-    await separableDatanet(ws, "notes", 120);
-    expect((await runPipeline(ws, withProbe(""))).failed).toEqual([]);
   }, 120_000);
   afterAll(() => {
     server?.dispose();
@@ -70,8 +67,7 @@ describe("incremental TracIn", () => {
   }, 60_000);
 
   it("reuses nothing once the model is retrained", async () => {
-    const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-    await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+    await rejectATrainingRow(ws);
     const log = await run(withProbe(""));
     expect(log).not.toMatch(/keep the rows/);
     const rows = await rowsOf("influence");

@@ -2,15 +2,12 @@
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPipeline } from "../cells/index.ts";
-import payPipeline from "./fixtures/pay.pipeline.ts";
 import { checkPayment } from "../cells/rewards/payment.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { payWorkspace } from "./helpers/pay.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 
@@ -18,9 +15,7 @@ describe("checking one paid inference", () => {
   let ws: Workspace;
   let paid: string;
   beforeAll(async () => {
-    ws = await tempWorkspace();
-    await separableDatanet(ws, "notes", 120);
-    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    ws = await payWorkspace();
     [{ id: paid }] = (await ws.rows<{ id: string }>("select inference_id as id from rewards where role = 'contributor' order by inference_id limit 1")) as [{ id: string }];
   }, 120_000);
   afterAll(() => ws?.close());

@@ -8,13 +8,13 @@ import { infer, recordInferences } from "../cells/rewards/ledger.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, outputOf } from "./helpers/workspace.ts";
 import { renderHtml } from "../reports/render/page.ts";
 import { CLOSURE_CHECK, PENALTY_CHECK } from "../reports/collect/collect.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import { checkPayment } from "../cells/rewards/payment.ts";
 import type { GraphEvent } from "../cells/index.ts";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 /** A fresh pipeline value per call (the fixture file is also what the CLI loads). */
@@ -30,9 +30,7 @@ const totals = async (ws: Workspace) => ({
 describe("usage ledger and settlement", () => {
   let ws: Workspace;
   beforeAll(async () => {
-    ws = await tempWorkspace();
-    await separableDatanet(ws, "notes", 120);
-    expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
+    ws = await payWorkspace(rewardsPipeline());
   }, 120_000);
   afterAll(() => ws?.close());
 
@@ -151,15 +149,12 @@ describe("usage ledger and settlement", () => {
 
 describe("settlement across a retrain", () => {
   it("keeps what was paid for a retrained model's inferences in the epoch's statement", async () => {
-    const ws = await tempWorkspace();
+    const ws = await payWorkspace(rewardsPipeline());
     try {
-      await separableDatanet(ws, "notes", 120);
-      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
       const [first] = await ws.rows<{ model_id: string }>("select distinct model_id from inferences");
       const before = await ws.rows<{ n: bigint }>("select count(*) as n from rewards");
       // A curator rejects a training contribution: the adapter retrains, the workload replays on the new model.
-      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await rejectATrainingRow(ws);
       expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
       const models = await ws.rows<{ model_id: string }>("select distinct model_id from inferences order by model_id");
       expect(models.length).toBe(2);
@@ -181,13 +176,11 @@ describe("settlement across a retrain", () => {
   }, 180_000);
 
   it("decides penalties per epoch and model: a retrain within an epoch never pays a contributor its model's penalty excludes", async () => {
-    const ws = await tempWorkspace();
+    // Contributors by label (spam-0, spam-1, ham-0, ham-1): whichever output an epoch's
+    // inferences ask for, the other side's contributors have a negative net and are penalised.
+    const ws = await payWorkspace(rewardsPipeline(), { contributorsByLabel: true });
     const server = new ModelServer(ws.home);
     try {
-      // Contributors by label (spam-0, spam-1, ham-0, ham-1): whichever output an epoch's
-      // inferences ask for, the other side's contributors have a negative net and are penalised.
-      await separableDatanet(ws, "notes", 120, 1, { contributorsByLabel: true });
-      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
       const first = await modelOfCell(ws, "pay", "model");
       const pay = (model: string, texts: string[], ids: string[]) =>
         infer(ws, server, model, texts.map((text) => ({ text })), { fee: 1000n, caller: "cli:kate", pipeline: "pay", source: "cli", ids, epoch: "e9" });
@@ -202,8 +195,7 @@ describe("settlement across a retrain", () => {
 
       // A curator's rejection; before the run that retrains, one more message through the first
       // model (ham this time), settled only after the retrain.
-      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await rejectATrainingRow(ws);
       await pay(first, ["team meeting notes draft"], ["late"]);
       const logs: string[] = [];
       const retrain = await runPipeline(ws, rewardsPipeline(), { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "rewards") logs.push(e.message); } });
@@ -264,11 +256,9 @@ describe("settlement across a retrain", () => {
 
 describe("closing an epoch", () => {
   it("makes its settlement final: no run changes its lines or statement, no inference is recorded in it, and the report checks its root", async () => {
-    const ws = await tempWorkspace();
+    const ws = await payWorkspace(rewardsPipeline());
     const server = new ModelServer(ws.home);
     try {
-      await separableDatanet(ws, "notes", 120);
-      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
       const model = await modelOfCell(ws, "pay", "model");
       const at = "2026-11-30 00:00:00";
       // e2 holds a caller's inference no run settled yet: not closable, nor is an epoch with nothing in it.
@@ -319,8 +309,7 @@ describe("closing an epoch", () => {
 
       // A rejection retrains the model: the workload's replay on it (epoch e1) records nothing new,
       // and the run goes on; e1 is as it was closed.
-      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await rejectATrainingRow(ws);
       const workload: string[] = [];
       const retrain = await runPipeline(ws, rewardsPipeline(), { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "workload") workload.push(e.message); } });
       expect(retrain.failed).toEqual([]);

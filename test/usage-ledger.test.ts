@@ -3,7 +3,6 @@ import { pipelineStatus, runPipeline, usageLedger, type GraphEvent } from "../ce
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
-import { decide } from "../cells/datanet/decisions.ts";
 import { collectFacts } from "../reports/collect/collect.ts";
 import { recomputeReceipts } from "../cells/attribution/recompute.ts";
 import { receiptHash } from "../cells/attribution/receipts.ts";
@@ -11,8 +10,8 @@ import { catchUpReceipts } from "../cells/rewards/archive.ts";
 import { proponentsOf } from "../cells/quality/what-if.ts";
 import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
-import { separableDatanet } from "./helpers/datanets.ts";
+import { modelOfCell, outputOf } from "./helpers/workspace.ts";
+import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
 
 const sum = async (ws: Workspace, sql: string, params: string[] = []) => (await ws.rows<{ s: string | null }>(sql, params))[0]!.s;
 
@@ -21,10 +20,8 @@ describe("the usage ledger cell", () => {
   let server: ModelServer;
   let modelId: string;
   beforeAll(async () => {
-    ws = await tempWorkspace();
+    ws = await payWorkspace();
     server = new ModelServer(ws.home);
-    await separableDatanet(ws, "notes", 120);
-    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
     [{ model_id: modelId }] = (await ws.rows<{ model_id: string }>("select distinct model_id from inferences")) as [{ model_id: string }];
   }, 120_000);
   afterAll(() => {
@@ -111,8 +108,7 @@ describe("the usage ledger cell", () => {
     const paid = await linesOf();
     // As if no run had settled it before a curator's rejection retrained the model.
     await ws.run("delete from rewards where inference_id = 'late-1'");
-    const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-    await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+    await rejectATrainingRow(ws);
     const logs: string[] = [];
     const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && ["usage", "influence"].includes(e.cell)) logs.push(e.message); } });
     expect(run.failed).toEqual([]);
@@ -150,12 +146,9 @@ describe("the usage ledger cell", () => {
 
 describe("the receipts paid lines cite", () => {
   it("are archived with the lines, survive gc, and an older workspace's are caught up from the files still on disk", async () => {
-    const ws = await tempWorkspace();
+    const ws = await payWorkspace();
     try {
-      await separableDatanet(ws, "notes", 120);
-      expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
-      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
-      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "curator:test", reason: "test: retrain" });
+      await rejectATrainingRow(ws);
       expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
       const cited = async () => ws.rows<{ receipt_hash: string; receipt: string | null }>(
         `select distinct r.receipt_hash, a.receipt from rewards r left join attribution_receipts a using (receipt_hash)

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
-import { resolveModel } from "../../cells/factory/catalog.ts";
+import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
 import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
@@ -14,7 +14,6 @@ import type { Workspace } from "../../cells/store/workspace.ts";
 import type { Pipeline } from "../../cells/graph/pipeline.ts";
 import type { UsageLedgerParams } from "../../cells/rewards/usage.ts";
 import { recordedPenalties, type RecordedScope } from "../../cells/rewards/penalties.ts";
-import { pipelineModels } from "../../cells/rewards/cell.ts";
 import { closedEpochs, closeEpoch, type Closure } from "../../cells/rewards/closures.ts";
 import { pipelineStatus } from "../../cells/graph/status.ts";
 import { recipientStatement, type RecipientEpoch } from "../../cells/rewards/recipient.ts";
@@ -110,7 +109,7 @@ export function registerUsage(program: Command): void {
           ? (await pipelineSides(ws, name, penalties).catch((err: unknown) => { if (err instanceof InputError) return []; throw err; }))
             .filter((x) => !opts.epoch || x.epoch === opts.epoch) // the usage table may span epochs: print the one asked for
           : [];
-        const cellOf = new Map((await pipelineModels(ws, name)).map((m) => [m.id, m.cell]));
+        const cellOf = new Map((await currentModels(ws, name)).map((m) => [m.id, m.cell]));
         const closures = await closedEpochs(ws, name);
         if (opts.json) return console.log(toJson({ lines, fees, penalties, sides, closures: [...closures.values()].filter((c) => !opts.epoch || c.epoch === opts.epoch) }));
         for (const f of fees) {
@@ -119,7 +118,7 @@ export function registerUsage(program: Command): void {
           const closure = closures.get(f.epoch);
           console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
             `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}; ` +
-            (closure ? `closed ${closure.closed_at} by ${closure.closed_by}: final` : `open: provisional until closed (\`tracebook rewards ${name} --epoch ${f.epoch} --close\`)`));
+            finality(closure && { at: closure.closed_at, by: closure.closed_by }) + (closure ? "" : ` (\`tracebook rewards ${name} --epoch ${f.epoch} --close\`)`));
           console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
           for (const scope of scopes.filter((x) => x.epoch === f.epoch)) {
             console.log(penaltyLine(scope, cellOf));
@@ -151,12 +150,17 @@ async function close(ws: Workspace, name: string, epoch: string, by: string): Pr
   return closeEpoch(ws, pipeline.name, epoch, { by, at: nowUtc() });
 }
 
+/** Whether an epoch's statement is final, as the statements say it. */
+function finality(closed: { at: string; by: string } | null | undefined): string {
+  return closed ? `closed ${closed.at} by ${closed.by}: final` : "open: provisional until closed";
+}
+
 /** One recipient's side, epoch by epoch: final or not, totals per role, penalties, the largest lines. */
 function formatRecipient(pipeline: string, recipient: string, side: RecipientEpoch[]): string {
   const out: string[] = [];
   for (const e of side) {
     const paid = e.roles.map((r) => `${formatAmount(BigInt(r.amount))} as ${r.role} from ${r.inferences} inference${r.inferences === 1 ? "" : "s"}`).join(", ") || "nothing";
-    out.push(`\n${recipient} in epoch ${e.epoch} of ${pipeline} (${e.closed ? `closed ${e.closed.at} by ${e.closed.by}: final` : "open: provisional until closed"}): paid ${paid}`);
+    out.push(`\n${recipient} in epoch ${e.epoch} of ${pipeline} (${finality(e.closed)}): paid ${paid}`);
     for (const p of e.penalties) out.push(`Penalised on model ${p.model_id ? p.model_id.slice(0, 12) : "(several, as one)"}: ${p.record}`);
     if (e.lines.length) {
       out.push(formatTable(e.lines.map((l) => ({ inference: l.inference_id.slice(0, 12), model: l.model_id.slice(0, 12), role: l.role, amount: formatAmount(BigInt(l.amount)), receipt: l.receipt_hash.slice(0, 12), why: l.reason })), { maxCell: 70 }));

@@ -9,6 +9,21 @@ export async function modelIdsIn(ws: Workspace, artifact: string): Promise<strin
   return (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?) order by model_id", [artifact])).map((r) => r.model_id);
 }
 
+/**
+ * The model each model cell of a pipeline (base, fine-tune) currently outputs, by cell name: the
+ * last succeeded run of each, from the run log alone (nothing is brought up to date).
+ */
+export async function currentModels(ws: Workspace, pipeline: string): Promise<{ id: string; cell: string }[]> {
+  const out: { id: string; cell: string }[] = [];
+  for (const [cell, h] of await cellHistories(ws, pipeline)) {
+    const run = h.lastSucceeded;
+    if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
+    const [id] = await modelIdsIn(ws, run.artifact);
+    if (id) out.push({ id, cell });
+  }
+  return out.sort((a, b) => a.cell.localeCompare(b.cell));
+}
+
 /** Every model in the workspace, newest folder first. */
 export function listModels(home: string): ModelManifest[] {
   const root = modelsRoot(home);

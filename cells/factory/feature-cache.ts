@@ -3,7 +3,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
-import { featurize, sparseRows, type FeatureMatrix, type FeaturizerSpec, type Payload } from "./featurize.ts";
+import { featurize, sparseMatrix, type FeatureMatrix, type FeaturizerSpec, type Payload } from "./featurize.ts";
 
 const MAGIC = 0x31464254; // "TBF1", little-endian
 const HEADER = 4; // int32s: magic, rows, dims, nnz
@@ -21,14 +21,14 @@ export function featureCacheDir(home: string): string {
  * featurizing would give; an unreadable file is featurized again and rewritten.
  */
 export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: readonly Payload[], ids?: readonly string[]): Promise<FeatureMatrix> {
-  if (spec.kind !== "hashed-ngrams") return featurize(spec, rows, ids); // a copy of the features: nothing to save
+  const limit = featureCacheLimit();
+  // Stored features are a copy already: nothing to save. A limit of 0 turns the cache off.
+  if (spec.kind !== "hashed-ngrams" || limit === 0) return featurize(spec, rows, ids);
   const hash = createHash("sha256").update(canonicalJson(spec));
   for (const r of rows) {
     const text = `${r.title ?? ""}\n${r.text ?? ""}`;
     hash.update(`${Buffer.byteLength(text)}:`).update(text);
   }
-  const limit = featureCacheLimit();
-  if (limit === 0) return featurize(spec, rows, ids);
   const file = path.join(featureCacheDir(home), `${hash.digest("hex")}.bin`);
   const cached = read(file, rows.length, spec.dims);
   if (cached) {
@@ -135,5 +135,5 @@ function read(file: string, rows: number, dims: number): FeatureMatrix | null {
     if (!(a >= 0 && a <= b && b <= nnz)) return null;
     out.push({ idx: idx.subarray(a, b), val: val.subarray(a, b) });
   }
-  return sparseRows(out, dims);
+  return sparseMatrix(out, dims);
 }

@@ -175,12 +175,8 @@ export function denseMatrix(data: Float32Array, rows: number, dims: number): Fea
   };
 }
 
-/** A feature matrix over rows held as (index, value) pairs, without copying them (the feature cache reads into these). */
-export function sparseRows(rows: { idx: Int32Array; val: Float32Array }[], dims: number): FeatureMatrix {
-  return sparseMatrix(rows, dims);
-}
-
-function sparseMatrix(rows: { idx: Int32Array; val: Float32Array }[], dims: number): FeatureMatrix {
+/** A feature matrix over rows held as (index, value) pairs, without copying them (the feature cache reads into these too). */
+export function sparseMatrix(rows: { idx: Int32Array; val: Float32Array }[], dims: number): FeatureMatrix {
   return {
     rows: rows.length, dims,
     fill: (i, out, offset) => {

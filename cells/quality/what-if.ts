@@ -9,7 +9,7 @@ import { chooseTracin } from "../attribution/source.ts";
 import { counterfactual } from "./counterfactual.ts";
 import { canonicalRemoval, type Removal } from "./removal.ts";
 import { whatIfCellName } from "./questions.ts";
-import { modelIdsIn } from "../factory/catalog.ts";
+import { currentModels } from "../factory/catalog.ts";
 import type { WhatIfAnswer } from "./answer.ts";
 
 export interface WhatIfRequest {
@@ -97,24 +97,15 @@ export async function executedByModel(ws: Workspace, p: Pipeline, o: { query: st
   }
   if (found[0]!.query !== wanted && found.length > 1) throw new InputError(`inference prefix ${wanted} matches several inferences: give more characters`);
   const { query, model_id: executed } = found[0]!;
+  // The tracin cell was just brought up to date, and with it the model cells it reads: the run log names their models.
   const model = (p.cells.get(name)!.params as TracinParams).model;
-  const { artifact: modelOutput } = await bringUpToDate(ws, p, model, o);
-  const [current] = await modelIdsIn(ws, modelOutput);
+  const models = await currentModels(ws, p.name);
+  const current = models.find((m) => m.cell === model)?.id;
   if (executed !== current) {
-    const other = await otherModelCell(ws, p, executed, o);
-    throw new InputError(`inference ${query} was executed by model ${executed.slice(0, 12)}${other ? ` (cell ${other})` : " (since retrained)"}, not by ${model} (model ${current!.slice(0, 12)}), ` +
+    const other = models.find((m) => m.id === executed)?.cell;
+    throw new InputError(`inference ${query} was executed by model ${executed.slice(0, 12)}${other ? ` (cell ${other})` : " (since retrained)"}, not by ${model} (model ${current?.slice(0, 12)}), ` +
       `the model a what-if retrains: retraining it without the proponents says nothing of whether that prediction would hold ` +
       `(\`tracebook receipt ${query} --recompute\` traces it through the model that executed it)`);
   }
   return { query, artifact };
-}
-
-/** The model cell of the pipeline whose current output is this model, if any (the base, typically). */
-async function otherModelCell(ws: Workspace, p: Pipeline, modelId: string, o: { signal?: AbortSignal; onEvent?: (e: GraphEvent) => void }): Promise<string | undefined> {
-  for (const [cell, c] of p.cells) {
-    if (c.kind !== "base-model" && c.kind !== "finetune") continue;
-    const { artifact } = await bringUpToDate(ws, p, cell, o);
-    if ((await modelIdsIn(ws, artifact)).includes(modelId)) return cell;
-  }
-  return undefined;
 }

@@ -1,9 +1,8 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
 import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
-import { cellHistories } from "../graph/runs.ts";
 import { sha256 } from "../graph/fingerprint.ts";
-import { modelIdsIn } from "../factory/catalog.ts";
+import { currentModels } from "../factory/catalog.ts";
 import { formatAmount } from "./amounts.ts";
 import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
@@ -102,7 +101,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
         });
         for (const part of parts) lines.push({ ...part, epoch: u.epoch, inference: u.id, receipt: receipt?.receipt_hash ?? NOT_ATTRIBUTED });
       }
-      const models = await pipelineModels(ctx.ws, ctx.pipeline);
+      const models = await currentModels(ctx.ws, ctx.pipeline);
       const executed = new Set(usage.map((u) => u.model_id));
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
@@ -217,18 +216,6 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
     else out.set(k, [item]);
   }
   return out;
-}
-
-/** Every model the pipeline's model cells currently name. */
-export async function pipelineModels(ws: Workspace, pipeline: string): Promise<{ id: string; cell: string }[]> {
-  const out: { id: string; cell: string }[] = [];
-  for (const [cell, h] of await cellHistories(ws, pipeline)) {
-    const run = h.lastSucceeded;
-    if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
-    const [id] = await modelIdsIn(ws, run.artifact);
-    if (id) out.push({ id, cell });
-  }
-  return out.sort((a, b) => a.cell.localeCompare(b.cell));
 }
 
 async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], penalties: Penalties, receipts: string) {

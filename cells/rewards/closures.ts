@@ -36,6 +36,12 @@ export async function epochLines(ws: Workspace, pipeline: string, epoch: string)
   return { lines: rows.length, root: merkleRoot(rows.map(closureLeaf)) };
 }
 
+/** A closed epoch's lines as they are now, and whether they are still the ones it was closed with. */
+export async function closureHolds(ws: Workspace, c: Closure): Promise<{ lines: number; root: string; holds: boolean }> {
+  const now = await epochLines(ws, c.pipeline, c.epoch);
+  return { ...now, holds: now.root === c.lines_root && now.lines === c.lines };
+}
+
 /** The closed epochs of a pipeline, by epoch. */
 export async function closedEpochs(ws: Workspace, pipeline: string): Promise<Map<string, Closure>> {
   const rows = await ws.rows<Omit<Closure, "fees" | "inferences" | "lines"> & { fees: string; inferences: number | bigint; lines: number | bigint }>(

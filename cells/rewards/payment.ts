@@ -6,7 +6,7 @@ import { receiptHash } from "../attribution/receipts.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
-import { closedEpochs, epochLines } from "./closures.ts";
+import { closedEpochs, closureHolds } from "./closures.ts";
 
 export interface PaymentCheck {
   inference: { id: string; pipeline: string | null; model_id: string; source: string; caller: string; epoch: string; fee: string; executed_at: string; prediction: string };
@@ -66,9 +66,8 @@ export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: 
   // Final or not: a closed epoch's lines (this one's among them) hash to the root it was closed with.
   const closure = inference.pipeline && lines.length ? (await closedEpochs(ws, inference.pipeline)).get(inference.epoch) : undefined;
   if (closure) {
-    const now = await epochLines(ws, closure.pipeline, closure.epoch);
-    const same = now.root === closure.lines_root && now.lines === closure.lines;
-    add("its epoch is closed and keeps the lines it was closed with", same, same
+    const now = await closureHolds(ws, closure);
+    add("its epoch is closed and keeps the lines it was closed with", now.holds, now.holds
       ? `epoch ${closure.epoch} closed ${closure.closed_at} by ${closure.closed_by}: final; its ${closure.lines} lines hash to ${closure.lines_root.slice(0, 16)}…`
       : `epoch ${closure.epoch} was closed with ${closure.lines} lines hashing to ${closure.lines_root.slice(0, 16)}…; now ${now.lines} lines hash to ${now.root.slice(0, 16)}…`);
   }

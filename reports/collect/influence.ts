@@ -59,7 +59,7 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
     penalised,
     penalty_stability: penaltyStability(contributorRows, scopeOf),
     penalty_sides: penaltySides(contributorRows, scopeOf, penalised),
-    penalties_paid: await penaltiesPaid(ws, pipeline, ledger),
+    penalties_paid: await penaltiesPaid(ws, pipeline, ledger, penalised),
   };
 }
 
@@ -69,10 +69,8 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
  * from before penalties were per model (model '') covers several models' inferences as one, which
  * their lines, settled run by run, need not follow: counted, not checked.
  */
-async function penaltiesPaid(ws: Workspace, pipeline: string, ledger: Ledger): Promise<NonNullable<ReportFacts["influence"]["penalties_paid"]>> {
+async function penaltiesPaid(ws: Workspace, pipeline: string, ledger: Ledger, records: readonly { model_id: string }[]): Promise<NonNullable<ReportFacts["influence"]["penalties_paid"]>> {
   const inEpochs = `(${ledger.epochs.map(() => "?").join(", ")})`;
-  const [counts] = await ws.rows<{ records: bigint; unscoped: bigint }>(
-    `select count(*) as records, count(*) filter (where model_id = '') as unscoped from reputation where pipeline = ? and epoch in ${inEpochs}`, [pipeline, ...ledger.epochs]);
   const paid = await ws.rows<{ epoch: string; model_id: string; contributor: string; inferences: bigint; amount: string }>(
     `select p.epoch, p.model_id, p.contributor, count(distinct r.inference_id) as inferences, sum(r.amount)::varchar as amount
      from reputation p
@@ -81,7 +79,7 @@ async function penaltiesPaid(ws: Workspace, pipeline: string, ledger: Ledger): P
      where p.pipeline = ? and p.epoch in ${inEpochs} and p.model_id <> ''
      group by all order by p.epoch, p.model_id, p.contributor`, [ledger.policy, pipeline, ...ledger.epochs]);
   return {
-    records: Number(counts!.records), unscoped: Number(counts!.unscoped),
+    records: records.length, unscoped: records.filter((r) => r.model_id === "").length,
     paid: paid.map((r) => ({ epoch: r.epoch, model_id: r.model_id, contributor: r.contributor, inferences: Number(r.inferences), amount: amount(BigInt(r.amount)) })),
   };
 }

@@ -3,7 +3,7 @@ import { canonicalJson, merkleRoot, sha256 } from "../../cells/graph/fingerprint
 import { parsePolicy, DEFAULT_POLICY, type SplitPolicy } from "../../cells/rewards/policy.ts";
 import { stageRows } from "../../cells/store/stage.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { closedEpochs, epochLines } from "../../cells/rewards/closures.ts";
+import { closedEpochs, closureHolds } from "../../cells/rewards/closures.ts";
 import type { EpochStatement, ReportFacts, StatementLine } from "../facts.ts";
 import type { ReportCells } from "./cells.ts";
 import { amount, sumUnits } from "./amount.ts";
@@ -91,7 +91,7 @@ export async function collectLedger(ws: Workspace, pipeline: string, cells: Repo
       continue;
     }
     // Closed: its lines hashed again, every policy's, as the closure hashed them.
-    const now = await epochLines(ws, pipeline, e);
+    const now = await closureHolds(ws, c);
     statement.push({ ...st, closure: { closed_at: c.closed_at, closed_by: c.closed_by, inferences: c.inferences, lines: c.lines, lines_root: c.lines_root, recomputed_lines: now.lines, recomputed_root: now.root } });
   }
   const models = await modelCellsById(ws, cells);

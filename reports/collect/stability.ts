@@ -1,5 +1,6 @@
 import { DUPLICATE_CONTENT } from "../../cells/attribution/duplicate.ts";
 import { round6 } from "./amount.ts";
+import { penaltyKey } from "../../cells/rewards/penalties.ts";
 
 /** Which penalty scope an inference falls in: its epoch and the model that executed it. */
 export type ScopeOf = ReadonlyMap<string, { epoch: string; model_id: string }>;
@@ -157,7 +158,7 @@ function rowsByScope<R extends { query: string; key: string }>(rows: readonly R[
   for (const r of rows) {
     const scope = scopeOf.get(r.query);
     if (scope === undefined || r.key === DUPLICATE_CONTENT) continue;
-    const k = `${scope.epoch}\u0000${scope.model_id}`;
+    const k = penaltyKey(scope.epoch, scope.model_id);
     const s = byScope.get(k);
     if (s) s.list.push(r);
     else byScope.set(k, { scope: { epoch: scope.epoch, model_id: scope.model_id }, list: [r] });

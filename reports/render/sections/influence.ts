@@ -40,7 +40,7 @@ export function opponentsSection(f: ReportFacts): Safe {
   const negative = i.contributors.filter((c) => c.net_influence < 0);
   // Facts from before penalties were per model name no model (render them as they were).
   const byModel = i.penalties_paid !== undefined;
-  const scope = scopeNamer([...(i.penalty_stability ?? []), ...(i.penalty_sides ?? [])]);
+  const scope = scopeNamer(f);
   return html`<section id="opponents">
 <h2>Opponents and negative influence</h2>
 <p>An opponent pushed the model away from the output it gave. Opponents are not paid; a contributor whose net influence over an epoch${byModel ? "'s inferences by one model" : ""} is negative earns nothing from ${byModel ? "them" : "that epoch"} and gets a reputation record.${byModel ? " The penalty is decided per model because the sign of that net follows the model: where its influence mass sits and which rows trained it." : ""}</p>
@@ -55,18 +55,20 @@ ${i.opponents.length ? contributions(i.opponents) : html`<p>None recorded.</p>`}
 </section>`;
 }
 
-interface Scope { name: string; id: string }
+interface Scope { name: string; at: string; id: string }
 
 /**
- * How a penalty scope is named: "epoch e1", or "epoch e1 on model 1a2b3c4d5e6f" where the report
- * holds several models' penalties in that epoch (a retrain within it).
+ * How a penalty scope is named: "epoch e1" (at "e1"), or "epoch e1 on model 1a2b3c4d5e6f" where
+ * the report holds several models' penalties in that epoch (a retrain within it). The summary
+ * names them the same way.
  */
-function scopeNamer(scopes: readonly { epoch: string; model_id?: string }[]): (s: { epoch: string; model_id?: string }) => Scope {
+export function scopeNamer(f: ReportFacts): (s: { epoch: string; model_id?: string }) => Scope {
   const models = new Map<string, Set<string>>();
-  for (const s of scopes) models.set(s.epoch, (models.get(s.epoch) ?? new Set()).add(s.model_id ?? ""));
-  return (s) => (models.get(s.epoch)?.size ?? 0) > 1 && s.model_id
-    ? { name: `epoch ${s.epoch} on model ${s.model_id.slice(0, 12)}`, id: `${s.epoch}-${s.model_id.slice(0, 12)}` }
-    : { name: `epoch ${s.epoch}`, id: s.epoch };
+  for (const s of [...(f.influence.penalty_stability ?? []), ...(f.influence.penalty_sides ?? [])]) models.set(s.epoch, (models.get(s.epoch) ?? new Set()).add(s.model_id ?? ""));
+  return (s) => {
+    const at = (models.get(s.epoch)?.size ?? 0) > 1 && s.model_id ? `${s.epoch} on model ${s.model_id.slice(0, 12)}` : s.epoch;
+    return { at, name: `epoch ${at}`, id: at === s.epoch ? s.epoch : `${s.epoch}-${s.model_id!.slice(0, 12)}` };
+  };
 }
 
 /**

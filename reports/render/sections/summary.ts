@@ -2,6 +2,7 @@ import type { ReportFacts } from "../../facts.ts";
 import { html, type Safe } from "../escape.ts";
 import { count, facts, okMark, percent, shortHash, table } from "../format.ts";
 import { massBoundPenalties } from "../../collect/stability.ts";
+import { scopeNamer } from "./influence.ts";
 
 /** The verdict first: a reviewer sees at once whether the report's own checks hold. */
 export function checksSection(f: ReportFacts): Safe {
@@ -47,10 +48,10 @@ ${table([{ head: "role" }, { head: "recipients", cls: "num" }, { head: "tokens",
  */
 function penalisedSummary(f: ReportFacts): Safe {
   const i = f.influence;
-  const several = new Set((i.penalty_sides ?? []).map((e) => e.epoch).filter((x, k, all) => all.indexOf(x) !== k)); // epochs with several models' sides
-  const bound = (i.penalty_sides ?? []).map((e) => ({ epoch: e.epoch, model: several.has(e.epoch) ? e.model_id?.slice(0, 12) : undefined, hit: massBoundPenalties(e) })).filter((e) => e.hit);
+  const scope = scopeNamer(f);
+  const bound = (i.penalty_sides ?? []).map((e) => ({ at: scope(e).at, hit: massBoundPenalties(e) })).filter((e) => e.hit);
   const n = i.penalised.length;
   const over = i.penalties_paid ? "over a model's inferences in an epoch: no pay from them" : "over an epoch: no pay from it";
   return html`${count(n)} ${n === 1 ? "penalty" : "penalties"} (net influence negative ${over}; <a href="#opponents">opponents</a>)${bound.map((e) =>
-    html`; in ${e.epoch}${e.model ? ` on model ${e.model}` : ""} each falls on data that helps only the ${e.hit!.map((h) => `${h.prediction} predictions (${percent(h.mass_share)} of the influence mass)`).join(", ")}: a sign that follows where the mass sits`)}`;
+    html`; in ${e.at} each falls on data that helps only the ${e.hit!.map((h) => `${h.prediction} predictions (${percent(h.mass_share)} of the influence mass)`).join(", ")}: a sign that follows where the mass sits`)}`;
 }
