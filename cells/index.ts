@@ -45,6 +45,8 @@ export type { CellState, CellStatus } from "./graph/status.ts";
 export { cellHistories } from "./graph/runs.ts";
 export type { RunRecord, RunStatus } from "./graph/runs.ts";
 export { loadPipeline, resolvePipelineFile } from "./graph/loader.ts";
+// A cell kind of one's own checks its options as the shipped ones do (a zod schema; graph/options.ts).
+export { checkOptions } from "./graph/options.ts";
 
 // Compute: the TF.js backend, chosen once per process, and seeded randomness.
 export { computeBackend, describeBackend, BACKENDS } from "./compute/backend.ts";

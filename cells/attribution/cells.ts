@@ -1,4 +1,6 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { selfInfluenceOptions, tracinOptions } from "./options.ts";
 import { tf } from "../compute/backend.ts";
 import { toTensors } from "../factory/mlp.ts";
 import { argmaxRows, classProbabilities } from "../factory/predict.ts";
@@ -49,14 +51,10 @@ export interface TracinParams {
  * `sql` cells split it into influence_topk, contributor_influence and datanet_influence.
  */
 export function tracinCell(p: TracinParams): Cell {
+  checkOptions("tracin", tracinOptions, p);
   const params = { topK: 20, mode: "exact" as TracinMode, target: "predicted" as const, ...p };
   if (params.mode === "projection" && !params.projection) params.projection = { dim: 32, seed: 0 };
-  if (!["exact", "last-layer", "projection"].includes(params.mode)) throw new Error(`tracin: unknown mode "${params.mode}" (exact, last-layer, projection)`);
-  if (!Number.isInteger(params.topK) || params.topK < 1) throw new Error(`tracin: topK must be a positive integer, got ${params.topK}`);
   const subset = params.checkpoints ?? "all";
-  if (!(subset === "all" || subset === "last" || (Array.isArray(subset) && subset.length && subset.every((i) => Number.isInteger(i))))) {
-    throw new Error(`tracin: checkpoints must be "all", "last" or a non-empty list of checkpoint indices, got ${JSON.stringify(subset)}`);
-  }
   return {
     kind: "tracin",
     version: ATTRIBUTION_VERSION,
@@ -158,6 +156,7 @@ function pickCheckpointsOrNull<C extends { index: number }>(all: C[], subset: "a
 
 /** Σ_k η_k ‖∇ℓ(θ_k, z)‖² for every training contribution: high for mislabelled or atypical rows. */
 export function selfInfluenceCell(p: { model: string; train: string; mode?: TracinMode; projection?: { dim: number; seed: number } }): Cell {
+  checkOptions("selfInfluence", selfInfluenceOptions, p);
   const params = { mode: "exact" as TracinMode, ...p };
   return {
     kind: "self-influence",

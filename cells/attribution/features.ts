@@ -2,6 +2,8 @@ import { tf } from "../compute/backend.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import { backendSource } from "../factory/cells.ts";
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { gradientFeaturesOptions } from "./options.ts";
 import { stageRows } from "../store/stage.ts";
 import { exampleFactors, type TracinModel } from "./factors.ts";
 import { projected, type TracinCheckpoint } from "./tracin.ts";
@@ -55,6 +57,7 @@ export function scoreWithFeatures(train: { width: number; data: Float32Array }, 
  * width in every row, for query-time attribution without the training set's gradients.
  */
 export function gradientFeaturesCell(p: { model: string; train: string; dim?: number; seed?: number }): Cell {
+  checkOptions("gradientFeatures", gradientFeaturesOptions, p);
   const params = { dim: 32, seed: 0, ...p };
   return {
     kind: "gradient-features",

@@ -1,4 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { receiptsOptions } from "./options.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { readManifest } from "../factory/store.ts";
 import { stageRows } from "../store/stage.ts";
@@ -19,6 +21,7 @@ interface InfluenceRow {
  * reward split cites the hash.
  */
 export function receipts(p: { influence: string; top?: number }): Cell {
+  checkOptions("receipts", receiptsOptions, p);
   const params = { top: 5, ...p };
   return {
     kind: "receipts",

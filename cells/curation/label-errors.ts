@@ -1,4 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { labelErrorsOptions } from "./options.ts";
 import { attributionSource } from "../attribution/engine.ts";
 import { featurize, type FeaturizerSpec, type Payload } from "../factory/featurize.ts";
 import { modelOf } from "../factory/cells.ts";
@@ -35,10 +37,8 @@ interface Row extends Payload { id: string; datanet: string; contributor: string
  * Rows whose label the model does not know are left out (the label-set rule flags them).
  */
 export function labelErrors(p: LabelErrorParams): Cell {
+  checkOptions("labelErrors", labelErrorsOptions, p);
   const params = { weights: DEFAULT_WEIGHTS, ...p };
-  for (const k of ["selfInfluence", "loss", "otherLabel"] as const) {
-    if (typeof params.weights[k] !== "number" || !Number.isFinite(params.weights[k])) throw new Error(`labelErrors: weights.${k} must be a number`);
-  }
   return {
     kind: "label-errors",
     version: LABEL_ERRORS_VERSION,

@@ -3,7 +3,10 @@ import { sha256 } from "../graph/fingerprint.ts";
 import { snapshotRoot } from "../datanet/cell.ts";
 import { loadDatanetSpec } from "../datanet/ingest.ts";
 import { InputError } from "../datanet/errors.ts";
-import { STATUSES, type Status } from "../datanet/types.ts";
+import type { Status } from "../datanet/types.ts";
+import { checkOptions } from "../graph/options.ts";
+import { datanetName } from "../datanet/options.ts";
+import { validateOptions } from "./options.ts";
 import { stageRows } from "../store/stage.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { defaultRuleSet, parseRuleSet, ruleRef, type Rule, type RuleSet } from "./ruleset.ts";
@@ -67,11 +70,10 @@ export const FLAG_COLUMNS: [string, string][] = [
  * on a copy elsewhere) makes it stale; the rule set is in its params.
  */
 export function validate(datanet: string, options: ValidateOptions = {}): Cell {
+  checkOptions("validate", datanetName, datanet);
+  checkOptions(`validate("${datanet}")`, validateOptions, options);
   const set = options.rules === undefined ? defaultRuleSet(datanet) : parseRuleSet(options.rules, `validate("${datanet}") rules`);
   const statuses = [...new Set([options.status ?? UNDER_REVIEW].flat())].sort() as Status[];
-  for (const s of statuses) {
-    if (!STATUSES.includes(s)) throw new Error(`validate("${datanet}"): unknown status "${s}" (one of ${STATUSES.join(", ")})`);
-  }
   return {
     kind: "validate",
     version: VALIDATE_VERSION,

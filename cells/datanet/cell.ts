@@ -1,7 +1,9 @@
 import type { Cell } from "../graph/cell.ts";
 import { merkleRoot, sha256 } from "../graph/fingerprint.ts";
 import type { Workspace } from "../store/workspace.ts";
-import { STATUSES, type Status } from "./types.ts";
+import type { Status } from "./types.ts";
+import { checkOptions } from "../graph/options.ts";
+import { datanetFilterOptions, datanetName } from "./options.ts";
 
 export interface DatanetFilter {
   /** Which contributions enter the snapshot (default: approved). */
@@ -18,10 +20,9 @@ const COLUMNS = "datanet, id, contributor, title, text, html, features, label, s
  * split. A curator's decision changes a leaf, so the root, so everything that read it.
  */
 export function datanet(name: string, filter: DatanetFilter = {}): Cell {
+  checkOptions("datanet", datanetName, name);
+  checkOptions(`datanet("${name}")`, datanetFilterOptions, filter);
   const statuses = [...new Set([filter.status ?? "approved"].flat())].sort();
-  for (const s of statuses) {
-    if (!STATUSES.includes(s)) throw new Error(`datanet("${name}"): unknown status "${s}" (one of ${STATUSES.join(", ")})`);
-  }
   const where = `datanet = ? and status in (${statuses.map(() => "?").join(", ")})`;
   return {
     kind: "datanet",

@@ -1,6 +1,9 @@
 import type { Cell } from "../graph/cell.ts";
 import { curatorsRecord } from "./types.ts";
 import { sha256 } from "../graph/fingerprint.ts";
+import { z } from "zod";
+import { checkOptions } from "../graph/options.ts";
+import { datanetName, validationsOptions } from "./options.ts";
 
 export interface ValidationsOptions {
   /** Also the records an import wrote (a corpus's own approvals); default: curators' records only. */
@@ -17,6 +20,8 @@ const VERSION = "1";
  * so no snapshot — makes the cell stale.
  */
 export function validations(datanet: string | string[], options: ValidationsOptions = {}): Cell {
+  checkOptions("validations", z.union([datanetName, z.array(datanetName)]), datanet);
+  checkOptions("validations", validationsOptions, options);
   const names = [...new Set([datanet].flat())].sort();
   if (!names.length) throw new Error("validations(): name at least one Datanet");
   const imports = options.imports ?? false;

@@ -13,6 +13,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { checkTrainConfig, train, type TrainConfig, type TrainResult } from "./train.ts";
 import { tf } from "../compute/backend.ts";
+import { checkOptions } from "../graph/options.ts";
+import { baseModelOptions, finetuneOptions } from "./options.ts";
 
 interface Common {
   /** The cell whose rows are the training data. */
@@ -66,8 +68,8 @@ function trainConfig(p: Common, checkpoints: number): TrainConfig {
 
 /** A base model: an MLP trained from a seeded init on a slice of a Datanet, then frozen. */
 export function baseModel(p: BaseModelParams): Cell {
+  checkOptions("baseModel", baseModelOptions, p);
   const config = trainConfig(p, 1);
-  if (!p.hidden.length || p.hidden.some((h) => !Number.isInteger(h) || h < 1)) throw new Error(`baseModel: hidden must list positive layer sizes, got ${JSON.stringify(p.hidden)}`);
   return {
     kind: "base-model",
     version: FACTORY_VERSION,
@@ -99,6 +101,7 @@ export function baseModel(p: BaseModelParams): Cell {
 
 /** A LoRA adapter plus head, trained on a snapshot with the base frozen; K checkpoints kept. */
 export function finetune(p: FinetuneParams): Cell {
+  checkOptions("finetune", finetuneOptions, p);
   const config = trainConfig(p, p.checkpoints);
   return {
     kind: "finetune",

@@ -47,6 +47,8 @@ export async function loadPipeline(nameOrPath: string, options: { fresh?: boolea
     if (/require\(\)|require\(esm\)|Cannot use import statement/.test((err as Error).message)) {
       throw new PipelineError(`${file} was loaded as CommonJS: pipelines are ES modules; put a package.json with "type": "module" beside it or name it .pipeline.mts (${(err as Error).message.split("\n")[0]})`);
     }
+    const at = whereInFile(err, file);
+    if (at) throw new PipelineError(`${at}: ${(err as Error).message}`);
     throw err;
   }
   const p = mod.default;
@@ -54,6 +56,26 @@ export async function loadPipeline(nameOrPath: string, options: { fresh?: boolea
     throw new PipelineError(`${file} does not export a pipeline: write \`export default pipeline("name", { ... })\``);
   }
   return { pipeline: p, file };
+}
+
+/**
+ * Where in the pipeline file a cell's options were refused while the module ran: "file:line:col"
+ * from the first stack frame in that file (tsx maps it back to the TypeScript source), and the
+ * cell's name when the call sits behind it on that line (`base: baseModel({ … })`). A cell
+ * factory checks its options without knowing the name it is given, so this names it.
+ */
+export function whereInFile(err: unknown, file: string): string | null {
+  const stack = err instanceof Error ? err.stack ?? "" : "";
+  const url = pathToFileURL(file).href;
+  for (const frame of stack.split("\n")) {
+    const m = /\(?((?:file:\/\/)?\/[^()]*?):(\d+):(\d+)\)?\s*$/.exec(frame);
+    if (!m || (m[1] !== file && m[1] !== url)) continue;
+    const [line, col] = [Number(m[2]), Number(m[3])];
+    const before = (fs.readFileSync(file, "utf8").split("\n")[line - 1] ?? "").slice(0, col - 1);
+    const cell = /(?:^|[{,\s])["']?([A-Za-z_$][\w$-]*)["']?\s*:\s*$/.exec(before)?.[1];
+    return `${file}:${line}:${col}${cell ? ` (cell "${cell}")` : ""}`;
+  }
+  return null;
 }
 
 /**

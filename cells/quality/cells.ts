@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Cell, CellContext } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { ldsOptions, locoOptions } from "./options.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { Rng } from "../compute/random.ts";
@@ -69,6 +71,7 @@ async function setup(ctx: CellContext, p: Params) {
  * the two (a steadier truth).
  */
 export function loco(p: Params & { replicateSeed?: number }): Cell {
+  checkOptions("loco", locoOptions, p);
   return {
     kind: "loco",
     version: QUALITY_VERSION,
@@ -129,6 +132,7 @@ export function loco(p: Params & { replicateSeed?: number }): Cell {
  * subset with the retrained model's log-probability of the true label; report the mean.
  */
 export function lds(p: Params & { subsets?: number; fraction?: number; seed?: number }): Cell {
+  checkOptions("lds", ldsOptions, p);
   const params = { subsets: 50, fraction: 0.5, seed: 0, ...p, modes: p.modes ?? DEFAULT_MODES };
   return {
     kind: "lds",

@@ -1,4 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { counterfactualOptions } from "./options.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { tf } from "../compute/backend.ts";
 import { stageRows } from "../store/stage.ts";
@@ -118,6 +120,7 @@ export function compareOutputs(
  * seed alone would make.
  */
 export function counterfactual(p: CounterfactualParams): Cell {
+  checkOptions("counterfactual", counterfactualOptions, p);
   const without = canonicalRemoval(p.without);
   const params = { ...p, without, mode: p.mode ?? ("exact" as TracinMode) };
   if (params.mode === "projection" && !params.projection) params.projection = { dim: 32, seed: 0 };

@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { mislabelOptions } from "./options.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
 import { stageRows } from "../store/stage.ts";
@@ -55,10 +57,8 @@ export function flipLabels(y: Int32Array, classes: number, fraction: number, see
  * cached under `<workspace>/quality/mislabel/`: a rerun (or a resumed run) does not train again.
  */
 export function mislabel(p: MislabelParams): Cell {
+  checkOptions("mislabel", mislabelOptions, p);
   const params = { fraction: 0.1, seed: 2024, tops: [1, 5, 10, 20, 30], ...p };
-  if (!(params.fraction > 0 && params.fraction < 1)) throw new Error(`mislabel: fraction must be in (0, 1), got ${params.fraction}`);
-  if (!Number.isInteger(params.seed)) throw new Error(`mislabel: seed must be an integer, got ${params.seed}`);
-  if (!params.tops.length || params.tops.some((t) => !(t > 0 && t <= 100))) throw new Error(`mislabel: tops must be percentages in (0, 100], got ${params.tops.join(", ")}`);
   return {
     kind: "mislabel",
     version: MISLABEL_VERSION,

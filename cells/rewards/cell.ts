@@ -1,4 +1,6 @@
 import type { Cell, CellContext } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { rewardSplitOptions } from "./options.ts";
 import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
 import { sha256 } from "../graph/fingerprint.ts";
@@ -46,6 +48,7 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * including models that were never executed (zero, and why).
  */
 export function rewardSplit(p: RewardSplitParams): Cell {
+  checkOptions("rewardSplit", rewardSplitOptions, p);
   const policy = parsePolicy(p.policy ?? DEFAULT_POLICY, "rewardSplit.policy");
   return {
     kind: "reward-split",

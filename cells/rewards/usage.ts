@@ -1,4 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { usageLedgerOptions } from "./options.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { modelOf } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
@@ -39,6 +41,7 @@ const USAGE_LEDGER_VERSION = "1";
  * split settles it; from then on it stays out of this table and its lines stay as they were.
  */
 export function usageLedger(p: UsageLedgerParams): Cell {
+  checkOptions("usageLedger", usageLedgerOptions, p);
   const models = [...(p.models ?? [])], after = [...(p.after ?? [])];
   if (!models.length) throw new Error("usageLedger: name at least one model cell in models");
   const all = [...models, ...after];

@@ -1,4 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
+import { checkOptions } from "../graph/options.ts";
+import { workloadOptions } from "./options.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { Rng } from "../compute/random.ts";
 import { ModelServer } from "../factory/serve.ts";
@@ -35,6 +37,7 @@ const WORKLOAD_VERSION = "1";
  * follows the weights (seeded), so some models may never be called, and earn nothing.
  */
 export function inferences(p: WorkloadParams): Cell {
+  checkOptions("inferences", workloadOptions, p);
   const fee = parseAmount(p.fee, "inferences.fee");
   const entries = Object.entries(p.models);
   if (!entries.length) throw new Error("inferences: name at least one model cell in models");
