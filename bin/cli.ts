@@ -14,6 +14,7 @@ import { registerWhatIf } from "./commands/whatif.ts";
 import { registerExplain } from "./commands/explain.ts";
 import { registerGc } from "./commands/gc.ts";
 import { registerReceipt } from "./commands/receipt.ts";
+import { registerNew } from "./commands/new.ts";
 
 export function buildProgram(): Command {
   const program = new Command("tracebook")
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerDatanet(program);
   registerCurate(program);
+  registerNew(program);
   registerRun(program);
   registerModel(program);
   registerUsage(program);

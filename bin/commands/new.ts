@@ -1,0 +1,138 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { toJson } from "../output.ts";
+import { PIPELINE_NAME, countOf, datanetCellName, labelCounts, scaffoldPipeline } from "../scaffold.ts";
+import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { writeFileAtomic } from "../../cells/store/atomic.ts";
+import { pipelineFiles } from "../../cells/graph/runs.ts";
+
+/** This checkout: the engine a generated pipeline imports as "tracebook". */
+const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+interface NewOpts { datanet: string; dir?: string; force?: boolean; json?: boolean }
+
+/** A word for a shell command line: quoted when it holds anything but plain path characters. */
+function sh(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The tsconfig.json beside a generated pipeline: this project's compiler options, "tracebook"
+ * mapped to this checkout's engine and Node's types taken from its node_modules (the folder has
+ * none), so an editor type-checks the pipeline file as the CLI will load it.
+ */
+export function scaffoldTsconfig(root = PROJECT_ROOT): string {
+  const own = JSON.parse(fs.readFileSync(path.join(root, "tsconfig.json"), "utf8")) as { compilerOptions: Record<string, unknown> };
+  return toJson({
+    compilerOptions: {
+      ...own.compilerOptions,
+      typeRoots: [path.join(root, "node_modules", "@types")],
+      paths: { tracebook: [path.join(root, "cells", "index.ts")] },
+    },
+    include: ["pipelines"],
+  }) + "\n";
+}
+
+/** `tracebook new <pipeline> --datanet <name>`: a pipeline file for an existing Datanet, in a folder of one's own. */
+export function registerNew(program: Command): void {
+  program
+    .command("new")
+    .description("write a pipeline for an existing Datanet (pipelines/<pipeline>.pipeline.ts, with a package.json and a tsconfig.json when absent): run, infer, rewards, report and the notebooks work on it as they are")
+    .argument("<pipeline>", "pipeline name: lowercase letters, digits and '-', starting with a letter")
+    .requiredOption("--datanet <name>", "the Datanet it trains on (tracebook datanet list)")
+    .option("--dir <folder>", "folder to write into (default: the current directory); commands find the pipeline by name when run from it")
+    .option("--force", "overwrite an existing pipeline file of that name")
+    .option("--json", "print {files, pipeline, datanet}")
+    .action(async (name: string, opts: NewOpts, command: Command) => {
+      if (!PIPELINE_NAME.test(name)) {
+        throw new InputError(`invalid pipeline name "${name}": use lowercase letters, digits and '-', starting with a letter (e.g. "support" or "support-v2")`);
+      }
+      const dir = path.resolve(opts.dir ?? ".");
+      // This checkout type-checks and tests its own folders: a pipeline importing "tracebook" there would break both.
+      const inside = path.relative(PROJECT_ROOT, fs.existsSync(dir) ? fs.realpathSync(dir) : dir);
+      if (!inside.startsWith("..") && !path.isAbsolute(inside)) {
+        throw new InputError(`${dir} is inside this checkout (${PROJECT_ROOT}): write your pipeline in a folder of your own (--dir <folder>)`);
+      }
+      const file = path.join(dir, "pipelines", `${name}.pipeline.ts`);
+      const packageFile = path.join(dir, "package.json");
+      const tsconfigFile = path.join(dir, "tsconfig.json");
+      await withWorkspace(command, async (ws) => {
+        const known = (await listDatanets(ws)).map((d) => d.name);
+        if (!known.includes(opts.datanet)) {
+          throw new InputError(`unknown Datanet "${opts.datanet}" (known: ${known.join(", ") || "none: import one with tracebook datanet import <name> <file> --create …"})`);
+        }
+        // A pipeline's name keys its runs and its usage ledger: two files under one name would settle each other's inferences.
+        const recorded = (await pipelineFiles(ws)).get(name);
+        const own = path.join(PROJECT_ROOT, "pipelines", `${name}.pipeline.ts`);
+        const taken = recorded && fs.existsSync(recorded) ? recorded : fs.existsSync(own) ? own : null;
+        if (taken && !(fs.existsSync(file) && fs.realpathSync(taken) === fs.realpathSync(file))) {
+          throw new InputError(`pipeline "${name}" is already ${taken === recorded ? "run in this workspace from" : "this project's pipeline"} ${taken}: pick another name (a pipeline's name keys its runs and its usage ledger)`);
+        }
+        if (fs.existsSync(file) && !opts.force) throw new InputError(`${file} exists: pass --force to overwrite it, or pick another name`);
+        const hasPackage = fs.existsSync(packageFile);
+        if (hasPackage) {
+          let pkg: unknown;
+          try {
+            pkg = JSON.parse(fs.readFileSync(packageFile, "utf8"));
+          } catch (err) {
+            throw new InputError(`${packageFile} is not valid JSON (${(err as Error).message}): fix it, or use another --dir`);
+          }
+          if ((pkg as { type?: unknown } | null)?.type !== "module") {
+            throw new InputError(`${packageFile} does not say "type": "module", so Node would load the pipeline file as CommonJS and fail: add "type": "module" to it, or use another --dir`);
+          }
+        }
+
+        const detail = await describeDatanet(ws, opts.datanet);
+        const written: string[] = [];
+        await writeFileAtomic(file, scaffoldPipeline(name, detail));
+        written.push(file);
+        if (!hasPackage) {
+          await writeFileAtomic(packageFile, toJson({ private: true, type: "module" }) + "\n");
+          written.push(packageFile);
+        }
+        if (!fs.existsSync(tsconfigFile)) {
+          await writeFileAtomic(tsconfigFile, scaffoldTsconfig());
+          written.push(tsconfigFile);
+        }
+        if (opts.json) return console.log(toJson({ files: written, pipeline: name, datanet: opts.datanet }));
+
+        const { spec, summary } = detail;
+        const labels = labelCounts(detail);
+        console.log(`Wrote ${file}: pipeline "${name}" on Datanet "${spec.name}" (${spec.kind}, ${labels.length} label${labels.length === 1 ? "" : "s"}; its approved rows are the cell "${datanetCellName(spec.name)}").`);
+        if (written.includes(packageFile)) console.log(`Wrote ${packageFile}: pipeline files are ES modules ("type": "module").`);
+        if (written.includes(tsconfigFile)) console.log(`Wrote ${tsconfigFile}: an editor type-checks the pipeline against this checkout's engine (${path.join(PROJECT_ROOT, "cells", "index.ts")}).`);
+        for (const kept of [packageFile, tsconfigFile].filter((f) => !written.includes(f))) console.log(`Kept ${kept} as it is.`);
+
+        // The next commands run from `dir`, where `pipelines/<name>` is found; the same workspace must be named there.
+        const cd = path.resolve(dir) === process.cwd() ? null : `cd ${sh(dir)}`;
+        const fromDir = path.resolve(dir, process.env.TRACEBOOK_HOME ?? ".tracebook");
+        const steps: string[] = [];
+        if (cd) steps.push(cd);
+        if (path.resolve(ws.home) !== fromDir) steps.push(`export TRACEBOOK_HOME=${sh(ws.home)}   # this workspace (or --workspace on each command)`);
+        const trainApproved = countOf(detail, "train", "approved");
+        const pending = summary.pending;
+        if (!trainApproved) {
+          console.log(`\nDatanet "${spec.name}" has no approved contributions in its train split yet (${pending} pending${pending ? "" : ": import some"}); the pipeline trains on approved ones only.`);
+          if (pending) steps.push(`tracebook curate approve --datanet ${spec.name} --where "status = 'pending'" --reason "…"   # once you have looked at them`);
+        } else if (pending) {
+          console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} still pending: the pipeline trains on the ${summary.approved} approved.`);
+        }
+        if (labels.length < 2) console.log(`Datanet "${spec.name}" has ${labels.length ? "one label" : "no labels"}: a classifier needs two or more to learn anything.`);
+        const input = spec.kind === "features"
+          ? `"$(node -e 'console.log(JSON.stringify(Array(${spec.featureDim ?? 1}).fill(0)))')"`
+          : `"some text of your own"`;
+        steps.push(
+          `tracebook run ${name}   # train, trace influence, settle`,
+          `tracebook infer ${name} --model model ${input} --settle   # a paid inference${spec.kind === "features" ? ` (a JSON array of ${spec.featureDim ?? "its"} numbers)` : ""}, attributed and split at once`,
+          `tracebook rewards ${name}   # who was paid what, and why`,
+          `tracebook report ${name}   # the attribution report`,
+          `tracebook dev --pipeline ${name}   # the notebooks, live: open a page it lists with ?pipeline=${name}, e.g. /influence-explorer?pipeline=${name}`,
+        );
+        console.log(`\nNext${cd ? "" : ", from here"}:\n${steps.map((s) => `  ${s}`).join("\n")}`);
+      });
+    });
+}
