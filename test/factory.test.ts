@@ -167,7 +167,7 @@ describe("ModelFactory on a small Datanet", () => {
     const list = cli(["model", "list"]);
     expect(list.status, list.stderr).toBe(0);
     expect(list.stdout).toContain(ids.a.slice(0, 16));
-    expect(list.stdout).toMatch(/adapter.*r4 α8 dense_1.*f\.model_a/);
+    expect(list.stdout).toMatch(/f\.model_a +│ current .*adapter.*r4 α8 dense_1/);
     const show = cli(["model", "show", "f.model_a"]);
     expect(JSON.parse(show.stdout)).toMatchObject({ id: ids.a, base: ids.base });
     const out = tempDir("tb-peft-cli-");

@@ -2,10 +2,13 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
-import { listModels, resolveModel } from "../../cells/factory/catalog.ts";
+import { cellOutput, heldOutOf, modelHistory, paidUse, resolveModel, type ModelEntry } from "../../cells/factory/catalog.ts";
+import { formatAmount } from "../../cells/rewards/amounts.ts";
+import { printModelDiff } from "./model-diff.ts";
 import { exportAdapter } from "../../cells/factory/peft.ts";
 import { importExternal } from "../../cells/factory/imported.ts";
 import type { ModelManifest } from "../../cells/factory/store.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
 
 function row(m: ModelManifest) {
   return {
@@ -18,17 +21,57 @@ function row(m: ModelManifest) {
   };
 }
 
+/** A line of `model list`: where the model stands in its cell's history, and what it was paid for. */
+function listRow(e: ModelEntry, paid: { inferences: number; fees: bigint } | undefined) {
+  const { id, kind, base, layers, adapter, contributions, "held-out acc": acc } = row(e.manifest);
+  return {
+    id, from: e.from ?? "", state: e.state, trained: e.trainedAt.toISOString().slice(0, 16).replace("T", " "), kind, base, layers, adapter, contributions,
+    "held-out acc": acc, inferences: paid?.inferences ?? 0, fees: formatAmount(paid?.fees ?? 0n),
+  };
+}
+
 /** `tracebook model list|show|export|import`: the ModelFactory's store. */
 export function registerModel(program: Command): void {
   const model = program.command("model").description("list, show, export and import models (bases, adapters, external MLPs)");
   model
     .command("list")
-    .description("every model in the workspace")
-    .option("--json", "print manifests as JSON")
+    .description("every model in the workspace, by the cell that trained it: current or earlier (a retrain superseded it), when, and the inferences and fees it was paid for")
+    .option("--json", "print manifests as JSON, each with from, state, trainedAt, inferences and fees")
     .action(async (opts: { json?: boolean }, command: Command) => {
       await withWorkspace(command, async (ws) => {
-        const models = listModels(ws.home);
-        console.log(opts.json ? toJson(models) : formatTable(models.map(row)));
+        const [models, paid] = [await modelHistory(ws), await paidUse(ws)];
+        if (opts.json) {
+          console.log(toJson(models.map((e) => ({
+            ...e.manifest, from: e.from, state: e.state, trainedAt: e.trainedAt.toISOString(),
+            inferences: paid.get(e.manifest.id)?.inferences ?? 0, fees: formatAmount(paid.get(e.manifest.id)?.fees ?? 0n),
+          }))));
+        } else {
+          console.log(formatTable(models.map((e) => listRow(e, paid.get(e.manifest.id)))));
+        }
+      });
+    });
+  model
+    .command("diff")
+    .description("what changed between two models: the lineage settings that differ, the training rows that entered or left (with the validation record that explains each), and the outputs that changed on the same rows")
+    .argument("<a>", "the earlier model: id (or unique prefix), <pipeline>.<cell>, or <pipeline>.<cell>~N (the N-th model that cell trained before its current one)")
+    .argument("[b]", "the later model (default: with a as <pipeline>.<cell>, a is taken as <pipeline>.<cell>~1 and b as its current model)")
+    .option("--on <pipeline.cell>", "compare the outputs on this cell's rows (default: the held-out rows the later model was evaluated on)")
+    .option("--no-outputs", "compare the lineages only")
+    .option("--limit <n>", "rows shown per table", "20")
+    .option("--json", "print the comparison as JSON")
+    .action(async (aRef: string, bRef: string | undefined, opts: { on?: string; outputs: boolean; limit: string; json?: boolean }, command: Command) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got "${opts.limit}"`);
+      // One cell named alone: its last retrain, the model before against the model now.
+      if (!bRef && /^[\w-]+\.[\w-]+$/.test(aRef)) [aRef, bRef] = [`${aRef}~1`, aRef];
+      if (!bRef) throw new InputError(`name the model to compare ${aRef} with, or name a model cell (<pipeline>.<cell>) to compare its last two models`);
+      await withWorkspace(command, async (ws) => {
+        const [a, b] = [await resolveModel(ws, aRef), await resolveModel(ws, bRef!)];
+        const rows = !opts.outputs ? null : opts.on ? await cellOutput(ws, opts.on) : await heldOutOf(ws, b);
+        const noRows = opts.outputs && !rows
+          ? `${b.producedBy ? `${b.producedBy.pipeline}.${b.producedBy.cell} was given no heldOut rows` : "an imported model has no held-out rows here"}: name some with --on <pipeline>.<cell>`
+          : undefined;
+        await printModelDiff(ws, { a, b, aRef, bRef: bRef!, rows, noRows, limit, json: opts.json ?? false });
       });
     });
   model

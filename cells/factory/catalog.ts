@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { cellHistories } from "../graph/runs.ts";
+import { quoteLiteral } from "../store/export.ts";
 import { modelsRoot, readManifest, type ModelManifest } from "./store.ts";
 
 /** The model ids a model cell's output artifact names (one per model cell). */
@@ -35,24 +36,129 @@ export function listModels(home: string): ModelManifest[] {
     .map(({ d }) => readManifest(home, d));
 }
 
+/** One model a cell produced, and the last time it did. */
+export interface CellModel {
+  id: string;
+  /** When the cell last output it (from the run log), else when its manifest was written. */
+  trainedAt: Date;
+  /** Whether it is the cell's current output. */
+  current: boolean;
+}
+
 /**
- * A model named by id, unique id prefix (≥ 8 hex) or `<pipeline>.<cell>` (the model that
- * cell last produced).
+ * The models a model cell has produced that are still in the workspace, newest first: from the
+ * run log where the run's output is still on disk (a cached run that returned to an earlier
+ * model counts as its latest time), then the manifests that name the cell (a superseded output
+ * `tracebook gc` removed, of a model kept because it was paid for).
+ */
+export async function cellModels(ws: Workspace, pipeline: string, cell: string): Promise<CellModel[]> {
+  const runs = await ws.rows<{ artifact: string; finished_at: Date }>(
+    "select artifact, finished_at from runs where pipeline = ? and cell = ? and status = 'succeeded' and artifact is not null and kind in ('base-model', 'finetune') order by finished_at desc",
+    [pipeline, cell],
+  );
+  const seen = new Map<string, Date>();
+  for (const r of runs) {
+    if (!fs.existsSync(r.artifact)) continue;
+    for (const id of await modelIdsIn(ws, r.artifact)) if (!seen.has(id)) seen.set(id, new Date(r.finished_at));
+  }
+  const current = (await currentModels(ws, pipeline)).find((m) => m.cell === cell)?.id;
+  const out: CellModel[] = [...seen].filter(([id]) => fs.existsSync(path.join(modelsRoot(ws.home), id, "manifest.json"))).map(([id, trainedAt]) => ({ id, trainedAt, current: id === current }));
+  for (const m of listModels(ws.home)) {
+    if (seen.has(m.id) || m.producedBy?.pipeline !== pipeline || m.producedBy.cell !== cell) continue;
+    out.push({ id: m.id, trainedAt: fs.statSync(path.join(modelsRoot(ws.home), m.id, "manifest.json")).mtime, current: m.id === current });
+  }
+  // The current output first whatever the clock says; then newest first.
+  return out.sort((a, b) => Number(b.current) - Number(a.current) || b.trainedAt.getTime() - a.trainedAt.getTime() || a.id.localeCompare(b.id));
+}
+
+/**
+ * A model named by id, unique id prefix (≥ 8 hex), `<pipeline>.<cell>` (the model that cell
+ * currently outputs) or `<pipeline>.<cell>~N` (the N-th model that cell produced before it).
  */
 export async function resolveModel(ws: Workspace, ref: string): Promise<ModelManifest> {
-  const cellRef = /^([\w-]+)\.([\w-]+)$/.exec(ref);
+  const cellRef = /^([\w-]+)\.([\w-]+)(?:~(\d+))?$/.exec(ref);
   if (cellRef) {
-    const [, pipeline, cell] = cellRef;
+    const [, pipeline, cell, back] = cellRef;
     const last = (await cellHistories(ws, pipeline!)).get(cell!)?.lastSucceeded;
     if (!last?.artifact) throw new Error(`${ref}: cell "${cell}" of pipeline "${pipeline}" has not produced a model yet (run \`tracebook run ${pipeline}\`)`);
     const [id] = await modelIdsIn(ws, last.artifact).catch(() => {
       throw new Error(`${ref} is not a model cell`);
     });
-    return readManifest(ws.home, id!);
+    if (!back || back === "0") return readManifest(ws.home, id!);
+    const models = await cellModels(ws, pipeline!, cell!);
+    const earlier = models.filter((m) => m.id !== id);
+    const n = Number(back);
+    if (n > earlier.length) {
+      throw new Error(`${ref}: ${pipeline}.${cell} produced ${earlier.length ? `only ${earlier.length} model${earlier.length > 1 ? "s" : ""}` : "no model"} before its current one that ${earlier.length > 1 ? "are" : "is"} still in the workspace (\`tracebook gc\` removes unpaid ones)`);
+    }
+    return readManifest(ws.home, earlier[n - 1]!.id);
   }
   if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new Error(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
   const hits = listModels(ws.home).filter((m) => m.id.startsWith(ref));
   if (!hits.length) throw new Error(`no model in the workspace matches "${ref}"`);
   if (hits.length > 1) throw new Error(`"${ref}" matches ${hits.length} models (${hits.map((m) => m.id.slice(0, 16)).join(", ")}): give more characters`);
   return hits[0]!;
+}
+
+/**
+ * The rows a model cell was evaluated on (its `heldOut` input, as the run that trained it was
+ * given), as that cell currently outputs them; null when the cell had none or is unknown.
+ */
+export async function heldOutOf(ws: Workspace, m: ModelManifest): Promise<{ relation: string; name: string } | null> {
+  if (!m.producedBy) return null;
+  const { pipeline, cell } = m.producedBy;
+  const [run] = await ws.rows<{ params_json: string }>(
+    "select params_json from runs where pipeline = ? and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [pipeline, cell]);
+  const heldOut = run ? (JSON.parse(run.params_json) as { heldOut?: string }).heldOut : undefined;
+  return heldOut ? cellOutput(ws, `${pipeline}.${heldOut}`) : null;
+}
+
+/** A cell's current output named as `<pipeline>.<cell>`, as a relation to read. */
+export async function cellOutput(ws: Workspace, ref: string): Promise<{ relation: string; name: string }> {
+  const m = /^([\w-]+)\.([\w-]+)$/.exec(ref);
+  if (!m) throw new Error(`"${ref}" does not name a cell's output: write <pipeline>.<cell>, e.g. mail.queries`);
+  const last = (await cellHistories(ws, m[1]!)).get(m[2]!)?.lastSucceeded;
+  if (!last?.artifact || !fs.existsSync(last.artifact)) throw new Error(`${ref}: cell "${m[2]}" of pipeline "${m[1]}" has no output (run \`tracebook run ${m[1]}\`)`);
+  // A view, as the scheduler gives a cell its inputs: readable by `describe` and by name.
+  const view = `"__tracebook_out_${m[1]!.replace(/\W/g, "_")}__${m[2]!.replace(/\W/g, "_")}"`;
+  await ws.run(`create or replace temp view ${view} as select * from read_parquet(${quoteLiteral(last.artifact)})`);
+  return { relation: view, name: ref };
+}
+
+/** Executed inferences and fees per model, from the ledger: what each model was paid for. */
+export async function paidUse(ws: Workspace): Promise<Map<string, { inferences: number; fees: bigint }>> {
+  const rows = await ws.rows<{ model_id: string; n: bigint; fees: bigint }>("select model_id, count(*) as n, sum(fee) as fees from inferences group by model_id");
+  return new Map(rows.map((r) => [r.model_id, { inferences: Number(r.n), fees: BigInt(r.fees) }]));
+}
+
+/** A model in the workspace with its place in its cell's history. */
+export interface ModelEntry {
+  manifest: ModelManifest;
+  /** `<pipeline>.<cell>` that trained it; null for an imported model. */
+  from: string | null;
+  /** current: its cell's output now; earlier: superseded (a retrain); imported: trained elsewhere. */
+  state: "current" | "earlier" | "imported";
+  trainedAt: Date;
+}
+
+/** Every model, grouped by the cell that trained it (current first, then newest), imported ones last. */
+export async function modelHistory(ws: Workspace): Promise<ModelEntry[]> {
+  const manifests = listModels(ws.home);
+  const out: ModelEntry[] = [];
+  const cells = [...new Set(manifests.flatMap((m) => (m.producedBy ? [`${m.producedBy.pipeline}.${m.producedBy.cell}`] : [])))].sort();
+  const byId = new Map(manifests.map((m) => [m.id, m]));
+  for (const from of cells) {
+    const [pipeline, cell] = from.split(".") as [string, string];
+    for (const c of await cellModels(ws, pipeline, cell)) {
+      // Two pipelines that share cells (mail-quality reuses mail's) output the same model: listed once.
+      const manifest = byId.get(c.id);
+      if (!manifest || out.some((e) => e.manifest.id === c.id)) continue;
+      out.push({ manifest, from, state: c.current ? "current" : "earlier", trainedAt: c.trainedAt });
+    }
+  }
+  for (const m of manifests) {
+    if (m.producedBy) continue;
+    out.push({ manifest: m, from: null, state: "imported", trainedAt: fs.statSync(path.join(modelsRoot(ws.home), m.id, "manifest.json")).mtime });
+  }
+  return out;
 }

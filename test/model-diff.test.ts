@@ -1,0 +1,120 @@
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runPipeline } from "../cells/index.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { cellModels, cellOutput, modelHistory, resolveModel } from "../cells/factory/catalog.ts";
+import { diffLineage, diffSettings } from "../cells/factory/diff.ts";
+import { ModelServer } from "../cells/factory/serve.ts";
+import type { ModelManifest } from "../cells/factory/store.ts";
+import { compareBehaviour } from "../cells/quality/behaviour.ts";
+import payPipeline from "./fixtures/pay.pipeline.ts";
+import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+
+describe("model history and diff", () => {
+  let ws: Workspace;
+  let home: string;
+  let before: ModelManifest, after: ModelManifest;
+  let rejected: string;
+  let closed = false;
+
+  beforeAll(async () => {
+    ws = await payWorkspace();
+    home = ws.home;
+    before = await resolveModel(ws, "pay.model");
+    [{ id: rejected }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
+    await rejectATrainingRow(ws);
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    after = await resolveModel(ws, "pay.model");
+  }, 120_000);
+  afterAll(() => {
+    if (!closed) ws.close();
+  });
+
+  it("keeps each model cell's history: current first, then what the retrain superseded", async () => {
+    expect(after.id).not.toBe(before.id);
+    const models = await cellModels(ws, "pay", "model");
+    expect(models.map((m) => [m.id, m.current])).toEqual([[after.id, true], [before.id, false]]);
+    expect(models[0]!.trainedAt.getTime()).toBeGreaterThan(models[1]!.trainedAt.getTime());
+    expect((await resolveModel(ws, "pay.model~1")).id).toBe(before.id);
+    expect((await resolveModel(ws, "pay.model~0")).id).toBe(after.id);
+    await expect(resolveModel(ws, "pay.model~2")).rejects.toThrow("pay.model~2: pay.model produced only 1 model before its current one that is still in the workspace");
+    const history = await modelHistory(ws);
+    expect(history.filter((e) => e.from === "pay.model").map((e) => [e.manifest.id, e.state])).toEqual([[after.id, "current"], [before.id, "earlier"]]);
+    expect(history.filter((e) => e.from === "pay.base").map((e) => e.state)).toEqual(["current", "earlier"]);
+  });
+
+  it("names the rows that left and the curator's record that explains it, in the adapter and in its base", async () => {
+    const d = await diffLineage(ws, before, after);
+    expect(d.settings).toEqual([{ field: "base", a: before.base, b: after.base }]);
+    expect(d.rows.a - d.rows.b).toBe(1);
+    expect(d.rows.added).toEqual([]);
+    expect(d.rows.removed).toMatchObject([{ id: rejected, datanet: "notes", status: "rejected", record: { verdict: "rejected", validator: "curator:test", reason: "test: retrain" } }]);
+    expect(d.rows.contributors).toEqual([{ contributor: d.rows.removed[0]!.contributor, added: 0, removed: 1 }]);
+    // The pay pipeline's base trains on ids below '8': the first training row by id is one of them.
+    expect(d.base?.rows.removed.map((r) => r.id)).toEqual([rejected]);
+    // Backwards, the same row entered.
+    const back = await diffLineage(ws, after, before);
+    expect(back.rows.added.map((r) => r.id)).toEqual([rejected]);
+    expect(back.rows.removed).toEqual([]);
+  });
+
+  it("lists every lineage setting that differs, and nothing else", () => {
+    expect(diffSettings(before, before)).toEqual([]);
+    const other: ModelManifest = { ...before, seed: 8, training: { ...before.training!, seed: 8, schedule: { kind: "constant", lr: 0.02 } }, lora: { ...before.lora!, rank: 4 } };
+    expect(diffSettings(before, other)).toEqual([
+      { field: "lora.rank", a: "2", b: "4" },
+      { field: "training.schedule.lr", a: "0.01", b: "0.02" },
+      { field: "training.seed", a: "5", b: "8" },
+      { field: "seed", a: "5", b: "8" },
+    ]);
+  });
+
+  it("compares the two models' outputs row by row, as serving them one by one does", async () => {
+    const rows = await cellOutput(ws, "pay.queries");
+    const got = await compareBehaviour(ws, before, after, rows.relation, rows.name);
+    const queries = await ws.rows<{ id: string; title: string | null; text: string | null; label: string }>(`select id, title, text, label from ${rows.relation} order by id`);
+    const server = new ModelServer(ws.home);
+    const [pa, pb] = [await server.infer(before.id, queries), await server.infer(after.id, queries)];
+    const accuracy = (p: typeof pa) => p.filter((x, i) => x.label === queries[i]!.label).length / queries.length;
+    expect(got.rows).toBe(queries.length);
+    expect(got.labelled).toBe(queries.length);
+    expect(got.a!.accuracy).toBeCloseTo(accuracy(pa), 12);
+    expect(got.b!.accuracy).toBeCloseTo(accuracy(pb), 12);
+    const changed = queries.flatMap((q, i) => (pa[i]!.label !== pb[i]!.label ? [q.id] : []));
+    expect(got.changed.map((c) => c.id).sort()).toEqual(changed.sort());
+    for (const c of got.changed) expect(c.pBofA).toBeLessThan(c.pA);
+    // A model against itself: nothing changed, the same figures on both sides.
+    const self = await compareBehaviour(ws, after, after, rows.relation, rows.name);
+    expect(self.changed).toEqual([]);
+    expect(self.a).toEqual(self.b);
+  });
+
+  it("answers from the command line", () => {
+    ws.close();
+    closed = true;
+    const cli = (args: string[]) => spawnSync(process.execPath, [BIN, "--workspace", home, ...args], { encoding: "utf8", timeout: 60_000 });
+    const list = cli(["model", "list"]);
+    expect(list.status, list.stderr).toBe(0);
+    expect(list.stdout).toMatch(new RegExp(`${after.id.slice(0, 16)} │ pay\\.model +│ current`));
+    expect(list.stdout).toMatch(new RegExp(`${before.id.slice(0, 16)} │ pay\\.model +│ earlier`));
+    const diff = cli(["model", "diff", "pay.model"]);
+    expect(diff.status, diff.stderr).toBe(0);
+    expect(diff.stdout).toContain(`pay.model~1 → pay.model\n  a  ${before.id.slice(0, 12)}  pay.model (earlier, trained `);
+    expect(diff.stdout).toMatch(/Training rows: (\d+) → \d+ \(0 entered, 1 left\)/);
+    expect(diff.stdout).toMatch(new RegExp(`− │ ${rejected.slice(0, 12)} .*rejected by curator:test, .*: test: retrain`));
+    expect(diff.stdout).toContain("Outputs: not compared (pay.model was given no heldOut rows: name some with --on <pipeline>.<cell>).");
+    const on = cli(["model", "diff", before.id.slice(0, 10), "pay.model", "--on", "pay.queries", "--json"]);
+    expect(on.status, on.stderr).toBe(0);
+    const json = JSON.parse(on.stdout) as { a: { id: string; state: string }; rows: { removed: { id: string }[] }; outputs: { on: string; rows: number } };
+    expect(json.a).toMatchObject({ id: before.id, state: "earlier" });
+    expect(json.rows.removed.map((r) => r.id)).toEqual([rejected]);
+    expect(json.outputs).toMatchObject({ on: "pay.queries" });
+    expect(cli(["model", "diff", "pay.model", "pay.model"]).stdout).toContain("The same model: nothing differs.");
+    const bad = cli(["model", "diff", before.id.slice(0, 10)]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("name the model to compare");
+  });
+});
