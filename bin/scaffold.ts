@@ -15,7 +15,7 @@ export type ScaffoldDatanet = Pick<DatanetDetail, "spec" | "summary" | "labels">
 /** The cells the scaffold declares besides the Datanet's own. */
 export const SCAFFOLD_CELLS = [
   "train", "queries", "contributors", "labels", "base_slice", "base", "model", "usage", "influence", "influence_topk",
-  "contributor_influence", "datanet_influence", "self_influence", "receipts", "rewards", "flags", "label_errors", "decisions",
+  "contributor_influence", "datanet_influence", "self_influence", "receipts", "rewards", "flags", "label_errors", "decisions", "last_retrain",
 ] as const;
 
 /**
@@ -85,7 +85,8 @@ function header(pipelineName: string, d: ScaffoldDatanet, cell: string): string[
     ...comment(`This file is yours to edit: every command reads it as it is when it runs, and a changed cell reruns with its readers. ` +
       `The cells: the Datanet's approved contributions (\`${cell}\`); a base classifier trained on a quarter of the training split; ` +
       `a LoRA adapter fine-tuned on the whole training split; TracIn influence of every training contribution on every ` +
-      `executed, paid inference, with receipts and the reward split; curation flags, label-error scores and curators' decisions.`),
+      `executed, paid inference, with receipts and the reward split; curation flags, label-error scores, curators' decisions ` +
+      `and what the last retrain changed.`),
   ];
 }
 
@@ -123,7 +124,7 @@ export function scaffoldPipeline(pipelineName: string, d: ScaffoldDatanet): stri
   const cell = datanetCellName(name);
   const ref = (c: string) => "${" + JSON.stringify(c) + "}";
   const text = d.spec.kind !== "features";
-  const imports = ["baseModel", "datanet", "finetune", ...(text ? ["hashedNgrams"] : []), "labelErrors", "pipeline", "receipts", "rewardSplit", "selfInfluence", "sql", "tracin", "usageLedger", "validate", "validations"];
+  const imports = ["baseModel", "datanet", "finetune", ...(text ? ["hashedNgrams"] : []), "labelErrors", "pipeline", "receipts", "retrainDiff", "rewardSplit", "selfInfluence", "sql", "tracin", "usageLedger", "validate", "validations"];
   const example = text ? '"some text"' : `'[0, 0.5, …]'`;
   const what = text ? "" : `   (a JSON array of ${d.spec.featureDim ? n(d.spec.featureDim) : "its"} numbers)`;
   return [
@@ -164,6 +165,9 @@ export function scaffoldPipeline(pipelineName: string, d: ScaffoldDatanet): stri
     `  label_errors: labelErrors({ model: "model", data: ${JSON.stringify(cell)} }),`,
     "  // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).",
     `  decisions: validations(${lit}),`,
+    "  // What the last retrain changed (a curator's decision retrains the model): the model it",
+    "  // superseded against this one, their training rows and their predictions on the held-out rows.",
+    '  last_retrain: retrainDiff({ model: "model", on: "queries" }),',
     "});",
     "",
   ].join("\n");

@@ -120,6 +120,15 @@ export { spearman, pearson, ranks, auc, recallAtK } from "./quality/metrics.ts";
 export { retrainOn } from "./quality/retrain.ts";
 // What if these contributions had never been given: a retrain without them, beside TracIn's estimate.
 export { counterfactual, compareOutputs, accuracyAndLoss } from "./quality/counterfactual.ts";
+// What a model cell's last retrain changed, and two models compared (`tracebook model diff`).
+export { retrainDiff } from "./quality/retrain-diff.ts";
+export type { RetrainDiffParams } from "./quality/retrain-diff.ts";
+export { compareBehaviour } from "./quality/behaviour.ts";
+export type { Behaviour, ChangedOutput } from "./quality/behaviour.ts";
+export { diffLineage, diffSettings } from "./factory/diff.ts";
+export type { LineageDiff, RowChange, RowsDiff, SettingChange } from "./factory/diff.ts";
+export { cellModels, modelHistory, paidUse } from "./factory/catalog.ts";
+export type { CellModel, ModelEntry } from "./factory/catalog.ts";
 export type { CounterfactualParams, OutputChange, ComparisonSummary } from "./quality/counterfactual.ts";
 export { canonicalRemoval, describeRemoval, splitRows, untrainedIds } from "./quality/removal.ts";
 export type { Removal } from "./quality/removal.ts";

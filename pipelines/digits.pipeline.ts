@@ -1,7 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
 // training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
 // every training image on every held-out image, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -40,6 +40,9 @@ export default pipeline("digits", {
   label_errors: labelErrors({ model: "model", data: "digits" }),
   // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).
   decisions: validations("digits"),
+  // What the last retrain changed (a curator's decision retrains the model): the model it
+  // superseded against this one, their training rows and their predictions on the held-out rows.
+  last_retrain: retrainDiff({ model: "model", on: "queries" }),
   // Approximations to compare against exact TracIn in the Influence explorer (rewards use
   // `influence`). Declared last, so a recompute settles the rewards first. (No projection variant:
   // it runs on TF.js, ~15 s here, every retrain.)

@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -45,6 +45,9 @@ export default pipeline("mail", {
   label_errors: labelErrors({ model: "model", data: "mail" }),
   // Curators' decisions on the validation trail (a kept row leaves the queue notebook too).
   decisions: validations("mail-spam"),
+  // What the last retrain changed (a curator's decision retrains the model): the model it
+  // superseded against this one, their training rows and their predictions on the held-out rows.
+  last_retrain: retrainDiff({ model: "model", on: "queries" }),
   // Approximations to compare against exact TracIn in the Influence explorer (rewards use
   // `influence`). Declared last, so a recompute settles the rewards first. (No projection variant:
   // it runs on TF.js, ~13 s here, every retrain.)

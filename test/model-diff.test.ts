@@ -1,7 +1,8 @@
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runPipeline } from "../cells/index.ts";
+import { pipeline, retrainDiff, runPipeline } from "../cells/index.ts";
+import { outputOf } from "./helpers/workspace.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { cellModels, cellOutput, modelHistory, resolveModel } from "../cells/factory/catalog.ts";
 import { diffLineage, diffSettings } from "../cells/factory/diff.ts";
@@ -12,6 +13,10 @@ import payPipeline from "./fixtures/pay.pipeline.ts";
 import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
+// The pay pipeline, and what its model's last retrain changed.
+const withDiff = pipeline("pay", [...payPipeline.cells], { last_retrain: retrainDiff({ model: "model", on: "queries" }) });
+
+interface DiffRow { level: string; model_a: string | null; model_b: string; change: string | null; scope: string | null; id: string | null; verdict: string | null; reason: string | null; prediction_a: string | null; prediction_b: string | null; compared: number | null; changed: number | null; rows_a: number | null; rows_b: number; accuracy_a: number | null; accuracy_b: number | null; field: string | null }
 
 describe("model history and diff", () => {
   let ws: Workspace;
@@ -19,14 +24,16 @@ describe("model history and diff", () => {
   let before: ModelManifest, after: ModelManifest;
   let rejected: string;
   let closed = false;
+  let firstDiff: DiffRow[];
 
   beforeAll(async () => {
-    ws = await payWorkspace();
+    ws = await payWorkspace(withDiff);
     home = ws.home;
     before = await resolveModel(ws, "pay.model");
+    firstDiff = await ws.rows<DiffRow>(`select * from read_parquet('${await outputOf(ws, "pay", "last_retrain")}')`);
     [{ id: rejected }] = (await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1")) as [{ id: string }];
     await rejectATrainingRow(ws);
-    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
+    expect((await runPipeline(ws, withDiff)).failed).toEqual([]);
     after = await resolveModel(ws, "pay.model");
   }, 120_000);
   afterAll(() => {
@@ -90,6 +97,22 @@ describe("model history and diff", () => {
     const self = await compareBehaviour(ws, after, after, rows.relation, rows.name);
     expect(self.changed).toEqual([]);
     expect(self.a).toEqual(self.b);
+  });
+
+  it("keeps what the last retrain changed as a cell, for the notebooks", async () => {
+    // Trained once: nothing to compare yet.
+    expect(firstDiff).toMatchObject([{ level: "model", model_a: null, model_b: before.id, changed: null }]);
+    const got = await ws.rows<DiffRow>(`select * from read_parquet('${await outputOf(ws, "pay", "last_retrain")}')`);
+    const rows = await cellOutput(ws, "pay.queries");
+    const outputs = await compareBehaviour(ws, before, after, rows.relation, rows.name);
+    const lineage = await diffLineage(ws, before, after);
+    const [model, ...rest] = got;
+    expect(model).toMatchObject({ level: "model", model_a: before.id, model_b: after.id, rows_a: lineage.rows.a, rows_b: lineage.rows.b, compared: outputs.rows, changed: outputs.changed.length });
+    expect(model!.accuracy_a).toBeCloseTo(outputs.a!.accuracy, 12);
+    expect(rest.filter((r) => r.level === "setting").map((r) => r.field)).toEqual(["base"]);
+    expect(rest.filter((r) => r.level === "row").map((r) => [r.change, r.scope, r.id, r.verdict, r.reason]))
+      .toEqual([["left", "model", rejected, "rejected", "test: retrain"], ["left", "base", rejected, "rejected", "test: retrain"]]);
+    expect(rest.filter((r) => r.level === "output").map((r) => r.id).sort()).toEqual(outputs.changed.map((c) => c.id).sort());
   });
 
   it("answers from the command line", () => {

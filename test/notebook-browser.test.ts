@@ -426,6 +426,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       }
       await settled(page);
       await settled(reviewer);
+      // What the retrain changed: the row that left, with the curator's record, and the held-out predictions.
+      await expect.poll(() => page.locator("#retrain-rows").textContent(), { timeout: 60_000 }).toContain(id.slice(0, 12));
+      const left = (await page.locator("#retrain-rows tr", { hasText: id.slice(0, 12) }).first().textContent())!;
+      expect(left).toMatch(/left.*mallory.*rejected.*rejected.*test:ann.*markup and script in a contribution/);
+      const card = (await page.locator("#retrain").textContent())!.replace(/\s+/g, " ");
+      expect(card).toMatch(/→ .* \(trained .*\): \d+ training rows left and \d+ entered .* On the \d+ held-out rows, accuracy [\d.]+% → [\d.]+%, mean loss [\d.]+ → [\d.]+; \d+ predictions? changed\./);
+      const changed = Number(await page.locator("#retrain-changed").textContent());
+      expect(await page.locator("#retrain-outputs li").count()).toBe(Math.min(changed, 20));
       await page.screenshot({ path: path.join(SCREENS, "curation-queue-after-rejection.png"), fullPage: true });
       await reviewer.screenshot({ path: path.join(SCREENS, "contributors-and-rewards-after-rejection.png"), fullPage: true });
       console.log(`rejected ${id.slice(0, 12)} from the page; server log:\n  ${log.slice(-30).join("\n  ")}`);

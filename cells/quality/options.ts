@@ -4,6 +4,7 @@ import { projection, tracinMode } from "../attribution/options.ts";
 import type { CounterfactualParams } from "./counterfactual.ts";
 import type { MislabelParams } from "./mislabel.ts";
 import type { ModeSpec } from "./cells.ts";
+import type { RetrainDiffParams } from "./retrain-diff.ts";
 
 // The options of the attribution-quality cells, as schemas a pipeline file is checked against (graph/options.ts).
 
@@ -25,3 +26,5 @@ export const counterfactualOptions: z.ZodType<CounterfactualParams> = options({
   without: options({ contributors: names, datanets: names, ids: names }),
   onlyTrained: z.boolean().optional(), replicateSeed: seed.optional(), mode: tracinMode.optional(), projection: projection.optional(),
 });
+
+export const retrainDiffOptions: z.ZodType<RetrainDiffParams> = options({ model: cellName, on: cellName });

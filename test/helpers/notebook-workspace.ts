@@ -32,7 +32,7 @@ export const HOSTILE = [
  * the rule flags, the label-error scores and the curators' decisions the notebooks read.
  */
 export function pipelineSource(): string {
-  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, rewardSplit, sql, tracin, validate, validations } from ${JSON.stringify(CELLS)};
+  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, retrainDiff, rewardSplit, sql, tracin, validate, validations } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("nbtest", {
   notes: datanet("notes", { status: "approved" }),
@@ -49,6 +49,7 @@ export default pipeline("nbtest", {
   flags: validate("notes"),
   label_errors: labelErrors({ model: "model", data: "notes" }),
   decisions: validations(["notes", "tips"]),
+  last_retrain: retrainDiff({ model: "model", on: "queries" }),
   influence_last_layer: tracin({ model: "model", train: "train", test: "usage", topK: 5, mode: "last-layer" }),
 });
 `;
