@@ -18,6 +18,20 @@ interface DecideOptions {
 
 const VERBS: readonly [string, Action][] = [["approve", "approved"], ["reject", "rejected"], ["quarantine", "quarantined"], ["keep", KEEP]];
 
+/** A bulk decision lists its first rows, not hundreds: the trail keeps every one (`--json` prints them all). */
+const LISTED = 20;
+function listed(lines: string[]): void {
+  for (const line of lines.slice(0, lines.length > LISTED ? 10 : LISTED)) console.log(line);
+  if (lines.length > LISTED) console.log(`… and ${lines.length - 10} more (--json lists them all)`);
+}
+
+/** How many times each value occurs, in order of first appearance. */
+function countEach(values: string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of values) out.set(v, (out.get(v) ?? 0) + 1);
+  return out;
+}
+
 /** `tracebook curate …`: the review queue of a Datanet, curators' decisions (also in bulk), reputation. */
 export function registerCurate(program: Command): void {
   const group = program.command("curate").description("review a Datanet: the ranked queue of flagged and likely mislabelled contributions, decisions, reputation");
@@ -103,10 +117,11 @@ export function registerCurate(program: Command): void {
           if (opts.dryRun) {
             const would = out.targets.filter((t) => t.status !== verdict);
             console.log(`would ${verb} ${would.length} contribution${would.length === 1 ? "" : "s"} (rule: ${out.rule}):`);
-            for (const t of would) console.log(`  ${shortId(t.id)} (${t.datanet}): ${word(t.status, verdict === KEEP ? t.status : verdict)}`);
+            listed(would.map((t) => `  ${shortId(t.id)} (${t.datanet}): ${word(t.status, verdict === KEEP ? t.status : verdict)}`));
           } else {
-            for (const r of out.results) console.log(`${verdict === KEEP ? "kept" : verdict} ${shortId(r.id)} (${r.datanet}): ${word(r.from, r.to)}`);
-            console.log(`${out.results.length} decision${out.results.length === 1 ? "" : "s"} recorded (rule: ${out.rule})`);
+            listed(out.results.map((r) => `${verdict === KEEP ? "kept" : verdict} ${shortId(r.id)} (${r.datanet}): ${word(r.from, r.to)}`));
+            const moves = [...countEach(out.results.map((r) => `${r.datanet}: ${word(r.from, r.to)}`))].map(([move, n]) => `${n} ${move}`).join("; ");
+            console.log(`${out.results.length} decision${out.results.length === 1 ? "" : "s"} recorded (rule: ${out.rule})${out.results.length > LISTED ? `: ${moves}` : ""}`);
           }
           for (const line of skipLines) console.log(line);
           if (preview) console.log(`\n${preview.text}`);
