@@ -62,6 +62,9 @@ describe("importing user files", () => {
     ["invalid UTF-8", () => ["reviews", write("u.csv", Buffer.concat([Buffer.from("body,label,who\nok,pos,a\nbad \xff here,pos,a\n", "latin1")])), textCols], /invalid UTF-8/, { row: 2, field: "body" }],
     ["a row over the size cap", () => ["reviews", write("big.jsonl", JSON.stringify({ body: "é".repeat(MAX_TEXT_BYTES / 2 + 1), label: "pos", who: "a" }) + "\n"), textCols], /exceed the cap/, { row: 1, field: "body" }],
     ["an empty label", () => ["reviews", write("el.csv", "body,label,who\nx,,a\n"), textCols], /value is empty/, { row: 1, field: "label" }],
+    // A message with only a subject line: the file has its words in a column no option named.
+    ["an empty text beside a title column not named", () => ["reviews", write("st.csv", "subject,body,label,who\nhello,ok,pos,a\nwin now,,neg,b\n"), textCols],
+      /text is empty, and no title was named: the file has a "subject" column \(--title subject\); a row with a title and no text is kept/, { row: 2, field: "body" }],
     ["an unknown Datanet name", () => ["reviewz", write("ok.csv", "body,label,who\nx,pos,a\n"), textCols], /unknown Datanet "reviewz" \(known: points, reviews\); pass --create/, {}],
     ["an unsupported format", () => ["reviews", write("x.xlsx", "PK"), textCols], /unsupported file type/, {}],
     ["a kind that differs from the Datanet's", () => ["points", write("k.csv", "body,label,who\nx,pos,a\n"), textCols], /holds features contributions; this file was mapped as text/, {}],

@@ -56,12 +56,21 @@ export async function importFile(
     testFraction: options.testFraction ?? 0.2,
   };
   const status = options.status ?? "pending";
-  return ingest(ws, spec, mapRecords(set, mapping, new Date()), {
-    mode: options.replace ? "replace" : existing ? "append" : "create",
-    status,
-    validator: options.validator ?? `${FILE_IMPORTER}:${process.env.USER ?? "user"}`,
-    statusReason: status === "pending" ? undefined : `import --status ${status}`,
-    importer: FILE_IMPORTER,
-    sourceSha256: sha256Hex(fs.readFileSync(file)),
-  });
+  try {
+    return await ingest(ws, spec, mapRecords(set, mapping, new Date()), {
+      mode: options.replace ? "replace" : existing ? "append" : "create",
+      status,
+      validator: options.validator ?? `${FILE_IMPORTER}:${process.env.USER ?? "user"}`,
+      statusReason: status === "pending" ? undefined : `import --status ${status}`,
+      importer: FILE_IMPORTER,
+      sourceSha256: sha256Hex(fs.readFileSync(file)),
+    });
+  } catch (err) {
+    // A message with only a subject line is a real contribution: say where its words are.
+    const titled = mapping.title === undefined ? set.columns.find((c) => /^(title|subject|headline|summary)$/i.test(c)) : undefined;
+    if (err instanceof InputError && err.reason === "text is empty" && titled) {
+      throw new InputError(`text is empty, and no title was named: the file has a "${titled}" column (--title ${titled}); a row with a title and no text is kept`, { file: err.file, row: err.row, field: err.field });
+    }
+    throw err;
+  }
 }
