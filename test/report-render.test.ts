@@ -8,32 +8,13 @@ import { contentSecurityPolicy, cspHash, STYLESHEET } from "../reports/render/st
 import { REPORT_FORMAT, runIdOf, type ReportDocument, type ReportFacts } from "../reports/facts.ts";
 import { reportErrors } from "../reports/schema.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
+import { golden } from "./helpers/golden.ts";
 
 // Golden files, in the manner of Observable Framework (test/input → test/output) and Observable
 // Plot's snapshot tests: a missing expected file is written (except in CI); a mismatch writes
 // <name>-changed.<ext> beside it and fails, so the difference can be opened and compared.
 const INPUT = path.resolve("test/input/report/pay.facts.json");
 const OUTPUT = path.resolve("test/output/report");
-
-/** Compare with the golden file; true when equal (or just generated). Writes <name>-changed on a mismatch. */
-function golden(name: string, actual: string, normalise: (s: string) => string = (s) => s): boolean {
-  const file = path.join(OUTPUT, name);
-  const changed = file.replace(/(\.[a-z]+)$/, "-changed$1");
-  if (!fs.existsSync(file)) {
-    if (process.env.CI === "true") throw new Error(`missing golden file ${file}`);
-    console.warn(`! generating ${file}`);
-    fs.mkdirSync(OUTPUT, { recursive: true });
-    fs.writeFileSync(file, actual);
-    return true;
-  }
-  const equal = normalise(fs.readFileSync(file, "utf8")) === normalise(actual);
-  if (equal) fs.rmSync(changed, { force: true });
-  else {
-    console.warn(`! generating ${changed}`);
-    fs.writeFileSync(changed, actual);
-  }
-  return equal;
-}
 
 /**
  * Plot's rule for SVG snapshots: numbers to one decimal (float noise across platforms must not
@@ -54,14 +35,14 @@ const facts = JSON.parse(fs.readFileSync(INPUT, "utf8")) as ReportFacts;
 describe("report rendering (golden files)", () => {
   it("renders the fixed pipeline's facts to the golden page", () => {
     const page = renderHtml(facts, runIdOf(facts));
-    expect(golden("pay.html", normaliseHtml(page)), "pay.html must match its golden file (see pay-changed.html)").toBe(true);
+    expect(golden(OUTPUT, "pay.html", normaliseHtml(page)), "pay.html must match its golden file (see pay-changed.html)").toBe(true);
   });
 
   it("renders each chart to its golden SVG", () => {
     const rendered = charts(facts);
     expect(rendered.map((c) => c.name)).toEqual(["payouts", "influence", "datanets"]);
     // Every chart is compared (and its -changed file written) before the test fails.
-    const mismatched = rendered.filter((c) => !golden(`pay-${c.name}.svg`, `${normaliseSvg(c.svg.markup)}\n`, normaliseSvg)).map((c) => `pay-${c.name}-changed.svg`);
+    const mismatched = rendered.filter((c) => !golden(OUTPUT, `pay-${c.name}.svg`, `${normaliseSvg(c.svg.markup)}\n`, normaliseSvg)).map((c) => `pay-${c.name}-changed.svg`);
     expect(mismatched, "charts must match their golden SVG files").toEqual([]);
   });
 

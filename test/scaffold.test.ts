@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { datanetCellName, scaffoldPipeline, type ScaffoldDatanet } from "../bin/scaffold.ts";
 import { decodeMail } from "../datasets/mail-spam/mime.ts";
 import { tempDir } from "./helpers/workspace.ts";
+import { golden } from "./helpers/golden.ts";
 
 // `tracebook new`: the generated pipeline source against golden files (test/output/scaffold; a
 // mismatch writes <name>-changed.txt beside the expected file and fails), then the whole flow a
@@ -12,26 +13,6 @@ import { tempDir } from "./helpers/workspace.ts";
 
 const OUTPUT = path.resolve("test/output/scaffold");
 const BIN = path.resolve("bin/tracebook.js");
-
-/** Compare with the golden file; true when equal (or just generated). Writes <name>-changed.txt on a mismatch. */
-function golden(name: string, actual: string): boolean {
-  const file = path.join(OUTPUT, `${name}.txt`);
-  const changed = path.join(OUTPUT, `${name}-changed.txt`);
-  if (!fs.existsSync(file)) {
-    if (process.env.CI === "true") throw new Error(`missing golden file ${file}`);
-    console.warn(`! generating ${file}`);
-    fs.mkdirSync(OUTPUT, { recursive: true });
-    fs.writeFileSync(file, actual);
-    return true;
-  }
-  const equal = fs.readFileSync(file, "utf8") === actual;
-  if (equal) fs.rmSync(changed, { force: true });
-  else {
-    console.warn(`! generating ${changed}`);
-    fs.writeFileSync(changed, actual);
-  }
-  return equal;
-}
 
 /** A Datanet as describeDatanet gives it (the parts the scaffold reads), with counts per label, split and status. */
 function described(spec: Partial<ScaffoldDatanet["spec"]> & Pick<ScaffoldDatanet["spec"], "name" | "kind">, labels: ScaffoldDatanet["labels"], contributors: number): ScaffoldDatanet {
@@ -67,11 +48,11 @@ const DIGITS = described({ name: "hand-digits", kind: "features", featureDim: 78
 
 describe("tracebook new: the generated pipeline (golden files)", () => {
   it("writes the text pipeline", () => {
-    expect(golden("support.pipeline", scaffoldPipeline("support", SUPPORT)), "compare test/output/scaffold/support.pipeline-changed.txt with support.pipeline.txt").toBe(true);
+    expect(golden(OUTPUT, "support.pipeline.txt", scaffoldPipeline("support", SUPPORT)), "compare test/output/scaffold/support.pipeline-changed.txt with support.pipeline.txt").toBe(true);
   });
 
   it("writes the feature pipeline", () => {
-    expect(golden("hand-digits.pipeline", scaffoldPipeline("hand-digits", DIGITS)), "compare test/output/scaffold/hand-digits.pipeline-changed.txt with hand-digits.pipeline.txt").toBe(true);
+    expect(golden(OUTPUT, "hand-digits.pipeline.txt", scaffoldPipeline("hand-digits", DIGITS)), "compare test/output/scaffold/hand-digits.pipeline-changed.txt with hand-digits.pipeline.txt").toBe(true);
   });
 
   it("names the Datanet's cell so no other cell or odd name collides", () => {
