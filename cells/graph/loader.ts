@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import module from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PipelineError } from "./cell.ts";
@@ -7,6 +8,19 @@ import type { Workspace } from "../store/workspace.ts";
 import { pipelineFiles } from "./runs.ts";
 
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+let selfImport = false;
+/**
+ * `import … from "tracebook"` in a pipeline file anywhere on disk means this engine: a resolve
+ * hook (self-import.mjs) registered once, before the first pipeline loads, by whichever program
+ * loads it (the CLI, a script of one's own). Registered after the TypeScript loader, so it is
+ * asked first and hands the engine's file to that loader.
+ */
+function registerSelfImport(): void {
+  if (selfImport) return;
+  selfImport = true;
+  module.register("./self-import.mjs", import.meta.url);
+}
 
 /** Whether a pipeline argument is a file path (a module) rather than a name. */
 export function isPipelinePath(nameOrPath: string): boolean {
@@ -37,6 +51,7 @@ export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd()): st
  */
 export async function loadPipeline(nameOrPath: string, options: { fresh?: boolean; cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
   const file = resolvePipelineFile(nameOrPath, options.cwd);
+  registerSelfImport();
   const url = pathToFileURL(file).href + (options.fresh ? `?v=${fs.statSync(file).mtimeMs}-${Date.now()}` : "");
   let mod: { default?: Pipeline };
   try {

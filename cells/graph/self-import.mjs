@@ -2,7 +2,7 @@
 // anywhere on disk (a data scientist's own folder, with no node_modules) means this engine, the
 // one the command is running. Another copy would be a second engine: cells made by it would not
 // be the cells this scheduler fingerprints and runs.
-const ENGINE = new URL("../cells/index.ts", import.meta.url).href;
+const ENGINE = new URL("../index.ts", import.meta.url).href;
 
 export async function resolve(specifier, context, nextResolve) {
   // Handed on as a file URL, so the TypeScript loader resolves (and later compiles) it as its own.
