@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseModel, datanet, finetune, gradientFeatures, hashedNgrams, pipeline, receiptHash, receipts, runPipeline, selfInfluence, sql, tracin, type Pipeline } from "../cells/index.ts";
 import { readManifest } from "../cells/factory/store.ts";
+import { snippets } from "../cells/attribution/cells.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
@@ -81,6 +82,14 @@ describe("attribution cells on a small Datanet", () => {
     tampered.contributor_shares.reverse();
     tampered.prediction = tampered.prediction === "spam" ? "ham" : "spam";
     expect(receiptHash(JSON.stringify(tampered))).not.toBe(rs[0]!.receipt_hash);
+  });
+
+  it("quotes each contribution by its title and text, either alone when the other is empty", async () => {
+    await ws.run(`create or replace temp table snippet_rows as select * from (values
+      ('a', '', 'hello', 'x'), ('b', 'Hi', '', 'x'), ('c', 'Hi', 'there', 'x'), ('d', '', '', 'y'), ('e', '  ', e'\\n world \\n  again', 'x'), ('f', null, 'only text', 'x')
+    ) as t(id, title, text, label)`);
+    const got = await snippets(ws, "snippet_rows");
+    expect(Object.fromEntries(got)).toEqual({ a: "hello", b: "Hi", c: "Hi — there", d: "label y", e: "world again", f: "only text" });
   });
 
   it("scores self-influence for every training contribution", async () => {

@@ -20,6 +20,12 @@ import { canonicalJson } from "../graph/fingerprint.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
 export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
+/**
+ * The tracin cell's own: its table also quotes each contribution (`text`), which the other
+ * attribution cells do not. 3: a contribution without a title is quoted by its text alone (it
+ * began " — "). A bump re-traces every query once; the scores are what they were.
+ */
+export const TRACIN_VERSION = "3";
 
 export { DUPLICATE_CONTENT } from "./duplicate.ts";
 
@@ -57,14 +63,14 @@ export function tracinCell(p: TracinParams): Cell {
   const subset = params.checkpoints ?? "all";
   return {
     kind: "tracin",
-    version: ATTRIBUTION_VERSION,
+    version: TRACIN_VERSION,
     params,
     inputs: [p.model, p.train, p.test],
     source: () => attributionSource(params.mode),
     async run(ctx) {
       // Rows of queries an earlier run traced under the same model, training rows and settings
       // are taken over; only the rest (new inferences, above all) are traced.
-      const prior = await priorTrace(ctx, { version: ATTRIBUTION_VERSION, paramsJson: canonicalJson(params), model: params.model, train: params.train, test: params.test });
+      const prior = await priorTrace(ctx, { version: TRACIN_VERSION, paramsJson: canonicalJson(params), model: params.model, train: params.train, test: params.test });
       const all = ctx.inputs[params.test]!.relation;
       const test = { name: params.test, relation: prior ? `(select * from ${all} where id not in (select id from ${prior.reused}))` : all };
       const [{ n: fresh }] = (await ctx.ws.rows<{ n: bigint }>(`select count(*) as n from ${test.relation}`)) as [{ n: bigint }];
@@ -229,7 +235,8 @@ export async function snippets(ws: Workspace, relation: string): Promise<Map<str
   const title = cols.includes("title") ? "coalesce(title, '')" : "''";
   const text = cols.includes("text") ? "coalesce(text, '')" : "''";
   const rows = await ws.rows<{ id: string; s: string }>(
-    `select id, case when ${title} = '' and ${text} = '' then 'label ' || label else left(regexp_replace(${title} || ' — ' || ${text}, '\\s+', ' ', 'g'), 160) end as s from ${relation}`,
+    `select id, case when q = '' then 'label ' || label else left(q, 160) end as s
+     from (select id, label, trim(regexp_replace(concat_ws(' — ', nullif(trim(${title}), ''), nullif(trim(${text}), '')), '\\s+', ' ', 'g')) as q from ${relation})`,
   );
   return new Map(rows.map((r) => [r.id, r.s]));
 }
