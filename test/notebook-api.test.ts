@@ -265,6 +265,10 @@ describe("what tracebook dev serves and watches by default", () => {
     const withFiles = defaultPipelines([nb("mail")], ["gone", "lost", "notes"], cwd, recorded);
     expect(withFiles.watched).toEqual(["mail", "gone", "notes"]);
     expect(withFiles.watchSpecs).toEqual(["mail", elsewhere, "notes"]); // found by name first
+    // A pipeline that has run a quality evaluation (minutes of retraining) is served, not watched.
+    const evaluations = defaultPipelines([nb("mail")], ["gone", "notes"], cwd, recorded, new Set(["notes"]));
+    expect(evaluations.specs).toEqual(["mail", "gone", "notes"]);
+    expect(evaluations.watched).toEqual(["mail", "gone"]);
   });
 });
 

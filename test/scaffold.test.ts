@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
-import { datanetCellName, scaffoldPipeline, type ScaffoldDatanet } from "../bin/scaffold.ts";
+import { datanetCellName, scaffoldPipeline, scaffoldQualityPipeline, type ScaffoldDatanet } from "../bin/scaffold.ts";
 import { decodeMail } from "../datasets/mail-spam/mime.ts";
 import { tempDir } from "./helpers/workspace.ts";
 import { golden } from "./helpers/golden.ts";
@@ -49,6 +49,10 @@ const DIGITS = described({ name: "hand-digits", kind: "features", featureDim: 78
 describe("tracebook new: the generated pipeline (golden files)", () => {
   it("writes the text pipeline", () => {
     expect(golden(OUTPUT, "support.pipeline.txt", scaffoldPipeline("support", SUPPORT)), "compare test/output/scaffold/support.pipeline-changed.txt with support.pipeline.txt").toBe(true);
+  });
+
+  it("writes the quality pipeline beside it, reusing its cells up to the model", () => {
+    expect(golden(OUTPUT, "support-quality.pipeline.txt", scaffoldQualityPipeline("support", SUPPORT)), "compare test/output/scaffold/support-quality.pipeline-changed.txt with support-quality.pipeline.txt").toBe(true);
   });
 
   it("writes the feature pipeline", () => {
@@ -115,9 +119,9 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     const added = (JSON.parse(imported.out) as { contributionsAdded: number }).contributionsAdded;
 
     // Before any approval: the files, then what to do first.
-    const made = tracebook(["new", "support", "--datanet", "support"]);
+    const made = tracebook(["new", "support", "--datanet", "support", "--quality"]);
     expect(made.code, made.err).toBe(0);
-    for (const f of ["pipelines/support.pipeline.ts", "package.json", "tsconfig.json"]) expect(made.out).toContain(`Wrote ${path.join(dir, f)}`);
+    for (const f of ["pipelines/support.pipeline.ts", "pipelines/support-quality.pipeline.ts", "package.json", "tsconfig.json"]) expect(made.out).toContain(`Wrote ${path.join(dir, f)}`);
     expect(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))).toEqual({ private: true, type: "module" });
     const tsconfig = JSON.parse(fs.readFileSync(path.join(dir, "tsconfig.json"), "utf8")) as { compilerOptions: { paths: Record<string, string[]>; strict: boolean }; include: string[] };
     expect(tsconfig.compilerOptions.paths.tracebook).toEqual([path.resolve("cells/index.ts")]);
@@ -127,7 +131,7 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     const next = made.out.slice(made.out.indexOf("no approved contributions"));
     expect(next).toContain(`(${added} pending)`);
     // Steps in order: approve, run, infer, rewards, report, dev; the workspace named once, as it is not ./.tracebook.
-    const order = [`export TRACEBOOK_HOME=${home}`, `tracebook curate approve --datanet support --where "status = 'pending'"`, "tracebook run support", "tracebook infer support --model model", "tracebook rewards support", "tracebook report support", "tracebook dev --pipeline support"];
+    const order = [`export TRACEBOOK_HOME=${home}`, `tracebook curate approve --datanet support --where "status = 'pending'"`, "tracebook run support", "tracebook infer support --model model", "tracebook rewards support", "tracebook report support", "tracebook dev --pipeline support", "tracebook run support-quality"];
     const at = order.map((s) => next.indexOf(s));
     expect(at.every((i) => i >= 0) && at.every((i, k) => k === 0 || i > at[k - 1]!), `${next}\nmust list, in order: ${order.join(" · ")}`).toBe(true);
 
@@ -136,6 +140,12 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     const run = tracebook(["run", "support"]);
     expect(run.code, run.err + run.out).toBe(0);
     expect(run.out).toMatch(/✓ rewards +reward-split/);
+    // The quality pipeline reuses the model just trained (the same cells, the same fingerprints): nothing is trained again up to it.
+    const quality = tracebook(["run", "support-quality", "--cell", "model"]);
+    expect(quality.code, quality.err + quality.out).toBe(0);
+    expect(quality.out).toMatch(/✓ base +base-model .*reused a cached artifact/);
+    expect(quality.out).toMatch(/✓ model +finetune .*reused a cached artifact/);
+    expect(quality.out).not.toMatch(/loco|lds|mislabel/);
     const inferred = tracebook(["infer", "support", "--model", "model", "Congratulations! You have won a free cruise. Click here to claim your prize", "--fee", "0.01", "--settle"]);
     expect(inferred.code, inferred.err).toBe(0);
     expect(inferred.out).toMatch(/recipients in all, receipt [0-9a-f]{12}/);

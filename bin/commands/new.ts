@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
-import { PIPELINE_NAME, countOf, datanetCellName, labelCounts, scaffoldPipeline } from "../scaffold.ts";
+import { PIPELINE_NAME, countOf, datanetCellName, labelCounts, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
 import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
@@ -13,7 +13,7 @@ import { pipelineFiles } from "../../cells/graph/runs.ts";
 /** This checkout: the engine a generated pipeline imports as "tracebook". */
 const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-interface NewOpts { datanet: string; dir?: string; force?: boolean; json?: boolean }
+interface NewOpts { datanet: string; dir?: string; force?: boolean; quality?: boolean; json?: boolean }
 
 /** A word for a shell command line: quoted when it holds anything but plain path characters. */
 function sh(word: string): string {
@@ -46,6 +46,7 @@ export function registerNew(program: Command): void {
     .requiredOption("--datanet <name>", "the Datanet it trains on (tracebook datanet list)")
     .option("--dir <folder>", "folder to write into (default: the current directory); commands find the pipeline by name when run from it")
     .option("--force", "overwrite an existing pipeline file of that name")
+    .option("--quality", "also write <pipeline>-quality: how far its influence scores can be trusted (LOCO, LDS, mislabel detection), run by hand")
     .option("--json", "print {files, pipeline, datanet}")
     .action(async (name: string, opts: NewOpts, command: Command) => {
       if (!PIPELINE_NAME.test(name)) {
@@ -58,6 +59,7 @@ export function registerNew(program: Command): void {
         throw new InputError(`${dir} is inside this checkout (${PROJECT_ROOT}): write your pipeline in a folder of your own (--dir <folder>)`);
       }
       const file = path.join(dir, "pipelines", `${name}.pipeline.ts`);
+      const qualityFile = opts.quality ? path.join(dir, "pipelines", `${qualityName(name)}.pipeline.ts`) : null;
       const packageFile = path.join(dir, "package.json");
       const tsconfigFile = path.join(dir, "tsconfig.json");
       await withWorkspace(command, async (ws) => {
@@ -66,13 +68,16 @@ export function registerNew(program: Command): void {
           throw new InputError(`unknown Datanet "${opts.datanet}" (known: ${known.join(", ") || "none: import one with tracebook datanet import <name> <file> --create …"})`);
         }
         // A pipeline's name keys its runs and its usage ledger: two files under one name would settle each other's inferences.
-        const recorded = (await pipelineFiles(ws)).get(name);
-        const own = path.join(PROJECT_ROOT, "pipelines", `${name}.pipeline.ts`);
-        const taken = recorded && fs.existsSync(recorded) ? recorded : fs.existsSync(own) ? own : null;
-        if (taken && !(fs.existsSync(file) && fs.realpathSync(taken) === fs.realpathSync(file))) {
-          throw new InputError(`pipeline "${name}" is already ${taken === recorded ? "run in this workspace from" : "this project's pipeline"} ${taken}: pick another name (a pipeline's name keys its runs and its usage ledger)`);
+        const recordedFiles = await pipelineFiles(ws);
+        for (const [pipelineName, target] of [[name, file], ...(qualityFile ? [[qualityName(name), qualityFile]] : [])] as [string, string][]) {
+          const recorded = recordedFiles.get(pipelineName);
+          const own = path.join(PROJECT_ROOT, "pipelines", `${pipelineName}.pipeline.ts`);
+          const taken = recorded && fs.existsSync(recorded) ? recorded : fs.existsSync(own) ? own : null;
+          if (taken && !(fs.existsSync(target) && fs.realpathSync(taken) === fs.realpathSync(target))) {
+            throw new InputError(`pipeline "${pipelineName}" is already ${taken === recorded ? "run in this workspace from" : "this project's pipeline"} ${taken}: pick another name (a pipeline's name keys its runs and its usage ledger)`);
+          }
+          if (fs.existsSync(target) && !opts.force) throw new InputError(`${target} exists: pass --force to overwrite it, or pick another name`);
         }
-        if (fs.existsSync(file) && !opts.force) throw new InputError(`${file} exists: pass --force to overwrite it, or pick another name`);
         const hasPackage = fs.existsSync(packageFile);
         if (hasPackage) {
           let pkg: unknown;
@@ -90,6 +95,10 @@ export function registerNew(program: Command): void {
         const written: string[] = [];
         await writeFileAtomic(file, scaffoldPipeline(name, detail));
         written.push(file);
+        if (qualityFile) {
+          await writeFileAtomic(qualityFile, scaffoldQualityPipeline(name, detail));
+          written.push(qualityFile);
+        }
         if (!hasPackage) {
           await writeFileAtomic(packageFile, toJson({ private: true, type: "module" }) + "\n");
           written.push(packageFile);
@@ -103,6 +112,7 @@ export function registerNew(program: Command): void {
         const { spec, summary } = detail;
         const labels = labelCounts(detail);
         console.log(`Wrote ${file}: pipeline "${name}" on Datanet "${spec.name}" (${spec.kind}, ${labels.length} label${labels.length === 1 ? "" : "s"}; its approved rows are the cell "${datanetCellName(spec.name)}").`);
+        if (qualityFile) console.log(`Wrote ${qualityFile}: pipeline "${qualityName(name)}", how far "${name}"'s influence scores can be trusted (reusing its model).`);
         if (written.includes(packageFile)) console.log(`Wrote ${packageFile}: pipeline files are ES modules ("type": "module").`);
         if (written.includes(tsconfigFile)) console.log(`Wrote ${tsconfigFile}: an editor type-checks the pipeline against this checkout's engine (${path.join(PROJECT_ROOT, "cells", "index.ts")}).`);
         for (const kept of [packageFile, tsconfigFile].filter((f) => !written.includes(f))) console.log(`Kept ${kept} as it is.`);
@@ -132,6 +142,9 @@ export function registerNew(program: Command): void {
           `tracebook report ${name}   # the attribution report`,
           `tracebook dev --pipeline ${name}   # the notebooks, live: open a page it lists with ?pipeline=${name}, e.g. /influence-explorer?pipeline=${name}`,
         );
+        if (qualityFile) {
+          steps.push(`tracebook run ${qualityName(name)}   # retrains the model many times: LOCO, LDS, mislabel detection (then \`tracebook report ${name}\` quotes them, and /attribution-quality?pipeline=${qualityName(name)} draws them)`);
+        }
         console.log(`\nNext${cd ? "" : ", from here"}:\n${steps.map((s) => `  ${s}`).join("\n")}`);
       });
     });

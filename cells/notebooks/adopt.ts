@@ -54,6 +54,7 @@ export class PipelineAdoption {
     const run = await data.pipelinesRun();
     if (!run.names.includes(pipeline)) return false;
     served.add(pipeline);
+    if (run.byHand.has(pipeline)) return false; // an evaluation: served as it is, run by hand
     const spec = watchSpec(pipeline, this.options.cwd, run.files.get(pipeline));
     if (!this.options.watch || spec === null) return false;
     if (data.watched(pipeline)) return true;

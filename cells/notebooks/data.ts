@@ -21,7 +21,15 @@ export class NotFoundError extends Error {}
 export interface RunLogPipelines {
   names: string[];
   files: ReadonlyMap<string, string>;
+  /**
+   * Pipelines that have run an attribution-quality evaluation (loco, lds, mislabel): each retrains
+   * the model for minutes, so they are run by hand and served as they are, never watched.
+   */
+  byHand: ReadonlySet<string>;
 }
+
+/** Cell kinds that retrain a model many times: a pipeline holding one is not recomputed on every change. */
+export const BY_HAND_KINDS = ["loco", "lds", "mislabel"] as const;
 
 /**
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
@@ -82,6 +90,8 @@ export class NotebookData {
       const read = await this.withWorkspace(async (ws) => ({
         names: (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline),
         files: await pipelineFiles(ws),
+        byHand: new Set((await ws.rows<{ pipeline: string }>(
+          `select distinct pipeline from runs where kind in (${BY_HAND_KINDS.map(() => "?").join(", ")})`, [...BY_HAND_KINDS])).map((r) => r.pipeline)),
       }), options);
       this.runLogPipelines = { ...read, at: Date.now() };
       return read;

@@ -101,7 +101,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const notebooks = listNotebooks(notebooksDir);
   const runLog = explicit ? null : await data.pipelinesRun({ attempts: 8 });
   const { specs, watched, watchSpecs } = runLog
-    ? defaultPipelines(notebooks, runLog.names, options.cwd, (p) => runLog.files.get(p))
+    ? defaultPipelines(notebooks, runLog.names, options.cwd, (p) => runLog.files.get(p), runLog.byHand)
     : { specs: options.pipelines!, watched: options.pipelines!.map(pipelineName), watchSpecs: options.pipelines! };
   // Read the run log before any watcher takes the workspace.
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
@@ -206,18 +206,21 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
 /**
  * What `tracebook dev` serves and watches by default: the pipelines the notebooks name and those
  * the workspace has run (a page may open any of them with `?pipeline=`). Watched: all of them
- * except pipelines only `watch: false` notebooks name (run by hand) and run pipelines whose file
+ * except pipelines only `watch: false` notebooks name (run by hand), pipelines that have run an
+ * attribution-quality evaluation (`byHand`: retrains for minutes, run by hand too), and run pipelines whose file
  * cannot be found, by name or where it was last run from (a watcher could not load them; their
  * outputs are still served). `watchSpecs` are what each watched pipeline's watcher runs.
  */
 export function defaultPipelines(
   notebooks: readonly NotebookInfo[], run: readonly string[], cwd = process.cwd(), recorded: (pipeline: string) => string | undefined = () => undefined,
+  byHand: ReadonlySet<string> = new Set(),
 ): { specs: string[]; watched: string[]; watchSpecs: string[] } {
   const named = (keep: (n: NotebookInfo) => boolean) => new Set(notebooks.filter(keep).map((n) => n.pipeline).filter((p): p is string => !!p));
   const byNotebooks = named(() => true);
   const live = named((n) => n.watch);
   const specs = [...new Set([...byNotebooks, ...run])];
-  const spec = (p: string) => (live.has(p) ? p : byNotebooks.has(p) ? null : watchSpec(p, cwd, recorded(p)));
+  // A pipeline that evaluates attribution quality (a `tracebook new --quality` one) is run by hand, as `watch: false` notebooks' are.
+  const spec = (p: string) => (live.has(p) ? p : byNotebooks.has(p) || byHand.has(p) ? null : watchSpec(p, cwd, recorded(p)));
   const watched = specs.filter((p) => spec(p) !== null);
   return { specs, watched, watchSpecs: watched.map((p) => spec(p)!) };
 }
