@@ -290,7 +290,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // A pipeline with no evaluation: the page says what to run, and shows no chart.
     await page.goto(`${server.url}attribution-quality?pipeline=nbtest`);
     await page.locator("#not-run").waitFor({ timeout: 60_000 });
-    expect((await page.locator("#not-run").textContent())!.replace(/\s+/g, " ")).toMatch(/No loco, lds, mislabel result in this workspace yet: run npx tracebook run mail-quality/);
+    expect((await page.locator("#not-run").textContent())!.replace(/\s+/g, " ")).toMatch(/No loco, lds, mislabel result in this workspace yet: run npx tracebook run nbtest where it declares these cells .* --quality writes one that does/);
     expect(await page.locator("svg[class^=plot]").count()).toBe(0);
     // Nor where the pipeline itself has never run: a state to explain, not a failed request.
     await page.goto(`${server.url}attribution-quality?pipeline=never-run`);
