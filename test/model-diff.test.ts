@@ -128,7 +128,10 @@ describe("model history and diff", () => {
     expect(diff.stdout).toContain(`pay.model~1 → pay.model\n  a  ${before.id.slice(0, 12)}  pay.model (earlier, trained `);
     expect(diff.stdout).toMatch(/Training rows: (\d+) → \d+ \(0 entered, 1 left\)/);
     expect(diff.stdout).toMatch(new RegExp(`− │ ${rejected.slice(0, 12)} .*rejected by curator:test, .*: test: retrain`));
-    expect(diff.stdout).toContain("Outputs: not compared (pay.model was given no heldOut rows: name some with --on <pipeline>.<cell>).");
+    // The pay pipeline's model has no heldOut: its queries cell (the held-out split) stands in.
+    expect(diff.stdout).toMatch(/\nOutputs on pay\.queries \(\d+ rows, \d+ labelled\): accuracy [\d.]+ → [\d.]+, mean loss [\d.]+ → [\d.]+; \d+ predictions? changed/);
+    const lineageOnly = cli(["model", "diff", "pay.model", "--no-outputs"]);
+    expect(lineageOnly.stdout).not.toContain("Outputs");
     const on = cli(["model", "diff", before.id.slice(0, 10), "pay.model", "--on", "pay.queries", "--json"]);
     expect(on.status, on.stderr).toBe(0);
     const json = JSON.parse(on.stdout) as { a: { id: string; state: string }; rows: { removed: { id: string }[] }; outputs: { on: string; rows: number } };

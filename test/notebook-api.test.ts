@@ -196,6 +196,23 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", inputs: ["hi"] }, 400, "pipeline", /pipeline "mail" has no outputs in this workspace: run `tracebook run mail` first/);
   });
 
+  it("checks a models request before opening anything, every error naming its field; a cell that trained nothing says so", async () => {
+    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}) => {
+      const r = await post(body, headers, "POST", "/@tracebook/api/models");
+      expect(r.status, JSON.stringify(r.body)).toBe(status);
+      expect(r.body.field ?? null).toBe(field);
+      expect(r.body.error).toMatch(message);
+    };
+    await refused({ pipeline: "nope" }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
+    await refused({ pipeline: "mail", cell: "a b" }, 400, "cell", /^cell: the name of a model cell/);
+    await refused({ pipeline: "mail", a: "xyz" }, 400, "a", /^a: a model id, or a unique prefix of at least 8 hex/);
+    await refused({ pipeline: "mail", b: 12 }, 400, "b", /^b: a model id/);
+    await refused({ pipeline: "mail", model: "model" }, 400, "model", /unknown field/);
+    await refused({ pipeline: "mail" }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
+    // mail never ran in this workspace.
+    await refused({ pipeline: "mail" }, 400, "cell", /^cell: "model" of pipeline mail has trained no model in this workspace/);
+  });
+
   it("records concurrent decisions one after the other, none lost", async () => {
     const replies = await Promise.all(ids.slice(4, 10).map((id, i) => post({ ids: [id], status: i % 2 ? "quarantined" : "rejected", reason: `r${i}`, curator: "bob" })));
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);

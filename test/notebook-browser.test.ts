@@ -431,7 +431,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       const left = (await page.locator("#retrain-rows tr", { hasText: id.slice(0, 12) }).first().textContent())!;
       expect(left).toMatch(/left.*mallory.*rejected.*rejected.*test:ann.*markup and script in a contribution/);
       const card = (await page.locator("#retrain").textContent())!.replace(/\s+/g, " ");
-      expect(card).toMatch(/→ .* \(trained .*\): \d+ training rows left and \d+ entered .* On the \d+ held-out rows, accuracy [\d.]+% → [\d.]+%, mean loss [\d.]+ → [\d.]+; \d+ predictions? changed\./);
+      expect(card).toMatch(/→ .* \(trained .*\): \d+ training rows? left and \d+ entered .* On the \d+ held-out rows, accuracy [\d.]+% → [\d.]+%, mean loss [\d.]+ → [\d.]+; \d+ predictions? changed\./);
       const changed = Number(await page.locator("#retrain-changed").textContent());
       expect(await page.locator("#retrain-outputs li").count()).toBe(Math.min(changed, 20));
       await page.screenshot({ path: path.join(SCREENS, "curation-queue-after-rejection.png"), fullPage: true });
@@ -473,6 +473,33 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
+  it("compares the models a retrain left on the Model history page: the row that left with its record, the predictions that changed", async () => {
+    await page.goto(`${server.url}model-history?pipeline=nbtest`);
+    await page.locator("#diff").waitFor({ timeout: 60_000 });
+    await settled(page);
+    expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    // The history: the current model first, the ones earlier retrains superseded after it.
+    const states = (await page.locator("#history tr").allTextContents()).slice(1).map((t) => /current|earlier/.exec(t)?.[0]);
+    expect(states[0]).toBe("current");
+    expect(states.length).toBeGreaterThan(1);
+    expect(states.slice(1).every((s) => s === "earlier")).toBe(true);
+    // By default the current model against the one before it: the curator's rejection made from the queue above.
+    const card = (await page.locator("#diff").textContent())!.replace(/\s+/g, " ");
+    expect(card).toMatch(/^ ?[0-9a-f]{12} → [0-9a-f]{12}: 1 training row left and 0 entered \(\d+ → \d+\)/);
+    expect(card).toMatch(/On the \d+ held-out rows of nbtest\.queries, accuracy [\d.]+% → [\d.]+%, mean loss [\d.]+ → [\d.]+; \d+ predictions? changed\./);
+    expect((await page.locator("#diff-rows tr").nth(1).textContent())!).toMatch(/left.*mallory.*rejected.*rejected.*test:ann.*markup and script in a contribution/);
+    const changed = Number(await page.locator("#diff-changed").textContent());
+    expect(await page.locator("#diff-outputs li").count()).toBe(Math.min(changed, 20));
+    // The base cell has its own history, and its own last retrain (the rejected row had trained it too).
+    await page.locator("select").first().selectOption("base");
+    await expect.poll(async () => (await page.locator("#diff").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 }).not.toBe(card);
+    await settled(page);
+    expect((await page.locator("#diff").textContent())!.replace(/\s+/g, " ")).toMatch(/^ ?[0-9a-f]{12} → [0-9a-f]{12}: 1 training row left and 0 entered/);
+    expect(await page.locator("#history tr").count()).toBeGreaterThan(2);
+    await page.screenshot({ path: path.join(SCREENS, "model-history.png"), fullPage: true });
+    expect(consoleErrors).toEqual([]);
+  }, 120_000);
+
   it("builds a static site that works without the dev server", async () => {
     const outDir = path.join(tempDir("tb-nb-site-"), "site");
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
@@ -506,6 +533,11 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.goto(`${url}contributors-and-rewards.html?pipeline=nbtest`);
       await page.locator("#sides").waitFor({ timeout: 60_000 });
       expect((await page.locator("#sides").textContent())!).toMatch(/% of the influence mass/);
+      expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+      // Model history needs the model store: a static site says so.
+      await page.goto(`${url}model-history.html?pipeline=nbtest`);
+      await page.locator("#history").waitFor({ timeout: 60_000 });
+      expect(await page.locator("#history").textContent()).toMatch(/^Read-only: a static build cannot read the model store/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       expect(consoleErrors.slice(errors)).toEqual([]);
     } finally {

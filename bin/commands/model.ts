@@ -55,7 +55,7 @@ export function registerModel(program: Command): void {
     .description("what changed between two models: the lineage settings that differ, the training rows that entered or left (with the validation record that explains each), and the outputs that changed on the same rows")
     .argument("<a>", "the earlier model: id (or unique prefix), <pipeline>.<cell>, or <pipeline>.<cell>~N (the N-th model that cell trained before its current one)")
     .argument("[b]", "the later model (default: with a as <pipeline>.<cell>, a is taken as <pipeline>.<cell>~1 and b as its current model)")
-    .option("--on <pipeline.cell>", "compare the outputs on this cell's rows (default: the held-out rows the later model was evaluated on)")
+    .option("--on <pipeline.cell>", "compare the outputs on this cell's rows (default: the held-out rows the later model was evaluated on, else its pipeline's queries cell)")
     .option("--no-outputs", "compare the lineages only")
     .option("--limit <n>", "rows shown per table", "20")
     .option("--json", "print the comparison as JSON")
@@ -69,7 +69,7 @@ export function registerModel(program: Command): void {
         const [a, b] = [await resolveModel(ws, aRef), await resolveModel(ws, bRef!)];
         const rows = !opts.outputs ? null : opts.on ? await cellOutput(ws, opts.on) : await heldOutOf(ws, b);
         const noRows = opts.outputs && !rows
-          ? `${b.producedBy ? `${b.producedBy.pipeline}.${b.producedBy.cell} was given no heldOut rows` : "an imported model has no held-out rows here"}: name some with --on <pipeline>.<cell>`
+          ? `${b.producedBy ? `${b.producedBy.pipeline}.${b.producedBy.cell} was given no heldOut rows, and its pipeline has no queries cell` : "an imported model has no held-out rows here"}: name some with --on <pipeline>.<cell>`
           : undefined;
         await printModelDiff(ws, { a, b, aRef, bRef: bRef!, rows, noRows, limit, json: opts.json ?? false });
       });

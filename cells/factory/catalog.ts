@@ -102,7 +102,8 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
 
 /**
  * The rows a model cell was evaluated on (its `heldOut` input, as the run that trained it was
- * given), as that cell currently outputs them; null when the cell had none or is unknown.
+ * given), as that cell currently outputs them; else the pipeline's `queries` cell (the held-out
+ * split, by the shipped pipelines' convention); null when it has neither, or is imported.
  */
 export async function heldOutOf(ws: Workspace, m: ModelManifest): Promise<{ relation: string; name: string } | null> {
   if (!m.producedBy) return null;
@@ -110,7 +111,8 @@ export async function heldOutOf(ws: Workspace, m: ModelManifest): Promise<{ rela
   const [run] = await ws.rows<{ params_json: string }>(
     "select params_json from runs where pipeline = ? and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [pipeline, cell]);
   const heldOut = run ? (JSON.parse(run.params_json) as { heldOut?: string }).heldOut : undefined;
-  return heldOut ? cellOutput(ws, `${pipeline}.${heldOut}`) : null;
+  if (heldOut) return cellOutput(ws, `${pipeline}.${heldOut}`);
+  return (await cellHistories(ws, pipeline)).get("queries")?.lastSucceeded ? cellOutput(ws, `${pipeline}.queries`) : null;
 }
 
 /** A cell's current output named as `<pipeline>.<cell>`, as a relation to read. */

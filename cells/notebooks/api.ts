@@ -6,6 +6,7 @@ import { WorkspaceBusyError } from "../store/workspace.ts";
 export const API_DECISIONS = "/@tracebook/api/decisions";
 export const API_WHAT_IF = "/@tracebook/api/what-if";
 export const API_EXPLAIN = "/@tracebook/api/explain";
+export const API_MODELS = "/@tracebook/api/models";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
@@ -22,6 +23,8 @@ export interface NotebookApi {
   whatIf(body: unknown): Promise<unknown>;
   /** Check an explain request and answer it (TracIn for inputs nobody paid for; nothing is recorded). */
   explain(body: unknown): Promise<unknown>;
+  /** A model cell's history and two of its models compared (`tracebook model list`, `model diff`); nothing is recorded. */
+  models(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -41,6 +44,7 @@ const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<
   [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded" },
   [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" },
   [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
+  [API_MODELS]: { answer: (api, body) => api.models(body), verb: "compares models", busy: "nothing was compared", failed: "the models were not compared" },
 };
 
 /**

@@ -11,6 +11,7 @@ import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 import { askInChild, parseWhatIfRequest } from "./what-if.ts";
 import { Explainers, parseExplainRequest } from "./explain.ts";
+import { answerModels, parseModelsRequest } from "./models.ts";
 import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
@@ -167,6 +168,14 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const request = parseExplainRequest(body, served);
       const answer = await explainers.answer(request);
       log(`explain: ${request.pipeline}: ${answer.explanations.length} input${answer.explanations.length === 1 ? "" : "s"} as ${answer.influence} explains them (${answer.seconds.toFixed(2)} s)`);
+      return answer;
+    },
+    // Model history only reads (the run log, two models' lineages, their outputs on the held-out rows): no pause.
+    async models(body) {
+      const request = parseModelsRequest(body, served);
+      const answer = await answerModels(data, request);
+      const d = answer.diff;
+      log(`models: ${request.pipeline}.${answer.cell}: ${answer.history.length} model${answer.history.length === 1 ? "" : "s"}${d ? `; ${d.a.slice(0, 12)} → ${d.b.slice(0, 12)}: ${d.rows.removed.length} rows left, ${d.rows.added.length} entered${d.outputs ? `, ${d.outputs.changed.length} predictions changed` : ""}` : ""}`);
       return answer;
     },
   };

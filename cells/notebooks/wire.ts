@@ -88,3 +88,54 @@ export interface ExplainRequest {
 }
 
 export type { ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "../attribution/answer.ts";
+
+/**
+ * `POST /@tracebook/api/models`: a model cell's history and two of its models compared
+ * (`tracebook model list` and `tracebook model diff`): by default its current model against the
+ * one it trained before.
+ */
+export interface ModelsRequest {
+  pipeline: string;
+  /** The model cell (default: model). */
+  cell?: string;
+  /** The earlier model, an id or a unique prefix of ≥ 8 hex (default: the one before b). */
+  a?: string;
+  /** The later model (default: the cell's current one). */
+  b?: string;
+}
+
+export interface ModelsAnswer {
+  pipeline: string;
+  cell: string;
+  /** Newest first, the current output first: every model the cell trained still in the workspace. */
+  history: { id: string; state: "current" | "earlier"; trainedAt: string; contributions: number; heldOutAccuracy: number | null; inferences: number; fees: string }[];
+  /** Null when the cell has trained one model only. */
+  diff: null | {
+    a: string;
+    b: string;
+    settings: { field: string; a: string; b: string }[];
+    rows: ModelRowsDiff;
+    /** When both are adapters over different bases: the bases' own training rows. */
+    base: { a: string; b: string; rows: ModelRowsDiff } | null;
+    /** On the held-out rows b was evaluated on; null when its cell had none. */
+    outputs: { on: string; rows: number; labelled: number; a: { accuracy: number; loss: number } | null; b: { accuracy: number; loss: number } | null;
+      changed: { id: string; label: string | null; a: string; b: string; pA: number; pB: number; pBofA: number; text: string }[] } | null;
+  };
+}
+
+export interface ModelRowsDiff {
+  a: number;
+  b: number;
+  added: ModelRowChange[];
+  removed: ModelRowChange[];
+  contributors: { contributor: string; added: number; removed: number }[];
+}
+
+export interface ModelRowChange {
+  datanet: string;
+  id: string;
+  contributor: string;
+  label: string | null;
+  status: string | null;
+  record: { verdict: string; validator: string; rule: string | null; reason: string | null; decidedAt: string } | null;
+}

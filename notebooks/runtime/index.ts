@@ -9,6 +9,7 @@ import { NotebookDatabase, type Catalog } from "./duckdb.ts";
 import { curation } from "./curation.ts";
 import { counterfactuals } from "./what-if.ts";
 import { explanations } from "./explain.ts";
+import { models } from "./models.ts";
 import { digit, digitPad } from "./digit.ts";
 import { contributionList, shareChart } from "./influence.ts";
 import "./style.css";
@@ -78,6 +79,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     curation: () => curation(options.base),
     counterfactuals: () => counterfactuals(options.base),
     explain: () => explanations(options.base),
+    models: () => models(options.base),
     digit: () => digit,
     digitPad: () => digitPad,
     contributionList: () => contributionList,

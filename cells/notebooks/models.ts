@@ -1,0 +1,78 @@
+import { ApiError, requestFields } from "./api.ts";
+import type { NotebookData } from "./data.ts";
+import type { ModelRowsDiff, ModelsAnswer, ModelsRequest } from "./wire.ts";
+import { cellModels, heldOutOf, paidUse } from "../factory/catalog.ts";
+import { readManifest } from "../factory/store.ts";
+import { diffLineage, type RowsDiff } from "../factory/diff.ts";
+import { formatAmount } from "../rewards/amounts.ts";
+
+const FIELDS = ["pipeline", "cell", "a", "b"];
+
+/** Check a models request before the workspace is opened; every error names the field at fault. */
+export function parseModelsRequest(body: unknown, served: ReadonlySet<string>): ModelsRequest {
+  const b = requestFields(body, FIELDS, "{pipeline, cell?, a?, b?}", served);
+  const out: ModelsRequest = { pipeline: b.pipeline as string };
+  if (b.cell !== undefined) {
+    if (typeof b.cell !== "string" || !/^[\w-]{1,128}$/.test(b.cell)) throw new ApiError(400, "cell", "cell: the name of a model cell of the pipeline");
+    out.cell = b.cell;
+  }
+  for (const k of ["a", "b"] as const) {
+    if (b[k] === undefined) continue;
+    if (typeof b[k] !== "string" || !/^[0-9a-f]{8,64}$/.test(b[k] as string)) throw new ApiError(400, k, `${k}: a model id, or a unique prefix of at least 8 hex characters`);
+    out[k] = b[k] as string;
+  }
+  return out;
+}
+
+/**
+ * A model cell's history and two of its models compared, for the Model history notebook: what
+ * `tracebook model list` and `tracebook model diff` say, read in the server's own process. The
+ * workspace is held for it alone (the two models run over the held-out rows: about a second on
+ * mail); it only reads, so the watchers go on.
+ */
+export async function answerModels(data: NotebookData, req: ModelsRequest): Promise<ModelsAnswer> {
+  const cell = req.cell ?? "model";
+  return data.withWorkspace(async (ws) => {
+    const history = await cellModels(ws, req.pipeline, cell);
+    if (!history.length) throw new ApiError(400, "cell", `cell: "${cell}" of pipeline ${req.pipeline} has trained no model in this workspace (a model cell: base-model or finetune)`);
+    const paid = await paidUse(ws);
+    const pick = (field: "a" | "b", prefix: string) => {
+      const hits = history.filter((m) => m.id.startsWith(prefix));
+      if (hits.length !== 1) throw new ApiError(400, field, `${field}: "${prefix}" ${hits.length ? `matches ${hits.length} models` : "is no model"} of ${req.pipeline}.${cell} (${history.map((m) => m.id.slice(0, 12)).join(", ")})`);
+      return hits[0]!.id;
+    };
+    const b = req.b ? pick("b", req.b) : history[0]!.id;
+    const a = req.a ? pick("a", req.a) : history.find((m) => m.id !== b)?.id ?? null;
+    const answer: ModelsAnswer = {
+      pipeline: req.pipeline, cell,
+      history: history.map((m) => {
+        const manifest = readManifest(ws.home, m.id);
+        const use = paid.get(m.id);
+        return {
+          id: m.id, state: m.current ? "current" : "earlier", trainedAt: m.trainedAt.toISOString(), contributions: manifest.snapshot?.contributions ?? 0,
+          heldOutAccuracy: manifest.summary.heldOutAccuracy, inferences: use?.inferences ?? 0, fees: formatAmount(use?.fees ?? 0n),
+        };
+      }),
+      diff: null,
+    };
+    if (!a || a === b) return answer;
+    const [ma, mb] = [readManifest(ws.home, a), readManifest(ws.home, b)];
+    const lineage = await diffLineage(ws, ma, mb);
+    const rows = await heldOutOf(ws, mb);
+    // TF.js loads on the first comparison that runs the models, not with the server.
+    const { compareBehaviour } = await import("../quality/behaviour.ts");
+    const outputs = rows ? await compareBehaviour(ws, ma, mb, rows.relation, rows.name) : null;
+    answer.diff = {
+      a, b, settings: lineage.settings, rows: wire(lineage.rows),
+      base: lineage.base ? { a: lineage.base.a, b: lineage.base.b, rows: wire(lineage.base.rows) } : null,
+      outputs,
+    };
+    return answer;
+  }, { attempts: 8 });
+}
+
+/** Dates as ISO text, as JSON carries them. */
+function wire(d: RowsDiff): ModelRowsDiff {
+  const row = (r: RowsDiff["added"][number]) => ({ ...r, record: r.record ? { ...r.record, decidedAt: r.record.decidedAt.toISOString() } : null });
+  return { ...d, added: d.added.map(row), removed: d.removed.map(row) };
+}
