@@ -42,6 +42,14 @@ describe("the notebook server's decisions API", () => {
     });
   }
 
+  /** A request to `route` the server must refuse with this status, naming this field, saying this. */
+  const refusedAt = (route: string) => async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}, method = "POST") => {
+    const r = await post(body, headers, method, route);
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.body.field ?? null).toBe(field);
+    expect(r.body.error).toMatch(message);
+  };
+
   const validations = async () => {
     const ws = await openWorkspace({ home });
     try {
@@ -153,13 +161,7 @@ describe("the notebook server's decisions API", () => {
   });
 
   it("checks a what-if question before retraining anything: the same origin rules, every error naming its field", async () => {
-    const ask = (body: unknown, headers: Record<string, string | null> = {}, method = "POST") => post(body, headers, method, "/@tracebook/api/what-if");
-    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}, method = "POST") => {
-      const r = await ask(body, headers, method);
-      expect(r.status, JSON.stringify(r.body)).toBe(status);
-      expect(r.body.field ?? null).toBe(field);
-      expect(r.body.error).toMatch(message);
-    };
+    const refused = refusedAt("/@tracebook/api/what-if");
     await refused({ pipeline: "nope", contributors: ["c0"] }, 400, "pipeline", /"nope" is not a pipeline this server serves \(.*mail.*\)/);
     await refused({ pipeline: "mail" }, 400, "contributors", /say what to leave out/);
     await refused({ pipeline: "mail", contributors: ["c0", ""] }, 400, "contributors", /non-empty names/);
@@ -175,12 +177,7 @@ describe("the notebook server's decisions API", () => {
   });
 
   it("checks an explain request before loading anything, every error naming its field; a pipeline never run says what to run", async () => {
-    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}) => {
-      const r = await post(body, headers, "POST", "/@tracebook/api/explain");
-      expect(r.status, JSON.stringify(r.body)).toBe(status);
-      expect(r.body.field ?? null).toBe(field);
-      expect(r.body.error).toMatch(message);
-    };
+    const refused = refusedAt("/@tracebook/api/explain");
     await refused({ pipeline: "nope", inputs: ["hi"] }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
     await refused({ pipeline: "mail" }, 400, "inputs", /give 1 to 20 inputs/);
     await refused({ pipeline: "mail", inputs: Array(21).fill("hi") }, 400, "inputs", /give 1 to 20 inputs/);
@@ -197,12 +194,7 @@ describe("the notebook server's decisions API", () => {
   });
 
   it("checks a models request before opening anything, every error naming its field; a cell that trained nothing says so", async () => {
-    const refused = async (body: unknown, status: number, field: string | null, message: RegExp, headers: Record<string, string | null> = {}) => {
-      const r = await post(body, headers, "POST", "/@tracebook/api/models");
-      expect(r.status, JSON.stringify(r.body)).toBe(status);
-      expect(r.body.field ?? null).toBe(field);
-      expect(r.body.error).toMatch(message);
-    };
+    const refused = refusedAt("/@tracebook/api/models");
     await refused({ pipeline: "nope" }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
     await refused({ pipeline: "mail", cell: "a b" }, 400, "cell", /^cell: the name of a model cell/);
     await refused({ pipeline: "mail", a: "xyz" }, 400, "a", /^a: a model id, or a unique prefix of at least 8 hex/);
