@@ -1,7 +1,7 @@
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { artifactPath, pipelineStatus, quoteLiteral, runPipeline, type Pipeline } from "../cells/index.ts";
+import { artifactPath, pipeline, pipelineStatus, quoteLiteral, runPipeline, tracin, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer, recordInferences } from "../cells/rewards/ledger.ts";
@@ -295,6 +295,21 @@ describe("closing an epoch", () => {
       expect(logs.join("\n")).toMatch(/40 inferences of closed epochs \(e1\) keep the lines they were closed with/);
       expect(await final()).toEqual(closed);
       expect(await ws.rows("select distinct epoch from rewards where recipient = 'curator:kate' order by 1")).toEqual([{ epoch: "e2" }]);
+      // Another trace of the same inferences (over the last checkpoint here; another engine, a new
+      // tracin version or --force do the same in their last bits) gives them other receipts. The
+      // closed lines still cite the receipts archived when they were written, and the report finds
+      // each one stored.
+      const retraced = pipeline("pay", [...payPipeline.cells].map(([n, c]) => [n, n === "influence" ? tracin({ model: "model", train: "train", test: "usage", topK: 5, checkpoints: "last" }) : c] as const));
+      expect((await runPipeline(ws, retraced)).failed).toEqual([]);
+      expect(await final()).toEqual(closed);
+      const afterTrace = await collectFacts(ws, "pay");
+      const e1 = new Set((await ws.rows<{ id: string }>("select id from inferences where epoch = 'e1'")).map((r) => r.id));
+      const current = await ws.rows<{ query: string; receipt_hash: string }>("select query, receipt_hash from read_parquet(?)", [await outputOf(ws, "pay", "receipts")]);
+      const citedNow = new Set(closed.lines.map((l) => `${(l as { inference_id: string }).inference_id} ${(l as { receipt_hash: string }).receipt_hash}`));
+      expect(current.filter((r) => e1.has(r.query) && !citedNow.has(`${r.query} ${r.receipt_hash}`)).length).toBeGreaterThan(0); // the receipts did change
+      expect(afterTrace.lineage.receipts.missing).toBe(0);
+      expect(afterTrace.checks.filter((c) => !c.ok)).toEqual([]);
+      expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
       // The cell's statement still shows the closed epoch, as closed.
       const shown = await ws.rows<{ epoch: string; closed_at: string | null; closed_by: string | null }>(
         "select epoch, any_value(closed_at) as closed_at, any_value(closed_by) as closed_by from read_parquet(?) group by 1 order by 1", [await outputOf(ws, "pay", "rewards")]);

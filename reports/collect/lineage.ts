@@ -54,11 +54,16 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
     const body = JSON.parse(r.receipt) as { model?: { id?: string } };
     if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== executedBy.get(r.query)) mismatched++;
   }
-  const known = new Set(receipts.map((r) => r.receipt_hash));
+  // A line cites a stored receipt: the receipts cell's, or one the archive kept when the line was
+  // written. A closed epoch keeps its lines while a later trace (another engine, a new tracin
+  // version, --force) may give its inferences receipts that differ in their last bits; the lines
+  // cite the archived ones (the archive check recomputes those).
+  const archived = await ws.rows<{ inference_id: string; receipt_hash: string }>("select inference_id, receipt_hash from attribution_receipts where pipeline = ?", [pipeline]);
+  const known = new Set([...receipts.map((r) => `${r.query}\u0000${r.receipt_hash}`), ...archived.map((r) => `${r.inference_id}\u0000${r.receipt_hash}`)]);
   // The inferences the receipts cell holds must cite a stored receipt; an earlier model's settled
   // before a retrain (their lines kept) cite the receipts of that model's own run.
   const ours = new Set([...ledger.settled.filter((s) => s.model_id === modelId).map((s) => s.id), ...receipts.map((r) => r.query)]);
-  const missing = new Set(ledger.lines.filter((l) => ours.has(l.inference_id) && !known.has(l.receipt_hash)).map((l) => l.inference_id)).size;
+  const missing = new Set(ledger.lines.filter((l) => ours.has(l.inference_id) && !known.has(`${l.inference_id}\u0000${l.receipt_hash}`)).map((l) => l.inference_id)).size;
 
   const refs = readContributions(ws.home, manifest);
   const contributionsFile = manifest.snapshot ? path.join(modelDir(ws.home, manifest.id), manifest.snapshot.file) : null;
