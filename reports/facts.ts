@@ -238,6 +238,12 @@ export interface ReportFacts {
   };
   /** Absent from reports written before the section existed. */
   trust?: TrustFacts;
+  /**
+   * What the model's last retrain changed, from the pipeline's retrain-diff cell (collect/retrain.ts):
+   * null when it has none on this model, or the model has no predecessor. Absent from reports
+   * written before the section existed.
+   */
+  retrain?: RetrainFacts | null;
   statement: EpochStatement[];
   never_executed: { epoch: string; recipient: string; cell: string | null; model_id: string | null; reason: string }[];
   reproducibility: {
@@ -248,6 +254,29 @@ export interface ReportFacts {
     command: string;
   };
   checks: Check[];
+}
+
+/** The model this report is about against the one its cell trained before it (a retrain-diff cell's table). */
+export interface RetrainFacts {
+  cell: string;
+  model_a: string;
+  model_b: string;
+  trained_a: string | null;
+  trained_b: string | null;
+  rows_a: number;
+  rows_b: number;
+  /** On the held-out rows the cell compares on; null where they carry no label. */
+  accuracy_a: number | null;
+  accuracy_b: number | null;
+  loss_a: number | null;
+  loss_b: number | null;
+  compared: number;
+  changed: number;
+  settings: { field: string; a: string; b: string }[];
+  /** Training rows that left or entered, in the adapter or its base, each with the last record on its trail. */
+  rows: (ContributionText & { change: string; scope: string; label: string | null; status: string | null; verdict: string | null; validator: string | null; reason: string | null; decided_at: string | null })[];
+  /** The first predictions that changed, the largest fall first (all of them are counted in `changed`). */
+  outputs: { contribution: string; label: string | null; prediction_a: string; prediction_b: string; p_a: number; p_b_of_a: number; text: string }[];
 }
 
 /** What `report.json` holds: the facts, their hash, and the hashes of the files rendered from them. */

@@ -27,6 +27,7 @@ const SECTIONS: [keyof ReportFacts, string][] = [
   ["influence", "influence (contributors, Datanets, proponents, opponents, penalties)"],
   ["quality", "data-quality flags"],
   ["trust", "how far the scores can be trusted (LOCO, LDS, mislabel detection, what-if answers)"],
+  ["retrain", "what the last retrain changed (the model it superseded, the rows that left or entered, the predictions that changed)"],
   ["checks", "integrity checks"],
 ];
 
@@ -72,7 +73,7 @@ export async function verifyReport(ws: Workspace, dir: string, options: { recomp
   }
   now = asStatedBy(d.facts, now);
   for (const [key, name] of SECTIONS) {
-    if (key === "trust" && d.facts.trust === undefined) {
+    if ((key === "trust" || key === "retrain") && d.facts[key] === undefined) {
       add(`workspace: ${name}`, true, "not in this report (written before the section existed): nothing to compare");
       continue;
     }

@@ -11,6 +11,10 @@ import type { ModelManifest } from "../cells/factory/store.ts";
 import { compareBehaviour } from "../cells/quality/behaviour.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
+import { collectFacts } from "../reports/collect/collect.ts";
+import { REPORT_FORMAT, runIdOf } from "../reports/facts.ts";
+import { reportErrors } from "../reports/schema.ts";
+import { renderHtml } from "../reports/render/page.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 // The pay pipeline, and what its model's last retrain changed.
@@ -113,6 +117,19 @@ describe("model history and diff", () => {
     expect(rest.filter((r) => r.level === "row").map((r) => [r.change, r.scope, r.id, r.verdict, r.reason]))
       .toEqual([["left", "model", rejected, "rejected", "test: retrain"], ["left", "base", rejected, "rejected", "test: retrain"]]);
     expect(rest.filter((r) => r.level === "output").map((r) => r.id).sort()).toEqual(outputs.changed.map((c) => c.id).sort());
+
+    // The report quotes it for reviewers: the model it superseded, the row that left with its record.
+    const facts = await collectFacts(ws, "pay");
+    expect(facts.retrain).toMatchObject({
+      cell: "last_retrain", model_a: before.id, model_b: after.id, rows_a: lineage.rows.a, rows_b: lineage.rows.b, compared: outputs.rows, changed: outputs.changed.length,
+      settings: [{ field: "base", a: before.base, b: after.base }],
+      rows: [{ change: "left", scope: "model", contribution: rejected, verdict: "rejected", validator: "curator:test", reason: "test: retrain" }, { change: "left", scope: "base", contribution: rejected }],
+    });
+    expect(facts.retrain!.outputs.length).toBe(Math.min(outputs.changed.length, 10));
+    expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+    const doc = { format: REPORT_FORMAT, run_id: runIdOf(facts), files: { "index.html": "0".repeat(64) }, facts };
+    expect(reportErrors(doc)).toEqual([]);
+    expect(renderHtml(facts, doc.run_id)).toMatch(/<section id="retrain">\n<h2>What the last retrain changed<\/h2>\n<p>This model \(<span class="mono" title="[0-9a-f]{64}">[0-9a-f]{12}<\/span>, trained [^)]+\) superseded/);
   });
 
   it("answers from the command line", () => {

@@ -7,8 +7,8 @@ import { diffLineage, type RowChange } from "../factory/diff.ts";
 import { compareBehaviour } from "./behaviour.ts";
 import { retrainDiffOptions } from "./options.ts";
 
-// 1: model, setting, row and output levels.
-const RETRAIN_DIFF_VERSION = "1";
+// 1: model, setting, row and output levels. 2: an untitled row is quoted by its text alone.
+const RETRAIN_DIFF_VERSION = "2";
 
 export interface RetrainDiffParams {
   /** The model cell (finetune, base-model) whose last retrain is described. */

@@ -7,6 +7,7 @@ import { collectLineage, type Lineage } from "./lineage.ts";
 import { collectInfluence } from "./influence.ts";
 import { collectQuality } from "./quality.ts";
 import { collectTrust } from "./trust.ts";
+import { collectRetrain } from "./retrain.ts";
 import { collectMethodology } from "./methodology.ts";
 import { collectReproducibility } from "./provenance.ts";
 import { amount, sumUnits } from "./amount.ts";
@@ -43,6 +44,7 @@ export async function collectFacts(ws: Workspace, pipeline: string, options: Col
     influence: await collectInfluence(ws, pipeline, cells, ledger),
     quality: await collectQuality(ws, cells, lineage),
     trust: await collectTrust(ws, pipeline, modelId),
+    retrain: await collectRetrain(ws, cells, modelId),
     statement: ledger.statement,
     never_executed: ledger.neverExecuted,
     reproducibility: await collectReproducibility(ws, pipeline, ledger.epochs, cells, lineage.manifest, lineage.base),

@@ -8,13 +8,14 @@ import { methodSection } from "./sections/method.ts";
 import { lineageSection } from "./sections/lineage.ts";
 import { contributorsSection, opponentsSection } from "./sections/influence.ts";
 import { qualitySection } from "./sections/quality.ts";
+import { retrainSection } from "./sections/retrain.ts";
 import { trustSection } from "./sections/trust.ts";
 import { neverExecutedSection, statementSection } from "./sections/statement.ts";
 import { reproduceSection } from "./sections/reproduce.ts";
 
 const SECTIONS: [string, string][] = [
   ["summary", "Summary"], ["methodology", "Methodology"], ["trust", "How far the scores can be trusted"], ["lineage", "Lineage"], ["contributors", "Top contributors and Datanets"],
-  ["opponents", "Opponents and negative influence"], ["quality", "Data-quality flags"], ["statement", "Reward statement"],
+  ["opponents", "Opponents and negative influence"], ["quality", "Data-quality flags"], ["retrain", "What the last retrain changed"], ["statement", "Reward statement"],
   ["never-executed", "Models never executed"], ["reproducibility", "Reproducibility"],
 ];
 
@@ -43,7 +44,7 @@ export function renderHtml(facts: ReportFacts, runId: string): string {
 </header>
 ${checksSection(facts)}
 <nav class="toc" aria-label="Contents"><ol>
-${SECTIONS.filter(([id]) => id !== "trust" || facts.trust).map(([id, name]) => html`<li><a href="#${id}">${name}</a></li>
+${SECTIONS.filter(([id]) => (id !== "trust" || facts.trust) && (id !== "retrain" || facts.retrain)).map(([id, name]) => html`<li><a href="#${id}">${name}</a></li>
 `)}</ol></nav>
 ${summarySection(facts)}
 ${methodSection(facts)}
@@ -52,6 +53,7 @@ ${lineageSection(facts)}
 ${contributorsSection(facts, charts(facts))}
 ${opponentsSection(facts)}
 ${qualitySection(facts)}
+${retrainSection(facts)}
 ${statementSection(facts)}
 ${neverExecutedSection(facts)}
 ${reproduceSection(facts, runId)}
