@@ -78,7 +78,8 @@ export function retrainDiff(p: RetrainDiffParams): Cell {
         for (const c of outputs.changed) {
           row({ level: "output", model_a: a.id, model_b: b.id, id: c.id, label: c.label, prediction_a: c.a, prediction_b: c.b, p_a: c.pA, p_b_of_a: c.pBofA, text: c.text });
         }
-        ctx.log(`${a.id.slice(0, 12)} → ${b.id.slice(0, 12)}: ${lineage.rows.removed.length} training rows left, ${lineage.rows.added.length} entered; ${outputs.changed.length} of ${outputs.rows} predictions on ${p.on} changed`);
+        const left = lineage.rows.removed.length;
+        ctx.log(`${a.id.slice(0, 12)} → ${b.id.slice(0, 12)}: ${left} training row${left === 1 ? "" : "s"} left, ${lineage.rows.added.length} entered; ${outputs.changed.length} of ${outputs.rows} predictions on ${p.on} changed`);
       }
       const table = "__tracebook_retrain_diff";
       await stageRows(ctx.ws, table, COLUMNS, out);
