@@ -73,6 +73,7 @@ export default pipeline("strokes", {
 
 describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn inputs", () => {
   let home: string;
+  let file: string;
   let server: NotebookServer;
   let context: BrowserContext;
   let page: Page;
@@ -81,6 +82,7 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
   beforeAll(async () => {
     const built = await strokesWorkspace();
     home = built.home;
+    file = built.file;
     server = await startNotebookServer({ home, port: 0, pipelines: [built.file], watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
     ({ context, page } = await openBrowser(consoleErrors));
   }, 300_000);
@@ -144,6 +146,28 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     console.log(`strokes what-if without the smudger: ${await page.textContent("#what-if-flips")} flips, ${flips} shown`);
     expect(await inked("#what-if-flipped li canvas")).toBe(flips);
     expect(flips).toBeGreaterThan(0);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("shows the held-out images whose prediction a retrain changed, on the Model history page", async () => {
+    // A curator rejects the smudger's training rows; the pipeline retrains without them.
+    const ws = await openWorkspaceRetrying(home);
+    try {
+      const { decide } = await import("../cells/datanet/decisions.ts");
+      const ids = (await ws.rows<{ id: string }>("select id from contributions where contributor = 'smudger' and split = 'train'")).map((r) => r.id);
+      await decide(ws, { ids, verdict: "rejected", validator: "curator:test", reason: "vertical strokes labelled horizontal" });
+      const summary = await runPipeline(ws, (await loadPipeline(file)).pipeline);
+      expect(summary.failed).toEqual([]);
+    } finally {
+      ws.close();
+    }
+    await page.goto(`${server.url}model-history?pipeline=strokes`);
+    await page.locator("#diff").waitFor({ timeout: 60_000 });
+    // No heldOut on the model cell: the pipeline's queries cell stands in.
+    expect((await page.locator("#diff").textContent())!.replace(/\s+/g, " ")).toMatch(/training rows left and 0 entered .* held-out rows of strokes\.queries/);
+    const shown = await page.locator("#diff-outputs li").count();
+    expect(shown).toBeGreaterThan(0);
+    expect(await inked("#diff-outputs li canvas")).toBe(shown);
     expect(consoleErrors).toEqual([]);
   });
 
