@@ -1,10 +1,9 @@
 import { formatTable, toJson } from "../output.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import type { ModelManifest } from "../../cells/factory/store.ts";
-import { modelHistory, paidUse } from "../../cells/factory/catalog.ts";
+import { modelHistory, paidUse, standingOf } from "../../cells/factory/catalog.ts";
 import { diffLineage, type RowChange, type RowsDiff } from "../../cells/factory/diff.ts";
 import { compareBehaviour } from "../../cells/quality/behaviour.ts";
-import { formatAmount } from "../../cells/rewards/amounts.ts";
 
 interface DiffRequest {
   a: ModelManifest;
@@ -30,16 +29,8 @@ export async function printModelDiff(ws: Workspace, r: DiffRequest): Promise<voi
   const lineage = await diffLineage(ws, a, b);
   const behaviour = r.rows ? await compareBehaviour(ws, a, b, r.rows.relation, r.rows.name) : null;
   const [history, paid] = [await modelHistory(ws), await paidUse(ws)];
-  const about = (m: ModelManifest) => {
-    const e = history.find((h) => h.manifest.id === m.id);
-    const use = paid.get(m.id);
-    return {
-      id: m.id, from: e?.from ?? null, state: e?.state ?? null, trainedAt: e?.trainedAt.toISOString() ?? null,
-      contributions: m.snapshot?.contributions ?? 0, heldOutAccuracy: m.summary.heldOutAccuracy,
-      inferences: use?.inferences ?? 0, fees: formatAmount(use?.fees ?? 0n),
-    };
-  };
-  const [sa, sb] = [about(a), about(b)];
+  // Every model resolveModel names is in the store, so in its history.
+  const [sa, sb] = [a, b].map((m) => standingOf(history.find((h) => h.manifest.id === m.id)!, paid)) as [ReturnType<typeof standingOf>, ReturnType<typeof standingOf>];
   if (r.json) {
     const { a: _a, b: _b, ...rest } = lineage;
     console.log(toJson({ a: sa, b: sb, ...rest, outputs: behaviour }));
@@ -48,7 +39,7 @@ export async function printModelDiff(ws: Workspace, r: DiffRequest): Promise<voi
 
   console.log(`${r.aRef} → ${r.bRef}`);
   for (const [side, s] of [["a", sa], ["b", sb]] as const) {
-    const where = s.from ? `${s.from} (${s.state}${s.trainedAt ? `, trained ${when(new Date(s.trainedAt))}` : ""})` : "imported";
+    const where = s.from ? `${s.from} (${s.state}, trained ${when(new Date(s.trainedAt))})` : "imported";
     const acc = s.heldOutAccuracy === null ? "" : `, held-out accuracy ${s.heldOutAccuracy.toFixed(4)}`;
     console.log(`  ${side}  ${s.id.slice(0, 12)}  ${where}: ${n(s.contributions)} training contributions${acc}; paid for ${n(s.inferences)} inferences (${s.fees} in fees)`);
   }

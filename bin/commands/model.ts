@@ -2,8 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
-import { cellOutput, heldOutOf, modelHistory, paidUse, resolveModel, type ModelEntry } from "../../cells/factory/catalog.ts";
-import { formatAmount } from "../../cells/rewards/amounts.ts";
+import { cellOutput, heldOutOf, modelHistory, paidUse, resolveModel, standingOf, type ModelEntry, type PaidUse } from "../../cells/factory/catalog.ts";
 import { printModelDiff } from "./model-diff.ts";
 import { exportAdapter } from "../../cells/factory/peft.ts";
 import { importExternal } from "../../cells/factory/imported.ts";
@@ -22,11 +21,12 @@ function row(m: ModelManifest) {
 }
 
 /** A line of `model list`: where the model stands in its cell's history, and what it was paid for. */
-function listRow(e: ModelEntry, paid: { inferences: number; fees: bigint } | undefined) {
+function listRow(e: ModelEntry, paid: PaidUse) {
   const { id, kind, base, layers, adapter, contributions, "held-out acc": acc } = row(e.manifest);
+  const s = standingOf(e, paid);
   return {
-    id, from: e.from ?? "", state: e.state, trained: e.trainedAt.toISOString().slice(0, 16).replace("T", " "), kind, base, layers, adapter, contributions,
-    "held-out acc": acc, inferences: paid?.inferences ?? 0, fees: formatAmount(paid?.fees ?? 0n),
+    id, from: s.from ?? "", state: s.state, trained: s.trainedAt.slice(0, 16).replace("T", " "), kind, base, layers, adapter, contributions,
+    "held-out acc": acc, inferences: s.inferences, fees: s.fees,
   };
 }
 
@@ -41,12 +41,12 @@ export function registerModel(program: Command): void {
       await withWorkspace(command, async (ws) => {
         const [models, paid] = [await modelHistory(ws), await paidUse(ws)];
         if (opts.json) {
-          console.log(toJson(models.map((e) => ({
-            ...e.manifest, from: e.from, state: e.state, trainedAt: e.trainedAt.toISOString(),
-            inferences: paid.get(e.manifest.id)?.inferences ?? 0, fees: formatAmount(paid.get(e.manifest.id)?.fees ?? 0n),
-          }))));
+          console.log(toJson(models.map((e) => {
+            const { from, state, trainedAt, inferences, fees } = standingOf(e, paid);
+            return { ...e.manifest, from, state, trainedAt, inferences, fees };
+          })));
         } else {
-          console.log(formatTable(models.map((e) => listRow(e, paid.get(e.manifest.id)))));
+          console.log(formatTable(models.map((e) => listRow(e, paid))));
         }
       });
     });

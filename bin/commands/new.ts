@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
@@ -9,9 +8,7 @@ import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { pipelineFiles } from "../../cells/graph/runs.ts";
-
-/** This checkout: the engine a generated pipeline imports as "tracebook". */
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+import { PROJECT_ROOT } from "../../cells/graph/loader.ts";
 
 interface NewOpts { datanet: string; dir?: string; force?: boolean; quality?: boolean; json?: boolean }
 

@@ -3,7 +3,9 @@ import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { cellHistories } from "../graph/runs.ts";
 import { quoteLiteral } from "../store/export.ts";
+import { formatAmount } from "../rewards/amounts.ts";
 import { modelsRoot, readManifest, type ModelManifest } from "./store.ts";
+import type { ModelStanding } from "./standing.ts";
 
 /** The model ids a model cell's output artifact names (one per model cell). */
 export async function modelIdsIn(ws: Workspace, artifact: string): Promise<string[]> {
@@ -48,27 +50,36 @@ export interface CellModel {
 /**
  * The models a model cell has produced that are still in the workspace, newest first: from the
  * run log where the run's output is still on disk (a cached run that returned to an earlier
- * model counts as its latest time), then the manifests that name the cell (a superseded output
- * `tracebook gc` removed, of a model kept because it was paid for).
+ * model counts as its latest time; the newest run's is the current output), then the manifests
+ * that name the cell (a superseded output `tracebook gc` removed, of a model kept because it was
+ * paid for). `manifests` is the store as listModels reads it, for a caller that has it already.
  */
-export async function cellModels(ws: Workspace, pipeline: string, cell: string): Promise<CellModel[]> {
+export async function cellModels(ws: Workspace, pipeline: string, cell: string, manifests: readonly ModelManifest[] = listModels(ws.home)): Promise<CellModel[]> {
   const runs = await ws.rows<{ artifact: string; finished_at: Date }>(
     "select artifact, finished_at from runs where pipeline = ? and cell = ? and status = 'succeeded' and artifact is not null and kind in ('base-model', 'finetune') order by finished_at desc",
     [pipeline, cell],
   );
   const seen = new Map<string, Date>();
-  for (const r of runs) {
+  let current: string | undefined;
+  for (const [i, r] of runs.entries()) {
     if (!fs.existsSync(r.artifact)) continue;
-    for (const id of await modelIdsIn(ws, r.artifact)) if (!seen.has(id)) seen.set(id, new Date(r.finished_at));
+    const ids = await modelIdsIn(ws, r.artifact);
+    if (i === 0) current = ids[0];
+    for (const id of ids) if (!seen.has(id)) seen.set(id, new Date(r.finished_at));
   }
-  const current = (await currentModels(ws, pipeline)).find((m) => m.cell === cell)?.id;
-  const out: CellModel[] = [...seen].filter(([id]) => fs.existsSync(path.join(modelsRoot(ws.home), id, "manifest.json"))).map(([id, trainedAt]) => ({ id, trainedAt, current: id === current }));
-  for (const m of listModels(ws.home)) {
+  const stored = new Set(manifests.map((m) => m.id));
+  const out: CellModel[] = [...seen].filter(([id]) => stored.has(id)).map(([id, trainedAt]) => ({ id, trainedAt, current: id === current }));
+  for (const m of manifests) {
     if (seen.has(m.id) || m.producedBy?.pipeline !== pipeline || m.producedBy.cell !== cell) continue;
-    out.push({ id: m.id, trainedAt: fs.statSync(path.join(modelsRoot(ws.home), m.id, "manifest.json")).mtime, current: m.id === current });
+    out.push({ id: m.id, trainedAt: manifestTime(ws.home, m.id), current: false });
   }
   // The current output first whatever the clock says; then newest first.
   return out.sort((a, b) => Number(b.current) - Number(a.current) || b.trainedAt.getTime() - a.trainedAt.getTime() || a.id.localeCompare(b.id));
+}
+
+/** When a model's manifest was written: its training time where the run log no longer says. */
+function manifestTime(home: string, id: string): Date {
+  return fs.statSync(path.join(modelsRoot(home), id, "manifest.json")).mtime;
 }
 
 /**
@@ -128,39 +139,54 @@ export async function cellOutput(ws: Workspace, ref: string): Promise<{ relation
 }
 
 /** Executed inferences and fees per model, from the ledger: what each model was paid for. */
-export async function paidUse(ws: Workspace): Promise<Map<string, { inferences: number; fees: bigint }>> {
+export async function paidUse(ws: Workspace): Promise<PaidUse> {
   const rows = await ws.rows<{ model_id: string; n: bigint; fees: bigint }>("select model_id, count(*) as n, sum(fee) as fees from inferences group by model_id");
   return new Map(rows.map((r) => [r.model_id, { inferences: Number(r.n), fees: BigInt(r.fees) }]));
 }
+
+export type PaidUse = ReadonlyMap<string, { inferences: number; fees: bigint }>;
 
 /** A model in the workspace with its place in its cell's history. */
 export interface ModelEntry {
   manifest: ModelManifest;
   /** `<pipeline>.<cell>` that trained it; null for an imported model. */
   from: string | null;
-  /** current: its cell's output now; earlier: superseded (a retrain); imported: trained elsewhere. */
-  state: "current" | "earlier" | "imported";
+  state: ModelStanding["state"];
   trainedAt: Date;
+}
+
+/** A model cell's models as entries (cellModels with their manifests), newest first. */
+export async function cellHistory(ws: Workspace, pipeline: string, cell: string, manifests: readonly ModelManifest[] = listModels(ws.home)): Promise<ModelEntry[]> {
+  const byId = new Map(manifests.map((m) => [m.id, m]));
+  return (await cellModels(ws, pipeline, cell, manifests)).map((c) => ({ manifest: byId.get(c.id)!, from: `${pipeline}.${cell}`, state: c.current ? "current" : "earlier", trainedAt: c.trainedAt }));
 }
 
 /** Every model, grouped by the cell that trained it (current first, then newest), imported ones last. */
 export async function modelHistory(ws: Workspace): Promise<ModelEntry[]> {
   const manifests = listModels(ws.home);
   const out: ModelEntry[] = [];
+  const listed = new Set<string>();
   const cells = [...new Set(manifests.flatMap((m) => (m.producedBy ? [`${m.producedBy.pipeline}.${m.producedBy.cell}`] : [])))].sort();
-  const byId = new Map(manifests.map((m) => [m.id, m]));
   for (const from of cells) {
     const [pipeline, cell] = from.split(".") as [string, string];
-    for (const c of await cellModels(ws, pipeline, cell)) {
-      // Two pipelines that share cells (mail-quality reuses mail's) output the same model: listed once.
-      const manifest = byId.get(c.id);
-      if (!manifest || out.some((e) => e.manifest.id === c.id)) continue;
-      out.push({ manifest, from, state: c.current ? "current" : "earlier", trainedAt: c.trainedAt });
+    // Two pipelines that share cells (mail-quality reuses mail's) output the same model: listed once.
+    for (const e of await cellHistory(ws, pipeline, cell, manifests)) {
+      if (listed.has(e.manifest.id)) continue;
+      listed.add(e.manifest.id);
+      out.push(e);
     }
   }
   for (const m of manifests) {
-    if (m.producedBy) continue;
-    out.push({ manifest: m, from: null, state: "imported", trainedAt: fs.statSync(path.join(modelsRoot(ws.home), m.id, "manifest.json")).mtime });
+    if (!m.producedBy) out.push({ manifest: m, from: null, state: "imported", trainedAt: manifestTime(ws.home, m.id) });
   }
   return out;
+}
+
+/** A model's standing (standing.ts): its history entry and the ledger's paid use of it. */
+export function standingOf(e: ModelEntry, paid: PaidUse): ModelStanding {
+  const use = paid.get(e.manifest.id);
+  return {
+    id: e.manifest.id, from: e.from, state: e.state, trainedAt: e.trainedAt.toISOString(), contributions: e.manifest.snapshot?.contributions ?? 0,
+    heldOutAccuracy: e.manifest.summary.heldOutAccuracy, inferences: use?.inferences ?? 0, fees: formatAmount(use?.fees ?? 0n),
+  };
 }

@@ -7,7 +7,8 @@ import type { Pipeline } from "./pipeline.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { pipelineFiles } from "./runs.ts";
 
-const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** This checkout: its pipelines/ is searched after the caller's, and its engine is what "tracebook" names. */
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 let selfImport = false;
 /**

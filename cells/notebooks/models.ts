@@ -1,10 +1,8 @@
 import { ApiError, requestFields } from "./api.ts";
 import type { NotebookData } from "./data.ts";
 import type { ModelRowsDiff, ModelsAnswer, ModelsRequest } from "./wire.ts";
-import { cellModels, heldOutOf, paidUse } from "../factory/catalog.ts";
-import { readManifest } from "../factory/store.ts";
+import { cellHistory, heldOutOf, paidUse, standingOf } from "../factory/catalog.ts";
 import { diffLineage, type RowsDiff } from "../factory/diff.ts";
-import { formatAmount } from "../rewards/amounts.ts";
 
 const FIELDS = ["pipeline", "cell", "a", "b"];
 
@@ -33,37 +31,25 @@ export function parseModelsRequest(body: unknown, served: ReadonlySet<string>): 
 export async function answerModels(data: NotebookData, req: ModelsRequest): Promise<ModelsAnswer> {
   const cell = req.cell ?? "model";
   return data.withWorkspace(async (ws) => {
-    const history = await cellModels(ws, req.pipeline, cell);
+    const history = await cellHistory(ws, req.pipeline, cell);
     if (!history.length) throw new ApiError(400, "cell", `cell: "${cell}" of pipeline ${req.pipeline} has trained no model in this workspace (a model cell: base-model or finetune)`);
     const paid = await paidUse(ws);
     const pick = (field: "a" | "b", prefix: string) => {
-      const hits = history.filter((m) => m.id.startsWith(prefix));
-      if (hits.length !== 1) throw new ApiError(400, field, `${field}: "${prefix}" ${hits.length ? `matches ${hits.length} models` : "is no model"} of ${req.pipeline}.${cell} (${history.map((m) => m.id.slice(0, 12)).join(", ")})`);
-      return hits[0]!.id;
+      const hits = history.filter((e) => e.manifest.id.startsWith(prefix));
+      if (hits.length !== 1) throw new ApiError(400, field, `${field}: "${prefix}" ${hits.length ? `matches ${hits.length} models` : "is no model"} of ${req.pipeline}.${cell} (${history.map((e) => e.manifest.id.slice(0, 12)).join(", ")})`);
+      return hits[0]!.manifest;
     };
-    const b = req.b ? pick("b", req.b) : history[0]!.id;
-    const a = req.a ? pick("a", req.a) : history.find((m) => m.id !== b)?.id ?? null;
-    const answer: ModelsAnswer = {
-      pipeline: req.pipeline, cell,
-      history: history.map((m) => {
-        const manifest = readManifest(ws.home, m.id);
-        const use = paid.get(m.id);
-        return {
-          id: m.id, state: m.current ? "current" : "earlier", trainedAt: m.trainedAt.toISOString(), contributions: manifest.snapshot?.contributions ?? 0,
-          heldOutAccuracy: manifest.summary.heldOutAccuracy, inferences: use?.inferences ?? 0, fees: formatAmount(use?.fees ?? 0n),
-        };
-      }),
-      diff: null,
-    };
-    if (!a || a === b) return answer;
-    const [ma, mb] = [readManifest(ws.home, a), readManifest(ws.home, b)];
+    const mb = req.b ? pick("b", req.b) : history[0]!.manifest;
+    const ma = req.a ? pick("a", req.a) : history.find((e) => e.manifest.id !== mb.id)?.manifest ?? null;
+    const answer: ModelsAnswer = { pipeline: req.pipeline, cell, history: history.map((e) => standingOf(e, paid)), diff: null };
+    if (!ma || ma.id === mb.id) return answer;
     const lineage = await diffLineage(ws, ma, mb);
     const rows = await heldOutOf(ws, mb);
     // TF.js loads on the first comparison that runs the models, not with the server.
     const { compareBehaviour } = await import("../quality/behaviour.ts");
     const outputs = rows ? await compareBehaviour(ws, ma, mb, rows.relation, rows.name) : null;
     answer.diff = {
-      a, b, settings: lineage.settings, rows: wire(lineage.rows),
+      a: ma.id, b: mb.id, settings: lineage.settings, rows: wire(lineage.rows),
       base: lineage.base ? { a: lineage.base.a, b: lineage.base.b, rows: wire(lineage.base.rows) } : null,
       outputs,
     };

@@ -88,6 +88,10 @@ export interface ExplainRequest {
 }
 
 export type { ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "../attribution/answer.ts";
+export type { ModelStanding } from "../factory/standing.ts";
+export type { ChangedOutput } from "../quality/changed.ts";
+import type { ModelStanding } from "../factory/standing.ts";
+import type { ChangedOutput } from "../quality/changed.ts";
 
 /**
  * `POST /@tracebook/api/models`: a model cell's history and two of its models compared
@@ -108,7 +112,7 @@ export interface ModelsAnswer {
   pipeline: string;
   cell: string;
   /** Newest first, the current output first: every model the cell trained still in the workspace. */
-  history: { id: string; state: "current" | "earlier"; trainedAt: string; contributions: number; heldOutAccuracy: number | null; inferences: number; fees: string }[];
+  history: ModelStanding[];
   /** Null when the cell has trained one model only. */
   diff: null | {
     a: string;
@@ -119,7 +123,7 @@ export interface ModelsAnswer {
     base: { a: string; b: string; rows: ModelRowsDiff } | null;
     /** On the held-out rows b was evaluated on; null when its cell had none. */
     outputs: { on: string; rows: number; labelled: number; a: { accuracy: number; loss: number } | null; b: { accuracy: number; loss: number } | null;
-      changed: { id: string; label: string | null; a: string; b: string; pA: number; pB: number; pBofA: number; text: string }[] } | null;
+      changed: ChangedOutput[] } | null;
   };
 }
 

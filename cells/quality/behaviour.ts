@@ -5,23 +5,13 @@ import type { Payload } from "../factory/featurize.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { snippets } from "../attribution/cells.ts";
 import { accuracyAndLoss } from "./counterfactual.ts";
+import type { ChangedOutput } from "./changed.ts";
 
 // Two models on the same rows: accuracy and loss of each where the rows are labelled, and every
 // row whose prediction changed. The behaviour half of `tracebook model diff` (the lineage half
 // is factory/diff.ts): what the rows that entered or left did to the outputs.
 
-export interface ChangedOutput {
-  id: string;
-  label: string | null;
-  a: string;
-  b: string;
-  /** Each model's probability of its own prediction. */
-  pA: number;
-  pB: number;
-  /** The probability b gives a's prediction: how far it fell. */
-  pBofA: number;
-  text: string;
-}
+export type { ChangedOutput } from "./changed.ts";
 
 export interface Behaviour {
   /** The rows compared, as named by the caller (`mail.queries`). */
@@ -59,7 +49,7 @@ export async function compareBehaviour(ws: Workspace, a: ModelManifest, b: Model
     if (x.label === y.label) return;
     const k = classes.indexOf(x.label);
     changed.push({
-      id: r.id, label: r.label, a: x.label, b: y.label, pA: x.probabilities[k]!, pB: Math.max(...y.probabilities), pBofA: y.probabilities[k]!,
+      id: r.id, label: r.label, a: x.label, b: y.label, pA: x.probabilities[k]!, pBofA: y.probabilities[k]!,
       text: text.get(r.id) ?? "",
     });
   });

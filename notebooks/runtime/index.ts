@@ -11,7 +11,7 @@ import { counterfactuals } from "./what-if.ts";
 import { explanations } from "./explain.ts";
 import { models } from "./models.ts";
 import { digit, digitPad } from "./digit.ts";
-import { contributionList, shareChart } from "./influence.ts";
+import { changedPredictions, contributionList, shareChart } from "./influence.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -83,6 +83,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     digit: () => digit,
     digitPad: () => digitPad,
     contributionList: () => contributionList,
+    changedPredictions: () => changedPredictions,
     shareChart: () => shareChart,
   });
   const main = runtime.module();
