@@ -154,7 +154,7 @@ describe("curators' decisions", () => {
     // With --all, a decided row says who decided last, what and why; the others carry nothing.
     const all = (await reviewQueue(ws, "notes", { includeDecided: true })).items;
     expect(all.find((i) => i.contribution === q1.items[0]!.contribution)!.decision)
-      .toEqual({ validator: "bob", verdict: "approved", reason: "fine", decided_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/) });
+      .toEqual({ validator: "bob", verdict: "approved", reason: "fine", decided_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), admission: false, reopened: false });
     expect(all.find((i) => i.contribution === q0.items[1]!.contribution)!.decision).toMatchObject({ validator: "ann", verdict: "quarantined", reason: "q" });
     expect(all.filter((i) => i.decision === null)).toHaveLength(9);
   });

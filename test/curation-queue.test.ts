@@ -12,6 +12,8 @@ import { RULES_FORMAT } from "../cells/curation/ruleset.ts";
 import type { Flag } from "../cells/curation/flags.ts";
 import { splitOf } from "../cells/datanet/split.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
+import { ingest } from "../cells/datanet/ingest.ts";
+import { PREVIOUS_STATUS } from "../cells/datanet/types.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
 const score = (contribution: string, s: number, over: Partial<LabelScore> = {}): LabelScore => ({
@@ -118,6 +120,12 @@ describe("curation cells in a pipeline", () => {
     const q = await reviewQueue(ws, "notes-planted");
     expect(q.scoresFrom).toMatchObject({ pipeline: "cur", cell: "label_errors", rows: rows.length });
     expect(q.rulesFrom).toBe("cur.flags");
+    // The validate cell ran over the Datanet as it is: its flags are the queue's, as the rules would give them now.
+    expect(q.flagsFrom).toBe("cur.flags output");
+    const live = await reviewQueue(ws, "notes-planted", { rules: q.ruleset });
+    expect(live.flagsFrom).toBe("the rules run now");
+    expect(q.items.map((i) => [i.contribution, i.flags])).toEqual(live.items.map((i) => [i.contribution, i.flags]));
+    expect(q.items.filter((i) => i.flags.length).length).toBeGreaterThan(0);
   });
 
   it("a decision makes the validate cell and everything downstream of the Datanet stale", async () => {
@@ -128,7 +136,58 @@ describe("curation cells in a pipeline", () => {
     const after = new Map((await pipelineStatus(ws, curationPipeline())).map((s) => [s.cell, s]));
     expect(after.get("flags")).toMatchObject({ state: "stale", reason: expect.stringMatching(/^Datanet notes-planted snapshot \(and its content in other Datanets\) changed/) });
     for (const c of ["notes", "train", "half", "base", "model", "label_errors"]) expect(after.get(c)!.state, c).toBe("stale");
+    // Its recorded flags no longer describe the Datanet: the queue runs the rules itself.
+    expect((await reviewQueue(ws, "notes-planted")).flagsFrom).toBe("the rules run now");
   });
+});
+
+describe("an admission and the model that scores it afterwards", () => {
+  let ws: Workspace;
+  afterAll(() => ws?.close());
+
+  it("keeps rows approved while pending in the queue once a model has scored them, until a curator reviews them", async () => {
+    ws = await tempWorkspace();
+    await separableDatanet(ws, "notes", 120);
+    await plantErrors(ws, "notes", { seed: 3, flipFraction: 0.1, duplicateFraction: 0, nearDuplicateFraction: 0 });
+    // New rows arrive pending, as an import of one's own data does, and are admitted in bulk.
+    await ingest(ws, { name: "notes-planted", kind: "text", description: "notes", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 },
+      Array.from({ length: 12 }, (_, i) => ({ text: `late arrival ${i} ${i % 2 ? "meeting notes" : "casino winner offer"}`, label: i % 2 ? "ham" : "spam", contributor: "newcomer", submittedAt: new Date("2024-02-01T00:00:00Z"), source: `late#${i}` })),
+      { mode: "append", status: "pending", validator: "test", importer: "test@1" });
+    const late = (await ws.rows<{ id: string }>("select id from contributions where contributor = 'newcomer' order by id")).map((r) => r.id);
+    expect((await reviewQueue(ws, "notes-planted")).items.filter((i) => late.includes(i.contribution)).map((i) => i.status)).toEqual(late.map(() => "pending"));
+    await curate(ws, { datanet: "notes-planted", where: "status = 'pending'", verdict: "approved", curator: "ann", reason: "looked fine at intake" });
+    // Before any model: an admission is a decision like another, and the rows leave the queue.
+    const before = await reviewQueue(ws, "notes-planted");
+    expect(before).toMatchObject({ scoresFrom: null, reopened: 0, decided: 12 });
+    expect(before.items.some((i) => late.includes(i.contribution))).toBe(false);
+
+    expect((await runPipeline(ws, curationPipeline())).failed).toEqual([]);
+    // The model trained on them has scored them: what it says is news to the curator who admitted them.
+    const after = await reviewQueue(ws, "notes-planted");
+    expect(after).toMatchObject({ reopened: 12, decided: 0 });
+    const back = after.items.filter((i) => late.includes(i.contribution));
+    expect(back.map((i) => i.contribution).sort()).toEqual(late);
+    for (const i of back) {
+      expect(i.score).not.toBeNull();
+      expect(i.decision).toMatchObject({ validator: "ann", verdict: "approved", admission: true, reopened: true });
+      expect(i.why).toMatch(/admitted by ann on \d{4}-\d\d-\d\d before the model scored it: keep it once reviewed$/);
+    }
+    // A review takes a row out for good: a keep, a rejection, a quarantine.
+    await curate(ws, { ids: [late[0]!], verdict: "keep", curator: "bob", reason: "read it: fine" });
+    await curate(ws, { ids: [late[1]!], verdict: "rejected", curator: "bob", reason: "junk" });
+    await curate(ws, { ids: [late[2]!], verdict: "quarantined", curator: "bob", reason: "ask the contributor" });
+    const reviewed = await reviewQueue(ws, "notes-planted");
+    expect(reviewed).toMatchObject({ reopened: 9, decided: 2 }); // the kept and the quarantined row; the rejected one is under review no more
+    expect(reviewed.items.filter((i) => late.includes(i.contribution)).map((i) => i.contribution).sort()).toEqual(late.slice(3));
+    // A quarantined row approved again is a review, not an admission.
+    await curate(ws, { ids: [late[2]!], verdict: "approved", curator: "bob", reason: "the contributor explained" });
+    expect(await reviewQueue(ws, "notes-planted")).toMatchObject({ reopened: 9, decided: 2 });
+    // The trail cell says which records were admissions.
+    const trail = await ws.rows<{ previous: string; verdict: string; n: bigint }>(
+      `select previous, verdict, count(*) as n from (select v.*, ${PREVIOUS_STATUS} as previous from validations v where datanet = 'notes-planted') v
+       where validator in ('ann', 'bob') group by all order by all`);
+    expect(trail.map((r) => [r.previous, r.verdict, Number(r.n)])).toEqual([["approved", "approved", 1], ["approved", "quarantined", 1], ["approved", "rejected", 1], ["pending", "approved", 12], ["quarantined", "approved", 1]]);
+  }, 120_000);
 });
 
 /** A cell's current output, in the order the cell wrote it. */

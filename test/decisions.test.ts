@@ -74,8 +74,8 @@ describe("curators' decisions", () => {
       const rows = async (cell: string) => {
         const [run] = await ws.rows<{ data_version: string }>(
           "select data_version from runs where pipeline = 'trail' and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [cell]);
-        return ws.rows<{ contribution: string; contributor: string; validator: string; verdict: string; reason: string }>(
-          `select contribution, contributor, validator, verdict, reason from read_parquet('${artifactPath(ws, run!.data_version)}') order by seq`);
+        return ws.rows<{ contribution: string; contributor: string; validator: string; previous: string; verdict: string; reason: string }>(
+          `select contribution, contributor, validator, previous, verdict, reason from read_parquet('${artifactPath(ws, run!.data_version)}') order by seq`);
       };
       expect((await runPipeline(ws, p)).failed).toEqual([]);
       expect(await rows("decisions")).toEqual([]);
@@ -89,7 +89,8 @@ describe("curators' decisions", () => {
         ["all", "stale", expect.stringMatching(/^the validation trail of notes, other changed/)],
       ]);
       expect((await runPipeline(ws, p)).ran.sort()).toEqual(["all", "decisions"]);
-      expect(await rows("decisions")).toEqual([{ contribution: a, contributor: owner!.contributor, validator: "ann", verdict: "approved", reason: "fine" }]);
+      // A keep: the status it kept is the one before it (the import's approval).
+      expect(await rows("decisions")).toEqual([{ contribution: a, contributor: owner!.contributor, validator: "ann", previous: "approved", verdict: "approved", reason: "fine" }]);
       // A decision on another Datanet leaves this one's trail as it was.
       await decide(ws, { ids: [(await ids(ws, "other"))[0]!], verdict: "rejected", validator: "ann", reason: "r" });
       expect((await pipelineStatus(ws, p)).map((c) => c.state)).toEqual(["fresh", "stale"]);

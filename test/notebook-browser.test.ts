@@ -317,6 +317,10 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(tiers[0]).toBe(0);
     expect(tiers).toContain(1);
     expect((await page.locator("#queue li.tb-queue-item").first().textContent())!.replace(/\s+/g, " ")).toMatch(/eve .* empty payload is 9 characters .* ok thanks/);
+    // Eve's rows were approved while pending, before the model scored them: they stay, and say so.
+    expect(await page.locator("#reopened").textContent()).toMatch(/^2 were approved while pending, before the model scored them/);
+    expect(await page.locator("#queue li.tb-queue-item").first().locator(".tb-admitted").textContent())
+      .toMatch(/^approved while pending by test:intake on \d{4}-\d\d-\d\d, before the model scored it: keep it once reviewed$/);
     expect(await page.locator("svg[class^=plot] [aria-label='bar'] rect").count()).toBeGreaterThan(0); // flags per rule
     const scores = metas.filter((_t, i) => tiers[i] === 4).map((t) => Number(/score (-?[\d.]+)/.exec(t)?.[1]));
     expect(scores.length).toBeGreaterThan(10);
@@ -444,8 +448,10 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   }, 600_000);
 
   it("records a keep made with the page's button: the row leaves the queue and stays approved", async () => {
+    // Eve's row, admitted at intake before the model scored it: a keep is the review that takes it out.
     const id = (await page.locator("#queue li.tb-queue-item").first().getAttribute("data-id"))!;
     const item = page.locator(`#queue li[data-id="${id}"]`);
+    expect(await item.locator(".tb-admitted").count()).toBe(1);
     expect(await item.locator("button[data-verdict=keep]").textContent()).toBe("Keep approved");
     await item.locator(".tb-reason").fill("reviewed: the label is right");
     const eventsBefore = server.events.length;
@@ -465,7 +471,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const ws = await openWorkspaceRetrying(home);
     try {
       expect(await ws.rows("select validator, verdict, reason from validations where contribution = ? and rule <> 'import' order by seq", [id]))
-        .toEqual([{ validator: "test:ann", verdict: "approved", reason: "reviewed: the label is right" }]);
+        .toEqual([{ validator: "test:intake", verdict: "approved", reason: "admitted at intake" }, { validator: "test:ann", verdict: "approved", reason: "reviewed: the label is right" }]);
       expect((await ws.rows<{ status: string }>("select status from contributions where id = ?", [id]))[0]!.status).toBe("approved");
     } finally {
       ws.close();

@@ -130,8 +130,8 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     expect(fs.readFileSync(path.join(dir, "pipelines/support.pipeline.ts"), "utf8")).toMatch(/^import \{[^}]*\} from "tracebook";$/m);
     const next = made.out.slice(made.out.indexOf("no approved contributions"));
     expect(next).toContain(`(${added} pending)`);
-    // Steps in order: approve, run, infer, rewards, report, dev; the workspace named once, as it is not ./.tracebook.
-    const order = [`export TRACEBOOK_HOME=${home}`, `tracebook curate approve --datanet support --where "status = 'pending'"`, "tracebook run support", "tracebook infer support --model model", "tracebook rewards support", "tracebook report support", "tracebook dev --pipeline support", "tracebook run support-quality"];
+    // Steps in order: queue, approve, run, queue, infer, rewards, report, dev; the workspace named once, as it is not ./.tracebook.
+    const order = [`export TRACEBOOK_HOME=${home}`, "tracebook curate queue support   # what the rules flag", `tracebook curate approve --datanet support --where "status = 'pending'"`, "tracebook run support", "tracebook curate queue support   # then what the trained model doubts", "tracebook infer support --model model", "tracebook rewards support", "tracebook report support", "tracebook dev --pipeline support", "tracebook run support-quality"];
     const at = order.map((s) => next.indexOf(s));
     expect(at.every((i) => i >= 0) && at.every((i, k) => k === 0 || i > at[k - 1]!), `${next}\nmust list, in order: ${order.join(" · ")}`).toBe(true);
 
@@ -140,6 +140,10 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     const run = tracebook(["run", "support"]);
     expect(run.code, run.err + run.out).toBe(0);
     expect(run.out).toMatch(/✓ rewards +reward-split/);
+    // Every row was approved in bulk before any model existed: once the model has scored them, they are the queue.
+    const queue = tracebook(["curate", "queue", "support", "--json", "--limit", "1"]);
+    expect(queue.code, queue.err).toBe(0);
+    expect(JSON.parse(queue.out)).toMatchObject({ decided: 0, reopened: added, flagsFrom: "support.flags output", scoresFrom: { pipeline: "support", cell: "label_errors", rows: added } });
     // The quality pipeline reuses the model just trained (the same cells, the same fingerprints): nothing is trained again up to it.
     const quality = tracebook(["run", "support-quality", "--cell", "model"]);
     expect(quality.code, quality.err + quality.out).toBe(0);

@@ -55,14 +55,16 @@ export function registerCurate(program: Command): void {
         const scores = q.scoresFrom
           ? `label scores from ${q.scoresFrom.pipeline}.${q.scoresFrom.cell} (model ${q.scoresFrom.modelId.slice(0, 12)}, ${q.scoresFrom.rows} rows, ${new Date(q.scoresFrom.finishedAt).toISOString().slice(0, 19).replace("T", " ")})`
           : "no label scores yet (add a labelErrors cell to a pipeline over this Datanet and run it)";
-        console.log(`Review queue of ${datanet}: ${q.items.length} contributions to review, ${flagged} flagged by rules ${q.ruleset.name}@${q.ruleset.version} (${q.rulesFrom}); ` +
-          `${scores}; ${q.decided} already decided left out${opts.all ? " (shown: --all)" : ""}`);
+        console.log(`Review queue of ${datanet}: ${q.items.length} contributions to review, ${flagged} flagged by rules ${q.ruleset.name}@${q.ruleset.version} (${q.rulesFrom}; flags from ${q.flagsFrom}); ` +
+          `${scores}; ${q.decided} already decided left out${opts.all ? " (shown: --all)" : ""}` +
+          (q.reopened ? `; ${q.reopened} approved while pending before the model scored them, so in the queue until a curator keeps, rejects or quarantines them` : ""));
         if (q.contributorFlags.length) {
           console.log(`\nContributors flagged (${q.contributorFlags.length}):`);
           console.log(formatTable(q.contributorFlags.map((f) => ({ contributor: f.contributor, rule: f.rule, why: f.reason })), { maxCell: 160, maxRows: q.contributorFlags.length }));
         }
         console.log();
-        console.log(formatTable(q.items.slice(0, limit).map((i) => ({
+        if (!q.items.length) console.log(q.decided ? "Nothing left to review: every contribution is decided (--all shows them)." : "Nothing to review.");
+        else console.log(formatTable(q.items.slice(0, limit).map((i) => ({
           rank: i.rank, id: shortId(i.contribution), contributor: i.contributor, label: i.label, status: i.status,
           severity: i.severity ?? "", score: i.score ? +i.score.score.toFixed(2) : null,
           ...(opts.all ? { decided: i.decision ? `${i.decision.verdict} by ${i.decision.validator} ${i.decision.decided_at.slice(0, 10)}: ${i.decision.reason}` : "" } : {}),

@@ -124,7 +124,12 @@ export function registerNew(program: Command): void {
         const pending = summary.pending;
         if (!trainApproved) {
           console.log(`\nDatanet "${spec.name}" has no approved contributions in its train split yet (${pending} pending${pending ? "" : ": import some"}); the pipeline trains on approved ones only.`);
-          if (pending) steps.push(`tracebook curate approve --datanet ${spec.name} --where "status = 'pending'" --reason "…"   # once you have looked at them`);
+          if (pending) {
+            steps.push(
+              `tracebook curate queue ${spec.name}   # what the rules flag (duplicates, empty or oversize rows, …) before you approve`,
+              `tracebook curate approve --datanet ${spec.name} --where "status = 'pending'" --reason "…"   # once you have looked at them`,
+            );
+          }
         } else if (pending) {
           console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} still pending: the pipeline trains on the ${summary.approved} approved.`);
         }
@@ -134,6 +139,7 @@ export function registerNew(program: Command): void {
           : `"some text of your own"`;
         steps.push(
           `tracebook run ${name}   # train, trace influence, settle`,
+          `tracebook curate queue ${spec.name}   # then what the trained model doubts: rows approved before it scored them stay in the queue until kept, rejected or quarantined`,
           `tracebook infer ${name} --model model ${input} --settle   # a paid inference${spec.kind === "features" ? ` (a JSON array of ${spec.featureDim ?? "its"} numbers)` : ""}, attributed and split at once`,
           `tracebook rewards ${name}   # who was paid what, and why`,
           `tracebook report ${name}   # the attribution report`,

@@ -51,3 +51,20 @@ export const IMPORT_RULE = "import";
 export function curatorsRecord(alias: string): string {
   return `coalesce(${alias}.rule, '') <> '${IMPORT_RULE}'`;
 }
+
+/**
+ * SQL over `validations v` (every record of a contribution, imports included): the status a
+ * record changed: the verdict of the record before it, and for the first record `pending`, since
+ * an import records any other status it gives (ingest.ts). A `keep`'s is its own verdict.
+ */
+export const PREVIOUS_STATUS = "coalesce(lag(v.verdict) over (partition by v.datanet, v.contribution order by v.seq), 'pending')";
+
+/**
+ * SQL: the record (alias `alias`, with a `previous` column) admitted a pending row into the
+ * Datanet's approved rows. An admission comes before any model has trained on the row, so it
+ * cannot have answered what a model later says about it: the review queue keeps such rows once
+ * a model has scored them (`cells/curation/review.ts`).
+ */
+export function admission(alias: string): string {
+  return `(${alias}.verdict = 'approved' and ${alias}.previous = 'pending')`;
+}

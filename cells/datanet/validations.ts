@@ -1,5 +1,5 @@
 import type { Cell } from "../graph/cell.ts";
-import { curatorsRecord } from "./types.ts";
+import { curatorsRecord, PREVIOUS_STATUS } from "./types.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { z } from "zod";
 import { checkOptions } from "../graph/options.ts";
@@ -10,8 +10,12 @@ export interface ValidationsOptions {
   imports?: boolean;
 }
 
-/** 1: seq, datanet, contribution, contributor, validator, verdict, rule, reason, decided_at. */
-const VERSION = "1";
+/**
+ * 1: seq, datanet, contribution, contributor, validator, verdict, rule, reason, decided_at.
+ * 2: + previous, the status the record changed (or kept): an approval of a pending row is an
+ *    admission, which the review queue tells apart from a review (`admission` in types.ts).
+ */
+const VERSION = "2";
 
 /**
  * `validations("mail-spam")`: a Datanet's validation trail as a cell (several Datanets' with a
@@ -25,7 +29,9 @@ export function validations(datanet: string | string[], options: ValidationsOpti
   const names = [...new Set([datanet].flat())].sort();
   if (!names.length) throw new Error("validations(): name at least one Datanet");
   const imports = options.imports ?? false;
-  const where = `v.datanet in (${names.map(() => "?").join(", ")})${imports ? "" : ` and ${curatorsRecord("v")}`}`;
+  const inDatanets = `v.datanet in (${names.map(() => "?").join(", ")})`;
+  const where = `${inDatanets}${imports ? "" : ` and ${curatorsRecord("v")}`}`;
+  const whose = imports ? "true" : curatorsRecord("v");
   return {
     kind: "validations",
     version: VERSION,
@@ -40,9 +46,11 @@ export function validations(datanet: string | string[], options: ValidationsOpti
     },
     async run() {
       return {
-        query: `select v.seq, v.datanet, v.contribution, c.contributor, v.validator, v.verdict, v.rule, v.reason, v.decided_at
-                from validations v left join contributions c on c.datanet = v.datanet and c.id = v.contribution
-                where ${where} order by v.seq`,
+        // `previous` over the whole trail (import records too): the status before each record.
+        query: `select v.seq, v.datanet, v.contribution, c.contributor, v.validator, v.previous, v.verdict, v.rule, v.reason, v.decided_at
+                from (select v.*, ${PREVIOUS_STATUS} as previous from validations v where ${inDatanets}) v
+                left join contributions c on c.datanet = v.datanet and c.id = v.contribution
+                where ${whose} order by v.seq`,
         params: names,
       };
     },

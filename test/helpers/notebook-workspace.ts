@@ -5,6 +5,7 @@ import path from "node:path";
 import { runPipeline } from "../../cells/index.ts";
 import { loadPipeline } from "../../cells/graph/loader.ts";
 import { ingest } from "../../cells/datanet/ingest.ts";
+import { curate } from "../../cells/curation/decisions.ts";
 import { openWorkspace } from "../../cells/store/workspace.ts";
 import { separableDatanet } from "./datanets.ts";
 import { tempDir } from "./workspace.ts";
@@ -92,7 +93,10 @@ export async function notebookWorkspace(): Promise<NotebookWorkspace> {
     await ingest(ws, { name: "notes", kind: "text", description: "notes", source: "test", contributorRule: "test", splitSeed: 0, testFraction: 0.25 },
       [{ text: HOSTILE[0]!, label: "ham", contributor: "eve", submittedAt: new Date("2024-01-03T00:00:00Z"), source: "eve#0" },
         { text: "ok thanks", label: "ham", contributor: "eve", submittedAt: new Date("2024-01-03T00:00:00Z"), source: "eve#1" }],
-      { mode: "append", status: "approved", validator: "test", importer: "test@1" });
+      { mode: "append", status: "pending", validator: "test", importer: "test@1" });
+    // Eve's rows arrive pending and are admitted before any model exists, as one's own data is:
+    // the queue keeps them once the model has scored them.
+    await curate(ws, { datanet: "notes", where: "contributor = 'eve'", verdict: "approved", curator: "test:intake", reason: "admitted at intake" });
     // A second, small Datanet from other contributors: the notebooks set the Datanets side by side.
     await separableDatanet(ws, "tips", 24, 7, { contributorPrefix: "tip" });
     const hostileIds = (await ws.rows<{ id: string }>("select id from contributions where contributor = 'mallory' order by id")).map((r) => r.id);
