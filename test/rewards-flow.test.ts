@@ -15,6 +15,7 @@ import { closeEpoch } from "../cells/rewards/closures.ts";
 import { checkPayment } from "../cells/rewards/payment.ts";
 import type { GraphEvent } from "../cells/index.ts";
 import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
+import { penaltyLine } from "../bin/commands/usage.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 /** A fresh pipeline value per call (the fixture file is also what the CLI loads). */
@@ -393,4 +394,15 @@ describe("closing an epoch", () => {
       ws.close();
     }
   }, 240_000);
+});
+
+describe("the statement's penalty lines", () => {
+  it("name every penalised contributor up to 20, then say how many more", () => {
+    const scope = (n: number) => ({ epoch: "e1", model_id: "ab".repeat(32), inferences: 3, penalised: Array.from({ length: n }, (_, i) => ({ contributor: `c${i}`, record: "" })) });
+    const cells = new Map([["ab".repeat(32), "model"]]);
+    expect(penaltyLine(scope(20), cells)).toMatch(/so nothing from them\): c0, c1, .*, c19$/);
+    const many = penaltyLine(scope(170), cells);
+    expect(many).toMatch(/so nothing from them\): c0, c1, .*, c19 and 150 more \(170 in all; --json or --recipient <name> for each\)$/);
+    expect(many).not.toContain("c20");
+  });
 });

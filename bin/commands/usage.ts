@@ -170,9 +170,15 @@ function formatRecipient(pipeline: string, recipient: string, side: RecipientEpo
   return out.join("\n").trimStart();
 }
 
+const PENALISED_SHOWN = 20;
+
 /** One penalty scope of a statement: which model's inferences, how many, who earns nothing from them. */
-function penaltyLine(scope: RecordedScope, cellOf: ReadonlyMap<string, string>): string {
-  const who = scope.penalised.map((p) => p.contributor).join(", ");
+export function penaltyLine(scope: RecordedScope, cellOf: ReadonlyMap<string, string>): string {
+  // At scale a model can penalise hundreds (170 of 500 contributors on 100,000 rows): name a few.
+  const names = scope.penalised.map((p) => p.contributor);
+  const who = names.length > PENALISED_SHOWN
+    ? `${names.slice(0, PENALISED_SHOWN).join(", ")} and ${names.length - PENALISED_SHOWN} more (${names.length} in all; --json or --recipient <name> for each)`
+    : names.join(", ");
   if (scope.model_id === "") return `Penalised (net influence negative over the epoch's inferences, several models' as one: recorded before penalties were per model): ${who}`;
   const cell = cellOf.get(scope.model_id);
   const n = scope.inferences === null ? "its inferences" : `its ${scope.inferences} inference${scope.inferences === 1 ? "" : "s"}`;
