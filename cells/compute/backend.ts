@@ -4,6 +4,7 @@ import path from "node:path";
 // (tfjs-core's own side-effect module for that cannot be imported from Node's ESM loader).
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { useExplicitTransposeGradient } from "./matmul-gradient.ts";
 
 export { tf };
 
@@ -77,6 +78,7 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
       const dist = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
       setWasmPaths(`${path.join(dist, "dist")}${path.sep}`);
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
+      useExplicitTransposeGradient(); // its transposed products are a slow loop (matmul-gradient.ts)
       return { tfBackend: "wasm", provider: `@tensorflow/tfjs-backend-wasm@${packageVersion("@tensorflow/tfjs-backend-wasm")}` };
     }
     case "cpu":
