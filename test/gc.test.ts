@@ -2,14 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { baseModel, counterfactual, datanet, finetune, hashedNgrams, inferences, pipeline, runPipeline, sql } from "../cells/index.ts";
+import { baseModel, counterfactual, datanet, finetune, hashedNgrams, inferences, pipeline, retrainDiff, runPipeline, sql } from "../cells/index.ts";
 import { decide } from "../cells/datanet/decisions.ts";
 import { importExternal } from "../cells/factory/imported.ts";
 import { modelsRoot } from "../cells/factory/store.ts";
 import { collectGarbage, planGc } from "../cells/graph/gc.ts";
 import { pipelineStatus } from "../cells/graph/status.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
-import { pipelineFile, tempDir } from "./helpers/workspace.ts";
+import { outputOf, pipelineFile, tempDir } from "./helpers/workspace.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 
@@ -115,6 +115,43 @@ describe("tracebook gc", () => {
     expect(real.stdout).toMatch(/Freed \d+\.\d MiB; kept \d+ tables \(current outputs, evaluations, what-if answers\) and \d+ models/);
     for (const g of superseded2) expect(fs.existsSync(g.path)).toBe(false);
   }, 240_000);
+
+  it("keeps the model a retrain superseded while a retrainDiff cell compares it with the current one", async () => {
+    const home = tempDir("tb-gc-retrain-");
+    const ws = await openWorkspace({ home });
+    let closed = false;
+    try {
+      await separableDatanet(ws, "notes", 80);
+      const p = pipeline("gcr", {
+        notes: datanet("notes"),
+        train: sql`select * from ${"notes"} where split = 'train'`,
+        queries: sql`select * from ${"notes"} where split = 'test'`,
+        base: baseModel({ data: "train", featurizer: hashedNgrams({ dims: 64 }), hidden: [8], ...common }),
+        model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, checkpoints: 1, ...common }),
+        last_retrain: retrainDiff({ model: "model", on: "queries" }),
+      });
+      expect((await runPipeline(ws, p)).failed).toEqual([]);
+      const first = models(home);
+      const [row] = await ws.rows<{ id: string }>("select id from contributions where split = 'train' order by id limit 1");
+      await decide(ws, { ids: [row!.id], verdict: "rejected", validator: "test", reason: "gc test", datanet: "notes" });
+      expect((await runPipeline(ws, p)).failed).toEqual([]);
+      const [compared] = await ws.rows<{ model_a: string; model_b: string }>(
+        "select model_a, model_b from read_parquet(?) where level = 'model'", [await outputOf(ws, "gcr", "last_retrain")]);
+      expect(first).toContain(compared!.model_a);
+      // Nothing was paid: only last_retrain names the first adapter, and through it its base.
+      const plan = await planGc(ws);
+      expect(plan.garbage.filter((g) => g.kind === "model")).toEqual([]);
+      collectGarbage(plan);
+      expect(models(home)).toEqual(expect.arrayContaining(first));
+      ws.close(); // the command line opens the workspace itself
+      closed = true;
+      const diff = spawnSync(process.execPath, [path.resolve("bin/tracebook.js"), "--workspace", home, "model", "diff", "gcr.model", "--json"], { encoding: "utf8" });
+      expect(diff.status, diff.stderr).toBe(0);
+      expect(JSON.parse(diff.stdout)).toMatchObject({ a: { id: compared!.model_a }, b: { id: compared!.model_b } });
+    } finally {
+      if (!closed) ws.close();
+    }
+  }, 120_000);
 
   it("removes the outputs of a cell taken out of its pipeline's file, and keeps every output of a pipeline whose file does not load", async () => {
     const home = tempDir("tb-gc-drop-");

@@ -23,13 +23,21 @@ export interface GcPlan {
 /** Cell kinds whose every table stays: quality evaluations and what-if answers. */
 const EVIDENCE = ["loco", "lds", "mislabel", "counterfactual"];
 
+/**
+ * The columns in which an output names a model it stands on: every model cell's `model_id`, and
+ * a retrain comparison's two (`retrainDiff`: the model a retrain superseded, which `tracebook
+ * model diff` and the notebooks compare the current one with).
+ */
+const MODEL_COLUMNS = ["model_id", "model_a", "model_b"];
+
 /** How old a file in tmp/ must be before it counts as left behind by a killed process. */
 const TEMP_AGE_MS = 10 * 60_000;
 
 /**
  * What can go: artifacts no cell currently outputs (superseded by a rerun, or the cell is no
  * longer in its pipeline's file: `declared`, the cells of each pipeline whose file loads), models no current
- * output and no paid inference names (with the bases of those that stay), and temp files left
+ * output names (MODEL_COLUMNS: a last retrain's earlier model included) and no paid inference
+ * names (with the bases of those that stay), and temp files left
  * behind. Nothing is lost that a rerun cannot rebuild: the run log keeps every run, and a cached
  * run whose file is gone is simply recomputed. Models that were imported, not trained here, and
  * every model an executed inference used (receipts and reports cite it) always stay, and so do
@@ -55,9 +63,11 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
   const models = new Set<string>((await ws.rows<{ model_id: string }>("select distinct model_id from inferences")).map((r) => r.model_id));
   for (const file of keptFiles) {
     if (!fs.existsSync(file)) continue;
-    const [named] = await ws.rows<{ n: bigint }>("select count(*) as n from parquet_schema(?) where name = 'model_id'", [file]);
-    if (!Number(named?.n ?? 0)) continue;
-    for (const r of await ws.rows<{ model_id: string | null }>("select distinct model_id from read_parquet(?)", [file])) if (r.model_id) models.add(r.model_id);
+    const named = (await ws.rows<{ name: string }>(
+      `select name from parquet_schema(?) where name in (${MODEL_COLUMNS.map(() => "?").join(", ")})`, [file, ...MODEL_COLUMNS])).map((r) => r.name);
+    for (const column of named) {
+      for (const r of await ws.rows<{ id: string | null }>(`select distinct "${column}" as id from read_parquet(?)`, [file])) if (r.id) models.add(r.id);
+    }
   }
   // Evaluations and what-if answers are evidence that took many retrains to get (reports quote
   // them, about the models they were run on): their tables stay, though not the models they name.
