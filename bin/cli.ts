@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
-import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import fs from "node:fs";
+import { openWorkspace, resolveWorkspaceHome, workspaceDbPath, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import { registerDatanet } from "./commands/datanet.ts";
 import { registerCurate } from "./commands/curate.ts";
@@ -40,9 +41,15 @@ export function buildProgram(): Command {
 }
 
 /** Open the workspace named by the global --workspace option, run `fn`, always close it. */
-export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>): Promise<T> {
+export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>, options: { creates?: boolean } = {}): Promise<T> {
   const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
-  const ws = await openWorkspace({ home: workspace });
+  // Only the commands that put something into a workspace make one: elsewhere a mistyped
+  // --workspace or TRACEBOOK_HOME would answer "nothing here" from a new, empty workspace.
+  const home = resolveWorkspaceHome(workspace);
+  if (!options.creates && !fs.existsSync(workspaceDbPath(home))) {
+    throw new InputError(`no workspace at ${home} (check --workspace or TRACEBOOK_HOME; \`tracebook datanet import\`, \`tracebook demo\` or \`tracebook model import\` makes one)`);
+  }
+  const ws = await openWorkspace({ home });
   try {
     return await fn(ws);
   } finally {

@@ -94,9 +94,18 @@ describe("tracebook CLI", () => {
     expect(JSON.parse(tracebook(["sql", "select count(*)::integer as n from contributions", "--json"], home).out)).toEqual([{ n: 2 }]);
   });
 
-  it("moves the workspace with --workspace", () => {
+  it("moves the workspace with --workspace, and makes one only where something is put into it", () => {
     const other = tempDir("tb-cli-other-");
-    expect(tracebook(["--workspace", other, "datanet", "list"], home).out).toMatch(/No Datanets yet/);
+    // A mistyped workspace is not an empty one: reading commands refuse it and make nothing.
+    for (const args of [["datanet", "list"], ["sql", "select 1"], ["curate", "queue", "notes"], ["model", "list"], ["status", "mail"]]) {
+      const read = tracebook(["--workspace", path.join(other, "typo"), ...args], home);
+      expect([read.code, read.err.trim()], args.join(" ")).toEqual([2, `tracebook: no workspace at ${path.join(other, "typo")} (check --workspace or TRACEBOOK_HOME; \`tracebook datanet import\`, \`tracebook demo\` or \`tracebook model import\` makes one)`]);
+    }
+    expect(fs.existsSync(path.join(other, "typo"))).toBe(false);
+    const csv = path.join(other, "rows.csv");
+    fs.writeFileSync(csv, "text,label,contributor\nhello there,a,ann\ngood bye,b,bob\n");
+    expect(tracebook(["--workspace", other, "datanet", "import", "mine", csv, "--create", "--text", "text", "--label", "label", "--contributor", "contributor"], home).code).toBe(0);
     expect(fs.existsSync(path.join(other, "workspace.duckdb"))).toBe(true);
+    expect(tracebook(["--workspace", other, "datanet", "list"], home).out).toMatch(/mine/);
   });
 });

@@ -79,7 +79,7 @@ export function registerDatanet(program: Command): void {
           );
           if (summary.notes && Object.keys(summary.notes).length) console.log(`Notes: ${toJson(summary.notes, 0)}`);
         }
-      });
+      }, { creates: true });
     });
 
   datanet

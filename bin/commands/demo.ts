@@ -62,7 +62,7 @@ export function registerDemo(program: Command): void {
         const dir = path.relative(process.cwd(), report.dir);
         console.log(`\nReport: ${path.join(dir, "index.html")} (check it: npx tracebook report verify ${dir})`);
         console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook explain mail "…" · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
-      });
+      }, { creates: true });
     });
 }
 

@@ -102,6 +102,6 @@ export function registerModel(program: Command): void {
       await withWorkspace(command, async (ws) => {
         const m = await importExternal(ws.home, path.resolve(file));
         console.log(opts.json ? toJson(m) : `Imported ${path.basename(file)} as model ${m.id.slice(0, 16)}: ${row(m).layers}, ${m.checkpoints.length} checkpoints`);
-      });
+      }, { creates: true });
     });
 }
