@@ -6,6 +6,7 @@ import {
   receipts, rewardSplit, selfInfluence, tracin, usageLedger, validate, validations,
 } from "../cells/index.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 
@@ -100,7 +101,7 @@ describe("cell options", () => {
     await expect(loadPipeline(file)).rejects.toThrow(`${file}:4:14 (cell "influence"): tracin: "topk" is not an option (did you mean "topK"?`);
   });
 
-  it("lets a pipeline anywhere on disk import the engine as \"tracebook\"", () => {
+  it("lets a pipeline anywhere on disk import the engine as \"tracebook\"", async () => {
     // Outside this checkout there is no node_modules/tracebook: the command maps the name to
     // the engine it runs, so the pipeline's cells are the cells the scheduler knows.
     const file = pipelineFile("own", [
@@ -109,6 +110,7 @@ describe("cell options", () => {
       "",
     ].join("\n"));
     const home = tempDir("tb-own-");
+    (await openWorkspace({ home })).close(); // an empty workspace: status refuses a folder without one
     const r = spawnSync(process.execPath, [BIN, "--workspace", home, "status", file], { encoding: "utf8", cwd: path.dirname(file), timeout: 60_000 });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
