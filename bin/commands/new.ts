@@ -3,14 +3,14 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
-import { PIPELINE_NAME, countOf, datanetCellName, labelCounts, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
+import { PIPELINE_NAME, countOf, datanetCellNames, labelCounts, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
 import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { pipelineFiles } from "../../cells/graph/runs.ts";
 import { PROJECT_ROOT } from "../../cells/graph/loader.ts";
 
-interface NewOpts { datanet: string; dir?: string; force?: boolean; quality?: boolean; json?: boolean }
+interface NewOpts { datanet: string[]; dir?: string; force?: boolean; quality?: boolean; json?: boolean }
 
 /** A word for a shell command line: quoted when it holds anything but plain path characters. */
 function sh(word: string): string {
@@ -40,7 +40,7 @@ export function registerNew(program: Command): void {
     .command("new")
     .description("write a pipeline for an existing Datanet (pipelines/<pipeline>.pipeline.ts, with a package.json and a tsconfig.json when absent): run, infer, rewards, report and the notebooks work on it as they are")
     .argument("<pipeline>", "pipeline name: lowercase letters, digits and '-', starting with a letter")
-    .requiredOption("--datanet <name>", "the Datanet it trains on (tracebook datanet list)")
+    .requiredOption("--datanet <name...>", "the Datanet it trains on (tracebook datanet list); several of one kind are trained on together, each keeping its share of the influence")
     .option("--dir <folder>", "folder to write into (default: the current directory); commands find the pipeline by name when run from it")
     .option("--force", "overwrite an existing pipeline file of that name")
     .option("--quality", "also write <pipeline>-quality: how far its influence scores can be trusted (LOCO, LDS, mislabel detection), run by hand")
@@ -61,9 +61,12 @@ export function registerNew(program: Command): void {
       const tsconfigFile = path.join(dir, "tsconfig.json");
       await withWorkspace(command, async (ws) => {
         const known = (await listDatanets(ws)).map((d) => d.name);
-        if (!known.includes(opts.datanet)) {
-          throw new InputError(`unknown Datanet "${opts.datanet}" (known: ${known.join(", ") || "none: import one with tracebook datanet import <name> <file> --create …"})`);
+        const names = opts.datanet.flatMap((d) => d.split(",")).map((d) => d.trim()).filter(Boolean);
+        for (const d of names) {
+          if (!known.includes(d)) throw new InputError(`unknown Datanet "${d}" (known: ${known.join(", ") || "none: import one with tracebook datanet import <name> <file> --create …"})`);
         }
+        const twice = names.find((d, i) => names.indexOf(d) !== i);
+        if (twice) throw new InputError(`--datanet names "${twice}" twice`);
         // A pipeline's name keys its runs and its usage ledger: two files under one name would settle each other's inferences.
         const recordedFiles = await pipelineFiles(ws);
         for (const [pipelineName, target] of [[name, file], ...(qualityFile ? [[qualityName(name), qualityFile]] : [])] as [string, string][]) {
@@ -88,12 +91,16 @@ export function registerNew(program: Command): void {
           }
         }
 
-        const detail = await describeDatanet(ws, opts.datanet);
+        const details = await Promise.all(names.map((d) => describeDatanet(ws, d)));
+        // One model reads them all: the same payload (text, or vectors of one length).
+        const shape = (d: (typeof details)[number]) => d.spec.kind === "features" ? `feature vectors of ${d.spec.featureDim ?? "?"} numbers` : "text";
+        const odd = details.find((d) => shape(d) !== shape(details[0]!));
+        if (odd) throw new InputError(`Datanet "${odd.spec.name}" holds ${shape(odd)} and "${details[0]!.spec.name}" ${shape(details[0]!)}: one model cannot train on both`);
         const written: string[] = [];
-        await writeFileAtomic(file, scaffoldPipeline(name, detail));
+        await writeFileAtomic(file, scaffoldPipeline(name, details));
         written.push(file);
         if (qualityFile) {
-          await writeFileAtomic(qualityFile, scaffoldQualityPipeline(name, detail));
+          await writeFileAtomic(qualityFile, scaffoldQualityPipeline(name, details));
           written.push(qualityFile);
         }
         if (!hasPackage) {
@@ -104,11 +111,14 @@ export function registerNew(program: Command): void {
           await writeFileAtomic(tsconfigFile, scaffoldTsconfig());
           written.push(tsconfigFile);
         }
-        if (opts.json) return console.log(toJson({ files: written, pipeline: name, datanet: opts.datanet }));
+        if (opts.json) return console.log(toJson({ files: written, pipeline: name, datanet: names[0], datanets: names }));
 
-        const { spec, summary } = detail;
-        const labels = labelCounts(detail);
-        console.log(`Wrote ${file}: pipeline "${name}" on Datanet "${spec.name}" (${spec.kind}, ${labels.length} label${labels.length === 1 ? "" : "s"}; its approved rows are the cell "${datanetCellName(spec.name)}").`);
+        const spec = details[0]!.spec;
+        const labels = new Set(details.flatMap((d) => labelCounts(d).map((l) => l.label)));
+        const cells = datanetCellNames(names);
+        console.log(names.length === 1
+          ? `Wrote ${file}: pipeline "${name}" on Datanet "${spec.name}" (${spec.kind}, ${labels.size} label${labels.size === 1 ? "" : "s"}; its approved rows are the cell "${cells[0]}").`
+          : `Wrote ${file}: pipeline "${name}" on Datanets ${names.map((d, i) => `"${d}" (cell "${cells[i]}")`).join(", ")}, trained on together (${spec.kind}, ${labels.size} label${labels.size === 1 ? "" : "s"}).`);
         if (qualityFile) console.log(`Wrote ${qualityFile}: pipeline "${qualityName(name)}", how far "${name}"'s influence scores can be trusted (reusing its model).`);
         if (written.includes(packageFile)) console.log(`Wrote ${packageFile}: pipeline files are ES modules ("type": "module").`);
         if (written.includes(tsconfigFile)) console.log(`Wrote ${tsconfigFile}: an editor type-checks the pipeline against this checkout's engine (${path.join(PROJECT_ROOT, "cells", "index.ts")}).`);
@@ -120,26 +130,28 @@ export function registerNew(program: Command): void {
         const steps: string[] = [];
         if (cd) steps.push(cd);
         if (path.resolve(ws.home) !== fromDir) steps.push(`export TRACEBOOK_HOME=${sh(ws.home)}   # this workspace (or --workspace on each command)`);
-        const trainApproved = countOf(detail, "train", "approved");
-        const pending = summary.pending;
-        if (!trainApproved) {
-          console.log(`\nDatanet "${spec.name}" has no approved contributions in its train split yet (${pending} pending${pending ? "" : ": import some"}); the pipeline trains on approved ones only.`);
-          if (pending) {
-            steps.push(
-              `tracebook curate queue ${spec.name}   # what the rules flag (duplicates, empty or oversize rows, …) before you approve`,
-              `tracebook curate approve --datanet ${spec.name} --where "status = 'pending'" --reason "…"   # once you have looked at them`,
-            );
+        for (const { spec: { name: d }, summary } of details) {
+          const pending = summary.pending;
+          if (!countOf(details.find((x) => x.spec.name === d)!, "train", "approved")) {
+            console.log(`\nDatanet "${d}" has no approved contributions in its train split yet (${pending} pending${pending ? "" : ": import some"}); the pipeline trains on approved ones only.`);
+            if (pending) {
+              steps.push(
+                `tracebook curate queue ${d}   # what the rules flag (duplicates, empty or oversize rows, …) before you approve`,
+                `tracebook curate approve --datanet ${d} --where "status = 'pending'" --reason "…"   # once you have looked at them`,
+              );
+            }
+          } else if (pending) {
+            console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} of Datanet "${d}" still pending: the pipeline trains on the ${summary.approved} approved.`);
           }
-        } else if (pending) {
-          console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} still pending: the pipeline trains on the ${summary.approved} approved.`);
         }
-        if (labels.length < 2) console.log(`Datanet "${spec.name}" has ${labels.length ? "one label" : "no labels"}: a classifier needs two or more to learn anything.`);
+        const labelled = names.length === 1 ? `Datanet "${spec.name}" has` : `Datanets ${names.join(", ")} have`;
+        if (labels.size < 2) console.log(`${labelled} ${labels.size ? "one label" : "no labels"}: a classifier needs two or more to learn anything.`);
         const input = spec.kind === "features"
           ? `"$(node -e 'console.log(JSON.stringify(Array(${spec.featureDim ?? 1}).fill(0)))')"`
           : `"some text of your own"`;
         steps.push(
           `tracebook run ${name}   # train, trace influence, settle`,
-          `tracebook curate queue ${spec.name}   # then what the trained model doubts: rows approved before it scored them stay in the queue until kept, rejected or quarantined`,
+          ...names.map((d) => `tracebook curate queue ${d}   # then what the trained model doubts: rows approved before it scored them stay in the queue until kept, rejected or quarantined`),
           `tracebook infer ${name} --model model ${input} --settle   # a paid inference${spec.kind === "features" ? ` (a JSON array of ${spec.featureDim ?? "its"} numbers)` : ""}, attributed and split at once`,
           `tracebook rewards ${name}   # who was paid what, and why`,
           `tracebook report ${name}   # the attribution report`,
