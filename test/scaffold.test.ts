@@ -255,6 +255,13 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     const other = fs.realpathSync(tempDir("tb-new-bad-"));
     const unknown = tracebook(["new", "tickets", "--datanet", "nope", "--dir", other]);
     expect([unknown.code, unknown.err]).toEqual([2, 'tracebook: unknown Datanet "nope" (known: desk-b, support)\n']);
+    // Vectors and text: no one model reads both.
+    const vecs = path.join(tempDir("tb-new-vecs-"), "vecs.csv");
+    fs.writeFileSync(vecs, "px0,px1,label,contributor\n0.1,0.2,a,ann\n0.3,0.4,b,bob\n");
+    expect(tracebook(["datanet", "import", "vecs", vecs, "--create", "--features", "px*", "--label", "label", "--contributor", "contributor"]).code).toBe(0);
+    const mixed = tracebook(["new", "tickets", "--datanet", "support", "vecs", "--dir", other]);
+    expect([mixed.code, mixed.err]).toEqual([2, 'tracebook: Datanet "vecs" holds feature vectors of 2 numbers and "support" text: one model cannot train on both\n']);
+    expect(fs.existsSync(path.join(other, "pipelines"))).toBe(false);
     const bad = tracebook(["new", "Tickets_1", "--datanet", "support", "--dir", other]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/^tracebook: invalid pipeline name "Tickets_1": use lowercase letters, digits and '-'/);
