@@ -41,14 +41,20 @@ export function buildProgram(): Command {
 }
 
 /** Open the workspace named by the global --workspace option, run `fn`, always close it. */
+/** The workspace folder a command names, refused (exit 2) when no workspace is there. */
+export function existingWorkspace(workspace: string | undefined): string {
+  const home = resolveWorkspaceHome(workspace);
+  if (!fs.existsSync(workspaceDbPath(home))) {
+    throw new InputError(`no workspace at ${home} (check --workspace or TRACEBOOK_HOME; \`tracebook datanet import\`, \`tracebook demo\` or \`tracebook model import\` makes one)`);
+  }
+  return home;
+}
+
 export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>, options: { creates?: boolean } = {}): Promise<T> {
   const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
   // Only the commands that put something into a workspace make one: elsewhere a mistyped
   // --workspace or TRACEBOOK_HOME would answer "nothing here" from a new, empty workspace.
-  const home = resolveWorkspaceHome(workspace);
-  if (!options.creates && !fs.existsSync(workspaceDbPath(home))) {
-    throw new InputError(`no workspace at ${home} (check --workspace or TRACEBOOK_HOME; \`tracebook datanet import\`, \`tracebook demo\` or \`tracebook model import\` makes one)`);
-  }
+  const home = options.creates ? resolveWorkspaceHome(workspace) : existingWorkspace(workspace);
   const ws = await openWorkspace({ home });
   try {
     return await fn(ws);

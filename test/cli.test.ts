@@ -97,7 +97,7 @@ describe("tracebook CLI", () => {
   it("moves the workspace with --workspace, and makes one only where something is put into it", () => {
     const other = tempDir("tb-cli-other-");
     // A mistyped workspace is not an empty one: reading commands refuse it and make nothing.
-    for (const args of [["datanet", "list"], ["sql", "select 1"], ["curate", "queue", "notes"], ["model", "list"], ["status", "mail"]]) {
+    for (const args of [["datanet", "list"], ["sql", "select 1"], ["curate", "queue", "notes"], ["model", "list"], ["status", "mail"], ["dev", "--no-watch"], ["build-notebooks"]]) {
       const read = tracebook(["--workspace", path.join(other, "typo"), ...args], home);
       expect([read.code, read.err.trim()], args.join(" ")).toEqual([2, `tracebook: no workspace at ${path.join(other, "typo")} (check --workspace or TRACEBOOK_HOME; \`tracebook datanet import\`, \`tracebook demo\` or \`tracebook model import\` makes one)`]);
     }

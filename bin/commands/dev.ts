@@ -1,6 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { existingWorkspace } from "../cli.ts";
 
 /** A path relative to the working directory when it is inside it, else absolute. */
 function shortPath(p: string): string {
@@ -21,14 +22,14 @@ export function registerDev(program: Command): void {
     .option("--no-watch", "serve the outputs as they are: do not run the pipelines")
     .option("--notebooks <dir>", "folder of notebooks (default: the project's notebooks/)")
     .action(async (opts: DevOpts, command: Command) => {
-      const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+      const home = existingWorkspace(command.optsWithGlobals<{ workspace?: string }>().workspace);
       const port = opts.port === undefined ? undefined : Number(opts.port);
       if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new InputError(`--port ${opts.port}: not a port number`);
       const { startNotebookServer } = await import("../../cells/notebooks/server.ts");
       const { listNotebooks } = await import("../../cells/notebooks/plugin.ts");
       const t0 = performance.now();
       const server = await startNotebookServer({
-        home: workspace, port, pipelines: opts.pipeline, watch: opts.watch,
+        home, port, pipelines: opts.pipeline, watch: opts.watch,
         notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined,
       });
       console.log(`Tracebook notebooks: ${server.url} (ready in ${((performance.now() - t0) / 1000).toFixed(1)} s; Ctrl-C stops)`);
@@ -57,12 +58,11 @@ export function registerDev(program: Command): void {
     .option("--pipeline <name...>", "pipelines whose outputs to include (default: those the notebooks name)")
     .option("--notebooks <dir>", "folder of notebooks (default: the project's notebooks/)")
     .action(async (opts: BuildOpts, command: Command) => {
-      const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+      const home = existingWorkspace(command.optsWithGlobals<{ workspace?: string }>().workspace);
       const { buildNotebooks } = await import("../../cells/notebooks/build.ts");
       const t0 = performance.now();
-      const { resolveWorkspaceHome } = await import("../../cells/store/workspace.ts");
-      const outDir = path.resolve(opts.out ?? path.join(resolveWorkspaceHome(workspace), "site"));
-      const result = await buildNotebooks({ home: workspace, outDir, pipelines: opts.pipeline, notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined });
+      const outDir = path.resolve(opts.out ?? path.join(home, "site"));
+      const result = await buildNotebooks({ home, outDir, pipelines: opts.pipeline, notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined });
       console.log(`Wrote ${result.pages.length} notebook page${result.pages.length === 1 ? "" : "s"} and ${result.tables.length} table${result.tables.length === 1 ? "" : "s"} (${(result.bytes / 2 ** 20).toFixed(1)} MiB) to ${result.outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       for (const t of result.tables) console.log(`  ${t}`);
       console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);
