@@ -71,6 +71,7 @@ export function registerCurate(program: Command): void {
           why: i.why,
         })), { maxCell: 160, maxRows: limit }));
         console.log(`Decide with: tracebook curate reject|approve|quarantine|keep <id...> --reason "…" (or --datanet ${datanet} --flagged <rule> / --where "<sql>")`);
+        if (q.reopened) console.log(`Rows you have looked at and found right leave it in bulk too: tracebook curate keep --datanet ${datanet} --where "<sql>" --reason "…"`);
       });
     });
 
