@@ -479,6 +479,40 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
+  it("keeps every row shown at once: one record each, and they leave the queue", async () => {
+    await page.goto(`${server.url}curation-queue?pipeline=nbtest`);
+    await page.locator("#queue li.tb-queue-item").first().waitFor({ timeout: 60_000 });
+    await settled(page);
+    if (!(await page.getByPlaceholder("your name or id, e.g. ann@example.org").inputValue())) await page.getByPlaceholder("your name or id, e.g. ann@example.org").fill("test:ann");
+    await page.getByPlaceholder("Search the text, contributor, rule or reason…").fill("tip1");
+    const shown = () => page.locator("#queue li.tb-queue-item").evaluateAll((els) => els.map((e) => [e.getAttribute("data-id"), e.getAttribute("data-contributor")]));
+    await expect.poll(async () => (await shown()).length > 0 && (await shown()).every(([, c]) => c === "tip1"), { timeout: 15_000 }).toBe(true);
+    await settled(page);
+    const ids = (await shown()).map(([id]) => id!);
+    const form = page.locator("#keep-shown");
+    expect(await form.locator("button").textContent()).toBe(`Keep the ${ids.length} rows shown`);
+    // No reason, no decision: the server refuses (the browser logs the 400), the page says so and nothing is recorded.
+    const errorsBefore = consoleErrors.length;
+    await form.locator("button").click();
+    await expect.poll(() => form.locator(".tb-status").textContent(), { timeout: 30_000 }).toMatch(/reason/);
+    expect(consoleErrors.splice(errorsBefore)).toEqual([expect.stringMatching(/status of 400 \(Bad Request\)/)]);
+    await form.locator(".tb-reason").fill("read every tip1 row: labels right");
+    await form.locator("button").click();
+    await expect.poll(() => form.locator(".tb-status").textContent(), { timeout: 60_000 }).toMatch(new RegExp(`^kept ${ids.length} · `));
+    await expect.poll(async () => (await shown()).length, { timeout: 120_000, interval: 1000 }).toBe(0);
+    const ws = await openWorkspaceRetrying(home);
+    try {
+      const kept = await ws.rows<{ contribution: string; validator: string; verdict: string }>(
+        "select contribution, validator, verdict from validations where reason = 'read every tip1 row: labels right' order by contribution");
+      expect(kept.map((r) => r.contribution)).toEqual(ids.slice().sort());
+      expect(kept.every((r) => r.validator === "test:ann" && r.verdict === "approved")).toBe(true);
+    } finally {
+      ws.close();
+    }
+    await page.getByPlaceholder("Search the text, contributor, rule or reason…").fill("");
+    expect(consoleErrors).toEqual([]);
+  }, 300_000);
+
   it("compares the models a retrain left on the Model history page: the row that left with its record, the predictions that changed", async () => {
     await page.goto(`${server.url}model-history?pipeline=nbtest`);
     await page.locator("#diff").waitFor({ timeout: 60_000 });
