@@ -40,7 +40,6 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Open the workspace named by the global --workspace option, run `fn`, always close it. */
 /** The workspace folder a command names, refused (exit 2) when no workspace is there. */
 export function existingWorkspace(workspace: string | undefined): string {
   const home = resolveWorkspaceHome(workspace);
@@ -50,6 +49,7 @@ export function existingWorkspace(workspace: string | undefined): string {
   return home;
 }
 
+/** Open the workspace named by the global --workspace option, run `fn`, always close it. */
 export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>, options: { creates?: boolean } = {}): Promise<T> {
   const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
   // Only the commands that put something into a workspace make one: elsewhere a mistyped

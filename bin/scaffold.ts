@@ -69,6 +69,11 @@ function comment(text: string, width = 100): string[] {
   return lines;
 }
 
+/** What a Datanet's rows carry, as a model reads them: "text", or "feature vectors of 784 numbers". */
+export function payloadOf(spec: ScaffoldDatanet["spec"]): string {
+  return spec.kind === "features" ? `feature vectors${spec.featureDim ? ` of ${n(spec.featureDim)} numbers` : ""}` : "text";
+}
+
 /** What one Datanet held at generation, for the header. */
 function held(d: ScaffoldDatanet): string {
   const { summary } = d;
@@ -83,7 +88,7 @@ function held(d: ScaffoldDatanet): string {
 /** The header: what the file was generated from, with each Datanet's counts at the time. */
 function header(pipelineName: string, ds: readonly ScaffoldDatanet[], cells: readonly string[]): string[] {
   const spec = ds[0]!.spec;
-  const kind = spec.kind === "features" ? `feature vectors${spec.featureDim ? ` of ${n(spec.featureDim)} numbers` : ""}` : "text";
+  const kind = payloadOf(spec);
   const command = `tracebook new ${pipelineName} --datanet ${ds.map((d) => d.spec.name).join(" ")}`;
   const from = ds.length === 1
     ? `from the Datanet "${spec.name}" (${kind}). At generation it held ${held(ds[0]!)}.`
@@ -166,7 +171,7 @@ export function scaffoldPipeline(pipelineName: string, datanets: ScaffoldDatanet
   const what = text ? "" : `   (a JSON array of ${d.spec.featureDim ? n(d.spec.featureDim) : "its"} numbers)`;
   const sources = many
     ? [
-      ...ds.map((_, i) => `  ${cells[i]}: datanet(${lits[i]}, { status: "approved" }),`),
+      ...cells.map((c, i) => `  ${c}: datanet(${lits[i]}, { status: "approved" }),`),
       "  // Every Datanet's approved rows together: each row keeps its Datanet, so influence, receipts and",
       "  // rewards say how much each Datanet weighed, and `tracebook what-if --datanet` can leave one out.",
       `  ${UNION_CELL}: sql\`${cells.map((c) => `select * from ${ref(c)}`).join(" union all ")} order by datanet, id\`,`,
@@ -176,7 +181,7 @@ export function scaffoldPipeline(pipelineName: string, datanets: ScaffoldDatanet
   // (A union's order is the engine's to choose: the order by keeps the output, so its version, the same.)
   const flags = many
     ? [
-      ...ds.map((x, i) => `  flags_${cells[i]}: validate(${lits[i]}),`),
+      ...cells.map((c, i) => `  flags_${c}: validate(${lits[i]}),`),
       `  flags: sql\`${cells.map((c) => `select * from ${ref(`flags_${c}`)}`).join(" union all ")} order by datanet, ord\`,`,
     ]
     : [`  flags: validate(${lits[0]}),`];

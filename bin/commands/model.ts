@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
-import { cellOutput, heldOutOf, modelHistory, paidUse, resolveModel, standingOf, type ModelEntry, type PaidUse } from "../../cells/factory/catalog.ts";
+import { cellOutput, heldOutOf, parseCellRef, modelHistory, paidUse, resolveModel, standingOf, type ModelEntry, type PaidUse } from "../../cells/factory/catalog.ts";
 import { printModelDiff } from "./model-diff.ts";
 import { exportAdapter } from "../../cells/factory/peft.ts";
 import { importExternal } from "../../cells/factory/imported.ts";
@@ -63,7 +63,7 @@ export function registerModel(program: Command): void {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got "${opts.limit}"`);
       // One cell named alone: its last retrain, the model before against the model now.
-      if (!bRef && /^[\w-]+\.[\w-]+$/.test(aRef)) [aRef, bRef] = [`${aRef}~1`, aRef];
+      if (!bRef && parseCellRef(aRef) && !aRef.includes("~")) [aRef, bRef] = [`${aRef}~1`, aRef];
       if (!bRef) throw new InputError(`name the model to compare ${aRef} with, or name a model cell (<pipeline>.<cell>) to compare its last two models`);
       await withWorkspace(command, async (ws) => {
         const [a, b] = [await resolveModel(ws, aRef), await resolveModel(ws, bRef!)];

@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { toJson } from "../output.ts";
-import { PIPELINE_NAME, countOf, datanetCellNames, labelCounts, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
+import { PIPELINE_NAME, countOf, datanetCellNames, labelCounts, payloadOf, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
 import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
@@ -93,9 +93,8 @@ export function registerNew(program: Command): void {
 
         const details = await Promise.all(names.map((d) => describeDatanet(ws, d)));
         // One model reads them all: the same payload (text, or vectors of one length).
-        const shape = (d: (typeof details)[number]) => d.spec.kind === "features" ? `feature vectors of ${d.spec.featureDim ?? "?"} numbers` : "text";
-        const odd = details.find((d) => shape(d) !== shape(details[0]!));
-        if (odd) throw new InputError(`Datanet "${odd.spec.name}" holds ${shape(odd)} and "${details[0]!.spec.name}" ${shape(details[0]!)}: one model cannot train on both`);
+        const odd = details.find((d) => payloadOf(d.spec) !== payloadOf(details[0]!.spec));
+        if (odd) throw new InputError(`Datanet "${odd.spec.name}" holds ${payloadOf(odd.spec)} and "${details[0]!.spec.name}" ${payloadOf(details[0]!.spec)}: one model cannot train on both`);
         const written: string[] = [];
         await writeFileAtomic(file, scaffoldPipeline(name, details));
         written.push(file);
@@ -130,9 +129,9 @@ export function registerNew(program: Command): void {
         const steps: string[] = [];
         if (cd) steps.push(cd);
         if (path.resolve(ws.home) !== fromDir) steps.push(`export TRACEBOOK_HOME=${sh(ws.home)}   # this workspace (or --workspace on each command)`);
-        for (const { spec: { name: d }, summary } of details) {
-          const pending = summary.pending;
-          if (!countOf(details.find((x) => x.spec.name === d)!, "train", "approved")) {
+        for (const detail of details) {
+          const { spec: { name: d }, summary: { pending, approved } } = detail;
+          if (!countOf(detail, "train", "approved")) {
             console.log(`\nDatanet "${d}" has no approved contributions in its train split yet (${pending} pending${pending ? "" : ": import some"}); the pipeline trains on approved ones only.`);
             if (pending) {
               steps.push(
@@ -141,7 +140,7 @@ export function registerNew(program: Command): void {
               );
             }
           } else if (pending) {
-            console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} of Datanet "${d}" still pending: the pipeline trains on the ${summary.approved} approved.`);
+            console.log(`\n${pending} contribution${pending === 1 ? " is" : "s are"} of Datanet "${d}" still pending: the pipeline trains on the ${approved} approved.`);
           }
         }
         const labelled = names.length === 1 ? `Datanet "${spec.name}" has` : `Datanets ${names.join(", ")} have`;

@@ -1,5 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 
+/** Registered once per process (the backend is chosen once). */
+let installed = false;
+
 /**
  * The gradient of a 2-D matrix product with its transposes made explicit.
  *
@@ -33,5 +36,3 @@ export function useExplicitTransposeGradient(): void {
     },
   });
 }
-
-let installed = false;

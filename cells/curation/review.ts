@@ -79,11 +79,11 @@ export async function reviewQueue(ws: Workspace, datanet: string, options: Revie
   // A decision answers what was known when it was made. An admission made before the scores
   // the queue ranks the row by were computed could not have answered them: the row stays.
   const scoredAt = scores ? new Date(scores.from.finishedAt).getTime() : null;
-  const reopened = (c: (typeof candidates)[number]) =>
-    c.admitted === true && scoredAt !== null && c.decided_ms !== null && c.decided_ms < scoredAt && scoreOf.has(c.id);
-  const open = options.includeDecided ? candidates : candidates.filter((c) => c.validator === null || reopened(c));
+  const reopened = new Set(candidates.filter((c) =>
+    c.admitted === true && scoredAt !== null && c.decided_ms !== null && c.decided_ms < scoredAt && scoreOf.has(c.id)).map((c) => c.id));
+  const open = options.includeDecided ? candidates : candidates.filter((c) => c.validator === null || reopened.has(c.id));
   const decisionOf = new Map(open.filter((c) => c.validator !== null).map((c) => [c.id, {
-    validator: c.validator!, verdict: c.verdict!, reason: c.reason ?? "", decided_at: c.decided_at!, admission: c.admitted === true, reopened: reopened(c),
+    validator: c.validator!, verdict: c.verdict!, reason: c.reason ?? "", decided_at: c.decided_at!, admission: c.admitted === true, reopened: reopened.has(c.id),
   }]));
   const items = rankQueue(open, flags, scoreOf).map((item) => {
     const decision = decisionOf.get(item.contribution) ?? null;
@@ -92,13 +92,12 @@ export async function reviewQueue(ws: Workspace, datanet: string, options: Revie
       : item.why;
     return { ...item, why, decision };
   });
-  const reopenedCount = candidates.filter(reopened).length;
   return {
     datanet, ruleset: inForce.set, rulesFrom: inForce.from, flagsFrom: recorded ? `${inForce.from} output` : "the rules run now", scoresFrom: scores?.from ?? null,
     items,
     contributorFlags: flags.filter((f) => f.contribution === null),
-    decided: candidates.filter((c) => c.validator !== null && !reopened(c)).length,
-    reopened: reopenedCount,
+    decided: candidates.filter((c) => c.validator !== null).length - reopened.size,
+    reopened: reopened.size,
   };
 }
 

@@ -83,22 +83,31 @@ function manifestTime(home: string, id: string): Date {
 }
 
 /**
+ * `<pipeline>.<cell>`, or `<pipeline>.<cell>~N` (`back`: N models before the current one; 0 is
+ * the current one); null for anything else (a model id, a prefix).
+ */
+export function parseCellRef(ref: string): { pipeline: string; cell: string; back: number } | null {
+  const m = /^([\w-]+)\.([\w-]+)(?:~(\d+))?$/.exec(ref);
+  return m ? { pipeline: m[1]!, cell: m[2]!, back: Number(m[3] ?? 0) } : null;
+}
+
+/**
  * A model named by id, unique id prefix (≥ 8 hex), `<pipeline>.<cell>` (the model that cell
  * currently outputs) or `<pipeline>.<cell>~N` (the N-th model that cell produced before it).
  */
 export async function resolveModel(ws: Workspace, ref: string): Promise<ModelManifest> {
-  const cellRef = /^([\w-]+)\.([\w-]+)(?:~(\d+))?$/.exec(ref);
+  const cellRef = parseCellRef(ref);
   if (cellRef) {
-    const [, pipeline, cell, back] = cellRef;
-    const last = (await cellHistories(ws, pipeline!)).get(cell!)?.lastSucceeded;
+    const { pipeline, cell, back } = cellRef;
+    const last = (await cellHistories(ws, pipeline)).get(cell)?.lastSucceeded;
     if (!last?.artifact) throw new Error(`${ref}: cell "${cell}" of pipeline "${pipeline}" has not produced a model yet (run \`tracebook run ${pipeline}\`)`);
     const [id] = await modelIdsIn(ws, last.artifact).catch(() => {
       throw new Error(`${ref} is not a model cell`);
     });
-    if (!back || back === "0") return readManifest(ws.home, id!);
-    const models = await cellModels(ws, pipeline!, cell!);
+    if (!back) return readManifest(ws.home, id!);
+    const models = await cellModels(ws, pipeline, cell);
     const earlier = models.filter((m) => m.id !== id);
-    const n = Number(back);
+    const n = back;
     if (n > earlier.length) {
       throw new Error(`${ref}: ${pipeline}.${cell} produced ${earlier.length ? `only ${earlier.length} model${earlier.length > 1 ? "s" : ""}` : "no model"} before its current one that ${earlier.length > 1 ? "are" : "is"} still in the workspace (\`tracebook gc\` removes unpaid ones)`);
     }
@@ -119,23 +128,26 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
 export async function heldOutOf(ws: Workspace, m: ModelManifest): Promise<{ relation: string; name: string } | null> {
   if (!m.producedBy) return null;
   const { pipeline, cell } = m.producedBy;
-  const [run] = await ws.rows<{ params_json: string }>(
-    "select params_json from runs where pipeline = ? and cell = ? and status = 'succeeded' order by finished_at desc limit 1", [pipeline, cell]);
-  const heldOut = run ? (JSON.parse(run.params_json) as { heldOut?: string }).heldOut : undefined;
-  if (heldOut) return cellOutput(ws, `${pipeline}.${heldOut}`);
-  return (await cellHistories(ws, pipeline)).get("queries")?.lastSucceeded ? cellOutput(ws, `${pipeline}.queries`) : null;
+  const history = await cellHistories(ws, pipeline); // read once: the model's run and the rows' both
+  const run = history.get(cell)?.lastSucceeded;
+  const heldOut = (run ? (JSON.parse(run.params_json) as { heldOut?: string }).heldOut : undefined) ?? (history.get("queries")?.lastSucceeded ? "queries" : null);
+  return heldOut ? outputView(ws, history, pipeline, heldOut) : null;
 }
 
 /** A cell's current output named as `<pipeline>.<cell>`, as a relation to read. */
 export async function cellOutput(ws: Workspace, ref: string): Promise<{ relation: string; name: string }> {
-  const m = /^([\w-]+)\.([\w-]+)$/.exec(ref);
-  if (!m) throw new Error(`"${ref}" does not name a cell's output: write <pipeline>.<cell>, e.g. mail.queries`);
-  const last = (await cellHistories(ws, m[1]!)).get(m[2]!)?.lastSucceeded;
-  if (!last?.artifact || !fs.existsSync(last.artifact)) throw new Error(`${ref}: cell "${m[2]}" of pipeline "${m[1]}" has no output (run \`tracebook run ${m[1]}\`)`);
+  const m = parseCellRef(ref);
+  if (!m || m.back) throw new Error(`"${ref}" does not name a cell's output: write <pipeline>.<cell>, e.g. mail.queries`);
+  return outputView(ws, await cellHistories(ws, m.pipeline), m.pipeline, m.cell);
+}
+
+async function outputView(ws: Workspace, history: Awaited<ReturnType<typeof cellHistories>>, pipeline: string, cell: string): Promise<{ relation: string; name: string }> {
+  const last = history.get(cell)?.lastSucceeded;
+  if (!last?.artifact || !fs.existsSync(last.artifact)) throw new Error(`${pipeline}.${cell}: cell "${cell}" of pipeline "${pipeline}" has no output (run \`tracebook run ${pipeline}\`)`);
   // A view, as the scheduler gives a cell its inputs: readable by `describe` and by name.
-  const view = `"__tracebook_out_${m[1]!.replace(/\W/g, "_")}__${m[2]!.replace(/\W/g, "_")}"`;
+  const view = `"__tracebook_out_${pipeline.replace(/\W/g, "_")}__${cell.replace(/\W/g, "_")}"`;
   await ws.run(`create or replace temp view ${view} as select * from read_parquet(${quoteLiteral(last.artifact)})`);
-  return { relation: view, name: ref };
+  return { relation: view, name: `${pipeline}.${cell}` };
 }
 
 /** Executed inferences and fees per model, from the ledger: what each model was paid for. */
