@@ -25,7 +25,13 @@ runBench(async () => {
     const { pipeline } = await loadPipeline("mail");
     const cells: Record<string, number> = {};
     const t0 = performance.now();
-    const run = await runPipeline(ws, pipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-finished") cells[e.cell] = +e.seconds.toFixed(2); } });
+    const logs: string[] = [];
+    const run = await runPipeline(ws, pipeline, {
+      onEvent: (e: GraphEvent) => {
+        if (e.event === "cell-finished") cells[e.cell] = +e.seconds.toFixed(2);
+        if (e.event === "cell-log" && ["usage", "influence"].includes(e.cell)) logs.push(e.message);
+      },
+    });
     if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
     const retrainSeconds = seconds(t0);
 
@@ -40,6 +46,13 @@ runBench(async () => {
     await writeBenchReport("history", {
       what: "one training message of real mail rejected, the pipeline rerun (it retrains), then the last retrain compared as `tracebook model diff mail.model` does it",
       retrain: { seconds_whole_run: retrainSeconds, base: cells.base ?? null, model: cells.model ?? null, last_retrain: cells.last_retrain ?? null },
+      // The superseded model's settled inferences stay in the usage table: their rows are kept, the replay on the new model is traced.
+      settling: {
+        usage: cells.usage ?? null, influence: cells.influence ?? null, receipts: cells.receipts ?? null, rewards: cells.rewards ?? null,
+        settled_earlier: Number(/^(\d+) more by models since retrained/m.exec(logs.join("\n"))?.[1] ?? 0),
+        queries_kept: Number(/^(\d+) queries keep the rows/m.exec(logs.join("\n"))?.[1] ?? 0),
+        queries_traced: Number(/; (\d+) to trace$/m.exec(logs.join("\n"))?.[1] ?? 0),
+      },
       diff: {
         models: (await cellModels(ws, "mail", "model")).length,
         rows: { before: lineage.rows.a, after: lineage.rows.b, left: lineage.rows.removed.length, entered: lineage.rows.added.length, base_retrained: lineage.base !== null },

@@ -1,5 +1,6 @@
 // A tracin cell traces only what it has not traced: rows of queries an earlier run traced under
-// the same model, training rows, settings and engine are taken over, new inferences are traced.
+// the same model, training rows, settings and engine are taken over, new inferences are traced;
+// across a retrain, the rows of the superseded model's inferences are taken over too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { param, pipeline, runPipeline, sql, tracin, type GraphEvent, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
@@ -66,13 +67,20 @@ describe("incremental TracIn", () => {
     expect(changed).toMatch(/: \d+ contributions × 42 queries$/m);
   }, 60_000);
 
-  it("reuses nothing once the model is retrained", async () => {
+  it("across a retrain keeps the rows of the superseded model's inferences and traces only the current model's", async () => {
+    const before = await rowsOf("influence");
+    const first = await modelId();
     await rejectATrainingRow(ws);
     const log = await run(withProbe(""));
-    expect(log).not.toMatch(/keep the rows/);
-    const rows = await rowsOf("influence");
     const current = await modelId();
-    // The new model's workload and the two paid inferences it now executes nothing of: they stay settled, out of the table.
-    expect(new Set(rows.map((r) => r.model_id))).toEqual(new Set([current]));
+    expect(current).not.toBe(first);
+    // The first model's 42 settled inferences stay in the usage table, with the rows they were paid on;
+    // the workload replays on the new model (40 new ids), traced through it.
+    expect(log).toMatch(/^42 queries keep the rows an earlier run traced \(inferences of models since retrained, each traced through its own lineage; same settings and engine\); 40 to trace$/m);
+    expect(log).toMatch(new RegExp(`^TracIn exact over 2 checkpoints of model ${current.slice(0, 12)}: \\d+ contributions × 40 queries$`, "m"));
+    const rows = await rowsOf("influence");
+    expect(rows.filter((r) => r.model_id === first)).toEqual(before);
+    expect(new Set(rows.filter((r) => r.model_id !== first).map((r) => r.model_id))).toEqual(new Set([current]));
+    expect(new Set(rows.filter((r) => r.model_id === current).map((r) => r.query)).size).toBe(40);
   }, 120_000);
 });

@@ -68,7 +68,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     console.log(`influence explorer: first load ${ms} ms`);
     expect(await page.locator("#prediction").textContent()).toMatch(/(spam|ham)\s+with confidence/);
     // Where the inference came from, as the ledger recorded it.
-    expect((await page.locator("#prediction").textContent())!.replace(/\s+/g, " ")).toMatch(/called by agent:[ab] \(workload:nbtest\.usage\) in epoch e1/);
+    expect((await page.locator("#prediction").textContent())!.replace(/\s+/g, " ")).toMatch(/called by agent:[ab] \(workload:nbtest\.workload\) in epoch e1/);
     expect(await page.locator("svg [aria-label='bar'] rect").count()).toBeGreaterThan(0);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer.png"), fullPage: true });
@@ -218,7 +218,24 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The same message (the workload replayed through the retrained model: new inference ids,
     // same payloads), now without the rejected contribution; the retrained model may label it otherwise.
     expect(await pickedMessage()).toEqual(pickedBefore);
+    // The first model's 30 paid inferences stay, listed after the current model's, with the
+    // attribution they were paid on; the pick is the current model's copy of the message.
+    const picker = page.locator("form select").first();
+    await expect.poll(() => picker.locator("option").count(), { timeout: 30_000 }).toBe(60);
+    const labels = await picker.locator("option").allTextContents();
+    expect(labels.map((l) => l.endsWith(" · earlier model"))).toEqual([...Array(30).fill(false), ...Array(30).fill(true)]);
+    expect(await page.locator("#earlier-model").count()).toBe(0);
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer-after-rejection.png"), fullPage: true });
+    // One of them picked: the model that executed it, its proponents, and no retrain of the current model offered for it.
+    await picker.selectOption({ index: 30 });
+    await expect.poll(async () => (await page.locator("#earlier-model").textContent() ?? "").replace(/\s+/g, " "), { timeout: 30_000 })
+      .toMatch(/^Executed by model [0-9a-f]{12}, since retrained: traced through that model and the rows that trained it, as when it was paid/);
+    await settled(page);
+    expect(await listText()).toMatch(/#1 /);
+    expect(await page.locator("#proponents-earlier").count()).toBe(1);
+    expect(await page.locator("#proponents-run").isDisabled()).toBe(true);
+    await picker.selectOption({ index: 0 });
+    await expect.poll(() => page.locator("#earlier-model").count(), { timeout: 30_000 }).toBe(0);
     console.log(`rejected ${victim.slice(0, 12)}; server log:\n  ${log.join("\n  ")}`);
     // The rest of the cycle (rewards, curation cells) finishes before the next test: its pages then load settled outputs.
     await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("influence")), { timeout: 240_000, interval: 1000 }).toBe(true);
@@ -246,7 +263,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The live-rejection test before this one retrained the model: the workload replayed on it, and
     // the first model's 30 paid inferences stay in the epoch's statement.
     expect(text).toMatch(/60 executed inferences \(30 by the current model, the rest by earlier ones\) paid 0\.06 in fees; .* pays out 0\.06 to \d+ recipients: reconciled to the base unit/);
-    expect((await page.textContent("#usage-sources"))?.replace(/\s+/g, " ")).toBe("How the current usage table's inferences came in: 30 from the seeded workload workload:nbtest.usage.");
+    expect((await page.textContent("#usage-sources"))?.replace(/\s+/g, " ").trim()).toBe(
+      "How the current models' inferences came in: 30 from the seeded workload workload:nbtest.workload. 30 more by models since retrained, with the attribution they were paid on.");
     expect((await page.textContent("#epochs"))?.replace(/\s+/g, " ")).toBe("Epoch e1: open, provisional until closed (a run may still change it).");
     // The Datanets side by side: size against share of influence.
     expect((await page.locator("#datanets-table tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-datanet")))).sort()).toEqual(["notes", "tips"]);
@@ -620,13 +638,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
 
   // Last: it leaves the Influence explorer, whose state the tests above share.
   it("explains an input typed on the page as the pipeline's tracin cell explains it executed, nothing recorded", async () => {
-    // An executed inference's text (one with a hostile proponent where there is one: its markup must stay inert), and what the cell says of it.
+    // An executed inference's text (one with a hostile proponent where there is one: its markup must stay inert), and what the cell says of it;
+    // one of the current model's (an earlier model's is explained through the current model, unlike its receipt).
     const ws = await openWorkspaceRetrying(home);
     let text: string, query: string, cellTop: string[], cellPrediction: string, inferences: bigint;
     try {
       const [row] = await ws.rows<{ query: string; prediction: string; text: string }>(
         `select i.query, i.prediction, u.text from read_parquet(?) i join read_parquet(?) u on u.id = i.query
-         where i.level = 'contribution' order by (i.contributor <> 'mallory'), abs(i.rank), i.query limit 1`,
+         where i.level = 'contribution' and u.model_cell is not null order by (i.contributor <> 'mallory'), abs(i.rank), i.query limit 1`,
         [await artifactOf(ws, "influence"), await artifactOf(ws, "usage")]);
       text = row!.text;
       query = row!.query;

@@ -154,6 +154,7 @@ describe("settlement across a retrain", () => {
     try {
       const [first] = await ws.rows<{ model_id: string }>("select distinct model_id from inferences");
       const before = await ws.rows<{ n: bigint }>("select count(*) as n from rewards");
+      const traced = await ws.rows("select * from read_parquet(?) order by all", [await outputOf(ws, "pay", "influence")]);
       // A curator rejects a training contribution: the adapter retrains, the workload replays on the new model.
       await rejectATrainingRow(ws);
       expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
@@ -166,11 +167,27 @@ describe("settlement across a retrain", () => {
       // The first model's lines are those written at the time, untouched.
       const kept = await ws.rows<{ n: bigint }>("select count(*) as n from rewards r join inferences i on i.id = r.inference_id where i.model_id = ?", [first!.model_id]);
       expect(kept[0]!.n).toBe(before[0]!.n);
+      // The first model's inferences stay in the usage table, marked settled earlier, with the
+      // attribution they were paid on: what was paid can still be explored after the retrain.
+      const second = await modelOfCell(ws, "pay", "model");
+      expect(await ws.rows("select model_id, model_cell, settled_earlier, count(*)::integer as n from read_parquet(?) group by all order by all", [await outputOf(ws, "pay", "usage")]))
+        .toEqual([{ model_id: first!.model_id, model_cell: null, settled_earlier: true, n: 40 }, { model_id: second, model_cell: "model", settled_earlier: false, n: 40 }].sort((a, b) => a.model_id.localeCompare(b.model_id)));
+      expect(await ws.rows("select * from read_parquet(?) where model_id = ? order by all", [await outputOf(ws, "pay", "influence"), first!.model_id])).toEqual(traced);
+      // The receipts of those inferences are the ones their lines cite.
+      const cites = await ws.rows<{ n: bigint }>(
+        `select count(*) as n from read_parquet(?) c join rewards r on r.inference_id = c.query and r.receipt_hash = c.receipt_hash where c.model_id = ? and r.role = 'protocol'`,
+        [await outputOf(ws, "pay", "receipts"), first!.model_id]);
+      expect(Number(cites[0]!.n)).toBe(40);
       // The attribution report settles both models' inferences and still passes every check:
       // this model's inferences cite its receipts, the first model's keep theirs.
       const facts = await collectFacts(ws, "pay");
       expect(facts.statement.map((e) => [e.inferences, e.fees.units, e.paid.units, e.reconciles])).toEqual([[80, String(80 * 1234), String(80 * 1234), true]]);
       expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
+      // Its influence section covers all 80 paid inferences, not only the current model's: every
+      // contribution that led one of the first model's outputs is still counted.
+      const covered = await ws.rows<{ n: bigint }>("select count(distinct query) as n from read_parquet(?) where query in (select inference_id from rewards)", [await outputOf(ws, "pay", "influence")]);
+      expect(Number(covered[0]!.n)).toBe(80);
+      expect(facts.influence.contributors.reduce((n, c) => n + c.inferences_led, 0)).toBeGreaterThan(40);
     } finally {
       ws.close();
     }
@@ -332,6 +349,14 @@ describe("closing an epoch", () => {
       expect(workload.join("\n")).toMatch(/epoch e1 was closed at 2026-11-30T00:00:00.000Z by ops:alice: 40 executions not recorded \(a closed epoch takes no new inference\)/);
       expect(await final()).toEqual(closed);
       expect(Number((await ws.rows<{ n: bigint }>("select count(*) as n from inferences where epoch = 'e1'"))[0]!.n)).toBe(40);
+      // Its inferences, all by the model the rejection superseded, are still there to explore, with
+      // the attribution they were paid on; the split's statement still shows the epoch, closed.
+      expect(await ws.rows("select settled_earlier, count(*)::integer as n from read_parquet(?) where epoch = 'e1' group by all", [await outputOf(ws, "pay", "usage")]))
+        .toEqual([{ settled_earlier: true, n: 40 }]);
+      expect(await ws.rows("select count(distinct query)::integer as n from read_parquet(?) where query in (select id from inferences where epoch = 'e1')", [await outputOf(ws, "pay", "influence")]))
+        .toEqual([{ n: 40 }]);
+      expect(await ws.rows("select distinct epoch, closed_by from read_parquet(?) order by 1", [await outputOf(ws, "pay", "rewards")]))
+        .toEqual([{ epoch: "e1", closed_by: "ops:alice" }, { epoch: "e2", closed_by: null }]);
 
       // The report says so and checks the lines against the closure's root …
       const facts = await collectFacts(ws, "pay");

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pipelineStatus, runPipeline, usageLedger, type GraphEvent } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
@@ -93,7 +94,7 @@ describe("the usage ledger cell", () => {
     expect(asked).toEqual({ query: "paid-1", ids: expect.any(Array) });
     expect(asked.ids).toHaveLength(2);
     await expect(proponentsOf(ws, payPipeline, { query: "paid" })).rejects.toThrow(/^inference prefix paid matches several inferences/);
-    await expect(proponentsOf(ws, payPipeline, { query: "other-1" })).rejects.toThrow(/^inference other-1 is not in pay's influence cell: the usage ledger holds it, but influence traces only/);
+    await expect(proponentsOf(ws, payPipeline, { query: "other-1" })).rejects.toThrow(/^inference other-1 was recorded for pipeline elsewhere, not pay: ask that pipeline/);
     await expect(proponentsOf(ws, payPipeline, { query: "nobody-1" })).rejects.toThrow(/^no inference nobody-1 in pay's influence cell/);
   }, 60_000);
 
@@ -113,12 +114,19 @@ describe("the usage ledger cell", () => {
     const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && ["usage", "influence"].includes(e.cell)) logs.push(e.message); } });
     expect(run.failed).toEqual([]);
     expect(logs.join("\n")).toMatch(/1 of them by other models \(retrained since, or not named here\), never settled: each is traced through the model that executed it/);
-    expect(logs.join("\n")).toMatch(new RegExp(`TracIn exact over 2 checkpoints of model ${modelId.slice(0, 12)}: \\d+ contributions × 1 queries`));
-    // The same contributions in the same order, scores to float32 summation order, from the old model.
+    // Traced before under its model, which no retrain changes: its rows are taken over as they were.
+    expect(logs.join("\n")).toMatch(/\d+ queries keep the rows an earlier run traced \(inferences of models since retrained, each traced through its own lineage; same settings and engine\)/);
+    expect(await influenceOf()).toEqual(expected);
+    expect(expected.every((r) => r.model_id === modelId)).toBe(true);
+    // Traced from nothing, through that model and its own lineage: the same contributions in the
+    // same order, scores to float32 summation order.
+    const forced: string[] = [];
+    expect((await runPipeline(ws, payPipeline, { force: true, cell: "influence", onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === "influence") forced.push(e.message); } })).failed).toEqual([]);
+    expect(forced.join("\n")).toMatch(new RegExp(`TracIn exact over 2 checkpoints of model ${modelId.slice(0, 12)}: \\d+ contributions × \\d+ queries`));
     const again = await influenceOf();
     expect(again.map((r) => [r.level, r.key, r.rank, r.model_id])).toEqual(expected.map((r) => [r.level, r.key, r.rank, r.model_id]));
     again.forEach((r, i) => expect(Math.abs(r.score - expected[i]!.score)).toBeLessThanOrEqual(1e-5 * Math.abs(expected[i]!.score) + 1e-12));
-    expect(expected.every((r) => r.model_id === modelId)).toBe(true);
+    expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
     // Paid to the same recipients, the whole fee.
     const lines = await linesOf();
     expect(lines.map((l) => [l.recipient, l.role])).toEqual(paid.map((l) => [l.recipient, l.role]));
@@ -131,11 +139,14 @@ describe("the usage ledger cell", () => {
     const reported = await collectFacts(ws, "pay", { epochs: ["e9"] });
     expect(reported.lineage.receipts).toMatchObject({ mismatched: 0, missing: 0 });
     expect(reported.checks.filter((c) => !c.ok)).toEqual([]);
-    // Settled, it leaves the usage table on the next change to the ledger; its lines stay.
+    // Settled, it stays in the usage table, marked so, on the next change to the ledger: never split again, its lines as they were.
     await infer(ws, server, await modelOfCell(ws, "pay", "model"),
       [{ text: "team meeting notes" }], { fee: 5n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["after-1"], epoch: "e9" });
     expect((await runPipeline(ws, payPipeline)).failed).toEqual([]);
-    expect(await ws.rows("select id from read_parquet(?) where id = 'late-1'", [await outputOf(ws, "pay", "usage")])).toEqual([]);
+    expect(await ws.rows("select id, model_id, model_cell, settled_earlier from read_parquet(?) where id in ('late-1', 'after-1') order by id", [await outputOf(ws, "pay", "usage")])).toEqual([
+      { id: "after-1", model_id: await modelOfCell(ws, "pay", "model"), model_cell: "model", settled_earlier: false },
+      { id: "late-1", model_id: modelId, model_cell: null, settled_earlier: true },
+    ]);
     expect(await linesOf()).toEqual(lines);
     // The report settles it with every check holding, its receipt recomputed through its own model when sampled.
     const facts = await collectFacts(ws, "pay", { epochs: ["e9"] });
@@ -166,10 +177,15 @@ describe("the receipts paid lines cite", () => {
       await check();
 
       // A workspace settled before the archive: caught up from the receipts files still on disk …
+      // (the current receipts table holds both models': the usage table keeps the settled inferences of the first) …
       await ws.run("delete from attribution_receipts");
-      expect(await catchUpReceipts(ws, "2026-11-29 00:00:00")).toEqual({ added: 40, lost: 40 });
-      // … and the rest is said to be lost, not silently missing.
-      expect((await cited()).filter((c) => c.receipt === null)).toHaveLength(40);
+      expect(await catchUpReceipts(ws, "2026-11-29 00:00:00")).toEqual({ added: 80, lost: 0 });
+      await check();
+      // … and what no file holds any more is said to be lost, not silently missing.
+      await ws.run("delete from attribution_receipts");
+      fs.rmSync(await outputOf(ws, "pay", "receipts"));
+      expect(await catchUpReceipts(ws, "2026-11-29 00:00:00")).toEqual({ added: 0, lost: 80 });
+      expect((await cited()).filter((c) => c.receipt === null)).toHaveLength(80);
     } finally {
       ws.close();
     }

@@ -70,15 +70,16 @@ export function tracinCell(p: TracinParams): Cell {
     async run(ctx) {
       // Rows of queries an earlier run traced under the same model, training rows and settings
       // are taken over; only the rest (new inferences, above all) are traced.
-      const prior = await priorTrace(ctx, { version: TRACIN_VERSION, paramsJson: canonicalJson(params), model: params.model, train: params.train, test: params.test });
+      const currentModel = await modelOf(ctx, params.model);
+      const prior = await priorTrace(ctx, { version: TRACIN_VERSION, paramsJson: canonicalJson(params), model: params.model, train: params.train, test: params.test, currentModel });
       const all = ctx.inputs[params.test]!.relation;
       const test = { name: params.test, relation: prior ? `(select * from ${all} where id not in (select id from ${prior.reused}))` : all };
       const [{ n: fresh }] = (await ctx.ws.rows<{ n: bigint }>(`select count(*) as n from ${test.relation}`)) as [{ n: bigint }];
-      if (prior) ctx.log(`${prior.count} queries keep the rows an earlier run traced (same model, training rows, settings and engine); ${fresh} to trace`);
+      if (prior) ctx.log(`${prior.count} queries keep the rows an earlier run traced (${prior.why}); ${fresh} to trace`);
       const rows: unknown[][] = [];
       if (fresh > 0n) {
         const train = { name: params.train, relation: ctx.inputs[params.train]!.relation };
-        const prepared = await loadAttribution(ctx.ws, await modelOf(ctx, params.model), train, test);
+        const prepared = await loadAttribution(ctx.ws, currentModel, train, test);
         await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), await snippets(ctx.ws, train.relation));
         // Inferences of other models in the queries (a model before its retrain, never settled; a
         // base called directly) are each traced through the model that executed them, against the

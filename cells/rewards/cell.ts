@@ -3,6 +3,7 @@ import { checkOptions } from "../graph/options.ts";
 import { rewardSplitOptions } from "./options.ts";
 import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
+import { columnsOf } from "../store/columns.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { currentModels } from "../factory/catalog.ts";
 import { formatAmount } from "./amounts.ts";
@@ -31,9 +32,14 @@ export interface RewardSplitParams {
  * 3: a penalty is decided per epoch and model (the net over that model's inferences), not over
  * every model the epoch's inferences went through.
  */
-const REWARDS_VERSION = "3";
+/**
+ * 4: the usage table keeps inferences settled earlier by models since retrained
+ * (`settled_earlier`): never split again, their lines kept, and their epochs' statements shown
+ * even when no other inference is in them.
+ */
+const REWARDS_VERSION = "4";
 
-interface UsageRow { id: string; model_id: string; fee: string; epoch: string }
+interface UsageRow { id: string; model_id: string; fee: string; epoch: string; settled_earlier: boolean }
 interface Line extends Part { epoch: string; inference: string; receipt: string }
 
 /**
@@ -42,8 +48,9 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * reputation records of penalised contributors (per epoch and model: penalties.ts), in one
  * transaction, replacing what an earlier run of this cell wrote for the same inferences (so a
  * replay leaves totals unchanged). Lines an earlier run settled for inferences this run does not
- * see — executed by a model since retrained (a curator's rejection, new data) — stay, and stay in
- * the epoch's statement: a paid fee stays paid as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
+ * split — executed by a model since retrained (a curator's rejection, new data), which the usage
+ * table marks `settled_earlier` — stay, and stay in the epoch's statement: a paid fee stays paid
+ * as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
  * lines, statement and penalties stay as they were closed. The cell's table is the statement,
  * including models that were never executed (zero, and why).
  */
@@ -66,19 +73,23 @@ export function rewardSplit(p: RewardSplitParams): Cell {
     async run(ctx) {
       const creator = p.creator ?? `creator:${ctx.pipeline}`;
       const rel = (name: string) => ctx.inputs[name]!.relation;
-      const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
+      // A usage table from before the ledger kept settled inferences (or a workload's own) has no such column: none is.
+      const kept = (await columnsOf(ctx.ws, rel(p.usage))).includes("settled_earlier") ? "coalesce(settled_earlier, false)" : "false";
+      const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch, ${kept} as settled_earlier from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
       // A closed epoch's settlement is final (closures.ts): its lines, statement and penalties stay as closed.
       const closures = await closedEpochs(ctx.ws, ctx.pipeline);
-      const usage = all.filter((u) => !closures.has(u.epoch));
+      const open = all.filter((u) => !closures.has(u.epoch));
+      // What this run splits: not what an earlier run settled for a model since retrained (its lines stay, below).
+      const usage = open.filter((u) => !u.settled_earlier);
       const final = [...new Set(all.filter((u) => closures.has(u.epoch)).map((u) => u.epoch))].sort();
-      if (final.length) ctx.log(`${all.length - usage.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
+      if (final.length) ctx.log(`${all.length - open.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
       const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
       const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
       const byQuery = groupBy(influence, (r) => r.query);
 
-      // Lines earlier runs settled for inferences not in this run (a retrained model's) stay as
-      // they were paid; their scopes keep the penalties decided for them (penalties.ts).
-      const epochs = [...new Set(usage.map((u) => u.epoch))].sort();
+      // Lines earlier runs settled for inferences this run does not split (a retrained model's) stay
+      // as they were paid; their scopes keep the penalties decided for them (penalties.ts).
+      const epochs = [...new Set(open.map((u) => u.epoch))].sort();
       const { lines: earlier, fees: earlierFees } = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
       const settledBefore = new Set([...earlierFees.values()].map((f) => penaltyKey(f.epoch, f.model_id)));
       const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, (id) => byQuery.get(id) ?? [], settledBefore);
@@ -109,7 +120,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
       const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       const totals = epochTotals([...usage, ...earlierFees.values()]);
-      await persist(ctx, policy.id, usage.map((u) => u.id), lines, statement, penalties, ctx.inputs[p.receipts]!.relation);
+      await persist(ctx, policy.id, usage, lines, statement, penalties, ctx.inputs[p.receipts]!.relation);
       const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
       if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
       ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
@@ -221,9 +232,9 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return out;
 }
 
-async function persist(ctx: CellContext, policy: string, inferenceIds: string[], lines: Line[], statement: StatementLine[], penalties: Penalties, receipts: string) {
+async function persist(ctx: CellContext, policy: string, split: readonly { id: string; epoch: string }[], lines: Line[], statement: StatementLine[], penalties: Penalties, receipts: string) {
   const at = nowUtc();
-  await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], inferenceIds.map((i) => [i]));
+  await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], split.map((u) => [u.id]));
   await stageRows(ctx.ws, "__tracebook_reward_lines", [["epoch", "VARCHAR"], ["inference_id", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["reason", "VARCHAR"]],
     lines.map((l) => [l.epoch, l.inference, l.receipt, l.recipient, l.role, l.amount.toString(), l.reason]));
   const epochs = [...new Set(statement.map((s) => s.epoch))];
@@ -235,6 +246,7 @@ async function persist(ctx: CellContext, policy: string, inferenceIds: string[],
     for (const s of statement) {
       await ctx.ws.run("insert into settlements values (?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?::timestamp)", [ctx.pipeline, policy, s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, at]);
     }
-    await persistPenalties(ctx.ws, ctx.pipeline, penalties, epochs, at);
+    // Only the epochs this run split inferences in are judged again (an epoch of kept lines keeps its records).
+    await persistPenalties(ctx.ws, ctx.pipeline, penalties, [...new Set(split.map((u) => u.epoch))], at);
   });
 }

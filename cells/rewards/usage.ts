@@ -5,17 +5,37 @@ import { sha256 } from "../graph/fingerprint.ts";
 import { modelOf } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
 import { formatAmount } from "./amounts.ts";
+import type { Workspace } from "../store/workspace.ts";
 
 /**
  * A usage table as tracin, receipts and rewardSplit read it: one row per executed inference, as
  * the ledger recorded it (the first recording of an id is the truth). Amounts leave as
  * DECIMAL(38, 0): Parquet would turn a HUGEINT into a DOUBLE.
+ *
+ * Two columns say where an inference stands, as SQL expressions over the ledger row `i`:
+ *  - `model_cell`: the model cell whose current model executed it (null: a model since retrained,
+ *    or one the table's cell does not name);
+ *  - `settled_earlier`: an earlier run settled it and its model has been retrained since, so the
+ *    reward split keeps the lines it was paid with and never splits it again.
  */
-export function usageQuery(where: string): string {
+export function usageQuery(where: string, standing: { modelCell: string; settledEarlier: string } = { modelCell: "null::varchar", settledEarlier: "false" }): string {
   return `select i.id, i.model_id, i.model_kind, json_extract_string(i.payload_json, '$.title') as title, json_extract_string(i.payload_json, '$.text') as text,
                  cast(json_extract(i.payload_json, '$.features') as float[]) as features, null::varchar as label,
-                 i.prediction, i.confidence, i.fee::decimal(38, 0) as fee, i.caller, i.epoch, i.executed_at, i.source
+                 i.prediction, i.confidence, i.fee::decimal(38, 0) as fee, i.caller, i.epoch, i.executed_at, i.source,
+                 ${standing.modelCell} as model_cell, ${standing.settledEarlier} as settled_earlier
           from inferences i where ${where} order by i.id`;
+}
+
+/**
+ * Stage which model cell gives each model now (the first one named, when two cells give the same
+ * model) in `table`, and return the SQL expression of an inference's `model_cell` (over the
+ * ledger row `i`): null for a model no cell gives now.
+ */
+export async function modelCellColumn(ws: Workspace, table: string, models: readonly { cell: string; id: string }[]): Promise<string> {
+  const cellOf = new Map<string, string>();
+  for (const m of models) if (!cellOf.has(m.id)) cellOf.set(m.id, m.cell);
+  await stageRows(ws, table, [["id", "VARCHAR"], ["cell", "VARCHAR"]], [...cellOf].map(([id, cell]) => [id, cell]));
+  return `(select m.cell from ${table} m where m.id = i.model_id)`;
 }
 
 export interface UsageLedgerParams {
@@ -25,20 +45,27 @@ export interface UsageLedgerParams {
   after?: string[];
 }
 
-const USAGE_LEDGER_VERSION = "1";
+/**
+ * 2: every inference of the pipeline stays in the table, those of models since retrained too
+ * (`model_cell`, `settled_earlier`); before, a settled one left it at the next retrain.
+ */
+const USAGE_LEDGER_VERSION = "2";
 
 /**
- * Every inference executed by the current model of these cells and recorded in the usage ledger
- * for this pipeline, however it came in: `tracebook infer`, `infer()` in code, a workload cell.
- * What a caller paid for is what gets attributed and split: read through this cell, an inference
- * a user ran from the command line is traced and settled on the pipeline's next run (at once in
- * `tracebook dev` or `run --watch`, which see the ledger change). An inference is recorded for one
- * pipeline, so two pipelines sharing a model never settle the same fee twice.
+ * Every inference recorded in the usage ledger for this pipeline, however it came in: `tracebook
+ * infer`, `infer()` in code, a workload cell. What a caller paid for is what gets attributed and
+ * split: read through this cell, an inference a user ran from the command line is traced and
+ * settled on the pipeline's next run (at once in `tracebook dev` or `run --watch`, which see the
+ * ledger change). An inference is recorded for one pipeline, so two pipelines sharing a model
+ * never settle the same fee twice.
  *
- * Also every inference of this pipeline by another model that no run has settled yet: typically
- * one executed by a model a curator's decision retrained before the next run. The tracin cell
- * traces each through the model that executed it and that model's own lineage, and the reward
- * split settles it; from then on it stays out of this table and its lines stay as they were.
+ * Most are executed by the current model of these cells (`model_cell`). The others were executed
+ * by another model: typically one a curator's decision retrained since. The tracin cell traces
+ * each through the model that executed it and that model's own lineage. Until a run settles it the
+ * reward split does; once settled (`settled_earlier`) its lines stay as they were paid, and it
+ * stays in the table so that what was paid can still be explored: the Influence explorer, the
+ * contributors' shares and the report's influence section cover every settled inference, not
+ * only those of the model as it is now.
  */
 export function usageLedger(p: UsageLedgerParams): Cell {
   checkOptions("usageLedger", usageLedgerOptions, p);
@@ -58,23 +85,26 @@ export function usageLedger(p: UsageLedgerParams): Cell {
       return { version: sha256(`usage-ledger\n${pipeline}\n${r!.n}\n${r!.h ?? ""}`), describe: `the usage ledger of pipeline ${pipeline}` };
     },
     async run(ctx) {
-      const ids = new Map<string, string>();
-      for (const cell of models) ids.set(cell, await modelOf(ctx, cell));
-      const table = "__tracebook_ledger_models";
-      await stageRows(ctx.ws, table, [["id", "VARCHAR"]], [...new Set(ids.values())].map((id) => [id]));
-      const current = `i.model_id in (select id from ${table})`;
-      const unsettled = "i.id not in (select inference_id from rewards where pipeline = ?)";
-      const mine = `i.pipeline = ? and (${current} or ${unsettled})`;
-      const bySource = await ctx.ws.rows<{ source: string; n: bigint; fees: string; earlier: bigint }>(
-        `select i.source, count(*) as n, sum(i.fee)::varchar as fees, count(*) filter (where not ${current}) as earlier
-         from inferences i where ${mine} group by all order by n desc, i.source`, [ctx.pipeline, ctx.pipeline]);
-      ctx.log(bySource.length
-        ? `${bySource.reduce((s, r) => s + Number(r.n), 0)} executed inferences of ${models.join(", ")}: ` +
-          bySource.map((r) => `${r.n} from ${r.source} (fees ${formatAmount(BigInt(r.fees))})`).join(", ")
+      const current: { cell: string; id: string }[] = [];
+      for (const cell of models) current.push({ cell, id: await modelOf(ctx, cell) });
+      const modelCell = await modelCellColumn(ctx.ws, "__tracebook_ledger_models", current);
+      const settled = "i.id in (select inference_id from rewards where pipeline = ?)";
+      const settledEarlier = `(${modelCell} is null and ${settled})`;
+      const counts = await ctx.ws.rows<{ source: string; n: bigint; fees: string; current: bigint; earlier: bigint }>(
+        `select i.source, count(*) filter (where ${modelCell} is not null) as current, count(*) filter (where ${settledEarlier}) as earlier,
+                count(*) filter (where ${modelCell} is not null or not ${settled}) as n,
+                coalesce(sum(i.fee) filter (where ${modelCell} is not null or not ${settled}), 0)::varchar as fees
+         from inferences i where i.pipeline = ? group by all order by n desc, i.source`, [ctx.pipeline, ctx.pipeline, ctx.pipeline, ctx.pipeline]);
+      const open = counts.filter((r) => r.n > 0n);
+      const sum = (k: "n" | "current" | "earlier") => counts.reduce((s, r) => s + Number(r[k]), 0);
+      ctx.log(open.length
+        ? `${sum("n")} executed inferences of ${models.join(", ")}: ` +
+          open.map((r) => `${r.n} from ${r.source} (fees ${formatAmount(BigInt(r.fees))})`).join(", ")
         : `no executed inference of ${models.join(", ")} in the ledger yet: nothing to attribute or pay`);
-      const earlier = bySource.reduce((s, r) => s + Number(r.earlier), 0);
-      if (earlier) ctx.log(`${earlier} of them by other models (retrained since, or not named here), never settled: each is traced through the model that executed it`);
-      return { query: usageQuery(mine), params: [ctx.pipeline, ctx.pipeline] };
+      const unsettled = sum("n") - sum("current");
+      if (unsettled) ctx.log(`${unsettled} of them by other models (retrained since, or not named here), never settled: each is traced through the model that executed it`);
+      if (sum("earlier")) ctx.log(`${sum("earlier")} more by models since retrained, settled earlier: kept as paid, and traced through the model that executed each so they can still be explored`);
+      return { query: usageQuery("i.pipeline = ?", { modelCell, settledEarlier }), params: [ctx.pipeline, ctx.pipeline] };
     },
   };
 }

@@ -9,7 +9,7 @@ import { readManifest } from "../factory/store.ts";
 import { recordInferences, type InferenceRecord } from "./ledger.ts";
 import { parseAmount, formatAmount } from "./amounts.ts";
 import { stageRows } from "../store/stage.ts";
-import { usageQuery } from "./usage.ts";
+import { modelCellColumn, usageQuery } from "./usage.ts";
 import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { closedEpochs } from "./closures.ts";
 
@@ -101,7 +101,9 @@ export function inferences(p: WorkloadParams): Cell {
         models.map((m) => `${m.cell}: ${records.filter((r) => r.modelId === m.id).length}`).join(", "));
       // The cell's table is read back from the ledger: the first recording of each id is the truth.
       await stageRows(ctx.ws, "__tracebook_workload_ids", [["id", "VARCHAR"]], records.map((r) => [r.id]));
-      return { query: usageQuery("i.id in (select id from __tracebook_workload_ids)") };
+      // Every id it reads back was executed by one of its models as they are now.
+      const modelCell = await modelCellColumn(ctx.ws, "__tracebook_workload_models", models);
+      return { query: usageQuery("i.id in (select id from __tracebook_workload_ids)", { modelCell, settledEarlier: "false" }) };
     },
   };
 }

@@ -28,12 +28,12 @@ export const HOSTILE = [
 ];
 
 /**
- * The pay fixture's shape, reading approved contributions only (so a curator's rejection
+ * The mail pipeline's shape (a seeded workload, the usage ledger that settles it), reading approved contributions only (so a curator's rejection
  * retrains without it), over two Datanets (the notebooks compare them), with the reward split,
  * the rule flags, the label-error scores and the curators' decisions the notebooks read.
  */
 export function pipelineSource(): string {
-  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, retrainDiff, rewardSplit, sql, tracin, validate, validations } from ${JSON.stringify(CELLS)};
+  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, retrainDiff, rewardSplit, sql, tracin, usageLedger, validate, validations } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("nbtest", {
   notes: datanet("notes", { status: "approved" }),
@@ -43,7 +43,8 @@ export default pipeline("nbtest", {
   half: sql\`select * from \${"train"} where id < '8'\`,
   base: baseModel({ data: "half", featurizer: hashedNgrams({ dims: 128 }), hidden: [8], schedule: { kind: "constant", lr: 0.01 }, ...common }),
   model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, schedule: { kind: "constant", lr: 0.01 }, checkpoints: 2, ...common }),
-  usage: inferences({ models: { model: 1, base: 0 }, queries: "queries", calls: 30, fee: "0.001", callers: ["agent:a", "agent:b"], epoch: "e1", seed: 3 }),
+  workload: inferences({ models: { model: 1, base: 0 }, queries: "queries", calls: 30, fee: "0.001", callers: ["agent:a", "agent:b"], epoch: "e1", seed: 3 }),
+  usage: usageLedger({ models: ["model", "base"], after: ["workload"] }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 5 }),
   receipts: receipts({ influence: "influence" }),
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
