@@ -177,12 +177,14 @@ export function scaffoldPipeline(pipelineName: string, datanets: ScaffoldDatanet
       `  ${UNION_CELL}: sql\`${cells.map((c) => `select * from ${ref(c)}`).join(" union all ")} order by datanet, id\`,`,
     ]
     : [`  ${cell}: datanet(${lits[0]}, { status: "approved" }),`];
-  // One validate cell per Datanet (each its own rule set); over several, `flags` is all of their flags.
-  // (A union's order is the engine's to choose: the order by keeps the output, so its version, the same.)
+  // One validate cell per Datanet (each its own rule set); over several, `flags` is all of their
+  // flags, numbered again (each Datanet's `ord` starts at 1): Datanet by Datanet, each in its
+  // rules' order, so a reader ordering by `ord` never interleaves them. (A union's order is the
+  // engine's to choose: the order by keeps the output, so its version, the same.)
   const flags = many
     ? [
       ...cells.map((c, i) => `  flags_${c}: validate(${lits[i]}),`),
-      `  flags: sql\`${cells.map((c) => `select * from ${ref(`flags_${c}`)}`).join(" union all ")} order by datanet, ord\`,`,
+      `  flags: sql\`select * replace (row_number() over (order by datanet, ord)::integer as ord) from (${cells.map((c) => `select * from ${ref(`flags_${c}`)}`).join(" union all ")}) order by ord\`,`,
     ]
     : [`  flags: validate(${lits[0]}),`];
   const queueOf = ds.map((x) => `\`tracebook curate queue ${x.spec.name}\``).join(", ");

@@ -199,13 +199,15 @@ describe("tracebook new: from a CSV to a paid inference, in a folder of one's ow
     expect(shares.map((r) => r.datanet).sort()).toEqual(["desk-b", "support"]);
     expect(shares.reduce((s, r) => s + (r.share ?? 0), 0)).toBeCloseTo(1, 9);
     // Each Datanet's flags under its own validate cell; `flags` holds both for the notebooks.
-    const rows = (cell: string) => JSON.parse(tracebook(["show", "helpdesk", cell, "--json", "--limit", "100000"], other).out) as { datanet: string; contribution: string | null; rule: string }[];
+    const rows = (cell: string) => JSON.parse(tracebook(["show", "helpdesk", cell, "--json", "--limit", "100000"], other).out) as { ord: number; datanet: string; contribution: string | null; rule: string }[];
     const [flags, ofSupport, ofDeskB] = [rows("flags"), rows("flags_support"), rows("flags_desk_b")];
     const queue = JSON.parse(tracebook(["curate", "queue", "desk-b", "--json", "--limit", "1"], other).out) as { flagsFrom: string; reopened: number };
     expect(queue).toMatchObject({ flagsFrom: "helpdesk.flags_desk_b output", reopened: expect.any(Number) });
     expect(queue.reopened).toBeGreaterThan(0);
     expect(flags.map((f) => [f.datanet, f.contribution, f.rule])).toEqual([...ofDeskB, ...ofSupport].map((f) => [f.datanet, f.contribution, f.rule])); // by Datanet, then as each cell ordered them
     expect(ofSupport.every((f) => f.datanet === "support") && ofDeskB.every((f) => f.datanet === "desk-b")).toBe(true);
+    // Numbered once over both (each cell's starts at 1): a reader ordering by ord sees them Datanet by Datanet, never interleaved.
+    expect(flags.map((f) => f.ord)).toEqual(flags.map((_, i) => i + 1));
     // The generated file type-checks against this engine, as the one-Datanet file does.
     const tsc = spawnSync(process.execPath, [path.resolve("node_modules/typescript/bin/tsc"), "-p", other], { cwd: other, encoding: "utf8", timeout: 120_000 });
     expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
