@@ -31,8 +31,6 @@ export interface RewardSplitParams {
  * status), and a validator counts once per contribution however many approvals it recorded.
  * 3: a penalty is decided per epoch and model (the net over that model's inferences), not over
  * every model the epoch's inferences went through.
- */
-/**
  * 4: the usage table keeps inferences settled earlier by models since retrained
  * (`settled_earlier`): never split again, their lines kept, and their epochs' statements shown
  * even when no other inference is in them.
