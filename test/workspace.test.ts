@@ -7,6 +7,7 @@ import { migrations } from "../cells/store/migrations.ts";
 import { exportQuery } from "../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../cells/store/readonly.ts";
 import { dictionaryEncodeStrings } from "../cells/store/arrow.ts";
+import { stageRows } from "../cells/store/stage.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 describe("workspace location", () => {
@@ -82,6 +83,32 @@ describe("workspace", () => {
     await expect(exportQuery(ws, "select * from no_such_table", path.join(dir, "x.arrow"))).rejects.toThrow();
     expect(fs.readdirSync(dir)).toEqual([]);
   });
+});
+
+describe("staged rows", () => {
+  it("load exactly, in order, across the chunks the staging file is written in, and none at all", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      // Three rows of 5 million characters among small ones: several chunks of the file, rows split by none.
+      const big = (c: string) => c.repeat(5_000_000);
+      const rows: unknown[][] = [];
+      for (let i = 0; i < 30_000; i++) rows.push([i, i % 10_000 === 5 ? big(String.fromCharCode(97 + (i % 26))) : `row ${i} «é» "quoted"\n`, i % 3 ? null : i / 2]);
+      await stageRows(ws, "__t_staged", [["n", "INTEGER"], ["s", "VARCHAR"], ["x", "DOUBLE"]], rows);
+      const got = await ws.rows<{ n: number; len: bigint; x: number | null; s: string | null }>(
+        "select n, length(s) as len, x, case when length(s) < 100 then s end as s from __t_staged order by rowid");
+      expect(got.length).toBe(rows.length);
+      got.forEach((g, i) => {
+        expect(g.n).toBe(i);
+        expect(Number(g.len)).toBe((rows[i]![1] as string).length);
+        expect(g.x).toBe(rows[i]![2]);
+        if (g.s !== null) expect(g.s).toBe(rows[i]![1]);
+      });
+      await stageRows(ws, "__t_empty", [["n", "INTEGER"]], []);
+      expect(await ws.rows("select count(*)::integer as n from __t_empty")).toEqual([{ n: 0 }]);
+    } finally {
+      ws.close();
+    }
+  }, 60_000);
 });
 
 describe("user SQL", () => {
