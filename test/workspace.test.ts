@@ -6,7 +6,9 @@ import { DB_FILE, openWorkspace, resolveWorkspaceHome, type Workspace } from "..
 import { migrations } from "../cells/store/migrations.ts";
 import { exportQuery } from "../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../cells/store/readonly.ts";
-import { dictionaryEncodeStrings } from "../cells/store/arrow.ts";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
+import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { stageRows } from "../cells/store/stage.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -153,6 +155,37 @@ describe("served Arrow", () => {
       expect(dictionaryEncodeStrings(small)).toBe(small); // too few rows to bother
     } finally {
       ws.close();
+    }
+  });
+
+  it("of a Parquet artifact is the table readerToArrow and dictionaryEncodeStrings give, with the repeated strings encoded by DuckDB", async () => {
+    const dir = tempDir();
+    const instance = await DuckDBInstance.create(":memory:");
+    const connection = await instance.connect();
+    try {
+      // Every kind of column an artifact holds: repeated and unique strings, an all-null one, exact
+      // amounts (DECIMAL(38, 0) beyond a double; a HUGEINT, which Parquet stores as a double), lists of
+      // floats, times, flags; quotes in a name.
+      const shapes: [string, number][] = [["tiny", 10], ["many", 5000]];
+      for (const [name, rows] of shapes) {
+        const file = path.join(dir, `${name}.parquet`);
+        await connection.run(`copy (select i, 'q' || (i % 7) as query, case when i % 5 = 0 then null else 'same text ' || (i % 3) end as text, 'row ' || i as unique_name,
+          null::varchar as nothing, (350830392121524465 + (i % 4))::decimal(38, 0) as fee, (i % 9)::hugeint * 1000000000000000000000 as units,
+          case when i % 11 = 0 then null else [i / 10, 0.5]::float[] end as features, timestamp '2026-11-30 10:00:00' + to_seconds(i % 13) as at,
+          i % 2 = 0 as even, 'x' || (i % 2) as "odd ""name"""
+          from range(${rows}) t(i) order by i) to '${file}' (format parquet)`);
+        const served = await parquetAsArrow(connection, file);
+        const before = dictionaryEncodeStrings(readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file])));
+        expect(served.schema.fields.map((f) => `${f.name}: ${f.type}`)).toEqual(before.schema.fields.map((f) => `${f.name}: ${f.type}`));
+        const rows2 = (t: typeof served) => JSON.stringify(tableFromIPC(tableToIPC(t, "stream")).toArray(), (_k, v) => (typeof v === "bigint" ? v.toString() : v));
+        expect(rows2(served)).toBe(rows2(before));
+        if (rows > 64) expect(served.schema.fields.filter((f) => Type[f.type.typeId] === "Dictionary").map((f) => f.name)).toEqual(["query", "text", "nothing", "fee", 'odd "name"']);
+      }
+      // Nothing of the conversion stays behind in the reading connection.
+      expect((await connection.runAndReadAll("select count(*)::integer from duckdb_tables() where table_name like '__tb_served%'")).getRowsJS()).toEqual([[0]]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
     }
   });
 });

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
-import { dictionaryEncodeStrings, readerToArrow } from "../store/arrow.ts";
+import { parquetAsArrow } from "../store/served-arrow.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
@@ -224,10 +224,9 @@ export class NotebookData {
         return { instance, connection: await instance.connect() };
       })();
       const { connection } = await this.reader;
-      // DECIMAL and HUGEINT (fees and rewards, in base units) arrive as exact text: readerToArrow.
-      const table = readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [file]));
-      // Repeated strings (ids, snippets) travel once: a fifth of the bytes for tracin tables.
-      return tableToIPC(dictionaryEncodeStrings(table), "stream");
+      // DECIMAL (fees and rewards, in base units) arrives as exact text, and repeated strings (ids,
+      // snippets) travel once, a fifth of the bytes for tracin tables: served-arrow.ts.
+      return tableToIPC(await parquetAsArrow(connection, file), "stream");
     };
     const run = this.readerQueue.then(task, task);
     this.readerQueue = run.catch(() => undefined);

@@ -29,7 +29,9 @@ export function readerToArrow(reader: DuckDBResultReader): Table {
  * The same table with each string column whose values repeat (at most one distinct value per
  * two rows) dictionary-encoded. A tracin table repeats its query id, contribution, contributor,
  * snippet and model id on every row: mail's influence table goes from 32.4 MB to 6.1 MB over
- * the wire, values unchanged. Readers (DuckDB-wasm, apache-arrow) see the same strings.
+ * the wire, values unchanged. Readers (DuckDB-wasm, apache-arrow) see the same strings. The
+ * notebook server gets the same table from DuckDB without this pass (served-arrow.ts), and is
+ * tested against it.
  */
 export function dictionaryEncodeStrings(table: Table): Table {
   if (table.numRows < 64) return table;
@@ -50,7 +52,8 @@ export function dictionaryEncodeStrings(table: Table): Table {
   return changed ? new Table(columns) : table;
 }
 
-function uniqueName(name: string, taken: Record<string, unknown>): string {
+/** `name`, or `name_2`, `name_3`… when a column of that name is already taken (a join's duplicate names). */
+export function uniqueName(name: string, taken: Record<string, unknown>): string {
   let candidate = name;
   for (let n = 2; candidate in taken; n++) candidate = `${name}_${n}`;
   return candidate;

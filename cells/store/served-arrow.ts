@@ -1,0 +1,74 @@
+import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
+import { readerToArrow, uniqueName } from "./arrow.ts";
+
+/** Below this many rows a table is sent as it is (dictionaryEncodeStrings's rule). */
+const MIN_ROWS = 64;
+/** Columns served as text whose text DuckDB's cast to VARCHAR gives exactly (readerToArrow: String(value)). */
+const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.HUGEINT]);
+
+/**
+ * A Parquet artifact as the notebooks receive it: the table `dictionaryEncodeStrings(readerToArrow(…))`
+ * gives (the same columns, types and values; each string column whose values repeat, at most one
+ * distinct value per two rows, dictionary-encoded), with the repeated strings encoded by DuckDB.
+ * Reading every string of a tracin table into JS and encoding it there took 57 s for 1.5 million
+ * rows (22,401 paid inferences × top 20 and the groups): here JS sees each distinct string once
+ * and the rest as 32-bit codes.
+ */
+export async function parquetAsArrow(connection: DuckDBConnection, file: string): Promise<Table> {
+  const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
+  await connection.run(`create temp table ${t} as select * from read_parquet(?)`, [file]);
+  try {
+    const head = await connection.runAndReadAll(`select * from ${t} limit 0`);
+    const names = head.columnNames(), types = head.columnTypes();
+    const [count] = (await connection.runAndReadAll(`select count(*)::integer as n from ${t}`)).getRowObjectsJS() as { n: number }[];
+    const n = count!.n;
+    // Which text columns repeat enough to send as a dictionary (distinct values, null counted as
+    // one): strings, and the exact integers readerToArrow writes as their text (amounts in base units).
+    const strings = names.map((_, i) => i).filter((i) => TEXT.has(types[i]!.typeId));
+    const encoded = new Set<number>();
+    if (n >= MIN_ROWS && strings.length) {
+      const distinct = (await connection.runAndReadAll(`select ${strings.map((i) => `(count(distinct ${q(names[i]!)}) + max(case when ${q(names[i]!)} is null then 1 else 0 end))::integer`).join(", ")} from ${t}`)).getRowsJS()[0]!;
+      strings.forEach((i, k) => { if (Number(distinct[k]) <= n / 2) encoded.add(i); });
+    }
+    const plain = names.map((_, i) => i).filter((i) => !encoded.has(i));
+    // The other columns exactly as readerToArrow gives them (DECIMAL as exact text, and so on).
+    const rest = plain.length ? readerToArrow(await connection.runAndReadAll(`select ${plain.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
+    const vectors: Record<string, Vector> = {};
+    for (let i = 0; i < names.length; i++) {
+      const name = uniqueName(names[i]!, vectors);
+      vectors[name] = encoded.has(i) ? await dictionaryColumn(connection, t, names[i]!, n) : rest!.getChildAt(plain.indexOf(i))!;
+    }
+    return new Table(vectors);
+  } finally {
+    await connection.run(`drop table if exists ${t}`);
+  }
+}
+
+/** One string column as a dictionary vector: the distinct values once, then a code per row (null stays null). */
+async function dictionaryColumn(connection: DuckDBConnection, t: string, column: string, n: number): Promise<Vector> {
+  const d = `${t}_dict`;
+  await connection.run(`create or replace temp table ${d} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(column)}::varchar as v from ${t} where ${q(column)} is not null)`);
+  try {
+    const values = ((await connection.runAndReadAll(`select v from ${d} order by code`)).getColumnsJS()[0] ?? []) as string[];
+    const codes = ((await connection.runAndReadAll(`select d.code from ${t} left join ${d} d on d.v = ${t}.${q(column)}::varchar order by ${t}.rowid`)).getColumnsJS()[0] ?? []) as (number | null)[];
+    const data = new Int32Array(n);
+    const valid = new Uint8Array(Math.ceil(n / 8));
+    let nulls = 0;
+    codes.forEach((c, i) => {
+      if (c === null) nulls++;
+      else {
+        data[i] = c;
+        valid[i >> 3]! |= 1 << (i & 7);
+      }
+    });
+    const type = new Dictionary(new Utf8(), new Int32());
+    return makeVector(makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data, dictionary: vectorFromArray(values, new Utf8()) }));
+  } finally {
+    await connection.run(`drop table if exists ${d}`);
+  }
+}
+
+function q(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
