@@ -2,7 +2,7 @@
 // the same model, training rows, settings and engine are taken over, new inferences are traced;
 // across a retrain, the rows of the superseded model's inferences are taken over too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { param, pipeline, runPipeline, sql, tracin, type GraphEvent, type Pipeline } from "../cells/index.ts";
+import { param, pipeline, receipts, runPipeline, sql, tracin, type GraphEvent, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
@@ -16,6 +16,7 @@ interface Row { query: string; level: string; key: string; rank: number; score: 
 const withProbe = (prefix: string): Pipeline => pipeline("pay", [...payPipeline.cells], {
   probe: sql`select id, model_id, ${param(prefix)} || text as text, null::varchar as label from ${"usage"}`,
   probe_influence: tracin({ model: "model", train: "train", test: "probe", topK: 5 }),
+  probe_receipts: receipts({ influence: "probe_influence" }),
 });
 
 describe("incremental TracIn", () => {
@@ -32,9 +33,17 @@ describe("incremental TracIn", () => {
 
   const rowsOf = async (cell: string) =>
     ws.rows<Row>("select query, level, key, rank, score, share, model_id from read_parquet(?) order by query, level, rank, key", [await outputOf(ws, "pay", cell)]);
-  const run = async (p: Pipeline, options: { force?: boolean; cell?: string } = {}) => {
+  const run = async (p: Pipeline, options: { force?: boolean; cell?: string; onLog?: (cell: string, message: string) => void } = {}) => {
     const logs: string[] = [];
-    const summary = await runPipeline(ws, p, { ...options, onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && e.cell === (options.cell ?? "influence")) logs.push(e.message); } });
+    const { onLog, ...rest } = options;
+    const summary = await runPipeline(ws, p, {
+      ...rest,
+      onEvent: (e: GraphEvent) => {
+        if (e.event !== "cell-log") return;
+        if (e.cell === (options.cell ?? "influence")) logs.push(e.message);
+        onLog?.(e.cell, e.message);
+      },
+    });
     expect(summary.failed).toEqual([]);
     return logs.join("\n");
   };
@@ -43,8 +52,17 @@ describe("incremental TracIn", () => {
   it("traces only the newly paid inferences; the others keep their rows bit for bit, and a forced run agrees", async () => {
     const before = await rowsOf("influence");
     await infer(ws, server, await modelId(), [{ text: "casino winner pills" }, { text: "team meeting notes" }], { fee: 10n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["new-1", "new-2"], epoch: "e2" });
-    const log = await run(withProbe(""));
+    const receiptsBefore = await ws.rows("select * from read_parquet(?) order by query", [await outputOf(ws, "pay", "receipts")]);
+    const receiptLog: string[] = [];
+    const log = await run(withProbe(""), { onLog: (cell, m) => { if (cell === "receipts") receiptLog.push(m); } });
     expect(log).toMatch(/^40 queries keep the rows an earlier run traced \(same model, training rows, settings and engine\); 2 to trace$/m);
+    // Their receipts too: taken over as they were, only the two new ones written.
+    expect(receiptLog).toEqual(["40 receipts kept (their influence rows unchanged); 2 written"]);
+    const receiptsAfter = await ws.rows<{ query: string }>("select * from read_parquet(?) order by query", [await outputOf(ws, "pay", "receipts")]);
+    expect(receiptsAfter.filter((r) => !r.query.startsWith("new-"))).toEqual(receiptsBefore);
+    // Written from nothing, every receipt is the same.
+    await run(withProbe(""), { force: true, cell: "receipts" });
+    expect(await ws.rows("select * from read_parquet(?) order by query", [await outputOf(ws, "pay", "receipts")])).toEqual(receiptsAfter);
     expect(log).toMatch(/: \d+ contributions × 2 queries$/m);
     const after = await rowsOf("influence");
     expect(after.filter((r) => !r.query.startsWith("new-"))).toEqual(before);
@@ -62,9 +80,14 @@ describe("incremental TracIn", () => {
   it("traces again a query whose payload changed under the same id", async () => {
     const same = await run(withProbe(""), { cell: "probe_influence" });
     expect(same).toBe(""); // fresh: nothing ran
-    const changed = await run(withProbe("urgent: "), { cell: "probe_influence" });
+    const traced: string[] = [];
+    const receiptLog = await run(withProbe("urgent: "), { cell: "probe_receipts", onLog: (cell, m) => { if (cell === "probe_influence") traced.push(m); } });
+    const changed = traced.join("\n");
     expect(changed).not.toMatch(/keep the rows/);
     expect(changed).toMatch(/: \d+ contributions × 42 queries$/m);
+    // Every query's rows changed: no receipt of them is kept, all 42 are written again.
+    expect(receiptLog).not.toMatch(/receipts kept/);
+    expect(await ws.rows("select count(*)::integer as n from read_parquet(?)", [await outputOf(ws, "pay", "probe_receipts")])).toEqual([{ n: 42 }]);
   }, 60_000);
 
   it("across a retrain keeps the rows of the superseded model's inferences and traces only the current model's", async () => {

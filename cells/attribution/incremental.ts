@@ -65,3 +65,42 @@ export async function priorTrace(ctx: CellContext, cell: { version: string; para
   const why = sameModel ? "same model, training rows, settings and engine" : "inferences of models since retrained, each traced through its own lineage; same settings and engine";
   return { artifact, reused, count: ids.length, why };
 }
+
+/** Receipts an earlier run of the receipts cell wrote that still hold: their queries' influence rows are unchanged. */
+export interface PriorReceipts {
+  /** The earlier receipts output. */
+  artifact: string;
+  /** A staged table of the queries whose receipt is taken over (`id`). */
+  reused: string;
+  count: number;
+}
+
+/**
+ * A receipt is a function of its query's influence rows (and of the model they name, fixed by its
+ * id): where an earlier run of this receipts cell, under the same code version and settings, read
+ * exactly the same rows for a query, its receipt is taken over as it was, and only the others are
+ * written. The rows are compared by digests of each query's rows, in DuckDB, so JS reads only
+ * what changed: 20,000 kept inferences cost a scan, not 1.5 million rows through JS.
+ * Null when nothing can be reused, and for a forced run.
+ */
+export async function priorReceipts(ctx: CellContext, cell: { version: string; paramsJson: string; influence: string }): Promise<PriorReceipts | null> {
+  if (ctx.forced) return null;
+  const prev = (await cellHistories(ctx.ws, ctx.pipeline)).get(ctx.cell)?.lastSucceeded;
+  if (!prev?.data_version || prev.kind !== "receipts" || prev.kind_version !== cell.version || prev.params_json !== cell.paramsJson) return null;
+  const before = (JSON.parse(prev.inputs_json) as Record<string, string>)[cell.influence];
+  if (!before) return null;
+  const artifact = artifactPath(ctx.ws, prev.data_version), oldInfluence = artifactPath(ctx.ws, before);
+  if (!fs.existsSync(artifact) || !fs.existsSync(oldInfluence)) return null;
+  // Two independent 64-bit digests of the rows and their count: a query's rows are unique (one per
+  // level and key), so combining row hashes by xor loses nothing, and takes a tenth of the time of
+  // an ordered md5 over them (0.14 s against 3.2 s for 1.5 million rows).
+  const columns = "prediction, confidence, level, key, contributor, datanet, score, share, rank, model_id, mode, checkpoints";
+  const digest = (relation: string) => `(select query, bit_xor(hash(${columns})) as a, bit_xor(hash(${columns}, 'receipt')) as b, count(*) as n from ${relation} group by query)`;
+  const reused = "__tracebook_receipts_reused";
+  const ids = await ctx.ws.rows<{ id: string }>(
+    `select n.query as id from ${digest(ctx.inputs[cell.influence]!.relation)} n join ${digest(`read_parquet(${quoteLiteral(oldInfluence)})`)} o using (query, a, b, n)
+     where n.query in (select query from read_parquet(${quoteLiteral(artifact)}))`);
+  if (!ids.length) return null;
+  await stageRows(ctx.ws, reused, [["id", "VARCHAR"]], ids.map((r) => [r.id]));
+  return { artifact, reused, count: ids.length };
+}

@@ -5,6 +5,8 @@ import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { readManifest } from "../factory/store.ts";
 import { stageRows } from "../store/stage.ts";
 import { ATTRIBUTION_VERSION } from "./cells.ts";
+import { priorReceipts } from "./incremental.ts";
+import { quoteLiteral } from "../store/export.ts";
 
 export const RECEIPT_FORMAT = "tracebook.receipt/1";
 
@@ -29,9 +31,12 @@ export function receipts(p: { influence: string; top?: number }): Cell {
     params,
     inputs: [p.influence],
     async run(ctx) {
+      // Receipts of queries whose influence rows are as an earlier run read them are taken over;
+      // only the others (newly paid inferences, above all) are written.
+      const prior = await priorReceipts(ctx, { version: ATTRIBUTION_VERSION, paramsJson: canonicalJson(params), influence: p.influence });
       const rows = await ctx.ws.rows<InfluenceRow>(
         `select query, prediction, confidence, level, key, contributor, datanet, score, share, rank, model_id, mode, checkpoints
-         from ${ctx.inputs[p.influence]!.relation} order by query, level, rank`,
+         from ${ctx.inputs[p.influence]!.relation} ${prior ? `where query not in (select id from ${prior.reused})` : ""} order by query, level, rank`,
       );
       const byQuery = new Map<string, InfluenceRow[]>();
       for (const r of rows) {
@@ -63,7 +68,11 @@ export function receipts(p: { influence: string; top?: number }): Cell {
       }
       const table = "__tracebook_receipts";
       await stageRows(ctx.ws, table, [["query", "VARCHAR"], ["model_id", "VARCHAR"], ["prediction", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["receipt", "VARCHAR"]], out);
-      return { query: `select * from ${table} order by query` };
+      if (prior) ctx.log(`${prior.count} receipts kept (their influence rows unchanged); ${out.length} written`);
+      const source = prior
+        ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
+        : table;
+      return { query: `select * from ${source} order by query` };
     },
   };
 }
