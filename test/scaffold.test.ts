@@ -69,6 +69,11 @@ describe("tracebook new: the generated pipeline (golden files)", () => {
     expect(golden(OUTPUT, "helpdesk-quality.pipeline.txt", scaffoldQualityPipeline("helpdesk", [SUPPORT, billing])), "compare test/output/scaffold/helpdesk-quality.pipeline-changed.txt with helpdesk-quality.pipeline.txt").toBe(true);
     // One Datanet in a list is the one-Datanet pipeline.
     expect(scaffoldPipeline("support", [SUPPORT])).toBe(scaffoldPipeline("support", SUPPORT));
+    // LOCO leaves a contributor out of both Datanets at once: counted once, when the details name them.
+    const who = (names: string[]) => names.map((contributor) => ({ contributor, display_name: contributor, contributions: 1, labels: "billing", duplicates: 0 }));
+    const both = scaffoldQualityPipeline("helpdesk", [{ ...SUPPORT, contributors: who(["ann", "bob", "cy"]) }, { ...billing, contributors: who(["bob", "dee"]) }]);
+    expect(both).toContain("leave-one-contributor-out (4 contributors");
+    expect(scaffoldQualityPipeline("helpdesk", [SUPPORT, billing])).toContain("leave-one-contributor-out (19 contributors");
   });
 
   it("names the Datanet's cell so no other cell or odd name collides", () => {
