@@ -82,7 +82,10 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const final = [...new Set(all.filter((u) => closures.has(u.epoch)).map((u) => u.epoch))].sort();
       if (final.length) ctx.log(`${all.length - open.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
       const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
-      const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; receipt: string }>(`select query, receipt_hash, receipt from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
+      // Of each receipt, its hash and the contributions it cites (their validators are paid), taken
+      // out of the JSON by DuckDB: the receipts of every inference in the table are read on each run.
+      const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; cited: string[] | null }>(
+        `select query, receipt_hash, json_extract_string(receipt, '$.top_contributions[*].id') as cited from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
       const byQuery = groupBy(influence, (r) => r.query);
 
       // Lines earlier runs settled for inferences this run does not split (a retrained model's) stay
@@ -98,7 +101,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
 
       const cited = new Map(usage.map((u) => {
         const receipt = receipts.get(u.id);
-        return [u.id, receipt ? (JSON.parse(receipt.receipt) as { top_contributions: { id: string }[] }).top_contributions.map((c) => c.id) : []];
+        return [u.id, receipt?.cited ?? []];
       }));
       const approvals = await approvalsOf(ctx.ws, [...new Set([...cited.values()].flat())]);
       const lines: Line[] = [];
