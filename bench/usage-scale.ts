@@ -1,0 +1,93 @@
+// What settling costs once a pipeline has been paid for many times, on real mail: 20,000 more
+// paid inferences (real messages, picked with a seed) recorded in the ledger and settled by one
+// run of the pipeline, then one more inference settled as `tracebook infer --settle` does it, and
+// the tables the notebooks read served as the notebook server serves them. Written to
+// bench/results/usage-scale.json.
+//
+//   npx tsx bench/usage-scale.ts [--from <workspace dir where the mail pipeline ran>] [--inferences 20000]
+import fs from "node:fs";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { tableToIPC } from "apache-arrow";
+import { argument, mailWorkspace } from "./mail.ts";
+import { runBench, writeBenchReport } from "./report.ts";
+import { loadPipeline } from "../cells/graph/loader.ts";
+import { runPipeline, type GraphEvent } from "../cells/graph/scheduler.ts";
+import { ModelServer } from "../cells/factory/serve.ts";
+import { infer } from "../cells/rewards/ledger.ts";
+import { Rng } from "../cells/compute/random.ts";
+import { parquetAsArrow } from "../cells/store/served-arrow.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+
+const SETTLING = ["usage", "influence", "receipts", "rewards"];
+const SERVED = ["influence", "usage", "receipts", "contributor_influence"];
+const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(2);
+
+/** The settling cells' times in one run of the pipeline (only those cells, as `infer --settle` runs them). */
+async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; seconds: number }> {
+  const { pipeline } = await loadPipeline("mail");
+  const cells: Record<string, number> = {};
+  const t0 = performance.now();
+  const run = await runPipeline(ws, pipeline, { cell: "rewards", onEvent: (e: GraphEvent) => { if (e.event === "cell-finished" && SETTLING.includes(e.cell)) cells[e.cell] = +e.seconds.toFixed(2); } });
+  if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
+  return { cells, seconds: seconds(t0) };
+}
+
+async function artifactOf(ws: Workspace, cell: string): Promise<string> {
+  const [run] = await ws.rows<{ artifact: string }>(
+    "select artifact from runs where pipeline = 'mail' and cell = ? and status = 'succeeded' and artifact is not null order by started_at desc limit 1", [cell]);
+  return run!.artifact;
+}
+
+runBench(async () => {
+  const n = Number(argument("--inferences") ?? 20_000);
+  const { ws, home } = await mailWorkspace("tb-bench-usage-scale-");
+  const server = new ModelServer(ws.home);
+  try {
+    const model = (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "model")]))[0]!.model_id;
+    const messages = await ws.rows<{ title: string; text: string }>(
+      "select coalesce(title, '') as title, coalesce(text, '') as text from contributions where datanet = 'mail-spam' order by id");
+    const rng = Rng.derive(11, "usage-scale");
+    let t0 = performance.now();
+    for (let done = 0; done < n; done += 1000) {
+      const batch = Array.from({ length: Math.min(1000, n - done) }, () => messages[rng.int(0, messages.length - 1)]!);
+      await infer(ws, server, model, batch, { fee: 1000n, caller: `agent:bench-${done % 7}`, pipeline: "mail", source: "api", epoch: "bench-scale" });
+    }
+    const recordSeconds = seconds(t0);
+    const bulk = await settle(ws);
+    const [{ rows } = { rows: 0n }] = await ws.rows<{ rows: bigint }>("select count(*) as rows from read_parquet(?)", [await artifactOf(ws, "influence")]);
+    const [{ usage } = { usage: 0n }] = await ws.rows<{ usage: bigint }>("select count(*) as usage from read_parquet(?)", [await artifactOf(ws, "usage")]);
+
+    t0 = performance.now();
+    await infer(ws, server, model, [{ text: "Cheap meds, click now for a discount" }], { fee: 1000n, caller: "cli:bench", pipeline: "mail", source: "cli", epoch: "bench-scale" });
+    const inferSeconds = seconds(t0);
+    const one = await settle(ws);
+
+    const instance = await DuckDBInstance.create(":memory:");
+    const connection = await instance.connect();
+    const served: Record<string, { seconds: number; mb: number }> = {};
+    try {
+      for (const cell of SERVED) {
+        t0 = performance.now();
+        const bytes = tableToIPC(await parquetAsArrow(connection, await artifactOf(ws, cell)), "stream");
+        served[cell] = { seconds: seconds(t0), mb: +(bytes.byteLength / 1e6).toFixed(1) };
+      }
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+    await writeBenchReport("usage-scale", {
+      what: `${n} more paid inferences of real mail settled by one run, then one more settled, then the notebooks' tables served`,
+      usage_rows: Number(usage),
+      influence_rows: Number(rows),
+      record_seconds: recordSeconds,
+      settle_bulk: bulk,
+      settle_one: { infer_seconds: inferSeconds, ...one },
+      served,
+      peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
+    });
+  } finally {
+    server.dispose();
+    ws.close();
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
