@@ -97,9 +97,10 @@ export async function priorReceipts(ctx: CellContext, cell: { version: string; p
   const columns = "prediction, confidence, level, key, contributor, datanet, score, share, rank, model_id, mode, checkpoints";
   const digest = (relation: string) => `(select query, bit_xor(hash(${columns})) as a, bit_xor(hash(${columns}, 'receipt')) as b, count(*) as n from ${relation} group by query)`;
   const reused = "__tracebook_receipts_reused";
+  // An earlier influence table without one of these columns cannot be compared: everything is written.
   const ids = await ctx.ws.rows<{ id: string }>(
     `select n.query as id from ${digest(ctx.inputs[cell.influence]!.relation)} n join ${digest(`read_parquet(${quoteLiteral(oldInfluence)})`)} o using (query, a, b, n)
-     where n.query in (select query from read_parquet(${quoteLiteral(artifact)}))`);
+     where n.query in (select query from read_parquet(${quoteLiteral(artifact)}))`).catch(() => []);
   if (!ids.length) return null;
   await stageRows(ctx.ws, reused, [["id", "VARCHAR"]], ids.map((r) => [r.id]));
   return { artifact, reused, count: ids.length };
