@@ -12,6 +12,7 @@ import { runBench, writeBenchReport } from "./report.ts";
 import { mailWorkspace } from "./mail.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
+import { cellHistories } from "../cells/graph/runs.ts";
 
 const TABLES = ["influence", "influence_last_layer", "usage", "receipts", "contributor_influence", "train", "label_errors"];
 const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(2);
@@ -23,9 +24,8 @@ runBench(async () => {
   try {
     const tables: Record<string, unknown>[] = [];
     for (const cell of TABLES) {
-      const [run] = await ws.rows<{ artifact: string }>(
-        "select artifact from runs where pipeline = 'mail' and cell = ? and status = 'succeeded' and artifact is not null order by started_at desc limit 1", [cell]);
-      if (!run) throw new Error(`mail.${cell} has no output`);
+      const run = (await cellHistories(ws, "mail")).get(cell)?.lastSucceeded;
+      if (!run?.artifact) throw new Error(`mail.${cell} has no output`);
       let t0 = performance.now();
       const served = tableToIPC(await parquetAsArrow(connection, run.artifact), "stream");
       const now = seconds(t0);

@@ -17,6 +17,8 @@ import { infer } from "../cells/rewards/ledger.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
+import { cellHistories, type RunRecord } from "../cells/graph/runs.ts";
+import { resolveModel } from "../cells/factory/catalog.ts";
 
 const SETTLING = ["usage", "influence", "receipts", "rewards"];
 const SERVED = ["influence", "usage", "receipts", "contributor_influence"];
@@ -32,10 +34,9 @@ async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; s
   return { cells, seconds: seconds(t0) };
 }
 
-async function artifactOf(ws: Workspace, cell: string): Promise<string> {
-  const [run] = await ws.rows<{ artifact: string }>(
-    "select artifact from runs where pipeline = 'mail' and cell = ? and status = 'succeeded' and artifact is not null order by started_at desc limit 1", [cell]);
-  return run!.artifact;
+/** A mail cell's current output, as the run log names it. */
+async function outputOf(ws: Workspace, cell: string): Promise<RunRecord> {
+  return (await cellHistories(ws, "mail")).get(cell)!.lastSucceeded!;
 }
 
 runBench(async () => {
@@ -43,7 +44,7 @@ runBench(async () => {
   const { ws, home } = await mailWorkspace("tb-bench-usage-scale-");
   const server = new ModelServer(ws.home);
   try {
-    const model = (await ws.rows<{ model_id: string }>("select distinct model_id from read_parquet(?)", [await artifactOf(ws, "model")]))[0]!.model_id;
+    const model = (await resolveModel(ws, "mail.model")).id;
     const messages = await ws.rows<{ title: string; text: string }>(
       "select coalesce(title, '') as title, coalesce(text, '') as text from contributions where datanet = 'mail-spam' order by id");
     const rng = Rng.derive(11, "usage-scale");
@@ -54,8 +55,7 @@ runBench(async () => {
     }
     const recordSeconds = seconds(t0);
     const bulk = await settle(ws);
-    const [{ rows } = { rows: 0n }] = await ws.rows<{ rows: bigint }>("select count(*) as rows from read_parquet(?)", [await artifactOf(ws, "influence")]);
-    const [{ usage } = { usage: 0n }] = await ws.rows<{ usage: bigint }>("select count(*) as usage from read_parquet(?)", [await artifactOf(ws, "usage")]);
+    const [rows, usage] = [(await outputOf(ws, "influence")).rows, (await outputOf(ws, "usage")).rows];
 
     t0 = performance.now();
     await infer(ws, server, model, [{ text: "Cheap meds, click now for a discount" }], { fee: 1000n, caller: "cli:bench", pipeline: "mail", source: "cli", epoch: "bench-scale" });
@@ -68,7 +68,7 @@ runBench(async () => {
     try {
       for (const cell of SERVED) {
         t0 = performance.now();
-        const bytes = tableToIPC(await parquetAsArrow(connection, await artifactOf(ws, cell)), "stream");
+        const bytes = tableToIPC(await parquetAsArrow(connection, (await outputOf(ws, cell)).artifact!), "stream");
         served[cell] = { seconds: seconds(t0), mb: +(bytes.byteLength / 1e6).toFixed(1) };
       }
     } finally {

@@ -30,8 +30,8 @@ export function validations(datanet: string | string[], options: ValidationsOpti
   if (!names.length) throw new Error("validations(): name at least one Datanet");
   const imports = options.imports ?? false;
   const inDatanets = `v.datanet in (${names.map(() => "?").join(", ")})`;
-  const where = `${inDatanets}${imports ? "" : ` and ${curatorsRecord("v")}`}`;
   const whose = imports ? "true" : curatorsRecord("v");
+  const where = `${inDatanets} and ${whose}`;
   return {
     kind: "validations",
     version: VERSION,

@@ -107,11 +107,10 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
     if (!back) return readManifest(ws.home, id!);
     const models = await cellModels(ws, pipeline, cell);
     const earlier = models.filter((m) => m.id !== id);
-    const n = back;
-    if (n > earlier.length) {
+    if (back > earlier.length) {
       throw new Error(`${ref}: ${pipeline}.${cell} produced ${earlier.length ? `only ${earlier.length} model${earlier.length > 1 ? "s" : ""}` : "no model"} before its current one that ${earlier.length > 1 ? "are" : "is"} still in the workspace (\`tracebook gc\` removes unpaid ones)`);
     }
-    return readManifest(ws.home, earlier[n - 1]!.id);
+    return readManifest(ws.home, earlier[back - 1]!.id);
   }
   if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new Error(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
   const hits = listModels(ws.home).filter((m) => m.id.startsWith(ref));

@@ -89,11 +89,11 @@ export async function executedByModel(ws: Workspace, p: Pipeline, o: { query: st
     `select query, any_value(model_id) as model_id from read_parquet(?) where query = ? or starts_with(query, ?)
      group by query order by query = ? desc, query limit 2`, [artifact, wanted, wanted, wanted]);
   if (!found.length) {
-    const [recorded] = await ws.rows<{ id: string; pipeline: string }>("select id, pipeline from inferences where id = ? or starts_with(id, ?) order by id = ? desc, id limit 1", [wanted, wanted, wanted]);
+    const [recorded] = await ws.rows<{ id: string; pipeline: string | null }>("select id, pipeline from inferences where id = ? or starts_with(id, ?) order by id = ? desc, id limit 1", [wanted, wanted, wanted]);
     throw new InputError(!recorded
       ? `no inference ${wanted} in ${p.name}'s ${name} cell`
       : recorded.pipeline !== p.name
-        ? `inference ${recorded.id} was recorded for pipeline ${recorded.pipeline}, not ${p.name}: ask that pipeline (\`tracebook receipt ${recorded.id}\` has what it was paid on)`
+        ? `inference ${recorded.id} was recorded ${recorded.pipeline === null ? "for no pipeline" : `for pipeline ${recorded.pipeline}, not ${p.name}: ask that pipeline`} (\`tracebook receipt ${recorded.id}\` has what it was paid on)`
         : `inference ${recorded.id} is not in ${p.name}'s ${name} cell: the usage ledger holds it, but its model could not be attributed ` +
           `(\`tracebook receipt ${recorded.id}\` has what it was paid on; \`tracebook explain ${p.name}\` explains its input through the current model)`);
   }

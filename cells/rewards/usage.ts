@@ -90,11 +90,12 @@ export function usageLedger(p: UsageLedgerParams): Cell {
       const modelCell = await modelCellColumn(ctx.ws, "__tracebook_ledger_models", current);
       const settled = "i.id in (select inference_id from rewards where pipeline = ?)";
       const settledEarlier = `(${modelCell} is null and ${settled})`;
+      // n and fees: what this run attributes and settles (all but the settled earlier ones).
       const counts = await ctx.ws.rows<{ source: string; n: bigint; fees: string; current: bigint; earlier: bigint }>(
-        `select i.source, count(*) filter (where ${modelCell} is not null) as current, count(*) filter (where ${settledEarlier}) as earlier,
-                count(*) filter (where ${modelCell} is not null or not ${settled}) as n,
-                coalesce(sum(i.fee) filter (where ${modelCell} is not null or not ${settled}), 0)::varchar as fees
-         from inferences i where i.pipeline = ? group by all order by n desc, i.source`, [ctx.pipeline, ctx.pipeline, ctx.pipeline, ctx.pipeline]);
+        `select source, count(*) filter (where model_cell is not null) as current, count(*) filter (where settled_earlier) as earlier,
+                count(*) filter (where not settled_earlier) as n, coalesce(sum(fee) filter (where not settled_earlier), 0)::varchar as fees
+         from (select i.source, i.fee, ${modelCell} as model_cell, ${settledEarlier} as settled_earlier from inferences i where i.pipeline = ?)
+         group by all order by n desc, source`, [ctx.pipeline, ctx.pipeline]);
       const open = counts.filter((r) => r.n > 0n);
       const sum = (k: "n" | "current" | "earlier") => counts.reduce((s, r) => s + Number(r[k]), 0);
       ctx.log(open.length

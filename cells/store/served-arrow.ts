@@ -1,6 +1,7 @@
 import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
+import { quoteIdent as q } from "./export.ts";
 
 /** Below this many rows a table is sent as it is (dictionaryEncodeStrings's rule). */
 const MIN_ROWS = 64;
@@ -67,8 +68,4 @@ async function dictionaryColumn(connection: DuckDBConnection, t: string, column:
   } finally {
     await connection.run(`drop table if exists ${d}`);
   }
-}
-
-function q(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
