@@ -122,12 +122,8 @@ describe("tracebook gc", () => {
     let closed = false;
     try {
       await separableDatanet(ws, "notes", 80);
-      const p = pipeline("gcr", {
-        notes: datanet("notes"),
-        train: sql`select * from ${"notes"} where split = 'train'`,
-        queries: sql`select * from ${"notes"} where split = 'test'`,
-        base: baseModel({ data: "train", featurizer: hashedNgrams({ dims: 64 }), hidden: [8], ...common }),
-        model: finetune({ data: "train", base: "base", adapter: { rank: 2, alpha: 4, targets: ["dense_1"] }, checkpoints: 1, ...common }),
+      // The gc pipeline's cells up to its adapter, and a retrain comparison.
+      const p = pipeline("gcr", ["notes", "train", "queries", "base", "model"].map((n) => [n, gcPipeline.cells.get(n)!] as const), {
         last_retrain: retrainDiff({ model: "model", on: "queries" }),
       });
       expect((await runPipeline(ws, p)).failed).toEqual([]);
