@@ -11,7 +11,9 @@ import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
 import { archiveReceipts, NOT_ATTRIBUTED } from "./archive.ts";
-import { judgePenalties, penaltyKey, persistPenalties, type Penalties } from "./penalties.ts";
+import { judgePenalties, penaltyKey, persistPenalties, scopeNets, type Penalties } from "./penalties.ts";
+import { closedStatement, statementOf, type StatementLine } from "./statement.ts";
+import { approvalsSeq, keptSplits, recordSplitState, splitSettings, type SplitState } from "./reuse.ts";
 import { closedEpochs } from "./closures.ts";
 
 export interface RewardSplitParams {
@@ -34,8 +36,14 @@ export interface RewardSplitParams {
  * 4: the usage table keeps inferences settled earlier by models since retrained
  * (`settled_earlier`): never split again, their lines kept, and their epochs' statements shown
  * even when no other inference is in them.
+ * 5: a scope's nets are summed exactly in DuckDB (penalties.ts), the statement is summed there
+ * from the lines held, and an inference whose lines would come out the same is not split again
+ * (reuse.ts).
  */
-const REWARDS_VERSION = "4";
+const REWARDS_VERSION = "5";
+
+/** Staged: the inferences this run settles (id, epoch, model_id, fee), and of them those it splits again (id). */
+const SPLIT = "__tracebook_split", RESPLIT = "__tracebook_resplit";
 
 interface UsageRow { id: string; model_id: string; fee: string; epoch: string; settled_earlier: boolean }
 interface Line extends Part { epoch: string; inference: string; receipt: string }
@@ -45,7 +53,8 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * receipt; write the lines (`rewards`), the per-epoch statement (`settlements`) and the
  * reputation records of penalised contributors (per epoch and model: penalties.ts), in one
  * transaction, replacing what an earlier run of this cell wrote for the same inferences (so a
- * replay leaves totals unchanged). Lines an earlier run settled for inferences this run does not
+ * replay leaves totals unchanged); only the inferences whose lines would come out differently are
+ * split again (reuse.ts), so settling one more costs about one inference. Lines an earlier run settled for inferences this run does not
  * split — executed by a model since retrained (a curator's rejection, new data), which the usage
  * table marks `settled_earlier` — stay, and stay in the epoch's statement: a paid fee stays paid
  * as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
@@ -71,45 +80,51 @@ export function rewardSplit(p: RewardSplitParams): Cell {
     async run(ctx) {
       const creator = p.creator ?? `creator:${ctx.pipeline}`;
       const rel = (name: string) => ctx.inputs[name]!.relation;
+      // Read first: an approval recorded while this run splits is the next run's to read.
+      const approvals = await approvalsSeq(ctx.ws);
       // A usage table from before the ledger kept settled inferences (or a workload's own) has no such column: none is.
       const kept = (await columnsOf(ctx.ws, rel(p.usage))).includes("settled_earlier") ? "coalesce(settled_earlier, false)" : "false";
       const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch, ${kept} as settled_earlier from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
       // A closed epoch's settlement is final (closures.ts): its lines, statement and penalties stay as closed.
       const closures = await closedEpochs(ctx.ws, ctx.pipeline);
       const open = all.filter((u) => !closures.has(u.epoch));
-      // What this run splits: not what an earlier run settled for a model since retrained (its lines stay, below).
+      // What this run settles: not what an earlier run settled for a model since retrained (its lines stay, below).
       const usage = open.filter((u) => !u.settled_earlier);
       const final = [...new Set(all.filter((u) => closures.has(u.epoch)).map((u) => u.epoch))].sort();
       if (final.length) ctx.log(`${all.length - open.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
-      const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(`select query, key, score from ${rel(p.influence)} where level = 'contributor'`);
-      // Of each receipt, its hash and the contributions it cites (their validators are paid), taken
-      // out of the JSON by DuckDB: the receipts of every inference in the table are read on each run.
-      const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; cited: string[] | null }>(
-        `select query, receipt_hash, json_extract_string(receipt, '$.top_contributions[*].id') as cited from ${rel(p.receipts)}`)).map((r) => [r.query, r]));
-      const byQuery = groupBy(influence, (r) => r.query);
+      await stageRows(ctx.ws, SPLIT, [["id", "VARCHAR"], ["epoch", "VARCHAR"], ["model_id", "VARCHAR"], ["fee", "VARCHAR"]], usage.map((u) => [u.id, u.epoch, u.model_id, u.fee.toString()]));
 
-      // Lines earlier runs settled for inferences this run does not split (a retrained model's) stay
-      // as they were paid; their scopes keep the penalties decided for them (penalties.ts).
+      // Inferences earlier runs settled in these epochs that this run does not split (a retrained
+      // model's): their lines stay as they were paid; their scopes keep the penalties decided for them (penalties.ts).
       const epochs = [...new Set(open.map((u) => u.epoch))].sort();
-      const { lines: earlier, fees: earlierFees } = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs, new Set(usage.map((u) => u.id)));
+      const earlierFees = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs);
       const settledBefore = new Set([...earlierFees.values()].map((f) => penaltyKey(f.epoch, f.model_id)));
-      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, (id) => byQuery.get(id) ?? [], settledBefore);
+      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore);
       const decided = [...penalties.values()].filter((s) => s.decided);
       if (decided.length) {
         ctx.log(`${decided.reduce((n, s) => n + s.inferences, 0)} inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);
       }
 
-      const cited = new Map(usage.map((u) => {
-        const receipt = receipts.get(u.id);
-        return [u.id, receipt?.cited ?? []];
-      }));
-      const approvals = await approvalsOf(ctx.ws, [...new Set([...cited.values()].flat())]);
+      // Of the rest, only what would split differently from the lines already written is split again (reuse.ts).
+      const settings = splitSettings(REWARDS_VERSION, p.policy ?? DEFAULT_POLICY, creator);
+      const reuse = await keptSplits(ctx, { policy: policy.id, settings, split: SPLIT, receipts: rel(p.receipts), influence: rel(p.influence), penalties });
+      const resplit = usage.filter((u) => !reuse.kept.has(u.id));
+      ctx.log(reuse.kept.size ? `${reuse.kept.size} inferences keep the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${resplit.length} inferences split (${reuse.why})`);
+      await stageRows(ctx.ws, RESPLIT, [["id", "VARCHAR"]], resplit.map((u) => [u.id]));
+      const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(
+        `select query, key, score from ${rel(p.influence)} where level = 'contributor' and query in (select id from ${RESPLIT})`);
+      // Of each receipt, its hash and the contributions it cites (their validators are paid), taken out of the JSON by DuckDB.
+      const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; cited: string[] | null }>(
+        `select query, receipt_hash, json_extract_string(receipt, '$.top_contributions[*].id') as cited from ${rel(p.receipts)} where query in (select id from ${RESPLIT})`)).map((r) => [r.query, r]));
+      const byQuery = groupBy(influence, (r) => r.query);
+      const cited = new Map(resplit.map((u) => [u.id, receipts.get(u.id)?.cited ?? []]));
+      const approved = await approvalsOf(ctx.ws, [...new Set([...cited.values()].flat())]);
       const lines: Line[] = [];
-      for (const u of usage) {
+      for (const u of resplit) {
         const receipt = receipts.get(u.id);
         const parts = splitFee({
           fee: u.fee, policy, creator,
-          validators: validatorWeights(approvals, cited.get(u.id)!),
+          validators: validatorWeights(approved, cited.get(u.id)!),
           influence: (byQuery.get(u.id) ?? []).filter((r) => r.key !== DUPLICATE_CONTENT)
             .map((r, i) => ({ contribution: `contributor:${r.key}`, contributor: r.key, score: r.score, order: i })),
           excluded: penalties.get(penaltyKey(u.epoch, u.model_id))!.excluded,
@@ -118,14 +133,13 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       }
       const models = await currentModels(ctx.ws, ctx.pipeline);
       const executed = new Set(usage.map((u) => u.model_id));
+      const idle = models.filter((m) => !executed.has(m.id));
       if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
-      const statement = settle([...lines, ...earlier], epochs, models.filter((m) => !executed.has(m.id)));
       const totals = epochTotals([...usage, ...earlierFees.values()]);
-      await persist(ctx, policy.id, usage, lines, statement, penalties, ctx.inputs[p.receipts]!.relation);
-      const fees = usage.reduce((s, u) => s + u.fee, 0n), paid = lines.reduce((s, l) => s + l.amount, 0n);
-      if (fees !== paid) throw new Error(`internal: parts sum to ${paid}, fees to ${fees}`); // splitFee guarantees it; a bug otherwise
-      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${new Set(lines.map((l) => l.recipient)).size} recipients; ` +
-        `${[...penalties.values()].reduce((n, s) => n + s.excluded.size, 0)} penalties (contributor, epoch, model); ${models.filter((m) => !executed.has(m.id)).length} models never executed`);
+      const { statement, recipients } = await persist(ctx, { policy: policy.id, state: { settings, approvalsSeq: approvals }, lines, epochs, idle, penalties, receipts: rel(p.receipts) });
+      const fees = usage.reduce((s, u) => s + u.fee, 0n);
+      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${recipients} recipients; ` +
+        `${[...penalties.values()].reduce((n, s) => n + s.excluded.size, 0)} penalties (contributor, epoch, model); ${idle.length} models never executed`);
       for (const epoch of epochs) {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);
@@ -149,32 +163,6 @@ export function rewardSplit(p: RewardSplitParams): Cell {
   };
 }
 
-interface StatementLine { epoch: string; recipient: string; role: string; amount: bigint; inferences: number; reason: string }
-
-/** The statements of closed epochs, as they were closed (the settlements table, which no run rewrites for them). */
-async function closedStatement(ws: Workspace, pipeline: string, policy: string, epochs: string[]): Promise<StatementLine[]> {
-  if (!epochs.length) return [];
-  const rows = await ws.rows<Omit<StatementLine, "amount"> & { amount: string }>(
-    `select epoch, recipient, role, amount::varchar as amount, inferences, reason from settlements
-     where pipeline = ? and policy = ? and epoch in (${epochs.map(() => "?").join(", ")})`, [pipeline, policy, ...epochs]);
-  return rows.map((r) => ({ ...r, inferences: Number(r.inferences), amount: BigInt(r.amount) }));
-}
-
-/** Per epoch and recipient: the total, how many inferences, and the three largest reasons. */
-function settle(lines: Line[], epochs: string[], idle: { id: string; cell: string }[]): StatementLine[] {
-  const groups = groupBy(lines, (l) => `${l.epoch}\u0000${l.recipient}\u0000${l.role}`);
-  const out: StatementLine[] = [...groups.values()].map((ls) => {
-    const top = [...ls].sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : a.inference.localeCompare(b.inference))).slice(0, 3);
-    return {
-      epoch: ls[0]!.epoch, recipient: ls[0]!.recipient, role: ls[0]!.role, amount: ls.reduce((s, l) => s + l.amount, 0n),
-      inferences: new Set(ls.map((l) => l.inference)).size,
-      reason: top.map((l) => `${formatAmount(l.amount)} from inference ${l.inference.slice(0, 12)} (receipt ${l.receipt.slice(0, 12)}): ${l.reason}`).join("; "),
-    };
-  });
-  for (const epoch of epochs) for (const m of idle) out.push({ epoch, recipient: `model:${m.id.slice(0, 16)}`, role: "model", amount: 0n, inferences: 0, reason: `${m.cell} was never executed in epoch ${epoch}: nothing earns for existing` });
-  return out;
-}
-
 /** Per epoch: the inferences the statement settles (this run's and earlier ones') and their fees as the ledger records them. */
 function epochTotals(settled: { epoch: string; fee: bigint }[]): Map<string, { inferences: number; fees: bigint }> {
   const out = new Map<string, { inferences: number; fees: bigint }>();
@@ -186,21 +174,20 @@ function epochTotals(settled: { epoch: string; fee: bigint }[]): Map<string, { i
 }
 
 /**
- * Lines earlier runs of this cell settled in these epochs for inferences other than `current`,
- * and those inferences' fees and models from the ledger (one query: the lines joined to their records).
+ * Inferences earlier runs of this cell settled in these epochs that this run does not split (those
+ * not in the staged split set), with their fees and models from the ledger: one query, the lines
+ * joined to their records.
  */
-async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[], current: Set<string>): Promise<{ lines: Line[]; fees: Map<string, { epoch: string; fee: bigint; model_id: string }> }> {
+async function settledEarlier(ws: Workspace, pipeline: string, policy: string, epochs: string[]): Promise<Map<string, { epoch: string; fee: bigint; model_id: string }>> {
   const fees = new Map<string, { epoch: string; fee: bigint; model_id: string }>();
-  if (!epochs.length) return { lines: [], fees };
-  const rows = await ws.rows<{ epoch: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string; fee: string; model_id: string }>(
-    `select r.epoch, r.inference_id, r.receipt_hash, r.recipient, r.role, r.amount::varchar as amount, r.reason, i.fee::varchar as fee, i.model_id
+  if (!epochs.length) return fees;
+  const rows = await ws.rows<{ epoch: string; inference_id: string; fee: string; model_id: string }>(
+    `select distinct r.epoch, r.inference_id, i.fee::varchar as fee, i.model_id
      from rewards r join inferences i on i.id = r.inference_id
-     where r.pipeline = ? and r.policy = ? and r.epoch in (${epochs.map(() => "?").join(", ")}) order by r.inference_id, r.role, r.recipient`, [pipeline, policy, ...epochs]);
-  const lines = rows.filter((r) => !current.has(r.inference_id)).map((r) => {
-    fees.set(r.inference_id, { epoch: r.epoch, fee: BigInt(r.fee), model_id: r.model_id });
-    return { epoch: r.epoch, inference: r.inference_id, receipt: r.receipt_hash, recipient: r.recipient, role: r.role as Line["role"], amount: BigInt(r.amount), reason: r.reason };
-  });
-  return { lines, fees };
+     where r.pipeline = ? and r.policy = ? and r.epoch in (${epochs.map(() => "?").join(", ")})
+       and r.inference_id not in (select id from ${SPLIT}) order by r.inference_id`, [pipeline, policy, ...epochs]);
+  for (const r of rows) fees.set(r.inference_id, { epoch: r.epoch, fee: BigInt(r.fee), model_id: r.model_id });
+  return fees;
 }
 
 /**
@@ -233,21 +220,39 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return out;
 }
 
-async function persist(ctx: CellContext, policy: string, split: readonly { id: string; epoch: string }[], lines: Line[], statement: StatementLine[], penalties: Penalties, receipts: string) {
+/**
+ * Write this run's lines in place of the earlier lines of the inferences it split (those of
+ * RESPLIT), archive their receipts, and rewrite the statement of the open epochs from the lines
+ * the workspace then holds, the penalties this run decided and the state it split under: one
+ * transaction. Before it commits, every inference this run settles must be paid exactly its fee
+ * by the lines it leaves, kept and new alike.
+ */
+async function persist(ctx: CellContext, w: {
+  policy: string; state: SplitState; lines: Line[]; epochs: string[]; idle: { id: string; cell: string }[]; penalties: Penalties; receipts: string;
+}): Promise<{ statement: StatementLine[]; recipients: number }> {
   const at = nowUtc();
-  await stageRows(ctx.ws, "__tracebook_reward_ids", [["id", "VARCHAR"]], split.map((u) => [u.id]));
   await stageRows(ctx.ws, "__tracebook_reward_lines", [["epoch", "VARCHAR"], ["inference_id", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["reason", "VARCHAR"]],
-    lines.map((l) => [l.epoch, l.inference, l.receipt, l.recipient, l.role, l.amount.toString(), l.reason]));
-  const epochs = [...new Set(statement.map((s) => s.epoch))];
-  await ctx.ws.transaction(async () => {
-    await ctx.ws.run("delete from rewards where pipeline = ? and policy = ? and inference_id in (select id from __tracebook_reward_ids)", [ctx.pipeline, policy]);
-    await ctx.ws.run(`insert into rewards select ?, ?, epoch, inference_id, receipt_hash, recipient, role, amount::hugeint, reason from __tracebook_reward_lines`, [ctx.pipeline, policy]);
-    await archiveReceipts(ctx.ws, ctx.pipeline, receipts, at); // a paid line's receipt outlives the receipts cell's table
-    for (const epoch of epochs) await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, policy, epoch]);
+    w.lines.map((l) => [l.epoch, l.inference, l.receipt, l.recipient, l.role, l.amount.toString(), l.reason]));
+  return ctx.ws.transaction(async () => {
+    await ctx.ws.run(`delete from rewards where pipeline = ? and policy = ? and inference_id in (select id from ${RESPLIT})`, [ctx.pipeline, w.policy]);
+    await ctx.ws.run(`insert into rewards select ?, ?, epoch, inference_id, receipt_hash, recipient, role, amount::hugeint, reason from __tracebook_reward_lines`, [ctx.pipeline, w.policy]);
+    await archiveReceipts(ctx.ws, ctx.pipeline, w.receipts, at); // a paid line's receipt outlives the receipts cell's table
+    const [check] = await ctx.ws.rows<{ wrong: bigint; first: string | null; recipients: bigint }>(
+      `with paid as (select s.id, s.fee::hugeint as fee, coalesce(sum(r.amount), 0) as amount from ${SPLIT} s
+                     left join rewards r on r.pipeline = ? and r.policy = ? and r.inference_id = s.id group by all)
+       select (select count(*) from paid where amount <> fee) as wrong, (select min(id) from paid where amount <> fee) as first,
+              (select count(distinct recipient) from rewards where pipeline = ? and policy = ? and inference_id in (select id from ${SPLIT})) as recipients`,
+      [ctx.pipeline, w.policy, ctx.pipeline, w.policy]);
+    // splitFee guarantees it for new lines and keptSplits checked the kept ones: a bug otherwise, and nothing is written.
+    if (check!.wrong > 0n) throw new Error(`internal: the lines of ${check!.wrong} inferences do not sum to their fees (first: ${check!.first})`);
+    const statement = await statementOf(ctx.ws, ctx.pipeline, w.policy, w.epochs, w.idle);
+    for (const epoch of w.epochs) await ctx.ws.run("delete from settlements where pipeline = ? and policy = ? and epoch = ?", [ctx.pipeline, w.policy, epoch]);
     for (const s of statement) {
-      await ctx.ws.run("insert into settlements values (?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?::timestamp)", [ctx.pipeline, policy, s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, at]);
+      await ctx.ws.run("insert into settlements values (?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?::timestamp)", [ctx.pipeline, w.policy, s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, at]);
     }
     // Only the epochs this run split inferences in are judged again (an epoch of kept lines keeps its records).
-    await persistPenalties(ctx.ws, ctx.pipeline, penalties, [...new Set(split.map((u) => u.epoch))], at);
+    await persistPenalties(ctx.ws, ctx.pipeline, w.penalties, [...new Set([...w.penalties.values()].map((s) => s.epoch))], at);
+    await recordSplitState(ctx.ws, ctx.pipeline, w.policy, w.state, at);
+    return { statement, recipients: Number(check!.recipients) };
   });
 }

@@ -36,15 +36,59 @@ export function penaltyKey(epoch: string, model: string): string {
   return `${epoch}\u0000${model}`;
 }
 
+/** Per scope (penaltyKey), each contributor's net influence over the scope's inferences. */
+export type ScopeNets = Map<string, Map<string, { net: number; negative: boolean }>>;
+
 /**
- * The penalty scopes of this run's inferences. `settledBefore` holds the scopes with lines an
- * earlier run settled for inferences not in this run (a retrained model's); those an earlier run
- * recorded as decided keep their penalties.
+ * Each contributor's net over the contributor-level influence rows of the inferences in `split`
+ * (a relation with id, epoch, model_id), per scope, summed in DuckDB so that JS never reads the
+ * rows. The sum is exact: every score is taken as a DECIMAL(38, s), whose sums do not depend on
+ * the order of the rows (a double sum does, and a net near zero could change sign with the
+ * thread count), with s the most digits after the point that cannot overflow, from the largest
+ * score and the row count. `negative` is the sign of that exact sum; `net` its double, for the
+ * record.
+ */
+export async function scopeNets(ws: Workspace, split: string, influence: string): Promise<ScopeNets> {
+  const rows = `(select i.key, i.score, s.epoch, s.model_id from ${influence} i join ${split} s on s.id = i.query
+                 where i.level = 'contributor' and i.key <> ?)`;
+  const [range] = await ws.rows<{ top: number | null; n: bigint }>(`select max(abs(score)) as top, count(*) as n from ${rows}`, [DUPLICATE_CONTENT]);
+  const scale = exactScale(range?.top ?? 0, Number(range?.n ?? 0));
+  const nets = await ws.rows<{ epoch: string; model_id: string; key: string; net: number; negative: boolean }>(
+    `select epoch, model_id, key, total::double as net, total < 0 as negative
+     from (select epoch, model_id, key, sum(score::decimal(38, ${scale})) as total from ${rows} group by all)`, [DUPLICATE_CONTENT]);
+  const out: ScopeNets = new Map();
+  for (const r of nets) {
+    const k = penaltyKey(r.epoch, r.model_id);
+    const scope = out.get(k) ?? new Map();
+    out.set(k, scope);
+    scope.set(r.key, { net: r.net, negative: r.negative });
+  }
+  return out;
+}
+
+/**
+ * Digits after the point for an exact sum of `n` scores of at most `top` in size in a
+ * DECIMAL(38, s): the sum's integer part needs d digits, with n·top < 10^d, and one more is
+ * kept spare. Between 0 (enormous scores) and 36.
+ */
+export function exactScale(top: number, n: number): number {
+  const bound = top * n;
+  if (!Number.isFinite(bound)) throw new Error(`influence scores too large to sum (${top} × ${n} rows)`);
+  const digits = bound < 1 ? 1 : Math.floor(Math.log10(bound)) + 1;
+  const scale = 38 - digits - 1;
+  if (scale < 0) throw new Error(`influence scores too large to sum exactly (${top} × ${n} rows)`);
+  return Math.min(36, scale);
+}
+
+/**
+ * The penalty scopes of this run's inferences, from the nets of scopeNets. `settledBefore` holds
+ * the scopes with lines an earlier run settled for inferences not in this run (a retrained
+ * model's); those an earlier run recorded as decided keep their penalties.
  */
 export async function judgePenalties(
   ws: Workspace, pipeline: string,
   usage: readonly { id: string; epoch: string; model_id: string }[],
-  scoresOf: (inference: string) => readonly { key: string; score: number }[],
+  nets: ScopeNets,
   settledBefore: ReadonlySet<string>,
 ): Promise<Penalties> {
   const out: Penalties = new Map();
@@ -53,14 +97,18 @@ export async function judgePenalties(
     const scope = out.get(k) ?? { epoch: u.epoch, model: u.model_id, excluded: new Set<string>(), net: new Map<string, number>(), inferences: 0, decided: false };
     out.set(k, scope);
     scope.inferences++;
-    for (const r of scoresOf(u.id)) if (r.key !== DUPLICATE_CONTENT) scope.net.set(r.key, (scope.net.get(r.key) ?? 0) + r.score);
   }
   const frozen = [...out.values()].filter((s) => settledBefore.has(penaltyKey(s.epoch, s.model)));
   const decided = frozen.length ? await decidedScopes(ws, pipeline, frozen) : new Map<string, Set<string>>();
   for (const [k, s] of out) {
     const kept = decided.get(k);
-    if (kept) Object.assign(s, { excluded: kept, net: new Map(), decided: true });
-    else s.excluded = new Set([...s.net].filter(([, v]) => v < 0).map(([c]) => c));
+    if (kept) {
+      Object.assign(s, { excluded: kept, decided: true });
+      continue;
+    }
+    const scope = nets.get(k) ?? new Map();
+    s.net = new Map([...scope].map(([c, v]) => [c, v.net]));
+    s.excluded = new Set([...scope].filter(([, v]) => v.negative).map(([c]) => c));
   }
   return out;
 }

@@ -272,4 +272,22 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: "reward split state",
+    sql: `
+      -- What a pipeline's reward lines were last split under, written with them: the settings
+      -- (code version, policy, creator) and the last approval record read. A run under the same
+      -- settings keeps the lines of inferences whose receipt, cited approvals and penalties have
+      -- not moved since, and splits only the others.
+      create table reward_splits (
+        pipeline      varchar not null,
+        policy        varchar not null,
+        settings      varchar not null,
+        approvals_seq bigint not null,
+        split_at      timestamp not null,
+        primary key (pipeline, policy)
+      );
+    `,
+  },
 ];
