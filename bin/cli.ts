@@ -15,6 +15,7 @@ import { registerWhatIf } from "./commands/whatif.ts";
 import { registerExplain } from "./commands/explain.ts";
 import { registerGc } from "./commands/gc.ts";
 import { registerReceipt } from "./commands/receipt.ts";
+import { registerProof } from "./commands/proof.ts";
 import { registerNew } from "./commands/new.ts";
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerUsage(program);
   registerExplain(program);
   registerReceipt(program);
+  registerProof(program);
   registerReport(program);
   registerWhatIf(program);
   registerDev(program);

@@ -35,7 +35,8 @@ export { datanet, snapshotRoot } from "./datanet/cell.ts";
 export type { DatanetFilter } from "./datanet/cell.ts";
 export { validations } from "./datanet/validations.ts";
 export type { ValidationsOptions } from "./datanet/validations.ts";
-export { canonicalJson, fingerprint, merkleRoot } from "./graph/fingerprint.ts";
+export { canonicalJson, fingerprint, merklePaths, merkleRoot, rootFromPath } from "./graph/fingerprint.ts";
+export type { MerkleStep } from "./graph/fingerprint.ts";
 export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
 export { runPipeline } from "./graph/scheduler.ts";
 export { bringUpToDate } from "./graph/ensure.ts";
@@ -108,6 +109,8 @@ export { judgePenalties, recordedPenalties, penaltyKey } from "./rewards/penalti
 export type { PenaltyScope, RecordedScope } from "./rewards/penalties.ts";
 export { closeEpoch, closedEpochs, epochLines } from "./rewards/closures.ts";
 export type { Closure } from "./rewards/closures.ts";
+export { parseProof, rewardProof, verifyProof, PROOF_FORMAT } from "./rewards/proof.ts";
+export type { ProofCheck, ProofLine, RewardProof } from "./rewards/proof.ts";
 export { recipientStatement } from "./rewards/recipient.ts";
 export type { RecipientEpoch } from "./rewards/recipient.ts";
 

@@ -118,7 +118,9 @@ export function registerUsage(program: Command): void {
           const closure = closures.get(f.epoch);
           console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
             `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}; ` +
-            finality(closure && { at: closure.closed_at, by: closure.closed_by }) + (closure ? "" : ` (\`tracebook rewards ${name} --epoch ${f.epoch} --close\`)`));
+            finality(closure && { at: closure.closed_at, by: closure.closed_by }) + (closure
+              ? `; its ${closure.lines} reward lines hash to root ${closure.lines_root} (a recipient's proof: \`tracebook proof ${name} --recipient <name> --epoch ${f.epoch}\`)`
+              : ` (\`tracebook rewards ${name} --epoch ${f.epoch} --close\`)`));
           console.log(formatTable(mine.map((l) => ({ recipient: l.recipient, role: l.role, amount: formatAmount(BigInt(l.amount)), inferences: l.inferences, "why (largest lines)": l.reason })), { maxCell: 110, maxRows: 200 }));
           for (const scope of scopes.filter((x) => x.epoch === f.epoch)) {
             console.log(penaltyLine(scope, cellOf));

@@ -53,19 +53,57 @@ export function fingerprint(parts: FingerprintParts): string {
 
 /**
  * Merkle root over leaf hashes (hex), sorted so the root names a set, not an order. Pairs are
- * hashed left‖right; an odd node is carried up unchanged. A single proof path can later show
- * that one contribution was in a snapshot without revealing the others.
+ * hashed left‖right; an odd node is carried up unchanged. A path (merklePaths) shows that one
+ * leaf is in the set without revealing the others.
  */
 export function merkleRoot(leaves: string[]): string {
   if (leaves.length === 0) return sha256("tracebook.merkle.empty");
+  return merkleLevels(leaves).at(-1)![0]!.toString("hex");
+}
+
+/** One step of a Merkle path: the sibling's hash, and on which side of the running hash it goes. */
+export interface MerkleStep { side: "left" | "right"; hash: string }
+
+/** The path of each wanted leaf to merkleRoot(leaves), from one pass over the tree; every wanted leaf must be a leaf. */
+export function merklePaths(leaves: string[], wanted: readonly string[]): MerkleStep[][] {
+  const levels = merkleLevels(leaves);
+  const index = new Map<string, number>();
+  levels[0]!.forEach((b, i) => { if (!index.has(b.toString("hex"))) index.set(b.toString("hex"), i); });
+  return wanted.map((leaf) => {
+    let i = index.get(leaf.toLowerCase());
+    if (i === undefined) throw new Error(`merklePaths: ${leaf} is not one of the leaves`);
+    const path: MerkleStep[] = [];
+    for (const level of levels.slice(0, -1)) {
+      const sibling = i ^ 1;
+      if (sibling < level.length) path.push({ side: sibling < i ? "left" : "right", hash: level[sibling]!.toString("hex") });
+      i >>= 1; // a node without a sibling is carried up to the same place
+    }
+    return path;
+  });
+}
+
+/** The root a leaf and its path lead to: what the holder of one leaf compares with a root published elsewhere. */
+export function rootFromPath(leaf: string, path: readonly MerkleStep[]): string {
+  let h = Buffer.from(leaf, "hex");
+  for (const step of path) {
+    const sibling = Buffer.from(step.hash, "hex");
+    h = createHash("sha256").update(step.side === "left" ? sibling : h).update(step.side === "left" ? h : sibling).digest();
+  }
+  return h.toString("hex");
+}
+
+/** Every level of the tree, the sorted leaves first and the root last. */
+function merkleLevels(leaves: string[]): Buffer[][] {
   let level: Buffer[] = [...leaves].sort().map((h) => Buffer.from(h, "hex"));
+  const levels = [level];
   while (level.length > 1) {
     const next: Buffer[] = [];
     for (let i = 0; i < level.length; i += 2) {
       const right = level[i + 1];
       next.push(right ? createHash("sha256").update(level[i]!).update(right).digest() : level[i]!);
     }
+    levels.push(next);
     level = next;
   }
-  return level[0]!.toString("hex");
+  return levels;
 }

@@ -25,18 +25,19 @@ export function statementSection(f: ReportFacts): Safe {
 ${f.statement.map((e) => html`<h3>Epoch ${e.epoch} <span class="muted">(policy ${e.policy}, ${count(e.inferences)} inferences)</span></h3>
 <p>Fees ${e.fees.tokens} tokens (${e.fees.units} base units); paid out ${e.paid.tokens} tokens (${e.paid.units} base units):
 ${e.reconciles ? html`<span class="ok">reconciles to the base unit</span>` : html`<span class="bad">DOES NOT reconcile</span>`}.</p>
-${closureNote(e)}
+${closureNote(e, f.pipeline)}
 ${epochTable(e)}`)}
 </section>`;
 }
 
 /** Whether an epoch's statement is final: closed (with the root its lines hash to) or open, so a run may still change it. */
-function closureNote(e: EpochStatement): Safe {
+function closureNote(e: EpochStatement, pipeline: string): Safe {
   const c = e.closure;
   if (!c) return html`<p class="muted closure" id="closure-${e.epoch}">Open: provisional. Until the epoch is closed (<code>tracebook rewards … --epoch ${e.epoch} --close</code>) a run of the reward split may change these lines.</p>`;
   const same = c.recomputed_root === c.lines_root && c.recomputed_lines === c.lines;
   return html`<p class="closure" id="closure-${e.epoch}"><strong>Closed</strong> ${c.closed_at} by ${c.closed_by}: final. Its ${count(c.lines)} reward lines (every policy's) hash to ${hash(c.lines_root)}
-${same ? html`<span class="ok">and still do</span>` : html`<span class="bad">but now ${count(c.recomputed_lines)} lines hash to ${hash(c.recomputed_root)}: changed since it was closed</span>`}.</p>`;
+${same ? html`<span class="ok">and still do</span>` : html`<span class="bad">but now ${count(c.recomputed_lines)} lines hash to ${hash(c.recomputed_root)}: changed since it was closed</span>`}.
+A recipient checks its own lines against this root, with nothing but a proof file: <code>tracebook proof ${pipeline} --recipient &lt;name&gt; --epoch ${e.epoch}</code>, then <code>tracebook proof verify &lt;file&gt; --root ${c.lines_root}</code>.</p>`;
 }
 
 export function neverExecutedSection(f: ReportFacts): Safe {

@@ -1,0 +1,201 @@
+import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+import { merklePaths, merkleRoot, rootFromPath, type MerkleStep } from "../graph/fingerprint.ts";
+import { receiptHash } from "../attribution/receipts.ts";
+import { stageRows } from "../store/stage.ts";
+import { nowUtc } from "../store/workspace.ts";
+import { closedEpochs, closureLeaf } from "./closures.ts";
+import { catchUpReceipts, NOT_ATTRIBUTED } from "./archive.ts";
+import { formatAmount } from "./amounts.ts";
+
+export const PROOF_FORMAT = "tracebook.proof/1";
+
+/** One reward line as the closure hashed it, with its path to the closure's root. */
+export interface ProofLine {
+  policy: string; inference_id: string; receipt_hash: string; recipient: string; role: string;
+  /** Integer base units. */
+  amount: string;
+  reason: string;
+  path: MerkleStep[];
+}
+
+/**
+ * What one recipient was paid in a closed epoch, in a form it can check alone: its reward lines,
+ * each with its Merkle path to the root the epoch was closed with, and the attribution receipts
+ * they cite. No other recipient's line is in it; the root is the one the attribution report and
+ * `tracebook rewards` publish.
+ */
+export interface RewardProof {
+  format: typeof PROOF_FORMAT;
+  pipeline: string;
+  epoch: string;
+  recipient: string;
+  closure: { closed_at: string; closed_by: string; inferences: number; fees: string; lines: number; lines_root: string };
+  /** The sum of the lines, integer base units. */
+  total: string;
+  lines: ProofLine[];
+  /** receipt hash → the receipt's JSON, as archived when the line was paid. */
+  receipts: Record<string, string>;
+}
+
+/**
+ * The proof of a recipient's lines in a closed epoch of a pipeline. Refused for an open epoch
+ * (its lines can still change: nothing final to prove) and for a name with no line in it; an
+ * error when the epoch's lines no longer hash to the root it was closed with (a proof from them
+ * could not hold).
+ */
+export async function rewardProof(ws: Workspace, pipeline: string, recipient: string, epoch: string): Promise<RewardProof> {
+  const closure = (await closedEpochs(ws, pipeline)).get(epoch);
+  if (!closure) {
+    throw new InputError(`epoch ${epoch} of pipeline ${pipeline} is not closed: its lines can still change, so there is nothing final to prove ` +
+      `(close it with \`tracebook rewards ${pipeline} --epoch ${epoch} --close\`)`);
+  }
+  const rows = await ws.rows<Omit<ProofLine, "path">>(
+    `select policy, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where pipeline = ? and epoch = ?`, [pipeline, epoch]);
+  const leaves = rows.map(closureLeaf);
+  const root = merkleRoot(leaves);
+  if (root !== closure.lines_root || rows.length !== closure.lines) {
+    throw new Error(`the reward lines of epoch ${epoch} of pipeline ${pipeline} no longer hash to the root it was closed with ` +
+      `(${closure.lines} lines, root ${closure.lines_root.slice(0, 16)}…; now ${rows.length}, ${root.slice(0, 16)}…): no proof can hold`);
+  }
+  const mine = rows.filter((r) => r.recipient === recipient)
+    .sort((a, b) => (BigInt(b.amount) > BigInt(a.amount) ? 1 : BigInt(b.amount) < BigInt(a.amount) ? -1 : a.inference_id < b.inference_id ? -1 : a.inference_id > b.inference_id ? 1 : a.role < b.role ? -1 : 1));
+  if (!mine.length) {
+    throw new InputError(`"${recipient}" has no reward line in closed epoch ${epoch} of pipeline ${pipeline} ` +
+      `(\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
+  }
+  const paths = merklePaths(leaves, mine.map(closureLeaf));
+  // Lines settled before the archive existed cite receipts still only in receipts outputs on disk.
+  await catchUpReceipts(ws, nowUtc());
+  const cited = [...new Set(mine.map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
+  await stageRows(ws, "__tracebook_proof_receipts", [["hash", "VARCHAR"]], cited.map((h) => [h]));
+  const receipts = await ws.rows<{ receipt_hash: string; receipt: string }>(
+    "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select hash from __tracebook_proof_receipts) order by receipt_hash");
+  return {
+    format: PROOF_FORMAT, pipeline, epoch, recipient,
+    closure: { closed_at: closure.closed_at, closed_by: closure.closed_by, inferences: closure.inferences, fees: closure.fees.toString(), lines: closure.lines, lines_root: closure.lines_root },
+    total: mine.reduce((s, l) => s + BigInt(l.amount), 0n).toString(),
+    lines: mine.map((l, i) => ({ ...l, path: paths[i]! })),
+    receipts: Object.fromEntries(receipts.map((r) => [r.receipt_hash, r.receipt])),
+  };
+}
+
+export interface ProofCheck { name: string; ok: boolean; detail: string }
+
+/**
+ * Check a proof with nothing but the proof: every line's hash leads by its path to the closure's
+ * root (and that root is `root`, the one published, when given), every line is the recipient's,
+ * the total is their sum, every cited receipt is there and hashes to what the line cites and
+ * names its inference, and a contributor's receipts give it a positive share. No workspace: a
+ * contributor checks what it was paid on its own machine.
+ */
+export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok: boolean; checks: ProofCheck[] } {
+  const checks: ProofCheck[] = [];
+  const root = proof.closure.lines_root;
+  const off = proof.lines.filter((l) => rootFromPath(closureLeaf(l), l.path) !== root);
+  checks.push({
+    name: "lines lead to the closure's root", ok: off.length === 0,
+    detail: off.length
+      ? `${off.length} of ${proof.lines.length} lines do not (first: ${describe(off[0]!)})`
+      : `${proof.lines.length} line${proof.lines.length === 1 ? "" : "s"}, each hashed with its path of ${proof.lines.map((l) => l.path.length).sort((a, b) => b - a)[0]} steps at most, give root ${root.slice(0, 16)}… of ${proof.closure.lines} lines closed at ${proof.closure.closed_at} by ${proof.closure.closed_by}`,
+  });
+  if (o.root !== undefined) {
+    const same = o.root.toLowerCase() === root;
+    checks.push({ name: "the root is the one you hold", ok: same, detail: same ? `${root}` : `the proof's root ${root} is not ${o.root}` });
+  }
+  const others = proof.lines.filter((l) => l.recipient !== proof.recipient);
+  checks.push({
+    name: "every line pays the recipient", ok: others.length === 0,
+    detail: others.length ? `${others.length} lines pay someone else (first: ${describe(others[0]!)})` : `${proof.recipient}, in ${[...new Set(proof.lines.map((l) => l.role))].sort().join(", ")}`,
+  });
+  const sum = proof.lines.reduce((s, l) => s + BigInt(l.amount), 0n);
+  checks.push({
+    name: "the total is the sum of the lines", ok: sum === BigInt(proof.total),
+    detail: `${formatAmount(sum)} over ${proof.lines.length} lines${sum === BigInt(proof.total) ? "" : `, not the ${formatAmount(BigInt(proof.total))} the proof states`}`,
+  });
+  const bad: string[] = [];
+  const bodies = new Map<string, { query?: string; contributor_shares?: { contributor?: string; share?: number }[] }>();
+  for (const l of proof.lines) {
+    if (l.receipt_hash === NOT_ATTRIBUTED || bodies.has(l.receipt_hash)) continue;
+    const json = proof.receipts[l.receipt_hash];
+    if (json === undefined) { bad.push(`${l.receipt_hash.slice(0, 12)} is missing`); continue; }
+    let body;
+    try {
+      if (receiptHash(json) !== l.receipt_hash) { bad.push(`${l.receipt_hash.slice(0, 12)} does not hash to itself`); continue; }
+      body = JSON.parse(json);
+    } catch {
+      bad.push(`${l.receipt_hash.slice(0, 12)} is not JSON`);
+      continue;
+    }
+    bodies.set(l.receipt_hash, body);
+  }
+  for (const l of proof.lines) {
+    const body = bodies.get(l.receipt_hash);
+    if (body && body.query !== l.inference_id) bad.push(`${l.receipt_hash.slice(0, 12)} is the receipt of ${body.query}, not of inference ${l.inference_id}`);
+  }
+  checks.push({
+    name: "the receipts recompute and name their inferences", ok: bad.length === 0,
+    detail: bad.length ? bad.slice(0, 3).join("; ") + (bad.length > 3 ? `; ${bad.length - 3} more` : "") : `${bodies.size} receipt${bodies.size === 1 ? "" : "s"} (sha256 of tracebook.receipt/1 JSON)`,
+  });
+  const contributorLines = proof.lines.filter((l) => l.role === "contributor" && bodies.has(l.receipt_hash));
+  const unshared = contributorLines.filter((l) => !(bodies.get(l.receipt_hash)!.contributor_shares ?? []).some((s) => s.contributor === proof.recipient && (s.share ?? 0) > 0));
+  if (contributorLines.length) {
+    checks.push({
+      name: "a contributor is paid only where its receipt gives it a share", ok: unshared.length === 0,
+      detail: unshared.length ? `${unshared.length} contributor lines cite receipts without a positive share for ${proof.recipient} (first: ${describe(unshared[0]!)})`
+        : `${contributorLines.length} contributor line${contributorLines.length === 1 ? "" : "s"}, each on a receipt with a positive share for ${proof.recipient}`,
+    });
+  }
+  return { ok: checks.every((c) => c.ok), checks };
+}
+
+function describe(l: ProofLine): string {
+  return `inference ${l.inference_id}, ${l.role} ${l.recipient}, ${formatAmount(BigInt(l.amount))}`;
+}
+
+/**
+ * A proof read from a file, its shape checked field by field: a malformed proof is the caller's
+ * mistake and the error names the file and the field, before anything is verified.
+ */
+export function parseProof(text: string, file: string): RewardProof {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new InputError(`not JSON (${(err as Error).message})`, { file });
+  }
+  const fail = (field: string, what: string): never => { throw new InputError(what, { file, field }); };
+  const obj = (v: unknown, field: string) => (typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : fail(field, "must be an object"));
+  const str = (v: unknown, field: string) => (typeof v === "string" ? v : fail(field, "must be a string"));
+  const units = (v: unknown, field: string) => (typeof v === "string" && /^\d+$/.test(v) ? v : fail(field, "must be a whole number of base units, as a string"));
+  const hex = (v: unknown, field: string) => (typeof v === "string" && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : fail(field, "must be a sha256 (64 hex characters)"));
+  const p = obj(raw, "(top)");
+  if (p.format !== PROOF_FORMAT) fail("format", `must be "${PROOF_FORMAT}" (got ${JSON.stringify(p.format ?? null)})`);
+  const c = obj(p.closure, "closure");
+  if (!Array.isArray(p.lines) || !p.lines.length) fail("lines", "must be a non-empty list");
+  const lines = (p.lines as unknown[]).map((v, i) => {
+    const l = obj(v, `lines[${i}]`);
+    if (!Array.isArray(l.path)) fail(`lines[${i}].path`, "must be a list");
+    return {
+      policy: str(l.policy, `lines[${i}].policy`), inference_id: str(l.inference_id, `lines[${i}].inference_id`), receipt_hash: str(l.receipt_hash, `lines[${i}].receipt_hash`),
+      recipient: str(l.recipient, `lines[${i}].recipient`), role: str(l.role, `lines[${i}].role`), amount: units(l.amount, `lines[${i}].amount`), reason: str(l.reason, `lines[${i}].reason`),
+      path: (l.path as unknown[]).map((s, k) => {
+        const step = obj(s, `lines[${i}].path[${k}]`);
+        if (step.side !== "left" && step.side !== "right") fail(`lines[${i}].path[${k}].side`, `must be "left" or "right"`);
+        return { side: step.side as "left" | "right", hash: hex(step.hash, `lines[${i}].path[${k}].hash`) };
+      }),
+    };
+  });
+  const receipts = obj(p.receipts, "receipts");
+  for (const [k, v] of Object.entries(receipts)) str(v, `receipts.${k}`);
+  return {
+    format: PROOF_FORMAT, pipeline: str(p.pipeline, "pipeline"), epoch: str(p.epoch, "epoch"), recipient: str(p.recipient, "recipient"),
+    closure: {
+      closed_at: str(c.closed_at, "closure.closed_at"), closed_by: str(c.closed_by, "closure.closed_by"),
+      inferences: typeof c.inferences === "number" ? c.inferences : fail("closure.inferences", "must be a number"),
+      fees: units(c.fees, "closure.fees"), lines: typeof c.lines === "number" ? c.lines : fail("closure.lines", "must be a number"),
+      lines_root: hex(c.lines_root, "closure.lines_root"),
+    },
+    total: units(p.total, "total"), lines, receipts: receipts as Record<string, string>,
+  };
+}

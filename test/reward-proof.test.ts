@@ -1,0 +1,133 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { merklePaths, merkleRoot, rootFromPath } from "../cells/graph/fingerprint.ts";
+import { parseProof, rewardProof, verifyProof, type RewardProof } from "../cells/rewards/proof.ts";
+import { closeEpoch } from "../cells/rewards/closures.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { payWorkspace } from "./helpers/pay.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+const leaf = (s: string) => createHash("sha256").update(s).digest("hex");
+
+describe("Merkle paths", () => {
+  it("lead every leaf to merkleRoot, and nothing else does", () => {
+    fc.assert(fc.property(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 40 }), fc.nat(), (names, pick) => {
+      const leaves = names.map(leaf);
+      const root = merkleRoot(leaves);
+      const paths = merklePaths(leaves, leaves);
+      leaves.forEach((l, i) => expect(rootFromPath(l, paths[i]!)).toBe(root));
+      // Another leaf, a changed sibling or a flipped side leads elsewhere.
+      const i = pick % leaves.length, p = paths[i]!;
+      expect(rootFromPath(leaf(`not ${names[i]}`), p)).not.toBe(root);
+      if (p.length) {
+        const k = pick % p.length;
+        expect(rootFromPath(leaves[i]!, p.map((s, j) => (j === k ? { ...s, hash: leaf(s.hash) } : s)))).not.toBe(root);
+        expect(rootFromPath(leaves[i]!, p.map((s, j) => (j === k ? { ...s, side: s.side === "left" ? "right" as const : "left" as const } : s)))).not.toBe(root);
+      }
+    }), { numRuns: 200, seed: 3 });
+    expect(() => merklePaths([leaf("a")], [leaf("b")])).toThrow(/is not one of the leaves/);
+  });
+});
+
+describe("a recipient's proof of a closed epoch", () => {
+  let ws: Workspace;
+  let proof: RewardProof;
+  let dir: string;
+  beforeAll(async () => {
+    ws = await payWorkspace();
+    await closeEpoch(ws, "pay", "e1", { by: "ops:alice", at: "2026-11-30 00:00:00" });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tb-proof-"));
+  }, 120_000);
+  afterAll(() => {
+    ws?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("holds every line the recipient was paid, with the receipts they cite, and checks out with nothing but itself", async () => {
+    const [top] = await ws.rows<{ recipient: string; amount: string; n: bigint }>(
+      "select recipient, sum(amount)::varchar as amount, count(*) as n from rewards where epoch = 'e1' and role = 'contributor' group by 1 order by sum(amount) desc limit 1");
+    proof = await rewardProof(ws, "pay", top!.recipient, "e1");
+    const [closure] = await ws.rows<{ lines_root: string; lines: number }>("select lines_root, lines from epoch_closures where epoch = 'e1'");
+    expect(proof.closure.lines_root).toBe(closure!.lines_root);
+    expect([proof.total, proof.lines.length]).toEqual([top!.amount, Number(top!.n)]);
+    expect(proof.lines.every((l) => l.recipient === top!.recipient)).toBe(true);
+    // Only this recipient's lines: the paths stand in for the others.
+    expect(proof.lines.length).toBeLessThan(closure!.lines);
+    const v = verifyProof(proof, { root: closure!.lines_root });
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+    expect(v.checks.map((c) => c.name)).toEqual([
+      "lines lead to the closure's root", "the root is the one you hold", "every line pays the recipient", "the total is the sum of the lines",
+      "the receipts recompute and name their inferences", "a contributor is paid only where its receipt gives it a share",
+    ]);
+  });
+
+  it("fails when a line, the total, a receipt or the root is not what the closure holds", () => {
+    const changed = (f: (p: RewardProof) => void) => {
+      const p = structuredClone(proof);
+      f(p);
+      return verifyProof(p, { root: proof.closure.lines_root }).checks.filter((c) => !c.ok).map((c) => c.name);
+    };
+    expect(changed((p) => { p.lines[0]!.amount = (BigInt(p.lines[0]!.amount) + 1n).toString(); p.total = (BigInt(p.total) + 1n).toString(); }))
+      .toEqual(["lines lead to the closure's root"]);
+    expect(changed((p) => { p.total = "1"; })).toEqual(["the total is the sum of the lines"]);
+    expect(changed((p) => { p.lines[0]!.recipient = "someone-else"; })).toEqual(["lines lead to the closure's root", "every line pays the recipient"]);
+    const hash = proof.lines[0]!.receipt_hash;
+    expect(changed((p) => { p.receipts[hash] = p.receipts[hash]!.replace(/"score":/, '"score":1e-9+'); })).toEqual(["the receipts recompute and name their inferences"]);
+    expect(changed((p) => { delete p.receipts[hash]; })).toEqual(["the receipts recompute and name their inferences"]);
+    expect(changed((p) => { p.closure.lines_root = "0".repeat(64); })).toEqual(["lines lead to the closure's root", "the root is the one you hold"]);
+    expect(verifyProof(proof, { root: "f".repeat(64) }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["the root is the one you hold"]);
+  });
+
+  it("is refused for an open epoch and for a name the epoch did not pay", async () => {
+    await expect(rewardProof(ws, "pay", proof.recipient, "e7")).rejects.toThrow(/^epoch e7 of pipeline pay is not closed: its lines can still change/);
+    await expect(rewardProof(ws, "pay", "nobody", "e1")).rejects.toThrow(/^"nobody" has no reward line in closed epoch e1 of pipeline pay/);
+  });
+
+  it("is written by the command line and verified there without a workspace", () => {
+    const file = path.join(dir, "c.proof.json");
+    const env = { ...process.env, TRACEBOOK_HOME: ws.home };
+    ws.close();
+    const written = spawnSync(process.execPath, [BIN, "proof", "pay", "--recipient", proof.recipient, "--epoch", "e1", "--out", file], { encoding: "utf8", env });
+    expect(written.status, written.stderr).toBe(0);
+    expect(written.stdout).toContain(`tracebook proof verify`);
+    expect((JSON.parse(fs.readFileSync(file, "utf8")) as RewardProof).closure.lines_root).toBe(proof.closure.lines_root);
+    // Verified where no workspace is: another folder, TRACEBOOK_HOME unset.
+    const elsewhere = { ...process.env, TRACEBOOK_HOME: path.join(dir, "none") };
+    const verify = (...args: string[]) => spawnSync(process.execPath, [BIN, "proof", "verify", ...args], { encoding: "utf8", env: elsewhere, cwd: dir });
+    const ok = verify(file, "--root", proof.closure.lines_root);
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/checks pass$/m);
+    const unrooted = verify(file);
+    expect(unrooted.stdout).toContain("the root was not compared with one you hold");
+    const wrong = verify(file, "--root", "a".repeat(64));
+    expect(wrong.status).toBe(1);
+    expect(wrong.stdout).toContain("✗ the root is the one you hold");
+    const tampered = path.join(dir, "t.proof.json");
+    const body = JSON.parse(fs.readFileSync(file, "utf8")) as RewardProof;
+    body.lines[0]!.amount = "999999999999";
+    fs.writeFileSync(tampered, JSON.stringify(body));
+    const bad = verify(tampered, "--root", proof.closure.lines_root, "--json");
+    expect(bad.status).toBe(1);
+    expect((JSON.parse(bad.stdout) as { checks: { name: string; ok: boolean }[] }).checks.filter((c) => !c.ok).map((c) => c.name))
+      .toEqual(["lines lead to the closure's root", "the total is the sum of the lines"]);
+    // A malformed proof is the caller's mistake: exit 2, naming the file and the field.
+    body.lines[0]!.path[0] = { side: "up", hash: "x" } as never;
+    fs.writeFileSync(tampered, JSON.stringify(body));
+    const malformed = verify(tampered);
+    expect(malformed.status).toBe(2);
+    expect(malformed.stderr).toContain(`${tampered}, field "lines[0].path[0].side": must be "left" or "right"`);
+  }, 60_000);
+});
+
+describe("parseProof", () => {
+  it("names the field a malformed proof gets wrong", () => {
+    expect(() => parseProof("{", "p.json")).toThrow(/^p\.json: not JSON/);
+    expect(() => parseProof(JSON.stringify({ format: "x" }), "p.json")).toThrow(/^p\.json, field "format": must be "tracebook\.proof\/1"/);
+    expect(() => parseProof(JSON.stringify({ format: "tracebook.proof/1", closure: {}, lines: [] }), "p.json")).toThrow(/field "lines": must be a non-empty list/);
+  });
+});
