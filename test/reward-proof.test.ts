@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { merklePaths, merkleRoot, rootFromPath } from "../cells/graph/fingerprint.ts";
-import { parseProof, rewardProof, verifyProof, type RewardProof } from "../cells/rewards/proof.ts";
+import { parseProof, rewardProof, rewardProofs, verifyProof, type RewardProof } from "../cells/rewards/proof.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
@@ -83,6 +83,18 @@ describe("a recipient's proof of a closed epoch", () => {
     expect(verifyProof(proof, { root: "f".repeat(64) }).checks.filter((c) => !c.ok).map((c) => c.name)).toEqual(["the root is the one you hold"]);
   });
 
+  it("for every recipient at once, shares the epoch's lines out among them, each proof holding", async () => {
+    const all = await rewardProofs(ws, "pay", "e1", "all");
+    const [closure] = await ws.rows<{ lines_root: string; lines: number }>("select lines_root, lines from epoch_closures where epoch = 'e1'");
+    expect(all.map((p) => p.recipient)).toEqual((await ws.rows<{ r: string }>("select distinct recipient as r from rewards where epoch = 'e1' order by 1")).map((x) => x.r));
+    const keys = all.flatMap((p) => p.lines.map((l) => `${l.policy}/${l.inference_id}/${l.recipient}/${l.role}`));
+    expect([keys.length, new Set(keys).size]).toEqual([closure!.lines, closure!.lines]);
+    for (const p of all) expect(verifyProof(p, { root: closure!.lines_root }).checks.filter((c) => !c.ok)).toEqual([]);
+    // The protocol's and the creator's amounts follow from the fee: their proofs carry no receipt.
+    expect(Object.keys(all.find((p) => p.recipient === "protocol")!.receipts)).toEqual([]);
+    expect(all.find((p) => p.recipient === proof.recipient)).toEqual(proof);
+  });
+
   it("is refused for an open epoch and for a name the epoch did not pay", async () => {
     await expect(rewardProof(ws, "pay", proof.recipient, "e7")).rejects.toThrow(/^epoch e7 of pipeline pay is not closed: its lines can still change/);
     await expect(rewardProof(ws, "pay", "nobody", "e1")).rejects.toThrow(/^"nobody" has no reward line in closed epoch e1 of pipeline pay/);
@@ -96,6 +108,11 @@ describe("a recipient's proof of a closed epoch", () => {
     expect(written.status, written.stderr).toBe(0);
     expect(written.stdout).toContain(`tracebook proof verify`);
     expect((JSON.parse(fs.readFileSync(file, "utf8")) as RewardProof).closure.lines_root).toBe(proof.closure.lines_root);
+    const folder = path.join(dir, "all");
+    const everyone = spawnSync(process.execPath, [BIN, "proof", "pay", "--all", "--epoch", "e1", "--out", folder], { encoding: "utf8", env });
+    expect(everyone.status, everyone.stderr).toBe(0);
+    expect(fs.readdirSync(folder).sort()).toContain("protocol.proof.json");
+    expect(fs.readFileSync(path.join(folder, `${proof.recipient}.proof.json`), "utf8")).toBe(fs.readFileSync(file, "utf8"));
     // Verified where no workspace is: another folder, TRACEBOOK_HOME unset.
     const elsewhere = { ...process.env, TRACEBOOK_HOME: path.join(dir, "none") };
     const verify = (...args: string[]) => spawnSync(process.execPath, [BIN, "proof", "verify", ...args], { encoding: "utf8", env: elsewhere, cwd: dir });

@@ -2,9 +2,10 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
-import { toJson } from "../output.ts";
+import { formatTable, toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
-import { parseProof, rewardProof, verifyProof } from "../../cells/rewards/proof.ts";
+import { parseProof, rewardProofs, verifyProof } from "../../cells/rewards/proof.ts";
+import { sha256 } from "../../cells/graph/fingerprint.ts";
 import { formatAmount } from "../../cells/rewards/amounts.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
@@ -20,22 +21,39 @@ export function registerProof(program: Command): void {
     .description("write what one recipient was paid in a closed epoch, each line with its Merkle path to the root the epoch was closed with and the receipts it cites, for the recipient to check alone")
     .argument("<pipeline>", "pipeline name or file")
     // Not requiredOption: commander would ask for them of `proof verify` too.
-    .option("--recipient <name>", "whose lines: a contributor, curator:…, creator:…, protocol (required)")
+    .option("--recipient <name>", "whose lines: a contributor, curator:…, creator:…, protocol")
+    .option("--all", "a proof for every recipient the epoch paid, one file each in --out (a folder)")
     .option("--epoch <epoch>", "a closed epoch (required)")
-    .option("--out <file>", "where the proof goes (default: <pipeline>-<epoch>-<recipient>.proof.json here)")
+    .option("--out <path>", "where the proof goes (default: <pipeline>-<epoch>-<recipient>.proof.json here; with --all, the folder <pipeline>-<epoch>-proofs)")
     // No --json here, as for `report`: `proof verify <file> --json` must reach `verify`.
-    .action(async (name: string, opts: { recipient?: string; epoch?: string; out?: string }, command: Command) => {
-      if (opts.recipient === undefined || opts.epoch === undefined) throw new InputError(`give --recipient <name> and --epoch <epoch> (a closed one)`);
-      const { recipient, epoch } = opts as { recipient: string; epoch: string };
+    .action(async (name: string, opts: { recipient?: string; all?: boolean; epoch?: string; out?: string }, command: Command) => {
+      if (opts.epoch === undefined) throw new InputError("give --epoch <epoch> (a closed one)");
+      if ((opts.recipient === undefined) === !opts.all) throw new InputError("give --recipient <name>, or --all for every recipient the epoch paid");
+      const epoch = opts.epoch;
       const pipeline = isPipelinePath(name) ? (await loadPipeline(name)).pipeline.name : name;
       await withWorkspace(command, async (ws) => {
-        const p = await rewardProof(ws, pipeline, recipient, epoch);
-        const out = path.resolve(opts.out ?? `${pipeline}-${epoch}-${recipient}.proof.json`.replace(/[^\w.@-]+/g, "_"));
-        await writeFileAtomic(out, `${JSON.stringify(p)}\n`);
-        console.log(`${recipient} in closed epoch ${epoch} of ${pipeline}: ${formatAmount(BigInt(p.total))} over ${p.lines.length} lines, ` +
-          `${Object.keys(p.receipts).length} receipts; root ${p.closure.lines_root} (${p.closure.lines} lines, closed at ${p.closure.closed_at} by ${p.closure.closed_by})`);
-        console.log(`Wrote ${path.relative(process.cwd(), out) || out}. The recipient checks it alone, against the root published in the report:\n` +
-          `  tracebook proof verify ${path.relative(process.cwd(), out) || out} --root ${p.closure.lines_root}`);
+        const proofs = await rewardProofs(ws, pipeline, epoch, opts.all ? "all" : [opts.recipient!]);
+        const shown = (file: string) => path.relative(process.cwd(), file) || file;
+        const root = proofs[0]!.closure;
+        if (!opts.all) {
+          const p = proofs[0]!;
+          const out = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-${p.recipient}.proof.json`));
+          await writeFileAtomic(out, `${JSON.stringify(p)}\n`);
+          console.log(`${p.recipient} in closed epoch ${epoch} of ${pipeline}: ${formatAmount(BigInt(p.total))} over ${p.lines.length} lines, ` +
+            `${Object.keys(p.receipts).length} receipts; root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by})`);
+          console.log(`Wrote ${shown(out)}. The recipient checks it alone, against the root published in the report:\n` +
+            `  tracebook proof verify ${shown(out)} --root ${root.lines_root}`);
+          return;
+        }
+        const dir = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-proofs`));
+        fs.mkdirSync(dir, { recursive: true });
+        // Two names may slug alike ("a:b", "a/b"): those get the start of their name's hash too.
+        const slugs = proofs.map((p) => slug(p.recipient));
+        const files = proofs.map((p, i) => path.join(dir, `${slugs.indexOf(slugs[i]!) === slugs.lastIndexOf(slugs[i]!) ? slugs[i] : `${slugs[i]}-${sha256(p.recipient).slice(0, 8)}`}.proof.json`));
+        for (const [i, p] of proofs.entries()) await writeFileAtomic(files[i]!, `${JSON.stringify(p)}\n`);
+        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shown(dir)}`);
+        console.log(formatTable(proofs.map((p, i) => ({ recipient: p.recipient, lines: p.lines.length, paid: formatAmount(BigInt(p.total)), file: path.basename(files[i]!) })), { maxRows: 1000 }));
+        console.log(`Each recipient checks its own: tracebook proof verify <file> --root ${root.lines_root}`);
       });
     });
 
@@ -66,4 +84,9 @@ export function registerProof(program: Command): void {
       }
       if (!v.ok) process.exitCode = 1;
     });
+}
+
+/** A file name from a recipient's name: characters other than word characters, dots, @ and - become "_". */
+function slug(name: string): string {
+  return name.replace(/[^\w.@-]+/g, "_");
 }

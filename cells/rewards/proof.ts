@@ -22,7 +22,7 @@ export interface ProofLine {
 /**
  * What one recipient was paid in a closed epoch, in a form it can check alone: its reward lines,
  * each with its Merkle path to the root the epoch was closed with, and the attribution receipts
- * they cite. No other recipient's line is in it; the root is the one the attribution report and
+ * its contributor and validator lines cite. No other recipient's line is in it; the root is the one the attribution report and
  * `tracebook rewards` publish.
  */
 export interface RewardProof {
@@ -34,7 +34,7 @@ export interface RewardProof {
   /** The sum of the lines, integer base units. */
   total: string;
   lines: ProofLine[];
-  /** receipt hash → the receipt's JSON, as archived when the line was paid. */
+  /** receipt hash → the receipt's JSON, as archived when the line was paid (those of contributor and validator lines). */
   receipts: Record<string, string>;
 }
 
@@ -45,6 +45,14 @@ export interface RewardProof {
  * could not hold).
  */
 export async function rewardProof(ws: Workspace, pipeline: string, recipient: string, epoch: string): Promise<RewardProof> {
+  return (await rewardProofs(ws, pipeline, epoch, [recipient]))[0]!;
+}
+
+/**
+ * The proofs of these recipients (or of every recipient the epoch paid, by name) from one pass
+ * over the epoch's lines and tree: what an operator hands out after closing an epoch.
+ */
+export async function rewardProofs(ws: Workspace, pipeline: string, epoch: string, recipients: readonly string[] | "all"): Promise<RewardProof[]> {
   const closure = (await closedEpochs(ws, pipeline)).get(epoch);
   if (!closure) {
     throw new InputError(`epoch ${epoch} of pipeline ${pipeline} is not closed: its lines can still change, so there is nothing final to prove ` +
@@ -58,26 +66,52 @@ export async function rewardProof(ws: Workspace, pipeline: string, recipient: st
     throw new Error(`the reward lines of epoch ${epoch} of pipeline ${pipeline} no longer hash to the root it was closed with ` +
       `(${closure.lines} lines, root ${closure.lines_root.slice(0, 16)}…; now ${rows.length}, ${root.slice(0, 16)}…): no proof can hold`);
   }
-  const mine = rows.filter((r) => r.recipient === recipient)
-    .sort((a, b) => (BigInt(b.amount) > BigInt(a.amount) ? 1 : BigInt(b.amount) < BigInt(a.amount) ? -1 : a.inference_id < b.inference_id ? -1 : a.inference_id > b.inference_id ? 1 : a.role < b.role ? -1 : 1));
-  if (!mine.length) {
-    throw new InputError(`"${recipient}" has no reward line in closed epoch ${epoch} of pipeline ${pipeline} ` +
-      `(\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
+  const byRecipient = new Map<string, Omit<ProofLine, "path">[]>();
+  for (const r of rows) {
+    const list = byRecipient.get(r.recipient);
+    if (list) list.push(r);
+    else byRecipient.set(r.recipient, [r]);
   }
-  const paths = merklePaths(leaves, mine.map(closureLeaf));
+  const names = recipients === "all" ? [...byRecipient.keys()].sort() : [...recipients];
+  for (const name of names) {
+    if (!byRecipient.has(name)) {
+      throw new InputError(`"${name}" has no reward line in closed epoch ${epoch} of pipeline ${pipeline} ` +
+        `(\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
+    }
+  }
+  // Largest first, then by inference and role: the order a reader expects and a diff can rely on.
+  const order = (a: Omit<ProofLine, "path">, b: Omit<ProofLine, "path">) => (BigInt(b.amount) > BigInt(a.amount) ? 1 : BigInt(b.amount) < BigInt(a.amount) ? -1
+    : a.inference_id < b.inference_id ? -1 : a.inference_id > b.inference_id ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0);
+  const wanted = names.map((n) => byRecipient.get(n)!.sort(order));
+  const paths = merklePaths(leaves, wanted.flat().map(closureLeaf));
   // Lines settled before the archive existed cite receipts still only in receipts outputs on disk.
   await catchUpReceipts(ws, nowUtc());
-  const cited = [...new Set(mine.map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
+  const cited = [...new Set(wanted.flat().filter(citesContent).map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
   await stageRows(ws, "__tracebook_proof_receipts", [["hash", "VARCHAR"]], cited.map((h) => [h]));
-  const receipts = await ws.rows<{ receipt_hash: string; receipt: string }>(
-    "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select hash from __tracebook_proof_receipts) order by receipt_hash");
-  return {
-    format: PROOF_FORMAT, pipeline, epoch, recipient,
-    closure: { closed_at: closure.closed_at, closed_by: closure.closed_by, inferences: closure.inferences, fees: closure.fees.toString(), lines: closure.lines, lines_root: closure.lines_root },
-    total: mine.reduce((s, l) => s + BigInt(l.amount), 0n).toString(),
-    lines: mine.map((l, i) => ({ ...l, path: paths[i]! })),
-    receipts: Object.fromEntries(receipts.map((r) => [r.receipt_hash, r.receipt])),
-  };
+  const archived = new Map((await ws.rows<{ receipt_hash: string; receipt: string }>(
+    "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select hash from __tracebook_proof_receipts)")).map((r) => [r.receipt_hash, r.receipt]));
+  let at = 0;
+  return names.map((recipient, i) => {
+    const mine = wanted[i]!;
+    const receipts = [...new Set(mine.filter(citesContent).map((l) => l.receipt_hash))].filter((h) => archived.has(h)).sort();
+    return {
+      format: PROOF_FORMAT, pipeline, epoch, recipient,
+      closure: { closed_at: closure.closed_at, closed_by: closure.closed_by, inferences: closure.inferences, fees: closure.fees.toString(), lines: closure.lines, lines_root: closure.lines_root },
+      total: mine.reduce((s, l) => s + BigInt(l.amount), 0n).toString(),
+      lines: mine.map((l) => ({ ...l, path: paths[at++]! })),
+      receipts: Object.fromEntries(receipts.map((h) => [h, archived.get(h)!])),
+    };
+  });
+}
+
+/**
+ * Whether a line's amount follows from its receipt's content: a contributor's from the shares, a
+ * validator's from the contributions cited. The protocol's and the creator's follow from the fee
+ * and the policy alone, so their proofs leave the receipts out (the protocol's would hold every
+ * receipt of the epoch); the receipt hash is in every line's leaf all the same.
+ */
+function citesContent(l: { role: string }): boolean {
+  return l.role === "contributor" || l.role === "validator";
 }
 
 export interface ProofCheck { name: string; ok: boolean; detail: string }
@@ -85,8 +119,9 @@ export interface ProofCheck { name: string; ok: boolean; detail: string }
 /**
  * Check a proof with nothing but the proof: every line's hash leads by its path to the closure's
  * root (and that root is `root`, the one published, when given), every line is the recipient's,
- * the total is their sum, every cited receipt is there and hashes to what the line cites and
- * names its inference, and a contributor's receipts give it a positive share. No workspace: a
+ * the total is their sum, the receipt of every contributor and validator line is there and hashes
+ * to what the line cites and names its inference, and a contributor's receipts give it a positive
+ * share. No workspace: a
  * contributor checks what it was paid on its own machine.
  */
 export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok: boolean; checks: ProofCheck[] } {
@@ -116,7 +151,7 @@ export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok
   const bad: string[] = [];
   const bodies = new Map<string, { query?: string; contributor_shares?: { contributor?: string; share?: number }[] }>();
   for (const l of proof.lines) {
-    if (l.receipt_hash === NOT_ATTRIBUTED || bodies.has(l.receipt_hash)) continue;
+    if (!citesContent(l) || l.receipt_hash === NOT_ATTRIBUTED || bodies.has(l.receipt_hash)) continue;
     const json = proof.receipts[l.receipt_hash];
     if (json === undefined) { bad.push(`${l.receipt_hash.slice(0, 12)} is missing`); continue; }
     let body;
@@ -129,14 +164,17 @@ export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok
     }
     bodies.set(l.receipt_hash, body);
   }
-  for (const l of proof.lines) {
+  for (const l of proof.lines.filter(citesContent)) {
     const body = bodies.get(l.receipt_hash);
     if (body && body.query !== l.inference_id) bad.push(`${l.receipt_hash.slice(0, 12)} is the receipt of ${body.query}, not of inference ${l.inference_id}`);
   }
-  checks.push({
-    name: "the receipts recompute and name their inferences", ok: bad.length === 0,
-    detail: bad.length ? bad.slice(0, 3).join("; ") + (bad.length > 3 ? `; ${bad.length - 3} more` : "") : `${bodies.size} receipt${bodies.size === 1 ? "" : "s"} (sha256 of tracebook.receipt/1 JSON)`,
-  });
+  if (proof.lines.some(citesContent)) {
+    checks.push({
+      name: "the receipts recompute and name their inferences", ok: bad.length === 0,
+      detail: bad.length ? bad.slice(0, 3).join("; ") + (bad.length > 3 ? `; ${bad.length - 3} more` : "")
+        : `${bodies.size} receipt${bodies.size === 1 ? "" : "s"} of the contributor and validator lines (sha256 of tracebook.receipt/1 JSON)`,
+    });
+  }
   const contributorLines = proof.lines.filter((l) => l.role === "contributor" && bodies.has(l.receipt_hash));
   const unshared = contributorLines.filter((l) => !(bodies.get(l.receipt_hash)!.contributor_shares ?? []).some((s) => s.contributor === proof.recipient && (s.share ?? 0) > 0));
   if (contributorLines.length) {
