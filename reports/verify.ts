@@ -145,7 +145,8 @@ function asQuoted(trust: NonNullable<ReportFacts["trust"]>, quoted: Counterfactu
   return quoted === undefined ? rest : { ...rest, counterfactuals: (all ?? []).filter((c) => named.has(`${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`)) };
 }
 
-function readDocument(dir: string): unknown {
+/** A report folder's report.json, parsed; the caller's mistake (exit 2) when the folder or the file is not one. */
+export function readDocument(dir: string): unknown {
   const file = path.join(dir, "report.json");
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`${dir} is not a report folder`);
   if (!fs.existsSync(file)) throw new InputError(`${dir} has no report.json: not a report folder`);

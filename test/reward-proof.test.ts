@@ -119,6 +119,21 @@ describe("a recipient's proof of a closed epoch", () => {
     const ok = verify(file, "--root", proof.closure.lines_root);
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/checks pass$/m);
+    // Against a report of the epoch: its root, and the total it states for the recipient.
+    const reports = path.join(dir, "reports");
+    const report = spawnSync(process.execPath, [BIN, "report", "pay", "--epoch", "e1", "--no-pdf", "--out", reports], { encoding: "utf8", env });
+    expect(report.status, report.stderr).toBe(0);
+    const folder1 = path.join(reports, "pay", fs.readdirSync(path.join(reports, "pay"))[0]!);
+    const published = verify(file, "--report", folder1);
+    expect(published.status, published.stdout).toBe(0);
+    expect(published.stdout).toContain("✓ the report pays the recipient what its lines sum to");
+    const doc = JSON.parse(fs.readFileSync(path.join(folder1, "report.json"), "utf8")) as { facts: { statement: { lines: { recipient: string; amount: { units: string } }[] }[] } };
+    doc.facts.statement[0]!.lines.find((l) => l.recipient === proof.recipient)!.amount.units = "1";
+    fs.writeFileSync(path.join(folder1, "report.json"), JSON.stringify(doc));
+    const edited = verify(file, "--report", folder1, "--json");
+    expect(edited.status).toBe(1);
+    expect((JSON.parse(edited.stdout) as { checks: { name: string; ok: boolean }[] }).checks.filter((c) => !c.ok).map((c) => c.name))
+      .toEqual(["the report was not edited", "the report pays the recipient what its lines sum to"]);
     const unrooted = verify(file);
     expect(unrooted.stdout).toContain("the root was not compared with one you hold");
     const wrong = verify(file, "--root", "a".repeat(64));
@@ -138,7 +153,7 @@ describe("a recipient's proof of a closed epoch", () => {
     const malformed = verify(tampered);
     expect(malformed.status).toBe(2);
     expect(malformed.stderr).toContain(`${tampered}, field "lines[0].path[0].side": must be "left" or "right"`);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe("parseProof", () => {

@@ -9,6 +9,7 @@ import { sha256 } from "../../cells/graph/fingerprint.ts";
 import { formatAmount } from "../../cells/rewards/amounts.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { publishedFor } from "../../reports/published.ts";
 
 /**
  * `tracebook proof <pipeline> --recipient r --epoch e` (what one recipient was paid in a closed
@@ -41,8 +42,8 @@ export function registerProof(program: Command): void {
           await writeFileAtomic(out, `${JSON.stringify(p)}\n`);
           console.log(`${p.recipient} in closed epoch ${epoch} of ${pipeline}: ${formatAmount(BigInt(p.total))} over ${p.lines.length} lines, ` +
             `${Object.keys(p.receipts).length} receipts; root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by})`);
-          console.log(`Wrote ${shown(out)}. The recipient checks it alone, against the root published in the report:\n` +
-            `  tracebook proof verify ${shown(out)} --root ${root.lines_root}`);
+          console.log(`Wrote ${shown(out)}. The recipient checks it alone, against a report of the epoch or the root it publishes:\n` +
+            `  tracebook proof verify ${shown(out)} --report <report folder>    (or --root ${root.lines_root})`);
           return;
         }
         const dir = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-proofs`));
@@ -53,7 +54,7 @@ export function registerProof(program: Command): void {
         for (const [i, p] of proofs.entries()) await writeFileAtomic(files[i]!, `${JSON.stringify(p)}\n`);
         console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shown(dir)}`);
         console.log(formatTable(proofs.map((p, i) => ({ recipient: p.recipient, lines: p.lines.length, paid: formatAmount(BigInt(p.total)), file: path.basename(files[i]!) })), { maxRows: 1000 }));
-        console.log(`Each recipient checks its own: tracebook proof verify <file> --root ${root.lines_root}`);
+        console.log(`Each recipient checks its own: tracebook proof verify <file> --report <report folder>    (or --root ${root.lines_root})`);
       });
     });
 
@@ -61,9 +62,10 @@ export function registerProof(program: Command): void {
     .command("verify")
     .description("check a proof with nothing but the file (no workspace): its lines lead to the closure's root, the root is the one you hold, the receipts recompute; exit 1 when it does not hold")
     .argument("<file>", "a proof written by `tracebook proof`")
-    .option("--root <hex>", "the epoch's root as published (the report, `tracebook rewards`): without it, only the proof's own root is checked")
+    .option("--root <hex>", "the epoch's root as published (the report, `tracebook rewards`): without it or --report, only the proof's own root is checked")
+    .option("--report <dir>", "a report folder that covers the epoch: its root and the total it states for the recipient are checked (and that its report.json was not edited)")
     .option("--json", "print the checks as JSON")
-    .action(async (file: string, opts: { root?: string; json?: boolean }) => {
+    .action(async (file: string, opts: { root?: string; report?: string; json?: boolean }) => {
       if (opts.root !== undefined && !/^[0-9a-f]{64}$/i.test(opts.root)) throw new InputError(`--root must be a sha256 (64 hex characters), got ${JSON.stringify(opts.root)}`);
       let text: string;
       try {
@@ -72,15 +74,21 @@ export function registerProof(program: Command): void {
         throw new InputError(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
       }
       const p = parseProof(text, file);
-      const v = verifyProof(p, { root: opts.root });
-      if (opts.json) console.log(toJson({ ...v, pipeline: p.pipeline, epoch: p.epoch, recipient: p.recipient, total: p.total, root: p.closure.lines_root, root_compared: opts.root !== undefined }));
+      const published = opts.report === undefined ? null : publishedFor(opts.report, p);
+      const roots = [opts.root, published ? published.root ?? "(none)" : undefined].filter((r): r is string => r !== undefined);
+      const own = verifyProof(p, { root: roots[0], published: published ? { total: published.total, policy: published.policy, source: `the report in ${shownPath(published.report)}` } : undefined });
+      // Both a root and a report: the second root is compared too.
+      const second = roots.length > 1 ? verifyProof(p, { root: roots[1] }).checks.filter((c) => c.name === "the root is the one you hold") : [];
+      const checks = [...(published?.checks ?? []), ...own.checks, ...second];
+      const v = { ok: checks.every((c) => c.ok), checks };
+      if (opts.json) console.log(toJson({ ...v, pipeline: p.pipeline, epoch: p.epoch, recipient: p.recipient, total: p.total, root: p.closure.lines_root, root_compared: roots.length > 0 }));
       else {
         for (const c of v.checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
         const failed = v.checks.filter((c) => !c.ok).length;
         console.log(failed
           ? `\nThe proof does NOT hold: ${failed} of ${v.checks.length} checks failed`
           : `\n${p.recipient} was paid ${formatAmount(BigInt(p.total))} in closed epoch ${p.epoch} of ${p.pipeline}: ${v.checks.length} checks pass` +
-            (opts.root === undefined ? ` (the root was not compared with one you hold: pass --root from the report)` : ""));
+            (roots.length ? "" : ` (the root was not compared with one you hold: pass --report <report folder> or --root)`));
       }
       if (!v.ok) process.exitCode = 1;
     });
@@ -89,4 +97,8 @@ export function registerProof(program: Command): void {
 /** A file name from a recipient's name: characters other than word characters, dots, @ and - become "_". */
 function slug(name: string): string {
   return name.replace(/[^\w.@-]+/g, "_");
+}
+
+function shownPath(p: string): string {
+  return path.relative(process.cwd(), p) || p;
 }

@@ -124,7 +124,11 @@ export interface ProofCheck { name: string; ok: boolean; detail: string }
  * share. No workspace: a
  * contributor checks what it was paid on its own machine.
  */
-export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok: boolean; checks: ProofCheck[] } {
+export function verifyProof(proof: RewardProof, o: {
+  root?: string;
+  /** What a report states the recipient was paid under its policy in the epoch: the proof's lines of that policy must sum to it. */
+  published?: { total: string; policy: string | null; source: string };
+} = {}): { ok: boolean; checks: ProofCheck[] } {
   const checks: ProofCheck[] = [];
   const root = proof.closure.lines_root;
   const off = proof.lines.filter((l) => rootFromPath(closureLeaf(l), l.path) !== root);
@@ -148,6 +152,14 @@ export function verifyProof(proof: RewardProof, o: { root?: string } = {}): { ok
     name: "the total is the sum of the lines", ok: sum === BigInt(proof.total),
     detail: `${formatAmount(sum)} over ${proof.lines.length} lines${sum === BigInt(proof.total) ? "" : `, not the ${formatAmount(BigInt(proof.total))} the proof states`}`,
   });
+  if (o.published) {
+    const mine = proof.lines.filter((l) => l.policy === o.published!.policy).reduce((s, l) => s + BigInt(l.amount), 0n);
+    const same = mine === BigInt(o.published.total);
+    checks.push({
+      name: "the report pays the recipient what its lines sum to", ok: same,
+      detail: `${formatAmount(mine)} under policy ${o.published.policy ?? "?"}${same ? `, as ${o.published.source} states` : `; ${o.published.source} states ${formatAmount(BigInt(o.published.total))}`}`,
+    });
+  }
   const bad: string[] = [];
   const bodies = new Map<string, { query?: string; contributor_shares?: { contributor?: string; share?: number }[] }>();
   for (const l of proof.lines) {

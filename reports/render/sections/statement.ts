@@ -37,7 +37,7 @@ function closureNote(e: EpochStatement, pipeline: string): Safe {
   const same = c.recomputed_root === c.lines_root && c.recomputed_lines === c.lines;
   return html`<p class="closure" id="closure-${e.epoch}"><strong>Closed</strong> ${c.closed_at} by ${c.closed_by}: final. Its ${count(c.lines)} reward lines (every policy's) hash to ${hash(c.lines_root)}
 ${same ? html`<span class="ok">and still do</span>` : html`<span class="bad">but now ${count(c.recomputed_lines)} lines hash to ${hash(c.recomputed_root)}: changed since it was closed</span>`}.
-A recipient checks its own lines against this root, with nothing but a proof file: <code>tracebook proof ${pipeline} --recipient &lt;name&gt; --epoch ${e.epoch}</code>, then <code>tracebook proof verify &lt;file&gt; --root ${c.lines_root}</code>.</p>`;
+A recipient checks its own lines against this root, with nothing but a proof file: <code>tracebook proof ${pipeline} --recipient &lt;name&gt; --epoch ${e.epoch}</code>, then <code>tracebook proof verify &lt;file&gt; --report &lt;this folder&gt;</code> (or <code>--root ${c.lines_root}</code>).</p>`;
 }
 
 export function neverExecutedSection(f: ReportFacts): Safe {
