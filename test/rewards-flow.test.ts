@@ -313,6 +313,9 @@ describe("closing an epoch", () => {
       expect(logs.join("\n")).toMatch(/40 inferences of closed epochs \(e1\) keep the lines they were closed with/);
       expect(await final()).toEqual(closed);
       expect(await ws.rows("select distinct epoch from rewards where recipient = 'curator:kate' order by 1")).toEqual([{ epoch: "e2" }]);
+      // The split's table (what the notebook reads) names the root a closed epoch's lines hash to; an open one has none.
+      expect(await ws.rows("select distinct epoch, lines_root from read_parquet(?) order by 1", [await outputOf(ws, "pay", "rewards")]))
+        .toEqual([{ epoch: "e1", lines_root: closure.lines_root }, { epoch: "e2", lines_root: null }]);
       // Another trace of the same inferences (over the last checkpoint here; another engine, a new
       // tracin version or --force do the same in their last bits) gives them other receipts. The
       // closed lines still cite the receipts archived when they were written, and the report finds

@@ -147,15 +147,16 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       for (const e of final) totals.set(e, { inferences: closures.get(e)!.inferences, fees: closures.get(e)!.fees });
       const closed = await closedStatement(ctx.ws, ctx.pipeline, policy.id, final);
       await stageRows(ctx.ws, "__tracebook_statement", [["epoch", "VARCHAR"], ["recipient", "VARCHAR"], ["role", "VARCHAR"], ["amount", "VARCHAR"], ["inferences", "INTEGER"], ["reason", "VARCHAR"],
-        ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"], ["closed_at", "VARCHAR"], ["closed_by", "VARCHAR"]],
+        ["epoch_inferences", "INTEGER"], ["epoch_fees", "VARCHAR"], ["closed_at", "VARCHAR"], ["closed_by", "VARCHAR"], ["lines_root", "VARCHAR"]],
         [...statement, ...closed].map((s) => [s.epoch, s.recipient, s.role, s.amount.toString(), s.inferences, s.reason, totals.get(s.epoch)!.inferences, totals.get(s.epoch)!.fees.toString(),
-          closures.get(s.epoch)?.closed_at ?? null, closures.get(s.epoch)?.closed_by ?? null]));
+          closures.get(s.epoch)?.closed_at ?? null, closures.get(s.epoch)?.closed_by ?? null, closures.get(s.epoch)?.lines_root ?? null]));
       // epoch_inferences and epoch_fees: every inference the statement settles in its epoch and
       // their fees from the ledger, so a reader can reconcile the statement without the ledger;
-      // closed_at and closed_by: a closed epoch's statement is final (null: open, provisional).
+      // closed_at, closed_by and lines_root: a closed epoch's statement is final, and its lines
+      // hash to that root, which a recipient's proof leads to (null: open, provisional).
       return {
         query: `select epoch, recipient, role, amount::decimal(38, 0) as amount, inferences, reason, ? as policy,
-                epoch_inferences, epoch_fees::decimal(38, 0) as epoch_fees, closed_at, closed_by
+                epoch_inferences, epoch_fees::decimal(38, 0) as epoch_fees, closed_at, closed_by, lines_root
                 from __tracebook_statement order by epoch, amount::hugeint desc, role, recipient`,
         params: [policy.id],
       };
