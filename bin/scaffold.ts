@@ -166,7 +166,7 @@ export function scaffoldPipeline(pipelineName: string, datanets: ScaffoldDatanet
   const cell = many ? UNION_CELL : cells[0]!;
   const ref = (c: string) => "${" + JSON.stringify(c) + "}";
   const text = d.spec.kind !== "features";
-  const imports = ["baseModel", "datanet", "finetune", ...(text ? ["hashedNgrams"] : []), "labelErrors", "pipeline", "receipts", "retrainDiff", "rewardSplit", "selfInfluence", "sql", "tracin", "usageLedger", "validate", "validations"];
+  const imports = ["baseModel", "datanet", "finetune", ...(text ? ["hashedNgrams"] : []), "labelErrors", "penaltyRecords", "pipeline", "receipts", "retrainDiff", "rewardSplit", "selfInfluence", "sql", "tracin", "usageLedger", "validate", "validations"];
   const example = text ? '"some text"' : `'[0, 0.5, …]'`;
   const what = text ? "" : `   (a JSON array of ${d.spec.featureDim ? n(d.spec.featureDim) : "its"} numbers)`;
   const sources = many
@@ -221,6 +221,7 @@ export function scaffoldPipeline(pipelineName: string, datanets: ScaffoldDatanet
     '  self_influence: selfInfluence({ model: "model", train: "train" }),',
     '  receipts: receipts({ influence: "influence", top: 5 }),',
     '  rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),',
+    '  penalties: penaltyRecords({ rewards: "rewards" }),',
     `  // Curation: rule flags and label-error scores, read by ${queueOf}.`,
     ...flags,
     `  label_errors: labelErrors({ model: "model", data: ${JSON.stringify(cell)} }),`,

@@ -104,6 +104,8 @@ export type { SplitPolicy, ParsedPolicy } from "./rewards/policy.ts";
 export { splitFee, PROTOCOL } from "./rewards/split.ts";
 export type { SplitInput, Part, Influence } from "./rewards/split.ts";
 export { rewardSplit } from "./rewards/cell.ts";
+export { penaltyRecords } from "./rewards/records.ts";
+export type { PenaltyRecordsParams } from "./rewards/records.ts";
 export type { RewardSplitParams } from "./rewards/cell.ts";
 export { judgePenalties, recordedPenalties, penaltyKey } from "./rewards/penalties.ts";
 export type { PenaltyScope, RecordedScope } from "./rewards/penalties.ts";

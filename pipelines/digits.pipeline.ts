@@ -1,7 +1,7 @@
 // The digits pipeline: the approved MNIST contributions, a base MLP trained on a quarter of the
 // training split, a LoRA adapter fine-tuned on the whole training split, and TracIn influence of
 // every training image on every held-out image, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, penaltyRecords, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("digits", {
   digits: datanet("digits", { status: "approved" }),
@@ -35,6 +35,8 @@ export default pipeline("digits", {
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
+  // The penalties the split recorded (epoch, model, contributor), as the notebooks show them.
+  penalties: penaltyRecords({ rewards: "rewards" }),
   // Curation: rule flags and label-error scores, read by `tracebook curate queue digits`.
   flags: validate("digits"),
   label_errors: labelErrors({ model: "model", data: "digits" }),

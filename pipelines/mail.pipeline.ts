@@ -1,7 +1,7 @@
 // The mail pipeline: the approved SpamAssassin contributions; a base spam classifier trained on
 // a quarter of the training split; a LoRA adapter fine-tuned on the whole training split; TracIn
 // influence of every training contribution on every held-out message, with receipts.
-import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, hashedNgrams, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
+import { baseModel, labelErrors, validate, validations, inferences, retrainDiff, rewardSplit, datanet, finetune, hashedNgrams, penaltyRecords, pipeline, receipts, selfInfluence, sql, tracin, usageLedger } from "../cells/index.ts";
 
 export default pipeline("mail", {
   mail: datanet("mail-spam", { status: "approved" }),
@@ -40,6 +40,8 @@ export default pipeline("mail", {
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
+  // The penalties the split recorded (epoch, model, contributor), as the notebooks show them.
+  penalties: penaltyRecords({ rewards: "rewards" }),
   // Curation: rule flags and label-error scores, read by `tracebook curate queue mail-spam`.
   flags: validate("mail-spam"),
   label_errors: labelErrors({ model: "model", data: "mail" }),

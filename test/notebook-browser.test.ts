@@ -266,6 +266,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect((await page.textContent("#usage-sources"))?.replace(/\s+/g, " ").trim()).toBe(
       "How the current models' inferences came in: 30 from the seeded workload workload:nbtest.workload. 30 more by models since retrained, with the attribution they were paid on.");
     expect((await page.textContent("#epochs"))?.replace(/\s+/g, " ")).toBe("Epoch e1: open, provisional until closed (a run may still change it).");
+    // The penalties listed are the records the split wrote (the pipeline's penaltyRecords cell).
+    expect((await page.textContent("#penalised-source"))?.replace(/\s+/g, " ").trim()).toBe("As the reward split recorded them (penalties): the penalties the lines were split under.");
     // The Datanets side by side: size against share of influence.
     expect((await page.locator("#datanets-table tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-datanet")))).sort()).toEqual(["notes", "tips"]);
     expect(await page.locator("#models li").allTextContents()).toEqual([

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { runPipeline, type GraphEvent } from "../cells/index.ts";
+import { penaltyRecords, pipeline, runPipeline, type GraphEvent } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
 import { infer } from "../cells/rewards/ledger.ts";
@@ -11,7 +11,7 @@ import { stageRows } from "../cells/store/stage.ts";
 import { statementOf } from "../cells/rewards/statement.ts";
 import { formatAmount } from "../cells/rewards/amounts.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { modelOfCell, tempWorkspace } from "./helpers/workspace.ts";
+import { modelOfCell, outputOf, tempWorkspace } from "./helpers/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
 
 /** Everything the split writes, less the times it wrote it. */
@@ -89,6 +89,14 @@ describe("settling only what changed", () => {
     const paidSpam = await ws.rows("select * from rewards where epoch = 'e9' and recipient like 'spam-%' and role = 'contributor'");
     expect(paidSpam).toEqual([]);
     await sameAsSplittingEverything(ws);
+    // The records as a table the notebooks read: exactly what the split recorded, with each scope's count.
+    const withRecords = pipeline("pay", [...payPipeline.cells], { penalties: penaltyRecords({ rewards: "rewards" }) });
+    expect((await runPipeline(ws, withRecords)).failed).toEqual([]);
+    expect(await ws.rows("select epoch, model_id, contributor, net, inferences, record from read_parquet(?) order by all", [await outputOf(ws, "pay", "penalties")])).toEqual(
+      await ws.rows(`select r.epoch, r.model_id, r.contributor, r.net_influence as net, s.inferences, r.record from reputation r
+                     join penalty_scopes s using (pipeline, epoch, model_id) where r.pipeline = 'pay' order by all`));
+    expect((await ws.rows<{ contributor: string }>("select contributor from read_parquet(?) where epoch = 'e9' order by 1", [await outputOf(ws, "pay", "penalties")])).map((r) => r.contributor))
+      .toEqual(["spam-0", "spam-1"]);
   }, 120_000);
 
   it("splits again the inferences whose cited contributions a curator approved since", async () => {

@@ -3,6 +3,7 @@ import { cellName, options, positiveInt, seed } from "../graph/options.ts";
 import type { WorkloadParams } from "./workload.ts";
 import type { UsageLedgerParams } from "./usage.ts";
 import type { RewardSplitParams } from "./cell.ts";
+import type { PenaltyRecordsParams } from "./records.ts";
 import type { SplitPolicy } from "./policy.ts";
 
 // The options of the rewards cells, as schemas a pipeline file is checked against (graph/options.ts).
@@ -31,4 +32,8 @@ export const rewardSplitOptions: z.ZodType<RewardSplitParams> = options({
   receipts: cellName,
   policy: z.custom<SplitPolicy>((v) => typeof v === "object" && v !== null, { error: "must be a split policy object (see DEFAULT_POLICY)" }).optional(),
   creator: z.string().min(1).optional(),
+});
+
+export const penaltyRecordsOptions: z.ZodType<PenaltyRecordsParams> = options({
+  rewards: cellName,
 });

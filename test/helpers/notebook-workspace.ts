@@ -33,7 +33,7 @@ export const HOSTILE = [
  * the rule flags, the label-error scores and the curators' decisions the notebooks read.
  */
 export function pipelineSource(): string {
-  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, pipeline, receipts, retrainDiff, rewardSplit, sql, tracin, usageLedger, validate, validations } from ${JSON.stringify(CELLS)};
+  return `import { baseModel, datanet, finetune, hashedNgrams, inferences, labelErrors, penaltyRecords, pipeline, receipts, retrainDiff, rewardSplit, sql, tracin, usageLedger, validate, validations } from ${JSON.stringify(CELLS)};
 const common = { epochs: 4, batchSize: 16, optimizer: { name: "adam" }, seed: 5 };
 export default pipeline("nbtest", {
   notes: datanet("notes", { status: "approved" }),
@@ -48,6 +48,7 @@ export default pipeline("nbtest", {
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 5 }),
   receipts: receipts({ influence: "influence" }),
   rewards: rewardSplit({ usage: "usage", influence: "influence", receipts: "receipts" }),
+  penalties: penaltyRecords({ rewards: "rewards" }),
   flags: validate("notes"),
   label_errors: labelErrors({ model: "model", data: "notes" }),
   decisions: validations(["notes", "tips"]),
