@@ -10,6 +10,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { stageRows } from "../cells/store/stage.ts";
+import fc from "fast-check";
 import { tempDir } from "./helpers/workspace.ts";
 
 describe("workspace location", () => {
@@ -107,6 +108,23 @@ describe("staged rows", () => {
       });
       await stageRows(ws, "__t_empty", [["n", "INTEGER"]], []);
       expect(await ws.rows("select count(*)::integer as n from __t_empty")).toEqual([{ n: 0 }]);
+    } finally {
+      ws.close();
+    }
+  }, 60_000);
+});
+
+describe("staged values", () => {
+  it("come back as they went in, whatever the text and the numbers", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      const row = fc.tuple(fc.option(fc.string({ unit: "grapheme", maxLength: 40 })), fc.option(fc.double({ noNaN: true, noDefaultInfinity: true })), fc.option(fc.boolean()));
+      await fc.assert(fc.asyncProperty(fc.array(row, { maxLength: 30 }), async (rows) => {
+        await stageRows(ws, "__t_values", [["s", "VARCHAR"], ["x", "DOUBLE"], ["b", "BOOLEAN"]], rows);
+        const got = await ws.rows<{ s: string | null; x: number | null; b: boolean | null }>("select s, x, b from __t_values order by rowid");
+        // -0 is written as 0 by JSON: compare as numbers.
+        expect(got.map((g) => [g.s, g.x === null ? null : g.x + 0, g.b])).toEqual(rows.map(([s, x, b]) => [s, x === null ? null : x + 0, b]));
+      }), { numRuns: 50, seed: 7 });
     } finally {
       ws.close();
     }
