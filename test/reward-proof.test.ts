@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { merklePaths, merkleRoot, rootFromPath } from "../cells/graph/fingerprint.ts";
-import { parseProof, rewardProof, rewardProofs, verifyProof, type RewardProof } from "../cells/rewards/proof.ts";
+import { parseProof, rewardProof, rewardProofs, verifyProof, verifyProofSet, type RewardProof } from "../cells/rewards/proof.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
@@ -93,6 +93,15 @@ describe("a recipient's proof of a closed epoch", () => {
     // The protocol's and the creator's amounts follow from the fee: their proofs carry no receipt.
     expect(Object.keys(all.find((p) => p.recipient === "protocol")!.receipts)).toEqual([]);
     expect(all.find((p) => p.recipient === proof.recipient)).toEqual(proof);
+    // Together: one epoch, every line once, each policy paying out the fees.
+    const failed = (set: RewardProof[]) => verifyProofSet(set).filter((c) => !c.ok).map((c) => c.name);
+    expect(failed(all)).toEqual([]);
+    expect(failed(all.slice(1))).toEqual(["the proofs cover every line of the epoch", "each policy's lines pay out the epoch's fees"]);
+    expect(failed([...all, all[0]!])).toEqual(["no line is in two proofs", "each policy's lines pay out the epoch's fees"]);
+    const moved = structuredClone(all);
+    moved[1]!.lines.push(moved[0]!.lines.pop()!); // a line shown under another recipient's name
+    expect(failed(moved)).toEqual([]); // the set still covers the epoch once: only that proof's own checks see it
+    expect(verifyProof(moved[1]!).checks.filter((c) => !c.ok).map((c) => c.name)).toContain("every line pays the recipient");
   });
 
   it("is refused for an open epoch and for a name the epoch did not pay", async () => {
@@ -113,6 +122,9 @@ describe("a recipient's proof of a closed epoch", () => {
     expect(everyone.status, everyone.stderr).toBe(0);
     expect(fs.readdirSync(folder).sort()).toContain("protocol.proof.json");
     expect(fs.readFileSync(path.join(folder, `${proof.recipient}.proof.json`), "utf8")).toBe(fs.readFileSync(file, "utf8"));
+    const set = spawnSync(process.execPath, [BIN, "proof", "verify", folder, "--root", proof.closure.lines_root], { encoding: "utf8", env: { ...process.env, TRACEBOOK_HOME: path.join(dir, "none") } });
+    expect(set.status, set.stdout + set.stderr).toBe(0);
+    expect(set.stdout).toContain("proofs hold, and together they cover every line of the epoch once");
     // Verified where no workspace is: another folder, TRACEBOOK_HOME unset.
     const elsewhere = { ...process.env, TRACEBOOK_HOME: path.join(dir, "none") };
     const verify = (...args: string[]) => spawnSync(process.execPath, [BIN, "proof", "verify", ...args], { encoding: "utf8", env: elsewhere, cwd: dir });

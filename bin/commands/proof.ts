@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
-import { parseProof, rewardProofs, verifyProof } from "../../cells/rewards/proof.ts";
+import { parseProof, rewardProofs, verifyProof, verifyProofSet, type ProofCheck, type RewardProof } from "../../cells/rewards/proof.ts";
 import { sha256 } from "../../cells/graph/fingerprint.ts";
 import { formatAmount } from "../../cells/rewards/amounts.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
@@ -60,38 +60,63 @@ export function registerProof(program: Command): void {
 
   proof
     .command("verify")
-    .description("check a proof with nothing but the file (no workspace): its lines lead to the closure's root, the root is the one you hold, the receipts recompute; exit 1 when it does not hold")
-    .argument("<file>", "a proof written by `tracebook proof`")
+    .description("check a proof with nothing but the file (no workspace): its lines lead to the closure's root, the root is the one you hold, the receipts recompute; a folder of them (`--all`): each, and that together they cover every line of the epoch once; exit 1 when it does not hold")
+    .argument("<file>", "a proof written by `tracebook proof`, or a folder of the proofs `--all` wrote")
     .option("--root <hex>", "the epoch's root as published (the report, `tracebook rewards`): without it or --report, only the proof's own root is checked")
     .option("--report <dir>", "a report folder that covers the epoch: its root and the total it states for the recipient are checked (and that its report.json was not edited)")
     .option("--json", "print the checks as JSON")
     .action(async (file: string, opts: { root?: string; report?: string; json?: boolean }) => {
       if (opts.root !== undefined && !/^[0-9a-f]{64}$/i.test(opts.root)) throw new InputError(`--root must be a sha256 (64 hex characters), got ${JSON.stringify(opts.root)}`);
-      let text: string;
-      try {
-        text = fs.readFileSync(file, "utf8");
-      } catch (err) {
-        throw new InputError(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
-      }
-      const p = parseProof(text, file);
-      const published = opts.report === undefined ? null : publishedFor(opts.report, p);
-      const roots = [opts.root, published ? published.root ?? "(none)" : undefined].filter((r): r is string => r !== undefined);
-      const own = verifyProof(p, { root: roots[0], published: published ? { total: published.total, policy: published.policy, source: `the report in ${shownPath(published.report)}` } : undefined });
-      // Both a root and a report: the second root is compared too.
-      const second = roots.length > 1 ? verifyProof(p, { root: roots[1] }).checks.filter((c) => c.name === "the root is the one you hold") : [];
-      const checks = [...(published?.checks ?? []), ...own.checks, ...second];
-      const v = { ok: checks.every((c) => c.ok), checks };
-      if (opts.json) console.log(toJson({ ...v, pipeline: p.pipeline, epoch: p.epoch, recipient: p.recipient, total: p.total, root: p.closure.lines_root, root_compared: roots.length > 0 }));
-      else {
-        for (const c of v.checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
-        const failed = v.checks.filter((c) => !c.ok).length;
+      const folder = fs.existsSync(file) && fs.statSync(file).isDirectory();
+      const files = folder ? fs.readdirSync(file).filter((f) => f.endsWith(".proof.json")).sort().map((f) => path.join(file, f)) : [file];
+      if (!files.length) throw new InputError("holds no .proof.json file", { file });
+      const proofs = files.map((f) => parseProof(readText(f), f));
+      const results = proofs.map((p) => ({ p, ...checkOne(p, opts) }));
+      const together = folder ? verifyProofSet(proofs) : [];
+      const ok = results.every((r) => r.ok) && together.every((c) => c.ok);
+      const asJson = ({ p, ok: fine, checks, rooted }: (typeof results)[number]) =>
+        ({ ok: fine, checks, pipeline: p.pipeline, epoch: p.epoch, recipient: p.recipient, total: p.total, root: p.closure.lines_root, root_compared: rooted });
+      if (opts.json) {
+        console.log(toJson(folder ? { ok, proofs: results.map((r, i) => ({ file: files[i], ...asJson(r) })), together } : asJson(results[0]!)));
+      } else if (!folder) {
+        const { p, checks, rooted } = results[0]!;
+        for (const c of checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+        const failed = checks.filter((c) => !c.ok).length;
         console.log(failed
-          ? `\nThe proof does NOT hold: ${failed} of ${v.checks.length} checks failed`
-          : `\n${p.recipient} was paid ${formatAmount(BigInt(p.total))} in closed epoch ${p.epoch} of ${p.pipeline}: ${v.checks.length} checks pass` +
-            (roots.length ? "" : ` (the root was not compared with one you hold: pass --report <report folder> or --root)`));
+          ? `\nThe proof does NOT hold: ${failed} of ${checks.length} checks failed`
+          : `\n${p.recipient} was paid ${formatAmount(BigInt(p.total))} in closed epoch ${p.epoch} of ${p.pipeline}: ${checks.length} checks pass` +
+            (rooted ? "" : ` (the root was not compared with one you hold: pass --report <report folder> or --root)`));
+      } else {
+        for (const r of results) {
+          const failed = r.checks.filter((c) => !c.ok);
+          console.log(`${r.ok ? "✓" : "✗"} ${r.p.recipient}: ${formatAmount(BigInt(r.p.total))} over ${r.p.lines.length} lines${failed.length ? `; failed: ${failed.map((c) => c.name).join("; ")}` : ""}`);
+        }
+        for (const c of together) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
+        const bad = results.filter((r) => !r.ok).length + together.filter((c) => !c.ok).length;
+        console.log(bad ? `\nThe proofs do NOT hold: ${bad} failures` : `\n${proofs.length} proofs hold, and together they cover every line of the epoch once` +
+          (results.every((r) => r.rooted) ? "" : ` (the root was not compared with one you hold: pass --report <report folder> or --root)`));
       }
-      if (!v.ok) process.exitCode = 1;
+      if (!ok) process.exitCode = 1;
     });
+}
+
+/** One proof's checks: against the report's root and total, or the root given, or its own root only. */
+function checkOne(p: RewardProof, opts: { root?: string; report?: string }): { ok: boolean; checks: ProofCheck[]; rooted: boolean } {
+  const published = opts.report === undefined ? null : publishedFor(opts.report, p);
+  const roots = [opts.root, published ? published.root ?? "(none)" : undefined].filter((r): r is string => r !== undefined);
+  const own = verifyProof(p, { root: roots[0], published: published ? { total: published.total, policy: published.policy, source: `the report in ${shownPath(published.report)}` } : undefined });
+  // Both a root and a report: the second root is compared too.
+  const second = roots.length > 1 ? verifyProof(p, { root: roots[1] }).checks.filter((c) => c.name === "the root is the one you hold") : [];
+  const checks = [...(published?.checks ?? []), ...own.checks, ...second];
+  return { ok: checks.every((c) => c.ok), checks, rooted: roots.length > 0 };
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new InputError(`cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { file });
+  }
 }
 
 /** A file name from a recipient's name: characters other than word characters, dots, @ and - become "_". */

@@ -199,6 +199,48 @@ export function verifyProof(proof: RewardProof, o: {
   return { ok: checks.every((c) => c.ok), checks };
 }
 
+/**
+ * What the proofs of one epoch say together, as `--all` writes them: they name one pipeline,
+ * epoch and root; no line is in two of them; and they cover every line the epoch was closed with,
+ * so each policy's lines sum to the epoch's fees. An auditor holding every recipient's proof then
+ * knows that nobody was paid outside them, and nothing twice.
+ */
+export function verifyProofSet(proofs: readonly RewardProof[]): ProofCheck[] {
+  const first = proofs[0];
+  if (!first) return [{ name: "the proofs are of one closed epoch", ok: false, detail: "no proof given" }];
+  const others = proofs.filter((p) => p.pipeline !== first.pipeline || p.epoch !== first.epoch || p.closure.lines_root !== first.closure.lines_root);
+  const checks: ProofCheck[] = [{
+    name: "the proofs are of one closed epoch", ok: others.length === 0,
+    detail: others.length ? `${others.length} of ${proofs.length} name another pipeline, epoch or root than ${first.pipeline} ${first.epoch} ${first.closure.lines_root.slice(0, 16)}… (first: ${others[0]!.recipient})`
+      : `${proofs.length} proofs of epoch ${first.epoch} of ${first.pipeline}, root ${first.closure.lines_root.slice(0, 16)}…`,
+  }];
+  const seen = new Map<string, string>();
+  let twice = 0;
+  for (const p of proofs) for (const l of p.lines) {
+    const leaf = closureLeaf(l);
+    if (seen.has(leaf)) twice++;
+    else seen.set(leaf, p.recipient);
+  }
+  const recipients = new Set(proofs.map((p) => p.recipient));
+  checks.push({
+    name: "no line is in two proofs", ok: twice === 0 && recipients.size === proofs.length,
+    detail: twice ? `${twice} lines are` : recipients.size !== proofs.length ? `${proofs.length - recipients.size} recipients have two proofs` : `${seen.size} lines, ${recipients.size} recipients`,
+  });
+  checks.push({
+    name: "the proofs cover every line of the epoch", ok: seen.size === first.closure.lines,
+    detail: `${seen.size} of the ${first.closure.lines} lines it was closed with${seen.size === first.closure.lines ? "" : ": a recipient's proof is missing, or a proof is short"}`,
+  });
+  const byPolicy = new Map<string, bigint>();
+  for (const p of proofs) for (const l of p.lines) byPolicy.set(l.policy, (byPolicy.get(l.policy) ?? 0n) + BigInt(l.amount));
+  const off = [...byPolicy].filter(([, sum]) => sum !== BigInt(first.closure.fees));
+  checks.push({
+    name: "each policy's lines pay out the epoch's fees", ok: off.length === 0,
+    detail: off.length ? off.map(([policy, sum]) => `${policy}: ${formatAmount(sum)}, not ${formatAmount(BigInt(first.closure.fees))}`).join("; ")
+      : `${[...byPolicy.keys()].sort().join(", ")}: ${formatAmount(BigInt(first.closure.fees))} from ${first.closure.inferences} inferences`,
+  });
+  return checks;
+}
+
 function describe(l: ProofLine): string {
   return `inference ${l.inference_id}, ${l.role} ${l.recipient}, ${formatAmount(BigInt(l.amount))}`;
 }
