@@ -6,7 +6,7 @@
 //
 //   npx tsx bench/history.ts [--from <workspace dir where the mail pipeline ran>]
 import fs from "node:fs";
-import { runBench, writeBenchReport } from "./report.ts";
+import { runBench, writeBenchReport, secondsSince } from "./report.ts";
 import { mailWorkspace } from "./mail.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { runPipeline, type GraphEvent } from "../cells/graph/scheduler.ts";
@@ -15,7 +15,6 @@ import { cellModels, heldOutOf, resolveModel } from "../cells/factory/catalog.ts
 import { diffLineage } from "../cells/factory/diff.ts";
 import { compareBehaviour } from "../cells/quality/behaviour.ts";
 
-const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(2);
 
 runBench(async () => {
   const { ws, home } = await mailWorkspace("tb-bench-history-");
@@ -33,16 +32,16 @@ runBench(async () => {
       },
     });
     if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
-    const retrainSeconds = seconds(t0);
+    const retrainSeconds = secondsSince(t0);
 
     const t1 = performance.now();
     const [a, b] = [await resolveModel(ws, "mail.model~1"), await resolveModel(ws, "mail.model")];
     const lineage = await diffLineage(ws, a, b);
-    const lineageSeconds = seconds(t1);
+    const lineageSeconds = secondsSince(t1);
     const t2 = performance.now();
     const rows = (await heldOutOf(ws, b))!;
     const outputs = await compareBehaviour(ws, a, b, rows.relation, rows.name);
-    const outputsSeconds = seconds(t2);
+    const outputsSeconds = secondsSince(t2);
     await writeBenchReport("history", {
       what: "one training message of real mail rejected, the pipeline rerun (it retrains), then the last retrain compared as `tracebook model diff mail.model` does it",
       retrain: { seconds_whole_run: retrainSeconds, base: cells.base ?? null, model: cells.model ?? null, last_retrain: cells.last_retrain ?? null },

@@ -13,6 +13,11 @@ export async function writeBenchReport(name: string, report: Record<string, unkn
   console.log(`wrote ${out}`);
 }
 
+/** Seconds since `t0` (a performance.now() reading), to the hundredth, as the results record them. */
+export function secondsSince(t0: number): number {
+  return +((performance.now() - t0) / 1000).toFixed(2);
+}
+
 /** Run a benchmark's main, reporting a failure as a non-zero exit. */
 export function runBench(main: () => Promise<void>): void {
   main().catch((err) => {

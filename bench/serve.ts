@@ -8,14 +8,13 @@
 import fs from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { tableFromIPC, tableToIPC } from "apache-arrow";
-import { runBench, writeBenchReport } from "./report.ts";
+import { runBench, writeBenchReport, secondsSince } from "./report.ts";
 import { mailWorkspace } from "./mail.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
 import { cellHistories } from "../cells/graph/runs.ts";
 
 const TABLES = ["influence", "influence_last_layer", "usage", "receipts", "contributor_influence", "train", "label_errors"];
-const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(2);
 
 runBench(async () => {
   const { ws, home } = await mailWorkspace("tb-bench-serve-");
@@ -28,10 +27,10 @@ runBench(async () => {
       if (!run?.artifact) throw new Error(`mail.${cell} has no output`);
       let t0 = performance.now();
       const served = tableToIPC(await parquetAsArrow(connection, run.artifact), "stream");
-      const now = seconds(t0);
+      const now = secondsSince(t0);
       t0 = performance.now();
       const before = tableToIPC(dictionaryEncodeStrings(readerToArrow(await connection.runAndReadAll("select * from read_parquet(?)", [run.artifact]))), "stream");
-      const then = seconds(t0);
+      const then = secondsSince(t0);
       // The same table either way (test/workspace.test.ts checks the values); here, its schema and size.
       const [a, b] = [tableFromIPC(served), tableFromIPC(before)];
       if (String(a.schema.fields) !== String(b.schema.fields) || a.numRows !== b.numRows) throw new Error(`mail.${cell}: served ${a.schema.fields} × ${a.numRows}, before ${b.schema.fields} × ${b.numRows}`);

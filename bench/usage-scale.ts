@@ -9,7 +9,7 @@ import fs from "node:fs";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { argument, mailWorkspace } from "./mail.ts";
-import { runBench, writeBenchReport } from "./report.ts";
+import { runBench, writeBenchReport, secondsSince } from "./report.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { runPipeline, type GraphEvent } from "../cells/graph/scheduler.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
@@ -22,7 +22,6 @@ import { resolveModel } from "../cells/factory/catalog.ts";
 
 const SETTLING = ["usage", "influence", "receipts", "rewards"];
 const SERVED = ["influence", "usage", "receipts", "contributor_influence"];
-const seconds = (t0: number) => +((performance.now() - t0) / 1000).toFixed(2);
 
 /** The settling cells' times in one run of the pipeline (only those cells, as `infer --settle` runs them). */
 async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; seconds: number }> {
@@ -31,7 +30,7 @@ async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; s
   const t0 = performance.now();
   const run = await runPipeline(ws, pipeline, { cell: "rewards", onEvent: (e: GraphEvent) => { if (e.event === "cell-finished" && SETTLING.includes(e.cell)) cells[e.cell] = +e.seconds.toFixed(2); } });
   if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
-  return { cells, seconds: seconds(t0) };
+  return { cells, seconds: secondsSince(t0) };
 }
 
 /** A mail cell's current output, as the run log names it. */
@@ -53,13 +52,13 @@ runBench(async () => {
       const batch = Array.from({ length: Math.min(1000, n - done) }, () => messages[rng.int(0, messages.length - 1)]!);
       await infer(ws, server, model, batch, { fee: 1000n, caller: `agent:bench-${done % 7}`, pipeline: "mail", source: "api", epoch: "bench-scale" });
     }
-    const recordSeconds = seconds(t0);
+    const recordSeconds = secondsSince(t0);
     const bulk = await settle(ws);
     const [rows, usage] = [(await outputOf(ws, "influence")).rows, (await outputOf(ws, "usage")).rows];
 
     t0 = performance.now();
     await infer(ws, server, model, [{ text: "Cheap meds, click now for a discount" }], { fee: 1000n, caller: "cli:bench", pipeline: "mail", source: "cli", epoch: "bench-scale" });
-    const inferSeconds = seconds(t0);
+    const inferSeconds = secondsSince(t0);
     const one = await settle(ws);
 
     const instance = await DuckDBInstance.create(":memory:");
@@ -69,7 +68,7 @@ runBench(async () => {
       for (const cell of SERVED) {
         t0 = performance.now();
         const bytes = tableToIPC(await parquetAsArrow(connection, (await outputOf(ws, cell)).artifact!), "stream");
-        served[cell] = { seconds: seconds(t0), mb: +(bytes.byteLength / 1e6).toFixed(1) };
+        served[cell] = { seconds: secondsSince(t0), mb: +(bytes.byteLength / 1e6).toFixed(1) };
       }
     } finally {
       connection.closeSync();

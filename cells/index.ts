@@ -35,7 +35,7 @@ export { datanet, snapshotRoot } from "./datanet/cell.ts";
 export type { DatanetFilter } from "./datanet/cell.ts";
 export { validations } from "./datanet/validations.ts";
 export type { ValidationsOptions } from "./datanet/validations.ts";
-export { canonicalJson, fingerprint, merklePaths, merkleRoot, rootFromPath } from "./graph/fingerprint.ts";
+export { canonicalJson, fingerprint, merkleRoot, merkleTree, rootFromPath } from "./graph/fingerprint.ts";
 export type { MerkleStep } from "./graph/fingerprint.ts";
 export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
 export { runPipeline } from "./graph/scheduler.ts";

@@ -38,16 +38,9 @@ const SECTIONS: [keyof ReportFacts, string][] = [
  * again from the reward lines). A report that passes says today what it said when written.
  */
 export async function verifyReport(ws: Workspace, dir: string, options: { recompute?: { sample: number; seed: number } } = {}): Promise<Verification> {
-  const doc = readDocument(dir);
-  const checks: Check[] = [];
+  const { doc: d, checks } = readReport(dir);
+  if (!d) return { dir, ok: false, checks };
   const add = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const schemaErrors = reportErrors(doc);
-  add("report.json matches reports/report.schema.json", !schemaErrors.length, schemaErrors.slice(0, 5).join("; ") || "valid");
-  if (schemaErrors.length) return { dir, ok: false, checks };
-  const d = doc as ReportDocument;
-
-  const runId = runIdOf(d.facts);
-  add("run id is the hash of the facts", runId === d.run_id, runId === d.run_id ? d.run_id : `report.json says ${d.run_id}, its facts hash to ${runId}: report.json was edited`);
   for (const [file, expected] of Object.entries(d.files)) {
     const p = path.join(dir, file);
     const actual = fs.existsSync(p) ? sha256(fs.readFileSync(p)) : "missing";
@@ -145,8 +138,23 @@ function asQuoted(trust: NonNullable<ReportFacts["trust"]>, quoted: Counterfactu
   return quoted === undefined ? rest : { ...rest, counterfactuals: (all ?? []).filter((c) => named.has(`${c.run.pipeline}\u0000${c.run.cell}\u0000${c.run.fingerprint}`)) };
 }
 
+/**
+ * A report folder's report.json with the checks that need nothing else: it matches the schema
+ * (else no document), and its run id is the hash of its facts (else it was edited).
+ */
+export function readReport(dir: string): { doc: ReportDocument | null; checks: Check[] } {
+  const doc = readDocument(dir);
+  const schemaErrors = reportErrors(doc);
+  const checks: Check[] = [{ name: "report.json matches reports/report.schema.json", ok: !schemaErrors.length, detail: schemaErrors.slice(0, 5).join("; ") || "valid" }];
+  if (schemaErrors.length) return { doc: null, checks };
+  const d = doc as ReportDocument;
+  const runId = runIdOf(d.facts);
+  checks.push({ name: "run id is the hash of the facts", ok: runId === d.run_id, detail: runId === d.run_id ? d.run_id : `report.json says ${d.run_id}, its facts hash to ${runId}: report.json was edited` });
+  return { doc: d, checks };
+}
+
 /** A report folder's report.json, parsed; the caller's mistake (exit 2) when the folder or the file is not one. */
-export function readDocument(dir: string): unknown {
+function readDocument(dir: string): unknown {
   const file = path.join(dir, "report.json");
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new InputError(`${dir} is not a report folder`);
   if (!fs.existsSync(file)) throw new InputError(`${dir} has no report.json: not a report folder`);

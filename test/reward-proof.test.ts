@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { merklePaths, merkleRoot, rootFromPath } from "../cells/graph/fingerprint.ts";
+import { merkleRoot, merkleTree, rootFromPath } from "../cells/graph/fingerprint.ts";
 import { parseProof, rewardProof, rewardProofs, verifyProof, verifyProofSet, type RewardProof } from "../cells/rewards/proof.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
@@ -19,7 +19,9 @@ describe("Merkle paths", () => {
     fc.assert(fc.property(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 40 }), fc.nat(), (names, pick) => {
       const leaves = names.map(leaf);
       const root = merkleRoot(leaves);
-      const paths = merklePaths(leaves, leaves);
+      const tree = merkleTree(leaves);
+      expect(tree.root).toBe(root);
+      const paths = tree.paths(leaves);
       leaves.forEach((l, i) => expect(rootFromPath(l, paths[i]!)).toBe(root));
       // Another leaf, a changed sibling or a flipped side leads elsewhere.
       const i = pick % leaves.length, p = paths[i]!;
@@ -30,7 +32,7 @@ describe("Merkle paths", () => {
         expect(rootFromPath(leaves[i]!, p.map((s, j) => (j === k ? { ...s, side: s.side === "left" ? "right" as const : "left" as const } : s)))).not.toBe(root);
       }
     }), { numRuns: 200, seed: 3 });
-    expect(() => merklePaths([leaf("a")], [leaf("b")])).toThrow(/is not one of the leaves/);
+    expect(() => merkleTree([leaf("a")]).paths([leaf("b")])).toThrow(/is not one of the leaves/);
   });
 });
 
@@ -145,7 +147,7 @@ describe("a recipient's proof of a closed epoch", () => {
     const edited = verify(file, "--report", folder1, "--json");
     expect(edited.status).toBe(1);
     expect((JSON.parse(edited.stdout) as { checks: { name: string; ok: boolean }[] }).checks.filter((c) => !c.ok).map((c) => c.name))
-      .toEqual(["the report was not edited", "the report pays the recipient what its lines sum to"]);
+      .toEqual(["run id is the hash of the facts", "the report pays the recipient what its lines sum to"]);
     const unrooted = verify(file);
     expect(unrooted.stdout).toContain("the root was not compared with one you hold");
     const wrong = verify(file, "--root", "a".repeat(64));

@@ -34,7 +34,6 @@ export function registerProof(program: Command): void {
       const pipeline = isPipelinePath(name) ? (await loadPipeline(name)).pipeline.name : name;
       await withWorkspace(command, async (ws) => {
         const proofs = await rewardProofs(ws, pipeline, epoch, opts.all ? "all" : [opts.recipient!]);
-        const shown = (file: string) => path.relative(process.cwd(), file) || file;
         const root = proofs[0]!.closure;
         if (!opts.all) {
           const p = proofs[0]!;
@@ -42,8 +41,8 @@ export function registerProof(program: Command): void {
           await writeFileAtomic(out, `${JSON.stringify(p)}\n`);
           console.log(`${p.recipient} in closed epoch ${epoch} of ${pipeline}: ${formatAmount(BigInt(p.total))} over ${p.lines.length} lines, ` +
             `${Object.keys(p.receipts).length} receipts; root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by})`);
-          console.log(`Wrote ${shown(out)}. The recipient checks it alone, against a report of the epoch or the root it publishes:\n` +
-            `  tracebook proof verify ${shown(out)} --report <report folder>    (or --root ${root.lines_root})`);
+          console.log(`Wrote ${shownPath(out)}. The recipient checks it alone, against a report of the epoch or the root it publishes:\n` +
+            `  tracebook proof verify ${shownPath(out)} --report <report folder>    (or --root ${root.lines_root})`);
           return;
         }
         const dir = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-proofs`));
@@ -52,7 +51,7 @@ export function registerProof(program: Command): void {
         const slugs = proofs.map((p) => slug(p.recipient));
         const files = proofs.map((p, i) => path.join(dir, `${slugs.indexOf(slugs[i]!) === slugs.lastIndexOf(slugs[i]!) ? slugs[i] : `${slugs[i]}-${sha256(p.recipient).slice(0, 8)}`}.proof.json`));
         for (const [i, p] of proofs.entries()) await writeFileAtomic(files[i]!, `${JSON.stringify(p)}\n`);
-        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shown(dir)}`);
+        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shownPath(dir)}`);
         console.log(formatTable(proofs.map((p, i) => ({ recipient: p.recipient, lines: p.lines.length, paid: formatAmount(BigInt(p.total)), file: path.basename(files[i]!) })), { maxRows: 1000 }));
         console.log(`Each recipient checks its own: tracebook proof verify <file> --report <report folder>    (or --root ${root.lines_root})`);
       });

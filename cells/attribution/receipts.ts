@@ -92,3 +92,8 @@ export function receipts(p: { influence: string; top?: number }): Cell {
 export function receiptHash(receiptJson: string): string {
   return sha256(`${RECEIPT_FORMAT}\n${canonicalJson(JSON.parse(receiptJson))}`);
 }
+
+/** The contributors a receipt gives a positive share: the only ones its fee may pay as contributors. Read defensively: the receipt may come from a file. */
+export function sharedContributors(body: { contributor_shares?: { contributor?: string; share?: number | null }[] }): Set<string> {
+  return new Set((body.contributor_shares ?? []).filter((s) => (s.share ?? 0) > 0 && s.contributor !== undefined).map((s) => s.contributor!));
+}

@@ -53,7 +53,7 @@ export function fingerprint(parts: FingerprintParts): string {
 
 /**
  * Merkle root over leaf hashes (hex), sorted so the root names a set, not an order. Pairs are
- * hashed left‖right; an odd node is carried up unchanged. A path (merklePaths) shows that one
+ * hashed left‖right; an odd node is carried up unchanged. A path (merkleTree) shows that one
  * leaf is in the set without revealing the others.
  */
 export function merkleRoot(leaves: string[]): string {
@@ -64,22 +64,29 @@ export function merkleRoot(leaves: string[]): string {
 /** One step of a Merkle path: the sibling's hash, and on which side of the running hash it goes. */
 export interface MerkleStep { side: "left" | "right"; hash: string }
 
-/** The path of each wanted leaf to merkleRoot(leaves), from one pass over the tree; every wanted leaf must be a leaf. */
-export function merklePaths(leaves: string[], wanted: readonly string[]): MerkleStep[][] {
+/**
+ * The tree over `leaves`, built once: its root (merkleRoot's) and the path of any of its leaves
+ * to that root, so a proof of many leaves costs one tree, not one per leaf.
+ */
+export function merkleTree(leaves: string[]): { root: string; paths(wanted: readonly string[]): MerkleStep[][] } {
+  if (leaves.length === 0) return { root: merkleRoot(leaves), paths: (wanted) => wanted.map((leaf) => { throw new Error(`merkleTree: ${leaf} is not one of the leaves`); }) };
   const levels = merkleLevels(leaves);
   const index = new Map<string, number>();
   levels[0]!.forEach((b, i) => { if (!index.has(b.toString("hex"))) index.set(b.toString("hex"), i); });
-  return wanted.map((leaf) => {
-    let i = index.get(leaf.toLowerCase());
-    if (i === undefined) throw new Error(`merklePaths: ${leaf} is not one of the leaves`);
-    const path: MerkleStep[] = [];
-    for (const level of levels.slice(0, -1)) {
-      const sibling = i ^ 1;
-      if (sibling < level.length) path.push({ side: sibling < i ? "left" : "right", hash: level[sibling]!.toString("hex") });
-      i >>= 1; // a node without a sibling is carried up to the same place
-    }
-    return path;
-  });
+  return {
+    root: levels.at(-1)![0]!.toString("hex"),
+    paths: (wanted) => wanted.map((leaf) => {
+      let i = index.get(leaf.toLowerCase());
+      if (i === undefined) throw new Error(`merkleTree: ${leaf} is not one of the leaves`);
+      const path: MerkleStep[] = [];
+      for (const level of levels.slice(0, -1)) {
+        const sibling = i ^ 1;
+        if (sibling < level.length) path.push({ side: sibling < i ? "left" : "right", hash: level[sibling]!.toString("hex") });
+        i >>= 1; // a node without a sibling is carried up to the same place
+      }
+      return path;
+    }),
+  };
 }
 
 /** The root a leaf and its path lead to: what the holder of one leaf compares with a root published elsewhere. */

@@ -45,8 +45,13 @@ export function checkOptions(factory: string, schema: z.ZodType, given: unknown)
   throw new PipelineError(`${factory}: ${problems.join("; ")}${more > 0 ? `; and ${more} more` : ""}`);
 }
 
+/** Where a zod issue is, as a reader writes it: `lines[0].path[1].side` ("" at the top). */
+export function issuePath(issue: z.core.$ZodIssue): string {
+  return issue.path.reduce<string>((s, k) => (typeof k === "number" ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), "");
+}
+
 function describe(issue: z.core.$ZodIssue): string {
-  const where = issue.path.reduce<string>((s, k) => (typeof k === "number" ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), "");
+  const where = issuePath(issue);
   const at = (text: string) => (where ? `${where} ${text}` : text);
   if (issue.code === "unrecognized_keys") return where ? `${where}: ${issue.message}` : issue.message;
   if (issue.code === "invalid_type") {

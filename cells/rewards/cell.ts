@@ -54,10 +54,10 @@ interface Line extends Part { epoch: string; inference: string; receipt: string 
  * reputation records of penalised contributors (per epoch and model: penalties.ts), in one
  * transaction, replacing what an earlier run of this cell wrote for the same inferences (so a
  * replay leaves totals unchanged); only the inferences whose lines would come out differently are
- * split again (reuse.ts), so settling one more costs about one inference. Lines an earlier run settled for inferences this run does not
- * split — executed by a model since retrained (a curator's rejection, new data), which the usage
- * table marks `settled_earlier` — stay, and stay in the epoch's statement: a paid fee stays paid
- * as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
+ * split again (reuse.ts), so settling one more costs about one inference. Lines an earlier run
+ * settled for inferences this run does not split — executed by a model since retrained (a
+ * curator's rejection, new data), which the usage table marks `settled_earlier` — stay, and stay
+ * in the epoch's statement: a paid fee stays paid as its receipt said. Inferences of a closed epoch (closures.ts) are not split again: its
  * lines, statement and penalties stay as they were closed. The cell's table is the statement,
  * including models that were never executed (zero, and why).
  */
@@ -83,8 +83,8 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       // Read first: an approval recorded while this run splits is the next run's to read.
       const approvals = await approvalsSeq(ctx.ws);
       // A usage table from before the ledger kept settled inferences (or a workload's own) has no such column: none is.
-      const kept = (await columnsOf(ctx.ws, rel(p.usage))).includes("settled_earlier") ? "coalesce(settled_earlier, false)" : "false";
-      const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch, ${kept} as settled_earlier from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
+      const earlierColumn = (await columnsOf(ctx.ws, rel(p.usage))).includes("settled_earlier") ? "coalesce(settled_earlier, false)" : "false";
+      const all = (await ctx.ws.rows<UsageRow>(`select id, model_id, fee::varchar as fee, epoch, ${earlierColumn} as settled_earlier from ${rel(p.usage)} order by id`)).map((u) => ({ ...u, fee: BigInt(u.fee) }));
       // A closed epoch's settlement is final (closures.ts): its lines, statement and penalties stay as closed.
       const closures = await closedEpochs(ctx.ws, ctx.pipeline);
       const open = all.filter((u) => !closures.has(u.epoch));

@@ -29,10 +29,19 @@ export function closureLeaf(l: { policy: string; inference_id: string; receipt_h
   return sha256(canonicalJson([l.policy, l.inference_id, l.receipt_hash, l.recipient, l.role, l.amount.toString(), l.reason]));
 }
 
+/** A reward line as a closure hashes it (amount in integer base units). */
+export interface EpochLine { policy: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string }
+
+/** The reward lines of a pipeline's epoch as they are now, each recipient's together, largest first. */
+export async function epochLineRows(ws: Workspace, pipeline: string, epoch: string): Promise<EpochLine[]> {
+  return ws.rows<EpochLine>(
+    `select policy, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where pipeline = ? and epoch = ?
+     order by recipient, rewards.amount desc, inference_id, role, policy`, [pipeline, epoch]);
+}
+
 /** The reward lines of a pipeline's epoch as they are now: their count and Merkle root. */
 export async function epochLines(ws: Workspace, pipeline: string, epoch: string): Promise<{ lines: number; root: string }> {
-  const rows = await ws.rows<{ policy: string; inference_id: string; receipt_hash: string; recipient: string; role: string; amount: string; reason: string }>(
-    "select policy, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where pipeline = ? and epoch = ?", [pipeline, epoch]);
+  const rows = await epochLineRows(ws, pipeline, epoch);
   return { lines: rows.length, root: merkleRoot(rows.map(closureLeaf)) };
 }
 

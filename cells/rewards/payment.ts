@@ -2,7 +2,7 @@ import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { formatAmount } from "./amounts.ts";
 import { NOT_ATTRIBUTED, catchUpReceipts } from "./archive.ts";
-import { receiptHash } from "../attribution/receipts.ts";
+import { receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
@@ -57,7 +57,7 @@ export async function checkPayment(ws: Workspace, ref: string, o: { recompute?: 
       add("the receipt's hash recomputes from its JSON", again === hashes[0], again === hashes[0] ? "sha256 of the canonical JSON matches" : `recomputed ${again}`);
       const names = body.query === inference.id && body.model?.id === inference.model_id;
       add("the receipt names this inference and the model that executed it", names, names ? `model ${inference.model_id.slice(0, 12)}` : `it names inference ${body.query} and model ${body.model?.id}`);
-      const shared = new Set(body.contributor_shares.filter((s) => s.share > 0).map((s) => s.contributor));
+      const shared = sharedContributors(body);
       const strays = lines.filter((l) => l.role === "contributor" && !shared.has(l.recipient)).map((l) => l.recipient);
       add("every contributor paid has a positive share in the receipt", !strays.length, strays.length ? `not in it: ${strays.join(", ")}` : `${lines.filter((l) => l.role === "contributor").length} contributors paid`);
       if (o.recompute) add(...(await recomputed(ws, inference, body)));

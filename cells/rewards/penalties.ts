@@ -98,10 +98,11 @@ export async function judgePenalties(
     out.set(k, scope);
     scope.inferences++;
   }
-  const frozen = [...out.values()].filter((s) => settledBefore.has(penaltyKey(s.epoch, s.model)));
-  const decided = frozen.length ? await decidedScopes(ws, pipeline, frozen) : new Map<string, Set<string>>();
+  // A scope with lines settled for inferences not in this run keeps what a run decided for it; one
+  // settled before scopes were recorded is judged now, over this run's inferences.
+  const judged = [...out.keys()].some((k) => settledBefore.has(k)) ? await judgedScopes(ws, pipeline) : new Map<string, Set<string>>();
   for (const [k, s] of out) {
-    const kept = decided.get(k);
+    const kept = settledBefore.has(k) ? judged.get(k) : undefined;
     if (kept) {
       Object.assign(s, { excluded: kept, decided: true });
       continue;
@@ -113,14 +114,21 @@ export async function judgePenalties(
   return out;
 }
 
-/** Of these scopes, those a run recorded as decided, with the contributors it penalised. */
-async function decidedScopes(ws: Workspace, pipeline: string, scopes: readonly PenaltyScope[]): Promise<Map<string, Set<string>>> {
+/**
+ * Every scope of the pipeline a run judged (penalty_scopes), with the contributors it penalised:
+ * what the lines of the scope's inferences were split under. One query, whatever the number of
+ * scopes.
+ */
+export async function judgedScopes(ws: Workspace, pipeline: string): Promise<Map<string, Set<string>>> {
+  const rows = await ws.rows<{ epoch: string; model_id: string; contributor: string | null }>(
+    `select s.epoch, s.model_id, r.contributor from penalty_scopes s
+     left join reputation r on r.pipeline = s.pipeline and r.epoch = s.epoch and r.model_id = s.model_id where s.pipeline = ?`, [pipeline]);
   const out = new Map<string, Set<string>>();
-  for (const s of scopes) {
-    const [row] = await ws.rows("select 1 from penalty_scopes where pipeline = ? and epoch = ? and model_id = ?", [pipeline, s.epoch, s.model]);
-    if (!row) continue; // settled before scopes were recorded: judged now, over this run's inferences
-    const penalised = await ws.rows<{ contributor: string }>("select contributor from reputation where pipeline = ? and epoch = ? and model_id = ?", [pipeline, s.epoch, s.model]);
-    out.set(penaltyKey(s.epoch, s.model), new Set(penalised.map((r) => r.contributor)));
+  for (const r of rows) {
+    const k = penaltyKey(r.epoch, r.model_id);
+    const penalised = out.get(k) ?? new Set<string>();
+    out.set(k, penalised);
+    if (r.contributor !== null) penalised.add(r.contributor);
   }
   return out;
 }

@@ -1,29 +1,27 @@
+import { z } from "zod";
 import type { Workspace } from "../store/workspace.ts";
+import { issuePath } from "../graph/options.ts";
 import { InputError } from "../datanet/errors.ts";
-import { merklePaths, merkleRoot, rootFromPath, type MerkleStep } from "../graph/fingerprint.ts";
-import { receiptHash } from "../attribution/receipts.ts";
+import { merkleTree, rootFromPath, type MerkleStep } from "../graph/fingerprint.ts";
+import { receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { stageRows } from "../store/stage.ts";
 import { nowUtc } from "../store/workspace.ts";
-import { closedEpochs, closureLeaf } from "./closures.ts";
+import { closedEpochs, closureLeaf, epochLineRows, type EpochLine } from "./closures.ts";
 import { catchUpReceipts, NOT_ATTRIBUTED } from "./archive.ts";
 import { formatAmount } from "./amounts.ts";
 
 export const PROOF_FORMAT = "tracebook.proof/1";
 
 /** One reward line as the closure hashed it, with its path to the closure's root. */
-export interface ProofLine {
-  policy: string; inference_id: string; receipt_hash: string; recipient: string; role: string;
-  /** Integer base units. */
-  amount: string;
-  reason: string;
+export interface ProofLine extends EpochLine {
   path: MerkleStep[];
 }
 
 /**
  * What one recipient was paid in a closed epoch, in a form it can check alone: its reward lines,
  * each with its Merkle path to the root the epoch was closed with, and the attribution receipts
- * its contributor and validator lines cite. No other recipient's line is in it; the root is the one the attribution report and
- * `tracebook rewards` publish.
+ * its contributor and validator lines cite. No other recipient's line is in it; the root is the
+ * one the attribution report and `tracebook rewards` publish.
  */
 export interface RewardProof {
   format: typeof PROOF_FORMAT;
@@ -58,20 +56,20 @@ export async function rewardProofs(ws: Workspace, pipeline: string, epoch: strin
     throw new InputError(`epoch ${epoch} of pipeline ${pipeline} is not closed: its lines can still change, so there is nothing final to prove ` +
       `(close it with \`tracebook rewards ${pipeline} --epoch ${epoch} --close\`)`);
   }
-  const rows = await ws.rows<Omit<ProofLine, "path">>(
-    `select policy, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where pipeline = ? and epoch = ?`, [pipeline, epoch]);
+  const rows = await epochLineRows(ws, pipeline, epoch);
   const leaves = rows.map(closureLeaf);
-  const root = merkleRoot(leaves);
-  if (root !== closure.lines_root || rows.length !== closure.lines) {
+  const tree = merkleTree(leaves);
+  if (tree.root !== closure.lines_root || rows.length !== closure.lines) {
     throw new Error(`the reward lines of epoch ${epoch} of pipeline ${pipeline} no longer hash to the root it was closed with ` +
-      `(${closure.lines} lines, root ${closure.lines_root.slice(0, 16)}…; now ${rows.length}, ${root.slice(0, 16)}…): no proof can hold`);
+      `(${closure.lines} lines, root ${closure.lines_root.slice(0, 16)}…; now ${rows.length}, ${tree.root.slice(0, 16)}…): no proof can hold`);
   }
-  const byRecipient = new Map<string, Omit<ProofLine, "path">[]>();
-  for (const r of rows) {
+  // Each recipient's lines, largest first (the rows' order): indices into rows and leaves.
+  const byRecipient = new Map<string, number[]>();
+  rows.forEach((r, i) => {
     const list = byRecipient.get(r.recipient);
-    if (list) list.push(r);
-    else byRecipient.set(r.recipient, [r]);
-  }
+    if (list) list.push(i);
+    else byRecipient.set(r.recipient, [i]);
+  });
   const names = recipients === "all" ? [...byRecipient.keys()].sort() : [...recipients];
   for (const name of names) {
     if (!byRecipient.has(name)) {
@@ -79,26 +77,22 @@ export async function rewardProofs(ws: Workspace, pipeline: string, epoch: strin
         `(\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
     }
   }
-  // Largest first, then by inference and role: the order a reader expects and a diff can rely on.
-  const order = (a: Omit<ProofLine, "path">, b: Omit<ProofLine, "path">) => (BigInt(b.amount) > BigInt(a.amount) ? 1 : BigInt(b.amount) < BigInt(a.amount) ? -1
-    : a.inference_id < b.inference_id ? -1 : a.inference_id > b.inference_id ? 1 : a.role < b.role ? -1 : a.role > b.role ? 1 : 0);
-  const wanted = names.map((n) => byRecipient.get(n)!.sort(order));
-  const paths = merklePaths(leaves, wanted.flat().map(closureLeaf));
   // Lines settled before the archive existed cite receipts still only in receipts outputs on disk.
   await catchUpReceipts(ws, nowUtc());
-  const cited = [...new Set(wanted.flat().filter(citesContent).map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
+  const cited = [...new Set(names.flatMap((n) => byRecipient.get(n)!.map((i) => rows[i]!)).filter(citesContent).map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
   await stageRows(ws, "__tracebook_proof_receipts", [["hash", "VARCHAR"]], cited.map((h) => [h]));
   const archived = new Map((await ws.rows<{ receipt_hash: string; receipt: string }>(
     "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select hash from __tracebook_proof_receipts)")).map((r) => [r.receipt_hash, r.receipt]));
-  let at = 0;
-  return names.map((recipient, i) => {
-    const mine = wanted[i]!;
-    const receipts = [...new Set(mine.filter(citesContent).map((l) => l.receipt_hash))].filter((h) => archived.has(h)).sort();
+  return names.map((recipient) => {
+    const mine = byRecipient.get(recipient)!;
+    const paths = tree.paths(mine.map((i) => leaves[i]!));
+    const lines = mine.map((i, k) => ({ ...rows[i]!, path: paths[k]! }));
+    const receipts = [...new Set(lines.filter(citesContent).map((l) => l.receipt_hash))].filter((h) => archived.has(h)).sort();
     return {
       format: PROOF_FORMAT, pipeline, epoch, recipient,
       closure: { closed_at: closure.closed_at, closed_by: closure.closed_by, inferences: closure.inferences, fees: closure.fees.toString(), lines: closure.lines, lines_root: closure.lines_root },
-      total: mine.reduce((s, l) => s + BigInt(l.amount), 0n).toString(),
-      lines: mine.map((l) => ({ ...l, path: paths[at++]! })),
+      total: lines.reduce((s, l) => s + BigInt(l.amount), 0n).toString(),
+      lines,
       receipts: Object.fromEntries(receipts.map((h) => [h, archived.get(h)!])),
     };
   });
@@ -121,8 +115,7 @@ export interface ProofCheck { name: string; ok: boolean; detail: string }
  * root (and that root is `root`, the one published, when given), every line is the recipient's,
  * the total is their sum, the receipt of every contributor and validator line is there and hashes
  * to what the line cites and names its inference, and a contributor's receipts give it a positive
- * share. No workspace: a
- * contributor checks what it was paid on its own machine.
+ * share. No workspace: a contributor checks what it was paid on its own machine.
  */
 export function verifyProof(proof: RewardProof, o: {
   root?: string;
@@ -136,7 +129,7 @@ export function verifyProof(proof: RewardProof, o: {
     name: "lines lead to the closure's root", ok: off.length === 0,
     detail: off.length
       ? `${off.length} of ${proof.lines.length} lines do not (first: ${describe(off[0]!)})`
-      : `${proof.lines.length} line${proof.lines.length === 1 ? "" : "s"}, each hashed with its path of ${proof.lines.map((l) => l.path.length).sort((a, b) => b - a)[0]} steps at most, give root ${root.slice(0, 16)}… of ${proof.closure.lines} lines closed at ${proof.closure.closed_at} by ${proof.closure.closed_by}`,
+      : `${proof.lines.length} line${proof.lines.length === 1 ? "" : "s"}, each hashed with its path of ${proof.lines.reduce((m, l) => Math.max(m, l.path.length), 0)} steps at most, give root ${root.slice(0, 16)}… of ${proof.closure.lines} lines closed at ${proof.closure.closed_at} by ${proof.closure.closed_by}`,
   });
   if (o.root !== undefined) {
     const same = o.root.toLowerCase() === root;
@@ -188,7 +181,7 @@ export function verifyProof(proof: RewardProof, o: {
     });
   }
   const contributorLines = proof.lines.filter((l) => l.role === "contributor" && bodies.has(l.receipt_hash));
-  const unshared = contributorLines.filter((l) => !(bodies.get(l.receipt_hash)!.contributor_shares ?? []).some((s) => s.contributor === proof.recipient && (s.share ?? 0) > 0));
+  const unshared = contributorLines.filter((l) => !sharedContributors(bodies.get(l.receipt_hash)!).has(proof.recipient));
   if (contributorLines.length) {
     checks.push({
       name: "a contributor is paid only where its receipt gives it a share", ok: unshared.length === 0,
@@ -245,49 +238,42 @@ function describe(l: ProofLine): string {
   return `inference ${l.inference_id}, ${l.role} ${l.recipient}, ${formatAmount(BigInt(l.amount))}`;
 }
 
+const text = z.string({ error: "must be a string" });
+const units = z.string({ error: "must be a whole number of base units, as a string" }).regex(/^\d+$/, { error: "must be a whole number of base units, as a string" });
+const sha = z.string({ error: "must be a sha256 (64 hex characters)" }).regex(/^[0-9a-f]{64}$/i, { error: "must be a sha256 (64 hex characters)" }).transform((h) => h.toLowerCase());
+const count = z.number({ error: "must be a number" });
+const object = { error: "must be an object" };
+
+/**
+ * A proof file's shape. Fields are checked in this order and the first wrong one is reported, so
+ * the lines (what a proof is for) come before the names around them.
+ */
+const proofSchema = z.object({
+  format: z.literal(PROOF_FORMAT, { error: (issue) => `must be "${PROOF_FORMAT}" (got ${JSON.stringify(issue.input ?? null)})` }),
+  lines: z.array(z.object({
+    policy: text, inference_id: text, receipt_hash: text, recipient: text, role: text, amount: units, reason: text,
+    path: z.array(z.object({ side: z.enum(["left", "right"], { error: 'must be "left" or "right"' }), hash: sha }, object), { error: "must be a list" }),
+  }, object), { error: "must be a non-empty list" }).min(1, { error: "must be a non-empty list" }),
+  receipts: z.record(z.string(), text, object),
+  closure: z.object({ closed_at: text, closed_by: text, inferences: count, fees: units, lines: count, lines_root: sha }, object),
+  pipeline: text, epoch: text, recipient: text, total: units,
+}, object);
+
 /**
  * A proof read from a file, its shape checked field by field: a malformed proof is the caller's
  * mistake and the error names the file and the field, before anything is verified.
  */
-export function parseProof(text: string, file: string): RewardProof {
+export function parseProof(json: string, file: string): RewardProof {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    raw = JSON.parse(json);
   } catch (err) {
     throw new InputError(`not JSON (${(err as Error).message})`, { file });
   }
-  const fail = (field: string, what: string): never => { throw new InputError(what, { file, field }); };
-  const obj = (v: unknown, field: string) => (typeof v === "object" && v !== null && !Array.isArray(v) ? v as Record<string, unknown> : fail(field, "must be an object"));
-  const str = (v: unknown, field: string) => (typeof v === "string" ? v : fail(field, "must be a string"));
-  const units = (v: unknown, field: string) => (typeof v === "string" && /^\d+$/.test(v) ? v : fail(field, "must be a whole number of base units, as a string"));
-  const hex = (v: unknown, field: string) => (typeof v === "string" && /^[0-9a-f]{64}$/i.test(v) ? v.toLowerCase() : fail(field, "must be a sha256 (64 hex characters)"));
-  const p = obj(raw, "(top)");
-  if (p.format !== PROOF_FORMAT) fail("format", `must be "${PROOF_FORMAT}" (got ${JSON.stringify(p.format ?? null)})`);
-  const c = obj(p.closure, "closure");
-  if (!Array.isArray(p.lines) || !p.lines.length) fail("lines", "must be a non-empty list");
-  const lines = (p.lines as unknown[]).map((v, i) => {
-    const l = obj(v, `lines[${i}]`);
-    if (!Array.isArray(l.path)) fail(`lines[${i}].path`, "must be a list");
-    return {
-      policy: str(l.policy, `lines[${i}].policy`), inference_id: str(l.inference_id, `lines[${i}].inference_id`), receipt_hash: str(l.receipt_hash, `lines[${i}].receipt_hash`),
-      recipient: str(l.recipient, `lines[${i}].recipient`), role: str(l.role, `lines[${i}].role`), amount: units(l.amount, `lines[${i}].amount`), reason: str(l.reason, `lines[${i}].reason`),
-      path: (l.path as unknown[]).map((s, k) => {
-        const step = obj(s, `lines[${i}].path[${k}]`);
-        if (step.side !== "left" && step.side !== "right") fail(`lines[${i}].path[${k}].side`, `must be "left" or "right"`);
-        return { side: step.side as "left" | "right", hash: hex(step.hash, `lines[${i}].path[${k}].hash`) };
-      }),
-    };
-  });
-  const receipts = obj(p.receipts, "receipts");
-  for (const [k, v] of Object.entries(receipts)) str(v, `receipts.${k}`);
-  return {
-    format: PROOF_FORMAT, pipeline: str(p.pipeline, "pipeline"), epoch: str(p.epoch, "epoch"), recipient: str(p.recipient, "recipient"),
-    closure: {
-      closed_at: str(c.closed_at, "closure.closed_at"), closed_by: str(c.closed_by, "closure.closed_by"),
-      inferences: typeof c.inferences === "number" ? c.inferences : fail("closure.inferences", "must be a number"),
-      fees: units(c.fees, "closure.fees"), lines: typeof c.lines === "number" ? c.lines : fail("closure.lines", "must be a number"),
-      lines_root: hex(c.lines_root, "closure.lines_root"),
-    },
-    total: units(p.total, "total"), lines, receipts: receipts as Record<string, string>,
-  };
+  const parsed = proofSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new InputError(issue.message, { file, field: issuePath(issue) || "(top)" });
+  }
+  return parsed.data;
 }

@@ -2,7 +2,7 @@ import type { CellContext } from "../graph/cell.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
-import type { Penalties } from "./penalties.ts";
+import { judgedScopes, type Penalties } from "./penalties.ts";
 
 /**
  * What a split reads besides the inference, its receipt, approvals and penalties: the code
@@ -57,13 +57,11 @@ export async function keptSplits(
   // Contributors whose penalty in a scope moved since the run that wrote the lines: the records
   // hold what that run decided (a scope decided earlier and kept cannot move).
   const moved: unknown[][] = [];
-  for (const s of q.penalties.values()) {
-    if (s.decided) continue;
+  const judged = await judgedScopes(ctx.ws, ctx.pipeline);
+  for (const [k, s] of q.penalties) {
+    const before = judged.get(k);
     // A scope no run judged yet holds no inference with lines: nothing of it to keep.
-    const [judged] = await ctx.ws.rows("select 1 from penalty_scopes where pipeline = ? and epoch = ? and model_id = ?", [ctx.pipeline, s.epoch, s.model]);
-    if (!judged) continue;
-    const before = new Set((await ctx.ws.rows<{ contributor: string }>(
-      "select contributor from reputation where pipeline = ? and epoch = ? and model_id = ?", [ctx.pipeline, s.epoch, s.model])).map((r) => r.contributor));
+    if (s.decided || !before) continue;
     for (const c of s.excluded) if (!before.has(c)) moved.push([s.epoch, s.model, c]);
     for (const c of before) if (!s.excluded.has(c)) moved.push([s.epoch, s.model, c]);
   }
