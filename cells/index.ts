@@ -80,6 +80,9 @@ export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradien
 export { Explainer } from "./attribution/explain.ts";
 export type { ExplainSource, ExplainOptions, ExplainAnswer, Explanation, ExplainedContribution, ExplainedGroup } from "./attribution/explain.ts";
 export { explainSource, cellsAsRun, chooseTracin, contributionsToExplain } from "./attribution/source.ts";
+export { PortableExplainerEngine } from "./attribution/portable.ts";
+export type { PortableExplainer, PortableExplainOptions } from "./attribution/portable.ts";
+export { encodePortable, decodePortable } from "./attribution/portable-file.ts";
 export type { ContributionToExplain, CellKinds } from "./attribution/source.ts";
 export { recomputeReceipts, explainThrough } from "./attribution/recompute.ts";
 export { lineageTrain } from "./attribution/lineage.ts";

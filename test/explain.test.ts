@@ -10,6 +10,8 @@ import { Explainer, type Explanation } from "../cells/attribution/explain.ts";
 import { cellsAsRun, explainSource } from "../cells/attribution/source.ts";
 import { recomputeReceipts } from "../cells/attribution/recompute.ts";
 import { DUPLICATE_CONTENT } from "../cells/attribution/duplicate.ts";
+import { PortableExplainerEngine } from "../cells/attribution/portable.ts";
+import { decodePortable, encodePortable } from "../cells/attribution/portable-file.ts";
 import { separableDatanet } from "./helpers/datanets.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
 
@@ -113,6 +115,38 @@ describe("explaining an input nobody has paid for", () => {
       expect(e.proponents.length).toBeLessThanOrEqual(4);
       expectSame(e, rows.filter((r) => r.query === usage[j]!.id));
     });
+  });
+
+  it("travels: the portable explainer a static site ships says what the explainer says, through its file", async () => {
+    for (const [cell, top] of [["influence", 5], ["influence_last", 4]] as const) {
+      const explainer = await load(cell);
+      const portable = new PortableExplainerEngine(decodePortable(encodePortable(explainer.portable()), `${cell}.bin`));
+      const inputs = [...usage.slice(0, 5).map((u) => ({ text: u.text })), { text: "winner casino discount offer meeting notes" }];
+      for (const as of [undefined, "ham"]) {
+        const want = await explainer.explain(inputs, { as });
+        const got = portable.explain(inputs, { as });
+        const { seconds: _s, engine: _e, explanations: wantE, ...wantMeta } = want;
+        const { seconds: _s2, engine, explanations: gotE, ...gotMeta } = got;
+        expect(gotMeta).toEqual(wantMeta);
+        expect(engine).toBe("portable explainer, TypeScript float64");
+        gotE.forEach((e, j) => {
+          const w = wantE[j]!;
+          expect([e.prediction, e.target]).toEqual([w.prediction, w.target]);
+          e.probabilities.forEach((c, k) => expect(c.p).toBeCloseTo(w.probabilities[k]!.p, 5));
+          expect(e.proponents.length).toBeLessThanOrEqual(top);
+          // Float64 here, float32 there: the same rows in the same order, scores to 1e-4 of the largest.
+          const scale = Math.max(...[...w.proponents, ...w.opponents].map((c) => Math.abs(c.score)));
+          for (const [mine, theirs] of [[e.proponents, w.proponents], [e.opponents, w.opponents]] as const) {
+            expect(mine.map(({ score: _, ...c }) => c)).toEqual(theirs.map(({ score: _, ...c }) => c));
+            mine.forEach((c, i) => expect(Math.abs(c.score - theirs[i]!.score)).toBeLessThanOrEqual(1e-4 * scale));
+          }
+          for (const [mine, theirs] of [[e.contributors, w.contributors], [e.datanets, w.datanets]] as const) {
+            expect(mine.map((g) => g.name)).toEqual(theirs.map((g) => g.name));
+            mine.forEach((g, i) => expect(g.share ?? -1).toBeCloseTo(theirs[i]!.share ?? -1, 4));
+          }
+        });
+      }
+    }
   });
 
   it("traces another label when asked, and refuses what it cannot explain", async () => {

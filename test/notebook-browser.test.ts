@@ -10,6 +10,10 @@ import type { Workspace } from "../cells/store/workspace.ts";
 import { DEFAULT_NOTEBOOKS, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
+import { shipExplainer } from "../cells/notebooks/ship-explainer.ts";
+import { NotebookData } from "../cells/notebooks/data.ts";
+import type { Catalog } from "../cells/notebooks/wire.ts";
+import { tableFromIPC } from "apache-arrow";
 import { preview } from "vite";
 import { notebookWorkspace } from "./helpers/notebook-workspace.ts";
 import { holdWorkspace, openWorkspaceRetrying, outputOf, tempDir } from "./helpers/workspace.ts";
@@ -599,7 +603,39 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.locator("#history").waitFor({ timeout: 60_000 });
       expect(await page.locator("#history").textContent()).toMatch(/^Read-only: a static build cannot read the model store/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+      // Explain an input runs in the page (a worker), on the portable explainer the build shipped:
+      // an executed inference's message is explained as the pipeline's tracin cell traced it.
+      const shipped = JSON.parse(fs.readFileSync(path.join(outDir, "_tracebook", "catalog", "nbtest.json"), "utf8")) as Catalog;
+      expect(shipped.explainer).toMatchObject({ file: "nbtest.bin", influence: "influence", model_id: expect.stringMatching(/^[0-9a-f]{64}$/), train_rows: expect.any(Number) });
+      expect(built.explainers).toEqual([expect.stringMatching(/^nbtest: influence, \d+ training rows \(\d+\.\d MiB\)$/)]);
+      const shippedRows = (cell: string) => tableFromIPC(fs.readFileSync(path.join(outDir, "_tracebook", "data", "nbtest", `${cell}.arrow`))).toArray()
+        .map((r) => r.toJSON() as Record<string, unknown>);
+      const model = (shipped.explainer as { model_id: string }).model_id;
+      const query = String(shippedRows("usage").find((u) => u.model_id === model)!.id);
+      const cellTop = shippedRows("influence").filter((r) => r.query === query && r.level === "contribution" && Number(r.rank) > 0)
+        .sort((a, b) => Number(a.rank) - Number(b.rank)).map((r) => String(r.key).slice(0, 12));
+      expect(cellTop.length).toBeGreaterThan(0);
+      await page.goto(`${url}explain-an-input.html?pipeline=nbtest#from=${query}`);
+      const shown = () => page.locator("#explain-proponents li .tb-meta code").allTextContents();
+      await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
+      expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/TracIn exact over checkpoints 1, 2 of model [0-9a-f]{12}, \d+ training contributions, .* \(portable explainer, TypeScript float64\)/);
+      expect(await page.textContent("#explain-same-model")).toMatch(new RegExp(`Unedited, inference ${query.slice(0, 12)} is explained exactly as the pipeline traced it`));
+      // An edit is explained too, and says what it moved.
+      await page.fill("textarea", `${await page.inputValue("textarea")} winner casino discount offer pills`);
+      await page.click("button:has-text('Explain')");
+      await expect.poll(async () => ((await page.textContent("#explain-moved").catch(() => null)) ?? "").replace(/\s+/g, " "), { timeout: 60_000 })
+        .toMatch(/What the edit moved \(against the unedited inference\): the prediction (holds|flips)/);
+      expect(await page.locator("#explain-error, .tb-error").allTextContents()).toEqual([]);
+      await page.screenshot({ path: path.join(SCREENS, "explain-an-input-static.png"), fullPage: true });
       expect(consoleErrors.slice(errors)).toEqual([]);
+      // An explainer larger than a page should download is not shipped; the site says why.
+      const data = new NotebookData({ home });
+      try {
+        expect(await shipExplainer(data, "nbtest", tempDir("tb-nb-explainer-"), 1000))
+          .toEqual({ missing: expect.stringMatching(/^the explainer of nbtest would be \d+\.\d MiB \(\d+ training rows\), more than a page should download \(0\.0 MiB\): run `tracebook dev`/) });
+      } finally {
+        data.close();
+      }
     } finally {
       await new Promise<void>((resolve) => site.httpServer.close(() => resolve()));
     }

@@ -65,6 +65,8 @@ export function registerDev(program: Command): void {
       const result = await buildNotebooks({ home, outDir, pipelines: opts.pipeline, notebooksDir: opts.notebooks ? path.resolve(opts.notebooks) : undefined });
       console.log(`Wrote ${result.pages.length} notebook page${result.pages.length === 1 ? "" : "s"} and ${result.tables.length} table${result.tables.length === 1 ? "" : "s"} (${(result.bytes / 2 ** 20).toFixed(1)} MiB) to ${result.outDir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       for (const t of result.tables) console.log(`  ${t}`);
+      if (result.explainers.length) console.log("Explain an input runs in the page, with the portable explainer of:");
+      for (const e of result.explainers) console.log(`  ${e}`);
       console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);
     });
 }

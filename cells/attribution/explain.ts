@@ -8,6 +8,10 @@ import { loadAttribution, pickCheckpoints, snippets, type TracinParams } from ".
 import { creditOf, rankGroups, type Credit } from "./credit.ts";
 import { tracin, type TracinCheckpoint } from "./tracin.ts";
 import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
+import { Rng } from "../compute/random.ts";
+import { factorShapes } from "./portable-model.ts";
+import type { PortableExplainer } from "./portable.ts";
+import type { TracinModel } from "./factors.ts";
 
 /** The tracin cell an explanation mirrors: its settings, the model it traces and the rows that trained it. */
 export interface ExplainSource {
@@ -22,6 +26,22 @@ export interface ExplainSource {
 }
 
 export type { ExplainAnswer, ExplainedContribution, ExplainedGroup, Explanation } from "./answer.ts";
+
+/**
+ * The Gaussian matrices tracin.ts's `project` draws in projection mode, for every factor side
+ * wider than the projection, by `checkpoint:factor:side`: a portable explainer carries them.
+ */
+export function projectionMatrices(model: TracinModel, checkpoints: readonly { index: number }[], p: { dim: number; seed: number }): Record<string, Float32Array> {
+  const out: Record<string, Float32Array> = {};
+  for (const c of checkpoints) {
+    for (const f of factorShapes(model, "all")) {
+      for (const [side, d] of [["a", f.aWidth + (f.bias ? 1 : 0)], ["b", f.bWidth]] as const) {
+        if (d > p.dim) out[`${c.index}:${f.name}:${side}`] = Rng.derive(p.seed, `projection:${c.index}:${f.name}:${side}`).normals(d * p.dim, 1 / Math.sqrt(p.dim));
+      }
+    }
+  }
+  return out;
+}
 
 type Loaded = Awaited<ReturnType<typeof loadAttribution>>;
 
@@ -60,6 +80,42 @@ export class Explainer {
   get reads(): { classes: readonly string[]; features: number | null } {
     const { featurizer, spec } = this.loaded.manifest;
     return { classes: spec.classes, features: featurizer!.kind === "features" ? featurizer!.size : null };
+  }
+
+  /**
+   * Everything this explainer holds, as plain data a page can explain with (portable.ts): the
+   * same model, checkpoints, training rows, credit and texts.
+   */
+  portable(): PortableExplainer {
+    const { manifest, model, final, trainSet } = this.loaded;
+    const { params } = this.source;
+    const mode = params.mode ?? "exact";
+    const N = trainSet.y.length, dims = trainSet.x.dims;
+    const rows = Array.from({ length: N }, (_, i) => trainSet.x.sparse(i));
+    const offsets = new Uint32Array(N + 1);
+    rows.forEach((r, i) => (offsets[i + 1] = offsets[i]! + r.idx.length));
+    const idx = dims <= 65536 ? new Uint16Array(offsets[N]!) : new Uint32Array(offsets[N]!);
+    const val = new Float32Array(offsets[N]!);
+    rows.forEach((r, i) => {
+      idx.set(r.idx, offsets[i]!);
+      val.set(r.val, offsets[i]!);
+    });
+    const projection = mode === "projection" ? { ...params.projection!, matrices: projectionMatrices(model, this.checkpoints, params.projection!) } : null;
+    return {
+      source: {
+        pipeline: this.source.pipeline, influence: this.source.influence, modelId: this.source.modelId, mode,
+        topK: params.topK ?? 20, trainVersion: this.source.train.dataVersion,
+      },
+      featurizer: manifest.featurizer!, spec: model.spec, lora: model.lora, base: model.base, final,
+      checkpoints: this.checkpoints.map((c) => ({ index: c.index, learningRate: c.learningRate, weights: c.weights })),
+      projection,
+      train: {
+        offsets, idx, val, y: trainSet.y,
+        ids: trainSet.refs.map((r) => r.id), contributors: trainSet.refs.map((r) => r.contributor), datanets: trainSet.refs.map((r) => r.datanet),
+        labels: trainSet.labels, texts: trainSet.refs.map((r) => this.texts.get(r.id) ?? ""),
+      },
+      credit: { contributors: this.credit.contributors, datanets: this.credit.datanets, groups: this.credit.groups },
+    };
   }
 
   async explain(inputs: readonly Payload[], o: ExplainOptions = {}): Promise<ExplainAnswer> {

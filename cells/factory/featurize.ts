@@ -1,5 +1,5 @@
 import { murmur3Utf8 } from "../compute/murmur.ts";
-import { canonicalJson } from "../graph/fingerprint.ts";
+import { canonicalJson } from "../graph/canonical.ts";
 
 /**
  * Featurizers turn a contribution's payload into a model input. They are part of a model's

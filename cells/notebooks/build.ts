@@ -9,6 +9,7 @@ import { compileNotebook } from "./transform.ts";
 import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
+import { shipExplainer } from "./ship-explainer.ts";
 
 const MARKER = ".tracebook-site";
 const DATA_DIR = "_tracebook";
@@ -27,6 +28,8 @@ export interface BuildResult {
   pages: string[];
   /** `pipeline.cell (rows, bytes)` for every table written. */
   tables: string[];
+  /** Per pipeline whose notebooks explain inputs: its portable explainer (`pipeline: cell, rows, bytes`), or why it has none. */
+  explainers: string[];
   bytes: number;
 }
 
@@ -89,6 +92,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
 
   // The data: the cells the notebooks read, per pipeline.
   const wanted = new Map<string, Set<string>>();
+  // Pipelines a notebook explains inputs of (it reads the `explain` builtin): they ship a portable explainer.
+  const explained = new Set<string>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Set());
   const parser = await DuckDBInstance.create(":memory:");
@@ -96,7 +101,12 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   try {
     for (const n of notebooks) {
       const names = await tablesRead(fs.readFileSync(n.file, "utf8"), sqlConnection);
-      for (const [p, set] of wanted) if (!options.pipelines?.length ? n.pipeline === p : true) for (const t of names) set.add(t);
+      const explains = compileNotebook(fs.readFileSync(n.file, "utf8")).cells.some((c) => c.inputs.includes("explain"));
+      for (const [p, set] of wanted) {
+        if (options.pipelines?.length ? false : n.pipeline !== p) continue;
+        for (const t of names) set.add(t);
+        if (explains) explained.add(p);
+      }
     }
   } finally {
     sqlConnection.closeSync();
@@ -104,6 +114,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   }
   const data = new NotebookData({ home });
   const tables: string[] = [];
+  const explainers: string[] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
   try {
@@ -120,6 +131,13 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         tables.push(`${p}.${c.cell} (${c.rows} rows, ${(b.byteLength / 2 ** 20).toFixed(1)} MiB)`);
       }
       const shipped: Catalog = { pipeline: p, cells, ...(catalog.missing ? { missing: catalog.missing } : {}) };
+      if (explained.has(p) && !catalog.missing) {
+        shipped.explainer = await shipExplainer(data, p, path.join(outDir, DATA_DIR, "explain"));
+        if ("file" in shipped.explainer) bytes += shipped.explainer.bytes;
+        explainers.push("file" in shipped.explainer
+          ? `${p}: ${shipped.explainer.influence}, ${shipped.explainer.train_rows} training rows (${(shipped.explainer.bytes / 2 ** 20).toFixed(1)} MiB)`
+          : `${p}: none (${shipped.explainer.missing})`);
+      }
       fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(shipped));
       catalogs.push(shipped);
@@ -129,7 +147,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   }
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
   fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
-  return { pages, tables, bytes };
+  return { pages, tables, explainers, bytes };
 }
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */

@@ -53,7 +53,14 @@ export interface Catalog {
   missing?: string;
   /** Whether the dev server runs this pipeline in watch mode (its new outputs reach open pages); absent in a static build. */
   watched?: boolean;
+  /** A static build's portable explainer (Explain an input runs it in the page), or why the build has none; absent on the dev server. */
+  explainer?: ShippedExplainer;
 }
+
+/** The file (under the site's explain/ folder) of a pipeline's portable explainer, and what it explains as. */
+export type ShippedExplainer =
+  | { file: string; bytes: number; influence: string; model_id: string; train_rows: number }
+  | { missing: string };
 
 /** `POST /@tracebook/api/what-if`: retrain the page's pipeline's model without some contributions (`tracebook what-if`). */
 export interface WhatIfRequest {

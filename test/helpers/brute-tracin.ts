@@ -1,0 +1,71 @@
+import { tf } from "../../cells/compute/backend.ts";
+import { Rng } from "../../cells/compute/random.ts";
+import { forward, meanLoss, toTensors, type HostWeights } from "../../cells/factory/mlp.ts";
+import type { TracinCheckpoint } from "../../cells/attribution/tracin.ts";
+import type { TracinModel } from "../../cells/attribution/factors.ts";
+
+// The references TracIn engines are tested against (tracin.test.ts, portable-explainer.test.ts).
+
+/** Per-example gradients by tf.grad, one example at a time: the reference. */
+export function bruteGradients(model: TracinModel, c: TracinCheckpoint, x: Float32Array, dims: number, y: Int32Array, only?: (name: string) => boolean): Float64Array[] {
+  const names = Object.keys(c.weights).filter((k) => !only || only(k)).sort();
+  const out: Float64Array[] = [];
+  for (let i = 0; i < y.length; i++) {
+    const grads = tf.tidy(() => {
+      const vars = names.map((k) => tf.tensor(c.weights[k]!.data, c.weights[k]!.shape));
+      const fixed = Object.fromEntries(Object.entries(c.weights).filter(([k]) => !names.includes(k)).map(([k, v]) => [k, tf.tensor(v.data, v.shape)]));
+      const base = toTensors(model.base);
+      const xi = tf.tensor2d(x.subarray(i * dims, (i + 1) * dims), [1, dims]);
+      const yi = tf.tensor1d([y[i]!], "int32");
+      const f = (...ts: tf.Tensor[]) => {
+        const w = { ...fixed, ...Object.fromEntries(names.map((k, j) => [k, ts[j]!])) };
+        const logits = model.lora ? forward(model.spec, base, xi, { lora: model.lora, weights: w }) : forward(model.spec, w, xi);
+        return meanLoss(logits, yi, model.spec.classes.length);
+      };
+      return tf.grads(f)(vars).map((g) => g.dataSync());
+    });
+    const flat = new Float64Array(grads.reduce((n, g) => n + g.length, 0));
+    let at = 0;
+    for (const g of grads) {
+      flat.set(g, at);
+      at += g.length;
+    }
+    out.push(flat);
+  }
+  return out;
+}
+
+export const dot = (a: Float64Array, b: Float64Array) => a.reduce((s, v, i) => s + v * b[i]!, 0);
+
+export function bruteInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, only?: (n: string) => boolean) {
+  const S = Array.from({ length: tr.y.length }, () => new Float64Array(q.y.length));
+  const self = new Float64Array(tr.y.length);
+  for (const c of cks) {
+    const gt = bruteGradients(model, c, tr.x, dims, tr.y, only), gq = bruteGradients(model, c, q.x, dims, q.y, only);
+    gt.forEach((g, i) => {
+      self[i] = self[i]! + c.learningRate * dot(g, g);
+      const row = S[i]!;
+      gq.forEach((h, j) => (row[j] = row[j]! + c.learningRate * dot(g, h)));
+    });
+  }
+  return { S, self };
+}
+
+export function maxRelError(got: ArrayLike<number>[], want: ArrayLike<number>[]): number {
+  let scale = 0, err = 0;
+  want.forEach((row, i) => Array.from(row).forEach((w, j) => {
+    scale = Math.max(scale, Math.abs(w));
+    err = Math.max(err, Math.abs(got[i]![j]! - w));
+  }));
+  return err / scale;
+}
+
+export function data(seed: number, n: number, dims: number, classes: number) {
+  const rng = new Rng(seed);
+  return { x: rng.normals(n * dims), y: Int32Array.from({ length: n }, () => rng.int(0, classes - 1)) };
+}
+
+export function perturbed(w: HostWeights, seed: number, scale = 0.3): HostWeights {
+  const rng = new Rng(seed);
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.data, (x) => x + rng.normal() * scale) }]));
+}
