@@ -3,8 +3,9 @@
 // the notebook server holds an explainer: loading it (the model, its checkpoints, the training
 // rows featurized), then 20 held-out messages explained one at a time (the latency a page sees),
 // then all 1,200 executed inferences' texts in one call, each compared with the influence cell's
-// rows for it (the same top-20 proponents, in order). Then `tracebook explain` once, start-up
-// included. Written to bench/results/explain.json.
+// rows for it (the same top-20 proponents, in order). Then the same for the portable explainer a
+// static build ships (the page's engine, run here in Node). Then `tracebook explain` once,
+// start-up included. Written to bench/results/explain.json.
 //
 //   npx tsx bench/explain.ts [--from <workspace dir where the mail pipeline ran>]
 import fs from "node:fs";
@@ -17,6 +18,8 @@ import { loadPipeline } from "../cells/graph/loader.ts";
 import { cellHistories } from "../cells/graph/runs.ts";
 import { Explainer } from "../cells/attribution/explain.ts";
 import { explainSource } from "../cells/attribution/source.ts";
+import { PortableExplainerEngine } from "../cells/attribution/portable.ts";
+import { decodePortable, encodePortable } from "../cells/attribution/portable-file.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 const ONE_BY_ONE = 20;
@@ -54,6 +57,35 @@ runBench(async () => {
     const same = all.explanations.filter((e, j) => JSON.stringify(e.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(usage[j]!.id))).length;
     ws.close();
 
+    // The portable explainer a static build ships (cells/attribution/portable.ts), in this process:
+    // its file, the first question (which computes the training side), one input at a time, all
+    // the executed inferences compared with the influence cell, and the training side per shard
+    // of four (what four workers of a page compute side by side).
+    t0 = performance.now();
+    const file = encodePortable(explainer.portable());
+    const fileSeconds = (performance.now() - t0) / 1000;
+    const portable = new PortableExplainerEngine(decodePortable(file, "mail.bin"));
+    t0 = performance.now();
+    portable.explain([{ title: usage[0]!.title, text: usage[0]!.text }]);
+    const portableFirst = (performance.now() - t0) / 1000;
+    const portableLatencies: number[] = [];
+    for (const u of usage.slice(0, ONE_BY_ONE)) {
+      t0 = performance.now();
+      portable.explain([{ title: u.title, text: u.text }]);
+      portableLatencies.push(performance.now() - t0);
+    }
+    t0 = performance.now();
+    const portableAll = portable.explain(usage.map((u) => ({ title: u.title, text: u.text })));
+    const portableBatch = (performance.now() - t0) / 1000;
+    const portableSame = portableAll.explanations.filter((e, j) => JSON.stringify(e.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(usage[j]!.id))).length;
+    const N = all.train_rows, shards = 4;
+    const shardFirst = Array.from({ length: shards }, (_, k) => {
+      const shard = new PortableExplainerEngine(portable.p, { from: Math.floor((k * N) / shards), to: Math.floor(((k + 1) * N) / shards) });
+      const t = performance.now();
+      shard.part([{ title: usage[0]!.title, text: usage[0]!.text }]);
+      return +((performance.now() - t) / 1000).toFixed(2);
+    });
+
     // The command, start-up included: the workspace is up to date, so nothing runs first.
     t0 = performance.now();
     const r = spawnSync(process.execPath, [BIN, "--workspace", home, "explain", "mail", usage[0]!.text, "--json"], { encoding: "utf8", maxBuffer: 1 << 26 });
@@ -67,6 +99,14 @@ runBench(async () => {
       batch: { inputs: usage.length, seconds: +batchSeconds.toFixed(2), tracin_seconds: +all.seconds.toFixed(2) },
       same_top20_as_influence_cell: `${same} of ${usage.length}`,
       cli_seconds: +cliSeconds.toFixed(2),
+      portable: {
+        file_mib: +(file.length / 2 ** 20).toFixed(1), write_seconds: +fileSeconds.toFixed(2), engine: portableAll.engine,
+        first_question_seconds: +portableFirst.toFixed(2),
+        one_input_ms: { median: +median(portableLatencies).toFixed(1), p90: +quantile(portableLatencies, 0.9).toFixed(1), inputs: portableLatencies.length },
+        batch: { inputs: usage.length, seconds: +portableBatch.toFixed(2) },
+        same_top20_as_influence_cell: `${portableSame} of ${usage.length}`,
+        first_question_seconds_per_shard_of_4: shardFirst,
+      },
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     console.log(JSON.stringify(results, null, 2));
