@@ -598,10 +598,18 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.locator("#sides").waitFor({ timeout: 60_000 });
       expect((await page.locator("#sides").textContent())!).toMatch(/% of the influence mass/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
-      // Model history needs the model store: a static site says so.
+      // Model history as it was built: every model still in the workspace, each compared with the one
+      // before it (the curator's rejection above retrained both cells); another pair needs the server.
+      expect(built.models).toEqual([expect.stringMatching(/^nbtest: base \([1-9]\d* pairs?\), model \([1-9]\d* pairs?\)$/)]);
       await page.goto(`${url}model-history.html?pipeline=nbtest`);
-      await page.locator("#history").waitFor({ timeout: 60_000 });
-      expect(await page.locator("#history").textContent()).toMatch(/^Read-only: a static build cannot read the model store/);
+      await page.locator("#history tr").nth(2).waitFor({ timeout: 60_000 });
+      const staticCard = async () => (await page.locator("#diff").textContent())!.replace(/\s+/g, " ");
+      await expect.poll(staticCard, { timeout: 30_000 }).toMatch(/^ ?[0-9a-f]{12} → [0-9a-f]{12}: 1 training row left and 0 entered \(\d+ → \d+\)/);
+      expect(await staticCard()).toMatch(/On the \d+ held-out rows of nbtest\.queries, accuracy [\d.]+% → [\d.]+%/);
+      expect((await page.locator("#diff-rows tr").nth(1).textContent())!).toMatch(/left.*mallory.*rejected.*rejected.*test:ann/);
+      // The current model against itself is no pair; an earlier one as "this model" is one the build did not compare.
+      await page.locator("select").nth(1).selectOption({ index: 1 });
+      await expect.poll(staticCard, { timeout: 30_000 }).toMatch(/this static build compares each model with the one before it \(the latest \d+\): run `tracebook dev`, or `tracebook model diff [0-9a-f]{12} [0-9a-f]{12}`/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       // Explain an input runs in the page (a worker), on the portable explainer the build shipped:
       // an executed inference's message is explained as the pipeline's tracin cell traced it.

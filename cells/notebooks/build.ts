@@ -10,6 +10,7 @@ import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { shipExplainer } from "./ship-explainer.ts";
+import { shipModels } from "./ship-models.ts";
 
 const MARKER = ".tracebook-site";
 const DATA_DIR = "_tracebook";
@@ -30,6 +31,8 @@ export interface BuildResult {
   tables: string[];
   /** Per pipeline whose notebooks explain inputs: its portable explainer (`pipeline: cell, rows, bytes`), or why it has none. */
   explainers: string[];
+  /** Per pipeline whose notebooks compare models: the model cells shipped and how many pairs each compares. */
+  models: string[];
   bytes: number;
 }
 
@@ -92,8 +95,10 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
 
   // The data: the cells the notebooks read, per pipeline.
   const wanted = new Map<string, Set<string>>();
-  // Pipelines a notebook explains inputs of (it reads the `explain` builtin): they ship a portable explainer.
+  // Pipelines a notebook explains inputs of (it reads the `explain` builtin): they ship a portable
+  // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
+  const compared = new Set<string>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Set());
   const parser = await DuckDBInstance.create(":memory:");
@@ -101,11 +106,14 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   try {
     for (const n of notebooks) {
       const names = await tablesRead(fs.readFileSync(n.file, "utf8"), sqlConnection);
-      const explains = compileNotebook(fs.readFileSync(n.file, "utf8")).cells.some((c) => c.inputs.includes("explain"));
+      const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
+      const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
+      const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
         if (options.pipelines?.length ? false : n.pipeline !== p) continue;
         for (const t of names) set.add(t);
         if (explains) explained.add(p);
+        if (compares) compared.add(p);
       }
     }
   } finally {
@@ -115,6 +123,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const data = new NotebookData({ home });
   const tables: string[] = [];
   const explainers: string[] = [];
+  const models: string[] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
   try {
@@ -138,6 +147,12 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
           ? `${p}: ${shipped.explainer.influence}, ${shipped.explainer.train_rows} training rows (${(shipped.explainer.bytes / 2 ** 20).toFixed(1)} MiB)`
           : `${p}: none (${shipped.explainer.missing})`);
       }
+      if (compared.has(p) && !catalog.missing) {
+        const modelCells = cells.filter((c) => ["finetune", "base-model"].includes(c.kind)).map((c) => c.cell);
+        const { file, pairs } = await shipModels(data, p, modelCells, path.join(outDir, DATA_DIR, "models"));
+        shipped.models = { file };
+        models.push(`${p}: ${Object.entries(pairs).map(([c, n]) => `${c} (${n} pair${n === 1 ? "" : "s"})`).join(", ") || "no model trained"}`);
+      }
       fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(shipped));
       catalogs.push(shipped);
@@ -147,7 +162,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   }
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
   fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
-  return { pages, tables, explainers, bytes };
+  return { pages, tables, explainers, models, bytes };
 }
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */

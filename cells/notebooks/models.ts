@@ -3,6 +3,7 @@ import type { NotebookData } from "./data.ts";
 import type { ModelRowsDiff, ModelsAnswer, ModelsRequest } from "./wire.ts";
 import { cellHistory, heldOutOf, paidUse, standingOf } from "../factory/catalog.ts";
 import { diffLineage, type RowsDiff } from "../factory/diff.ts";
+import { pickModelPair } from "./model-pair.ts";
 
 const FIELDS = ["pipeline", "cell", "a", "b"];
 
@@ -34,13 +35,10 @@ export async function answerModels(data: NotebookData, req: ModelsRequest): Prom
     const history = await cellHistory(ws, req.pipeline, cell);
     if (!history.length) throw new ApiError(400, "cell", `cell: "${cell}" of pipeline ${req.pipeline} has trained no model in this workspace (a model cell: base-model or finetune)`);
     const paid = await paidUse(ws);
-    const pick = (field: "a" | "b", prefix: string) => {
-      const hits = history.filter((e) => e.manifest.id.startsWith(prefix));
-      if (hits.length !== 1) throw new ApiError(400, field, `${field}: "${prefix}" ${hits.length ? `matches ${hits.length} models` : "is no model"} of ${req.pipeline}.${cell} (${history.map((e) => e.manifest.id.slice(0, 12)).join(", ")})`);
-      return hits[0]!.manifest;
-    };
-    const mb = req.b ? pick("b", req.b) : history[0]!.manifest;
-    const ma = req.a ? pick("a", req.a) : history.find((e) => e.manifest.id !== mb.id)?.manifest ?? null;
+    const pair = pickModelPair(history.map((e) => e.manifest), `${req.pipeline}.${cell}`, req);
+    if ("field" in pair) throw new ApiError(400, pair.field, pair.message);
+    const manifest = (id: string) => history.find((e) => e.manifest.id === id)!.manifest;
+    const mb = manifest(pair.b), ma = pair.a === null ? null : manifest(pair.a);
     const answer: ModelsAnswer = { pipeline: req.pipeline, cell, history: history.map((e) => standingOf(e, paid)), diff: null };
     if (!ma || ma.id === mb.id) return answer;
     const lineage = await diffLineage(ws, ma, mb);

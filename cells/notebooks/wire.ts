@@ -55,6 +55,8 @@ export interface Catalog {
   watched?: boolean;
   /** A static build's portable explainer (Explain an input runs it in the page), or why the build has none; absent on the dev server. */
   explainer?: ShippedExplainer;
+  /** A static build's model histories (the Model history page reads them, under the site's models/ folder); absent on the dev server. */
+  models?: { file: string };
 }
 
 /** The file (under the site's explain/ folder) of a pipeline's portable explainer, and what it explains as. */
