@@ -9,6 +9,8 @@ import { ingest } from "../cells/datanet/ingest.ts";
 import { loadPipeline, runPipeline } from "../cells/index.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { buildNotebooks } from "../cells/notebooks/build.ts";
+import { preview } from "vite";
 import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 
 const CELLS = path.resolve("cells/index.ts");
@@ -190,4 +192,40 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     await expect.poll(() => page.textContent("#explained"), { timeout: 30_000 }).toMatch(/Draw a digit/);
     expect(consoleErrors).toEqual([]);
   });
+
+  it("explains a drawn digit in a static build, in the page, as the server does", async () => {
+    const outDir = path.join(tempDir("tb-img-site-"), "site");
+    const built = await buildNotebooks({ home, outDir, pipelines: [file] });
+    expect(built.explainers).toEqual([expect.stringMatching(/^strokes: influence, \d+ training rows/)]);
+    const site = await preview({ root: path.dirname(outDir), configFile: false, logLevel: "warn", build: { outDir: "site" }, preview: { host: "127.0.0.1", port: 0 } });
+    try {
+      const draw = async (base: string) => {
+        await page.goto(`${base}?pipeline=strokes`);
+        const pad = page.locator(".tb-pad canvas");
+        await pad.waitFor({ timeout: 60_000 });
+        const box = (await pad.boundingBox())!;
+        const at = (x: number, y: number) => [box.x + (box.width * x) / SIDE, box.y + (box.height * y) / SIDE] as const;
+        await page.mouse.move(...at(5.5, 0.3));
+        await page.mouse.down();
+        for (let y = 0.3; y <= 7.7; y += 0.5) await page.mouse.move(...at(5.5, y));
+        await page.mouse.up();
+        await expect.poll(() => page.textContent("#explain-prediction"), { timeout: 60_000 }).toBe("vertical");
+        await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBeGreaterThan(0);
+        return {
+          proponents: await page.locator("#explain-proponents li .tb-meta code").allTextContents(),
+          engine: (await page.textContent("#explained"))!.replace(/\s+/g, " "),
+        };
+      };
+      const served = await draw(`${server.url}explain-an-input`);
+      const local = await draw(`${site.resolvedUrls!.local[0]!}explain-an-input.html`);
+      // The same stroke, the same proponents, in order: the server's TracIn, and the page's own.
+      expect(local.proponents).toEqual(served.proponents);
+      expect(local.engine).toMatch(/\(portable explainer, TypeScript float64\)/);
+      expect(served.engine).not.toMatch(/portable explainer/);
+      await page.screenshot({ path: path.join(SCREENS, "explain-drawn-static.png"), fullPage: true });
+      expect(consoleErrors).toEqual([]);
+    } finally {
+      await new Promise<void>((resolve) => site.httpServer.close(() => resolve()));
+    }
+  }, 120_000);
 });

@@ -3,6 +3,7 @@ import path from "node:path";
 import { InputError } from "../datanet/errors.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import { encodePortable } from "../attribution/portable-file.ts";
+import { sha256 } from "../graph/fingerprint.ts";
 import type { NotebookData } from "./data.ts";
 import type { ShippedExplainer } from "./wire.ts";
 
@@ -30,7 +31,8 @@ export async function shipExplainer(data: NotebookData, pipeline: string, dir: s
   if (bytes.length > maxBytes) {
     return { missing: `the explainer of ${pipeline} would be ${mib(bytes.length)} (${rows} training rows), more than a page should download (${mib(maxBytes)}): run \`tracebook dev\` to explain your own input` };
   }
-  const file = `${pipeline}.bin`;
+  // Named by its content: a page never runs an explainer a browser cached from an earlier build.
+  const file = `${pipeline}.${sha256(bytes).slice(0, 16)}.bin`;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, file), bytes);
   return { file, bytes: bytes.length, influence: portable.source.influence, model_id: portable.source.modelId, train_rows: rows };

@@ -1,6 +1,7 @@
-import type { Catalog, ExplainAnswer, ExplainRequest } from "../../cells/notebooks/wire.ts";
+import type { ExplainAnswer, ExplainRequest } from "../../cells/notebooks/wire.ts";
 import { mergeParts, type ExplainPart } from "../../cells/attribution/portable.ts";
 import { DecisionError, endpoint } from "./curation.ts";
+import { shippedPerPipeline } from "./shipped.ts";
 
 export type { ExplainAnswer, ExplainRequest, Explanation } from "../../cells/notebooks/wire.ts";
 
@@ -18,23 +19,12 @@ export interface Explanations {
 export function explanations(base: string): Explanations {
   const api = endpoint<ExplainRequest, ExplainAnswer>(base, "explain", "explain your own input");
   if (api.available) return { available: true, ask: api.post };
-  const shipped = new Map<string, Promise<{ url: string; influence: string; rows: number }>>();
-  const explainerOf = (pipeline: string) => {
-    let found = shipped.get(pipeline);
-    if (!found) {
-      found = (async () => {
-        const res = await fetch(`${base}/catalog/${encodeURIComponent(pipeline)}.json`, { cache: "no-store" });
-        if (!res.ok) throw new DecisionError(`this static build has no pipeline ${pipeline}`, "pipeline", res.status);
-        const e = ((await res.json()) as Catalog).explainer;
-        if (!e) throw new DecisionError(`this static build shipped no explainer for ${pipeline}: run \`tracebook dev\` to explain your own input`, "pipeline", 0);
-        if ("missing" in e) throw new DecisionError(e.missing, "pipeline", 0);
-        return { url: new URL(`${base}/explain/${e.file}`, location.href).href, influence: e.influence, rows: e.train_rows };
-      })();
-      found.catch(() => shipped.delete(pipeline)); // asked again, the catalog is read again
-      shipped.set(pipeline, found);
-    }
-    return found;
-  };
+  const explainerOf = shippedPerPipeline(base, (catalog, pipeline) => {
+    const e = catalog.explainer;
+    if (!e) throw new DecisionError(`this static build shipped no explainer for ${pipeline}: run \`tracebook dev\` to explain your own input`, "pipeline", 0);
+    if ("missing" in e) throw new DecisionError(e.missing, "pipeline", 0);
+    return { url: new URL(`${base}/explain/${e.file}`, location.href).href, influence: e.influence, rows: e.train_rows };
+  });
   const workers = workerPool();
   return {
     available: true,

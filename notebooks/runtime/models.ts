@@ -1,7 +1,8 @@
-import type { Catalog, ModelsAnswer, ModelsRequest } from "../../cells/notebooks/wire.ts";
+import type { ModelsAnswer, ModelsRequest } from "../../cells/notebooks/wire.ts";
 import type { ShippedModels } from "../../cells/notebooks/ship-models.ts";
 import { pickModelPair } from "../../cells/notebooks/model-pair.ts";
 import { DecisionError, endpoint } from "./curation.ts";
+import { shippedPerPipeline } from "./shipped.ts";
 
 export type { ModelsAnswer, ModelsRequest, ModelRowChange, ModelRowsDiff } from "../../cells/notebooks/wire.ts";
 
@@ -19,24 +20,13 @@ export interface Models {
 export function models(base: string): Models {
   const api = endpoint<ModelsRequest, ModelsAnswer>(base, "models", "compare models");
   if (api.available) return { available: true, ask: api.post };
-  const loaded = new Map<string, Promise<ShippedModels>>();
-  const shippedOf = (pipeline: string) => {
-    let found = loaded.get(pipeline);
-    if (!found) {
-      found = (async () => {
-        const res = await fetch(`${base}/catalog/${encodeURIComponent(pipeline)}.json`, { cache: "no-store" });
-        if (!res.ok) throw new DecisionError(`this static build has no pipeline ${pipeline}`, "pipeline", res.status);
-        const file = ((await res.json()) as Catalog).models?.file;
-        if (!file) throw new DecisionError(`this static build shipped no model history for ${pipeline}: run \`tracebook dev\` to compare its models`, "pipeline", 0);
-        const models = await fetch(`${base}/models/${file}`, { cache: "no-store" });
-        if (!models.ok) throw new DecisionError(`${base}/models/${file}: ${models.status} ${models.statusText}`, null, models.status);
-        return (await models.json()) as ShippedModels;
-      })();
-      found.catch(() => loaded.delete(pipeline));
-      loaded.set(pipeline, found);
-    }
-    return found;
-  };
+  const shippedOf = shippedPerPipeline(base, async (catalog, pipeline) => {
+    const file = catalog.models?.file;
+    if (!file) throw new DecisionError(`this static build shipped no model history for ${pipeline}: run \`tracebook dev\` to compare its models`, "pipeline", 0);
+    const res = await fetch(`${base}/models/${file}`, { cache: "no-store" });
+    if (!res.ok) throw new DecisionError(`${base}/models/${file}: ${res.status} ${res.statusText}`, null, res.status);
+    return (await res.json()) as ShippedModels;
+  });
   return {
     available: true,
     async ask(req) {
