@@ -2,6 +2,7 @@
 // workspace built here, driven by Debian's chromium through playwright-core.
 import fs from "node:fs";
 import path from "node:path";
+import zlib from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BrowserContext, Page } from "playwright-core";
 import { CHROMIUM, SCREENS, haveChromium, openBrowser } from "./helpers/browser.ts";
@@ -614,9 +615,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       // Explain an input runs in the page (a worker), on the portable explainer the build shipped:
       // an executed inference's message is explained as the pipeline's tracin cell traced it.
       const shipped = JSON.parse(fs.readFileSync(path.join(outDir, "_tracebook", "catalog", "nbtest.json"), "utf8")) as Catalog;
-      expect(shipped.explainer).toMatchObject({ file: expect.stringMatching(/^nbtest\.[0-9a-f]{16}\.bin$/), influence: "influence", model_id: expect.stringMatching(/^[0-9a-f]{64}$/), train_rows: expect.any(Number) });
-      expect(built.explainers).toEqual([expect.stringMatching(/^nbtest: influence, \d+ training rows \(\d+\.\d MiB\)$/)]);
-      const shippedRows = (cell: string) => tableFromIPC(fs.readFileSync(path.join(outDir, "_tracebook", "data", "nbtest", `${cell}.arrow`))).toArray()
+      expect(shipped.explainer).toMatchObject({ file: expect.stringMatching(/^nbtest\.[0-9a-f]{16}\.bin\.gz$/), influence: "influence", model_id: expect.stringMatching(/^[0-9a-f]{64}$/), train_rows: expect.any(Number) });
+      expect(built.explainers).toEqual([expect.stringMatching(/^nbtest: influence, \d+ training rows \(\d+\.\d MiB gzipped\)$/)]);
+      const shippedRows = (cell: string) => tableFromIPC(zlib.gunzipSync(fs.readFileSync(path.join(outDir, "_tracebook", "data", "nbtest", `${cell}.arrow.gz`)))).toArray()
         .map((r) => r.toJSON() as Record<string, unknown>);
       const model = (shipped.explainer as { model_id: string }).model_id;
       const query = String(shippedRows("usage").find((u) => u.model_id === model)!.id);
@@ -656,7 +657,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const built = await buildNotebooks({ home, outDir });
     expect(built.tables).toEqual([]);
     expect(JSON.parse(fs.readFileSync(path.join(outDir, "_tracebook", "catalog", "mail-quality.json"), "utf8")))
-      .toEqual({ pipeline: "mail-quality", cells: [], missing: expect.stringMatching(/^pipeline "mail-quality" has no runs in workspace .*: run `tracebook run mail-quality` first$/) });
+      .toEqual({ pipeline: "mail-quality", cells: [], encoding: "gzip", missing: expect.stringMatching(/^pipeline "mail-quality" has no runs in workspace .*: run `tracebook run mail-quality` first$/) });
     // A folder that is not a site of ours is refused before anything is built, and left as it was.
     const foreign = path.join(parent, "mine");
     fs.mkdirSync(foreign);

@@ -57,9 +57,11 @@ export interface Catalog {
   explainer?: ShippedExplainer;
   /** A static build's model histories (the Model history page reads them, under the site's models/ folder); absent on the dev server. */
   models?: { file: string };
+  /** How a static build stores the tables: gzipped (`<cell>.arrow.gz`, inflated by the page); absent on the dev server (plain Arrow IPC). */
+  encoding?: "gzip";
 }
 
-/** The file (under the site's explain/ folder) of a pipeline's portable explainer, and what it explains as. */
+/** The file (under the site's explain/ folder, gzipped: `bytes` on disk) of a pipeline's portable explainer, and what it explains as. */
 export type ShippedExplainer =
   | { file: string; bytes: number; influence: string; model_id: string; train_rows: number }
   | { missing: string };

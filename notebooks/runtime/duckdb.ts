@@ -7,6 +7,7 @@ import mvpWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-mvp.worker.js?url
 import type { Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
+import { inflated } from "./inflate.ts";
 
 export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
@@ -101,19 +102,27 @@ export class NotebookDatabase {
   private load(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell): Promise<void> {
     const have = this.loaded.get(cell.cell);
     if (have && have.dataVersion === cell.dataVersion) return have.ready;
-    const ready = this.fetchInto(conn, cell);
+    // Replace a table an earlier load made (or may be making); else create it.
+    const ready = (have ? have.ready.catch(() => undefined) : Promise.resolve()).then(() => this.fetchInto(conn, cell, !!have));
     this.loaded.set(cell.cell, { dataVersion: cell.dataVersion, ready });
     ready.catch(() => this.loaded.delete(cell.cell));
     return ready;
   }
 
-  private async fetchInto(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell): Promise<void> {
+  private async fetchInto(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell, replace: boolean): Promise<void> {
     if (!cell.dataVersion) throw new Error(`cell ${this.pipeline}.${cell.cell} has no output yet: run \`tracebook run ${this.pipeline}\``);
-    const url = `${this.base}/data/${encodeURIComponent(this.pipeline!)}/${encodeURIComponent(cell.cell)}.arrow?v=${cell.dataVersion}`;
+    const gzipped = (await this.catalog()).encoding === "gzip"; // a static build's tables
+    const url = `${this.base}/data/${encodeURIComponent(this.pipeline!)}/${encodeURIComponent(cell.cell)}.arrow${gzipped ? ".gz" : ""}?v=${cell.dataVersion}`;
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${this.pipeline}.${cell.cell}: ${res.status} ${await res.text()}`);
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    // Load under a temporary name, then replace in one statement, so a query never sees the table missing.
+    const bytes = await inflated(new Uint8Array(await res.arrayBuffer()));
+    // A first load creates the table under its own name (a 1.5-million-row tracin table is not
+    // copied: 1.5 s here); a reload loads under a temporary name, then replaces in one statement,
+    // so a query never sees the table missing.
+    if (!replace && /^[A-Za-z_][A-Za-z0-9_]*$/.test(cell.cell)) {
+      await conn.insertArrowFromIPCStream(bytes, { name: cell.cell, create: true });
+      return;
+    }
     const temp = `__tb_load_${cell.cell}_${Math.random().toString(36).slice(2, 8)}`;
     await conn.insertArrowFromIPCStream(bytes, { name: temp, create: true });
     try {

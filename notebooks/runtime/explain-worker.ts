@@ -3,6 +3,7 @@ import { decodePortable } from "../../cells/attribution/portable-file.ts";
 import { PortableExplainerEngine } from "../../cells/attribution/portable.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import type { ExplainRequest } from "../../cells/notebooks/wire.ts";
+import { inflated } from "./inflate.ts";
 
 // A static build's explainer, off the page's thread: loads a pipeline's portable explainer once
 // per shard of its training rows (the shard's training side is computed on the first question)
@@ -17,7 +18,7 @@ function engineAt(url: string, shard: { from: number; to: number }): Promise<Por
     e = (async () => {
       const res = await fetch(url);
       if (!res.ok) throw new Error(`${url}: ${res.status} ${res.statusText}`);
-      return new PortableExplainerEngine(decodePortable(await res.arrayBuffer(), url), shard);
+      return new PortableExplainerEngine(decodePortable(await inflated(new Uint8Array(await res.arrayBuffer())), url), shard);
     })();
     e.catch(() => engines.delete(key));
     engines.set(key, e);
