@@ -173,19 +173,24 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     expect(consoleErrors).toEqual([]);
   });
 
-  it("explains a digit drawn on the pad: a vertical stroke is read as vertical", async () => {
-    await page.goto(`${server.url}explain-an-input?pipeline=strokes`);
+  /** Open Explain an input at `url`, draw a vertical stroke at column `x` of the pad, and wait for it to be read as vertical. */
+  async function drawVertical(url: string, x: number): Promise<void> {
+    await page.goto(url);
     const pad = page.locator(".tb-pad canvas");
     await pad.waitFor({ timeout: 60_000 });
     expect(await page.textContent("#explained")).toMatch(/Draw a digit/);
     const box = (await pad.boundingBox())!;
     const at = (x: number, y: number) => [box.x + (box.width * x) / SIDE, box.y + (box.height * y) / SIDE] as const;
-    await page.mouse.move(...at(3.5, 0.3));
+    await page.mouse.move(...at(x, 0.3));
     await page.mouse.down();
-    for (let y = 0.3; y <= 7.7; y += 0.5) await page.mouse.move(...at(3.5, y));
+    for (let y = 0.3; y <= 7.7; y += 0.5) await page.mouse.move(...at(x, y));
     await page.mouse.up();
     await expect.poll(() => page.textContent("#explain-prediction"), { timeout: 60_000 }).toBe("vertical");
     await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBeGreaterThan(0);
+  }
+
+  it("explains a digit drawn on the pad: a vertical stroke is read as vertical", async () => {
+    await drawVertical(`${server.url}explain-an-input?pipeline=strokes`, 3.5);
     await page.screenshot({ path: path.join(SCREENS, "explain-drawn.png"), fullPage: true });
     // Cleared, nothing is explained.
     await page.click(".tb-pad button");
@@ -200,17 +205,7 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     const site = await preview({ root: path.dirname(outDir), configFile: false, logLevel: "warn", build: { outDir: "site" }, preview: { host: "127.0.0.1", port: 0 } });
     try {
       const draw = async (base: string) => {
-        await page.goto(`${base}?pipeline=strokes`);
-        const pad = page.locator(".tb-pad canvas");
-        await pad.waitFor({ timeout: 60_000 });
-        const box = (await pad.boundingBox())!;
-        const at = (x: number, y: number) => [box.x + (box.width * x) / SIDE, box.y + (box.height * y) / SIDE] as const;
-        await page.mouse.move(...at(5.5, 0.3));
-        await page.mouse.down();
-        for (let y = 0.3; y <= 7.7; y += 0.5) await page.mouse.move(...at(5.5, y));
-        await page.mouse.up();
-        await expect.poll(() => page.textContent("#explain-prediction"), { timeout: 60_000 }).toBe("vertical");
-        await expect.poll(() => inked("#explain-proponents li canvas"), { timeout: 30_000 }).toBeGreaterThan(0);
+        await drawVertical(`${base}?pipeline=strokes`, 5.5);
         return {
           proponents: await page.locator("#explain-proponents li .tb-meta code").allTextContents(),
           engine: (await page.textContent("#explained"))!.replace(/\s+/g, " "),
