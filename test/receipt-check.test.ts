@@ -8,6 +8,8 @@ import { infer } from "../cells/rewards/ledger.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
+import { disagreement, type Receipt } from "../cells/attribution/recompute.ts";
+import type { Explanation } from "../cells/attribution/explain.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 
@@ -74,5 +76,31 @@ describe("checking one paid inference", () => {
     expect(open.stdout).toMatch(/✗ settled: no reward line pays this fee yet/);
     const bad = spawnSync(process.execPath, [BIN, "receipt", "nope"], { encoding: "utf8", env });
     expect(bad.status).toBe(2);
+  });
+});
+
+describe("a receipt against its recomputation", () => {
+  const receipt: Receipt = {
+    prediction: "spam",
+    top_contributions: [{ id: "a".repeat(64), contributor: "c1", datanet: "d", score: 2e-5 }],
+    contributor_shares: [{ contributor: "c1", score: 2e-5, share: 0.99967907 }, { contributor: "c2", score: 6.4e-9, share: 3.2093e-4 }],
+    datanet_shares: [{ datanet: "d", score: 2e-5, share: 1 }],
+  };
+  const recomputed = (share2: number, score = 2e-5): Explanation => ({
+    prediction: "spam", target: "spam", probabilities: [],
+    proponents: [{ rank: 1, contribution: "a".repeat(64), contributor: "c1", datanet: "d", label: "spam", score, text: "" }], opponents: [],
+    contributors: [{ name: "c1", score, share: 1 - share2 }, { name: "c2", score: 6.4e-9, share: share2 }],
+    datanets: [{ name: "d", score, share: 1 }],
+  });
+
+  it("holds within float32's reach: scores to 1e-4 relative, shares to 1e-4 relative or a millionth of the pool", () => {
+    // A tiny share 6e-8 apart (the TF.js and onnxruntime engines on a near-certain prediction).
+    expect(disagreement(receipt, recomputed(3.2087e-4), 1)).toBeNull();
+    expect(disagreement(receipt, recomputed(3.2093e-4, 2.0001e-5), 1)).toBeNull();
+  });
+
+  it("names what moved beyond that", () => {
+    expect(disagreement(receipt, recomputed(3.5e-4), 1)).toMatch(/^contributor c2 share: receipt 0\.00032093, recomputed 0\.00035/);
+    expect(disagreement(receipt, recomputed(3.2093e-4, 2.01e-5), 1)).toMatch(/^score of aaaaaaaa: receipt 0\.00002, recomputed 0\.0000201/);
   });
 });
