@@ -128,8 +128,7 @@ export class PortableLayers {
     const L = names.length, full = lora === null, s = this.scale;
     const isTarget = (l: number) => this.layers[l]!.A !== null;
     const lowest = scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((_, i) => (isTarget(i) ? i : L)));
-    let delta = softmax(logits);
-    delta[y]! -= 1;
+    let delta = lossGradient(logits, y);
     const a: (Float64Array | null)[] = [], b: Float64Array[] = [];
     for (let l = L - 1; l >= lowest; l--) {
       const layer = this.layers[l]!;
@@ -209,6 +208,20 @@ function scaled(v: Float64Array, s: number): Float64Array {
   const out = new Float64Array(v.length);
   for (let i = 0; i < v.length; i++) out[i] = v[i]! * s;
   return out;
+}
+
+/**
+ * softmax(z) − onehot(y), its target entry as −Σ_{c≠y} p_c: the same number, without the
+ * cancellation of p_y − 1 when p_y is near 1. factors.ts and native.ts still subtract, in float32,
+ * where that cancels on a near-certain prediction (scores off by up to tens of percent, shares
+ * barely); changing them changes the receipts already made, which a reviewer recomputes.
+ */
+function lossGradient(z: Float64Array, y: number): Float64Array {
+  const delta = softmax(z);
+  let rest = 0;
+  for (let c = 0; c < delta.length; c++) if (c !== y) rest += delta[c]!;
+  delta[y] = -rest;
+  return delta;
 }
 
 export function softmax(z: Float64Array): Float64Array {
