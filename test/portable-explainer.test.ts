@@ -7,12 +7,19 @@ import { tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribu
 import { projectionMatrices } from "../cells/attribution/explain.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
 import { mergeParts, PortableExplainerEngine, type PortableExplainer } from "../cells/attribution/portable.ts";
+import { PortableLayers } from "../cells/attribution/portable-model.ts";
+import { nativeEngine } from "../cells/compute/onnx.ts";
+import type { EngineChoice } from "../cells/attribution/engine.ts";
+import type { LossGradient } from "../cells/attribution/factors.ts";
+import { lossGradientOf } from "../cells/attribution/recompute.ts";
 import { decodePortable, encodePortable } from "../cells/attribution/portable-file.ts";
 import { bruteInfluence, data, maxRelError, perturbed } from "./helpers/brute-tracin.ts";
 
 const dims = 6;
 const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
 const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
+// The native engine where it is installed (.ci/run checks that CI has it).
+const engines: EngineChoice[] = "error" in (await nativeEngine()) ? ["tfjs"] : ["tfjs", "onnxruntime"];
 
 /** A portable explainer over dense random rows (every row its own contributor, two Datanets). */
 function portable(model: TracinModel, cks: TracinCheckpoint[], final: HostWeights, mode: TracinMode, projection?: { dim: number; seed: number }): PortableExplainer {
@@ -140,5 +147,58 @@ describe("the portable explainer (what a static site explains with) against brut
     const other = bytes.slice();
     new DataView(other.buffer).setUint32(4, 99, true);
     expect(() => decodePortable(other, "mail.bin")).toThrow(/format 99, this version reads format 1: build the site again/);
+  });
+});
+
+describe("near-certain predictions", () => {
+  // Logits far apart (weights scaled up): p of the predicted class within 1e-9 of 1 for some
+  // queries, where softmax − onehot cancels in float32 unless its target entry is summed from the
+  // other classes (factors.ts's LossGradient).
+  const spec3: MlpSpec = { inputSize: dims, hidden: [5], classes: ["a", "b", "c"] };
+  const scaled = (w: HostWeights, k: number): HostWeights => Object.fromEntries(Object.entries(w).map(([n, v]) => [n, { shape: v.shape, data: v.data.map((x) => x * k) }]));
+  const model: TracinModel = { spec: spec3, base: {}, lora: null };
+  const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.1, weights: scaled(perturbed(initBase(spec3, 3), 60 + k, 0.2), 5) }));
+  const N = tr.y.length, M = q.y.length;
+  const row = (j: number) => ({ idx: Array.from({ length: dims }, (_, i) => i), val: q.x.subarray(j * dims, (j + 1) * dims) });
+  const final = new PortableLayers(model, cks[1]!.weights);
+  const p = Array.from({ length: M }, (_, j) => final.probabilities(row(j)));
+  const predicted = Int32Array.from(p, (pj) => pj.indexOf(Math.max(...pj)));
+  const trY = Int32Array.from(tr.y, (y) => y % 3);
+
+  /** Every score [train][query] in float64 (the portable engine), each query traced as its prediction. */
+  const reference = () => {
+    const engine = new PortableExplainerEngine({ ...portable(model, cks, cks[1]!.weights, "exact"), spec: spec3, train: { ...portable(model, cks, cks[1]!.weights, "exact").train, y: trY } });
+    const S = Array.from({ length: N }, () => new Float64Array(M));
+    for (let j = 0; j < M; j++) {
+      const [e] = engine.explain([{ features: q.x.subarray(j * dims, (j + 1) * dims) }], { top: N, as: spec3.classes[predicted[j]!] }).explanations;
+      for (const c of [...e!.proponents, ...e!.opponents]) S[Number(c.contribution.slice(2))]![j] = c.score;
+    }
+    return S;
+  };
+  const engineScores = async (engine: EngineChoice, lossGradient?: LossGradient) => {
+    const r = await tracin({
+      model, checkpoints: cks, mode: "exact", topK: 1, full: true, engine, lossGradient,
+      train: { x: denseMatrix(tr.x, N, dims), y: trY, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
+      queries: { x: denseMatrix(q.x, M, dims), y: predicted },
+    });
+    return Array.from({ length: N }, (_, i) => Float64Array.from({ length: M }, (_, j) => r.scores![j * N + i]!));
+  };
+  /** Per query, the largest error against its own largest score: a near-certain query's scores are all tiny. */
+  const worstQuery = (got: Float64Array[], want: Float64Array[]) =>
+    Math.max(...Array.from({ length: M }, (_, j) => maxRelError(got.map((r) => [r[j]!]), want.map((r) => [r[j]!]))));
+
+  it("keep the loss gradient's digits on every engine: float32 scores within 1e-4 of float64's", async () => {
+    await computeBackend();
+    expect(p.filter((pj) => 1 - Math.max(...pj) < 1e-7).length).toBeGreaterThanOrEqual(3);
+    const want = reference();
+    for (const engine of engines) expect(worstQuery(await engineScores(engine), want), engine).toBeLessThanOrEqual(1e-4);
+  });
+
+  it("recompute a receipt made before attribution version 3 as it was made: the gradient subtracted, digits lost", async () => {
+    await computeBackend();
+    const want = reference();
+    for (const engine of engines) expect(worstQuery(await engineScores(engine, "subtracted"), want), engine).toBeGreaterThan(0.1);
+    expect(lossGradientOf({ prediction: "a", top_contributions: [], contributor_shares: [], datanet_shares: [] })).toBe("subtracted");
+    expect(lossGradientOf({ prediction: "a", attribution: { loss_gradient: "summed" }, top_contributions: [], contributor_shares: [], datanet_shares: [] })).toBe("summed");
   });
 });

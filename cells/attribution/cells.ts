@@ -19,13 +19,13 @@ import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 
 /** Bump when the influence tables would differ for the same inputs. */
-export const ATTRIBUTION_VERSION = "2"; // 2: duplicate content credited once
+export const ATTRIBUTION_VERSION = "3"; // 2: duplicate content credited once; 3: the loss gradient `summed` (factors.ts)
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
  * attribution cells do not. 3: a contribution without a title is quoted by its text alone (it
  * began " — "). A bump re-traces every query once; the scores are what they were.
  */
-export const TRACIN_VERSION = "3";
+export const TRACIN_VERSION = "4"; // 4: the loss gradient `summed` (factors.ts): near-certain queries' scores change
 
 export { DUPLICATE_CONTENT } from "./duplicate.ts";
 

@@ -76,8 +76,8 @@ let lastId = 0;
 /** A process-local id per model object: sessions built for one model are never used for another. */
 const idOf = (o: object): number => ids.get(o) ?? (ids.set(o, ++lastId), lastId);
 
-function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode">): GraphModel {
-  return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode) };
+function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "lossGradient">): GraphModel {
+  return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode), lossGradient: req.lossGradient ?? "summed" };
 }
 
 function oneHot(y: Int32Array, rows: readonly number[], classes: number): Float32Array {
@@ -98,7 +98,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   const t0 = performance.now();
   const { ort } = engine;
   const m = graphModel(req);
-  const key = `${m.scope}|${idOf(req.model)}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}`;
+  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}`;
   const [query, score] = await Promise.all([
     cached<QueryGraph>(req.checkpoints, `query|${key}`, () => queryGraph(engine, m)),
     cached<Ort.InferenceSession>(req.checkpoints, `score|${key}`, () => scoreGraph(engine, m, req.train.groupSizes, !!req.full)),
@@ -136,7 +136,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
 /** selfInfluence() on the native engine. */
 export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluenceRequest): Promise<Float64Array> {
   const m = graphModel(req);
-  const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${idOf(req.model)}`, () => selfGraph(engine, m));
+  const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => selfGraph(engine, m));
   const C = req.model.spec.classes.length;
   const out = new Float64Array(req.train.y.length);
   await forEachShard(out.length, req.shardSize ?? 2048, req.signal, async (s0, rows) => {

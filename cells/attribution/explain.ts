@@ -11,7 +11,7 @@ import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
 import { Rng } from "../compute/random.ts";
 import { factorShapes } from "./portable-model.ts";
 import type { PortableExplainer } from "./portable.ts";
-import type { TracinModel } from "./factors.ts";
+import type { LossGradient, TracinModel } from "./factors.ts";
 
 /** The tracin cell an explanation mirrors: its settings, the model it traces and the rows that trained it. */
 export interface ExplainSource {
@@ -50,6 +50,8 @@ export interface ExplainOptions {
   /** Trace the loss of this label instead of the prediction's ("why not ham?"). */
   as?: string;
   signal?: AbortSignal;
+  /** How the loss gradient's target entry is computed (factors.ts): `subtracted` recomputes a receipt made before attribution version 3. */
+  lossGradient?: LossGradient;
 }
 
 /**
@@ -145,7 +147,7 @@ export class Explainer {
     const y = Int32Array.from(predicted, (c) => (o.as === undefined ? c : classes.indexOf(o.as)));
     const mode = this.source.params.mode ?? "exact";
     const result = await tracin({
-      model, checkpoints: this.checkpoints, mode, projection: this.source.params.projection, topK: top, signal: o.signal,
+      model, checkpoints: this.checkpoints, mode, projection: this.source.params.projection, topK: top, signal: o.signal, lossGradient: o.lossGradient,
       train: { x: trainSet.x, y: trainSet.y, groups: this.credit.groups, groupSizes: this.credit.groupSizes },
       queries: { x, y },
     });

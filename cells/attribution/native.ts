@@ -1,7 +1,7 @@
 import type * as Ort from "onnxruntime-node";
 import { GraphBuilder, session, type NativeEngine } from "../compute/onnx.ts";
 import { layerNames, type HostWeights } from "../factory/mlp.ts";
-import type { FactorScope, TracinModel } from "./factors.ts";
+import type { FactorScope, LossGradient, TracinModel } from "./factors.ts";
 
 /**
  * The TracIn graphs of factors.ts and tracin.ts, built as ONNX graphs for the native engine.
@@ -38,6 +38,7 @@ export interface GraphModel {
   model: TracinModel;
   checkpoints: { learningRate: number; weights: HostWeights }[];
   scope: FactorScope;
+  lossGradient: LossGradient;
 }
 
 /** Weight initializers, each added once: per checkpoint where trainable, else the frozen base's. */
@@ -113,6 +114,8 @@ function buildSide(g: GraphBuilder, m: GraphModel, x: string, y1h: string): Side
   const sliced = new Map<number, string>();
   const block = (b: number) => sliced.get(b) ?? (sliced.set(b, slice(b)), sliced.get(b)!);
 
+  let column: string | null = null;
+  const ones = () => (column ??= g.init("classes/ones", new Float32Array(spec.classes.length).fill(1), [spec.classes.length, 1]));
   const factors: FactorNodes[][] = [];
   for (let k = 0; k < K; k++) {
     // Forward, keeping each layer's input h, LoRA intermediate u and pre-activation z.
@@ -130,8 +133,14 @@ function buildSide(g: GraphBuilder, m: GraphModel, x: string, y1h: string): Side
       zs.push(z);
       h = name === "head" ? z : g.op("Relu", [z]);
     });
-    // δ_L = softmax(z) − onehot(y), then back through the layers (factors.ts).
-    let delta = g.op("Sub", [g.op("Softmax", [h], { axis: 1 }), y1h]);
+    // δ_L = softmax(z) − onehot(y), its target entry as factors.ts's LossGradient says, then back
+    // through the layers. The sum over the other classes is a product with a column of ones.
+    const p = g.op("Softmax", [h], { axis: 1 });
+    let delta: string;
+    if (m.lossGradient === "summed") {
+      const others = g.op("Mul", [p, g.op("Sub", [g.scalar(1), y1h])]);
+      delta = g.op("Sub", [others, g.op("Mul", [y1h, g.op("MatMul", [others, ones()])])]);
+    } else delta = g.op("Sub", [p, y1h]);
     const out: FactorNodes[] = [];
     const lowest = m.scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((n, i) => (isTarget(n) ? i : L)));
     for (let l = L - 1; l >= lowest; l--) {

@@ -67,7 +67,7 @@ export function receipts(p: { influence: string; top?: number }): Cell {
         const receipt = {
           format: RECEIPT_FORMAT, query, prediction: first.prediction, confidence: first.confidence,
           model: { id: m.id, kind: m.kind, base: m.base, snapshot_root: m.snapshot?.root ?? null, backend: m.backend.name },
-          attribution: { method: "TracInCP", mode: first.mode, normalisation: "sum_k eta_k grad(z)·grad(z'); eta_k once, no 1/n" },
+          attribution: { method: "TracInCP", mode: first.mode, normalisation: "sum_k eta_k grad(z)·grad(z'); eta_k once, no 1/n", loss_gradient: "summed" },
           checkpoints: m.checkpoints.filter((c) => used.has(c.index)).map((c) => ({ index: c.index, learning_rate: c.learningRate, sha256: c.sha256 })),
           top_contributions: rs.filter((r) => r.level === "contribution" && r.rank > 0 && r.rank <= params.top)
             .map((r) => ({ id: r.key, contributor: r.contributor, datanet: r.datanet, score: r.score })),

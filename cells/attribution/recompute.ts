@@ -10,6 +10,7 @@ import { stageRows } from "../store/stage.ts";
 import { Explainer, type ExplainSource, type Explanation } from "./explain.ts";
 import { cellsAsRun, explainSource } from "./source.ts";
 import { lineageTrain } from "./lineage.ts";
+import type { LossGradient } from "./factors.ts";
 
 /** Scores and shares agree when within this relative difference: float32 sums in another order. */
 const TOLERANCE = 1e-4;
@@ -34,6 +35,8 @@ export interface Recomputation {
 /** The parts of a receipt a recomputation compares. */
 export interface Receipt {
   prediction: string;
+  /** `loss_gradient` since attribution version 3; a receipt without it was made `subtracted` (factors.ts). */
+  attribution?: { loss_gradient?: LossGradient };
   top_contributions: { id: string; contributor: string | null; datanet: string | null; score: number }[];
   contributor_shares: { contributor: string; score: number; share: number }[];
   datanet_shares: { datanet: string; score: number; share: number }[];
@@ -81,11 +84,15 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   // Each receipt by the model it names: the cell's own, or another model traced through its lineage.
   const explanations = new Map<string, Explanation>();
   const mismatched: { query: string; why: string }[] = [];
-  for (const modelId of [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort()) {
-    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId);
+  // And by how its loss gradient was computed: a receipt is recomputed as it was made.
+  const flavour = (q: string) => lossGradientOf(JSON.parse(receipts.get(q)!.receipt) as Receipt);
+  const groups = [...new Set(chosen.map((q) => `${receipts.get(q)!.model_id}|${flavour(q)}`))].sort();
+  for (const group of groups) {
+    const [modelId, lossGradient] = group.split("|") as [string, LossGradient];
+    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId && flavour(q) === lossGradient);
     // A cell that traced each query's own label is asked as that label.
     const asLabel = (source.params.target ?? "predicted") === "label";
-    const got = await explainThrough(ws, source, modelId, mine.map((q) => ({ payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined })), top);
+    const got = await explainThrough(ws, source, modelId, mine.map((q) => ({ payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined })), top, lossGradient);
     if ("why" in got) for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${got.why}` });
     else got.forEach((e, j) => explanations.set(mine[j]!, e));
   }
@@ -103,7 +110,7 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
  * the contributions its lineage names, with the same settings. Inputs asked as a label go one at
  * a time; the others in one call. `why` when that model cannot be traced here.
  */
-export async function explainThrough(ws: Workspace, source: ExplainSource, modelId: string, inputs: { payload: Payload; as?: string }[], top: number): Promise<Explanation[] | { why: string }> {
+export async function explainThrough(ws: Workspace, source: ExplainSource, modelId: string, inputs: { payload: Payload; as?: string }[], top: number, lossGradient: LossGradient = "summed"): Promise<Explanation[] | { why: string }> {
   let from = source;
   if (modelId !== source.modelId) {
     const train = await lineageTrain(ws, modelId);
@@ -111,10 +118,15 @@ export async function explainThrough(ws: Workspace, source: ExplainSource, model
     from = { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
   }
   const explainer = await Explainer.load(ws, from);
-  if (!inputs.some((i) => i.as !== undefined)) return (await explainer.explain(inputs.map((i) => i.payload), { top })).explanations;
+  if (!inputs.some((i) => i.as !== undefined)) return (await explainer.explain(inputs.map((i) => i.payload), { top, lossGradient })).explanations;
   const out: Explanation[] = [];
-  for (const i of inputs) out.push((await explainer.explain([i.payload], { top, as: i.as })).explanations[0]!);
+  for (const i of inputs) out.push((await explainer.explain([i.payload], { top, as: i.as, lossGradient })).explanations[0]!);
   return out;
+}
+
+/** How a receipt's loss gradient was computed: as it says, else as every receipt before attribution version 3 was. */
+export function lossGradientOf(r: Receipt): LossGradient {
+  return r.attribution?.loss_gradient === "summed" ? "summed" : "subtracted";
 }
 
 /** What differs between a receipt and its recomputation, or null (exported for its tests). */

@@ -2,7 +2,7 @@ import { tf } from "../compute/backend.ts";
 import { Rng } from "../compute/random.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
-import { exampleFactors, scopeOf, type Factor, type TracinModel } from "./factors.ts";
+import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
@@ -57,6 +57,8 @@ export interface TracinRequest {
   onProgress?: (done: number, total: number) => void;
   /** Force an engine (else TRACEBOOK_ENGINE, else the native one where it applies). */
   engine?: EngineChoice;
+  /** How the loss gradient's target entry is computed (factors.ts); `summed` unless recomputing an older receipt. */
+  lossGradient?: LossGradient;
 }
 
 export interface TracinResult {
@@ -107,7 +109,7 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
   return acc.result((performance.now() - t0) / 1000, describeTfjs());
 }
 
-export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal" | "engine"> & { train: Examples };
+export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal" | "engine" | "lossGradient"> & { train: Examples };
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
 export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64Array> {
@@ -121,7 +123,7 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
       const y = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
       let acc = tf.zeros([rows.length]) as tf.Tensor1D;
       for (const c of req.checkpoints) {
-        const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode));
+        const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode), req.lossGradient);
         if (req.mode === "projection") {
           const f = projected(factors, c, req.projection!);
           acc = tf.add(acc, tf.sum(tf.square(f), 1));
@@ -158,7 +160,7 @@ function side(req: TracinRequest, ex: Examples, rows: number[], transpose = fals
   const y = tf.tensor1d(Int32Array.from(rows, (r) => ex.y[r]!), "int32");
   type PerCheckpoint = { factors: Factor[]; features: tf.Tensor2D | null };
   const perCheckpoint = req.checkpoints.map((c) => tf.tidy(() => {
-    const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode));
+    const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode), req.lossGradient);
     if (req.mode === "projection") return { factors: [], features: projected(factors, c, req.projection!) } as unknown as tf.TensorContainer;
     // tidy keeps the tensors returned (the factors) and frees the forward and backward intermediates.
     return { factors, features: null } as unknown as tf.TensorContainer;

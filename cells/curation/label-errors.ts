@@ -11,7 +11,7 @@ import { stageRows } from "../store/stage.ts";
 import { DEFAULT_WEIGHTS, labelErrorScore, labelSignals, type ScoreWeights } from "./signals.ts";
 
 /** Bump when the scores would differ for the same model and rows. */
-export const LABEL_ERRORS_VERSION = "1";
+export const LABEL_ERRORS_VERSION = "2"; // 2: self-influence through the loss gradient `summed` (attribution/factors.ts)
 
 export interface LabelErrorParams {
   /** The model cell whose view of the labels is asked (finetune, base-model). */

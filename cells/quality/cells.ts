@@ -13,7 +13,7 @@ import { tracin, type TracinMode } from "../attribution/tracin.ts";
 import { spearman } from "./metrics.ts";
 import { retrainOn, type RetrainSetup } from "./retrain.ts";
 
-const QUALITY_VERSION = "1";
+const QUALITY_VERSION = "2"; // 2: the loss gradient `summed` (attribution/factors.ts)
 
 /** The attribution variants compared in one table. */
 export interface ModeSpec { name: string; mode: TracinMode; projection?: { dim: number; seed: number }; lastCheckpointOnly?: boolean }

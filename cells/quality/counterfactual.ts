@@ -19,7 +19,7 @@ import { canonicalRemoval, describeRemoval, splitRows, untrainedIds, type Remova
 // 2: the summary says how many left-out rows also trained the frozen base (removed_in_base).
 // 3: `without` on the summary row only.
 // 4: with onlyTrained, the ids that trained nothing are set aside here (set_aside), not before.
-const COUNTERFACTUAL_VERSION = "4";
+const COUNTERFACTUAL_VERSION = "5"; // 5: TracIn's estimate through the loss gradient `summed` (attribution/factors.ts)
 
 export interface CounterfactualParams {
   /** The model cell whose training is redone without the removed rows. */

@@ -14,7 +14,7 @@ import { labelErrorScore, labelSignals, DEFAULT_WEIGHTS, type ScoreWeights } fro
 import { auc, recallAtK } from "./metrics.ts";
 import { trainAsManifest, trainingIdentity } from "./retrain.ts";
 
-const MISLABEL_VERSION = "1";
+const MISLABEL_VERSION = "2"; // 2: the loss gradient `summed` (attribution/factors.ts)
 
 /** The scores compared: the curation queue's label-error score (its default weights) and its signals alone. */
 const SCORES: Record<string, ScoreWeights> = {
