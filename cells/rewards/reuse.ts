@@ -89,5 +89,7 @@ export async function keptSplits(
     [ctx.pipeline, q.policy]);
   const why = [`receipt unchanged`, approved > 0n ? `none of ${approved} contributions approved since cited` : "no approval since",
     moved.length ? `none of ${moved.length} penalties that moved touches it` : "no penalty moved"];
+  // None kept: say what keeping needs, not the conditions as if they held.
+  if (!rows.length) return { kept: new Set(), why: `none has its receipt unchanged${approved > 0n || moved.length ? ", no cited contribution approved since and no penalty moved that touches it" : ""}` };
   return { kept: new Set(rows.map((r) => r.id)), why: why.join(", ") };
 }
