@@ -107,12 +107,14 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const sqlConnection = await parser.connect();
   try {
     for (const n of notebooks) {
-      const names = await tablesRead(fs.readFileSync(n.file, "utf8"), sqlConnection);
-      const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
+      const markdown = fs.readFileSync(n.file, "utf8");
+      const names = await tablesRead(markdown, sqlConnection);
+      const compiled = compileNotebook(markdown);
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
-        if (options.pipelines?.length ? false : n.pipeline !== p) continue;
+        // Pipelines named on the command line take every notebook; else each notebook its own.
+        if (!options.pipelines?.length && n.pipeline !== p) continue;
         for (const t of names) set.add(t);
         if (explains) explained.add(p);
         if (compares) compared.add(p);
