@@ -15,7 +15,6 @@ import { cellModels, heldOutOf, resolveModel } from "../cells/factory/catalog.ts
 import { diffLineage } from "../cells/factory/diff.ts";
 import { compareBehaviour } from "../cells/quality/behaviour.ts";
 
-
 runBench(async () => {
   const { ws, home } = await mailWorkspace("tb-bench-history-");
   try {

@@ -1,4 +1,11 @@
+import path from "node:path";
 import Table from "cli-table3";
+
+/** A path relative to the working directory when it is inside it (shorter to read and to paste), else absolute. */
+export function shortPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+}
 
 /** JSON with bigints as numbers when exact, else as strings; typed arrays as lists. */
 export function toJson(value: unknown, indent = 2): string {

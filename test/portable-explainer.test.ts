@@ -24,6 +24,8 @@ const engines: EngineChoice[] = "error" in (await nativeEngine()) ? ["tfjs"] : [
 /** A portable explainer over dense random rows (every row its own contributor, two Datanets). */
 function portable(model: TracinModel, cks: TracinCheckpoint[], final: HostWeights, mode: TracinMode, projection?: { dim: number; seed: number }): PortableExplainer {
   const N = tr.y.length;
+  const contributors = Array.from({ length: N }, (_, i) => `c${i}`);
+  const sorted = [...contributors].sort();
   return {
     source: { pipeline: "p", influence: "influence", modelId: "m".repeat(64), mode, topK: 5, trainVersion: "v" },
     featurizer: rawFeatures(dims), spec: model.spec, lora: model.lora, base: model.base, final,
@@ -31,22 +33,22 @@ function portable(model: TracinModel, cks: TracinCheckpoint[], final: HostWeight
     projection: projection ? { ...projection, matrices: projectionMatrices(model, cks, projection) } : null,
     train: {
       offsets: Uint32Array.from({ length: N + 1 }, (_, i) => i * dims), idx: Uint16Array.from({ length: N * dims }, (_, k) => k % dims), val: tr.x, y: tr.y,
-      ids: Array.from({ length: N }, (_, i) => `id${i}`), contributors: Array.from({ length: N }, (_, i) => `c${i}`),
+      ids: Array.from({ length: N }, (_, i) => `id${i}`), contributors,
       datanets: Array.from({ length: N }, (_, i) => (i % 2 ? "odd" : "even")), labels: Array.from(tr.y, (y) => spec.classes[y]!), texts: Array.from({ length: N }, () => ""),
     },
     credit: {
-      contributors: Array.from({ length: N }, (_, i) => `c${i}`).sort(), datanets: ["even", "odd"],
-      groups: [Int32Array.from({ length: N }, (_, i) => Array.from({ length: N }, (_, j) => `c${j}`).sort().indexOf(`c${i}`)), Int32Array.from({ length: N }, (_, i) => i % 2)],
+      contributors: sorted, datanets: ["even", "odd"],
+      groups: [Int32Array.from(contributors, (c) => sorted.indexOf(c)), Int32Array.from({ length: N }, (_, i) => i % 2)],
     },
   };
 }
 
-/** Every score, [train][query], as the portable engine ranks them (top = every row), each query traced as its label. */
-function portableScores(p: PortableExplainer): Float64Array[] {
+/** Every score, [train][query], as the portable engine ranks them (top = every row), each query traced as its target (its label by default). */
+function portableScores(p: PortableExplainer, targets: Int32Array = q.y): Float64Array[] {
   const engine = new PortableExplainerEngine(decodePortable(encodePortable(p), "test")); // through the file, as a page reads it
   const S = Array.from({ length: tr.y.length }, () => new Float64Array(q.y.length));
   for (let j = 0; j < q.y.length; j++) {
-    const [e] = engine.explain([{ features: q.x.subarray(j * dims, (j + 1) * dims) }], { top: tr.y.length, as: spec.classes[q.y[j]!] }).explanations;
+    const [e] = engine.explain([{ features: q.x.subarray(j * dims, (j + 1) * dims) }], { top: tr.y.length, as: p.spec.classes[targets[j]!] }).explanations;
     for (const c of [...e!.proponents, ...e!.opponents]) S[Number(c.contribution.slice(2))]![j] = c.score;
     // Contributor sums: one contributor per row, so each is that row's score.
     for (const g of e!.contributors) expect(g.score).toBeCloseTo(S[Number(g.name.slice(1))]![j]!, 12);
@@ -163,22 +165,12 @@ describe("near-certain predictions", () => {
   const final = new PortableLayers(model, cks[1]!.weights);
   const p = Array.from({ length: M }, (_, j) => final.probabilities(row(j)));
   const predicted = Int32Array.from(p, (pj) => pj.indexOf(Math.max(...pj)));
-  const trY = Int32Array.from(tr.y, (y) => y % 3);
-
   /** Every score [train][query] in float64 (the portable engine), each query traced as its prediction. */
-  const reference = () => {
-    const engine = new PortableExplainerEngine({ ...portable(model, cks, cks[1]!.weights, "exact"), spec: spec3, train: { ...portable(model, cks, cks[1]!.weights, "exact").train, y: trY } });
-    const S = Array.from({ length: N }, () => new Float64Array(M));
-    for (let j = 0; j < M; j++) {
-      const [e] = engine.explain([{ features: q.x.subarray(j * dims, (j + 1) * dims) }], { top: N, as: spec3.classes[predicted[j]!] }).explanations;
-      for (const c of [...e!.proponents, ...e!.opponents]) S[Number(c.contribution.slice(2))]![j] = c.score;
-    }
-    return S;
-  };
+  const reference = () => portableScores(portable(model, cks, cks[1]!.weights, "exact"), predicted);
   const engineScores = async (engine: EngineChoice, lossGradient?: LossGradient) => {
     const r = await tracin({
       model, checkpoints: cks, mode: "exact", topK: 1, full: true, engine, lossGradient,
-      train: { x: denseMatrix(tr.x, N, dims), y: trY, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
+      train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
       queries: { x: denseMatrix(q.x, M, dims), y: predicted },
     });
     return Array.from({ length: N }, (_, i) => Float64Array.from({ length: M }, (_, j) => r.scores![j * N + i]!));

@@ -1,5 +1,4 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,6 +9,7 @@ import { parseProof, rewardProof, rewardProofs, verifyProof, verifyProofSet, typ
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
+import { tempDir } from "./helpers/workspace.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 const leaf = (s: string) => createHash("sha256").update(s).digest("hex");
@@ -43,12 +43,9 @@ describe("a recipient's proof of a closed epoch", () => {
   beforeAll(async () => {
     ws = await payWorkspace();
     await closeEpoch(ws, "pay", "e1", { by: "ops:alice", at: "2026-11-30 00:00:00" });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "tb-proof-"));
+    dir = tempDir("tb-proof-");
   }, 120_000);
-  afterAll(() => {
-    ws?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => ws?.close());
 
   it("holds every line the recipient was paid, with the receipts they cite, and checks out with nothing but itself", async () => {
     const [top] = await ws.rows<{ recipient: string; amount: string; n: bigint }>(

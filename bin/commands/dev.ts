@@ -2,12 +2,7 @@ import path from "node:path";
 import type { Command } from "commander";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { existingWorkspace } from "../cli.ts";
-
-/** A path relative to the working directory when it is inside it, else absolute. */
-function shortPath(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith("..") ? rel : p;
-}
+import { shortPath } from "../output.ts";
 
 interface DevOpts { port?: string; pipeline?: string[]; watch: boolean; notebooks?: string }
 interface BuildOpts { out?: string; pipeline?: string[]; notebooks?: string }

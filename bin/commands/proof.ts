@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
-import { formatTable, toJson } from "../output.ts";
+import { formatTable, shortPath, toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { parseProof, rewardProofs, verifyProof, verifyProofSet, type ProofCheck, type RewardProof } from "../../cells/rewards/proof.ts";
 import { sha256 } from "../../cells/graph/fingerprint.ts";
@@ -41,8 +41,8 @@ export function registerProof(program: Command): void {
           await writeFileAtomic(out, `${JSON.stringify(p)}\n`);
           console.log(`${p.recipient} in closed epoch ${epoch} of ${pipeline}: ${formatAmount(BigInt(p.total))} over ${p.lines.length} lines, ` +
             `${Object.keys(p.receipts).length} receipts; root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by})`);
-          console.log(`Wrote ${shownPath(out)}. The recipient checks it alone, against a report of the epoch or the root it publishes:\n` +
-            `  tracebook proof verify ${shownPath(out)} --report <report folder>    (or --root ${root.lines_root})`);
+          console.log(`Wrote ${shortPath(out)}. The recipient checks it alone, against a report of the epoch or the root it publishes:\n` +
+            `  tracebook proof verify ${shortPath(out)} --report <report folder>    (or --root ${root.lines_root})`);
           return;
         }
         const dir = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-proofs`));
@@ -51,7 +51,7 @@ export function registerProof(program: Command): void {
         const slugs = proofs.map((p) => slug(p.recipient));
         const files = proofs.map((p, i) => path.join(dir, `${slugs.indexOf(slugs[i]!) === slugs.lastIndexOf(slugs[i]!) ? slugs[i] : `${slugs[i]}-${sha256(p.recipient).slice(0, 8)}`}.proof.json`));
         for (const [i, p] of proofs.entries()) await writeFileAtomic(files[i]!, `${JSON.stringify(p)}\n`);
-        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shownPath(dir)}`);
+        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shortPath(dir)}`);
         console.log(formatTable(proofs.map((p, i) => ({ recipient: p.recipient, lines: p.lines.length, paid: formatAmount(BigInt(p.total)), file: path.basename(files[i]!) })), { maxRows: 1000 }));
         console.log(`Each recipient checks its own: tracebook proof verify <file> --report <report folder>    (or --root ${root.lines_root})`);
       });
@@ -103,7 +103,7 @@ export function registerProof(program: Command): void {
 function checkOne(p: RewardProof, opts: { root?: string; report?: string }): { ok: boolean; checks: ProofCheck[]; rooted: boolean } {
   const published = opts.report === undefined ? null : publishedFor(opts.report, p);
   const roots = [opts.root, published ? published.root ?? "(none)" : undefined].filter((r): r is string => r !== undefined);
-  const own = verifyProof(p, { root: roots[0], published: published ? { total: published.total, policy: published.policy, source: `the report in ${shownPath(published.report)}` } : undefined });
+  const own = verifyProof(p, { root: roots[0], published: published ? { total: published.total, policy: published.policy, source: `the report in ${shortPath(published.report)}` } : undefined });
   // Both a root and a report: the second root is compared too.
   const second = roots.length > 1 ? verifyProof(p, { root: roots[1] }).checks.filter((c) => c.name === "the root is the one you hold") : [];
   const checks = [...(published?.checks ?? []), ...own.checks, ...second];
@@ -121,8 +121,4 @@ function readText(file: string): string {
 /** A file name from a recipient's name: characters other than word characters, dots, @ and - become "_". */
 function slug(name: string): string {
   return name.replace(/[^\w.@-]+/g, "_");
-}
-
-function shownPath(p: string): string {
-  return path.relative(process.cwd(), p) || p;
 }

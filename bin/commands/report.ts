@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
-import { toJson } from "../output.ts";
+import { shortPath, toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
 import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
 import { verifyReport } from "../../reports/verify.ts";
@@ -48,8 +48,8 @@ export function registerReport(program: Command): void {
           for (const c of v.checks) console.log(`${c.ok ? "✓" : "✗"} ${c.name}: ${c.detail}`);
           const failed = v.checks.filter((c) => !c.ok).length;
           console.log(failed
-            ? `\nReport ${shown(v.dir)} does NOT match: ${failed} of ${v.checks.length} checks failed`
-            : `\nReport ${shown(v.dir)} matches the workspace: ${v.checks.length} checks pass`);
+            ? `\nReport ${shortPath(v.dir)} does NOT match: ${failed} of ${v.checks.length} checks failed`
+            : `\nReport ${shortPath(v.dir)} matches the workspace: ${v.checks.length} checks pass`);
         }
         if (!v.ok) process.exitCode = 1;
       });
@@ -58,18 +58,12 @@ export function registerReport(program: Command): void {
 
 function printWritten(w: WrittenReport, seconds: number): void {
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  console.log(`Report written: ${shown(path.join(w.dir, "index.html"))}`);
+  console.log(`Report written: ${shortPath(path.join(w.dir, "index.html"))}`);
   console.log(`  ${Object.entries(w.files).map(([f, n]) => `${f} ${kb(n)}`).join(", ")}${w.pdfSkipped ? ` (no report.pdf: ${w.pdfSkipped})` : ""}; ${seconds.toFixed(1)} s`);
   for (const e of w.facts.statement) {
     console.log(`  epoch ${e.epoch}: ${e.inferences.toLocaleString("en-US")} inferences, fees ${e.fees.tokens}, paid out ${e.paid.tokens} ${e.reconciles ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
   }
   const failed = w.facts.checks.filter((c) => !c.ok);
   console.log(`  integrity checks: ${w.facts.checks.length - failed.length} of ${w.facts.checks.length} pass${failed.length ? `; FAILED: ${failed.map((c) => c.name).join(", ")}` : ""}`);
-  console.log(`Verify later: npx tracebook report verify ${shown(w.dir)}`);
-}
-
-/** A path relative to the current directory when it is inside it: shorter to read and to paste. */
-function shown(p: string): string {
-  const rel = path.relative(process.cwd(), p);
-  return rel && !rel.startsWith("..") && !path.isAbsolute(rel) ? rel : p;
+  console.log(`Verify later: npx tracebook report verify ${shortPath(w.dir)}`);
 }

@@ -40,6 +40,14 @@ interface Layer {
   B: Float32Array | null;
 }
 
+/** The lowest layer the gradient reaches: the head alone, every layer of a full model, else the lowest adapter target. */
+function lowestLayer(net: PortableNet, scope: "all" | "last-layer"): number {
+  const names = layerNames(net.spec), L = names.length;
+  if (scope === "last-layer") return L - 1;
+  if (net.lora === null) return 0;
+  return Math.min(L - 1, ...names.map((n, i) => (net.lora!.targets.includes(n) ? i : L)));
+}
+
 /** The factors exampleFactors (factors.ts) returns for this model and scope, in its order. */
 export function factorShapes(net: PortableNet, scope: "all" | "last-layer"): FactorShape[] {
   const { spec, lora } = net;
@@ -48,7 +56,7 @@ export function factorShapes(net: PortableNet, scope: "all" | "last-layer"): Fac
   const isTarget = (n: string) => !!lora && lora.targets.includes(n);
   const L = names.length;
   const full = lora === null;
-  const lowest = scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((n, i) => (isTarget(n) ? i : L)));
+  const lowest = lowestLayer(net, scope);
   const out: FactorShape[] = [];
   for (let l = L - 1; l >= lowest; l--) {
     const name = names[l]!;
@@ -64,7 +72,10 @@ export function factorShapes(net: PortableNet, scope: "all" | "last-layer"): Fac
 /** The model at one set of trainable weights (a checkpoint, or the final weights). */
 export class PortableLayers {
   private readonly layers: Layer[];
+  private readonly names: string[];
   private readonly scale: number;
+  /** lowestLayer per scope, computed once: factors() runs once per row. */
+  private readonly lowest: Record<"all" | "last-layer", number>;
   /** Whether the input layer's kernel is frozen (the same at every checkpoint): x·W can be kept. */
   readonly frozenInput: boolean;
 
@@ -76,12 +87,14 @@ export class PortableLayers {
     };
     const sizes = [net.spec.inputSize, ...net.spec.hidden, net.spec.classes.length];
     const targets = new Set(net.lora?.targets ?? []);
-    this.layers = layerNames(net.spec).map((name, l) => ({
+    this.names = layerNames(net.spec);
+    this.layers = this.names.map((name, l) => ({
       inputs: sizes[l]!, outputs: sizes[l + 1]!, W: weight(`${name}.kernel`), b: weight(`${name}.bias`),
       A: targets.has(name) ? weight(`${name}.lora_A`) : null, B: targets.has(name) ? weight(`${name}.lora_B`) : null,
     }));
     this.scale = net.lora ? net.lora.alpha / net.lora.rank : 0;
-    this.frozenInput = !trainable[`${layerNames(net.spec)[0]}.kernel`];
+    this.frozenInput = !trainable[`${this.names[0]}.kernel`];
+    this.lowest = { all: lowestLayer(net, "all"), "last-layer": lowestLayer(net, "last-layer") };
   }
 
   /** x·W of the input layer (no bias): kept per training row where the kernel is frozen. */
@@ -123,11 +136,9 @@ export class PortableLayers {
    */
   factors(x: SparseRow, y: number, scope: "all" | "last-layer", xW?: Float64Array): { a: (Float64Array | null)[]; b: Float64Array[] } {
     const { logits, h, u, z } = this.forward(x, xW);
-    const lora = this.net.lora;
-    const names = layerNames(this.net.spec);
-    const L = names.length, full = lora === null, s = this.scale;
-    const isTarget = (l: number) => this.layers[l]!.A !== null;
-    const lowest = scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((_, i) => (isTarget(i) ? i : L)));
+    const names = this.names;
+    const L = names.length, full = this.net.lora === null, s = this.scale;
+    const lowest = this.lowest[scope];
     let delta = lossGradient(logits, y);
     const a: (Float64Array | null)[] = [], b: Float64Array[] = [];
     for (let l = L - 1; l >= lowest; l--) {

@@ -58,7 +58,9 @@ interface TrainSide {
 export class PortableExplainerEngine {
   private sides: TrainSide[] | null = null;
   private readonly shapes: FactorShape[];
-  private readonly widths: { a: number; b: number; features: number }[];
+  private readonly scope: "all" | "last-layer";
+  /** Projection mode: the length of a row's projected features (Σ over factors of a × b, each side at most `dim`). */
+  private readonly projectedWidth: number;
 
   /** The training rows [from, to) this engine scores: all of them, or a shard (one per worker, merged by mergeParts). */
   readonly from: number;
@@ -68,12 +70,10 @@ export class PortableExplainerEngine {
     this.from = shard?.from ?? 0;
     this.to = shard?.to ?? p.train.y.length;
     if (!(this.from >= 0 && this.from <= this.to && this.to <= p.train.y.length)) throw new Error(`shard [${this.from}, ${this.to}) is not within the ${p.train.y.length} training rows`);
-    this.shapes = factorShapes(p, p.source.mode === "last-layer" ? "last-layer" : "all");
+    this.scope = p.source.mode === "last-layer" ? "last-layer" : "all";
+    this.shapes = factorShapes(p, this.scope);
     const dim = p.projection?.dim ?? Infinity;
-    this.widths = this.shapes.map((f) => {
-      const a = Math.min(f.aWidth + (f.bias ? 1 : 0), dim), b = Math.min(f.bWidth, dim);
-      return { a, b, features: a * b };
-    });
+    this.projectedWidth = this.shapes.reduce((n, f) => n + Math.min(f.aWidth + (f.bias ? 1 : 0), dim) * Math.min(f.bWidth, dim), 0);
   }
 
   /** How many training rows this engine scores. */
@@ -91,18 +91,18 @@ export class PortableExplainerEngine {
   /** The training side at every checkpoint (computed on the first question). */
   private trainSides(): TrainSide[] {
     if (this.sides) return this.sides;
-    const N = this.rows, scope = this.p.source.mode === "last-layer" ? "last-layer" : "all";
+    const N = this.rows;
     let kept: Float64Array[] | null = null; // x·W of a frozen input layer: the same at every checkpoint
     this.sides = this.p.checkpoints.map((c) => {
       const layers = new PortableLayers(this.p, c.weights);
       if (layers.frozenInput) kept ??= Array.from({ length: N }, (_, i) => layers.inputProduct(this.row(i)));
       const side: TrainSide = this.p.projection
-        ? { a: [], b: [], features: new Float32Array(N * this.widths.reduce((s, w) => s + w.features, 0)) }
+        ? { a: [], b: [], features: new Float32Array(N * this.projectedWidth) }
         : { a: this.shapes.map((f) => (f.aIsInput ? null : new Float32Array(N * f.aWidth))), b: this.shapes.map((f) => new Float32Array(N * f.bWidth)), features: null };
       for (let i = 0; i < N; i++) {
         const x = this.row(i);
-        const g = layers.factors(x, this.p.train.y[this.from + i]!, scope, layers.frozenInput ? kept![i] : undefined);
-        if (side.features) side.features.set(this.projected(c, x, g), i * (side.features.length / N));
+        const g = layers.factors(x, this.p.train.y[this.from + i]!, this.scope, layers.frozenInput ? kept![i] : undefined);
+        if (side.features) side.features.set(this.projected(c, x, g), i * this.projectedWidth);
         else this.shapes.forEach((f, k) => {
           if (side.a[k]) side.a[k]!.set(g.a[k]!, i * f.aWidth);
           side.b[k]!.set(g.b[k]!, i * f.bWidth);
@@ -115,7 +115,7 @@ export class PortableExplainerEngine {
 
   /** Each factor's a ⊗ b projected to (a·Pa) ⊗ (b·Pb), concatenated, × √η (tracin.ts's `projected`). */
   private projected(c: PortableExplainer["checkpoints"][number], x: SparseRow, g: { a: (Float64Array | null)[]; b: Float64Array[] }): Float64Array {
-    const out = new Float64Array(this.widths.reduce((s, w) => s + w.features, 0));
+    const out = new Float64Array(this.projectedWidth);
     const root = Math.sqrt(c.learningRate);
     let at = 0;
     this.shapes.forEach((f, k) => {
@@ -203,7 +203,7 @@ export class PortableExplainerEngine {
   /** Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, q)⟩ for every training row i. */
   private scores(sides: TrainSide[], q: SparseRow, target: number): Float64Array {
     const { p } = this;
-    const N = this.rows, scope = p.source.mode === "last-layer" ? "last-layer" : "all";
+    const N = this.rows;
     const out = new Float64Array(N);
     const from = this.from;
     // x_i·x_q, the input factors' a-side product, is the same at every checkpoint.
@@ -223,7 +223,7 @@ export class PortableExplainerEngine {
     };
     p.checkpoints.forEach((c, k) => {
       const layers = new PortableLayers(p, c.weights);
-      const g = layers.factors(q, target, scope);
+      const g = layers.factors(q, target, this.scope);
       const side = sides[k]!;
       if (side.features) {
         const f = this.projected(c, q, g), F = f.length;

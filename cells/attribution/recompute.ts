@@ -85,11 +85,11 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   const explanations = new Map<string, Explanation>();
   const mismatched: { query: string; why: string }[] = [];
   // And by how its loss gradient was computed: a receipt is recomputed as it was made.
-  const flavour = (q: string) => lossGradientOf(JSON.parse(receipts.get(q)!.receipt) as Receipt);
-  const groups = [...new Set(chosen.map((q) => `${receipts.get(q)!.model_id}|${flavour(q)}`))].sort();
-  for (const group of groups) {
-    const [modelId, lossGradient] = group.split("|") as [string, LossGradient];
-    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId && flavour(q) === lossGradient);
+  const parsed = new Map(chosen.map((q) => [q, JSON.parse(receipts.get(q)!.receipt) as Receipt]));
+  const models = [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort();
+  for (const modelId of models) for (const lossGradient of ["summed", "subtracted"] as const) {
+    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId && lossGradientOf(parsed.get(q)!) === lossGradient);
+    if (!mine.length) continue;
     // A cell that traced each query's own label is asked as that label.
     const asLabel = (source.params.target ?? "predicted") === "label";
     const got = await explainThrough(ws, source, modelId, mine.map((q) => ({ payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined })), top, lossGradient);
@@ -97,7 +97,7 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
     else got.forEach((e, j) => explanations.set(mine[j]!, e));
   }
   for (const q of chosen) {
-    const why = explanations.has(q) ? disagreement(JSON.parse(receipts.get(q)!.receipt) as Receipt, explanations.get(q)!, top) : null;
+    const why = explanations.has(q) ? disagreement(parsed.get(q)!, explanations.get(q)!, top) : null;
     if (why) mismatched.push({ query: q, why });
   }
   mismatched.sort((a, b) => (a.query < b.query ? -1 : 1));

@@ -7,11 +7,11 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
-import { compileNotebook } from "./transform.ts";
+import { compileNotebook, type Notebook } from "./transform.ts";
 import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
-import { shipExplainer } from "./ship-explainer.ts";
+import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
 
 const MARKER = ".tracebook-site";
@@ -107,9 +107,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const sqlConnection = await parser.connect();
   try {
     for (const n of notebooks) {
-      const markdown = fs.readFileSync(n.file, "utf8");
-      const names = await tablesRead(markdown, sqlConnection);
-      const compiled = compileNotebook(markdown);
+      const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
+      const names = await tablesRead(compiled, sqlConnection);
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
@@ -173,7 +172,6 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
 }
 
 const gzip = promisify(zlib.gzip);
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */
 function checkOutDir(outDir: string): void {
@@ -188,8 +186,7 @@ function checkOutDir(outDir: string): void {
  * The tables a notebook's SQL reads (```sql blocks and sql`…` templates), by DuckDB's own
  * parser (as the page does with getTableNames), plus the front matter's `tables`.
  */
-export async function tablesRead(markdown: string, connection: DuckDBConnection): Promise<Set<string>> {
-  const nb = compileNotebook(markdown);
+export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Promise<Set<string>> {
   const names = new Set<string>(Array.isArray(nb.frontMatter.tables) ? nb.frontMatter.tables.map(String) : []);
   const queries: string[] = [];
   for (const cell of nb.cells) {

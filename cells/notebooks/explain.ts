@@ -5,6 +5,7 @@ import { cellsAsRun, explainSource } from "../attribution/source.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import type { Payload } from "../factory/featurize.ts";
 import { ApiError, requestFields } from "./api.ts";
+import { explainFieldOf } from "./explain-field.ts";
 import type { NotebookData } from "./data.ts";
 import type { ExplainAnswer, ExplainRequest } from "./wire.ts";
 
@@ -76,7 +77,7 @@ export class Explainers {
       return await explainer.explain(payloads, { top: req.top, as: req.as });
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      throw new ApiError(400, fieldOf(err.message), err.message);
+      throw new ApiError(400, explainFieldOf(err.message), err.message);
     }
   }
 
@@ -116,11 +117,3 @@ export class Explainers {
 type Versions = { influence: string | null; model: string; train: string };
 /** The cells an explainer reads (by name), its key, and the outputs it was last found current at. */
 type Reads = { influence: string; model: string; train: string; key: string; at: Versions };
-
-function fieldOf(message: string): string | null {
-  const named = /^(top|as|inputs?)\b/.exec(message)?.[1];
-  if (named) return named === "input" ? "inputs" : named;
-  if (/tracin cell/.test(message)) return "influence";
-  if (/has no outputs? (yet|in this workspace)/.test(message)) return "pipeline";
-  return "inputs"; // the featurizer's: a text for a feature model, the wrong feature count
-}

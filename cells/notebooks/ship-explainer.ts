@@ -41,4 +41,5 @@ export async function shipExplainer(data: NotebookData, pipeline: string, dir: s
   return { file, bytes: packed.length, influence: portable.source.influence, model_id: portable.source.modelId, train_rows: rows };
 }
 
-const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+/** A size as the build's messages give it. */
+export const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;

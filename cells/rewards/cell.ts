@@ -11,7 +11,7 @@ import { DEFAULT_POLICY, parsePolicy, type SplitPolicy } from "./policy.ts";
 import { splitFee, type Part } from "./split.ts";
 import { DUPLICATE_CONTENT } from "../attribution/duplicate.ts";
 import { archiveReceipts, NOT_ATTRIBUTED } from "./archive.ts";
-import { judgePenalties, penaltyKey, persistPenalties, scopeNets, type Penalties } from "./penalties.ts";
+import { judgePenalties, judgedScopes, penaltyKey, persistPenalties, scopeNets, type Penalties } from "./penalties.ts";
 import { closedStatement, statementOf, type StatementLine } from "./statement.ts";
 import { approvalsSeq, keptSplits, recordSplitState, splitSettings, type SplitState } from "./reuse.ts";
 import { closedEpochs } from "./closures.ts";
@@ -99,7 +99,9 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const epochs = [...new Set(open.map((u) => u.epoch))].sort();
       const earlierFees = await settledEarlier(ctx.ws, ctx.pipeline, policy.id, epochs);
       const settledBefore = new Set([...earlierFees.values()].map((f) => penaltyKey(f.epoch, f.model_id)));
-      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore);
+      // What earlier runs judged per scope: the penalties kept for settled scopes, and what moved since (reuse.ts).
+      const judged = await judgedScopes(ctx.ws, ctx.pipeline);
+      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore, judged);
       const decided = [...penalties.values()].filter((s) => s.decided);
       if (decided.length) {
         ctx.log(`${decided.reduce((n, s) => n + s.inferences, 0)} inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);
@@ -107,7 +109,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
 
       // Of the rest, only what would split differently from the lines already written is split again (reuse.ts).
       const settings = splitSettings(REWARDS_VERSION, p.policy ?? DEFAULT_POLICY, creator);
-      const reuse = await keptSplits(ctx, { policy: policy.id, settings, split: SPLIT, receipts: rel(p.receipts), influence: rel(p.influence), penalties });
+      const reuse = await keptSplits(ctx, { policy: policy.id, settings, split: SPLIT, receipts: rel(p.receipts), influence: rel(p.influence), penalties, judged });
       const resplit = usage.filter((u) => !reuse.kept.has(u.id));
       ctx.log(reuse.kept.size ? `${reuse.kept.size} inferences keep the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${resplit.length} inferences split (${reuse.why})`);
       await stageRows(ctx.ws, RESPLIT, [["id", "VARCHAR"]], resplit.map((u) => [u.id]));

@@ -90,6 +90,8 @@ export async function judgePenalties(
   usage: readonly { id: string; epoch: string; model_id: string }[],
   nets: ScopeNets,
   settledBefore: ReadonlySet<string>,
+  /** judgedScopes(ws, pipeline), where the caller has read it already. */
+  judged?: Map<string, Set<string>>,
 ): Promise<Penalties> {
   const out: Penalties = new Map();
   for (const u of usage) {
@@ -100,9 +102,9 @@ export async function judgePenalties(
   }
   // A scope with lines settled for inferences not in this run keeps what a run decided for it; one
   // settled before scopes were recorded is judged now, over this run's inferences.
-  const judged = [...out.keys()].some((k) => settledBefore.has(k)) ? await judgedScopes(ws, pipeline) : new Map<string, Set<string>>();
+  const recorded = judged ?? ([...out.keys()].some((k) => settledBefore.has(k)) ? await judgedScopes(ws, pipeline) : new Map<string, Set<string>>());
   for (const [k, s] of out) {
-    const kept = settledBefore.has(k) ? judged.get(k) : undefined;
+    const kept = settledBefore.has(k) ? recorded.get(k) : undefined;
     if (kept) {
       Object.assign(s, { excluded: kept, decided: true });
       continue;

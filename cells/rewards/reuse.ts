@@ -2,7 +2,7 @@ import type { CellContext } from "../graph/cell.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
-import { judgedScopes, type Penalties } from "./penalties.ts";
+import type { Penalties } from "./penalties.ts";
 
 /**
  * What a split reads besides the inference, its receipt, approvals and penalties: the code
@@ -46,7 +46,7 @@ export async function recordSplitState(ws: Workspace, pipeline: string, policy: 
  * costs about one inference, not the epoch. A forced run splits everything.
  */
 export async function keptSplits(
-  ctx: CellContext, q: { policy: string; settings: string; split: string; receipts: string; influence: string; penalties: Penalties },
+  ctx: CellContext, q: { policy: string; settings: string; split: string; receipts: string; influence: string; penalties: Penalties; judged: Map<string, Set<string>> },
 ): Promise<{ kept: Set<string>; why: string }> {
   if (ctx.forced) return { kept: new Set(), why: "a forced run splits every inference again" };
   const [state] = await ctx.ws.rows<{ settings: string; approvals_seq: bigint }>(
@@ -57,9 +57,8 @@ export async function keptSplits(
   // Contributors whose penalty in a scope moved since the run that wrote the lines: the records
   // hold what that run decided (a scope decided earlier and kept cannot move).
   const moved: unknown[][] = [];
-  const judged = await judgedScopes(ctx.ws, ctx.pipeline);
   for (const [k, s] of q.penalties) {
-    const before = judged.get(k);
+    const before = q.judged.get(k);
     // A scope no run judged yet holds no inference with lines: nothing of it to keep.
     if (s.decided || !before) continue;
     for (const c of s.excluded) if (!before.has(c)) moved.push([s.epoch, s.model, c]);

@@ -4,6 +4,7 @@ import { PortableExplainerEngine } from "../../cells/attribution/portable.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import type { ExplainRequest } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
+import { explainFieldOf } from "../../cells/notebooks/explain-field.ts";
 
 // A static build's explainer, off the page's thread: loads a pipeline's portable explainer once
 // per shard of its training rows (the shard's training side is computed on the first question)
@@ -34,8 +35,7 @@ self.onmessage = async (event: MessageEvent<{ id: number; url: string; shard: { 
     self.postMessage({ id, part: engine.part(inputs, { top: request.top, as: request.as }) });
   } catch (err) {
     const message = (err as Error).message;
-    // The field at fault, as the dev server names it (cells/notebooks/explain.ts).
-    const field = err instanceof InputError ? (/^(top|as)\b/.exec(message)?.[1] ?? "inputs") : null;
-    self.postMessage({ id, error: message, field });
+    // The field at fault, as the dev server names it.
+    self.postMessage({ id, error: message, field: err instanceof InputError ? explainFieldOf(message) : null });
   }
 };
