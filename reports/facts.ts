@@ -169,6 +169,8 @@ export interface ReportFacts {
     influence: string;
     self_influence: string;
     normalisation: string;
+    /** How the loss gradient's target entry is computed (absent from reports written before it was stated). */
+    loss_gradient?: string;
     shares: string;
     mode: string;
     target: string;
@@ -185,6 +187,8 @@ export interface ReportFacts {
     };
     receipts: {
       cell: string; count: number; root: string; recomputed: number; mismatched: number; missing: number;
+      /** The receipts by how their loss gradient was computed (absent from reports written before it was stated). */
+      loss_gradients?: { summed: number; subtracted: number };
       /** TracIn run again from the checkpoints for a seeded sample (absent from reports written before it existed). */
       attribution?: AttributionRecomputed;
       /** The receipts the reward lines cite, found in the workspace's archive (absent from reports written before it existed). */

@@ -96,10 +96,14 @@ function asStatedBy(report: ReportFacts, now: ReportFacts): ReportFacts {
   const receipts = { ...rest.lineage.receipts }, ledger = { ...rest.lineage.ledger };
   if (report.lineage.receipts.attribution === undefined) delete receipts.attribution; // before reports recomputed receipts
   if (report.lineage.receipts.archive === undefined) delete receipts.archive; // before the receipt archive
+  if (report.lineage.receipts.loss_gradients === undefined) delete receipts.loss_gradients; // before the loss gradient was stated
   if (report.lineage.ledger.sources === undefined) delete ledger.sources; // before the ledger was broken down by source
   const closedThen = new Set(report.statement.filter((e) => e.closure).map((e) => e.epoch));
+  const methodology = { ...rest.methodology };
+  if (report.methodology.loss_gradient === undefined) delete methodology.loss_gradient;
   const facts: Omit<ReportFacts, "checks"> = {
     ...rest,
+    methodology,
     lineage: { ...rest.lineage, receipts, ledger },
     // Before penalties were per model: no claim about a penalty's model, nor a check of the lines against them.
     influence: report.influence.penalties_paid === undefined ? withoutPenaltyScopes(rest.influence) : rest.influence,

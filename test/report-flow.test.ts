@@ -17,6 +17,7 @@ import { renderHtml } from "../reports/render/page.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { CLOSURE_CHECK, PENALTY_CHECK, QUALITY_CHECK } from "../reports/collect/collect.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
+import { LOSS_GRADIENT } from "../reports/collect/methodology.ts";
 
 /** The golden input of test/report-render.test.ts: REPORT_GOLDEN_INPUT=1 rewrites it from this workspace. */
 const GOLDEN_INPUT = path.resolve("test/input/report/pay.facts.json");
@@ -218,6 +219,20 @@ describe("attribution report: write, verify, tamper", () => {
       for (const list of [i.penalised, i.penalty_stability ?? [], i.penalty_sides ?? []]) for (const x of list) delete x.model_id;
       old.facts.checks = old.facts.checks.filter((c) => c.name !== PENALTY_CHECK);
     });
+    expect(reportErrors(d)).toEqual([]);
+    const v = await verifyReport(ws, copy);
+    expect(v.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it("states its loss gradient and counts its receipts by it, and verifies a report written before either was stated", async () => {
+    const d0 = doc(report.dir);
+    expect(d0.facts.methodology.loss_gradient).toBe(LOSS_GRADIENT);
+    expect(d0.facts.lineage.receipts.loss_gradients).toEqual({ summed: 40, subtracted: 0 });
+    const { copy, page, d } = olderCopy(report.dir, "tb-report-old-", (old) => {
+      delete old.facts.methodology.loss_gradient;
+      delete old.facts.lineage.receipts.loss_gradients;
+    });
+    expect(page).not.toContain("Loss gradient");
     expect(reportErrors(d)).toEqual([]);
     const v = await verifyReport(ws, copy);
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);

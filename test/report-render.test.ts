@@ -93,6 +93,22 @@ describe("how far the scores can be trusted", () => {
     expect(s).not.toContain("<table>");
   });
 
+  it("states how the loss gradient was computed, and counts the receipts made before it was summed", () => {
+    const page = renderHtml(facts, runIdOf(facts));
+    expect(page).toContain("<dt>Loss gradient</dt><dd>∂ℓ/∂logits = softmax(logits) − onehot(target), in float32, with the target&#39;s entry taken as −Σ_{c≠target} p_c");
+    expect(page).not.toContain("made before attribution version 3");
+    const f = structuredClone(facts);
+    f.lineage.receipts.loss_gradients = { summed: 36, subtracted: 4 };
+    expect(renderHtml(f, runIdOf(f))).toContain("4 of them were made before attribution version 3, with the loss gradient's target entry as p_target − 1");
+    // A report written before either was stated says nothing of them, and is still valid.
+    delete f.methodology.loss_gradient;
+    delete f.lineage.receipts.loss_gradients;
+    const older = renderHtml(f, runIdOf(f));
+    expect(older).not.toContain("Loss gradient");
+    expect(older).not.toContain("made before attribution version 3");
+    expect(reportErrors({ format: REPORT_FORMAT, run_id: runIdOf(f), files: { "index.html": sha256(older) }, facts: f })).toEqual([]);
+  });
+
   it("lists the what-if answers, escaped, the largest first, at most twelve on the page", () => {
     const f = structuredClone(facts);
     const [first] = f.trust!.counterfactuals!;

@@ -7,8 +7,14 @@ import { stageRows } from "../store/stage.ts";
 import { ATTRIBUTION_VERSION } from "./cells.ts";
 import { priorReceipts } from "./incremental.ts";
 import { quoteLiteral } from "../store/export.ts";
+import type { LossGradient } from "./factors.ts";
 
 export const RECEIPT_FORMAT = "tracebook.receipt/1";
+
+/** How a receipt's loss gradient was computed: as it says, else as every receipt before attribution version 3 was. */
+export function lossGradientOf(r: { attribution?: { loss_gradient?: string } }): LossGradient {
+  return r.attribution?.loss_gradient === "summed" ? "summed" : "subtracted";
+}
 
 interface InfluenceRow {
   query: string; prediction: string; confidence: number; level: string; key: string; contributor: string | null;

@@ -10,6 +10,7 @@ import { stageRows } from "../store/stage.ts";
 import { Explainer, type ExplainSource, type Explanation } from "./explain.ts";
 import { cellsAsRun, explainSource } from "./source.ts";
 import { lineageTrain } from "./lineage.ts";
+import { lossGradientOf } from "./receipts.ts";
 import type { LossGradient } from "./factors.ts";
 
 /** Scores and shares agree when within this relative difference: float32 sums in another order. */
@@ -122,11 +123,6 @@ export async function explainThrough(ws: Workspace, source: ExplainSource, model
   const out: Explanation[] = [];
   for (const i of inputs) out.push((await explainer.explain([i.payload], { top, as: i.as, lossGradient })).explanations[0]!);
   return out;
-}
-
-/** How a receipt's loss gradient was computed: as it says, else as every receipt before attribution version 3 was. */
-export function lossGradientOf(r: Receipt): LossGradient {
-  return r.attribution?.loss_gradient === "summed" ? "summed" : "subtracted";
 }
 
 /** What differs between a receipt and its recomputation, or null (exported for its tests). */

@@ -2,9 +2,9 @@ import { nowUtc, type Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { formatAmount } from "./amounts.ts";
 import { NOT_ATTRIBUTED, catchUpReceipts } from "./archive.ts";
-import { receiptHash, sharedContributors } from "../attribution/receipts.ts";
+import { lossGradientOf, receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
-import { disagreement, explainThrough, lossGradientOf, type Receipt } from "../attribution/recompute.ts";
+import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
 import { closedEpochs, closureHolds } from "./closures.ts";
 

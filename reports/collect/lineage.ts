@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { merkleRoot, sha256 } from "../../cells/graph/fingerprint.ts";
 import { modelDir, readContributions, readManifest, type ModelManifest } from "../../cells/factory/store.ts";
-import { receiptHash } from "../../cells/attribution/receipts.ts";
+import { lossGradientOf, receiptHash } from "../../cells/attribution/receipts.ts";
 import { stageRows } from "../../cells/store/stage.ts";
 import type { AttributionRecomputed, FileHash, ModelFacts, ReportFacts } from "../facts.ts";
 import type { CellOutput, ReportCells } from "./cells.ts";
@@ -50,9 +50,11 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
   // inference no run settled before a retrain (traced through that model's own lineage).
   const executedBy = new Map(ledger.settled.map((s) => [s.id, s.model_id]));
   let mismatched = 0;
+  const lossGradients = { summed: 0, subtracted: 0 };
   for (const r of receipts) {
-    const body = JSON.parse(r.receipt) as { model?: { id?: string } };
+    const body = JSON.parse(r.receipt) as { model?: { id?: string }; attribution?: { loss_gradient?: string } };
     if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== executedBy.get(r.query)) mismatched++;
+    lossGradients[lossGradientOf(body)]++;
   }
   // A line cites a stored receipt: the receipts cell's, or one the archive kept when the line was
   // written. A closed epoch keeps its lines while a later trace (another engine, a new tracin
@@ -81,7 +83,7 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
     facts: {
       ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled, sources: ledgerSources(ledger.settled) },
       receipts: {
-        cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing,
+        cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing, loss_gradients: lossGradients,
         archive: await archivedReceipts(ws, ledger),
         attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),
       },

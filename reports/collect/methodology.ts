@@ -18,6 +18,12 @@ export const KNOWN_LIMITS: readonly string[] = [
   "Scores from different models, modes or checkpoint sets are not comparable; random projection (mode \"projection\") adds seeded noise.",
 ];
 
+/**
+ * How ∂ℓ/∂logits is computed, which a reviewer recomputing scores in float32 must match: the
+ * subtracted form loses the target entry's digits on near-certain predictions (factors.ts).
+ */
+export const LOSS_GRADIENT = "∂ℓ/∂logits = softmax(logits) − onehot(target), in float32, with the target's entry taken as −Σ_{c≠target} p_c: the same number as p_target − 1, but a near-certain prediction (p_target within 1e-7 of 1) keeps its digits. Receipts made so say attribution.loss_gradient \"summed\"; a receipt without it was made with p_target − 1 (before attribution version 3) and is recomputed that way.";
+
 /** The attribution method as it was run: the tracin cell's parameters and the checkpoints it summed over. */
 export async function collectMethodology(ws: Workspace, cells: ReportCells, manifest: ModelManifest): Promise<ReportFacts["methodology"]> {
   const p = cells.influence.params as { mode?: string; target?: string; topK?: number; projection?: { dim: number; seed: number } };
@@ -29,6 +35,7 @@ export async function collectMethodology(ws: Workspace, cells: ReportCells, mani
     influence: "influence(z, z′) = Σ_k η_k ∇θ ℓ(θ_k, z) · ∇θ ℓ(θ_k, z′)",
     self_influence: "self-influence(z) = Σ_k η_k ‖∇θ ℓ(θ_k, z)‖²",
     normalisation: "η_k (the learning rate in force at checkpoint k) once per checkpoint, no 1/n; θ = the trainable parameters; ℓ = per-example cross-entropy. Positive = proponent, negative = opponent.",
+    loss_gradient: LOSS_GRADIENT,
     shares: "Per inference, share(contributor) = max(net score, 0) / Σ max(net score, 0). The contributor pool of each fee is split by these shares, largest remainder to the base unit.",
     mode,
     target: p.target ?? "predicted",

@@ -21,6 +21,12 @@ function sources(list: ReportFacts["lineage"]["ledger"]["sources"]): Safe | stri
     : ""}`;
 }
 
+/** Receipts made before the loss gradient was summed: a reviewer recomputes them as they were made. */
+function madeBefore(g: ReportFacts["lineage"]["receipts"]["loss_gradients"]): Safe | string {
+  if (!g?.subtracted) return "";
+  return html`<br>${count(g.subtracted)} of them were made before attribution version 3, with the loss gradient's target entry as p_target − 1 (they say no <code>attribution.loss_gradient</code>), and are recomputed that way`;
+}
+
 /** The receipts every reward line cites, earlier models' too, as the workspace's archive keeps them. */
 function archive(a: ReportFacts["lineage"]["receipts"]["archive"]): Safe | string {
   if (!a) return "";
@@ -38,7 +44,7 @@ export function lineageSection(f: ReportFacts): Safe {
 <ol class="chain">
 <li><strong>Reward lines</strong> (cell <code>${l.reward_lines.cell}</code>): ${count(l.reward_lines.count)} lines (one per inference and recipient), each citing its receipt. Merkle root ${hash(l.reward_lines.root)}</li>
 <li><strong>Inference ledger</strong>: ${count(l.ledger.inferences)} settled inferences${sources(l.ledger.sources)}. Merkle root of their records (id, model, payload hash, prediction, fee, caller, epoch, time) ${hash(l.ledger.root)}${l.ledger.unsettled ? html`<br><span class="bad">${count(l.ledger.unsettled)} other inferences of this pipeline in these epochs were recorded but not settled by the reward cell.</span>` : ""}</li>
-<li><strong>Attribution receipts</strong> (cell <code>${l.receipts.cell}</code>): ${count(l.receipts.count)} receipts, ${okMark(l.receipts.mismatched === 0)} ${count(l.receipts.recomputed)} hashes recompute from their JSON and name the model${l.receipts.missing ? html`, <span class="bad">${count(l.receipts.missing)} settled inferences cite no stored receipt</span>` : ""}. Merkle root ${hash(l.receipts.root)}${archive(l.receipts.archive)}${l.receipts.attribution
+<li><strong>Attribution receipts</strong> (cell <code>${l.receipts.cell}</code>): ${count(l.receipts.count)} receipts, ${okMark(l.receipts.mismatched === 0)} ${count(l.receipts.recomputed)} hashes recompute from their JSON and name the model${l.receipts.missing ? html`, <span class="bad">${count(l.receipts.missing)} settled inferences cite no stored receipt</span>` : ""}. Merkle root ${hash(l.receipts.root)}${madeBefore(l.receipts.loss_gradients)}${archive(l.receipts.archive)}${l.receipts.attribution
   ? html`<br>${okMark(l.receipts.attribution.ok)} TracIn run again from the checkpoints and the training rows for ${count(l.receipts.attribution.sampled)} of ${count(l.receipts.attribution.of)} receipts (drawn with seed ${l.receipts.attribution.seed}): ${l.receipts.attribution.detail}` : ""}</li>
 <li><strong>Model</strong> (${l.model.kind}, cell <code>${l.model.cell}</code>): ${hash(l.model.id)}${l.adapter ? html`<br>LoRA adapter: rank ${l.adapter.rank}, α ${l.adapter.alpha}, on ${l.adapter.targets.join(", ")}, plus its own head` : ""}<br>manifest.json sha256 ${hash(l.model.manifest_sha256)}
 ${files(l.model)}</li>

@@ -10,6 +10,7 @@ export function methodSection(f: ReportFacts): Safe {
 <p class="mono">${m.influence}<br>${m.self_influence}</p>
 ${facts([
     ["Normalisation", m.normalisation],
+    ...(m.loss_gradient ? [["Loss gradient", m.loss_gradient] as [string, string]] : []),
     ["Shares", m.shares],
     ["Mode", html`<code>${m.mode}</code>${m.mode === "exact" ? " (full per-example gradients of every trainable layer)" : m.mode === "last-layer" ? " (the head's gradients only)" : " (each gradient factor randomly projected)"}`],
     ["Target", html`<code>${m.target}</code>${m.target === "predicted" ? " (explains the output the model gave)" : " (the query's own label)"}`],
