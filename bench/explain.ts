@@ -3,7 +3,8 @@
 // the notebook server holds an explainer: loading it (the model, its checkpoints, the training
 // rows featurized), then 20 held-out messages explained one at a time (the latency a page sees),
 // then all 1,200 executed inferences' texts in one call, each compared with the influence cell's
-// rows for it (the same top-20 proponents, in order). Then the same for the portable explainer a
+// rows for it (the same top-20 proponents, in order), and each of them again alone (as a page asks,
+// against the training side the explainer keeps). Then the same for the portable explainer a
 // static build ships (the page's engine, run here in Node). Then `tracebook explain` once,
 // start-up included. Written to bench/results/explain.json.
 //
@@ -35,13 +36,16 @@ runBench(async () => {
     const history = await cellHistories(ws, "mail");
     const out = (cell: string) => history.get(cell)!.lastSucceeded!.artifact!;
     const usage = await ws.rows<{ id: string; title: string | null; text: string }>("select id, title, text from read_parquet(?) order by id", [out("usage")]);
-    const cell = await ws.rows<{ query: string; key: string }>(
-      "select query, key from read_parquet(?) where level = 'contribution' and rank > 0 order by query, rank", [out("influence")]);
-    const cellTop = new Map<string, string[]>();
-    for (const r of cell) cellTop.set(r.query, [...(cellTop.get(r.query) ?? []), r.key]);
+    const cell = await ws.rows<{ query: string; key: string; score: number }>(
+      "select query, key, score from read_parquet(?) where level = 'contribution' and rank > 0 order by query, rank", [out("influence")]);
+    const cellTop = new Map<string, string[]>(), cellScores = new Map<string, number[]>();
+    for (const r of cell) {
+      cellTop.set(r.query, [...(cellTop.get(r.query) ?? []), r.key]);
+      cellScores.set(r.query, [...(cellScores.get(r.query) ?? []), r.score]);
+    }
 
     let t0 = performance.now();
-    const explainer = await Explainer.load(ws, await explainSource(ws, "mail", pipeline.cells));
+    const explainer = await Explainer.load(ws, await explainSource(ws, "mail", pipeline.cells), { keep: true });
     const loadSeconds = (performance.now() - t0) / 1000;
 
     const latencies: number[] = [];
@@ -50,6 +54,18 @@ runBench(async () => {
       await explainer.explain([{ title: u.title, text: u.text }]);
       latencies.push(performance.now() - t0);
     }
+
+    // Every executed inference asked alone, as a page asks (the kept training side): the same
+    // top-20 as the cell, and how far its scores are from the cell's (relative to the largest).
+    t0 = performance.now();
+    let aloneSame = 0, aloneWorst = 0;
+    for (const u of usage) {
+      const [e] = (await explainer.explain([{ title: u.title, text: u.text }])).explanations;
+      if (JSON.stringify(e!.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(u.id))) aloneSame++;
+      const want = cellScores.get(u.id)!, largest = Math.max(...want.map(Math.abs));
+      e!.proponents.forEach((c, i) => (aloneWorst = Math.max(aloneWorst, Math.abs(c.score - want[i]!) / largest)));
+    }
+    const aloneSeconds = (performance.now() - t0) / 1000;
 
     t0 = performance.now();
     const all = await explainer.explain(usage.map((u) => ({ title: u.title, text: u.text })));
@@ -98,6 +114,10 @@ runBench(async () => {
       one_input_ms: { median: +median(latencies).toFixed(1), p90: +quantile(latencies, 0.9).toFixed(1), first: +latencies[0]!.toFixed(1), inputs: latencies.length },
       batch: { inputs: usage.length, seconds: +batchSeconds.toFixed(2), tracin_seconds: +all.seconds.toFixed(2) },
       same_top20_as_influence_cell: `${same} of ${usage.length}`,
+      one_at_a_time: {
+        inputs: usage.length, seconds: +aloneSeconds.toFixed(2), same_top20_as_influence_cell: `${aloneSame} of ${usage.length}`,
+        largest_score_difference: +aloneWorst.toExponential(2), kept_training_side_mib: +((await explainer.keptBytes()) / 2 ** 20).toFixed(1),
+      },
       cli_seconds: +cliSeconds.toFixed(2),
       portable: {
         file_mib: +(file.length / 2 ** 20).toFixed(1), write_seconds: +fileSeconds.toFixed(2), engine: portableAll.engine,

@@ -77,19 +77,19 @@ describe("explaining an input nobody has paid for", () => {
   }, 180_000);
   afterAll(() => ws?.close());
 
-  /** An explanation against the tracin cell's rows for the same input, executed. */
-  function expectSame(e: Explanation, rows: InfluenceRow[]) {
+  /** An explanation against the tracin cell's rows for the same input, executed (scores to `digits` decimals). */
+  function expectSame(e: Explanation, rows: InfluenceRow[], digits = 9) {
     expect(e.prediction).toBe(rows[0]!.prediction);
     const contributions = (sign: 1 | -1) => rows.filter((r) => r.level === "contribution" && Math.sign(r.rank) === sign).sort((a, b) => Math.abs(a.rank) - Math.abs(b.rank));
     for (const [mine, theirs] of [[e.proponents, contributions(1)], [e.opponents, contributions(-1)]] as const) {
       expect(mine.map((c) => [c.rank, c.contribution, c.contributor])).toEqual(theirs.map((r) => [r.rank, r.key, r.contributor]));
-      mine.forEach((c, i) => expect(c.score).toBeCloseTo(theirs[i]!.score, 9));
+      mine.forEach((c, i) => expect(c.score).toBeCloseTo(theirs[i]!.score, digits));
     }
     const groups = rows.filter((r) => r.level === "contributor").sort((a, b) => a.rank - b.rank);
     expect(e.contributors.map((g) => g.name)).toEqual(groups.map((r) => r.key));
     e.contributors.forEach((g, i) => {
-      expect(g.score).toBeCloseTo(groups[i]!.score, 9);
-      expect(g.share ?? -1).toBeCloseTo(groups[i]!.share ?? -1, 9);
+      expect(g.score).toBeCloseTo(groups[i]!.score, digits);
+      expect(g.share ?? -1).toBeCloseTo(groups[i]!.share ?? -1, digits);
     });
   }
 
@@ -105,6 +105,24 @@ describe("explaining an input nobody has paid for", () => {
     expect(answer.explanations[0]!.contributors.map((g) => g.name)).not.toContain("copycat");
     // Shares of the positive influence sum to one, as a contributor pool splits.
     for (const e of answer.explanations) expect(e.contributors.reduce((s, g) => s + (g.share ?? 0), 0)).toBeCloseTo(1, 9);
+  });
+
+  it("keeps its training side when it will be asked again, and says of each input alone what the cell says", async () => {
+    const explainer = await Explainer.load(ws, await explainSource(ws, "ex", await cellsAsRun(ws, "ex")), { keep: true });
+    expect(await explainer.keptBytes()).toBe(0);
+    const rows = await table("influence");
+    for (const u of usage) {
+      const [e] = (await explainer.explain([{ text: u.text }])).explanations;
+      // The kept side's Gram block is summed in float64, the cell's in float32: the last digits differ.
+      expectSame(e!, rows.filter((r) => r.query === u.id), 6);
+    }
+    const kept = await explainer.keptBytes();
+    expect(kept).toBeGreaterThan(0);
+    // Another label's question reuses it; a receipt's older loss gradient keeps a side of its own.
+    await explainer.explain([{ text: usage[0]!.text }], { as: "ham" });
+    expect(await explainer.keptBytes()).toBe(kept);
+    await explainer.explain([{ text: usage[0]!.text }], { lossGradient: "subtracted" });
+    expect(await explainer.keptBytes()).toBe(2 * kept);
   });
 
   it("mirrors another tracin cell when asked (its mode, checkpoints and top-k)", async () => {

@@ -1,12 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
-import { denseMatrix } from "../cells/factory/featurize.ts";
+import { denseMatrix, selectRows, sparseMatrix } from "../cells/factory/featurize.ts";
 import { initAdapter, initBase, type HostWeights, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
 import { parseExternalMlp } from "../cells/factory/external.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
-import type { EngineChoice } from "../cells/attribution/engine.ts";
+import { KeptTrainSide, type EngineChoice } from "../cells/attribution/engine.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
 import { bruteInfluence, data, dot, maxRelError, perturbed } from "./helpers/brute-tracin.ts";
@@ -147,6 +147,71 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
       expect(t.proponents().map((p) => p.index)).toEqual(best);
       expect(t.opponents().map((p) => p.index)).toEqual(worst);
     });
+  });
+});
+
+describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", () => {
+  const dims = 6;
+  const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
+  const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
+  const N = tr.y.length;
+  // The same rows stored sparse (as featurized text is): the Gram block is summed over nonzeros.
+  const sparse = (x: Float32Array, rows: number) => sparseMatrix(Array.from({ length: rows }, (_, i) => {
+    const idx = [...x.subarray(i * dims, (i + 1) * dims).keys()].filter((d) => x[i * dims + d] !== 0 && d % 3 !== 1);
+    return { idx: Int32Array.from(idx), val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
+  }), dims);
+  const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
+  const base = initBase(spec, 5);
+  const adapter: TracinModel = { spec, base, lora };
+  const full: TracinModel = { spec, base: {}, lora: null };
+  const cks = (model: TracinModel) => [1, 2].map((k) => ({ index: k, learningRate: 0.1 / k, weights: perturbed(model.lora ? initAdapter(spec, lora, base, 6) : initBase(spec, 8), 10 + k) }));
+
+  it.each([
+    ["a LoRA adapter on the first layer, dense rows", adapter, "exact", false],
+    ["a LoRA adapter on the first layer, sparse rows", adapter, "exact", true],
+    ["a full model, sparse rows", full, "exact", true],
+    ["the head only", adapter, "last-layer", true],
+  ] as const)("scores %s as the cell does, question after question, computing the side once", async (_, model, mode, isSparse) => {
+    await computeBackend();
+    const checkpoints = cks(model);
+    const x = isSparse ? sparse(tr.x, N) : denseMatrix(tr.x, N, dims);
+    const queries = isSparse ? sparse(q.x, q.y.length) : denseMatrix(q.x, q.y.length, dims);
+    const ask = (keep: KeptTrainSide | undefined, rows: number[]) => tracin({
+      model, checkpoints, mode, topK: 3, shardSize: 7, engine: "onnxruntime", keep,
+      train: { x, y: tr.y, groups: [Int32Array.from({ length: N }, (_, i) => i), new Int32Array(N)], groupSizes: [N, 1] },
+      queries: { x: selectRows(queries, rows), y: Int32Array.from(rows, (r) => q.y[r]!) },
+    });
+    const want = await ask(undefined, Array.from(q.y, (_, j) => j));
+    const keep = new KeptTrainSide();
+    for (const rows of [[0], [3, 5], [8], [0]]) {
+      const got = await ask(keep, rows);
+      rows.forEach((r, j) => {
+        const scores = Array.from({ length: N }, (_, i) => got.groupSums[0]![j * N + i]!), ref = Array.from({ length: N }, (_, i) => want.groupSums[0]![r * N + i]!);
+        expect(maxRelError([scores], [ref])).toBeLessThanOrEqual(1e-6);
+        expect(got.groupSums[1]![j]!).toBeCloseTo(want.groupSums[1]![r]!, 6);
+        expect(got.top[j]!.proponents().map((c) => c.index)).toEqual(want.top[r]!.proponents().map((c) => c.index));
+        expect(got.top[j]!.opponents().map((c) => c.index)).toEqual(want.top[r]!.opponents().map((c) => c.index));
+      });
+      expect(keep.entries.size).toBe(1); // one side, computed on the first question
+    }
+    expect(await keep.bytes()).toBeGreaterThan(0);
+  });
+
+  it("keeps nothing past its budget, nor for a batch of questions, and still scores as the cell does", async () => {
+    await computeBackend();
+    const checkpoints = cks(adapter);
+    const ask = (keep: KeptTrainSide, M: number) => tracin({
+      model: adapter, checkpoints, mode: "exact", topK: 3, engine: "onnxruntime", keep,
+      train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [new Int32Array(N)], groupSizes: [1] },
+      queries: { x: denseMatrix(new Float32Array(M * dims).map((_, i) => q.x[i % q.x.length]!), M, dims), y: Int32Array.from({ length: M }, (_, j) => q.y[j % q.y.length]!) },
+    });
+    const tight = new KeptTrainSide(16);
+    const one = await ask(tight, 1);
+    expect(await tight.bytes()).toBe(0);
+    const batch = new KeptTrainSide();
+    const many = await ask(batch, 40);
+    expect(batch.entries.size).toBe(0);
+    expect(many.groupSums[0]![0]!).toBeCloseTo(one.groupSums[0]![0]!, 6);
   });
 });
 

@@ -197,36 +197,95 @@ export async function queryGraph(engine: NativeEngine, m: GraphModel): Promise<Q
 }
 
 /**
+ * The training side as a score graph multiplies it: per bias flag, the input factors' b-sides
+ * scaled by η_k and concatenated (null when none); then every other factor's a and b, with its
+ * checkpoint and bias flag.
+ */
+interface TrainValues {
+  inputs: [string | null, string | null];
+  others: { k: number; a: string; b: string; bias: boolean }[];
+}
+
+function trainValues(g: GraphBuilder, m: GraphModel, x: string, y: string): TrainValues {
+  const side = buildSide(g, m, x, y);
+  const inputs = [true, false].map((bias) => {
+    const fs = inputFactors(side, bias);
+    if (!fs.length) return null;
+    const scaled = fs.map(({ k, f }) => g.op("Mul", [f.b, g.scalar(m.checkpoints[k]!.learningRate)]));
+    return scaled.length === 1 ? scaled[0]! : g.op("Concat", scaled, { axis: 1 });
+  }) as [string | null, string | null];
+  return { inputs, others: otherFactors(side).map(({ k, f }) => ({ k, a: f.a!, b: f.b, bias: f.bias })) };
+}
+
+/** What a kept training side holds (trainGraph's outputs): which input products, and each other factor's checkpoint and bias flag. */
+export interface TrainLayout {
+  inputs: [boolean, boolean];
+  others: { k: number; bias: boolean }[];
+}
+
+const trainInput = (bias: boolean) => `t/input${bias ? 1 : 0}`;
+
+/**
+ * The training side alone, for rows to keep (an explainer answers many questions against the
+ * same rows): the values scoreGraph would compute from x and y, by the same operations, so a
+ * score graph given them computes the same scores.
+ */
+export async function trainGraph(engine: NativeEngine, m: GraphModel): Promise<{ session: Ort.InferenceSession; outputs: string[]; layout: TrainLayout }> {
+  const g = new GraphBuilder("tracin-train");
+  const C = m.model.spec.classes.length, D = m.model.spec.inputSize;
+  const v = trainValues(g, m, g.input("x", ["n", D]), g.input("y", ["n", C]));
+  const outputs: string[] = [];
+  const emit = (name: string, value: string) => {
+    g.op("Identity", [value], {}, name);
+    g.output(name, ["n", "w"]);
+    outputs.push(name);
+  };
+  v.inputs.forEach((value, j) => value && emit(trainInput(j === 0), value));
+  v.others.forEach((f, i) => {
+    emit(`t/a${i}`, f.a);
+    emit(`t/b${i}`, f.b);
+  });
+  const layout: TrainLayout = { inputs: [v.inputs[0] !== null, v.inputs[1] !== null], others: v.others.map(({ k, bias }) => ({ k, bias })) };
+  return { session: await session(engine, g), outputs, layout };
+}
+
+/**
  * Scores of a query block against a training shard, reduced: per query the shard's top-k each
  * way (values and row indices, [queries, k]) and per grouping the sums [queries, groups]; with
- * `full`, the scores themselves [queries, rows].
+ * `full`, the scores themselves [queries, rows]. The training side is computed from the shard's
+ * x and y, or, with `kept`, given as trainGraph's outputs, with the Gram block x_q·xᵀ where a
+ * factor's a-side is the input.
  */
-export async function scoreGraph(engine: NativeEngine, m: GraphModel, groupSizes: number[], full: boolean): Promise<Ort.InferenceSession> {
+export async function scoreGraph(engine: NativeEngine, m: GraphModel, groupSizes: number[], full: boolean, kept?: TrainLayout): Promise<Ort.InferenceSession> {
   const g = new GraphBuilder("tracin-scores");
   const C = m.model.spec.classes.length, D = m.model.spec.inputSize;
-  const x = g.input("x", ["n", D]), y = g.input("y", ["n", C]);
-  const side = buildSide(g, m, x, y);
+  let x: string | null = null;
+  let v: TrainValues;
+  if (kept) {
+    v = {
+      inputs: kept.inputs.map((has, j) => (has ? g.input(trainInput(j === 0), ["n", "w"]) : null)) as [string | null, string | null],
+      others: kept.others.map((f, i) => ({ ...f, a: g.input(`t/a${i}`, ["n", "w"]), b: g.input(`t/b${i}`, ["n", "w"]) })),
+    };
+  } else {
+    x = g.input("x", ["n", D]);
+    v = trainValues(g, m, x, g.input("y", ["n", C]));
+  }
   let S: string | null = null;
   const add = (t: string) => (S = S ? g.op("Add", [S, t]) : t);
-  const eta = (k: number) => m.checkpoints[k]!.learningRate;
   // q·tᵀ with the transpose done inside the kernel; Y = alpha·q·tᵀ (+ beta·c).
   const gemm = (q: string, t: string, alpha = 1, c?: string) => g.op("Gemm", c ? [q, t, c] : [q, t], { transB: 1, alpha: { float: alpha } });
   // Input factors: Σ η_k (G + [1]) ⊙ (b′_k·b_kᵀ) = G ⊙ (P₁ + P₀) + P₁, one product per bias flag.
-  const P = [true, false].map((bias) => {
-    const fs = inputFactors(side, bias);
-    if (!fs.length) return null;
-    const scaled = fs.map(({ k, f }) => g.op("Mul", [f.b, g.scalar(eta(k))]));
-    return gemm(g.input(`q/input${bias ? 1 : 0}`, ["m", "w"]), scaled.length === 1 ? scaled[0]! : g.op("Concat", scaled, { axis: 1 }));
-  });
-  const [P1, P0] = P;
+  const [P1, P0] = v.inputs.map((t, j) => (t ? gemm(g.input(`q/input${j === 0 ? 1 : 0}`, ["m", "w"]), t) : null));
   if (P1 || P0) {
-    const gram = gemm(g.input("q/x", ["m", D]), x);
+    // A kept side is asked few queries at a time: their Gram block with the (sparse) training
+    // inputs comes computed, rather than densifying every training row for each question.
+    const gram = kept ? g.input("gram", ["m", "n"]) : gemm(g.input("q/x", ["m", D]), x!);
     add(g.op("Mul", [gram, P1 && P0 ? g.op("Add", [P1, P0]) : (P1 ?? P0)!]));
   }
   if (P1) add(P1);
-  otherFactors(side).forEach(({ k, f }, i) => {
-    const aa = gemm(g.input(`q/a${i}`, ["m", "w"]), f.a!, 1, f.bias ? g.scalar(1) : undefined);
-    add(g.op("Mul", [aa, gemm(g.input(`q/b${i}`, ["m", "w"]), f.b, eta(k))]));
+  v.others.forEach(({ k, a, b, bias }, i) => {
+    const aa = gemm(g.input(`q/a${i}`, ["m", "w"]), a, 1, bias ? g.scalar(1) : undefined);
+    add(g.op("Mul", [aa, gemm(g.input(`q/b${i}`, ["m", "w"]), b, m.checkpoints[k]!.learningRate)]));
   });
   if (S === null) throw new Error("the model has no trainable factor in this mode");
   const scores: string = S;

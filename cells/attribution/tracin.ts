@@ -5,7 +5,7 @@ import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
-import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
+import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice, type KeptTrainSide } from "./engine.ts";
 
 /**
  * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:
@@ -59,6 +59,8 @@ export interface TracinRequest {
   engine?: EngineChoice;
   /** How the loss gradient's target entry is computed (factors.ts); `summed` unless recomputing an older receipt. */
   lossGradient?: LossGradient;
+  /** Keep the training side here between calls against the same training rows (engine.ts); the native engine only. */
+  keep?: KeptTrainSide;
 }
 
 export interface TracinResult {
