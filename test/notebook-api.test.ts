@@ -132,7 +132,7 @@ describe("the notebook server's decisions API", () => {
     const good = { ids: [ids[3]], status: "rejected", reason: "r", curator: "mallory" };
     const port = new URL(server.url).port;
     const refused: [Record<string, string | null>, number, string | null, RegExp][] = [
-      [{ origin: null }, 403, "origin", /no Origin header/],
+      [{ origin: null }, 403, "origin", /no Origin header: decisions are accepted only from this server's notebook pages/],
       [{ origin: "http://evil.example" }, 403, "origin", /is not this server/],
       [{ origin: "http://127.0.0.1:1" }, 403, "origin", /is not this server/], // another local port is another origin
       [{ origin: "https://127.0.0.1:" + port }, 403, "origin", /is not this server/],
@@ -172,7 +172,7 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", ids: ["0123abcd"], onlyTrained: "yes" }, 400, "onlyTrained", /true or false/);
     await refused({ pipeline: "mail", ids: ["0123abcd"], focus: 7 }, 400, "focus", /^focus: an inference id/);
     await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
-    await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "origin", /origin/, { origin: "http://127.0.0.1:1" });
+    await refused({ pipeline: "mail", contributors: ["c0"] }, 403, "origin", /what-if questions are accepted only from its own pages/, { origin: "http://127.0.0.1:1" });
     await refused({ pipeline: "mail", contributors: ["c0"] }, 405, null, /only POST asks a what-if question/, {}, "PUT");
   });
 
@@ -189,6 +189,7 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail", inputs: ["hi"], as: "" }, 400, "as", /as: a non-empty name/);
     await refused({ pipeline: "mail", inputs: ["hi"], extra: 1 }, 400, "extra", /unknown field/);
     await refused({ pipeline: "mail", inputs: ["hi"] }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
+    await refused({ pipeline: "mail", inputs: ["hi"] }, 403, "origin", /^origin: a cross-site request \(Sec-Fetch-Site\): explanations are accepted only from this server's own pages$/, { "sec-fetch-site": "cross-site" });
     // mail never ran in this workspace.
     await refused({ pipeline: "mail", inputs: ["hi"] }, 400, "pipeline", /pipeline "mail" has no outputs in this workspace: run `tracebook run mail` first/);
   });

@@ -40,11 +40,11 @@ export function newToken(): string {
 }
 
 /** What each POST route does, and how its answers word what happened. */
-const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; busy: string; failed: string; maxBody?: number }> = {
-  [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", busy: "nothing was recorded", failed: "the decision was not recorded" },
-  [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", busy: "nothing was retrained", failed: "the question was not answered" },
-  [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
-  [API_MODELS]: { answer: (api, body) => api.models(body), verb: "compares models", busy: "nothing was compared", failed: "the models were not compared" },
+const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<unknown>; verb: string; asks: string; busy: string; failed: string; maxBody?: number }> = {
+  [API_DECISIONS]: { answer: (api, body) => api.decide(body), verb: "records a decision", asks: "decisions", busy: "nothing was recorded", failed: "the decision was not recorded" },
+  [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", asks: "what-if questions", busy: "nothing was retrained", failed: "the question was not answered" },
+  [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", asks: "explanations", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
+  [API_MODELS]: { answer: (api, body) => api.models(body), verb: "compares models", asks: "model comparisons", busy: "nothing was compared", failed: "the models were not compared" },
 };
 
 /**
@@ -71,7 +71,7 @@ export async function handleApi(route: string, req: IncomingMessage, res: Server
   const words = ROUTES[route]!;
   try {
     if (req.method !== "POST") throw new ApiError(405, null, `${req.method} ${route}: only POST ${words.verb}`);
-    checkSameOrigin(req, api.token);
+    checkSameOrigin(req, api.token, words.asks);
     const type = req.headers["content-type"] ?? "";
     if (!/^application\/json\s*(;|$)/i.test(type)) throw new ApiError(415, null, `content-type: send application/json (got ${JSON.stringify(type)})`);
     const body = await readJson(req, words.maxBody ?? MAX_BODY);
@@ -86,20 +86,21 @@ export async function handleApi(route: string, req: IncomingMessage, res: Server
 }
 
 /**
- * A decision changes the workspace, so only this server's own pages may send one. The server
+ * A decision changes the workspace, and a what-if question or an explanation spends the machine,
+ * so only this server's own pages may ask (`asks` names what, in the refusal). The server
  * listens on 127.0.0.1 and Vite refuses other Host names (DNS rebinding); here the Origin must be
  * exactly this server's (a page on another local port is another origin), the browser must
  * call it same-origin where it says so (Sec-Fetch-Site), and the token proves the caller read
  * one of this server's pages, which other origins cannot (no CORS on this server).
  */
-export function checkSameOrigin(req: IncomingMessage, token: string): void {
+export function checkSameOrigin(req: IncomingMessage, token: string, asks: string): void {
   const host = req.headers.host ?? "";
   if (!LOOPBACK_HOST.test(host)) throw new ApiError(403, "host", `host: ${JSON.stringify(host)} is not this server's address (127.0.0.1 or localhost with its port)`);
   const origin = req.headers.origin;
-  if (!origin) throw new ApiError(403, "origin", "origin: the request has no Origin header: decisions are accepted only from this server's notebook pages");
-  if (origin !== `http://${host}`) throw new ApiError(403, "origin", `origin: ${origin} is not this server (http://${host}): decisions are accepted only from its own pages`);
+  if (!origin) throw new ApiError(403, "origin", `origin: the request has no Origin header: ${asks} are accepted only from this server's notebook pages`);
+  if (origin !== `http://${host}`) throw new ApiError(403, "origin", `origin: ${origin} is not this server (http://${host}): ${asks} are accepted only from its own pages`);
   const site = req.headers["sec-fetch-site"];
-  if (site !== undefined && site !== "same-origin") throw new ApiError(403, "origin", `origin: a ${site} request (Sec-Fetch-Site): decisions are accepted only from this server's own pages`);
+  if (site !== undefined && site !== "same-origin") throw new ApiError(403, "origin", `origin: a ${site} request (Sec-Fetch-Site): ${asks} are accepted only from this server's own pages`);
   const given = req.headers[TOKEN_HEADER];
   if (typeof given !== "string" || !sameSecret(given, token)) throw new ApiError(403, "token", `token: missing or wrong ${TOKEN_HEADER} header: reload the notebook page (the server gives each start a new token)`);
 }
