@@ -135,6 +135,32 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     q.y.forEach((_, j) => expect(one.groupSums[0]![j]!).toBeCloseTo(want.S.reduce((s, row) => s + row[j]!, 0), 4));
   });
 
+  it("streams sparse rows (as featurized text) through reused batch buffers: shards of 5, query blocks of 2", async () => {
+    await computeBackend();
+    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
+    const base = initBase(spec, 5);
+    const model: TracinModel = { spec, base, lora };
+    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.1 / k, weights: perturbed(initAdapter(spec, lora, base, 6), 20 + k) }));
+    // Every third feature zero, so each row's nonzeros differ from the rows written before it into the same buffer.
+    const thin = (x: Float32Array) => x.map((v, i) => ((i % dims) % 3 === 1 + (Math.floor(i / dims) % 2) ? 0 : v));
+    const t = { x: thin(tr.x), y: tr.y }, u = { x: thin(q.x), y: q.y };
+    const sparseOf = (x: Float32Array, rows: number) => sparseMatrix(Array.from({ length: rows }, (_, i) => {
+      const idx = Int32Array.from({ length: dims }, (_, d) => d).filter((d) => x[i * dims + d] !== 0);
+      return { idx, val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
+    }), dims);
+    const want = bruteInfluence(model, cks, t, u, dims);
+    const N = t.y.length, M = u.y.length;
+    const r = await tracin({
+      model, checkpoints: cks, mode: "exact", topK: 3, shardSize: 5, queryBlock: 2, engine,
+      train: { x: sparseOf(t.x, N), y: t.y, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
+      queries: { x: sparseOf(u.x, M), y: u.y },
+    });
+    const S = Array.from({ length: N }, (_, i) => Float64Array.from({ length: M }, (_, j) => r.groupSums[0]![j * N + i]!));
+    expect(maxRelError(S, want.S)).toBeLessThanOrEqual(1e-4);
+    const self = await selfInfluence({ model, checkpoints: cks, mode: "exact", shardSize: 5, engine, train: { x: sparseOf(t.x, N), y: t.y } });
+    expect(maxRelError([self], [want.self])).toBeLessThanOrEqual(1e-4);
+  });
+
   it("keeps per query the top proponents and opponents, in order", async () => {
     await computeBackend();
     const model: TracinModel = { spec, base: {}, lora: null };

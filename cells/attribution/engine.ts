@@ -1,7 +1,7 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackend, tf } from "../compute/backend.ts";
 import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
-import { batch, type FeatureMatrix } from "../factory/featurize.ts";
+import { batch, BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, trainGraph, type GraphModel, type QueryGraph, type TrainLayout } from "./native.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
@@ -86,9 +86,10 @@ function oneHot(y: Int32Array, rows: readonly number[], classes: number): Float3
   return out;
 }
 
-function inputs(ort: NativeEngine["ort"], ex: { x: FeatureMatrix; y: Int32Array }, rows: number[], classes: number): { x: Ort.Tensor; y: Ort.Tensor } {
+/** A block of rows as the graphs' x and y; x written into `into`, valid until its next block. */
+function inputs(ort: NativeEngine["ort"], ex: { x: FeatureMatrix; y: Int32Array }, rows: number[], classes: number, into: BatchBuffer): { x: Ort.Tensor; y: Ort.Tensor } {
   return {
-    x: new ort.Tensor("float32", batch(ex.x, rows), [rows.length, ex.x.dims]),
+    x: new ort.Tensor("float32", batch(ex.x, rows, into), [rows.length, ex.x.dims]),
     y: new ort.Tensor("float32", oneHot(ex.y, rows, classes), [rows.length, classes]),
   };
 }
@@ -161,10 +162,11 @@ function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size:
       const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
       const C = req.model.spec.classes.length;
       const shards: Record<string, Ort.Tensor>[] = [];
+      const into = new BatchBuffer();
       let bytes = 0;
       await forEachShard(req.train.y.length, size, req.signal, async (_, rows) => {
         if (bytes > keep.maxBytes) return;
-        const out = await train.session.run(inputs(engine.ort, req.train, rows, C));
+        const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
         shards.push(Object.fromEntries(train.outputs.map((n) => [n, out[n]!])));
         bytes += train.outputs.reduce((b, n) => b + (out[n]!.data as Float32Array).byteLength, 0);
       });
@@ -191,8 +193,10 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   ]);
   const C = req.model.spec.classes.length;
   const acc = new Accumulator(req);
+  // A query block's x is fed to every shard's run; a shard's only to its own.
+  const queryBuffer = new BatchBuffer(), shardBuffer = new BatchBuffer();
   const openBlock = async (qRows: number[]) => {
-    const q = inputs(ort, req.queries, qRows, C);
+    const q = inputs(ort, req.queries, qRows, C, queryBuffer);
     const qOut = await query.session.run(q);
     const feeds: Record<string, Ort.Tensor> = Object.fromEntries(query.outputs.map((n) => [n, qOut[n]!]));
     // The Gram block's query side is the input itself (models whose first layer trains).
@@ -205,7 +209,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
     const n = tRows.length, k = Math.min(req.topK, n);
     const train = kept
       ? { ...kept.shards[t0r / size]!, ...(needsGram ? { gram: new ort.Tensor("float32", gramBlock(req.queries.x, qRows, req.train.x, t0r, n), [qRows.length, n]) } : {}) }
-      : inputs(ort, req.train, tRows, C);
+      : inputs(ort, req.train, tRows, C, shardBuffer);
     const feeds: Record<string, Ort.Tensor> = { ...qFeeds, ...train, k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]) };
     req.train.groups.forEach((g, gi) => {
       // [rows, groups] one-hot: the group sums are one product with the scores.
@@ -233,8 +237,9 @@ export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluen
   const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => selfGraph(engine, m));
   const C = req.model.spec.classes.length;
   const out = new Float64Array(req.train.y.length);
+  const into = new BatchBuffer();
   await forEachShard(out.length, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
-    const r = await self.run(inputs(engine.ort, req.train, rows, C));
+    const r = await self.run(inputs(engine.ort, req.train, rows, C, into));
     out.set(r.self!.data as Float32Array, s0);
   });
   return out;
