@@ -1,8 +1,10 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackend, tf } from "../compute/backend.ts";
 import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
-import { batch, BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
-import { queryGraph, scoreGraph, selfGraph, trainGraph, type GraphModel, type QueryGraph, type TrainLayout } from "./native.ts";
+import { BatchBuffer } from "../factory/featurize.ts";
+import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
+import { cached, idOf, inputs } from "./sessions.ts";
+import { gramBlock, KEPT_NOTE, KEPT_QUERIES, keptSide } from "./kept.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
@@ -54,128 +56,8 @@ export async function engineName(mode: TracinMode, choice: EngineChoice = "auto"
   return e.kind === "onnxruntime" ? e.native.provider : describeTfjs();
 }
 
-/**
- * Sessions are built per set of checkpoints (the weights are baked in as initializers) and kept
- * while that set is alive: LOCO/LDS and the benchmark call the engine repeatedly on one model.
- */
-const sessions = new WeakMap<object, Map<string, Promise<unknown>>>();
-function cached<T>(owner: object, key: string, make: () => Promise<T>): Promise<T> {
-  let byKey = sessions.get(owner);
-  if (!byKey) sessions.set(owner, (byKey = new Map()));
-  let p = byKey.get(key) as Promise<T> | undefined;
-  if (!p) {
-    p = make();
-    byKey.set(key, p);
-    p.catch(() => byKey!.delete(key));
-  }
-  return p;
-}
-
-const ids = new WeakMap<object, number>();
-let lastId = 0;
-/** A process-local id per model object: sessions built for one model are never used for another. */
-const idOf = (o: object): number => ids.get(o) ?? (ids.set(o, ++lastId), lastId);
-
 function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "lossGradient">): GraphModel {
   return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode), lossGradient: req.lossGradient ?? "summed" };
-}
-
-function oneHot(y: Int32Array, rows: readonly number[], classes: number): Float32Array {
-  const out = new Float32Array(rows.length * classes);
-  rows.forEach((r, i) => (out[i * classes + y[r]!] = 1));
-  return out;
-}
-
-/** A block of rows as the graphs' x and y; x written into `into`, valid until its next block. */
-function inputs(ort: NativeEngine["ort"], ex: { x: FeatureMatrix; y: Int32Array }, rows: number[], classes: number, into: BatchBuffer): { x: Ort.Tensor; y: Ort.Tensor } {
-  return {
-    x: new ort.Tensor("float32", batch(ex.x, rows, into), [rows.length, ex.x.dims]),
-    y: new ort.Tensor("float32", oneHot(ex.y, rows, classes), [rows.length, classes]),
-  };
-}
-
-/**
- * x_q·x_tᵀ for queries qRows against training rows [t0, t0 + n), [queries, n]: over the training
- * rows' nonzeros (a mail row has a few hundred of 8,192), summed in float64. Densifying the shard
- * for a matrix product instead cost 200 ms of a 2,048-row shard's 205 on mail, for one question.
- */
-function gramBlock(q: FeatureMatrix, qRows: readonly number[], t: FeatureMatrix, t0: number, n: number): Float32Array {
-  const out = new Float32Array(qRows.length * n);
-  const dense = new Float64Array(q.dims);
-  const rows = t.view?.(t0, t0 + n);
-  qRows.forEach((r, j) => {
-    const { idx, val } = q.sparse(r);
-    dense.fill(0);
-    for (let e = 0; e < idx.length; e++) dense[idx[e]!] = val[e]!;
-    for (let i = 0; i < n; i++) {
-      let dot = 0;
-      if (rows) for (let d = 0, at = i * t.dims; d < t.dims; d++) dot += dense[d]! * rows[at + d]!;
-      else {
-        const row = t.sparse(t0 + i);
-        for (let e = 0; e < row.idx.length; e++) dot += dense[row.idx[e]!]! * row.val[e]!;
-      }
-      out[j * n + i] = dot;
-    }
-  });
-  return out;
-}
-
-/** At most this many queries in a call use a kept training side (each needs its Gram row computed here). */
-const KEPT_QUERIES = 32;
-
-/** Past this size a training side is not kept: at 100,000 mail rows it would be about 0.65 GiB (30 MiB at 4,715). */
-export const KEPT_TRAIN_SIDE_BYTES = 1 << 30;
-
-/**
- * A training side kept between tracin() calls against the same training rows. An explainer asks
- * question after question of one training set, and computing that side (a forward and backward
- * pass of every training row at every checkpoint) is nearly all of a question's cost. The caller
- * holds it, so it lives as long as the caller keeps its rows; the native engine fills it on first
- * use (by model, checkpoints, scope, loss gradient and shard size) and the TF.js engine ignores it.
- */
-export class KeptTrainSide {
-  readonly entries = new Map<string, Promise<KeptShards | null>>();
-  constructor(readonly maxBytes = KEPT_TRAIN_SIDE_BYTES) {}
-
-  /** Bytes held by the sides kept so far. */
-  async bytes(): Promise<number> {
-    let n = 0;
-    for (const e of this.entries.values()) n += (await e.catch(() => null))?.bytes ?? 0;
-    return n;
-  }
-}
-
-interface KeptShards {
-  layout: TrainLayout;
-  /** Per training shard, in order: trainGraph's outputs for its rows. */
-  shards: Record<string, Ort.Tensor>[];
-  bytes: number;
-}
-
-/** The kept training side for this request, computing it on first use; null when it would not fit. */
-function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
-  const keep = req.keep!;
-  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
-  let p = keep.entries.get(key);
-  if (!p) {
-    p = (async () => {
-      const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
-      const C = req.model.spec.classes.length;
-      const shards: Record<string, Ort.Tensor>[] = [];
-      const into = new BatchBuffer();
-      let bytes = 0;
-      await forEachShard(req.train.y.length, size, req.signal, async (_, rows) => {
-        if (bytes > keep.maxBytes) return;
-        const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
-        shards.push(Object.fromEntries(train.outputs.map((n) => [n, out[n]!])));
-        bytes += train.outputs.reduce((b, n) => b + (out[n]!.data as Float32Array).byteLength, 0);
-      });
-      return bytes > keep.maxBytes ? null : { layout: train.layout, shards, bytes };
-    })();
-    keep.entries.set(key, p);
-    p.catch(() => keep.entries.delete(key));
-  }
-  return p;
 }
 
 /** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts. */
@@ -227,9 +109,6 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   });
   return acc.result((performance.now() - t0) / 1000, kept ? `${engine.provider}, ${KEPT_NOTE}` : engine.provider);
 }
-
-/** How an answer from a kept training side names its engine (the page qualifies "exactly" by it). */
-export const KEPT_NOTE = "training side kept";
 
 /** selfInfluence() on the native engine. */
 export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluenceRequest): Promise<Float64Array> {

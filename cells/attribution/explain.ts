@@ -7,7 +7,7 @@ import { InputError } from "../datanet/errors.ts";
 import { loadAttribution, pickCheckpoints, snippets, type TracinParams } from "./cells.ts";
 import { creditOf, rankGroups, type Credit } from "./credit.ts";
 import { tracin, type TracinCheckpoint } from "./tracin.ts";
-import { KeptTrainSide } from "./engine.ts";
+import { KeptTrainSide } from "./kept.ts";
 import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
 import { Rng } from "../compute/random.ts";
 import { factorShapes } from "./portable-model.ts";

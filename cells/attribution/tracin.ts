@@ -5,7 +5,8 @@ import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
-import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice, type KeptTrainSide } from "./engine.ts";
+import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
+import type { KeptTrainSide } from "./kept.ts";
 
 /**
  * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:

@@ -1,0 +1,97 @@
+import type * as Ort from "onnxruntime-node";
+import type { NativeEngine } from "../compute/onnx.ts";
+import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
+import { trainGraph, type GraphModel, type TrainLayout } from "./native.ts";
+import { forEachShard } from "./accumulate.ts";
+import { cached, idOf, inputs } from "./sessions.ts";
+import type { TracinRequest } from "./tracin.ts";
+
+// The training side an explainer keeps between questions (engine.ts's nativeTracin reads it).
+
+/**
+ * x_q·x_tᵀ for queries qRows against training rows [t0, t0 + n), [queries, n]: over the training
+ * rows' nonzeros (a mail row has a few hundred of 8,192), summed in float64. The cell's dense
+ * float32 product would write every training row out whole for each question: 3.3 GB at 100,000
+ * mail rows.
+ */
+export function gramBlock(q: FeatureMatrix, qRows: readonly number[], t: FeatureMatrix, t0: number, n: number): Float32Array {
+  const out = new Float32Array(qRows.length * n);
+  const dense = new Float64Array(q.dims);
+  const rows = t.view?.(t0, t0 + n);
+  qRows.forEach((r, j) => {
+    const { idx, val } = q.sparse(r);
+    dense.fill(0);
+    for (let e = 0; e < idx.length; e++) dense[idx[e]!] = val[e]!;
+    for (let i = 0; i < n; i++) {
+      let dot = 0;
+      if (rows) for (let d = 0, at = i * t.dims; d < t.dims; d++) dot += dense[d]! * rows[at + d]!;
+      else {
+        const row = t.sparse(t0 + i);
+        for (let e = 0; e < row.idx.length; e++) dot += dense[row.idx[e]!]! * row.val[e]!;
+      }
+      out[j * n + i] = dot;
+    }
+  });
+  return out;
+}
+
+/** At most this many queries in a call use a kept training side (each needs its Gram row computed here). */
+export const KEPT_QUERIES = 32;
+
+/** Past this size a training side is not kept: at 100,000 mail rows it would be about 0.65 GiB (30 MiB at 4,715). */
+export const KEPT_TRAIN_SIDE_BYTES = 1 << 30;
+
+/**
+ * A training side kept between tracin() calls against the same training rows. An explainer asks
+ * question after question of one training set, and computing that side (a forward and backward
+ * pass of every training row at every checkpoint) is nearly all of a question's cost. The caller
+ * holds it, so it lives as long as the caller keeps its rows; the native engine fills it on first
+ * use (by model, checkpoints, scope, loss gradient and shard size) and the TF.js engine ignores it.
+ */
+export class KeptTrainSide {
+  readonly entries = new Map<string, Promise<KeptShards | null>>();
+  constructor(readonly maxBytes = KEPT_TRAIN_SIDE_BYTES) {}
+
+  /** Bytes held by the sides kept so far. */
+  async bytes(): Promise<number> {
+    let n = 0;
+    for (const e of this.entries.values()) n += (await e.catch(() => null))?.bytes ?? 0;
+    return n;
+  }
+}
+
+interface KeptShards {
+  layout: TrainLayout;
+  /** Per training shard, in order: trainGraph's outputs for its rows. */
+  shards: Record<string, Ort.Tensor>[];
+  bytes: number;
+}
+
+/** The kept training side for this request, computing it on first use; null when it would not fit. */
+export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
+  const keep = req.keep!;
+  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+  let p = keep.entries.get(key);
+  if (!p) {
+    p = (async () => {
+      const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
+      const C = req.model.spec.classes.length;
+      const shards: Record<string, Ort.Tensor>[] = [];
+      const into = new BatchBuffer();
+      let bytes = 0;
+      await forEachShard(req.train.y.length, size, req.signal, async (_, rows) => {
+        if (bytes > keep.maxBytes) return;
+        const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
+        shards.push(Object.fromEntries(train.outputs.map((n) => [n, out[n]!])));
+        bytes += train.outputs.reduce((b, n) => b + (out[n]!.data as Float32Array).byteLength, 0);
+      });
+      return bytes > keep.maxBytes ? null : { layout: train.layout, shards, bytes };
+    })();
+    keep.entries.set(key, p);
+    p.catch(() => keep.entries.delete(key));
+  }
+  return p;
+}
+
+/** How an answer from a kept training side names its engine (the page qualifies "exactly" by it). */
+export const KEPT_NOTE = "training side kept";
