@@ -175,16 +175,24 @@ export interface QueryGraph {
   outputs: string[];
 }
 
+/** Values a graph returns by name, each [rows, width]; `outputs` lists the names in order. */
+function namedOutputs(g: GraphBuilder, rows: "m" | "n"): { outputs: string[]; emit(name: string, value: string): void } {
+  const outputs: string[] = [];
+  return {
+    outputs,
+    emit(name, value) {
+      g.op("Identity", [value], {}, name);
+      g.output(name, [rows, "w"]);
+      outputs.push(name);
+    },
+  };
+}
+
 export async function queryGraph(engine: NativeEngine, m: GraphModel): Promise<QueryGraph> {
   const g = new GraphBuilder("tracin-queries");
   const C = m.model.spec.classes.length, D = m.model.spec.inputSize;
   const side = buildSide(g, m, g.input("x", ["m", D]), g.input("y", ["m", C]));
-  const outputs: string[] = [];
-  const emit = (name: string, value: string) => {
-    g.op("Identity", [value], {}, name);
-    g.output(name, ["m", "w"]);
-    outputs.push(name);
-  };
+  const { outputs, emit } = namedOutputs(g, "m");
   for (const bias of [true, false]) {
     const fs = inputFactors(side, bias);
     if (fs.length) emit(`q/input${bias ? 1 : 0}`, fs.length === 1 ? fs[0]!.f.b : g.op("Concat", fs.map(({ f }) => f.b), { axis: 1 }));
@@ -234,12 +242,7 @@ export async function trainGraph(engine: NativeEngine, m: GraphModel): Promise<{
   const g = new GraphBuilder("tracin-train");
   const C = m.model.spec.classes.length, D = m.model.spec.inputSize;
   const v = trainValues(g, m, g.input("x", ["n", D]), g.input("y", ["n", C]));
-  const outputs: string[] = [];
-  const emit = (name: string, value: string) => {
-    g.op("Identity", [value], {}, name);
-    g.output(name, ["n", "w"]);
-    outputs.push(name);
-  };
+  const { outputs, emit } = namedOutputs(g, "n");
   v.inputs.forEach((value, j) => value && emit(trainInput(j === 0), value));
   v.others.forEach((f, i) => {
     emit(`t/a${i}`, f.a);
