@@ -76,7 +76,7 @@ export class Explainer {
 
   /**
    * With `keep`, an explainer that will be asked again (the notebook server's) keeps the training
-   * side of its first question: on mail the next question takes 24 ms rather than 490, its scores
+   * side of its first question: on mail the next question takes 17 ms rather than 490, its scores
    * within 1e-6 of the largest of the cell's (its Gram block with the training inputs summed in
    * float64, the cell's in float32). Without, every question is computed as the cell computes it:
    * a one-off question, and receipts recomputed to check them.

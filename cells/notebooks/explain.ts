@@ -44,7 +44,7 @@ export function parseExplainRequest(body: unknown, served: ReadonlySet<string>):
  * Explanations for the dev server, in its own process: the run log says which model and
  * training output the pipeline's tracin cell reads now (the workspace is held only for that
  * and, once per model, to load the training rows); the explainer is then kept, with the training
- * side of its first question, so the next input takes milliseconds (24 ms on mail).
+ * side of its first question, so the next input takes milliseconds (17 ms on mail).
  */
 export class Explainers {
   private readonly loaded = new Map<string, Explainer>();
