@@ -1,5 +1,6 @@
 import { tf } from "../compute/backend.ts";
 import { layerNames, type HostWeights, type LoraConfig, type MlpSpec } from "../factory/mlp.ts";
+import { lowestLayer } from "./portable-model.ts";
 
 /**
  * Per-example gradients of dense and LoRA layers are outer products, so gradient dot products
@@ -101,7 +102,7 @@ export function exampleFactors(
   const others = lossGradient === "summed" ? tf.mul(tf.softmax(logits), tf.sub(1, onehot)) : null;
   let delta = (others ? tf.sub(others, tf.mul(onehot, tf.sum(others, 1, true))) : tf.sub(tf.softmax(logits), onehot)) as tf.Tensor2D;
   const factors: Factor[] = [];
-  const lowest = scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((n, i) => (isTarget(n) ? i : L)));
+  const lowest = lowestLayer(model, scope);
   for (let l = L - 1; l >= lowest; l--) {
     const name = names[l]!;
     const trainableDense = full || name === "head";

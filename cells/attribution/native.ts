@@ -1,6 +1,7 @@
 import type * as Ort from "onnxruntime-node";
 import { GraphBuilder, session, type NativeEngine } from "../compute/onnx.ts";
 import { layerNames, type HostWeights } from "../factory/mlp.ts";
+import { lowestLayer } from "./portable-model.ts";
 import type { FactorScope, LossGradient, TracinModel } from "./factors.ts";
 
 /**
@@ -142,7 +143,7 @@ function buildSide(g: GraphBuilder, m: GraphModel, x: string, y1h: string): Side
       delta = g.op("Sub", [others, g.op("Mul", [y1h, g.op("MatMul", [others, ones()])])]);
     } else delta = g.op("Sub", [p, y1h]);
     const out: FactorNodes[] = [];
-    const lowest = m.scope === "last-layer" ? L - 1 : full ? 0 : Math.min(L - 1, ...names.map((n, i) => (isTarget(n) ? i : L)));
+    const lowest = lowestLayer(m.model, m.scope);
     for (let l = L - 1; l >= lowest; l--) {
       const name = names[l]!;
       const a = l === 0 ? null : inputs[l]!;

@@ -40,8 +40,11 @@ interface Layer {
   B: Float32Array | null;
 }
 
-/** The lowest layer the gradient reaches: the head alone, every layer of a full model, else the lowest adapter target. */
-function lowestLayer(net: PortableNet, scope: "all" | "last-layer"): number {
+/**
+ * The lowest layer the gradient reaches: the head alone, every layer of a full model, else the
+ * lowest adapter target. The one rule for every engine (factors.ts, native.ts and this file).
+ */
+export function lowestLayer(net: Pick<PortableNet, "spec" | "lora">, scope: "all" | "last-layer"): number {
   const names = layerNames(net.spec), L = names.length;
   if (scope === "last-layer") return L - 1;
   if (net.lora === null) return 0;
