@@ -4,7 +4,7 @@ import { spawnSync } from "node:child_process";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Command } from "commander";
 import { tempDir } from "./helpers/workspace.ts";
-import { buildProgram } from "../bin/cli.ts";
+import { buildProgram, COMMAND_MODULES } from "../bin/cli.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
 
@@ -26,7 +26,7 @@ describe("tracebook CLI", () => {
     fs.writeFileSync(path.join(dir, "bad.csv"), "body,label,author\nfine,greeting,ann\nalso fine,,bob\n");
   });
 
-  it("has --help on every command", () => {
+  it("has --help on every command", async () => {
     // Every command the program declares, found by walking it (a new command cannot be missed),
     // its help rendered in process; the real binary's exit code for --help is checked on a few.
     const all: Command[] = [];
@@ -34,8 +34,16 @@ describe("tracebook CLI", () => {
       all.push(c);
       c.commands.forEach(walk);
     };
-    walk(buildProgram());
+    const program = await buildProgram();
+    walk(program);
     expect(all.map((c) => c.name())).toEqual(expect.arrayContaining(["datanet", "import", "curate", "what-if", "explain", "gc", "verify"]));
+    // Each module defines the commands the launcher loads it for, and a command's words load only its own.
+    expect(program.commands.map((c) => c.name())).toEqual(COMMAND_MODULES.flatMap(([names]) => names));
+    for (const [names] of COMMAND_MODULES) {
+      for (const name of names) expect((await buildProgram(["--workspace", "w", name, "--json"])).commands.map((c) => c.name())).toEqual(names);
+    }
+    expect((await buildProgram(["--help"])).commands).toHaveLength(program.commands.length);
+    expect((await buildProgram(["explian"])).commands).toHaveLength(program.commands.length); // help and suggestions know every command
     for (const c of all) {
       expect(c.helpInformation(), c.name()).toMatch(/^Usage: tracebook/);
       expect(c.description() || c.name() === "tracebook", `${c.name()} has a description`).toBeTruthy();

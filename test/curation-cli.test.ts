@@ -12,7 +12,7 @@ import { tempDir } from "./helpers/workspace.ts";
  * stdout and stderr; the exit code as main() maps it (InputError → 2).
  */
 async function tracebook(home: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const program = buildProgram();
+  const program = await buildProgram();
   program.commands.forEach(function exit(c): void { c.exitOverride(); c.commands.forEach(exit); });
   const out: string[] = [], err: string[] = [];
   const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => { out.push(a.map(String).join(" ")); });
