@@ -29,6 +29,7 @@ export interface Payload {
 export interface FeatureMatrix {
   readonly rows: number;
   readonly dims: number;
+  /** Row i written over out[offset, offset + dims), zeros included: `out` may hold an earlier batch (BatchBuffer). */
   fill(i: number, out: Float32Array, offset: number): void;
   /** Row i as (index, value) pairs, for sparse math (dot products in attribution). */
   sparse(i: number): { idx: Int32Array; val: Float32Array };
