@@ -38,10 +38,12 @@ runBench(async () => {
     const usage = await ws.rows<{ id: string; title: string | null; text: string }>("select id, title, text from read_parquet(?) order by id", [out("usage")]);
     const cell = await ws.rows<{ query: string; key: string; score: number }>(
       "select query, key, score from read_parquet(?) where level = 'contribution' and rank > 0 order by query, rank", [out("influence")]);
+    // Per query, the cell's proponents in rank order, and their scores.
     const cellTop = new Map<string, string[]>(), cellScores = new Map<string, number[]>();
     for (const r of cell) {
-      cellTop.set(r.query, [...(cellTop.get(r.query) ?? []), r.key]);
-      cellScores.set(r.query, [...(cellScores.get(r.query) ?? []), r.score]);
+      if (!cellTop.has(r.query)) cellTop.set(r.query, []), cellScores.set(r.query, []);
+      cellTop.get(r.query)!.push(r.key);
+      cellScores.get(r.query)!.push(r.score);
     }
 
     let t0 = performance.now();

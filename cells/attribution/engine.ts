@@ -68,10 +68,12 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   const size = req.shardSize ?? 2048;
   // A kept side serves a few questions at a time; a batch (receipts recomputed) streams as a cell does.
   const kept = req.keep && req.queries.y.length <= KEPT_QUERIES ? await keptSide(engine, req, m, size) : null;
-  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}|${kept ? "kept" : "computed"}`;
+  // The query graph is the same for a kept side and a computed one; the score graph is not.
+  const model = `${m.scope}|${m.lossGradient}|${idOf(req.model)}`;
   const [query, score] = await Promise.all([
-    cached<QueryGraph>(req.checkpoints, `query|${key}`, () => queryGraph(engine, m)),
-    cached<Ort.InferenceSession>(req.checkpoints, `score|${key}`, () => scoreGraph(engine, m, req.train.groupSizes, !!req.full, kept?.layout)),
+    cached<QueryGraph>(req.checkpoints, `query|${model}`, () => queryGraph(engine, m)),
+    cached<Ort.InferenceSession>(req.checkpoints, `score|${model}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}|${kept ? "kept" : "computed"}`,
+      () => scoreGraph(engine, m, req.train.groupSizes, !!req.full, kept?.layout)),
   ]);
   const C = req.model.spec.classes.length;
   const acc = new Accumulator(req);

@@ -226,9 +226,8 @@ function scaled(v: Float64Array, s: number): Float64Array {
 
 /**
  * softmax(z) − onehot(y), its target entry as −Σ_{c≠y} p_c: the same number, without the
- * cancellation of p_y − 1 when p_y is near 1. factors.ts and native.ts still subtract, in float32,
- * where that cancels on a near-certain prediction (scores off by up to tens of percent, shares
- * barely); changing them changes the receipts already made, which a reviewer recomputes.
+ * cancellation of p_y − 1 when p_y is near 1 (factors.ts's `summed` LossGradient; the portable
+ * engine explains inputs, never recomputes an older receipt, so it has no `subtracted` form).
  */
 function lossGradient(z: Float64Array, y: number): Float64Array {
   const delta = softmax(z);

@@ -85,15 +85,15 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
   // Each receipt by the model it names: the cell's own, or another model traced through its lineage.
   const explanations = new Map<string, Explanation>();
   const mismatched: { query: string; why: string }[] = [];
-  // And by how its loss gradient was computed: a receipt is recomputed as it was made.
   const parsed = new Map(chosen.map((q) => [q, JSON.parse(receipts.get(q)!.receipt) as Receipt]));
-  const models = [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort();
-  for (const modelId of models) for (const lossGradient of ["summed", "subtracted"] as const) {
-    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId && lossGradientOf(parsed.get(q)!) === lossGradient);
-    if (!mine.length) continue;
-    // A cell that traced each query's own label is asked as that label.
-    const asLabel = (source.params.target ?? "predicted") === "label";
-    const got = await explainThrough(ws, source, modelId, mine.map((q) => ({ payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined })), top, lossGradient);
+  // A cell that traced each query's own label is asked as that label.
+  const asLabel = (source.params.target ?? "predicted") === "label";
+  for (const modelId of [...new Set(chosen.map((q) => receipts.get(q)!.model_id))].sort()) {
+    const mine = chosen.filter((q) => receipts.get(q)!.model_id === modelId);
+    // Each recomputed as it was made: with the loss gradient it names (lossGradientOf).
+    const got = await explainThrough(ws, source, modelId, mine.map((q) => ({
+      payload: payload(q), as: asLabel ? byId.get(q)?.label ?? undefined : undefined, lossGradient: lossGradientOf(parsed.get(q)!),
+    })), top);
     if ("why" in got) for (const q of mine) mismatched.push({ query: q, why: `its model ${modelId.slice(0, 12)} cannot be traced: ${got.why}` });
     else got.forEach((e, j) => explanations.set(mine[j]!, e));
   }
@@ -108,10 +108,11 @@ export async function recomputeReceipts(ws: Workspace, pipeline: string, receipt
 /**
  * Inputs explained as the pipeline's tracin cell (`source`) would trace them through model
  * `modelId`: the cell's own model, or another (an inference executed before a retrain) through
- * the contributions its lineage names, with the same settings. Inputs asked as a label go one at
- * a time; the others in one call. `why` when that model cannot be traced here.
+ * the contributions its lineage names, with the same settings, the model loaded once. Inputs
+ * asked as a label go one at a time; the others in one call per loss gradient (`summed` unless
+ * given: an older receipt's is `subtracted`). `why` when that model cannot be traced here.
  */
-export async function explainThrough(ws: Workspace, source: ExplainSource, modelId: string, inputs: { payload: Payload; as?: string }[], top: number, lossGradient: LossGradient = "summed"): Promise<Explanation[] | { why: string }> {
+export async function explainThrough(ws: Workspace, source: ExplainSource, modelId: string, inputs: { payload: Payload; as?: string; lossGradient?: LossGradient }[], top: number): Promise<Explanation[] | { why: string }> {
   let from = source;
   if (modelId !== source.modelId) {
     const train = await lineageTrain(ws, modelId);
@@ -119,9 +120,16 @@ export async function explainThrough(ws: Workspace, source: ExplainSource, model
     from = { ...source, modelId, train: { ...train, dataVersion: `lineage of ${modelId}` } };
   }
   const explainer = await Explainer.load(ws, from);
-  if (!inputs.some((i) => i.as !== undefined)) return (await explainer.explain(inputs.map((i) => i.payload), { top, lossGradient })).explanations;
-  const out: Explanation[] = [];
-  for (const i of inputs) out.push((await explainer.explain([i.payload], { top, as: i.as, lossGradient })).explanations[0]!);
+  const out: Explanation[] = new Array(inputs.length);
+  const at = inputs.map((_, j) => j);
+  for (const lossGradient of ["summed", "subtracted"] as const) {
+    const group = at.filter((j) => (inputs[j]!.lossGradient ?? "summed") === lossGradient);
+    if (!group.length) continue;
+    if (!group.some((j) => inputs[j]!.as !== undefined)) {
+      const got = (await explainer.explain(group.map((j) => inputs[j]!.payload), { top, lossGradient })).explanations;
+      group.forEach((j, k) => (out[j] = got[k]!));
+    } else for (const j of group) out[j] = (await explainer.explain([inputs[j]!.payload], { top, as: inputs[j]!.as, lossGradient })).explanations[0]!;
+  }
   return out;
 }
 

@@ -4,6 +4,8 @@ import type { ModelRowsDiff, ModelsAnswer, ModelsRequest } from "./wire.ts";
 import { cellHistory, heldOutOf, paidUse, standingOf } from "../factory/catalog.ts";
 import { diffLineage, type RowsDiff } from "../factory/diff.ts";
 import { pickModelPair } from "./model-pair.ts";
+import type { Workspace } from "../store/workspace.ts";
+import type { ModelManifest } from "../factory/store.ts";
 
 const FIELDS = ["pipeline", "cell", "a", "b"];
 
@@ -40,19 +42,23 @@ export async function answerModels(data: NotebookData, req: ModelsRequest): Prom
     const manifest = (id: string) => history.find((e) => e.manifest.id === id)!.manifest;
     const mb = manifest(pair.b), ma = pair.a === null ? null : manifest(pair.a);
     const answer: ModelsAnswer = { pipeline: req.pipeline, cell, history: history.map((e) => standingOf(e, paid)), diff: null };
-    if (!ma || ma.id === mb.id) return answer;
-    const lineage = await diffLineage(ws, ma, mb);
-    const rows = await heldOutOf(ws, mb);
-    // TF.js loads on the first comparison that runs the models, not with the server.
-    const { compareBehaviour } = await import("../quality/behaviour.ts");
-    const outputs = rows ? await compareBehaviour(ws, ma, mb, rows.relation, rows.name) : null;
-    answer.diff = {
-      a: ma.id, b: mb.id, settings: lineage.settings, rows: wire(lineage.rows),
-      base: lineage.base ? { a: lineage.base.a, b: lineage.base.b, rows: wire(lineage.base.rows) } : null,
-      outputs,
-    };
+    if (ma && ma.id !== mb.id) answer.diff = await modelDiff(ws, ma, mb);
     return answer;
   }, { attempts: 8 });
+}
+
+/** Model a against model b, as `tracebook model diff` compares them: settings, training rows, base, and outputs on b's held-out rows. */
+export async function modelDiff(ws: Workspace, ma: ModelManifest, mb: ModelManifest): Promise<NonNullable<ModelsAnswer["diff"]>> {
+  const lineage = await diffLineage(ws, ma, mb);
+  const rows = await heldOutOf(ws, mb);
+  // TF.js loads on the first comparison that runs the models, not with the server.
+  const { compareBehaviour } = await import("../quality/behaviour.ts");
+  const outputs = rows ? await compareBehaviour(ws, ma, mb, rows.relation, rows.name) : null;
+  return {
+    a: ma.id, b: mb.id, settings: lineage.settings, rows: wire(lineage.rows),
+    base: lineage.base ? { a: lineage.base.a, b: lineage.base.b, rows: wire(lineage.base.rows) } : null,
+    outputs,
+  };
 }
 
 /** Dates as ISO text, as JSON carries them. */

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { ApiError } from "./api.ts";
-import { answerModels } from "./models.ts";
+import { cellHistory, paidUse, standingOf } from "../factory/catalog.ts";
+import { modelDiff } from "./models.ts";
 import type { NotebookData } from "./data.ts";
 import type { ModelsAnswer } from "./wire.ts";
 
@@ -18,26 +18,22 @@ export interface ShippedModels {
  * Write the Model history page's answers for a static site: per model cell of the pipeline, every
  * model it trained still in the workspace, and each of the latest MAX_SHIPPED_PAIRS compared with
  * the one it trained before (the page's default pair among them), as `tracebook model diff` does.
- * Returns how many pairs were compared, by cell.
+ * The workspace is opened once for all of it. Returns how many pairs were compared, by cell.
  */
 export async function shipModels(data: NotebookData, pipeline: string, cells: readonly string[], dir: string): Promise<{ file: string; pairs: Record<string, number> }> {
   const shipped: ShippedModels = { pipeline, cells: {} };
-  for (const cell of cells) {
-    let first: ModelsAnswer;
-    try {
-      first = await answerModels(data, { pipeline, cell });
-    } catch (err) {
-      if (err instanceof ApiError) continue; // a model cell that trained nothing here
-      throw err;
+  await data.withWorkspace(async (ws) => {
+    const paid = await paidUse(ws);
+    for (const cell of cells) {
+      const history = await cellHistory(ws, pipeline, cell); // newest first
+      if (!history.length) continue; // a model cell that trained nothing here
+      const diffs: ShippedModels["cells"][string]["diffs"] = [];
+      for (let i = 0; i + 1 < history.length && diffs.length < MAX_SHIPPED_PAIRS; i++) {
+        diffs.push(await modelDiff(ws, history[i + 1]!.manifest, history[i]!.manifest));
+      }
+      shipped.cells[cell] = { history: history.map((e) => standingOf(e, paid)), diffs };
     }
-    const diffs = first.diff ? [first.diff] : [];
-    const h = first.history;
-    for (let i = 1; i + 1 < h.length && diffs.length < MAX_SHIPPED_PAIRS; i++) {
-      const { diff } = await answerModels(data, { pipeline, cell, a: h[i + 1]!.id, b: h[i]!.id });
-      if (diff) diffs.push(diff);
-    }
-    shipped.cells[cell] = { history: h, diffs };
-  }
+  }, { attempts: 8 });
   const file = `${pipeline}.json`;
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, file), JSON.stringify(shipped));

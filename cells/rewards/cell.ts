@@ -101,7 +101,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const settledBefore = new Set([...earlierFees.values()].map((f) => penaltyKey(f.epoch, f.model_id)));
       // What earlier runs judged per scope: the penalties kept for settled scopes, and what moved since (reuse.ts).
       const judged = await judgedScopes(ctx.ws, ctx.pipeline);
-      const penalties = await judgePenalties(ctx.ws, ctx.pipeline, usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore, judged);
+      const penalties = judgePenalties(usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore, judged);
       const decided = [...penalties.values()].filter((s) => s.decided);
       if (decided.length) {
         ctx.log(`${decided.reduce((n, s) => n + s.inferences, 0)} inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);

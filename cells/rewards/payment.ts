@@ -108,7 +108,7 @@ async function recomputed(ws: Workspace, inference: Awaited<ReturnType<typeof fi
   const read = [...new Set([...cells.values()].filter((c) => c.kind === "reward-split").map((c) => (c.params as { influence?: string }).influence))];
   const source = await explainSource(ws, inference.pipeline, cells, read.length === 1 ? read[0] : undefined);
   const top = Math.max(1, body.top_contributions.length);
-  const got = await explainThrough(ws, source, body.model.id, [{ payload: inference.payload }], top, lossGradientOf(body));
+  const got = await explainThrough(ws, source, body.model.id, [{ payload: inference.payload, lossGradient: lossGradientOf(body) }], top);
   if ("why" in got) return [name, false, `model ${body.model.id.slice(0, 12)} cannot be traced: ${got.why}`];
   const why = disagreement(body, got[0]!, top);
   return [name, !why, why ?? `through model ${body.model.id.slice(0, 12)} and ${body.model.id === source.modelId ? `its training rows (${source.params.train})` : "the contributions its lineage names"}: prediction, top ${top} contributions in order with their scores, contributor and Datanet shares`];

@@ -85,14 +85,13 @@ export function exactScale(top: number, n: number): number {
  * the scopes with lines an earlier run settled for inferences not in this run (a retrained
  * model's); those an earlier run recorded as decided keep their penalties.
  */
-export async function judgePenalties(
-  ws: Workspace, pipeline: string,
+export function judgePenalties(
   usage: readonly { id: string; epoch: string; model_id: string }[],
   nets: ScopeNets,
   settledBefore: ReadonlySet<string>,
-  /** judgedScopes(ws, pipeline), where the caller has read it already. */
-  judged?: Map<string, Set<string>>,
-): Promise<Penalties> {
+  /** judgedScopes(ws, pipeline): what earlier runs decided per scope. */
+  judged: Map<string, Set<string>>,
+): Penalties {
   const out: Penalties = new Map();
   for (const u of usage) {
     const k = penaltyKey(u.epoch, u.model_id);
@@ -102,9 +101,8 @@ export async function judgePenalties(
   }
   // A scope with lines settled for inferences not in this run keeps what a run decided for it; one
   // settled before scopes were recorded is judged now, over this run's inferences.
-  const recorded = judged ?? ([...out.keys()].some((k) => settledBefore.has(k)) ? await judgedScopes(ws, pipeline) : new Map<string, Set<string>>());
   for (const [k, s] of out) {
-    const kept = settledBefore.has(k) ? recorded.get(k) : undefined;
+    const kept = settledBefore.has(k) ? judged.get(k) : undefined;
     if (kept) {
       Object.assign(s, { excluded: kept, decided: true });
       continue;
