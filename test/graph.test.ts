@@ -5,7 +5,8 @@ import { datanet, param, pipeline, PipelineError, runPipeline, pipelineStatus, s
 import { decide } from "../cells/datanet/decisions.ts";
 import { merkleRoot, sha256 } from "../cells/graph/fingerprint.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
-import { tempWorkspace } from "./helpers/workspace.ts";
+import { tempDir, tempWorkspace } from "./helpers/workspace.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 
 const states = async (ws: Workspace, p: ReturnType<typeof pipeline>) =>
@@ -164,6 +165,35 @@ describe("running pipelines", () => {
       "select sha256(id || chr(0) || status || chr(0) || contributor || chr(0) || split) as leaf from contributions where datanet = 'notes-a' and status = 'approved'");
     // A datanet cell's data version names its rows (the snapshot root) and its columns (the kind version).
     expect(runs.find((r) => r.cell === "a")!.data_version).toBe(sha256(`datanet/3\n${merkleRoot(leaves.map((l) => l.leaf))}`));
+  });
+
+  it("keeps its outputs when the workspace folder is moved, and a copy reads its own", async () => {
+    const p = build();
+    await runPipeline(ws, p);
+    const outputs = async (w: Workspace) => (await w.rows<{ artifact: string }>("select artifact from runs where artifact is not null order by cell")).map((r) => r.artifact);
+    const home = ws.home, before = await outputs(ws);
+    ws.close();
+    // Copied (to a reviewer, from a backup) under a path that itself has an `artifacts` folder,
+    // then the original moved away: the copy is all there is at first.
+    const copy = path.join(tempDir("tb-moved-"), "artifacts", "ws");
+    fs.cpSync(home, copy, { recursive: true });
+    const away = `${home}-away`;
+    fs.renameSync(home, away);
+    ws = await openWorkspace({ home: copy });
+    const after = await outputs(ws);
+    expect(after).toEqual(before.map((a) => path.join(copy, path.relative(home, a))));
+    expect(after.every((a) => fs.existsSync(a))).toBe(true);
+    expect(Object.values(await states(ws, p))).toEqual(Array(6).fill("fresh"));
+    expect((await runPipeline(ws, p)).ran).toEqual([]);
+    const [{ n }] = (await ws.rows<{ n: bigint }>("select count(*) as n from read_parquet(?)", [after[0]!])) as [{ n: bigint }];
+    expect(n).toBeGreaterThan(0n);
+    // The original, opened where it now is, reads its own files, not the copy's.
+    const original = await openWorkspace({ home: away });
+    try {
+      expect(await outputs(original)).toEqual(before.map((a) => path.join(away, path.relative(home, a))));
+    } finally {
+      original.close();
+    }
   });
 
   it("records a cell cancelled between the announcement of its start and the record of its run", async () => {

@@ -2,13 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { writeAtomically } from "../store/atomic.ts";
+import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
 import { sha256 } from "./fingerprint.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
-  return path.join(ws.home, "artifacts", dataVersion.slice(0, 2), `${dataVersion}.parquet`);
+  return path.join(ws.home, ARTIFACTS_DIR, dataVersion.slice(0, 2), `${dataVersion}.parquet`);
 }
 
 export interface Materialized {
@@ -53,7 +54,7 @@ export async function contentVersion(ws: Workspace, table: string): Promise<stri
 
 /** Remove temp files a killed process left in the artifact store (the caller holds the workspace lock). */
 export function removeOrphanTemps(ws: Workspace): number {
-  const root = path.join(ws.home, "artifacts");
+  const root = path.join(ws.home, ARTIFACTS_DIR);
   if (!fs.existsSync(root)) return 0;
   let removed = 0;
   for (const dir of fs.readdirSync(root)) {

@@ -4,6 +4,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb
 import type { Table } from "apache-arrow";
 import { migrations } from "./migrations.ts";
 import { readerToArrow } from "./arrow.ts";
+import { relocateArtifacts } from "./relocate.ts";
 
 export type Params = DuckDBValue[] | Record<string, DuckDBValue>;
 
@@ -98,6 +99,7 @@ export async function openWorkspace(options: { home?: string } = {}): Promise<Wo
   };
   try {
     await migrate(ws);
+    await relocateArtifacts(ws);
   } catch (err) {
     ws.close();
     throw err;
