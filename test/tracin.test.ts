@@ -227,8 +227,8 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
   it("keeps nothing past its budget, nor for a batch of questions, and still scores as the cell does", async () => {
     await computeBackend();
     const checkpoints = cks(adapter);
-    const ask = (keep: KeptTrainSide, M: number) => tracin({
-      model: adapter, checkpoints, mode: "exact", topK: 3, engine: "onnxruntime", keep,
+    const ask = (keep: KeptTrainSide, M: number, o: { shardSize?: number; mode?: "exact" | "last-layer" } = {}) => tracin({
+      model: adapter, checkpoints, mode: o.mode ?? "exact", topK: 3, engine: "onnxruntime", keep, shardSize: o.shardSize,
       train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [new Int32Array(N)], groupSizes: [1] },
       queries: { x: denseMatrix(new Float32Array(M * dims).map((_, i) => q.x[i % q.x.length]!), M, dims), y: Int32Array.from({ length: M }, (_, j) => q.y[j % q.y.length]!) },
     });
@@ -239,6 +239,23 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
     const many = await ask(batch, 40);
     expect(batch.entries.size).toBe(0);
     expect(many.groupSums[0]![0]!).toBeCloseTo(one.groupSums[0]![0]!, 6);
+    // A budget the first shard fits and the whole side does not: given up after that shard, with
+    // what the side would have taken (its first shard's rows tell).
+    const whole = new KeptTrainSide();
+    await ask(whole, 1, { shardSize: 7 });
+    const full = await whole.bytes();
+    const partial = new KeptTrainSide(full - 1);
+    expect((await ask(partial, 1, { shardSize: 7 })).groupSums[0]![0]!).toBeCloseTo(one.groupSums[0]![0]!, 6);
+    expect(await partial.bytes()).toBe(0);
+    expect([...partial.declined.values()]).toEqual([full]);
+    // The budget bounds the sides kept together: a second side that fits alone, but not beside the first, is not kept.
+    const lastLayer = new KeptTrainSide();
+    await ask(lastLayer, 1, { shardSize: 7, mode: "last-layer" });
+    const both = new KeptTrainSide(full + (await lastLayer.bytes()) - 1);
+    await ask(both, 1, { shardSize: 7 });
+    await ask(both, 1, { shardSize: 7, mode: "last-layer" });
+    expect(await both.bytes()).toBe(full);
+    expect([...both.declined.values()]).toEqual([await lastLayer.bytes()]);
   });
 });
 

@@ -50,12 +50,20 @@ export const KEPT_TRAIN_SIDE_BYTES = 1 << 30;
  */
 export class KeptTrainSide {
   readonly entries = new Map<string, Promise<KeptShards | null>>();
+  /** Sides not kept, by key: the bytes each would have taken (estimated from its first shard). */
+  readonly declined = new Map<string, number>();
+  /** `maxBytes` bounds all the sides kept together. */
   constructor(readonly maxBytes = KEPT_TRAIN_SIDE_BYTES) {}
 
   /** Bytes held by the sides kept so far. */
   async bytes(): Promise<number> {
+    return this.bytesBesides(null);
+  }
+
+  /** Bytes held by the sides other than `key` (whose own computation may be the caller). */
+  async bytesBesides(key: string | null): Promise<number> {
     let n = 0;
-    for (const e of this.entries.values()) n += (await e.catch(() => null))?.bytes ?? 0;
+    for (const [k, e] of this.entries) if (k !== key) n += (await e.catch(() => null))?.bytes ?? 0;
     return n;
   }
 }
@@ -67,25 +75,37 @@ interface KeptShards {
   bytes: number;
 }
 
-/** The kept training side for this request, computing it on first use; null when it would not fit. */
+/**
+ * The kept training side for this request, computing it on first use; null when it would not fit
+ * beside the sides already kept. Every shard but the last holds `size` rows, so the first shard
+ * says what the whole side takes: one that will not fit is given up after that shard, not after
+ * a whole pass over the training rows that the question then pays for again.
+ */
 export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
   const keep = req.keep!;
   const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
   let p = keep.entries.get(key);
   if (!p) {
     p = (async () => {
+      const budget = keep.maxBytes - (await keep.bytesBesides(key));
       const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
-      const C = req.model.spec.classes.length;
+      const C = req.model.spec.classes.length, n = req.train.y.length;
       const shards: Record<string, Ort.Tensor>[] = [];
       const into = new BatchBuffer();
-      let bytes = 0;
-      await forEachShard(req.train.y.length, size, req.signal, async (_, rows) => {
-        if (bytes > keep.maxBytes) return;
+      let bytes = 0, fits = true;
+      await forEachShard(n, size, req.signal, async (_, rows) => {
+        if (!fits) return;
         const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
-        shards.push(Object.fromEntries(train.outputs.map((n) => [n, out[n]!])));
-        bytes += train.outputs.reduce((b, n) => b + (out[n]!.data as Float32Array).byteLength, 0);
+        shards.push(Object.fromEntries(train.outputs.map((o) => [o, out[o]!])));
+        bytes += train.outputs.reduce((b, o) => b + (out[o]!.data as Float32Array).byteLength, 0);
+        const whole = shards.length === 1 ? (bytes / rows.length) * n : bytes;
+        if (whole > budget) {
+          keep.declined.set(key, whole);
+          fits = false;
+          shards.length = 0;
+        }
       });
-      return bytes > keep.maxBytes ? null : { layout: train.layout, shards, bytes };
+      return fits ? { layout: train.layout, shards, bytes } : null;
     })();
     keep.entries.set(key, p);
     p.catch(() => keep.entries.delete(key));
