@@ -5,7 +5,6 @@ import { writeAtomically } from "../store/atomic.ts";
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
-import { sha256 } from "./fingerprint.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
@@ -46,10 +45,14 @@ export async function materialize(ws: Workspace, result: CellResult): Promise<Ma
  */
 export async function contentVersion(ws: Workspace, table: string): Promise<string> {
   const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${table}`);
+  const head = JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n";
+  // The whole digest in DuckDB: the sorted row hashes (64 bytes a row, 94 MB at 1.5 million
+  // influence rows) never cross into JS as one string (1.1–1.9 s of a 6.6 s version there).
   const [row] = await ws.rows<{ v: string }>(
-    `select coalesce(string_agg(h, '' order by h), '') as v from (select sha256(to_json(t)::varchar) as h from ${table} t)`,
+    `select sha256(? || coalesce(string_agg(h, '' order by h), '')) as v from (select sha256(to_json(t)::varchar) as h from ${table} t)`,
+    [head],
   );
-  return sha256(JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n" + row!.v);
+  return row!.v;
 }
 
 /** Remove temp files a killed process left in the artifact store (the caller holds the workspace lock). */
