@@ -187,6 +187,13 @@ describe("running pipelines", () => {
     expect((await runPipeline(ws, p)).ran).toEqual([]);
     const [{ n }] = (await ws.rows<{ n: bigint }>("select count(*) as n from read_parquet(?)", [after[0]!])) as [{ n: bigint }];
     expect(n).toBeGreaterThan(0n);
+    // The same folder by another path (a symlink) has not moved: nothing is rewritten.
+    ws.close();
+    const link = `${copy}-link`;
+    fs.symlinkSync(copy, link);
+    ws = await openWorkspace({ home: link });
+    expect(await outputs(ws)).toEqual(after);
+    expect(Object.values(await states(ws, p))).toEqual(Array(6).fill("fresh"));
     // The original, opened where it now is, reads its own files, not the copy's.
     const original = await openWorkspace({ home: away });
     try {

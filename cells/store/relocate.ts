@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "./workspace.ts";
 
@@ -17,13 +18,28 @@ export const ARTIFACTS_DIR = "artifacts";
 export async function relocateArtifacts(ws: Workspace): Promise<number> {
   const store = path.join(ws.home, ARTIFACTS_DIR) + path.sep;
   // Greedy up to the last `/artifacts/`: an old home may itself contain a folder of that name.
-  const within = `^.*[/\\\\]${ARTIFACTS_DIR}[/\\\\]([0-9a-f]{2})[/\\\\]([^/\\\\]+)$`;
-  const moved = `artifact is not null and not starts_with(artifact, $store) and regexp_matches(artifact, $within)`;
-  const [{ n } = { n: 0n }] = await ws.rows<{ n: bigint }>(`select count(*) as n from runs where ${moved}`, { store, within });
-  if (n === 0n) return 0;
-  await ws.run(
-    `update runs set artifact = $store || regexp_extract(artifact, $within, 1) || $sep || regexp_extract(artifact, $within, 2) where ${moved}`,
-    { store, within, sep: path.sep },
-  );
-  return Number(n);
+  const within = `^(.*)[/\\\\]${ARTIFACTS_DIR}[/\\\\]([0-9a-f]{2})[/\\\\]([^/\\\\]+)$`;
+  const elsewhere = `artifact is not null and not starts_with(artifact, $store) and regexp_matches(artifact, $within)`;
+  const homes = await ws.rows<{ home: string; n: bigint }>(
+    `select regexp_extract(artifact, $within, 1) as home, count(*) as n from runs where ${elsewhere} group by all`, { store, within });
+  let moved = 0;
+  for (const { home, n } of homes) {
+    // The same folder by another path (a symlink; /tmp on macOS) has not moved: nothing to write.
+    if (sameFolder(home, ws.home)) continue;
+    await ws.run(
+      `update runs set artifact = $store || regexp_extract(artifact, $within, 2) || $sep || regexp_extract(artifact, $within, 3)
+       where ${elsewhere} and regexp_extract(artifact, $within, 1) = $home`,
+      { store, within, sep: path.sep, home },
+    );
+    moved += Number(n);
+  }
+  return moved;
+}
+
+function sameFolder(a: string, b: string): boolean {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return false; // the old folder is gone: moved
+  }
 }
