@@ -10,6 +10,7 @@ import { DuckDBInstance } from "@duckdb/node-api";
 import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { stageRows } from "../cells/store/stage.ts";
+import { repeatedRows } from "../cells/store/repeated-rows.ts";
 import fc from "fast-check";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -125,6 +126,27 @@ describe("staged values", () => {
         // -0 is written as 0 by JSON: compare as numbers.
         expect(got.map((g) => [g.s, g.x === null ? null : g.x + 0, g.b])).toEqual(rows.map(([s, x, b]) => [s, x === null ? null : x + 0, b]));
       }), { numRuns: 50, seed: 7 });
+    } finally {
+      ws.close();
+    }
+  }, 60_000);
+});
+
+describe("repeatedRows", () => {
+  it("gives exactly what ws.rows gives, in the query's order, whatever the strings", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      // Few distinct strings (repeated) beside free ones, numbers, booleans, nulls.
+      const pick = fc.option(fc.constantFrom("a", "b", "", "é✓ \"q\"", "a\u0000b", "z".repeat(70)), { nil: null });
+      const row = fc.tuple(pick, pick, fc.option(fc.string({ unit: "grapheme", maxLength: 12 }), { nil: null }), fc.option(fc.double({ noNaN: true, noDefaultInfinity: true }), { nil: null }), fc.integer(), fc.boolean());
+      await fc.assert(fc.asyncProperty(fc.array(row, { maxLength: 60 }), async (rows) => {
+        await stageRows(ws, "__t_repeated", [["k", "VARCHAR"], ["m", "VARCHAR"], ["free", "VARCHAR"], ["x", "DOUBLE"], ["n", "INTEGER"], ["b", "BOOLEAN"]], rows);
+        const sql = "select k, n::bigint as big, m, free, x, b, n from __t_repeated where n % 5 <> ? order by b, n desc, rowid";
+        expect(await repeatedRows(ws, sql, [3], ["k", "m"])).toStrictEqual(await ws.rows(sql, [3]));
+      }), { numRuns: 60, seed: 11 });
+      await expect(repeatedRows(ws, "select n from __t_repeated", [], ["n"])).rejects.toThrow(/n is not a VARCHAR column of the query/);
+      // Its temp tables go, whatever happened.
+      expect(await ws.rows("select table_name from duckdb_tables() where table_name like '__tb_repeated%'")).toEqual([]);
     } finally {
       ws.close();
     }

@@ -1,5 +1,6 @@
 import { canonicalJson, merkleRoot, sha256 } from "../graph/fingerprint.ts";
 import type { Workspace } from "../store/workspace.ts";
+import { repeatedRows } from "../store/repeated-rows.ts";
 import { InputError } from "../datanet/errors.ts";
 import { formatAmount } from "./amounts.ts";
 
@@ -34,9 +35,10 @@ export interface EpochLine { policy: string; inference_id: string; receipt_hash:
 
 /** The reward lines of a pipeline's epoch as they are now, each recipient's together, largest first. */
 export async function epochLineRows(ws: Workspace, pipeline: string, epoch: string): Promise<EpochLine[]> {
-  return ws.rows<EpochLine>(
+  // An inference's id and receipt on each of its lines, a recipient's name on each of its: read through repeatedRows.
+  return repeatedRows<EpochLine>(ws,
     `select policy, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards where pipeline = ? and epoch = ?
-     order by recipient, rewards.amount desc, inference_id, role, policy`, [pipeline, epoch]);
+     order by recipient, rewards.amount desc, inference_id, role, policy`, [pipeline, epoch], ["policy", "inference_id", "receipt_hash", "recipient", "role", "reason"]);
 }
 
 /** The reward lines of a pipeline's epoch as they are now: their count and Merkle root. */

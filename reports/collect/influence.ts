@@ -1,4 +1,5 @@
 import type { Workspace } from "../../cells/store/workspace.ts";
+import { repeatedRows } from "../../cells/store/repeated-rows.ts";
 import type { ReportFacts } from "../facts.ts";
 import type { ReportCells } from "./cells.ts";
 import { SETTLED_IDS, type Ledger } from "./ledger.ts";
@@ -20,9 +21,10 @@ interface ContributionRow { query: string; key: string; contributor: string; dat
  * same figures.
  */
 export async function collectInfluence(ws: Workspace, pipeline: string, cells: ReportCells, ledger: Ledger): Promise<ReportFacts["influence"]> {
-  const read = <T>(level: string, columns: string, extra = "") => ws.rows<T>(
-    `select ${columns} from read_parquet(?) where level = ? and query in (select id from ${SETTLED_IDS}) ${extra} order by key, query, rank`,
-    [cells.influence.artifact, level]);
+  // Their strings repeat (an inference's id on each of its rows, a contributor's on each of its): read through repeatedRows.
+  const read = <T>(level: string, columns: string, repeated: string[]) => repeatedRows<T>(ws,
+    `select ${columns} from read_parquet(?) where level = ? and query in (select id from ${SETTLED_IDS}) order by key, query, rank`,
+    [cells.influence.artifact, level], repeated);
   const n = Math.max(1, new Set(ledger.settled.map((s) => s.id)).size);
 
   const paid = new Map<string, bigint>();
@@ -35,16 +37,16 @@ export async function collectInfluence(ws: Workspace, pipeline: string, cells: R
   const penalisedSet = new Set(penalised.map((p) => p.contributor));
   const scopeOf = new Map(ledger.settled.map((q) => [q.id, { epoch: q.epoch, model_id: q.model_id }]));
 
-  const contributorRows = await read<GroupRow & { prediction: string | null }>("contributor", "query, key, score, share, rank, prediction");
+  const contributorRows = await read<GroupRow & { prediction: string | null }>("contributor", "query, key, score, share, rank, prediction", ["query", "key", "prediction"]);
   const contributorGroups = group(contributorRows, n);
   const contributors = contributorGroups
     .map((g) => ({ contributor: g.key, net_influence: g.net, mean_share: g.meanShare, inferences_led: g.led, paid: amount(paid.get(g.key) ?? 0n), penalised: penalisedSet.has(g.key) }))
     .sort((a, b) => b.net_influence - a.net_influence || a.contributor.localeCompare(b.contributor));
-  const datanets = group(await read<GroupRow>("datanet", "query, key, score, share, rank"), n)
+  const datanets = group(await read<GroupRow>("datanet", "query, key, score, share, rank", ["query", "key"]), n)
     .map((g) => ({ datanet: g.key, net_influence: g.net, mean_share: g.meanShare }))
     .sort((a, b) => b.net_influence - a.net_influence || a.datanet.localeCompare(b.datanet));
 
-  const rows = await read<ContributionRow>("contribution", "query, key, contributor, datanet, score, rank");
+  const rows = await read<ContributionRow>("contribution", "query, key, contributor, datanet, score, rank", ["query", "key", "contributor", "datanet"]);
   const proponents = topContributions(rows.filter((r) => r.rank > 0), "most");
   const opponents = topContributions(rows.filter((r) => r.rank < 0), "least");
   const texts = await quotes(ws, [...proponents, ...opponents].map((c) => ({ datanet: c.datanet, id: c.contribution })));

@@ -2,6 +2,7 @@ import type { Workspace } from "../../cells/store/workspace.ts";
 import { canonicalJson, merkleRoot, sha256 } from "../../cells/graph/fingerprint.ts";
 import { parsePolicy, DEFAULT_POLICY, type SplitPolicy } from "../../cells/rewards/policy.ts";
 import { stageRows } from "../../cells/store/stage.ts";
+import { repeatedRows } from "../../cells/store/repeated-rows.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { closedEpochs, closureHolds } from "../../cells/rewards/closures.ts";
 import type { EpochStatement, ReportFacts, StatementLine } from "../facts.ts";
@@ -72,9 +73,10 @@ export async function collectLedger(ws: Workspace, pipeline: string, cells: Repo
   const [{ n: unsettled } = { n: 0n }] = await ws.rows<{ n: bigint }>(
     `select count(*) as n from inferences where pipeline = ? and epoch in ${inEpochs} and id not in (select id from ${SETTLED_IDS})`, [pipeline, ...epochs]);
 
-  const lines = (await ws.rows<Omit<RewardLine, "amount"> & { amount: string }>(
+  const lines = (await repeatedRows<Omit<RewardLine, "amount"> & { amount: string }>(ws,
     `select epoch, inference_id, receipt_hash, recipient, role, amount::varchar as amount, reason from rewards
-     where pipeline = ? and policy = ? and epoch in ${inEpochs} order by epoch, inference_id, role, recipient`, [pipeline, policy, ...epochs]))
+     where pipeline = ? and policy = ? and epoch in ${inEpochs} order by epoch, inference_id, role, recipient`, [pipeline, policy, ...epochs],
+    ["epoch", "inference_id", "receipt_hash", "recipient", "role", "reason"]))
     .map((l) => ({ ...l, amount: BigInt(l.amount) }));
   const settlements = (await ws.rows<{ epoch: string; recipient: string; role: string; amount: string; inferences: number; reason: string }>(
     `select epoch, recipient, role, amount::varchar as amount, inferences, reason from settlements
