@@ -11,6 +11,7 @@ import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts"
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { stageRows } from "../cells/store/stage.ts";
 import { repeatedRows } from "../cells/store/repeated-rows.ts";
+import { typedColumns } from "../cells/store/typed-columns.ts";
 import fc from "fast-check";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -130,6 +131,32 @@ describe("staged values", () => {
       ws.close();
     }
   }, 60_000);
+});
+
+describe("typedColumns", () => {
+  it("copies INTEGER and DOUBLE columns exactly, nulls and all, across chunks, and refuses other types", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      // 5,000 rows: three chunks, the last one short; nulls scattered, none at all in one column.
+      await ws.run(`create table t as select i, case when i % 7 = 3 then null else (i * 37) % 1000 - 500 end::integer as n,
+        case when i % 11 = 5 then null else i / 3.0 end::double as x, (i * 1e-3)::double as y from range(5000) r(i)`);
+      const sql = "select n, x, y from t order by i desc";
+      const { names, columns, rows } = await typedColumns(ws.connection, sql);
+      const want = (await ws.connection.runAndReadAll(sql)).getColumnsJS() as (number | null)[][];
+      expect([names, rows]).toEqual([["n", "x", "y"], 5000]);
+      columns.forEach((c, k) => {
+        const got = Array.from(c.values, (v, r) => (c.valid && !(c.valid[r >> 3]! & (1 << (r & 7))) ? null : v));
+        expect(got).toEqual(want[k]);
+        expect(c.nulls).toBe(want[k]!.filter((v) => v === null).length);
+        // What lies under a null is zero, so the bytes served never vary.
+        expect(Array.from(c.values).filter((_, r) => want[k]![r] === null).every((v) => v === 0)).toBe(true);
+      });
+      expect(columns[2]!.valid).toBeNull();
+      await expect(typedColumns(ws.connection, "select 'a' as s")).rejects.toThrow(/column s is VARCHAR, not INTEGER or DOUBLE/);
+    } finally {
+      ws.close();
+    }
+  });
 });
 
 describe("repeatedRows", () => {

@@ -1,6 +1,7 @@
 import { DuckDBTypeId } from "@duckdb/node-api";
 import type { Params, Workspace } from "./workspace.ts";
 import { quoteIdent as q } from "./export.ts";
+import { typedColumns } from "./typed-columns.ts";
 
 /**
  * The rows of a query exactly as `ws.rows` gives them (the same order, values and JS types), for
@@ -30,18 +31,26 @@ export async function repeatedRows<T>(ws: Workspace, sql: string, params: Params
       await ws.run(`create temp table ${d} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(c)}::varchar as v from ${t} where ${q(c)} is not null)`);
       values.push(((await ws.connection.runAndReadAll(`select v from ${d} order by code`)).getColumnsJS()[0] ?? []) as string[]);
     }
-    const select = names.map((n) => (coded.includes(n) ? `d${coded.indexOf(n)}.code as ${q(n)}` : `${t}.${q(n)}`)).join(", ");
+    if (!coded.length) return (await ws.connection.runAndReadAll(`select * from ${t} order by rowid`)).getRowObjectsJS() as T[];
+    // The codes as typed arrays (no JS value per row), the other columns as ws.rows converts them.
     const joins = coded.map((c, i) => `left join ${dicts[i]} d${i} on d${i}.v = ${t}.${q(c)}::varchar`).join(" ");
-    const columns = (await ws.connection.runAndReadAll(`select ${select} from ${t} ${joins} order by ${t}.rowid`)).getColumnsJS();
-    const n = columns[0]?.length ?? 0;
-    const dictionaryOf = names.map((name) => (coded.includes(name) ? values[coded.indexOf(name)]! : null));
+    const codes = await typedColumns(ws.connection, `select ${coded.map((_, i) => `d${i}.code`).join(", ")} from ${t} ${joins} order by ${t}.rowid`);
+    const others = names.filter((name) => !coded.includes(name));
+    const plain = others.length ? (await ws.connection.runAndReadAll(`select ${others.map((o) => q(o)).join(", ")} from ${t} order by rowid`)).getColumnsJS() : [];
+    const n = codes.rows;
+    const read = names.map((name): ((r: number) => unknown) => {
+      const k = coded.indexOf(name);
+      if (k < 0) {
+        const column = plain[others.indexOf(name)]!;
+        return (r) => column[r];
+      }
+      const { values: code, valid } = codes.columns[k]!, dictionary = values[k]!;
+      return valid ? (r) => (valid[r >> 3]! & (1 << (r & 7)) ? dictionary[code[r]!] : null) : (r) => dictionary[code[r]!];
+    });
     const out = new Array<T>(n);
     for (let r = 0; r < n; r++) {
       const row: Record<string, unknown> = {};
-      for (let i = 0; i < names.length; i++) {
-        const v = columns[i]![r], dictionary = dictionaryOf[i];
-        row[names[i]!] = dictionary && v !== null ? dictionary[v as number] : v;
-      }
+      for (let i = 0; i < names.length; i++) row[names[i]!] = read[i]!(r);
       out[r] = row as T;
     }
     return out;

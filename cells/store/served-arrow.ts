@@ -1,10 +1,13 @@
-import { Dictionary, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
+import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
 import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
 import { quoteIdent as q } from "./export.ts";
+import { typedColumns, type TypedColumn } from "./typed-columns.ts";
 
 /** Below this many rows a table is sent as it is (dictionaryEncodeStrings's rule). */
 const MIN_ROWS = 64;
+/** Columns copied as typed arrays: readerToArrow gives them as Int32 and Float64. */
+const NUMERIC = new Set([DuckDBTypeId.INTEGER, DuckDBTypeId.DOUBLE]);
 /** Columns served as text whose text DuckDB's cast to VARCHAR gives exactly (readerToArrow: String(value)). */
 const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.HUGEINT]);
 
@@ -33,12 +36,18 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
       strings.forEach((i, k) => { if (Number(distinct[k]) <= n / 2) encoded.add(i); });
     }
     const plain = names.map((_, i) => i).filter((i) => !encoded.has(i));
+    // INTEGER and DOUBLE columns copied as typed arrays (scores, shares, ranks: millions of values).
+    const numeric = plain.filter((i) => NUMERIC.has(types[i]!.typeId));
+    const typed = numeric.length ? await typedColumns(connection, `select ${numeric.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`) : null;
     // The other columns exactly as readerToArrow gives them (DECIMAL as exact text, and so on).
-    const rest = plain.length ? readerToArrow(await connection.runAndReadAll(`select ${plain.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
+    const other = plain.filter((i) => !NUMERIC.has(types[i]!.typeId));
+    const rest = other.length ? readerToArrow(await connection.runAndReadAll(`select ${other.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
     const vectors: Record<string, Vector> = {};
     for (let i = 0; i < names.length; i++) {
       const name = uniqueName(names[i]!, vectors);
-      vectors[name] = encoded.has(i) ? await dictionaryColumn(connection, t, names[i]!, n) : rest!.getChildAt(plain.indexOf(i))!;
+      vectors[name] = encoded.has(i) ? await dictionaryColumn(connection, t, names[i]!, n)
+        : numeric.includes(i) ? numericVector(typed!.columns[numeric.indexOf(i)]!, n)
+        : rest!.getChildAt(other.indexOf(i))!;
     }
     return new Table(vectors);
   } finally {
@@ -52,20 +61,21 @@ async function dictionaryColumn(connection: DuckDBConnection, t: string, column:
   await connection.run(`create or replace temp table ${d} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(column)}::varchar as v from ${t} where ${q(column)} is not null)`);
   try {
     const values = ((await connection.runAndReadAll(`select v from ${d} order by code`)).getColumnsJS()[0] ?? []) as string[];
-    const codes = ((await connection.runAndReadAll(`select d.code from ${t} left join ${d} d on d.v = ${t}.${q(column)}::varchar order by ${t}.rowid`)).getColumnsJS()[0] ?? []) as (number | null)[];
-    const data = new Int32Array(n);
-    const valid = new Uint8Array(Math.ceil(n / 8));
-    let nulls = 0;
-    codes.forEach((c, i) => {
-      if (c === null) nulls++;
-      else {
-        data[i] = c;
-        valid[i >> 3]! |= 1 << (i & 7);
-      }
-    });
+    const { columns: [codes] } = await typedColumns(connection, `select d.code from ${t} left join ${d} d on d.v = ${t}.${q(column)}::varchar order by ${t}.rowid`);
     const type = new Dictionary(new Utf8(), new Int32());
-    return makeVector(makeData({ type, length: n, nullCount: nulls, nullBitmap: nulls ? valid : undefined, data, dictionary: vectorFromArray(values, new Utf8()) }));
+    return makeVector(makeData({ type, length: n, nullCount: codes!.nulls, nullBitmap: codes!.valid ?? undefined, data: codes!.values as Int32Array, dictionary: vectorFromArray(values, new Utf8()) }));
   } finally {
     await connection.run(`drop table if exists ${d}`);
   }
+}
+
+/** An INTEGER or DOUBLE column as the Arrow vector readerToArrow makes of it (Int32, Float64). */
+function numericVector(column: TypedColumn, n: number): Vector {
+  // The bitmap padded to 64 bytes, as vectorFromArray's builder pads it: the same bytes over the wire.
+  const padded = column.valid && new Uint8Array(Math.ceil(column.valid.length / 64) * 64);
+  padded?.set(column.valid!);
+  const nulls = { length: n, nullCount: column.nulls, nullBitmap: padded ?? undefined };
+  return column.values instanceof Int32Array
+    ? makeVector(makeData({ type: new Int32(), data: column.values, ...nulls }))
+    : makeVector(makeData({ type: new Float64(), data: column.values, ...nulls }));
 }
