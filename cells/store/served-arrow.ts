@@ -36,17 +36,19 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
       strings.forEach((i, k) => { if (Number(distinct[k]) <= n / 2) encoded.add(i); });
     }
     const plain = names.map((_, i) => i).filter((i) => !encoded.has(i));
-    // INTEGER and DOUBLE columns copied as typed arrays (scores, shares, ranks: millions of values).
+    // The dictionary codes and the INTEGER and DOUBLE columns (scores, shares, ranks) in one
+    // ordered read, as typed arrays: millions of values, no JS value made for any.
+    const dictionaries = [...encoded];
     const numeric = plain.filter((i) => NUMERIC.has(types[i]!.typeId));
-    const typed = numeric.length ? await typedColumns(connection, `select ${numeric.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`) : null;
+    const typed = await dictionaryCodesAnd(connection, t, dictionaries.map((i) => names[i]!), numeric.map((i) => names[i]!));
     // The other columns exactly as readerToArrow gives them (DECIMAL as exact text, and so on).
     const other = plain.filter((i) => !NUMERIC.has(types[i]!.typeId));
     const rest = other.length ? readerToArrow(await connection.runAndReadAll(`select ${other.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
     const vectors: Record<string, Vector> = {};
     for (let i = 0; i < names.length; i++) {
       const name = uniqueName(names[i]!, vectors);
-      vectors[name] = encoded.has(i) ? await dictionaryColumn(connection, t, names[i]!, n)
-        : numeric.includes(i) ? numericVector(typed!.columns[numeric.indexOf(i)]!, n)
+      vectors[name] = encoded.has(i) ? typed.dictionaries[dictionaries.indexOf(i)]!
+        : numeric.includes(i) ? numericVector(typed.numeric[numeric.indexOf(i)]!, n)
         : rest!.getChildAt(other.indexOf(i))!;
     }
     return new Table(vectors);
@@ -55,17 +57,32 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
   }
 }
 
-/** One string column as a dictionary vector: the distinct values once, then a code per row (null stays null). */
-async function dictionaryColumn(connection: DuckDBConnection, t: string, column: string, n: number): Promise<Vector> {
-  const d = `${t}_dict`;
-  await connection.run(`create or replace temp table ${d} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(column)}::varchar as v from ${t} where ${q(column)} is not null)`);
+/**
+ * String columns as dictionary vectors (the distinct values once, then a code per row; null stays
+ * null), and INTEGER and DOUBLE columns as typed arrays, read in one pass in row order.
+ */
+async function dictionaryCodesAnd(connection: DuckDBConnection, t: string, strings: string[], numbers: string[]): Promise<{ dictionaries: Vector[]; numeric: TypedColumn[] }> {
+  if (!strings.length && !numbers.length) return { dictionaries: [], numeric: [] };
+  const dicts = strings.map((_, k) => `${t}_dict${k}`);
   try {
-    const values = ((await connection.runAndReadAll(`select v from ${d} order by code`)).getColumnsJS()[0] ?? []) as string[];
-    const { columns: [codes] } = await typedColumns(connection, `select d.code from ${t} left join ${d} d on d.v = ${t}.${q(column)}::varchar order by ${t}.rowid`);
-    const type = new Dictionary(new Utf8(), new Int32());
-    return makeVector(makeData({ type, length: n, nullCount: codes!.nulls, nullBitmap: codes!.valid ?? undefined, data: codes!.values as Int32Array, dictionary: vectorFromArray(values, new Utf8()) }));
+    const values: string[][] = [];
+    for (const [k, column] of strings.entries()) {
+      await connection.run(`create or replace temp table ${dicts[k]} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(column)}::varchar as v from ${t} where ${q(column)} is not null)`);
+      values.push(((await connection.runAndReadAll(`select v from ${dicts[k]} order by code`)).getColumnsJS()[0] ?? []) as string[]);
+    }
+    const select = [...strings.map((_, k) => `d${k}.code`), ...numbers.map((c) => `${t}.${q(c)}`)].join(", ");
+    const joins = strings.map((c, k) => `left join ${dicts[k]} d${k} on d${k}.v = ${t}.${q(c)}::varchar`).join(" ");
+    const { columns, rows } = await typedColumns(connection, `select ${select} from ${t} ${joins} order by ${t}.rowid`);
+    return {
+      dictionaries: strings.map((_, k) => {
+        const codes = columns[k]!;
+        // A Dictionary type apiece: the type carries the dictionary's id in the IPC stream.
+        return makeVector(makeData({ type: new Dictionary(new Utf8(), new Int32()), length: rows, nullCount: codes.nulls, nullBitmap: codes.valid ?? undefined, data: codes.values as Int32Array, dictionary: vectorFromArray(values[k]!, new Utf8()) }));
+      }),
+      numeric: columns.slice(strings.length),
+    };
   } finally {
-    await connection.run(`drop table if exists ${d}`);
+    for (const d of dicts) await connection.run(`drop table if exists ${d}`);
   }
 }
 
