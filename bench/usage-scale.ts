@@ -1,7 +1,8 @@
 // What settling costs once a pipeline has been paid for many times, on real mail: 20,000 more
 // paid inferences (real messages, picked with a seed) recorded in the ledger and settled by one
 // run of the pipeline, then one more inference settled as `tracebook infer --settle` does it, and
-// the tables the notebooks read served as the notebook server serves them. Written to
+// the tables the notebooks read served as the notebook server serves them, and the reviewer's
+// report (no PDF) and the penalty sides `tracebook rewards` prints written over it all. Written to
 // bench/results/usage-scale.json.
 //
 //   npx tsx bench/usage-scale.ts [--from <workspace dir where the mail pipeline ran>] [--inferences 20000]
@@ -19,6 +20,9 @@ import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { cellHistories, type RunRecord } from "../cells/graph/runs.ts";
 import { resolveModel } from "../cells/factory/catalog.ts";
+import { writeReport } from "../reports/write.ts";
+import { pipelineSides } from "../reports/collect/sides.ts";
+import { recordedPenalties } from "../cells/rewards/penalties.ts";
 
 const SETTLING = ["usage", "influence", "receipts", "rewards"];
 const SERVED = ["influence", "usage", "receipts", "contributor_influence"];
@@ -74,6 +78,13 @@ runBench(async () => {
       connection.closeSync();
       instance.closeSync();
     }
+    t0 = performance.now();
+    const penalties = (await recordedPenalties(ws, "mail")).flatMap((s) => s.penalised.map((p) => ({ epoch: s.epoch, model_id: s.model_id, contributor: p.contributor })));
+    await pipelineSides(ws, "mail", penalties);
+    const sidesSeconds = secondsSince(t0);
+    t0 = performance.now();
+    await writeReport(ws, "mail", { out: fs.mkdtempSync(`${home}/report-`), pdf: false });
+    const reportSeconds = secondsSince(t0);
     await writeBenchReport("usage-scale", {
       what: `${n} more paid inferences of real mail settled by one run, then one more settled, then the notebooks' tables served`,
       usage_rows: Number(usage),
@@ -82,6 +93,8 @@ runBench(async () => {
       settle_bulk: bulk,
       settle_one: { infer_seconds: inferSeconds, ...one },
       served,
+      rewards_sides_seconds: sidesSeconds,
+      report_seconds: reportSeconds,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
     });
   } finally {
