@@ -1,7 +1,7 @@
 import { DuckDBTypeId } from "@duckdb/node-api";
 import type { Params, Workspace } from "./workspace.ts";
 import { quoteIdent as q } from "./export.ts";
-import { typedColumns } from "./typed-columns.ts";
+import { dictionaryCodes } from "./dictionary-codes.ts";
 
 /**
  * The rows of a query exactly as `ws.rows` gives them (the same order, values and JS types), for
@@ -17,34 +17,24 @@ export async function repeatedRows<T>(ws: Workspace, sql: string, params: Params
   const t = `__tb_repeated_${Math.random().toString(36).slice(2, 10)}`;
   // A table made from an ordered query keeps that order in its rowid.
   await ws.run(`create temp table ${t} as ${sql}`, params);
-  const dicts: string[] = [];
   try {
     const head = await ws.connection.runAndReadAll(`select * from ${t} limit 0`);
     const names = head.columnNames(), types = head.columnTypes();
     const wrong = repeated.filter((c) => types[names.indexOf(c)]?.typeId !== DuckDBTypeId.VARCHAR);
     if (wrong.length) throw new Error(`repeatedRows: ${wrong.join(", ")} is not a VARCHAR column of the query (${names.join(", ")})`);
     const coded = names.filter((n) => repeated.includes(n));
-    const values: (string | null)[][] = [];
-    for (const [i, c] of coded.entries()) {
-      const d = `${t}_d${i}`;
-      dicts.push(d);
-      await ws.run(`create temp table ${d} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(c)}::varchar as v from ${t} where ${q(c)} is not null)`);
-      values.push(((await ws.connection.runAndReadAll(`select v from ${d} order by code`)).getColumnsJS()[0] ?? []) as string[]);
-    }
     if (!coded.length) return (await ws.connection.runAndReadAll(`select * from ${t} order by rowid`)).getRowObjectsJS() as T[];
     // The codes as typed arrays (no JS value per row), the other columns as ws.rows converts them.
-    const joins = coded.map((c, i) => `left join ${dicts[i]} d${i} on d${i}.v = ${t}.${q(c)}::varchar`).join(" ");
-    const codes = await typedColumns(ws.connection, `select ${coded.map((_, i) => `d${i}.code`).join(", ")} from ${t} ${joins} order by ${t}.rowid`);
+    const { dictionaries, codes, rows: n } = await dictionaryCodes(ws.connection, t, coded);
     const others = names.filter((name) => !coded.includes(name));
     const plain = others.length ? (await ws.connection.runAndReadAll(`select ${others.map((o) => q(o)).join(", ")} from ${t} order by rowid`)).getColumnsJS() : [];
-    const n = codes.rows;
     const read = names.map((name): ((r: number) => unknown) => {
       const k = coded.indexOf(name);
       if (k < 0) {
         const column = plain[others.indexOf(name)]!;
         return (r) => column[r];
       }
-      const { values: code, valid } = codes.columns[k]!, dictionary = values[k]!;
+      const { values: code, valid } = codes[k]!, dictionary = dictionaries[k]!;
       return valid ? (r) => (valid[r >> 3]! & (1 << (r & 7)) ? dictionary[code[r]!] : null) : (r) => dictionary[code[r]!];
     });
     const out = new Array<T>(n);
@@ -55,7 +45,6 @@ export async function repeatedRows<T>(ws: Workspace, sql: string, params: Params
     }
     return out;
   } finally {
-    for (const d of dicts) await ws.run(`drop table if exists ${d}`);
     await ws.run(`drop table if exists ${t}`);
   }
 }

@@ -2,7 +2,8 @@ import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFr
 import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
 import { quoteIdent as q } from "./export.ts";
-import { typedColumns, type TypedColumn } from "./typed-columns.ts";
+import type { TypedColumn } from "./typed-columns.ts";
+import { dictionaryCodes } from "./dictionary-codes.ts";
 
 /** Below this many rows a table is sent as it is (dictionaryEncodeStrings's rule). */
 const MIN_ROWS = 64;
@@ -40,15 +41,16 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
     // ordered read, as typed arrays: millions of values, no JS value made for any.
     const dictionaries = [...encoded];
     const numeric = plain.filter((i) => NUMERIC.has(types[i]!.typeId));
-    const typed = await dictionaryCodesAnd(connection, t, dictionaries.map((i) => names[i]!), numeric.map((i) => names[i]!));
+    const typed = dictionaries.length || numeric.length ? await dictionaryCodes(connection, t, dictionaries.map((i) => names[i]!), numeric.map((i) => names[i]!)) : null;
     // The other columns exactly as readerToArrow gives them (DECIMAL as exact text, and so on).
     const other = plain.filter((i) => !NUMERIC.has(types[i]!.typeId));
     const rest = other.length ? readerToArrow(await connection.runAndReadAll(`select ${other.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
     const vectors: Record<string, Vector> = {};
     for (let i = 0; i < names.length; i++) {
       const name = uniqueName(names[i]!, vectors);
-      vectors[name] = encoded.has(i) ? typed.dictionaries[dictionaries.indexOf(i)]!
-        : numeric.includes(i) ? numericVector(typed.numeric[numeric.indexOf(i)]!, n)
+      const k = dictionaries.indexOf(i);
+      vectors[name] = k >= 0 ? dictionaryVector(typed!.dictionaries[k]!, typed!.codes[k]!, n)
+        : numeric.includes(i) ? numericVector(typed!.numeric[numeric.indexOf(i)]!, n)
         : rest!.getChildAt(other.indexOf(i))!;
     }
     return new Table(vectors);
@@ -57,33 +59,10 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
   }
 }
 
-/**
- * String columns as dictionary vectors (the distinct values once, then a code per row; null stays
- * null), and INTEGER and DOUBLE columns as typed arrays, read in one pass in row order.
- */
-async function dictionaryCodesAnd(connection: DuckDBConnection, t: string, strings: string[], numbers: string[]): Promise<{ dictionaries: Vector[]; numeric: TypedColumn[] }> {
-  if (!strings.length && !numbers.length) return { dictionaries: [], numeric: [] };
-  const dicts = strings.map((_, k) => `${t}_dict${k}`);
-  try {
-    const values: string[][] = [];
-    for (const [k, column] of strings.entries()) {
-      await connection.run(`create or replace temp table ${dicts[k]} as select v, (row_number() over (order by v) - 1)::integer as code from (select distinct ${q(column)}::varchar as v from ${t} where ${q(column)} is not null)`);
-      values.push(((await connection.runAndReadAll(`select v from ${dicts[k]} order by code`)).getColumnsJS()[0] ?? []) as string[]);
-    }
-    const select = [...strings.map((_, k) => `d${k}.code`), ...numbers.map((c) => `${t}.${q(c)}`)].join(", ");
-    const joins = strings.map((c, k) => `left join ${dicts[k]} d${k} on d${k}.v = ${t}.${q(c)}::varchar`).join(" ");
-    const { columns, rows } = await typedColumns(connection, `select ${select} from ${t} ${joins} order by ${t}.rowid`);
-    return {
-      dictionaries: strings.map((_, k) => {
-        const codes = columns[k]!;
-        // A Dictionary type apiece: the type carries the dictionary's id in the IPC stream.
-        return makeVector(makeData({ type: new Dictionary(new Utf8(), new Int32()), length: rows, nullCount: codes.nulls, nullBitmap: codes.valid ?? undefined, data: codes.values as Int32Array, dictionary: vectorFromArray(values[k]!, new Utf8()) }));
-      }),
-      numeric: columns.slice(strings.length),
-    };
-  } finally {
-    for (const d of dicts) await connection.run(`drop table if exists ${d}`);
-  }
+/** A string column as a dictionary vector: its distinct values once, then a code per row (null stays null). */
+function dictionaryVector(values: string[], codes: TypedColumn, n: number): Vector {
+  // A Dictionary type apiece: the type carries the dictionary's id in the IPC stream.
+  return makeVector(makeData({ type: new Dictionary(new Utf8(), new Int32()), length: n, nullCount: codes.nulls, nullBitmap: codes.valid ?? undefined, data: codes.values as Int32Array, dictionary: vectorFromArray(values, new Utf8()) }));
 }
 
 /** An INTEGER or DOUBLE column as the Arrow vector readerToArrow makes of it (Int32, Float64). */
