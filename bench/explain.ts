@@ -39,12 +39,16 @@ runBench(async () => {
     const cell = await ws.rows<{ query: string; key: string; score: number }>(
       "select query, key, score from read_parquet(?) where level = 'contribution' and rank > 0 order by query, rank", [out("influence")]);
     // Per query, the cell's proponents in rank order, and their scores.
-    const cellTop = new Map<string, string[]>(), cellScores = new Map<string, number[]>();
+    const cellTop = new Map<string, { keys: string[]; scores: number[] }>();
     for (const r of cell) {
-      if (!cellTop.has(r.query)) cellTop.set(r.query, []), cellScores.set(r.query, []);
-      cellTop.get(r.query)!.push(r.key);
-      cellScores.get(r.query)!.push(r.score);
+      const top = cellTop.get(r.query) ?? { keys: [], scores: [] };
+      cellTop.set(r.query, top);
+      top.keys.push(r.key);
+      top.scores.push(r.score);
     }
+    // Whether an explanation lists the cell's proponents for that query, in order.
+    const sameTop = (e: { proponents: { contribution: string }[] }, query: string) =>
+      JSON.stringify(e.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(query)?.keys);
 
     let t0 = performance.now();
     const explainer = await Explainer.load(ws, await explainSource(ws, "mail", pipeline.cells), { keep: true });
@@ -63,8 +67,8 @@ runBench(async () => {
     let aloneSame = 0, aloneWorst = 0;
     for (const u of usage) {
       const [e] = (await explainer.explain([{ title: u.title, text: u.text }])).explanations;
-      if (JSON.stringify(e!.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(u.id))) aloneSame++;
-      const want = cellScores.get(u.id)!, largest = Math.max(...want.map(Math.abs));
+      if (sameTop(e!, u.id)) aloneSame++;
+      const want = cellTop.get(u.id)!.scores, largest = Math.max(...want.map(Math.abs));
       e!.proponents.forEach((c, i) => (aloneWorst = Math.max(aloneWorst, Math.abs(c.score - want[i]!) / largest)));
     }
     const aloneSeconds = (performance.now() - t0) / 1000;
@@ -72,7 +76,7 @@ runBench(async () => {
     t0 = performance.now();
     const all = await explainer.explain(usage.map((u) => ({ title: u.title, text: u.text })));
     const batchSeconds = (performance.now() - t0) / 1000;
-    const same = all.explanations.filter((e, j) => JSON.stringify(e.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(usage[j]!.id))).length;
+    const same = all.explanations.filter((e, j) => sameTop(e, usage[j]!.id)).length;
     ws.close();
 
     // The portable explainer a static build ships (cells/attribution/portable.ts), in this process:
@@ -95,7 +99,7 @@ runBench(async () => {
     t0 = performance.now();
     const portableAll = portable.explain(usage.map((u) => ({ title: u.title, text: u.text })));
     const portableBatch = (performance.now() - t0) / 1000;
-    const portableSame = portableAll.explanations.filter((e, j) => JSON.stringify(e.proponents.map((c) => c.contribution)) === JSON.stringify(cellTop.get(usage[j]!.id))).length;
+    const portableSame = portableAll.explanations.filter((e, j) => sameTop(e, usage[j]!.id)).length;
     const N = all.train_rows, shards = 4;
     const shardFirst = Array.from({ length: shards }, (_, k) => {
       const shard = new PortableExplainerEngine(portable.p, { from: Math.floor((k * N) / shards), to: Math.floor(((k + 1) * N) / shards) });

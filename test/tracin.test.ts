@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
-import { denseMatrix, selectRows, sparseMatrix } from "../cells/factory/featurize.ts";
+import { denseMatrix, selectRows } from "../cells/factory/featurize.ts";
 import { initAdapter, initBase, type HostWeights, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
 import { parseExternalMlp } from "../cells/factory/external.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
@@ -10,7 +10,7 @@ import type { EngineChoice } from "../cells/attribution/engine.ts";
 import { KeptTrainSide } from "../cells/attribution/kept.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
-import { bruteInfluence, data, dot, maxRelError, perturbed } from "./helpers/brute-tracin.ts";
+import { bruteInfluence, data, dot, maxRelError, perturbed, sparseRows } from "./helpers/brute-tracin.ts";
 
 /** The engine's full score matrix: one group per training row makes the group sums the scores. */
 async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, mode: TracinMode, projection?: { dim: number; seed: number }, engine: EngineChoice = "tfjs") {
@@ -145,10 +145,7 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     // Every third feature zero, so each row's nonzeros differ from the rows written before it into the same buffer.
     const thin = (x: Float32Array) => x.map((v, i) => ((i % dims) % 3 === 1 + (Math.floor(i / dims) % 2) ? 0 : v));
     const t = { x: thin(tr.x), y: tr.y }, u = { x: thin(q.x), y: q.y };
-    const sparseOf = (x: Float32Array, rows: number) => sparseMatrix(Array.from({ length: rows }, (_, i) => {
-      const idx = Int32Array.from({ length: dims }, (_, d) => d).filter((d) => x[i * dims + d] !== 0);
-      return { idx, val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
-    }), dims);
+    const sparseOf = (x: Float32Array, rows: number) => sparseRows(x, rows, dims);
     const want = bruteInfluence(model, cks, t, u, dims);
     const N = t.y.length, M = u.y.length;
     const r = await tracin({
@@ -183,10 +180,7 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
   const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
   const N = tr.y.length;
   // The same rows stored sparse (as featurized text is): the Gram block is summed over nonzeros.
-  const sparse = (x: Float32Array, rows: number) => sparseMatrix(Array.from({ length: rows }, (_, i) => {
-    const idx = [...x.subarray(i * dims, (i + 1) * dims).keys()].filter((d) => x[i * dims + d] !== 0 && d % 3 !== 1);
-    return { idx: Int32Array.from(idx), val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
-  }), dims);
+  const sparse = (x: Float32Array, rows: number) => sparseRows(x, rows, dims, (d) => d % 3 === 1);
   const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
   const base = initBase(spec, 5);
   const adapter: TracinModel = { spec, base, lora };

@@ -84,11 +84,14 @@ export async function streamBlocks<B>(
   }
 }
 
-/** Rows 0..n in shards of `size`, in order: cancellation before each, a turn of the event loop after. */
-export async function forEachShard(n: number, size: number, signal: AbortSignal | undefined, fn: (from: number, rows: number[]) => Promise<void>): Promise<void> {
+/**
+ * Rows 0..n in shards of `size`, in order: cancellation before each, a turn of the event loop
+ * after. A shard's `fn` returning false stops there (the rest is not wanted).
+ */
+export async function forEachShard(n: number, size: number, signal: AbortSignal | undefined, fn: (from: number, rows: number[]) => Promise<void | false>): Promise<void> {
   for (let from = 0; from < n; from += size) {
     if (signal?.aborted) throw new Error("cancelled");
-    await fn(from, range(from, Math.min(n, from + size)));
+    if ((await fn(from, range(from, Math.min(n, from + size)))) === false) return;
     await new Promise((r) => setImmediate(r));
   }
 }

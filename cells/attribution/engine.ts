@@ -97,9 +97,9 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
     const feeds: Record<string, Ort.Tensor> = { ...qFeeds, ...train, k: new ort.Tensor("int64", BigInt64Array.of(BigInt(Math.max(1, k))), [1]) };
     req.train.groups.forEach((g, gi) => {
       // [rows, groups] one-hot: the group sums are one product with the scores.
-      const size = req.train.groupSizes[gi]!, h = new Float32Array(n * size);
-      for (let i = 0; i < n; i++) h[i * size + g[t0r + i]!] = 1;
-      feeds[`group${gi}`] = new ort.Tensor("float32", h, [n, size]);
+      const groups = req.train.groupSizes[gi]!, h = new Float32Array(n * groups);
+      for (let i = 0; i < n; i++) h[i * groups + g[t0r + i]!] = 1;
+      feeds[`group${gi}`] = new ort.Tensor("float32", h, [n, groups]);
     });
     const out = await score.run(feeds);
     acc.absorb(q0, t0r, qRows.length, n, k, {

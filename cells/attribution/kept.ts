@@ -92,20 +92,17 @@ export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel
       const C = req.model.spec.classes.length, n = req.train.y.length;
       const shards: Record<string, Ort.Tensor>[] = [];
       const into = new BatchBuffer();
-      let bytes = 0, fits = true;
+      let bytes = 0;
       await forEachShard(n, size, req.signal, async (_, rows) => {
-        if (!fits) return;
         const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
         shards.push(Object.fromEntries(train.outputs.map((o) => [o, out[o]!])));
         bytes += train.outputs.reduce((b, o) => b + (out[o]!.data as Float32Array).byteLength, 0);
         const whole = shards.length === 1 ? (bytes / rows.length) * n : bytes;
-        if (whole > budget) {
-          keep.declined.set(key, whole);
-          fits = false;
-          shards.length = 0;
-        }
+        if (whole <= budget) return;
+        keep.declined.set(key, whole);
+        return false;
       });
-      return fits ? { layout: train.layout, shards, bytes } : null;
+      return keep.declined.has(key) ? null : { layout: train.layout, shards, bytes };
     })();
     keep.entries.set(key, p);
     p.catch(() => keep.entries.delete(key));

@@ -2,13 +2,11 @@ import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFr
 import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
 import { quoteIdent as q } from "./export.ts";
-import type { TypedColumn } from "./typed-columns.ts";
+import { isTyped, type TypedColumn } from "./typed-columns.ts";
 import { dictionaryCodes } from "./dictionary-codes.ts";
 
 /** Below this many rows a table is sent as it is (dictionaryEncodeStrings's rule). */
 const MIN_ROWS = 64;
-/** Columns copied as typed arrays: readerToArrow gives them as Int32 and Float64. */
-const NUMERIC = new Set([DuckDBTypeId.INTEGER, DuckDBTypeId.DOUBLE]);
 /** Columns served as text whose text DuckDB's cast to VARCHAR gives exactly (readerToArrow: String(value)). */
 const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.HUGEINT]);
 
@@ -40,10 +38,10 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
     // The dictionary codes and the INTEGER and DOUBLE columns (scores, shares, ranks) in one
     // ordered read, as typed arrays: millions of values, no JS value made for any.
     const dictionaries = [...encoded];
-    const numeric = plain.filter((i) => NUMERIC.has(types[i]!.typeId));
+    const numeric = plain.filter((i) => isTyped(types[i]!.typeId));
     const typed = dictionaries.length || numeric.length ? await dictionaryCodes(connection, t, dictionaries.map((i) => names[i]!), numeric.map((i) => names[i]!)) : null;
     // The other columns exactly as readerToArrow gives them (DECIMAL as exact text, and so on).
-    const other = plain.filter((i) => !NUMERIC.has(types[i]!.typeId));
+    const other = plain.filter((i) => !isTyped(types[i]!.typeId));
     const rest = other.length ? readerToArrow(await connection.runAndReadAll(`select ${other.map((i) => q(names[i]!)).join(", ")} from ${t} order by rowid`)) : null;
     const vectors: Record<string, Vector> = {};
     for (let i = 0; i < names.length; i++) {
@@ -65,7 +63,7 @@ function dictionaryVector(values: string[], codes: TypedColumn, n: number): Vect
   return makeVector(makeData({ type: new Dictionary(new Utf8(), new Int32()), length: n, nullCount: codes.nulls, nullBitmap: codes.valid ?? undefined, data: codes.values as Int32Array, dictionary: vectorFromArray(values, new Utf8()) }));
 }
 
-/** An INTEGER or DOUBLE column as the Arrow vector readerToArrow makes of it (Int32, Float64). */
+/** A typedColumns column as the Arrow vector readerToArrow makes of it (INTEGER: Int32, DOUBLE: Float64). */
 function numericVector(column: TypedColumn, n: number): Vector {
   // The bitmap padded to 64 bytes, as vectorFromArray's builder pads it: the same bytes over the wire.
   const padded = column.valid && new Uint8Array(Math.ceil(column.valid.length / 64) * 64);

@@ -10,7 +10,10 @@ export interface TypedColumn {
   nulls: number;
 }
 
-const ARRAYS = { [DuckDBTypeId.INTEGER]: Int32Array, [DuckDBTypeId.DOUBLE]: Float64Array } as const;
+const ARRAYS = new Map<DuckDBTypeId, typeof Int32Array | typeof Float64Array>([[DuckDBTypeId.INTEGER, Int32Array], [DuckDBTypeId.DOUBLE, Float64Array]]);
+
+/** Whether typedColumns copies columns of this type. */
+export const isTyped = (type: DuckDBTypeId): boolean => ARRAYS.has(type);
 
 /**
  * A query's INTEGER and DOUBLE columns copied out of DuckDB's vectors a chunk at a time, as typed
@@ -23,7 +26,7 @@ export async function typedColumns(connection: DuckDBConnection, sql: string, pa
   const result = await connection.run(sql, params);
   const names = result.columnNames(), types = result.columnTypes();
   const arrays = types.map((t, i) => {
-    const make = (ARRAYS as Record<number, typeof Int32Array | typeof Float64Array>)[t.typeId];
+    const make = ARRAYS.get(t.typeId);
     if (!make) throw new Error(`typedColumns: column ${names[i]} is ${t.toString()}, not INTEGER or DOUBLE`);
     return make;
   });

@@ -1,5 +1,6 @@
 import { tf } from "../../cells/compute/backend.ts";
 import { Rng } from "../../cells/compute/random.ts";
+import { sparseMatrix, type FeatureMatrix } from "../../cells/factory/featurize.ts";
 import { forward, meanLoss, toTensors, type HostWeights } from "../../cells/factory/mlp.ts";
 import type { TracinCheckpoint } from "../../cells/attribution/tracin.ts";
 import type { TracinModel } from "../../cells/attribution/factors.ts";
@@ -68,4 +69,12 @@ export function data(seed: number, n: number, dims: number, classes: number) {
 export function perturbed(w: HostWeights, seed: number, scale = 0.3): HostWeights {
   const rng = new Rng(seed);
   return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, { shape: v.shape, data: Float32Array.from(v.data, (x) => x + rng.normal() * scale) }]));
+}
+
+/** Dense rows [rows, dims] stored sparse, as featurized text is: their nonzeros, less any entry `drop` names. */
+export function sparseRows(x: Float32Array, rows: number, dims: number, drop: (d: number) => boolean = () => false): FeatureMatrix {
+  return sparseMatrix(Array.from({ length: rows }, (_, i) => {
+    const idx = Int32Array.from({ length: dims }, (_, d) => d).filter((d) => x[i * dims + d] !== 0 && !drop(d));
+    return { idx, val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
+  }), dims);
 }
