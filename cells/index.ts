@@ -38,6 +38,8 @@ export type { ValidationsOptions } from "./datanet/validations.ts";
 export { canonicalJson, fingerprint, merkleRoot, merkleTree, rootFromPath } from "./graph/fingerprint.ts";
 export type { MerkleStep } from "./graph/fingerprint.ts";
 export { artifactPath, materialize, contentVersion } from "./graph/artifacts.ts";
+export { groupedVersion, groupsPath } from "./graph/groups.ts";
+export type { OutputGroups } from "./graph/groups.ts";
 export { runPipeline } from "./graph/scheduler.ts";
 export { bringUpToDate } from "./graph/ensure.ts";
 export type { GraphEvent, RunOptions, RunSummary } from "./graph/scheduler.ts";

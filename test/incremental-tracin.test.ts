@@ -1,10 +1,12 @@
 // A tracin cell traces only what it has not traced: rows of queries an earlier run traced under
 // the same model, training rows, settings and engine are taken over, new inferences are traced;
 // across a retrain, the rows of the superseded model's inferences are taken over too.
+import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { param, pipeline, receipts, runPipeline, sql, tracin, type GraphEvent, type Pipeline } from "../cells/index.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { ModelServer } from "../cells/factory/serve.ts";
+import { groupsPath } from "../cells/graph/groups.ts";
 import { infer } from "../cells/rewards/ledger.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { modelOfCell, outputOf } from "./helpers/workspace.ts";
@@ -60,8 +62,12 @@ describe("incremental TracIn", () => {
     expect(receiptLog).toEqual(["40 receipts kept (their influence rows unchanged); 2 written"]);
     const receiptsAfter = await ws.rows<{ query: string }>("select * from read_parquet(?) order by query", [await outputOf(ws, "pay", "receipts")]);
     expect(receiptsAfter.filter((r) => !r.query.startsWith("new-"))).toEqual(receiptsBefore);
-    // Written from nothing, every receipt is the same.
+    // Written from nothing, every receipt is the same, and so is the version: the one the
+    // incremental run took from the kept groups' digests is the one hashed from every row.
+    const taken = await outputOf(ws, "pay", "receipts");
+    expect(fs.existsSync(groupsPath(taken))).toBe(true);
     await run(withProbe(""), { force: true, cell: "receipts" });
+    expect(await outputOf(ws, "pay", "receipts")).toBe(taken);
     expect(await ws.rows("select * from read_parquet(?) order by query", [await outputOf(ws, "pay", "receipts")])).toEqual(receiptsAfter);
     expect(log).toMatch(/: \d+ contributions × 2 queries$/m);
     const after = await rowsOf("influence");

@@ -106,6 +106,8 @@ export function tracinCell(p: TracinParams): Cell {
       return {
         query: `select * from ${source}
                 order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
+        // One group of rows per query; those taken over are versioned by the digests kept beside their artifact.
+        groups: { column: "query", unchanged: prior ? { artifact: prior.artifact, keys: prior.reused } : undefined },
       };
     },
   };

@@ -89,7 +89,7 @@ export function receipts(p: { influence: string; top?: number }): Cell {
       const source = prior
         ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
         : table;
-      return { query: `select * from ${source} order by query` };
+      return { query: `select * from ${source} order by query`, groups: { column: "query", unchanged: prior ? { artifact: prior.artifact, keys: prior.reused } : undefined } };
     },
   };
 }

@@ -5,6 +5,7 @@ import { writeAtomically } from "../store/atomic.ts";
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
+import { groupedVersion } from "./groups.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
@@ -22,20 +23,33 @@ const OUT = "__tracebook_cell_out";
 /**
  * Run a cell's query once into a temp table, version it, and write it as Parquet through a
  * temp file and a rename. An artifact whose data version already exists is not written again.
+ * A grouped result is versioned per group (`groupedVersion`), its group digests kept beside it.
  */
 export async function materialize(ws: Workspace, result: CellResult): Promise<Materialized> {
   await ws.run(`create or replace temp table ${OUT} as ${result.query}`, result.params);
   try {
     const [{ n } = { n: 0n }] = await ws.rows<{ n: bigint }>(`select count(*) as n from ${OUT}`);
-    const dataVersion = result.dataVersion ?? (await contentVersion(ws, OUT));
-    const artifact = artifactPath(ws, dataVersion);
-    if (!fs.existsSync(artifact)) {
-      await writeAtomically(artifact, (tmp) => ws.run(`copy ${OUT} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
+    const grouped = result.dataVersion === undefined && result.groups ? await groupedVersion(ws, OUT, await schemaHead(ws, OUT), result.groups) : null;
+    try {
+      const dataVersion = result.dataVersion ?? grouped?.dataVersion ?? (await contentVersion(ws, OUT));
+      const artifact = artifactPath(ws, dataVersion);
+      if (!fs.existsSync(artifact)) {
+        await writeAtomically(artifact, (tmp) => ws.run(`copy ${OUT} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
+      }
+      await grouped?.keep(artifact);
+      return { dataVersion, artifact, rows: Number(n) };
+    } finally {
+      await grouped?.drop();
     }
-    return { dataVersion, artifact, rows: Number(n) };
   } finally {
     await ws.run(`drop table if exists ${OUT}`);
   }
+}
+
+/** The schema as a version's first line: column names and types. */
+async function schemaHead(ws: Workspace, table: string): Promise<string> {
+  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${table}`);
+  return JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n";
 }
 
 /**
@@ -44,8 +58,7 @@ export async function materialize(ws: Workspace, result: CellResult): Promise<Ma
  * (parallel aggregation) has the same data version and does not make its readers stale.
  */
 export async function contentVersion(ws: Workspace, table: string): Promise<string> {
-  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${table}`);
-  const head = JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n";
+  const head = await schemaHead(ws, table);
   // The whole digest in DuckDB: the sorted row hashes (64 bytes a row, 94 MB at 1.5 million
   // influence rows) never cross into JS as one string (a 5.4 s version there took 4.8 s).
   const [row] = await ws.rows<{ v: string }>(

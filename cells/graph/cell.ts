@@ -1,5 +1,6 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { Workspace } from "../store/workspace.ts";
+import type { OutputGroups } from "./groups.ts";
 
 /**
  * The contract every cell kind implements. A cell is a value: kind, the kind's code version,
@@ -65,6 +66,11 @@ export interface CellResult {
   query: string;
   params?: DuckDBValue[];
   dataVersion?: string;
+  /**
+   * The output is groups of rows keyed by a column, most taken over from the previous output
+   * (`unchanged`): it is versioned per group, so only the new groups' rows are hashed.
+   */
+  groups?: OutputGroups;
 }
 
 /** Why a pipeline was refused before anything ran. */
