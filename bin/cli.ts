@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import fs from "node:fs";
-import { openWorkspace, resolveWorkspaceHome, workspaceDbPath, type Workspace } from "../cells/store/workspace.ts";
+import { openWorkspace, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 type Register = (program: Command) => void;
 
@@ -45,6 +45,7 @@ export async function buildProgram(words?: readonly string[]): Promise<Command> 
   const program = new Command("tracebook")
     .description("Proof of attribution: Datanets, fine-tunes, TracIn influence and reward splits")
     .option("--workspace <dir>", "workspace directory (default: $TRACEBOOK_HOME, else ./.tracebook)")
+    .option("--read-only", "open the workspace without changing it (as when its folder cannot be written): commands that would change it are refused")
     .showHelpAfterError()
     .exitOverride();
   const named = words ? commandOf(words) : null;
@@ -64,11 +65,11 @@ export function existingWorkspace(workspace: string | undefined): string {
 
 /** Open the workspace named by the global --workspace option, run `fn`, always close it. */
 export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>, options: { creates?: boolean } = {}): Promise<T> {
-  const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
+  const { workspace, readOnly } = command.optsWithGlobals<{ workspace?: string; readOnly?: boolean }>();
   // Only the commands that put something into a workspace make one: elsewhere a mistyped
   // --workspace or TRACEBOOK_HOME would answer "nothing here" from a new, empty workspace.
   const home = options.creates ? resolveWorkspaceHome(workspace) : existingWorkspace(workspace);
-  const ws = await openWorkspace({ home });
+  const ws = await openWorkspace({ home, readOnly });
   try {
     return await fn(ws);
   } finally {
@@ -116,6 +117,6 @@ export async function main(argv: string[]): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`tracebook: ${message}\n`);
     if (process.env.TRACEBOOK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return err instanceof InputError ? 2 : 1;
+    return err instanceof InputError || err instanceof ReadOnlyWorkspaceError ? 2 : 1;
   }
 }

@@ -235,6 +235,25 @@ describe("the notebook server's decisions API", () => {
     expect((await validations()).at(-1)).toEqual({ contribution: ids[3], validator: "ann", verdict: "approved", rule: "manual", reason: "checked: not a duplicate" });
   });
 
+  it("serves a workspace opened read-only as it is: no watcher, and a decision or a what-if is refused with 403", async () => {
+    const ro = await startNotebookServer({ home, port: 0, readOnly: true, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
+    try {
+      expect(ro.readOnly).toBe("opened with --read-only");
+      expect(ro.pipelines.watched).toEqual([]);
+      const page = await (await fetch(`${ro.url}curation-queue`)).text();
+      const headers = { "content-type": "application/json", origin: ro.url.replace(/\/$/, ""), "x-tracebook-token": /<meta name="tracebook-token" content="([0-9a-f]+)">/.exec(page)![1]!, "sec-fetch-site": "same-origin" };
+      const before = await validations();
+      const decision = await fetch(new URL("/@tracebook/api/decisions", ro.url), { method: "POST", headers, body: JSON.stringify({ ids: [ids[11]], status: "rejected", reason: "r", curator: "dana" }) });
+      expect(decision.status).toBe(403);
+      expect(((await decision.json()) as { error: string }).error).toMatch(/^this server has the workspace open read-only \(opened with --read-only\): a curator's decision changes it$/);
+      const whatIf = await fetch(new URL("/@tracebook/api/what-if", ro.url), { method: "POST", headers, body: JSON.stringify({ pipeline: "nbtest", contributors: ["c0"] }) });
+      expect(whatIf.status).toBe(403);
+      expect(await validations()).toEqual(before);
+    } finally {
+      await ro.close();
+    }
+  }, 60_000);
+
   it("answers the catalog of a pipeline that never ran with what to run, not a 404", async () => {
     const res = await fetch(`${server.url}@tracebook/catalog/never-run.json`);
     expect(res.status).toBe(200);

@@ -4,7 +4,7 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { collectGarbage, planGc } from "../../cells/graph/gc.ts";
 import { catchUpReceipts } from "../../cells/rewards/archive.ts";
-import { nowUtc } from "../../cells/store/workspace.ts";
+import { nowUtc, ReadOnlyWorkspaceError } from "../../cells/store/workspace.ts";
 import { pipelineFiles } from "../../cells/graph/runs.ts";
 import { loadPipeline } from "../../cells/graph/loader.ts";
 
@@ -19,6 +19,8 @@ export function registerGc(program: Command): void {
     .option("--json", "print the plan (and what was removed) as JSON")
     .action(async (opts: { dryRun?: boolean; json?: boolean }, command: Command) => {
       await withWorkspace(command, async (ws) => {
+        // Its files go without a write to the database, which DuckDB would refuse: refuse here.
+        if (ws.readOnly && !opts.dryRun) throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is open read-only (${ws.readOnly}): gc would remove its files (--dry-run lists them)`);
         // Each pipeline's cells as its file declares them now, where the file still loads.
         const declared = new Map<string, Set<string>>();
         const unread: { pipeline: string; why: string }[] = [];

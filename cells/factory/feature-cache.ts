@@ -3,6 +3,7 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
+import { isOpenReadOnly } from "../store/workspace.ts";
 import { featurize, sparseMatrix, type FeatureMatrix, type FeaturizerSpec, type Payload } from "./featurize.ts";
 
 const MAGIC = 0x31464254; // "TBF1", little-endian
@@ -36,7 +37,13 @@ export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: 
     return cached;
   }
   const m = featurize(spec, rows, ids);
-  await writeFileAtomic(file, encode(m));
+  // A workspace open read-only is not written to; a cache that cannot be written is no cache.
+  if (isOpenReadOnly(home)) return m;
+  try {
+    await writeFileAtomic(file, encode(m));
+  } catch {
+    return m;
+  }
   pruneFeatureCache(home, limit, file);
   return m;
 }

@@ -71,7 +71,7 @@ export async function contentVersion(ws: Workspace, table: string): Promise<stri
 /** Remove temp files a killed process left in the artifact store (the caller holds the workspace lock). */
 export function removeOrphanTemps(ws: Workspace): number {
   const root = path.join(ws.home, ARTIFACTS_DIR);
-  if (!fs.existsSync(root)) return 0;
+  if (ws.readOnly || !fs.existsSync(root)) return 0;
   let removed = 0;
   for (const dir of fs.readdirSync(root)) {
     const full = path.join(root, dir);

@@ -1,5 +1,5 @@
 import path from "node:path";
-import type { Workspace } from "../store/workspace.ts";
+import { ReadOnlyWorkspaceError, type Workspace } from "../store/workspace.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import type { CellInput } from "./cell.ts";
 import type { Pipeline } from "./pipeline.ts";
@@ -103,6 +103,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           continue;
         }
         const reason = plan.verdict.state === "fresh" ? "forced" : plan.verdict.reason;
+        if (ws.readOnly) throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is open read-only (${ws.readOnly}): cell ${name} of ${p.name} would run (${reason})`);
         emit({ event: "cell-started", ...base, reason, at: at() });
         started = true;
         let cached = forced(name) ? null : await findCached(ws, plan.fingerprint);
@@ -138,6 +139,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         emit({ event: "cell-finished", ...base, dataVersion: out.dataVersion, rows: out.rows, changed, cached: cached !== null, seconds: (performance.now() - t0) / 1000, at: at() });
         if (changed) emit({ event: "output-changed", pipeline: p.name, cell: name, dataVersion: out.dataVersion, artifact: out.artifact, rows: out.rows, at: at() });
       } catch (err) {
+        if (err instanceof ReadOnlyWorkspaceError) throw err; // nothing ran, and nothing can be recorded
         if (options.signal?.aborted) {
           clearInterval(repeat); // the run is over; the bookkeeping below must not be interrupted
           // A Ctrl-C can land after the start was announced but before its record was written

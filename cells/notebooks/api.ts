@@ -1,6 +1,6 @@
 import crypto from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { WorkspaceBusyError } from "../store/workspace.ts";
+import { ReadOnlyWorkspaceError, WorkspaceBusyError } from "../store/workspace.ts";
 
 /** The dev server's JSON API: only what a notebook page may change (curators' decisions) or ask to compute (what-if retrains, explanations). */
 export const API_DECISIONS = "/@tracebook/api/decisions";
@@ -79,6 +79,7 @@ export async function handleApi(route: string, req: IncomingMessage, res: Server
   } catch (err) {
     if (err instanceof ApiError) return sendJson(res, err.status, { error: err.message, field: err.field }, err.status === 405 ? { allow: "POST" } : {});
     // Nothing was written: the caller can send the same request again.
+    if (err instanceof ReadOnlyWorkspaceError) return sendJson(res, 403, { error: err.message, field: null });
     if (err instanceof WorkspaceBusyError) return sendJson(res, 503, { error: `the workspace is busy (another process holds it), ${words.busy}; try again: ${err.message}`, field: null }, { "retry-after": "5" });
     sendJson(res, 500, { error: `${words.failed}: ${(err as Error).message}`, field: null });
     throw err; // logged by the plugin

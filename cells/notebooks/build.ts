@@ -24,6 +24,8 @@ export interface BuildOptions {
   /** Pipelines whose outputs to include (default: those the notebooks name). */
   pipelines?: string[];
   logLevel?: "info" | "warn" | "error" | "silent";
+  /** Open the workspace read-only (`--read-only`). */
+  readOnly?: boolean;
 }
 
 export interface BuildResult {
@@ -123,7 +125,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     sqlConnection.closeSync();
     parser.closeSync();
   }
-  const data = new NotebookData({ home });
+  const data = new NotebookData({ home, readOnly: options.readOnly });
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];

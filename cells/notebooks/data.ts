@@ -52,8 +52,12 @@ export class NotebookData {
   private readonly refreshMs: number;
   private runLogPipelines: (RunLogPipelines & { at: number }) | null = null;
 
-  constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number }) {
+  private readonly readOnly: boolean;
+
+  /** `readOnly`: open the workspace read-only (the dev server's `--read-only`). */
+  constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number; readOnly?: boolean }) {
     this.home = options.home;
+    this.readOnly = options.readOnly ?? false;
     this.maxCacheBytes = options.maxCacheBytes ?? 512 * 2 ** 20;
     this.refreshMs = options.refreshMs ?? 1000;
   }
@@ -137,7 +141,7 @@ export class NotebookData {
       for (let i = 0; ; i++) {
         let ws: Workspace;
         try {
-          ws = await openWorkspace({ home: this.home });
+          ws = await openWorkspace({ home: this.home, readOnly: this.readOnly });
         } catch (err) {
           if (!(err instanceof WorkspaceBusyError) || i + 1 >= attempts) throw err;
           await new Promise((r) => setTimeout(r, 200 * 2 ** i));

@@ -1,7 +1,7 @@
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
-import { resolveWorkspaceHome } from "../store/workspace.ts";
+import { ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceReadOnly } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
@@ -36,6 +36,11 @@ export interface ServeOptions {
   cwd?: string;
   /** Run the watchers (default true). Without, the pages show the outputs as they are. */
   watch?: boolean;
+  /**
+   * Open the workspace read-only: the pages show the outputs as they are (no watcher runs a
+   * pipeline) and a curator's decision is refused. A workspace this user cannot write is served so too.
+   */
+  readOnly?: boolean;
   /** Vite's dependency cache (default node_modules/.vite/tracebook-notebooks). */
   cacheDir?: string;
   /** Lines for the console: watcher events, errors. */
@@ -55,6 +60,8 @@ export interface NotebookServer {
   events: WatchEvent[];
   /** The pipelines served, and those of them a watcher keeps current. */
   pipelines: { served: string[]; watched: string[] };
+  /** Why the workspace is served read-only, or null. */
+  readOnly: string | null;
   close(): Promise<void>;
 }
 
@@ -97,7 +104,9 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const home = resolveWorkspaceHome(options.home);
   const notebooksDir = path.resolve(options.notebooksDir ?? DEFAULT_NOTEBOOKS);
   const log = options.log ?? ((line: string) => console.log(line));
-  const data = new NotebookData({ home });
+  const readOnly = workspaceReadOnly(home, options.readOnly);
+  const watch = !readOnly && (options.watch ?? true);
+  const data = new NotebookData({ home, readOnly: !!readOnly });
   const explicit = !!options.pipelines?.length;
   const notebooks = listNotebooks(notebooksDir);
   const runLog = explicit ? null : await data.pipelinesRun({ attempts: 8 });
@@ -109,7 +118,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
 
   const events: WatchEvent[] = [];
   const watchers = new Watchers({
-    specs: (options.watch ?? true) ? watchSpecs : [], home, cwd: options.cwd, bin: BIN, log,
+    specs: watch ? watchSpecs : [], home, cwd: options.cwd, bin: BIN, log,
     onEvent: (spec, e) => {
       const name = pipelineName(spec);
       events.push(e);
@@ -133,16 +142,20 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   // With the default pipelines, one first run after start is adopted (adopt.ts): listed, and
   // watched unless --no-watch.
   const adoption = explicit ? undefined : new PipelineAdoption({
-    data, watchers, served, log, cwd: options.cwd, watch: options.watch ?? true,
+    data, watchers, served, log, cwd: options.cwd, watch,
     named: new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p)),
   });
   // A decision is written with the watchers paused (watchers.ts says why), in one transaction,
   // the workspace open only for it; the watchers then recompute and the pages follow.
   let whatIfQueue: Promise<unknown> = Promise.resolve();
   const explainers = new Explainers(data);
+  const refuseReadOnly = (why: string) => {
+    if (readOnly) throw new ReadOnlyWorkspaceError(`this server has the workspace open read-only (${readOnly}): ${why}`);
+  };
   const api: NotebookApi = {
     token: newToken(),
     async decide(body) {
+      refuseReadOnly("a curator's decision changes it");
       const request = parseDecisionRequest(body);
       const result = await watchers.pause(() => data.withWorkspace((ws) => recordDecision(ws, request), { attempts: options.writeAttempts ?? 8 }));
       for (const d of result.decided) log(`decision: ${d.datanet} ${d.id.slice(0, 12)} ${request.status === "keep" ? `kept ${d.to}` : `${d.from} → ${d.to}`} by ${request.curator} (validation #${d.seq}): ${request.reason}`);
@@ -153,6 +166,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     // A what-if retrain writes runs and artifacts, so it too has the workspace alone (the
     // watchers paused), one question at a time; the watchers then go on from where they were.
     async whatIf(body) {
+      refuseReadOnly("a what-if question retrains and records the answer in it");
       const request = parseWhatIfRequest(body, served);
       const asked = whatIfQueue.then(() => watchers.pause(async () => {
         log(`what-if: ${request.pipeline} without ${describeRemoval(canonicalRemoval(request))}: retraining…`);
@@ -199,6 +213,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     server,
     data,
     events,
+    readOnly,
     get pipelines() {
       return { served: [...served], watched: [...served].filter((p) => data.watched(p)) };
     },

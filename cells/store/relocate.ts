@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "./workspace.ts";
+import { quoteIdent, quoteLiteral } from "./export.ts";
 
 /** The folder under a workspace's home that holds every cell output (`<2 hex>/<data version>.parquet`). */
 export const ARTIFACTS_DIR = "artifacts";
@@ -13,7 +14,7 @@ export const ARTIFACTS_DIR = "artifacts";
  * file, and a copy would read the original's files (and lose them to the original's gc). So on
  * open, a path outside this home's artifact store is pointed into it: the part after the store's
  * folder is where the same file is in any workspace. Nothing is written when nothing moved (the
- * notebook server's watchers wake on writes).
+ * notebook server's watchers wake on writes), nor in a workspace open read-only.
  */
 export async function relocateArtifacts(ws: Workspace): Promise<number> {
   const store = path.join(ws.home, ARTIFACTS_DIR) + path.sep;
@@ -22,18 +23,25 @@ export async function relocateArtifacts(ws: Workspace): Promise<number> {
   const elsewhere = `artifact is not null and not starts_with(artifact, $store) and regexp_matches(artifact, $within)`;
   const homes = await ws.rows<{ home: string; n: bigint }>(
     `select regexp_extract(artifact, $within, 1) as home, count(*) as n from runs where ${elsewhere} group by all`, { store, within });
-  let moved = 0;
-  for (const { home, n } of homes) {
-    // The same folder by another path (a symlink; /tmp on macOS) has not moved: nothing to write.
-    if (sameFolder(home, ws.home)) continue;
-    await ws.run(
-      `update runs set artifact = $store || regexp_extract(artifact, $within, 2) || $sep || regexp_extract(artifact, $within, 3)
-       where ${elsewhere} and regexp_extract(artifact, $within, 1) = $home`,
-      { store, within, sep: path.sep, home },
-    );
-    moved += Number(n);
+  // The same folder by another path (a symlink; /tmp on macOS) has not moved: nothing to write.
+  const moved = homes.filter((h) => !sameFolder(h.home, ws.home));
+  if (!moved.length) return 0;
+  // Literals rather than parameters: the read-only view's text cannot hold parameters.
+  const [at, pattern] = [quoteLiteral(store), quoteLiteral(within)];
+  const olds = `[${moved.map((h) => quoteLiteral(h.home)).join(", ")}]::varchar[]`;
+  const from = `artifact is not null and not starts_with(artifact, ${at}) and regexp_matches(artifact, ${pattern})
+                and list_contains(${olds}, regexp_extract(artifact, ${pattern}, 1))`;
+  const here = `${at} || regexp_extract(artifact, ${pattern}, 2) || ${quoteLiteral(path.sep)} || regexp_extract(artifact, ${pattern}, 3)`;
+  if (ws.readOnly) {
+    // Read-only, the paths are pointed home in a temp view of the table, which every query of this
+    // connection that names `runs` reads instead (DuckDB looks in the temp schema first). A view
+    // takes no write, so nothing meant for the workspace lands in memory unnoticed.
+    const [{ db } = { db: "" }] = await ws.rows<{ db: string }>("select current_database() as db");
+    await ws.run(`create temp view runs as select * replace (case when ${from} then ${here} else artifact end as artifact) from ${quoteIdent(db)}.main.runs`);
+  } else {
+    await ws.run(`update runs set artifact = ${here} where ${from}`);
   }
-  return moved;
+  return moved.reduce((n, h) => n + Number(h.n), 0);
 }
 
 function sameFolder(a: string, b: string): boolean {

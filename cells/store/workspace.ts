@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import type { Table } from "apache-arrow";
@@ -20,9 +21,21 @@ export interface Workspace {
   run(sql: string, params?: Params): Promise<void>;
   /** Run `fn` in one transaction: all of it commits or none of it does. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
-  /** A scratch directory inside the workspace (same file system, so renames are atomic). */
+  /** A scratch directory inside the workspace (same file system, so renames are atomic); outside it when read-only. */
   scratchDir(): string;
+  /** Why this workspace is open read-only (`--read-only`, a folder this user cannot write), or null. */
+  readonly readOnly: string | null;
   close(): void;
+}
+
+/** A command tried to change a workspace opened read-only. */
+export class ReadOnlyWorkspaceError extends Error {}
+
+/** Homes this process has open read-only: what keeps files beside the database (a cache) writes nothing there. */
+const readOnlyHomes = new Map<string, number>();
+
+export function isOpenReadOnly(home: string): boolean {
+  return (readOnlyHomes.get(path.resolve(home)) ?? 0) > 0;
 }
 
 export const DEFAULT_HOME = ".tracebook";
@@ -41,36 +54,55 @@ export function workspaceDbPath(home?: string): string {
   return path.join(resolveWorkspaceHome(home), DB_FILE);
 }
 
-export async function openWorkspace(options: { home?: string } = {}): Promise<Workspace> {
+/**
+ * Open (or make) the workspace. `readOnly` opens it as a reviewer would read a copy they must not
+ * change; a workspace whose folder or database file this user cannot write (a read-only mount, a
+ * colleague's folder) is opened so too. Read-only, DuckDB refuses every write (reported as a
+ * `ReadOnlyWorkspaceError` naming the workspace), scratch files go to the system's temp folder,
+ * and several processes may read at once.
+ */
+export async function openWorkspace(options: { home?: string; readOnly?: boolean } = {}): Promise<Workspace> {
   const home = resolveWorkspaceHome(options.home);
-  fs.mkdirSync(home, { recursive: true });
   const dbPath = workspaceDbPath(home);
+  const readOnly = workspaceReadOnly(home, options.readOnly);
+  if (readOnly && !fs.existsSync(dbPath)) throw new Error(`no workspace at ${home} to open read-only (${readOnly})`);
+  if (!readOnly) fs.mkdirSync(home, { recursive: true });
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(dbPath);
+    instance = await DuckDBInstance.create(dbPath, readOnly ? { access_mode: "READ_ONLY" } : undefined);
   } catch (err) {
     const reason = (err as Error).message;
     if (/lock/i.test(reason)) {
       throw new WorkspaceBusyError(`workspace ${dbPath} is open in another process (DuckDB allows one writer): ${reason}`);
     }
-    throw new Error(`cannot open workspace ${dbPath}: ${reason}`);
+    throw new Error(`cannot open workspace ${dbPath}${readOnly ? ` read-only (${readOnly})` : ""}: ${reason}`);
   }
   const connection = await instance.connect();
   let inTransaction = false;
+  let scratch: string | null = null;
+  if (readOnly) readOnlyHomes.set(home, (readOnlyHomes.get(home) ?? 0) + 1);
+  // DuckDB says a write was refused in its words; say it in ours, naming the workspace and why.
+  const refused = (err: unknown): never => {
+    if (readOnly && /read-only mode/.test((err as Error).message)) {
+      throw new ReadOnlyWorkspaceError(`workspace ${dbPath} is open read-only (${readOnly}): this command would change it`);
+    }
+    throw err;
+  };
 
   const ws: Workspace = {
     home,
     dbPath,
     connection,
+    readOnly,
     async rows<T>(sql: string, params?: Params) {
-      const reader = await connection.runAndReadAll(sql, params);
+      const reader = await connection.runAndReadAll(sql, params).catch(refused);
       return reader.getRowObjectsJS() as T[];
     },
     async table(sql: string, params?: Params) {
-      return readerToArrow(await connection.runAndReadAll(sql, params));
+      return readerToArrow(await connection.runAndReadAll(sql, params).catch(refused));
     },
     async run(sql: string, params?: Params) {
-      await connection.run(sql, params);
+      await connection.run(sql, params).catch(refused);
     },
     async transaction<T>(fn: () => Promise<T>) {
       if (inTransaction) throw new Error("nested workspace transactions are not supported");
@@ -88,6 +120,7 @@ export async function openWorkspace(options: { home?: string } = {}): Promise<Wo
       }
     },
     scratchDir() {
+      if (readOnly) return (scratch ??= fs.mkdtempSync(path.join(os.tmpdir(), "tracebook-scratch-")));
       const dir = path.join(home, "tmp");
       fs.mkdirSync(dir, { recursive: true });
       return dir;
@@ -95,10 +128,13 @@ export async function openWorkspace(options: { home?: string } = {}): Promise<Wo
     close() {
       connection.closeSync();
       instance.closeSync();
+      if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
+      if (readOnly) readOnlyHomes.set(home, readOnlyHomes.get(home)! - 1);
     },
   };
   try {
-    await migrate(ws);
+    if (readOnly) await checkMigrated(ws);
+    else await migrate(ws);
     await relocateArtifacts(ws);
   } catch (err) {
     ws.close();
@@ -129,6 +165,37 @@ export async function migrate(ws: Workspace): Promise<number[]> {
     applied.push(m.version);
   }
   return applied;
+}
+
+/** A read-only workspace cannot be migrated: it must already be at this tracebook's schema. */
+async function checkMigrated(ws: Workspace): Promise<void> {
+  const done = new Set((await ws.rows<{ version: number }>("select version from schema_migrations").catch(() => [])).map((r) => r.version));
+  const latest = Math.max(0, ...migrations.map((m) => m.version));
+  if ([...done].some((v) => v > latest)) throw new Error(`workspace ${ws.dbPath} has schema version ${Math.max(...done)}, newer than this tracebook (${latest})`);
+  const missing = migrations.filter((m) => !done.has(m.version));
+  if (missing.length) {
+    throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is at schema version ${Math.max(0, ...done)} and this tracebook reads ${latest}; ` +
+      `it is open read-only (${ws.readOnly}), so it cannot be brought up to date here: open it once where it can be written`);
+  }
+}
+
+/** Why the workspace at `home` opens read-only: asked (`--read-only`), or this user cannot write it; null when it opens to write. */
+export function workspaceReadOnly(home: string, asked?: boolean): string | null {
+  return asked ? "opened with --read-only" : cannotWrite(home);
+}
+
+/** Why this user cannot write the workspace (the database file, or the folder a new file or the WAL goes into), or null. */
+function cannotWrite(home: string): string | null {
+  for (const target of [workspaceDbPath(home), home]) {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      return code === "EROFS" ? `${target} is on a read-only file system` : `${target} cannot be written by this user`;
+    }
+  }
+  return null;
 }
 
 /** Current time as an ISO string that DuckDB casts to a UTC TIMESTAMP. */
