@@ -7,6 +7,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { busyNotices } from "../cells/notebooks/watchers.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
@@ -358,4 +359,25 @@ export default pipeline("late", {
       await server.close();
     }
   }, 120_000);
+});
+
+describe("the dev server's word on a busy workspace", () => {
+  it("says nothing of the expected meetings, once of a stretch that lasts, and again only after a cycle got through", () => {
+    const notice = busyNotices(10_000);
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 30, 12, 0, s)).toISOString();
+    const busy = (s: number) => ({ event: "watch-error" as const, pipeline: "/p/mail.pipeline.ts", trigger: "start", error: "workspace x is open in another process (the workspace is busy: trying again)", at: at(s) });
+    const cycle = (s: number) => ({ event: "watch-cycle" as const, pipeline: "mail", trigger: "workspace", summary: { ran: [], fresh: [], failed: [], blocked: [], cancelled: false, changed: [] }, at: at(s) });
+    // Two watchers starting together: one try finds it busy, the next gets through.
+    expect([busy(0), cycle(1)].map((e) => notice("mail", e))).toEqual([null, null]);
+    // A run in a terminal holds it: said once, when it has lasted 10 s.
+    const said = [busy(2), busy(3), busy(5), busy(9), busy(12), busy(20), busy(50)].map((e) => notice("mail", e));
+    expect(said.filter(Boolean)).toEqual(["mail: the workspace has been busy for 10 s (another process holds it): still trying"]);
+    expect(said.indexOf(said.find(Boolean)!)).toBe(4);
+    // Each pipeline's stretch is its own; a cycle that gets through starts the count again.
+    expect(notice("digits", busy(50))).toBeNull();
+    notice("mail", cycle(51));
+    expect([busy(52), busy(61), busy(62)].map((e) => notice("mail", e))).toEqual([null, null, "mail: the workspace has been busy for 10 s (another process holds it): still trying"]);
+    // Another error is not this function's to say.
+    expect(notice("mail", { ...busy(70), error: "pipeline file does not load" })).toBeNull();
+  });
 });

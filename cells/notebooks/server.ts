@@ -6,7 +6,7 @@ import type { WatchEvent } from "../graph/watch.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
 import { PipelineAdoption, watchSpec } from "./adopt.ts";
-import { Watchers } from "./watchers.ts";
+import { busyNotices, isBusy, Watchers } from "./watchers.ts";
 import { newToken, type NotebookApi } from "./api.ts";
 import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 import { askInChild, parseWhatIfRequest } from "./what-if.ts";
@@ -117,6 +117,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   await data.readRunLog(specs.map(pipelineName), { attempts: 8 });
 
   const events: WatchEvent[] = [];
+  const busyNotice = busyNotices();
   const watchers = new Watchers({
     specs: watch ? watchSpecs : [], home, cwd: options.cwd, bin: BIN, log,
     onEvent: (spec, e) => {
@@ -132,8 +133,9 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       }
       if (e.event === "cell-started") log(`${e.pipeline}.${e.cell}: running (${e.reason})`);
       if (e.event === "cell-failed") log(`${e.pipeline}.${e.cell}: failed: ${e.error}`);
-      // Busy is expected (watchers and the CLI take turns at the workspace) and retried: one short line.
-      if (e.event === "watch-error") log(`${e.pipeline}: ${e.error.includes("the workspace is busy") ? "the workspace is busy (another process holds it): trying again" : e.error}`);
+      if (e.event === "watch-error" && !isBusy(e)) log(`${e.pipeline}: ${e.error}`);
+      const notice = busyNotice(name, e);
+      if (notice) log(notice);
     },
   });
   const served = new Set(specs.map(pipelineName));

@@ -103,6 +103,30 @@ export class Watchers {
   }
 }
 
+/** A watcher's cycle found the workspace held by another process (it retries by itself). */
+export function isBusy(e: WatchEvent): boolean {
+  return e.event === "watch-error" && e.error.includes("the workspace is busy");
+}
+
+/**
+ * What to say of watchers finding the workspace busy: the watchers and the CLI take turns at it
+ * (two watchers starting together meet at once), so a busy try is expected and retried. Said
+ * once a pipeline's watcher has found it busy try after try for `afterMs`, then not again until
+ * one of its cycles gets through. Returns the line to log, or null.
+ */
+export function busyNotices(afterMs = 10_000): (pipeline: string, e: WatchEvent) => string | null {
+  const since = new Map<string, number>();
+  return (pipeline, e) => {
+    if (e.event === "watch-cycle") since.delete(pipeline);
+    if (!isBusy(e)) return null;
+    const at = Date.parse(e.at), first = since.get(pipeline) ?? at;
+    since.set(pipeline, first);
+    if (at - first < afterMs) return null;
+    since.set(pipeline, Infinity); // said: not again in this stretch
+    return `${pipeline}: the workspace has been busy for ${Math.round((at - first) / 1000)} s (another process holds it): still trying`;
+  };
+}
+
 /** `tracebook run <spec> --watch` as a child process: one JSON event per line on stdout. */
 function spawnWatcher(spec: string, options: WatchersOptions): ChildProcess {
   const { home, bin, log, cwd } = options;
