@@ -96,7 +96,12 @@ export function receipts(p: { influence: string; top?: number }): Cell {
 
 /** Check a receipt: recompute its hash from its JSON. */
 export function receiptHash(receiptJson: string): string {
-  return sha256(`${RECEIPT_FORMAT}\n${canonicalJson(JSON.parse(receiptJson))}`);
+  return receiptHashOf(JSON.parse(receiptJson));
+}
+
+/** The hash of a receipt already parsed (a reader that needs its fields too parses it once). */
+export function receiptHashOf(receipt: unknown): string {
+  return sha256(`${RECEIPT_FORMAT}\n${canonicalJson(receipt)}`);
 }
 
 /** The contributors a receipt gives a positive share: the only ones its fee may pay as contributors. Read defensively: the receipt may come from a file. */

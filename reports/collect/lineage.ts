@@ -3,7 +3,7 @@ import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { merkleRoot, sha256 } from "../../cells/graph/fingerprint.ts";
 import { modelDir, readContributions, readManifest, type ModelManifest } from "../../cells/factory/store.ts";
-import { lossGradientOf, receiptHash } from "../../cells/attribution/receipts.ts";
+import { lossGradientOf, receiptHash, receiptHashOf } from "../../cells/attribution/receipts.ts";
 import { stageRows } from "../../cells/store/stage.ts";
 import type { AttributionRecomputed, FileHash, ModelFacts, ReportFacts } from "../facts.ts";
 import type { CellOutput, ReportCells } from "./cells.ts";
@@ -51,9 +51,13 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
   const executedBy = new Map(ledger.settled.map((s) => [s.id, s.model_id]));
   let mismatched = 0;
   const lossGradients = { summed: 0, subtracted: 0 };
+  // Receipt texts whose hash was just recomputed: the archive's copy of the same text need not be.
+  const recomputed = new Map<string, string>();
   for (const r of receipts) {
     const body = JSON.parse(r.receipt) as { model?: { id?: string }; attribution?: { loss_gradient?: string } };
-    if (receiptHash(r.receipt) !== r.receipt_hash || body.model?.id !== executedBy.get(r.query)) mismatched++;
+    const hashes = receiptHashOf(body) === r.receipt_hash;
+    if (hashes) recomputed.set(r.receipt_hash, r.receipt);
+    if (!hashes || body.model?.id !== executedBy.get(r.query)) mismatched++;
     lossGradients[lossGradientOf(body)]++;
   }
   // A line cites a stored receipt: the receipts cell's, or one the archive kept when the line was
@@ -84,7 +88,7 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
       ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled, sources: ledgerSources(ledger.settled) },
       receipts: {
         cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing, loss_gradients: lossGradients,
-        archive: await archivedReceipts(ws, ledger),
+        archive: await archivedReceipts(ws, ledger, recomputed),
         attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),
       },
       model: modelFacts(ws.home, manifest, cells.model.cell),
@@ -145,10 +149,11 @@ export async function recomputedAttribution(ws: Workspace, pipeline: string, rec
  * ones too), as the workspace's archive holds them: how many are there, and how many of those
  * recompute from their JSON.
  */
-async function archivedReceipts(ws: Workspace, ledger: Ledger): Promise<{ cited: number; archived: number; recomputed: number }> {
+async function archivedReceipts(ws: Workspace, ledger: Ledger, recomputed: ReadonlyMap<string, string>): Promise<{ cited: number; archived: number; recomputed: number }> {
   const cited = [...new Set(ledger.lines.map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
   await stageRows(ws, "__report_cited_receipts", [["receipt_hash", "VARCHAR"]], cited.map((h) => [h]));
   const rows = await ws.rows<{ receipt_hash: string; receipt: string }>(
     "select receipt_hash, receipt from attribution_receipts where receipt_hash in (select receipt_hash from __report_cited_receipts)");
-  return { cited: cited.length, archived: rows.length, recomputed: rows.filter((r) => receiptHash(r.receipt) === r.receipt_hash).length };
+  const hashes = (r: { receipt_hash: string; receipt: string }) => recomputed.get(r.receipt_hash) === r.receipt || receiptHash(r.receipt) === r.receipt_hash;
+  return { cited: cited.length, archived: rows.length, recomputed: rows.filter(hashes).length };
 }
