@@ -65,7 +65,7 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
   const home = resolveWorkspaceHome(options.home);
   const dbPath = workspaceDbPath(home);
   const readOnly = workspaceReadOnly(home, options.readOnly);
-  if (readOnly && !fs.existsSync(dbPath)) throw new Error(`no workspace at ${home} to open read-only (${readOnly})`);
+  if (readOnly && !fs.existsSync(dbPath)) throw new ReadOnlyWorkspaceError(`no workspace at ${home} to open read-only (${readOnly})`);
   if (!readOnly) fs.mkdirSync(home, { recursive: true });
   let instance: DuckDBInstance;
   try {
