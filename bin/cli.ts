@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import fs from "node:fs";
-import { openWorkspace, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, type Workspace } from "../cells/store/workspace.ts";
+import { openWorkspace, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, WorkspaceBusyError, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 type Register = (program: Command) => void;
 
@@ -28,10 +28,13 @@ export const COMMAND_MODULES: [string[], () => Promise<Register>][] = [
   [["demo"], async () => (await import("./commands/demo.ts")).registerDemo],
 ];
 
-/** The command words name: the first that is not a global option (or --workspace's value). */
+/** Global options that take a value: the word after one is not the command. */
+const VALUED = new Set(["--workspace", "--wait"]);
+
+/** The command words name: the first that is not a global option (or the value of one). */
 function commandOf(words: readonly string[]): string | null {
   for (let i = 0; i < words.length; i++) {
-    if (words[i] === "--workspace") i++;
+    if (VALUED.has(words[i]!)) i++;
     else if (!words[i]!.startsWith("-")) return words[i]!;
   }
   return null;
@@ -46,6 +49,7 @@ export async function buildProgram(words?: readonly string[]): Promise<Command> 
     .description("Proof of attribution: Datanets, fine-tunes, TracIn influence and reward splits")
     .option("--workspace <dir>", "workspace directory (default: $TRACEBOOK_HOME, else ./.tracebook)")
     .option("--read-only", "open the workspace without changing it (as when its folder cannot be written): commands that would change it are refused")
+    .option("--wait <seconds>", "while another process holds the workspace (a pipeline run, the notebook server's watcher), wait this long for it (0: fail at once)", "60")
     .showHelpAfterError()
     .exitOverride();
   const named = words ? commandOf(words) : null;
@@ -65,15 +69,52 @@ export function existingWorkspace(workspace: string | undefined): string {
 
 /** Open the workspace named by the global --workspace option, run `fn`, always close it. */
 export async function withWorkspace<T>(command: Command, fn: (ws: Workspace) => Promise<T>, options: { creates?: boolean } = {}): Promise<T> {
-  const { workspace, readOnly } = command.optsWithGlobals<{ workspace?: string; readOnly?: boolean }>();
+  const { workspace, readOnly, wait } = command.optsWithGlobals<{ workspace?: string; readOnly?: boolean; wait?: string }>();
   // Only the commands that put something into a workspace make one: elsewhere a mistyped
   // --workspace or TRACEBOOK_HOME would answer "nothing here" from a new, empty workspace.
   const home = options.creates ? resolveWorkspaceHome(workspace) : existingWorkspace(workspace);
-  const ws = await openWorkspace({ home, readOnly });
+  const ws = await openWaiting({ home, readOnly }, waitSeconds(wait));
   try {
     return await fn(ws);
   } finally {
     ws.close();
+  }
+}
+
+function waitSeconds(raw: string | undefined): number {
+  const seconds = Number(raw ?? 60);
+  if (raw?.trim() === "" || !Number.isFinite(seconds) || seconds < 0) throw new InputError(`--wait ${raw}: give a number of seconds ≥ 0`);
+  return seconds;
+}
+
+/**
+ * Open the workspace, waiting while another process holds it: DuckDB lets one process at a time
+ * have the file, and a pipeline run or a watcher's recompute holds it for a minute on mail. A
+ * curator's decision typed meanwhile waits its turn (saying so once) rather than failing. Ctrl-C
+ * while waiting quits at once: nothing is open yet.
+ */
+export async function openWaiting(options: { home: string; readOnly?: boolean }, seconds: number): Promise<Workspace> {
+  const deadline = Date.now() + seconds * 1000;
+  let delay = 100;
+  let quit: (() => void) | null = null;
+  try {
+    for (;;) {
+      try {
+        return await openWorkspace(options);
+      } catch (err) {
+        if (!(err instanceof WorkspaceBusyError) || seconds === 0) throw err;
+        if (Date.now() >= deadline) throw new WorkspaceBusyError(`${err.message} (waited ${seconds} s; --wait <seconds> waits longer)`);
+        if (!quit) {
+          process.stderr.write(`tracebook: the workspace is busy (another process holds it: a pipeline run, the notebook server's watcher); waiting up to ${seconds} s for it\n`);
+          quit = () => process.exit(130);
+          process.once("SIGINT", quit);
+        }
+        await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  } finally {
+    if (quit) process.off("SIGINT", quit);
   }
 }
 

@@ -40,7 +40,10 @@ describe("tracebook CLI", () => {
     // Each module defines the commands the launcher loads it for, and a command's words load only its own.
     expect(program.commands.map((c) => c.name())).toEqual(COMMAND_MODULES.flatMap(([names]) => names));
     for (const [names] of COMMAND_MODULES) {
-      for (const name of names) expect((await buildProgram(["--workspace", "w", name, "--json"])).commands.map((c) => c.name())).toEqual(names);
+      for (const name of names) {
+        expect((await buildProgram(["--workspace", "w", name, "--json"])).commands.map((c) => c.name())).toEqual(names);
+        expect((await buildProgram(["--wait", "5", "--read-only", name])).commands.map((c) => c.name())).toEqual(names); // a global option's value is no command
+      }
     }
     expect((await buildProgram(["--help"])).commands).toHaveLength(program.commands.length);
     expect((await buildProgram(["explian"])).commands).toHaveLength(program.commands.length); // help and suggestions know every command
