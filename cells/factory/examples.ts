@@ -53,7 +53,7 @@ export async function loadExamples(
   });
   const ids = rows.map((r) => r.id);
   return {
-    x: options.cache ? await featurizeCached(ws.home, featurizer, rows, ids) : featurize(featurizer, rows, ids),
+    x: options.cache ? await featurizeCached(ws.home, featurizer, rows, ids, !ws.readOnly) : featurize(featurizer, rows, ids),
     y,
     labels: rows.map((r) => r.label ?? ""),
     submittedAt: rows.map((r) => (r.submitted_at ? new Date(r.submitted_at as unknown as string | Date).getTime() : null)),

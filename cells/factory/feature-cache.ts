@@ -3,7 +3,6 @@ import path from "node:path";
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
-import { isOpenReadOnly } from "../store/workspace.ts";
 import { featurize, sparseMatrix, type FeatureMatrix, type FeaturizerSpec, type Payload } from "./featurize.ts";
 
 const MAGIC = 0x31464254; // "TBF1", little-endian
@@ -19,9 +18,10 @@ export function featureCacheDir(home: string): string {
  * attribution (`explain`, `receipt --recompute`, `infer --settle`, a run after a paid inference,
  * `report`) featurizes the same training rows again; on mail that is 1.7 s of a few seconds.
  * Keyed by the featurizer (every field) and the exact texts in order, so a hit is what
- * featurizing would give; an unreadable file is featurized again and rewritten.
+ * featurizing would give; an unreadable file is featurized again and rewritten. `write` false
+ * (a workspace open read-only) reads a hit and writes nothing.
  */
-export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: readonly Payload[], ids?: readonly string[]): Promise<FeatureMatrix> {
+export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: readonly Payload[], ids?: readonly string[], write = true): Promise<FeatureMatrix> {
   const limit = featureCacheLimit();
   // Stored features are a copy already: nothing to save. A limit of 0 turns the cache off.
   if (spec.kind !== "hashed-ngrams" || limit === 0) return featurize(spec, rows, ids);
@@ -38,7 +38,7 @@ export async function featurizeCached(home: string, spec: FeaturizerSpec, rows: 
   }
   const m = featurize(spec, rows, ids);
   // A workspace open read-only is not written to; a cache that cannot be written is no cache.
-  if (isOpenReadOnly(home)) return m;
+  if (!write) return m;
   try {
     await writeFileAtomic(file, encode(m));
   } catch {

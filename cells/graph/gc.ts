@@ -4,7 +4,7 @@ import { featureCacheDir } from "../factory/feature-cache.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { modelDir, modelsRoot, readManifest } from "../factory/store.ts";
 import { artifactPath } from "./artifacts.ts";
-import { GROUPS_SUFFIX } from "./groups.ts";
+import { artifactOfGroups } from "./groups.ts";
 
 /** One thing a collection would remove, and why it is no longer needed. */
 export interface Garbage {
@@ -116,10 +116,9 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
     } else if (file.endsWith(".parquet")) {
       const gone = droppedFrom.get(path.resolve(file));
       garbage.push({ kind: "artifact", path: file, bytes, why: gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)" });
-    } else if (file.endsWith(GROUPS_SUFFIX)) {
+    } else if (artifactOfGroups(file)) {
       // An artifact's group digests (groups.ts) live and go with it.
-      const artifact = path.resolve(file.slice(0, -GROUPS_SUFFIX.length) + ".parquet");
-      if (keptFiles.has(artifact)) keptBytes += bytes;
+      if (keptFiles.has(path.resolve(artifactOfGroups(file)!))) keptBytes += bytes;
       else garbage.push({ kind: "artifact", path: file, bytes, why: "group digests of an artifact no cell currently outputs" });
     } else if (now - mtimeMs > TEMP_AGE_MS) {
       garbage.push({ kind: "temp", path: file, bytes, why: "left behind by an interrupted write" });

@@ -18,11 +18,16 @@ export interface OutputGroups {
   unchanged?: { artifact: string; keys: string };
 }
 
-export const GROUPS_SUFFIX = ".groups";
+const GROUPS_SUFFIX = ".groups";
 
 /** The digests of an artifact's groups, beside it: `<data version>.groups` (Parquet: key, digest, rows). */
 export function groupsPath(artifact: string): string {
   return artifact.replace(/\.parquet$/, "") + GROUPS_SUFFIX;
+}
+
+/** The artifact a digests file belongs to; null for another file. */
+export function artifactOfGroups(file: string): string | null {
+  return file.endsWith(GROUPS_SUFFIX) ? `${file.slice(0, -GROUPS_SUFFIX.length)}.parquet` : null;
 }
 
 const DIGESTS = "__tracebook_group_digests";

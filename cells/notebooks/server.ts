@@ -106,7 +106,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const log = options.log ?? ((line: string) => console.log(line));
   const readOnly = workspaceReadOnly(home, options.readOnly);
   const watch = !readOnly && (options.watch ?? true);
-  const data = new NotebookData({ home, readOnly: !!readOnly });
+  const data = new NotebookData({ home, readOnly: options.readOnly });
   const explicit = !!options.pipelines?.length;
   const notebooks = listNotebooks(notebooksDir);
   const runLog = explicit ? null : await data.pipelinesRun({ attempts: 8 });

@@ -31,13 +31,6 @@ export interface Workspace {
 /** A command tried to change a workspace opened read-only. */
 export class ReadOnlyWorkspaceError extends Error {}
 
-/** Homes this process has open read-only: what keeps files beside the database (a cache) writes nothing there. */
-const readOnlyHomes = new Map<string, number>();
-
-export function isOpenReadOnly(home: string): boolean {
-  return (readOnlyHomes.get(path.resolve(home)) ?? 0) > 0;
-}
-
 export const DEFAULT_HOME = ".tracebook";
 export const DB_FILE = "workspace.duckdb";
 
@@ -80,7 +73,6 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
   const connection = await instance.connect();
   let inTransaction = false;
   let scratch: string | null = null;
-  if (readOnly) readOnlyHomes.set(home, (readOnlyHomes.get(home) ?? 0) + 1);
   // DuckDB says a write was refused in its words; say it in ours, naming the workspace and why.
   const refused = (err: unknown): never => {
     if (readOnly && /read-only mode/.test((err as Error).message)) {
@@ -129,7 +121,6 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
       connection.closeSync();
       instance.closeSync();
       if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
-      if (readOnly) readOnlyHomes.set(home, readOnlyHomes.get(home)! - 1);
     },
   };
   try {
@@ -147,17 +138,8 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
 export async function migrate(ws: Workspace): Promise<number[]> {
   await ws.run(`create table if not exists schema_migrations (
     version integer primary key, name varchar not null, applied_at timestamp not null)`);
-  const done = new Set(
-    (await ws.rows<{ version: number }>("select version from schema_migrations")).map((r) => r.version),
-  );
-  const latest = Math.max(0, ...migrations.map((m) => m.version));
-  const ahead = [...done].filter((v) => v > latest);
-  if (ahead.length) {
-    throw new Error(`workspace ${ws.dbPath} has schema version ${Math.max(...ahead)}, newer than this tracebook (${latest})`);
-  }
   const applied: number[] = [];
-  for (const m of migrations) {
-    if (done.has(m.version)) continue;
+  for (const m of (await schemaState(ws)).pending) {
     await ws.transaction(async () => {
       await ws.run(m.sql);
       await ws.run("insert into schema_migrations values (?, ?, ?::timestamp)", [m.version, m.name, nowUtc()]);
@@ -169,14 +151,19 @@ export async function migrate(ws: Workspace): Promise<number[]> {
 
 /** A read-only workspace cannot be migrated: it must already be at this tracebook's schema. */
 async function checkMigrated(ws: Workspace): Promise<void> {
-  const done = new Set((await ws.rows<{ version: number }>("select version from schema_migrations").catch(() => [])).map((r) => r.version));
-  const latest = Math.max(0, ...migrations.map((m) => m.version));
-  if ([...done].some((v) => v > latest)) throw new Error(`workspace ${ws.dbPath} has schema version ${Math.max(...done)}, newer than this tracebook (${latest})`);
-  const missing = migrations.filter((m) => !done.has(m.version));
-  if (missing.length) {
-    throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is at schema version ${Math.max(0, ...done)} and this tracebook reads ${latest}; ` +
+  const { at, latest, pending } = await schemaState(ws);
+  if (pending.length) {
+    throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is at schema version ${at} and this tracebook reads ${latest}; ` +
       `it is open read-only (${ws.readOnly}), so it cannot be brought up to date here: open it once where it can be written`);
   }
+}
+
+/** The migrations this database has not seen (all, before it has the table), refused when it is newer than this tracebook. */
+async function schemaState(ws: Workspace): Promise<{ at: number; latest: number; pending: typeof migrations }> {
+  const done = new Set((await ws.rows<{ version: number }>("select version from schema_migrations").catch(() => [])).map((r) => r.version));
+  const at = Math.max(0, ...done), latest = Math.max(0, ...migrations.map((m) => m.version));
+  if (at > latest) throw new Error(`workspace ${ws.dbPath} has schema version ${at}, newer than this tracebook (${latest})`);
+  return { at, latest, pending: migrations.filter((m) => !done.has(m.version)) };
 }
 
 /** Why the workspace at `home` opens read-only: asked (`--read-only`), or this user cannot write it; null when it opens to write. */
