@@ -4,6 +4,7 @@ import fs from "node:fs";
 import http from "node:http";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
@@ -273,6 +274,19 @@ describe("the notebook server's decisions API", () => {
     expect(await (await fetch(server.url)).text()).toMatch(/Pipeline later<\/h2><p class="tb-meta pipeline-live">served as it is/);
     expect(server.pipelines.served).toContain("later");
     expect(server.pipelines.watched).toEqual([]);
+  });
+
+  it("serves the columns a page names (?columns=), and answers 400 naming a column the output lacks", async () => {
+    const url = `${server.url}@tracebook/data/later/notes.arrow`;
+    const whole = tableFromIPC(new Uint8Array(await (await fetch(url)).arrayBuffer()));
+    const res = await fetch(`${url}?columns=label&columns=id`);
+    expect(res.status).toBe(200);
+    const some = tableFromIPC(new Uint8Array(await res.arrayBuffer()));
+    expect(some.schema.fields.map((f) => f.name)).toEqual(["id", "label"]);
+    expect(some.numRows).toBe(whole.numRows);
+    const bad = await fetch(`${url}?columns=id&columns=${encodeURIComponent("no such")}`);
+    expect([bad.status, await bad.text()]).toEqual([400, `later.notes: no column "no such" (it has ${whole.schema.fields.map((f) => f.name).join(", ")})`]);
+    expect((await fetch(`${url}?columns=`)).status).toBe(400);
   });
 });
 

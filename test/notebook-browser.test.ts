@@ -13,6 +13,7 @@ import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { shipExplainer } from "../cells/notebooks/ship-explainer.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
+import { servedCacheDir } from "../cells/notebooks/served-cache.ts";
 import type { Catalog } from "../cells/notebooks/wire.ts";
 import { tableFromIPC } from "apache-arrow";
 import { nativeEngine } from "../cells/compute/onnx.ts";
@@ -572,6 +573,10 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The tables the shipped notebooks read (other notebooks may add theirs).
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
+    // The receipts only with the columns the one notebook reading them names (front matter `columns`).
+    expect(built.tables.find((t) => t.startsWith("nbtest.receipts "))).toMatch(/ rows, columns query, receipt_hash, model_id, /);
+    const receipts = tableFromIPC(zlib.gunzipSync(fs.readFileSync(path.join(outDir, "_tracebook", "data", "nbtest", "receipts.arrow.gz"))));
+    expect(receipts.schema.fields.map((f) => f.name)).toEqual(["query", "model_id", "receipt_hash"]);
     // The folder appears whole, by a rename: nothing of the build is left beside it.
     expect(fs.readdirSync(path.dirname(outDir))).toEqual(["site"]);
     expect(fs.existsSync(path.join(outDir, "influence-explorer.html"))).toBe(true);
@@ -675,6 +680,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       ws.close();
     }
     fs.renameSync(artifact, `${artifact}.away`);
+    // The streams served before are kept on disk (a build would send them without the artifact): gone too.
+    fs.rmSync(servedCacheDir(home), { recursive: true, force: true });
     try {
       await expect(buildNotebooks({ home, outDir, pipelines: [pipelineFile] })).rejects.toThrow(/artifact .* is missing/);
     } finally {

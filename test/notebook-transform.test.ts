@@ -4,7 +4,8 @@ import { pathToFileURL } from "node:url";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { analyzeJs, CellSyntaxError } from "../cells/notebooks/javascript.ts";
-import { compileNotebook, parseFrontMatter, sqlTemplate, transformNotebook } from "../cells/notebooks/transform.ts";
+import { shortList } from "../notebooks/runtime/short-list.ts";
+import { compileNotebook, parseFrontMatter, sqlTemplate, tableColumns, transformNotebook } from "../cells/notebooks/transform.ts";
 import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -76,6 +77,31 @@ describe("references are found by parsing", () => {
     expect(fm.data).toEqual({ title: "A: b", pipeline: "mail", n: 3, list: ["a", "b c", 4] });
     expect(fm.content).toBe("# x\n");
     expect(() => parseFrontMatter("---\nnot yaml\n---\n")).toThrow(/front matter line 2/);
+  });
+  it("parses a map of indented lines, and the columns a page reads of each table", () => {
+    const text = "---\ntitle: t\ncolumns:\n  # the receipts' JSON is never read\n  receipts: [query, receipt_hash, query]\n  usage: [id]\nempty:\nafter: 1\n---\n";
+    const fm = parseFrontMatter(text);
+    expect(fm.data).toEqual({ title: "t", columns: { receipts: ["query", "receipt_hash", "query"], usage: ["id"] }, empty: null, after: 1 });
+    expect(tableColumns(fm.data)).toEqual({ receipts: ["query", "receipt_hash"], usage: ["id"] });
+    expect(tableColumns({})).toEqual({});
+    expect(() => parseFrontMatter("---\n  receipts: [a]\n---\n")).toThrow(/front matter line 2: an indented line belongs under a "key:" line/);
+    expect(() => parseFrontMatter("---\ntitle: t\n  receipts: [a]\n---\n")).toThrow(/front matter line 3/);
+    // A malformed projection fails the page when it compiles, naming the table.
+    expect(() => compileNotebook("---\ncolumns: [receipts]\n---\n# x\n")).toThrow(/front matter "columns": expected indented lines/);
+    expect(() => compileNotebook("---\ncolumns:\n  receipts: query\n---\n# x\n")).toThrow(/"columns", table receipts: .* got "query"/);
+    expect(() => compileNotebook("---\ncolumns:\n  receipts: []\n---\n# x\n")).toThrow(/table receipts/);
+    expect(compileNotebook(`${text}# x\n`).frontMatter.columns).toEqual({ receipts: ["query", "receipt_hash", "query"], usage: ["id"] });
+  });
+});
+
+describe("shortList (the pages' long selects)", () => {
+  it("keeps the first items, and the one to keep wherever it falls, once", () => {
+    const items = Array.from({ length: 10 }, (_, i) => ({ i }));
+    expect(shortList(items, 20, items[9])).toEqual(items);
+    expect(shortList(items, 3, null)).toEqual(items.slice(0, 3));
+    expect(shortList(items, 3, items[1])).toEqual(items.slice(0, 3));
+    expect(shortList(items, 3, items[7])).toEqual([...items.slice(0, 3), items[7]]);
+    expect(shortList(items, 3, { i: 7 })).toEqual(items.slice(0, 3)); // not one of them: not added
   });
 });
 

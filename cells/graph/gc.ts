@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { featureCacheDir } from "../factory/feature-cache.ts";
+import { servedCacheDir } from "../notebooks/served-cache.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { modelDir, modelsRoot, readManifest } from "../factory/store.ts";
 import { artifactPath } from "./artifacts.ts";
@@ -131,6 +132,10 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
   // Featurized training rows: a cache, rebuilt by the next command that needs them.
   for (const file of walk(featureCacheDir(ws.home))) {
     garbage.push({ kind: "cache", path: file, bytes: fs.statSync(file).size, why: "featurized training rows (rebuilt on use)" });
+  }
+  // Arrow streams the notebook server made of outputs: a cache, made again when a page asks.
+  for (const file of walk(servedCacheDir(ws.home))) {
+    garbage.push({ kind: "cache", path: file, bytes: fs.statSync(file).size, why: "a table the notebook server sent (made again on use)" });
   }
   return {
     kept: { artifacts: keptArtifacts, models: keptModels, bytes: keptBytes },

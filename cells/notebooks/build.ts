@@ -7,7 +7,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
-import { compileNotebook, type Notebook } from "./transform.ts";
+import { compileNotebook, tableColumns, type Notebook } from "./transform.ts";
 import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
@@ -97,26 +97,32 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     pages.push(file);
   }
 
-  // The data: the cells the notebooks read, per pipeline.
-  const wanted = new Map<string, Set<string>>();
+  // The data: the cells the notebooks read, per pipeline, each with the columns they read (null: all).
+  const wanted = new Map<string, Map<string, Set<string> | null>>();
   // Pipelines a notebook explains inputs of (it reads the `explain` builtin): they ship a portable
   // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
   const compared = new Set<string>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
-  for (const p of specs) wanted.set(p, new Set());
+  for (const p of specs) wanted.set(p, new Map());
   const parser = await DuckDBInstance.create(":memory:");
   const sqlConnection = await parser.connect();
   try {
     for (const n of notebooks) {
       const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
       const names = await tablesRead(compiled, sqlConnection);
+      const projections = tableColumns(compiled.frontMatter);
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
         // Pipelines named on the command line take every notebook; else each notebook its own.
         if (!options.pipelines?.length && n.pipeline !== p) continue;
-        for (const t of names) set.add(t);
+        for (const t of names) {
+          // A table ships with the union of the columns its readers name; whole if one names none.
+          const had = set.has(t) ? set.get(t)! : new Set<string>();
+          const own = projections[t];
+          set.set(t, had === null || !own ? null : new Set([...had, ...own]));
+        }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
       }
@@ -135,17 +141,19 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     for (const [p, names] of wanted) {
       // A notebook's pipeline that never ran here (mail-quality, run by hand) ships `missing`: its pages say what to run.
       const catalog = await data.catalog(p);
-      const patterns = [...names].filter((n) => n.includes("*")).map((n) => new RegExp(`^${n.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+      const patterns = [...names.keys()].filter((n) => n.includes("*")).map((n) => new RegExp(`^${n.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
       const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
       fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
       for (const c of cells) {
-        const { bytes: b } = await data.arrow(p, c.cell);
+        // Read by name a pattern matches (every column), or by its own name (a projection, maybe).
+        const columns = patterns.some((re) => re.test(c.cell)) ? null : names.get(c.cell) ?? null;
+        const { bytes: b } = await data.arrow(p, c.cell, columns ? [...columns] : undefined);
         // Gzipped: a site is served over a network, and the Arrow of a tracin table shrinks ~8× (its
         // dictionary codes repeat); the page inflates it (DecompressionStream).
         const packed = await gzip(b, { level: 3 }); // level 6 is 7% smaller and twice as slow
         fs.writeFileSync(path.join(outDir, DATA_DIR, "data", p, `${c.cell}.arrow.gz`), packed);
         bytes += packed.byteLength;
-        tables.push(`${p}.${c.cell} (${c.rows} rows, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
+        tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
       const shipped: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
       if (explained.has(p) && !catalog.missing) {

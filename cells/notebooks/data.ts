@@ -2,7 +2,8 @@ import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
-import { parquetAsArrow } from "../store/served-arrow.ts";
+import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
+import { projectionSuffix, ServedCache } from "./served-cache.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
@@ -16,6 +17,8 @@ interface Entry extends CatalogCell {
 }
 
 export class NotFoundError extends Error {}
+/** The page asked for something this output cannot give (a column it does not have): a 400. */
+export class BadRequestError extends Error {}
 
 /** The pipelines a workspace has run, and the file each was last run from (runs.ts: pipeline_files). */
 export interface RunLogPipelines {
@@ -35,8 +38,8 @@ export const BY_HAND_KINDS = ["loco", "lds", "mislabel"] as const;
  * The notebook server's view of the workspace. The DuckDB file is held only while the run log
  * is read or a curator's decision is written (open, read or write, close), so `tracebook run`,
  * a watcher or the CLI can write in between; artifacts (Parquet) are read by a separate
- * in-memory DuckDB and served as Arrow IPC streams, cached by data version
- * (content-addressed, so a cached stream never goes stale).
+ * in-memory DuckDB and served as Arrow IPC streams, cached by data version (content-addressed,
+ * so a cached stream never goes stale) in memory and on disk (served-cache.ts).
  */
 export class NotebookData {
   readonly home: string;
@@ -53,11 +56,13 @@ export class NotebookData {
   private runLogPipelines: (RunLogPipelines & { at: number }) | null = null;
 
   private readonly readOnly: boolean;
+  private readonly served: ServedCache;
 
-  /** `readOnly`: open the workspace read-only (the dev server's `--read-only`). */
+  /** `readOnly`: open the workspace read-only (the dev server's `--read-only`); its streams are then kept in memory only. */
   constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number; readOnly?: boolean }) {
     this.home = options.home;
     this.readOnly = options.readOnly ?? false;
+    this.served = new ServedCache(this.home, !this.readOnly);
     this.maxCacheBytes = options.maxCacheBytes ?? 512 * 2 ** 20;
     this.refreshMs = options.refreshMs ?? 1000;
   }
@@ -190,29 +195,48 @@ export class NotebookData {
     return visible;
   }
 
-  /** A cell's current output as an Arrow IPC stream. */
-  async arrow(pipeline: string, cell: string): Promise<{ bytes: Uint8Array; dataVersion: string }> {
+  /**
+   * A cell's current output as an Arrow IPC stream: every column, or with `columns` only those
+   * (a page's front matter says which it reads; a column the output lacks is a BadRequestError).
+   */
+  async arrow(pipeline: string, cell: string, columns?: readonly string[]): Promise<{ bytes: Uint8Array; dataVersion: string }> {
     const { missing } = await this.catalog(pipeline);
     if (missing) throw new NotFoundError(missing);
     const entry = this.catalogs.get(pipeline)?.cells.get(cell);
     if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
     if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
     const { dataVersion, artifact } = entry;
-    let bytes = this.arrows.get(dataVersion);
+    const key = `${dataVersion}${projectionSuffix(columns)}`;
+    let bytes = this.arrows.get(key);
     if (!bytes) {
-      if (!fs.existsSync(artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
-      bytes = this.readParquet(artifact);
-      this.arrows.set(dataVersion, bytes);
-      bytes.then((b) => this.account(dataVersion, b.byteLength), () => this.arrows.delete(dataVersion));
+      bytes = this.make(pipeline, cell, dataVersion, artifact, columns);
+      this.arrows.set(key, bytes);
+      bytes.then((b) => this.account(key, b.byteLength), () => this.arrows.delete(key));
     } else {
       // Least recently used goes first: re-insert on use.
-      this.arrows.delete(dataVersion);
-      this.arrows.set(dataVersion, bytes);
+      this.arrows.delete(key);
+      this.arrows.set(key, bytes);
     }
     return { bytes: await bytes, dataVersion };
   }
 
-  private account(_dataVersion: string, size: number): void {
+  /** The stream kept on disk, else made from the artifact (and kept). */
+  private async make(pipeline: string, cell: string, dataVersion: string, artifact: string, columns?: readonly string[]): Promise<Uint8Array> {
+    const kept = this.served.read(pipeline, cell, dataVersion, columns);
+    if (kept) return kept;
+    if (!fs.existsSync(artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.readParquet(artifact, columns);
+    } catch (err) {
+      if (err instanceof UnknownColumnsError) throw new BadRequestError(`${pipeline}.${cell}: ${err.message}`);
+      throw err;
+    }
+    await this.served.store(pipeline, cell, dataVersion, columns, bytes);
+    return bytes;
+  }
+
+  private account(_key: string, size: number): void {
     this.arrowBytes += size;
     for (const [k, v] of this.arrows) {
       if (this.arrowBytes <= this.maxCacheBytes || this.arrows.size <= 1) break;
@@ -221,7 +245,7 @@ export class NotebookData {
     }
   }
 
-  private readParquet(file: string): Promise<Uint8Array> {
+  private readParquet(file: string, columns?: readonly string[]): Promise<Uint8Array> {
     const task = async () => {
       this.reader ??= (async () => {
         const instance = await DuckDBInstance.create(":memory:");
@@ -230,7 +254,7 @@ export class NotebookData {
       const { connection } = await this.reader;
       // DECIMAL (fees and rewards, in base units) arrives as exact text, and repeated strings (ids,
       // snippets) travel once, a fifth of the bytes for tracin tables: served-arrow.ts.
-      return tableToIPC(await parquetAsArrow(connection, file), "stream");
+      return tableToIPC(await parquetAsArrow(connection, file, { columns }), "stream");
     };
     const run = this.readerQueue.then(task, task);
     this.readerQueue = run.catch(() => undefined);

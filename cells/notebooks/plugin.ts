@@ -3,7 +3,7 @@ import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule } from "./transform.ts";
-import { NotFoundError, type NotebookData, type Catalog } from "./data.ts";
+import { BadRequestError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
 import { handleApi, isApiRoute, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
@@ -68,7 +68,7 @@ const NAME = /^[A-Za-z0-9][\w.-]*$/;
  * The Vite plugin: `/@notebook/<name>.js` is `<notebooksDir>/<name>.md` compiled to a module;
  * `/@notebook-page/<name>.js` mounts it. On the dev server it also serves the index (`/`), each
  * notebook's page (`/<name>`), the pipeline catalog (`/@tracebook/catalog/<pipeline>.json`) and
- * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`), and with `api`,
+ * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`, `?columns=…` for some of them), and with `api`,
  * curators' decisions (`POST /@tracebook/api/decisions`, see api.ts).
  */
 export function tracebookNotebooks(options: PluginOptions): Plugin {
@@ -102,7 +102,7 @@ export function tracebookNotebooks(options: PluginOptions): Plugin {
     configureServer(server) {
       server.middlewares.use((req, res, next) => {
         handle(server, options, req, res).then((done) => (done ? undefined : next()), (err) => {
-          const status = err instanceof NotFoundError ? 404 : 500;
+          const status = err instanceof NotFoundError ? 404 : err instanceof BadRequestError ? 400 : 500;
           if (status === 500) server.config.logger.error(`tracebook notebooks: ${(err as Error).stack ?? err}`);
           if (res.headersSent) return void res.end(); // the handler has answered already (the API answers its own errors)
           res.statusCode = status;
@@ -167,7 +167,10 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     }
     const data = /^\/@tracebook\/data\/([^/]+)\/([^/]+)\.arrow$/.exec(p);
     if (data) {
-      const { bytes, dataVersion } = await options.data.arrow(data[1]!, data[2]!);
+      // `?columns=a&columns=b`: only those (a page's front matter `columns`), else the whole table.
+      const columns = url.searchParams.has("columns") ? url.searchParams.getAll("columns") : undefined;
+      if (columns?.some((c) => !c)) throw new BadRequestError("columns: an empty column name");
+      const { bytes, dataVersion } = await options.data.arrow(data[1]!, data[2]!, columns);
       const etag = `"${dataVersion}"`;
       // A URL with the data version in it names immutable content; without it, revalidate.
       const headers = { etag, "cache-control": url.searchParams.get("v") === dataVersion ? "public, max-age=31536000, immutable" : "no-cache", "x-tracebook-data-version": dataVersion };

@@ -31,7 +31,7 @@ export interface Notebook {
   cells: NotebookCell[];
 }
 
-export type FrontMatterValue = string | number | boolean | null | FrontMatterValue[];
+export type FrontMatterValue = string | number | boolean | null | FrontMatterValue[] | { [key: string]: FrontMatterValue };
 
 export class NotebookError extends Error {}
 
@@ -148,17 +148,32 @@ export function sqlTemplate(sql: string): string {
   return `${out}${escape(sql.slice(i))}\``;
 }
 
-/** Front matter: `---` lines around `key: value` pairs (a YAML subset: strings, numbers, booleans, null, [lists]). */
+/**
+ * Front matter: `---` lines around `key: value` pairs (a YAML subset: strings, numbers, booleans,
+ * null, [lists], and one level of map: a `key:` line followed by indented `name: value` lines).
+ */
 export function parseFrontMatter(text: string): { data: Record<string, FrontMatterValue>; content: string; lines: number } {
   const m = /^---[ \t]*\r?\n([\s\S]*?)\r?\n---[ \t]*(?:\r?\n|$)/.exec(text);
   if (!m) return { data: {}, content: text, lines: 0 };
   const data: Record<string, FrontMatterValue> = {};
+  let map: { [key: string]: FrontMatterValue } | null = null; // the map an indented line belongs to
+  const maps = new Map<string, { [key: string]: FrontMatterValue }>();
   m[1]!.split(/\r?\n/).forEach((line, i) => {
     if (!line.trim() || line.trimStart().startsWith("#")) return;
-    const kv = /^([A-Za-z_][\w-]*)\s*:\s*(.*)$/.exec(line);
+    const kv = /^(\s*)([A-Za-z_][\w-]*)\s*:\s*(.*)$/.exec(line);
     if (!kv) throw new NotebookError(`front matter line ${i + 2}: expected "key: value", got ${JSON.stringify(line)}`);
-    data[kv[1]!] = scalar(kv[2]!.trim());
+    const [, indent, key, value] = kv as unknown as [string, string, string, string];
+    if (indent) {
+      if (!map) throw new NotebookError(`front matter line ${i + 2}: an indented line belongs under a "key:" line with no value, got ${JSON.stringify(line)}`);
+      map[key] = scalar(value.trim());
+      return;
+    }
+    data[key] = scalar(value.trim());
+    // `key:` alone is null, unless indented lines follow: then it is their map.
+    map = value.trim() ? null : {};
+    if (map) maps.set(key, map);
   });
+  for (const [key, entries] of maps) if (Object.keys(entries).length) data[key] = entries;
   return { data, content: text.slice(m[0].length), lines: m[0].split("\n").length - 1 };
 }
 
@@ -175,8 +190,29 @@ function scalar(v: string): FrontMatterValue {
   return v.replace(/\s+#.*$/, "");
 }
 
+/**
+ * The front matter's `columns`: per table, the only columns the page reads, so the server sends
+ * those and no others (a receipts table is mostly its receipts' JSON: 84 MB for 21,201 inferences,
+ * where the influence explorer reads two short columns of it). None: every table whole.
+ */
+export function tableColumns(frontMatter: Record<string, FrontMatterValue>): Record<string, string[]> {
+  const value = frontMatter.columns;
+  if (value === undefined || value === null) return {};
+  const shape = `expected indented lines naming a table and the [list] of the columns the page reads, e.g. "  receipts: [query, receipt_hash]"`;
+  if (typeof value !== "object" || Array.isArray(value)) throw new NotebookError(`front matter "columns": ${shape}`);
+  const out: Record<string, string[]> = {};
+  for (const [table, columns] of Object.entries(value)) {
+    if (!Array.isArray(columns) || !columns.length || columns.some((c) => typeof c !== "string" || !c)) {
+      throw new NotebookError(`front matter "columns", table ${table}: ${shape}, got ${JSON.stringify(columns)}`);
+    }
+    out[table] = [...new Set(columns as string[])];
+  }
+  return out;
+}
+
 export function compileNotebook(text: string): Notebook {
   const { data, content } = parseFrontMatter(text);
+  tableColumns(data); // a malformed projection fails the page here, not as a 400 from the server later
   const env: Env = { cells: [] };
   const md = markdown();
   const tokens = md.parse(content, env as never);

@@ -18,9 +18,10 @@ const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.H
  * rows (22,401 paid inferences × top 20 and the groups): here JS sees each distinct string once
  * and the rest as 32-bit codes.
  */
-export async function parquetAsArrow(connection: DuckDBConnection, file: string): Promise<Table> {
+export async function parquetAsArrow(connection: DuckDBConnection, file: string, options: { columns?: readonly string[] } = {}): Promise<Table> {
   const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
-  await connection.run(`create temp table ${t} as select * from read_parquet(?)`, [file]);
+  const select = options.columns ? await projection(connection, file, options.columns) : "*";
+  await connection.run(`create temp table ${t} as select ${select} from read_parquet(?)`, [file]);
   try {
     const head = await connection.runAndReadAll(`select * from ${t} limit 0`);
     const names = head.columnNames(), types = head.columnTypes();
@@ -55,6 +56,21 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string)
   } finally {
     await connection.run(`drop table if exists ${t}`);
   }
+}
+
+/** A column the caller asked for is not in the file. */
+export class UnknownColumnsError extends Error {}
+
+/**
+ * The select list of a projection: the columns asked for, in the file's order (so the same set
+ * asked in another order is the same table); unknown names refused, naming what the file has.
+ */
+async function projection(connection: DuckDBConnection, file: string, columns: readonly string[]): Promise<string> {
+  if (!columns.length) throw new UnknownColumnsError("no columns asked for");
+  const names = (await connection.runAndReadAll("select * from read_parquet(?) limit 0", [file])).columnNames();
+  const unknown = columns.filter((c) => !names.includes(c));
+  if (unknown.length) throw new UnknownColumnsError(`no column ${unknown.map((c) => JSON.stringify(c)).join(", ")} (it has ${names.join(", ")})`);
+  return names.filter((n) => columns.includes(n)).map(q).join(", ");
 }
 
 /** A string column as a dictionary vector: its distinct values once, then a code per row (null stays null). */

@@ -37,10 +37,13 @@ export class NotebookDatabase {
   /** Tables registered in this page: cell → data version and the load in flight. */
   private readonly loaded = new Map<string, { dataVersion: string | null; ready: Promise<void> }>();
   private readonly listeners = new Set<(cells: string[]) => void>();
+  /** Per table, the only columns this page reads (its front matter's `columns`): the rest is never fetched. */
+  private readonly columns: Readonly<Record<string, readonly string[]>>;
 
-  constructor(options: { pipeline: string | null; base: string }) {
+  constructor(options: { pipeline: string | null; base: string; columns?: Record<string, readonly string[]> }) {
     this.pipeline = options.pipeline;
     this.base = options.base.replace(/\/$/, "");
+    this.columns = options.columns ?? {};
   }
 
   /** Tagged template: `${…}` are bound parameters. */
@@ -112,7 +115,9 @@ export class NotebookDatabase {
   private async fetchInto(conn: duckdb.AsyncDuckDBConnection, cell: CatalogCell, replace: boolean): Promise<void> {
     if (!cell.dataVersion) throw new Error(`cell ${this.pipeline}.${cell.cell} has no output yet: run \`tracebook run ${this.pipeline}\``);
     const gzipped = (await this.catalog()).encoding === "gzip"; // a static build's tables
-    const url = `${this.base}/data/${encodeURIComponent(this.pipeline!)}/${encodeURIComponent(cell.cell)}.arrow${gzipped ? ".gz" : ""}?v=${cell.dataVersion}`;
+    // A static build ships each table once, with every column some page of it reads.
+    const only = gzipped ? [] : this.columns[cell.cell] ?? [];
+    const url = `${this.base}/data/${encodeURIComponent(this.pipeline!)}/${encodeURIComponent(cell.cell)}.arrow${gzipped ? ".gz" : ""}?v=${cell.dataVersion}${only.map((c) => `&columns=${encodeURIComponent(c)}`).join("")}`;
     const res = await fetch(url);
     if (!res.ok) throw new Error(`${this.pipeline}.${cell.cell}: ${res.status} ${await res.text()}`);
     const bytes = await inflated(new Uint8Array(await res.arrayBuffer()));

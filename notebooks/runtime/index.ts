@@ -12,6 +12,7 @@ import { explanations } from "./explain.ts";
 import { models } from "./models.ts";
 import { digit, digitPad } from "./digit.ts";
 import { changedPredictions, contributionList, shareChart } from "./influence.ts";
+import { shortList } from "./short-list.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -52,7 +53,8 @@ export interface MountedNotebook {
 /** Lay out the notebook's HTML in `root` and run its cells on @observablehq/runtime. */
 export function mount(root: HTMLElement, notebook: CompiledNotebook, options: MountOptions): MountedNotebook {
   const pipeline = new URLSearchParams(location.search).get("pipeline") ?? options.pipeline ?? notebook.pipeline;
-  const db = new NotebookDatabase({ pipeline, base: options.base });
+  // Checked when the notebook compiled (tableColumns in cells/notebooks/transform.ts).
+  const db = new NotebookDatabase({ pipeline, base: options.base, columns: (notebook.frontMatter.columns ?? undefined) as Record<string, string[]> | undefined });
   root.innerHTML = notebook.html; // the notebook author's Markdown; data never goes through innerHTML
   document.title = notebook.title;
 
@@ -85,6 +87,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     contributionList: () => contributionList,
     changedPredictions: () => changedPredictions,
     shareChart: () => shareChart,
+    shortList: () => shortList,
   });
   const main = runtime.module();
   for (const cell of notebook.cells) {
