@@ -8,7 +8,8 @@ type Register = (program: Command) => void;
  * The modules that define the commands, in the order help lists them, with the top-level commands
  * each defines (a test checks these against what they define). A command loads only its own
  * module: every module at once loaded TF.js, onnxruntime, DuckDB, Plot and linkedom for any
- * command, 2.5 s before `tracebook sql` could start.
+ * command, 2.5 s before `tracebook sql` could start. Within a module, what trains, serves, traces
+ * or renders is imported where it is used (test/command-weight.test.ts keeps the rest light).
  */
 export const COMMAND_MODULES: [string[], () => Promise<Register>][] = [
   [["datanet"], async () => (await import("./commands/datanet.ts")).registerDatanet],

@@ -75,7 +75,8 @@ export { tracin as runTracin, selfInfluence as runSelfInfluence, projected } fro
 export type { TracinMode, TracinCheckpoint, TracinRequest, TracinResult } from "./attribution/tracin.ts";
 export { exampleFactors } from "./attribution/factors.ts";
 export type { Factor, TracinModel } from "./attribution/factors.ts";
-export { tracinCell as tracin, selfInfluenceCell as selfInfluence, ATTRIBUTION_VERSION } from "./attribution/cells.ts";
+export { tracinCell as tracin, selfInfluenceCell as selfInfluence } from "./attribution/cells.ts";
+export { ATTRIBUTION_VERSION } from "./attribution/version.ts";
 export type { TracinParams } from "./attribution/cells.ts";
 export { receipts, receiptHash, RECEIPT_FORMAT } from "./attribution/receipts.ts";
 export { gradientFeatures as computeGradientFeatures, scoreWithFeatures, gradientFeaturesCell as gradientFeatures } from "./attribution/features.ts";

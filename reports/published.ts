@@ -1,5 +1,5 @@
 import path from "node:path";
-import { readReport } from "./verify.ts";
+import { readReport } from "./read.ts";
 import type { Check } from "./facts.ts";
 
 /** What a report publishes about one recipient in one closed epoch: the root, and the recipient's total under the report's policy. */

@@ -3,7 +3,6 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { cellOutput, heldOutOf, parseCellRef, modelHistory, paidUse, resolveModel, standingOf, type ModelEntry, type PaidUse } from "../../cells/factory/catalog.ts";
-import { printModelDiff } from "./model-diff.ts";
 import { exportAdapter } from "../../cells/factory/peft.ts";
 import { importExternal } from "../../cells/factory/imported.ts";
 import type { ModelManifest } from "../../cells/factory/store.ts";
@@ -71,6 +70,8 @@ export function registerModel(program: Command): void {
         const noRows = opts.outputs && !rows
           ? `${b.producedBy ? `${b.producedBy.pipeline}.${b.producedBy.cell} was given no heldOut rows, and its pipeline has no queries cell` : "an imported model has no held-out rows here"}: name some with --on <pipeline>.<cell>`
           : undefined;
+        // Loaded here: comparing outputs runs the models (TF.js), which list, show and export never do.
+        const { printModelDiff } = await import("./model-diff.ts");
         await printModelDiff(ws, { a, b, aRef, bRef: bRef!, rows, noRows, limit, json: opts.json ?? false });
       });
     });

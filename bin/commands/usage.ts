@@ -3,7 +3,6 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
-import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
@@ -47,6 +46,8 @@ export function registerUsage(program: Command): void {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
         const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
+        // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
+        const { ModelServer } = await import("../../cells/factory/serve.ts");
         const server = new ModelServer(ws.home);
         try {
           const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });

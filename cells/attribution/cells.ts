@@ -18,8 +18,9 @@ import { lineageTrain, otherModels } from "./lineage.ts";
 import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 
-/** Bump when the influence tables would differ for the same inputs. */
-export const ATTRIBUTION_VERSION = "3"; // 2: duplicate content credited once; 3: the loss gradient `summed` (factors.ts)
+import { ATTRIBUTION_VERSION } from "./version.ts";
+
+export { ATTRIBUTION_VERSION };
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
  * attribution cells do not. 3: a contribution without a title is quoted by its text alone (it

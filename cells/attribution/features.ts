@@ -7,7 +7,8 @@ import { gradientFeaturesOptions } from "./options.ts";
 import { stageRows } from "../store/stage.ts";
 import { exampleFactors, type TracinModel } from "./factors.ts";
 import { projected, type TracinCheckpoint } from "./tracin.ts";
-import { ATTRIBUTION_VERSION, prepareAttribution } from "./cells.ts";
+import { prepareAttribution } from "./cells.ts";
+import { ATTRIBUTION_VERSION } from "./version.ts";
 
 /**
  * Projected gradient features: per example, the concatenation over checkpoints of

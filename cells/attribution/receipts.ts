@@ -4,7 +4,7 @@ import { receiptsOptions } from "./options.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { readManifest } from "../factory/store.ts";
 import { stageRows } from "../store/stage.ts";
-import { ATTRIBUTION_VERSION } from "./cells.ts";
+import { ATTRIBUTION_VERSION } from "./version.ts";
 import { priorReceipts } from "./incremental.ts";
 import { quoteLiteral } from "../store/export.ts";
 import type { LossGradient } from "./factors.ts";

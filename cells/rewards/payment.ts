@@ -4,7 +4,7 @@ import { formatAmount } from "./amounts.ts";
 import { NOT_ATTRIBUTED, catchUpReceipts } from "./archive.ts";
 import { lossGradientOf, receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { cellsAsRun, explainSource } from "../attribution/source.ts";
-import { disagreement, explainThrough, type Receipt } from "../attribution/recompute.ts";
+import type { Receipt } from "../attribution/recompute.ts";
 import type { Payload } from "../factory/featurize.ts";
 import { closedEpochs, closureHolds } from "./closures.ts";
 
@@ -108,6 +108,8 @@ async function recomputed(ws: Workspace, inference: Awaited<ReturnType<typeof fi
   const read = [...new Set([...cells.values()].filter((c) => c.kind === "reward-split").map((c) => (c.params as { influence?: string }).influence))];
   const source = await explainSource(ws, inference.pipeline, cells, read.length === 1 ? read[0] : undefined);
   const top = Math.max(1, body.top_contributions.length);
+  // Loaded here: the TracIn engine (TF.js, onnxruntime) costs every other check a second to start.
+  const { disagreement, explainThrough } = await import("../attribution/recompute.ts");
   const got = await explainThrough(ws, source, body.model.id, [{ payload: inference.payload, lossGradient: lossGradientOf(body) }], top);
   if ("why" in got) return [name, false, `model ${body.model.id.slice(0, 12)} cannot be traced: ${got.why}`];
   const why = disagreement(body, got[0]!, top);

@@ -16,7 +16,8 @@ const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.H
  * distinct value per two rows, dictionary-encoded), with the repeated strings encoded by DuckDB.
  * Reading every string of a tracin table into JS and encoding it there took 57 s for 1.5 million
  * rows (22,401 paid inferences × top 20 and the groups): here JS sees each distinct string once
- * and the rest as 32-bit codes.
+ * and the rest as 32-bit codes. The notebook server keeps what this makes on disk
+ * (cells/notebooks/served-cache.ts): a change to the table it makes must bump FORMAT there.
  */
 export async function parquetAsArrow(connection: DuckDBConnection, file: string, options: { columns?: readonly string[] } = {}): Promise<Table> {
   const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
