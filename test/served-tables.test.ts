@@ -50,7 +50,12 @@ describe("the served tables kept on disk", () => {
   it("keeps one stream per cell and projection, removes a superseded one's, and writes nothing for a read-only workspace", async () => {
     const home = tempDir("tb-served-");
     const cache = new ServedCache(home, true);
-    const bytes = (n: number) => new Uint8Array(n).fill(n % 251);
+    // n bytes, then the end of an Arrow stream (what read() checks a kept file ends with).
+    const bytes = (n: number) => {
+      const b = new Uint8Array(n + 8).fill(n % 251);
+      b.set([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], n);
+      return b;
+    };
     expect(cache.read("mail", "influence", dv("a"))).toBeNull();
     expect(await cache.store("mail", "influence", dv("a"), undefined, bytes(10))).toBe(true);
     expect(await cache.store("mail", "influence", dv("a"), ["query", "score"], bytes(4))).toBe(true);
@@ -78,6 +83,10 @@ describe("the served tables kept on disk", () => {
     expect(await readOnly.store("mail", "influence", dv("c"), undefined, bytes(12))).toBe(false);
     expect(readOnly.read("mail", "influence", dv("c"))).toBeNull();
     expect(cache.read("mail", "influence", dv("b"))).toEqual(bytes(11));
+    // A file cut short on disk is not a stream: not read (the caller makes it again).
+    const kept = path.join(servedCacheDir(home), "v1", "mail", "receipts", `${dv("a")}.arrow`);
+    fs.truncateSync(kept, 10);
+    expect(cache.read("mail", "receipts", dv("a"))).toBeNull();
     // What is not a data version is never a file name.
     expect(await cache.store("mail", "influence", "../../x", undefined, bytes(1))).toBe(false);
     expect(cache.read("mail", "influence", "../../x")).toBeNull();
@@ -113,6 +122,17 @@ describe("the served tables kept on disk", () => {
     } finally {
       second.close();
       fs.renameSync(`${artifact}.away`, artifact);
+    }
+    // A kept stream damaged on disk is made again from the artifact, and kept whole.
+    const [keptFile] = fs.readdirSync(servedCacheDir(home), { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile() && e.name.endsWith(`${whole.dataVersion}.arrow`)).map((e) => path.join(e.parentPath, e.name));
+    fs.truncateSync(keptFile!, 100);
+    const mended = new NotebookData({ home, refreshMs: 0 });
+    try {
+      expect((await mended.arrow("served", "notes")).bytes).toEqual(whole.bytes);
+      expect(new Uint8Array(fs.readFileSync(keptFile!))).toEqual(whole.bytes);
+    } finally {
+      mended.close();
     }
 
     // gc: a cache, listed and removed; the next page makes the streams again.

@@ -9,6 +9,9 @@ import { writeFileAtomic } from "../store/atomic.ts";
  */
 const FORMAT = 1;
 
+/** How an Arrow IPC stream ends: the continuation marker and a zero-length message. */
+const END_OF_STREAM = Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+
 /** Where the notebook server keeps the Arrow streams it made: a cache (`tracebook gc` empties it; anything in it is rebuilt on use). */
 export function servedCacheDir(home: string): string {
   return path.join(home, "cache", "served");
@@ -25,17 +28,22 @@ export class ServedCache {
   /** `write`: false for a workspace opened read-only (streams kept there are still read). */
   constructor(readonly home: string, readonly write: boolean) {}
 
-  /** The stream kept for this output, or null. */
+  /**
+   * The stream kept for this output, or null: none kept, or a file that does not end as an Arrow
+   * stream ends (damaged on disk: the caller makes it again and keeps the new one).
+   */
   read(pipeline: string, cell: string, dataVersion: string, columns?: readonly string[]): Uint8Array | null {
     const file = this.file(pipeline, cell, dataVersion, columns);
     if (!file) return null;
+    let b: Buffer;
     try {
-      const b = fs.readFileSync(file);
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // what a made stream is: not a Buffer
+      b = fs.readFileSync(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
       throw err;
     }
+    if (!END_OF_STREAM.equals(b.subarray(b.length - END_OF_STREAM.length))) return null;
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength); // what a made stream is: not a Buffer
   }
 
   /**
