@@ -262,6 +262,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const ms = Date.now() - t0;
     console.log(`contributors and rewards: first load ${ms} ms`);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    // The page has only the influence columns its front matter names: the rest never left the server.
+    expect((await page.evaluate<string[]>(`window.__tracebook.mounted.db.query("select * from influence limit 0").then((t) => t.schema.fields.map((f) => f.name))`)).sort())
+      .toEqual(["contributor", "datanet", "key", "level", "prediction", "query", "score", "share"]);
     // Plot's charts: contributors (dots), the two Datanets, the fee flow and the recipients (bars), the models, the outputs each contributor helps (and its colour ramp).
     expect(await page.locator("svg[class^=plot]").count()).toBe(7);
     expect(await page.locator("svg[class^=plot] [aria-label='dot'] :is(circle, path)").count()).toBeGreaterThan(8); // symbols: one per Datanet
