@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import fs from "node:fs";
-import { openWorkspace, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, WorkspaceBusyError, type Workspace } from "../cells/store/workspace.ts";
+import { openWhenFree, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, WorkspaceBusyError, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 type Register = (program: Command) => void;
 
@@ -96,24 +96,18 @@ function waitSeconds(raw: string | undefined): number {
  */
 export async function openWaiting(options: { home: string; readOnly?: boolean }, seconds: number): Promise<Workspace> {
   const deadline = Date.now() + seconds * 1000;
-  let delay = 100;
   let quit: (() => void) | null = null;
   try {
-    for (;;) {
-      try {
-        return await openWorkspace(options);
-      } catch (err) {
-        if (!(err instanceof WorkspaceBusyError) || seconds === 0) throw err;
-        if (Date.now() >= deadline) throw new WorkspaceBusyError(`${err.message} (waited ${seconds} s; --wait <seconds> waits longer)`);
-        if (!quit) {
-          process.stderr.write(`tracebook: the workspace is busy (another process holds it: a pipeline run, the notebook server's watcher); waiting up to ${seconds} s for it\n`);
-          quit = () => process.exit(130);
-          process.once("SIGINT", quit);
-        }
-        await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
-        delay = Math.min(delay * 2, 2000);
+    return await openWhenFree(options, (tries, err) => {
+      if (seconds === 0) return null;
+      if (Date.now() >= deadline) throw new WorkspaceBusyError(`${err.message} (waited ${seconds} s; --wait <seconds> waits longer)`);
+      if (!quit) {
+        process.stderr.write(`tracebook: the workspace is busy (another process holds it: a pipeline run, the notebook server's watcher); waiting up to ${seconds} s for it\n`);
+        quit = () => process.exit(130);
+        process.once("SIGINT", quit);
       }
-    }
+      return Math.min(100 * 2 ** tries, 2000, Math.max(0, deadline - Date.now()));
+    });
   } finally {
     if (quit) process.off("SIGINT", quit);
   }

@@ -9,3 +9,8 @@ export function wholeNumber(value: string, flag: string, o: { min?: number; what
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) throw new InputError(`${flag}: ${o.what ?? `a count of at least ${min}`} (got ${JSON.stringify(value)})`);
   return n;
 }
+
+/** `--seed-check`'s value: the seed of a retrain with nothing left out, the yardstick of a seed change alone. */
+export function parseSeed(v: string): number {
+  return wholeNumber(v, "--seed-check", { what: "a seed is a non-negative integer" });
+}

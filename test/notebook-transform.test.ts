@@ -91,6 +91,7 @@ describe("references are found by parsing", () => {
     expect(() => compileNotebook("---\ncolumns:\n  receipts: query\n---\n# x\n")).toThrow(/"columns", table receipts: .* got "query"/);
     expect(() => compileNotebook("---\ncolumns:\n  receipts: []\n---\n# x\n")).toThrow(/table receipts/);
     expect(compileNotebook(`${text}# x\n`).frontMatter.columns).toEqual({ receipts: ["query", "receipt_hash", "query"], usage: ["id"] });
+    expect(compileNotebook(`${text}# x\n`).columns).toEqual({ receipts: ["query", "receipt_hash"], usage: ["id"] });
   });
 });
 

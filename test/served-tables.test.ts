@@ -56,40 +56,40 @@ describe("the served tables kept on disk", () => {
       b.set([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0], n);
       return b;
     };
-    expect(cache.read("mail", "influence", dv("a"))).toBeNull();
+    expect(await cache.read("mail", "influence", dv("a"))).toBeNull();
     expect(await cache.store("mail", "influence", dv("a"), undefined, bytes(10))).toBe(true);
     expect(await cache.store("mail", "influence", dv("a"), ["query", "score"], bytes(4))).toBe(true);
     expect(await cache.store("mail", "receipts", dv("a"), undefined, bytes(7))).toBe(true);
-    expect(cache.read("mail", "influence", dv("a"))).toEqual(bytes(10));
+    expect(await cache.read("mail", "influence", dv("a"))).toEqual(bytes(10));
     // A projection is its set of columns, in any order.
-    expect(cache.read("mail", "influence", dv("a"), ["score", "query", "score"])).toEqual(bytes(4));
+    expect(await cache.read("mail", "influence", dv("a"), ["score", "query", "score"])).toEqual(bytes(4));
     expect(projectionSuffix(["score", "query"])).toBe(projectionSuffix(["query", "score"]));
     expect(projectionSuffix(["query"])).not.toBe(projectionSuffix(["query", "score"]));
 
     // A new output of the cell: the whole table's stream of the old one goes, its projection stays
     // until that projection is made of the new one; other cells are left alone.
     await cache.store("mail", "influence", dv("b"), undefined, bytes(11));
-    expect(cache.read("mail", "influence", dv("a"))).toBeNull();
-    expect(cache.read("mail", "influence", dv("a"), ["query", "score"])).toEqual(bytes(4));
+    expect(await cache.read("mail", "influence", dv("a"))).toBeNull();
+    expect(await cache.read("mail", "influence", dv("a"), ["query", "score"])).toEqual(bytes(4));
     await cache.store("mail", "influence", dv("b"), ["query", "score"], bytes(5));
-    expect(cache.read("mail", "influence", dv("a"), ["query", "score"])).toBeNull();
-    expect(cache.read("mail", "receipts", dv("a"))).toEqual(bytes(7));
+    expect(await cache.read("mail", "influence", dv("a"), ["query", "score"])).toBeNull();
+    expect(await cache.read("mail", "receipts", dv("a"))).toEqual(bytes(7));
     const files = fs.readdirSync(servedCacheDir(home), { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name).sort();
     expect(files).toEqual([`${dv("a")}.arrow`, `${dv("b")}${projectionSuffix(["query", "score"])}.arrow`, `${dv("b")}.arrow`].sort());
 
     // Read-only: what is kept is read, nothing is written.
     const readOnly = new ServedCache(home, false);
-    expect(readOnly.read("mail", "influence", dv("b"))).toEqual(bytes(11));
+    expect(await readOnly.read("mail", "influence", dv("b"))).toEqual(bytes(11));
     expect(await readOnly.store("mail", "influence", dv("c"), undefined, bytes(12))).toBe(false);
-    expect(readOnly.read("mail", "influence", dv("c"))).toBeNull();
-    expect(cache.read("mail", "influence", dv("b"))).toEqual(bytes(11));
+    expect(await readOnly.read("mail", "influence", dv("c"))).toBeNull();
+    expect(await cache.read("mail", "influence", dv("b"))).toEqual(bytes(11));
     // A file cut short on disk is not a stream: not read (the caller makes it again).
     const kept = path.join(servedCacheDir(home), "v1", "mail", "receipts", `${dv("a")}.arrow`);
     fs.truncateSync(kept, 10);
-    expect(cache.read("mail", "receipts", dv("a"))).toBeNull();
+    expect(await cache.read("mail", "receipts", dv("a"))).toBeNull();
     // What is not a data version is never a file name.
     expect(await cache.store("mail", "influence", "../../x", undefined, bytes(1))).toBe(false);
-    expect(cache.read("mail", "influence", "../../x")).toBeNull();
+    expect(await cache.read("mail", "influence", "../../x")).toBeNull();
   });
 
   it("answers a new server from disk, the columns a page names, and tracebook gc empties it", async () => {

@@ -8,9 +8,7 @@ import { ruleSetFile } from "../../cells/curation/ruleset.ts";
 import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
 import { curate } from "../../cells/curation/decisions.ts";
 import { contributorReputation, REPUTATION_FORMULA } from "../../cells/curation/reputation.ts";
-
-/** `--what-if` retrains through TF.js: its module is loaded only when asked for, so the other curate commands start without it (a second sooner). */
-const preview = () => import("./preview.ts");
+import { checkPreview, previewDecision } from "./preview.ts";
 
 interface QueueOptions { limit: string; all?: boolean; rules?: string; json?: boolean }
 interface DecideOptions {
@@ -103,7 +101,7 @@ export function registerCurate(program: Command): void {
       .option("--json", "print the changes as JSON")
       .action(async (ids: string[], opts: DecideOptions, command: Command) => {
         if (!opts.reason?.trim()) throw new InputError(`${verb} needs --reason <text>: a decision without a reason cannot be reviewed`);
-        const seedCheck = opts.whatIf === undefined && opts.seedCheck === undefined ? undefined : (await preview()).checkPreview(opts);
+        const seedCheck = checkPreview(opts);
         await withCtrlC((signal) => withWorkspace(command, async (ws) => {
           const out = await curate(ws, {
             ids, where: opts.where, query: opts.query, flagged: opts.flagged, datanet: opts.datanet,
@@ -113,7 +111,7 @@ export function registerCurate(program: Command): void {
           const skipped = opts.dryRun ? out.targets.filter((t) => t.status === verdict) : out.targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`));
           const word = (from: string, to: string) => (verdict === KEEP ? `${to} (stands)` : `${from} → ${to}`);
           const skipLines = skipped.map((s) => `skipped ${shortId(s.id)} (${s.datanet}): already ${s.status}`);
-          const previewed = opts.whatIf === undefined ? undefined : await (await preview()).previewDecision(ws, opts.whatIf, out.targets, { signal, seedCheck, quiet: opts.json });
+          const previewed = opts.whatIf === undefined ? undefined : await previewDecision(ws, opts.whatIf, out.targets, { signal, seedCheck, quiet: opts.json });
           if (opts.json) {
             console.log(toJson(opts.dryRun ? { dryRun: true, rule: out.rule, targets: out.targets, ...(previewed ? { whatIf: previewed.answer } : {}) } : out.results));
             for (const line of skipLines) process.stderr.write(`${line}\n`); // the JSON stays parseable

@@ -2,9 +2,9 @@ import type { Workspace } from "../../cells/store/workspace.ts";
 import type { ResolvedContribution } from "../../cells/datanet/decisions.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
-import { whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import type { WhatIfAnswer } from "../../cells/quality/what-if.ts";
 import { humanPrinter } from "./run.ts";
-import { formatAnswer, parseSeed } from "./whatif.ts";
+import { parseSeed } from "../numbers.ts";
 
 /** `--what-if` previews rows leaving a model; it decides nothing, so it goes with --dry-run. Returns the seed check's seed. */
 export function checkPreview(opts: { dryRun?: boolean; whatIf?: string; seedCheck?: string }): number | undefined {
@@ -27,6 +27,8 @@ export async function previewDecision(
   const ids = targets.filter((t) => t.status === "approved").map((t) => t.id);
   if (!ids.length) return { answer: null, text: "None of them is approved, so no model trains on them: rejecting them changes no model." };
   const { pipeline } = await loadPipelineIn(ws, pipelineName);
+  // Loaded here: the retrain needs TF.js, which every other curate command starts without.
+  const [{ whatIf }, { formatAnswer }] = await Promise.all([import("../../cells/quality/what-if.ts"), import("./whatif.ts")]);
   const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter() });
   return { answer, text: formatAnswer(pipeline.name, answer, 15) };
 }

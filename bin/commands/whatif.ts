@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { humanPrinter } from "./run.ts";
-import { wholeNumber } from "../numbers.ts";
+import { parseSeed, wholeNumber } from "../numbers.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { executedByModel, proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
@@ -61,10 +61,6 @@ export function registerWhatIf(program: Command): void {
 }
 
 /** `--seed-check N`: a seed is a non-negative integer. */
-export function parseSeed(v: string): number {
-  return wholeNumber(v, "--seed-check", { what: "a seed is a non-negative integer" });
-}
-
 /** What the retrain does not cover: asked rows that trained nothing, and left-out rows the frozen base still holds. */
 export function caveats(a: WhatIfAnswer): string[] {
   const out: string[] = [];

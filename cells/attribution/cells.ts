@@ -17,10 +17,8 @@ import { creditOf, rankGroups } from "./credit.ts";
 import { lineageTrain, otherModels } from "./lineage.ts";
 import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
-
 import { ATTRIBUTION_VERSION } from "./version.ts";
 
-export { ATTRIBUTION_VERSION };
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
  * attribution cells do not. 3: a contribution without a title is quoted by its text alone (it

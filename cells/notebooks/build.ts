@@ -7,7 +7,7 @@ import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
-import { compileNotebook, tableColumns, type Notebook } from "./transform.ts";
+import { compileNotebook, type Notebook } from "./transform.ts";
 import { NotebookData, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
@@ -111,7 +111,6 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     for (const n of notebooks) {
       const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
       const names = await tablesRead(compiled, sqlConnection);
-      const projections = tableColumns(compiled.frontMatter);
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
@@ -120,7 +119,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         for (const t of names) {
           // A table ships with the union of the columns its readers name; whole if one names none.
           const had = set.has(t) ? set.get(t)! : new Set<string>();
-          const own = projections[t];
+          const own = compiled.columns[t];
           set.set(t, had === null || !own ? null : new Set([...had, ...own]));
         }
         if (explains) explained.add(p);

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
-import { openWorkspace, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
+import { openWhenFree, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
 import { projectionSuffix, ServedCache } from "./served-cache.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
@@ -143,20 +143,11 @@ export class NotebookData {
   withWorkspace<T>(fn: (ws: Workspace) => Promise<T>, options: { attempts?: number } = {}): Promise<T> {
     const attempts = options.attempts ?? 3;
     const task = async () => {
-      for (let i = 0; ; i++) {
-        let ws: Workspace;
-        try {
-          ws = await openWorkspace({ home: this.home, readOnly: this.readOnly });
-        } catch (err) {
-          if (!(err instanceof WorkspaceBusyError) || i + 1 >= attempts) throw err;
-          await new Promise((r) => setTimeout(r, 200 * 2 ** i));
-          continue;
-        }
-        try {
-          return await fn(ws);
-        } finally {
-          ws.close();
-        }
+      const ws = await openWhenFree({ home: this.home, readOnly: this.readOnly }, (i) => (i + 1 >= attempts ? null : 200 * 2 ** i));
+      try {
+        return await fn(ws);
+      } finally {
+        ws.close();
       }
     };
     const run = this.workspaceQueue.then(task, task);
@@ -222,7 +213,7 @@ export class NotebookData {
 
   /** The stream kept on disk, else made from the artifact (and kept). */
   private async make(pipeline: string, cell: string, dataVersion: string, artifact: string, columns?: readonly string[]): Promise<Uint8Array> {
-    const kept = this.served.read(pipeline, cell, dataVersion, columns);
+    const kept = await this.served.read(pipeline, cell, dataVersion, columns);
     if (kept) return kept;
     if (!fs.existsSync(artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
     let bytes: Uint8Array;

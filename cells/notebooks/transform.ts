@@ -26,6 +26,8 @@ export interface Notebook {
   title: string;
   pipeline: string | null;
   frontMatter: Record<string, FrontMatterValue>;
+  /** Per table, the only columns the page reads (front matter `columns`, checked): none, every table whole. */
+  columns: Record<string, string[]>;
   /** The page's static HTML: placeholders `<div class="tb-cell" id="tb-cell-N">` where cells display. */
   html: string;
   cells: NotebookCell[];
@@ -212,7 +214,7 @@ export function tableColumns(frontMatter: Record<string, FrontMatterValue>): Rec
 
 export function compileNotebook(text: string): Notebook {
   const { data, content } = parseFrontMatter(text);
-  tableColumns(data); // a malformed projection fails the page here, not as a 400 from the server later
+  const columns = tableColumns(data); // a malformed projection fails the page here, not as a 400 from the server later
   const env: Env = { cells: [] };
   const md = markdown();
   const tokens = md.parse(content, env as never);
@@ -229,10 +231,10 @@ export function compileNotebook(text: string): Notebook {
   const heading = h1 >= 0 ? tokens[h1 + 1]?.children?.filter((t: Token) => t.type === "text" || t.type === "code_inline").map((t: Token) => t.content).join("").trim() : undefined;
   const title = typeof data.title === "string" ? data.title : heading ?? "Untitled";
   const pipeline = typeof data.pipeline === "string" ? data.pipeline : null;
-  return { title, pipeline, frontMatter: data, html, cells: env.cells };
+  return { title, pipeline, frontMatter: data, columns, html, cells: env.cells };
 }
 
-/** The ES module for a notebook: `export default {title, pipeline, frontMatter, html, cells}` with each cell's definition as a function. */
+/** The ES module for a notebook: `export default {title, pipeline, frontMatter, columns, html, cells}` with each cell's definition as a function. */
 export function notebookToModule(nb: Notebook, options: { file?: string } = {}): string {
   const lines: string[] = [];
   lines.push(`// Compiled by tracebook from ${options.file ?? "a notebook"}: edit the Markdown, not this module.`);
@@ -240,6 +242,7 @@ export function notebookToModule(nb: Notebook, options: { file?: string } = {}):
   lines.push(`  title: ${JSON.stringify(nb.title)},`);
   lines.push(`  pipeline: ${JSON.stringify(nb.pipeline)},`);
   lines.push(`  frontMatter: ${JSON.stringify(nb.frontMatter)},`);
+  lines.push(`  columns: ${JSON.stringify(nb.columns)},`);
   lines.push(`  html: ${JSON.stringify(nb.html)},`);
   lines.push("  cells: [");
   for (const c of nb.cells) {

@@ -166,6 +166,24 @@ async function schemaState(ws: Workspace): Promise<{ at: number; latest: number;
   return { at, latest, pending: migrations.filter((m) => !done.has(m.version)) };
 }
 
+/**
+ * Open the workspace, trying again while another process holds it (DuckDB lets one process at a
+ * time have the file): after the n-th busy try (from 0), `retry` gives the milliseconds to wait
+ * before the next, or null to give up with that try's WorkspaceBusyError (it may throw its own).
+ */
+export async function openWhenFree(options: { home?: string; readOnly?: boolean }, retry: (tries: number, err: WorkspaceBusyError) => number | null): Promise<Workspace> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await openWorkspace(options);
+    } catch (err) {
+      if (!(err instanceof WorkspaceBusyError)) throw err;
+      const wait = retry(tries, err);
+      if (wait === null) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}
+
 /** Why the workspace at `home` opens read-only: asked (`--read-only`), or this user cannot write it; null when it opens to write. */
 export function workspaceReadOnly(home: string, asked?: boolean): string | null {
   return asked ? "opened with --read-only" : cannotWrite(home);

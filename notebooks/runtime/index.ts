@@ -20,6 +20,8 @@ export interface CompiledNotebook {
   title: string;
   pipeline: string | null;
   frontMatter: Record<string, unknown>;
+  /** Per table, the only columns the page reads (its front matter's `columns`, checked when it compiled). */
+  columns: Record<string, string[]>;
   html: string;
   cells: CellDefinition[];
 }
@@ -53,8 +55,7 @@ export interface MountedNotebook {
 /** Lay out the notebook's HTML in `root` and run its cells on @observablehq/runtime. */
 export function mount(root: HTMLElement, notebook: CompiledNotebook, options: MountOptions): MountedNotebook {
   const pipeline = new URLSearchParams(location.search).get("pipeline") ?? options.pipeline ?? notebook.pipeline;
-  // Checked when the notebook compiled (tableColumns in cells/notebooks/transform.ts).
-  const db = new NotebookDatabase({ pipeline, base: options.base, columns: (notebook.frontMatter.columns ?? undefined) as Record<string, string[]> | undefined });
+  const db = new NotebookDatabase({ pipeline, base: options.base, columns: notebook.columns });
   root.innerHTML = notebook.html; // the notebook author's Markdown; data never goes through innerHTML
   document.title = notebook.title;
 

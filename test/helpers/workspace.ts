@@ -2,7 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawn } from "node:child_process";
-import { openWorkspace, WorkspaceBusyError, type Workspace } from "../../cells/store/workspace.ts";
+import { openWhenFree, openWorkspace, type Workspace } from "../../cells/store/workspace.ts";
 import { cellHistories } from "../../cells/graph/runs.ts";
 import { modelIdsIn } from "../../cells/factory/catalog.ts";
 
@@ -11,15 +11,8 @@ export function tempDir(prefix = "tb-test-"): string {
 }
 
 /** Open the workspace, waiting (up to a minute) while another process — a watcher, the notebook server, the CLI — holds it. */
-export async function openWorkspaceRetrying(home: string): Promise<Workspace> {
-  for (let i = 0; ; i++) {
-    try {
-      return await openWorkspace({ home });
-    } catch (err) {
-      if (i > 240 || !(err instanceof WorkspaceBusyError)) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
+export function openWorkspaceRetrying(home: string): Promise<Workspace> {
+  return openWhenFree({ home }, (i) => (i > 240 ? null : 250));
 }
 
 export async function tempWorkspace(): Promise<Workspace> {

@@ -3,6 +3,7 @@ export default {
   title: "Basics",
   pipeline: "mail",
   frontMatter: {"title":"Basics","pipeline":"mail","tags":["a","b"],"draft":false},
+  columns: {},
   html: "<h1>Basics <em>of</em> notebooks</h1>\n<p>A number: <span class=\"tb-cell tb-inline\" id=\"tb-cell-1\"></span>, and a string with braces: <span class=\"tb-cell tb-inline\" id=\"tb-cell-2\"></span>. Escaped: ${not a cell}; in code: <code>${nor this}</code>.</p>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<pre><code class=\"language-js\">import {format} from &quot;d3-format&quot;;\nimport * as arrow from &quot;apache-arrow&quot;;\nimport &quot;./side-effect.js&quot;;\nformat(&quot;.2f&quot;)(x)\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-12\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-13\"></div>\n<pre><code class=\"language-python\">print(&quot;not a cell: ${x}&quot;)\n</code></pre>\n<div class=\"note\">Raw HTML from the author is kept.</div>\n",
   cells: [
     {id: 1, source: "inline", inline: true, expression: true, inputs: ["x"], outputs: [], body: (x) => (

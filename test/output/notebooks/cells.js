@@ -3,6 +3,7 @@ export default {
   title: "Cells: edge cases",
   pipeline: "pay",
   frontMatter: {"title":"Cells: edge cases","pipeline":"pay","tables":["usage","influence"]},
+  columns: {},
   html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n",
   cells: [
     {id: 1, source: "js", inline: false, expression: false, inputs: [], outputs: ["tick"], body: () => {

@@ -3,6 +3,7 @@ export default {
   title: "Inline expressions in",
   pipeline: null,
   frontMatter: {},
+  columns: {},
   html: "<h1>Inline expressions in <span class=\"tb-cell tb-inline\" id=\"tb-cell-1\"></span></h1>\n<ul>\n<li>in a list item: <span class=\"tb-cell tb-inline\" id=\"tb-cell-2\"></span> items</li>\n<li>nested braces <span class=\"tb-cell tb-inline\" id=\"tb-cell-3\"></span> and strings with &quot;}&quot;: <span class=\"tb-cell tb-inline\" id=\"tb-cell-4\"></span></li>\n<li>a template <span class=\"tb-cell tb-inline\" id=\"tb-cell-5\"></span> and a regexp <span class=\"tb-cell tb-inline\" id=\"tb-cell-6\"></span></li>\n</ul>\n<table>\n<thead>\n<tr>\n<th>column</th>\n<th>value</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>total</td>\n<td><span class=\"tb-cell tb-inline\" id=\"tb-cell-7\"></span></td>\n</tr>\n</tbody>\n</table>\n<p>Not expressions: $ {spaced}, ${unclosed, <code>${in code}</code>, ${escaped}.</p>\n<p>Emphasis around an expression: <strong><span class=\"tb-cell tb-inline\" id=\"tb-cell-8\"></span></strong> and <em><span class=\"tb-cell tb-inline\" id=\"tb-cell-9\"></span></em>.</p>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n",
   cells: [
     {id: 1, source: "inline", inline: true, expression: true, inputs: [], outputs: [], body: () => (
