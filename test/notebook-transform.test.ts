@@ -5,7 +5,7 @@ import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { analyzeJs, CellSyntaxError } from "../cells/notebooks/javascript.ts";
 import { shortList } from "../notebooks/runtime/short-list.ts";
-import { compileNotebook, parseFrontMatter, sqlTemplate, tableColumns, transformNotebook } from "../cells/notebooks/transform.ts";
+import { compileNotebook, parseFrontMatter, serverQueryKey, sqlTemplate, tableColumns, transformNotebook } from "../cells/notebooks/transform.ts";
 import { listNotebooks } from "../cells/notebooks/plugin.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -68,6 +68,16 @@ describe("references are found by parsing", () => {
     expect(() => analyzeJs("const = 1")).toThrow(CellSyntaxError);
     const nb = compileNotebook("```js\nconst x = 1;\n```\n\n```js\nx = 2;\n```\n");
     expect(nb.cells[1]!.error).toMatch(/Assignment to external variable "x"/);
+  });
+  it("compiles a server query to a request by its key, never its text, and refuses ${…} in one", () => {
+    const nb = compileNotebook("```sql id=sums server\nselect label, count(*) from notes group by label;\n```\n\n```sql server display\nselect 1\n```\n\n```sql id=bad server\nselect * from t where x = ${x}\n```\n");
+    const key = serverQueryKey("select label, count(*) from notes group by label");
+    expect(key).toMatch(/^[0-9a-f]{16}$/);
+    expect(nb.serverQueries).toEqual({ [key]: { sql: "select label, count(*) from notes group by label", name: "sums" }, [serverQueryKey("select 1")]: { sql: "select 1", name: null } });
+    expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.body]).toEqual([["serverSql"], ["sums"], `const sums = await serverSql("${key}");\nreturn {sums};`]);
+    expect([nb.cells[1]!.expression, nb.cells[1]!.body]).toEqual([true, `serverSql("${serverQueryKey("select 1")}")`]);
+    expect(nb.cells[2]!.error).toMatch(/^sql server: a server query runs before the page has values, so it takes no \$\{…\}/);
+    expect(transformNotebook("```sql server\nselect 1\n```\n")).not.toContain("select 1");
   });
   it("keeps ${…} in SQL as bound parameters and escapes the rest", () => {
     expect(sqlTemplate("select '`' as a, '\\' as b where c = ${d.e} and f = ${`}`}")).toBe("`select '\\`' as a, '\\\\' as b where c = ${d.e} and f = ${`}`}`");

@@ -69,6 +69,8 @@ export function registerDev(program: Command): void {
       for (const t of result.tables) console.log(`  ${t}`);
       if (result.explainers.length) console.log("Explain an input runs in the page, with the portable explainer of:");
       for (const e of result.explainers) console.log(`  ${e}`);
+      if (result.queries.length) console.log("Server queries (```sql server blocks), run now and shipped as their results:");
+      for (const q of result.queries) console.log(`  ${q}`);
       if (result.models.length) console.log("Model history, each model compared with the one before it:");
       for (const m of result.models) console.log(`  ${m}`);
       console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);

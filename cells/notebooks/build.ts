@@ -3,12 +3,11 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { promisify } from "node:util";
 import { build, type Manifest } from "vite";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
-import { Parser, type Node } from "acorn";
-import { simple } from "acorn-walk";
+import { tableFromIPC } from "apache-arrow";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
-import { compileNotebook, type Notebook } from "./transform.ts";
-import { NotebookData, type Catalog } from "./data.ts";
+import { compileNotebook } from "./transform.ts";
+import { SqlParser } from "./reads.ts";
+import { BadRequestError, NotebookData, NotFoundError, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { mib, shipExplainer } from "./ship-explainer.ts";
@@ -37,6 +36,8 @@ export interface BuildResult {
   explainers: string[];
   /** Per pipeline whose notebooks compare models: the model cells shipped and how many pairs each compares. */
   models: string[];
+  /** `pipeline: key (rows, bytes gzipped), …` for every server query's result written (```sql server blocks, run now). */
+  queries: string[];
   bytes: number;
 }
 
@@ -103,14 +104,15 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
   const compared = new Set<string>();
+  // Per pipeline, the server queries of its notebooks (key → text, and where): run here, their results shipped.
+  const serverQueries = new Map<string, Map<string, { sql: string; where: string }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
-  const parser = await DuckDBInstance.create(":memory:");
-  const sqlConnection = await parser.connect();
+  const parser = new SqlParser();
   try {
     for (const n of notebooks) {
       const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
-      const names = await tablesRead(compiled, sqlConnection);
+      const names = new Set(await parser.tablesRead(compiled));
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
@@ -122,18 +124,22 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
           const own = compiled.columns[t];
           set.set(t, had === null || !own ? null : new Set([...had, ...own]));
         }
+        for (const [key, q] of Object.entries(compiled.serverQueries)) {
+          if (!serverQueries.has(p)) serverQueries.set(p, new Map());
+          serverQueries.get(p)!.set(key, { sql: q.sql, where: `${n.name}${q.name ? `#${q.name}` : ""}` });
+        }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
       }
     }
   } finally {
-    sqlConnection.closeSync();
-    parser.closeSync();
+    await parser.close();
   }
   const data = new NotebookData({ home, readOnly: options.readOnly });
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];
+  const queries: string[] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
   try {
@@ -154,6 +160,26 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         bytes += packed.byteLength;
         tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
+      const ran: string[] = [];
+      for (const [key, { sql, where }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
+        // The page asks for a result by its query's key, as it asks the dev server.
+        let b: Uint8Array;
+        try {
+          ({ bytes: b } = await data.query(p, sql));
+        } catch (err) {
+          // As a page's query on a table this pipeline lacks: the page fails there, the site is built.
+          if (!(err instanceof BadRequestError || err instanceof NotFoundError)) throw err;
+          ran.push(`${where} not shipped: ${(err as Error).message.split("\n")[0]}`);
+          continue;
+        }
+        const packed = await gzip(b, { level: 3 });
+        fs.mkdirSync(path.join(outDir, DATA_DIR, "query", p), { recursive: true });
+        fs.writeFileSync(path.join(outDir, DATA_DIR, "query", p, `${key}.arrow.gz`), packed);
+        bytes += packed.byteLength;
+        const rows = tableFromIPC(b).numRows;
+        ran.push(`${where} (${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`);
+      }
+      if (ran.length) queries.push(`${p}: ${ran.join(", ")}`);
       const shipped: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
       if (explained.has(p) && !catalog.missing) {
         shipped.explainer = await shipExplainer(data, p, path.join(outDir, DATA_DIR, "explain"));
@@ -177,7 +203,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   }
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
   fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
-  return { pages, tables, explainers, models, bytes };
+  return { pages, tables, explainers, models, queries, bytes };
 }
 
 const gzip = promisify(zlib.gzip);
@@ -189,42 +215,4 @@ function checkOutDir(outDir: string): void {
     if (entries.length && !entries.includes(MARKER)) throw new Error(`${outDir} is not empty and was not written by build-notebooks: choose another --out`);
   }
   fs.mkdirSync(path.dirname(outDir), { recursive: true });
-}
-
-/**
- * The tables a notebook's SQL reads (```sql blocks and sql`…` templates), by DuckDB's own
- * parser (as the page does with getTableNames), plus the front matter's `tables`.
- */
-export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Promise<Set<string>> {
-  const names = new Set<string>(Array.isArray(nb.frontMatter.tables) ? nb.frontMatter.tables.map(String) : []);
-  const queries: string[] = [];
-  for (const cell of nb.cells) {
-    if (cell.error) continue;
-    let ast: Node;
-    try {
-      const code = cell.expression ? `(${cell.body}\n)` : `(async () => {\n${cell.body}\n})`;
-      ast = Parser.parse(code, { ecmaVersion: "latest", sourceType: "module", allowAwaitOutsideFunction: true, allowReturnOutsideFunction: true });
-    } catch {
-      continue;
-    }
-    simple(ast, {
-      TaggedTemplateExpression(node) {
-        const n = node as Node & { tag: Node & { name?: string }; quasi: { quasis: { value: { cooked: string | null } }[] } };
-        if (n.tag.type === "Identifier" && n.tag.name === "sql") queries.push(n.quasi.quasis.map((q) => q.value.cooked ?? "").join("NULL"));
-      },
-    });
-  }
-  for (const q of queries) {
-    const reader = await connection.runAndReadAll("select json_serialize_sql(?::varchar) as ast", [q]);
-    const ast = JSON.parse(String(reader.getRowObjectsJS()[0]!.ast)) as unknown;
-    const visit = (v: unknown): void => {
-      if (Array.isArray(v)) return v.forEach(visit);
-      if (!v || typeof v !== "object") return;
-      const o = v as Record<string, unknown>;
-      if (o.type === "BASE_TABLE" && typeof o.table_name === "string") names.add(o.table_name);
-      Object.values(o).forEach(visit);
-    };
-    visit(ast);
-  }
-  return names;
 }

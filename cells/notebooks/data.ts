@@ -1,9 +1,13 @@
 import fs from "node:fs";
+import path from "node:path";
+import { createHash } from "node:crypto";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import { tableToIPC } from "apache-arrow";
 import { openWhenFree, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
 import { projectionSuffix, ServedCache } from "./served-cache.ts";
+import { ServerQueryError, ServerSql } from "./server-sql.ts";
+import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
 import type { GraphEvent } from "../graph/scheduler.ts";
@@ -57,12 +61,14 @@ export class NotebookData {
 
   private readonly readOnly: boolean;
   private readonly served: ServedCache;
+  private readonly serverSql: ServerSql;
 
   /** `readOnly`: open the workspace read-only (the dev server's `--read-only`); its streams are then kept in memory only. */
   constructor(options: { home: string; maxCacheBytes?: number; refreshMs?: number; readOnly?: boolean }) {
     this.home = options.home;
     this.readOnly = options.readOnly ?? false;
     this.served = new ServedCache(this.home, !this.readOnly);
+    this.serverSql = new ServerSql(path.join(this.home, ARTIFACTS_DIR));
     this.maxCacheBytes = options.maxCacheBytes ?? 512 * 2 ** 20;
     this.refreshMs = options.refreshMs ?? 1000;
   }
@@ -211,6 +217,41 @@ export class NotebookData {
     return { bytes: await bytes, dataVersion };
   }
 
+  /**
+   * A page's server query (a ```sql server block) on the pipeline's current outputs: its result
+   * as an Arrow IPC stream, and the cells it read (the page asks again when one of them changes).
+   * Kept with the streams, by the query and the data versions it read: content-addressed too.
+   */
+  async query(pipeline: string, query: string): Promise<{ bytes: Uint8Array; reads: string[] }> {
+    const { missing } = await this.catalog(pipeline);
+    if (missing) throw new NotFoundError(missing);
+    const cells = this.catalogs.get(pipeline)!.cells;
+    let named: string[];
+    try {
+      named = await this.serverSql.tables(query);
+    } catch (err) {
+      if (err instanceof ServerQueryError) throw new BadRequestError(`${pipeline}: server query: ${err.message}`);
+      throw err;
+    }
+    const reads = [...new Set(named)].filter((t) => cells.has(t)).sort();
+    const inputs = reads.map((cell) => {
+      const e = cells.get(cell)!;
+      if (!e.dataVersion || !e.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
+      if (!fs.existsSync(e.artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${e.artifact} is missing; run \`tracebook run ${pipeline}\``);
+      return { cell, artifact: e.artifact, dataVersion: e.dataVersion };
+    });
+    const key = `query:${createHash("sha256").update(query).update("\0").update(inputs.map((i) => `${i.cell}=${i.dataVersion}`).join("\0")).digest("hex")}`;
+    let bytes = this.arrows.get(key);
+    if (!bytes) {
+      bytes = this.serverSql.run(query, inputs).then((t) => tableToIPC(t, "stream"), (err) => {
+        throw err instanceof ServerQueryError ? new BadRequestError(`${pipeline}: server query: ${err.message}`) : err;
+      });
+      this.arrows.set(key, bytes);
+      bytes.then((b) => this.account(key, b.byteLength), () => this.arrows.delete(key));
+    }
+    return { bytes: await bytes, reads };
+  }
+
   /** The stream kept on disk, else made from the artifact (and kept). */
   private async make(pipeline: string, cell: string, dataVersion: string, artifact: string, columns?: readonly string[]): Promise<Uint8Array> {
     const kept = await this.served.read(pipeline, cell, dataVersion, columns);
@@ -253,6 +294,7 @@ export class NotebookData {
   }
 
   close(): void {
+    this.serverSql.close();
     const reader = this.reader;
     this.reader = null;
     void reader?.then(({ instance, connection }) => {

@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
-import { compileNotebook, notebookToModule } from "./transform.ts";
+import { compileNotebook, notebookToModule, type Notebook } from "./transform.ts";
 import { BadRequestError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
 import { handleApi, isApiRoute, type NotebookApi } from "./api.ts";
 
@@ -64,11 +64,27 @@ export function listNotebooks(dir: string): NotebookInfo[] {
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
+/** The text of the server query with this key in some notebook of the folder, or null. */
+export function serverQueryText(dir: string, key: string): string | null {
+  if (!fs.existsSync(dir)) return null;
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".md")).sort()) {
+    let queries: Notebook["serverQueries"];
+    try {
+      queries = compileNotebook(fs.readFileSync(path.join(dir, f), "utf8")).serverQueries;
+    } catch {
+      continue; // a notebook that does not compile has no queries to serve
+    }
+    if (queries[key]) return queries[key].sql;
+  }
+  return null;
+}
+
 /**
  * The Vite plugin: `/@notebook/<name>.js` is `<notebooksDir>/<name>.md` compiled to a module;
  * `/@notebook-page/<name>.js` mounts it. On the dev server it also serves the index (`/`), each
  * notebook's page (`/<name>`), the pipeline catalog (`/@tracebook/catalog/<pipeline>.json`) and
- * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`, `?columns=…` for some of them), and with `api`,
+ * cell outputs as Arrow IPC (`/@tracebook/data/<pipeline>/<cell>.arrow`, `?columns=…` for some of them), the results of
+ * the notebooks' server queries (`/@tracebook/query/<pipeline>/<key>.arrow`), and with `api`,
  * curators' decisions (`POST /@tracebook/api/decisions`, see api.ts).
  */
 export function tracebookNotebooks(options: PluginOptions): Plugin {
@@ -179,6 +195,15 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
         return true;
       }
       send(res, 200, "application/vnd.apache.arrow.stream", bytes, headers);
+      return true;
+    }
+    const query = /^\/@tracebook\/query\/([^/]+)\/([0-9a-f]{16})\.arrow$/.exec(p);
+    if (query) {
+      // The page names a server query by key; its text comes from the notebooks here, never from the page.
+      const text = serverQueryText(options.notebooksDir, query[2]!);
+      if (text === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
+      const { bytes, reads } = await options.data.query(query[1]!, text);
+      send(res, 200, "application/vnd.apache.arrow.stream", bytes, { "cache-control": "no-store", "x-tracebook-reads": reads.join(",") });
       return true;
     }
     throw new NotFoundError(`no such endpoint: ${p}`);

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import MarkdownIt, { type Token } from "markdown-it";
 import { analyzeJs, CellSyntaxError, findExpressionEnd, type JsCell } from "./javascript.ts";
 
@@ -31,6 +32,14 @@ export interface Notebook {
   /** The page's static HTML: placeholders `<div class="tb-cell" id="tb-cell-N">` where cells display. */
   html: string;
   cells: NotebookCell[];
+  /** Its ```sql server blocks: the query's key (serverQueryKey) → its text and its block's id. The page asks for a result by key. */
+  serverQueries: Record<string, ServerQuery>;
+}
+
+export interface ServerQuery {
+  sql: string;
+  /** The block's `id=`, or null. */
+  name: string | null;
 }
 
 export type FrontMatterValue = string | number | boolean | null | FrontMatterValue[] | { [key: string]: FrontMatterValue };
@@ -40,6 +49,7 @@ export class NotebookError extends Error {}
 interface Env {
   [key: string]: unknown;
   cells: NotebookCell[];
+  serverQueries: Record<string, ServerQuery>;
 }
 
 const IDENT = /^[A-Za-z_$][\w$]*$/;
@@ -113,6 +123,7 @@ function errorCell(id: number, source: NotebookCell["source"], message: string):
  * A ```sql block is a query on the page's DuckDB through the `sql` tagged template: `${…}`
  * inside it are bound parameters, never spliced into the SQL. With `id=name` the result is
  * the variable `name` (shown only with `display`); without, the result is shown as a table.
+ * With `server` it runs on the server instead (serverSql): see compileServerSql.
  */
 function compileSql(env: Env, text: string, attrs: Map<string, string>): NotebookCell {
   const name = attrs.get("id");
@@ -121,6 +132,7 @@ function compileSql(env: Env, text: string, attrs: Map<string, string>): Noteboo
     env.cells.push(cell);
     return cell;
   }
+  if (attrs.has("server")) return compileServerSql(env, text, name, attrs.has("display"));
   let template: string;
   try {
     template = sqlTemplate(text.replace(/[\s;]+$/, ""));
@@ -133,6 +145,34 @@ function compileSql(env: Env, text: string, attrs: Map<string, string>): Noteboo
   const code = name === undefined ? `sql${template}` : `const ${name} = await sql${template};${attrs.has("display") ? `\ndisplay(${name});` : ""}`;
   const cell = compileCell(env, "sql", code);
   return cell;
+}
+
+/**
+ * A ```sql server block runs where the outputs are (the dev server's DuckDB over the workspace's
+ * artifacts; a static build runs it when it builds) and only its result comes to the page, as
+ * an Arrow table: the page never fetches the tables it reads. For sums over a table too large to
+ * send (1.46 million influence rows at 21,201 inferences, 2.5 s to load in the page where the
+ * server sums them in 50–90 ms). It runs before the page has values, so it takes no `${…}`; the
+ * page asks for its result by key (the hash of its text), never sends SQL.
+ */
+function compileServerSql(env: Env, text: string, name: string | undefined, display: boolean): NotebookCell {
+  const query = text.replace(/[\s;]+$/, "").trim();
+  const problem = query.includes("${") ? "sql server: a server query runs before the page has values, so it takes no ${…} (filter its result in the page)"
+    : !query ? "sql server: no query" : null;
+  if (problem) {
+    const cell = errorCell(env.cells.length + 1, "sql", problem);
+    env.cells.push(cell);
+    return cell;
+  }
+  const key = serverQueryKey(query);
+  env.serverQueries[key] = { sql: query, name: name ?? null };
+  const call = `serverSql(${JSON.stringify(key)})`;
+  return compileCell(env, "sql", name === undefined ? call : `const ${name} = await ${call};${display ? `\ndisplay(${name});` : ""}`);
+}
+
+/** A server query's key: the first 16 hex digits of the sha256 of its text. */
+export function serverQueryKey(query: string): string {
+  return createHash("sha256").update(query).digest("hex").slice(0, 16);
 }
 
 /** SQL text as a JavaScript template literal: literal parts escaped, `${…}` kept as expressions. */
@@ -215,7 +255,7 @@ export function tableColumns(frontMatter: Record<string, FrontMatterValue>): Rec
 export function compileNotebook(text: string): Notebook {
   const { data, content } = parseFrontMatter(text);
   const columns = tableColumns(data); // a malformed projection fails the page here, not as a 400 from the server later
-  const env: Env = { cells: [] };
+  const env: Env = { cells: [], serverQueries: {} };
   const md = markdown();
   const tokens = md.parse(content, env as never);
   const html = md.renderer.render(tokens, md.options, env as never);
@@ -231,7 +271,7 @@ export function compileNotebook(text: string): Notebook {
   const heading = h1 >= 0 ? tokens[h1 + 1]?.children?.filter((t: Token) => t.type === "text" || t.type === "code_inline").map((t: Token) => t.content).join("").trim() : undefined;
   const title = typeof data.title === "string" ? data.title : heading ?? "Untitled";
   const pipeline = typeof data.pipeline === "string" ? data.pipeline : null;
-  return { title, pipeline, frontMatter: data, columns, html, cells: env.cells };
+  return { title, pipeline, frontMatter: data, columns, html, cells: env.cells, serverQueries: env.serverQueries };
 }
 
 /** The ES module for a notebook: `export default {title, pipeline, frontMatter, columns, html, cells}` with each cell's definition as a function. */

@@ -4,7 +4,7 @@ import ehWasm from "@duckdb/duckdb-wasm/dist/duckdb-eh.wasm?url";
 import ehWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-eh.worker.js?url";
 import mvpWasm from "@duckdb/duckdb-wasm/dist/duckdb-mvp.wasm?url";
 import mvpWorker from "@duckdb/duckdb-wasm/dist/duckdb-browser-mvp.worker.js?url";
-import type { Table } from "apache-arrow";
+import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
@@ -45,6 +45,26 @@ export class NotebookDatabase {
     this.base = options.base.replace(/\/$/, "");
     this.columns = options.columns ?? {};
   }
+
+  /** Per server query this page ran (by key), the cells it read: a new output of one of them runs it again. */
+  private readonly serverReads = new Map<string, string[]>();
+
+  /**
+   * The result of one of the page's server queries (a ```sql server block, by key): run where the
+   * outputs are, so the tables it reads never come to the page. DuckDB-wasm is not needed for it.
+   */
+  readonly serverSql = async (key: string): Promise<Table> => {
+    if (!this.pipeline) throw new Error("this page has no pipeline: a server query needs one");
+    const catalog = await this.catalog();
+    if (catalog.missing) throw new Error(catalog.missing);
+    // A static build ran each query when it built; the dev server runs it now (on outputs it keeps current).
+    const gzipped = catalog.encoding === "gzip";
+    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : ""}`, gzipped ? {} : { cache: "no-store" });
+    if (!res.ok && gzipped) throw new Error(`${this.pipeline}: this static build has no result for server query ${key} (it failed when the site was built: the build's output says why)`);
+    if (!res.ok) throw new Error(`${this.pipeline}: ${res.status} ${await res.text()}`);
+    this.serverReads.set(key, (res.headers.get("x-tracebook-reads") ?? "").split(",").filter(Boolean));
+    return tableFromIPC(await inflated(new Uint8Array(await res.arrayBuffer())));
+  };
 
   /** Tagged template: `${…}` are bound parameters. */
   readonly sql = (strings: TemplateStringsArray | string, ...params: unknown[]): Promise<Table> =>
@@ -141,16 +161,20 @@ export class NotebookDatabase {
   async outputChanged(cell: string, dataVersion: string, rows?: number): Promise<boolean> {
     const catalog = await this.catalog();
     const entry = catalog.cells.find((c) => c.cell === cell);
+    const before = entry?.dataVersion ?? null;
     if (entry) Object.assign(entry, { dataVersion, rows: rows ?? entry.rows, state: "fresh", reason: null });
     else catalog.cells.push({ cell, kind: "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
     const have = this.loaded.get(cell);
-    if (!have || have.dataVersion === dataVersion) return false;
-    await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
+    const reload = !!have && have.dataVersion !== dataVersion;
+    // A server query read it: its result changes with it, though this page holds no copy of the table.
+    const askAgain = before !== dataVersion && [...this.serverReads.values()].some((reads) => reads.includes(cell));
+    if (!reload && !askAgain) return false;
+    if (reload) await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
     for (const listener of this.listeners) listener([cell]);
     return true;
   }
 
-  /** Called with the names of reloaded tables. */
+  /** Called with the names of reloaded tables (and of outputs a server query read). */
   onChange(listener: (cells: string[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

@@ -74,6 +74,11 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
       change(db.sql);
       return db.onChange(() => change(((s: TemplateStringsArray | string, ...p: unknown[]) => db.sql(s, ...p)) as typeof db.sql));
     }),
+    // Likewise a new `serverSql` when an output a server query read changes: its cells ask again.
+    serverSql: () => observe<typeof db.serverSql>((change) => {
+      change(db.serverSql);
+      return db.onChange(() => change((key: string) => db.serverSql(key)));
+    }),
     catalog: () => observe<Promise<Catalog>>((change) => {
       change(db.catalog());
       return db.onChange(() => change(db.catalog()));

@@ -4,7 +4,7 @@ export default {
   pipeline: "pay",
   frontMatter: {"title":"Cells: edge cases","pipeline":"pay","tables":["usage","influence"]},
   columns: {},
-  html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n",
+  html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-12\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-13\"></div>\n",
   cells: [
     {id: 1, source: "js", inline: false, expression: false, inputs: [], outputs: ["tick"], body: () => {
 // generators, invalidation and view
@@ -59,5 +59,12 @@ tick % 2 ? "odd" : "even"
 display(await sql`select ${n} as n`);
 return {};
 }},
+    {id: 12, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["sums"], body: async (serverSql) => {
+const sums = await serverSql("0f38299d3cdc7de2");
+return {sums};
+}},
+    {id: 13, source: "sql", inline: false, expression: true, inputs: ["serverSql"], outputs: [], body: (serverSql) => (
+serverSql("a05227e8e2dc20fa")
+)},
   ],
 };

@@ -1,0 +1,70 @@
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { Parser, type Node } from "acorn";
+import { simple } from "acorn-walk";
+import type { Notebook } from "./transform.ts";
+
+/**
+ * The tables a notebook's SQL reads (```sql blocks and sql`…` templates), by DuckDB's own
+ * parser (as the page does with getTableNames), plus the front matter's `tables` (names and
+ * `*` patterns the page reads by name at run time).
+ */
+export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Promise<Set<string>> {
+  const names = new Set<string>(Array.isArray(nb.frontMatter.tables) ? nb.frontMatter.tables.map(String) : []);
+  const queries: string[] = [];
+  for (const cell of nb.cells) {
+    if (cell.error) continue;
+    let ast: Node;
+    try {
+      const code = cell.expression ? `(${cell.body}\n)` : `(async () => {\n${cell.body}\n})`;
+      ast = Parser.parse(code, { ecmaVersion: "latest", sourceType: "module", allowAwaitOutsideFunction: true, allowReturnOutsideFunction: true });
+    } catch {
+      continue;
+    }
+    simple(ast, {
+      TaggedTemplateExpression(node) {
+        const n = node as Node & { tag: Node & { name?: string }; quasi: { quasis: { value: { cooked: string | null } }[] } };
+        if (n.tag.type === "Identifier" && n.tag.name === "sql") queries.push(n.quasi.quasis.map((q) => q.value.cooked ?? "").join("NULL"));
+      },
+    });
+  }
+  for (const q of queries) for (const name of (await parseSelect(connection, q)).tables) names.add(name);
+  return names;
+}
+
+/** What DuckDB's parser says of a query: one SELECT or not (`problem`), and the tables it names (a CTE's names too). */
+export async function parseSelect(connection: DuckDBConnection, query: string): Promise<{ problem: string | null; statements: number; tables: string[] }> {
+  const reader = await connection.runAndReadAll("select json_serialize_sql(?::varchar) as ast", [query]);
+  const ast = JSON.parse(String(reader.getRowObjectsJS()[0]!.ast)) as { error?: boolean; error_message?: string; statements?: unknown[] };
+  if (ast.error) return { problem: ast.error_message ?? "not a SELECT", statements: 0, tables: [] };
+  const tables = new Set<string>();
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!v || typeof v !== "object") return;
+    const o = v as Record<string, unknown>;
+    if (o.type === "BASE_TABLE" && typeof o.table_name === "string") tables.add(o.table_name);
+    Object.values(o).forEach(visit);
+  };
+  visit(ast.statements);
+  const statements = ast.statements?.length ?? 0;
+  return { problem: statements === 1 ? null : `${statements} statements, where one SELECT is expected`, statements, tables: [...tables] };
+}
+
+/** An in-memory DuckDB kept only to parse notebooks' SQL: opened on first use, closed by its owner. */
+export class SqlParser {
+  private connection: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
+
+  /** The tables `nb` reads, sorted (patterns included). */
+  async tablesRead(nb: Notebook): Promise<string[]> {
+    this.connection ??= DuckDBInstance.create(":memory:").then(async (instance) => ({ instance, connection: await instance.connect() }));
+    return [...(await tablesRead(nb, (await this.connection).connection))].sort();
+  }
+
+  async close(): Promise<void> {
+    const open = this.connection;
+    this.connection = null;
+    if (!open) return;
+    const { instance, connection } = await open;
+    connection.closeSync();
+    instance.closeSync();
+  }
+}

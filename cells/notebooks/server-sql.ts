@@ -1,0 +1,79 @@
+import path from "node:path";
+import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { Table } from "apache-arrow";
+import { readerToArrow } from "../store/arrow.ts";
+import { quoteIdent } from "../store/export.ts";
+import { parseSelect } from "./reads.ts";
+
+/** A server query that is not one SELECT, or failed as it ran: the page shows the message in the cell. */
+export class ServerQueryError extends Error {}
+
+/**
+ * Where a page's server queries (```sql server blocks, transform.ts) run: an in-memory DuckDB of
+ * its own whose file access is limited to the workspace's artifacts, with the cells a query
+ * names as views over their Parquet outputs (the tables as `tracebook sql` sees them: amounts
+ * are DECIMAL here, where the page's tables carry them as text). One SELECT at a time. The text
+ * comes from the notebooks on disk, never from the page; the lock is there all the same.
+ */
+export class ServerSql {
+  private db: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(readonly artifactsDir: string) {}
+
+  /** The tables `query` names (CTE names too), or a ServerQueryError if it is not one SELECT. */
+  tables(query: string): Promise<string[]> {
+    return this.serial(async (connection) => {
+      const parsed = await parseSelect(connection, query);
+      if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
+      return parsed.tables;
+    });
+  }
+
+  /** Run `query` with each of `cells` as a view over its artifact; the result as an Arrow table. */
+  run(query: string, cells: readonly { cell: string; artifact: string }[]): Promise<Table> {
+    return this.serial(async (connection) => {
+      const parsed = await parseSelect(connection, query);
+      if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
+      try {
+        for (const c of cells) {
+          await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet('${c.artifact.replaceAll("'", "''")}')`);
+        }
+        return readerToArrow(await connection.runAndReadAll(query));
+      } catch (err) {
+        throw new ServerQueryError((err as Error).message);
+      } finally {
+        // Views of this pipeline's cells must not answer the next query (another pipeline's).
+        for (const c of cells) await connection.run(`drop view if exists ${quoteIdent(c.cell)}`).catch(() => undefined);
+      }
+    });
+  }
+
+  private serial<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
+    const task = async () => fn((await this.open()).connection);
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private open(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+    return (this.db ??= (async () => {
+      const instance = await DuckDBInstance.create(":memory:");
+      const connection = await instance.connect();
+      // Read the artifacts and nothing else: no other file, no network, no extension to install.
+      await connection.run(`set allowed_directories = ['${(path.resolve(this.artifactsDir) + path.sep).replaceAll("'", "''")}']`);
+      await connection.run("set enable_external_access = false");
+      await connection.run("set lock_configuration = true");
+      return { instance, connection };
+    })());
+  }
+
+  close(): void {
+    const db = this.db;
+    this.db = null;
+    void db?.then(({ instance, connection }) => {
+      connection.closeSync();
+      instance.closeSync();
+    }, () => undefined);
+  }
+}

@@ -1,0 +1,95 @@
+// A page's ```sql server blocks, as the dev server runs them: over the workspace's artifacts, by
+// key (the page never sends SQL), one SELECT, reading nothing but the artifacts.
+import fs from "node:fs";
+import path from "node:path";
+import { tableFromIPC } from "apache-arrow";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openWorkspace } from "../cells/store/workspace.ts";
+import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
+import { compileNotebook } from "../cells/notebooks/transform.ts";
+import { datanet, pipeline, runPipeline } from "../cells/index.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
+import { tempDir } from "./helpers/workspace.ts";
+
+const PAGE = `---
+title: Sums
+pipeline: sums
+---
+
+\`\`\`sql id=byLabel server
+select label, count(*)::integer as n, count(distinct contributor)::integer as contributors
+from notes group by label order by label
+\`\`\`
+
+\`\`\`sql id=notSelect server
+copy (select 1) to 'out.csv'
+\`\`\`
+
+\`\`\`sql id=outside server
+select * from read_text('/etc/hostname')
+\`\`\`
+
+\`\`\`sql id=noTable server
+select count(*) from nope
+\`\`\`
+`;
+
+describe("server queries (```sql server blocks)", () => {
+  let home: string;
+  let server: NotebookServer;
+  let keys: Record<string, string>;
+  const query = (pipelineName: string, key: string) => fetch(`${server.url}@tracebook/query/${pipelineName}/${key}.arrow`);
+
+  beforeAll(async () => {
+    home = tempDir("tb-server-sql-");
+    const ws = await openWorkspace({ home });
+    try {
+      await smallDatanet(ws, "notes", 12);
+      await runPipeline(ws, pipeline("sums", { notes: datanet("notes") }));
+    } finally {
+      ws.close();
+    }
+    const notebooksDir = tempDir("tb-server-sql-nb-");
+    fs.writeFileSync(path.join(notebooksDir, "sums.md"), PAGE);
+    keys = Object.fromEntries(Object.entries(compileNotebook(PAGE).serverQueries).map(([key, q]) => [q.name!, key]));
+    server = await startNotebookServer({ home, notebooksDir, port: 0, watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  it("answers with the query's result on the current outputs, and names the cells it read", async () => {
+    const res = await query("sums", keys.byLabel!);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-tracebook-reads")).toBe("notes");
+    const result = tableFromIPC(new Uint8Array(await res.arrayBuffer())).toArray().map((r) => r.toJSON());
+    // Against the table itself, as the page would get it, counted here.
+    const notes = tableFromIPC(new Uint8Array(await (await fetch(`${server.url}@tracebook/data/sums/notes.arrow`)).arrayBuffer())).toArray().map((r) => r.toJSON() as { label: string; contributor: string });
+    const expected = [...new Set(notes.map((r) => r.label))].sort().map((label) => {
+      const of = notes.filter((r) => r.label === label);
+      return { label, n: of.length, contributors: new Set(of.map((r) => r.contributor)).size };
+    });
+    expect(result).toEqual(expected);
+    expect(expected.reduce((s, r) => s + r.n, 0)).toBe(12);
+  });
+
+  it("refuses what is not one SELECT, any file but the artifacts, and names a table the pipeline lacks", async () => {
+    const answer = async (key: string) => {
+      const res = await query("sums", key);
+      return [res.status, await res.text()] as const;
+    };
+    expect(await answer(keys.notSelect!)).toEqual([400, expect.stringMatching(/^sums: server query: not one SELECT: Only SELECT statements/)]);
+    expect(await answer(keys.outside!)).toEqual([400, expect.stringMatching(/^sums: server query: Permission Error: Cannot access file "\/etc\/hostname"/)]);
+    expect(await answer(keys.noTable!)).toEqual([400, expect.stringMatching(/^sums: server query: .*nope/)]);
+    expect(fs.existsSync(path.join(home, "out.csv")) || fs.existsSync("out.csv")).toBe(false);
+  });
+
+  it("runs only the queries of its notebooks, and says what to run for a pipeline that never ran", async () => {
+    const unknown = await query("sums", "0123456789abcdef");
+    expect([unknown.status, await unknown.text()]).toEqual([404, expect.stringMatching(/^no notebook in .* has a server query 0123456789abcdef/)]);
+    expect((await query("sums", "not-a-key")).status).toBe(404);
+    const never = await query("never-run", keys.byLabel!);
+    expect([never.status, await never.text()]).toEqual([404, expect.stringMatching(/^pipeline "never-run" has no runs in workspace .*: run `tracebook run never-run` first$/)]);
+  });
+});
