@@ -2,7 +2,7 @@
 // paid inferences (real messages, picked with a seed) recorded in the ledger and settled by one
 // run of the pipeline, then one more inference settled as `tracebook infer --settle` does it, and
 // the tables the notebooks read served as the notebook server serves them (made, then from disk),
-// the Influence explorer opened in Chromium (bench/page.ts), and the reviewer's
+// the Influence explorer and Contributors and rewards opened in Chromium (bench/page.ts), and the reviewer's
 // report (no PDF) and the penalty sides `tracebook rewards` prints written over it all. Written to
 // bench/results/usage-scale.json.
 //
@@ -75,6 +75,7 @@ runBench(async () => {
     ws.close();
     const served: Record<string, { made_seconds: number; from_disk_seconds: number; mb: number }> = {};
     let explorer: number[] | null = null;
+    let contributors: number[] | null = null;
     const [first, next] = [new NotebookData({ home }), new NotebookData({ home })];
     try {
       for (const [name, cell, columns] of SERVED) {
@@ -90,6 +91,8 @@ runBench(async () => {
       explorer = await pageSeconds(home, "influence-explorer", "figure svg, svg[role=img]", [
         { before: () => fs.rmSync(servedCacheDir(home), { recursive: true, force: true }) }, {}, {},
       ]);
+      // Contributors and rewards, to its penalty sides: its sums over influence run on the server.
+      contributors = await pageSeconds(home, "contributors-and-rewards", "#sides", [{}, {}]);
     } finally {
       first.close();
       next.close();
@@ -111,6 +114,7 @@ runBench(async () => {
       settle_one: { infer_seconds: inferSeconds, ...one },
       served,
       explorer_first_chart_seconds: explorer && { tables_made: explorer[0], tables_kept_on_disk: explorer.slice(1) },
+      contributors_sides_seconds: contributors,
       rewards_sides_seconds: sidesSeconds,
       report_seconds: reportSeconds,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),

@@ -255,6 +255,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
   const contributorRow = (p: Page, who: string) => p.locator(`#contributors-table tr[data-contributor="${who}"] td`).allTextContents();
 
   it("loads Contributors and rewards with real data, its charts and no console errors", async () => {
+    const requested: string[] = [];
+    const onRequest = (r: { url(): string }) => void requested.push(r.url());
+    page.on("request", onRequest);
     const t0 = Date.now();
     await page.goto(`${server.url}contributors-and-rewards?pipeline=nbtest`);
     await page.locator("#models li").first().waitFor({ timeout: 60_000 });
@@ -262,9 +265,15 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const ms = Date.now() - t0;
     console.log(`contributors and rewards: first load ${ms} ms`);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
-    // The page has only the influence columns its front matter names: the rest never left the server.
+    // Its sums over influence and train ran on the server (```sql server blocks): neither table came
+    // to the page. Where it reads influence itself, it gets only the columns its front matter names.
+    const registered = Object.keys(await page.evaluate<Record<string, string | null>>("window.__tracebook.mounted.db.registered()"));
+    expect(registered).toEqual(expect.arrayContaining(["usage", "rewards"]));
+    expect(registered).not.toContain("influence");
+    expect(registered).not.toContain("train");
+    expect(requested.filter((u) => u.includes("/@tracebook/query/nbtest/"))).toHaveLength(4);
     expect((await page.evaluate<string[]>(`window.__tracebook.mounted.db.query("select * from influence limit 0").then((t) => t.schema.fields.map((f) => f.name))`)).sort())
-      .toEqual(["contributor", "datanet", "key", "level", "prediction", "query", "score", "share"]);
+      .toEqual(["contributor", "key", "level", "query", "score"]);
     // Plot's charts: contributors (dots), the two Datanets, the fee flow and the recipients (bars), the models, the outputs each contributor helps (and its colour ramp).
     expect(await page.locator("svg[class^=plot]").count()).toBe(7);
     expect(await page.locator("svg[class^=plot] [aria-label='dot'] :is(circle, path)").count()).toBeGreaterThan(8); // symbols: one per Datanet
@@ -296,6 +305,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(grouped).toBe(withInfluence);
     expect(await page.locator("svg[class^=plot] [aria-label='cell'] rect").count()).toBe(2 * withInfluence);
     await page.screenshot({ path: path.join(SCREENS, "contributors-and-rewards.png"), fullPage: true });
+    page.off("request", onRequest);
     expect(consoleErrors).toEqual([]);
   });
 
@@ -574,6 +584,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const outDir = path.join(tempDir("tb-nb-site-"), "site");
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
     // The tables the shipped notebooks read (other notebooks may add theirs).
+    // The server queries ran when it built: their results, not the tables they read, are what the page gets.
+    expect(built.queries).toEqual([expect.stringMatching(/^nbtest: contributors-and-rewards#totals \(1 row, [\d.]+ KiB gzipped\), .*contributors-and-rewards#byOutput \(\d+ rows, [\d.]+ KiB gzipped\)$/)]);
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
     // The receipts only with the columns the one notebook reading them names (front matter `columns`).
