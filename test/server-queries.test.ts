@@ -36,6 +36,7 @@ select count(*) from nope
 
 describe("server queries (```sql server blocks)", () => {
   let home: string;
+  let notebooksDir: string;
   let server: NotebookServer;
   let keys: Record<string, string>;
   const query = (pipelineName: string, key: string) => fetch(`${server.url}@tracebook/query/${pipelineName}/${key}.arrow`);
@@ -49,7 +50,7 @@ describe("server queries (```sql server blocks)", () => {
     } finally {
       ws.close();
     }
-    const notebooksDir = tempDir("tb-server-sql-nb-");
+    notebooksDir = tempDir("tb-server-sql-nb-");
     fs.writeFileSync(path.join(notebooksDir, "sums.md"), PAGE);
     keys = Object.fromEntries(Object.entries(compileNotebook(PAGE).serverQueries).map(([key, q]) => [q.name!, key]));
     server = await startNotebookServer({ home, notebooksDir, port: 0, watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
@@ -83,6 +84,23 @@ describe("server queries (```sql server blocks)", () => {
     expect(await answer(keys.outside!)).toEqual([400, expect.stringMatching(/^sums: server query: Permission Error: Cannot access file "\/etc\/hostname"/)]);
     expect(await answer(keys.noTable!)).toEqual([400, expect.stringMatching(/^sums: server query: .*nope/)]);
     expect(fs.existsSync(path.join(home, "out.csv")) || fs.existsSync("out.csv")).toBe(false);
+  });
+
+  it("follows an edited notebook: its new query is served, the one it replaced no longer", async () => {
+    const file = path.join(notebooksDir, "sums.md");
+    const edited = PAGE.replace("order by label", "order by label desc");
+    fs.writeFileSync(file, edited);
+    try {
+      const key = Object.entries(compileNotebook(edited).serverQueries).find(([, q]) => q.name === "byLabel")![0];
+      expect(key).not.toBe(keys.byLabel);
+      const res = await query("sums", key);
+      expect(res.status).toBe(200);
+      expect(tableFromIPC(new Uint8Array(await res.arrayBuffer())).toArray().map((r) => r.toJSON().label)).toEqual(["b", "a"]);
+      expect((await query("sums", keys.byLabel!)).status).toBe(404);
+    } finally {
+      fs.writeFileSync(file, PAGE);
+    }
+    expect((await query("sums", keys.byLabel!)).status).toBe(200);
   });
 
   it("runs only the queries of its notebooks, and says what to run for a pipeline that never ran", async () => {

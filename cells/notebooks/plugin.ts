@@ -64,17 +64,30 @@ export function listNotebooks(dir: string): NotebookInfo[] {
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
-/** The text of the server query with this key in some notebook of the folder, or null. */
+/** Each notebook's server queries as last compiled, by file: compiled again only when the file changed. */
+const compiledQueries = new Map<string, { mtimeMs: number; size: number; queries: Notebook["serverQueries"] }>();
+
+/**
+ * The text of the server query with this key in some notebook of the folder, or null. (Compiling
+ * the six notebooks took 50–100 ms, and a page asks for several queries at once.)
+ */
 export function serverQueryText(dir: string, key: string): string | null {
   if (!fs.existsSync(dir)) return null;
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".md")).sort()) {
-    let queries: Notebook["serverQueries"];
-    try {
-      queries = compileNotebook(fs.readFileSync(path.join(dir, f), "utf8")).serverQueries;
-    } catch {
-      continue; // a notebook that does not compile has no queries to serve
+    const file = path.join(dir, f);
+    const stat = fs.statSync(file, { throwIfNoEntry: false });
+    if (!stat) continue;
+    let have = compiledQueries.get(file);
+    if (!have || have.mtimeMs !== stat.mtimeMs || have.size !== stat.size) {
+      let queries: Notebook["serverQueries"];
+      try {
+        queries = compileNotebook(fs.readFileSync(file, "utf8")).serverQueries;
+      } catch {
+        queries = {}; // a notebook that does not compile has no queries to serve
+      }
+      compiledQueries.set(file, (have = { mtimeMs: stat.mtimeMs, size: stat.size, queries }));
     }
-    if (queries[key]) return queries[key].sql;
+    if (have.queries[key]) return have.queries[key].sql;
   }
   return null;
 }
