@@ -1,7 +1,7 @@
 import path from "node:path";
 import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { Table } from "apache-arrow";
-import { readerToArrow } from "../store/arrow.ts";
+import { queryAsArrow } from "../store/served-arrow.ts";
 import { quoteIdent } from "../store/export.ts";
 import { parseSelect } from "./reads.ts";
 
@@ -12,7 +12,8 @@ export class ServerQueryError extends Error {}
  * Where a page's server queries (```sql server blocks, transform.ts) run: an in-memory DuckDB of
  * its own whose file access is limited to the workspace's artifacts, with the cells a query
  * names as views over their Parquet outputs (the tables as `tracebook sql` sees them: amounts
- * are DECIMAL here, where the page's tables carry them as text). One SELECT at a time. The text
+ * are DECIMAL here, where the page's tables carry them as text; the result comes back typed as
+ * the page's tables are). One SELECT at a time. The text
  * comes from the notebooks on disk, never from the page; the lock is there all the same.
  */
 export class ServerSql {
@@ -39,7 +40,8 @@ export class ServerSql {
         for (const c of cells) {
           await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet('${c.artifact.replaceAll("'", "''")}')`);
         }
-        return readerToArrow(await connection.runAndReadAll(query));
+        // Typed as the page's tables are (amounts as exact text, repeated strings once): served-arrow.ts.
+        return await queryAsArrow(connection, query);
       } catch (err) {
         throw new ServerQueryError((err as Error).message);
       } finally {

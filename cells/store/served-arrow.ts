@@ -1,5 +1,5 @@
 import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
-import { DuckDBTypeId, type DuckDBConnection } from "@duckdb/node-api";
+import { DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
 import { quoteIdent as q } from "./export.ts";
 import { isTyped, type TypedColumn } from "./typed-columns.ts";
@@ -20,9 +20,17 @@ const TEXT = new Set([DuckDBTypeId.VARCHAR, DuckDBTypeId.DECIMAL, DuckDBTypeId.H
  * (cells/notebooks/served-cache.ts): a change to the table it makes must bump FORMAT there.
  */
 export async function parquetAsArrow(connection: DuckDBConnection, file: string, options: { columns?: readonly string[] } = {}): Promise<Table> {
-  const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
   const select = options.columns ? await projection(connection, file, options.columns) : "*";
-  await connection.run(`create temp table ${t} as select ${select} from read_parquet(?)`, [file]);
+  return queryAsArrow(connection, `select ${select} from read_parquet(?)`, [file]);
+}
+
+/**
+ * A query's result as parquetAsArrow makes a table of an artifact (the same types and encodings,
+ * in the query's order): a notebook's server query answers the page as its tables come to it.
+ */
+export async function queryAsArrow(connection: DuckDBConnection, query: string, params: DuckDBValue[] = []): Promise<Table> {
+  const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
+  await connection.run(`create temp table ${t} as ${query}`, params);
   try {
     const head = await connection.runAndReadAll(`select * from ${t} limit 0`);
     const names = head.columnNames(), types = head.columnTypes();
