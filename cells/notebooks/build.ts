@@ -6,7 +6,8 @@ import { build, type Manifest } from "vite";
 import { tableFromIPC } from "apache-arrow";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
 import { compileNotebook } from "./transform.ts";
-import { SqlParser } from "./reads.ts";
+import { tablesRead } from "./reads.ts";
+import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { BadRequestError, NotebookData, NotFoundError, type Catalog } from "./data.ts";
 import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PAGE } from "./plugin.ts";
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
@@ -36,7 +37,7 @@ export interface BuildResult {
   explainers: string[];
   /** Per pipeline whose notebooks compare models: the model cells shipped and how many pairs each compares. */
   models: string[];
-  /** `pipeline: key (rows, bytes gzipped), …` for every server query's result written (```sql server blocks, run now). */
+  /** `pipeline: notebook#id (rows, KiB gzipped), …` for every server query run (```sql server blocks), or why its result was not shipped. */
   queries: string[];
   bytes: number;
 }
@@ -108,11 +109,11 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const serverQueries = new Map<string, Map<string, { sql: string; where: string }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
-  const parser = new SqlParser();
+  const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
   try {
     for (const n of notebooks) {
       const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
-      const names = new Set(await parser.tablesRead(compiled));
+      const names = await parser.run((connection) => tablesRead(compiled, connection));
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
       const explains = reads("explain"), compares = reads("models");
       for (const [p, set] of wanted) {
@@ -133,7 +134,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
       }
     }
   } finally {
-    await parser.close();
+    parser.close();
   }
   const data = new NotebookData({ home, readOnly: options.readOnly });
   const tables: string[] = [];

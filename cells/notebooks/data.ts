@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { tableToIPC } from "apache-arrow";
 import { openWhenFree, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
 import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
@@ -53,8 +53,8 @@ export class NotebookData {
   private readonly arrows = new Map<string, Promise<Uint8Array>>();
   private arrowBytes = 0;
   private readonly maxCacheBytes: number;
-  private reader: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
-  private readerQueue: Promise<unknown> = Promise.resolve();
+  /** Reads artifacts into the streams the pages get. */
+  private readonly reader = new SerialDuckDB();
   private workspaceQueue: Promise<unknown> = Promise.resolve();
   private readonly refreshMs: number;
   private runLogPipelines: (RunLogPipelines & { at: number }) | null = null;
@@ -197,24 +197,9 @@ export class NotebookData {
    * (a page's front matter says which it reads; a column the output lacks is a BadRequestError).
    */
   async arrow(pipeline: string, cell: string, columns?: readonly string[]): Promise<{ bytes: Uint8Array; dataVersion: string }> {
-    const { missing } = await this.catalog(pipeline);
-    if (missing) throw new NotFoundError(missing);
-    const entry = this.catalogs.get(pipeline)?.cells.get(cell);
-    if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
-    if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
-    const { dataVersion, artifact } = entry;
-    const key = `${dataVersion}${projectionSuffix(columns)}`;
-    let bytes = this.arrows.get(key);
-    if (!bytes) {
-      bytes = this.make(pipeline, cell, dataVersion, artifact, columns);
-      this.arrows.set(key, bytes);
-      bytes.then((b) => this.account(key, b.byteLength), () => this.arrows.delete(key));
-    } else {
-      // Least recently used goes first: re-insert on use.
-      this.arrows.delete(key);
-      this.arrows.set(key, bytes);
-    }
-    return { bytes: await bytes, dataVersion };
+    const { dataVersion, artifact } = outputOf(pipeline, (await this.current(pipeline)).cells, cell);
+    const bytes = await this.cached(`${dataVersion}${projectionSuffix(columns)}`, () => this.make(pipeline, cell, dataVersion, artifact, columns));
+    return { bytes, dataVersion };
   }
 
   /**
@@ -223,40 +208,45 @@ export class NotebookData {
    * Kept with the streams, by the query and the data versions it read: content-addressed too.
    */
   async query(pipeline: string, query: string): Promise<{ bytes: Uint8Array; reads: string[] }> {
-    const { missing } = await this.catalog(pipeline);
-    if (missing) throw new NotFoundError(missing);
-    const cells = this.catalogs.get(pipeline)!.cells;
-    let named: string[];
-    try {
-      named = await this.serverSql.tables(query);
-    } catch (err) {
-      if (err instanceof ServerQueryError) throw new BadRequestError(`${pipeline}: server query: ${err.message}`);
-      throw err;
-    }
+    const { cells } = await this.current(pipeline);
+    const refused = (err: unknown) => (err instanceof ServerQueryError ? new BadRequestError(`${pipeline}: server query: ${err.message}`) : err);
+    const named = await this.serverSql.tables(query).catch((err) => Promise.reject(refused(err)));
     const reads = [...new Set(named)].filter((t) => cells.has(t)).sort();
     const inputs = reads.map((cell) => {
-      const e = cells.get(cell)!;
-      if (!e.dataVersion || !e.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
-      if (!fs.existsSync(e.artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${e.artifact} is missing; run \`tracebook run ${pipeline}\``);
-      return { cell, artifact: e.artifact, dataVersion: e.dataVersion };
+      const { dataVersion, artifact } = outputOf(pipeline, cells, cell);
+      if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
+      return { cell, artifact, dataVersion };
     });
     const key = `query:${createHash("sha256").update(query).update("\0").update(inputs.map((i) => `${i.cell}=${i.dataVersion}`).join("\0")).digest("hex")}`;
+    const bytes = await this.cached(key, () => this.serverSql.run(query, inputs).then((t) => tableToIPC(t, "stream"), (err) => Promise.reject(refused(err))));
+    return { bytes, reads };
+  }
+
+  /** The pipeline's catalog entries, or a NotFoundError saying what to run where it never ran. */
+  private async current(pipeline: string): Promise<{ cells: Map<string, Entry> }> {
+    const { missing } = await this.catalog(pipeline);
+    if (missing) throw new NotFoundError(missing);
+    return this.catalogs.get(pipeline)!;
+  }
+
+  /** Bytes kept in memory by key (least recently used dropped past maxCacheBytes), else made once. */
+  private cached(key: string, make: () => Promise<Uint8Array>): Promise<Uint8Array> {
     let bytes = this.arrows.get(key);
     if (!bytes) {
-      bytes = this.serverSql.run(query, inputs).then((t) => tableToIPC(t, "stream"), (err) => {
-        throw err instanceof ServerQueryError ? new BadRequestError(`${pipeline}: server query: ${err.message}`) : err;
-      });
-      this.arrows.set(key, bytes);
+      bytes = make();
       bytes.then((b) => this.account(key, b.byteLength), () => this.arrows.delete(key));
     }
-    return { bytes: await bytes, reads };
+    // Least recently used goes first: (re-)insert on use.
+    this.arrows.delete(key);
+    this.arrows.set(key, bytes);
+    return bytes;
   }
 
   /** The stream kept on disk, else made from the artifact (and kept). */
   private async make(pipeline: string, cell: string, dataVersion: string, artifact: string, columns?: readonly string[]): Promise<Uint8Array> {
     const kept = await this.served.read(pipeline, cell, dataVersion, columns);
     if (kept) return kept;
-    if (!fs.existsSync(artifact)) throw new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
+    if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
     let bytes: Uint8Array;
     try {
       bytes = await this.readParquet(artifact, columns);
@@ -278,28 +268,25 @@ export class NotebookData {
   }
 
   private readParquet(file: string, columns?: readonly string[]): Promise<Uint8Array> {
-    const task = async () => {
-      this.reader ??= (async () => {
-        const instance = await DuckDBInstance.create(":memory:");
-        return { instance, connection: await instance.connect() };
-      })();
-      const { connection } = await this.reader;
-      // DECIMAL (fees and rewards, in base units) arrives as exact text, and repeated strings (ids,
-      // snippets) travel once, a fifth of the bytes for tracin tables: served-arrow.ts.
-      return tableToIPC(await parquetAsArrow(connection, file, { columns }), "stream");
-    };
-    const run = this.readerQueue.then(task, task);
-    this.readerQueue = run.catch(() => undefined);
-    return run;
+    // DECIMAL (fees and rewards, in base units) arrives as exact text, and repeated strings (ids,
+    // snippets) travel once, a fifth of the bytes for tracin tables: served-arrow.ts.
+    return this.reader.run(async (connection) => tableToIPC(await parquetAsArrow(connection, file, { columns }), "stream"));
   }
 
   close(): void {
     this.serverSql.close();
-    const reader = this.reader;
-    this.reader = null;
-    void reader?.then(({ instance, connection }) => {
-      connection.closeSync();
-      instance.closeSync();
-    }, () => undefined);
+    this.reader.close();
   }
+}
+
+/** A cell's current output among the pipeline's entries, or a NotFoundError naming what is missing. */
+function outputOf(pipeline: string, cells: ReadonlyMap<string, Entry>, cell: string): { dataVersion: string; artifact: string } {
+  const entry = cells.get(cell);
+  if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
+  if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
+  return { dataVersion: entry.dataVersion, artifact: entry.artifact };
+}
+
+function missingArtifact(pipeline: string, cell: string, artifact: string): NotFoundError {
+  return new NotFoundError(`${pipeline}.${cell}: artifact ${artifact} is missing; run \`tracebook run ${pipeline}\``);
 }

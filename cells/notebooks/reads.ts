@@ -1,4 +1,4 @@
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
+import type { DuckDBConnection } from "@duckdb/node-api";
 import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
 import type { Notebook } from "./transform.ts";
@@ -32,10 +32,10 @@ export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Pr
 }
 
 /** What DuckDB's parser says of a query: one SELECT or not (`problem`), and the tables it names (a CTE's names too). */
-export async function parseSelect(connection: DuckDBConnection, query: string): Promise<{ problem: string | null; statements: number; tables: string[] }> {
+export async function parseSelect(connection: DuckDBConnection, query: string): Promise<{ problem: string | null; tables: string[] }> {
   const reader = await connection.runAndReadAll("select json_serialize_sql(?::varchar) as ast", [query]);
   const ast = JSON.parse(String(reader.getRowObjectsJS()[0]!.ast)) as { error?: boolean; error_message?: string; statements?: unknown[] };
-  if (ast.error) return { problem: ast.error_message ?? "not a SELECT", statements: 0, tables: [] };
+  if (ast.error) return { problem: ast.error_message ?? "not a SELECT", tables: [] };
   const tables = new Set<string>();
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(visit);
@@ -46,25 +46,5 @@ export async function parseSelect(connection: DuckDBConnection, query: string): 
   };
   visit(ast.statements);
   const statements = ast.statements?.length ?? 0;
-  return { problem: statements === 1 ? null : `${statements} statements, where one SELECT is expected`, statements, tables: [...tables] };
-}
-
-/** An in-memory DuckDB kept only to parse notebooks' SQL: opened on first use, closed by its owner. */
-export class SqlParser {
-  private connection: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
-
-  /** The tables `nb` reads, sorted (patterns included). */
-  async tablesRead(nb: Notebook): Promise<string[]> {
-    this.connection ??= DuckDBInstance.create(":memory:").then(async (instance) => ({ instance, connection: await instance.connect() }));
-    return [...(await tablesRead(nb, (await this.connection).connection))].sort();
-  }
-
-  async close(): Promise<void> {
-    const open = this.connection;
-    this.connection = null;
-    if (!open) return;
-    const { instance, connection } = await open;
-    connection.closeSync();
-    instance.closeSync();
-  }
+  return { problem: statements === 1 ? null : `${statements} statements, where one SELECT is expected`, tables: [...tables] };
 }

@@ -1,8 +1,8 @@
 import path from "node:path";
-import { DuckDBInstance, type DuckDBConnection } from "@duckdb/node-api";
 import type { Table } from "apache-arrow";
 import { queryAsArrow } from "../store/served-arrow.ts";
 import { quoteIdent } from "../store/export.ts";
+import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { parseSelect } from "./reads.ts";
 
 /** A server query that is not one SELECT, or failed as it ran: the page shows the message in the cell. */
@@ -13,29 +13,43 @@ export class ServerQueryError extends Error {}
  * its own whose file access is limited to the workspace's artifacts, with the cells a query
  * names as views over their Parquet outputs (the tables as `tracebook sql` sees them: amounts
  * are DECIMAL here, where the page's tables carry them as text; the result comes back typed as
- * the page's tables are). One SELECT at a time. The text
- * comes from the notebooks on disk, never from the page; the lock is there all the same.
+ * the page's tables are). One SELECT at a time. The text comes from the notebooks on disk, never
+ * from the page; the lock is there all the same.
  */
 export class ServerSql {
-  private db: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | null = null;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly db: SerialDuckDB;
+  /** The tables each query names, by its text: a query's text never changes what it names. */
+  private readonly named = new Map<string, Promise<string[]>>();
 
-  constructor(readonly artifactsDir: string) {}
-
-  /** The tables `query` names (CTE names too), or a ServerQueryError if it is not one SELECT. */
-  tables(query: string): Promise<string[]> {
-    return this.serial(async (connection) => {
-      const parsed = await parseSelect(connection, query);
-      if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
-      return parsed.tables;
+  constructor(readonly artifactsDir: string) {
+    this.db = new SerialDuckDB(async (connection) => {
+      // Read the artifacts and nothing else: no other file, no network, no extension to install.
+      await connection.run(`set allowed_directories = ['${(path.resolve(artifactsDir) + path.sep).replaceAll("'", "''")}']`);
+      await connection.run("set enable_external_access = false");
+      await connection.run("set lock_configuration = true");
     });
   }
 
-  /** Run `query` with each of `cells` as a view over its artifact; the result as an Arrow table. */
-  run(query: string, cells: readonly { cell: string; artifact: string }[]): Promise<Table> {
-    return this.serial(async (connection) => {
-      const parsed = await parseSelect(connection, query);
-      if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
+  /** The tables `query` names (CTE names too), or a ServerQueryError if it is not one SELECT. */
+  tables(query: string): Promise<string[]> {
+    let named = this.named.get(query);
+    if (!named) {
+      named = this.db.run(async (connection) => {
+        const parsed = await parseSelect(connection, query);
+        if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
+        return parsed.tables;
+      });
+      this.named.set(query, named);
+      // Only the parser's verdict is kept: a failure to open DuckDB is tried again next time.
+      named.catch((err) => void (err instanceof ServerQueryError || this.named.delete(query)));
+    }
+    return named;
+  }
+
+  /** Run `query` (one SELECT: `tables` checks it first) with each of `cells` as a view over its artifact. */
+  async run(query: string, cells: readonly { cell: string; artifact: string }[]): Promise<Table> {
+    await this.tables(query);
+    return this.db.run(async (connection) => {
       try {
         for (const c of cells) {
           await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet('${c.artifact.replaceAll("'", "''")}')`);
@@ -51,31 +65,7 @@ export class ServerSql {
     });
   }
 
-  private serial<T>(fn: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
-    const task = async () => fn((await this.open()).connection);
-    const run = this.queue.then(task, task);
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private open(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
-    return (this.db ??= (async () => {
-      const instance = await DuckDBInstance.create(":memory:");
-      const connection = await instance.connect();
-      // Read the artifacts and nothing else: no other file, no network, no extension to install.
-      await connection.run(`set allowed_directories = ['${(path.resolve(this.artifactsDir) + path.sep).replaceAll("'", "''")}']`);
-      await connection.run("set enable_external_access = false");
-      await connection.run("set lock_configuration = true");
-      return { instance, connection };
-    })());
-  }
-
   close(): void {
-    const db = this.db;
-    this.db = null;
-    void db?.then(({ instance, connection }) => {
-      connection.closeSync();
-      instance.closeSync();
-    }, () => undefined);
+    this.db.close();
   }
 }

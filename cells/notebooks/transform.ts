@@ -119,6 +119,13 @@ function errorCell(id: number, source: NotebookCell["source"], message: string):
   return { id, source, inline: source === "inline", inputs: [], outputs: [], expression: false, async: false, body: `throw new SyntaxError(${JSON.stringify(message)});`, error: message };
 }
 
+/** A ```sql block that cannot run: the next cell, which throws `message` in place. */
+function sqlError(env: Env, message: string): NotebookCell {
+  const cell = errorCell(env.cells.length + 1, "sql", message);
+  env.cells.push(cell);
+  return cell;
+}
+
 /**
  * A ```sql block is a query on the page's DuckDB through the `sql` tagged template: `${…}`
  * inside it are bound parameters, never spliced into the SQL. With `id=name` the result is
@@ -127,24 +134,21 @@ function errorCell(id: number, source: NotebookCell["source"], message: string):
  */
 function compileSql(env: Env, text: string, attrs: Map<string, string>): NotebookCell {
   const name = attrs.get("id");
-  if (name !== undefined && !IDENT.test(name)) {
-    const cell = errorCell(env.cells.length + 1, "sql", `sql id=${name}: not a JavaScript identifier`);
-    env.cells.push(cell);
-    return cell;
-  }
+  if (name !== undefined && !IDENT.test(name)) return sqlError(env, `sql id=${name}: not a JavaScript identifier`);
   if (attrs.has("server")) return compileServerSql(env, text, name, attrs.has("display"));
   let template: string;
   try {
     template = sqlTemplate(text.replace(/[\s;]+$/, ""));
   } catch (err) {
     if (!(err instanceof CellSyntaxError)) throw err;
-    const cell = errorCell(env.cells.length + 1, "sql", err.message);
-    env.cells.push(cell);
-    return cell;
+    return sqlError(env, err.message);
   }
-  const code = name === undefined ? `sql${template}` : `const ${name} = await sql${template};${attrs.has("display") ? `\ndisplay(${name});` : ""}`;
-  const cell = compileCell(env, "sql", code);
-  return cell;
+  return sqlCell(env, `sql${template}`, name, attrs.has("display"));
+}
+
+/** The cell of a ```sql block whose result is `expression`: the variable `name` (shown with `display`), or shown as a table. */
+function sqlCell(env: Env, expression: string, name: string | undefined, display: boolean): NotebookCell {
+  return compileCell(env, "sql", name === undefined ? expression : `const ${name} = await ${expression};${display ? `\ndisplay(${name});` : ""}`);
 }
 
 /**
@@ -159,15 +163,10 @@ function compileServerSql(env: Env, text: string, name: string | undefined, disp
   const query = text.replace(/[\s;]+$/, "").trim();
   const problem = query.includes("${") ? "sql server: a server query runs before the page has values, so it takes no ${…} (filter its result in the page)"
     : !query ? "sql server: no query" : null;
-  if (problem) {
-    const cell = errorCell(env.cells.length + 1, "sql", problem);
-    env.cells.push(cell);
-    return cell;
-  }
+  if (problem) return sqlError(env, problem);
   const key = serverQueryKey(query);
   env.serverQueries[key] = { sql: query, name: name ?? null };
-  const call = `serverSql(${JSON.stringify(key)})`;
-  return compileCell(env, "sql", name === undefined ? call : `const ${name} = await ${call};${display ? `\ndisplay(${name});` : ""}`);
+  return sqlCell(env, `serverSql(${JSON.stringify(key)})`, name, display);
 }
 
 /** A server query's key: the first 16 hex digits of the sha256 of its text. */

@@ -4,7 +4,7 @@ import * as Inputs from "@observablehq/inputs";
 import { html, svg } from "htl";
 import * as d3 from "d3";
 import { displayError, displayValue, arrowRows, isArrowTable } from "./display.ts";
-import { Generators, observe } from "./generators.ts";
+import { Generators, observe, type ObservedGenerator } from "./generators.ts";
 import { NotebookDatabase, type Catalog } from "./duckdb.ts";
 import { curation } from "./curation.ts";
 import { counterfactuals } from "./what-if.ts";
@@ -69,16 +69,10 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     width: () => Generators.width(root),
     pipeline: () => pipeline,
     db: () => db,
-    // A new `sql` whenever a table this page reads is reloaded: every cell that queries re-runs.
-    sql: () => observe<typeof db.sql>((change) => {
-      change(db.sql);
-      return db.onChange(() => change(((s: TemplateStringsArray | string, ...p: unknown[]) => db.sql(s, ...p)) as typeof db.sql));
-    }),
-    // Likewise a new `serverSql` when an output a server query read changes: its cells ask again.
-    serverSql: () => observe<typeof db.serverSql>((change) => {
-      change(db.serverSql);
-      return db.onChange(() => change((key: string) => db.serverSql(key)));
-    }),
+    // A new `sql` whenever a table this page reads is reloaded (and a new `serverSql` when an
+    // output a server query read changes): every cell that queries re-runs.
+    sql: following(db, db.sql),
+    serverSql: following(db, db.serverSql),
     catalog: () => observe<Promise<Catalog>>((change) => {
       change(db.catalog());
       return db.onChange(() => change(db.catalog()));
@@ -111,6 +105,14 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
       runtime.dispose();
     },
   };
+}
+
+/** A builtin whose value is `fn`, and a new function calling it each time the page's data changes. */
+function following<F extends (...args: any[]) => unknown>(db: NotebookDatabase, fn: F): () => ObservedGenerator<F> {
+  return () => observe<F>((change) => {
+    change(fn);
+    return db.onChange(() => change(((...args: Parameters<F>) => fn(...args)) as F));
+  });
 }
 
 /** Rows of an Arrow table (or any iterable) as plain objects. */
