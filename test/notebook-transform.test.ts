@@ -69,15 +69,40 @@ describe("references are found by parsing", () => {
     const nb = compileNotebook("```js\nconst x = 1;\n```\n\n```js\nx = 2;\n```\n");
     expect(nb.cells[1]!.error).toMatch(/Assignment to external variable "x"/);
   });
-  it("compiles a server query to a request by its key, never its text, and refuses ${…} in one", () => {
-    const nb = compileNotebook("```sql id=sums server\nselect label, count(*) from notes group by label;\n```\n\n```sql server display\nselect 1\n```\n\n```sql id=bad server\nselect * from t where x = ${x}\n```\n");
+  it("compiles a server query to a request by its key, never its text", () => {
+    const nb = compileNotebook("```sql id=sums server\nselect label, count(*) from notes group by label;\n```\n\n```sql server display\nselect 1\n```\n");
     const key = serverQueryKey("select label, count(*) from notes group by label");
     expect(key).toMatch(/^[0-9a-f]{16}$/);
-    expect(nb.serverQueries).toEqual({ [key]: { sql: "select label, count(*) from notes group by label", name: "sums" }, [serverQueryKey("select 1")]: { sql: "select 1", name: null } });
+    expect(nb.serverQueries).toEqual({
+      [key]: { sql: "select label, count(*) from notes group by label", parts: ["select label, count(*) from notes group by label"], name: "sums" },
+      [serverQueryKey("select 1")]: { sql: "select 1", parts: ["select 1"], name: null },
+    });
     expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.body]).toEqual([["serverSql"], ["sums"], `const sums = await serverSql("${key}");\nreturn {sums};`]);
     expect([nb.cells[1]!.expression, nb.cells[1]!.body]).toEqual([true, `serverSql("${serverQueryKey("select 1")}")`]);
-    expect(nb.cells[2]!.error).toMatch(/^sql server: a server query runs before the page has values, so it takes no \$\{…\}/);
     expect(transformNotebook("```sql server\nselect 1\n```\n")).not.toContain("select 1");
+  });
+  it("sends a server query's ${…} as values, with its literal parts for a static build to run it in the page", () => {
+    const nb = compileNotebook("```sql id=rows server\nselect * from ${cellTable(t)} where x = ${a, b} and y in (select unnest(${ys}))\n```\n\n```sql id=bad server\nselect ${\n```\n");
+    const parts = ["select * from ", " where x = ", " and y in (select unnest(", "))"];
+    const key = serverQueryKey(parts.join("?"));
+    expect(nb.serverQueries[key]).toEqual({ sql: "select * from ? where x = ? and y in (select unnest(?))", parts, name: "rows" });
+    // Each value in parentheses: a comma inside one is not a second value.
+    expect(nb.cells[0]!.body).toBe(`const rows = await serverSql("${key}", [(cellTable(t)), (a, b), (ys)], ${JSON.stringify(parts)});\nreturn {rows};`);
+    expect(nb.cells[0]!.inputs.sort()).toEqual(["a", "b", "cellTable", "serverSql", "t", "ys"]);
+    expect(nb.cells[1]!.error).toBeDefined();
+  });
+  it("compiles a block with id=name(a, b) to a query function, run when called", () => {
+    const nb = compileNotebook("```sql id=receiptOf(inference, level) server\nselect * from receipts where query = ${inference} and level = ${level}\n```\n\n"
+      + "```sql id=rowsOf( n )\nselect * from t limit ${n}\n```\n\n```sql id=f(a) display\nselect ${a}\n```\n\n```sql id=g(1)\nselect 1\n```\n");
+    const parts = ["select * from receipts where query = ", " and level = ", ""];
+    const key = serverQueryKey(parts.join("?"));
+    expect(nb.serverQueries[key]).toEqual({ sql: "select * from receipts where query = ? and level = ?", parts, name: "receiptOf", called: true });
+    expect(nb.cells[0]!.body).toBe(`const receiptOf = (inference, level) => serverSql("${key}", [(inference), (level)], ${JSON.stringify(parts)});\nreturn {receiptOf};`);
+    // Its parameters are its own: the cell reads only the builtin.
+    expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.async]).toEqual([["serverSql"], ["receiptOf"], false]);
+    expect(nb.cells[1]!.body).toBe("const rowsOf = (n) => sql`select * from t limit ${n}`;\nreturn {rowsOf};");
+    expect(nb.cells[2]!.error).toBe("sql id=f(a): a query function runs when called, so it has nothing to display");
+    expect(nb.cells[3]!.error).toMatch(/^sql id=g\(1\): not a JavaScript identifier, nor a function's name and parameters/);
   });
   it("keeps ${…} in SQL as bound parameters and escapes the rest", () => {
     expect(sqlTemplate("select '`' as a, '\\' as b where c = ${d.e} and f = ${`}`}")).toBe("`select '\\`' as a, '\\\\' as b where c = ${d.e} and f = ${`}`}`");

@@ -36,6 +36,14 @@ select * from read_text('/etc/hostname')
 \`\`\`sql id=noTable server
 select count(*) from nope
 \`\`\`
+
+\`\`\`sql id=picked server
+select text, label, contributor from \${cellTable(table)} where label = \${label} and contributor in (select unnest(\${who})) order by text
+\`\`\`
+
+\`\`\`sql id=types server
+select typeof(\${n}) as n, typeof(\${s}) as s, typeof(\${b}) as b
+\`\`\`
 `;
 
 describe("server queries (```sql server blocks)", () => {
@@ -43,7 +51,9 @@ describe("server queries (```sql server blocks)", () => {
   let notebooksDir: string;
   let server: NotebookServer;
   let keys: Record<string, string>;
-  const query = (pipelineName: string, key: string) => fetch(`${server.url}@tracebook/query/${pipelineName}/${key}.arrow`);
+  const query = (pipelineName: string, key: string, params?: unknown) =>
+    fetch(`${server.url}@tracebook/query/${pipelineName}/${key}.arrow${params === undefined ? "" : `?params=${encodeURIComponent(JSON.stringify(params))}`}`);
+  const rowsOf = async (res: Response) => tableFromIPC(new Uint8Array(await res.arrayBuffer())).toArray().map((r) => r.toJSON());
 
   beforeAll(async () => {
     home = tempDir("tb-server-sql-");
@@ -97,6 +107,34 @@ describe("server queries (```sql server blocks)", () => {
     expect(await answer(keys.outside!)).toEqual([400, expect.stringMatching(/^sums: server query: Permission Error: Cannot access file "\/etc\/hostname"/)]);
     expect(await answer(keys.noTable!)).toEqual([400, expect.stringMatching(/^sums: server query: .*nope/)]);
     expect(fs.existsSync(path.join(home, "out.csv")) || fs.existsSync("out.csv")).toBe(false);
+  });
+
+  it("takes the page's values: bound (a list as a list), a cell's table by name, never SQL text", async () => {
+    const notes = (await rowsOf(await fetch(`${server.url}@tracebook/data/sums/notes.arrow`))) as { text: string; label: string; contributor: string }[];
+    const expected = (label: string, who: string[]) => notes.filter((r) => r.label === label && who.includes(r.contributor))
+      .map((r) => ({ text: r.text, label: r.label, contributor: r.contributor })).sort((a, b) => (a.text < b.text ? -1 : 1));
+    const res = await query("sums", keys.picked!, [{ table: "notes" }, "b", ["c0", "c2"]]);
+    expect([res.status, res.headers.get("x-tracebook-reads")]).toEqual([200, "notes"]);
+    const got = await rowsOf(res);
+    expect(got).toEqual(expected("b", ["c0", "c2"]));
+    expect(got.length).toBeGreaterThan(5);
+    // An empty list matches nothing; a value is a value, however it reads as SQL.
+    expect(await rowsOf(await query("sums", keys.picked!, [{ table: "notes" }, "b", []]))).toEqual([]);
+    expect(await rowsOf(await query("sums", keys.picked!, [{ table: "notes" }, "b' or '1'='1", ["c0"]]))).toEqual([]);
+    // Typed as DuckDB-wasm binds them on the page: every number a DOUBLE.
+    expect(await rowsOf(await query("sums", keys.types!, [2, "x", true]))).toEqual([{ n: "DOUBLE", s: "VARCHAR", b: "BOOLEAN" }]);
+  });
+
+  it("refuses values it cannot take, and a table that is not one of the pipeline's cells", async () => {
+    const answer = async (params: unknown, raw?: string) => {
+      const res = raw === undefined ? await query("sums", keys.picked!, params) : await fetch(`${server.url}@tracebook/query/sums/${keys.picked}.arrow?params=${raw}`);
+      return [res.status, await res.text()] as const;
+    };
+    expect(await answer([{ table: "duckdb_settings" }, "b", []])).toEqual([400, 'sums: server query: cellTable("duckdb_settings"): pipeline sums has no such cell']);
+    expect(await answer([{ table: "notes", sql: "x" }, "b", []])).toEqual([400, expect.stringMatching(/^sums: server query: \$\{…\} number 1: an object is only/)]);
+    expect(await answer([{ table: "notes" }, "b"])).toEqual([400, "sums: server query: the query takes 3 values, got 2"]);
+    expect(await answer(undefined, "%7Bnot")).toEqual([400, "params: not JSON: {not"]);
+    expect(await answer(undefined, "")).toEqual([400, "params: not JSON: "]);
   });
 
   it("follows an edited notebook: its new query is served, the one it replaced no longer", async () => {

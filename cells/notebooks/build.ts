@@ -5,7 +5,7 @@ import { promisify } from "node:util";
 import { build, type Manifest } from "vite";
 import { tableFromIPC } from "apache-arrow";
 import { resolveWorkspaceHome } from "../store/workspace.ts";
-import { compileNotebook } from "./transform.ts";
+import { compileNotebook, runsInPage } from "./transform.ts";
 import { tablesRead } from "./reads.ts";
 import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { BadRequestError, NotebookData, NotFoundError, type Catalog } from "./data.ts";
@@ -105,8 +105,9 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
   const compared = new Set<string>();
-  // Per pipeline, the server queries of its notebooks (key → text, and where): run here, their results shipped.
-  const serverQueries = new Map<string, Map<string, { sql: string; where: string }>>();
+  // Per pipeline, the server queries of its notebooks (key → literal parts, and where): run here, their
+  // results shipped; those that take values (`${…}`) run in the page, on the tables shipped for them.
+  const serverQueries = new Map<string, Map<string, { parts: string[]; inPage: boolean; where: string }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
   const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
@@ -127,7 +128,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         }
         for (const [key, q] of Object.entries(compiled.serverQueries)) {
           if (!serverQueries.has(p)) serverQueries.set(p, new Map());
-          serverQueries.get(p)!.set(key, { sql: q.sql, where: `${n.name}${q.name ? `#${q.name}` : ""}` });
+          serverQueries.get(p)!.set(key, { parts: q.parts, inPage: runsInPage(q), where: `${n.name}${q.name ? `#${q.name}` : ""}` });
         }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
@@ -162,11 +163,15 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
       const ran: string[] = [];
-      for (const [key, { sql, where }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
+      for (const [key, { parts, inPage, where }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
+        if (inPage) {
+          ran.push(`${where} (takes values: runs in the page)`);
+          continue;
+        }
         // The page asks for a result by its query's key, as it asks the dev server.
         let b: Uint8Array;
         try {
-          ({ bytes: b } = await data.query(p, sql));
+          ({ bytes: b } = await data.query(p, parts));
         } catch (err) {
           // As a page's query on a table this pipeline lacks: the page fails there, the site is built.
           if (!(err instanceof BadRequestError || err instanceof NotFoundError)) throw err;

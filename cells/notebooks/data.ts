@@ -7,6 +7,7 @@ import { openWhenFree, WorkspaceBusyError, type Workspace } from "../store/works
 import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
 import { projectionSuffix, ServedCache } from "./served-cache.ts";
 import { ServerQueryError, ServerSql } from "./server-sql.ts";
+import { expandSql, sqlParamsFromJson, SqlParamError, type ExpandedSql } from "./sql-params.ts";
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
@@ -203,22 +204,33 @@ export class NotebookData {
   }
 
   /**
-   * A page's server query (a ```sql server block) on the pipeline's current outputs: its result
-   * as an Arrow IPC stream, and the cells it read (the page asks again when one of them changes).
-   * Kept with the streams, by the query and the data versions it read: content-addressed too.
+   * A page's server query (a ```sql server block: its literal parts, and the values of its `${…}`
+   * as the page sent them, sql-params.ts) on the pipeline's current outputs: its result as an
+   * Arrow IPC stream, and the cells it read (the page asks again when one of them changes). Kept
+   * with the streams, by the query, its values and the data versions it read: content-addressed too.
    */
-  async query(pipeline: string, query: string): Promise<{ bytes: Uint8Array; reads: string[] }> {
+  async query(pipeline: string, parts: readonly string[], params: unknown = []): Promise<{ bytes: Uint8Array; reads: string[] }> {
     const { cells } = await this.current(pipeline);
-    const refused = (err: unknown) => (err instanceof ServerQueryError ? new BadRequestError(`${pipeline}: server query: ${err.message}`) : err);
-    const named = await this.serverSql.tables(query).catch((err) => Promise.reject(refused(err)));
+    const bad = (message: string) => new BadRequestError(`${pipeline}: server query: ${message}`);
+    const refused = (err: unknown) => (err instanceof ServerQueryError ? bad(err.message) : err);
+    let sql: ExpandedSql;
+    try {
+      sql = expandSql(parts, sqlParamsFromJson(params));
+    } catch (err) {
+      throw err instanceof SqlParamError ? bad(err.message) : err;
+    }
+    // A table named at run time is one of this pipeline's cells, never any other name.
+    const unknown = sql.tables.find((t) => !cells.has(t));
+    if (unknown !== undefined) throw bad(`cellTable(${JSON.stringify(unknown)}): pipeline ${pipeline} has no such cell`);
+    const named = await this.serverSql.tables(sql.text).catch((err) => Promise.reject(refused(err)));
     const reads = [...new Set(named)].filter((t) => cells.has(t)).sort();
     const inputs = reads.map((cell) => {
       const { dataVersion, artifact } = outputOf(pipeline, cells, cell);
       if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
       return { cell, artifact, dataVersion };
     });
-    const key = `query:${createHash("sha256").update(query).update("\0").update(inputs.map((i) => `${i.cell}=${i.dataVersion}`).join("\0")).digest("hex")}`;
-    const bytes = await this.cached(key, () => this.serverSql.run(query, inputs).then((t) => tableToIPC(t, "stream"), (err) => Promise.reject(refused(err))));
+    const key = `query:${createHash("sha256").update(sql.text).update("\0").update(JSON.stringify(sql.values)).update("\0").update(inputs.map((i) => `${i.cell}=${i.dataVersion}`).join("\0")).digest("hex")}`;
+    const bytes = await this.cached(key, () => this.serverSql.run(sql.text, inputs, sql.values).then((t) => tableToIPC(t, "stream"), (err) => Promise.reject(refused(err))));
     return { bytes, reads };
   }
 

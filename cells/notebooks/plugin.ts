@@ -2,7 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
-import { compileNotebook, notebookToModule, type Notebook } from "./transform.ts";
+import { compileNotebook, notebookToModule, type Notebook, type ServerQuery } from "./transform.ts";
 import { BadRequestError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
 import { handleApi, isApiRoute, type NotebookApi } from "./api.ts";
 
@@ -64,14 +64,24 @@ export function listNotebooks(dir: string): NotebookInfo[] {
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
+/** A JSON query parameter, or a 400 saying it is not JSON. */
+function jsonParam(value: string | null): unknown {
+  if (value === null) return [];
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new BadRequestError(`params: not JSON: ${value.slice(0, 80)}`);
+  }
+}
+
 /** Each notebook's server queries as last compiled, by file: compiled again only when the file changed. */
 const compiledQueries = new Map<string, { mtimeMs: number; size: number; queries: Notebook["serverQueries"] }>();
 
 /**
- * The text of the server query with this key in some notebook of the folder, or null. (Compiling
- * the six notebooks took 50–100 ms, and a page asks for several queries at once.)
+ * The server query with this key in some notebook of the folder, or null. (Compiling the six
+ * notebooks took 50–100 ms, and a page asks for several queries at once.)
  */
-export function serverQueryText(dir: string, key: string): string | null {
+export function serverQuery(dir: string, key: string): ServerQuery | null {
   if (!fs.existsSync(dir)) return null;
   for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".md")).sort()) {
     const file = path.join(dir, f);
@@ -87,7 +97,7 @@ export function serverQueryText(dir: string, key: string): string | null {
       }
       compiledQueries.set(file, (have = { mtimeMs: stat.mtimeMs, size: stat.size, queries }));
     }
-    if (have.queries[key]) return have.queries[key].sql;
+    if (have.queries[key]) return have.queries[key];
   }
   return null;
 }
@@ -213,9 +223,10 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     const query = /^\/@tracebook\/query\/([^/]+)\/([0-9a-f]{16})\.arrow$/.exec(p);
     if (query) {
       // The page names a server query by key; its text comes from the notebooks here, never from the page.
-      const text = serverQueryText(options.notebooksDir, query[2]!);
-      if (text === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
-      const { bytes, reads } = await options.data.query(query[1]!, text);
+      // Its `${…}` come as values (`?params=[…]`, JSON: sql-params.ts), bound or named as a cell's table.
+      const found = serverQuery(options.notebooksDir, query[2]!);
+      if (found === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
+      const { bytes, reads } = await options.data.query(query[1]!, found.parts, jsonParam(url.searchParams.get("params")));
       send(res, 200, "application/vnd.apache.arrow.stream", bytes, { "cache-control": "no-store", "x-tracebook-reads": reads.join(",") });
       return true;
     }

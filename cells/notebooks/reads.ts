@@ -1,12 +1,14 @@
 import type { DuckDBConnection } from "@duckdb/node-api";
 import { Parser, type Node } from "acorn";
 import { simple } from "acorn-walk";
-import type { Notebook } from "./transform.ts";
+import { runsInPage, type Notebook } from "./transform.ts";
+import { PARAM_NAME, parseProbe } from "./sql-params.ts";
 
 /**
- * The tables a notebook's SQL reads (```sql blocks and sql`…` templates), by DuckDB's own
- * parser (as the page does with getTableNames), plus the front matter's `tables` (names and
- * `*` patterns the page reads by name at run time).
+ * The tables a notebook's SQL reads in the page (```sql blocks and sql`…` templates, and the
+ * ```sql server blocks that take values: a static build runs those in the page), by DuckDB's own
+ * parser (as the page does with getTableNames), plus the front matter's `tables` (names and `*`
+ * patterns the page reads by name at run time: a `${cellTable(name)}`).
  */
 export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Promise<Set<string>> {
   const names = new Set<string>(Array.isArray(nb.frontMatter.tables) ? nb.frontMatter.tables.map(String) : []);
@@ -23,11 +25,12 @@ export async function tablesRead(nb: Notebook, connection: DuckDBConnection): Pr
     simple(ast, {
       TaggedTemplateExpression(node) {
         const n = node as Node & { tag: Node & { name?: string }; quasi: { quasis: { value: { cooked: string | null } }[] } };
-        if (n.tag.type === "Identifier" && n.tag.name === "sql") queries.push(n.quasi.quasis.map((q) => q.value.cooked ?? "").join("NULL"));
+        if (n.tag.type === "Identifier" && n.tag.name === "sql") queries.push(parseProbe(n.quasi.quasis.map((q) => q.value.cooked ?? "")));
       },
     });
   }
-  for (const q of queries) for (const name of (await parseSelect(connection, q)).tables) names.add(name);
+  for (const q of Object.values(nb.serverQueries)) if (runsInPage(q)) queries.push(parseProbe(q.parts));
+  for (const q of queries) for (const name of (await parseSelect(connection, q)).tables) if (name !== PARAM_NAME) names.add(name);
   return names;
 }
 

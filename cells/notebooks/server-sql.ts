@@ -1,5 +1,7 @@
 import path from "node:path";
 import type { Table } from "apache-arrow";
+import { DOUBLE, type DuckDBType } from "@duckdb/node-api";
+import type { SqlScalar } from "./sql-params.ts";
 import { queryAsArrow } from "../store/served-arrow.ts";
 import { quoteIdent } from "../store/export.ts";
 import { SerialDuckDB } from "../store/serial-duckdb.ts";
@@ -34,6 +36,8 @@ export class ServerSql {
   tables(query: string): Promise<string[]> {
     let named = this.named.get(query);
     if (!named) {
+      // A query with a list value has a text per list length: keep the verdicts bounded.
+      if (this.named.size >= 1000) this.named.clear();
       named = this.db.run(async (connection) => {
         const parsed = await parseSelect(connection, query);
         if (parsed.problem) throw new ServerQueryError(`not one SELECT: ${parsed.problem}`);
@@ -46,8 +50,8 @@ export class ServerSql {
     return named;
   }
 
-  /** Run `query` (one SELECT: `tables` checks it first) with each of `cells` as a view over its artifact. */
-  async run(query: string, cells: readonly { cell: string; artifact: string }[]): Promise<Table> {
+  /** Run `query` (one SELECT: `tables` checks it first) with each of `cells` as a view over its artifact, `values` bound to its `?`. */
+  async run(query: string, cells: readonly { cell: string; artifact: string }[], values: readonly SqlScalar[] = []): Promise<Table> {
     await this.tables(query);
     return this.db.run(async (connection) => {
       try {
@@ -55,7 +59,7 @@ export class ServerSql {
           await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet('${c.artifact.replaceAll("'", "''")}')`);
         }
         // Typed as the page's tables are (amounts as exact text, repeated strings once): served-arrow.ts.
-        return await queryAsArrow(connection, query);
+        return await queryAsArrow(connection, query, [...values], values.map(typeOf));
       } catch (err) {
         throw new ServerQueryError((err as Error).message);
       } finally {
@@ -68,4 +72,9 @@ export class ServerSql {
   close(): void {
     this.db.close();
   }
+}
+
+/** A value's type as DuckDB-wasm binds it on the page, so a query answers the same on both: every number a DOUBLE (else as inferred). */
+function typeOf(value: SqlScalar): DuckDBType | undefined {
+  return typeof value === "number" ? DOUBLE : undefined;
 }

@@ -37,7 +37,12 @@ export interface Notebook {
 }
 
 export interface ServerQuery {
+  /** Its text, `?` for each `${…}`. */
   sql: string;
+  /** Its literal parts, one more than its `${…}` (sql-params.ts expandSql). */
+  parts: string[];
+  /** A query function (`id=name(a, b)`): it runs when the page calls it, so a static build leaves it to the page. */
+  called?: true;
   /** The block's `id=`, or null. */
   name: string | null;
 }
@@ -88,9 +93,9 @@ function markdown(): InstanceType<typeof MarkdownIt> {
   return md;
 }
 
-/** `sql id=top display echo` → language and attributes. */
+/** `sql id=top display echo` → language and attributes (`id=receiptOf(query, model)`: spaces inside parentheses are the value's). */
 function parseInfo(info: string): { language: string; attrs: Map<string, string> } {
-  const [language = "", ...rest] = info.trim().split(/\s+/);
+  const [language = "", ...rest] = info.trim().match(/(?:\([^)]*\)|\S)+/g) ?? [];
   const attrs = new Map<string, string>();
   for (const part of rest) {
     const eq = part.indexOf("=");
@@ -126,15 +131,33 @@ function sqlError(env: Env, message: string): NotebookCell {
   return cell;
 }
 
+/** A query function's id: `name(a, b)`. */
+const QUERY_FUNCTION = /^([A-Za-z_$][\w$]*)\(\s*((?:[A-Za-z_$][\w$]*\s*(?:,\s*[A-Za-z_$][\w$]*\s*)*)?)\)$/;
+
+/** A ```sql block's `id`: a variable's name, or a query function's name and parameters. */
+interface SqlName {
+  name: string;
+  /** `id=name(a, b)`: the block defines a function of these (its `${…}` may read them) and runs when called. */
+  params: string[] | null;
+}
+
 /**
  * A ```sql block is a query on the page's DuckDB through the `sql` tagged template: `${…}`
  * inside it are bound parameters, never spliced into the SQL. With `id=name` the result is
  * the variable `name` (shown only with `display`); without, the result is shown as a table.
+ * With `id=name(a, b)` it is a function: `await name(x, y)` runs the query with a = x, b = y
+ * (for a lookup only some runs need, or one a page makes for a value the user picks).
  * With `server` it runs on the server instead (serverSql): see compileServerSql.
  */
 function compileSql(env: Env, text: string, attrs: Map<string, string>): NotebookCell {
-  const name = attrs.get("id");
-  if (name !== undefined && !IDENT.test(name)) return sqlError(env, `sql id=${name}: not a JavaScript identifier`);
+  const id = attrs.get("id");
+  let name: SqlName | undefined;
+  if (id !== undefined) {
+    const fn = QUERY_FUNCTION.exec(id);
+    if (!fn && !IDENT.test(id)) return sqlError(env, `sql id=${id}: not a JavaScript identifier, nor a function's name and parameters (name(a, b))`);
+    name = fn ? { name: fn[1]!, params: fn[2]!.split(",").map((p) => p.trim()).filter(Boolean) } : { name: id, params: null };
+    if (name.params && attrs.has("display")) return sqlError(env, `sql id=${id}: a query function runs when called, so it has nothing to display`);
+  }
   if (attrs.has("server")) return compileServerSql(env, text, name, attrs.has("display"));
   let template: string;
   try {
@@ -146,47 +169,76 @@ function compileSql(env: Env, text: string, attrs: Map<string, string>): Noteboo
   return sqlCell(env, `sql${template}`, name, attrs.has("display"));
 }
 
-/** The cell of a ```sql block whose result is `expression`: the variable `name` (shown with `display`), or shown as a table. */
-function sqlCell(env: Env, expression: string, name: string | undefined, display: boolean): NotebookCell {
-  return compileCell(env, "sql", name === undefined ? expression : `const ${name} = await ${expression};${display ? `\ndisplay(${name});` : ""}`);
+/**
+ * The cell of a ```sql block whose result is `expression`: the variable `name` (shown with
+ * `display`), a function returning it (a query function), or shown as a table.
+ */
+function sqlCell(env: Env, expression: string, name: SqlName | undefined, display: boolean): NotebookCell {
+  if (name === undefined) return compileCell(env, "sql", expression);
+  if (name.params) return compileCell(env, "sql", `const ${name.name} = (${name.params.join(", ")}) => ${expression};`);
+  return compileCell(env, "sql", `const ${name.name} = await ${expression};${display ? `\ndisplay(${name.name});` : ""}`);
 }
 
 /**
  * A ```sql server block runs where the outputs are (the dev server's DuckDB over the workspace's
- * artifacts; a static build runs it when it builds) and only its result comes to the page, as
- * an Arrow table: the page never fetches the tables it reads. For sums over a table too large to
- * send (1.46 million influence rows at 21,201 inferences, 2.5 s to load in the page where the
- * server sums them in 50–90 ms). It runs before the page has values, so it takes no `${…}`; the
- * page asks for its result by key (the hash of its text), never sends SQL.
+ * artifacts) and only its result comes to the page, as an Arrow table: the page never fetches
+ * the tables it reads. For sums over a table too large to send (1.46 million influence rows at
+ * 21,201 inferences, 2.5 s to load in the page where the server sums them in 50–90 ms), and for
+ * the few rows of it one pick needs. The page asks for a result by key (the hash of the query's
+ * text), never sends SQL; its `${…}` travel as values (sql-params.ts: bound, or a cell's table).
+ * A static build runs a query without `${…}` when it builds; one with them runs in the page then,
+ * on the tables the build ships (so the module carries its literal parts).
  */
-function compileServerSql(env: Env, text: string, name: string | undefined, display: boolean): NotebookCell {
-  const query = text.replace(/[\s;]+$/, "").trim();
-  const problem = query.includes("${") ? "sql server: a server query runs before the page has values, so it takes no ${…} (filter its result in the page)"
-    : !query ? "sql server: no query" : null;
-  if (problem) return sqlError(env, problem);
-  const key = serverQueryKey(query);
-  env.serverQueries[key] = { sql: query, name: name ?? null };
-  return sqlCell(env, `serverSql(${JSON.stringify(key)})`, name, display);
+function compileServerSql(env: Env, text: string, name: SqlName | undefined, display: boolean): NotebookCell {
+  let split: { parts: string[]; expressions: string[] };
+  try {
+    split = sqlParts(text.replace(/[\s;]+$/, "").trim());
+  } catch (err) {
+    if (!(err instanceof CellSyntaxError)) throw err;
+    return sqlError(env, err.message);
+  }
+  const { parts, expressions } = split;
+  if (!parts.join("").trim()) return sqlError(env, "sql server: no query");
+  const key = serverQueryKey(parts.join("?"));
+  const called = !!name?.params;
+  env.serverQueries[key] = { sql: parts.join("?"), name: name?.name ?? null, parts, ...(called ? { called } : {}) };
+  // The parts only where a static build leaves the query to the page: one that takes values, or a query function.
+  const call = expressions.length || called ? `serverSql(${JSON.stringify(key)}, [${expressions.map((e) => `(${e})`).join(", ")}], ${JSON.stringify(parts)})` : `serverSql(${JSON.stringify(key)})`;
+  return sqlCell(env, call, name, display);
 }
 
-/** A server query's key: the first 16 hex digits of the sha256 of its text. */
+/** Whether a static build leaves a server query to the page (it takes values, or is a query function), rather than running it. */
+export function runsInPage(q: ServerQuery): boolean {
+  return q.parts.length > 1 || !!q.called;
+}
+
+/** A server query's key: the first 16 hex digits of the sha256 of its text (`?` for each `${…}`). */
 export function serverQueryKey(query: string): string {
   return createHash("sha256").update(query).digest("hex").slice(0, 16);
 }
 
-/** SQL text as a JavaScript template literal: literal parts escaped, `${…}` kept as expressions. */
-export function sqlTemplate(sql: string): string {
-  let out = "`";
+/** SQL text → its literal parts and the `${…}` expressions between them (one part more than expressions). */
+export function sqlParts(sql: string): { parts: string[]; expressions: string[] } {
+  const parts: string[] = [];
+  const expressions: string[] = [];
   let i = 0;
-  const escape = (s: string) => s.replace(/[\\`]/g, (c) => `\\${c}`);
   for (;;) {
     const open = sql.indexOf("${", i);
     if (open < 0) break;
     const end = findExpressionEnd(sql, open + 2);
-    out += `${escape(sql.slice(i, open))}\${${sql.slice(open + 2, end)}}`;
+    parts.push(sql.slice(i, open));
+    expressions.push(sql.slice(open + 2, end));
     i = end + 1;
   }
-  return `${out}${escape(sql.slice(i))}\``;
+  parts.push(sql.slice(i));
+  return { parts, expressions };
+}
+
+/** SQL text as a JavaScript template literal: literal parts escaped, `${…}` kept as expressions. */
+export function sqlTemplate(sql: string): string {
+  const { parts, expressions } = sqlParts(sql);
+  const escape = (s: string) => s.replace(/[\\`]/g, (c) => `\\${c}`);
+  return `\`${parts.map((p, i) => `${escape(p)}${i < expressions.length ? `\${${expressions[i]}}` : ""}`).join("")}\``;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { Dictionary, Float64, Int32, Table, Utf8, makeData, makeVector, vectorFromArray, type Vector } from "apache-arrow";
-import { DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
+import { DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
 import { readerToArrow, uniqueName } from "./arrow.ts";
 import { quoteIdent as q } from "./export.ts";
 import { isTyped, type TypedColumn } from "./typed-columns.ts";
@@ -28,9 +28,9 @@ export async function parquetAsArrow(connection: DuckDBConnection, file: string,
  * A query's result as parquetAsArrow makes a table of an artifact (the same types and encodings,
  * in the query's order): a notebook's server query answers the page as its tables come to it.
  */
-export async function queryAsArrow(connection: DuckDBConnection, query: string, params: DuckDBValue[] = []): Promise<Table> {
+export async function queryAsArrow(connection: DuckDBConnection, query: string, params: DuckDBValue[] = [], types?: (DuckDBType | undefined)[]): Promise<Table> {
   const t = `__tb_served_${Math.random().toString(36).slice(2, 10)}`;
-  await connection.run(`create temp table ${t} as ${query}`, params);
+  await connection.run(`create temp table ${t} as ${query}`, params, types as DuckDBType[] | undefined);
   try {
     const head = await connection.runAndReadAll(`select * from ${t} limit 0`);
     const names = head.columnNames(), types = head.columnTypes();

@@ -8,6 +8,7 @@ import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
+import { expandSql, sqlParams, type SqlParam } from "../../cells/notebooks/sql-params.ts";
 
 export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
@@ -51,24 +52,34 @@ export class NotebookDatabase {
 
   /**
    * The result of one of the page's server queries (a ```sql server block, by key): run where the
-   * outputs are, so the tables it reads never come to the page. DuckDB-wasm is not needed for it.
+   * outputs are, so the tables it reads never come to the page; its `${…}` (`params`) travel as
+   * values. A static build ran each query without values when it built; one with values (it
+   * comes with its literal `parts`) runs here then, on the tables the build shipped.
    */
-  readonly serverSql = async (key: string): Promise<Table> => {
+  readonly serverSql = async (key: string, params: unknown[] = [], parts?: string[]): Promise<Table> => {
     if (!this.pipeline) throw new Error("this page has no pipeline: a server query needs one");
     const catalog = await this.catalog();
     if (catalog.missing) throw new Error(catalog.missing);
-    // A static build ran each query when it built; the dev server runs it now (on outputs it keeps current).
     const gzipped = catalog.encoding === "gzip";
-    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : ""}`, gzipped ? {} : { cache: "no-store" });
+    const values = sqlParams(params);
+    if (gzipped && parts) return this.expanded(parts, values);
+    // The dev server runs it now (on outputs it keeps current).
+    const query = values.length ? `?params=${encodeURIComponent(JSON.stringify(values))}` : "";
+    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : query}`, gzipped ? {} : { cache: "no-store" });
     if (!res.ok && gzipped) throw new Error(`${this.pipeline}: this static build has no result for server query ${key} (it failed when the site was built: the build's output says why)`);
     if (!res.ok) throw new Error(`${this.pipeline}: ${res.status} ${await res.text()}`);
     this.serverReads.set(key, (res.headers.get("x-tracebook-reads") ?? "").split(",").filter(Boolean));
     return tableFromIPC(await inflated(new Uint8Array(await res.arrayBuffer())));
   };
 
-  /** Tagged template: `${…}` are bound parameters. */
+  /** Tagged template: `${…}` are bound parameters (a list: a list of them; `cellTable(name)`: that cell's table). */
   readonly sql = (strings: TemplateStringsArray | string, ...params: unknown[]): Promise<Table> =>
-    typeof strings === "string" ? this.query(strings, params) : this.query(strings.join("?"), params, { probe: strings.join("NULL") });
+    typeof strings === "string" ? this.query(strings, params) : this.expanded([...strings], sqlParams(params));
+
+  private expanded(parts: string[], params: SqlParam[]): Promise<Table> {
+    const { text, probe, values } = expandSql(parts, params);
+    return this.query(text, values, { probe });
+  }
 
   catalog(): Promise<Catalog> {
     return (this.catalogPromise ??= this.fetchCatalog());

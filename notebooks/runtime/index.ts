@@ -13,6 +13,7 @@ import { models } from "./models.ts";
 import { digit, digitPad } from "./digit.ts";
 import { changedPredictions, contributionList, shareChart } from "./influence.ts";
 import { shortList } from "./short-list.ts";
+import { cellTable } from "../../cells/notebooks/sql-params.ts";
 import "./style.css";
 
 /** A compiled notebook: what the Vite plugin's module exports (see cells/notebooks/transform.ts). */
@@ -73,6 +74,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     // output a server query read changes): every cell that queries re-runs.
     sql: following(db, db.sql),
     serverSql: following(db, db.serverSql),
+    cellTable: () => cellTable,
     catalog: () => observe<Promise<Catalog>>((change) => {
       change(db.catalog());
       return db.onChange(() => change(db.catalog()));

@@ -4,7 +4,7 @@ export default {
   pipeline: "pay",
   frontMatter: {"title":"Cells: edge cases","pipeline":"pay","tables":["usage","influence"]},
   columns: {},
-  html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-12\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-13\"></div>\n",
+  html: "<div class=\"tb-cell\" id=\"tb-cell-1\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-2\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-3\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-4\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-5\"></div>\n<pre><code class=\"language-sql\">select contributor, sum(score) as score from influence where level = 'contributor' group by all order by score desc limit ${n}\n</code></pre>\n<div class=\"tb-cell\" id=\"tb-cell-6\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-7\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-8\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-9\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-10\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-11\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-12\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-13\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-14\"></div>\n<div class=\"tb-cell\" id=\"tb-cell-15\"></div>\n",
   cells: [
     {id: 1, source: "js", inline: false, expression: false, inputs: [], outputs: ["tick"], body: () => {
 // generators, invalidation and view
@@ -36,8 +36,8 @@ const top = await sql`select contributor, sum(score) as score from influence whe
 display(top);
 return {top};
 }},
-    {id: 7, source: "sql", inline: false, expression: false, inputs: [], outputs: [], error: "sql id=1bad: not a JavaScript identifier", body: () => {
-throw new SyntaxError("sql id=1bad: not a JavaScript identifier");
+    {id: 7, source: "sql", inline: false, expression: false, inputs: [], outputs: [], error: "sql id=1bad: not a JavaScript identifier, nor a function's name and parameters (name(a, b))", body: () => {
+throw new SyntaxError("sql id=1bad: not a JavaScript identifier, nor a function's name and parameters (name(a, b))");
 }},
     {id: 8, source: "sql", inline: false, expression: true, inputs: ["sql"], outputs: [], body: (sql) => (
 sql`select ${"a" + "}"} as braces, '$' || '{' as dollar`
@@ -66,5 +66,13 @@ return {sums};
     {id: 13, source: "sql", inline: false, expression: true, inputs: ["serverSql"], outputs: [], body: (serverSql) => (
 serverSql("a05227e8e2dc20fa")
 )},
+    {id: 14, source: "sql", inline: false, expression: false, inputs: ["cellTable","label","serverSql","table","who"], outputs: ["picked"], body: async (cellTable, label, serverSql, table, who) => {
+const picked = await serverSql("59aef176f0a663ff", [(cellTable(table)), (label), (who)], ["-- Its values travel to the server: the picked label bound, the chosen table named.\nselect * from "," where label = "," and contributor in (select unnest(","))"]);
+return {picked};
+}},
+    {id: 15, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["noteOf"], body: (serverSql) => {
+const noteOf = (id) => serverSql("0cbd53d77ca9fb5b", [(id)], ["select text from notes where id = ",""]);
+return {noteOf};
+}},
   ],
 };
