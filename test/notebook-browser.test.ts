@@ -78,6 +78,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect((await page.locator("#prediction").textContent())!.replace(/\s+/g, " ")).toMatch(/called by agent:[ab] \(workload:nbtest\.workload\) in epoch e1/);
     expect(await page.locator("svg [aria-label='bar'] rect").count()).toBeGreaterThan(0);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    // Every query of it ran on the server (```sql server blocks, the pick sent as a value): the
+    // page fetched no table, not even its search list's usage.
+    expect(await page.evaluate<Record<string, string | null>>("window.__tracebook.mounted.db.registered()")).toEqual({});
     await page.screenshot({ path: path.join(SCREENS, "influence-explorer.png"), fullPage: true });
     expect(consoleErrors).toEqual([]);
   });
@@ -217,9 +220,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The watcher retrains without it; the new influence reaches the page over Vite's websocket.
     await expect.poll(() => page.evaluate<string[]>("window.__tracebook.events.map((e) => e.cell)"), { timeout: 240_000, interval: 1000 })
       .toContain("influence");
-    // Settled: the page holds the new influence table, and the lists are drawn from it without the victim.
-    const newInfluence = server.data.catalog("nbtest").then((c) => c.cells.find((x) => x.cell === "influence")!.dataVersion);
-    await expect.poll(() => page.evaluate<string | null>("window.__tracebook.mounted.db.registered().influence ?? null"), { timeout: 30_000 }).toBe(await newInfluence);
+    // Settled: the server queries on the new influence answered again, and the lists are drawn
+    // from them without the victim (the page never holds the influence table itself).
     await expect.poll(async () => { const t = await listText(); return /#1 /.test(t) && !t.includes(victim.slice(0, 12)); }, { timeout: 30_000 }).toBe(true);
     expect(await page.evaluate("window.__marker")).toBe(1);
     // The same message (the workload replayed through the retrained model: new inference ids,
@@ -585,7 +587,9 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
     // The tables the shipped notebooks read (other notebooks may add theirs).
     // The server queries ran when it built: their results, not the tables they read, are what the page gets.
-    expect(built.queries).toEqual([expect.stringMatching(/^nbtest: contributors-and-rewards#totals \(1 row, [\d.]+ KiB gzipped\), .*contributors-and-rewards#byOutput \(\d+ rows, [\d.]+ KiB gzipped\)$/)]);
+    // Those that take values (the explorer's, on the picked inference) run in the page, on the tables shipped.
+    expect(built.queries).toEqual([expect.stringMatching(new RegExp("^nbtest: contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), .*contributors-and-rewards#byOutput \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
+      + "influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#receiptOf \\(takes values: runs in the page\\), influence-explorer#methods \\(takes values: runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#estimated \\(takes values: runs in the page\\)$"))]);
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
     // The receipts only with the columns the one notebook reading them names (front matter `columns`).
@@ -609,6 +613,12 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       // The explorer's variants ship too (front matter tables: "influence*"), with their agreement.
       await page.locator("form input[type=radio]").nth(1).check();
       await expect.poll(async () => (await page.locator("#variant").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 }).toMatch(/^influence_last_layer: TracIn last-layer, .* shares \d+% of the top proponents/);
+      // A list of values (the contributors left out), bound in the page as on the server.
+      const leaveOut = page.locator("form:has-text('Leave out') select");
+      const first = (await leaveOut.locator("option").first().textContent())!.trim();
+      await leaveOut.selectOption({ index: 0 });
+      await expect.poll(async () => (await page.locator("#what-if-estimate").textContent())?.replace(/\s+/g, " ") ?? "", { timeout: 30_000 })
+        .toMatch(new RegExp(`TracIn expects leaving out ${first.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} to weaken \\d+ of \\d+ predictions`));
       await page.screenshot({ path: path.join(SCREENS, "influence-explorer-static.png"), fullPage: true });
       // The curation queue is read-only there: no API, so no button records anything.
       await page.goto(`${url}curation-queue.html?pipeline=nbtest`);

@@ -204,7 +204,7 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
     expect(built.explainers).toEqual([expect.stringMatching(/^strokes: influence, \d+ training rows/)]);
     // Contributors and rewards' sums ran when it built; those over a table this pipeline lacks (it pays nothing) were not shipped, and say why.
     expect(built.queries).toEqual([expect.stringMatching(
-      /^strokes: contributors-and-rewards#totals not shipped: strokes: server query: Catalog Error: Table with name rewards does not exist!, .*, contributors-and-rewards#byOutput \(\d+ rows, [\d.]+ KiB gzipped\)$/)]);
+      /^strokes: contributors-and-rewards#totals not shipped: strokes: server query: Catalog Error: Table with name rewards does not exist!, .*, contributors-and-rewards#byOutput \(\d+ rows, [\d.]+ KiB gzipped\), influence-explorer#queries \(\d+ rows, [\d.]+ KiB gzipped\), .*influence-explorer#trainingRows \(takes values: runs in the page\), .*$/)]);
     const site = await preview({ root: path.dirname(outDir), configFile: false, logLevel: "warn", build: { outDir: "site" }, preview: { host: "127.0.0.1", port: 0 } });
     try {
       const draw = async (base: string) => {
@@ -220,6 +220,10 @@ describe.skipIf(!haveChromium)("notebooks on a feature Datanet: images, drawn in
       expect(local.proponents).toEqual(served.proponents);
       expect(local.engine).toMatch(/\(portable explainer, TypeScript float64\)/);
       expect(served.engine).not.toMatch(/portable explainer/);
+      // The explorer's queries on the picked inference run in the page there, its training images too.
+      await page.goto(`${site.resolvedUrls!.local[0]!}influence-explorer.html?pipeline=strokes`);
+      await page.locator("#proponents li canvas").first().waitFor({ timeout: 60_000 });
+      expect(await inked("#proponents li canvas")).toBe(await page.locator("#proponents li").count());
       await page.screenshot({ path: path.join(SCREENS, "explain-drawn-static.png"), fullPage: true });
       expect(consoleErrors).toEqual([]);
     } finally {
