@@ -233,7 +233,8 @@ describe("served Arrow", () => {
       // Every kind of column an artifact holds: repeated and unique strings, an all-null one, exact
       // amounts (DECIMAL(38, 0) beyond a double; a HUGEINT, which Parquet stores as a double), lists of
       // floats, times, flags; quotes in a name.
-      const shapes: [string, number][] = [["tiny", 10], ["many", 5000]];
+      // And none at all (a server query's `limit 0`, read for its columns).
+      const shapes: [string, number][] = [["empty", 0], ["tiny", 10], ["many", 5000]];
       for (const [name, rows] of shapes) {
         const file = path.join(dir, `${name}.parquet`);
         await connection.run(`copy (select i, 'q' || (i % 7) as query, case when i % 5 = 0 then null else 'same text ' || (i % 3) end as text, 'row ' || i as unique_name,

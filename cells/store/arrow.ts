@@ -15,11 +15,12 @@ export function readerToArrow(reader: DuckDBResultReader): Table {
   const types = reader.columnTypes();
   const columns = reader.getColumnsJS();
   // getColumnsJS turns DECIMAL into a double (350830392121524465 → …500): amounts are DECIMAL(38, 0)
-  // in artifacts, so those columns are read as DuckDB values and written as their exact text.
+  // in artifacts, so those columns are read as DuckDB values and written as their exact text (no
+  // chunk, so no column, when the result has no rows).
   const exact = types.some((t) => t.typeId === DuckDBTypeId.DECIMAL) ? reader.getColumns() : null;
   const vectors: Record<string, Vector> = {};
   names.forEach((name, i) => {
-    const values = types[i]!.typeId === DuckDBTypeId.DECIMAL ? exact![i]!.map((v) => (v === null ? null : String(v))) : columns[i] ?? [];
+    const values = types[i]!.typeId === DuckDBTypeId.DECIMAL ? (exact![i] ?? []).map((v) => (v === null ? null : String(v))) : columns[i] ?? [];
     vectors[uniqueName(name, vectors)] = toVector(values, types[i]!);
   });
   return new Table(vectors);
