@@ -1,5 +1,6 @@
 // A page's ```sql server blocks, as the dev server runs them: over the workspace's artifacts, by
 // key (the page never sends SQL), one SELECT, reading nothing but the artifacts.
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { tableFromIPC } from "apache-arrow";
@@ -7,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { compileNotebook } from "../cells/notebooks/transform.ts";
+import { NotebookData } from "../cells/notebooks/data.ts";
+import { servedCacheDir } from "../cells/notebooks/served-cache.ts";
 import { datanet, pipeline, runPipeline } from "../cells/index.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { tempDir } from "./helpers/workspace.ts";
@@ -123,6 +126,37 @@ describe("server queries (```sql server blocks)", () => {
     expect(await rowsOf(await query("sums", keys.picked!, [{ table: "notes" }, "b' or '1'='1", ["c0"]]))).toEqual([]);
     // Typed as DuckDB-wasm binds them on the page: every number a DOUBLE.
     expect(await rowsOf(await query("sums", keys.types!, [2, "x", true]))).toEqual([{ n: "DOUBLE", s: "VARCHAR", b: "BOOLEAN" }]);
+  });
+
+  it("keeps a fixed query's result on disk for the next server, and a pick's in memory only", async () => {
+    const served = path.join(servedCacheDir(home), "v1", "sums");
+    const queryDirs = () => fs.readdirSync(served).filter((d) => d.startsWith(encodeURIComponent("@query:")));
+    const { parts } = compileNotebook(PAGE).serverQueries[keys.byLabel!]!;
+    const dir = path.join(served, encodeURIComponent(`@query:${createHash("sha256").update(parts[0]!).digest("hex").slice(0, 32)}`));
+    const sent = new Uint8Array(await (await query("sums", keys.byLabel!)).arrayBuffer());
+    // One result per query text, named by the query and the data versions it read.
+    const files = fs.readdirSync(dir);
+    expect(files).toEqual([expect.stringMatching(/^[0-9a-f]{64}\.arrow$/)]);
+    expect(new Uint8Array(fs.readFileSync(path.join(dir, files[0]!)))).toEqual(sent);
+    const fixed = queryDirs().length;
+    const pick = new Uint8Array(await (await query("sums", keys.types!, [7, "y", false])).arrayBuffer());
+    expect(queryDirs()).toHaveLength(fixed);
+    // Another server, its memory empty, sends what is kept (planted here: it did not run the query)…
+    const file = path.join(dir, files[0]!);
+    const fresh = async () => {
+      const data = new NotebookData({ home });
+      try {
+        return (await data.query("sums", parts)).bytes;
+      } finally {
+        data.close();
+      }
+    };
+    fs.writeFileSync(file, pick);
+    expect(await fresh()).toEqual(pick);
+    // …and makes again, and keeps, what is damaged.
+    fs.writeFileSync(file, sent.subarray(0, 64));
+    expect(await fresh()).toEqual(sent);
+    expect(new Uint8Array(fs.readFileSync(file))).toEqual(sent);
   });
 
   it("refuses values it cannot take, and a table that is not one of the pipeline's cells", async () => {
