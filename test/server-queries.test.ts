@@ -189,6 +189,10 @@ describe("server queries (```sql server blocks)", () => {
   });
 
   it("runs only the queries of its notebooks, and says what to run for a pipeline that never ran", async () => {
+    // A README beside the notebooks is no notebook, however its examples read.
+    const readme = "```sql id=example server\nselect count(*) from notes\n```\n";
+    fs.writeFileSync(path.join(notebooksDir, "README.md"), readme);
+    expect((await query("sums", Object.keys(compileNotebook(readme).serverQueries)[0]!)).status).toBe(404);
     const unknown = await query("sums", "0123456789abcdef");
     expect([unknown.status, await unknown.text()]).toEqual([404, expect.stringMatching(/^no notebook in .* has a server query 0123456789abcdef/)]);
     expect((await query("sums", "not-a-key")).status).toBe(404);

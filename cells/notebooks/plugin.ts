@@ -47,10 +47,15 @@ export interface PluginOptions {
   api?: NotebookApi;
 }
 
+/** The notebooks' file names in a folder, sorted: its Markdown files but a README. */
+function notebookFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".md") && f.toLowerCase() !== "readme.md").sort();
+}
+
 /** Notebooks in a folder, sorted by name. */
 export function listNotebooks(dir: string): NotebookInfo[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir).filter((f) => f.endsWith(".md") && f.toLowerCase() !== "readme.md").sort().map((f) => {
+  return notebookFiles(dir).map((f) => {
     const file = path.join(dir, f);
     const name = f.slice(0, -3);
     try {
@@ -83,7 +88,7 @@ const compiledQueries = new Map<string, { mtimeMs: number; size: number; queries
  */
 export function serverQuery(dir: string, key: string): ServerQuery | null {
   if (!fs.existsSync(dir)) return null;
-  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".md")).sort()) {
+  for (const f of notebookFiles(dir)) {
     const file = path.join(dir, f);
     const stat = fs.statSync(file, { throwIfNoEntry: false });
     if (!stat) continue;
