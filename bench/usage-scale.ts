@@ -86,12 +86,13 @@ runBench(async () => {
         await next.arrow("mail", cell, columns);
         served[name] = { made_seconds: made, from_disk_seconds: secondsSince(t0), mb: +(bytes.byteLength / 1e6).toFixed(1) };
       }
-      // The Influence explorer, to its first chart: on a new server that makes every table, then
-      // on one that finds them kept on disk.
+      // The Influence explorer, to its first chart: on a new server that makes what the page asks
+      // for (its queries run on the server: their results, no table), then on one that finds the
+      // fixed queries' results kept on disk.
       explorer = await pageSeconds(home, "influence-explorer", "figure svg, svg[role=img]", [
         { before: () => fs.rmSync(servedCacheDir(home), { recursive: true, force: true }) }, {}, {},
       ]);
-      // Contributors and rewards, to its penalty sides: its sums over influence run on the server.
+      // Contributors and rewards, to its penalty sides: its queries run on the server too.
       contributors = await pageSeconds(home, "contributors-and-rewards", "#sides", [{}, {}]);
     } finally {
       first.close();
