@@ -1,5 +1,7 @@
 import type { ExplainAnswer, ExplainRequest } from "../../cells/notebooks/wire.ts";
-import { mergeParts, type ExplainPart } from "../../cells/attribution/portable.ts";
+// Only the type: the portable explainer's code (a dozen engine modules) loads with the first
+// question a static build answers in the page, not with every page.
+import type { ExplainPart } from "../../cells/attribution/portable.ts";
 import { DecisionError, endpoint } from "./curation.ts";
 import { shippedPerPipeline } from "./shipped.ts";
 
@@ -38,6 +40,7 @@ export function explanations(base: string): Explanations {
       const n = Math.max(1, Math.min(MAX_WORKERS, navigator.hardwareConcurrency || 2, Math.ceil(rows / MIN_SHARD_ROWS)));
       const parts = await Promise.all(Array.from({ length: n }, (_, s) =>
         workers.ask(s, { url, shard: { from: Math.floor((s * rows) / n), to: Math.floor(((s + 1) * rows) / n) }, request })));
+      const { mergeParts } = await import("../../cells/attribution/portable.ts");
       return mergeParts(parts);
     },
   };
