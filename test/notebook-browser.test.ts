@@ -590,7 +590,7 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The server queries ran when it built: their results, not the tables they read, are what the page gets.
     // Those that take values (the explorer's, on the picked inference) run in the page, on the tables shipped.
     expect(built.queries).toEqual([expect.stringMatching(new RegExp("^nbtest: contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), .*contributors-and-rewards#byOutput \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
-      + "influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#receiptOf \\(takes values: runs in the page\\), influence-explorer#methods \\(takes values: runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#estimated \\(takes values: runs in the page\\)$"))]);
+      + "explain-an-input#readRows \\(1 row, [\\d.]+ KiB gzipped\\), .*explain-an-input#inferenceOf \\(takes values: runs in the page\\), .*influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#receiptOf \\(takes values: runs in the page\\), influence-explorer#methods \\(takes values: runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#estimated \\(takes values: runs in the page\\)$"))]);
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
     // The receipts only with the columns the one notebook reading them names (front matter `columns`).
@@ -751,6 +751,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       // The native engine keeps the training side between questions (TF.js computes each afresh).
       "error" in await nativeEngine() ? "\\." : " \\(the server keeps the training side between questions: scores agree to float32 rounding, within 1e-6 of the largest\\)"}`));
     expect(await page.textContent("#explain-proponents, #explain-opponents")).toBeTruthy();
+    // The inference, the labels and what the model reads came from the server's queries: no table came to the page.
+    expect(await page.evaluate<Record<string, string | null>>("window.__tracebook.mounted.db.registered()")).toEqual({});
     const dom = await page.evaluate<{ pwned: string | null; scripts: number }>(`({
       pwned: window.__pwned ?? null,
       scripts: document.querySelectorAll("main script, main iframe, main img, main [onerror], main [onmouseover], main [onload], main a[href^=javascript]").length,
