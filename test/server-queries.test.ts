@@ -124,6 +124,13 @@ describe("server queries (```sql server blocks)", () => {
     // An empty list matches nothing; a value is a value, however it reads as SQL.
     expect(await rowsOf(await query("sums", keys.picked!, [{ table: "notes" }, "b", []]))).toEqual([]);
     expect(await rowsOf(await query("sums", keys.picked!, [{ table: "notes" }, "b' or '1'='1", ["c0"]]))).toEqual([]);
+    // Too many for a URL (Node refuses a request head past 16 KiB): the same values as a POST's body.
+    const many = [...Array.from({ length: 3000 }, (_, i) => `someone-else-${i}`), "c0", "c2"];
+    const long = await fetch(`${server.url}@tracebook/query/sums/${keys.picked}.arrow?params=${encodeURIComponent(JSON.stringify([{ table: "notes" }, "b", many]))}`);
+    expect(long.status).toBe(431);
+    const posted = await fetch(`${server.url}@tracebook/query/sums/${keys.picked}.arrow`, { method: "POST", body: JSON.stringify([{ table: "notes" }, "b", many]) });
+    expect(posted.status).toBe(200);
+    expect(await rowsOf(posted)).toEqual(expected("b", ["c0", "c2"]));
     // Typed as DuckDB-wasm binds them on the page: every number a DOUBLE.
     expect(await rowsOf(await query("sums", keys.types!, [2, "x", true]))).toEqual([{ n: "DOUBLE", s: "VARCHAR", b: "BOOLEAN" }]);
   });
@@ -169,6 +176,8 @@ describe("server queries (```sql server blocks)", () => {
     expect(await answer([{ table: "notes" }, "b"])).toEqual([400, "sums: server query: the query takes 3 values, got 2"]);
     expect(await answer(undefined, "%7Bnot")).toEqual([400, "params: not JSON: {not"]);
     expect(await answer(undefined, "")).toEqual([400, "params: not JSON: "]);
+    const huge = await fetch(`${server.url}@tracebook/query/sums/${keys.picked}.arrow`, { method: "POST", body: "x".repeat(1024 * 1024 + 1) });
+    expect([huge.status, await huge.text()]).toEqual([400, "params: a body larger than 1024 KiB"]);
   });
 
   it("follows an edited notebook: its new query is served, the one it replaced no longer", async () => {

@@ -69,6 +69,21 @@ export function listNotebooks(dir: string): NotebookInfo[] {
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
+/** The most a server query's values may take as a POST body. */
+const MAX_PARAMS_BODY = 1024 * 1024;
+
+/** A request's body as text, or a 400 past `max` bytes. */
+async function readBody(req: IncomingMessage, max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > max) throw new BadRequestError(`params: a body larger than ${max / 1024} KiB`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
 /** A JSON query parameter, or a 400 saying it is not JSON. */
 function jsonParam(value: string | null): unknown {
   if (value === null) return [];
@@ -200,6 +215,19 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     await handleApi(p, req, res, options.api);
     return true;
   }
+  const query = /^\/@tracebook\/query\/([^/]+)\/([0-9a-f]{16})\.arrow$/.exec(p);
+  if (query && (req.method === "GET" || req.method === "HEAD" || req.method === "POST")) {
+    if (!options.data) throw new NotFoundError("no workspace");
+    // The page names a server query by key; its text comes from the notebooks here, never from the page.
+    // Its `${…}` come as values (sql-params.ts): `?params=[…]` (JSON), or as a POST's JSON body when
+    // they would make too long a URL (a list of many names).
+    const found = serverQuery(options.notebooksDir, query[2]!);
+    if (found === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
+    const params = req.method === "POST" ? jsonParam(await readBody(req, MAX_PARAMS_BODY)) : jsonParam(url.searchParams.get("params"));
+    const { bytes, reads } = await options.data.query(query[1]!, found.parts, params);
+    send(res, 200, "application/vnd.apache.arrow.stream", bytes, { "cache-control": "no-store", "x-tracebook-reads": reads.join(",") });
+    return true;
+  }
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   if (p.startsWith(`${API}/`)) {
     if (!options.data) throw new NotFoundError("no workspace");
@@ -223,16 +251,6 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
         return true;
       }
       send(res, 200, "application/vnd.apache.arrow.stream", bytes, headers);
-      return true;
-    }
-    const query = /^\/@tracebook\/query\/([^/]+)\/([0-9a-f]{16})\.arrow$/.exec(p);
-    if (query) {
-      // The page names a server query by key; its text comes from the notebooks here, never from the page.
-      // Its `${…}` come as values (`?params=[…]`, JSON: sql-params.ts), bound or named as a cell's table.
-      const found = serverQuery(options.notebooksDir, query[2]!);
-      if (found === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
-      const { bytes, reads } = await options.data.query(query[1]!, found.parts, jsonParam(url.searchParams.get("params")));
-      send(res, 200, "application/vnd.apache.arrow.stream", bytes, { "cache-control": "no-store", "x-tracebook-reads": reads.join(",") });
       return true;
     }
     throw new NotFoundError(`no such endpoint: ${p}`);

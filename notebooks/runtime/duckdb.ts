@@ -63,9 +63,12 @@ export class NotebookDatabase {
     const gzipped = catalog.encoding === "gzip";
     const values = sqlParams(params);
     if (gzipped && parts) return this.expanded(parts, values);
-    // The dev server runs it now (on outputs it keeps current).
-    const query = values.length ? `?params=${encodeURIComponent(JSON.stringify(values))}` : "";
-    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : query}`, gzipped ? {} : { cache: "no-store" });
+    // The dev server runs it now (on outputs it keeps current). Values travel in the URL, or as
+    // the body where they would make it too long (Node refuses request heads past 16 KiB).
+    const json = values.length ? JSON.stringify(values) : "";
+    const query = json && json.length <= MAX_URL_PARAMS ? `?params=${encodeURIComponent(json)}` : "";
+    const init: RequestInit = gzipped ? {} : json && !query ? { method: "POST", body: json, cache: "no-store" } : { cache: "no-store" };
+    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : query}`, init);
     if (!res.ok && gzipped) throw new Error(`${this.pipeline}: this static build has no result for server query ${key} (it failed when the site was built: the build's output says why)`);
     if (!res.ok) throw new Error(`${this.pipeline}: ${res.status} ${await res.text()}`);
     this.serverReads.set(key, (res.headers.get("x-tracebook-reads") ?? "").split(",").filter(Boolean));
@@ -196,6 +199,9 @@ export class NotebookDatabase {
     return Object.fromEntries([...this.loaded].map(([k, v]) => [k, v.dataVersion]));
   }
 }
+
+/** Values longer than this (as JSON) go in a POST body, not the URL. */
+const MAX_URL_PARAMS = 4096;
 
 function quote(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
