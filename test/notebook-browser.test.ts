@@ -362,6 +362,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await settled(page);
     console.log(`curation queue: first load ${Date.now() - t0} ms`);
     expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+    // Every query of it ran on the server: no table came to the page.
+    expect(await page.evaluate<Record<string, string | null>>("window.__tracebook.mounted.db.registered()")).toEqual({});
     expect(await page.locator("svg[class^=plot] [aria-label='dot'] circle").count()).toBeGreaterThan(50); // the label-error signals
     expect(await page.locator("#queue li.tb-queue-item").count()).toBe(25);
     // Rule flags first; then the rows only the model doubts, by label-error score, highest first.
@@ -600,9 +602,12 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const built = await buildNotebooks({ home, outDir, pipelines: [pipelineFile] });
     // The tables the shipped notebooks read (other notebooks may add theirs).
     // The server queries ran when it built: their results, not the tables they read, are what the page gets.
-    // Those that take values (the explorer's, on the picked inference) run in the page, on the tables shipped.
-    expect(built.queries).toEqual([expect.stringMatching(new RegExp("^nbtest: contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), .*contributors-and-rewards#byOutput \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
-      + "explain-an-input#readRows \\(1 row, [\\d.]+ KiB gzipped\\), .*explain-an-input#inferenceOf \\(takes values: runs in the page\\), .*influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#receiptOf \\(takes values: runs in the page\\), influence-explorer#methods \\(takes values: runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), influence-explorer#estimated \\(takes values: runs in the page\\)$"))]);
+    // Those that take values (the explorer's, on the picked inference) and the query functions run in the page, on the tables shipped.
+    expect(built.queries).toEqual([expect.stringMatching(new RegExp("^nbtest: attribution-quality#locoSummary \\(runs in the page\\), .*contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), "
+      + ".*contributors-and-rewards#byOutput \\(\\d+ rows, [\\d.]+ KiB gzipped\\), curation-queue#overview \\(1 row, [\\d.]+ KiB gzipped\\), .*curation-queue#queue \\(runs in the page\\), "
+      + ".*explain-an-input#readRows \\(1 row, [\\d.]+ KiB gzipped\\), .*explain-an-input#inferenceOf \\(runs in the page\\), .*influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
+      + "influence-explorer#receiptOf \\(runs in the page\\), influence-explorer#methods \\(runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
+      + "influence-explorer#estimated \\(runs in the page\\)$"))]);
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));
     // The receipts only with the columns the one notebook reading them names (front matter `columns`).

@@ -165,7 +165,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
       const ran: string[] = [];
       for (const [key, { parts, inPage, where }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
         if (inPage) {
-          ran.push(`${where} (takes values: runs in the page)`);
+          ran.push(`${where} (runs in the page)`);
           continue;
         }
         // The page asks for a result by its query's key, as it asks the dev server.
