@@ -10,7 +10,7 @@ import { decide } from "../cells/datanet/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { DEFAULT_NOTEBOOKS, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { listNotebooks } from "../cells/notebooks/plugin.ts";
-import { compileNotebook, serverQueryKey } from "../cells/notebooks/transform.ts";
+import { compileNotebook } from "../cells/notebooks/transform.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { shipExplainer } from "../cells/notebooks/ship-explainer.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
@@ -126,14 +126,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await expect.poll(async () => (await page.locator("#what-if-estimate").textContent())?.replace(/\s+/g, " ") ?? "", { timeout: 30_000 })
       .toMatch(new RegExp(`TracIn expects leaving out ${first.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} to weaken \\d+ of \\d+ predictions`));
     // The same estimate with thousands of names beside it (too long for a URL: the page posts them).
-    const estimated = Object.values(compileNotebook(fs.readFileSync(path.join(DEFAULT_NOTEBOOKS, "influence-explorer.md"), "utf8")).serverQueries).find((q) => q.name === "estimated")!;
+    const [estimatedKey, estimated] = Object.entries(compileNotebook(fs.readFileSync(path.join(DEFAULT_NOTEBOOKS, "influence-explorer.md"), "utf8")).serverQueries).find(([, q]) => q.name === "estimated")!;
     const predictions = Number(/ of (\d+) predictions/.exec((await page.locator("#what-if-estimate").textContent())!)![1]);
     const posted: string[] = [];
     const onPost = (r: { method(): string; url(): string }) => void (r.method() === "POST" && r.url().includes("/@tracebook/query/") && posted.push(r.url()));
     page.on("request", onPost);
     const many = [...Array.from({ length: 3000 }, (_, i) => `nobody-${i}`), first];
     expect(await page.evaluate(([key, parts, names]) => (globalThis as any).__tracebook.mounted.db.serverSql(key, [names], parts).then((t: { numRows: number }) => t.numRows),
-      [serverQueryKey(estimated.sql), estimated.parts, many] as const)).toBe(predictions);
+      [estimatedKey, estimated.parts, many] as const)).toBe(predictions);
     page.off("request", onPost);
     expect(posted).toHaveLength(1);
     await page.locator("#what-if-run").click();

@@ -74,8 +74,8 @@ describe("references are found by parsing", () => {
     const key = serverQueryKey("select label, count(*) from notes group by label");
     expect(key).toMatch(/^[0-9a-f]{16}$/);
     expect(nb.serverQueries).toEqual({
-      [key]: { sql: "select label, count(*) from notes group by label", parts: ["select label, count(*) from notes group by label"], name: "sums" },
-      [serverQueryKey("select 1")]: { sql: "select 1", parts: ["select 1"], name: null },
+      [key]: { parts: ["select label, count(*) from notes group by label"], name: "sums" },
+      [serverQueryKey("select 1")]: { parts: ["select 1"], name: null },
     });
     expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.body]).toEqual([["serverSql"], ["sums"], `const sums = await serverSql("${key}");\nreturn {sums};`]);
     expect([nb.cells[1]!.expression, nb.cells[1]!.body]).toEqual([true, `serverSql("${serverQueryKey("select 1")}")`]);
@@ -85,7 +85,8 @@ describe("references are found by parsing", () => {
     const nb = compileNotebook("```sql id=rows server\nselect * from ${cellTable(t)} where x = ${a, b} and y in (select unnest(${ys}))\n```\n\n```sql id=bad server\nselect ${\n```\n");
     const parts = ["select * from ", " where x = ", " and y in (select unnest(", "))"];
     const key = serverQueryKey(parts.join("?"));
-    expect(nb.serverQueries[key]).toEqual({ sql: "select * from ? where x = ? and y in (select unnest(?))", parts, name: "rows" });
+    expect(key).toBe(serverQueryKey("select * from ? where x = ? and y in (select unnest(?))"));
+    expect(nb.serverQueries[key]).toEqual({ parts, name: "rows" });
     // Each value in parentheses: a comma inside one is not a second value.
     expect(nb.cells[0]!.body).toBe(`const rows = await serverSql("${key}", [(cellTable(t)), (a, b), (ys)], ${JSON.stringify(parts)});\nreturn {rows};`);
     expect(nb.cells[0]!.inputs.sort()).toEqual(["a", "b", "cellTable", "serverSql", "t", "ys"]);
@@ -96,7 +97,8 @@ describe("references are found by parsing", () => {
       + "```sql id=rowsOf( n )\nselect * from t limit ${n}\n```\n\n```sql id=f(a) display\nselect ${a}\n```\n\n```sql id=g(1)\nselect 1\n```\n");
     const parts = ["select * from receipts where query = ", " and level = ", ""];
     const key = serverQueryKey(parts.join("?"));
-    expect(nb.serverQueries[key]).toEqual({ sql: "select * from receipts where query = ? and level = ?", parts, name: "receiptOf", called: true });
+    expect(key).toBe(serverQueryKey("select * from receipts where query = ? and level = ?"));
+    expect(nb.serverQueries[key]).toEqual({ parts, name: "receiptOf", called: true });
     expect(nb.cells[0]!.body).toBe(`const receiptOf = (inference, level) => serverSql("${key}", [(inference), (level)], ${JSON.stringify(parts)});\nreturn {receiptOf};`);
     // Its parameters are its own: the cell reads only the builtin.
     expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.async]).toEqual([["serverSql"], ["receiptOf"], false]);

@@ -1,6 +1,6 @@
 // The values a notebook's SQL takes, the same on the page and on the server: bound, never spliced.
 import { describe, expect, it } from "vitest";
-import { cellTable, expandSql, parseProbe, sqlParams, sqlParamsFromJson, SqlParamError } from "../cells/notebooks/sql-params.ts";
+import { cellTable, expandSql, parseProbe, sqlParams, sqlParamsFromJson, sqlScalars, SqlParamError } from "../cells/notebooks/sql-params.ts";
 
 describe("sql params (a query's ${…})", () => {
   it("binds a scalar as one value, a list as a list of values, and names a cell's table", () => {
@@ -23,6 +23,10 @@ describe("sql params (a query's ${…})", () => {
     expect(() => sqlParams([NaN])).toThrow(SqlParamError);
     expect(() => cellTable("")).toThrow(/cellTable: expected a cell's name/);
     expect(() => expandSql(["a", "b"], [])).toThrow(/the query takes 1 value, got 0/);
+    // A `?` of db.query(text, params) takes one scalar, normalised as a template's are.
+    expect(sqlScalars([new Date("2026-11-30T00:00:00Z"), 7n, undefined, "x"])).toEqual(["2026-11-30T00:00:00.000Z", 7, null, "x"]);
+    expect(() => sqlScalars(["a", ["b"]])).toThrow(/^value number 2: one \? takes one value/);
+    expect(() => sqlScalars([cellTable("t")])).toThrow(SqlParamError);
   });
   it("reads the wire form back: {table} is a cell's table, any other object is refused", () => {
     expect(sqlParamsFromJson(JSON.parse(JSON.stringify(sqlParams([cellTable("influence"), "q", [1]]))))).toEqual([{ table: "influence" }, "q", [1]]);

@@ -112,15 +112,20 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
-async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+/** A request's body as text; past `max` bytes, the error `tooLarge` makes. */
+export async function readBody(req: IncomingMessage, max: number, tooLarge: () => Error): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > max) throw new ApiError(413, null, `body: larger than ${max / 1024} KiB`);
+    if (size > max) throw tooLarge();
     chunks.push(chunk);
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+async function readJson(req: IncomingMessage, max: number): Promise<unknown> {
+  const text = await readBody(req, max, () => new ApiError(413, null, `body: larger than ${max / 1024} KiB`));
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

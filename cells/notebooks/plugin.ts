@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Plugin, ViteDevServer } from "vite";
 import { compileNotebook, notebookToModule, type Notebook, type ServerQuery } from "./transform.ts";
 import { BadRequestError, NotFoundError, type NotebookData, type Catalog } from "./data.ts";
-import { handleApi, isApiRoute, type NotebookApi } from "./api.ts";
+import { handleApi, isApiRoute, readBody, type NotebookApi } from "./api.ts";
 
 /** URL prefixes the plugin answers. */
 export const NOTEBOOK_MODULE = "/@notebook/"; // the compiled notebook: /@notebook/<name>.js
@@ -71,18 +71,6 @@ const NAME = /^[A-Za-z0-9][\w.-]*$/;
 
 /** The most a server query's values may take as a POST body. */
 const MAX_PARAMS_BODY = 1024 * 1024;
-
-/** A request's body as text, or a 400 past `max` bytes. */
-async function readBody(req: IncomingMessage, max: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > max) throw new BadRequestError(`params: a body larger than ${max / 1024} KiB`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
 
 /** A JSON query parameter, or a 400 saying it is not JSON. */
 function jsonParam(value: string | null): unknown {
@@ -223,7 +211,7 @@ async function handle(server: ViteDevServer, options: PluginOptions, req: Incomi
     // they would make too long a URL (a list of many names).
     const found = serverQuery(options.notebooksDir, query[2]!);
     if (found === null) throw new NotFoundError(`no notebook in ${options.notebooksDir} has a server query ${query[2]} (edited since the page loaded? reload it)`);
-    const params = req.method === "POST" ? jsonParam(await readBody(req, MAX_PARAMS_BODY)) : jsonParam(url.searchParams.get("params"));
+    const params = req.method === "POST" ? jsonParam(await readBody(req, MAX_PARAMS_BODY, () => new BadRequestError(`params: a body larger than ${MAX_PARAMS_BODY / 1024} KiB`))) : jsonParam(url.searchParams.get("params"));
     const { bytes, reads } = await options.data.query(query[1]!, found.parts, params);
     send(res, 200, "application/vnd.apache.arrow.stream", bytes, { "cache-control": "no-store", "x-tracebook-reads": reads.join(",") });
     return true;

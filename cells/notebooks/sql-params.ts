@@ -38,6 +38,14 @@ function scalar(value: unknown, where: string): SqlScalar {
   throw new SqlParamError(`${where}: a ${Array.isArray(value) ? "list inside a list" : typeof value === "object" ? "JavaScript object" : typeof value} cannot be bound (a string, number, boolean, date, null, a list of those, or cellTable(name))`);
 }
 
+/** Values for a query's `?` placeholders (`db.query(text, params)`): each one scalar. */
+export function sqlScalars(params: readonly unknown[]): SqlScalar[] {
+  return params.map((value, i) => {
+    if (Array.isArray(value) || value instanceof CellTable) throw new SqlParamError(`value number ${i + 1}: one ? takes one value (in a sql\`…\` template, a list or cellTable(name) can stand for more)`);
+    return scalar(value, `value number ${i + 1}`);
+  });
+}
+
 /** The parameters as they travel: each a scalar, a list of scalars, or `{table}`. */
 export function sqlParams(params: readonly unknown[]): SqlParam[] {
   return params.map((value, i) => {

@@ -37,8 +37,6 @@ export interface Notebook {
 }
 
 export interface ServerQuery {
-  /** Its text, `?` for each `${…}`. */
-  sql: string;
   /** Its literal parts, one more than its `${…}` (sql-params.ts expandSql). */
   parts: string[];
   /** A query function (`id=name(a, b)`): it runs when the page calls it, so a static build leaves it to the page. */
@@ -200,10 +198,10 @@ function compileServerSql(env: Env, text: string, name: SqlName | undefined, dis
   const { parts, expressions } = split;
   if (!parts.join("").trim()) return sqlError(env, "sql server: no query");
   const key = serverQueryKey(parts.join("?"));
-  const called = !!name?.params;
-  env.serverQueries[key] = { sql: parts.join("?"), name: name?.name ?? null, parts, ...(called ? { called } : {}) };
-  // The parts only where a static build leaves the query to the page: one that takes values, or a query function.
-  const call = expressions.length || called ? `serverSql(${JSON.stringify(key)}, [${expressions.map((e) => `(${e})`).join(", ")}], ${JSON.stringify(parts)})` : `serverSql(${JSON.stringify(key)})`;
+  const query: ServerQuery = { name: name?.name ?? null, parts, ...(name?.params ? { called: true as const } : {}) };
+  env.serverQueries[key] = query;
+  // The parts only where a static build leaves the query to the page.
+  const call = runsInPage(query) ? `serverSql(${JSON.stringify(key)}, [${expressions.map((e) => `(${e})`).join(", ")}], ${JSON.stringify(parts)})` : `serverSql(${JSON.stringify(key)})`;
   return sqlCell(env, call, name, display);
 }
 

@@ -8,7 +8,7 @@ import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
-import { expandSql, sqlParams, type SqlParam } from "../../cells/notebooks/sql-params.ts";
+import { expandSql, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
 
 export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
@@ -116,7 +116,7 @@ export class NotebookDatabase {
     if (!params.length) return conn.query(text);
     const statement = await conn.prepare(text);
     try {
-      return await statement.query(...params.map(bindable));
+      return await statement.query(...sqlScalars(params));
     } finally {
       await statement.close();
     }
@@ -207,9 +207,4 @@ function quote(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-function bindable(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (typeof value === "bigint") return Number.isSafeInteger(Number(value)) ? Number(value) : value.toString();
-  if (value === undefined) return null;
-  return value;
-}
+
