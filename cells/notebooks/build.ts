@@ -13,6 +13,7 @@ import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PA
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
+import { PageBinder } from "./page-check.ts";
 
 const MARKER = ".tracebook-site";
 const DATA_DIR = "_tracebook";
@@ -107,7 +108,9 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const compared = new Set<string>();
   // Per pipeline, the server queries of its notebooks (key → literal parts, and where): run here, their
   // results shipped; those that take values (`${…}`) run in the page, on the tables shipped for them.
-  const serverQueries = new Map<string, Map<string, { parts: string[]; inPage: boolean; where: string }>>();
+  // A query run in the page is checked here against the tables shipped for it (page-check.ts); a
+  // `${cellTable(…)}` of it may name any cell its notebook's front matter `tables` names.
+  const serverQueries = new Map<string, Map<string, { parts: string[]; inPage: boolean; where: string; tables: string[] }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
   const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
@@ -128,7 +131,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         }
         for (const [key, q] of Object.entries(compiled.serverQueries)) {
           if (!serverQueries.has(p)) serverQueries.set(p, new Map());
-          serverQueries.get(p)!.set(key, { parts: q.parts, inPage: runsInPage(q), where: `${n.name}${q.name ? `#${q.name}` : ""}` });
+          const tables = Array.isArray(compiled.frontMatter.tables) ? compiled.frontMatter.tables.map(String) : [];
+          serverQueries.get(p)!.set(key, { parts: q.parts, inPage: runsInPage(q), where: `${n.name}${q.name ? `#${q.name}` : ""}`, tables });
         }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
@@ -144,17 +148,22 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const queries: string[] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
+  // Made when a pipeline has a query the page runs: DuckDB-wasm takes about 2 s to start in Node.
+  let binder: PageBinder | null = null;
+  const unbound: string[] = [];
   try {
     for (const [p, names] of wanted) {
       // A notebook's pipeline that never ran here (mail-quality, run by hand) ships `missing`: its pages say what to run.
       const catalog = await data.catalog(p);
-      const patterns = [...names.keys()].filter((n) => n.includes("*")).map((n) => new RegExp(`^${n.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`));
+      const patterns = [...names.keys()].filter((n) => n.includes("*")).map(pattern);
       const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
       fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
+      const shipped = new Map<string, { bytes: Uint8Array; projected: boolean }>();
       for (const c of cells) {
         // Read by name a pattern matches (every column), or by its own name (a projection, maybe).
         const columns = patterns.some((re) => re.test(c.cell)) ? null : names.get(c.cell) ?? null;
         const { bytes: b } = await data.arrow(p, c.cell, columns ? [...columns] : undefined);
+        shipped.set(c.cell, { bytes: b, projected: !!columns });
         // Gzipped: a site is served over a network, and the Arrow of a tracin table shrinks ~8× (its
         // dictionary codes repeat); the page inflates it (DecompressionStream).
         const packed = await gzip(b, { level: 3 }); // level 6 is 7% smaller and twice as slow
@@ -163,9 +172,21 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
       const ran: string[] = [];
-      for (const [key, { parts, inPage, where }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
+      const pageRun = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])].filter(([, q]) => q.inPage);
+      if (pageRun.length) {
+        binder ??= await PageBinder.open();
+        binder.reset();
+        for (const [cell, { bytes: b, projected }] of shipped) binder.register(cell, b, projected ? await data.emptyArrow(p, cell) : undefined);
+      }
+      for (const [key, { parts, inPage, where, tables }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
         if (inPage) {
-          ran.push(`${where} (runs in the page)`);
+          // Those a `*` pattern names first: patterns are how a front matter names the tables of a cellTable.
+          const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
+          const candidates = [...new Set([...named(true), ...named(false)])];
+          const verdict = binder!.check({ where, parts, candidates });
+          if (verdict.ok) ran.push(`${where} (runs in the page)`);
+          else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
+          else ran.push(`${where} (runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`);
           continue;
         }
         // The page asks for a result by its query's key, as it asks the dev server.
@@ -186,33 +207,41 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         ran.push(`${where} (${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`);
       }
       if (ran.length) queries.push(`${p}: ${ran.join(", ")}`);
-      const shipped: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
+      const listed: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
       if (explained.has(p) && !catalog.missing) {
-        shipped.explainer = await shipExplainer(data, p, path.join(outDir, DATA_DIR, "explain"));
-        if ("file" in shipped.explainer) bytes += shipped.explainer.bytes;
-        explainers.push("file" in shipped.explainer
-          ? `${p}: ${shipped.explainer.influence}, ${shipped.explainer.train_rows} training rows (${mib(shipped.explainer.bytes)} gzipped)`
-          : `${p}: none (${shipped.explainer.missing})`);
+        listed.explainer = await shipExplainer(data, p, path.join(outDir, DATA_DIR, "explain"));
+        if ("file" in listed.explainer) bytes += listed.explainer.bytes;
+        explainers.push("file" in listed.explainer
+          ? `${p}: ${listed.explainer.influence}, ${listed.explainer.train_rows} training rows (${mib(listed.explainer.bytes)} gzipped)`
+          : `${p}: none (${listed.explainer.missing})`);
       }
       if (compared.has(p) && !catalog.missing) {
         const modelCells = cells.filter((c) => ["finetune", "base-model"].includes(c.kind)).map((c) => c.cell);
         const { file, pairs } = await shipModels(data, p, modelCells, path.join(outDir, DATA_DIR, "models"));
-        shipped.models = { file };
+        listed.models = { file };
         models.push(`${p}: ${Object.entries(pairs).map(([c, n]) => `${c} (${n} pair${n === 1 ? "" : "s"})`).join(", ") || "no model trained"}`);
       }
       fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
-      fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(shipped));
-      catalogs.push(shipped);
+      fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(listed));
+      catalogs.push(listed);
     }
   } finally {
     data.close();
+    binder?.close();
   }
+  // A site whose page would fail for want of a column its front matter can name is not built.
+  if (unbound.length) throw new Error(`build-notebooks: the site was not built: ${unbound.join("; ")}`);
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
   fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
   return { pages, tables, explainers, models, queries, bytes };
 }
 
 const gzip = promisify(zlib.gzip);
+
+/** A front matter `tables` entry (a name, or a pattern with `*`) as a regular expression over cell names. */
+function pattern(name: string): RegExp {
+  return new RegExp(`^${name.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+}
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */
 function checkOutDir(outDir: string): void {

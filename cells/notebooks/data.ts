@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { tableToIPC } from "apache-arrow";
 import { openWhenFree, WorkspaceBusyError, type Workspace } from "../store/workspace.ts";
-import { parquetAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
+import { parquetAsArrow, queryAsArrow, UnknownColumnsError } from "../store/served-arrow.ts";
 import { projectionSuffix, ServedCache } from "./served-cache.ts";
 import { ServerQueryError, ServerSql } from "./server-sql.ts";
 import { expandSql, sqlParamsFromJson, SqlParamError, type ExpandedSql } from "./sql-params.ts";
@@ -201,6 +201,16 @@ export class NotebookData {
     const { dataVersion, artifact } = outputOf(pipeline, (await this.current(pipeline)).cells, cell);
     const bytes = await this.cached(`${dataVersion}${projectionSuffix(columns)}`, () => this.make(pipeline, cell, dataVersion, artifact, columns));
     return { bytes, dataVersion };
+  }
+
+  /**
+   * A cell's output with no rows: every column, typed as `arrow` gives them (a static build binds
+   * the queries it leaves to the page over the tables it ships, and over these: page-check.ts).
+   */
+  async emptyArrow(pipeline: string, cell: string): Promise<Uint8Array> {
+    const { artifact } = outputOf(pipeline, (await this.current(pipeline)).cells, cell);
+    if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
+    return this.reader.run(async (connection) => tableToIPC(await queryAsArrow(connection, "select * from read_parquet(?) limit 0", [artifact]), "stream"));
   }
 
   /**
