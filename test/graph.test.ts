@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import path from "node:path";
+import { createHash } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { datanet, param, pipeline, PipelineError, runPipeline, pipelineStatus, sql, type Cell, type GraphEvent } from "../cells/index.ts";
 import { decide } from "../cells/datanet/decisions.ts";
@@ -43,6 +44,27 @@ describe("merkleRoot", () => {
     expect(merkleRoot(leaves)).toBe(h(h(sorted[0]!, sorted[1]!), sorted[2]!)); // odd node carried up
     expect(merkleRoot([...leaves].reverse())).toBe(merkleRoot(leaves));
     expect(merkleRoot([leaves[0]!, leaves[1]!, sha256("w")])).not.toBe(merkleRoot(leaves));
+  });
+
+  it("is the tree a Hash object per node builds, for any number of leaves", () => {
+    // Brute force: each level from the last, pairs hashed left‖right, an odd node carried up.
+    const brute = (leaves: string[]): string => {
+      let level = [...leaves].sort().map((h) => Buffer.from(h, "hex"));
+      while (level.length > 1) level = level.flatMap((b, i) => (i % 2 ? [] : [level[i + 1] ? createHash("sha256").update(b).update(level[i + 1]!).digest() : b]));
+      return level[0]!.toString("hex");
+    };
+    for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 33, 100, 1000]) {
+      const leaves = Array.from({ length: n }, (_, i) => createHash("sha256").update(`leaf ${i}`).digest("hex"));
+      expect(merkleRoot(leaves)).toBe(brute(leaves));
+    }
+    // Upper-case hex names the same digests.
+    const upper = ["a", "b", "c"].map((s) => sha256(s).toUpperCase());
+    expect(merkleRoot(upper)).toBe(brute(upper));
+  });
+
+  it("refuses a leaf that is not a SHA-256 digest, naming it", () => {
+    expect(() => merkleRoot([sha256("a"), "abc"])).toThrow(/^merkle leaves are SHA-256 digests \(64 hex characters\), not "abc"$/);
+    expect(() => merkleRoot([sha256("a"), `${sha256("b").slice(0, 63)}g`])).toThrow(/not "[0-9a-f]{63}g"$/);
   });
 });
 

@@ -15,7 +15,7 @@ import qualityPipeline from "./input/report/quality.pipeline.ts";
 import { runPipeline } from "../cells/graph/scheduler.ts";
 import { renderHtml } from "../reports/render/page.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
-import { CLOSURE_CHECK, PENALTY_CHECK, QUALITY_CHECK } from "../reports/collect/collect.ts";
+import { CLOSURE_CHECK, PENALTY_CHECK, QUALITY_CHECK, collectFacts } from "../reports/collect/collect.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
 import { LOSS_GRADIENT } from "../reports/collect/methodology.ts";
 
@@ -172,6 +172,27 @@ describe("attribution report: write, verify, tamper", () => {
     expect(v.ok).toBe(true);
   });
 
+  it("hashes every receipt of the receipts cell again: one stored otherwise still recomputes, a doctored one does not", async () => {
+    const [{ artifact }] = (await ws.rows<{ artifact: string }>("select artifact from runs where pipeline = 'pay' and cell = 'receipts' and artifact is not null order by finished_at desc limit 1")) as [{ artifact: string }];
+    const count = doc(report.dir).facts.lineage.receipts.count;
+    expect(doc(report.dir).facts.lineage.receipts).toMatchObject({ count, recomputed: count, mismatched: 0 });
+    const saved = fs.readFileSync(artifact);
+    const [a, b] = (await ws.rows<{ query: string; receipt: string }>("select query, receipt from read_parquet(?) order by query limit 2", [artifact])) as [{ query: string; receipt: string }, { query: string; receipt: string }];
+    const doctored = JSON.parse(b.receipt) as { top_contributions: { score: number }[] };
+    doctored.top_contributions[0]!.score *= 1.01;
+    const rewritten = path.join(tempDir("tb-report-receipts-"), "receipts.parquet");
+    await ws.run(`copy (select * replace (case query when ? then ? when ? then ? else receipt end as receipt) from read_parquet(?)) to '${rewritten}' (format parquet)`,
+      [a.query, JSON.stringify(JSON.parse(a.receipt), null, 1), b.query, JSON.stringify(doctored), artifact]);
+    fs.copyFileSync(rewritten, artifact);
+    try {
+      // The indented one is not byte-canonical: hashed through canonicalJson, it still gives its hash.
+      expect((await collectFacts(ws, "pay")).lineage.receipts).toMatchObject({ count, recomputed: count - 1, mismatched: 1 });
+    } finally {
+      fs.writeFileSync(artifact, saved);
+    }
+    expect((await collectFacts(ws, "pay")).lineage.receipts).toMatchObject({ count, recomputed: count, mismatched: 0 });
+  });
+
   it("states its recomputed receipts, and verifies a report written before reports recomputed them", async () => {
     const d0 = doc(report.dir);
     expect(d0.facts.lineage.receipts.attribution).toMatchObject({ ok: true, sampled: 20, seed: 0, mismatched: 0, detail: expect.stringMatching(/^all 20 match/) });
@@ -203,6 +224,9 @@ describe("attribution report: write, verify, tamper", () => {
     await ws.run("update attribution_receipts set receipt = replace(receipt, '\"format\"', '\"formats\"') where receipt_hash = ?", [hash]);
     const bad = await verifyReport(ws, report.dir);
     expect(bad.checks.find((c) => c.name === "workspace now: every receipt a reward line cites is archived")).toMatchObject({ ok: false, detail: expect.stringMatching(/^39 of the 40 receipts/) });
+    // The same receipt written otherwise (indented): not the receipts cell's text, so hashed again here, and it still recomputes.
+    await ws.run("update attribution_receipts set receipt = ? where receipt_hash = ?", [JSON.stringify(JSON.parse(receipt), null, 1), hash]);
+    expect((await verifyReport(ws, report.dir)).ok).toBe(true);
     await ws.run("update attribution_receipts set receipt = ? where receipt_hash = ?", [receipt, hash]);
     expect((await verifyReport(ws, report.dir)).ok).toBe(true);
   });
