@@ -4,12 +4,12 @@ import { randomBytes } from "node:crypto";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { collectFacts, type CollectOptions } from "./collect/collect.ts";
-import { REPORT_FORMAT, runFolder, runIdOf, type ReportDocument, type ReportFacts } from "./facts.ts";
+import { DEFAULT_OUT, REPORT_FORMAT, runFolder, runIdOf, type ReportDocument, type ReportFacts } from "./facts.ts";
+
+export { DEFAULT_OUT };
 import { renderHtml } from "./render/page.ts";
 import { chromiumPath, renderPdf } from "./pdf.ts";
 import { assertValidReport } from "./schema.ts";
-
-export const DEFAULT_OUT = path.join("reports", "out");
 
 export interface WriteOptions extends CollectOptions {
   /** Where report folders go; default reports/out under the current directory. */

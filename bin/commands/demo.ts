@@ -9,11 +9,7 @@ import { loadPipeline } from "../../cells/graph/loader.ts";
 import { runPipeline } from "../../cells/graph/scheduler.ts";
 import { humanPrinter } from "./run.ts";
 import path from "node:path";
-import { writeReport } from "../../reports/write.ts";
-import { Explainer } from "../../cells/attribution/explain.ts";
-import { explainSource } from "../../cells/attribution/source.ts";
 import { resolveModel } from "../../cells/factory/catalog.ts";
-import { ModelServer } from "../../cells/factory/serve.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { parseAmount } from "../../cells/rewards/amounts.ts";
 import { settledLine } from "../settled.ts";
@@ -52,13 +48,16 @@ export function registerDemo(program: Command): void {
           if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
         }
         // A data scientist's first question, on a message of their own: explained, not executed.
+        // (The explainer, the model server and the report load where they are used, not with the
+        // module: `tracebook --help` loads every command's module.)
+        const [{ Explainer }, { explainSource }] = await Promise.all([import("../../cells/attribution/explain.ts"), import("../../cells/attribution/source.ts")]);
         const explainer = await Explainer.load(ws, await explainSource(ws, "mail", (await loadPipeline("mail")).pipeline.cells));
         const [e] = (await explainer.explain([{ text: DEMO_MESSAGE }], { top: 3 })).explanations;
         const leans = e!.contributors.filter((c) => (c.share ?? 0) > 0).slice(0, 3).map((c) => `${c.name} ${(100 * c.share!).toFixed(1)}%`).join(", ");
         console.log(`\nExplained, not executed (nothing recorded or paid): "${DEMO_MESSAGE}" → ${e!.prediction}, leaning on ${leans}` +
           `\n  your own: npx tracebook explain mail "…" · a curator's: npx tracebook explain mail --contribution <id>`);
         await payForIt(ws);
-        const report = await writeReport(ws, "mail");
+        const report = await (await import("../../reports/write.ts")).writeReport(ws, "mail");
         const dir = path.relative(process.cwd(), report.dir);
         console.log(`\nReport: ${path.join(dir, "index.html")} (check it: npx tracebook report verify ${dir})`);
         console.log(`\nWorkspace: ${ws.dbPath}\nExplore: npx tracebook status mail · npx tracebook rewards mail · npx tracebook explain mail "…" · npx tracebook show mail influence_topk --columns query,rank,score,contributor,text · npx tracebook model list`);
@@ -73,6 +72,7 @@ export function registerDemo(program: Command): void {
  */
 async function payForIt(ws: Workspace): Promise<void> {
   const m = await resolveModel(ws, "mail.model");
+  const { ModelServer } = await import("../../cells/factory/serve.ts");
   const server = new ModelServer(ws.home);
   const id = `demo:${m.id.slice(0, 16)}`;
   try {

@@ -9,8 +9,8 @@ import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import { ancestorsAndSelf } from "../../cells/graph/pipeline.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { Explainer, type ExplainAnswer, type Explanation } from "../../cells/attribution/explain.ts";
-import { chooseTracin, contributionsToExplain, explainSource, type ContributionToExplain } from "../../cells/attribution/source.ts";
+import type { ExplainAnswer, Explanation } from "../../cells/attribution/explain.ts";
+import type { ContributionToExplain } from "../../cells/attribution/source.ts";
 import type { TracinParams } from "../../cells/attribution/cells.ts";
 
 /** A contribution explained as its own label. */
@@ -35,6 +35,8 @@ export function registerExplain(program: Command): void {
       const top = wholeNumber(opts.top, "--top", { min: 1 });
       if (!inputs.length && !opts.contribution?.length) throw new InputError("say what to explain: give inputs, or --contribution <id>");
       if (opts.datanet !== undefined && !opts.contribution?.length) throw new InputError("--datanet goes with --contribution");
+      // The explainer and its engines load here, not with the module: `tracebook --help` loads every command's module.
+      const [{ Explainer }, { chooseTracin, contributionsToExplain, explainSource }] = await Promise.all([import("../../cells/attribution/explain.ts"), import("../../cells/attribution/source.ts")]);
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const contributions = opts.contribution?.length ? await contributionsToExplain(ws, opts.contribution, opts.datanet) : [];
         const { pipeline } = await loadPipelineIn(ws, name);

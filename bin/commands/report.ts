@@ -3,8 +3,8 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { shortPath, toJson } from "../output.ts";
 import { isPipelinePath, loadPipeline } from "../../cells/graph/loader.ts";
-import { DEFAULT_OUT, writeReport, type WrittenReport } from "../../reports/write.ts";
-import { verifyReport } from "../../reports/verify.ts";
+import type { WrittenReport } from "../../reports/write.ts";
+import { DEFAULT_OUT } from "../../reports/facts.ts";
 import { wholeNumber } from "../numbers.ts";
 
 interface ReportOpts { epoch?: string; cell?: string; out?: string; pdf: boolean }
@@ -25,6 +25,8 @@ export function registerReport(program: Command): void {
       const pipeline = isPipelinePath(name) ? (await loadPipeline(name)).pipeline.name : name;
       await withWorkspace(command, async (ws) => {
         const started = performance.now();
+        // Collecting and rendering (Plot, linkedom, Chromium) load here, not with the module: `tracebook --help` loads every command's module.
+        const { writeReport } = await import("../../reports/write.ts");
         const written = await writeReport(ws, pipeline, { epoch: opts.epoch, cell: opts.cell, out: opts.out, pdf: opts.pdf ? "auto" : false });
         const seconds = (performance.now() - started) / 1000;
         printWritten(written, seconds);
@@ -42,6 +44,7 @@ export function registerReport(program: Command): void {
       const sample = wholeNumber(opts.recompute, "--recompute", { what: "a count of receipts, 0 or more" });
       const seed = wholeNumber(opts.seed, "--seed", { what: "a seed, a whole number 0 or more" }); // as every seed elsewhere
       await withWorkspace(command, async (ws) => {
+        const { verifyReport } = await import("../../reports/verify.ts");
         const v = await verifyReport(ws, path.resolve(dir), { recompute: { sample, seed } });
         if (opts.json) console.log(toJson(v));
         else {

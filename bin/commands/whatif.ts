@@ -5,7 +5,7 @@ import { humanPrinter } from "./run.ts";
 import { parseSeed, wholeNumber } from "../numbers.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { executedByModel, proponentsOf, whatIf, type WhatIfAnswer } from "../../cells/quality/what-if.ts";
+import type { WhatIfAnswer } from "../../cells/quality/what-if.ts";
 import { describeRemoval, canonicalRemoval } from "../../cells/quality/removal.ts";
 
 interface WhatIfOpts { contributor?: string[]; datanet?: string[]; id?: string[]; proponentsOf?: string; focus?: string; top?: string; onlyTrained?: boolean; seedCheck?: string; influence?: string; heldOut?: string; limit: string; json?: boolean }
@@ -40,6 +40,8 @@ export function registerWhatIf(program: Command): void {
         const message = (err as Error).message.replace(/^counterfactual: /, "");
         throw new InputError(/say what to leave out/.test(message) ? "say what to leave out: give --contributor, --datanet, --id or --proponents-of" : message.replace(/^without\.(\w+)/, (_, f: string) => `--${f === "ids" ? "id" : f.replace(/s$/, "")}`));
       }
+      // The retraining engine loads here, not with the module: `tracebook --help` loads every command's module.
+      const { executedByModel, proponentsOf, whatIf } = await import("../../cells/quality/what-if.ts");
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const onEvent = opts.json ? undefined : humanPrinter();
