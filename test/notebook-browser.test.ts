@@ -609,6 +609,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       + ".*explain-an-input#readRows \\(1 row, [\\d.]+ KiB gzipped\\), .*explain-an-input#inferenceOf \\(runs in the page\\), .*influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
       + "influence-explorer#receiptOf \\(runs in the page\\), influence-explorer#methods \\(runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
       + "influence-explorer#estimated \\(runs in the page\\)$"))]);
+    // Two notebooks with the same text share a key: both are named.
+    expect(built.queries[0]).toContain(", curation-queue#heldOutImages and model-history#heldOutImages (runs in the page), ");
     // Every other query left to the page binds over the tables shipped.
     expect(built.queries[0]!.replace(/^nbtest: /, "").split(/, (?=[a-z-]+#)/).filter((q) => q.includes(" (runs in the page; ")).map((q) => q.split(" ")[0]))
       .toEqual(["attribution-quality#locoSummary", "attribution-quality#locoCeiling", "attribution-quality#locoContributors", "attribution-quality#ldsRows", "attribution-quality#mislabelRows"]);

@@ -106,11 +106,12 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
   const compared = new Set<string>();
-  // Per pipeline, the server queries of its notebooks (key → literal parts, and where): run here, their
-  // results shipped; those that take values (`${…}`) run in the page, on the tables shipped for them.
-  // A query run in the page is checked here against the tables shipped for it (page-check.ts); a
-  // `${cellTable(…)}` of it may name any cell its notebook's front matter `tables` names.
-  const serverQueries = new Map<string, Map<string, { parts: string[]; inPage: boolean; where: string; tables: string[] }>>();
+  // Per pipeline, the server queries of its notebooks (key → literal parts, and each notebook that
+  // uses that text): run here, their results shipped; those that take values (`${…}`) and query
+  // functions run in the page, on the tables shipped for them. A query run in the page is checked
+  // here against the tables shipped for it (page-check.ts); a `${cellTable(…)}` of it may name any
+  // cell its notebook's front matter `tables` names.
+  const serverQueries = new Map<string, Map<string, { parts: string[]; uses: { where: string; inPage: boolean; tables: string[] }[] }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
   const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
@@ -132,7 +133,10 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         for (const [key, q] of Object.entries(compiled.serverQueries)) {
           if (!serverQueries.has(p)) serverQueries.set(p, new Map());
           const tables = Array.isArray(compiled.frontMatter.tables) ? compiled.frontMatter.tables.map(String) : [];
-          serverQueries.get(p)!.set(key, { parts: q.parts, inPage: runsInPage(q), where: `${n.name}${q.name ? `#${q.name}` : ""}`, tables });
+          // Two notebooks with the same text share a key (the curation queue's held-out images and Model history's).
+          const entry = serverQueries.get(p)!.get(key) ?? { parts: q.parts, uses: [] };
+          entry.uses.push({ where: `${n.name}${q.name ? `#${q.name}` : ""}`, inPage: runsInPage(q), tables });
+          serverQueries.get(p)!.set(key, entry);
         }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
@@ -172,39 +176,43 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
       const ran: string[] = [];
-      const pageRun = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])].filter(([, q]) => q.inPage);
-      if (pageRun.length) {
-        binder ??= await PageBinder.open();
-        binder.reset();
-        for (const [cell, { bytes: b, projected }] of shipped) binder.register(cell, b, projected ? await data.emptyArrow(p, cell) : undefined);
-      }
-      for (const [key, { parts, inPage, where, tables }] of catalog.missing ? [] : serverQueries.get(p) ?? []) {
-        if (inPage) {
-          // Those a `*` pattern names first: patterns are how a front matter names the tables of a cellTable.
-          const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
-          const candidates = [...new Set([...named(true), ...named(false)])];
-          const verdict = binder!.check({ where, parts, candidates });
-          if (verdict.ok) ran.push(`${where} (runs in the page)`);
-          else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
-          else ran.push(`${where} (runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`);
-          continue;
-        }
-        // The page asks for a result by its query's key, as it asks the dev server.
+      // A query without values runs here; the page asks for its result by its key, as it asks the dev server.
+      const shipQuery = async (key: string, parts: string[], where: string): Promise<string> => {
         let b: Uint8Array;
         try {
           ({ bytes: b } = await data.query(p, parts));
         } catch (err) {
           // As a page's query on a table this pipeline lacks: the page fails there, the site is built.
           if (!(err instanceof BadRequestError || err instanceof NotFoundError)) throw err;
-          ran.push(`${where} not shipped: ${(err as Error).message.split("\n")[0]}`);
-          continue;
+          return `${where} not shipped: ${(err as Error).message.split("\n")[0]}`;
         }
         const packed = await gzip(b, { level: 3 });
         fs.mkdirSync(path.join(outDir, DATA_DIR, "query", p), { recursive: true });
         fs.writeFileSync(path.join(outDir, DATA_DIR, "query", p, `${key}.arrow.gz`), packed);
         bytes += packed.byteLength;
         const rows = tableFromIPC(b).numRows;
-        ran.push(`${where} (${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`);
+        return `${where} (${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`;
+      };
+      const entries = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])];
+      if (entries.some(([, q]) => q.uses.some((u) => u.inPage))) {
+        binder ??= await PageBinder.open();
+        binder.reset();
+        for (const [cell, { bytes: b, projected }] of shipped) binder.register(cell, b, projected ? await data.emptyArrow(p, cell) : undefined);
+      }
+      for (const [key, { parts, uses }] of entries) {
+        const inPage = uses.filter((u) => u.inPage), built = uses.filter((u) => !u.inPage);
+        if (inPage.length) {
+          const where = inPage.map((u) => u.where).join(" and ");
+          // Those a `*` pattern names first: patterns are how a front matter names the tables of a cellTable.
+          const tables = inPage.flatMap((u) => u.tables);
+          const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
+          const candidates = [...new Set([...named(true), ...named(false)])];
+          const verdict = binder!.check({ where, parts, candidates });
+          if (verdict.ok) ran.push(`${where} (runs in the page)`);
+          else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
+          else ran.push(`${where} (runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`);
+        }
+        if (built.length) ran.push(await shipQuery(key, parts, built.map((u) => u.where).join(" and ")));
       }
       if (ran.length) queries.push(`${p}: ${ran.join(", ")}`);
       const listed: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
