@@ -207,7 +207,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
           const tables = inPage.flatMap((u) => u.tables);
           const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
           const candidates = [...new Set([...named(true), ...named(false)])];
-          const verdict = binder!.check({ where, parts, candidates });
+          const verdict = binder!.check({ parts, candidates });
           if (verdict.ok) ran.push(`${where} (runs in the page)`);
           else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
           else ran.push(`${where} (runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`);

@@ -6,8 +6,6 @@ import { PARAM_NAME } from "./sql-params.ts";
 
 /** A query a static build leaves to the page, as the build knows it. */
 export interface PageQuery {
-  /** `notebook#id`, for messages. */
-  where: string;
   /** Its literal parts, one more than its `${…}`. */
   parts: readonly string[];
   /** The cells a `${cellTable(…)}` of it may name: those the notebook's front matter `tables` names and the site ships. */
@@ -91,7 +89,7 @@ export class PageBinder {
     // fit every one (the explorer's `tables` names train beside its tracin tables): one that binds will do.
     const probes = (tableAt.size ? query.candidates : [null]).map((table) => ({
       on: table === null ? "" : ` (with cellTable(${JSON.stringify(table)})${query.candidates.length > 1 ? `, nor with the ${query.candidates.length - 1} other table${query.candidates.length === 2 ? "" : "s"} its front matter names` : ""})`,
-      text: query.parts.reduce((text, part, i) => (i === 0 ? part : `${text}${tableAt.has(i - 1) ? quote(table!) : "NULL"}${part}`), ""),
+      text: filled(query.parts, (k) => (tableAt.has(k) ? quote(table!) : "NULL")),
     }));
     const failed: { on: string; text: string; message: string }[] = [];
     for (const probe of probes) {
@@ -128,7 +126,7 @@ export class PageBinder {
   /** Which `${…}` stand where a table does: each as a name of its own (a name parses wherever a value or a table may stand), read back by the parser. */
   private tablePositions(parts: readonly string[]): Set<number> {
     const names = parts.slice(1).map((_, k) => `${PARAM_NAME}_${k}`);
-    const read = new Set(this.tablesOf(parts.reduce((s, part, i) => (i === 0 ? part : `${s}${quote(names[i - 1]!)}${part}`), "")));
+    const read = new Set(this.tablesOf(filled(parts, (k) => quote(names[k]!))));
     return new Set(names.flatMap((name, k) => (read.has(name) ? [k] : [])));
   }
 
@@ -139,6 +137,11 @@ export class PageBinder {
       return []; // a syntax error: binding reports it
     }
   }
+}
+
+/** A query's text with `${…}` number k (from 0) written as `at(k)`. */
+function filled(parts: readonly string[], at: (k: number) => string): string {
+  return parts.reduce((text, part, i) => (i === 0 ? part : `${text}${at(i - 1)}${part}`), "");
 }
 
 /** An Arrow IPC stream of no rows with the schema of `bytes` (only its schema message is read). */
