@@ -19,7 +19,7 @@ import type { Catalog } from "../cells/notebooks/wire.ts";
 import { tableFromIPC } from "apache-arrow";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { preview } from "vite";
-import { notebookWorkspace } from "./helpers/notebook-workspace.ts";
+import { listed, notebookWorkspace } from "./helpers/notebook-workspace.ts";
 import { holdWorkspace, openWorkspaceRetrying, outputOf, tempDir } from "./helpers/workspace.ts";
 
 
@@ -604,15 +604,15 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The server queries ran when it built: their results, not the tables they read, are what the page gets.
     // Those that take values (the explorer's, on the picked inference) and the query functions run in the page, on the tables shipped:
     // each was bound there while building, and one over a table this pipeline lacks (an evaluation's, here) is listed as failing.
-    expect(built.queries).toEqual([expect.stringMatching(new RegExp("^nbtest: attribution-quality#locoSummary \\(runs in the page; fails there: Catalog Error: Table with name loco does not exist!\\), .*contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), "
+    expect(listed(built)).toEqual([expect.stringMatching(new RegExp("^nbtest: attribution-quality#locoSummary \\(runs in the page; fails there: Catalog Error: Table with name loco does not exist!\\), .*contributors-and-rewards#totals \\(1 row, [\\d.]+ KiB gzipped\\), "
       + ".*contributors-and-rewards#byOutput \\(\\d+ rows, [\\d.]+ KiB gzipped\\), curation-queue#overview \\(1 row, [\\d.]+ KiB gzipped\\), .*curation-queue#queue \\(runs in the page\\), "
       + ".*explain-an-input#readRows \\(1 row, [\\d.]+ KiB gzipped\\), .*explain-an-input#inferenceOf \\(runs in the page\\), .*influence-explorer#queries \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
       + "influence-explorer#receiptOf \\(runs in the page\\), influence-explorer#methods \\(runs in the page\\), .*influence-explorer#contributorNets \\(\\d+ rows, [\\d.]+ KiB gzipped\\), "
       + "influence-explorer#estimated \\(runs in the page\\)$"))]);
     // Two notebooks with the same text share a key: both are named.
-    expect(built.queries[0]).toContain(", curation-queue#heldOutImages and model-history#heldOutImages (runs in the page), ");
-    // Every other query left to the page binds over the tables shipped.
-    expect(built.queries[0]!.replace(/^nbtest: /, "").split(/, (?=[a-z-]+#)/).filter((q) => q.includes(" (runs in the page; ")).map((q) => q.split(" ")[0]))
+    expect(listed(built)[0]).toContain(", curation-queue#heldOutImages and model-history#heldOutImages (runs in the page), ");
+    // Every other query left to the page binds over the tables shipped, and every fixed one ran.
+    expect(built.queries[0]!.queries.filter((q) => q.fails).map((q) => q.where))
       .toEqual(["attribution-quality#locoSummary", "attribution-quality#locoCeiling", "attribution-quality#locoContributors", "attribution-quality#ldsRows", "attribution-quality#mislabelRows"]);
     expect(built.tables.map((t) => t.split(" ")[0]).sort()).toEqual(expect.arrayContaining(["nbtest.base", "nbtest.flags", "nbtest.influence", "nbtest.label_errors", "nbtest.model",
       "nbtest.queries", "nbtest.receipts", "nbtest.rewards", "nbtest.train", "nbtest.usage", "nbtest.influence_last_layer"]));

@@ -69,8 +69,12 @@ export function registerDev(program: Command): void {
       for (const t of result.tables) console.log(`  ${t}`);
       if (result.explainers.length) console.log("Explain an input runs in the page, with the portable explainer of:");
       for (const e of result.explainers) console.log(`  ${e}`);
-      if (result.queries.length) console.log("Server queries (```sql server blocks), run now and shipped as their results:");
-      for (const q of result.queries) console.log(`  ${q}`);
+      if (result.queries.length) console.log("Server queries (```sql server blocks): run now and shipped as their results, or run in the page; those the page will not get an answer from first (✗):");
+      for (const { pipeline, queries } of result.queries) {
+        const inPage = queries.filter((q) => !q.fails && q.result === "(runs in the page)").length, failing = queries.filter((q) => q.fails).length;
+        console.log(`  ${pipeline}: ${queries.length - inPage - failing} shipped, ${inPage} run in the page, ${failing} without an answer there`);
+        for (const q of [...queries.filter((q) => q.fails), ...queries.filter((q) => !q.fails)]) console.log(`    ${q.fails ? "✗" : " "} ${q.where} ${q.result}`);
+      }
       if (result.models.length) console.log("Model history, each model compared with the one before it:");
       for (const m of result.models) console.log(`  ${m}`);
       console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);

@@ -29,6 +29,16 @@ export interface BuildOptions {
   readOnly?: boolean;
 }
 
+/** A server query of a static site: the notebooks that use its text, and what the build did with it. */
+export interface BuiltQuery {
+  /** `notebook#id`, and each other notebook with the same text. */
+  where: string;
+  /** `(rows, KiB gzipped)` shipped, `(runs in the page)`, or why the page will not get an answer (`fails`). */
+  result: string;
+  /** The page will not get an answer here: a table this pipeline lacks, a typo, a table named at run time that could not be checked. */
+  fails: boolean;
+}
+
 export interface BuildResult {
   outDir: string;
   pages: string[];
@@ -38,8 +48,8 @@ export interface BuildResult {
   explainers: string[];
   /** Per pipeline whose notebooks compare models: the model cells shipped and how many pairs each compares. */
   models: string[];
-  /** `pipeline: notebook#id (rows, KiB gzipped), …` for every server query run (```sql server blocks), or why its result was not shipped. */
-  queries: string[];
+  /** Per pipeline, its server queries (```sql server blocks, query functions): what the build did with each. */
+  queries: { pipeline: string; queries: BuiltQuery[] }[];
   bytes: number;
 }
 
@@ -149,7 +159,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];
-  const queries: string[] = [];
+  const queries: BuildResult["queries"] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
   // Made when a pipeline has a query the page runs: DuckDB-wasm takes about 2 s to start in Node.
@@ -175,23 +185,23 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         bytes += packed.byteLength;
         tables.push(`${p}.${c.cell} (${c.rows} rows${columns ? `, columns ${[...columns].join(", ")}` : ""}, ${mib(b.byteLength)}, ${mib(packed.byteLength)} gzipped)`);
       }
-      const ran: string[] = [];
+      const ran: BuiltQuery[] = [];
       // A query without values runs here; the page asks for its result by its key, as it asks the dev server.
-      const shipQuery = async (key: string, parts: string[], where: string): Promise<string> => {
+      const shipQuery = async (key: string, parts: string[], where: string): Promise<BuiltQuery> => {
         let b: Uint8Array;
         try {
           ({ bytes: b } = await data.query(p, parts));
         } catch (err) {
           // As a page's query on a table this pipeline lacks: the page fails there, the site is built.
           if (!(err instanceof BadRequestError || err instanceof NotFoundError)) throw err;
-          return `${where} not shipped: ${(err as Error).message.split("\n")[0]}`;
+          return { where, result: `not shipped: ${(err as Error).message.split("\n")[0]}`, fails: true };
         }
         const packed = await gzip(b, { level: 3 });
         fs.mkdirSync(path.join(outDir, DATA_DIR, "query", p), { recursive: true });
         fs.writeFileSync(path.join(outDir, DATA_DIR, "query", p, `${key}.arrow.gz`), packed);
         bytes += packed.byteLength;
         const rows = tableFromIPC(b).numRows;
-        return `${where} (${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`;
+        return { where, result: `(${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`, fails: false };
       };
       const entries = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])];
       if (entries.some(([, q]) => q.uses.some((u) => u.inPage))) {
@@ -208,13 +218,13 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
           const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
           const candidates = [...new Set([...named(true), ...named(false)])];
           const verdict = binder!.check({ parts, candidates });
-          if (verdict.ok) ran.push(`${where} (runs in the page)`);
+          if (verdict.ok) ran.push({ where, result: "(runs in the page)", fails: false });
           else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
-          else ran.push(`${where} (runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`);
+          else ran.push({ where, result: `(runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`, fails: true });
         }
         if (built.length) ran.push(await shipQuery(key, parts, built.map((u) => u.where).join(" and ")));
       }
-      if (ran.length) queries.push(`${p}: ${ran.join(", ")}`);
+      if (ran.length) queries.push({ pipeline: p, queries: ran });
       const listed: Catalog = { pipeline: p, cells, encoding: "gzip", ...(catalog.missing ? { missing: catalog.missing } : {}) };
       if (explained.has(p) && !catalog.missing) {
         listed.explainer = await shipExplainer(data, p, path.join(outDir, DATA_DIR, "explain"));

@@ -9,6 +9,7 @@ import { curate } from "../../cells/curation/decisions.ts";
 import { openWorkspace } from "../../cells/store/workspace.ts";
 import { separableDatanet } from "./datanets.ts";
 import { tempDir } from "./workspace.ts";
+import type { BuildResult } from "../../cells/notebooks/build.ts";
 
 const CELLS = path.resolve("cells/index.ts");
 
@@ -114,4 +115,9 @@ export async function notebookWorkspace(): Promise<NotebookWorkspace> {
   } finally {
     ws.close();
   }
+}
+
+/** A static build's server queries, a line per pipeline: `pipeline: notebook#id (result), …`. */
+export function listed(built: BuildResult): string[] {
+  return built.queries.map((p) => `${p.pipeline}: ${p.queries.map((q) => `${q.where} ${q.result}`).join(", ")}`);
 }
