@@ -8,10 +8,10 @@ import { canonicalJson, sha256 } from "../cells/graph/fingerprint.ts";
  * report by collecting them again from the workspace. Bump REPORT_FORMAT when their meaning
  * changes; `reports/report.schema.json` describes the same shape.
  */
+export const REPORT_FORMAT = "tracebook.report/1";
+
 /** Where report folders go unless told (`--out`): reports/out under the current directory. */
 export const DEFAULT_OUT = "reports/out";
-
-export const REPORT_FORMAT = "tracebook.report/1";
 
 /** An exact amount: integer base units (18 decimals) and the same as a decimal token string. */
 export interface Amount {

@@ -5,8 +5,6 @@ import type { Workspace } from "../cells/store/workspace.ts";
 import { sha256 } from "../cells/graph/fingerprint.ts";
 import { collectFacts, type CollectOptions } from "./collect/collect.ts";
 import { DEFAULT_OUT, REPORT_FORMAT, runFolder, runIdOf, type ReportDocument, type ReportFacts } from "./facts.ts";
-
-export { DEFAULT_OUT };
 import { renderHtml } from "./render/page.ts";
 import { chromiumPath, renderPdf } from "./pdf.ts";
 import { assertValidReport } from "./schema.ts";

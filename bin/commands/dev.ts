@@ -71,7 +71,7 @@ export function registerDev(program: Command): void {
       for (const e of result.explainers) console.log(`  ${e}`);
       if (result.queries.length) console.log("Server queries (```sql server blocks): run now and shipped as their results, or run in the page; those the page will not get an answer from first (✗):");
       for (const { pipeline, queries } of result.queries) {
-        const inPage = queries.filter((q) => !q.fails && q.result === "(runs in the page)").length, failing = queries.filter((q) => q.fails).length;
+        const inPage = queries.filter((q) => !q.fails && q.runs === "page").length, failing = queries.filter((q) => q.fails).length;
         console.log(`  ${pipeline}: ${queries.length - inPage - failing} shipped, ${inPage} run in the page, ${failing} without an answer there`);
         for (const q of [...queries.filter((q) => q.fails), ...queries.filter((q) => !q.fails)]) console.log(`    ${q.fails ? "✗" : " "} ${q.where} ${q.result}`);
       }

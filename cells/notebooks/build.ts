@@ -33,6 +33,8 @@ export interface BuildOptions {
 export interface BuiltQuery {
   /** `notebook#id`, and each other notebook with the same text. */
   where: string;
+  /** Run now and its result shipped (`build`), or left to the page (`page`). */
+  runs: "build" | "page";
   /** `(rows, KiB gzipped)` shipped, `(runs in the page)`, or why the page will not get an answer (`fails`). */
   result: string;
   /** The page will not get an answer here: a table this pipeline lacks, a typo, a table named at run time that could not be checked. */
@@ -121,7 +123,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   // functions run in the page, on the tables shipped for them. A query run in the page is checked
   // here against the tables shipped for it (page-check.ts); a `${cellTable(…)}` of it may name any
   // cell its notebook's front matter `tables` names.
-  const serverQueries = new Map<string, Map<string, { parts: string[]; uses: { where: string; inPage: boolean; tables: string[] }[] }>>();
+  const serverQueries = new Map<string, Map<string, { parts: string[]; uses: { where: string; inPage: boolean; tables: TablePattern[] }[] }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
   const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
@@ -142,7 +144,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         }
         for (const [key, q] of Object.entries(compiled.serverQueries)) {
           if (!serverQueries.has(p)) serverQueries.set(p, new Map());
-          const tables = Array.isArray(compiled.frontMatter.tables) ? compiled.frontMatter.tables.map(String) : [];
+          const tables = Array.isArray(compiled.frontMatter.tables) ? compiled.frontMatter.tables.map((t) => pattern(String(t))) : [];
           // Two notebooks with the same text share a key (the curation queue's held-out images and Model history's).
           const entry = serverQueries.get(p)!.get(key) ?? { parts: q.parts, uses: [] };
           entry.uses.push({ where: `${n.name}${q.name ? `#${q.name}` : ""}`, inPage: runsInPage(q), tables });
@@ -169,15 +171,18 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     for (const [p, names] of wanted) {
       // A notebook's pipeline that never ran here (mail-quality, run by hand) ships `missing`: its pages say what to run.
       const catalog = await data.catalog(p);
-      const patterns = [...names.keys()].filter((n) => n.includes("*")).map(pattern);
+      const patterns = [...names.keys()].filter((n) => n.includes("*")).map((n) => pattern(n).re);
       const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
       fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
-      const shipped = new Map<string, { bytes: Uint8Array; projected: boolean }>();
+      const entries = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])];
+      // The queries left to the page are bound over the tables as they ship (their schemas only).
+      const checks = entries.some(([, q]) => q.uses.some((u) => u.inPage)) ? (binder ??= await PageBinder.open()) : null;
+      checks?.reset();
       for (const c of cells) {
         // Read by name a pattern matches (every column), or by its own name (a projection, maybe).
         const columns = patterns.some((re) => re.test(c.cell)) ? null : names.get(c.cell) ?? null;
         const { bytes: b } = await data.arrow(p, c.cell, columns ? [...columns] : undefined);
-        shipped.set(c.cell, { bytes: b, projected: !!columns });
+        checks?.register(c.cell, b, columns ? await data.emptyArrow(p, c.cell) : undefined);
         // Gzipped: a site is served over a network, and the Arrow of a tracin table shrinks ~8× (its
         // dictionary codes repeat); the page inflates it (DecompressionStream).
         const packed = await gzip(b, { level: 3 }); // level 6 is 7% smaller and twice as slow
@@ -194,33 +199,27 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         } catch (err) {
           // As a page's query on a table this pipeline lacks: the page fails there, the site is built.
           if (!(err instanceof BadRequestError || err instanceof NotFoundError)) throw err;
-          return { where, result: `not shipped: ${(err as Error).message.split("\n")[0]}`, fails: true };
+          return { where, runs: "build", result: `not shipped: ${(err as Error).message.split("\n")[0]}`, fails: true };
         }
         const packed = await gzip(b, { level: 3 });
         fs.mkdirSync(path.join(outDir, DATA_DIR, "query", p), { recursive: true });
         fs.writeFileSync(path.join(outDir, DATA_DIR, "query", p, `${key}.arrow.gz`), packed);
         bytes += packed.byteLength;
         const rows = tableFromIPC(b).numRows;
-        return { where, result: `(${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`, fails: false };
+        return { where, runs: "build", result: `(${rows} row${rows === 1 ? "" : "s"}, ${(packed.byteLength / 1024).toFixed(1)} KiB gzipped)`, fails: false };
       };
-      const entries = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])];
-      if (entries.some(([, q]) => q.uses.some((u) => u.inPage))) {
-        binder ??= await PageBinder.open();
-        binder.reset();
-        for (const [cell, { bytes: b, projected }] of shipped) binder.register(cell, b, projected ? await data.emptyArrow(p, cell) : undefined);
-      }
       for (const [key, { parts, uses }] of entries) {
         const inPage = uses.filter((u) => u.inPage), built = uses.filter((u) => !u.inPage);
         if (inPage.length) {
           const where = inPage.map((u) => u.where).join(" and ");
           // Those a `*` pattern names first: patterns are how a front matter names the tables of a cellTable.
           const tables = inPage.flatMap((u) => u.tables);
-          const named = (wild: boolean) => [...shipped.keys()].filter((cell) => tables.some((t) => t.includes("*") === wild && pattern(t).test(cell)));
-          const candidates = [...new Set([...named(true), ...named(false)])];
-          const verdict = binder!.check({ parts, candidates });
-          if (verdict.ok) ran.push({ where, result: "(runs in the page)", fails: false });
-          else if (verdict.projection) unbound.push(`${p}: ${where} runs in the page, over ${verdict.projection.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
-          else ran.push({ where, result: `(runs in the page; ${verdict.message.startsWith("not checked") ? verdict.message : `fails there: ${verdict.message}`})`, fails: true });
+          const named = (wild: boolean) => cells.map((c) => c.cell).filter((cell) => tables.some((t) => t.wild === wild && t.re.test(cell)));
+          const verdict = checks!.check({ parts, candidates: [...new Set([...named(true), ...named(false)])] });
+          const page = (result: string, fails: boolean): BuiltQuery => ({ where, runs: "page", result, fails });
+          if (verdict.status === "binds") ran.push(page("(runs in the page)", false));
+          else if (verdict.status === "projection") unbound.push(`${p}: ${where} runs in the page, over ${verdict.tables.map((t) => `${t} (shipped with columns ${[...names.get(t) ?? []].join(", ")})`).join(" and ")}, and does not bind there (${verdict.message}): add the columns it reads to its notebook's front matter \`columns\``);
+          else ran.push(page(`(runs in the page; ${verdict.status === "unchecked" ? "not checked" : "fails there"}: ${verdict.message})`, true));
         }
         if (built.length) ran.push(await shipQuery(key, parts, built.map((u) => u.where).join(" and ")));
       }
@@ -256,9 +255,12 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
 
 const gzip = promisify(zlib.gzip);
 
-/** A front matter `tables` entry (a name, or a pattern with `*`) as a regular expression over cell names. */
-function pattern(name: string): RegExp {
-  return new RegExp(`^${name.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+/** A front matter `tables` entry: a name, or a pattern with `*` (`wild`). */
+interface TablePattern { re: RegExp; wild: boolean }
+
+/** A front matter `tables` entry as a regular expression over cell names. */
+function pattern(name: string): TablePattern {
+  return { re: new RegExp(`^${name.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`), wild: name.includes("*") };
 }
 
 /** An output folder is replaced only if it is empty or an earlier build of ours. */

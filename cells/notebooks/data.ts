@@ -208,8 +208,7 @@ export class NotebookData {
    * the queries it leaves to the page over the tables it ships, and over these: page-check.ts).
    */
   async emptyArrow(pipeline: string, cell: string): Promise<Uint8Array> {
-    const { artifact } = outputOf(pipeline, (await this.current(pipeline)).cells, cell);
-    if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
+    const { artifact } = presentOutputOf(pipeline, (await this.current(pipeline)).cells, cell);
     return this.reader.run(async (connection) => tableToIPC(await queryAsArrow(connection, "select * from read_parquet(?) limit 0", [artifact]), "stream"));
   }
 
@@ -235,8 +234,7 @@ export class NotebookData {
     const named = await this.serverSql.tables(sql.text).catch((err) => Promise.reject(refused(err)));
     const reads = [...new Set(named)].filter((t) => cells.has(t)).sort();
     const inputs = reads.map((cell) => {
-      const { dataVersion, artifact } = outputOf(pipeline, cells, cell);
-      if (!fs.existsSync(artifact)) throw missingArtifact(pipeline, cell, artifact);
+      const { dataVersion, artifact } = presentOutputOf(pipeline, cells, cell);
       return { cell, artifact, dataVersion };
     });
     const version = createHash("sha256").update(sql.text).update("\0").update(JSON.stringify(sql.values)).update("\0").update(inputs.map((i) => `${i.cell}=${i.dataVersion}`).join("\0")).digest("hex");
@@ -322,6 +320,13 @@ function outputOf(pipeline: string, cells: ReadonlyMap<string, Entry>, cell: str
   if (!entry) throw new NotFoundError(`pipeline "${pipeline}" has no cell "${cell}"`);
   if (!entry.dataVersion || !entry.artifact) throw new NotFoundError(`${pipeline}.${cell} has no output yet: run \`tracebook run ${pipeline} --cell ${cell}\``);
   return { dataVersion: entry.dataVersion, artifact: entry.artifact };
+}
+
+/** The same, with its artifact on disk (else a NotFoundError saying what to run). */
+function presentOutputOf(pipeline: string, cells: ReadonlyMap<string, Entry>, cell: string): { dataVersion: string; artifact: string } {
+  const output = outputOf(pipeline, cells, cell);
+  if (!fs.existsSync(output.artifact)) throw missingArtifact(pipeline, cell, output.artifact);
+  return output;
 }
 
 function missingArtifact(pipeline: string, cell: string, artifact: string): NotFoundError {

@@ -2,7 +2,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { createDuckDB, NODE_RUNTIME, VoidLogger, type DuckDBBindings, type DuckDBConnection } from "@duckdb/duckdb-wasm/blocking";
 import { DataType, RecordBatchReader, Table, tableToIPC, vectorFromArray } from "apache-arrow";
-import { PARAM_NAME } from "./sql-params.ts";
+import { PARAM_NAME, quoteName } from "./sql-params.ts";
 
 /** A query a static build leaves to the page, as the build knows it. */
 export interface PageQuery {
@@ -14,11 +14,13 @@ export interface PageQuery {
 
 /** What binding a query in the page's engine said. */
 export type PageVerdict =
-  | { ok: true }
+  | { status: "binds" }
   /** It binds over every column of its tables, not over those the site ships: the front matter's `columns` left out one it reads. */
-  | { ok: false; projection: string[]; message: string }
-  /** It does not bind over the tables as the pipeline has them either (a typo, a table this pipeline lacks), or it could not be checked. */
-  | { ok: false; projection: null; message: string };
+  | { status: "projection"; tables: string[]; message: string }
+  /** It does not bind over the tables as the pipeline has them either: a typo, a table this pipeline lacks. */
+  | { status: "fails"; message: string }
+  /** It names a table at run time and no cell it may name ships: it cannot be bound here. */
+  | { status: "unchecked"; message: string };
 
 /** The schema the unprojected tables are registered under; `main` holds the tables as the site ships them. */
 const WHOLE = "tb_whole";
@@ -72,8 +74,8 @@ export class PageBinder {
   /** Forget the tables registered so far (the next pipeline's have the same names). */
   reset(): void {
     for (const cell of this.registered) {
-      this.conn.query(`DROP TABLE IF EXISTS main.${quote(cell)}`);
-      this.conn.query(`DROP TABLE IF EXISTS ${WHOLE}.${quote(cell)}`);
+      this.conn.query(`DROP TABLE IF EXISTS main.${quoteName(cell)}`);
+      this.conn.query(`DROP TABLE IF EXISTS ${WHOLE}.${quoteName(cell)}`);
     }
     this.registered.clear();
     this.projected.clear();
@@ -83,26 +85,26 @@ export class PageBinder {
     const tableAt = this.tablePositions(query.parts);
     // Without a cell it may name, a query over a table chosen at run time cannot be bound here.
     if (tableAt.size && !query.candidates.length) {
-      return { ok: false, projection: null, message: "not checked: it names a table at run time (cellTable), and the front matter's `tables` names none the site ships" };
+      return { status: "unchecked", message: "it names a table at run time (cellTable), and the front matter's `tables` names none the site ships" };
     }
     // A table chosen at run time may be any of the candidates the front matter names, but need not
     // fit every one (the explorer's `tables` names train beside its tracin tables): one that binds will do.
     const probes = (tableAt.size ? query.candidates : [null]).map((table) => ({
       on: table === null ? "" : ` (with cellTable(${JSON.stringify(table)})${query.candidates.length > 1 ? `, nor with the ${query.candidates.length - 1} other table${query.candidates.length === 2 ? "" : "s"} its front matter names` : ""})`,
-      text: filled(query.parts, (k) => (tableAt.has(k) ? quote(table!) : "NULL")),
+      text: filled(query.parts, (k) => (tableAt.has(k) ? quoteName(table!) : "NULL")),
     }));
     const failed: { on: string; text: string; message: string }[] = [];
     for (const probe of probes) {
       const message = this.bind(probe.text, "main");
-      if (message === null) return { ok: true };
+      if (message === null) return { status: "binds" };
       failed.push({ ...probe, message });
     }
     // None binds as shipped: one that binds over every column of its tables wants a column the site leaves out.
     for (const { text, message, on } of failed) {
       const projected = this.tablesOf(text).filter((t) => this.projected.has(t));
-      if (projected.length && this.bind(text, `${WHOLE},main`) === null) return { ok: false, projection: projected, message: `${message}${on}` };
+      if (projected.length && this.bind(text, `${WHOLE},main`) === null) return { status: "projection", tables: projected, message: `${message}${on}` };
     }
-    return { ok: false, projection: null, message: `${failed[0]!.message}${failed[0]!.on}` };
+    return { status: "fails", message: `${failed[0]!.message}${failed[0]!.on}` };
   }
 
   close(): void {
@@ -126,7 +128,7 @@ export class PageBinder {
   /** Which `${…}` stand where a table does: each as a name of its own (a name parses wherever a value or a table may stand), read back by the parser. */
   private tablePositions(parts: readonly string[]): Set<number> {
     const names = parts.slice(1).map((_, k) => `${PARAM_NAME}_${k}`);
-    const read = new Set(this.tablesOf(filled(parts, (k) => quote(names[k]!))));
+    const read = new Set(this.tablesOf(filled(parts, (k) => quoteName(names[k]!))));
     return new Set(names.flatMap((name, k) => (read.has(name) ? [k] : [])));
   }
 
@@ -165,8 +167,4 @@ function firstLine(err: unknown): string {
     /* plain text */
   }
   return message.split("\n")[0]!;
-}
-
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -119,6 +119,7 @@ export function parseProbe(parts: readonly string[]): string {
 
 export const PARAM_NAME = "__tb_param";
 
-function quoteName(name: string): string {
+/** A name as a quoted SQL identifier (a cell's table, in either DuckDB). */
+export function quoteName(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }

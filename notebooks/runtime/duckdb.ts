@@ -8,7 +8,7 @@ import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
-import { expandSql, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
+import { expandSql, quoteName, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
 
 export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
@@ -165,9 +165,9 @@ export class NotebookDatabase {
     const temp = `__tb_load_${cell.cell}_${Math.random().toString(36).slice(2, 8)}`;
     await conn.insertArrowFromIPCStream(bytes, { name: temp, create: true });
     try {
-      await conn.query(`CREATE OR REPLACE TABLE ${quote(cell.cell)} AS FROM ${quote(temp)}`);
+      await conn.query(`CREATE OR REPLACE TABLE ${quoteName(cell.cell)} AS FROM ${quoteName(temp)}`);
     } finally {
-      await conn.query(`DROP TABLE IF EXISTS ${quote(temp)}`);
+      await conn.query(`DROP TABLE IF EXISTS ${quoteName(temp)}`);
     }
   }
 
@@ -202,9 +202,3 @@ export class NotebookDatabase {
 
 /** Values longer than this (as JSON) go in a POST body, not the URL. */
 const MAX_URL_PARAMS = 4096;
-
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-

@@ -44,31 +44,26 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
   const base = manifest.base ? readManifest(ws.home, manifest.base) : null;
   const roots = ledgerRoots(ledger);
 
-  // Each receipt's hash recomputed from its text. The receipts cell writes canonical JSON, so
-  // DuckDB hashes the stored text as it is and reads the two fields needed here; a text that is
-  // not byte-canonical comes to JS and is hashed through canonicalJson (receiptHashOf). A text
-  // whose hash matches as stored is canonical: both ways give the same verdict, and reading 84 MB
-  // of receipts into JS to hash them took 2.4 s of a report at 21,201 inferences.
+  // Each receipt's hash recomputed from its text, in DuckDB where the text is stored canonical
+  // (HASHES_AS_STORED); only a text that is not comes to JS, for receiptHashOf. Reading 84 MB of
+  // receipts into JS to hash them took 2.4 s of a report at 21,201 inferences.
   const receipts = await ws.rows<{ query: string; receipt_hash: string; model_id: string | null; loss_gradient: string | null; receipt: string | null }>(
-    `select query, receipt_hash, if(canonical, model_id, null) as model_id, if(canonical, loss_gradient, null) as loss_gradient, if(canonical, null, receipt) as receipt
-     from (select query, receipt_hash, receipt, sha256(? || chr(10) || receipt) = receipt_hash and json_valid(receipt) as canonical,
-                  if(json_valid(receipt), json_extract_string(receipt, '$.model.id'), null) as model_id,
-                  if(json_valid(receipt), json_extract_string(receipt, '$.attribution.loss_gradient'), null) as loss_gradient
-           from read_parquet(?) where query in (select id from ${SETTLED_IDS}))
+    `select query, receipt_hash,
+            case when canonical then json_extract_string(receipt, '$.model.id') end as model_id,
+            case when canonical then json_extract_string(receipt, '$.attribution.loss_gradient') end as loss_gradient,
+            case when canonical then null else receipt end as receipt
+     from (select query, receipt_hash, receipt, ${HASHES_AS_STORED} as canonical from read_parquet(?) where query in (select id from ${SETTLED_IDS}))
      order by query`, [RECEIPT_FORMAT, cells.receipts.artifact]);
   // A receipt names the model that executed its inference: this model, or an earlier one whose
   // inference no run settled before a retrain (traced through that model's own lineage).
   const executedBy = new Map(ledger.settled.map((s) => [s.id, s.model_id]));
   let mismatched = 0;
   const lossGradients = { summed: 0, subtracted: 0 };
-  // Receipts whose hash was just recomputed from their text: the archive's copy of the same text need not be.
-  const recomputed = new Set<string>();
   for (const r of receipts) {
     const body = r.receipt === null
       ? { model: { id: r.model_id ?? undefined }, attribution: { loss_gradient: r.loss_gradient ?? undefined } }
       : JSON.parse(r.receipt) as { model?: { id?: string }; attribution?: { loss_gradient?: string } };
     const hashes = r.receipt === null || receiptHashOf(body) === r.receipt_hash;
-    if (hashes) recomputed.add(r.receipt_hash);
     if (!hashes || body.model?.id !== executedBy.get(r.query)) mismatched++;
     lossGradients[lossGradientOf(body)]++;
   }
@@ -100,7 +95,7 @@ export async function collectLineage(ws: Workspace, pipeline: string, cells: Rep
       ledger: { inferences: ledger.settled.length, root: roots.ledger, unsettled: ledger.unsettled, sources: ledgerSources(ledger.settled) },
       receipts: {
         cell: cells.receipts.cell, count: receipts.length, root: merkleRoot(receipts.map((r) => r.receipt_hash)), recomputed: receipts.length - mismatched, mismatched, missing, loss_gradients: lossGradients,
-        archive: await archivedReceipts(ws, ledger, cells.receipts.artifact, recomputed),
+        archive: await archivedReceipts(ws, ledger),
         attribution: await recomputedAttribution(ws, pipeline, cells.receipts.cell),
       },
       model: modelFacts(ws.home, manifest, cells.model.cell),
@@ -159,20 +154,22 @@ export async function recomputedAttribution(ws: Workspace, pipeline: string, rec
 /**
  * The receipts the reward lines in the report's epochs cite (every model's inferences, earlier
  * ones too), as the workspace's archive holds them: how many are there, and how many of those
- * recompute from their JSON. An archived text identical to one of the receipts cell's whose hash
- * was just recomputed (`recomputed`, in `receiptsFile`) is not hashed again, nor read into JS:
- * DuckDB compares the texts (at 21,201 inferences, reading them all again took 2 s).
+ * recompute from their JSON (in DuckDB where stored canonical, as the receipts cell's are).
  */
-async function archivedReceipts(ws: Workspace, ledger: Ledger, receiptsFile: string, recomputed: ReadonlySet<string>): Promise<{ cited: number; archived: number; recomputed: number }> {
+async function archivedReceipts(ws: Workspace, ledger: Ledger): Promise<{ cited: number; archived: number; recomputed: number }> {
   const cited = [...new Set(ledger.lines.map((l) => l.receipt_hash).filter((h) => h !== NOT_ATTRIBUTED))];
   await stageRows(ws, "__report_cited_receipts", [["receipt_hash", "VARCHAR"]], cited.map((h) => [h]));
-  await stageRows(ws, "__report_recomputed_receipts", [["receipt_hash", "VARCHAR"]], [...recomputed].map((h) => [h]));
-  // Joined on the hash, the texts compared after (a join on the texts themselves took twice as long).
   const rows = await ws.rows<{ receipt_hash: string; receipt: string | null }>(
-    `with cell as (select receipt_hash, receipt from read_parquet(?) where receipt_hash in (select receipt_hash from __report_recomputed_receipts)),
-          same as (select a.rowid as row, bool_or(a.receipt = c.receipt) as same from attribution_receipts a join cell c using (receipt_hash) group by a.rowid)
-     select a.receipt_hash, case when coalesce(same.same, false) then null else a.receipt end as receipt
-     from attribution_receipts a left join same on same.row = a.rowid
-     where a.receipt_hash in (select receipt_hash from __report_cited_receipts)`, [receiptsFile]);
+    `select receipt_hash, case when ${HASHES_AS_STORED} then null else receipt end as receipt
+     from attribution_receipts where receipt_hash in (select receipt_hash from __report_cited_receipts)`, [RECEIPT_FORMAT]);
   return { cited: cited.length, archived: rows.length, recomputed: rows.filter((r) => r.receipt === null || receiptHash(r.receipt) === r.receipt_hash).length };
 }
+
+/**
+ * SQL over a row's `receipt` and `receipt_hash` (RECEIPT_FORMAT bound to its `?`): the text hashes
+ * to its hash as it is stored. Receipts are written as canonical JSON, and a text that hashes as
+ * stored is that canonical text (parsing and canonicalJson give it back), so this and
+ * receiptHashOf give the same verdict; a text that does not (stored otherwise, or doctored) is
+ * hashed in JS through canonicalJson, as before.
+ */
+const HASHES_AS_STORED = "sha256(? || chr(10) || receipt) = receipt_hash";
