@@ -3,7 +3,6 @@
 // store: the workspace database, Arrow results, exports
 export { openWorkspace, resolveWorkspaceHome, migrate, nowUtc, DEFAULT_HOME, DB_FILE } from "./store/workspace.ts";
 export type { Workspace, Params } from "./store/workspace.ts";
-export { readerToArrow, arrowType } from "./store/arrow.ts";
 export { exportQuery, exportFormatOf, quoteIdent, quoteLiteral } from "./store/export.ts";
 export type { ExportFormat, ExportResult } from "./store/export.ts";
 export { writeAtomically, writeFileAtomic } from "./store/atomic.ts";

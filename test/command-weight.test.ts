@@ -3,9 +3,11 @@
 // (each import chain to them cost every command 0.7-1.5 s to start; `tracebook proof verify` took
 // 2.4-3.1 s, 1.1-1.4 s since).
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMAND_MODULES } from "../bin/cli.ts";
+import { computeBackend, computeBackendName } from "../cells/compute/backend.ts";
 
 /** The package names a value import (not `import type`) names, at the head of a statement. */
 function imports(file: string): string[] {
@@ -50,8 +52,24 @@ describe("what a command loads", () => {
     expect(chains).toEqual(Object.fromEntries(modules.map((m) => [m, null])));
   });
 
+  it("what a pipeline file imports loads no engine, renderer or Arrow: status, show and a run with nothing stale compute nothing", () => {
+    // A pipeline file imports `tracebook` (cells/index.ts): TF.js (0.8 s through tsx), Arrow (0.4 s)
+    // and onnx-proto (0.1 s) loaded with it made `status` and `show` take 2.2-2.9 s, 1.4-1.9 s since.
+    expect(chainTo("cells/index.ts", [...HEAVY, "apache-arrow"])).toBeNull();
+  });
+
   it("finds such a chain where there is one", () => {
-    expect(chainTo("cells/quality/what-if.ts", HEAVY)).toEqual(expect.arrayContaining(["cells/quality/what-if.ts", "cells/compute/backend.ts", "@tensorflow/tfjs"]));
+    expect(chainTo("cells/notebooks/build.ts", ["apache-arrow"])).toEqual(["cells/notebooks/build.ts", "apache-arrow"]);
     expect(chainTo("reports/write.ts", ["@observablehq/plot"])?.at(-1)).toBe("@observablehq/plot");
+  });
+
+  it("names the backend a cell's fingerprint records without loading TF.js, and names the one then picked", async () => {
+    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes(`${path.sep}@tensorflow${path.sep}`));
+    expect(loaded()).toEqual([]);
+    const named = await computeBackendName();
+    expect(loaded()).toEqual([]);
+    expect((await computeBackend()).name).toBe(named);
+    expect(loaded().length).toBeGreaterThan(0);
+    expect(await computeBackendName()).toBe(named);
   });
 });

@@ -1,5 +1,5 @@
 import type * as Ort from "onnxruntime-node";
-import { computeBackend, tf } from "../compute/backend.ts";
+import { computeBackendName, tf } from "../compute/backend.ts";
 import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
@@ -46,8 +46,8 @@ export function describeTfjs(): string {
  * result computed by another engine (float32 rounding differs) is never taken for this one's.
  */
 export async function attributionSource(mode: TracinMode = "exact"): Promise<{ version: string; describe: string }> {
-  const [backend, engine] = await Promise.all([computeBackend(), tracinEngine(mode)]);
-  return { version: `${backend.name}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
+  const [backend, engine] = await Promise.all([computeBackendName(), tracinEngine(mode)]);
+  return { version: `${backend}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
 }
 
 /** One engine name for logs, without running anything: what tracin() would use for this mode. */

@@ -1,12 +1,42 @@
 import { createRequire } from "node:module";
 import path from "node:path";
-// The union package, not tfjs-core alone: only its Node bundle registers every op's gradient
-// (tfjs-core's own side-effect module for that cannot be imported from Node's ESM loader).
-import * as tf from "@tensorflow/tfjs";
-import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import type * as Tfjs from "@tensorflow/tfjs";
+import type * as TfjsWasm from "@tensorflow/tfjs-backend-wasm";
 import { useExplicitTransposeGradient } from "./matmul-gradient.ts";
 
-export { tf };
+const require = createRequire(import.meta.url);
+
+/**
+ * TF.js, loaded on first use. Its Node bundle takes 0.8 s to load, and every command that loads
+ * a pipeline file reached it through `tracebook`'s index, so `status`, `show` or a run with
+ * nothing stale paid for it without computing anything. Both packages are CommonJS, so a
+ * synchronous require on first touch gives the very module an `import` would (one instance in
+ * the process), and the wasm backend is registered then, as its import did. The union package,
+ * not tfjs-core alone: only its Node bundle registers every op's gradient.
+ */
+let loaded: { tf: typeof Tfjs; wasm: typeof TfjsWasm } | null = null;
+function tfjs(): { tf: typeof Tfjs; wasm: typeof TfjsWasm } {
+  loaded ??= { tf: require("@tensorflow/tfjs") as typeof Tfjs, wasm: require("@tensorflow/tfjs-backend-wasm") as typeof TfjsWasm };
+  return loaded;
+}
+
+/** The TF.js namespace; its first property read loads TF.js. */
+export const tf: typeof Tfjs = new Proxy({} as typeof Tfjs, {
+  get: (_, key) => Reflect.get(tfjs().tf, key),
+  has: (_, key) => Reflect.has(tfjs().tf, key),
+});
+
+/** The TF.js types modules name as `tf.Tensor2D` (a type-only namespace beside the value). */
+// eslint-disable-next-line @typescript-eslint/no-namespace
+export declare namespace tf {
+  type Tensor<R extends Tfjs.Rank = Tfjs.Rank> = Tfjs.Tensor<R>;
+  type Tensor1D = Tfjs.Tensor1D;
+  type Tensor2D = Tfjs.Tensor2D;
+  type Tensor3D = Tfjs.Tensor3D;
+  type Scalar = Tfjs.Scalar;
+  type Variable<R extends Tfjs.Rank = Tfjs.Rank> = Tfjs.Variable<R>;
+  type TensorContainer = Tfjs.TensorContainer;
+}
 
 /** The backends Tracebook can train on, in the order they are tried. */
 export const BACKENDS = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
@@ -23,7 +53,6 @@ export interface ComputeBackend {
   skipped: { name: BackendName; why: string }[];
 }
 
-const require = createRequire(import.meta.url);
 let chosen: Promise<ComputeBackend> | null = null;
 
 /**
@@ -33,16 +62,51 @@ let chosen: Promise<ComputeBackend> | null = null;
  * so their absence is the normal case here, not an error.
  */
 export function computeBackend(): Promise<ComputeBackend> {
-  chosen ??= choose(process.env.TRACEBOOK_BACKEND?.trim() || undefined);
+  chosen ??= choose();
   return chosen;
 }
 
-async function choose(forced: string | undefined): Promise<ComputeBackend> {
-  // PROD silences the cpu backend's "install tfjs-node" banner; the choice is logged by us.
-  tf.env().set("PROD", true);
+/**
+ * The name of the backend `computeBackend()` picks, for fingerprints (a model cell's source
+ * version), without loading TF.js where the answer is plain: `status`, `show` and a run with
+ * nothing stale read it for every model and tracin cell and train nothing. A forced backend is
+ * its name (one that cannot load fails the cell that trains, naming why); a tfjs-node package
+ * that is installed is loaded, as only loading it tells whether it works; past those, the wasm
+ * backend whose files are installed is the one picked. Once a backend was chosen in this
+ * process, its name.
+ */
+export async function computeBackendName(): Promise<BackendName> {
+  if (chosen) return (await chosen).name;
+  const forced = forcedBackend();
+  if (forced) return forced;
+  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+    if (resolvable(`${pkg}/package.json`)) return (await computeBackend()).name;
+  }
+  if (resolvable("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) return "wasm";
+  return (await computeBackend()).name;
+}
+
+function forcedBackend(): BackendName | undefined {
+  const forced = process.env.TRACEBOOK_BACKEND?.trim() || undefined;
   if (forced !== undefined && !BACKENDS.includes(forced as BackendName)) {
     throw new Error(`TRACEBOOK_BACKEND=${forced} is not a backend (one of ${BACKENDS.join(", ")})`);
   }
+  return forced as BackendName | undefined;
+}
+
+function resolvable(spec: string): boolean {
+  try {
+    require.resolve(spec);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function choose(): Promise<ComputeBackend> {
+  // PROD silences the cpu backend's "install tfjs-node" banner; the choice is logged by us.
+  tf.env().set("PROD", true);
+  const forced = forcedBackend();
   const candidates = forced ? [forced as BackendName] : [...BACKENDS];
   const skipped: ComputeBackend["skipped"] = [];
   for (const name of candidates) {
@@ -76,7 +140,7 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
     case "wasm": {
       // The .wasm files come from node_modules, never from a CDN.
       const dist = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
-      setWasmPaths(`${path.join(dist, "dist")}${path.sep}`);
+      tfjs().wasm.setWasmPaths(`${path.join(dist, "dist")}${path.sep}`);
       if (!(await tf.setBackend("wasm"))) throw new Error("the wasm backend did not initialise");
       useExplicitTransposeGradient(); // its transposed products are a slow loop (matmul-gradient.ts)
       return { tfBackend: "wasm", provider: `@tensorflow/tfjs-backend-wasm@${packageVersion("@tensorflow/tfjs-backend-wasm")}` };

@@ -1,4 +1,4 @@
-import * as tf from "@tensorflow/tfjs";
+import { tf } from "./backend.ts";
 
 /** Registered once per process (the backend is chosen once). */
 let installed = false;

@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import os from "node:os";
-import onnxProto from "onnx-proto";
+import type OnnxProto from "onnx-proto";
 import { packageVersion } from "./backend.ts";
 import type * as OrtModule from "onnxruntime-node";
 
@@ -9,7 +10,13 @@ import type * as OrtModule from "onnxruntime-node";
  * MLAS on both cores). Graphs are built in code with `onnx-proto` and run by `onnxruntime-node`,
  * an optional dependency: where it is missing or does not load, callers keep the TF.js path.
  */
-const { onnx } = onnxProto;
+type Onnx = typeof OnnxProto.onnx;
+let proto: Onnx | null = null;
+/** onnx-proto (protobufjs, 0.1 s to load), required when the first graph is built, not by every command that loads a pipeline. */
+function onnx(): Onnx {
+  proto ??= (createRequire(import.meta.url)("onnx-proto") as typeof OnnxProto).onnx;
+  return proto;
+}
 
 export type Ort = typeof OrtModule;
 
@@ -60,8 +67,7 @@ function threadCount(): number {
   return os.availableParallelism();
 }
 
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
+const dataType = (type: "float32" | "int64") => (type === "float32" ? onnx().TensorProto.DataType.FLOAT : onnx().TensorProto.DataType.INT64);
 type Dim = number | string;
 /** Attribute values: integers, integer lists, strings, and floats written as `{ float: v }`. */
 type Attr = number | number[] | string | { float: number };
@@ -71,28 +77,28 @@ type Attr = number | number[] | string | { float: number };
  * return their output's name. Graph code reads like the tensor code it mirrors.
  */
 export class GraphBuilder {
-  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly inits: InstanceType<typeof onnx.TensorProto>[] = [];
-  private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
-  private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly nodes: InstanceType<Onnx["NodeProto"]>[] = [];
+  private readonly inits: InstanceType<Onnx["TensorProto"]>[] = [];
+  private readonly inputs: InstanceType<Onnx["ValueInfoProto"]>[] = [];
+  private readonly outputs: InstanceType<Onnx["ValueInfoProto"]>[] = [];
   private readonly consts = new Map<string, string>();
   private next = 0;
 
   constructor(private readonly name: string) {}
 
   input(name: string, dims: Dim[], type: "float32" | "int64" = "float32"): string {
-    this.inputs.push(valueInfo(name, dims, type === "float32" ? FLOAT : INT64));
+    this.inputs.push(valueInfo(name, dims, dataType(type)));
     return name;
   }
 
   output(name: string, dims: Dim[], type: "float32" | "int64" = "float32"): void {
-    this.outputs.push(valueInfo(name, dims, type === "float32" ? FLOAT : INT64));
+    this.outputs.push(valueInfo(name, dims, dataType(type)));
   }
 
   /** A float32 constant (weights): its bytes are copied into the model. */
   init(name: string, data: Float32Array, dims: number[]): string {
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
-    this.inits.push(onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: bytes }));
+    this.inits.push(onnx().TensorProto.create({ name, dims, dataType: dataType("float32"), rawData: bytes }));
     return name;
   }
 
@@ -113,7 +119,7 @@ export class GraphBuilder {
     let name = this.consts.get(key);
     if (!name) {
       name = `ints_${this.consts.size}`;
-      this.inits.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values }));
+      this.inits.push(onnx().TensorProto.create({ name, dims: [values.length], dataType: dataType("int64"), int64Data: values }));
       this.consts.set(key, name);
     }
     return name;
@@ -126,7 +132,7 @@ export class GraphBuilder {
 
   opN(type: string, inputs: string[], count: number, attrs: Record<string, Attr> = {}, outputs?: string[]): string[] {
     const names = outputs ?? Array.from({ length: count }, () => `${type.toLowerCase()}_${this.next++}`);
-    this.nodes.push(onnx.NodeProto.create({ opType: type, input: inputs, output: names, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) }));
+    this.nodes.push(onnx().NodeProto.create({ opType: type, input: inputs, output: names, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) }));
     return names;
   }
 
@@ -136,26 +142,26 @@ export class GraphBuilder {
   }
 
   encode(): Uint8Array {
-    const graph = onnx.GraphProto.create({ name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs });
+    const graph = onnx().GraphProto.create({ name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs });
     // Opset 17: ReduceSumSquare still takes its axes as an attribute there.
-    const model = onnx.ModelProto.create({ irVersion: 8, producerName: "tracebook", opsetImport: [{ domain: "", version: 17 }], graph });
-    return onnx.ModelProto.encode(model).finish();
+    const model = onnx().ModelProto.create({ irVersion: 8, producerName: "tracebook", opsetImport: [{ domain: "", version: 17 }], graph });
+    return onnx().ModelProto.encode(model).finish();
   }
 }
 
 function valueInfo(name: string, dims: Dim[], elemType: number) {
-  return onnx.ValueInfoProto.create({
+  return onnx().ValueInfoProto.create({
     name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })) } } },
   });
 }
 
 function attribute(name: string, v: Attr) {
-  const A = onnx.AttributeProto.AttributeType;
-  if (typeof v === "string") return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
-  if (typeof v === "object" && !Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v.float });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: A.INTS, ints: v });
+  const A = onnx().AttributeProto.AttributeType;
+  if (typeof v === "string") return onnx().AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === "object" && !Array.isArray(v)) return onnx().AttributeProto.create({ name, type: A.FLOAT, f: v.float });
+  if (Array.isArray(v)) return onnx().AttributeProto.create({ name, type: A.INTS, ints: v });
   if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer`);
-  return onnx.AttributeProto.create({ name, type: A.INT, i: v });
+  return onnx().AttributeProto.create({ name, type: A.INT, i: v });
 }
 
 /** A session over a built graph, on the engine's threads. */

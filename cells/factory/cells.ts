@@ -1,7 +1,7 @@
 import type { DuckDBValue } from "@duckdb/node-api";
 import type { Cell, CellContext, CellResult } from "../graph/cell.ts";
 import { merkleRoot, sha256 } from "../graph/fingerprint.ts";
-import { computeBackend, describeBackend, type ComputeBackend } from "../compute/backend.ts";
+import { computeBackend, computeBackendName, describeBackend, type ComputeBackend } from "../compute/backend.ts";
 import { distinctLabels, featureSpecOf, loadExamples, type LoadedExamples } from "./examples.ts";
 import type { FeaturizerSpec } from "./featurize.ts";
 import { checkLora, initAdapter, initBase, toTensors, type LoraConfig, type MlpSpec } from "./mlp.ts";
@@ -50,8 +50,7 @@ const COLUMNS: [string, string][] = [
 
 /** The backend enters a model cell's fingerprint: weights trained on another backend differ. */
 export async function backendSource() {
-  const b = await computeBackend();
-  return { version: b.name, describe: "compute backend" };
+  return { version: await computeBackendName(), describe: "compute backend" };
 }
 
 /** A model cell's output names a model folder; without it the output is of no use. */

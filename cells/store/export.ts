@@ -1,6 +1,5 @@
 import fs from "node:fs";
 import path from "node:path";
-import { tableToIPC } from "apache-arrow";
 import type { Params, Workspace } from "./workspace.ts";
 import { writeAtomically } from "./atomic.ts";
 
@@ -31,6 +30,8 @@ export async function exportQuery(
   const target = path.resolve(file);
   const rows = await writeAtomically(target, async (tmp) => {
     if (format === "arrow") {
+      // Arrow loads here, not with this module: quoteLiteral below is imported by nearly every command.
+      const { tableToIPC } = await import("apache-arrow");
       const table = await ws.table(sql, options.params);
       fs.writeFileSync(tmp, tableToIPC(table, "file"));
       return table.numRows;
