@@ -7,6 +7,8 @@ import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
 import { pipelineStatus } from "../../cells/graph/status.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
 import { cellHistories } from "../../cells/graph/runs.ts";
+import { nameBackendWithoutStarting } from "../../cells/compute/backend.ts";
+import { quoteIdent } from "../../cells/store/export.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -18,6 +20,8 @@ export function registerRun(program: Command): void {
     .option("--watch", "keep running: recompute when the pipeline file or the workspace changes; one JSON line per event")
     .option("--json", "one JSON line per event")
     .action(async (name: string, opts: { cell?: string; force?: boolean; watch?: boolean; json?: boolean }, command: Command) => {
+      // This process computes through the scheduler alone: a plan need not start TF.js.
+      nameBackendWithoutStarting();
       await withCtrlC(async (signal) => {
         if (opts.watch) {
           const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
@@ -48,6 +52,7 @@ export function registerRun(program: Command): void {
     .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }, command: Command) => {
+      nameBackendWithoutStarting(); // it computes nothing
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const rows = await pipelineStatus(ws, pipeline);
@@ -69,6 +74,7 @@ export function registerRun(program: Command): void {
     .option("--query <id>", "only rows of this query (id or prefix), for tables with a query column")
     .option("--json", "print rows as JSON")
     .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
+      nameBackendWithoutStarting(); // it computes nothing
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
@@ -84,8 +90,7 @@ export function registerRun(program: Command): void {
         if (opts.query !== undefined && !available.includes("query")) throw new Error(`${pipeline.name}.${cell} has no query column`);
         const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
         const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), Number(opts.limit)];
-        const quoted = (c: string) => `"${c.replaceAll('"', '""')}"`;
-        const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoted(c)}::varchar as ${quoted(c)}` : quoted(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);
+        const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoteIdent(c)}::varchar as ${quoteIdent(c)}` : quoteIdent(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);
         if (opts.json) return console.log(toJson(rows));
         const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
         console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);

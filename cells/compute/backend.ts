@@ -67,22 +67,37 @@ export function computeBackend(): Promise<ComputeBackend> {
 }
 
 /**
- * The name of the backend `computeBackend()` picks, for fingerprints (a model cell's source
- * version), without loading TF.js where the answer is plain: `status`, `show` and a run with
- * nothing stale read it for every model and tracin cell and train nothing. A forced backend is
- * its name (one that cannot load fails the cell that trains, naming why); a tfjs-node package
- * that is installed is loaded, as only loading it tells whether it works; past those, the wasm
- * backend whose files are installed is the one picked. Once a backend was chosen in this
- * process, its name.
+ * Whether `computeBackendName()` may name the backend without starting it. Off by default: code
+ * that computes reaches TF.js through `tf` without awaiting `computeBackend()` where the process
+ * planned a pipeline first (a plan started the backend), so only a process that computes through
+ * the scheduler alone turns it on (`tracebook run`, `status`, `show`); the scheduler starts the
+ * backend before a cell runs.
+ */
+let nameWithoutStarting = false;
+export function nameBackendWithoutStarting(): void {
+  nameWithoutStarting = true;
+}
+
+/** What computeBackendName() said without starting the backend: the backend then started must be it. */
+let predicted: BackendName | null = null;
+
+/**
+ * The name of the backend `computeBackend()` picks, for fingerprints (a model or tracin cell's
+ * source version). With `nameBackendWithoutStarting()`, without loading TF.js where the answer is
+ * plain: `status`, `show` and a run with nothing stale read it for every model and tracin cell and
+ * train nothing (TF.js took 0.8 s of their 1.4-2.9 s). A forced backend is its name; a tfjs-node
+ * package that is installed is loaded, as only loading it tells whether it works; past those, the
+ * wasm backend whose files are installed is the one picked, and `computeBackend()` fails, naming
+ * both, if it then is not (a plan made under one name must not run under another).
  */
 export async function computeBackendName(): Promise<BackendName> {
-  if (chosen) return (await chosen).name;
+  if (chosen || !nameWithoutStarting) return (await computeBackend()).name;
   const forced = forcedBackend();
   if (forced) return forced;
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
     if (resolvable(`${pkg}/package.json`)) return (await computeBackend()).name;
   }
-  if (resolvable("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) return "wasm";
+  if (resolvable("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) return (predicted = "wasm");
   return (await computeBackend()).name;
 }
 
@@ -110,14 +125,19 @@ async function choose(): Promise<ComputeBackend> {
   const candidates = forced ? [forced as BackendName] : [...BACKENDS];
   const skipped: ComputeBackend["skipped"] = [];
   for (const name of candidates) {
+    let started: ComputeBackend;
     try {
-      const { tfBackend, provider } = await activate(name);
-      return { name, tfBackend, provider, skipped };
+      started = { name, ...(await activate(name)), skipped };
     } catch (err) {
       const why = (err as Error).message.split("\n")[0]!;
       if (forced) throw new Error(`TRACEBOOK_BACKEND=${forced} cannot be used: ${why}`);
       skipped.push({ name, why });
+      continue;
     }
+    if (predicted && predicted !== name) {
+      throw new Error(`the compute backend is ${name}, where this process planned under ${predicted} (${skipped.map((x) => `${x.name}: ${x.why}`).join("; ")}); TRACEBOOK_BACKEND=${name} plans under it`);
+    }
+    return started;
   }
   throw new Error(`no compute backend could start: ${skipped.map((s) => `${s.name}: ${s.why}`).join("; ")}`);
 }

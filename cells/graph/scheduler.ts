@@ -7,6 +7,7 @@ import { ancestorsAndSelf } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
 import { materialize, removeOrphanTemps } from "./artifacts.ts";
 import { cellHistories, findCached, markInterrupted, recordEnd, recordPipelineFile, recordStart } from "./runs.ts";
+import { computeBackend } from "../compute/backend.ts";
 
 export type GraphEvent =
   | { event: "cell-started"; pipeline: string; cell: string; kind: string; reason: string; at: string }
@@ -120,6 +121,9 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         } else {
           const inputs = await attachInputs(ws, cell.inputs, current);
           try {
+            // Cells reach TF.js through `tf` and expect the backend started: a plan may have named
+            // it without starting it (compute/backend.ts).
+            await computeBackend();
             const result = await cell.run({
               ws, pipeline: p.name, cell: name, inputs, signal: options.signal ?? new AbortController().signal,
               sourceVersion: plan.sourceVersion ?? undefined, forced: forced(name),
