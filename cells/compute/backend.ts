@@ -27,7 +27,6 @@ export const tf: typeof Tfjs = new Proxy({} as typeof Tfjs, {
 });
 
 /** The TF.js types modules name as `tf.Tensor2D` (a type-only namespace beside the value). */
-// eslint-disable-next-line @typescript-eslint/no-namespace
 export declare namespace tf {
   type Tensor<R extends Tfjs.Rank = Tfjs.Rank> = Tfjs.Tensor<R>;
   type Tensor1D = Tfjs.Tensor1D;
