@@ -2,7 +2,8 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { createDuckDB, NODE_RUNTIME, VoidLogger, type DuckDBBindings, type DuckDBConnection } from "@duckdb/duckdb-wasm/blocking";
 import { DataType, RecordBatchReader, Table, tableToIPC, vectorFromArray } from "apache-arrow";
-import { PARAM_NAME, quoteName } from "./sql-params.ts";
+import { PARAM_NAME } from "./sql-params.ts";
+import { quoteIdent } from "../store/sql-quote.ts";
 
 /** A query a static build leaves to the page, as the build knows it. */
 export interface PageQuery {
@@ -74,8 +75,8 @@ export class PageBinder {
   /** Forget the tables registered so far (the next pipeline's have the same names). */
   reset(): void {
     for (const cell of this.registered) {
-      this.conn.query(`DROP TABLE IF EXISTS main.${quoteName(cell)}`);
-      this.conn.query(`DROP TABLE IF EXISTS ${WHOLE}.${quoteName(cell)}`);
+      this.conn.query(`DROP TABLE IF EXISTS main.${quoteIdent(cell)}`);
+      this.conn.query(`DROP TABLE IF EXISTS ${WHOLE}.${quoteIdent(cell)}`);
     }
     this.registered.clear();
     this.projected.clear();
@@ -91,7 +92,7 @@ export class PageBinder {
     // fit every one (the explorer's `tables` names train beside its tracin tables): one that binds will do.
     const probes = (tableAt.size ? query.candidates : [null]).map((table) => ({
       on: table === null ? "" : ` (with cellTable(${JSON.stringify(table)})${query.candidates.length > 1 ? `, nor with the ${query.candidates.length - 1} other table${query.candidates.length === 2 ? "" : "s"} its front matter names` : ""})`,
-      text: filled(query.parts, (k) => (tableAt.has(k) ? quoteName(table!) : "NULL")),
+      text: filled(query.parts, (k) => (tableAt.has(k) ? quoteIdent(table!) : "NULL")),
     }));
     const failed: { on: string; text: string; message: string }[] = [];
     for (const probe of probes) {
@@ -128,7 +129,7 @@ export class PageBinder {
   /** Which `${…}` stand where a table does: each as a name of its own (a name parses wherever a value or a table may stand), read back by the parser. */
   private tablePositions(parts: readonly string[]): Set<number> {
     const names = parts.slice(1).map((_, k) => `${PARAM_NAME}_${k}`);
-    const read = new Set(this.tablesOf(filled(parts, (k) => quoteName(names[k]!))));
+    const read = new Set(this.tablesOf(filled(parts, (k) => quoteIdent(names[k]!))));
     return new Set(names.flatMap((name, k) => (read.has(name) ? [k] : [])));
   }
 

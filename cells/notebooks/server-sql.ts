@@ -3,7 +3,7 @@ import type { Table } from "apache-arrow";
 import { DOUBLE, type DuckDBType } from "@duckdb/node-api";
 import type { SqlScalar } from "./sql-params.ts";
 import { queryAsArrow } from "../store/served-arrow.ts";
-import { quoteIdent } from "../store/export.ts";
+import { quoteIdent, quoteLiteral } from "../store/sql-quote.ts";
 import { SerialDuckDB } from "../store/serial-duckdb.ts";
 import { parseSelect } from "./reads.ts";
 
@@ -26,7 +26,7 @@ export class ServerSql {
   constructor(readonly artifactsDir: string) {
     this.db = new SerialDuckDB(async (connection) => {
       // Read the artifacts and nothing else: no other file, no network, no extension to install.
-      await connection.run(`set allowed_directories = ['${(path.resolve(artifactsDir) + path.sep).replaceAll("'", "''")}']`);
+      await connection.run(`set allowed_directories = [${quoteLiteral(path.resolve(artifactsDir) + path.sep)}]`);
       await connection.run("set enable_external_access = false");
       await connection.run("set lock_configuration = true");
     });
@@ -56,7 +56,7 @@ export class ServerSql {
     return this.db.run(async (connection) => {
       try {
         for (const c of cells) {
-          await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet('${c.artifact.replaceAll("'", "''")}')`);
+          await connection.run(`create or replace temp view ${quoteIdent(c.cell)} as select * from read_parquet(${quoteLiteral(c.artifact)})`);
         }
         // Typed as the page's tables are (amounts as exact text, repeated strings once): served-arrow.ts.
         return await queryAsArrow(connection, query, [...values], values.map(typeOf));

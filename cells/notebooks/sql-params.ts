@@ -6,6 +6,7 @@
  * quoted identifier (a table chosen at run time, among the cells the catalog lists). No value is
  * ever spliced into the SQL as text. Runs in the browser too: no Node import here.
  */
+import { quoteIdent } from "../store/sql-quote.ts";
 
 /** A scalar as both DuckDBs bind it (a number is a DOUBLE on both: DuckDB-wasm binds every number so). */
 export type SqlScalar = string | number | boolean | null;
@@ -93,7 +94,7 @@ export function expandSql(parts: readonly string[], params: readonly SqlParam[])
       probe += `[${p.map(() => "NULL").join(", ")}]`;
       values.push(...p);
     } else if (p !== null && typeof p === "object") {
-      const name = quoteName(p.table);
+      const name = quoteIdent(p.table);
       text += name;
       probe += name;
       tables.push(p.table);
@@ -114,12 +115,7 @@ export function expandSql(parts: readonly string[], params: readonly SqlParam[])
  * PARAM_NAME from the names it finds.
  */
 export function parseProbe(parts: readonly string[]): string {
-  return parts.join(quoteName(PARAM_NAME));
+  return parts.join(quoteIdent(PARAM_NAME));
 }
 
 export const PARAM_NAME = "__tb_param";
-
-/** A name as a quoted SQL identifier (a cell's table, in either DuckDB). */
-export function quoteName(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}

@@ -2,6 +2,9 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Params, Workspace } from "./workspace.ts";
 import { writeAtomically } from "./atomic.ts";
+import { quoteLiteral } from "./sql-quote.ts";
+
+export { quoteIdent, quoteLiteral } from "./sql-quote.ts";
 
 export type ExportFormat = "parquet" | "arrow";
 
@@ -54,12 +57,3 @@ export async function exportQuery(
   return { file: target, format, rows };
 }
 
-/** A SQL string literal: the only place a value is spliced into SQL, for statements that take no parameters. */
-export function quoteLiteral(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
-
-/** A safely quoted SQL identifier. */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}

@@ -8,7 +8,8 @@ import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
-import { expandSql, quoteName, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
+import { expandSql, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
+import { quoteIdent } from "../../cells/store/sql-quote.ts";
 
 export type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 
@@ -165,9 +166,9 @@ export class NotebookDatabase {
     const temp = `__tb_load_${cell.cell}_${Math.random().toString(36).slice(2, 8)}`;
     await conn.insertArrowFromIPCStream(bytes, { name: temp, create: true });
     try {
-      await conn.query(`CREATE OR REPLACE TABLE ${quoteName(cell.cell)} AS FROM ${quoteName(temp)}`);
+      await conn.query(`CREATE OR REPLACE TABLE ${quoteIdent(cell.cell)} AS FROM ${quoteIdent(temp)}`);
     } finally {
-      await conn.query(`DROP TABLE IF EXISTS ${quoteName(temp)}`);
+      await conn.query(`DROP TABLE IF EXISTS ${quoteIdent(temp)}`);
     }
   }
 
