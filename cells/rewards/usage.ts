@@ -19,11 +19,13 @@ import type { Workspace } from "../store/workspace.ts";
  *    reward split keeps the lines it was paid with and never splits it again.
  */
 export function usageQuery(where: string, standing: { modelCell: string; settledEarlier: string } = { modelCell: "null::varchar", settledEarlier: "false" }): string {
-  return `select i.id, i.model_id, i.model_kind, json_extract_string(i.payload_json, '$.title') as title, json_extract_string(i.payload_json, '$.text') as text,
-                 cast(json_extract(i.payload_json, '$.features') as float[]) as features, null::varchar as label,
+  // Each payload parsed once for its three fields (three extractions parsed it three times: 0.65
+  // against 0.37 s over 21,201 inferences' 41 MB).
+  return `select i.id, i.model_id, i.model_kind, i.payload[1] ->> '$' as title, i.payload[2] ->> '$' as text,
+                 cast(i.payload[3] as float[]) as features, null::varchar as label,
                  i.prediction, i.confidence, i.fee::decimal(38, 0) as fee, i.caller, i.epoch, i.executed_at, i.source,
                  ${standing.modelCell} as model_cell, ${standing.settledEarlier} as settled_earlier
-          from inferences i where ${where} order by i.id`;
+          from (select *, json_extract(payload_json, ['$.title', '$.text', '$.features']) as payload from inferences) i where ${where} order by i.id`;
 }
 
 /**
