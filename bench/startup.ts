@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import fs from "node:fs";
 import { argument, mailWorkspace } from "./mail.ts";
-import { runBench, writeBenchReport } from "./report.ts";
+import { runBench, secondsSince, writeBenchReport } from "./report.ts";
 
 const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "bin", "tracebook.js");
 
@@ -36,7 +36,7 @@ runBench(async () => {
       for (let i = 0; i < times; i++) {
         const t0 = performance.now();
         const r = spawnSync(process.execPath, [BIN, "--workspace", home, ...args], { encoding: "utf8" });
-        seconds.push(+((performance.now() - t0) / 1000).toFixed(3));
+        seconds.push(secondsSince(t0));
         if (r.status !== 0) throw new Error(`tracebook ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
       }
       seconds.sort((a, b) => a - b);

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMAND_MODULES } from "../bin/cli.ts";
-import { computeBackend, computeBackendName, nameBackendWithoutStarting } from "../cells/compute/backend.ts";
+import { computeBackend, computeBackendName } from "../cells/compute/backend.ts";
 
 /** The package names a value import (not `import type`) names, at the head of a statement. */
 function imports(file: string): string[] {
@@ -64,7 +64,6 @@ describe("what a command loads", () => {
   });
 
   it("names the backend a cell's fingerprint records without loading TF.js, and names the one then picked", async () => {
-    nameBackendWithoutStarting(); // as `tracebook status`, `show` and `run` do
     const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes(`${path.sep}@tensorflow${path.sep}`));
     expect(loaded()).toEqual([]);
     const named = await computeBackendName();

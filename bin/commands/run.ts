@@ -7,7 +7,6 @@ import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
 import { pipelineStatus } from "../../cells/graph/status.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
 import { cellHistories } from "../../cells/graph/runs.ts";
-import { nameBackendWithoutStarting } from "../../cells/compute/backend.ts";
 import { quoteIdent } from "../../cells/store/export.ts";
 
 export function registerRun(program: Command): void {
@@ -20,8 +19,6 @@ export function registerRun(program: Command): void {
     .option("--watch", "keep running: recompute when the pipeline file or the workspace changes; one JSON line per event")
     .option("--json", "one JSON line per event")
     .action(async (name: string, opts: { cell?: string; force?: boolean; watch?: boolean; json?: boolean }, command: Command) => {
-      // This process computes through the scheduler alone: a plan need not start TF.js.
-      nameBackendWithoutStarting();
       await withCtrlC(async (signal) => {
         if (opts.watch) {
           const { workspace } = command.optsWithGlobals<{ workspace?: string }>();
@@ -52,7 +49,6 @@ export function registerRun(program: Command): void {
     .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
     .option("--json", "print JSON")
     .action(async (name: string, opts: { json?: boolean }, command: Command) => {
-      nameBackendWithoutStarting(); // it computes nothing
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const rows = await pipelineStatus(ws, pipeline);
@@ -74,7 +70,6 @@ export function registerRun(program: Command): void {
     .option("--query <id>", "only rows of this query (id or prefix), for tables with a query column")
     .option("--json", "print rows as JSON")
     .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
-      nameBackendWithoutStarting(); // it computes nothing
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);

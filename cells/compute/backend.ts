@@ -54,6 +54,9 @@ export interface ComputeBackend {
 
 let chosen: Promise<ComputeBackend> | null = null;
 
+/** The packages of the two TensorFlow backends (optional dependencies; only one of them may be loaded). */
+const TFJS_NODE = { "tensorflow-gpu": "@tensorflow/tfjs-node-gpu", tensorflow: "@tensorflow/tfjs-node" } as const;
+
 /**
  * Pick the compute backend once per process: `TRACEBOOK_BACKEND` when set, else the first of
  * tfjs-node-gpu, tfjs-node, wasm, cpu that loads. The tfjs-node packages are optional
@@ -65,37 +68,24 @@ export function computeBackend(): Promise<ComputeBackend> {
   return chosen;
 }
 
-/**
- * Whether `computeBackendName()` may name the backend without starting it. Off by default: code
- * that computes reaches TF.js through `tf` without awaiting `computeBackend()` where the process
- * planned a pipeline first (a plan started the backend), so only a process that computes through
- * the scheduler alone turns it on (`tracebook run`, `status`, `show`); the scheduler starts the
- * backend before a cell runs.
- */
-let nameWithoutStarting = false;
-export function nameBackendWithoutStarting(): void {
-  nameWithoutStarting = true;
-}
-
 /** What computeBackendName() said without starting the backend: the backend then started must be it. */
 let predicted: BackendName | null = null;
 
 /**
  * The name of the backend `computeBackend()` picks, for fingerprints (a model or tracin cell's
- * source version). With `nameBackendWithoutStarting()`, without loading TF.js where the answer is
- * plain: `status`, `show` and a run with nothing stale read it for every model and tracin cell and
- * train nothing (TF.js took 0.8 s of their 1.4-2.9 s). A forced backend is its name; a tfjs-node
- * package that is installed is loaded, as only loading it tells whether it works; past those, the
- * wasm backend whose files are installed is the one picked, and `computeBackend()` fails, naming
- * both, if it then is not (a plan made under one name must not run under another).
+ * source version), without loading TF.js where the answer is plain: `status`, `show` and a run
+ * with nothing stale read it for every model and tracin cell and train nothing (TF.js took 0.8 s
+ * of their 1.4-2.9 s). A forced backend is its name; an installed tfjs-node is loaded, as only
+ * loading it tells whether it works; past those, the wasm backend whose files are installed is
+ * the one picked, and `computeBackend()` fails, naming both, if it then is not (a plan made under
+ * one name must not run under another). What computes starts the backend itself: the scheduler
+ * before a cell runs, ModelServer and Explainer before they predict or explain.
  */
 export async function computeBackendName(): Promise<BackendName> {
-  if (chosen || !nameWithoutStarting) return (await computeBackend()).name;
+  if (chosen) return (await chosen).name;
   const forced = forcedBackend();
   if (forced) return forced;
-  for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    if (resolvable(`${pkg}/package.json`)) return (await computeBackend()).name;
-  }
+  if (Object.values(TFJS_NODE).some((pkg) => resolvable(`${pkg}/package.json`))) return (await computeBackend()).name;
   if (resolvable("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) return (predicted = "wasm");
   return (await computeBackend()).name;
 }
@@ -146,7 +136,7 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
     case "tensorflow-gpu":
     case "tensorflow": {
       // Only one of the two may be imported: both register the same kernels.
-      const pkg = name === "tensorflow-gpu" ? "@tensorflow/tfjs-node-gpu" : "@tensorflow/tfjs-node";
+      const pkg = TFJS_NODE[name];
       try {
         await import(pkg);
       } catch (err) {

@@ -142,10 +142,11 @@ export class GraphBuilder {
   }
 
   encode(): Uint8Array {
-    const graph = onnx().GraphProto.create({ name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs });
+    const { GraphProto, ModelProto } = onnx();
+    const graph = GraphProto.create({ name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs });
     // Opset 17: ReduceSumSquare still takes its axes as an attribute there.
-    const model = onnx().ModelProto.create({ irVersion: 8, producerName: "tracebook", opsetImport: [{ domain: "", version: 17 }], graph });
-    return onnx().ModelProto.encode(model).finish();
+    const model = ModelProto.create({ irVersion: 8, producerName: "tracebook", opsetImport: [{ domain: "", version: 17 }], graph });
+    return ModelProto.encode(model).finish();
   }
 }
 
@@ -156,12 +157,12 @@ function valueInfo(name: string, dims: Dim[], elemType: number) {
 }
 
 function attribute(name: string, v: Attr) {
-  const A = onnx().AttributeProto.AttributeType;
-  if (typeof v === "string") return onnx().AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
-  if (typeof v === "object" && !Array.isArray(v)) return onnx().AttributeProto.create({ name, type: A.FLOAT, f: v.float });
-  if (Array.isArray(v)) return onnx().AttributeProto.create({ name, type: A.INTS, ints: v });
+  const { AttributeProto } = onnx(), A = AttributeProto.AttributeType;
+  if (typeof v === "string") return AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === "object" && !Array.isArray(v)) return AttributeProto.create({ name, type: A.FLOAT, f: v.float });
+  if (Array.isArray(v)) return AttributeProto.create({ name, type: A.INTS, ints: v });
   if (!Number.isInteger(v)) throw new Error(`attribute ${name}: ${v} is not an integer`);
-  return onnx().AttributeProto.create({ name, type: A.INT, i: v });
+  return AttributeProto.create({ name, type: A.INT, i: v });
 }
 
 /** A session over a built graph, on the engine's threads. */

@@ -121,8 +121,8 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         } else {
           const inputs = await attachInputs(ws, cell.inputs, current);
           try {
-            // Cells reach TF.js through `tf` and expect the backend started: a plan may have named
-            // it without starting it (compute/backend.ts).
+            // Cells reach TF.js through `tf` and expect the backend started: a plan names it
+            // without starting it (compute/backend.ts computeBackendName).
             await computeBackend();
             const result = await cell.run({
               ws, pipeline: p.name, cell: name, inputs, signal: options.signal ?? new AbortController().signal,

@@ -125,8 +125,8 @@ export function penaltySides(
     const recorded = new Set(penalties.filter((p) => p.epoch === epoch && (p.model_id === model_id || p.model_id === "")).map((p) => p.contributor));
     const sides = new Map<string | null, { contributors: number; penalised: number }>();
     keys.forEach((name, k) => {
+      // The outputs this key has rows under (at least one: keys come from the rows).
       const own = outputs.map((_, o) => o).filter((o) => seen[k * P + o]);
-      if (!own.length) return;
       const positive = own.filter((o) => nets[k * P + o]! > 0);
       const helps = positive.length === 1 && own.every((o) => o === positive[0] || nets[k * P + o]! < 0) ? outputs[positive[0]!]! : null;
       const s = sides.get(helps) ?? { contributors: 0, penalised: 0 };
@@ -135,7 +135,7 @@ export function penaltySides(
       if (recorded.has(name)) s.penalised++;
     });
     const countOf = (p: string) => counts[numbered.get(p)!]!;
-    const byCount = (a: string, b: string) => countOf(b) - countOf(a) || (a < b ? -1 : a > b ? 1 : 0);
+    const byCount = (a: string, b: string) => countOf(b) - countOf(a) || order(a, b);
     out.push({
       epoch, model_id,
       predictions: asked.sort(byCount).map((prediction) => ({
