@@ -8,6 +8,9 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { COMMAND_MODULES } from "../bin/cli.ts";
 import { computeBackend, computeBackendName } from "../cells/compute/backend.ts";
+import { datanet, pipeline, runPipeline, sql } from "../cells/index.ts";
+import { tempWorkspace } from "./helpers/workspace.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
 
 /** The package names a value import (not `import type`) names, at the head of a statement. */
 function imports(file: string): string[] {
@@ -40,6 +43,9 @@ function chainTo(entry: string, heavy: readonly string[]): string[] | null {
   return null;
 }
 
+/** The TF.js files this process has loaded. */
+const tfLoaded = () => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes(`${path.sep}@tensorflow${path.sep}`));
+
 const HEAVY = ["@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", "onnxruntime-node", "onnx-proto", "@observablehq/plot", "linkedom"];
 
 describe("what a command loads", () => {
@@ -63,8 +69,22 @@ describe("what a command loads", () => {
     expect(chainTo("reports/write.ts", ["@observablehq/plot"])?.at(-1)).toBe("@observablehq/plot");
   });
 
+  it("runs Datanet and SQL cells without starting the compute backend", async () => {
+    // The scheduler starts it before a cell that computes; a pipeline edit that makes only its
+    // queries stale reran them after 0.8 s of TF.js loading.
+    const ws = await tempWorkspace();
+    try {
+      await smallDatanet(ws, "notes-a");
+      const p = pipeline("t", { a: datanet("notes-a"), n: sql`select count(*) as n from ${"a"}` });
+      expect((await runPipeline(ws, p)).failed).toEqual([]);
+      expect(tfLoaded()).toEqual([]);
+    } finally {
+      ws.close();
+    }
+  });
+
   it("names the backend a cell's fingerprint records without loading TF.js, and names the one then picked", async () => {
-    const loaded = () => Object.keys(createRequire(import.meta.url).cache).filter((f) => f.includes(`${path.sep}@tensorflow${path.sep}`));
+    const loaded = tfLoaded;
     expect(loaded()).toEqual([]);
     const named = await computeBackendName();
     expect(loaded()).toEqual([]);

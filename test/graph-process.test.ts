@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
@@ -11,6 +12,7 @@ import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 
 const BIN = path.resolve("bin/tracebook.js");
+const resolvable = (pkg: string) => { try { return Boolean(createRequire(import.meta.url).resolve(pkg)); } catch { return false; } };
 const CELLS = path.resolve("cells/index.ts");
 
 /** A pipeline file in a temp folder, importing the engine by absolute path. */
@@ -138,6 +140,28 @@ describe("cell graph across processes", () => {
     expect(cli("show", "t", "n", "--json").stdout).toMatch(/"n": 30/);
     fs.rmSync(file);
     expect(cli("status", "t").stderr).toMatch(/no pipeline "t"/); // the recorded file is gone
+  });
+
+  // The forced backend's package is an optional dependency whose installer downloads libtensorflow:
+  // absent on these machines, so forcing it is forcing a backend that cannot start.
+  it.skipIf(resolvable("@tensorflow/tfjs-node-gpu"))("fails only the cells that compute when the forced backend cannot start", async () => {
+    const home = await seededHome();
+    const dir = tempDir();
+    const file = path.join(dir, "t.pipeline.ts");
+    fs.writeFileSync(path.join(dir, "package.json"), '{"type":"module"}\n');
+    fs.writeFileSync(file, `import { baseModel, datanet, hashedNgrams, pipeline, sql } from ${JSON.stringify(CELLS)};
+export default pipeline("t", {
+  a: datanet("notes-a"),
+  base: baseModel({ data: "a", featurizer: hashedNgrams({ dims: 16 }), hidden: [4], schedule: { kind: "constant", lr: 0.01 }, epochs: 1, seed: 1 }),
+  n: sql\`select count(*) as n from \${"a"}\`,
+});
+`);
+    const env = { ...process.env, TRACEBOOK_HOME: home, TRACEBOOK_BACKEND: "tensorflow-gpu" };
+    const run = spawnSync(process.execPath, [BIN, "run", file, "--json"], { env, encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(1);
+    const finished = run.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as { event: string; cell: string; error?: string });
+    expect(finished.filter((e) => e.event === "cell-finished").map((e) => e.cell).sort()).toEqual(["a", "n"]);
+    expect(finished.find((e) => e.event === "cell-failed")).toMatchObject({ cell: "base", error: expect.stringMatching(/TRACEBOOK_BACKEND=tensorflow-gpu cannot be used: @tensorflow\/tfjs-node-gpu is not installed/) });
   });
 
   it("cancels cleanly on Ctrl-C", async () => {

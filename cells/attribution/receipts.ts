@@ -33,6 +33,7 @@ export function receipts(p: { influence: string; top?: number }): Cell {
   const params = { top: 5, ...p };
   return {
     kind: "receipts",
+    computes: false,
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.influence],

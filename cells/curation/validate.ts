@@ -76,6 +76,7 @@ export function validate(datanet: string, options: ValidateOptions = {}): Cell {
   const statuses = [...new Set([options.status ?? UNDER_REVIEW].flat())].sort() as Status[];
   return {
     kind: "validate",
+    computes: false,
     version: VALIDATE_VERSION,
     params: { datanet, status: statuses, rules: set },
     inputs: [],

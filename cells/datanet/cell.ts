@@ -26,6 +26,7 @@ export function datanet(name: string, filter: DatanetFilter = {}): Cell {
   const where = `datanet = ? and status in (${statuses.map(() => "?").join(", ")})`;
   return {
     kind: "datanet",
+    computes: false,
     version: VERSION,
     params: { datanet: name, status: statuses },
     inputs: [],

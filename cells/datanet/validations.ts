@@ -34,6 +34,7 @@ export function validations(datanet: string | string[], options: ValidationsOpti
   const where = `${inDatanets} and ${whose}`;
   return {
     kind: "validations",
+    computes: false,
     version: VERSION,
     params: { datanet: names, imports },
     inputs: [],

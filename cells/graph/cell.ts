@@ -13,6 +13,13 @@ export interface Cell {
   readonly params: unknown;
   readonly inputs: readonly string[];
   /**
+   * False for a kind that never reaches TF.js (a query, a Datanet, the ledger, the split): the
+   * scheduler starts the compute backend before any other kind runs, as cells expect it started,
+   * and not before these, so a run of them loads no TF.js and a forced backend that cannot start
+   * fails only the cells that compute.
+   */
+  readonly computes?: boolean;
+  /**
    * For cells that read state outside the graph (a Datanet): the version of that state now,
    * cheap to compute. It enters the fingerprint, so a curator's decision makes the cell stale.
    * `pipeline` is the pipeline the cell is planned in, for state kept per pipeline (the usage ledger).

@@ -123,7 +123,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           try {
             // Cells reach TF.js through `tf` and expect the backend started: a plan names it
             // without starting it (compute/backend.ts computeBackendName).
-            await computeBackend();
+            if (cell.computes !== false) await computeBackend();
             const result = await cell.run({
               ws, pipeline: p.name, cell: name, inputs, signal: options.signal ?? new AbortController().signal,
               sourceVersion: plan.sourceVersion ?? undefined, forced: forced(name),

@@ -24,6 +24,7 @@ export function sql(strings: TemplateStringsArray, ...parts: Part[]): Cell {
   const inputs = [...new Set(tokens.flatMap((t) => (t.ref !== undefined ? [t.ref] : [])))];
   return {
     kind: "sql",
+    computes: false,
     version: "1",
     params: { segments, tokens },
     inputs,

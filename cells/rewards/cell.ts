@@ -66,6 +66,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
   const policy = parsePolicy(p.policy ?? DEFAULT_POLICY, "rewardSplit.policy");
   return {
     kind: "reward-split",
+    computes: false,
     version: REWARDS_VERSION,
     params: { ...p, policy: p.policy ?? DEFAULT_POLICY },
     inputs: [p.usage, p.influence, p.receipts],

@@ -20,6 +20,7 @@ export function penaltyRecords(p: PenaltyRecordsParams): Cell {
   checkOptions("penaltyRecords", penaltyRecordsOptions, p);
   return {
     kind: "penalty-records",
+    computes: false,
     version: "1",
     params: { ...p },
     inputs: [p.rewards],

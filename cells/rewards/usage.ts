@@ -78,6 +78,7 @@ export function usageLedger(p: UsageLedgerParams): Cell {
   if (twice !== undefined) throw new Error(`usageLedger: ${typeof twice === "string" && twice ? `"${twice}" is named twice` : "cell names must be non-empty strings"} in models and after`);
   return {
     kind: "usage-ledger",
+    computes: false,
     version: USAGE_LEDGER_VERSION,
     params: { models, after },
     inputs: all,
