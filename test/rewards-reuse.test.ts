@@ -38,6 +38,8 @@ async function settle(ws: Workspace, force = false): Promise<string[]> {
 /** After an incremental run: splitting every inference again from nothing writes exactly the same. */
 async function sameAsSplittingEverything(ws: Workspace) {
   const incremental = await written(ws);
+  // A run archives the receipts its new lines cite; the lines it keeps had theirs archived when written.
+  expect(await ws.rows("select distinct receipt_hash from rewards where receipt_hash not in (select receipt_hash from attribution_receipts)")).toEqual([]);
   const forced = await settle(ws, true);
   expect(forced.join("\n")).toContain("split (a forced run splits every inference again)");
   expect(await written(ws)).toEqual(incremental);
