@@ -92,6 +92,11 @@ describe("tracebook CLI", () => {
     expect(r.err.trim()).toBe(`tracebook: ${path.join(dir, "bad.csv")}, row 2, field "label": value is empty`);
     const unknown = tracebook(["datanet", "import", "nope"], home);
     expect(unknown.code).toBe(2);
+    expect(tracebook(["datanet", "import", "notes", path.join(dir, "bad.csv"), "--text", "body"], home))
+      .toMatchObject({ code: 2, err: "tracebook: importing a file needs --label <column> and --contributor <column>\n" });
+    // A tab separator named as a spreadsheet user types it: the file is read, and fails on its own row.
+    const tab = tracebook(["datanet", "import", "notes", path.join(dir, "bad.csv"), "--delimiter", "\\t", "--text", "body", "--label", "label", "--contributor", "author"], home);
+    expect(tab).toMatchObject({ code: 2, err: expect.stringMatching(/column "body" \(text\) is not in the file; its columns are: body,label,author \(one column: if the file separates fields with ",", pass --delimiter ","\)/) });
     // A usage error (commander's: an unknown option) is the caller's too.
     expect(tracebook(["datanet", "list", "--no-such-flag"], home)).toMatchObject({ code: 2, err: expect.stringMatching(/unknown option '--no-such-flag'/) });
     expect(tracebook(["datanet", "--help"], home).code).toBe(0);

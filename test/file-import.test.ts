@@ -40,12 +40,17 @@ describe("importing user files", () => {
     db.closeSync();
     await importFile(ws, "points", pq, { features: "v", label: "y", contributor: "src" });
     await importFile(ws, "points", write("p2.csv", "a,b,c,y,src\n1,2,3,d,s1\n"), { features: "a, b ,c", label: "y", contributor: "src" });
+    // Tab-separated by extension, and a .csv separated with ";" as the option says.
+    await importFile(ws, "points", write("p3.tsv", "a\tb\tc\ty\tsrc\n1.5\t2\t3\te\ts1\n"), { features: "a,b,c", label: "y", contributor: "src" });
+    await importFile(ws, "points", write("p4.csv", "a;b;c;y;src\n4;\"5\";6;f;s1\n"), { features: "a,b,c", label: "y", contributor: "src" }, { delimiter: ";" });
     const rows = await ws.rows("select features, label, contributor, status from contributions where datanet = 'points' order by label");
     expect(rows).toEqual([
       { features: [0.5, 1, 0], label: "a", contributor: "s1", status: "pending" },
       { features: [1, 0.25, 0], label: "b", contributor: "s2", status: "pending" },
       { features: [0, 0.5, 1], label: "c", contributor: "7", status: "pending" },
       { features: [1, 2, 3], label: "d", contributor: "s1", status: "pending" },
+      { features: [1.5, 2, 3], label: "e", contributor: "s1", status: "pending" },
+      { features: [4, 5, 6], label: "f", contributor: "s1", status: "pending" },
     ]);
   });
 
@@ -66,6 +71,9 @@ describe("importing user files", () => {
     ["an empty text beside a title column not named", () => ["reviews", write("st.csv", "subject,body,label,who\nhello,ok,pos,a\nwin now,,neg,b\n"), textCols],
       /text is empty, and no title was named: the file has a "subject" column \(--title subject\); a row with a title and no text is kept/, { row: 2, field: "body" }],
     ["an unknown Datanet name", () => ["reviewz", write("ok.csv", "body,label,who\nx,pos,a\n"), textCols], /unknown Datanet "reviewz" \(known: points, reviews\); pass --create/, {}],
+    // A spreadsheet's export where the comma is the decimal mark: read as CSV, one column.
+    ["a \";\"-separated .csv read with commas", () => ["reviews", write("semi.csv", "body;label;who\nx;pos;a\n"), textCols],
+      /its columns are: body;label;who \(one column: if the file separates fields with ";", pass --delimiter ";"\)/, { field: "body" }],
     ["an unsupported format", () => ["reviews", write("x.xlsx", "PK"), textCols], /unsupported file type/, {}],
     ["a kind that differs from the Datanet's", () => ["points", write("k.csv", "body,label,who\nx,pos,a\n"), textCols], /holds features contributions; this file was mapped as text/, {}],
   ];

@@ -45,7 +45,17 @@ describe("readRecords dispatch", () => {
     const err = await inputError(() => readRecords(file));
     expect(err.file).toBe(file);
     expect(err.message).toContain(file);
-    for (const ext of [".csv", ".jsonl", ".ndjson", ".parquet"]) expect(err.message).toContain(ext);
+    for (const ext of [".csv", ".tsv", ".jsonl", ".ndjson", ".parquet"]) expect(err.message).toContain(ext);
+  });
+
+  it("reads a .tsv with tabs, a .csv with the delimiter given, and refuses one for another format", async () => {
+    const tsv = await readRecords(write("d.tsv", 'text\tlabel\n"a, b"\tham\nc;d\tspam\n'));
+    expect(tsv).toMatchObject({ format: "csv", delimiter: "\t", columns: ["text", "label"] });
+    expect(tsv.records.map((r) => r.values)).toEqual([{ text: "a, b", label: "ham" }, { text: "c;d", label: "spam" }]);
+    const semi = await readRecords(write("semi.csv", 'text;label\n"x; y";ham\n1,5;spam\n'), { delimiter: ";" });
+    expect(semi.records.map((r) => r.values)).toEqual([{ text: "x; y", label: "ham" }, { text: "1,5", label: "spam" }]);
+    const jsonl = await inputError(() => readRecords(write("d2.jsonl", '{"a":1}\n'), { delimiter: ";" }));
+    expect(jsonl.message).toMatch(/a delimiter applies to delimited text \(\.csv, \.tsv\), not to \.jsonl files/);
   });
 
   it("reports a missing file", async () => {
@@ -129,6 +139,19 @@ describe("CSV", () => {
     expect(dup.message).toContain("duplicate");
     const empty = await inputError(() => readCsv(write("blank-col.csv", "a,,c\n1,2,3\n")));
     expect(empty.message).toContain("empty column name");
+  });
+
+  it("refuses a delimiter that is not one separating character", async () => {
+    for (const delimiter of [";;", "", "a", "7", " ", '"', "\n", "é"]) {
+      const err = await inputError(() => readCsv(write("any.csv", "a,b\n1,2\n"), { delimiter }));
+      expect(err.message).toContain(`delimiter ${JSON.stringify(delimiter)}: give one ASCII character`);
+    }
+  });
+
+  it("locates invalid UTF-8 in a tab-separated file by its column", async () => {
+    const file = write("bad-utf8.tsv", bytes("id\ttext\n1\tok, fine\n2\tbad ", [0xff], "\n"));
+    const err = await inputError(() => readRecords(file));
+    expect(err).toMatchObject({ row: 2, field: "text" });
   });
 
   it("rejects a line over the size cap", async () => {

@@ -15,7 +15,7 @@ import { registerDecisions } from "./decide.ts";
 interface ImportOptions {
   text?: string; title?: string; label?: string; contributor?: string; features?: string; submittedAt?: string;
   create?: boolean; replace?: boolean; status?: Status; description?: string; labels?: string; seed?: string;
-  testFraction?: string; json?: boolean;
+  testFraction?: string; delimiter?: string; json?: boolean;
 }
 
 export function registerDatanet(program: Command): void {
@@ -24,15 +24,16 @@ export function registerDatanet(program: Command): void {
 
   datanet
     .command("import")
-    .description(`import a built-in corpus (${[...corpora.keys()].join(", ")}) or a CSV, JSONL or Parquet file, all or nothing`)
+    .description(`import a built-in corpus (${[...corpora.keys()].join(", ")}) or a CSV, TSV, JSONL or Parquet file, all or nothing`)
     .argument("<name>", "Datanet name")
-    .argument("[file]", "a .csv, .jsonl/.ndjson or .parquet file (omit for a built-in corpus)")
+    .argument("[file]", "a .csv, .tsv, .jsonl/.ndjson or .parquet file (omit for a built-in corpus)")
     .option("--text <column>", "column holding the text payload")
     .option("--title <column>", "column holding a title (e.g. a subject line)")
     .option("--label <column>", "column holding the label")
     .option("--contributor <column>", "column holding the contributor id")
     .option("--features <columns>", "numeric payload: one list column, 'a,b,c', or a pattern such as 'px*'")
     .option("--submitted-at <column>", "column holding the submission time (ISO 8601); default: now")
+    .option("--delimiter <char>", "field separator of a .csv or .tsv file, where it is not the extension's (\",\", tab): e.g. ';' (\\t: tab)")
     .option("--create", "create the Datanet if it does not exist")
     .option("--replace", "drop the Datanet's rows and validation trail, then import")
     .addOption(new Option("--status <status>", "status of new contributions (files: pending; corpora: approved)").choices(STATUSES))
@@ -61,7 +62,7 @@ export function registerDatanet(program: Command): void {
             stage.stop();
           }
         } else {
-          if (!opts.label || !opts.contributor) throw new Error("importing a file needs --label <column> and --contributor <column>");
+          if (!opts.label || !opts.contributor) throw new InputError("importing a file needs --label <column> and --contributor <column>");
           summary = await importFile(ws, name, file, {
             text: opts.text, title: opts.title, label: opts.label, contributor: opts.contributor,
             features: opts.features, submittedAt: opts.submittedAt,
@@ -69,6 +70,7 @@ export function registerDatanet(program: Command): void {
             create: opts.create, replace: opts.replace, status: opts.status, description: opts.description,
             labels: opts.labels?.split(",").map((l) => l.trim()).filter(Boolean),
             seed: Number(opts.seed), testFraction: Number(opts.testFraction),
+            delimiter: opts.delimiter === "\\t" || opts.delimiter?.toLowerCase() === "tab" ? "\t" : opts.delimiter,
           });
         }
         if (opts.json) console.log(toJson(summary));

@@ -11,19 +11,34 @@ import {
 } from "./types.ts";
 
 const QUOTE = 0x22;
-const COMMA = 0x2c;
 const LF = 0x0a;
 const CR = 0x0d;
+
+export interface CsvOptions {
+  /** The field separator, one ASCII character: "," (the default), "\t" for TSV, ";" as spreadsheets write it where the comma is the decimal mark, "|". */
+  delimiter?: string;
+}
+
+/** The separator, checked: a character the parser and the row locator both read as one byte. */
+function checkDelimiter(file: string, delimiter: string): number {
+  const code = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
+  if (code < 0x01 || code > 0x7e || code === QUOTE || code === LF || code === CR || /[\w ]/.test(delimiter)) {
+    throw new InputError(`delimiter ${JSON.stringify(delimiter)}: give one ASCII character that is not a letter, digit, space, quote or line break (tab: "\\t")`, { file });
+  }
+  return code;
+}
 
 interface ParsedRow {
   record: Record<string, string>;
   info: { records: number };
 }
 
-/** Read a CSV file with a header line; every value stays a string. */
-export async function readCsv(file: string): Promise<RecordSet> {
+/** Read a CSV file with a header line (a TSV file: `delimiter: "\t"`); every value stays a string. */
+export async function readCsv(file: string, options: CsvOptions = {}): Promise<RecordSet> {
+  const delimiter = options.delimiter ?? ",";
+  const separator = checkDelimiter(file, delimiter);
   const bytes = await readBytes(file);
-  const locate = (offset: number) => locateCsv(bytes, offset);
+  const locate = (offset: number) => locateCsv(bytes, offset, separator);
   const text = decodeUtf8(file, bytes, locate);
   if (!/\S/.test(text.replace(/^\uFEFF/, ""))) throw new InputError(EMPTY_FILE, { file });
 
@@ -41,6 +56,7 @@ export async function readCsv(file: string): Promise<RecordSet> {
       // A function instead of `true` so the header is checked before csv-parse silently
       // lets a duplicate name overwrite the earlier column.
       columns: (header: string[]) => (columns = checkHeader(file, header)),
+      delimiter,
       bom: true,
       // Explicit, because csv-parse otherwise guesses from the first line ending and then
       // leaves a stray "\r" on values of files with mixed line endings.
@@ -58,7 +74,7 @@ export async function readCsv(file: string): Promise<RecordSet> {
   // info.records counts data records emitted so far, which is exactly the data-row number
   // (header and skipped blank lines excluded, quoted newlines not double-counted).
   const records: RawRecord[] = rows.map(({ record, info }) => ({ row: info.records, values: record }));
-  return { file, format: "csv", columns, records };
+  return { file, format: "csv", columns, records, delimiter };
 }
 
 function checkHeader(file: string, header: string[]): string[] {
@@ -84,7 +100,7 @@ function csvError(file: string, err: unknown): InputError {
  * newlines and blank lines count the same way csv-parse does; the column is best effort
  * (a bad byte inside the header yields no row).
  */
-export function locateCsv(bytes: Uint8Array, offset: number): InputLocation {
+export function locateCsv(bytes: Uint8Array, offset: number, separator = 0x2c): InputLocation {
   let records = 0; // completed non-empty records, header included
   let field = 0;
   let content = false;
@@ -104,7 +120,7 @@ export function locateCsv(bytes: Uint8Array, offset: number): InputLocation {
       }
       field = 0;
       content = false;
-    } else if (c === COMMA) {
+    } else if (c === separator) {
       field++;
       content = true;
     } else if (c !== CR) {
@@ -112,14 +128,14 @@ export function locateCsv(bytes: Uint8Array, offset: number): InputLocation {
     }
   }
   if (records === 0) return {};
-  const name = headerNames(bytes.subarray(0, headerEnd))[field];
+  const name = headerNames(bytes.subarray(0, headerEnd), String.fromCharCode(separator))[field];
   return name === undefined ? { row: records } : { row: records, field: name };
 }
 
-function headerNames(headerBytes: Uint8Array): string[] {
+function headerNames(headerBytes: Uint8Array, delimiter: string): string[] {
   try {
     const text = new TextDecoder("utf-8").decode(headerBytes);
-    const [first] = parse(text, { bom: true, to_line: 1, relax_quotes: true }) as string[][];
+    const [first] = parse(text, { delimiter, bom: true, to_line: 1, relax_quotes: true }) as string[][];
     return first ?? [];
   } catch {
     return [];

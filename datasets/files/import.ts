@@ -19,11 +19,13 @@ export interface FileImportOptions {
   labels?: string[];
   seed?: number;
   testFraction?: number;
+  /** A delimited file's field separator, where its extension's is not it (a .csv written with ";"). */
+  delimiter?: string;
 }
 
 export const FILE_IMPORTER = "tracebook/file@1";
 
-/** Import a CSV, JSONL or Parquet file into a Datanet, all or nothing. */
+/** Import a CSV, TSV, JSONL or Parquet file into a Datanet, all or nothing. */
 export async function importFile(
   ws: Workspace,
   name: string,
@@ -43,7 +45,7 @@ export async function importFile(
   if (existing && !options.replace && existing.kind !== kind) {
     throw new InputError(`Datanet "${name}" holds ${existing.kind} contributions; this file was mapped as ${kind}`, { file });
   }
-  const set = await readRecords(file);
+  const set = await readRecords(file, { delimiter: options.delimiter });
   const spec: DatanetSpec = {
     name,
     kind,

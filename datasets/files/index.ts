@@ -8,15 +8,22 @@ import type { RecordSet } from "./types.ts";
 export type { FileFormat, RawRecord, RecordSet } from "./types.ts";
 export { readCsv, readJsonl, readParquet };
 
-const READERS: Record<string, (file: string) => Promise<RecordSet>> = {
-  ".csv": readCsv,
-  ".jsonl": readJsonl,
-  ".ndjson": readJsonl,
-  ".parquet": readParquet,
+export interface ReadOptions {
+  /** Delimited text only: the field separator, where the extension's (",", tab for .tsv) is not the file's. */
+  delimiter?: string;
+}
+
+/** The readers by extension; a delimited one with the separator its extension implies. */
+const READERS: Record<string, { read: (file: string, options: ReadOptions) => Promise<RecordSet>; delimited?: true }> = {
+  ".csv": { read: (file, o) => readCsv(file, { delimiter: o.delimiter ?? "," }), delimited: true },
+  ".tsv": { read: (file, o) => readCsv(file, { delimiter: o.delimiter ?? "\t" }), delimited: true },
+  ".jsonl": { read: readJsonl },
+  ".ndjson": { read: readJsonl },
+  ".parquet": { read: readParquet },
 };
 
 /** Read a user's data file into raw records, choosing the reader from the extension. */
-export async function readRecords(file: string): Promise<RecordSet> {
+export async function readRecords(file: string, options: ReadOptions = {}): Promise<RecordSet> {
   const ext = path.extname(file).toLowerCase();
   const reader = READERS[ext];
   if (reader === undefined) {
@@ -26,5 +33,8 @@ export async function readRecords(file: string): Promise<RecordSet> {
       { file },
     );
   }
-  return reader(file);
+  if (options.delimiter !== undefined && !reader.delimited) {
+    throw new InputError(`a delimiter applies to delimited text (.csv, .tsv), not to ${ext} files`, { file });
+  }
+  return reader.read(file, options);
 }

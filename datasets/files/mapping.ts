@@ -16,11 +16,24 @@ export interface ColumnMapping {
   submittedAt?: string;
 }
 
+/** Separators a delimited file may have been written with, tried for a hint in this order. */
+const SEPARATORS = [";", "\t", "|", ","];
+
+/**
+ * When a delimited file read as one column names several (a spreadsheet's ";"-separated export read
+ * as CSV), the separator that splits its name: a hint for the error that no mapped column is there.
+ */
+function separatorHint(set: RecordSet): string {
+  if (set.delimiter === undefined || set.columns.length !== 1) return "";
+  const found = SEPARATORS.find((s) => s !== set.delimiter && set.columns[0]!.includes(s));
+  return found ? ` (one column: if the file separates fields with ${JSON.stringify(found)}, pass --delimiter ${JSON.stringify(found)})` : "";
+}
+
 /** Resolve the mapping against the file's columns; a missing column fails before any row is read. */
 export function resolveColumns(set: RecordSet, mapping: ColumnMapping): { featureColumns: string[] | null } {
   const need = (column: string | undefined, role: string) => {
     if (column !== undefined && !set.columns.includes(column)) {
-      throw new InputError(`column "${column}" (${role}) is not in the file; its columns are: ${set.columns.join(", ")}`, {
+      throw new InputError(`column "${column}" (${role}) is not in the file; its columns are: ${set.columns.join(", ")}${separatorHint(set)}`, {
         file: set.file,
         field: column,
       });

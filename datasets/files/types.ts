@@ -15,6 +15,8 @@ export interface RecordSet {
   format: FileFormat;
   columns: string[];
   records: RawRecord[];
+  /** CSV: the field separator it was read with. */
+  delimiter?: string;
 }
 
 // Helpers shared by the readers. They live here rather than in index.ts so the readers do
