@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import fs from "node:fs";
 import { openWhenFree, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, WorkspaceBusyError, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
+import { PipelineError } from "../cells/graph/cell.ts";
 type Register = (program: Command) => void;
 
 /**
@@ -148,11 +149,12 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    // Help and --version exit 0; a usage error (unknown option, missing argument) is the caller's, like bad input: 2.
+    // Help and --version exit 0; a usage error (unknown option, missing argument) is the caller's, like
+    // bad input and a pipeline that is not there or does not load (a file of theirs): 2.
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`tracebook: ${message}\n`);
     if (process.env.TRACEBOOK_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    return err instanceof InputError || err instanceof ReadOnlyWorkspaceError ? 2 : 1;
+    return err instanceof InputError || err instanceof ReadOnlyWorkspaceError || err instanceof PipelineError ? 2 : 1;
   }
 }

@@ -132,12 +132,16 @@ describe("cell graph across processes", () => {
   n: sql\`select count(*) as n from \${"a"}\`,`);
     const env = { ...process.env, TRACEBOOK_HOME: home };
     const cli = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { env, encoding: "utf8", cwd: tempDir() });
-    expect(cli("status", "t").stderr).toMatch(/no pipeline "t"/); // never run: nothing recorded
+    // never run: nothing recorded; an unknown name is the caller's mistake (exit 2)
+    expect(cli("status", "t")).toMatchObject({ status: 2, stderr: expect.stringMatching(/no pipeline "t"/) });
     expect(cli("run", file).status).toBe(0);
     const status = cli("status", "t");
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/│ n +│ sql +│ fresh/);
     expect(cli("show", "t", "n", "--json").stdout).toMatch(/"n": 30/);
+    expect(cli("show", "t", "m")).toMatchObject({ status: 2, stderr: expect.stringMatching(/pipeline "t" has no cell "m" \(cells: a, n\)/) });
+    expect(cli("show", "t", "n", "--columns", "x")).toMatchObject({ status: 2, stderr: expect.stringMatching(/t\.n has no column "x" \(columns: n\)/) });
+    expect(cli("run", file, "--cell", "m")).toMatchObject({ status: 2, stderr: expect.stringMatching(/pipeline "t" has no cell "m"/) });
     fs.rmSync(file);
     expect(cli("status", "t").stderr).toMatch(/no pipeline "t"/); // the recorded file is gone
   });

@@ -8,6 +8,8 @@ import { pipelineStatus } from "../../cells/graph/status.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
 import { cellHistories } from "../../cells/graph/runs.ts";
 import { quoteIdent } from "../../cells/store/export.ts";
+import { InputError } from "../../cells/datanet/errors.ts";
+import { PipelineError } from "../../cells/graph/cell.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -72,7 +74,7 @@ export function registerRun(program: Command): void {
     .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
-        if (!pipeline.cells.has(cell)) throw new Error(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
+        if (!pipeline.cells.has(cell)) throw new PipelineError(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
         const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
         if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
         const described = await ws.rows<{ column_name: string; column_type: string }>("describe select * from read_parquet(?)", [done.artifact]);
@@ -81,8 +83,8 @@ export function registerRun(program: Command): void {
         const decimal = new Set(described.filter((c) => c.column_type.startsWith("DECIMAL")).map((c) => c.column_name));
         const wanted = opts.columns ? opts.columns.split(",").map((c) => c.trim()).filter(Boolean) : available;
         const unknown = wanted.filter((c) => !available.includes(c));
-        if (unknown.length) throw new Error(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
-        if (opts.query !== undefined && !available.includes("query")) throw new Error(`${pipeline.name}.${cell} has no query column`);
+        if (unknown.length) throw new InputError(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
+        if (opts.query !== undefined && !available.includes("query")) throw new InputError(`${pipeline.name}.${cell} has no query column`);
         const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
         const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), Number(opts.limit)];
         const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoteIdent(c)}::varchar as ${quoteIdent(c)}` : quoteIdent(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);

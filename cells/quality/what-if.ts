@@ -41,7 +41,7 @@ export async function whatIf(ws: Workspace, p: Pipeline, req: WhatIfRequest): Pr
   let cell: Cell;
   try {
     const heldOut = req.heldOut ?? (p.cells.get(params.model)?.params as { heldOut?: string } | undefined)?.heldOut;
-    if (heldOut !== undefined && !p.cells.has(heldOut)) throw new Error(`pipeline "${p.name}" has no cell "${heldOut}" to measure accuracy on`);
+    if (heldOut !== undefined && !p.cells.has(heldOut)) throw new InputError(`pipeline "${p.name}" has no cell "${heldOut}" to measure accuracy on`);
     cell = counterfactual({
       model: params.model, train: params.train, queries: params.test, ...(heldOut === undefined ? {} : { heldOut }),
       without: canonicalRemoval(req.without), replicateSeed: req.replicateSeed, ...(req.onlyTrained ? { onlyTrained: true } : {}),
