@@ -122,6 +122,8 @@ describe("usage ledger and settlement", () => {
     const bad = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "1e-3", "x"], { encoding: "utf8", env });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--fee/);
+    const typo = spawnSync(process.execPath, [BIN, "infer", file, "--model", "modle", "x"], { encoding: "utf8", env });
+    expect([typo.status, typo.stderr]).toEqual([2, "tracebook: --model modle: pipeline pay has no cell of that name (its model cells: base, model), and it is not a model id (≥ 8 hex characters)\n"]);
     const r = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e1"], { encoding: "utf8", env });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/40 inferences paid 0\.00000000000004936 in fees; statement pays out 0\.00000000000004936 \(reconciles to the base unit\)/);

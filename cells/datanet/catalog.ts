@@ -1,3 +1,4 @@
+import { InputError } from "./errors.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadDatanetSpec } from "./ingest.ts";
 import type { DatanetSpec } from "./types.ts";
@@ -50,7 +51,7 @@ export async function describeDatanet(ws: Workspace, name: string): Promise<Data
   const spec = await loadDatanetSpec(ws, name);
   if (!spec) {
     const known = (await listDatanets(ws)).map((d) => d.name);
-    throw new Error(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
+    throw new InputError(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
   }
   const summary = (await listDatanets(ws)).find((d) => d.name === name)!;
   const labels = await ws.rows<Record<string, unknown>>(

@@ -1,11 +1,16 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
 import { cellHistories } from "../graph/runs.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { formatAmount } from "../rewards/amounts.ts";
 import { modelsRoot, readManifest, type ModelManifest } from "./store.ts";
 import type { ModelStanding } from "./standing.ts";
+
+/** The cell kinds whose output names a model they trained. */
+export const MODEL_KINDS: readonly string[] = ["base-model", "finetune"];
+const MODEL_KIND_SQL = `kind in (${MODEL_KINDS.map(quoteLiteral).join(", ")})`;
 
 /** The model ids a model cell's output artifact names (one per model cell). */
 export async function modelIdsIn(ws: Workspace, artifact: string): Promise<string[]> {
@@ -20,7 +25,7 @@ export async function currentModels(ws: Workspace, pipeline: string): Promise<{ 
   const out: { id: string; cell: string }[] = [];
   for (const [cell, h] of await cellHistories(ws, pipeline)) {
     const run = h.lastSucceeded;
-    if (!run?.artifact || !["base-model", "finetune"].includes(run.kind)) continue;
+    if (!run?.artifact || !MODEL_KINDS.includes(run.kind)) continue;
     const [id] = await modelIdsIn(ws, run.artifact);
     if (id) out.push({ id, cell });
   }
@@ -56,7 +61,7 @@ export interface CellModel {
  */
 export async function cellModels(ws: Workspace, pipeline: string, cell: string, manifests: readonly ModelManifest[] = listModels(ws.home)): Promise<CellModel[]> {
   const runs = await ws.rows<{ artifact: string; finished_at: Date }>(
-    "select artifact, finished_at from runs where pipeline = ? and cell = ? and status = 'succeeded' and artifact is not null and kind in ('base-model', 'finetune') order by finished_at desc",
+    `select artifact, finished_at from runs where pipeline = ? and cell = ? and status = 'succeeded' and artifact is not null and ${MODEL_KIND_SQL} order by finished_at desc`,
     [pipeline, cell],
   );
   const seen = new Map<string, Date>();
@@ -99,23 +104,29 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
   const cellRef = parseCellRef(ref);
   if (cellRef) {
     const { pipeline, cell, back } = cellRef;
-    const last = (await cellHistories(ws, pipeline)).get(cell)?.lastSucceeded;
+    const history = (await cellHistories(ws, pipeline)).get(cell);
+    if (!history) {
+      // Nothing of that name ever ran here: a mistyped name, more likely than a model still to train.
+      const known = await ws.rows<{ ref: string }>(
+        `select distinct pipeline || '.' || cell as ref from runs where ${MODEL_KIND_SQL} and status = 'succeeded' order by 1`);
+      throw new InputError(`${ref}: no cell "${cell}" of pipeline "${pipeline}" has run in this workspace (model cells that have: ${known.map((k) => k.ref).join(", ") || "none"}; a cell new to its pipeline trains on \`tracebook run ${pipeline}\`)`);
+    }
+    const last = history.lastSucceeded;
     if (!last?.artifact) throw new Error(`${ref}: cell "${cell}" of pipeline "${pipeline}" has not produced a model yet (run \`tracebook run ${pipeline}\`)`);
-    const [id] = await modelIdsIn(ws, last.artifact).catch(() => {
-      throw new Error(`${ref} is not a model cell`);
-    });
+    if (!MODEL_KINDS.includes(last.kind)) throw new InputError(`${ref} is not a model cell (a ${last.kind} cell)`);
+    const [id] = await modelIdsIn(ws, last.artifact);
     if (!back) return readManifest(ws.home, id!);
     const models = await cellModels(ws, pipeline, cell);
     const earlier = models.filter((m) => m.id !== id);
     if (back > earlier.length) {
-      throw new Error(`${ref}: ${pipeline}.${cell} produced ${earlier.length ? `only ${earlier.length} model${earlier.length > 1 ? "s" : ""}` : "no model"} before its current one that ${earlier.length > 1 ? "are" : "is"} still in the workspace (\`tracebook gc\` removes unpaid ones)`);
+      throw new InputError(`${ref}: ${pipeline}.${cell} produced ${earlier.length ? `only ${earlier.length} model${earlier.length > 1 ? "s" : ""}` : "no model"} before its current one that ${earlier.length > 1 ? "are" : "is"} still in the workspace (\`tracebook gc\` removes unpaid ones)`);
     }
     return readManifest(ws.home, earlier[back - 1]!.id);
   }
-  if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new Error(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
+  if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new InputError(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
   const hits = listModels(ws.home).filter((m) => m.id.startsWith(ref));
-  if (!hits.length) throw new Error(`no model in the workspace matches "${ref}"`);
-  if (hits.length > 1) throw new Error(`"${ref}" matches ${hits.length} models (${hits.map((m) => m.id.slice(0, 16)).join(", ")}): give more characters`);
+  if (!hits.length) throw new InputError(`no model in the workspace matches "${ref}"`);
+  if (hits.length > 1) throw new InputError(`"${ref}" matches ${hits.length} models (${hits.map((m) => m.id.slice(0, 16)).join(", ")}): give more characters`);
   return hits[0]!;
 }
 
