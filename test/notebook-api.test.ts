@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
 import { busyNotices } from "../cells/notebooks/watchers.ts";
+import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
@@ -275,6 +276,17 @@ describe("the notebook server's decisions API", () => {
     expect(server.pipelines.served).toContain("later");
     expect(server.pipelines.watched).toEqual([]);
   });
+
+  it("refuses a pipeline named to serve or build that is nowhere: no file, no runs", async () => {
+    const nowhere = /no pipeline "latr" .*, and this workspace has run no pipeline of that name \(it has run: later\)$/;
+    await expect(startNotebookServer({ home, port: 0, pipelines: ["latr"], watch: false, log: () => undefined })).rejects.toThrow(nowhere);
+    // One the workspace has run is served as it is, though no file of it is found.
+    const asIs = await startNotebookServer({ home, port: 0, pipelines: ["later"], watch: false, cacheDir: path.join(home, "vite-cache"), log: () => undefined });
+    await asIs.close();
+    const outDir = path.join(tempDir("tb-api-site-"), "site");
+    await expect(buildNotebooks({ home, outDir, pipelines: ["latr"] })).rejects.toThrow(/^no pipeline "latr" has run in workspace .* \(it has run: later\)$/);
+    expect(fs.existsSync(outDir)).toBe(false);
+  }, 60_000);
 
   it("serves the columns a page names (?columns=), and answers 400 naming a column the output lacks", async () => {
     const url = `${server.url}@tracebook/data/later/notes.arrow`;

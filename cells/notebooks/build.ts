@@ -14,6 +14,7 @@ import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
 import { PageBinder } from "./page-check.ts";
+import { PipelineError } from "../graph/cell.ts";
 
 const MARKER = ".tracebook-site";
 const DATA_DIR = "_tracebook";
@@ -158,6 +159,15 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     parser.close();
   }
   const data = new NotebookData({ home, readOnly: options.readOnly });
+  if (options.pipelines?.length) {
+    // Named on the command line, a pipeline that never ran here is a typo, not a page saying what to run.
+    const ran = (await data.pipelinesRun({ attempts: 8 })).names;
+    const never = specs.filter((p) => !ran.includes(p));
+    if (never.length) {
+      data.close();
+      throw new PipelineError(`no pipeline ${never.map((p) => `"${p}"`).join(", ")} has run in workspace ${home} (it has run: ${ran.join(", ") || "none"})`);
+    }
+  }
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];

@@ -3,6 +3,8 @@ import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
 import { ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceReadOnly } from "../store/workspace.ts";
 import type { WatchEvent } from "../graph/watch.ts";
+import { resolvePipelineFile } from "../graph/loader.ts";
+import { PipelineError } from "../graph/cell.ts";
 import { NotebookData } from "./data.ts";
 import { listNotebooks, tracebookNotebooks, type NotebookInfo } from "./plugin.ts";
 import { PipelineAdoption, watchSpec } from "./adopt.ts";
@@ -99,6 +101,24 @@ export function viteConfig(options: { notebooksDir: string; cacheDir?: string; l
   };
 }
 
+/**
+ * Pipelines named to serve must be somewhere: a file, pipelines/<name>.pipeline.ts, or a name the
+ * workspace has run (its outputs are served as they are, its recorded file watched). A mistyped
+ * name started a server serving nothing new, its watcher exiting behind the startup lines.
+ */
+async function checkNamed(specs: readonly string[], data: NotebookData, cwd: string | undefined): Promise<void> {
+  const run = await data.pipelinesRun({ attempts: 8 });
+  for (const spec of specs) {
+    try {
+      resolvePipelineFile(spec, cwd);
+    } catch (err) {
+      if (!run.names.includes(pipelineName(spec))) {
+        throw new PipelineError(`${(err as Error).message}, and this workspace has run no pipeline of that name (it has run: ${run.names.join(", ") || "none"})`);
+      }
+    }
+  }
+}
+
 /** `tracebook dev`: the notebooks on a Vite dev server bound to 127.0.0.1, with live pipeline outputs. */
 export async function startNotebookServer(options: ServeOptions = {}): Promise<NotebookServer> {
   const home = resolveWorkspaceHome(options.home);
@@ -109,6 +129,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
   const data = new NotebookData({ home, readOnly: options.readOnly });
   const explicit = !!options.pipelines?.length;
   const notebooks = listNotebooks(notebooksDir);
+  if (explicit) await checkNamed(options.pipelines!, data, options.cwd);
   const runLog = explicit ? null : await data.pipelinesRun({ attempts: 8 });
   const { specs, watched, watchSpecs } = runLog
     ? defaultPipelines(notebooks, runLog.names, options.cwd, (p) => runLog.files.get(p), runLog.byHand)
