@@ -10,6 +10,13 @@ export function wholeNumber(value: string, flag: string, o: { min?: number; what
   return n;
 }
 
+/** A share given on the command line, in [0, 1) (a test fraction): anything else is bad input naming the flag. */
+export function fraction(value: string, flag: string): number {
+  const n = Number(value);
+  if (value.trim() === "" || !(n >= 0 && n < 1)) throw new InputError(`${flag}: a fraction, 0 or more and below 1 (got ${JSON.stringify(value)})`);
+  return n;
+}
+
 /** `--seed-check`'s value: the seed of a retrain with nothing left out, the yardstick of a seed change alone. */
 export function parseSeed(v: string): number {
   return wholeNumber(v, "--seed-check", { what: "a seed is a non-negative integer" });

@@ -96,6 +96,15 @@ describe("tracebook CLI", () => {
       .toMatchObject({ code: 2, err: "tracebook: importing a file needs --label <column> and --contributor <column>\n" });
     // A tab separator named as a spreadsheet user types it: the file is read, and fails on its own row.
     const tab = tracebook(["datanet", "import", "notes", path.join(dir, "bad.csv"), "--delimiter", "\\t", "--text", "body", "--label", "label", "--contributor", "author"], home);
+    // Numbers on the command line are checked where they are read, naming the flag.
+    const numbers: [string[], string][] = [
+      [["sql", "select 1", "--max-rows", "x"], '--max-rows: a count of at least 0 (got "x")'],
+      [["datanet", "import", "n2", path.join(dir, "notes.csv"), "--create", "--label", "label", "--contributor", "author", "--text", "body", "--seed", "-1"], '--seed: a seed is a non-negative integer (got "-1")'],
+      [["datanet", "import", "n2", path.join(dir, "notes.csv"), "--create", "--label", "label", "--contributor", "author", "--text", "body", "--test-fraction", "1"], '--test-fraction: a fraction, 0 or more and below 1 (got "1")'],
+      [["curate", "queue", "notes", "--limit", "2.5"], '--limit: a count of at least 0 (got "2.5")'],
+    ];
+    for (const [args, said] of numbers) expect(tracebook(args, home), args.join(" ")).toMatchObject({ code: 2, err: `tracebook: ${said}\n` });
+    expect(tracebook(["datanet", "list", "--json"], home).out).not.toContain("n2"); // refused before anything was written
     expect(tab).toMatchObject({ code: 2, err: expect.stringMatching(/column "body" \(text\) is not in the file; its columns are: body,label,author \(one column: if the file separates fields with ",", pass --delimiter ","\)/) });
     // A usage error (commander's: an unknown option) is the caller's too.
     expect(tracebook(["datanet", "list", "--no-such-flag"], home)).toMatchObject({ code: 2, err: expect.stringMatching(/unknown option '--no-such-flag'/) });

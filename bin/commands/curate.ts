@@ -9,6 +9,7 @@ import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
 import { curate } from "../../cells/curation/decisions.ts";
 import { contributorReputation, REPUTATION_FORMULA } from "../../cells/curation/reputation.ts";
 import { checkPreview, previewDecision } from "./preview.ts";
+import { wholeNumber } from "../numbers.ts";
 
 interface QueueOptions { limit: string; all?: boolean; rules?: string; json?: boolean }
 interface DecideOptions {
@@ -45,8 +46,7 @@ export function registerCurate(program: Command): void {
     .option("--rules <file>", "a rule set file (JSON) instead of the one in force")
     .option("--json", "print JSON")
     .action(async (datanet: string, opts: QueueOptions, command: Command) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 0) throw new InputError(`--limit must be a non-negative integer, got "${opts.limit}"`);
+      const limit = wholeNumber(opts.limit, "--limit");
       const rules = opts.rules ? ruleSetFile(opts.rules) : undefined;
       await withWorkspace(command, async (ws) => {
         const q = await reviewQueue(ws, datanet, { rules, includeDecided: opts.all });

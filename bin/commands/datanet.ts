@@ -11,11 +11,12 @@ import { STATUSES, type Status } from "../../cells/datanet/types.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import type { ImportSummary } from "../../cells/datanet/ingest.ts";
 import { registerDecisions } from "./decide.ts";
+import { fraction, wholeNumber } from "../numbers.ts";
 
 interface ImportOptions {
   text?: string; title?: string; label?: string; contributor?: string; features?: string; submittedAt?: string;
-  create?: boolean; replace?: boolean; status?: Status; description?: string; labels?: string; seed?: string;
-  testFraction?: string; delimiter?: string; json?: boolean;
+  create?: boolean; replace?: boolean; status?: Status; description?: string; labels?: string; seed: string;
+  testFraction: string; delimiter?: string; json?: boolean;
 }
 
 export function registerDatanet(program: Command): void {
@@ -69,7 +70,7 @@ export function registerDatanet(program: Command): void {
           }, {
             create: opts.create, replace: opts.replace, status: opts.status, description: opts.description,
             labels: opts.labels?.split(",").map((l) => l.trim()).filter(Boolean),
-            seed: Number(opts.seed), testFraction: Number(opts.testFraction),
+            seed: wholeNumber(opts.seed, "--seed", { what: "a seed is a non-negative integer" }), testFraction: fraction(opts.testFraction, "--test-fraction"),
             delimiter: opts.delimiter === "\\t" || opts.delimiter?.toLowerCase() === "tab" ? "\t" : opts.delimiter,
           });
         }

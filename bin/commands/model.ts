@@ -7,6 +7,7 @@ import { exportAdapter } from "../../cells/factory/peft.ts";
 import { importExternal } from "../../cells/factory/imported.ts";
 import type { ModelManifest } from "../../cells/factory/store.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { wholeNumber } from "../numbers.ts";
 
 function row(m: ModelManifest) {
   return {
@@ -59,8 +60,7 @@ export function registerModel(program: Command): void {
     .option("--limit <n>", "rows shown per table", "20")
     .option("--json", "print the comparison as JSON")
     .action(async (aRef: string, bRef: string | undefined, opts: { on?: string; outputs: boolean; limit: string; json?: boolean }, command: Command) => {
-      const limit = Number(opts.limit);
-      if (!Number.isInteger(limit) || limit < 1) throw new InputError(`--limit must be a positive integer, got "${opts.limit}"`);
+      const limit = wholeNumber(opts.limit, "--limit", { min: 1 });
       // One cell named alone: its last retrain, the model before against the model now.
       if (!bRef && parseCellRef(aRef) && !aRef.includes("~")) [aRef, bRef] = [`${aRef}~1`, aRef];
       if (!bRef) throw new InputError(`name the model to compare ${aRef} with, or name a model cell (<pipeline>.<cell>) to compare its last two models`);

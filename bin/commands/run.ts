@@ -10,6 +10,7 @@ import { cellHistories } from "../../cells/graph/runs.ts";
 import { quoteIdent } from "../../cells/store/export.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { PipelineError } from "../../cells/graph/cell.ts";
+import { wholeNumber } from "../numbers.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -86,14 +87,15 @@ export function registerRun(program: Command): void {
         if (unknown.length) throw new InputError(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
         if (opts.query !== undefined && !available.includes("query")) throw new InputError(`${pipeline.name}.${cell} has no query column`);
         const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
-        const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), Number(opts.limit)];
+        const limit = wholeNumber(opts.limit, "--limit");
+        const params = [done.artifact, ...(opts.query !== undefined ? [opts.query] : []), limit];
         const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoteIdent(c)}::varchar as ${quoteIdent(c)}` : quoteIdent(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);
         if (opts.json) return console.log(toJson(rows));
         const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
         console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
         // Content hashes are unreadable at full length in a table: their first 12 characters identify them.
         const short = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "string" && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v])));
-        console.log(formatTable(short, { maxRows: Number(opts.limit) }));
+        console.log(formatTable(short, { maxRows: limit }));
       });
     });
 }

@@ -4,6 +4,7 @@ import { formatTable, toJson } from "../output.ts";
 import { exportQuery } from "../../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
+import { wholeNumber } from "../numbers.ts";
 
 export function registerSql(program: Command): void {
   program
@@ -24,7 +25,7 @@ export function registerSql(program: Command): void {
         const rows = await readOnlyRows<Record<string, unknown>>(ws, query);
         // No rows still has columns: the header and "(0 rows)" say the query ran and matched nothing.
         const columns = rows.length || opts.json ? undefined : await columnsOf(ws, query);
-        console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: Number(opts.maxRows), columns }));
+        console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: wholeNumber(opts.maxRows, "--max-rows"), columns }));
       });
     });
 }

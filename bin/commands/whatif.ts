@@ -33,6 +33,7 @@ export function registerWhatIf(program: Command): void {
       const replicateSeed = opts.seedCheck === undefined ? undefined : parseSeed(opts.seedCheck);
       if (opts.top !== undefined && opts.proponentsOf === undefined) throw new InputError("--top goes with --proponents-of");
       const top = opts.top === undefined ? undefined : wholeNumber(opts.top, "--top", { min: 1 });
+      const limit = wholeNumber(opts.limit, "--limit");
       try {
         // Say what is wrong with the question before opening anything (proponents are found later).
         if (opts.proponentsOf === undefined || [without.contributors, without.datanets, without.ids].some((l) => l?.length)) canonicalRemoval(without);
@@ -57,7 +58,7 @@ export function registerWhatIf(program: Command): void {
           replicateSeed, onlyTrained: opts.onlyTrained, influence: opts.influence, heldOut: opts.heldOut, signal, onEvent,
         });
         const about = opts.proponentsOf !== undefined ? { proponentsOf: focus } : focus ? { focus: focus.query } : {};
-        console.log(opts.json ? toJson({ ...answer, ...about }) : formatAnswer(pipeline.name, answer, Number(opts.limit), focus?.query));
+        console.log(opts.json ? toJson({ ...answer, ...about }) : formatAnswer(pipeline.name, answer, limit, focus?.query));
       }));
     });
 }

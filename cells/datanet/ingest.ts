@@ -224,8 +224,8 @@ function checkSpec(spec: DatanetSpec): void {
   if (!DATANET_NAME.test(spec.name)) {
     throw new Error(`invalid Datanet name "${spec.name}": use lowercase letters, digits, '.', '_' or '-' (at most 64)`);
   }
-  if (!(spec.testFraction >= 0 && spec.testFraction < 1)) throw new Error(`test fraction ${spec.testFraction} is not in [0, 1)`);
-  if (!Number.isSafeInteger(spec.splitSeed)) throw new Error(`split seed ${spec.splitSeed} is not an integer`);
+  if (!(spec.testFraction >= 0 && spec.testFraction < 1)) throw new InputError(`test fraction ${spec.testFraction} is not in [0, 1)`);
+  if (!Number.isSafeInteger(spec.splitSeed)) throw new InputError(`split seed ${spec.splitSeed} is not an integer`);
 }
 
 function assertCompatible(existing: DatanetSpec, incoming: DatanetSpec): void {
