@@ -2,12 +2,12 @@ import fs from "node:fs";
 import type { Workspace } from "../store/workspace.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { artifactPath } from "../graph/artifacts.ts";
-import { InputError } from "../datanet/errors.ts";
 import { admission, curatorsRecord, PREVIOUS_STATUS, type Status } from "../datanet/types.ts";
 import { defaultRuleSet, parseRuleSet, type RuleSet } from "./ruleset.ts";
 import { UNDER_REVIEW, type Flag } from "./flags.ts";
 import { runRules, validate, VALIDATE_VERSION } from "./validate.ts";
 import { rankQueue, type LabelScore, type QueueItem } from "./queue.ts";
+import { assertDatanet } from "../datanet/known.ts";
 
 /**
  * The live review queue of a Datanet, as `tracebook curate queue` shows it: the rules run now
@@ -50,11 +50,7 @@ export interface ReviewOptions {
 }
 
 export async function reviewQueue(ws: Workspace, datanet: string, options: ReviewOptions = {}): Promise<ReviewQueue> {
-  const [known] = await ws.rows("select 1 from datanets where name = ?", [datanet]);
-  if (!known) {
-    const names = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
-    throw new InputError(`unknown Datanet "${datanet}" (known: ${names.join(", ") || "none"})`);
-  }
+  await assertDatanet(ws, datanet);
   const inForce: RulesInForce = options.rules ? { set: options.rules, from: "given", run: null } : await rulesInForce(ws, datanet);
   // The validate cell's flags when it ran over the Datanet as it is now (the same rows, rule set
   // and code give the same flags), else the rules run now: on 100,000 rows the near-duplicate

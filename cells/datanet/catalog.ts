@@ -1,7 +1,7 @@
-import { InputError } from "./errors.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { loadDatanetSpec } from "./ingest.ts";
 import type { DatanetSpec } from "./types.ts";
+import { assertDatanet } from "./known.ts";
 
 export interface DatanetSummary {
   name: string;
@@ -48,11 +48,8 @@ export interface DatanetDetail {
 }
 
 export async function describeDatanet(ws: Workspace, name: string): Promise<DatanetDetail> {
-  const spec = await loadDatanetSpec(ws, name);
-  if (!spec) {
-    const known = (await listDatanets(ws)).map((d) => d.name);
-    throw new InputError(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
-  }
+  await assertDatanet(ws, name);
+  const spec = (await loadDatanetSpec(ws, name))!;
   const summary = (await listDatanets(ws)).find((d) => d.name === name)!;
   const labels = await ws.rows<Record<string, unknown>>(
     "select label, split, status, count(*) as n from contributions where datanet = ? group by all order by label, split, status",

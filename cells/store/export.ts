@@ -3,6 +3,7 @@ import path from "node:path";
 import type { Params, Workspace } from "./workspace.ts";
 import { writeAtomically } from "./atomic.ts";
 import { quoteLiteral } from "./sql-quote.ts";
+import { InputError } from "../datanet/errors.ts";
 
 export { quoteIdent, quoteLiteral } from "./sql-quote.ts";
 
@@ -13,7 +14,7 @@ export function exportFormatOf(file: string): ExportFormat {
   const ext = path.extname(file).toLowerCase();
   if (ext === ".parquet") return "parquet";
   if (ext === ".arrow" || ext === ".feather" || ext === ".ipc") return "arrow";
-  throw new Error(`${file}: cannot tell the export format from "${ext || "(no extension)"}"; use .parquet or .arrow`);
+  throw new InputError(`${file}: cannot tell the export format from "${ext || "(no extension)"}"; use .parquet or .arrow`);
 }
 
 export interface ExportResult {
