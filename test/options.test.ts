@@ -2,7 +2,7 @@ import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import {
-  baseModel, counterfactual, datanet, finetune, gradientFeatures, hashedNgrams, inferences, labelErrors, lds, loadPipeline, loco, mislabel,
+  baseModel, counterfactual, datanet, finetune, gradientFeatures, hashedNgrams, inferences, labelErrors, lds, loadPipeline, loco, mislabel, PipelineError,
   receipts, rewardSplit, selfInfluence, tracin, usageLedger, validate, validations,
 } from "../cells/index.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
@@ -99,6 +99,16 @@ describe("cell options", () => {
       "",
     ].join("\n"));
     await expect(loadPipeline(file)).rejects.toThrow(`${file}:4:14 (cell "influence"): tracin: "topk" is not an option (did you mean "topK"?`);
+  });
+
+  it("says where a pipeline file's syntax error is, as the caller's mistake (exit 2)", async () => {
+    // Through the command: tsx transforms the file there (vite does under these tests).
+    const unclosed = pipelineFile("unclosed", ['import { datanet, pipeline } from "tracebook";', 'export default pipeline("unclosed", {', '  data: datanet("notes",', "});", ""].join("\n"));
+    const home = tempDir("tb-syntax-");
+    (await openWorkspace({ home })).close();
+    const r = spawnSync(process.execPath, [BIN, "--workspace", home, "status", unclosed], { encoding: "utf8", timeout: 60_000 });
+    expect([r.status, r.stderr]).toEqual([2, `tracebook: ${unclosed}:4:0: syntax error: Unexpected "}"\n`]);
+    await expect(loadPipeline(unclosed)).rejects.toThrow(PipelineError);
   });
 
   it("lets a pipeline anywhere on disk import the engine as \"tracebook\"", async () => {

@@ -63,6 +63,9 @@ export async function loadPipeline(nameOrPath: string, options: { fresh?: boolea
     if (/require\(\)|require\(esm\)|Cannot use import statement/.test((err as Error).message)) {
       throw new PipelineError(`${file} was loaded as CommonJS: pipelines are ES modules; put a package.json with "type": "module" beside it or name it .pipeline.mts (${(err as Error).message.split("\n")[0]})`);
     }
+    // A syntax error: the transform names file, line and column; the file is the caller's (exit 2).
+    const message = (err as Error).message ?? "";
+    if (/^Transform failed with \d+ errors?:/.test(message)) throw new PipelineError(syntaxError(message, file));
     const at = whereInFile(err, file);
     if (at) throw new PipelineError(`${at}: ${(err as Error).message}`);
     throw err;
@@ -72,6 +75,19 @@ export async function loadPipeline(nameOrPath: string, options: { fresh?: boolea
     throw new PipelineError(`${file} does not export a pipeline: write \`export default pipeline("name", { ... })\``);
   }
   return { pipeline: p, file };
+}
+
+/**
+ * A transform's syntax error as one line: tsx's (esbuild) "file:line:col: ERROR: what" lines as
+ * "file:line:col: syntax error: what"; another transform's text (vite's, under the tests) with its
+ * colours taken out, after the file's name.
+ */
+function syntaxError(message: string, file: string): string {
+  const lines = message.split("\n").slice(1).filter((l) => l.trim());
+  const located = lines.map((l) => /^(.+:\d+:\d+): ERROR: (.*)$/.exec(l)).filter((m) => m !== null);
+  if (located.length) return located.map((m) => `${m[1]}: syntax error: ${m[2]}`).join("; ");
+  // eslint-disable-next-line no-control-regex
+  return `${file}: syntax error: ${lines.join(" ").replace(/\u001b\[[\d;]*m/g, "").replace(/\s+/g, " ").trim()}`;
 }
 
 /**
