@@ -98,6 +98,11 @@ describe("usage ledger and settlement", () => {
     await expect(infer(ws, server, m!.model_id, [{ text: "another text" }], { fee: 5n, caller: "t", ids: ["inf-1"], at })).rejects.toThrow(/inference inf-1 is already recorded with a different payload/);
     await expect(recordInferences(ws, [{ id: "inf-2", pipeline: null, modelId: m!.model_id, modelKind: "adapter", payload: { text: "x" }, prediction: "ham", confidence: 1, fee: -1n, caller: "t", epoch: "e", source: "api", executedAt: at }]))
       .rejects.toThrow(/cannot be negative/);
+    // Who paid, the epoch and the id name the execution: blank, it could not be told apart or settled.
+    for (const [field, o] of [["caller", { caller: " " }], ["epoch", { epoch: "" }], ["id", { ids: ["\t"] }]] as const) {
+      await expect(infer(ws, server, m!.model_id, [{ text: "x" }], { fee: 5n, caller: "t", at, ...o })).rejects.toThrow(`an inference's ${field} cannot be blank`);
+    }
+    expect(await totals(ws)).toEqual(before);
     expect(first[0]!.id).toBe("inf-1");
     server.dispose();
   });

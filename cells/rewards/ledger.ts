@@ -39,6 +39,13 @@ export function epochOf(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
+/** What names an inference in the ledger says something: its id, who paid for it, the epoch it settles in. */
+function refuseBlank(r: { id?: string; caller: string; epoch?: string }): void {
+  for (const [field, value] of [["id", r.id], ["caller", r.caller], ["epoch", r.epoch]] as const) {
+    if (value !== undefined && !value.trim()) throw new InputError(`an inference's ${field} cannot be blank`);
+  }
+}
+
 /**
  * Record inferences in one transaction. Idempotent on the id: an inference already recorded
  * with the same model, payload, fee and caller is left as it is (a replay changes nothing); the
@@ -47,6 +54,7 @@ export function epochOf(at: Date): string {
  */
 export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
   if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
+  for (const r of records) refuseBlank(r);
   return ws.transaction(async () => {
     let added = 0, replayed = 0;
     const open = epochsOpen(ws);
@@ -91,6 +99,7 @@ export interface InferOptions {
  */
 export async function infer(ws: Workspace, server: ModelServer, modelId: string, inputs: readonly Payload[], o: InferOptions): Promise<(Prediction & { id: string })[]> {
   if (o.ids && o.ids.length !== inputs.length) throw new InputError(`${o.ids.length} inference ids for ${inputs.length} inputs`);
+  for (const id of o.ids ?? [undefined]) refuseBlank({ id, caller: o.caller, epoch: o.epoch }); // before the model runs
   const manifest = readManifest(ws.home, modelId);
   const predictions = await server.infer(modelId, inputs);
   const at = o.at ?? new Date();
