@@ -3,7 +3,7 @@ import { withCtrlC, withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { KEEP, shortId, type Action } from "../../cells/datanet/decisions.ts";
-import { assertDatanet } from "../../cells/datanet/known.ts";
+import { knownDatanet } from "../../cells/datanet/known.ts";
 import { ruleSetFile } from "../../cells/curation/ruleset.ts";
 import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
 import { curate } from "../../cells/curation/decisions.ts";
@@ -152,7 +152,7 @@ export function registerCurate(program: Command): void {
     .argument("<datanet>", "Datanet name")
     .action(async (datanet: string, _opts: unknown, command: Command) => {
       await withWorkspace(command, async (ws) => {
-        await assertDatanet(ws, datanet);
+        await knownDatanet(ws, datanet);
         const { set, from } = await rulesInForce(ws, datanet);
         process.stderr.write(`rule set ${set.name}@${set.version} from ${from}\n`);
         console.log(toJson(set));

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
-import { currentModels, MODEL_KINDS, parseCellRef, resolveModel } from "../../cells/factory/catalog.ts";
+import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
@@ -44,11 +44,7 @@ export function registerUsage(program: Command): void {
       }
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
-        if (!pipeline.cells.has(opts.model) && !/^[0-9a-f]{8,64}$/.test(opts.model) && !parseCellRef(opts.model)) {
-          const models = [...pipeline.cells].filter(([, c]) => MODEL_KINDS.includes(c.kind)).map(([n]) => n);
-          throw new InputError(`--model ${opts.model}: pipeline ${pipeline.name} has no cell of that name (its model cells: ${models.join(", ") || "none"}), and it is not a model id (≥ 8 hex characters)`);
-        }
-        const m = await resolveModel(ws, pipeline.cells.has(opts.model) ? `${pipeline.name}.${opts.model}` : opts.model);
+        const m = await resolveModel(ws, opts.model, { pipeline });
         const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
         // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
         const { ModelServer } = await import("../../cells/factory/serve.ts");

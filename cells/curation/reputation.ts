@@ -1,6 +1,6 @@
 import type { Workspace } from "../store/workspace.ts";
 import { curatorsRecord } from "../datanet/types.ts";
-import { assertDatanet } from "../datanet/known.ts";
+import { knownDatanet } from "../datanet/known.ts";
 
 /**
  * A contributor's curation reputation: the smoothed share of their reviewed contributions that
@@ -32,7 +32,7 @@ export interface Reputation {
 export const REPUTATION_FORMULA = "(1 + approved) / (2 + approved + rejected + 0.5 * quarantined)";
 
 export async function contributorReputation(ws: Workspace, datanet?: string): Promise<Reputation[]> {
-  if (datanet !== undefined) await assertDatanet(ws, datanet);
+  if (datanet !== undefined) await knownDatanet(ws, datanet);
   const where = datanet === undefined ? "" : "where c.datanet = ?";
   const rows = await ws.rows<{ contributor: string; approved: bigint; rejected: bigint; quarantined: bigint; pending: bigint; decisions: bigint }>(
     `select c.contributor,

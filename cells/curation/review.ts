@@ -7,7 +7,7 @@ import { defaultRuleSet, parseRuleSet, type RuleSet } from "./ruleset.ts";
 import { UNDER_REVIEW, type Flag } from "./flags.ts";
 import { runRules, validate, VALIDATE_VERSION } from "./validate.ts";
 import { rankQueue, type LabelScore, type QueueItem } from "./queue.ts";
-import { assertDatanet } from "../datanet/known.ts";
+import { knownDatanet } from "../datanet/known.ts";
 
 /**
  * The live review queue of a Datanet, as `tracebook curate queue` shows it: the rules run now
@@ -50,7 +50,7 @@ export interface ReviewOptions {
 }
 
 export async function reviewQueue(ws: Workspace, datanet: string, options: ReviewOptions = {}): Promise<ReviewQueue> {
-  await assertDatanet(ws, datanet);
+  await knownDatanet(ws, datanet);
   const inForce: RulesInForce = options.rules ? { set: options.rules, from: "given", run: null } : await rulesInForce(ws, datanet);
   // The validate cell's flags when it ran over the Datanet as it is now (the same rows, rule set
   // and code give the same flags), else the rules run now: on 100,000 rows the near-duplicate

@@ -1,7 +1,6 @@
 import type { Cell } from "../graph/cell.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import { snapshotRoot } from "../datanet/cell.ts";
-import { loadDatanetSpec } from "../datanet/ingest.ts";
 import type { Status } from "../datanet/types.ts";
 import { checkOptions } from "../graph/options.ts";
 import { datanetName } from "../datanet/options.ts";
@@ -13,7 +12,7 @@ import { loadRuleRows, SEVERITIES, UNDER_REVIEW, type Flag, type RuleContext } f
 import { emptyRule, labelSetRule, oversizeRule, schemaRule } from "./rules/payload.ts";
 import { exactDuplicateRule, nearDuplicateRule } from "./rules/duplicates.ts";
 import { rateLimitRule } from "./rules/rate.ts";
-import { assertDatanet } from "../datanet/known.ts";
+import { knownDatanet } from "../datanet/known.ts";
 
 /** Bump when the flags would differ for the same rule set and rows. */
 export const VALIDATE_VERSION = "1";
@@ -36,8 +35,7 @@ function apply(rule: Rule, ctx: RuleContext): Flag[] | Promise<Flag[]> {
  * same rows and rules give the same table.
  */
 export async function runRules(ws: Workspace, datanet: string, set: RuleSet, statuses: readonly Status[] = UNDER_REVIEW): Promise<Flag[]> {
-  await assertDatanet(ws, datanet);
-  const spec = (await loadDatanetSpec(ws, datanet))!;
+  const spec = await knownDatanet(ws, datanet);
   const ctx: RuleContext = { ws, spec, rows: await loadRuleRows(ws, datanet, statuses) };
   const flags: Flag[] = [];
   for (const rule of set.rules) flags.push(...(await apply(rule, ctx)));

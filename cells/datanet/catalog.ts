@@ -1,7 +1,6 @@
 import type { Workspace } from "../store/workspace.ts";
-import { loadDatanetSpec } from "./ingest.ts";
 import type { DatanetSpec } from "./types.ts";
-import { assertDatanet } from "./known.ts";
+import { knownDatanet } from "./known.ts";
 
 export interface DatanetSummary {
   name: string;
@@ -48,8 +47,7 @@ export interface DatanetDetail {
 }
 
 export async function describeDatanet(ws: Workspace, name: string): Promise<DatanetDetail> {
-  await assertDatanet(ws, name);
-  const spec = (await loadDatanetSpec(ws, name))!;
+  const spec = await knownDatanet(ws, name);
   const summary = (await listDatanets(ws)).find((d) => d.name === name)!;
   const labels = await ws.rows<Record<string, unknown>>(
     "select label, split, status, count(*) as n from contributions where datanet = ? group by all order by label, split, status",

@@ -3,7 +3,7 @@ import { nowUtc } from "../store/workspace.ts";
 import { InputError } from "./errors.ts";
 import { stageRows } from "../store/stage.ts";
 import type { Status } from "./types.ts";
-import { assertDatanet } from "./known.ts";
+import { knownDatanet } from "./known.ts";
 
 /** What a curator can decide; `pending` is where contributions start, never a verdict. */
 export const VERDICTS = ["approved", "rejected", "quarantined"] as const;
@@ -125,7 +125,7 @@ export async function decide(ws: Workspace, d: Decision): Promise<DecisionResult
  */
 export async function resolveContributionIds(ws: Workspace, ids: string[], datanet?: string): Promise<ResolvedContribution[]> {
   if (!ids.length) throw new InputError("no contribution ids given");
-  if (datanet !== undefined) await assertDatanet(ws, datanet);
+  if (datanet !== undefined) await knownDatanet(ws, datanet);
   const given = ids.map((raw) => {
     const prefix = raw.trim().toLowerCase();
     if (!HEX_ID.test(prefix)) {

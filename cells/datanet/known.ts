@@ -1,8 +1,12 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "./errors.ts";
+import { loadDatanetSpec } from "./ingest.ts";
+import type { DatanetSpec } from "./types.ts";
 
-/** Refuse a Datanet name the workspace does not hold, naming those it does: a typo is the caller's (exit 2). */
-export async function assertDatanet(ws: Workspace, name: string): Promise<void> {
+/** A Datanet's spec; a name the workspace does not hold is refused, naming those it does: a typo is the caller's (exit 2). */
+export async function knownDatanet(ws: Workspace, name: string): Promise<DatanetSpec> {
+  const spec = await loadDatanetSpec(ws, name);
+  if (spec) return spec;
   const known = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
-  if (!known.includes(name)) throw new InputError(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
+  throw new InputError(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
 }

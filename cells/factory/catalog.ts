@@ -7,9 +7,10 @@ import { quoteLiteral } from "../store/export.ts";
 import { formatAmount } from "../rewards/amounts.ts";
 import { modelsRoot, readManifest, type ModelManifest } from "./store.ts";
 import type { ModelStanding } from "./standing.ts";
+import type { Pipeline } from "../graph/pipeline.ts";
 
 /** The cell kinds whose output names a model they trained. */
-export const MODEL_KINDS: readonly string[] = ["base-model", "finetune"];
+const MODEL_KINDS: readonly string[] = ["base-model", "finetune"];
 const MODEL_KIND_SQL = `kind in (${MODEL_KINDS.map(quoteLiteral).join(", ")})`;
 
 /** The model ids a model cell's output artifact names (one per model cell). */
@@ -96,11 +97,21 @@ export function parseCellRef(ref: string): { pipeline: string; cell: string; bac
   return m ? { pipeline: m[1]!, cell: m[2]!, back: Number(m[3] ?? 0) } : null;
 }
 
+/** A model id or a unique prefix of one: at least 8 hex characters. */
+const MODEL_ID_PREFIX = /^[0-9a-f]{8,64}$/;
+
 /**
  * A model named by id, unique id prefix (≥ 8 hex), `<pipeline>.<cell>` (the model that cell
  * currently outputs) or `<pipeline>.<cell>~N` (the N-th model that cell produced before it).
+ * With `pipeline` (`tracebook infer mail --model model`), a cell of it by its name alone too.
  */
-export async function resolveModel(ws: Workspace, ref: string): Promise<ModelManifest> {
+export async function resolveModel(ws: Workspace, ref: string, options: { pipeline?: Pipeline } = {}): Promise<ModelManifest> {
+  const p = options.pipeline;
+  if (p?.cells.has(ref)) return resolveModel(ws, `${p.name}.${ref}`);
+  if (p && !MODEL_ID_PREFIX.test(ref) && !parseCellRef(ref)) {
+    const models = [...p.cells].filter(([, c]) => MODEL_KINDS.includes(c.kind)).map(([n]) => n);
+    throw new InputError(`--model ${ref}: pipeline ${p.name} has no cell of that name (its model cells: ${models.join(", ") || "none"}), and it is not a model id (≥ 8 hex characters)`);
+  }
   const cellRef = parseCellRef(ref);
   if (cellRef) {
     const { pipeline, cell, back } = cellRef;
@@ -123,7 +134,7 @@ export async function resolveModel(ws: Workspace, ref: string): Promise<ModelMan
     }
     return readManifest(ws.home, earlier[back - 1]!.id);
   }
-  if (!/^[0-9a-f]{8,64}$/.test(ref)) throw new InputError(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
+  if (!MODEL_ID_PREFIX.test(ref)) throw new InputError(`"${ref}" is neither a model id (≥ 8 hex characters) nor <pipeline>.<cell>`);
   const hits = listModels(ws.home).filter((m) => m.id.startsWith(ref));
   if (!hits.length) throw new InputError(`no model in the workspace matches "${ref}"`);
   if (hits.length > 1) throw new InputError(`"${ref}" matches ${hits.length} models (${hits.map((m) => m.id.slice(0, 16)).join(", ")}): give more characters`);

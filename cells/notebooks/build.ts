@@ -69,6 +69,7 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
   checkOutDir(finalDir);
   const notebooks = listNotebooks(notebooksDir).filter((n) => !n.error);
   if (!notebooks.length) throw new Error(`no notebooks in ${notebooksDir}`);
+  if (options.pipelines?.length) await refuseNeverRun(home, options.pipelines.map(pipelineName), options.readOnly);
   // Built beside the target and renamed into place at the end: a failed build leaves the
   // earlier site (or nothing) as it was, never half a site.
   const outDir = fs.mkdtempSync(path.join(path.dirname(finalDir), `.${path.basename(finalDir)}-building-`));
@@ -80,6 +81,18 @@ export async function buildNotebooks(options: BuildOptions): Promise<BuildResult
   } catch (err) {
     fs.rmSync(outDir, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Named on the command line, a pipeline that never ran here is a typo, not a page saying what to run: refused before anything is built. */
+async function refuseNeverRun(home: string, pipelines: readonly string[], readOnly: boolean | undefined): Promise<void> {
+  const data = new NotebookData({ home, readOnly });
+  try {
+    const ran = (await data.pipelinesRun({ attempts: 8 })).names;
+    const never = pipelines.filter((p) => !ran.includes(p));
+    if (never.length) throw new PipelineError(`no pipeline ${never.map((p) => `"${p}"`).join(", ")} has run in workspace ${home} (it has run: ${ran.join(", ") || "none"})`);
+  } finally {
+    data.close();
   }
 }
 
@@ -159,15 +172,6 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
     parser.close();
   }
   const data = new NotebookData({ home, readOnly: options.readOnly });
-  if (options.pipelines?.length) {
-    // Named on the command line, a pipeline that never ran here is a typo, not a page saying what to run.
-    const ran = (await data.pipelinesRun({ attempts: 8 })).names;
-    const never = specs.filter((p) => !ran.includes(p));
-    if (never.length) {
-      data.close();
-      throw new PipelineError(`no pipeline ${never.map((p) => `"${p}"`).join(", ")} has run in workspace ${home} (it has run: ${ran.join(", ") || "none"})`);
-    }
-  }
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];

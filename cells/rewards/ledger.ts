@@ -40,7 +40,7 @@ export function epochOf(at: Date): string {
 }
 
 /** What names an inference in the ledger says something: its id, who paid for it, the epoch it settles in. */
-function refuseBlank(r: { id?: string; caller: string; epoch?: string }): void {
+function refuseBlank(r: { id?: string; caller?: string; epoch?: string }): void {
   for (const [field, value] of [["id", r.id], ["caller", r.caller], ["epoch", r.epoch]] as const) {
     if (value !== undefined && !value.trim()) throw new InputError(`an inference's ${field} cannot be blank`);
   }
@@ -99,7 +99,9 @@ export interface InferOptions {
  */
 export async function infer(ws: Workspace, server: ModelServer, modelId: string, inputs: readonly Payload[], o: InferOptions): Promise<(Prediction & { id: string })[]> {
   if (o.ids && o.ids.length !== inputs.length) throw new InputError(`${o.ids.length} inference ids for ${inputs.length} inputs`);
-  for (const id of o.ids ?? [undefined]) refuseBlank({ id, caller: o.caller, epoch: o.epoch }); // before the model runs
+  // Before the model runs: recordInferences checks them again, after it.
+  refuseBlank({ caller: o.caller, epoch: o.epoch });
+  for (const id of o.ids ?? []) refuseBlank({ id });
   const manifest = readManifest(ws.home, modelId);
   const predictions = await server.infer(modelId, inputs);
   const at = o.at ?? new Date();
