@@ -8,7 +8,9 @@ import { tableFromIPC } from "apache-arrow";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { defaultPipelines, startNotebookServer, type NotebookServer } from "../cells/notebooks/server.ts";
-import { busyNotices } from "../cells/notebooks/watchers.ts";
+import { busyNotices, Watchers } from "../cells/notebooks/watchers.ts";
+import { PipelineAdoption } from "../cells/notebooks/adopt.ts";
+import { NotebookData } from "../cells/notebooks/data.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
@@ -385,6 +387,41 @@ export default pipeline("late", {
       await server.close();
     }
   }, 120_000);
+});
+
+describe("adopting a pipeline right after the run log was read", () => {
+  it("re-reads the run log for a name it lacks, so a page asked for within a second of the last read is adopted", async () => {
+    const home = tempDir("tb-adopt-soon-");
+    const ws = await openWorkspace({ home });
+    try {
+      await smallDatanet(ws, "notes", 4);
+    } finally {
+      ws.close();
+    }
+    // The run log is read once and then answered from memory for a minute.
+    const data = new NotebookData({ home, refreshMs: 60_000 });
+    const served = new Set<string>();
+    const watchers = new Watchers({ specs: [], home, bin: path.resolve("bin/tracebook.js"), log: () => undefined, onEvent: () => undefined });
+    const adoption = new PipelineAdoption({ data, watchers, served, watch: false, named: new Set(), log: () => undefined });
+    try {
+      expect(await adoption.pipelines()).toEqual([]);
+      const w = await openWorkspace({ home });
+      try {
+        await runPipeline(w, pipeline("soon", { notes: datanet("notes") }));
+      } finally {
+        w.close();
+      }
+      // The index keeps its once-a-refresh answer; a page asking for the new name gets it served.
+      expect(await adoption.pipelines()).toEqual([]);
+      expect(await adoption.adopt("soon")).toBe(false); // false: watch is off, so served as it is
+      expect([...served]).toEqual(["soon"]);
+      expect(await adoption.adopt("nosuch")).toBe(false);
+      expect([...served]).toEqual(["soon"]);
+    } finally {
+      await watchers.close();
+      data.close();
+    }
+  });
 });
 
 describe("the dev server's word on a busy workspace", () => {

@@ -50,8 +50,11 @@ export class PipelineAdoption {
 
   private async tryAdopt(pipeline: string): Promise<boolean> {
     const { data, watchers, served, log } = this.options;
-    // Only a name the run log holds: never a file path taken from a URL.
-    const run = await data.pipelinesRun();
+    // Only a name the run log holds: never a file path taken from a URL. A name the last read
+    // lacks is read again now: a pipeline run within a second of that read (a fast one, right
+    // after the server started) was refused and its page never went live.
+    let run = await data.pipelinesRun();
+    if (!run.names.includes(pipeline)) run = await data.pipelinesRun({ fresh: true });
     if (!run.names.includes(pipeline)) return false;
     served.add(pipeline);
     if (run.byHand.has(pipeline)) return false; // an evaluation: served as it is, run by hand

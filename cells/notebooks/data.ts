@@ -96,12 +96,12 @@ export class NotebookData {
 
   /**
    * The pipelines the run log names, with the file each was last run from, re-read at most once
-   * per refreshMs. While another process holds the workspace, the last answer (the first read
-   * fails instead, after `attempts` tries).
+   * per refreshMs (`fresh`: now). While another process holds the workspace, the last answer (the
+   * first read fails instead, after `attempts` tries).
    */
-  async pipelinesRun(options: { attempts?: number } = {}): Promise<RunLogPipelines> {
+  async pipelinesRun(options: { attempts?: number; fresh?: boolean } = {}): Promise<RunLogPipelines> {
     const have = this.runLogPipelines;
-    if (have && Date.now() - have.at <= this.refreshMs) return have;
+    if (have && !options.fresh && Date.now() - have.at <= this.refreshMs) return have;
     try {
       const read = await this.withWorkspace(async (ws) => ({
         names: (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline),
