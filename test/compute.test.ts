@@ -1,6 +1,7 @@
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
+import { describeBackend, type ComputeBackend } from "../cells/compute/backend.ts";
 
 /** The backend is chosen once per process, so each case runs in a fresh one. */
 function choose(env: Record<string, string | undefined>) {
@@ -31,7 +32,16 @@ describe("compute backend", () => {
   it.skipIf(hasTfNode)("falls through the missing tfjs-node packages to wasm, and says why", () => {
     const b = choose({ TRACEBOOK_BACKEND: undefined });
     expect(b).toMatchObject({ name: "wasm", tf: "wasm" });
-    expect(b.line).toMatch(/skipped tensorflow-gpu: @tensorflow\/tfjs-node-gpu is not installed/);
+    expect(b.line).toMatch(/^wasm \(@tensorflow\/tfjs-backend-wasm@[\d.]+; skipped tensorflow-gpu: @tensorflow\/tfjs-node-gpu is not installed; tensorflow: @tensorflow\/tfjs-node is not installed\)$/);
+  });
+
+  it("says a skipped backend's reason by its gist: whole words, no half parenthesis", () => {
+    const long = "libtensorflow.so.2: cannot open shared object file: No such file or directory while loading the native addon of the package";
+    const line = describeBackend({ name: "cpu", tfBackend: "cpu", provider: "p", skipped: [
+      { name: "tensorflow", why: long },
+      { name: "wasm", why: "the wasm backend did not initialise (memory)\nstack…" },
+    ] } satisfies ComputeBackend);
+    expect(line).toBe("cpu (p; skipped tensorflow: libtensorflow.so.2: cannot open shared object file: No such file or directory…; wasm: the wasm backend did not initialise)");
   });
 
   it("obeys TRACEBOOK_BACKEND", () => {

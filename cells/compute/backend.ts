@@ -169,8 +169,20 @@ export function packageVersion(pkg: string): string {
   }
 }
 
-/** One line for logs: "wasm (@tensorflow/tfjs-backend-wasm@4.22.0; skipped tensorflow-gpu: …)". */
+/**
+ * One line for logs: "wasm (@tensorflow/tfjs-backend-wasm@4.22.0; skipped tensorflow-gpu: …
+ * is not installed; …)". A reason is cut to its gist, whole words and no half parenthesis; the
+ * lineage keeps it whole.
+ */
 export function describeBackend(b: ComputeBackend): string {
-  const skipped = b.skipped.map((s) => `${s.name}: ${s.why.slice(0, 80)}`).join("; ");
+  const skipped = b.skipped.map((s) => `${s.name}: ${gist(s.why)}`).join("; ");
   return `${b.name} (${b.provider}${skipped ? `; skipped ${skipped}` : ""})`;
+}
+
+/** A reason's first line before any parenthesis, at most about 80 characters, cut at a word. */
+function gist(why: string, max = 80): string {
+  const head = why.split("\n", 1)[0]!.split(" (", 1)[0]!.trim();
+  if (head.length <= max) return head;
+  const cut = head.slice(0, max);
+  return `${cut.slice(0, Math.max(cut.lastIndexOf(" "), max / 2)).trimEnd()}…`;
 }
