@@ -44,7 +44,7 @@ export function registerDemo(program: Command): void {
         for (const name of DEMO_PIPELINES) {
           console.log(`\nPipeline ${name}:`);
           const { pipeline } = await loadPipeline(name);
-          const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter() });
+          const summary = await runPipeline(ws, pipeline, { onEvent: humanPrinter(pipeline) });
           if (summary.failed.length) throw new Error(`pipeline ${name}: ${summary.failed.join(", ")} failed (see above)`);
         }
         // A data scientist's first question, on a message of their own: explained, not executed.

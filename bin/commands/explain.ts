@@ -43,7 +43,7 @@ export function registerExplain(program: Command): void {
         const influence = chooseTracin(pipeline.name, pipeline.cells, opts.influence);
         const params = pipeline.cells.get(influence)!.params as TracinParams;
         // The model and its training rows as they are now: a decision since the last run retrains first.
-        const print = humanPrinter();
+        const print = humanPrinter(pipeline);
         const onEvent = opts.json ? undefined : (e: GraphEvent) => e.event !== "cell-fresh" && print(e); // only what had to run
         await bringUpToDate(ws, pipeline, params.model, { signal, onEvent });
         if (!ancestorsAndSelf(pipeline, params.model).has(params.train)) await bringUpToDate(ws, pipeline, params.train, { signal, onEvent });

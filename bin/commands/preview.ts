@@ -29,6 +29,6 @@ export async function previewDecision(
   const { pipeline } = await loadPipelineIn(ws, pipelineName);
   // Loaded here: the retrain needs TF.js, which every other curate command starts without.
   const [{ whatIf }, { formatAnswer }] = await Promise.all([import("../../cells/quality/what-if.ts"), import("./whatif.ts")]);
-  const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter() });
+  const answer = await whatIf(ws, pipeline, { without: { ids }, onlyTrained: true, replicateSeed: o.seedCheck, signal: o.signal, onEvent: o.quiet ? undefined : humanPrinter(pipeline) });
   return { answer, text: formatAnswer(pipeline.name, answer, 15) };
 }

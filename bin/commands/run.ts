@@ -11,6 +11,8 @@ import { quoteIdent } from "../../cells/store/export.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { PipelineError } from "../../cells/graph/cell.ts";
 import { wholeNumber } from "../numbers.ts";
+import { plural } from "../../cells/graph/plural.ts";
+import type { Pipeline } from "../../cells/graph/pipeline.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -30,7 +32,7 @@ export function registerRun(program: Command): void {
         }
         const { pipeline, file } = await loadPipeline(name);
         await withWorkspace(command, async (ws) => {
-          const printer = opts.json ? (e: GraphEvent) => console.log(toJson(e, 0)) : humanPrinter();
+          const printer = opts.json ? (e: GraphEvent) => console.log(toJson(e, 0)) : humanPrinter(pipeline);
           const summary = await runPipeline(ws, pipeline, { cell: opts.cell, force: opts.force, signal, onEvent: printer, file });
           if (!opts.json) {
             const list = (names: string[]) => (names.length ? ` (${names.join(", ")})` : "");
@@ -92,7 +94,7 @@ export function registerRun(program: Command): void {
         const rows = await ws.rows<Record<string, unknown>>(`select ${wanted.map((c) => (decimal.has(c) ? `${quoteIdent(c)}::varchar as ${quoteIdent(c)}` : quoteIdent(c))).join(", ")} from read_parquet(?) ${where} limit ?`, params);
         if (opts.json) return console.log(toJson(rows));
         const state = (await pipelineStatus(ws, pipeline)).find((s) => s.cell === cell)!;
-        console.log(`${pipeline.name}.${cell} (${state.kind}): ${done.rows} rows, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
+        console.log(`${pipeline.name}.${cell} (${state.kind}): ${plural(Number(done.rows), "row")}, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
         // Content hashes are unreadable at full length in a table: their first 12 characters identify them.
         const short = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "string" && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v])));
         console.log(formatTable(short, { maxRows: limit }));
@@ -100,13 +102,20 @@ export function registerRun(program: Command): void {
     });
 }
 
-/** One line per cell as it starts and ends; a progress bar for long cells that report progress. */
-export function humanPrinter(): (e: GraphEvent) => void {
+/**
+ * One line per cell as it starts and ends; a progress bar for long cells that report progress.
+ * Given the pipeline, its columns are as wide as its longest cell name and kind, so they line up.
+ */
+export function humanPrinter(pipeline?: Pipeline): (e: GraphEvent) => void {
   const bars = new Map<string, ReturnType<typeof progressBar>>();
-  const pad = (s: string) => s.padEnd(14);
+  const cells = pipeline ? [...pipeline.cells] : [];
+  const widest = (words: string[]) => Math.max(14, ...words.map((w) => w.length));
+  const cellWidth = widest(cells.map(([name]) => name));
+  const kindWidth = widest(cells.map(([, c]) => c.kind));
+  const pad = (cell: string, kind: string) => `${cell.padEnd(cellWidth)} ${kind.padEnd(kindWidth)}`;
   return (e) => {
     switch (e.event) {
-      case "cell-started": return console.log(`▶ ${pad(e.cell)} ${pad(e.kind)} ${e.reason}`);
+      case "cell-started": return console.log(`▶ ${pad(e.cell, e.kind)} ${e.reason}`);
       case "cell-log": return console.log(`  ${e.cell}: ${e.message}`);
       case "cell-progress": {
         const bar = bars.get(e.cell) ?? progressBar(`  ${e.cell}${e.label ? ` ${e.label}` : ""}`);
@@ -115,13 +124,13 @@ export function humanPrinter(): (e: GraphEvent) => void {
       }
       case "cell-finished":
         bars.get(e.cell)?.stop();
-        return console.log(`✓ ${pad(e.cell)} ${pad(e.kind)} ${e.seconds.toFixed(2)} s, ${e.rows} rows, output ${e.changed ? "changed" : "unchanged"}${e.cached ? " (reused a cached artifact)" : ""}`);
-      case "cell-fresh": return console.log(`= ${pad(e.cell)} ${pad(e.kind)} fresh`);
+        return console.log(`✓ ${pad(e.cell, e.kind)} ${e.seconds.toFixed(2)} s, ${plural(e.rows, "row")}, output ${e.changed ? "changed" : "unchanged"}${e.cached ? " (reused a cached artifact)" : ""}`);
+      case "cell-fresh": return console.log(`= ${pad(e.cell, e.kind)} fresh`);
       case "cell-failed":
         bars.get(e.cell)?.stop();
-        return console.log(`✗ ${pad(e.cell)} ${pad(e.kind)} ${e.error}`);
-      case "cell-blocked": return console.log(`⊘ ${pad(e.cell)} ${pad(e.kind)} blocked: input ${e.by} failed`);
-      case "cell-cancelled": return console.log(`■ ${pad(e.cell)} ${pad(e.kind)} cancelled`);
+        return console.log(`✗ ${pad(e.cell, e.kind)} ${e.error}`);
+      case "cell-blocked": return console.log(`⊘ ${pad(e.cell, e.kind)} blocked: input ${e.by} failed`);
+      case "cell-cancelled": return console.log(`■ ${pad(e.cell, e.kind)} cancelled`);
       default: return undefined;
     }
   };

@@ -5,6 +5,7 @@ import { exportQuery } from "../../cells/store/export.ts";
 import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { wholeNumber } from "../numbers.ts";
+import { plural } from "../../cells/graph/plural.ts";
 
 export function registerSql(program: Command): void {
   program
@@ -19,7 +20,7 @@ export function registerSql(program: Command): void {
         if (opts.out) {
           await checkReadOnly(ws, query);
           const result = await exportQuery(ws, query, opts.out);
-          console.log(opts.json ? toJson(result) : `Wrote ${result.rows} rows to ${result.file} (${result.format})`);
+          console.log(opts.json ? toJson(result) : `Wrote ${plural(result.rows, "row")} to ${result.file} (${result.format})`);
           return;
         }
         const rows = await readOnlyRows<Record<string, unknown>>(ws, query);

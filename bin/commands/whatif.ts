@@ -45,7 +45,7 @@ export function registerWhatIf(program: Command): void {
       const { executedByModel, proponentsOf, whatIf } = await import("../../cells/quality/what-if.ts");
       await withCtrlC((signal) => withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
-        const onEvent = opts.json ? undefined : humanPrinter();
+        const onEvent = opts.json ? undefined : humanPrinter(pipeline);
         let focus: { query: string; ids: string[] } | undefined;
         if (opts.focus !== undefined && opts.proponentsOf !== undefined) throw new InputError("--focus or --proponents-of (which is its focus), not both");
         if (opts.focus !== undefined) focus = { query: (await executedByModel(ws, pipeline, { query: opts.focus, influence: opts.influence, signal, onEvent })).query, ids: [] };

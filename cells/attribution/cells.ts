@@ -18,6 +18,7 @@ import { lineageTrain, otherModels } from "./lineage.ts";
 import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
+import { plural } from "../graph/plural.ts";
 
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
@@ -122,7 +123,7 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
   if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
   const y = params.target === "label" ? queries.y : predicted.classIndex;
   const credit = creditOf(trainSet);
-  ctx.log(`TracIn ${params.mode} over ${checkpoints.length} checkpoints of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
+  ctx.log(`TracIn ${params.mode} over ${plural(checkpoints.length, "checkpoint")} of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
   const result = await tracin({
     model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
     train: { x: trainSet.x, y: trainSet.y, groupSizes: credit.groupSizes, groups: credit.groups },

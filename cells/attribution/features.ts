@@ -9,6 +9,7 @@ import { exampleFactors, type TracinModel } from "./factors.ts";
 import { projected, type TracinCheckpoint } from "./tracin.ts";
 import { prepareAttribution } from "./cells.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
+import { plural } from "../graph/plural.ts";
 
 /**
  * Projected gradient features: per example, the concatenation over checkpoints of
@@ -70,7 +71,7 @@ export function gradientFeaturesCell(p: { model: string; train: string; dim?: nu
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const projection = { dim: params.dim, seed: params.seed };
       const f = await gradientFeatures(model, checkpoints, trainSet, projection);
-      ctx.log(`${trainSet.y.length} × ${f.width} features (projection ${params.dim}, seed ${params.seed}, ${checkpoints.length} checkpoints)`);
+      ctx.log(`${trainSet.y.length} × ${f.width} features (projection ${params.dim}, seed ${params.seed}, ${plural(checkpoints.length, "checkpoint")})`);
       const table = "__tracebook_features";
       await stageRows(ctx.ws, table, [["contribution", "VARCHAR"], ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["label", "VARCHAR"], ["features", "FLOAT[]"]],
         trainSet.refs.map((r, i) => [r.id, r.contributor, r.datanet, trainSet.labels[i]!, Array.from(f.data.subarray(i * f.width, (i + 1) * f.width))]));

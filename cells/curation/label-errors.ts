@@ -9,6 +9,7 @@ import { loadForTracin } from "../attribution/load.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
 import { DEFAULT_WEIGHTS, labelErrorScore, labelSignals, type ScoreWeights } from "./signals.ts";
+import { plural } from "../graph/plural.ts";
 
 /** Bump when the scores would differ for the same model and rows. */
 export const LABEL_ERRORS_VERSION = "2"; // 2: self-influence through the loss gradient `summed` (attribution/factors.ts)
@@ -58,7 +59,7 @@ export function labelErrors(p: LabelErrorParams): Cell {
       const y = Int32Array.from(rows, (r) => index.get(r.label)!);
       const s = await labelSignals({ model, checkpoints, final, x: featurize(manifest.featurizer, rows, rows.map((r) => r.id)), y, signal: ctx.signal });
       const score = labelErrorScore(s, params.weights);
-      ctx.log(`scored ${rows.length} contributions with model ${id.slice(0, 12)} over ${checkpoints.length} checkpoints`);
+      ctx.log(`scored ${rows.length} contributions with model ${id.slice(0, 12)} over ${plural(checkpoints.length, "checkpoint")}`);
       const table = "__tracebook_label_errors";
       await stageRows(ctx.ws, table, LABEL_ERROR_COLUMNS, rows.map((r, i) => [
         r.datanet, r.id, r.contributor, r.label, r.split, trained.has(`${r.datanet}\u0000${r.id}`), classes[s.predicted[i]!]!,

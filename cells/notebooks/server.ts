@@ -15,6 +15,7 @@ import { askInChild, parseWhatIfRequest } from "./what-if.ts";
 import { Explainers, parseExplainRequest } from "./explain.ts";
 import { answerModels, parseModelsRequest } from "./models.ts";
 import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
+import { plural } from "../graph/plural.ts";
 
 /** The tracebook package: Vite's root, so node_modules (duckdb-wasm, Plot, Inputs) and notebooks/runtime are served from it. */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -148,7 +149,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const entry = data.applyEvent(e as Parameters<NotebookData["applyEvent"]>[0]);
       if (e.event === "output-changed") {
         server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, dataVersion: e.dataVersion, rows: e.rows } });
-        log(`${e.pipeline}.${e.cell}: new output (${e.rows} rows, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
+        log(`${e.pipeline}.${e.cell}: new output (${plural(e.rows, "row")}, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
       } else if (entry) {
         server.ws.send({ type: "custom", event: "tracebook:cell", data: { pipeline: "pipeline" in e ? e.pipeline : name, ...entry } });
       }

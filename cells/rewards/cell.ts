@@ -15,6 +15,7 @@ import { judgePenalties, judgedScopes, penaltyKey, persistPenalties, scopeNets, 
 import { closedStatement, statementOf, type StatementLine } from "./statement.ts";
 import { approvalsSeq, keptSplits, recordSplitState, splitSettings, type SplitState } from "./reuse.ts";
 import { closedEpochs } from "./closures.ts";
+import { plural } from "../graph/plural.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -141,8 +142,8 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const totals = epochTotals([...usage, ...earlierFees.values()]);
       const { statement, recipients } = await persist(ctx, { policy: policy.id, state: { settings, approvalsSeq: approvals }, lines, epochs, idle, penalties, receipts: rel(p.receipts) });
       const fees = usage.reduce((s, u) => s + u.fee, 0n);
-      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${recipients} recipients; ` +
-        `${[...penalties.values()].reduce((n, s) => n + s.excluded.size, 0)} penalties (contributor, epoch, model); ${idle.length} models never executed`);
+      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${plural(recipients, "recipient")}; ` +
+        `${plural([...penalties.values()].reduce((n, s) => n + s.excluded.size, 0), "penalty", "penalties")} (contributor, epoch, model); ${plural(idle.length, "model")} never executed`);
       for (const epoch of epochs) {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);
         ctx.log(`statement ${epoch} (${policy.id}): ${top.map((l) => `${l.recipient} ${formatAmount(l.amount)}`).join(", ")}, … — \`tracebook rewards ${ctx.pipeline} --epoch ${epoch}\``);
