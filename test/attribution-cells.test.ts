@@ -90,6 +90,17 @@ describe("attribution cells on a small Datanet", () => {
     ) as t(id, title, text, label)`);
     const got = await snippets(ws, "snippet_rows");
     expect(Object.fromEntries(got)).toEqual({ a: "hello", b: "Hi", c: "Hi — there", d: "label y", e: "world again", f: "only text" });
+    // Of the rows named only: a tracin run renders the contributions it cites, not every row.
+    expect(Object.fromEntries(await snippets(ws, "snippet_rows", ["e", "c", "zz"]))).toEqual({ c: "Hi — there", e: "world again" });
+    expect((await snippets(ws, "snippet_rows", [])).size).toBe(0);
+  });
+
+  it("quotes every contribution an influence row cites as the snippet of its training row", async () => {
+    const cited = await output<{ level: string; key: string; text: string }>(ws, "influence");
+    const contributions = cited.filter((r) => r.level === "contribution");
+    expect(contributions.length).toBeGreaterThan(0);
+    const all = await snippets(ws, "contributions");
+    for (const r of contributions) expect(r.text).toBe(all.get(r.key));
   });
 
   it("scores self-influence for every training contribution", async () => {

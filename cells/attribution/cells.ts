@@ -19,6 +19,7 @@ import { priorTrace } from "./incremental.ts";
 import { canonicalJson } from "../graph/fingerprint.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
 import { plural } from "../graph/plural.ts";
+import { listValue } from "@duckdb/node-api";
 
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
@@ -80,7 +81,7 @@ export function tracinCell(p: TracinParams): Cell {
       if (fresh > 0n) {
         const train = { name: params.train, relation: ctx.inputs[params.train]!.relation };
         const prepared = await loadAttribution(ctx.ws, currentModel, train, test);
-        await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), await snippets(ctx.ws, train.relation));
+        await traceInto(rows, ctx, params, prepared, pickCheckpoints(prepared.checkpoints, subset, prepared.manifest.id), train.relation);
         // Inferences of other models in the queries (a model before its retrain, never settled; a
         // base called directly) are each traced through the model that executed them, against the
         // contributions its lineage names: attribution follows the output back to its own data.
@@ -91,7 +92,7 @@ export function tracinCell(p: TracinParams): Cell {
             ctx.log(`inferences of model ${id.slice(0, 12)} are not attributed: ${"why" in other ? other.why : `it has no checkpoint ${JSON.stringify(subset)}`}`);
             continue;
           }
-          await traceInto(rows, ctx, params, other, checkpoints, await snippets(ctx.ws, other.trainRelation));
+          await traceInto(rows, ctx, params, other, checkpoints, other.trainRelation);
         }
       }
       const table = "__tracebook_influence";
@@ -115,15 +116,16 @@ export function tracinCell(p: TracinParams): Cell {
 
 type Prepared = Awaited<ReturnType<typeof loadAttribution>>;
 
-/** TracIn of one model's queries against the rows that trained it: the influence table's rows, appended to `rows`. */
-async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], texts: Map<string, string>) {
+/** TracIn of one model's queries against the rows that trained it (`trainRelation`): the influence table's rows, appended to `rows`. */
+async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], trainRelation: string) {
   const { manifest, model, final, trainSet, queries } = prepared;
   if (!queries.y.length) return;
+  const first = rows.length;
   const predicted = await predict(model, final, queries);
   if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
   const y = params.target === "label" ? queries.y : predicted.classIndex;
   const credit = creditOf(trainSet);
-  ctx.log(`TracIn ${params.mode} over ${plural(checkpoints.length, "checkpoint")} of model ${manifest.id.slice(0, 12)}: ${trainSet.y.length} contributions × ${queries.y.length} queries`);
+  ctx.log(`TracIn ${params.mode} over ${plural(checkpoints.length, "checkpoint")} of model ${manifest.id.slice(0, 12)}: ${plural(trainSet.y.length, "contribution")} × ${plural(queries.y.length, "query", "queries")}`);
   const result = await tracin({
     model, checkpoints, mode: params.mode, projection: params.projection, topK: params.topK, signal: ctx.signal,
     train: { x: trainSet.x, y: trainSet.y, groupSizes: credit.groupSizes, groups: credit.groups },
@@ -138,7 +140,7 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
     const top = result.top[j]!;
     const contribution = (c: { index: number; score: number }, rank: number) => {
       const ref = trainSet.refs[c.index]!;
-      rows.push([...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, texts.get(ref.id) ?? "", ...tail]);
+      rows.push([...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, "", ...tail]);
     };
     top.proponents().forEach((c, r) => contribution(c, r + 1));
     top.opponents().forEach((c, r) => contribution(c, -(r + 1)));
@@ -147,6 +149,10 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
         g.score, g.share, r + 1, null, ...tail]));
     }
   });
+  // The text of each contribution cited, rendered for those only.
+  const cited = rows.slice(first).filter((r) => r[4] === "contribution");
+  const texts = await snippets(ctx.ws, trainRelation, [...new Set(cited.map((r) => r[5] as string))]);
+  for (const r of cited) r[11] = texts.get(r[5] as string) ?? "";
 }
 
 /** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */
@@ -232,14 +238,21 @@ export async function predict(model: Awaited<ReturnType<typeof loadForTracin>>["
   }
 }
 
-/** A short human-readable rendering of each training row, for tables people read. */
-export async function snippets(ws: Workspace, relation: string): Promise<Map<string, string>> {
+/**
+ * A short human-readable rendering of each training row, for tables people read; of the rows
+ * with these ids only, when given (whitespace is collapsed over a row's whole text, so rendering
+ * every row costs 0.6 s on real mail: a run tracing one new inference cites 40 of them).
+ */
+export async function snippets(ws: Workspace, relation: string, ids?: readonly string[]): Promise<Map<string, string>> {
+  if (ids && !ids.length) return new Map();
   const cols = await columnsOf(ws, relation);
   const title = cols.includes("title") ? "coalesce(title, '')" : "''";
   const text = cols.includes("text") ? "coalesce(text, '')" : "''";
   const rows = await ws.rows<{ id: string; s: string }>(
     `select id, case when q = '' then 'label ' || label else left(q, 160) end as s
-     from (select id, label, trim(regexp_replace(concat_ws(' — ', nullif(trim(${title}), ''), nullif(trim(${text}), '')), '\\s+', ' ', 'g')) as q from ${relation})`,
+     from (select id, label, trim(regexp_replace(concat_ws(' — ', nullif(trim(${title}), ''), nullif(trim(${text}), '')), '\\s+', ' ', 'g')) as q
+           from ${relation}${ids ? " where id in (select unnest(?::varchar[]))" : ""})`,
+    ids ? [listValue([...ids])] : [],
   );
   return new Map(rows.map((r) => [r.id, r.s]));
 }
