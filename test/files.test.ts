@@ -5,7 +5,20 @@ import { describe, it, expect } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { InputError } from "../cells/datanet/errors.ts";
 import { MAX_TEXT_BYTES } from "../cells/datanet/limits.ts";
-import { readCsv, readJsonl, readParquet, readRecords } from "../datasets/files/index.ts";
+import * as readers from "../datasets/files/index.ts";
+import type { RawRecord, RecordSet } from "../datasets/files/index.ts";
+
+/** A reader's records read to the end, as an array: faults found while streaming throw here. */
+async function whole(read: Promise<RecordSet>): Promise<RecordSet & { records: RawRecord[] }> {
+  const set = await read;
+  const records: RawRecord[] = [];
+  for await (const r of set.records) records.push(r);
+  return { ...set, records };
+}
+const readCsv = (...a: Parameters<typeof readers.readCsv>) => whole(readers.readCsv(...a));
+const readJsonl = (...a: Parameters<typeof readers.readJsonl>) => whole(readers.readJsonl(...a));
+const readParquet = (...a: Parameters<typeof readers.readParquet>) => whole(readers.readParquet(...a));
+const readRecords = (...a: Parameters<typeof readers.readRecords>) => whole(readers.readRecords(...a));
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tb-files-"));
 
@@ -154,6 +167,25 @@ describe("CSV", () => {
     expect(err).toMatchObject({ row: 2, field: "text" });
   });
 
+  it("streams a file past fs's 64 KiB chunks: a character split across two intact, a fault far on located by its row", async () => {
+    const head = "id,text\n";
+    const pad = "x".repeat(65_536 - head.length - "1,".length - 1); // é's two bytes straddle the first chunk's end
+    const rows = Array.from({ length: 3000 }, (_, i) => `${i + 2},row ${i} ü`).join("\n");
+    const goodFile = write("stream.csv", bytes(head, `1,${pad}é\n`, rows, "\n"));
+    const good = await readCsv(goodFile);
+    expect(good.records.length).toBe(3001);
+    expect(good.records[0]!.values.text).toBe(`${pad}é`);
+    expect(good.records.at(-1)).toEqual({ row: 3001, values: { id: "3001", text: "row 2999 ü" } });
+    const file = write("stream-bad.csv", bytes(head, `1,${pad}é\n`, rows, "\n3002,bad ", [0xc0], "\n"));
+    const err = await inputError(() => readCsv(file));
+    expect(err).toMatchObject({ row: 3002, field: "text" });
+    expect(err.message).toContain(`invalid UTF-8 (byte 0xc0 at offset ${fs.statSync(file).size - 2})`);
+    // The header is read at once, the rows as iterated; a reader that stops early lets go of the file.
+    const early = await readers.readCsv(goodFile);
+    expect(early.columns).toEqual(["id", "text"]);
+    early.close?.();
+  });
+
   it("rejects a line over the size cap", async () => {
     const big = "x".repeat(MAX_TEXT_BYTES * 4 + 1);
     const err = await inputError(() => readCsv(write("long.csv", `a,b\n1,2\n3,${big}\n`)));
@@ -171,6 +203,17 @@ describe("JSONL", () => {
       { row: 1, values: { features: [0.5, 1, -2], label: "cat" } },
       { row: 3, values: { features: [3], label: null, extra: true } },
     ]);
+  });
+
+  it("streams a file past fs's 64 KiB chunks: its columns gathered from every line, a character split across chunks intact", async () => {
+    const first = `{"text":"${"x".repeat(65_536 - '{"text":"'.length - 1)}é"}\n`; // é straddles the first chunk's end
+    const rest = Array.from({ length: 2000 }, (_, i) => `{"text":"row ${i} ü"}`).join("\n");
+    const set = await readJsonl(write("stream.jsonl", `${first}\n${rest}\n{"text":"last","late":true}`));
+    expect(set.columns).toEqual(["text", "late"]);
+    expect(set.records.length).toBe(2002);
+    expect(set.records[0]!.values.text).toBe(`${"x".repeat(65_536 - '{"text":"'.length - 1)}é`);
+    expect(set.records[1]).toEqual({ row: 3, values: { text: "row 0 ü" } });
+    expect(set.records.at(-1)).toEqual({ row: 2003, values: { text: "last", late: true } });
   });
 
   it("rejects an empty and a blank-lines-only file", async () => {
@@ -209,6 +252,16 @@ describe("JSONL", () => {
 });
 
 describe("Parquet", () => {
+  it("streams rows past DuckDB's 2,048-row chunks, numbered in file order", async () => {
+    const set = await readParquet(await writeParquet("many.parquet", "select i::BIGINT as n, 'r' || i as text from range(5000) t(i) order by i"));
+    expect(set.records.length).toBe(5000);
+    expect(set.records[2048]).toEqual({ row: 2049, values: { n: 2048, text: "r2048" } });
+    expect(set.records.at(-1)).toEqual({ row: 5000, values: { n: 4999, text: "r4999" } });
+    const early = await readers.readParquet(path.join(dir, "many.parquet"));
+    early.close?.();
+    early.close?.();
+  });
+
   it("reads FLOAT[] and VARCHAR columns, keeping NaN and Infinity", async () => {
     const file = await writeParquet(
       "ok.parquet",

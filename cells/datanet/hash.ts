@@ -16,7 +16,9 @@ const DOMAIN = "tracebook.contribution.v1";
  * from the workspace.
  */
 export function canonicalText(text: string): string {
-  return text.normalize("NFC").replace(/\r\n?/g, "\n");
+  // ASCII is its own NFC, and most text has no CR: both checks are a fraction of the work they skip.
+  const nfc = /[^\x00-\x7f]/.test(text) ? text.normalize("NFC") : text;
+  return nfc.includes("\r") ? nfc.replace(/\r\n?/g, "\n") : nfc;
 }
 
 /** Features are stored and hashed as float32. */

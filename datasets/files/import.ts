@@ -3,7 +3,8 @@ import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { ingest, loadDatanetSpec, type ImportSummary } from "../../cells/datanet/ingest.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { sha256Hex } from "../../cells/datanet/hash.ts";
+import { createHash } from "node:crypto";
+import { pipeline } from "node:stream/promises";
 import type { DatanetSpec, Status } from "../../cells/datanet/types.ts";
 import { readRecords } from "./index.ts";
 import { mapRecords, type ColumnMapping } from "./mapping.ts";
@@ -65,7 +66,7 @@ export async function importFile(
       validator: options.validator ?? `${FILE_IMPORTER}:${process.env.USER ?? "user"}`,
       statusReason: status === "pending" ? undefined : `import --status ${status}`,
       importer: FILE_IMPORTER,
-      sourceSha256: sha256Hex(fs.readFileSync(file)),
+      sourceSha256: await fileSha256(file),
     });
   } catch (err) {
     // A message with only a subject line is a real contribution: say where its words are.
@@ -74,5 +75,14 @@ export async function importFile(
       throw new InputError(`text is empty, and no title was named: the file has a "${titled}" column (--title ${titled}); a row with a title and no text is kept`, { file: err.file, row: err.row, field: err.field });
     }
     throw err;
+  } finally {
+    set.close?.();
   }
+}
+
+/** sha256 of a file, streamed: a file of 2 GiB is not held in memory to be hashed. */
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest("hex");
 }

@@ -1,50 +1,69 @@
+import fs from "node:fs";
+import { pipeline } from "node:stream/promises";
 import { InputError } from "../../cells/datanet/errors.ts";
-import {
-  EMPTY_FILE,
-  MAX_LINE_BYTES,
-  decodeUtf8,
-  findLongLine,
-  lineAt,
-  readBytes,
-  type RawRecord,
-  type RecordSet,
-} from "./types.ts";
+import { EMPTY_FILE, MAX_LINE_BYTES, checkFile, lineAt, type RawRecord, type RecordSet } from "./types.ts";
+import { CheckedText, TextFault, describeFault } from "./checked-text.ts";
 
-/** Read one JSON object per line; values keep their JSON types. */
+/**
+ * Read one JSON object per line; values keep their JSON types. Streamed in two passes, so a file
+ * of 2 GiB reads in bounded memory: the first checks every line and gathers the columns (the
+ * union of the objects' keys: a mapping is checked against them before any row is read), the
+ * second yields the rows as they are iterated.
+ */
 export async function readJsonl(file: string): Promise<RecordSet> {
-  const bytes = await readBytes(file);
-  const text = decodeUtf8(file, bytes, (offset) => ({ row: lineAt(bytes, offset) }));
-  if (!/\S/.test(text)) throw new InputError(EMPTY_FILE, { file });
-
-  const long = findLongLine(bytes, MAX_LINE_BYTES);
-  if (long !== -1) {
-    throw new InputError(`row exceeds ${MAX_LINE_BYTES} bytes`, { file, row: lineAt(bytes, long) });
-  }
-
+  await checkFile(file);
   const columns = new Set<string>();
-  const records: RawRecord[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    // Row numbers are physical line numbers so an editor's "go to line" finds the row.
-    const row = i + 1;
-    if (!/\S/.test(line)) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
-      throw new InputError(`invalid JSON: ${reason}`, { file, row });
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw new InputError(`expected a JSON object, got ${describe(value)}`, { file, row });
-    }
-    const values = value as Record<string, unknown>;
-    for (const key of Object.keys(values)) columns.add(key);
-    records.push({ row, values });
+  let rows = 0;
+  for await (const { row, line } of lines(file)) {
+    for (const key of Object.keys(parseLine(file, row, line))) columns.add(key);
+    rows++;
   }
-  if (records.length === 0) throw new InputError(EMPTY_FILE, { file });
-  return { file, format: "jsonl", columns: [...columns], records };
+  if (rows === 0) throw new InputError(EMPTY_FILE, { file });
+  const records = lines(file);
+  async function* parsed(): AsyncGenerator<RawRecord> {
+    for await (const { row, line } of records) yield { row, values: parseLine(file, row, line) };
+  }
+  return { file, format: "jsonl", columns: [...columns], records: parsed(), close: () => void records.return(undefined) };
+}
+
+/** The lines that hold something, each with its physical line number (so an editor's "go to line" finds the row). */
+async function* lines(file: string): AsyncGenerator<{ row: number; line: string }> {
+  const source = fs.createReadStream(file);
+  const text = new CheckedText(file, MAX_LINE_BYTES);
+  pipeline(source, text).catch(() => undefined); // the error reaches the reader below
+  let rest = "";
+  let row = 0;
+  try {
+    for await (const chunk of text as AsyncIterable<string>) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop()!;
+      for (const line of parts) {
+        row++;
+        if (/\S/.test(line)) yield { row, line };
+      }
+    }
+    if (/\S/.test(rest)) yield { row: row + 1, line: rest };
+  } catch (err) {
+    if (err instanceof TextFault) throw describeFault(file, err, (bytes, offset) => ({ row: lineAt(bytes, offset) }), MAX_LINE_BYTES, () => "row");
+    throw err;
+  } finally {
+    source.destroy();
+    text.destroy();
+  }
+}
+
+function parseLine(file: string, row: number, line: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new InputError(`invalid JSON: ${reason}`, { file, row });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputError(`expected a JSON object, got ${describe(value)}`, { file, row });
+  }
+  return value as Record<string, unknown>;
 }
 
 function describe(value: unknown): string {

@@ -62,9 +62,9 @@ export function resolveColumns(set: RecordSet, mapping: ColumnMapping): { featur
 }
 
 /** Turn raw records into contributions, with every problem pinned to its row and column. */
-export function* mapRecords(set: RecordSet, mapping: ColumnMapping, importedAt: Date): Generator<ContributionInput> {
+export async function* mapRecords(set: RecordSet, mapping: ColumnMapping, importedAt: Date): AsyncGenerator<ContributionInput> {
   const { featureColumns } = resolveColumns(set, mapping);
-  for (const record of set.records) {
+  for await (const record of set.records) {
     const at = (field: string) => ({ file: set.file, row: record.row, field });
     yield {
       contributor: scalarText(record, mapping.contributor, at),

@@ -1,8 +1,12 @@
-import { DuckDBInstance } from "@duckdb/node-api";
+import { DuckDBInstance, JSDuckDBValueConverter, type DuckDBDataChunk, type DuckDBResult } from "@duckdb/node-api";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { EMPTY_FILE, checkFile, type RawRecord, type RecordSet } from "./types.ts";
 
-/** Read a Parquet file through a throwaway in-memory DuckDB. */
+/**
+ * Read a Parquet file through a throwaway in-memory DuckDB, streamed: the columns and the first
+ * chunk of rows now, the rest as iterated, so a large file is not held in memory as objects. A
+ * reader that stops early calls `close`.
+ */
 export async function readParquet(file: string): Promise<RecordSet> {
   await checkFile(file);
   // read_parquet treats its argument as a glob pattern and offers no escape, so a name like
@@ -12,34 +16,45 @@ export async function readParquet(file: string): Promise<RecordSet> {
   }
 
   const instance = await DuckDBInstance.create(":memory:");
-  let columns: string[];
-  let rows: Record<string, unknown>[];
-  try {
-    const connection = await instance.connect();
-    try {
-      const reader = await connection.runAndReadAll("select * from read_parquet(?)", [file]);
-      columns = reader.columnNames();
-      rows = reader.getRowObjectsJS() as Record<string, unknown>[];
-    } catch (err) {
-      // DuckDB appends a caret diagram of our own query; only the first line helps the user.
-      const reason = (err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim();
-      throw new InputError(`cannot read as Parquet: ${reason}`, { file });
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
+  const connection = await instance.connect();
+  let open = true;
+  const close = () => {
+    if (!open) return;
+    open = false;
+    connection.closeSync();
     instance.closeSync();
+  };
+  // DuckDB appends a caret diagram of our own query; only the first line helps the user.
+  const failed = (err: unknown) => new InputError(`cannot read as Parquet: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]!.trim()}`, { file });
+  let columns: string[];
+  let result: DuckDBResult;
+  let first: DuckDBDataChunk | null;
+  try {
+    result = await connection.stream("select * from read_parquet(?)", [file]);
+    columns = result.columnNames();
+    first = await result.fetchChunk();
+  } catch (err) {
+    close();
+    throw failed(err);
   }
-
   const dup = columns.find((name, i) => columns.indexOf(name) !== i);
+  if (dup !== undefined || !first?.rowCount) close();
   if (dup !== undefined) throw new InputError("duplicate column name", { file, field: dup });
-  if (rows.length === 0) throw new InputError(EMPTY_FILE, { file });
+  if (!first?.rowCount) throw new InputError(EMPTY_FILE, { file });
 
-  const records: RawRecord[] = rows.map((values, i) => ({
-    row: i + 1,
-    values: normalize(values) as Record<string, unknown>,
-  }));
-  return { file, format: "parquet", columns, records };
+  async function* records(): AsyncGenerator<RawRecord> {
+    let row = 0;
+    try {
+      for (let chunk: DuckDBDataChunk | null = first; chunk?.rowCount; chunk = await result.fetchChunk().catch((err) => Promise.reject(failed(err)))) {
+        for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
+          yield { row: ++row, values: normalize(Object.fromEntries(columns.map((c, i) => [c, values[i]]))) as Record<string, unknown> };
+        }
+      }
+    } finally {
+      close();
+    }
+  }
+  return { file, format: "parquet", columns, records: records(), close };
 }
 
 /**

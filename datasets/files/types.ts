@@ -1,5 +1,5 @@
-import { readFile, stat } from "node:fs/promises";
-import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
+import { stat } from "node:fs/promises";
+import { InputError } from "../../cells/datanet/errors.ts";
 import { MAX_FILE_BYTES, MAX_TEXT_BYTES } from "../../cells/datanet/limits.ts";
 
 export type FileFormat = "csv" | "jsonl" | "parquet";
@@ -14,9 +14,12 @@ export interface RecordSet {
   file: string;
   format: FileFormat;
   columns: string[];
-  records: RawRecord[];
+  /** Read as iterated where the reader streams (CSV): iterate once. */
+  records: Iterable<RawRecord> | AsyncIterable<RawRecord>;
   /** CSV: the field separator it was read with. */
   delimiter?: string;
+  /** Let go of the file when the records are not read to the end (a streamed reader holds it open). */
+  close?: () => void;
 }
 
 // Helpers shared by the readers. They live here rather than in index.ts so the readers do
@@ -45,48 +48,12 @@ export async function checkFile(file: string): Promise<number> {
   return size;
 }
 
-export async function readBytes(file: string): Promise<Buffer> {
-  await checkFile(file);
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new InputError(fsReason(err), { file });
-  }
-}
-
 function fsReason(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   if (code === "ENOENT") return "file not found";
   if (code === "EACCES" || code === "EPERM") return "cannot read file: permission denied";
   if (code === "EISDIR") return "not a regular file";
   return `cannot read file: ${err instanceof Error ? err.message : String(err)}`;
-}
-
-/**
- * Decode strictly so that mojibake never reaches the dataset; on failure, `locate` turns the
- * byte offset of the first bad sequence into a row / field the curator can look up.
- * A leading BOM is dropped by TextDecoder itself.
- */
-export function decodeUtf8(
-  file: string,
-  bytes: Uint8Array,
-  locate: (offset: number) => InputLocation,
-): string {
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch (err) {
-    if (err instanceof RangeError) {
-      // V8 caps string length (~512 MiB); a file past it cannot be held as text at all.
-      throw new InputError("file too large to read as text", { file });
-    }
-    const offset = firstInvalidUtf8(bytes);
-    const byte = bytes[offset] ?? 0;
-    const hex = byte.toString(16).padStart(2, "0");
-    throw new InputError(`invalid UTF-8 (byte 0x${hex} at offset ${offset})`, {
-      file,
-      ...locate(offset),
-    });
-  }
 }
 
 /** Offset of the first byte that starts an invalid sequence (WHATWG rules), or -1. */
@@ -118,20 +85,6 @@ export function firstInvalidUtf8(b: Uint8Array): number {
       hi = 0xbf;
     }
     i += need + 1;
-  }
-  return -1;
-}
-
-/** Byte offset where the first physical line longer than `max` bytes starts, or -1. */
-export function findLongLine(bytes: Uint8Array, max: number): number {
-  let start = 0;
-  while (start < bytes.length) {
-    let end = bytes.indexOf(0x0a, start);
-    if (end === -1) end = bytes.length;
-    let len = end - start;
-    if (len > 0 && bytes[end - 1] === 0x0d) len--;
-    if (len > max) return start;
-    start = end + 1;
   }
   return -1;
 }

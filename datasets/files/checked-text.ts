@@ -1,0 +1,129 @@
+import fs from "node:fs";
+import { Transform, type TransformCallback } from "node:stream";
+import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
+import { EMPTY_FILE, firstInvalidUtf8 } from "./types.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Where a streamed file first went wrong: the byte offset, and what the reader should say. */
+export class TextFault extends Error {
+  constructor(readonly offset: number, readonly kind: "utf8" | "long-line", reason: string) {
+    super(reason);
+  }
+}
+
+/**
+ * A file's bytes as text, checked on the way through, so a reader can stream a file of any size
+ * (a whole-file string stops at V8's 512 MiB and holds the file several times over in memory):
+ * strict UTF-8 (mojibake never reaches a Datanet), no physical line over `maxLineBytes`, and a
+ * file of nothing but whitespace is the empty file. A fault carries its byte offset; `locate`
+ * turns it into the row and field a curator can look up.
+ */
+export class CheckedText extends Transform {
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true });
+  private offset = 0;
+  private lineStart = 0;
+  private lastByte = -1;
+  private content = false;
+  private held: string[] = [];
+
+  constructor(private readonly file: string, private readonly maxLineBytes: number) {
+    super({ readableObjectMode: false, decodeStrings: true, encoding: "utf8" });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.checkLines(chunk);
+      let text: string;
+      try {
+        text = this.decoder.decode(chunk, { stream: true });
+      } catch {
+        throw new TextFault(this.offset + chunk.length, "utf8", "invalid UTF-8");
+      }
+      this.offset += chunk.length;
+      this.forward(text);
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      let text: string;
+      try {
+        text = this.decoder.decode();
+      } catch {
+        throw new TextFault(this.offset, "utf8", "invalid UTF-8");
+      }
+      const last = this.offset - this.lineStart - (this.lastByte === CR ? 1 : 0);
+      if (last > this.maxLineBytes) throw new TextFault(this.lineStart, "long-line", "long line");
+      this.forward(text);
+      if (!this.content) throw new InputError(EMPTY_FILE, { file: this.file });
+      done();
+    } catch (err) {
+      done(err as Error);
+    }
+  }
+
+  /** The physical lines this chunk ends, and the one it leaves open, against the cap. */
+  private checkLines(chunk: Buffer): void {
+    for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
+      const before = i > 0 ? chunk[i - 1]! : this.lastByte;
+      const length = this.offset + i - this.lineStart - (before === CR ? 1 : 0);
+      if (length > this.maxLineBytes) throw new TextFault(this.lineStart, "long-line", "long line");
+      this.lineStart = this.offset + i + 1;
+    }
+    if (chunk.length) this.lastByte = chunk[chunk.length - 1]!;
+    // An open line may still end in CR LF: one byte of grace.
+    if (this.offset + chunk.length - this.lineStart > this.maxLineBytes + 1) throw new TextFault(this.lineStart, "long-line", "long line");
+  }
+
+  /** Text passes on once the file has shown a non-space character; leading whitespace waits for it. */
+  private forward(text: string): void {
+    if (!text) return;
+    if (!this.content) {
+      this.held.push(text);
+      if (!/\S/.test(text)) return;
+      this.content = true;
+      text = this.held.join("");
+      this.held = [];
+    }
+    this.push(text);
+  }
+}
+
+/**
+ * The message and location of a fault: for invalid UTF-8 the first bad byte (read again from the
+ * file's start up to the fault, as the streamed decoder does not say where in a chunk it failed),
+ * for a long line the line's start.
+ */
+export function describeFault(file: string, fault: TextFault, locate: (bytes: Uint8Array, offset: number) => InputLocation, maxLineBytes: number, rowWord: (where: InputLocation) => string): InputError {
+  const prefix = readPrefix(file, fault.offset);
+  if (fault.kind === "utf8") {
+    const at = firstInvalidUtf8(prefix);
+    const offset = at === -1 ? prefix.length : at;
+    const hex = (prefix[offset] ?? 0).toString(16).padStart(2, "0");
+    return new InputError(`invalid UTF-8 (byte 0x${hex} at offset ${offset})`, { file, ...locate(prefix, offset) });
+  }
+  const where = locate(prefix, fault.offset);
+  return new InputError(`${rowWord(where)} exceeds ${maxLineBytes} bytes`, { file, row: where.row });
+}
+
+/** The first `length` bytes of a file (a little more: a fault at the very end names its byte). */
+function readPrefix(file: string, length: number): Buffer {
+  const fd = fs.openSync(file, "r");
+  try {
+    const buffer = Buffer.alloc(Math.min(length + 4, fs.fstatSync(fd).size));
+    let read = 0;
+    while (read < buffer.length) {
+      const n = fs.readSync(fd, buffer, read, buffer.length - read, read);
+      if (n === 0) break;
+      read += n;
+    }
+    return buffer.subarray(0, read);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
