@@ -27,6 +27,24 @@ describe("importing user files", () => {
   });
   afterAll(() => ws.close());
 
+  it("says how far into the file it is as rows are staged, to the whole file by the end (CSV and JSONL)", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => `review number ${i} ${"words ".repeat(20)},pos,w${i % 7}`);
+    const own = await tempWorkspace();
+    try {
+      for (const [name, content] of [["long.csv", `body,label,who\n${rows.join("\n")}\n`], ["long.jsonl", rows.map((r) => JSON.stringify({ body: r.split(",")[0], label: "pos", who: "w" })).join("\n")]]) {
+        const file = write(name!, content!);
+        const seen: [number, number][] = [];
+        await importFile(own, "progress", file, textCols, { create: name === "long.csv", onProgress: (done, total) => seen.push([done, total]) });
+        expect(seen.length).toBeGreaterThan(1);
+        expect(seen.every(([, total]) => total === fs.statSync(file).size)).toBe(true);
+        expect(seen.every(([done], i) => i === 0 || done >= seen[i - 1]![0])).toBe(true);
+        expect(seen.at(-1)![0]).toBe(fs.statSync(file).size);
+      }
+    } finally {
+      own.close();
+    }
+  });
+
   it("imports CSV, JSONL and Parquet, features by pattern, list column or names", async () => {
     const s = await importFile(ws, "reviews", write("more.jsonl", '{"body":"fine","label":"pos","who":"cid"}\n{"body":"great product","label":"pos","who":"dan"}\n'), textCols);
     expect(s).toMatchObject({ rowsRead: 2, contributionsAdded: 1, duplicates: 1 });

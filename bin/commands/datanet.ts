@@ -1,3 +1,4 @@
+import path from "node:path";
 import { Command, Option } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
@@ -64,15 +65,22 @@ export function registerDatanet(program: Command): void {
           }
         } else {
           if (!opts.label || !opts.contributor) throw new InputError("importing a file needs --label <column> and --contributor <column>");
-          summary = await importFile(ws, name, file, {
-            text: opts.text, title: opts.title, label: opts.label, contributor: opts.contributor,
-            features: opts.features, submittedAt: opts.submittedAt,
-          }, {
-            create: opts.create, replace: opts.replace, status: opts.status, description: opts.description,
-            labels: opts.labels?.split(",").map((l) => l.trim()).filter(Boolean),
-            seed: wholeNumber(opts.seed, "--seed", { what: "a seed is a non-negative integer" }), testFraction: fraction(opts.testFraction, "--test-fraction"),
-            delimiter: opts.delimiter === "\\t" || opts.delimiter?.toLowerCase() === "tab" ? "\t" : opts.delimiter,
-          });
+          // Megabytes of the file read: a file of hundreds of MB takes most of a minute.
+          const read = progressBar(`importing ${path.basename(file)} (MB)`, !opts.json && process.stderr.isTTY === true);
+          try {
+            summary = await importFile(ws, name, file, {
+              text: opts.text, title: opts.title, label: opts.label, contributor: opts.contributor,
+              features: opts.features, submittedAt: opts.submittedAt,
+            }, {
+              create: opts.create, replace: opts.replace, status: opts.status, description: opts.description,
+              labels: opts.labels?.split(",").map((l) => l.trim()).filter(Boolean),
+              seed: wholeNumber(opts.seed, "--seed", { what: "a seed is a non-negative integer" }), testFraction: fraction(opts.testFraction, "--test-fraction"),
+              delimiter: opts.delimiter === "\\t" || opts.delimiter?.toLowerCase() === "tab" ? "\t" : opts.delimiter,
+              onProgress: (done, total) => read.update(Math.round(done / 1e6), Math.round(total / 1e6)),
+            });
+          } finally {
+            read.stop();
+          }
         }
         if (opts.json) console.log(toJson(summary));
         else {

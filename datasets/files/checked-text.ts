@@ -32,6 +32,11 @@ export class CheckedText extends Transform {
     super({ readableObjectMode: false, decodeStrings: true, encoding: "utf8" });
   }
 
+  /** Bytes of the file passed through so far (a little ahead of the rows read: the parser buffers). */
+  get bytesRead(): number {
+    return this.offset;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     try {
       this.checkLines(chunk);

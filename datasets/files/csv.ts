@@ -39,7 +39,7 @@ interface ParsedRow {
 export async function readCsv(file: string, options: CsvOptions = {}): Promise<RecordSet> {
   const delimiter = options.delimiter ?? ",";
   const separator = checkDelimiter(file, delimiter);
-  await checkFile(file);
+  const size = await checkFile(file);
   let columns: string[] = [];
   const parser = parse({
     // A function instead of `true` so the header is checked before csv-parse silently
@@ -82,7 +82,7 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<R
       close();
     }
   }
-  return { file, format: "csv", columns, records: records(), delimiter, close };
+  return { file, format: "csv", columns, records: records(), delimiter, close, progress: () => ({ done: text.bytesRead, total: size }) };
 }
 
 /** A streamed read's failure as the curator's error: a text fault located, a parse error with its row. */

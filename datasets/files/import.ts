@@ -22,6 +22,8 @@ export interface FileImportOptions {
   testFraction?: number;
   /** A delimited file's field separator, where its extension's is not it (a .csv written with ";"). */
   delimiter?: string;
+  /** Bytes of the file read so far, of its size, as rows are staged (CSV and JSONL). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export const FILE_IMPORTER = "tracebook/file@1";
@@ -67,6 +69,10 @@ export async function importFile(
       statusReason: status === "pending" ? undefined : `import --status ${status}`,
       importer: FILE_IMPORTER,
       sourceSha256: await fileSha256(file),
+      onProgress: () => {
+        const at = set.progress?.();
+        if (at) options.onProgress?.(at.done, at.total);
+      },
     });
   } catch (err) {
     // A message with only a subject line is a real contribution: say where its words are.

@@ -11,7 +11,7 @@ import { CheckedText, TextFault, describeFault } from "./checked-text.ts";
  * second yields the rows as they are iterated.
  */
 export async function readJsonl(file: string): Promise<RecordSet> {
-  await checkFile(file);
+  const size = await checkFile(file);
   const columns = new Set<string>();
   let rows = 0;
   for await (const { row, line } of lines(file)) {
@@ -19,17 +19,22 @@ export async function readJsonl(file: string): Promise<RecordSet> {
     rows++;
   }
   if (rows === 0) throw new InputError(EMPTY_FILE, { file });
-  const records = lines(file);
+  let reading: CheckedText | null = null;
+  const records = lines(file, (t) => (reading = t));
   async function* parsed(): AsyncGenerator<RawRecord> {
     for await (const { row, line } of records) yield { row, values: parseLine(file, row, line) };
   }
-  return { file, format: "jsonl", columns: [...columns], records: parsed(), close: () => void records.return(undefined) };
+  return {
+    file, format: "jsonl", columns: [...columns], records: parsed(), close: () => void records.return(undefined),
+    progress: () => ({ done: reading?.bytesRead ?? 0, total: size }),
+  };
 }
 
 /** The lines that hold something, each with its physical line number (so an editor's "go to line" finds the row). */
-async function* lines(file: string): AsyncGenerator<{ row: number; line: string }> {
+async function* lines(file: string, onStart?: (text: CheckedText) => void): AsyncGenerator<{ row: number; line: string }> {
   const source = fs.createReadStream(file);
   const text = new CheckedText(file, MAX_LINE_BYTES);
+  onStart?.(text);
   pipeline(source, text).catch(() => undefined); // the error reaches the reader below
   let rest = "";
   let row = 0;

@@ -20,6 +20,8 @@ export interface RecordSet {
   delimiter?: string;
   /** Let go of the file when the records are not read to the end (a streamed reader holds it open). */
   close?: () => void;
+  /** Where a streamed reader is in the file: bytes read of its size (for a progress bar). */
+  progress?: () => { done: number; total: number };
 }
 
 // Helpers shared by the readers. They live here rather than in index.ts so the readers do
