@@ -104,11 +104,11 @@ export function registerRun(program: Command): void {
 
 /**
  * One line per cell as it starts and ends; a progress bar for long cells that report progress.
- * Given the pipeline, its columns are as wide as its longest cell name and kind, so they line up.
+ * Its columns are as wide as the pipeline's longest cell name and kind, so they line up.
  */
-export function humanPrinter(pipeline?: Pipeline): (e: GraphEvent) => void {
+export function humanPrinter(pipeline: Pipeline): (e: GraphEvent) => void {
   const bars = new Map<string, ReturnType<typeof progressBar>>();
-  const cells = pipeline ? [...pipeline.cells] : [];
+  const cells = [...pipeline.cells];
   const widest = (words: string[]) => Math.max(14, ...words.map((w) => w.length));
   const cellWidth = widest(cells.map(([name]) => name));
   const kindWidth = widest(cells.map(([, c]) => c.kind));

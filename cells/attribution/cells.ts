@@ -96,11 +96,7 @@ export function tracinCell(p: TracinParams): Cell {
         }
       }
       const table = "__tracebook_influence";
-      await stageRows(ctx.ws, table, [
-        ["query", "VARCHAR"], ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["query_label", "VARCHAR"], ["level", "VARCHAR"], ["key", "VARCHAR"],
-        ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
-        ["model_id", "VARCHAR"], ["mode", "VARCHAR"], ["checkpoints", "VARCHAR"],
-      ], rows);
+      await stageRows(ctx.ws, table, INFLUENCE_COLUMNS, rows);
       const source = prior
         ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
         : table;
@@ -116,11 +112,20 @@ export function tracinCell(p: TracinParams): Cell {
 
 type Prepared = Awaited<ReturnType<typeof loadAttribution>>;
 
+/** The influence table's columns, in the order traceInto writes a row. */
+const INFLUENCE_COLUMNS: [string, string][] = [
+  ["query", "VARCHAR"], ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["query_label", "VARCHAR"], ["level", "VARCHAR"], ["key", "VARCHAR"],
+  ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
+  ["model_id", "VARCHAR"], ["mode", "VARCHAR"], ["checkpoints", "VARCHAR"],
+];
+const TEXT = INFLUENCE_COLUMNS.findIndex(([c]) => c === "text");
+
 /** TracIn of one model's queries against the rows that trained it (`trainRelation`): the influence table's rows, appended to `rows`. */
 async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], trainRelation: string) {
   const { manifest, model, final, trainSet, queries } = prepared;
   if (!queries.y.length) return;
-  const first = rows.length;
+  // Each contribution row cited, by its id: its text is filled in once the run knows them all.
+  const cited: [row: unknown[], id: string][] = [];
   const predicted = await predict(model, final, queries);
   if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
   const y = params.target === "label" ? queries.y : predicted.classIndex;
@@ -140,7 +145,9 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
     const top = result.top[j]!;
     const contribution = (c: { index: number; score: number }, rank: number) => {
       const ref = trainSet.refs[c.index]!;
-      rows.push([...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, "", ...tail]);
+      const row = [...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, "", ...tail];
+      rows.push(row);
+      cited.push([row, ref.id]);
     };
     top.proponents().forEach((c, r) => contribution(c, r + 1));
     top.opponents().forEach((c, r) => contribution(c, -(r + 1)));
@@ -150,9 +157,8 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
     }
   });
   // The text of each contribution cited, rendered for those only.
-  const cited = rows.slice(first).filter((r) => r[4] === "contribution");
-  const texts = await snippets(ctx.ws, trainRelation, [...new Set(cited.map((r) => r[5] as string))]);
-  for (const r of cited) r[11] = texts.get(r[5] as string) ?? "";
+  const texts = await snippets(ctx.ws, trainRelation, [...new Set(cited.map(([, id]) => id))]);
+  for (const [row, id] of cited) row[TEXT] = texts.get(id) ?? "";
 }
 
 /** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */

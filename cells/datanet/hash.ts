@@ -1,4 +1,6 @@
+import fs from "node:fs";
 import { createHash } from "node:crypto";
+import { pipeline } from "node:stream/promises";
 
 /** The content a contribution is identified by. Everything else (who, when, where from) is provenance. */
 export interface ContributionContent {
@@ -55,7 +57,14 @@ function float32Bytes(values: Float32Array): Uint8Array {
   return out;
 }
 
-/** sha256 of a file's bytes, recorded with each import so the source can be checked later. */
+/** sha256 of bytes or text, hex. */
 export function sha256Hex(data: string | Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
+}
+
+/** sha256 of a file, streamed (a file of 2 GiB is not held in memory), recorded with each import so the source can be checked later. */
+export async function fileSha256(file: string): Promise<string> {
+  const hash = createHash("sha256");
+  await pipeline(fs.createReadStream(file), hash);
+  return hash.digest("hex");
 }

@@ -1,22 +1,23 @@
 import fs from "node:fs";
 import { Transform, type TransformCallback } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
-import { EMPTY_FILE, firstInvalidUtf8 } from "./types.ts";
+import { EMPTY_FILE, MAX_LINE_BYTES, firstInvalidUtf8 } from "./types.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
 
 /** Where a streamed file first went wrong: the byte offset, and what the reader should say. */
 export class TextFault extends Error {
-  constructor(readonly offset: number, readonly kind: "utf8" | "long-line", reason: string) {
-    super(reason);
+  constructor(readonly offset: number, readonly kind: "utf8" | "long-line") {
+    super(kind === "utf8" ? "invalid UTF-8" : "long line");
   }
 }
 
 /**
  * A file's bytes as text, checked on the way through, so a reader can stream a file of any size
  * (a whole-file string stops at V8's 512 MiB and holds the file several times over in memory):
- * strict UTF-8 (mojibake never reaches a Datanet), no physical line over `maxLineBytes`, and a
+ * strict UTF-8 (mojibake never reaches a Datanet), no physical line over MAX_LINE_BYTES, and a
  * file of nothing but whitespace is the empty file. A fault carries its byte offset; `locate`
  * turns it into the row and field a curator can look up.
  */
@@ -28,7 +29,7 @@ export class CheckedText extends Transform {
   private content = false;
   private held: string[] = [];
 
-  constructor(private readonly file: string, private readonly maxLineBytes: number) {
+  constructor(private readonly file: string) {
     super({ readableObjectMode: false, decodeStrings: true, encoding: "utf8" });
   }
 
@@ -44,7 +45,7 @@ export class CheckedText extends Transform {
       try {
         text = this.decoder.decode(chunk, { stream: true });
       } catch {
-        throw new TextFault(this.offset + chunk.length, "utf8", "invalid UTF-8");
+        throw new TextFault(this.offset + chunk.length, "utf8");
       }
       this.offset += chunk.length;
       this.forward(text);
@@ -60,10 +61,10 @@ export class CheckedText extends Transform {
       try {
         text = this.decoder.decode();
       } catch {
-        throw new TextFault(this.offset, "utf8", "invalid UTF-8");
+        throw new TextFault(this.offset, "utf8");
       }
       const last = this.offset - this.lineStart - (this.lastByte === CR ? 1 : 0);
-      if (last > this.maxLineBytes) throw new TextFault(this.lineStart, "long-line", "long line");
+      if (last > MAX_LINE_BYTES) throw new TextFault(this.lineStart, "long-line");
       this.forward(text);
       if (!this.content) throw new InputError(EMPTY_FILE, { file: this.file });
       done();
@@ -77,12 +78,12 @@ export class CheckedText extends Transform {
     for (let i = chunk.indexOf(LF); i !== -1; i = chunk.indexOf(LF, i + 1)) {
       const before = i > 0 ? chunk[i - 1]! : this.lastByte;
       const length = this.offset + i - this.lineStart - (before === CR ? 1 : 0);
-      if (length > this.maxLineBytes) throw new TextFault(this.lineStart, "long-line", "long line");
+      if (length > MAX_LINE_BYTES) throw new TextFault(this.lineStart, "long-line");
       this.lineStart = this.offset + i + 1;
     }
     if (chunk.length) this.lastByte = chunk[chunk.length - 1]!;
     // An open line may still end in CR LF: one byte of grace.
-    if (this.offset + chunk.length - this.lineStart > this.maxLineBytes + 1) throw new TextFault(this.lineStart, "long-line", "long line");
+    if (this.offset + chunk.length - this.lineStart > MAX_LINE_BYTES + 1) throw new TextFault(this.lineStart, "long-line");
   }
 
   /** Text passes on once the file has shown a non-space character; leading whitespace waits for it. */
@@ -99,12 +100,20 @@ export class CheckedText extends Transform {
   }
 }
 
+/** A file streamed as checked text: `text` to read or pipe on; `close` lets go of the file. */
+export function openChecked(file: string): { text: CheckedText; close: () => void } {
+  const source = fs.createReadStream(file);
+  const text = new CheckedText(file);
+  pipeline(source, text).catch(() => undefined); // the error reaches whoever reads `text`
+  return { text, close: () => (source.destroy(), text.destroy()) };
+}
+
 /**
- * The message and location of a fault: for invalid UTF-8 the first bad byte (read again from the
+ * A fault as the curator's error: for invalid UTF-8 the first bad byte (read again from the
  * file's start up to the fault, as the streamed decoder does not say where in a chunk it failed),
- * for a long line the line's start.
+ * for a long line the line's start; `locate` names the row (and field) of a byte offset.
  */
-export function describeFault(file: string, fault: TextFault, locate: (bytes: Uint8Array, offset: number) => InputLocation, maxLineBytes: number, rowWord: (where: InputLocation) => string): InputError {
+export function describeFault(file: string, fault: TextFault, locate: (bytes: Uint8Array, offset: number) => InputLocation): InputError {
   const prefix = readPrefix(file, fault.offset);
   if (fault.kind === "utf8") {
     const at = firstInvalidUtf8(prefix);
@@ -113,7 +122,7 @@ export function describeFault(file: string, fault: TextFault, locate: (bytes: Ui
     return new InputError(`invalid UTF-8 (byte 0x${hex} at offset ${offset})`, { file, ...locate(prefix, offset) });
   }
   const where = locate(prefix, fault.offset);
-  return new InputError(`${rowWord(where)} exceeds ${maxLineBytes} bytes`, { file, row: where.row });
+  return new InputError(`${where.row === undefined ? "header line" : "row"} exceeds ${MAX_LINE_BYTES} bytes`, { file, row: where.row });
 }
 
 /** The first `length` bytes of a file (a little more: a fault at the very end names its byte). */

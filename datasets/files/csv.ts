@@ -1,10 +1,9 @@
-import fs from "node:fs";
 import { pipeline } from "node:stream/promises";
 import { parse } from "csv-parse";
 import { parse as parseSync } from "csv-parse/sync";
 import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
-import { EMPTY_FILE, MAX_LINE_BYTES, checkFile, type RawRecord, type RecordSet } from "./types.ts";
-import { CheckedText, TextFault, describeFault } from "./checked-text.ts";
+import { EMPTY_FILE, checkFile, type RawRecord, type RecordSet } from "./types.ts";
+import { TextFault, describeFault, openChecked } from "./checked-text.ts";
 
 const QUOTE = 0x22;
 const LF = 0x0a;
@@ -54,12 +53,11 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<R
     skip_empty_lines: true,
     info: true,
   });
-  const source = fs.createReadStream(file);
-  const text = new CheckedText(file, MAX_LINE_BYTES);
-  pipeline(source, text, parser).catch(() => undefined); // the error reaches the parser's reader
+  const { text, close: closeText } = openChecked(file);
+  pipeline(text, parser).catch(() => undefined); // the error reaches the parser's reader
   const rows = parser[Symbol.asyncIterator]() as AsyncIterator<ParsedRow>;
   const close = () => {
-    source.destroy();
+    closeText();
     parser.destroy();
   };
   const next = async (): Promise<IteratorResult<ParsedRow>> => {
@@ -89,7 +87,7 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<R
 function explain(file: string, err: unknown, separator: number): InputError {
   if (err instanceof InputError) return err;
   if (err instanceof TextFault) {
-    return describeFault(file, err, (bytes, offset) => locateCsv(bytes, offset, separator), MAX_LINE_BYTES, (where) => (where.row === undefined ? "header line" : "row"));
+    return describeFault(file, err, (bytes, offset) => locateCsv(bytes, offset, separator));
   }
   return csvError(file, err);
 }

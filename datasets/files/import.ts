@@ -1,10 +1,8 @@
-import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { ingest, loadDatanetSpec, type ImportSummary } from "../../cells/datanet/ingest.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { createHash } from "node:crypto";
-import { pipeline } from "node:stream/promises";
+import { fileSha256 } from "../../cells/datanet/hash.ts";
 import type { DatanetSpec, Status } from "../../cells/datanet/types.ts";
 import { readRecords } from "./index.ts";
 import { mapRecords, type ColumnMapping } from "./mapping.ts";
@@ -86,9 +84,3 @@ export async function importFile(
   }
 }
 
-/** sha256 of a file, streamed: a file of 2 GiB is not held in memory to be hashed. */
-async function fileSha256(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(fs.createReadStream(file), hash);
-  return hash.digest("hex");
-}

@@ -1,8 +1,6 @@
-import fs from "node:fs";
-import { pipeline } from "node:stream/promises";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { EMPTY_FILE, MAX_LINE_BYTES, checkFile, lineAt, type RawRecord, type RecordSet } from "./types.ts";
-import { CheckedText, TextFault, describeFault } from "./checked-text.ts";
+import { EMPTY_FILE, checkFile, lineAt, type RawRecord, type RecordSet } from "./types.ts";
+import { TextFault, describeFault, openChecked, type CheckedText } from "./checked-text.ts";
 
 /**
  * Read one JSON object per line; values keep their JSON types. Streamed in two passes, so a file
@@ -32,10 +30,8 @@ export async function readJsonl(file: string): Promise<RecordSet> {
 
 /** The lines that hold something, each with its physical line number (so an editor's "go to line" finds the row). */
 async function* lines(file: string, onStart?: (text: CheckedText) => void): AsyncGenerator<{ row: number; line: string }> {
-  const source = fs.createReadStream(file);
-  const text = new CheckedText(file, MAX_LINE_BYTES);
+  const { text, close } = openChecked(file);
   onStart?.(text);
-  pipeline(source, text).catch(() => undefined); // the error reaches the reader below
   let rest = "";
   let row = 0;
   try {
@@ -49,11 +45,10 @@ async function* lines(file: string, onStart?: (text: CheckedText) => void): Asyn
     }
     if (/\S/.test(rest)) yield { row: row + 1, line: rest };
   } catch (err) {
-    if (err instanceof TextFault) throw describeFault(file, err, (bytes, offset) => ({ row: lineAt(bytes, offset) }), MAX_LINE_BYTES, () => "row");
+    if (err instanceof TextFault) throw describeFault(file, err, (bytes, offset) => ({ row: lineAt(bytes, offset) }));
     throw err;
   } finally {
-    source.destroy();
-    text.destroy();
+    close();
   }
 }
 

@@ -38,14 +38,18 @@ export async function readParquet(file: string): Promise<RecordSet> {
     throw failed(err);
   }
   const dup = columns.find((name, i) => columns.indexOf(name) !== i);
-  if (dup !== undefined || !first?.rowCount) close();
-  if (dup !== undefined) throw new InputError("duplicate column name", { file, field: dup });
-  if (!first?.rowCount) throw new InputError(EMPTY_FILE, { file });
+  const refused = dup !== undefined ? new InputError("duplicate column name", { file, field: dup })
+    : !first?.rowCount ? new InputError(EMPTY_FILE, { file }) : null;
+  if (refused) {
+    close();
+    throw refused;
+  }
+  const fetch = () => result.fetchChunk().catch((err) => Promise.reject(failed(err)));
 
   async function* records(): AsyncGenerator<RawRecord> {
     let row = 0;
     try {
-      for (let chunk: DuckDBDataChunk | null = first; chunk?.rowCount; chunk = await result.fetchChunk().catch((err) => Promise.reject(failed(err)))) {
+      for (let chunk: DuckDBDataChunk | null = first; chunk?.rowCount; chunk = await fetch()) {
         for (const values of chunk.convertRows(JSDuckDBValueConverter)) {
           yield { row: ++row, values: normalize(Object.fromEntries(columns.map((c, i) => [c, values[i]]))) as Record<string, unknown> };
         }
