@@ -3,7 +3,8 @@
 // run of the pipeline, then one more inference settled as `tracebook infer --settle` does it, and
 // the tables the notebooks read served as the notebook server serves them (made, then from disk),
 // the Influence explorer and Contributors and rewards opened in Chromium (bench/page.ts), and the reviewer's
-// report (no PDF) and the penalty sides `tracebook rewards` prints written over it all. Written to
+// report (no PDF) and the penalty sides `tracebook rewards` prints written over it all, and what a whole
+// run then recomputes (the influence splits by query, the comparison tracin cells). Written to
 // bench/results/usage-scale.json.
 //
 //   npx tsx bench/usage-scale.ts [--from <workspace dir where the mail pipeline ran>] [--inferences 20000]
@@ -39,6 +40,16 @@ async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; s
   return { cells, seconds: secondsSince(t0) };
 }
 
+/** The cells a settling run leaves stale, run as a whole run of the pipeline would: each one's seconds. */
+async function runRest(ws: Workspace): Promise<{ cells: Record<string, number>; seconds: number }> {
+  const { pipeline } = await loadPipeline("mail");
+  const cells: Record<string, number> = {};
+  const t0 = performance.now();
+  const run = await runPipeline(ws, pipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-finished") cells[e.cell] = +e.seconds.toFixed(2); } });
+  if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
+  return { cells, seconds: secondsSince(t0) };
+}
+
 /** A mail cell's current output, as the run log names it. */
 async function outputOf(ws: Workspace, cell: string): Promise<RunRecord> {
   return (await cellHistories(ws, "mail")).get(cell)!.lastSucceeded!;
@@ -63,11 +74,15 @@ runBench(async () => {
     const recordSeconds = secondsSince(t0);
     const bulk = await settle(ws);
     const [rows, usage] = [(await outputOf(ws, "influence")).rows, (await outputOf(ws, "usage")).rows];
+    // The rest of the pipeline over them (the influence splits, the comparison tracin cells), so
+    // the next run finds every cell's output to take groups over from.
+    const bulkRest = await runRest(ws);
 
     t0 = performance.now();
     await infer(ws, server, model, [{ text: "Cheap meds, click now for a discount" }], { fee: 1000n, caller: "cli:bench", pipeline: "mail", source: "cli", epoch: "bench-scale" });
     const inferSeconds = secondsSince(t0);
     const one = await settle(ws);
+    const oneRest = await runRest(ws);
 
     // The tables as the notebook server sends them: made from the artifact by one server (and kept
     // on disk), then sent by the next server from what the first kept. The server opens the
@@ -113,6 +128,9 @@ runBench(async () => {
       record_seconds: recordSeconds,
       settle_bulk: bulk,
       settle_one: { infer_seconds: inferSeconds, ...one },
+      // What `tracebook dev` or `run --watch` then recomputes: the splits by query and the other tracin cells.
+      rest_bulk: bulkRest,
+      rest_one: oneRest,
       served,
       explorer_first_chart_seconds: explorer && { tables_made: explorer[0], tables_kept_on_disk: explorer.slice(1) },
       contributors_sides_seconds: contributors,

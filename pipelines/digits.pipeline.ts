@@ -27,10 +27,11 @@ export default pipeline("digits", {
   // pipeline, the workload's and any a caller paid for (`tracebook infer`), read from the ledger.
   usage: usageLedger({ models: ["model", "base"], after: ["workload"] }),
   influence: tracin({ model: "model", train: "train", test: "usage", topK: 20, mode: "exact" }),
-  influence_topk: sql`
+  // Per query (sql.by): one more paid inference recomputes its own rows, the others are kept.
+  influence_topk: sql.by("query")`
     select query, key as contribution, contributor, score, rank, text
     from ${"influence"} where level = 'contribution' order by query, (rank < 0), abs(rank)`,
-  contributor_influence: sql`
+  contributor_influence: sql.by("query")`
     select query, contributor, score, share from ${"influence"} where level = 'contributor' order by query, rank`,
   self_influence: selfInfluence({ model: "model", train: "train" }),
   receipts: receipts({ influence: "influence", top: 5 }),

@@ -18,9 +18,14 @@ const HEAD = '[["query","VARCHAR"],["score","DOUBLE"],["key","VARCHAR"]]\n';
 
 /** A grouped table's version hashed from nothing (no earlier digests). */
 async function fromNothing(ws: Workspace, table: string): Promise<string> {
-  const v = await groupedVersion(ws, table, HEAD, { column: "query" });
+  const v = (await groupedVersion(ws, table, HEAD, { column: "query" }))!;
   await v.drop();
   return v.dataVersion;
+}
+
+/** An artifact's rows as a sorted bag, to compare with the rows it should hold. */
+async function bag(ws: Workspace, relation: string): Promise<string[]> {
+  return (await ws.rows<{ r: string }>(`select to_json(t)::varchar as r from ${relation} t`)).map((x) => x.r).sort();
 }
 
 const shuffled = <T>(xs: T[], seed: number): T[] => xs.map((x, i) => [x, (i * 7919 + seed * 104729) % 1000003] as const).sort((a, b) => a[1] - b[1]).map(([x]) => x);
@@ -39,13 +44,23 @@ describe("grouped data versions", () => {
           // The rerun keeps some groups verbatim; every other row is new (a group it did not keep
           // may come back with other rows, a null key never counts as kept).
           const kept = new Set(keepKeys.filter((k) => before.some(([q]) => q === k)));
-          const after = shuffled([...before.filter(([q]) => q !== null && kept.has(q)), ...added.filter(([q]) => q === null || !kept.has(q))], seed);
+          const fresh = shuffled(added.filter(([q]) => q === null || !kept.has(q)), seed);
+          const after = [...before.filter(([q]) => q !== null && kept.has(q)), ...fresh];
           await stageRows(ws, "__t_after", COLUMNS, after);
+          await stageRows(ws, "__t_fresh", COLUMNS, fresh);
           await stageRows(ws, "__t_kept", [["id", "VARCHAR"]], [...kept].map((k) => [k]));
-          const incremental = await groupedVersion(ws, "__t_after", HEAD, { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } });
-          await incremental.drop();
-          expect(incremental.reused).toBe(kept.size);
-          expect(incremental.dataVersion).toBe(await fromNothing(ws, "__t_after"));
+          // The rerun's query gives the new rows only; the kept groups are copied from the earlier artifact.
+          const rerun = await materialize(ws, { query: "select * from __t_fresh", groups: { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } } });
+          expect(rerun.dataVersion).toBe(await fromNothing(ws, "__t_after"));
+          expect(rerun.rows).toBe(after.length);
+          expect(await bag(ws, `read_parquet('${rerun.artifact}')`)).toEqual(await bag(ws, "__t_after"));
+          // In key order, each kept group's rows as the earlier artifact held them.
+          const keys = (await ws.rows<{ query: string | null }>(`select query from read_parquet('${rerun.artifact}')`)).map((r) => r.query);
+          expect(keys).toEqual([...keys].sort((a, b) => (a === null ? 1 : b === null ? -1 : a < b ? -1 : a > b ? 1 : 0)));
+          const inEarlier = await ws.rows<{ r: string }>(
+            `select to_json(t)::varchar as r from read_parquet('${earlier.artifact}', file_row_number = true) t where query in (select id from __t_kept) order by query, file_row_number`);
+          const inRerun = await ws.rows<{ r: string }>(`select to_json(t)::varchar as r from read_parquet('${rerun.artifact}') t where query in (select id from __t_kept)`);
+          expect(inRerun.map((x) => x.r)).toEqual(inEarlier.map((x) => x.r.replace(/,"file_row_number":\d+}$/, "}")));
           // The bag of rows, not their order: the earlier table shuffled has the earlier version.
           await stageRows(ws, "__t_before", COLUMNS, shuffled(before, seed + 1));
           expect(await fromNothing(ws, "__t_before")).toBe(earlier.dataVersion);
@@ -72,18 +87,24 @@ describe("grouped data versions", () => {
 
       await stageRows(ws, "__t_before", COLUMNS, base);
       const earlier = await materialize(ws, { query: "select * from __t_before", groups: { column: "query" } });
-      // q1 is said to be unchanged but gained a row: the claim fails, every group is hashed again.
-      await stageRows(ws, "__t_after", COLUMNS, [...base, ["q1", 9, "c"]]);
+      // Digests that do not account for the rows they stand for (another artifact's, where q1 has
+      // three rows) are not used: the whole output is hashed, to the same version.
+      await stageRows(ws, "__t_other", COLUMNS, [...base, ["q1", 9, "c"]]);
+      const other = await materialize(ws, { query: "select * from __t_other", groups: { column: "query" } });
+      fs.copyFileSync(groupsPath(other.artifact), groupsPath(earlier.artifact));
       await stageRows(ws, "__t_kept", [["id", "VARCHAR"]], [["q1"]]);
-      const v = await groupedVersion(ws, "__t_after", HEAD, { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } });
-      await v.drop();
-      expect(v.reused).toBe(0);
-      expect(v.dataVersion).toBe(await fromNothing(ws, "__t_after"));
+      await stageRows(ws, "__t_fresh", COLUMNS, [["q2", 5, "z"]]);
+      const rerun = await materialize(ws, { query: "select * from __t_fresh", groups: { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } } });
+      await stageRows(ws, "__t_after", COLUMNS, [["q1", 1, "a"], ["q1", 2, "b"], ["q2", 5, "z"]]);
+      expect(rerun.dataVersion).toBe(await fromNothing(ws, "__t_after"));
+      expect(rerun.rows).toBe(3);
+      expect(await groupedVersion(ws, "__t_fresh", HEAD, { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } })).toBeNull();
       // Digests written for another schema are not used.
-      await stageRows(ws, "__t_after", COLUMNS, base);
-      const other = await groupedVersion(ws, "__t_after", HEAD.replace("DOUBLE", "FLOAT"), { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } });
-      await other.drop();
-      expect(other.reused).toBe(0);
+      expect(await groupedVersion(ws, "__t_fresh", HEAD.replace("DOUBLE", "FLOAT"), { column: "query", unchanged: { artifact: other.artifact, keys: "__t_kept" } })).toBeNull();
+      // New rows in a group said to be taken over: refused, naming it.
+      await stageRows(ws, "__t_fresh", COLUMNS, [["q1", 5, "z"]]);
+      await expect(materialize(ws, { query: "select * from __t_fresh", groups: { column: "query", unchanged: { artifact: other.artifact, keys: "__t_kept" } } }))
+        .rejects.toThrow(/^the new rows hold query "q1", a group taken over from the last output/);
       await expect(materialize(ws, { query: "select * from __t_after", groups: { column: "inference" } })).rejects.toThrow(/grouped by "inference", which it does not have \(columns: query, score, key\)/);
     } finally {
       ws.close();

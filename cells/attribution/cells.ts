@@ -97,13 +97,10 @@ export function tracinCell(p: TracinParams): Cell {
       }
       const table = "__tracebook_influence";
       await stageRows(ctx.ws, table, INFLUENCE_COLUMNS, rows);
-      const source = prior
-        ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
-        : table;
+      // One group of rows per query; those taken over are copied from the earlier output, in its
+      // order, beside these (materialize), and versioned by the digests kept beside it.
       return {
-        query: `select * from ${source}
-                order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
-        // One group of rows per query; those taken over are versioned by the digests kept beside their artifact.
+        query: `select * from ${table} order by query, case level when 'contribution' then 0 when 'contributor' then 1 else 2 end, (rank < 0), abs(rank)`,
         groups: { column: "query", unchanged: prior ? { artifact: prior.artifact, keys: prior.reused } : undefined },
       };
     },

@@ -87,10 +87,8 @@ export function receipts(p: { influence: string; top?: number }): Cell {
       const table = "__tracebook_receipts";
       await stageRows(ctx.ws, table, [["query", "VARCHAR"], ["model_id", "VARCHAR"], ["prediction", "VARCHAR"], ["receipt_hash", "VARCHAR"], ["receipt", "VARCHAR"]], out);
       if (prior) ctx.log(`${prior.count} receipts kept (their influence rows unchanged); ${out.length} written`);
-      const source = prior
-        ? `(select * from read_parquet(${quoteLiteral(prior.artifact)}) where query in (select id from ${prior.reused}) union all by name select * from ${table})`
-        : table;
-      return { query: `select * from ${source} order by query`, groups: { column: "query", unchanged: prior ? { artifact: prior.artifact, keys: prior.reused } : undefined } };
+      // The receipts kept are copied from the earlier output beside these (materialize).
+      return { query: `select * from ${table} order by query`, groups: { column: "query", unchanged: prior ? { artifact: prior.artifact, keys: prior.reused } : undefined } };
     },
   };
 }

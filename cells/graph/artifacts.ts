@@ -3,9 +3,9 @@ import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { writeAtomically } from "../store/atomic.ts";
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
-import { quoteLiteral } from "../store/export.ts";
+import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
-import { groupedVersion } from "./groups.ts";
+import { groupedVersion, keyOrdered, SEQ } from "./groups.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
@@ -19,23 +19,23 @@ export interface Materialized {
 }
 
 const OUT = "__tracebook_cell_out";
+const WHOLE = "__tracebook_cell_whole";
 
 /**
  * Run a cell's query once into a temp table, version it, and write it as Parquet through a
  * temp file and a rename. An artifact whose data version already exists is not written again.
- * A grouped result is versioned per group (`groupedVersion`), its group digests kept beside it.
+ * A grouped result is versioned per group (`groupedVersion`), its group digests kept beside it;
+ * one that takes groups over from its last output (`groups.unchanged`) stages only its new rows.
  */
 export async function materialize(ws: Workspace, result: CellResult): Promise<Materialized> {
   await ws.run(`create or replace temp table ${OUT} as ${result.query}`, result.params);
   try {
+    if (result.dataVersion === undefined && result.groups?.unchanged) return await withGroupsTakenOver(ws, result.groups.column, result.groups.unchanged);
     const [{ n } = { n: 0n }] = await ws.rows<{ n: bigint }>(`select count(*) as n from ${OUT}`);
-    const grouped = result.dataVersion === undefined && result.groups ? await groupedVersion(ws, OUT, await schemaHead(ws, OUT), result.groups) : null;
+    const grouped = result.dataVersion === undefined && result.groups ? await groupedVersion(ws, OUT, await schemaHead(ws, OUT), { column: result.groups.column }) : null;
     try {
       const dataVersion = result.dataVersion ?? grouped?.dataVersion ?? (await contentVersion(ws, OUT));
-      const artifact = artifactPath(ws, dataVersion);
-      if (!fs.existsSync(artifact)) {
-        await writeAtomically(artifact, (tmp) => ws.run(`copy ${OUT} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
-      }
+      const artifact = await write(ws, dataVersion, OUT);
       await grouped?.keep(artifact);
       return { dataVersion, artifact, rows: Number(n) };
     } finally {
@@ -44,6 +44,57 @@ export async function materialize(ws: Workspace, result: CellResult): Promise<Ma
   } finally {
     await ws.run(`drop table if exists ${OUT}`);
   }
+}
+
+/**
+ * The output of a cell that took groups over: those groups' rows read from the last output (typed
+ * as the new rows are: Parquet keeps no HUGEINT, and its DOUBLE would change the version) and the
+ * new rows staged in OUT, put in key order and written straight from file to file. Staging the
+ * 1.46 million rows of an influence table to write them again cost more than the rest of settling
+ * one more inference.
+ */
+async function withGroupsTakenOver(ws: Workspace, column: string, unchanged: { artifact: string; keys: string }): Promise<Materialized> {
+  const key = quoteIdent(column);
+  const [overlap] = await ws.rows<{ key: string }>(`select to_json(${key})::varchar as key from ${OUT} where ${key} in (select id from ${unchanged.keys}) limit 1`);
+  if (overlap) throw new Error(`the new rows hold ${column} ${overlap.key}, a group taken over from the last output: the rows of one ${column} must come from that ${column}'s input rows alone`);
+  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${OUT}`);
+  const typed = schema.map((c) => `cast(${quoteIdent(c.column_name)} as ${c.column_type}) as ${quoteIdent(c.column_name)}`).join(", ");
+  const taken = `select ${typed}, file_row_number as ${SEQ} from read_parquet(${quoteLiteral(unchanged.artifact)}, file_row_number = true) where ${key} in (select id from ${unchanged.keys})`;
+  const rows = keyOrdered(`${taken} union all select *, rowid as ${SEQ} from ${OUT}`, column);
+  const head = await schemaHead(ws, OUT);
+  const grouped = await groupedVersion(ws, OUT, head, { column, unchanged });
+  if (grouped) {
+    try {
+      const artifact = await write(ws, grouped.dataVersion, `(${rows})`);
+      await grouped.keep(artifact);
+      return { dataVersion: grouped.dataVersion, artifact, rows: Number(grouped.rows) };
+    } finally {
+      await grouped.drop();
+    }
+  }
+  // The digests of the groups taken over cannot be used: the whole output is staged and hashed.
+  await ws.run(`create or replace temp table ${WHOLE} as ${rows}`);
+  try {
+    const whole = (await groupedVersion(ws, WHOLE, head, { column }))!;
+    try {
+      const artifact = await write(ws, whole.dataVersion, WHOLE);
+      await whole.keep(artifact);
+      return { dataVersion: whole.dataVersion, artifact, rows: Number(whole.rows) };
+    } finally {
+      await whole.drop();
+    }
+  } finally {
+    await ws.run(`drop table if exists ${WHOLE}`);
+  }
+}
+
+/** Write `rows` (a table, or a query in parentheses) as the artifact of `dataVersion`, unless it exists. */
+async function write(ws: Workspace, dataVersion: string, rows: string): Promise<string> {
+  const artifact = artifactPath(ws, dataVersion);
+  if (!fs.existsSync(artifact)) {
+    await writeAtomically(artifact, (tmp) => ws.run(`copy ${rows} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
+  }
+  return artifact;
 }
 
 /** The schema as a version's first line: column names and types. */

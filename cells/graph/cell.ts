@@ -78,6 +78,8 @@ export interface CellResult {
    * (`unchanged`): it is versioned per group, so only the new groups' rows are hashed.
    */
   groups?: OutputGroups;
+  /** Drop what the query reads that the cell staged for it (temp tables), once it is written. */
+  release?(): Promise<void>;
 }
 
 /** Why a pipeline was refused before anything ran. */

@@ -130,7 +130,11 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
               progress: (done, total, label) => emit({ event: "cell-progress", ...base, done, total, label, at: at() }),
               log: (message) => emit({ event: "cell-log", pipeline: p.name, cell: name, message, at: at() }),
             });
-            out = await materialize(ws, result);
+            try {
+              out = await materialize(ws, result);
+            } finally {
+              await result.release?.();
+            }
           } finally {
             await detachInputs(ws, cell.inputs);
           }
