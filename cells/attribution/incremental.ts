@@ -57,9 +57,14 @@ export async function priorTrace(ctx: CellContext, cell: { version: string; para
     ? `n.id in (select distinct query from read_parquet(${quoteLiteral(artifact)}))`
     : `n.model_id <> ${quoteLiteral(cell.currentModel)} and exists (select 1 from read_parquet(${quoteLiteral(artifact)}) a where a.query = n.id and a.model_id = n.model_id)`;
   const reused = "__tracebook_tracin_reused";
+  // Payloads compared by two 64-bit hashes of them (null is a value, as with "is not distinct
+  // from"): a join that carried every message's text on both sides took 0.76 s at 21,205 queries.
+  const digest = (relation: string) => payload.length
+    ? `(select id, ${payload.includes("model_id") ? "model_id, " : ""}hash(${payload.join(", ")}) as a, hash(${payload.join(", ")}, 'tracebook.payload') as b from ${relation})`
+    : `(select id, null as a, null as b from ${relation})`;
   const ids = await ctx.ws.rows<{ id: string }>(
-    `select n.id from ${test} n join ${old} o on o.id = n.id
-     where ${payload.map((c) => `n.${c} is not distinct from o.${c}`).join(" and ") || "true"} and ${traced}`);
+    `select n.id from ${digest(test)} n join ${digest(old)} o on o.id = n.id
+     where o.a is not distinct from n.a and o.b is not distinct from n.b and ${traced}`);
   if (!ids.length) return null;
   await stageRows(ctx.ws, reused, [["id", "VARCHAR"]], ids.map((r) => [r.id]));
   const why = sameModel ? "same model, training rows, settings and engine" : "inferences of models since retrained, each traced through its own lineage; same settings and engine";
