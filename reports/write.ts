@@ -8,6 +8,7 @@ import { DEFAULT_OUT, REPORT_FORMAT, runFolder, runIdOf, type ReportDocument, ty
 import { renderHtml } from "./render/page.ts";
 import { chromiumPath, renderPdf } from "./pdf.ts";
 import { assertValidReport } from "./schema.ts";
+import { makeDir } from "../cells/store/make-dir.ts";
 
 export interface WriteOptions extends CollectOptions {
   /** Where report folders go; default reports/out under the current directory. */
@@ -41,7 +42,7 @@ export async function writeReport(ws: Workspace, pipeline: string, options: Writ
   const runId = runIdOf(facts);
   const parent = path.resolve(options.out ?? DEFAULT_OUT, folderName(pipeline));
   const dir = path.join(parent, runFolder(runId));
-  fs.mkdirSync(parent, { recursive: true });
+  makeDir(parent);
   const tmp = path.join(parent, `.${runFolder(runId)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   fs.mkdirSync(tmp);
   try {

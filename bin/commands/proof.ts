@@ -10,6 +10,7 @@ import { formatAmount } from "../../cells/rewards/amounts.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { publishedFor } from "../../reports/published.ts";
+import { makeDir } from "../../cells/store/make-dir.ts";
 
 /**
  * `tracebook proof <pipeline> --recipient r --epoch e` (what one recipient was paid in a closed
@@ -46,7 +47,7 @@ export function registerProof(program: Command): void {
           return;
         }
         const dir = path.resolve(opts.out ?? slug(`${pipeline}-${epoch}-proofs`));
-        fs.mkdirSync(dir, { recursive: true });
+        makeDir(dir);
         // Two names may slug alike ("a:b", "a/b"): those get the start of their name's hash too.
         const slugs = proofs.map((p) => slug(p.recipient));
         const files = proofs.map((p, i) => path.join(dir, `${slugs.indexOf(slugs[i]!) === slugs.lastIndexOf(slugs[i]!) ? slugs[i] : `${slugs[i]}-${sha256(p.recipient).slice(0, 8)}`}.proof.json`));

@@ -5,6 +5,7 @@ import type { HostWeights, LoraConfig, MlpSpec } from "./mlp.ts";
 import { loadWeights } from "./store.ts";
 import { readSafetensors, writeSafetensors, type SafeTensor } from "./safetensors.ts";
 import { writeFileAtomic } from "../store/atomic.ts";
+import { makeDir } from "../store/make-dir.ts";
 
 /**
  * Adapters in the layout of Hugging Face PEFT, so other tools can read them:
@@ -39,7 +40,7 @@ export async function exportAdapter(home: string, modelId: string, dir: string):
   }
   tensors[`${PREFIX}head.weight`] = transposed(weights["head.kernel"]!);
   tensors[`${PREFIX}head.bias`] = { dtype: "F32", shape: weights["head.bias"]!.shape, data: weights["head.bias"]!.data };
-  fs.mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   await writeSafetensors(path.join(dir, "adapter_model.safetensors"), tensors, { format: "pt", tracebook_model_id: manifest.id });
   await writeFileAtomic(path.join(dir, "adapter_config.json"), `${JSON.stringify(config, null, 2)}\n`);
   return { dir, files: ["adapter_config.json", "adapter_model.safetensors"] };

@@ -6,6 +6,7 @@ import type { FeaturizerSpec } from "./featurize.ts";
 import type { HostWeights, LoraConfig, MlpSpec } from "./mlp.ts";
 import type { TrainConfig } from "./train.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+import { makeDir } from "../store/make-dir.ts";
 
 /**
  * Bump when training code changes what a model id stands for.
@@ -109,9 +110,9 @@ export async function saveModel(req: SaveRequest): Promise<ModelManifest> {
   const target = modelDir(req.home, req.manifest.id);
   const existing = fs.existsSync(path.join(target, "manifest.json")) ? readManifest(req.home, req.manifest.id) : null;
   if (existing) return existing;
-  fs.mkdirSync(modelsRoot(req.home), { recursive: true });
+  makeDir(modelsRoot(req.home));
   const tmp = path.join(modelsRoot(req.home), `.${req.manifest.id}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  fs.mkdirSync(path.join(tmp, "checkpoints"), { recursive: true });
+  makeDir(path.join(tmp, "checkpoints"));
   try {
     const files: Record<string, string> = {};
     const put = (name: string, data: string | Uint8Array) => {

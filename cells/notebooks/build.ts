@@ -15,6 +15,7 @@ import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
 import { PageBinder } from "./page-check.ts";
 import { PipelineError } from "../graph/cell.ts";
+import { makeDir } from "../store/make-dir.ts";
 
 const MARKER = ".tracebook-site";
 const DATA_DIR = "_tracebook";
@@ -187,7 +188,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
       const catalog = await data.catalog(p);
       const patterns = [...names.keys()].filter((n) => n.includes("*")).map((n) => pattern(n).re);
       const cells = catalog.cells.filter((c) => (names.has(c.cell) || patterns.some((re) => re.test(c.cell))) && c.dataVersion);
-      fs.mkdirSync(path.join(outDir, DATA_DIR, "data", p), { recursive: true });
+      makeDir(path.join(outDir, DATA_DIR, "data", p));
       const entries = [...(catalog.missing ? [] : serverQueries.get(p) ?? [])];
       // The queries left to the page are bound over the tables as they ship (their schemas only).
       const checks = entries.some(([, q]) => q.uses.some((u) => u.inPage)) ? (binder ??= await PageBinder.open()) : null;
@@ -216,7 +217,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
           return { where, runs: "build", result: `not shipped: ${(err as Error).message.split("\n")[0]}`, fails: true };
         }
         const packed = await gzip(b, { level: 3 });
-        fs.mkdirSync(path.join(outDir, DATA_DIR, "query", p), { recursive: true });
+        makeDir(path.join(outDir, DATA_DIR, "query", p));
         fs.writeFileSync(path.join(outDir, DATA_DIR, "query", p, `${key}.arrow.gz`), packed);
         bytes += packed.byteLength;
         const rows = tableFromIPC(b).numRows;
@@ -252,7 +253,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         listed.models = { file };
         models.push(`${p}: ${Object.entries(pairs).map(([c, n]) => `${c} (${n} pair${n === 1 ? "" : "s"})`).join(", ") || "no model trained"}`);
       }
-      fs.mkdirSync(path.join(outDir, DATA_DIR, "catalog"), { recursive: true });
+      makeDir(path.join(outDir, DATA_DIR, "catalog"));
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(listed));
       catalogs.push(listed);
     }
@@ -283,5 +284,5 @@ function checkOutDir(outDir: string): void {
     const entries = fs.readdirSync(outDir);
     if (entries.length && !entries.includes(MARKER)) throw new Error(`${outDir} is not empty and was not written by build-notebooks: choose another --out`);
   }
-  fs.mkdirSync(path.dirname(outDir), { recursive: true });
+  makeDir(path.dirname(outDir));
 }

@@ -7,6 +7,7 @@ import { encodePortable } from "../attribution/portable-file.ts";
 import { sha256 } from "../graph/fingerprint.ts";
 import type { NotebookData } from "./data.ts";
 import type { ShippedExplainer } from "./wire.ts";
+import { makeDir } from "../store/make-dir.ts";
 
 /** More than a page should download to explain one input; such a site says to use `tracebook dev`. */
 export const MAX_EXPLAINER_BYTES = 128 * 2 ** 20;
@@ -36,7 +37,7 @@ export async function shipExplainer(data: NotebookData, pipeline: string, dir: s
   // Gzipped, as the tables are (mail's 17.0 MiB ships as 9.6).
   const file = `${pipeline}.${sha256(bytes).slice(0, 16)}.bin.gz`;
   const packed = zlib.gzipSync(bytes, { level: 3 });
-  fs.mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   fs.writeFileSync(path.join(dir, file), packed);
   return { file, bytes: packed.length, influence: portable.source.influence, model_id: portable.source.modelId, train_rows: rows };
 }

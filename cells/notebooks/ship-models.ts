@@ -4,6 +4,7 @@ import { cellHistory, paidUse, standingOf } from "../factory/catalog.ts";
 import { modelDiff } from "./models.ts";
 import type { NotebookData } from "./data.ts";
 import type { ModelsAnswer } from "./wire.ts";
+import { makeDir } from "../store/make-dir.ts";
 
 /** Pairs compared per model cell: each runs two models over the held-out rows (about a second on mail). */
 export const MAX_SHIPPED_PAIRS = 10;
@@ -35,7 +36,7 @@ export async function shipModels(data: NotebookData, pipeline: string, cells: re
     }
   }, { attempts: 8 });
   const file = `${pipeline}.json`;
-  fs.mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   fs.writeFileSync(path.join(dir, file), JSON.stringify(shipped));
   return { file, pairs: Object.fromEntries(Object.entries(shipped.cells).map(([c, v]) => [c, v.diffs.length])) };
 }

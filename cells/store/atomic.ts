@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { makeDir } from "./make-dir.ts";
 
 /** A sibling temp name: same directory, so the final rename never crosses file systems. */
 export function tempPathFor(target: string): string {
@@ -13,7 +14,7 @@ export function tempPathFor(target: string): string {
  * or an error never leaves a half-written file under the final name.
  */
 export async function writeAtomically<T>(target: string, write: (tmp: string) => Promise<T> | T): Promise<T> {
-  fs.mkdirSync(path.dirname(target), { recursive: true });
+  makeDir(path.dirname(target));
   const tmp = tempPathFor(target);
   try {
     const result = await write(tmp);

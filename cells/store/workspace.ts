@@ -5,6 +5,7 @@ import { DuckDBInstance, type DuckDBConnection, type DuckDBValue } from "@duckdb
 import type { Table } from "apache-arrow";
 import { migrations } from "./migrations.ts";
 import { relocateArtifacts } from "./relocate.ts";
+import { makeDir } from "./make-dir.ts";
 
 export type Params = DuckDBValue[] | Record<string, DuckDBValue>;
 
@@ -58,7 +59,7 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
   const dbPath = workspaceDbPath(home);
   const readOnly = workspaceReadOnly(home, options.readOnly);
   if (readOnly && !fs.existsSync(dbPath)) throw new ReadOnlyWorkspaceError(`no workspace at ${home} to open read-only (${readOnly})`);
-  if (!readOnly) fs.mkdirSync(home, { recursive: true });
+  if (!readOnly) makeDir(home);
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(dbPath, readOnly ? { access_mode: "READ_ONLY" } : undefined);
@@ -115,7 +116,7 @@ export async function openWorkspace(options: { home?: string; readOnly?: boolean
     scratchDir() {
       if (readOnly) return (scratch ??= fs.mkdtempSync(path.join(os.tmpdir(), "tracebook-scratch-")));
       const dir = path.join(home, "tmp");
-      fs.mkdirSync(dir, { recursive: true });
+      makeDir(dir);
       return dir;
     },
     close() {
