@@ -69,9 +69,9 @@ describe("sql.by(column): a query computed group by group", () => {
     const logs = await run(ws, build(next));
     // A null key cannot be named among the kept keys: its group is always computed again.
     expect(logs).toEqual([
-      "per: 1 group by g kept as the last run wrote them, 5 computed again (their rows in src changed)",
+      "per: 1 group by g kept as the last run wrote them, 5 new or changed in src computed",
       // d's rows in per did not change: its only change was a row per filters out.
-      "sums: 2 groups by g kept as the last run wrote them, 4 computed again (their rows in per changed)",
+      "sums: 2 groups by g kept as the last run wrote them, 4 new or changed in per computed",
     ]);
     await run(scratch, build(next));
     expect(await output(ws)).toEqual(await output(scratch));

@@ -43,7 +43,7 @@ export async function perGroup(
   await ws.run(`create or replace temp table ${KEPT} as select distinct ${column} as id from read_parquet(${quoteLiteral(prior.artifact)}) where ${column} is not null and ${keyText(column)} not in (select key from ${CHANGED})`);
   const [{ kept, changed } = { kept: 0n, changed: 0n }] = await ws.rows<{ kept: bigint; changed: bigint }>(
     `select (select count(*) from ${KEPT}) as kept, (select count(*) from ${CHANGED}) as changed`);
-  if (kept) ctx.log(`${plural(kept, "group")} by ${cell.by} kept as the last run wrote them, ${changed} computed again (${prior.why})`);
+  if (kept) ctx.log(`${plural(kept, "group")} by ${cell.by} kept as the last run wrote them, ${changed} new or changed in ${prior.grouped.join(", ")} computed`);
   const restricted = new Map<string, string>();
   for (const name of prior.grouped) {
     const view = quoteIdent(`__tracebook_groups_${restricted.size}`);
@@ -67,8 +67,6 @@ interface ChangedGroups {
   artifact: string;
   /** The inputs restricted to the changed groups: those with the column whose version moved. */
   grouped: string[];
-  /** What moved, for the log. */
-  why: string;
 }
 
 /**
@@ -104,7 +102,7 @@ async function changedGroups(ctx: CellContext, cell: { by: string; version: stri
       : changedIn(ctx.inputs[name]!.relation, oldRelation, (JSON.parse(now) as [string, string][]).map(([c]) => quoteIdent(c)), quoteIdent(cell.by)));
   }
   await ws.run(`create or replace temp table ${CHANGED} as ${digests.length ? digests.join(" union ") : "select null::varchar as key where false"}`);
-  return { artifact, grouped: moved, why: `their rows in ${moved.join(", ")} changed` };
+  return { artifact, grouped: moved };
 }
 
 /** The keys of the groups whose rows differ between two versions of an input. */
