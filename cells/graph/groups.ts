@@ -27,9 +27,7 @@ export const SEQ = "__tracebook_seq";
  * A grouped output's rows in its order, from rows that each carry `SEQ`: by the key, then each
  * group's rows as they came. A rerun puts together groups taken over from the earlier output, in
  * that file's order (`file_row_number`), with the new groups in theirs, so it writes the rows in
- * the order a run from nothing would, and sorts on the key and an integer instead of on the
- * query's own order (settling one more inference at 21,205: a tracin cell's 1.46 million rows,
- * TODO s instead of TODO s).
+ * the order a run from nothing would: sums that follow the file's order come out the same.
  */
 export function keyOrdered(rows: string, column: string): string {
   return `select * exclude (${SEQ}) from (${rows}) order by ${quoteIdent(column)}, ${SEQ}`;
@@ -85,7 +83,8 @@ export async function groupedVersion(ws: Workspace, table: string, head: string,
      from (select ${column}, sha256(to_json(t)::varchar) as h from ${table} t) group by all`;
   const drop = () => ws.run(`drop table if exists ${DIGESTS}`);
   if (groups.unchanged) {
-    if (!(await keptDigests(ws, column, groups.unchanged, sha256(headed)))) return null;
+    const file = await groupDigests(ws, groups.unchanged.artifact, head, groups.column);
+    if (!file || !(await keptDigests(ws, column, groups.unchanged, file))) return null;
     await ws.run(`insert into ${DIGESTS} ${digestsOf}`);
   } else {
     await ws.run(`create or replace temp table ${DIGESTS} as ${digestsOf}`);
@@ -124,14 +123,9 @@ export async function groupDigests(ws: Workspace, artifact: string, head: string
 
 /**
  * Stage the digests of the groups taken over, from their output's digests file: false (nothing
- * staged) when the file is missing, was written for another schema or key, or does not account
- * for exactly the rows that output holds under those keys.
+ * staged) when they do not account for exactly the rows that output holds under those keys.
  */
-async function keptDigests(ws: Workspace, column: string, unchanged: { artifact: string; keys: string }, head: string): Promise<boolean> {
-  const file = groupsPath(unchanged.artifact);
-  if (!fs.existsSync(file)) return false;
-  const [meta] = await ws.rows<{ v: string }>(`select decode(value) as v from parquet_kv_metadata(?) where decode(key) = ?`, [file, HEAD_KEY]).catch(() => []);
-  if (meta?.v !== head) return false;
+async function keptDigests(ws: Workspace, column: string, unchanged: { artifact: string; keys: string }, file: string): Promise<boolean> {
   await ws.run(`create or replace temp table ${DIGESTS} as
     select key, digest, rows from read_parquet(${quoteLiteral(file)}) where key in (select to_json(id)::varchar from ${unchanged.keys})`);
   const [check] = await ws.rows<{ rows: bigint; groups: bigint; digestRows: bigint | null; digests: bigint; keys: bigint }>(
