@@ -26,10 +26,10 @@ const factor = (k: number): Cell => ({
 const build = (data: Row[], k = 2, over: Record<string, Cell> = {}) => pipeline("t", {
   src: rows(data),
   side: factor(k),
-  // Per group: a rank within g, a group total, a join to the whole side table, rows filtered out.
+  // Per group: a rank within g, a group total, a join to the whole side table, rows filtered out by a bound parameter.
   per: sql.by("g")`
     select s.g, s.v, s.v * m.k as w, row_number() over (partition by s.g order by s.v desc, s.v) as r, (sum(s.v) over (partition by s.g))::integer as total
-    from ${"src"} s cross join ${"side"} m where s.v <> 13 order by s.g, s.v desc`,
+    from ${"src"} s cross join ${"side"} m where s.v <> ${13} order by s.g, s.v desc`,
   // Per group over a per-group cell: its changed groups are read from the digests kept beside it.
   // Its sum is a HUGEINT, which Parquet keeps as a DOUBLE: the kept rows are cast back.
   sums: sql.by("g")`select g, sum(w::bigint) as s, count(*) as n from ${"per"} group by g`,
