@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -9,6 +10,11 @@ import type { Workspace } from "../cells/store/workspace.ts";
 import { snapshot, tempDir, tempWorkspace } from "./helpers/workspace.ts";
 
 const textCols = { text: "body", label: "label", contributor: "who" };
+
+/** What the import trail names the last imported file by: the sha256 of its bytes, hashed as they were read. */
+const lastImportSha = async (ws: Workspace) =>
+  (await ws.rows<{ h: string }>("select source_sha256 as h from imports order by finished_at desc limit 1"))[0]!.h;
+const sha256Of = (file: string) => createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 
 describe("importing user files", () => {
   let ws: Workspace;
@@ -39,6 +45,7 @@ describe("importing user files", () => {
         expect(seen.every(([, total]) => total === fs.statSync(file).size)).toBe(true);
         expect(seen.every(([done], i) => i === 0 || done >= seen[i - 1]![0])).toBe(true);
         expect(seen.at(-1)![0]).toBe(fs.statSync(file).size);
+        expect(await lastImportSha(own)).toBe(sha256Of(file));
       }
     } finally {
       own.close();
@@ -57,6 +64,7 @@ describe("importing user files", () => {
     c.closeSync();
     db.closeSync();
     await importFile(ws, "points", pq, { features: "v", label: "y", contributor: "src" });
+    expect(await lastImportSha(ws)).toBe(sha256Of(pq));
     await importFile(ws, "points", write("p2.csv", "a,b,c,y,src\n1,2,3,d,s1\n"), { features: "a, b ,c", label: "y", contributor: "src" });
     // Tab-separated by extension, and a .csv separated with ";" as the option says.
     await importFile(ws, "points", write("p3.tsv", "a\tb\tc\ty\tsrc\n1.5\t2\t3\te\ts1\n"), { features: "a,b,c", label: "y", contributor: "src" });

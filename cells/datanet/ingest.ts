@@ -22,7 +22,8 @@ export interface IngestOptions {
   /** Why the initial status was given, for the validation trail. */
   statusReason?: string;
   importer: string;
-  sourceSha256?: string | null;
+  /** The source's sha256; a function when it is known only once the rows were read (a streamed file's). */
+  sourceSha256?: string | null | (() => string | null);
   contributors?: ReadonlyMap<string, ContributorInfo>;
   onProgress?: (done: number) => void;
 }
@@ -123,7 +124,7 @@ export async function ingest(
       };
       await ws.run(
         "insert into imports values (?, ?, ?, ?, ?, ?, ?, ?, ?::timestamp, ?::timestamp)",
-        [importId, spec.name, spec.source, options.sourceSha256 ?? null, options.importer, rowsRead,
+        [importId, spec.name, spec.source, (typeof options.sourceSha256 === "function" ? options.sourceSha256() : options.sourceSha256) ?? null, options.importer, rowsRead,
           summary.contributionsAdded, summary.duplicates, started, nowUtc()],
       );
       await ws.run("drop table __stage");

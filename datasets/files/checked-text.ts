@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import { createHash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { InputError, type InputLocation } from "../../cells/datanet/errors.ts";
@@ -28,6 +29,8 @@ export class CheckedText extends Transform {
   private lastByte = -1;
   private content = false;
   private held: string[] = [];
+  private readonly hash = createHash("sha256");
+  private digest: string | null = null;
 
   constructor(private readonly file: string) {
     super({ readableObjectMode: false, decodeStrings: true, encoding: "utf8" });
@@ -36,6 +39,15 @@ export class CheckedText extends Transform {
   /** Bytes of the file passed through so far (a little ahead of the rows read: the parser buffers). */
   get bytesRead(): number {
     return this.offset;
+  }
+
+  /**
+   * The sha256 of every byte that passed, once the file has passed whole (null before): the
+   * digest of exactly the bytes read, in the same pass, instead of a second read of the file that
+   * another process could have changed meanwhile.
+   */
+  get sha256(): string | null {
+    return this.digest;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
@@ -47,6 +59,7 @@ export class CheckedText extends Transform {
       } catch {
         throw new TextFault(this.offset + chunk.length, "utf8");
       }
+      this.hash.update(chunk);
       this.offset += chunk.length;
       this.forward(text);
       done();
@@ -67,6 +80,7 @@ export class CheckedText extends Transform {
       if (last > MAX_LINE_BYTES) throw new TextFault(this.lineStart, "long-line");
       this.forward(text);
       if (!this.content) throw new InputError(EMPTY_FILE, { file: this.file });
+      this.digest = this.hash.digest("hex");
       done();
     } catch (err) {
       done(err as Error);

@@ -80,7 +80,7 @@ export async function readCsv(file: string, options: CsvOptions = {}): Promise<R
       close();
     }
   }
-  return { file, format: "csv", columns, records: records(), delimiter, close, progress: () => ({ done: text.bytesRead, total: size }) };
+  return { file, format: "csv", columns, records: records(), delimiter, close, progress: () => ({ done: text.bytesRead, total: size }), sha256: () => text.sha256 };
 }
 
 /** A streamed read's failure as the curator's error: a text fault located, a parse error with its row. */

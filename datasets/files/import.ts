@@ -59,6 +59,8 @@ export async function importFile(
     testFraction: options.testFraction ?? 0.2,
   };
   const status = options.status ?? "pending";
+  // The streamed text readers hash the bytes they read; DuckDB reads a Parquet file itself.
+  const hashedApart = set.sha256 ? null : await fileSha256(file);
   try {
     return await ingest(ws, spec, mapRecords(set, mapping, new Date()), {
       mode: options.replace ? "replace" : existing ? "append" : "create",
@@ -66,7 +68,7 @@ export async function importFile(
       validator: options.validator ?? `${FILE_IMPORTER}:${process.env.USER ?? "user"}`,
       statusReason: status === "pending" ? undefined : `import --status ${status}`,
       importer: FILE_IMPORTER,
-      sourceSha256: await fileSha256(file),
+      sourceSha256: () => set.sha256?.() ?? hashedApart,
       onProgress: () => {
         const at = set.progress?.();
         if (at) options.onProgress?.(at.done, at.total);

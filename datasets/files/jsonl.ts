@@ -25,6 +25,7 @@ export async function readJsonl(file: string): Promise<RecordSet> {
   return {
     file, format: "jsonl", columns: [...columns], records: parsed(), close: () => void records.return(undefined),
     progress: () => ({ done: reading?.bytesRead ?? 0, total: size }),
+    sha256: () => reading?.sha256 ?? null,
   };
 }
 

@@ -22,6 +22,8 @@ export interface RecordSet {
   close?: () => void;
   /** Where a streamed reader is in the file: bytes read of its size (for a progress bar). */
   progress?: () => { done: number; total: number };
+  /** The file's sha256, from the pass that read the records, once they were read to the end (null before). */
+  sha256?: () => string | null;
 }
 
 // Helpers shared by the readers. They live here rather than in index.ts so the readers do
