@@ -30,25 +30,21 @@ const SETTLING = ["usage", "influence", "receipts", "rewards"];
 /** Served tables: name in the results, cell, the columns a page asks for (the Influence explorer's of receipts). */
 const SERVED: [string, string, string[]?][] = [["influence", "influence"], ["usage", "usage"], ["receipts, the explorer's columns", "receipts", ["query", "receipt_hash", "model_id"]], ["receipts", "receipts"], ["contributor_influence", "contributor_influence"]];
 
-/** The settling cells' times in one run of the pipeline (only those cells, as `infer --settle` runs them). */
-async function settle(ws: Workspace): Promise<{ cells: Record<string, number>; seconds: number }> {
+/**
+ * One run of the mail pipeline and its cells' times: up to `cell` with the times of `timed` (the
+ * settling cells, as `infer --settle` runs them), or the whole pipeline with every cell's.
+ */
+async function timedRun(ws: Workspace, cell?: string, timed?: readonly string[]): Promise<{ cells: Record<string, number>; seconds: number }> {
   const { pipeline } = await loadPipeline("mail");
   const cells: Record<string, number> = {};
   const t0 = performance.now();
-  const run = await runPipeline(ws, pipeline, { cell: "rewards", onEvent: (e: GraphEvent) => { if (e.event === "cell-finished" && SETTLING.includes(e.cell)) cells[e.cell] = +e.seconds.toFixed(2); } });
+  const run = await runPipeline(ws, pipeline, { cell, onEvent: (e: GraphEvent) => { if (e.event === "cell-finished" && (!timed || timed.includes(e.cell))) cells[e.cell] = +e.seconds.toFixed(2); } });
   if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
   return { cells, seconds: secondsSince(t0) };
 }
-
-/** The cells a settling run leaves stale, run as a whole run of the pipeline would: each one's seconds. */
-async function runRest(ws: Workspace): Promise<{ cells: Record<string, number>; seconds: number }> {
-  const { pipeline } = await loadPipeline("mail");
-  const cells: Record<string, number> = {};
-  const t0 = performance.now();
-  const run = await runPipeline(ws, pipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-finished") cells[e.cell] = +e.seconds.toFixed(2); } });
-  if (run.failed.length) throw new Error(`mail pipeline: ${run.failed.join(", ")} failed`);
-  return { cells, seconds: secondsSince(t0) };
-}
+const settle = (ws: Workspace) => timedRun(ws, "rewards", SETTLING);
+/** The cells a settling run leaves stale, run as a whole run of the pipeline would. */
+const runRest = (ws: Workspace) => timedRun(ws);
 
 /** A mail cell's current output, as the run log names it. */
 async function outputOf(ws: Workspace, cell: string): Promise<RunRecord> {

@@ -53,6 +53,10 @@ describe("grouped data versions", () => {
           const rerun = await materialize(ws, { query: "select * from __t_fresh", groups: { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } } });
           expect(rerun.dataVersion).toBe(await fromNothing(ws, "__t_after"));
           expect(rerun.rows).toBe(after.length);
+          // The kept groups' digests were read from the earlier file, not hashed again: only the new rows were.
+          const fromDigests = await groupedVersion(ws, "__t_fresh", HEAD, { column: "query", unchanged: { artifact: earlier.artifact, keys: "__t_kept" } });
+          expect(fromDigests?.dataVersion).toBe(rerun.dataVersion);
+          await fromDigests?.drop();
           expect(await bag(ws, `read_parquet('${rerun.artifact}')`)).toEqual(await bag(ws, "__t_after"));
           // In key order, each kept group's rows as the earlier artifact held them.
           const keys = (await ws.rows<{ query: string | null }>(`select query from read_parquet('${rerun.artifact}')`)).map((r) => r.query);

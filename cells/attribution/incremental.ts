@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import type { CellContext } from "../graph/cell.ts";
 import { artifactPath } from "../graph/artifacts.ts";
-import { cellHistories } from "../graph/runs.ts";
+import { lastOutput } from "../graph/prior.ts";
 import { columnsOf } from "../store/columns.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { stageRows } from "../store/stage.ts";
@@ -37,15 +37,13 @@ export interface PriorTrace {
  * forced run, which recomputes from nothing.
  */
 export async function priorTrace(ctx: CellContext, cell: { version: string; paramsJson: string; model: string; train: string; test: string; currentModel: string }): Promise<PriorTrace | null> {
-  if (ctx.forced) return null;
-  const prev = (await cellHistories(ctx.ws, ctx.pipeline)).get(ctx.cell)?.lastSucceeded;
-  if (!prev?.data_version || prev.kind !== "tracin" || prev.kind_version !== cell.version || prev.params_json !== cell.paramsJson) return null;
-  if ((prev.source_version ?? null) !== (ctx.sourceVersion ?? null)) return null;
-  const before = JSON.parse(prev.inputs_json) as Record<string, string>;
+  const last = await lastOutput(ctx, { kind: "tracin", version: cell.version, paramsJson: cell.paramsJson });
+  if (!last || (last.run.source_version ?? null) !== (ctx.sourceVersion ?? null)) return null;
+  const { artifact, inputs: before } = last;
   if (!before[cell.test]) return null;
   const sameModel = before[cell.model] === ctx.inputs[cell.model]!.dataVersion && before[cell.train] === ctx.inputs[cell.train]!.dataVersion;
-  const artifact = artifactPath(ctx.ws, prev.data_version), oldTest = artifactPath(ctx.ws, before[cell.test]!);
-  if (!fs.existsSync(artifact) || !fs.existsSync(oldTest)) return null;
+  const oldTest = artifactPath(ctx.ws, before[cell.test]!);
+  if (!fs.existsSync(oldTest)) return null;
   const test = ctx.inputs[cell.test]!.relation;
   const old = `(select * from read_parquet(${quoteLiteral(oldTest)}))`;
   const [now, then] = [await columnsOf(ctx.ws, test), await columnsOf(ctx.ws, old)];
@@ -89,13 +87,11 @@ export interface PriorReceipts {
  * Null when nothing can be reused, and for a forced run.
  */
 export async function priorReceipts(ctx: CellContext, cell: { version: string; paramsJson: string; influence: string }): Promise<PriorReceipts | null> {
-  if (ctx.forced) return null;
-  const prev = (await cellHistories(ctx.ws, ctx.pipeline)).get(ctx.cell)?.lastSucceeded;
-  if (!prev?.data_version || prev.kind !== "receipts" || prev.kind_version !== cell.version || prev.params_json !== cell.paramsJson) return null;
-  const before = (JSON.parse(prev.inputs_json) as Record<string, string>)[cell.influence];
-  if (!before) return null;
-  const artifact = artifactPath(ctx.ws, prev.data_version), oldInfluence = artifactPath(ctx.ws, before);
-  if (!fs.existsSync(artifact) || !fs.existsSync(oldInfluence)) return null;
+  const last = await lastOutput(ctx, { kind: "receipts", version: cell.version, paramsJson: cell.paramsJson });
+  const before = last?.inputs[cell.influence];
+  if (!last || !before) return null;
+  const { artifact } = last, oldInfluence = artifactPath(ctx.ws, before);
+  if (!fs.existsSync(oldInfluence)) return null;
   // Two independent 64-bit digests of the rows and their count: a query's rows are unique (one per
   // level and key), so combining row hashes by xor loses nothing, and takes a tenth of the time of
   // an ordered md5 over them (0.14 s against 3.2 s for 1.5 million rows).

@@ -57,33 +57,23 @@ async function withGroupsTakenOver(ws: Workspace, column: string, unchanged: { a
   const key = quoteIdent(column);
   const [overlap] = await ws.rows<{ key: string }>(`select to_json(${key})::varchar as key from ${OUT} where ${key} in (select id from ${unchanged.keys}) limit 1`);
   if (overlap) throw new Error(`the new rows hold ${column} ${overlap.key}, a group taken over from the last output: the rows of one ${column} must come from that ${column}'s input rows alone`);
-  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${OUT}`);
-  const typed = schema.map((c) => `cast(${quoteIdent(c.column_name)} as ${c.column_type}) as ${quoteIdent(c.column_name)}`).join(", ");
-  const taken = `select ${typed}, file_row_number as ${SEQ} from read_parquet(${quoteLiteral(unchanged.artifact)}, file_row_number = true) where ${key} in (select id from ${unchanged.keys})`;
-  const rows = keyOrdered(`${taken} union all select *, rowid as ${SEQ} from ${OUT}`, column);
   const head = await schemaHead(ws, OUT);
-  const grouped = await groupedVersion(ws, OUT, head, { column, unchanged });
-  if (grouped) {
-    try {
-      const artifact = await write(ws, grouped.dataVersion, `(${rows})`);
-      await grouped.keep(artifact);
-      return { dataVersion: grouped.dataVersion, artifact, rows: Number(grouped.rows) };
-    } finally {
-      await grouped.drop();
-    }
-  }
-  // The digests of the groups taken over cannot be used: the whole output is staged and hashed.
-  await ws.run(`create or replace temp table ${WHOLE} as ${rows}`);
+  const typed = (JSON.parse(head) as [string, string][]).map(([name, type]) => `cast(${quoteIdent(name)} as ${type}) as ${quoteIdent(name)}`).join(", ");
+  const taken = `select ${typed}, file_row_number as ${SEQ} from read_parquet(${quoteLiteral(unchanged.artifact)}, file_row_number = true) where ${key} in (select id from ${unchanged.keys})`;
+  let rows = `(${keyOrdered(`${taken} union all select *, rowid as ${SEQ} from ${OUT}`, column)})`;
+  let grouped = await groupedVersion(ws, OUT, head, { column, unchanged });
   try {
-    const whole = (await groupedVersion(ws, WHOLE, head, { column }))!;
-    try {
-      const artifact = await write(ws, whole.dataVersion, WHOLE);
-      await whole.keep(artifact);
-      return { dataVersion: whole.dataVersion, artifact, rows: Number(whole.rows) };
-    } finally {
-      await whole.drop();
+    if (!grouped) {
+      // The digests of the groups taken over cannot be used: the whole output is staged and hashed.
+      await ws.run(`create or replace temp table ${WHOLE} as ${rows}`);
+      rows = WHOLE;
+      grouped = (await groupedVersion(ws, WHOLE, head, { column }))!;
     }
+    const artifact = await write(ws, grouped.dataVersion, rows);
+    await grouped.keep(artifact);
+    return { dataVersion: grouped.dataVersion, artifact, rows: Number(grouped.rows) };
   } finally {
+    await grouped?.drop();
     await ws.run(`drop table if exists ${WHOLE}`);
   }
 }
@@ -97,9 +87,9 @@ async function write(ws: Workspace, dataVersion: string, rows: string): Promise<
   return artifact;
 }
 
-/** The schema as a version's first line: column names and types. */
-async function schemaHead(ws: Workspace, table: string): Promise<string> {
-  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe ${table}`);
+/** The schema as a version's first line: column names and types (of a table, a view or `read_parquet(…)`). */
+export async function schemaHead(ws: Workspace, relation: string): Promise<string> {
+  const schema = await ws.rows<{ column_name: string; column_type: string }>(`describe select * from ${relation}`);
   return JSON.stringify(schema.map((c) => [c.column_name, c.column_type])) + "\n";
 }
 

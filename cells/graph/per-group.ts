@@ -1,13 +1,12 @@
 import fs from "node:fs";
 import type { CellContext, CellResult } from "./cell.ts";
 import type { ComposeQuery } from "./sql.ts";
-import { artifactPath } from "./artifacts.ts";
+import { artifactPath, schemaHead } from "./artifacts.ts";
 import { canonicalJson } from "./fingerprint.ts";
 import { groupDigests, SEQ } from "./groups.ts";
-import { cellHistories } from "./runs.ts";
+import { lastOutput } from "./prior.ts";
 import { plural } from "./plural.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
-import type { Workspace } from "../store/workspace.ts";
 
 const CHANGED = "__tracebook_groups_changed";
 const KEPT = "__tracebook_groups_kept";
@@ -76,13 +75,10 @@ interface ChangedGroups {
  * twice). Null when every group must be computed.
  */
 async function changedGroups(ctx: CellContext, cell: { by: string; version: string; params: unknown }): Promise<ChangedGroups | null> {
-  if (ctx.forced) return null;
   const { ws } = ctx;
-  const prev = (await cellHistories(ws, ctx.pipeline)).get(ctx.cell)?.lastSucceeded;
-  if (!prev?.data_version || prev.kind !== "sql" || prev.kind_version !== cell.version || prev.params_json !== canonicalJson(cell.params)) return null;
-  const artifact = artifactPath(ws, prev.data_version);
-  if (!fs.existsSync(artifact)) return null;
-  const before = JSON.parse(prev.inputs_json) as Record<string, string>;
+  const last = await lastOutput(ctx, { kind: "sql", version: cell.version, paramsJson: canonicalJson(cell.params) });
+  if (!last) return null;
+  const { artifact, inputs: before } = last;
   const names = Object.keys(ctx.inputs);
   if (names.length !== Object.keys(before).length || names.some((n) => !(n in before))) return null;
   const moved = names.filter((n) => before[n] !== ctx.inputs[n]!.dataVersion);
@@ -91,12 +87,12 @@ async function changedGroups(ctx: CellContext, cell: { by: string; version: stri
     const oldArtifact = artifactPath(ws, before[name]!);
     if (!fs.existsSync(oldArtifact)) return null;
     const oldRelation = `read_parquet(${quoteLiteral(oldArtifact)})`;
-    const [now, then] = [await schema(ws, ctx.inputs[name]!.relation), await schema(ws, oldRelation)];
+    const [now, then] = [await schemaHead(ws, ctx.inputs[name]!.relation), await schemaHead(ws, oldRelation)];
     // An input read whole (no key column) that changed, or whose columns changed, changes every group.
     if (now !== then || !(JSON.parse(now) as [string, string][]).some(([c]) => c === cell.by)) return null;
     // A grouped input (a tracin cell's) keeps its groups' digests beside each version: comparing
     // those is a read of two small files, not a hash of every row of both versions.
-    const [nowDigests, thenDigests] = [await groupDigests(ws, ctx.inputs[name]!.artifact, `${now}\n`, cell.by), await groupDigests(ws, oldArtifact, `${now}\n`, cell.by)];
+    const [nowDigests, thenDigests] = [await groupDigests(ws, ctx.inputs[name]!.artifact, now, cell.by), await groupDigests(ws, oldArtifact, now, cell.by)];
     digests.push(nowDigests && thenDigests
       ? changedDigests(`read_parquet(${quoteLiteral(nowDigests)})`, `read_parquet(${quoteLiteral(thenDigests)})`)
       : changedIn(ctx.inputs[name]!.relation, oldRelation, (JSON.parse(now) as [string, string][]).map(([c]) => quoteIdent(c)), quoteIdent(cell.by)));
@@ -117,9 +113,4 @@ function changedIn(now: string, then: string, columns: string[], column: string)
 function changedDigests(now: string, then: string): string {
   return `select coalesce(n.key, o.key, 'null') as key from ${now} n full outer join ${then} o on n.key is not distinct from o.key
           where n.rows is null or o.rows is null or n.digest <> o.digest or n.rows <> o.rows`;
-}
-
-/** A relation's columns and types, as one comparable string. */
-async function schema(ws: Workspace, relation: string): Promise<string> {
-  return JSON.stringify((await ws.rows<{ column_name: string; column_type: string }>(`describe select * from ${relation}`)).map((c) => [c.column_name, c.column_type]));
 }
