@@ -114,6 +114,8 @@ describe("the usage ledger cell", () => {
     const run = await runPipeline(ws, payPipeline, { onEvent: (e: GraphEvent) => { if (e.event === "cell-log" && ["usage", "influence"].includes(e.cell)) logs.push(e.message); } });
     expect(run.failed).toEqual([]);
     expect(logs.join("\n")).toMatch(/1 of them by other models \(retrained since, or not named here\), never settled: each is traced through the model that executed it/);
+    // Its row says so, though the ledger did not change it: the usage rows taken over are those that stand as they stood.
+    expect(await ws.rows("select model_cell, settled_earlier from read_parquet(?) where id = 'late-1'", [await outputOf(ws, "pay", "usage")])).toEqual([{ model_cell: null, settled_earlier: false }]);
     // Traced before under its model, which no retrain changes: its rows are taken over as they were.
     expect(logs.join("\n")).toMatch(/\d+ queries keep the rows an earlier run traced \(inferences of models since retrained, each traced through its own lineage; same settings and engine\)/);
     expect(await influenceOf()).toEqual(expected);
@@ -153,6 +155,24 @@ describe("the usage ledger cell", () => {
     expect(facts.lineage.ledger.unsettled).toBe(0);
     expect(facts.checks.filter((c) => !c.ok)).toEqual([]);
   }, 180_000);
+
+  it("takes the inferences it wrote before over, and writes what a run from nothing writes", async () => {
+    const rowsOf = async () => ws.rows<Record<string, unknown>>("select * exclude (executed_at) from read_parquet(?)", [await outputOf(ws, "pay", "usage")]);
+    await infer(ws, server, await modelOfCell(ws, "pay", "model"), [{ text: "casino pills for the team" }], { fee: 3n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["kept-1"], epoch: "e9" });
+    const logs: string[] = [];
+    expect((await runPipeline(ws, payPipeline, { cell: "usage", onEvent: (e: GraphEvent) => { if (e.event === "cell-log") logs.push(e.message); } })).failed).toEqual([]);
+    const n = Number((await ws.rows<{ n: bigint }>("select count(*) as n from inferences where pipeline = 'pay'"))[0]!.n);
+    expect(logs).toContain(`${n - 1} inferences kept as the last run wrote them; 1 read from the ledger`);
+    const artifact = await outputOf(ws, "pay", "usage");
+    const taken = await rowsOf();
+    expect(taken.map((r) => r.id)).toEqual(taken.map((r) => r.id as string).sort());
+    expect(taken.find((r) => r.id === "kept-1")).toMatchObject({ text: "casino pills for the team", model_cell: "model", settled_earlier: false });
+    // From nothing, its file gone: the same version, the same rows in the same order.
+    fs.rmSync(artifact);
+    expect((await runPipeline(ws, payPipeline, { cell: "usage", force: true })).failed).toEqual([]);
+    expect(await outputOf(ws, "pay", "usage")).toBe(artifact);
+    expect(await rowsOf()).toEqual(taken);
+  }, 60_000);
 });
 
 describe("the receipts paid lines cite", () => {
