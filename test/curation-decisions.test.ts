@@ -45,6 +45,7 @@ describe("curators' decisions", () => {
     expect(byRule.results).toHaveLength(1);
     expect(byRule.results[0]).toMatchObject({ from: "pending", to: "rejected" });
     await expect(curate(ws, { datanet: "notes", flagged: "nope", verdict: "rejected", curator: "bob", reason: "x" })).rejects.toThrow(/rule "nope" is not in rule set notes@1/);
+    await expect(curate(ws, { datanet: "notes", flagged: "over-size", verdict: "rejected", curator: "bob", reason: "x" })).rejects.toThrow(/rule "over-size" is not in rule set notes@1 \(did you mean "oversize"\? rules: /);
   });
 
   it("keeps a bulk selection inside its Datanet, and lets no selection change anything", async () => {

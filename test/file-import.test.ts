@@ -96,7 +96,7 @@ describe("importing user files", () => {
     // A message with only a subject line: the file has its words in a column no option named.
     ["an empty text beside a title column not named", () => ["reviews", write("st.csv", "subject,body,label,who\nhello,ok,pos,a\nwin now,,neg,b\n"), textCols],
       /text is empty, and no title was named: the file has a "subject" column \(--title subject\); a row with a title and no text is kept/, { row: 2, field: "body" }],
-    ["an unknown Datanet name", () => ["reviewz", write("ok.csv", "body,label,who\nx,pos,a\n"), textCols], /unknown Datanet "reviewz" \(known: points, reviews\); pass --create/, {}],
+    ["an unknown Datanet name", () => ["reviewz", write("ok.csv", "body,label,who\nx,pos,a\n"), textCols], /unknown Datanet "reviewz" \(did you mean "reviews"\? known: points, reviews\); pass --create/, {}],
     // A spreadsheet's export where the comma is the decimal mark: read as CSV, one column.
     ["a \";\"-separated .csv read with commas", () => ["reviews", write("semi.csv", "body;label;who\nx;pos;a\n"), textCols],
       /its columns are: body;label;who \(one column: if the file separates fields with ";", pass --delimiter ";"\)/, { field: "body" }],

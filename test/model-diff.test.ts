@@ -53,7 +53,7 @@ describe("model history and diff", () => {
     expect((await resolveModel(ws, "pay.model~0")).id).toBe(after.id);
     await expect(resolveModel(ws, "pay.model~2")).rejects.toThrow("pay.model~2: pay.model produced only 1 model before its current one that is still in the workspace");
     // A name nothing ran under is a typo, said with the names that did; a cell that is no model says what it is.
-    await expect(resolveModel(ws, "pay.modle")).rejects.toThrow(`pay.modle: no cell "modle" of pipeline "pay" has run in this workspace (model cells that have: pay.base, pay.model; a cell new to its pipeline trains on \`tracebook run pay\`)`);
+    await expect(resolveModel(ws, "pay.modle")).rejects.toThrow(`pay.modle: no cell "modle" of pipeline "pay" has run in this workspace (did you mean "pay.model"? model cells that have: pay.base, pay.model; a cell new to its pipeline trains on \`tracebook run pay\`)`);
     await expect(resolveModel(ws, "pay.queries")).rejects.toThrow("pay.queries is not a model cell (a sql cell)");
     await expect(resolveModel(ws, "pay.influence")).rejects.toThrow("pay.influence is not a model cell (a tracin cell)");
     const history = await modelHistory(ws);
@@ -166,6 +166,6 @@ describe("model history and diff", () => {
     // Names of models and Datanets that are not there: the caller's mistake, exit 2.
     expect(cli(["model", "show", "pay.modle"])).toMatchObject({ status: 2, stderr: expect.stringContaining('no cell "modle" of pipeline "pay" has run') });
     expect(cli(["model", "show", "feedface00"])).toMatchObject({ status: 2, stderr: 'tracebook: no model in the workspace matches "feedface00"\n' });
-    expect(cli(["datanet", "show", "nope"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^tracebook: unknown Datanet "nope" \(known: /) });
+    expect(cli(["datanet", "show", "nope"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^tracebook: unknown Datanet "nope" \(did you mean "notes"\? known: /) });
   });
 });

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import { merkleRoot, merkleTree, rootFromPath } from "../cells/graph/fingerprint.ts";
 import { parseProof, rewardProof, rewardProofs, verifyProof, verifyProofSet, type RewardProof } from "../cells/rewards/proof.ts";
 import { closeEpoch } from "../cells/rewards/closures.ts";
+import { recordInferences } from "../cells/rewards/ledger.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
 import { tempDir } from "./helpers/workspace.ts";
@@ -103,9 +104,15 @@ describe("a recipient's proof of a closed epoch", () => {
     expect(verifyProof(moved[1]!).checks.filter((c) => !c.ok).map((c) => c.name)).toContain("every line pays the recipient");
   });
 
-  it("is refused for an open epoch and for a name the epoch did not pay", async () => {
+  it("is refused for an open epoch, an epoch the pipeline never had, and a name the epoch did not pay", async () => {
+    await expect(rewardProof(ws, "pay", proof.recipient, "2026-11")).rejects.toThrow("pipeline pay has no epoch 2026-11 (closed: e1; open: none)");
+    await expect(rewardProof(ws, "pay", proof.recipient, "E1 ")).rejects.toThrow('pipeline pay has no epoch E1  (did you mean "e1"? closed: e1; open: none)');
+    const [model] = await ws.rows<{ model_id: string; model_kind: string }>("select model_id, model_kind from inferences limit 1");
+    await recordInferences(ws, [{ id: "open-1", pipeline: "pay", modelId: model!.model_id, modelKind: model!.model_kind, payload: { text: "later" }, prediction: "spam",
+      confidence: 0.9, fee: 1n, caller: "cli:kate", epoch: "e7", source: "cli", executedAt: new Date("2026-12-01T00:00:00Z") }]);
     await expect(rewardProof(ws, "pay", proof.recipient, "e7")).rejects.toThrow(/^epoch e7 of pipeline pay is not closed: its lines can still change/);
-    await expect(rewardProof(ws, "pay", "nobody", "e1")).rejects.toThrow(/^"nobody" has no reward line in closed epoch e1 of pipeline pay/);
+    await expect(rewardProof(ws, "pay", "nobody", "e1")).rejects.toThrow(/^"nobody" has no reward line in closed epoch e1 of pipeline pay \(`tracebook rewards/);
+    await expect(rewardProof(ws, "pay", `${proof.recipient}x`, "e1")).rejects.toThrow(`has no reward line in closed epoch e1 of pipeline pay (did you mean "${proof.recipient}"? \``);
   });
 
   it("is written by the command line and verified there without a workspace", () => {

@@ -129,7 +129,7 @@ describe("usage ledger and settlement", () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--fee/);
     const typo = spawnSync(process.execPath, [BIN, "infer", file, "--model", "modle", "x"], { encoding: "utf8", env });
-    expect([typo.status, typo.stderr]).toEqual([2, "tracebook: --model modle: pipeline pay has no cell of that name (its model cells: base, model), and it is not a model id (≥ 8 hex characters)\n"]);
+    expect([typo.status, typo.stderr]).toEqual([2, "tracebook: --model modle: pipeline pay has no cell of that name (did you mean \"model\"? its model cells: base, model), and it is not a model id (≥ 8 hex characters)\n"]);
     const r = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e1"], { encoding: "utf8", env });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/40 inferences paid 0\.00000000000004936 in fees; statement pays out 0\.00000000000004936 \(reconciles to the base unit\)/);
@@ -153,6 +153,9 @@ describe("usage ledger and settlement", () => {
     const none = spawnSync(process.execPath, [BIN, "rewards", "nothing"], { encoding: "utf8", env });
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no settlement for pipeline "nothing"/);
+    // A mistyped epoch of a pipeline that has settled others: the nearest, and the ones it has.
+    const epoch = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e4"], { encoding: "utf8", env });
+    expect([epoch.status, epoch.stderr]).toEqual([2, 'tracebook: no settlement for pipeline "pay" in epoch e4 (did you mean "e1"? its epochs: e1, e3)\n']);
   });
 });
 
@@ -424,7 +427,9 @@ describe("closing an epoch", () => {
       expect(pen.stdout).toContain(`Penalised on model ${penalisedOne!.model_id.slice(0, 12)}: net influence`);
       const nobody = spawnSync(process.execPath, [BIN, "rewards", "pay", "--recipient", "nobody"], { encoding: "utf8", env });
       expect(nobody.status).toBe(2);
-      expect(nobody.stderr).toMatch(/"nobody" was neither paid nor penalised by pipeline pay/);
+      expect(nobody.stderr).toMatch(/"nobody" was neither paid nor penalised by pipeline pay \(recipients are names/);
+      const kat = spawnSync(process.execPath, [BIN, "rewards", "pay", "--recipient", "curator:kat"], { encoding: "utf8", env });
+      expect([kat.status, kat.stderr]).toEqual([2, expect.stringMatching(/^tracebook: "curator:kat" was neither paid nor penalised by pipeline pay \(did you mean "curator:kate"\? recipients are names/)]);
     } finally {
       server.dispose();
       ws.close();

@@ -9,10 +9,10 @@ import { watchPipeline } from "../../cells/graph/watch.ts";
 import { cellHistories } from "../../cells/graph/runs.ts";
 import { quoteIdent } from "../../cells/store/export.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { PipelineError } from "../../cells/graph/cell.ts";
+import { didYouMean } from "../../cells/graph/nearest.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
-import type { Pipeline } from "../../cells/graph/pipeline.ts";
+import { noSuchCell, type Pipeline } from "../../cells/graph/pipeline.ts";
 
 export function registerRun(program: Command): void {
   program
@@ -77,7 +77,7 @@ export function registerRun(program: Command): void {
     .action(async (name: string, cell: string, opts: { limit: string; json?: boolean; columns?: string; query?: string }, command: Command) => {
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
-        if (!pipeline.cells.has(cell)) throw new PipelineError(`pipeline "${pipeline.name}" has no cell "${cell}" (cells: ${[...pipeline.cells.keys()].join(", ")})`);
+        if (!pipeline.cells.has(cell)) throw noSuchCell(pipeline, cell);
         const done = (await cellHistories(ws, pipeline.name)).get(cell)?.lastSucceeded;
         if (!done?.artifact) throw new Error(`cell "${cell}" has no output yet: run \`tracebook run ${name} --cell ${cell}\``);
         const described = await ws.rows<{ column_name: string; column_type: string }>("describe select * from read_parquet(?)", [done.artifact]);
@@ -86,7 +86,7 @@ export function registerRun(program: Command): void {
         const decimal = new Set(described.filter((c) => c.column_type.startsWith("DECIMAL")).map((c) => c.column_name));
         const wanted = opts.columns ? opts.columns.split(",").map((c) => c.trim()).filter(Boolean) : available;
         const unknown = wanted.filter((c) => !available.includes(c));
-        if (unknown.length) throw new InputError(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (columns: ${available.join(", ")})`);
+        if (unknown.length) throw new InputError(`${pipeline.name}.${cell} has no column ${unknown.map((c) => `"${c}"`).join(", ")} (${unknown.length === 1 ? didYouMean(unknown[0]!, available) : ""}columns: ${available.join(", ")})`);
         if (opts.query !== undefined && !available.includes("query")) throw new InputError(`${pipeline.name}.${cell} has no query column`);
         const where = opts.query !== undefined ? "where starts_with(query, ?)" : "";
         const limit = wholeNumber(opts.limit, "--limit");

@@ -6,6 +6,7 @@ import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
 import { infer } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { didYouMean } from "../../cells/graph/nearest.ts";
 import { parsePayloads } from "../payloads.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
@@ -96,7 +97,12 @@ export function registerUsage(program: Command): void {
         const lines = await ws.rows<{ epoch: string; policy: string; recipient: string; role: string; amount: string; inferences: number; reason: string }>(
           `select s.epoch, s.policy, s.recipient, s.role, s.amount::varchar as amount, s.inferences, s.reason from settlements s where s.pipeline = ? ${where}
            order by s.epoch, s.amount desc, s.role, s.recipient`, params);
-        if (!lines.length) throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
+        if (!lines.length) {
+          const epochs = (await ws.rows<{ epoch: string }>("select distinct epoch from settlements where pipeline = ? order by epoch", [name])).map((r) => r.epoch);
+          // A mistyped epoch is the likelier mistake where the pipeline has settled others.
+          if (opts.epoch && epochs.length) throw new InputError(`no settlement for pipeline "${name}" in epoch ${opts.epoch} (${didYouMean(opts.epoch, epochs)}its epochs: ${epochs.join(", ")})`);
+          throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
+        }
         const fees = await ws.rows<{ epoch: string; fees: string; n: bigint }>(
           `select epoch, sum(fee)::varchar as fees, count(*) as n from inferences where pipeline = ? ${where} group by epoch order by epoch`, params);
         // Per epoch and model: the net runs over one model's inferences (cells/rewards/penalties.ts).

@@ -1,5 +1,6 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
+import { didYouMean } from "../graph/nearest.ts";
 import { MAX_CONTRIBUTOR_BYTES } from "../datanet/limits.ts";
 import { decide, resolveContributionIds, type DecisionResult, type ResolvedContribution, type Action } from "../datanet/decisions.ts";
 import { ruleRef } from "./ruleset.ts";
@@ -62,7 +63,8 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
   if (d.flagged) {
     const q = await reviewQueue(ws, datanet);
     if (!q.ruleset.rules.some((r) => r.id === d.flagged)) {
-      throw new InputError(`rule "${d.flagged}" is not in rule set ${q.ruleset.name}@${q.ruleset.version} (rules: ${q.ruleset.rules.map((r) => r.id).join(", ")})`);
+      const rules = q.ruleset.rules.map((r) => r.id);
+      throw new InputError(`rule "${d.flagged}" is not in rule set ${q.ruleset.name}@${q.ruleset.version} (${didYouMean(d.flagged, rules)}rules: ${rules.join(", ")})`);
     }
     const ids = q.items.filter((i) => i.flags.some((f) => f.rule === d.flagged)).map((i) => i.contribution);
     return { ids, rule: ruleRef(q.ruleset, d.flagged) };

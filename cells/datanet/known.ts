@@ -1,5 +1,6 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "./errors.ts";
+import { didYouMean } from "../graph/nearest.ts";
 import { loadDatanetSpec } from "./ingest.ts";
 import type { DatanetSpec } from "./types.ts";
 
@@ -8,5 +9,5 @@ export async function knownDatanet(ws: Workspace, name: string): Promise<Datanet
   const spec = await loadDatanetSpec(ws, name);
   if (spec) return spec;
   const known = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
-  throw new InputError(`unknown Datanet "${name}" (known: ${known.join(", ") || "none"})`);
+  throw new InputError(`unknown Datanet "${name}" (${didYouMean(name, known)}known: ${known.join(", ") || "none"})`);
 }

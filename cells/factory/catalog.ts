@@ -2,6 +2,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
+import { didYouMean } from "../graph/nearest.ts";
 import { cellHistories } from "../graph/runs.ts";
 import { quoteLiteral } from "../store/export.ts";
 import { formatAmount } from "../rewards/amounts.ts";
@@ -110,7 +111,7 @@ export async function resolveModel(ws: Workspace, ref: string, options: { pipeli
   if (p?.cells.has(ref)) return resolveModel(ws, `${p.name}.${ref}`);
   if (p && !MODEL_ID_PREFIX.test(ref) && !parseCellRef(ref)) {
     const models = [...p.cells].filter(([, c]) => MODEL_KINDS.includes(c.kind)).map(([n]) => n);
-    throw new InputError(`--model ${ref}: pipeline ${p.name} has no cell of that name (its model cells: ${models.join(", ") || "none"}), and it is not a model id (≥ 8 hex characters)`);
+    throw new InputError(`--model ${ref}: pipeline ${p.name} has no cell of that name (${didYouMean(ref, models)}its model cells: ${models.join(", ") || "none"}), and it is not a model id (≥ 8 hex characters)`);
   }
   const cellRef = parseCellRef(ref);
   if (cellRef) {
@@ -120,7 +121,8 @@ export async function resolveModel(ws: Workspace, ref: string, options: { pipeli
       // Nothing of that name ever ran here: a mistyped name, more likely than a model still to train.
       const known = await ws.rows<{ ref: string }>(
         `select distinct pipeline || '.' || cell as ref from runs where ${MODEL_KIND_SQL} and status = 'succeeded' order by 1`);
-      throw new InputError(`${ref}: no cell "${cell}" of pipeline "${pipeline}" has run in this workspace (model cells that have: ${known.map((k) => k.ref).join(", ") || "none"}; a cell new to its pipeline trains on \`tracebook run ${pipeline}\`)`);
+      const refs = known.map((k) => k.ref);
+      throw new InputError(`${ref}: no cell "${cell}" of pipeline "${pipeline}" has run in this workspace (${didYouMean(`${pipeline}.${cell}`, refs)}model cells that have: ${refs.join(", ") || "none"}; a cell new to its pipeline trains on \`tracebook run ${pipeline}\`)`);
     }
     const last = history.lastSucceeded;
     if (!last?.artifact) throw new Error(`${ref}: cell "${cell}" of pipeline "${pipeline}" has not produced a model yet (run \`tracebook run ${pipeline}\`)`);

@@ -3,6 +3,7 @@ import module from "node:module";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { PipelineError } from "./cell.ts";
+import { didYouMean } from "./nearest.ts";
 import type { Pipeline } from "./pipeline.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { pipelineFiles } from "./runs.ts";
@@ -28,20 +29,26 @@ export function isPipelinePath(nameOrPath: string): boolean {
   return /\.(ts|js|mjs|mts)$/.test(nameOrPath);
 }
 
-/** `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as is. */
-export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd()): string {
+/**
+ * `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as
+ * is. `alsoKnown`: other pipelines the caller can find (the workspace's), named when none is.
+ */
+export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd(), alsoKnown: readonly string[] = []): string {
   if (isPipelinePath(nameOrPath)) {
     const file = path.resolve(cwd, nameOrPath);
     if (!fs.existsSync(file)) throw new PipelineError(`pipeline file ${file} does not exist`);
     return file;
   }
-  const candidates = [...new Set([cwd, PROJECT_ROOT])].map((root) => path.join(root, "pipelines", `${nameOrPath}.pipeline.ts`));
+  const roots = [...new Set([cwd, PROJECT_ROOT])];
+  const candidates = roots.map((root) => path.join(root, "pipelines", `${nameOrPath}.pipeline.ts`));
   const found = candidates.find((f) => fs.existsSync(f));
   if (!found) {
-    const known = fs.existsSync(path.join(PROJECT_ROOT, "pipelines"))
-      ? fs.readdirSync(path.join(PROJECT_ROOT, "pipelines")).filter((f) => f.endsWith(".pipeline.ts")).map((f) => f.replace(/\.pipeline\.ts$/, ""))
-      : [];
-    throw new PipelineError(`no pipeline "${nameOrPath}" (looked for ${candidates.join(", ")}; known: ${known.join(", ") || "none"})`);
+    const inFolders = roots.flatMap((root) => {
+      const dir = path.join(root, "pipelines");
+      return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".pipeline.ts")).map((f) => f.replace(/\.pipeline\.ts$/, "")) : [];
+    });
+    const known = [...new Set([...inFolders, ...alsoKnown])].sort();
+    throw new PipelineError(`no pipeline "${nameOrPath}" (${didYouMean(nameOrPath, known)}looked for ${candidates.join(", ")}; known: ${known.join(", ") || "none"})`);
   }
   return found;
 }
@@ -116,13 +123,14 @@ export function whereInFile(err: unknown, file: string): string | null {
  * so `tracebook status mine` works for a pipeline kept in the data scientist's own folder.
  */
 export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+  const recorded = await pipelineFiles(ws);
   let file: string;
   try {
-    file = resolvePipelineFile(nameOrPath, options.cwd);
+    file = resolvePipelineFile(nameOrPath, options.cwd, [...recorded].filter(([, f]) => fs.existsSync(f)).map(([name]) => name));
   } catch (err) {
-    const recorded = (await pipelineFiles(ws)).get(nameOrPath);
-    if (!recorded || !fs.existsSync(recorded)) throw err;
-    file = recorded;
+    const last = recorded.get(nameOrPath);
+    if (!last || !fs.existsSync(last)) throw err;
+    file = last;
   }
   return loadPipeline(file, options);
 }

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { closest, distance } from "fastest-levenshtein";
+import { didYouMean } from "./nearest.ts";
 import { PipelineError } from "./cell.ts";
 
 // A pipeline file is run by tsx, which strips types without checking them: a misspelt option
@@ -19,12 +19,7 @@ export function options<S extends z.core.$ZodLooseShape>(shape: S) {
 }
 
 function unknownOptions(given: string[], names: string[]): string {
-  return given.map((key) => {
-    const near = names.length ? closest(key, names) : undefined;
-    // Up to a third of the name may be off (two letters swapped count twice), never all of a short one.
-    const hint = near && distance(key.toLowerCase(), near.toLowerCase()) <= (near.length <= 3 ? 1 : Math.max(2, Math.floor(near.length / 3))) ? `did you mean "${near}"? ` : "";
-    return `"${key}" is not an option (${hint}options: ${names.join(", ")})`;
-  }).join("; ");
+  return given.map((key) => `"${key}" is not an option (${didYouMean(key, names)}options: ${names.join(", ")})`).join("; ");
 }
 
 /** Positive integers: sizes, counts, epochs. */

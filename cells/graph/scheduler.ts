@@ -1,9 +1,9 @@
 import path from "node:path";
 import { ReadOnlyWorkspaceError, type Workspace } from "../store/workspace.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
-import { PipelineError, type CellInput } from "./cell.ts";
+import type { CellInput } from "./cell.ts";
 import type { Pipeline } from "./pipeline.ts";
-import { ancestorsAndSelf } from "./pipeline.ts";
+import { ancestorsAndSelf, noSuchCell } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
 import { materialize, removeOrphanTemps } from "./artifacts.ts";
 import { cellHistories, findCached, markInterrupted, recordEnd, recordPipelineFile, recordStart } from "./runs.ts";
@@ -50,7 +50,7 @@ export interface RunSummary {
  */
 export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOptions = {}): Promise<RunSummary> {
   if (options.cell !== undefined && !p.cells.has(options.cell)) {
-    throw new PipelineError(`pipeline "${p.name}" has no cell "${options.cell}" (cells: ${[...p.cells.keys()].join(", ")})`);
+    throw noSuchCell(p, options.cell);
   }
   const targets = options.cell === undefined ? new Set(p.order) : ancestorsAndSelf(p, options.cell);
   const forced = (name: string) => options.force === true && (options.cell === undefined || options.cell === name);

@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Workspace } from "../store/workspace.ts";
 import { issuePath } from "../graph/options.ts";
 import { InputError } from "../datanet/errors.ts";
+import { didYouMean } from "../graph/nearest.ts";
 import { merkleTree, rootFromPath, type MerkleStep } from "../graph/fingerprint.ts";
 import { receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { stageRows } from "../store/stage.ts";
@@ -51,7 +52,12 @@ export async function rewardProof(ws: Workspace, pipeline: string, recipient: st
  * over the epoch's lines and tree: what an operator hands out after closing an epoch.
  */
 export async function rewardProofs(ws: Workspace, pipeline: string, epoch: string, recipients: readonly string[] | "all"): Promise<RewardProof[]> {
-  const closure = (await closedEpochs(ws, pipeline)).get(epoch);
+  const closures = await closedEpochs(ws, pipeline);
+  const closure = closures.get(epoch);
+  if (!closure && !(await ws.rows("select 1 from inferences where pipeline = ? and epoch = ? limit 1", [pipeline, epoch])).length) {
+    const epochs = (await ws.rows<{ epoch: string }>("select distinct epoch from inferences where pipeline = ? order by epoch", [pipeline])).map((r) => r.epoch);
+    throw new InputError(`pipeline ${pipeline} has no epoch ${epoch} (${didYouMean(epoch, [...closures.keys()])}closed: ${[...closures.keys()].sort().join(", ") || "none"}; open: ${epochs.filter((e) => !closures.has(e)).join(", ") || "none"})`);
+  }
   if (!closure) {
     throw new InputError(`epoch ${epoch} of pipeline ${pipeline} is not closed: its lines can still change, so there is nothing final to prove ` +
       `(close it with \`tracebook rewards ${pipeline} --epoch ${epoch} --close\`)`);
@@ -74,7 +80,7 @@ export async function rewardProofs(ws: Workspace, pipeline: string, epoch: strin
   for (const name of names) {
     if (!byRecipient.has(name)) {
       throw new InputError(`"${name}" has no reward line in closed epoch ${epoch} of pipeline ${pipeline} ` +
-        `(\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
+        `(${didYouMean(name, [...byRecipient.keys()])}\`tracebook rewards ${pipeline} --epoch ${epoch}\` lists who was paid)`);
     }
   }
   // Lines settled before the archive existed cite receipts still only in receipts outputs on disk.

@@ -1,6 +1,7 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { closedEpochs } from "./closures.ts";
+import { didYouMean } from "../graph/nearest.ts";
 
 /** One recipient's side of a pipeline's settlement in one epoch. */
 export interface RecipientEpoch {
@@ -41,8 +42,10 @@ export async function recipientStatement(ws: Workspace, pipeline: string, recipi
     `select r.epoch, r.model_id, r.net_influence, r.record from reputation r where r.pipeline = ? and r.contributor = ? ${inEpoch} order by r.epoch, r.model_id`, args());
   const epochs = [...new Set([...roles, ...penalties].map((x) => x.epoch))].sort();
   if (!epochs.length) {
+    const names = (await ws.rows<{ name: string }>(
+      "select recipient as name from rewards where pipeline = ? union select contributor from reputation where pipeline = ?", [pipeline, pipeline])).map((r) => r.name);
     throw new InputError(`"${recipient}" was neither paid nor penalised by pipeline ${pipeline}${o.epoch === undefined ? "" : ` in epoch ${o.epoch}`} ` +
-      `(recipients are names such as a contributor, curator:…, creator:${pipeline}, protocol; \`tracebook rewards ${pipeline}\` lists them)`);
+      `(${didYouMean(recipient, names)}recipients are names such as a contributor, curator:…, creator:${pipeline}, protocol; \`tracebook rewards ${pipeline}\` lists them)`);
   }
   const closures = await closedEpochs(ws, pipeline);
   return epochs.map((epoch) => {

@@ -2,6 +2,7 @@ import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { ingest, loadDatanetSpec, type ImportSummary } from "../../cells/datanet/ingest.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
+import { didYouMean } from "../../cells/graph/nearest.ts";
 import { fileSha256 } from "../../cells/datanet/hash.ts";
 import type { DatanetSpec, Status } from "../../cells/datanet/types.ts";
 import { readRecords } from "./index.ts";
@@ -38,7 +39,7 @@ export async function importFile(
   if (!existing && !options.create) {
     const known = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
     throw new InputError(
-      `unknown Datanet "${name}" (known: ${known.join(", ") || "none"}); pass --create to make a new one`,
+      `unknown Datanet "${name}" (${didYouMean(name, known)}known: ${known.join(", ") || "none"}); pass --create to make a new one`,
       { file },
     );
   }
