@@ -15,7 +15,7 @@ import { buildNotebooks } from "../cells/notebooks/build.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
-import { datanet, pipeline, runPipeline } from "../cells/index.ts";
+import { datanet, pipeline, runPipeline, sql } from "../cells/index.ts";
 
 interface Reply { status: number; body: { error?: string; field?: string | null; decided?: { id: string; from: string; to: string; seq: number }[]; unchanged?: unknown[]; watching?: boolean } }
 
@@ -264,6 +264,10 @@ describe("the notebook server's decisions API", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ pipeline: "never-run", cells: [], missing: expect.stringMatching(/^pipeline "never-run" has no runs in workspace .*: run `tracebook run never-run` first$/) });
     expect((await fetch(`${server.url}@tracebook/data/never-run/x.arrow`)).status).toBe(404);
+    // The index lists a notebook's pipeline that never ran here with what to run: a note, not an error.
+    const index = await (await fetch(server.url)).text();
+    expect(index).toMatch(/Pipeline mail-quality<\/h2><p class="tb-meta pipeline-missing">pipeline &#34;mail-quality&#34; has no runs in workspace .*: run `tracebook run mail-quality` first<\/p>/);
+    expect(index).not.toMatch(/class="tb-error"/);
   });
 
   it("lists a pipeline first run after it started, served as it is (this server watches nothing)", async () => {
@@ -419,6 +423,37 @@ describe("adopting a pipeline right after the run log was read", () => {
       expect([...served]).toEqual(["soon"]);
     } finally {
       await watchers.close();
+      data.close();
+    }
+  });
+});
+
+describe("a cell taken out of a watched pipeline's file", () => {
+  it("leaves the catalog at the watcher's next whole cycle: the index stops listing it, pages stop reading it", async () => {
+    const home = tempDir("tb-forget-");
+    const ws = await openWorkspace({ home });
+    try {
+      await smallDatanet(ws, "notes", 4);
+      await runPipeline(ws, pipeline("p", { notes: datanet("notes"), counted: sql`select count(*) as n from notes` }));
+    } finally {
+      ws.close();
+    }
+    const data = new NotebookData({ home, refreshMs: 60_000 });
+    try {
+      await data.readRunLog(["p"]);
+      data.watch("p");
+      const names = async () => (await data.catalog("p")).cells.map((c) => c.cell);
+      expect(await names()).toEqual(["notes", "counted"]);
+      const cycle = (cells: string[], cancelled = false) => ({ event: "watch-cycle" as const, pipeline: "p", trigger: "pipeline-file", at: "2026-12-02T00:00:00.000Z",
+        summary: { ran: [], fresh: cells, failed: [], blocked: [], cancelled, changed: [] } });
+      // A cancelled cycle did not reach every cell: it proves nothing gone.
+      data.applyEvent(cycle(["notes"], true));
+      expect(await names()).toEqual(["notes", "counted"]);
+      data.applyEvent(cycle(["notes"]));
+      expect(await names()).toEqual(["notes"]);
+      await expect(data.arrow("p", "counted")).rejects.toThrow('pipeline "p" has no cell "counted"');
+      expect((await data.arrow("p", "notes")).bytes.byteLength).toBeGreaterThan(0);
+    } finally {
       data.close();
     }
   });

@@ -11,7 +11,7 @@ import { expandSql, sqlParamsFromJson, SqlParamError, type ExpandedSql } from ".
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { cellHistories, pipelineFiles } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
-import type { GraphEvent } from "../graph/scheduler.ts";
+import type { WatchEvent } from "../graph/watch.ts";
 
 import type { Catalog, CatalogCell } from "./wire.ts";
 
@@ -172,8 +172,18 @@ export class NotebookData {
     return this.live.has(pipeline);
   }
 
-  /** A watcher's event: new outputs replace the catalog's; running and failed cells say so. Returns the catalog entry it changed. */
-  applyEvent(e: GraphEvent): CatalogCell | null {
+  /**
+   * A watcher's event: new outputs replace the catalog's; running and failed cells say so; a
+   * whole cycle names every cell the pipeline file has now, and the catalog forgets the others (a
+   * cell renamed or taken out of the file: its output is no cell's any more, as gc sees it, so the
+   * index stops listing it and pages stop reading it). Returns the catalog entry it changed.
+   */
+  applyEvent(e: WatchEvent): CatalogCell | null {
+    if (e.event === "watch-cycle" && !e.summary.cancelled) {
+      const now = new Set([...e.summary.ran, ...e.summary.fresh, ...e.summary.failed, ...e.summary.blocked]);
+      const catalog = this.catalogs.get(e.pipeline);
+      for (const cell of catalog?.cells.keys() ?? []) if (!now.has(cell)) catalog!.cells.delete(cell);
+    }
     if (!("cell" in e)) return null;
     const catalog = this.catalogs.get(e.pipeline) ?? { cells: new Map<string, Entry>(), at: Date.now() };
     this.catalogs.set(e.pipeline, catalog);

@@ -315,8 +315,10 @@ export function indexHtml(notebooks: NotebookInfo[], catalogs: (Catalog | { pipe
     const others = served.filter((p) => p !== n.pipeline).map((p) => `<a href="${escapeHtml(href(n, p))}">${escapeHtml(p)}</a>`).join(" ");
     return `<tr><td><a href="${escapeHtml(href(n))}">${escapeHtml(n.title)}</a></td><td>${escapeHtml(n.pipeline ?? "")}</td><td>${others ? `also on ${others}` : ""}</td><td>${escapeHtml(n.error ?? "")}</td></tr>`;
   }).join("\n");
+  // Never run is not an error: the pipelines a notebook names by default (mail-quality, run by
+  // hand for minutes) are listed with what to run, in the page's own colour, not in red.
   const pipelines = catalogs.map((c) => "error" in c || c.missing
-    ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="tb-error">${escapeHtml(problem(c)!)}</p>`
+    ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="${"error" in c ? "tb-error" : "tb-meta pipeline-missing"}">${escapeHtml(problem(c)!)}</p>`
     : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2>${c.watched === undefined ? "" : `<p class="tb-meta pipeline-live">${c.watched ? "live: a watcher recomputes it and open pages follow" : `served as it is: no watcher runs it (<code>tracebook run ${escapeHtml(c.pipeline)}</code>, then reload)`}</p>`}<table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
       `<tr><td>${escapeHtml(x.cell)}</td><td>${escapeHtml(x.kind)}</td><td>${escapeHtml(x.state)}</td><td>${x.rows ?? ""}</td><td><code>${escapeHtml(x.dataVersion?.slice(0, 12) ?? "")}</code></td></tr>`).join("")}</table>`).join("\n");
   return `<!doctype html>

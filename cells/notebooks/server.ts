@@ -146,7 +146,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const name = pipelineName(spec);
       events.push(e);
       if (events.length > 1000) events.shift();
-      const entry = data.applyEvent(e as Parameters<NotebookData["applyEvent"]>[0]);
+      const entry = data.applyEvent(e);
       if (e.event === "output-changed") {
         server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, dataVersion: e.dataVersion, rows: e.rows } });
         log(`${e.pipeline}.${e.cell}: new output (${plural(e.rows, "row")}, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
