@@ -156,6 +156,11 @@ describe("usage ledger and settlement", () => {
     // A mistyped epoch of a pipeline that has settled others: the nearest, and the ones it has.
     const epoch = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e4"], { encoding: "utf8", env });
     expect([epoch.status, epoch.stderr]).toEqual([2, 'tracebook: no settlement for pipeline "pay" in epoch e4 (did you mean "e1"? its epochs: e1, e3)\n']);
+    // One the ledger holds but no run has settled yet: what to run.
+    const later = spawnSync(process.execPath, [BIN, "infer", file, "--model", "model", "--fee", "0.5", "--epoch", "e4", "--id", "cli-4", "--", "casino again"], { encoding: "utf8", env });
+    expect(later.status, later.stderr).toBe(0);
+    const unsettled = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e4"], { encoding: "utf8", env });
+    expect([unsettled.status, unsettled.stderr]).toEqual([2, 'tracebook: no settlement for pipeline "pay" in epoch e4: run `tracebook run pay` first\n']);
   });
 });
 

@@ -99,8 +99,10 @@ export function registerUsage(program: Command): void {
            order by s.epoch, s.amount desc, s.role, s.recipient`, params);
         if (!lines.length) {
           const epochs = (await ws.rows<{ epoch: string }>("select distinct epoch from settlements where pipeline = ? order by epoch", [name])).map((r) => r.epoch);
-          // A mistyped epoch is the likelier mistake where the pipeline has settled others.
-          if (opts.epoch && epochs.length) throw new InputError(`no settlement for pipeline "${name}" in epoch ${opts.epoch} (${didYouMean(opts.epoch, epochs)}its epochs: ${epochs.join(", ")})`);
+          const recorded = opts.epoch !== undefined && (await ws.rows("select 1 from inferences where pipeline = ? and epoch = ? limit 1", [name, opts.epoch])).length > 0;
+          // A mistyped epoch is the likelier mistake where the pipeline has settled others and
+          // the ledger holds nothing in this one; one it holds is still to settle.
+          if (opts.epoch && epochs.length && !recorded) throw new InputError(`no settlement for pipeline "${name}" in epoch ${opts.epoch} (${didYouMean(opts.epoch, epochs)}its epochs: ${epochs.join(", ")})`);
           throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
         }
         const fees = await ws.rows<{ epoch: string; fees: string; n: bigint }>(
