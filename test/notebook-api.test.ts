@@ -393,15 +393,22 @@ export default pipeline("late", {
   }, 120_000);
 });
 
+/** A workspace holding a four-row Datanet "notes", and then whatever `then` does in it, closed again. */
+async function notesHome(prefix: string, then?: (ws: Workspace) => Promise<unknown>): Promise<string> {
+  const home = tempDir(prefix);
+  const ws = await openWorkspace({ home });
+  try {
+    await smallDatanet(ws, "notes", 4);
+    await then?.(ws);
+  } finally {
+    ws.close();
+  }
+  return home;
+}
+
 describe("adopting a pipeline right after the run log was read", () => {
   it("re-reads the run log for a name it lacks, so a page asked for within a second of the last read is adopted", async () => {
-    const home = tempDir("tb-adopt-soon-");
-    const ws = await openWorkspace({ home });
-    try {
-      await smallDatanet(ws, "notes", 4);
-    } finally {
-      ws.close();
-    }
+    const home = await notesHome("tb-adopt-soon-");
     // The run log is read once and then answered from memory for a minute.
     const data = new NotebookData({ home, refreshMs: 60_000 });
     const served = new Set<string>();
@@ -430,14 +437,7 @@ describe("adopting a pipeline right after the run log was read", () => {
 
 describe("a cell taken out of a watched pipeline's file", () => {
   it("leaves the catalog at the watcher's next whole cycle: the index stops listing it, pages stop reading it", async () => {
-    const home = tempDir("tb-forget-");
-    const ws = await openWorkspace({ home });
-    try {
-      await smallDatanet(ws, "notes", 4);
-      await runPipeline(ws, pipeline("p", { notes: datanet("notes"), counted: sql`select count(*) as n from notes` }));
-    } finally {
-      ws.close();
-    }
+    const home = await notesHome("tb-forget-", (ws) => runPipeline(ws, pipeline("p", { notes: datanet("notes"), counted: sql`select count(*) as n from notes` })));
     const data = new NotebookData({ home, refreshMs: 60_000 });
     try {
       await data.readRunLog(["p"]);

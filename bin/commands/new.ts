@@ -6,7 +6,7 @@ import { toJson } from "../output.ts";
 import { PIPELINE_NAME, countOf, datanetCellNames, labelCounts, payloadOf, qualityName, scaffoldPipeline, scaffoldQualityPipeline } from "../scaffold.ts";
 import { describeDatanet, listDatanets } from "../../cells/datanet/catalog.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { didYouMean } from "../../cells/graph/nearest.ts";
+import { unknownDatanet } from "../../cells/datanet/known.ts";
 import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { pipelineFiles } from "../../cells/graph/runs.ts";
 import { PROJECT_ROOT } from "../../cells/graph/loader.ts";
@@ -64,7 +64,7 @@ export function registerNew(program: Command): void {
         const known = (await listDatanets(ws)).map((d) => d.name);
         const names = opts.datanet.flatMap((d) => d.split(",")).map((d) => d.trim()).filter(Boolean);
         for (const d of names) {
-          if (!known.includes(d)) throw new InputError(`unknown Datanet "${d}" (${didYouMean(d, known)}known: ${known.join(", ") || "none: import one with tracebook datanet import <name> <file> --create …"})`);
+          if (!known.includes(d)) throw new InputError(unknownDatanet(d, known, "none: import one with tracebook datanet import <name> <file> --create …"));
         }
         const twice = names.find((d, i) => names.indexOf(d) !== i);
         if (twice) throw new InputError(`--datanet names "${twice}" twice`);

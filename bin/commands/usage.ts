@@ -3,7 +3,7 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
-import { infer } from "../../cells/rewards/ledger.ts";
+import { infer, ledgerEpochs } from "../../cells/rewards/ledger.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
@@ -99,10 +99,9 @@ export function registerUsage(program: Command): void {
            order by s.epoch, s.amount desc, s.role, s.recipient`, params);
         if (!lines.length) {
           const epochs = (await ws.rows<{ epoch: string }>("select distinct epoch from settlements where pipeline = ? order by epoch", [name])).map((r) => r.epoch);
-          const recorded = opts.epoch !== undefined && (await ws.rows("select 1 from inferences where pipeline = ? and epoch = ? limit 1", [name, opts.epoch])).length > 0;
           // A mistyped epoch is the likelier mistake where the pipeline has settled others and
           // the ledger holds nothing in this one; one it holds is still to settle.
-          if (opts.epoch && epochs.length && !recorded) throw new InputError(`no settlement for pipeline "${name}" in epoch ${opts.epoch} (${didYouMean(opts.epoch, epochs)}its epochs: ${epochs.join(", ")})`);
+          if (opts.epoch && epochs.length && !(await ledgerEpochs(ws, name)).includes(opts.epoch)) throw new InputError(`no settlement for pipeline "${name}" in epoch ${opts.epoch} (${didYouMean(opts.epoch, epochs)}its epochs: ${epochs.join(", ")})`);
           throw new InputError(`no settlement for pipeline "${name}"${opts.epoch ? ` in epoch ${opts.epoch}` : ""}: run \`tracebook run ${name}\` first`);
         }
         const fees = await ws.rows<{ epoch: string; fees: string; n: bigint }>(

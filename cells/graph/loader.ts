@@ -29,28 +29,35 @@ export function isPipelinePath(nameOrPath: string): boolean {
   return /\.(ts|js|mjs|mts)$/.test(nameOrPath);
 }
 
-/**
- * `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as
- * is. `alsoKnown`: other pipelines the caller can find (the workspace's), named when none is.
- */
-export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd(), alsoKnown: readonly string[] = []): string {
+/** Where a pipeline name is looked for: ./pipelines/ under `cwd`, then the project's own. */
+const pipelineRoots = (cwd: string) => [...new Set([cwd, PROJECT_ROOT])];
+
+/** `mail` → ./pipelines/mail.pipeline.ts (then the project's own pipelines/); a path is taken as is. */
+export function resolvePipelineFile(nameOrPath: string, cwd = process.cwd()): string {
   if (isPipelinePath(nameOrPath)) {
     const file = path.resolve(cwd, nameOrPath);
     if (!fs.existsSync(file)) throw new PipelineError(`pipeline file ${file} does not exist`);
     return file;
   }
-  const roots = [...new Set([cwd, PROJECT_ROOT])];
-  const candidates = roots.map((root) => path.join(root, "pipelines", `${nameOrPath}.pipeline.ts`));
-  const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) {
-    const inFolders = roots.flatMap((root) => {
-      const dir = path.join(root, "pipelines");
-      return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".pipeline.ts")).map((f) => f.replace(/\.pipeline\.ts$/, "")) : [];
-    });
-    const known = [...new Set([...inFolders, ...alsoKnown])].sort();
-    throw new PipelineError(`no pipeline "${nameOrPath}" (${didYouMean(nameOrPath, known)}looked for ${candidates.join(", ")}; known: ${known.join(", ") || "none"})`);
-  }
+  const found = pipelineRoots(cwd).map((root) => path.join(root, "pipelines", `${nameOrPath}.pipeline.ts`)).find((f) => fs.existsSync(f));
+  if (!found) throw noPipeline(nameOrPath, cwd);
   return found;
+}
+
+/**
+ * The error for a pipeline name found nowhere: where it was looked for, and the names there are
+ * (those in the folders, and `alsoKnown`: the ones the caller can find elsewhere, the
+ * workspace's), the nearest first when one is close. Read only once the name is not found.
+ */
+export function noPipeline(name: string, cwd = process.cwd(), alsoKnown: readonly string[] = []): PipelineError {
+  const roots = pipelineRoots(cwd);
+  const inFolders = roots.flatMap((root) => {
+    const dir = path.join(root, "pipelines");
+    return fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith(".pipeline.ts")).map((f) => f.replace(/\.pipeline\.ts$/, "")) : [];
+  });
+  const known = [...new Set([...inFolders, ...alsoKnown])].sort();
+  const candidates = roots.map((root) => path.join(root, "pipelines", `${name}.pipeline.ts`));
+  return new PipelineError(`no pipeline "${name}" (${didYouMean(name, known)}looked for ${candidates.join(", ")}; known: ${known.join(", ") || "none"})`);
 }
 
 /**
@@ -123,14 +130,16 @@ export function whereInFile(err: unknown, file: string): string | null {
  * so `tracebook status mine` works for a pipeline kept in the data scientist's own folder.
  */
 export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
-  const recorded = await pipelineFiles(ws);
   let file: string;
   try {
-    file = resolvePipelineFile(nameOrPath, options.cwd, [...recorded].filter(([, f]) => fs.existsSync(f)).map(([name]) => name));
+    file = resolvePipelineFile(nameOrPath, options.cwd);
   } catch (err) {
+    // The run log is read only when the folders do not have it: `status mail` stays one lookup.
+    const recorded = await pipelineFiles(ws);
     const last = recorded.get(nameOrPath);
-    if (!last || !fs.existsSync(last)) throw err;
-    file = last;
+    if (last && fs.existsSync(last)) file = last;
+    else if (isPipelinePath(nameOrPath)) throw err;
+    else throw noPipeline(nameOrPath, options.cwd, [...recorded].filter(([, f]) => fs.existsSync(f)).map(([name]) => name));
   }
   return loadPipeline(file, options);
 }

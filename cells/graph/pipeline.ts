@@ -30,8 +30,9 @@ export function pipeline(name: string, ...parts: (CellMap | CellEntries)[]): Pip
   for (const [cellName, cell] of cells) {
     const unknown = cell.inputs.filter((input) => !cells.has(input));
     if (unknown.length) {
+      const names = [...cells.keys()];
       throw new PipelineError(
-        `pipeline "${name}": cell "${cellName}" reads ${unknown.map((u) => `"${u}"`).join(", ")}, which ${unknown.length > 1 ? "are not cells" : "is not a cell"} of this pipeline (${unknown.length === 1 ? didYouMean(unknown[0]!, [...cells.keys()]) : ""}cells: ${[...cells.keys()].join(", ")})`,
+        `pipeline "${name}": cell "${cellName}" reads ${unknown.map((u) => `"${u}"`).join(", ")}, which ${unknown.length > 1 ? "are not cells" : "is not a cell"} of this pipeline (${unknown.length === 1 ? didYouMean(unknown[0]!, names) : ""}cells: ${names.join(", ")})`,
       );
     }
   }
@@ -62,13 +63,13 @@ function topologicalOrder(name: string, cells: ReadonlyMap<string, Cell>): strin
   return order;
 }
 
-/** Every cell that reads `cell`, directly or through others. */
 /** The error for a cell name the pipeline does not have (a caller's `--cell`, `show`'s cell), with the nearest it does. */
 export function noSuchCell(p: Pipeline, cell: string): PipelineError {
   const names = [...p.cells.keys()];
   return new PipelineError(`pipeline "${p.name}" has no cell "${cell}" (${didYouMean(cell, names)}cells: ${names.join(", ")})`);
 }
 
+/** Every cell that reads `cell`, directly or through others. */
 export function descendants(p: Pipeline, cell: string): Set<string> {
   const out = new Set<string>();
   for (const name of p.order) {

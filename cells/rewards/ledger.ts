@@ -39,6 +39,11 @@ export function epochOf(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
 
+/** The epochs the ledger holds inferences of a pipeline in, in order: what an epoch asked for by name is checked against. */
+export async function ledgerEpochs(ws: Workspace, pipeline: string): Promise<string[]> {
+  return (await ws.rows<{ epoch: string }>("select distinct epoch from inferences where pipeline = ? order by epoch", [pipeline])).map((r) => r.epoch);
+}
+
 /** What names an inference in the ledger says something: its id, who paid for it, the epoch it settles in. */
 function refuseBlank(r: { id?: string; caller?: string; epoch?: string }): void {
   for (const [field, value] of [["id", r.id], ["caller", r.caller], ["epoch", r.epoch]] as const) {

@@ -3,6 +3,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { issuePath } from "../graph/options.ts";
 import { InputError } from "../datanet/errors.ts";
 import { didYouMean } from "../graph/nearest.ts";
+import { ledgerEpochs } from "./ledger.ts";
 import { merkleTree, rootFromPath, type MerkleStep } from "../graph/fingerprint.ts";
 import { receiptHash, sharedContributors } from "../attribution/receipts.ts";
 import { stageRows } from "../store/stage.ts";
@@ -54,11 +55,11 @@ export async function rewardProof(ws: Workspace, pipeline: string, recipient: st
 export async function rewardProofs(ws: Workspace, pipeline: string, epoch: string, recipients: readonly string[] | "all"): Promise<RewardProof[]> {
   const closures = await closedEpochs(ws, pipeline);
   const closure = closures.get(epoch);
-  if (!closure && !(await ws.rows("select 1 from inferences where pipeline = ? and epoch = ? limit 1", [pipeline, epoch])).length) {
-    const epochs = (await ws.rows<{ epoch: string }>("select distinct epoch from inferences where pipeline = ? order by epoch", [pipeline])).map((r) => r.epoch);
-    throw new InputError(`pipeline ${pipeline} has no epoch ${epoch} (${didYouMean(epoch, [...closures.keys()])}closed: ${[...closures.keys()].sort().join(", ") || "none"}; open: ${epochs.filter((e) => !closures.has(e)).join(", ") || "none"})`);
-  }
   if (!closure) {
+    const epochs = await ledgerEpochs(ws, pipeline);
+    if (!epochs.includes(epoch)) {
+      throw new InputError(`pipeline ${pipeline} has no epoch ${epoch} (${didYouMean(epoch, [...closures.keys()])}closed: ${[...closures.keys()].sort().join(", ") || "none"}; open: ${epochs.filter((e) => !closures.has(e)).join(", ") || "none"})`);
+    }
     throw new InputError(`epoch ${epoch} of pipeline ${pipeline} is not closed: its lines can still change, so there is nothing final to prove ` +
       `(close it with \`tracebook rewards ${pipeline} --epoch ${epoch} --close\`)`);
   }

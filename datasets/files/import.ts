@@ -2,7 +2,7 @@ import path from "node:path";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { ingest, loadDatanetSpec, type ImportSummary } from "../../cells/datanet/ingest.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
-import { didYouMean } from "../../cells/graph/nearest.ts";
+import { datanetNames, unknownDatanet } from "../../cells/datanet/known.ts";
 import { fileSha256 } from "../../cells/datanet/hash.ts";
 import type { DatanetSpec, Status } from "../../cells/datanet/types.ts";
 import { readRecords } from "./index.ts";
@@ -37,11 +37,7 @@ export async function importFile(
 ): Promise<ImportSummary> {
   const existing = await loadDatanetSpec(ws, name);
   if (!existing && !options.create) {
-    const known = (await ws.rows<{ name: string }>("select name from datanets order by name")).map((r) => r.name);
-    throw new InputError(
-      `unknown Datanet "${name}" (${didYouMean(name, known)}known: ${known.join(", ") || "none"}); pass --create to make a new one`,
-      { file },
-    );
+    throw new InputError(`${unknownDatanet(name, await datanetNames(ws))}; pass --create to make a new one`, { file });
   }
   const kind = mapping.features !== undefined ? "features" : "text";
   if (existing && !options.replace && existing.kind !== kind) {
