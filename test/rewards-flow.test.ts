@@ -237,7 +237,7 @@ describe("settlement across a retrain", () => {
       const second = await modelOfCell(ws, "pay", "model");
       expect(second).not.toBe(first);
       // Split under the penalties decided with the first model's earlier e9 lines, which stay.
-      expect(logs.join("\n")).toMatch(new RegExp(`1 inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled \\(e9 × model ${first.slice(0, 12)}\\)`));
+      expect(logs.join("\n")).toMatch(new RegExp(`1 inference of models since retrained is split under the penalties decided when their epoch's first lines were settled \\(e9 × model ${first.slice(0, 12)}\\)`));
       expect(await penalised(first)).toEqual(decided);
       const late = await ws.rows<{ recipient: string }>("select recipient from rewards where inference_id = 'late' and role = 'contributor'");
       expect(late.filter((l) => l.recipient.startsWith("ham-"))).toEqual([]);
@@ -415,8 +415,8 @@ describe("closing an epoch", () => {
       expect(spawnSync(process.execPath, [BIN, "run", file], { encoding: "utf8", env }).status).toBe(0);
       const closing = spawnSync(process.execPath, [BIN, "rewards", file, "--epoch", "e2", "--close", "--by", "ops:bob"], { encoding: "utf8", env });
       expect(closing.status, closing.stderr).toBe(0);
-      expect(closing.stdout).toMatch(/^Closed epoch e2 of .*: 1 inferences, fees 0\.0000000000000005, \d+ reward lines \(root [0-9a-f]{16}…\); final from now on$/m);
-      expect(closing.stdout).toMatch(/Epoch e2 \(policy default@1\): 1 inferences paid .*; closed \S+ by ops:bob: final/);
+      expect(closing.stdout).toMatch(/^Closed epoch e2 of .*: 1 inference, fees 0\.0000000000000005, \d+ reward lines \(root [0-9a-f]{16}…\); final from now on$/m);
+      expect(closing.stdout).toMatch(/Epoch e2 \(policy default@1\): 1 inference paid .*; closed \S+ by ops:bob: final/);
       const all = spawnSync(process.execPath, [BIN, "rewards", "pay"], { encoding: "utf8", env });
       expect(all.stdout).toMatch(/Epoch e1 \(policy default@1\): 40 inferences .*; closed 2026-11-30T00:00:00.000Z by ops:alice: final/);
 

@@ -173,6 +173,16 @@ describe("the usage ledger cell", () => {
     expect(await outputOf(ws, "pay", "usage")).toBe(artifact);
     expect(await rowsOf()).toEqual(taken);
   }, 60_000);
+
+  it("records an inference no epoch was named for in the UTC month it ran in", async () => {
+    const at = (iso: string, id: string) => infer(ws, server, modelId, [{ text: "team meeting notes" }], { fee: 1n, caller: "api:x", pipeline: "elsewhere", ids: [id], at: new Date(iso) });
+    await at("2026-12-31T23:59:59.999Z", "month-1");
+    await at("2027-01-01T00:00:00.000Z", "month-2");
+    await at("2027-02-01T10:00:00+14:00", "month-3"); // still January in UTC, though February where it was called
+    expect(await ws.rows("select id, epoch from inferences where id like 'month-%' order by id")).toEqual([
+      { id: "month-1", epoch: "2026-12" }, { id: "month-2", epoch: "2027-01" }, { id: "month-3", epoch: "2027-01" },
+    ]);
+  });
 });
 
 describe("the receipts paid lines cite", () => {

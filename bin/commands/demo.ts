@@ -18,7 +18,7 @@ import type { Workspace } from "../../cells/store/workspace.ts";
 /** The demo's pipelines, in the order they run. */
 const DEMO_PIPELINES = ["mail", "digits"];
 const DEMO_MESSAGE = "Congratulations! You have won a free cruise. Click here to claim your prize";
-/** The demo's paid call: the workload's fee, in the epoch `tracebook infer` would give it (the UTC day). */
+/** The demo's paid call: the workload's fee, in the epoch `tracebook infer` would give it (the UTC month). */
 const DEMO_FEE = "0.002";
 
 /** `npm start`: the demo on real data. Imports the corpora that are missing, lists the Datanets and brings the demo pipelines up to date. */

@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../../cells/store/atomic.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { publishedFor } from "../../reports/published.ts";
 import { makeDir } from "../../cells/store/make-dir.ts";
+import { plural } from "../../cells/graph/plural.ts";
 
 /**
  * `tracebook proof <pipeline> --recipient r --epoch e` (what one recipient was paid in a closed
@@ -52,7 +53,7 @@ export function registerProof(program: Command): void {
         const slugs = proofs.map((p) => slug(p.recipient));
         const files = proofs.map((p, i) => path.join(dir, `${slugs.indexOf(slugs[i]!) === slugs.lastIndexOf(slugs[i]!) ? slugs[i] : `${slugs[i]}-${sha256(p.recipient).slice(0, 8)}`}.proof.json`));
         for (const [i, p] of proofs.entries()) await writeFileAtomic(files[i]!, `${JSON.stringify(p)}\n`);
-        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${proofs.length} recipients in ${shortPath(dir)}`);
+        console.log(`Closed epoch ${epoch} of ${pipeline}: root ${root.lines_root} (${root.lines} lines, closed at ${root.closed_at} by ${root.closed_by}); a proof for each of ${plural(proofs.length, "recipient")} in ${shortPath(dir)}`);
         console.log(formatTable(proofs.map((p, i) => ({ recipient: p.recipient, lines: p.lines.length, paid: formatAmount(BigInt(p.total)), file: path.basename(files[i]!) })), { maxRows: 1000 }));
         console.log(`Each recipient checks its own: tracebook proof verify <file> --report <report folder>    (or --root ${root.lines_root})`);
       });

@@ -64,7 +64,7 @@ function printWritten(w: WrittenReport, seconds: number): void {
   console.log(`Report written: ${shortPath(path.join(w.dir, "index.html"))}`);
   console.log(`  ${Object.entries(w.files).map(([f, n]) => `${f} ${kb(n)}`).join(", ")}${w.pdfSkipped ? ` (no report.pdf: ${w.pdfSkipped})` : ""}; ${seconds.toFixed(1)} s`);
   for (const e of w.facts.statement) {
-    console.log(`  epoch ${e.epoch}: ${e.inferences.toLocaleString("en-US")} inferences, fees ${e.fees.tokens}, paid out ${e.paid.tokens} ${e.reconciles ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
+    console.log(`  epoch ${e.epoch}: ${e.inferences.toLocaleString("en-US")} inference${e.inferences === 1 ? "" : "s"}, fees ${e.fees.tokens}, paid out ${e.paid.tokens} ${e.reconciles ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}`);
   }
   const failed = w.facts.checks.filter((c) => !c.ok);
   console.log(`  integrity checks: ${w.facts.checks.length - failed.length} of ${w.facts.checks.length} pass${failed.length ? `; FAILED: ${failed.map((c) => c.name).join(", ")}` : ""}`);

@@ -19,6 +19,7 @@ import { pipelineStatus } from "../../cells/graph/status.ts";
 import { recipientStatement, type RecipientEpoch } from "../../cells/rewards/recipient.ts";
 import { wholeNumber } from "../numbers.ts";
 import { nowUtc } from "../../cells/store/workspace.ts";
+import { plural } from "../../cells/graph/plural.ts";
 
 interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
 
@@ -33,7 +34,7 @@ export function registerUsage(program: Command): void {
     .option("--fee <tokens>", "fee per inference, a decimal in tokens (18 decimals)", "0.002")
     .option("--caller <id>", "who called (agent or user id)", `cli:${process.env.USER ?? "user"}`)
     .option("--id <id...>", "inference ids, one per input (default: a fresh id per execution); replaying an id records nothing")
-    .option("--epoch <epoch>", "settlement epoch (default: the UTC day)")
+    .option("--epoch <epoch>", "settlement epoch (default: the UTC month, as 2026-12)")
     .option("--settle", "then run the pipeline's cells that attribute and split these fees, and say who was paid")
     .option("--json", "print JSON")
     .action(async (name: string, inputs: string[], opts: InferOpts, command: Command) => {
@@ -85,7 +86,7 @@ export function registerUsage(program: Command): void {
         if (opts.close) {
           const c = await close(ws, asked, opts.epoch!, opts.by);
           name = c.pipeline; // closing loads the pipeline (a file, too): its name from here on
-          if (!opts.json) console.log(`Closed epoch ${c.epoch} of ${name}: ${c.inferences} inferences, fees ${formatAmount(c.fees)}, ${c.lines} reward lines (root ${c.lines_root.slice(0, 16)}…); final from now on`);
+          if (!opts.json) console.log(`Closed epoch ${c.epoch} of ${name}: ${plural(Number(c.inferences), "inference")}, fees ${formatAmount(c.fees)}, ${c.lines} reward lines (root ${c.lines_root.slice(0, 16)}…); final from now on`);
         }
         if (opts.recipient !== undefined) {
           const side = await recipientStatement(ws, name, opts.recipient, { epoch: opts.epoch, limit });
@@ -124,7 +125,7 @@ export function registerUsage(program: Command): void {
           const mine = lines.filter((l) => l.epoch === f.epoch);
           const paid = mine.reduce((s, l) => s + BigInt(l.amount), 0n);
           const closure = closures.get(f.epoch);
-          console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${f.n} inferences paid ${formatAmount(BigInt(f.fees))} in fees; ` +
+          console.log(`\nEpoch ${f.epoch} (policy ${mine[0]?.policy ?? "?"}): ${plural(Number(f.n), "inference")} paid ${formatAmount(BigInt(f.fees))} in fees; ` +
             `statement pays out ${formatAmount(paid)} ${paid === BigInt(f.fees) ? "(reconciles to the base unit)" : "(DOES NOT reconcile)"}; ` +
             finality(closure && { at: closure.closed_at, by: closure.closed_by }) + (closure
               ? `; its ${closure.lines} reward lines hash to root ${closure.lines_root} (a recipient's proof: \`tracebook proof ${name} --recipient <name> --epoch ${f.epoch}\`)`

@@ -93,7 +93,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       // What this run settles: not what an earlier run settled for a model since retrained (its lines stay, below).
       const usage = open.filter((u) => !u.settled_earlier);
       const final = [...new Set(all.filter((u) => closures.has(u.epoch)).map((u) => u.epoch))].sort();
-      if (final.length) ctx.log(`${all.length - open.length} inferences of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
+      if (final.length) ctx.log(`${plural(all.length - open.length, "inference")} of closed epochs (${final.join(", ")}) keep the lines they were closed with`);
       await stageRows(ctx.ws, SPLIT, [["id", "VARCHAR"], ["epoch", "VARCHAR"], ["model_id", "VARCHAR"], ["fee", "VARCHAR"]], usage.map((u) => [u.id, u.epoch, u.model_id, u.fee.toString()]));
 
       // Inferences earlier runs settled in these epochs that this run does not split (a retrained
@@ -106,14 +106,15 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const penalties = judgePenalties(usage, await scopeNets(ctx.ws, SPLIT, rel(p.influence)), settledBefore, judged);
       const decided = [...penalties.values()].filter((s) => s.decided);
       if (decided.length) {
-        ctx.log(`${decided.reduce((n, s) => n + s.inferences, 0)} inferences of models since retrained are split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);
+        const count = decided.reduce((sum, s) => sum + s.inferences, 0);
+        ctx.log(`${plural(count, "inference")} of models since retrained ${count === 1 ? "is" : "are"} split under the penalties decided when their epoch's first lines were settled (${decided.map((s) => `${s.epoch} × model ${s.model.slice(0, 12)}`).join(", ")})`);
       }
 
       // Of the rest, only what would split differently from the lines already written is split again (reuse.ts).
       const settings = splitSettings(REWARDS_VERSION, p.policy ?? DEFAULT_POLICY, creator);
       const reuse = await keptSplits(ctx, { policy: policy.id, settings, split: SPLIT, receipts: rel(p.receipts), influence: rel(p.influence), penalties, judged });
       const resplit = usage.filter((u) => !reuse.kept.has(u.id));
-      ctx.log(reuse.kept.size ? `${reuse.kept.size} inferences keep the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${resplit.length} inferences split (${reuse.why})`);
+      ctx.log(reuse.kept.size ? `${plural(reuse.kept.size, "inference keeps", "inferences keep")} the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${plural(resplit.length, "inference")} split (${reuse.why})`);
       await stageRows(ctx.ws, RESPLIT, [["id", "VARCHAR"]], resplit.map((u) => [u.id]));
       const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(
         `select query, key, score from ${rel(p.influence)} where level = 'contributor' and query in (select id from ${RESPLIT})`);
@@ -138,11 +139,11 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const models = await currentModels(ctx.ws, ctx.pipeline);
       const executed = new Set(usage.map((u) => u.model_id));
       const idle = models.filter((m) => !executed.has(m.id));
-      if (earlierFees.size) ctx.log(`${earlierFees.size} inferences of models since retrained keep the lines settled for them earlier`);
+      if (earlierFees.size) ctx.log(`${plural(earlierFees.size, "inference")} of models since retrained ${earlierFees.size === 1 ? "keeps" : "keep"} the lines settled for them earlier`);
       const totals = epochTotals([...usage, ...earlierFees.values()]);
       const { statement, recipients } = await persist(ctx, { policy: policy.id, state: { settings, approvalsSeq: approvals }, lines, epochs, idle, penalties, receipts: rel(p.receipts) });
       const fees = usage.reduce((s, u) => s + u.fee, 0n);
-      ctx.log(`${usage.length} inferences, fees ${formatAmount(fees)} paid out exactly to ${plural(recipients, "recipient")}; ` +
+      ctx.log(`${plural(usage.length, "inference")}, fees ${formatAmount(fees)} paid out exactly to ${plural(recipients, "recipient")}; ` +
         `${plural([...penalties.values()].reduce((n, s) => n + s.excluded.size, 0), "penalty", "penalties")} (contributor, epoch, model); ${plural(idle.length, "model")} never executed`);
       for (const epoch of epochs) {
         const top = statement.filter((l) => l.epoch === epoch && l.amount > 0n).sort((a, b) => (b.amount > a.amount ? 1 : b.amount < a.amount ? -1 : 0)).slice(0, 6);

@@ -34,9 +34,14 @@ export function payloadOf(p: Payload): { json: string; sha256: string } {
   return { json, sha256: sha256(json) };
 }
 
-/** The UTC day of a time: the default epoch of an inference. */
+/**
+ * The UTC month of a time ("2026-12"): the default epoch of an inference. An epoch is what a
+ * penalty nets influence over and what a closure makes final, so it has to hold enough
+ * inferences for a net to mean something (a day held one or two on a quiet pipeline), and
+ * settlement statements read by the month; the demo's workload settles in a month too.
+ */
 export function epochOf(at: Date): string {
-  return at.toISOString().slice(0, 10);
+  return at.toISOString().slice(0, 7);
 }
 
 /** The epochs the ledger holds inferences of a pipeline in, in order: what an epoch asked for by name is checked against. */

@@ -8,6 +8,7 @@ import { modelOf } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
 import { formatAmount } from "./amounts.ts";
 import type { Workspace } from "../store/workspace.ts";
+import { plural } from "../graph/plural.ts";
 
 /**
  * A usage table as tracin, receipts and rewardSplit read it: one row per executed inference, as
@@ -145,7 +146,7 @@ export function usageLedger(p: UsageLedgerParams): Cell {
       const unsettled = sum("n") - sum("current");
       if (unsettled) ctx.log(`${unsettled} of them by other models (retrained since, or not named here), never settled: each is traced through the model that executed it`);
       if (sum("earlier")) ctx.log(`${sum("earlier")} more by models since retrained, settled earlier: kept as paid, and traced through the model that executed each so they can still be explored`);
-      if (kept) ctx.log(`${kept.count} inferences kept as the last run wrote them; ${sum("n") + sum("earlier") - kept.count} read from the ledger`);
+      if (kept) ctx.log(`${plural(kept.count, "inference")} kept as the last run wrote them; ${sum("n") + sum("earlier") - kept.count} read from the ledger`);
       // The rows kept are copied from the last output beside the new ones (materialize): only the
       // new inferences' payloads are parsed and hashed.
       return {
