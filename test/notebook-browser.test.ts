@@ -302,6 +302,13 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect((await page.textContent("#epochs"))?.replace(/\s+/g, " ")).toBe("Epoch e1: open, provisional until closed (a run may still change it).");
     // The penalties listed are the records the split wrote (the pipeline's penaltyRecords cell).
     expect((await page.textContent("#penalised-source"))?.replace(/\s+/g, " ").trim()).toBe("As the reward split recorded them (penalties): the penalties the lines were split under.");
+    // One list per scope (epoch × model), its inferences said once, and every penalised contributor under it.
+    const scopes = (await page.locator("#penalised .tb-scope-head").allTextContents()).map((t) => t.replace(/\s+/g, " ").trim());
+    expect(scopes.length).toBeGreaterThan(0);
+    for (const s of scopes) expect(s).toMatch(/^e1 on model [0-9a-f]{12}, over \d+ inferences?: \d+ contributors? earns? nothing from them$/);
+    const listed = scopes.reduce((n, s) => n + Number(/: (\d+) contributor/.exec(s)![1]), 0);
+    expect(await page.locator("#penalised li").count()).toBe(listed);
+    expect(await page.locator("#penalised li").first().textContent()).toMatch(/^\S+: net influence -\d\.\d{3}e[+-]\d+$/);
     // The Datanets side by side: size against share of influence.
     expect((await page.locator("#datanets-table tbody tr").evaluateAll((rs) => rs.map((r) => r.getAttribute("data-datanet")))).sort()).toEqual(["notes", "tips"]);
     expect(await page.locator("#models li").allTextContents()).toEqual([
