@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { didYouMean, nearest } from "../cells/graph/nearest.ts";
+import fc from "fast-check";
+import { didYouMean, nearest, typoDistance } from "../cells/graph/nearest.ts";
 import { noSuchCell, type Pipeline } from "../cells/graph/pipeline.ts";
 import { noPipeline, resolvePipelineFile } from "../cells/graph/loader.ts";
 import { tempDir } from "./helpers/workspace.ts";
@@ -18,10 +19,62 @@ describe("nearest", () => {
     expect(nearest("ab", ["ax"])).toBe("ax");
     expect(nearest("x", ["n"])).toBeUndefined();
     expect(nearest("contributors", ["contributor_influence"])).toBeUndefined();
+    // Two letters swapped are one typo, so the limit can be tight: a short name is not offered a longer word.
+    expect(nearest("pya", ["pay", "digits"])).toBe("pay");
+    expect(nearest("nope", ["notes", "mail"])).toBeUndefined();
+    expect(nearest("recieve", ["receive"])).toBe("receive");
     // Nothing to suggest: no names, or only the name itself.
     expect(nearest("mail", [])).toBeUndefined();
     expect(nearest("mail", ["mail"])).toBeUndefined();
     expect(nearest("", ["a"])).toBeUndefined();
+  });
+
+  // The textbook recurrences, unoptimised: what the three-row version must compute.
+  const textbook = (a: string, b: string, swaps: boolean): number => {
+    const d = (i: number, j: number): number => {
+      if (!i || !j) return i + j;
+      let best = Math.min(d(i - 1, j) + 1, d(i, j - 1) + 1, d(i - 1, j - 1) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (swaps && i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, d(i - 2, j - 2) + 1);
+      return best;
+    };
+    return d(a.length, b.length);
+  };
+  /** Fewest single edits (insert, delete, substitute, swap two neighbours), by breadth-first search: true Damerau–Levenshtein. */
+  const editsApart = (a: string, b: string): number => {
+    const letters = [...new Set(a + b)];
+    let frontier = new Set([a]);
+    const seen = new Set([a]);
+    for (let steps = 0; ; steps++) {
+      if (frontier.has(b)) return steps;
+      const next = new Set<string>();
+      for (const s of frontier) {
+        const moves: string[] = [];
+        for (let i = 0; i <= s.length; i++) {
+          for (const c of letters) moves.push(s.slice(0, i) + c + s.slice(i));
+          if (i < s.length) {
+            moves.push(s.slice(0, i) + s.slice(i + 1));
+            for (const c of letters) moves.push(s.slice(0, i) + c + s.slice(i + 1));
+            if (i + 1 < s.length) moves.push(s.slice(0, i) + s[i + 1] + s[i] + s.slice(i + 2));
+          }
+        }
+        for (const m of moves) if (m.length <= Math.max(a.length, b.length) + 1 && !seen.has(m)) (seen.add(m), next.add(m));
+      }
+      frontier = next;
+    }
+  };
+
+  it("counts typos as the textbook's optimal string alignment does, between true Damerau and Levenshtein", () => {
+    const word = fc.string({ unit: fc.constantFrom("a", "b", "c", "d"), maxLength: 6 });
+    fc.assert(fc.property(word, word, (a, b) => {
+      const d = typoDistance(a, b);
+      expect(d).toBe(textbook(a, b, true));
+      expect(d).toBe(typoDistance(b, a));
+      expect(d).toBeLessThanOrEqual(textbook(a, b, false));
+      if (a.length <= 4 && b.length <= 4) expect(d).toBeGreaterThanOrEqual(editsApart(a, b));
+    }), { seed: 20261202, numRuns: 400 });
+    expect(typoDistance("mial", "mail")).toBe(1);
+    expect(typoDistance("ca", "abc")).toBe(3); // where alignment differs from true Damerau (2): no substring is edited twice
+    expect(typoDistance("", "abc")).toBe(3);
   });
 
   it("opens an error's parenthesis", () => {
