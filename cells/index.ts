@@ -45,6 +45,8 @@ export type { GraphEvent, RunOptions, RunSummary } from "./graph/scheduler.ts";
 export { pipelineStatus } from "./graph/status.ts";
 export type { CellState, CellStatus } from "./graph/status.ts";
 export { cellHistories } from "./graph/runs.ts";
+export { attachCellTables, withCellTables } from "./graph/cell-tables.ts";
+export type { CellTables, CellTablesOptions } from "./graph/cell-tables.ts";
 export type { RunRecord, RunStatus } from "./graph/runs.ts";
 export { loadPipeline, resolvePipelineFile } from "./graph/loader.ts";
 // A cell kind of one's own checks its options as the shipped ones do (a zod schema; graph/options.ts).

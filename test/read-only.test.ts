@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openWorkspace, ReadOnlyWorkspaceError } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
+import { recordPipelineFile } from "../cells/graph/runs.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 const bin = path.resolve("bin/tracebook.js");
@@ -31,6 +32,7 @@ describe("a read-only workspace", () => {
     original = ws.home;
     [{ id: inference }] = (await ws.rows<{ id: string }>("select id from inferences order by id limit 1")) as [{ id: string }];
     [{ id: contribution }] = (await ws.rows<{ id: string }>("select id from contributions order by id limit 1")) as [{ id: string }];
+    await recordPipelineFile(ws, "pay", path.resolve("test/fixtures/pay.pipeline.ts")); // as `tracebook run` records it: `sql` finds pay's cells by it
     ws.close();
     // Handed to a reviewer: a copy in another folder, the original moved away.
     copy = path.join(tempDir("tb-ro-"), "workspace");
@@ -57,6 +59,10 @@ describe("a read-only workspace", () => {
       expect(r.status, `${args.join(" ")}: ${r.stderr}`).toBe(0);
     }
     // The outputs are this folder's, though the run log names the original's: pointed home in memory only.
+    // A cell's output as a table: its tables are attached in memory, which a read-only workspace takes too.
+    const cell = ro("sql", "select count(*)::integer as n from pay.receipts", "--json");
+    expect(cell.status, cell.stderr).toBe(0);
+    expect(JSON.parse(cell.stdout)[0].n).toBeGreaterThan(0);
     const paths = JSON.parse(ro("sql", "select artifact from runs where artifact is not null", "--json").stdout) as { artifact: string }[];
     expect(paths.length).toBeGreaterThan(0);
     for (const p of paths) expect(p.artifact.startsWith(path.join(copy, "artifacts") + path.sep)).toBe(true);

@@ -6,17 +6,22 @@ import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
+import { withCellTables } from "../../cells/graph/cell-tables.ts";
 
 export function registerSql(program: Command): void {
   program
     .command("sql")
-    .description("run a SQL query on the workspace and print a readable table (read only: one SELECT or EXPLAIN)")
+    .description("run a SQL query on the workspace and print a readable table (read only: one SELECT or EXPLAIN); a cell's current output is the table <pipeline>.<cell>, as mail.influence")
     .argument("<query>", "SQL (DuckDB dialect)")
     .option("--json", "print rows as JSON")
     .option("--max-rows <n>", "rows to print", "50")
     .option("--out <file>", "write the full result to .parquet or .arrow instead of printing it")
     .action(async (query: string, opts: { json?: boolean; maxRows: string; out?: string }, command: Command) => {
-      await withWorkspace(command, async (ws) => {
+      await withWorkspace(command, async (ws) => withCellTables(ws, query, async (tables) => {
+        // On standard error, so that --json stays parseable: what was queried is not up to date.
+        for (const s of tables.stale) {
+          console.error(`note: ${s.pipeline}.${s.cell} is ${s.state}${s.reason ? ` (${s.reason})` : ""}: this is its last output; \`tracebook run ${s.pipeline}\` brings it up to date`);
+        }
         if (opts.out) {
           await checkReadOnly(ws, query);
           const result = await exportQuery(ws, query, opts.out);
@@ -27,7 +32,7 @@ export function registerSql(program: Command): void {
         // No rows still has columns: the header and "(0 rows)" say the query ran and matched nothing.
         const columns = rows.length || opts.json ? undefined : await columnsOf(ws, query);
         console.log(opts.json ? toJson(rows) : formatTable(rows, { maxRows: wholeNumber(opts.maxRows, "--max-rows"), columns }));
-      });
+      }));
     });
 }
 

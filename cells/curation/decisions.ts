@@ -6,6 +6,7 @@ import { decide, resolveContributionIds, type DecisionResult, type ResolvedContr
 import { ruleRef } from "./ruleset.ts";
 import { reviewQueue } from "./review.ts";
 import { readOnlyRows } from "../store/readonly.ts";
+import { withCellTables } from "../graph/cell-tables.ts";
 
 /**
  * Curators' decisions, singly or in bulk. Everything about the decision itself — transitions,
@@ -88,7 +89,8 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
  */
 async function readOnly<T>(ws: Workspace, sql: string, params: (string | boolean)[], what: string): Promise<T[]> {
   try {
-    return await readOnlyRows<T>(ws, sql, params);
+    // A selection may read a pipeline's cells (`mail.label_errors`), as `tracebook sql` does.
+    return await withCellTables(ws, sql, () => readOnlyRows<T>(ws, sql, params));
   } catch (err) {
     if (err instanceof InputError) throw new InputError(`${what} is not a valid selection: ${err.message}`);
     throw err;
