@@ -140,6 +140,12 @@ export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Pro
 
 /** Run the CLI; returns the exit code. Errors are printed as one line, never as a stack dump. */
 export async function main(argv: string[]): Promise<number> {
+  // Output piped into `head` (or any reader that stops early) closes the pipe: what is left to
+  // print goes nowhere, and the command still finishes what it was doing (a decision is recorded
+  // whole) instead of dying with a stack dump.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code !== "EPIPE") throw err;
+  });
   const program = await buildProgram(argv.slice(2));
   program.commands.forEach(function exit(c: Command): void {
     c.exitOverride();

@@ -22,10 +22,35 @@ export function formatTable(rows: Record<string, unknown>[], options: { maxRows?
   const maxCell = options.maxCell ?? 60;
   const columns = options.columns ?? (rows[0] ? Object.keys(rows[0]) : []);
   if (!columns.length) return "(no columns)";
-  const table = new Table({ head: columns, style: { head: [], border: [], compact: true }, wordWrap: false });
-  for (const row of rows.slice(0, maxRows)) table.push(columns.map((c) => cell(row[c], maxCell)));
+  const body = rows.slice(0, maxRows).map((row) => columns.map((c) => cell(row[c], maxCell)));
   const more = rows.length > maxRows ? `\n… ${rows.length - maxRows} more rows (use --max-rows or --json)` : "";
-  return `${table.toString()}\n(${rows.length} row${rows.length === 1 ? "" : "s"})${more}`;
+  return `${boxed(columns, body)}\n(${rows.length} row${rows.length === 1 ? "" : "s"})${more}`;
+}
+
+/**
+ * cli-table3 lays a table out with one `push.apply` of all its rows, which overflows the stack
+ * past about 100,000 (`sql --max-rows 200000`). A longer table is drawn in parts of CHUNK rows:
+ * each part measured alone, then all drawn at the widest width of each column, and joined where
+ * one part's bottom border meets the next one's top.
+ */
+const CHUNK = 2_000;
+function boxed(head: string[], body: string[][], colWidths?: number[]): string {
+  const draw = (rows: string[][], withHead: boolean) => {
+    const table = new Table({ ...(withHead ? { head } : {}), ...(colWidths ? { colWidths } : {}), style: { head: [], border: [], compact: true }, wordWrap: false });
+    table.push(...rows);
+    return table.toString();
+  };
+  if (body.length <= CHUNK) return draw(body, true);
+  const parts = Array.from({ length: Math.ceil(body.length / CHUNK) }, (_, i) => body.slice(i * CHUNK, (i + 1) * CHUNK));
+  if (!colWidths) {
+    // The top border's segments are the columns' widths, padding included (what colWidths takes).
+    const widths = parts.map((part, i) => draw(part, i === 0).split("\n")[0]!.slice(1, -1).split("┬").map((seg) => seg.length));
+    return boxed(head, body, head.map((_, c) => Math.max(...widths.map((w) => w[c]!))));
+  }
+  return parts.map((part, i) => {
+    const lines = draw(part, i === 0).split("\n");
+    return lines.slice(i === 0 ? 0 : 1, i === parts.length - 1 ? lines.length : -1).join("\n");
+  }).join("\n");
 }
 
 function cell(value: unknown, max: number): string {

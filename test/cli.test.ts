@@ -80,6 +80,11 @@ describe("tracebook CLI", () => {
     const json = JSON.parse(tracebook(["sql", "select count(*) as n from submissions", "--json"], home).out);
     expect(json).toEqual([{ n: 3 }]);
 
+    // Piped into a reader that stops after one line: the rest goes nowhere, no stack dump, exit 0.
+    const piped = spawnSync("bash", ["-o", "pipefail", "-c", `"${process.execPath}" "${BIN}" sql "select * from range(100000)" --json | head -n 1`],
+      { encoding: "utf8", env: { ...process.env, TRACEBOOK_HOME: home }, timeout: 60_000 });
+    expect([piped.status, piped.stdout, piped.stderr]).toEqual([0, "[\n", ""]);
+
     const out = path.join(dir, "notes.parquet");
     expect(tracebook(["datanet", "export", "notes", out], home).out).toMatch(/Wrote 2 contributions/);
     const back = JSON.parse(tracebook(["sql", `select count(*) as n from read_parquet('${out}')`, "--json"], home).out);
