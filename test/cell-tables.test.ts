@@ -69,6 +69,12 @@ describe("cell tables", () => {
     expect(queried.rule).toBe("query: select id from pay.train order by id limit 2");
   });
 
+  it("lets a query mention a pipeline whose file is gone, and says why only when it asks for its cells", async () => {
+    await recordPipelineFile(ws, "ghost", path.join(path.dirname(FIXTURE), "gone", "ghost.pipeline.ts"));
+    expect(await query("select 'ghost.usage' as said")).toEqual([{ said: "ghost.usage" }]);
+    await expect(query("select * from ghost.usage")).rejects.toThrow(/^pipeline "ghost" did not load, so its cells cannot be queried: no pipeline "ghost" \(looked for /);
+  });
+
   it("from the command line: the pipeline's file, what is stale said on standard error, and exit 2 for a mistyped cell", async () => {
     await rejectATrainingRow(ws); // the Datanet changed: every cell below it is stale until a run
     const home = ws.home;

@@ -62,13 +62,22 @@ export async function attachCellTables(ws: Workspace, sql: string, o: CellTables
   };
   const stale: CellTables["stale"] = [];
   const loaded = new Map<string, { pipeline: Pipeline; outputs: Set<string> }>();
-  const explain = (err: unknown) => explainMissing(err, sql, known, loaded, o.cwd);
+  // A name the text mentions only by chance (in a string, as an alias) must not fail the query
+  // when its file does not load: the load error is said only if the query then needs it.
+  const unloadable = new Map<string, Error>();
+  const explain = (err: unknown) => unloadableNamed(err, unloadable) ?? explainMissing(err, sql, known, loaded, o.cwd);
   if (!named.length) return { pipelines: [], stale, detach, explain };
   const taken = await takenNames(ws);
   try {
     for (const name of named) {
       if (taken.has(name.toLowerCase())) continue;
-      const pipeline = given.get(name) ?? (await loadPipelineIn(ws, name, { cwd: o.cwd })).pipeline;
+      let pipeline = given.get(name);
+      try {
+        pipeline ??= (await loadPipelineIn(ws, name, { cwd: o.cwd })).pipeline;
+      } catch (err) {
+        unloadable.set(name, err as Error);
+        continue;
+      }
       // READ_WRITE: on a workspace opened read-only, an attached database would be read-only too, and empty.
       await ws.run(`attach ':memory:' as ${quoteIdent(name)} (read_write)`);
       attached.push(name);
@@ -88,6 +97,13 @@ export async function attachCellTables(ws: Workspace, sql: string, o: CellTables
     throw err;
   }
   return { pipelines: attached, stale, detach, explain };
+}
+
+/** The load error of a pipeline whose tables the failed query asked for. */
+function unloadableNamed(err: unknown, unloadable: ReadonlyMap<string, Error>): InputError | undefined {
+  const schema = /schema "([^"]+)" does not exist/.exec(err instanceof Error ? err.message : String(err))?.[1]?.toLowerCase();
+  const [name, cause] = [...unloadable].find(([n]) => n.toLowerCase() === schema) ?? [];
+  return cause ? new InputError(`pipeline "${name}" did not load, so its cells cannot be queried: ${cause.message}`) : undefined;
 }
 
 /**
