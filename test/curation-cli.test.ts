@@ -100,7 +100,7 @@ describe("tracebook curate", () => {
   it("refuses bad input with exit code 2 and a one-line reason", async () => {
     expect(await tracebook(home, "curate", "reject", ids[3]!)).toMatchObject({ code: 2, err: expect.stringMatching(/reject needs --reason/) });
     for (const command of ["queue", "reputation", "rules"]) {
-      expect(await tracebook(home, "curate", command, "nope"), command).toMatchObject({ code: 2, err: `unknown Datanet "nope" (did you mean "notes"? known: notes)` });
+      expect(await tracebook(home, "curate", command, "nope"), command).toMatchObject({ code: 2, err: `unknown Datanet "nope" (known: notes)` });
     }
     expect(await tracebook(home, "datanet", "export", "notes", "notes.txt")).toMatchObject({ code: 2, err: expect.stringMatching(/cannot tell the export format from "\.txt"; use \.parquet or \.arrow/) });
     expect(await tracebook(home, "curate", "approve", "--where", "true", "--reason", "r")).toMatchObject({ code: 2, err: expect.stringMatching(/--where needs --datanet/) });

@@ -123,7 +123,8 @@ describe("curators' decisions", () => {
       const all = await ids(ws, "notes");
       const resolved = await resolveContributionIds(ws, [all[0]!.slice(0, 8), all[0]!]);
       expect(resolved).toEqual([{ datanet: "notes", id: all[0], status: "approved" }]); // each once
-      await expect(resolveContributionIds(ws, [all[0]!], "nope")).rejects.toThrow(/unknown Datanet "nope" \(did you mean "notes"\? known: notes\)/);
+      await expect(resolveContributionIds(ws, [all[0]!], "ntoes")).rejects.toThrow(/unknown Datanet "ntoes" \(did you mean "notes"\? known: notes\)/);
+      await expect(resolveContributionIds(ws, [all[0]!], "nope")).rejects.toThrow(/unknown Datanet "nope" \(known: notes\)/);
     } finally {
       ws.close();
     }

@@ -166,6 +166,6 @@ describe("model history and diff", () => {
     // Names of models and Datanets that are not there: the caller's mistake, exit 2.
     expect(cli(["model", "show", "pay.modle"])).toMatchObject({ status: 2, stderr: expect.stringContaining('no cell "modle" of pipeline "pay" has run') });
     expect(cli(["model", "show", "feedface00"])).toMatchObject({ status: 2, stderr: 'tracebook: no model in the workspace matches "feedface00"\n' });
-    expect(cli(["datanet", "show", "nope"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^tracebook: unknown Datanet "nope" \(did you mean "notes"\? known: /) });
+    expect(cli(["datanet", "show", "nope"])).toMatchObject({ status: 2, stderr: expect.stringMatching(/^tracebook: unknown Datanet "nope" \(known: /) });
   });
 });
