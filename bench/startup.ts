@@ -17,6 +17,8 @@ const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "bin",
 const COMMANDS: Record<string, string[]> = {
   help: ["--help"],
   sql: ["sql", "select 1"],
+  // A cell's output as a table: the pipeline file loaded and its status taken, for the stale note.
+  "sql on a cell": ["sql", "select count(*) from mail.influence"],
   "model list": ["model", "list"],
   "curate queue": ["curate", "queue", "mail-spam", "--limit", "1"],
   rewards: ["rewards", "mail"],
