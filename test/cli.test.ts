@@ -89,6 +89,16 @@ describe("tracebook CLI", () => {
     expect(tracebook(["datanet", "export", "notes", out], home).out).toMatch(/Wrote 2 contributions/);
     const back = JSON.parse(tracebook(["sql", `select count(*) as n from read_parquet('${out}')`, "--json"], home).out);
     expect(back).toEqual([{ n: 2 }]);
+    // The same rows as CSV (a comma in a text quoted) and JSON Lines, read back as they were written.
+    const rowsOf = (reader: string) => JSON.parse(tracebook(["sql", `select id, text, label, contributor from ${reader} order by id`, "--json"], home).out);
+    const written = rowsOf(`read_parquet('${out}')`);
+    expect(written.map((r: { text: string }) => r.text)).toContain("bye, now");
+    for (const [ext, reader] of [["csv", "read_csv"], ["jsonl", "read_json"]] as const) {
+      const file = path.join(dir, `notes.${ext}`);
+      expect(tracebook(["datanet", "export", "notes", file], home).out).toBe(`Wrote 2 contributions to ${file} (${ext})\n`);
+      expect(rowsOf(`${reader}('${file}')`), ext).toEqual(written);
+    }
+    expect(fs.readFileSync(path.join(dir, "notes.csv"), "utf8").split("\n")[0]).toMatch(/^datanet,id,contributor,/); // a header row
   });
 
   it("reports bad input in one line naming file, row and field, with exit code 2", () => {

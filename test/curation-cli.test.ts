@@ -102,7 +102,7 @@ describe("tracebook curate", () => {
     for (const command of ["queue", "reputation", "rules"]) {
       expect(await tracebook(home, "curate", command, "nope"), command).toMatchObject({ code: 2, err: `unknown Datanet "nope" (known: notes)` });
     }
-    expect(await tracebook(home, "datanet", "export", "notes", "notes.txt")).toMatchObject({ code: 2, err: expect.stringMatching(/cannot tell the export format from "\.txt"; use \.parquet or \.arrow/) });
+    expect(await tracebook(home, "datanet", "export", "notes", "notes.txt")).toMatchObject({ code: 2, err: expect.stringMatching(/cannot tell the export format from "\.txt"; use \.parquet, \.arrow, \.csv or \.jsonl/) });
     expect(await tracebook(home, "curate", "approve", "--where", "true", "--reason", "r")).toMatchObject({ code: 2, err: expect.stringMatching(/--where needs --datanet/) });
     expect(await tracebook(home, "curate", "approve", "--datanet", "notes", "--where", "nonsense ((", "--reason", "r")).toMatchObject({ code: 2, err: expect.stringMatching(/--where is not a valid selection/) });
     expect(await tracebook(home, "curate", "queue", "notes", "--limit", "-1")).toMatchObject({ code: 2 });

@@ -15,7 +15,7 @@ export function registerSql(program: Command): void {
     .argument("<query>", "SQL (DuckDB dialect)")
     .option("--json", "print rows as JSON")
     .option("--max-rows <n>", "rows to print", "50")
-    .option("--out <file>", "write the full result to .parquet or .arrow instead of printing it")
+    .option("--out <file>", "write the full result to .parquet, .arrow, .csv or .jsonl instead of printing it")
     .action(async (query: string, opts: { json?: boolean; maxRows: string; out?: string }, command: Command) => {
       await withWorkspace(command, async (ws) => withCellTables(ws, query, async (tables) => {
         // On standard error, so that --json stays parseable: what was queried is not up to date.

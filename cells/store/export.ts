@@ -7,15 +7,31 @@ import { InputError } from "../datanet/errors.ts";
 
 export { quoteIdent, quoteLiteral } from "./sql-quote.ts";
 
-export type ExportFormat = "parquet" | "arrow";
+export type ExportFormat = "parquet" | "arrow" | "csv" | "jsonl";
 
-/** `.parquet` → Parquet; `.arrow`, `.feather`, `.ipc` → Arrow IPC file format. */
+/**
+ * `.parquet` → Parquet; `.arrow`, `.feather`, `.ipc` → Arrow IPC file format; `.csv` → CSV with
+ * a header (what a reviewer opens in a spreadsheet); `.jsonl`, `.ndjson` → one JSON object a line.
+ */
 export function exportFormatOf(file: string): ExportFormat {
   const ext = path.extname(file).toLowerCase();
   if (ext === ".parquet") return "parquet";
   if (ext === ".arrow" || ext === ".feather" || ext === ".ipc") return "arrow";
-  throw new InputError(`${file}: cannot tell the export format from "${ext || "(no extension)"}"; use .parquet or .arrow`);
+  if (ext === ".csv") return "csv";
+  if (ext === ".jsonl" || ext === ".ndjson") return "jsonl";
+  throw new InputError(`${file}: cannot tell the export format from "${ext || "(no extension)"}"; use .parquet, .arrow, .csv or .jsonl`);
 }
+
+/**
+ * COPY's options per format. Amounts are DECIMAL(38, 18) or HUGEINT base units: CSV and JSON
+ * write them as their exact digits (a JSON number of 20 digits, which a reader that parses
+ * numbers as doubles rounds; `::varchar` in the query keeps them text).
+ */
+const COPY_OPTIONS: Record<Exclude<ExportFormat, "arrow">, string> = {
+  parquet: "format parquet, compression zstd",
+  csv: "format csv, header true",
+  jsonl: "format json",
+};
 
 export interface ExportResult {
   file: string;
@@ -23,7 +39,7 @@ export interface ExportResult {
   rows: number;
 }
 
-/** Write a query's result to Parquet or Arrow IPC: temp file, then rename. */
+/** Write a query's result to Parquet, Arrow IPC, CSV or JSON Lines: temp file, then rename. */
 export async function exportQuery(
   ws: Workspace,
   sql: string,
@@ -48,7 +64,7 @@ export async function exportQuery(
     }
     try {
       const [row] = await ws.rows<{ Count: bigint }>(
-        `copy ${source} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`,
+        `copy ${source} to ${quoteLiteral(tmp)} (${COPY_OPTIONS[format]})`,
       );
       return Number(row?.Count ?? 0);
     } finally {
