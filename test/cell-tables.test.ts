@@ -89,6 +89,11 @@ describe("cell tables", () => {
       expect(JSON.parse(ok.stdout)).toEqual([{ n: expect.any(Number) }]);
       expect(JSON.parse(ok.stdout)[0].n).toBeGreaterThan(0);
       expect(ok.stderr.trim()).toMatch(/^note: pay\.receipts is stale \(input \w+ is stale\): this is its last output; `tracebook run pay` brings it up to date$/);
+      // A curator's selection by a stale cell is told so too, its JSON left parseable.
+      const picked = tb("curate", "quarantine", "--datanet", "notes", "--query", "select id from pay.train order by id limit 2", "--reason", "r", "--curator", "ann", "--dry-run", "--json");
+      expect(picked.status, picked.stderr).toBe(0);
+      expect(JSON.parse(picked.stdout)).toMatchObject({ dryRun: true, rule: "query: select id from pay.train order by id limit 2" });
+      expect(picked.stderr.trim()).toMatch(/^note: pay\.train is stale \(.+\): the selection read its last output; `tracebook run pay` brings it up to date$/);
     } finally {
       ws = await (await import("./helpers/workspace.ts")).openWorkspaceRetrying(home);
     }

@@ -7,6 +7,7 @@ import { knownDatanet } from "../../cells/datanet/known.ts";
 import { ruleSetFile } from "../../cells/curation/ruleset.ts";
 import { reviewQueue, rulesInForce } from "../../cells/curation/review.ts";
 import { curate } from "../../cells/curation/decisions.ts";
+import { staleNote } from "../../cells/graph/cell-tables.ts";
 import { contributorReputation, REPUTATION_FORMULA } from "../../cells/curation/reputation.ts";
 import { checkPreview, previewDecision } from "./preview.ts";
 import { wholeNumber } from "../numbers.ts";
@@ -107,6 +108,8 @@ export function registerCurate(program: Command): void {
             ids, where: opts.where, query: opts.query, flagged: opts.flagged, datanet: opts.datanet,
             verdict, curator: opts.curator, reason: opts.reason!, rule: opts.rule,
           }, { dryRun: opts.dryRun });
+          // On standard error, so that --json stays parseable: what the selection read was not up to date.
+          for (const s of out.stale) console.error(staleNote(s, "the selection read its last output"));
           const changed = new Set(out.results.map((r) => `${r.datanet}\u0000${r.id}`));
           const skipped = opts.dryRun ? out.targets.filter((t) => t.status === verdict) : out.targets.filter((t) => !changed.has(`${t.datanet}\u0000${t.id}`));
           const word = (from: string, to: string) => (verdict === KEEP ? `${to} (stands)` : `${from} → ${to}`);

@@ -6,7 +6,7 @@ import { checkReadOnly, readOnlyRows } from "../../cells/store/readonly.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
-import { withCellTables } from "../../cells/graph/cell-tables.ts";
+import { staleNote, withCellTables } from "../../cells/graph/cell-tables.ts";
 
 export function registerSql(program: Command): void {
   program
@@ -19,9 +19,7 @@ export function registerSql(program: Command): void {
     .action(async (query: string, opts: { json?: boolean; maxRows: string; out?: string }, command: Command) => {
       await withWorkspace(command, async (ws) => withCellTables(ws, query, async (tables) => {
         // On standard error, so that --json stays parseable: what was queried is not up to date.
-        for (const s of tables.stale) {
-          console.error(`note: ${s.pipeline}.${s.cell} is ${s.state}${s.reason ? ` (${s.reason})` : ""}: this is its last output; \`tracebook run ${s.pipeline}\` brings it up to date`);
-        }
+        for (const s of tables.stale) console.error(staleNote(s));
         if (opts.out) {
           await checkReadOnly(ws, query);
           const result = await exportQuery(ws, query, opts.out);

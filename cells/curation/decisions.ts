@@ -6,7 +6,7 @@ import { decide, resolveContributionIds, type DecisionResult, type ResolvedContr
 import { ruleRef } from "./ruleset.ts";
 import { reviewQueue } from "./review.ts";
 import { readOnlyRows } from "../store/readonly.ts";
-import { withCellTables } from "../graph/cell-tables.ts";
+import { withCellTables, type CellTables } from "../graph/cell-tables.ts";
 
 /**
  * Curators' decisions, singly or in bulk. Everything about the decision itself — transitions,
@@ -37,6 +37,8 @@ export interface CurationResult {
   targets: ResolvedContribution[];
   /** The decisions recorded (decide() skips those already in the verdict's status; `keep` records every target). */
   results: DecisionResult[];
+  /** Cells a --where or --query read that were not up to date: it selected by their last output. */
+  stale: CellTables["stale"];
 }
 
 const MAX_REASON = 2000;
@@ -49,16 +51,16 @@ export async function curate(ws: Workspace, d: CurationDecision, options: { dryR
   const selectors = [d.ids?.length ? "ids" : null, d.where ? "where" : null, d.query ? "query" : null, d.flagged ? "flagged" : null].filter(Boolean);
   if (selectors.length !== 1) throw new InputError(`give exactly one of: contribution ids, --where, --query, --flagged (got ${selectors.join(", ") || "none"})`);
   if (selectors[0] !== "ids" && !d.datanet) throw new InputError(`--${selectors[0]} needs --datanet <name>: a bulk decision names the Datanet it is about`);
-  const { ids, rule } = await select(ws, d);
+  const { ids, rule, stale = [] } = await select(ws, d);
   if (!ids.length) throw new InputError(`the selection matches no contributions${d.datanet ? ` in Datanet "${d.datanet}"` : ""}: nothing decided`);
   const recorded = checkText(d.rule ?? rule, "rule", MAX_RULE);
   const targets = await resolveContributionIds(ws, ids, d.datanet);
-  if (options.dryRun) return { rule: recorded, targets, results: [] };
+  if (options.dryRun) return { rule: recorded, targets, results: [], stale };
   const results = await decide(ws, { ids, verdict: d.verdict, validator: curator, reason, rule: recorded, datanet: d.datanet });
-  return { rule: recorded, targets, results };
+  return { rule: recorded, targets, results, stale };
 }
 
-async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string[]; rule: string }> {
+async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string[]; rule: string; stale?: CellTables["stale"] }> {
   if (d.ids?.length) return { ids: d.ids, rule: "manual" };
   const datanet = d.datanet!;
   if (d.flagged) {
@@ -71,15 +73,15 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
     return { ids, rule: ruleRef(q.ruleset, d.flagged) };
   }
   if (d.where) {
-    const rows = await readOnly<{ id: string }>(ws,
+    const { rows, stale } = await readOnly<{ id: string }>(ws,
       `select id from (select * from contributions where datanet = ?) as contributions where (${d.where}) order by id`, [datanet], "--where");
-    return { ids: rows.map((r) => r.id), rule: `where: ${d.where.trim()}` };
+    return { ids: rows.map((r) => r.id), rule: `where: ${d.where.trim()}`, stale };
   }
-  const rows = await readOnly<{ id?: unknown; contribution?: unknown }>(ws, `select * from (${d.query}) as selection where ?`, [true], "--query");
+  const { rows, stale } = await readOnly<{ id?: unknown; contribution?: unknown }>(ws, `select * from (${d.query}) as selection where ?`, [true], "--query");
   if (rows.length && !rows.every((r) => typeof (r.id ?? r.contribution) === "string")) {
     throw new InputError("--query must return an id (or contribution) column of contribution ids");
   }
-  return { ids: [...new Set(rows.map((r) => String(r.id ?? r.contribution)))].sort(), rule: `query: ${d.query!.trim()}` };
+  return { ids: [...new Set(rows.map((r) => String(r.id ?? r.contribution)))].sort(), rule: `query: ${d.query!.trim()}`, stale };
 }
 
 /**
@@ -87,10 +89,10 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
  * must be a SELECT), then readOnlyRows(): one statement that only reads ("…); drop table …;
  * select (…" is three), in a transaction that is always rolled back.
  */
-async function readOnly<T>(ws: Workspace, sql: string, params: (string | boolean)[], what: string): Promise<T[]> {
+async function readOnly<T>(ws: Workspace, sql: string, params: (string | boolean)[], what: string): Promise<{ rows: T[]; stale: CellTables["stale"] }> {
   try {
     // A selection may read a pipeline's cells (`mail.label_errors`), as `tracebook sql` does.
-    return await withCellTables(ws, sql, () => readOnlyRows<T>(ws, sql, params));
+    return await withCellTables(ws, sql, async (tables) => ({ rows: await readOnlyRows<T>(ws, sql, params), stale: tables.stale }));
   } catch (err) {
     if (err instanceof InputError) throw new InputError(`${what} is not a valid selection: ${err.message}`);
     throw err;

@@ -133,6 +133,11 @@ function explainMissing(err: unknown, sql: string, known: readonly string[], loa
   return err;
 }
 
+/** What to tell whoever typed the SQL about a stale cell it read: the rows are its last output. */
+export function staleNote(s: CellTables["stale"][number], read = "this is its last output"): string {
+  return `note: ${s.pipeline}.${s.cell} is ${s.state}${s.reason ? ` (${s.reason})` : ""}: ${read}; \`tracebook run ${s.pipeline}\` brings it up to date`;
+}
+
 /** Run `fn` with the cell tables the SQL names attached, detaching them after, whatever happens. */
 export async function withCellTables<T>(ws: Workspace, sql: string, fn: (tables: CellTables) => Promise<T>, o: CellTablesOptions = {}): Promise<T> {
   const tables = await attachCellTables(ws, sql, o);
