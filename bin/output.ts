@@ -1,5 +1,6 @@
 import path from "node:path";
 import Table from "cli-table3";
+import { plural } from "../cells/graph/plural.ts";
 
 /** A path relative to the working directory when it is inside it (shorter to read and to paste), else absolute. */
 export function shortPath(p: string): string {
@@ -24,7 +25,7 @@ export function formatTable(rows: Record<string, unknown>[], options: { maxRows?
   if (!columns.length) return "(no columns)";
   const body = rows.slice(0, maxRows).map((row) => columns.map((c) => cell(row[c], maxCell)));
   const more = rows.length > maxRows ? `\n… ${rows.length - maxRows} more rows (use --max-rows or --json)` : "";
-  return `${boxed(columns, body)}\n(${rows.length} row${rows.length === 1 ? "" : "s"})${more}`;
+  return `${boxed(columns, body)}\n(${plural(rows.length, "row")})${more}`;
 }
 
 /**
@@ -34,21 +35,19 @@ export function formatTable(rows: Record<string, unknown>[], options: { maxRows?
  * one part's bottom border meets the next one's top.
  */
 const CHUNK = 2_000;
-function boxed(head: string[], body: string[][], colWidths?: number[]): string {
-  const draw = (rows: string[][], withHead: boolean) => {
+function boxed(head: string[], body: string[][]): string {
+  const draw = (rows: string[][], withHead: boolean, colWidths?: number[]) => {
     const table = new Table({ ...(withHead ? { head } : {}), ...(colWidths ? { colWidths } : {}), style: { head: [], border: [], compact: true }, wordWrap: false });
     table.push(...rows);
     return table.toString();
   };
   if (body.length <= CHUNK) return draw(body, true);
   const parts = Array.from({ length: Math.ceil(body.length / CHUNK) }, (_, i) => body.slice(i * CHUNK, (i + 1) * CHUNK));
-  if (!colWidths) {
-    // The top border's segments are the columns' widths, padding included (what colWidths takes).
-    const widths = parts.map((part, i) => draw(part, i === 0).split("\n")[0]!.slice(1, -1).split("┬").map((seg) => seg.length));
-    return boxed(head, body, head.map((_, c) => Math.max(...widths.map((w) => w[c]!))));
-  }
+  // The top border's segments are the columns' widths, padding included (what colWidths takes).
+  const measured = parts.map((part, i) => draw(part, i === 0).split("\n")[0]!.slice(1, -1).split("┬").map((seg) => seg.length));
+  const colWidths = head.map((_, c) => Math.max(...measured.map((w) => w[c]!)));
   return parts.map((part, i) => {
-    const lines = draw(part, i === 0).split("\n");
+    const lines = draw(part, i === 0, colWidths).split("\n");
     return lines.slice(i === 0 ? 0 : 1, i === parts.length - 1 ? lines.length : -1).join("\n");
   }).join("\n");
 }

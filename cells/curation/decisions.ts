@@ -51,7 +51,7 @@ export async function curate(ws: Workspace, d: CurationDecision, options: { dryR
   const selectors = [d.ids?.length ? "ids" : null, d.where ? "where" : null, d.query ? "query" : null, d.flagged ? "flagged" : null].filter(Boolean);
   if (selectors.length !== 1) throw new InputError(`give exactly one of: contribution ids, --where, --query, --flagged (got ${selectors.join(", ") || "none"})`);
   if (selectors[0] !== "ids" && !d.datanet) throw new InputError(`--${selectors[0]} needs --datanet <name>: a bulk decision names the Datanet it is about`);
-  const { ids, rule, stale = [] } = await select(ws, d);
+  const { ids, rule, stale } = await select(ws, d);
   if (!ids.length) throw new InputError(`the selection matches no contributions${d.datanet ? ` in Datanet "${d.datanet}"` : ""}: nothing decided`);
   const recorded = checkText(d.rule ?? rule, "rule", MAX_RULE);
   const targets = await resolveContributionIds(ws, ids, d.datanet);
@@ -60,8 +60,8 @@ export async function curate(ws: Workspace, d: CurationDecision, options: { dryR
   return { rule: recorded, targets, results, stale };
 }
 
-async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string[]; rule: string; stale?: CellTables["stale"] }> {
-  if (d.ids?.length) return { ids: d.ids, rule: "manual" };
+async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string[]; rule: string; stale: CellTables["stale"] }> {
+  if (d.ids?.length) return { ids: d.ids, rule: "manual", stale: [] };
   const datanet = d.datanet!;
   if (d.flagged) {
     const q = await reviewQueue(ws, datanet);
@@ -70,7 +70,7 @@ async function select(ws: Workspace, d: CurationDecision): Promise<{ ids: string
       throw new InputError(`rule "${d.flagged}" is not in rule set ${q.ruleset.name}@${q.ruleset.version} (${didYouMean(d.flagged, rules)}rules: ${rules.join(", ")})`);
     }
     const ids = q.items.filter((i) => i.flags.some((f) => f.rule === d.flagged)).map((i) => i.contribution);
-    return { ids, rule: ruleRef(q.ruleset, d.flagged) };
+    return { ids, rule: ruleRef(q.ruleset, d.flagged), stale: [] };
   }
   if (d.where) {
     const { rows, stale } = await readOnly<{ id: string }>(ws,

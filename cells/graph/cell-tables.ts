@@ -84,7 +84,7 @@ export async function attachCellTables(ws: Workspace, sql: string, o: CellTables
       const histories = await cellHistories(ws, pipeline.name);
       const outputs = new Set<string>();
       loaded.set(name, { pipeline, outputs });
-      for (const s of await pipelineStatus(ws, pipeline)) {
+      for (const s of await pipelineStatus(ws, pipeline, histories)) {
         const artifact = histories.get(s.cell)?.lastSucceeded?.artifact;
         if (!artifact || !fs.existsSync(artifact)) continue;
         outputs.add(s.cell);

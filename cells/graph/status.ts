@@ -1,7 +1,7 @@
 import type { Workspace } from "../store/workspace.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
-import { cellHistories } from "./runs.ts";
+import { cellHistories, type CellHistory } from "./runs.ts";
 
 export type CellState = "fresh" | "stale" | "failed" | "blocked";
 
@@ -16,9 +16,9 @@ export interface CellStatus {
   finishedAt: Date | null;
 }
 
-/** Every cell's state, in dependency order, without running anything. */
-export async function pipelineStatus(ws: Workspace, p: Pipeline): Promise<CellStatus[]> {
-  const histories = await cellHistories(ws, p.name);
+/** Every cell's state, in dependency order, without running anything (from `histories` when the caller has read them). */
+export async function pipelineStatus(ws: Workspace, p: Pipeline, histories?: Map<string, CellHistory>): Promise<CellStatus[]> {
+  histories ??= await cellHistories(ws, p.name);
   const byName = new Map<string, CellStatus>();
   for (const name of p.order) {
     const cell = p.cells.get(name)!;

@@ -3,7 +3,7 @@ import { checkOptions } from "../graph/options.ts";
 import { usageLedgerOptions } from "./options.ts";
 import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import { lastOutput } from "../graph/prior.ts";
-import { quoteLiteral } from "../store/export.ts";
+import { quoteLiteral } from "../store/sql-quote.ts";
 import { modelOf } from "../factory/cells.ts";
 import { stageRows } from "../store/stage.ts";
 import { formatAmount } from "./amounts.ts";
