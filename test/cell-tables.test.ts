@@ -1,5 +1,6 @@
 // A pipeline's cell outputs as tables for SQL typed at a prompt: `tracebook sql "… from pay.usage"`
 // and a curator's selection, over the output `show` prints, with what is stale said.
+import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ import { curate } from "../cells/curation/decisions.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import payPipeline from "./fixtures/pay.pipeline.ts";
 import { payWorkspace, rejectATrainingRow } from "./helpers/pay.ts";
-import { outputOf } from "./helpers/workspace.ts";
+import { outputOf, tempDir } from "./helpers/workspace.ts";
 
 const FIXTURE = path.resolve("test/fixtures/pay.pipeline.ts");
 const BIN = path.resolve("bin/tracebook.js");
@@ -39,6 +40,22 @@ describe("cell tables", () => {
     expect(paid.length).toBeGreaterThan(2);
     expect(paid).toEqual(lines);
     expect(await databases()).toEqual(before);
+  });
+
+  it("finds a pipeline run from code, with no file recorded, by its name in the pipelines folder (as the demo's)", async () => {
+    const dir = tempDir("tb-cell-tables-");
+    fs.mkdirSync(path.join(dir, "pipelines"));
+    fs.writeFileSync(path.join(dir, "package.json"), `{ "type": "module" }\n`);
+    fs.writeFileSync(path.join(dir, "pipelines", "pay.pipeline.ts"), `export { default } from ${JSON.stringify(FIXTURE)};\n`);
+    const [recorded] = await ws.rows<{ file: string }>("select file from pipeline_files where pipeline = 'pay'");
+    await ws.run("delete from pipeline_files where pipeline = 'pay'");
+    try {
+      const sql = "select count(*) as n from pay.usage";
+      const direct = await ws.rows("select count(*) as n from read_parquet(?)", [await outputOf(ws, "pay", "usage")]);
+      expect(await withCellTables(ws, sql, () => readOnlyRows(ws, sql), { cwd: dir })).toEqual(direct);
+    } finally {
+      await recordPipelineFile(ws, "pay", recorded!.file);
+    }
   });
 
   it("attaches nothing for a query that names no pipeline, and a table alias keeps its meaning", async () => {

@@ -5,7 +5,7 @@ import { InputError } from "../datanet/errors.ts";
 import { loadPipelineIn, resolvePipelineFile } from "./loader.ts";
 import { didYouMean } from "./nearest.ts";
 import { noSuchCell, type Pipeline } from "./pipeline.ts";
-import { cellHistories, pipelineFiles } from "./runs.ts";
+import { cellHistories, pipelineFiles, pipelinesRun } from "./runs.ts";
 import { pipelineStatus, type CellStatus } from "./status.ts";
 
 /**
@@ -54,7 +54,9 @@ export interface CellTablesOptions {
 
 export async function attachCellTables(ws: Workspace, sql: string, o: CellTablesOptions = {}): Promise<CellTables> {
   const given = new Map((o.pipelines ?? []).map((p) => [p.name, p]));
-  const known = [...new Set([...given.keys(), ...(await pipelineFiles(ws)).keys()])].sort();
+  // Every pipeline the run log names (the demo runs its own from code, recording no file:
+  // loadPipelineIn finds them in pipelines/), and those whose file was recorded.
+  const known = [...new Set([...given.keys(), ...(await pipelinesRun(ws)), ...(await pipelineFiles(ws)).keys()])].sort();
   const named = known.filter((name) => qualifies(sql, name));
   const attached: string[] = [];
   const detach = async () => {

@@ -103,6 +103,11 @@ export async function recordPipelineFile(ws: Workspace, pipeline: string, file: 
   await ws.run("insert or replace into pipeline_files (pipeline, file, recorded_at) values (?, ?, ?::timestamp)", [pipeline, file, nowUtc()]);
 }
 
+/** The pipelines this workspace has run, by name, in order (from code or a file, the demo's too). */
+export async function pipelinesRun(ws: Workspace): Promise<string[]> {
+  return (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline);
+}
+
 /** The file each pipeline was last run from. */
 export async function pipelineFiles(ws: Workspace): Promise<Map<string, string>> {
   return new Map((await ws.rows<{ pipeline: string; file: string }>("select pipeline, file from pipeline_files")).map((r) => [r.pipeline, r.file]));

@@ -9,7 +9,7 @@ import { projectionSuffix, ServedCache } from "./served-cache.ts";
 import { ServerQueryError, ServerSql } from "./server-sql.ts";
 import { expandSql, sqlParamsFromJson, SqlParamError, type ExpandedSql } from "./sql-params.ts";
 import { ARTIFACTS_DIR } from "../store/relocate.ts";
-import { cellHistories, pipelineFiles } from "../graph/runs.ts";
+import { cellHistories, pipelineFiles, pipelinesRun } from "../graph/runs.ts";
 import { isWhatIfCell } from "../quality/questions.ts";
 import type { WatchEvent } from "../graph/watch.ts";
 
@@ -104,7 +104,7 @@ export class NotebookData {
     if (have && !options.fresh && Date.now() - have.at <= this.refreshMs) return have;
     try {
       const read = await this.withWorkspace(async (ws) => ({
-        names: (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline),
+        names: await pipelinesRun(ws),
         files: await pipelineFiles(ws),
         byHand: new Set((await ws.rows<{ pipeline: string }>(
           `select distinct pipeline from runs where kind in (${BY_HAND_KINDS.map(() => "?").join(", ")})`, [...BY_HAND_KINDS])).map((r) => r.pipeline)),
