@@ -100,7 +100,7 @@ describe("running pipelines", () => {
     expect((await states(ws, p)).trainB).toBe("stale: code changed (sql v1 → sql v2)");
     // params changed
     p = build({ labelsA: sql`select label, count(*) as n from ${"trainA"} group by label order by label desc` });
-    expect((await states(ws, p)).labelsA).toBe("stale: params changed");
+    expect((await states(ws, p)).labelsA).toBe("stale: params changed (the query)");
     // input changed: reject a training row of notes-a
     p = build();
     await decide(ws, { ids: [await firstId(ws, "notes-a", "train")], verdict: "rejected", validator: "t", reason: "test" });
