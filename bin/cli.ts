@@ -3,6 +3,7 @@ import fs from "node:fs";
 import { openWhenFree, ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceDbPath, WorkspaceBusyError, type Workspace } from "../cells/store/workspace.ts";
 import { InputError } from "../cells/datanet/errors.ts";
 import { PipelineError } from "../cells/graph/cell.ts";
+import { asCommand } from "../cells/graph/runs.ts";
 type Register = (program: Command) => void;
 
 /**
@@ -17,6 +18,7 @@ export const COMMAND_MODULES: [string[], () => Promise<Register>][] = [
   [["curate"], async () => (await import("./commands/curate.ts")).registerCurate],
   [["new"], async () => (await import("./commands/new.ts")).registerNew],
   [["run", "status", "show"], async () => (await import("./commands/run.ts")).registerRun],
+  [["log"], async () => (await import("./commands/log.ts")).registerLog],
   [["model"], async () => (await import("./commands/model.ts")).registerModel],
   [["infer", "rewards"], async () => (await import("./commands/usage.ts")).registerUsage],
   [["explain"], async () => (await import("./commands/explain.ts")).registerExplain],
@@ -138,21 +140,45 @@ export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Pro
   }
 }
 
+/**
+ * The command as the run log keeps it: its words and the options given, with their values when
+ * they read as names (`--cell rewards`, `--epoch 2026-12`), never its arguments (an input's text
+ * is contributed data) nor free text (a reason, a query). The notebook server names itself to the
+ * watchers it spawns.
+ */
+function startedBy(action: Command): string {
+  const words: string[] = [];
+  for (let c: Command | null = action; c?.parent; c = c.parent) words.unshift(c.name());
+  const name = (v: unknown) => typeof v === "string" && /^[\w.:@/-]{1,40}$/.test(v);
+  const given = action.options.filter((o) => action.getOptionValueSource(o.attributeName()) === "cli").map((o) => {
+    const flag = o.long ?? o.short ?? o.name(), value: unknown = action.getOptionValue(o.attributeName());
+    const values = Array.isArray(value) ? value : [value];
+    return values.every(name) ? [flag, ...values].join(" ") : flag;
+  });
+  return process.env.TRACEBOOK_STARTED_BY || ["tracebook", ...words, ...new Set(given)].join(" ");
+}
+
+function ignoreClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code !== "EPIPE") throw err;
+}
+
 /** Run the CLI; returns the exit code. Errors are printed as one line, never as a stack dump. */
 export async function main(argv: string[]): Promise<number> {
   // Output piped into `head` (or any reader that stops early) closes the pipe: what is left to
   // print goes nowhere, and the command still finishes what it was doing (a decision is recorded
   // whole) instead of dying with a stack dump.
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code !== "EPIPE") throw err;
-  });
+  // Once per process: main called again in one process (the tests) would add one each time.
+  if (!process.stdout.listeners("error").includes(ignoreClosedPipe)) process.stdout.on("error", ignoreClosedPipe);
   const program = await buildProgram(argv.slice(2));
   program.commands.forEach(function exit(c: Command): void {
     c.exitOverride();
     c.commands.forEach(exit);
   });
   try {
-    await program.parseAsync(argv);
+    await asCommand((say) => {
+      program.hook("preAction", (_program, action) => say(startedBy(action)));
+      return program.parseAsync(argv);
+    });
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
     // Help and --version exit 0; a usage error (unknown option, missing argument) is the caller's, like

@@ -8,6 +8,7 @@ import { decide } from "../cells/datanet/decisions.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { pipelineStatus } from "../cells/graph/status.ts";
 import { runPipeline } from "../cells/graph/scheduler.ts";
+import { runLog } from "../cells/graph/history.ts";
 import { openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 
@@ -205,6 +206,18 @@ export default pipeline("t", {
       expect(edit.summary).toMatchObject({ ran: ["labels"], fresh: ["a", "train"] });
     } finally {
       await stop();
+    }
+    // The run log says which cycle ran what, and why.
+    const ws = await openWorkspaceRetrying(home);
+    try {
+      const log = (await runLog(ws, "t")).map((r) => [r.started_by, r.cells.map((c) => `${c.cell}: ${c.output}, ${c.why}`)]);
+      expect(log).toEqual([
+        ["tracebook run --watch, watching: the pipeline file changed", ["labels: new, first run"]],
+        ["tracebook run --watch, watching: the workspace changed", [expect.stringMatching(/^a: changed, Datanet notes-a snapshot changed \(/), "train: changed, input a changed"]],
+        ["tracebook run --watch, watching: the first look", ["a: new, first run", "train: new, first run"]],
+      ]);
+    } finally {
+      ws.close();
     }
   });
 

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { Workspace } from "../store/workspace.ts";
@@ -21,8 +22,15 @@ export interface RunRecord {
   status: RunStatus;
   cached: boolean;
   error: string | null;
+  pid: number;
   started_at: Date;
   finished_at: Date | null;
+  /** The scheduler call it ran in: one id for the cells one `runPipeline` ran (null before schema 9). */
+  pipeline_run: string | null;
+  /** What started that call (`tracebook run`, a watcher, …); null when the caller did not say. */
+  started_by: string | null;
+  /** Why it ran, as the scheduler saw it (null before schema 9). */
+  reason: string | null;
 }
 
 export interface CellHistory {
@@ -57,16 +65,35 @@ export async function findCached(ws: Workspace, fingerprint: string): Promise<Ru
   return rows.find((r) => r.artifact && fs.existsSync(r.artifact)) ?? null;
 }
 
-export type RunStart = Omit<RunRecord, "id" | "data_version" | "artifact" | "rows" | "status" | "error" | "started_at" | "finished_at">;
+/**
+ * What the command being carried out is, as the run log keeps it (`tracebook infer --settle`):
+ * the CLI says it once its words are parsed, for every pipeline run the command then starts,
+ * however deep in the code that happens (a settling `infer`, an `explain` that retrains first).
+ * Scoped to the call, so two commands run in one process (the tests) never mix.
+ */
+const command = new AsyncLocalStorage<{ startedBy: string | null }>();
+
+/** Carry out `fn` as a command; `say` names it once it is known. */
+export function asCommand<T>(fn: (say: (startedBy: string) => void) => Promise<T>): Promise<T> {
+  const holder = { startedBy: null as string | null };
+  return command.run(holder, () => fn((startedBy) => { holder.startedBy = startedBy; }));
+}
+
+/** The command being carried out, when one said what it is. */
+export function commandStartedBy(): string | null {
+  return command.getStore()?.startedBy ?? null;
+}
+
+export type RunStart = Omit<RunRecord, "id" | "data_version" | "artifact" | "rows" | "status" | "error" | "pid" | "started_at" | "finished_at">;
 
 export async function recordStart(ws: Workspace, r: RunStart): Promise<string> {
   const id = randomUUID();
   await ws.run(
     `insert into runs (id, pipeline, cell, kind, kind_version, params_json, inputs_json, source_version, fingerprint,
-                       status, cached, pid, started_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?::timestamp)`,
+                       status, cached, pid, started_at, pipeline_run, started_by, reason)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?::timestamp, ?, ?, ?)`,
     [id, r.pipeline, r.cell, r.kind, r.kind_version, r.params_json, r.inputs_json, r.source_version, r.fingerprint,
-      r.cached, process.pid, nowUtc()],
+      r.cached, process.pid, nowUtc(), r.pipeline_run, r.started_by, r.reason],
   );
   return id;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { ReadOnlyWorkspaceError, type Workspace } from "../store/workspace.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
@@ -6,7 +7,7 @@ import type { Pipeline } from "./pipeline.ts";
 import { ancestorsAndSelf, noSuchCell } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
 import { materialize, removeOrphanTemps } from "./artifacts.ts";
-import { cellHistories, findCached, markInterrupted, recordEnd, recordPipelineFile, recordStart } from "./runs.ts";
+import { cellHistories, commandStartedBy, findCached, markInterrupted, recordEnd, recordPipelineFile, recordStart, type RunStart } from "./runs.ts";
 import { computeBackend } from "../compute/backend.ts";
 
 export type GraphEvent =
@@ -29,6 +30,8 @@ export interface RunOptions {
   onEvent?: (e: GraphEvent) => void;
   /** The pipeline's file, recorded in the workspace so `tracebook dev` can watch it from anywhere. */
   file?: string;
+  /** What asked for this run, kept with each cell run for `tracebook log` (default: the CLI command being carried out). */
+  startedBy?: string;
 }
 
 export interface RunSummary {
@@ -56,6 +59,8 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
   const forced = (name: string) => options.force === true && (options.cell === undefined || options.cell === name);
   const emit = options.onEvent ?? (() => undefined);
   const at = () => new Date().toISOString();
+  // One id for the cells this call runs: the log shows them together, as one pipeline run.
+  const call = { pipeline_run: randomUUID(), started_by: options.startedBy ?? commandStartedBy() };
 
   await markInterrupted(ws);
   removeOrphanTemps(ws);
@@ -94,6 +99,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
       const inputVersions = Object.fromEntries(cell.inputs.map((i) => [i, current.get(i)!.dataVersion]));
       let runId: string | null = null;
       let started = false;
+      let reason: string | null = null;
       const t0 = performance.now();
       try {
         const plan = await planCell(ws, p.name, cell, inputVersions, history);
@@ -103,7 +109,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           emit({ event: "cell-fresh", ...base, at: at() });
           continue;
         }
-        const reason = plan.verdict.state === "fresh" ? "forced" : plan.verdict.reason;
+        reason = plan.verdict.state === "fresh" ? "forced" : plan.verdict.reason;
         if (ws.readOnly) throw new ReadOnlyWorkspaceError(`workspace ${ws.dbPath} is open read-only (${ws.readOnly}): cell ${name} of ${p.name} would run (${reason})`);
         emit({ event: "cell-started", ...base, reason, at: at() });
         started = true;
@@ -113,7 +119,7 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
         runId = await recordStart(ws, {
           pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, params_json: plan.paramsJson,
           inputs_json: JSON.stringify(plan.inputs), source_version: plan.sourceVersion, fingerprint: plan.fingerprint,
-          cached: cached !== null,
+          cached: cached !== null, ...call, reason,
         });
         let out: { dataVersion: string; artifact: string; rows: number };
         if (cached) {
@@ -153,14 +159,14 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           // A Ctrl-C can land after the start was announced but before its record was written
           // (the cache lookup is a query too): the cell still shows as cancelled, not as never run.
           if (runId) await recordEnd(ws, runId, { status: "cancelled", error: "cancelled by the user" });
-          else if (started) await recordUnstarted(ws, p.name, name, cell.kind, cell.version, "cancelled", "cancelled by the user");
+          else if (started) await recordUnstarted(ws, { pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, ...call, reason }, "cancelled", "cancelled by the user");
           emit({ event: "cell-cancelled", ...base, at: at() });
           summary.cancelled = true;
           break;
         }
         const error = `${cell.kind} cell "${name}": ${(err as Error).message}`;
         if (runId) await recordEnd(ws, runId, { status: "failed", error });
-        else await recordUnstarted(ws, p.name, name, cell.kind, cell.version, "failed", error);
+        else await recordUnstarted(ws, { pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, ...call, reason }, "failed", error);
         broken.add(name);
         summary.failed.push(name);
         emit({ event: "cell-failed", ...base, error, at: at() });
@@ -191,11 +197,9 @@ async function detachInputs(ws: Workspace, names: readonly string[]) {
 
 /** A cell that failed (its Datanet is unknown) or was cancelled before its run began still leaves a record. */
 async function recordUnstarted(
-  ws: Workspace, pipeline: string, cell: string, kind: string, version: string, status: "failed" | "cancelled", error: string,
+  ws: Workspace, run: Pick<RunStart, "pipeline" | "cell" | "kind" | "kind_version" | "pipeline_run" | "started_by" | "reason">,
+  status: "failed" | "cancelled", error: string,
 ) {
-  const id = await recordStart(ws, {
-    pipeline, cell, kind, kind_version: version, params_json: "null", inputs_json: "{}", source_version: null,
-    fingerprint: "unplanned", cached: false,
-  });
+  const id = await recordStart(ws, { ...run, params_json: "null", inputs_json: "{}", source_version: null, fingerprint: "unplanned", cached: false });
   await recordEnd(ws, id, { status, error });
 }

@@ -2,11 +2,15 @@ import fs from "node:fs";
 import { openWorkspace, workspaceDbPath, WorkspaceBusyError } from "../store/workspace.ts";
 import { loadPipeline, resolvePipelineFile } from "./loader.ts";
 import { runPipeline, type GraphEvent, type RunSummary } from "./scheduler.ts";
+import { commandStartedBy } from "./runs.ts";
 
 export type WatchEvent =
   | GraphEvent
   | { event: "watch-cycle"; pipeline: string; trigger: string; summary: RunSummary; at: string }
   | { event: "watch-error"; pipeline: string; trigger: string; error: string; at: string };
+
+/** A cycle's trigger as the run log says it. */
+const TRIGGERS: Record<string, string> = { start: "the first look", "pipeline-file": "the pipeline file changed", workspace: "the workspace changed" };
 
 export interface WatchOptions {
   pipeline: string;
@@ -46,7 +50,8 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
       const { pipeline } = await loadPipeline(file, { fresh: trigger !== "start" });
       const ws = await openWorkspace({ home: options.home });
       try {
-        const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent, file });
+        const startedBy = [commandStartedBy(), `watching: ${TRIGGERS[trigger] ?? trigger}`].filter(Boolean).join(", ");
+        const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent, file, startedBy });
         options.onEvent({ event: "watch-cycle", pipeline: pipeline.name, trigger, summary, at: at() });
       } finally {
         ws.close();

@@ -130,7 +130,7 @@ export function busyNotices(afterMs = 10_000): (pipeline: string, e: WatchEvent)
 /** `tracebook run <spec> --watch` as a child process: one JSON event per line on stdout. */
 function spawnWatcher(spec: string, options: WatchersOptions): ChildProcess {
   const { home, bin, log, cwd } = options;
-  const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: process.env, cwd });
+  const child = spawn(process.execPath, [bin, "--workspace", home, "run", spec, "--watch"], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, TRACEBOOK_STARTED_BY: "tracebook dev" }, cwd });
   readline.createInterface({ input: child.stdout! }).on("line", (line) => {
     let e: WatchEvent;
     try {

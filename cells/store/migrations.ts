@@ -290,4 +290,18 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: "why each cell ran",
+    sql: `
+      -- Why each cell ran (the reason the scheduler acted on: what moved since its last output,
+      -- forced, never run), the pipeline run it was part of (one id per scheduler call) and what
+      -- started that (tracebook run, a watcher, a settling infer), so tracebook log can
+      -- say afterwards what ran and why. Earlier runs keep nulls: the log works their reason out
+      -- from the run before, and groups them by process.
+      alter table runs add column pipeline_run varchar;
+      alter table runs add column started_by varchar;
+      alter table runs add column reason varchar;
+    `,
+  },
 ];

@@ -1,0 +1,82 @@
+import type { Command } from "commander";
+import { withWorkspace } from "../cli.ts";
+import { formatTable, toJson } from "../output.ts";
+import { wholeNumber } from "../numbers.ts";
+import { plural } from "../../cells/graph/plural.ts";
+import { runLog, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
+
+/** `tracebook log`: what ran in a pipeline, when, what it made of each output, and why it ran. */
+export function registerLog(program: Command): void {
+  program
+    .command("log")
+    .description("the run log of a pipeline: each pipeline run (newest first) with what started it, every cell it ran, how long it took, whether its output changed, and why it ran")
+    .argument("<pipeline>", "pipeline name, as it has run in this workspace")
+    .option("--cell <name>", "one cell's runs alone: when its output changed, and why")
+    .option("--limit <n>", "pipeline runs to print (with --cell: that cell's runs); 0 prints all", "10")
+    .option("--json", "print the log as JSON")
+    .action(async (pipeline: string, opts: { cell?: string; limit: string; json?: boolean }, command: Command) => {
+      const limit = wholeNumber(opts.limit, "--limit");
+      await withWorkspace(command, async (ws) => {
+        const runs = await runLog(ws, pipeline, { cell: opts.cell });
+        if (opts.cell !== undefined) {
+          const cellRuns = runs.flatMap((r) => [...r.cells].reverse().map((c) => ({ ...c, pipeline_run: r.id, started_by: r.started_by })));
+          const shown = limit ? cellRuns.slice(0, limit) : cellRuns;
+          if (opts.json) return console.log(toJson({ pipeline, cell: opts.cell, runs: shown }));
+          console.log(`${pipeline}.${opts.cell}: ${plural(cellRuns.length, "run")}${more(shown.length, cellRuns.length)}`);
+          console.log(table(shown.map((c) => ({ started: when(c.started_at), ...row(c), "started by": c.started_by ?? "" }))));
+          return console.log(footnote(shown));
+        }
+        const shown = limit ? runs.slice(0, limit) : runs;
+        if (opts.json) return console.log(toJson({ pipeline, pipeline_runs: shown }));
+        const cellRuns = runs.reduce((n, r) => n + r.cells.length, 0);
+        console.log(`${pipeline}: ${plural(runs.length, "pipeline run")}, ${plural(cellRuns, "cell run")}${more(shown.length, runs.length)}`);
+        for (const r of shown) console.log(`\n${heading(r)}\n${table(r.cells.map((c) => ({ cell: c.cell, ...row(c) })))}`);
+        console.log(footnote(shown.flatMap((r) => r.cells)));
+      });
+    });
+}
+
+const more = (shown: number, all: number) => (shown < all ? `; the newest ${shown} (--limit 0 prints all)` : "");
+
+const when = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 19)}`;
+
+/** 0.42 s, 41.3 s, 2m 05s. */
+export function took(seconds: number | null): string {
+  if (seconds === null) return "";
+  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
+  const m = Math.floor(seconds / 60), s = Math.round(seconds - 60 * m);
+  return `${m}m ${String(s).padStart(2, "0")}s`;
+}
+
+const STATUS: Partial<Record<LoggedRun["status"], string>> = { succeeded: "ran" };
+
+/** What one cell run did, read across: its status, time, rows, its output against the one before, and why. */
+function row(c: LoggedRun): Record<string, unknown> {
+  const version = c.data_version?.slice(0, 12) ?? "";
+  const output = c.output === null ? (c.error ?? "") : c.output === "unchanged" ? "unchanged" : `${c.output} ${version}`;
+  return {
+    status: c.cached ? "reused" : STATUS[c.status] ?? c.status, took: took(c.seconds), rows: c.rows === null ? "" : c.rows.toLocaleString("en-US"),
+    output, "why it ran": `${c.why}${c.why_recorded ? "" : " *"}`,
+  };
+}
+
+/** A pipeline run's line: when, what started it, and what came of it. */
+function heading(r: PipelineRunLog): string {
+  const count = (status: LoggedRun["status"], cached = false) => r.cells.filter((c) => c.status === status && c.cached === cached).length;
+  const made = (output: LoggedRun["output"]) => r.cells.filter((c) => c.output === output).length;
+  const parts = [
+    count("succeeded") ? `${plural(count("succeeded"), "cell")} ran` : "",
+    count("succeeded", true) ? `${count("succeeded", true)} reused` : "",
+    made("new") ? plural(made("new"), "new output") : "",
+    made("changed") ? `${plural(made("changed"), "output")} changed` : "",
+    made("unchanged") && !made("new") && !made("changed") ? "no output changed" : "",
+    ...(["failed", "cancelled", "interrupted", "running"] as const).map((s) => (count(s) ? `${count(s)} ${s}` : "")),
+  ].filter(Boolean);
+  const seconds = r.finished_at ? (r.finished_at.getTime() - r.started_at.getTime()) / 1000 : null;
+  return `${when(r.started_at)} UTC · ${r.started_by ?? "started by: not recorded"} · ${parts.join(", ")}${seconds === null ? "" : ` · ${took(seconds)}`}`;
+}
+
+const table = (rows: Record<string, unknown>[]) => formatTable(rows, { maxCell: 110, maxRows: 100_000 }).replace(/\n\(\d+ rows?\)$/, "");
+
+const footnote = (cells: LoggedRun[]) =>
+  cells.some((c) => !c.why_recorded) ? "\n* ran before this tracebook recorded why: worked out from the conditions of the cell's output before it" : "";

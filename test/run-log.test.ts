@@ -1,0 +1,158 @@
+import fs from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../bin/cli.ts";
+import { runLog } from "../cells/graph/history.ts";
+import { whatMoved } from "../cells/graph/plan.ts";
+import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
+import { pipelineFile, tempDir } from "./helpers/workspace.ts";
+import { smallDatanet } from "./helpers/datanets.ts";
+
+const CELLS = path.resolve("cells/index.ts");
+
+/** The `t` pipeline: a Datanet, its training rows, a count per label (`labels` is its query). */
+const source = (labels: string, extra = "") => `import { datanet, pipeline, sql } from ${JSON.stringify(CELLS)};
+export default pipeline("t", {
+  a: datanet("notes-a"),
+  train: sql\`select * from \${"a"} where split = 'train'\`,
+  labels: sql\`${labels}\`,${extra}
+});
+`;
+const LABELS = 'select label, count(*) as n from ${"train"} group by label';
+const EDITED = 'select label, count(*) as rows from ${"train"} group by label';
+
+/** The real CLI in this process (as the launcher runs it); what it printed, and its exit code. */
+async function tracebook(home: string, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((...a: unknown[]) => void out.push(a.join(" ")));
+  const write = vi.spyOn(process.stderr, "write").mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
+  const before = process.exitCode;
+  try {
+    const code = await main(["node", "tracebook", "--workspace", home, ...args]);
+    return { code, out: out.join("\n"), err: err.join("") };
+  } finally {
+    log.mockRestore();
+    write.mockRestore();
+    process.exitCode = before;
+  }
+}
+
+describe("tracebook log", () => {
+  let home: string;
+  beforeAll(async () => {
+    home = tempDir("tb-log-");
+    const ws = await openWorkspace({ home });
+    await smallDatanet(ws, "notes-a");
+    ws.close();
+    const file = pipelineFile("t", source(LABELS));
+    expect((await tracebook(home, "run", file)).code).toBe(0);
+    expect((await tracebook(home, "run", file, "--cell", "labels", "--force")).code).toBe(0);
+    // An edited pipeline, as a file of its own: this process keeps the module it imported first.
+    expect((await tracebook(home, "run", pipelineFile("t", source(EDITED)))).code).toBe(0);
+    // A cell that fails: its error is in the log, beside why it ran.
+    expect((await tracebook(home, "run", pipelineFile("t", source(EDITED, `\n  broken: sql\`select nope from \${"labels"}\`,`)))).code).toBe(1);
+  }, 120_000);
+
+  it("tells each pipeline run, newest first: what started it, each cell's outcome against its output before, and why it ran", async () => {
+    const { code, out } = await tracebook(home, "log", "t");
+    expect(code).toBe(0);
+    const blocks = out.split("\n\n");
+    expect(blocks[0]).toBe("t: 4 pipeline runs, 6 cell runs");
+    expect(blocks.slice(1).map((b) => b.split("\n")[0]!.replace(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "…").replace(/ · [\d.]+ s$/, ""))).toEqual([
+      "… · tracebook run · 1 failed",
+      "… · tracebook run · 1 cell ran, 1 output changed",
+      "… · tracebook run --cell labels --force · 1 cell ran, no output changed",
+      "… · tracebook run · 3 cells ran, 3 new outputs",
+    ]);
+    const row = (block: number, cell: string) => blocks[block]!.split("\n").find((l) => l.startsWith(`│ ${cell} `))!.split("│").map((s) => s.trim()).filter(Boolean);
+    expect(row(1, "broken")).toEqual(["broken", "failed", expect.stringMatching(/ s$/), expect.stringMatching(/^sql cell "broken": .*nope/), "first run"]);
+    expect(row(2, "labels")).toEqual(["labels", "ran", expect.stringMatching(/ s$/), "2", expect.stringMatching(/^changed [0-9a-f]{12}$/), "params changed (the query)"]);
+    expect(row(3, "labels")).toEqual(["labels", "ran", expect.stringMatching(/ s$/), "2", "unchanged", "forced"]);
+    expect(row(4, "a")).toEqual(["a", "ran", expect.stringMatching(/ s$/), "30", expect.stringMatching(/^new [0-9a-f]{12}$/), "first run"]);
+    expect(out).not.toMatch(/\*/); // every reason here was recorded as it ran
+
+    const limited = await tracebook(home, "log", "t", "--limit", "1");
+    expect(limited.out.split("\n")[0]).toBe("t: 4 pipeline runs, 6 cell runs; the newest 1 (--limit 0 prints all)");
+    expect(limited.out.split("\n\n")).toHaveLength(2);
+  });
+
+  it("gives one cell's runs with --cell, as JSON too, each output's data version against the one before", async () => {
+    const { code, out } = await tracebook(home, "log", "t", "--cell", "labels", "--json");
+    expect(code).toBe(0);
+    const { runs } = JSON.parse(out) as { runs: { why: string; output: string; data_version: string; started_by: string; why_recorded: boolean }[] };
+    expect(runs.map((r) => [r.why, r.output, r.started_by, r.why_recorded])).toEqual([
+      ["params changed (the query)", "changed", "tracebook run", true],
+      ["forced", "unchanged", "tracebook run --cell labels --force", true],
+      ["first run", "new", "tracebook run", true],
+    ]);
+    expect(runs[1]!.data_version).toBe(runs[2]!.data_version);
+    expect(runs[0]!.data_version).not.toBe(runs[1]!.data_version);
+    const text = await tracebook(home, "log", "t", "--cell", "labels");
+    expect(text.out.split("\n")[0]).toBe("t.labels: 3 runs");
+    expect(text.out).toMatch(/│ tracebook run --cell labels --force │/);
+  });
+
+  it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {
+    const pipe = await tracebook(home, "log", "tt");
+    expect([pipe.code, pipe.err]).toEqual([2, 'tracebook: no pipeline "tt" has run in this workspace (pipelines: t)\n']);
+    const cell = await tracebook(home, "log", "t", "--cell", "label");
+    expect([cell.code, cell.err]).toEqual([2, 'tracebook: pipeline "t" has never run a cell "label" (did you mean "labels"? cells: a, broken, labels, train)\n']);
+  });
+
+  describe("runs from before the reason was recorded", () => {
+    let ws: Workspace;
+    beforeAll(async () => {
+      const copy = tempDir("tb-log-old-");
+      fs.cpSync(home, copy, { recursive: true });
+      ws = await openWorkspace({ home: copy });
+      // As schema 8 left them: no call id, no reason, no command. Each call was its own process
+      // here, a minute after the one before (its number k in `calls`).
+      await ws.run(`create temp table calls as select id, dense_rank() over (order by first) as k
+                    from (select id, min(started_at) over (partition by pipeline_run) as first from runs)`);
+      await ws.run(`update runs set pid = 1000 + calls.k, started_at = started_at + calls.k * interval 60 second,
+                    finished_at = finished_at + calls.k * interval 60 second from calls where runs.id = calls.id`);
+      await ws.run("update runs set pipeline_run = null, started_by = null, reason = null");
+    });
+    afterAll(() => ws.close());
+
+    it("works out why each ran from the run before it, and groups them by process", async () => {
+      const log = await runLog(ws, "t");
+      expect(log.map((r) => [r.started_by, r.cells.map((c) => [c.cell, c.why, c.why_recorded])])).toEqual([
+        [null, [["broken", "first run", false]]],
+        [null, [["labels", "params changed (the query)", false]]],
+        [null, [["labels", "forced, or its output was missing", false]]],
+        [null, [["a", "first run", false], ["train", "first run", false], ["labels", "first run", false]]],
+      ]);
+    });
+
+    it("splits one process's runs where it paused between them", async () => {
+      await ws.run("update runs set pid = 7");
+      expect((await runLog(ws, "t")).map((r) => r.cells.length)).toEqual([1, 1, 1, 3]);
+      // The forced run a second after the first one ended: the same call, as far as can be told.
+      await ws.run(`update runs set started_at = (select max(finished_at) from runs join calls using (id) where k = 1) + interval 1 second,
+                    finished_at = (select max(finished_at) from runs join calls using (id) where k = 1) + interval 2 second
+                    where id in (select id from calls where k = 2)`);
+      expect((await runLog(ws, "t")).map((r) => r.cells.map((c) => c.cell))).toEqual([["broken"], ["labels"], ["a", "train", "labels", "labels"]]);
+    });
+  });
+});
+
+describe("whatMoved", () => {
+  const done = { kind: "finetune", kind_version: "3", params_json: JSON.stringify({ adapter: { alpha: 16, rank: 8 }, epochs: 4, seed: 7 }), inputs_json: '{"train":"v1"}', source_version: "s1" };
+  it("names the params that moved, with short values, and the inputs and outside state", () => {
+    const now = { ...done, params_json: JSON.stringify({ adapter: { alpha: 16, rank: 16 }, epochs: 5, lr: 0.01, seed: 7 }), inputs_json: '{"train":"v2","base":"b"}', source_version: "s2" };
+    expect(whatMoved(done, now, "compute backend")).toEqual([
+      "params changed (adapter.rank 8 → 16; epochs 4 → 5; lr unset → 0.01)",
+      "input train changed", "input base added", "compute backend changed (s1 → s2)",
+    ]);
+    expect(whatMoved(done, { ...now, params_json: done.params_json, inputs_json: "{}", source_version: "s1" })).toEqual(["input train removed"]);
+    expect(whatMoved(done, { ...done, kind_version: "4" })).toEqual(["code changed (finetune v3 → finetune v4)"]);
+  });
+
+  it("names a long value's param without it, and counts past four", () => {
+    const long = { ...done, params_json: JSON.stringify({ adapter: { alpha: 16, rank: 8 }, epochs: 4, seed: 7, note: "x".repeat(40) }) };
+    expect(whatMoved(done, long)).toEqual(["params changed (note)"]);
+    const many = { ...done, params_json: JSON.stringify({ a: 1, b: 2, c: 3, d: 4, e: 5, adapter: { alpha: 16, rank: 8 }, epochs: 4, seed: 7 }) };
+    expect(whatMoved(done, many)).toEqual(["params changed (a unset → 1; b unset → 2; c unset → 3; d unset → 4; 1 more)"]);
+  });
+});
