@@ -23,6 +23,8 @@ const COMMANDS: Record<string, string[]> = {
   "curate queue": ["curate", "queue", "mail-spam", "--limit", "1"],
   rewards: ["rewards", "mail"],
   status: ["status", "mail"],
+  // The run log reads the runs table only: no pipeline file, no artifact.
+  log: ["log", "mail"],
   show: ["show", "mail", "contributors"],
   "run (nothing stale)": ["run", "mail"],
 };

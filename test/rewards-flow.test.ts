@@ -297,7 +297,7 @@ describe("closing an epoch", () => {
       const at = "2026-11-30 00:00:00";
       // e2 holds a caller's inference no run settled yet: not closable, nor is an epoch with nothing in it.
       await infer(ws, server, model, [{ text: "casino winner pills" }], { fee: 500n, caller: "cli:kate", pipeline: "pay", source: "cli", ids: ["e2-1"], epoch: "e2" });
-      await expect(closeEpoch(ws, "pay", "e2", { by: "ops:alice", at })).rejects.toThrow(/^1 of the 1 inferences of epoch e2 are not settled yet \(e2-1\): run `tracebook run pay` first/);
+      await expect(closeEpoch(ws, "pay", "e2", { by: "ops:alice", at })).rejects.toThrow(/^the inference of epoch e2 is not settled yet \(e2-1\): run `tracebook run pay` first/);
       await expect(closeEpoch(ws, "pay", "e9", { by: "ops:alice", at })).rejects.toThrow(/^no inference of pipeline pay is recorded in epoch e9/);
       expect((await runPipeline(ws, rewardsPipeline())).failed).toEqual([]);
 

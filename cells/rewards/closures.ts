@@ -76,7 +76,8 @@ export async function closeEpoch(ws: Workspace, pipeline: string, epoch: string,
        from inferences where pipeline = ? and epoch = ?`, [pipeline, pipeline, pipeline, epoch]);
     if (!t || t.n === 0n) throw new InputError(`no inference of pipeline ${pipeline} is recorded in epoch ${epoch}: nothing to close`);
     if (t.unsettled > 0n) {
-      throw new InputError(`${t.unsettled} of the ${t.n} inferences of epoch ${epoch} are not settled yet (${t.first}${t.unsettled > 1n ? ", …" : ""}): ` +
+      const which = t.n === 1n ? `the inference of epoch ${epoch} is` : `${t.unsettled} of the ${t.n} inferences of epoch ${epoch} ${t.unsettled === 1n ? "is" : "are"}`;
+      throw new InputError(`${which} not settled yet (${t.first}${t.unsettled > 1n ? ", …" : ""}): ` +
         `run \`tracebook run ${pipeline}\` first, so the closed statement pays every one`);
     }
     const fees = BigInt(t.fees ?? "0");
