@@ -92,6 +92,17 @@ describe("tracebook log", () => {
     expect(text.out).toMatch(/│ tracebook run --cell labels --force │/);
   });
 
+  it("without a pipeline, logs every pipeline of the workspace, each run naming its own", async () => {
+    const { code, out } = await tracebook(home, "log", "--limit", "2");
+    expect(code).toBe(0);
+    expect(out.split("\n")[0]).toBe("this workspace (t): 4 pipeline runs, 6 cell runs; the newest 2 (--limit 0 prints all)");
+    expect(out.split("\n").filter((l) => l.includes(" UTC · ")).map((l) => l.split(" · ").slice(1, 3))).toEqual([["t", "tracebook run"], ["t", "tracebook run"]]);
+    const empty = tempDir("tb-log-empty-");
+    (await openWorkspace({ home: empty })).close();
+    expect(await tracebook(empty, "log")).toMatchObject({ code: 0, out: "this workspace: no pipeline has run yet" });
+    expect(await tracebook(home, "log", "--cell", "labels")).toMatchObject({ code: 2, err: "tracebook: --cell goes with a pipeline: tracebook log <pipeline> --cell <name>\n" });
+  });
+
   it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {
     const pipe = await tracebook(home, "log", "tt");
     expect([pipe.code, pipe.err]).toEqual([2, 'tracebook: no pipeline "tt" has run in this workspace (pipelines: t)\n']);
@@ -101,13 +112,14 @@ describe("tracebook log", () => {
 
   describe("runs from before the reason was recorded", () => {
     let ws: Workspace;
+    let copy: string;
     beforeAll(async () => {
-      const copy = tempDir("tb-log-old-");
+      copy = tempDir("tb-log-old-");
       fs.cpSync(home, copy, { recursive: true });
       ws = await openWorkspace({ home: copy });
       // As schema 8 left them: no call id, no reason, no command. Each call was its own process
       // here, a minute after the one before (its number k in `calls`).
-      await ws.run(`create temp table calls as select id, dense_rank() over (order by first) as k
+      await ws.run(`create table calls as select id, dense_rank() over (order by first) as k
                     from (select id, min(started_at) over (partition by pipeline_run) as first from runs)`);
       await ws.run(`update runs set pid = 1000 + calls.k, started_at = started_at + calls.k * interval 60 second,
                     finished_at = finished_at + calls.k * interval 60 second from calls where runs.id = calls.id`);
@@ -123,6 +135,16 @@ describe("tracebook log", () => {
         [null, [["labels", "forced, or its output was missing", false]]],
         [null, [["a", "first run", false], ["train", "first run", false], ["labels", "first run", false]]],
       ]);
+      // The command marks each reason it worked out, and says what the mark means.
+      ws.close();
+      try {
+        const { out } = await tracebook(copy, "log", "t");
+        expect(out).toMatch(/│ forced, or its output was missing \* +│/);
+        expect(out).toMatch(/· started by: not recorded · /);
+        expect(out.split("\n").at(-1)).toBe("* ran before this tracebook recorded why: worked out from the conditions of the cell's output before it");
+      } finally {
+        ws = await openWorkspace({ home: copy });
+      }
     });
 
     it("splits one process's runs where it paused between them", async () => {

@@ -29,6 +29,7 @@ export interface LoggedRun {
 export interface PipelineRunLog {
   /** The call's id; for runs from before it was recorded, the process and first run (`pid 123, …`). */
   id: string;
+  pipeline: string;
   started_by: string | null;
   pid: number;
   started_at: Date;
@@ -68,10 +69,16 @@ export async function runLog(ws: Workspace, pipeline: string, o: { cell?: string
       last.cells.push(logged);
       if (r.finished_at && (!last.finished_at || r.finished_at > last.finished_at)) last.finished_at = r.finished_at;
     } else {
-      runs.push({ id, started_by: r.started_by, pid: r.pid, started_at: r.started_at, finished_at: r.finished_at, cells: [logged] });
+      runs.push({ id, pipeline, started_by: r.started_by, pid: r.pid, started_at: r.started_at, finished_at: r.finished_at, cells: [logged] });
     }
   }
   return runs.reverse();
+}
+
+/** Every pipeline's run log in one, newest pipeline run first: what happened in this workspace. */
+export async function workspaceLog(ws: Workspace): Promise<PipelineRunLog[]> {
+  const logs = await Promise.all((await pipelinesRun(ws)).map((p) => runLog(ws, p)));
+  return logs.flat().sort((a, b) => b.started_at.getTime() - a.started_at.getTime());
 }
 
 function logOne(r: RunRecord, done: RunRecord | undefined): LoggedRun {
