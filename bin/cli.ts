@@ -147,6 +147,7 @@ export async function withCtrlC<T>(fn: (signal: AbortSignal) => Promise<T>): Pro
  * watchers it spawns.
  */
 function startedBy(action: Command): string {
+  if (process.env.TRACEBOOK_STARTED_BY) return process.env.TRACEBOOK_STARTED_BY;
   const words: string[] = [];
   for (let c: Command | null = action; c?.parent; c = c.parent) words.unshift(c.name());
   const name = (v: unknown) => typeof v === "string" && /^[\w.:@/-]{1,40}$/.test(v);
@@ -155,7 +156,8 @@ function startedBy(action: Command): string {
     const values = Array.isArray(value) ? value : [value];
     return values.every(name) ? [flag, ...values].join(" ") : flag;
   });
-  return process.env.TRACEBOOK_STARTED_BY || ["tracebook", ...words, ...new Set(given)].join(" ");
+  // A Set: an option and its --no- form share one value, and both would say it.
+  return ["tracebook", ...words, ...new Set(given)].join(" ");
 }
 
 function ignoreClosedPipe(err: NodeJS.ErrnoException): void {

@@ -155,6 +155,13 @@ describe("tracebook log", () => {
                     finished_at = (select max(finished_at) from runs join calls using (id) where k = 1) + interval 2 second
                     where id in (select id from calls where k = 2)`);
       expect((await runLog(ws, "t")).map((r) => r.cells.map((c) => c.cell))).toEqual([["broken"], ["labels"], ["a", "train", "labels", "labels"]]);
+      // Another pipeline's run in the same process at the same moment is a call of its own.
+      await ws.run("insert into runs select * replace (id || '-u' as id, 'u' as pipeline) from runs where id in (select id from calls where k = 4)");
+      expect((await runLog(ws)).map((r) => [r.pipeline, r.cells.length])).toEqual([["u", 1], ["t", 1], ["t", 1], ["t", 4]]);
+      // Its cell of the same name has an output history of its own: its first output is new.
+      await ws.run(`insert into runs select * replace (id || '-u' as id, 'u' as pipeline, started_at + interval 1 hour as started_at, finished_at + interval 1 hour as finished_at)
+                    from runs where cell = 'a' and pipeline = 't'`);
+      expect((await runLog(ws)).filter((r) => r.pipeline === "u").flatMap((r) => r.cells.map((c) => [c.cell, c.output]))).toEqual([["a", "new"], ["broken", null]]);
     });
   });
 });

@@ -3,7 +3,7 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
-import { runLog, workspaceLog, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
+import { runLog, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 
 /** `tracebook log`: what ran in a pipeline, when, what it made of each output, and why it ran. */
@@ -19,7 +19,7 @@ export function registerLog(program: Command): void {
       const limit = wholeNumber(opts.limit, "--limit");
       if (opts.cell !== undefined && pipeline === undefined) throw new InputError("--cell goes with a pipeline: tracebook log <pipeline> --cell <name>");
       await withWorkspace(command, async (ws) => {
-        const runs = pipeline === undefined ? await workspaceLog(ws) : await runLog(ws, pipeline, { cell: opts.cell });
+        const runs = await runLog(ws, pipeline, { cell: opts.cell });
         if (opts.cell !== undefined) {
           const cellRuns = runs.flatMap((r) => [...r.cells].reverse().map((c) => ({ ...c, pipeline_run: r.id, started_by: r.started_by })));
           const shown = limit ? cellRuns.slice(0, limit) : cellRuns;
@@ -42,24 +42,22 @@ export function registerLog(program: Command): void {
 
 const more = (shown: number, all: number) => (shown < all ? `; the newest ${shown} (--limit 0 prints all)` : "");
 
-const when = (d: Date) => `${d.toISOString().replace("T", " ").slice(0, 19)}`;
+const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19);
 
 /** 0.42 s, 41.3 s, 2m 05s. */
-export function took(seconds: number | null): string {
+function took(seconds: number | null): string {
   if (seconds === null) return "";
   if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
   const m = Math.floor(seconds / 60), s = Math.round(seconds - 60 * m);
   return `${m}m ${String(s).padStart(2, "0")}s`;
 }
 
-const STATUS: Partial<Record<LoggedRun["status"], string>> = { succeeded: "ran" };
-
 /** What one cell run did, read across: its status, time, rows, its output against the one before, and why. */
 function row(c: LoggedRun): Record<string, unknown> {
   const version = c.data_version?.slice(0, 12) ?? "";
   const output = c.output === null ? (c.error ?? "") : c.output === "unchanged" ? "unchanged" : `${c.output} ${version}`;
   return {
-    status: c.cached ? "reused" : STATUS[c.status] ?? c.status, took: took(c.seconds), rows: c.rows === null ? "" : c.rows.toLocaleString("en-US"),
+    status: c.cached ? "reused" : c.status === "succeeded" ? "ran" : c.status, took: took(c.seconds), rows: c.rows === null ? "" : c.rows.toLocaleString("en-US"),
     output, "why it ran": `${c.why}${c.why_recorded ? "" : " *"}`,
   };
 }

@@ -3,9 +3,8 @@ import type { Workspace } from "../store/workspace.ts";
 import { quoteIdent, quoteLiteral } from "../store/sql-quote.ts";
 import { InputError } from "../datanet/errors.ts";
 import { loadPipelineIn, resolvePipelineFile } from "./loader.ts";
-import { didYouMean } from "./nearest.ts";
 import { noSuchCell, type Pipeline } from "./pipeline.ts";
-import { cellHistories, pipelineFiles, pipelinesRun } from "./runs.ts";
+import { cellHistories, neverRun, pipelineFiles, pipelinesRun } from "./runs.ts";
 import { pipelineStatus, type CellStatus } from "./status.ts";
 
 /**
@@ -130,7 +129,7 @@ function explainMissing(err: unknown, sql: string, known: readonly string[], loa
       inFolder = true;
     } catch { /* not a pipeline of the folders either */ }
     if (inFolder) return new InputError(`pipeline "${schema}" has no runs in this workspace: run \`tracebook run ${schema}\` first`);
-    return new InputError(`no pipeline "${schema}" has run in this workspace (${didYouMean(schema, known)}a cell's output is <pipeline>.<cell>; pipelines: ${known.join(", ") || "none"})`);
+    return neverRun(schema, known, "a cell's output is <pipeline>.<cell>; ");
   }
   return err;
 }

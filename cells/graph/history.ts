@@ -2,7 +2,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { didYouMean } from "./nearest.ts";
 import { whatMoved } from "./plan.ts";
-import { pipelinesRun, type RunRecord, type RunStatus } from "./runs.ts";
+import { neverRun, pipelinesRun, type RunRecord, type RunStatus } from "./runs.ts";
 
 /** One cell run as the log tells it: what it made of its output, and why it ran. */
 export interface LoggedRun {
@@ -41,44 +41,41 @@ export interface PipelineRunLog {
 const PAUSE_MS = 2_000;
 
 /**
- * A pipeline's run log, newest pipeline run first: every cell run with its outcome against the
- * cell's output before it, and why it ran (as the scheduler said, else worked out from the
- * conditions of the run before it). `cell` keeps that cell's runs alone.
+ * A pipeline's run log (every pipeline's, in one, when none is named), newest pipeline run
+ * first: every cell run with its outcome against the cell's output before it, and why it ran (as
+ * the scheduler said, else worked out from the conditions of the run before it). `cell` keeps
+ * that cell's runs alone.
  */
-export async function runLog(ws: Workspace, pipeline: string, o: { cell?: string } = {}): Promise<PipelineRunLog[]> {
-  const known = await pipelinesRun(ws);
-  if (!known.includes(pipeline)) {
-    throw new InputError(`no pipeline "${pipeline}" has run in this workspace (${didYouMean(pipeline, known)}pipelines: ${known.join(", ") || "none"})`);
-  }
-  const records = await ws.rows<RunRecord>("select * from runs where pipeline = ? order by started_at, finished_at nulls last, id", [pipeline]);
+export async function runLog(ws: Workspace, pipeline?: string, o: { cell?: string } = {}): Promise<PipelineRunLog[]> {
+  const records = await ws.rows<RunRecord>(
+    `select * from runs ${pipeline === undefined ? "" : "where pipeline = ?"} order by started_at, finished_at nulls last, id`,
+    pipeline === undefined ? [] : [pipeline]);
+  if (pipeline !== undefined && !records.length) throw neverRun(pipeline, await pipelinesRun(ws));
   if (o.cell !== undefined && !records.some((r) => r.cell === o.cell)) {
     const cells = [...new Set(records.map((r) => r.cell))].sort();
     throw new InputError(`pipeline "${pipeline}" has never run a cell "${o.cell}" (${didYouMean(o.cell, cells)}cells: ${cells.join(", ")})`);
   }
   const before = new Map<string, RunRecord>(); // each cell's last succeeded run so far: its output then
+  const calls = new Map<string, PipelineRunLog>(); // by call id; an older run's by its process's last call
   const runs: PipelineRunLog[] = [];
   for (const r of records) {
-    const logged = logOne(r, before.get(r.cell));
-    if (r.status === "succeeded") before.set(r.cell, r);
+    const cellKey = `${r.pipeline}\u0000${r.cell}`;
+    const logged = logOne(r, before.get(cellKey));
+    if (r.status === "succeeded") before.set(cellKey, r);
     if (o.cell !== undefined && r.cell !== o.cell) continue;
-    const last = runs.at(-1);
-    const id = r.pipeline_run ?? `pid ${r.pid}, ${r.started_at.toISOString()}`;
-    const sameOlderCall = last && r.pipeline_run === null && last.id.startsWith(`pid ${r.pid},`) &&
-      r.started_at.getTime() - (last.finished_at ?? last.started_at).getTime() <= PAUSE_MS;
-    if (last && (last.id === r.pipeline_run || sameOlderCall)) {
-      last.cells.push(logged);
-      if (r.finished_at && (!last.finished_at || r.finished_at > last.finished_at)) last.finished_at = r.finished_at;
+    const key = r.pipeline_run ?? `${r.pipeline}\u0000pid ${r.pid}`;
+    let call = calls.get(key);
+    if (call && r.pipeline_run === null && r.started_at.getTime() - (call.finished_at ?? call.started_at).getTime() > PAUSE_MS) call = undefined;
+    if (call) {
+      call.cells.push(logged);
+      if (r.finished_at && (!call.finished_at || r.finished_at > call.finished_at)) call.finished_at = r.finished_at;
     } else {
-      runs.push({ id, pipeline, started_by: r.started_by, pid: r.pid, started_at: r.started_at, finished_at: r.finished_at, cells: [logged] });
+      call = { id: r.pipeline_run ?? `pid ${r.pid}, ${r.started_at.toISOString()}`, pipeline: r.pipeline, started_by: r.started_by, pid: r.pid, started_at: r.started_at, finished_at: r.finished_at, cells: [logged] };
+      calls.set(key, call);
+      runs.push(call);
     }
   }
   return runs.reverse();
-}
-
-/** Every pipeline's run log in one, newest pipeline run first: what happened in this workspace. */
-export async function workspaceLog(ws: Workspace): Promise<PipelineRunLog[]> {
-  const logs = await Promise.all((await pipelinesRun(ws)).map((p) => runLog(ws, p)));
-  return logs.flat().sort((a, b) => b.started_at.getTime() - a.started_at.getTime());
 }
 
 function logOne(r: RunRecord, done: RunRecord | undefined): LoggedRun {

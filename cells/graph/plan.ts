@@ -69,7 +69,7 @@ export function whatMoved(done: Conditions, now: Conditions, describe = "the out
 export const short = (v: string | null | undefined) => (v ? v.slice(0, 10) : "none");
 
 /** How an sql cell's params read to the person who wrote its template. */
-const SQL_PARAMS: Record<string, string> = { segments: "the query", tokens: "the query's inputs or values", by: "by" };
+const SQL_PARAMS: Record<string, string> = { segments: "the query", tokens: "the query's inputs or values" };
 
 /**
  * Which params moved, as dotted paths, with both values where they are short (`epochs 4 → 5;

@@ -3,6 +3,8 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { Workspace } from "../store/workspace.ts";
 import { nowUtc } from "../store/workspace.ts";
+import { InputError } from "../datanet/errors.ts";
+import { didYouMean } from "./nearest.ts";
 
 export type RunStatus = "running" | "succeeded" | "failed" | "cancelled" | "interrupted";
 
@@ -133,6 +135,11 @@ export async function recordPipelineFile(ws: Workspace, pipeline: string, file: 
 /** The pipelines this workspace has run, by name, in order (from code or a file, the demo's too). */
 export async function pipelinesRun(ws: Workspace): Promise<string[]> {
   return (await ws.rows<{ pipeline: string }>("select distinct pipeline from runs order by pipeline")).map((r) => r.pipeline);
+}
+
+/** The error for a pipeline the run log does not name: the nearest it does, then all of them (`note` before the list). */
+export function neverRun(name: string, known: readonly string[], note = ""): InputError {
+  return new InputError(`no pipeline "${name}" has run in this workspace (${didYouMean(name, known)}${note}pipelines: ${known.join(", ") || "none"})`);
 }
 
 /** The file each pipeline was last run from. */

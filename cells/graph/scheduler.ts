@@ -100,6 +100,8 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
       let runId: string | null = null;
       let started = false;
       let reason: string | null = null;
+      // The record of a cell that ended before its run was recorded: what is known of it by then.
+      const unstarted = () => ({ pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, ...call, reason });
       const t0 = performance.now();
       try {
         const plan = await planCell(ws, p.name, cell, inputVersions, history);
@@ -159,14 +161,14 @@ export async function runPipeline(ws: Workspace, p: Pipeline, options: RunOption
           // A Ctrl-C can land after the start was announced but before its record was written
           // (the cache lookup is a query too): the cell still shows as cancelled, not as never run.
           if (runId) await recordEnd(ws, runId, { status: "cancelled", error: "cancelled by the user" });
-          else if (started) await recordUnstarted(ws, { pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, ...call, reason }, "cancelled", "cancelled by the user");
+          else if (started) await recordUnstarted(ws, unstarted(), "cancelled", "cancelled by the user");
           emit({ event: "cell-cancelled", ...base, at: at() });
           summary.cancelled = true;
           break;
         }
         const error = `${cell.kind} cell "${name}": ${(err as Error).message}`;
         if (runId) await recordEnd(ws, runId, { status: "failed", error });
-        else await recordUnstarted(ws, { pipeline: p.name, cell: name, kind: cell.kind, kind_version: cell.version, ...call, reason }, "failed", error);
+        else await recordUnstarted(ws, unstarted(), "failed", error);
         broken.add(name);
         summary.failed.push(name);
         emit({ event: "cell-failed", ...base, error, at: at() });
