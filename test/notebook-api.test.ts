@@ -211,6 +211,20 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail" }, 400, "cell", /^cell: "model" of pipeline mail has trained no model in this workspace/);
   });
 
+  it("reads the run log for a page, every error naming its field; a served pipeline that never ran has an empty log", async () => {
+    const refused = refusedAt("/@tracebook/api/runs");
+    await refused({ pipeline: "nope" }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
+    await refused({ pipeline: "mail", cell: "a b" }, 400, "cell", /^cell: the name of a cell of the pipeline$/);
+    await refused({ pipeline: "mail", limit: 0 }, 400, "limit", /^limit: a whole number of pipeline runs from 1 to 200$/);
+    await refused({ pipeline: "mail", limit: 2.5 }, 400, "limit", /^limit: /);
+    await refused({ pipeline: "mail", since: 1 }, 400, "since", /unknown field/);
+    await refused({ pipeline: "mail" }, 403, "token", /token/, { "x-tracebook-token": "0".repeat(48) });
+    await refused({ pipeline: "mail" }, 403, "origin", /run logs are accepted only from its own pages/, { origin: "http://127.0.0.1:1" });
+    await refused({ pipeline: "mail" }, 405, null, /only POST reads the run log/, {}, "GET");
+    const r = await post({ pipeline: "mail" }, {}, "POST", "/@tracebook/api/runs");
+    expect([r.status, r.body]).toEqual([200, { pipeline: "mail", cell: null, total: 0, cells: [], runs: [] }]);
+  });
+
   it("records concurrent decisions one after the other, none lost", async () => {
     const replies = await Promise.all(ids.slice(4, 10).map((id, i) => post({ ids: [id], status: i % 2 ? "quarantined" : "rejected", reason: `r${i}`, curator: "bob" })));
     expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);

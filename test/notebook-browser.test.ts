@@ -222,6 +222,17 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await page.evaluate("window.__marker = 1"); // gone if the page reloads
     expect(await page.evaluate<string>("location.hash")).toMatch(/^#query=[0-9a-f]{64}$/);
     const pickedBefore = await pickedMessage();
+    // The Pipeline runs page, open in another tab: it follows the watcher's cycles.
+    const runsPage = await context.newPage();
+    runsPage.on("pageerror", (e) => consoleErrors.push(`pipeline-runs: ${e.message}`));
+    runsPage.on("console", (m) => void (m.type() === "error" && consoleErrors.push(`pipeline-runs: ${m.text()}`)));
+    await runsPage.goto(`${server.url}pipeline-runs?pipeline=nbtest`);
+    await runsPage.locator("#runs details").first().waitFor({ timeout: 60_000 });
+    await settled(runsPage);
+    const runsSummary = async () => (await runsPage.locator("#runs-summary").textContent())!.replace(/\s+/g, " ");
+    const recorded = Number(/^nbtest: (\d+) pipeline runs? recorded/.exec(await runsSummary())?.[1]);
+    expect(recorded).toBeGreaterThan(0);
+    await runsPage.evaluate("window.__marker = 1");
     const eventsBefore = server.events.length;
     const ws = await openWorkspaceRetrying(home);
     try {
@@ -260,6 +271,29 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     console.log(`rejected ${victim.slice(0, 12)}; server log:\n  ${log.join("\n  ")}`);
     // The rest of the cycle (rewards, curation cells) finishes before the next test: its pages then load settled outputs.
     await expect.poll(() => server.events.slice(eventsBefore).some((e) => e.event === "watch-cycle" && e.summary.ran.includes("influence")), { timeout: 240_000, interval: 1000 }).toBe(true);
+    // The run log follows without a reload: the watcher's run, what woke it, and why each cell ran.
+    await expect.poll(async () => Number(/^nbtest: (\d+) pipeline runs recorded/.exec(await runsSummary())?.[1]) > recorded, { timeout: 30_000 }).toBe(true);
+    expect(await runsSummary()).toMatch(/Last watch cycle \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the workspace changed\): \d+ ran, 0 failed\.$/);
+    expect(await runsPage.locator("#tb-live").textContent()).toMatch(/^live · \d+ ran at /); // not "running <its last cell>…"
+    await settled(runsPage);
+    // The retrain's run (a cycle after it may have found everything fresh, and recorded none).
+    const newest = runsPage.locator("#runs details", { has: runsPage.locator('td code:text-is("train")') }).first();
+    expect((await newest.locator("summary").textContent())!.replace(/\s+/g, " ")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · tracebook dev, watching: the workspace changed · \d+ cells ran, (\d+ reused, )?\d+ outputs? changed( · .* s)?$/);
+    const cellRow = async (cell: string) => (await newest.locator("tr", { has: runsPage.locator(`td code:text-is("${cell}")`) }).textContent())!.replace(/\s+/g, " ");
+    expect(await cellRow("train")).toMatch(/^ ?train sql ran [\d.]+ s [\d,]+ changed [0-9a-f]{12} input \w+ changed/);
+    expect(await cellRow("influence")).toMatch(/ran [\d.]+ s [\d,]+ changed [0-9a-f]{12} input \w+ changed/);
+    expect(await runsPage.locator("#runs-chart g[aria-label=bar] rect").count()).toBeGreaterThan(0);
+    expect(await runsPage.evaluate("window.__marker")).toBe(1);
+    // One cell's runs: each pipeline run that ran it, with that cell alone, the newest the rejection's.
+    await runsPage.locator("select").first().selectOption("influence");
+    await expect.poll(runsSummary, { timeout: 30_000 }).toMatch(/^nbtest\.influence: \d+ pipeline runs? that ran it recorded/);
+    await settled(runsPage);
+    const shown = await runsPage.locator("#runs details").count();
+    expect(await runsPage.locator("#runs tbody tr").count()).toBe(shown);
+    expect(new Set(await runsPage.locator("#runs tbody tr td:first-child code").allTextContents())).toEqual(new Set(["influence"]));
+    expect((await runsPage.locator("#runs tbody tr").first().textContent())!).toMatch(/input \w+ changed/);
+    await runsPage.screenshot({ path: path.join(SCREENS, "pipeline-runs.png"), fullPage: true });
+    await runsPage.close();
     expect(consoleErrors).toEqual([]);
   }, 300_000);
 
@@ -674,6 +708,18 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await page.locator("select").nth(1).selectOption({ index: 1 });
       await expect.poll(staticCard, { timeout: 30_000 }).toMatch(/this static build compares each model with the one before it \(the latest \d+\): run `tracebook dev`, or `tracebook model diff [0-9a-f]{12} [0-9a-f]{12}`/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
+      // The run log as it was built: every run of nbtest (fewer than the 200 a build ships at most), one cell's picked out in the page.
+      expect(built.runs).toEqual([expect.stringMatching(/^nbtest: \d+ pipeline runs$/)]);
+      const builtRuns = Number(/(\d+) pipeline runs/.exec(built.runs[0]!)![1]);
+      await page.goto(`${url}pipeline-runs.html?pipeline=nbtest`);
+      await page.locator("#runs details").first().waitFor({ timeout: 60_000 });
+      const staticRuns = async () => (await page.locator("#runs-summary").textContent())!.replace(/\s+/g, " ");
+      expect(await staticRuns()).toBe(`nbtest: ${builtRuns} pipeline runs recorded${builtRuns > 10 ? "; the newest 10 shown" : ""} (${await page.locator("#runs tbody tr").count()} cell runs). As built: run \`tracebook dev\` to follow the pipeline.`);
+      await page.locator("select").first().selectOption("model");
+      await expect.poll(staticRuns, { timeout: 30_000 }).toMatch(/^nbtest\.model: \d+ pipeline runs? that ran it recorded/);
+      await settled(page);
+      expect(new Set(await page.locator("#runs tbody tr td:first-child code").allTextContents())).toEqual(new Set(["model"]));
+      expect(await page.locator(".tb-error, .tb-refused").allTextContents()).toEqual([]);
       // Explain an input runs in the page (a worker), on the portable explainer the build shipped:
       // an executed inference's message is explained as the pipeline's tracin cell traced it.
       const shipped = JSON.parse(fs.readFileSync(path.join(outDir, "_tracebook", "catalog", "nbtest.json"), "utf8")) as Catalog;

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../bin/cli.ts";
 import { runLog } from "../cells/graph/history.ts";
 import { whatMoved } from "../cells/graph/plan.ts";
+import { readRuns } from "../cells/notebooks/runs.ts";
+import { oneCellRuns } from "../cells/notebooks/one-cell-runs.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
@@ -101,6 +103,35 @@ describe("tracebook log", () => {
     (await openWorkspace({ home: empty })).close();
     expect(await tracebook(empty, "log")).toMatchObject({ code: 0, out: "this workspace: no pipeline has run yet" });
     expect(await tracebook(home, "log", "--cell", "labels")).toMatchObject({ code: 2, err: "tracebook: --cell goes with a pipeline: tracebook log <pipeline> --cell <name>\n" });
+  });
+
+  it("answers the Pipeline runs page as the CLI logs it; a static build's page picks one cell's runs out of the whole log as the server does", async () => {
+    const ws = await openWorkspace({ home, readOnly: true });
+    try {
+      const all = await readRuns(ws, { pipeline: "t" });
+      expect(all).toMatchObject({ pipeline: "t", cell: null, total: 4, cells: ["a", "broken", "labels", "train"] });
+      const cli = JSON.parse((await tracebook(home, "log", "t", "--json", "--limit", "0")).out) as { pipeline_runs: { id: string; started_at: string; cells: { cell: string; why: string; output: string | null }[] }[] };
+      expect(all.runs.map((r) => [r.id, r.started_at, r.cells.map((c) => [c.cell, c.why, c.output])]))
+        .toEqual(cli.pipeline_runs.map((r) => [r.id, r.started_at, r.cells.map((c) => [c.cell, c.why, c.output])]));
+      // The outcome in the words `tracebook log` heads each run with; the times as JSON carries them.
+      expect(all.runs.map((r) => r.outcome)).toEqual(["1 failed", "1 cell ran, 1 output changed", "1 cell ran, no output changed", "3 cells ran, 3 new outputs"]);
+      expect(all.runs[3]!.seconds).toBe((Date.parse(all.runs[3]!.finished_at!) - Date.parse(all.runs[3]!.started_at)) / 1000);
+      expect(all.runs[0]!.cells[0]).toMatchObject({ cell: "broken", status: "failed", output: null, error: expect.stringMatching(/nope/) });
+      expect((await readRuns(ws, { pipeline: "t", limit: 2 })).runs.map((r) => r.id)).toEqual(all.runs.slice(0, 2).map((r) => r.id));
+      for (const cell of all.cells) {
+        const served = await readRuns(ws, { pipeline: "t", cell });
+        expect(oneCellRuns(all, cell)).toEqual(served);
+        expect(oneCellRuns(all, cell, 1)).toEqual({ ...served, runs: served.runs.slice(0, 1) });
+      }
+      expect((await readRuns(ws, { pipeline: "t", cell: "labels" })).runs.map((r) => [r.outcome, r.cells[0]!.why])).toEqual([
+        ["1 cell ran, 1 output changed", "params changed (the query)"], ["1 cell ran, no output changed", "forced"], ["1 cell ran, 1 new output", "first run"]]);
+      expect(oneCellRuns(all, "label")).toBeNull();
+      await expect(readRuns(ws, { pipeline: "t", cell: "label" })).rejects.toMatchObject({ status: 400, field: "cell", message: expect.stringMatching(/^cell: pipeline "t" has never run a cell "label" \(did you mean "labels"\?/) });
+      // A pipeline a page names that never ran here: an empty log, for the page to say what to run.
+      expect(await readRuns(ws, { pipeline: "mail" })).toEqual({ pipeline: "mail", cell: null, total: 0, cells: [], runs: [] });
+    } finally {
+      ws.close();
+    }
   });
 
   it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {

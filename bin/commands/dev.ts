@@ -77,6 +77,8 @@ export function registerDev(program: Command): void {
       }
       if (result.models.length) console.log("Model history, each model compared with the one before it:");
       for (const m of result.models) console.log(`  ${m}`);
+      if (result.runs.length) console.log("Pipeline runs, the run log as it is now:");
+      for (const r of result.runs) console.log(`  ${r}`);
       console.log(`Serve it with any static server, e.g. npx vite preview --outDir ${shortPath(result.outDir)} (browsers do not run modules from file://)`);
     });
 }

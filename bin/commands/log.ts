@@ -3,7 +3,8 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
-import { runLog, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
+import { runLog, runSeconds, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
+import { runOutcome, took } from "../../cells/graph/outcome.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 
 /** `tracebook log`: what ran in a pipeline, when, what it made of each output, and why it ran. */
@@ -44,14 +45,6 @@ const more = (shown: number, all: number) => (shown < all ? `; the newest ${show
 
 const when = (d: Date) => d.toISOString().replace("T", " ").slice(0, 19);
 
-/** 0.42 s, 41.3 s, 2m 05s. */
-function took(seconds: number | null): string {
-  if (seconds === null) return "";
-  if (seconds < 60) return `${seconds.toFixed(seconds < 10 ? 2 : 1)} s`;
-  const m = Math.floor(seconds / 60), s = Math.round(seconds - 60 * m);
-  return `${m}m ${String(s).padStart(2, "0")}s`;
-}
-
 /** What one cell run did, read across: its status, time, rows, its output against the one before, and why. */
 function row(c: LoggedRun): Record<string, unknown> {
   const version = c.data_version?.slice(0, 12) ?? "";
@@ -64,18 +57,8 @@ function row(c: LoggedRun): Record<string, unknown> {
 
 /** A pipeline run's line: when, what started it, and what came of it. */
 function heading(r: PipelineRunLog, named: boolean): string {
-  const count = (status: LoggedRun["status"], cached = false) => r.cells.filter((c) => c.status === status && c.cached === cached).length;
-  const made = (output: LoggedRun["output"]) => r.cells.filter((c) => c.output === output).length;
-  const parts = [
-    count("succeeded") ? `${plural(count("succeeded"), "cell")} ran` : "",
-    count("succeeded", true) ? `${count("succeeded", true)} reused` : "",
-    made("new") ? plural(made("new"), "new output") : "",
-    made("changed") ? `${plural(made("changed"), "output")} changed` : "",
-    made("unchanged") && !made("new") && !made("changed") ? "no output changed" : "",
-    ...(["failed", "cancelled", "interrupted", "running"] as const).map((s) => (count(s) ? `${count(s)} ${s}` : "")),
-  ].filter(Boolean);
-  const seconds = r.finished_at ? (r.finished_at.getTime() - r.started_at.getTime()) / 1000 : null;
-  return `${when(r.started_at)} UTC · ${named ? `${r.pipeline} · ` : ""}${r.started_by ?? "started by: not recorded"} · ${parts.join(", ")}${seconds === null ? "" : ` · ${took(seconds)}`}`;
+  const seconds = runSeconds(r);
+  return `${when(r.started_at)} UTC · ${named ? `${r.pipeline} · ` : ""}${r.started_by ?? "started by: not recorded"} · ${runOutcome(r)}${seconds === null ? "" : ` · ${took(seconds)}`}`;
 }
 
 const table = (rows: Record<string, unknown>[]) => formatTable(rows, { maxCell: 110, maxRows: 100_000 }).replace(/\n\(\d+ rows?\)$/, "");

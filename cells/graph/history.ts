@@ -99,3 +99,8 @@ function workedOut(r: RunRecord, done: RunRecord | undefined): string {
   if (moved.length) return moved.join("; ");
   return done.fingerprint === r.fingerprint ? "forced, or its output was missing" : "fingerprint changed";
 }
+
+/** How long a pipeline run took, from its first cell's start to its last cell's end; null while one runs unfinished. */
+export function runSeconds(r: PipelineRunLog): number | null {
+  return r.finished_at ? (r.finished_at.getTime() - r.started_at.getTime()) / 1000 : null;
+}

@@ -11,6 +11,7 @@ export type WatchEvent =
 
 /** A cycle's trigger as the run log says it. */
 const TRIGGERS: Record<string, string> = { start: "the first look", "pipeline-file": "the pipeline file changed", workspace: "the workspace changed" };
+export const triggerWords = (trigger: string): string => TRIGGERS[trigger] ?? trigger;
 
 export interface WatchOptions {
   pipeline: string;
@@ -50,7 +51,7 @@ export async function watchPipeline(options: WatchOptions): Promise<void> {
       const { pipeline } = await loadPipeline(file, { fresh: trigger !== "start" });
       const ws = await openWorkspace({ home: options.home });
       try {
-        const startedBy = [commandStartedBy(), `watching: ${TRIGGERS[trigger] ?? trigger}`].filter(Boolean).join(", ");
+        const startedBy = [commandStartedBy(), `watching: ${triggerWords(trigger)}`].filter(Boolean).join(", ");
         const summary = await runPipeline(ws, pipeline, { signal: options.signal, onEvent: options.onEvent, file, startedBy });
         options.onEvent({ event: "watch-cycle", pipeline: pipeline.name, trigger, summary, at: at() });
       } finally {

@@ -7,6 +7,7 @@ export const API_DECISIONS = "/@tracebook/api/decisions";
 export const API_WHAT_IF = "/@tracebook/api/what-if";
 export const API_EXPLAIN = "/@tracebook/api/explain";
 export const API_MODELS = "/@tracebook/api/models";
+export const API_RUNS = "/@tracebook/api/runs";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
@@ -25,6 +26,8 @@ export interface NotebookApi {
   explain(body: unknown): Promise<unknown>;
   /** A model cell's history and two of its models compared (`tracebook model list`, `model diff`); nothing is recorded. */
   models(body: unknown): Promise<unknown>;
+  /** A pipeline's run log (`tracebook log`); nothing is recorded. */
+  runs(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -45,6 +48,7 @@ const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<
   [API_WHAT_IF]: { answer: (api, body) => api.whatIf(body), verb: "asks a what-if question", asks: "what-if questions", busy: "nothing was retrained", failed: "the question was not answered" },
   [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", asks: "explanations", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
   [API_MODELS]: { answer: (api, body) => api.models(body), verb: "compares models", asks: "model comparisons", busy: "nothing was compared", failed: "the models were not compared" },
+  [API_RUNS]: { answer: (api, body) => api.runs(body), verb: "reads the run log", asks: "run logs", busy: "nothing was read", failed: "the run log was not read" },
 };
 
 /**

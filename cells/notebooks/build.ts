@@ -13,6 +13,8 @@ import { indexHtml, listNotebooks, notebookPage, tracebookNotebooks, NOTEBOOK_PA
 import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
+import { shipRuns } from "./runs.ts";
+import { plural } from "../graph/plural.ts";
 import { PageBinder } from "./page-check.ts";
 import { PipelineError } from "../graph/cell.ts";
 import { makeDir } from "../store/make-dir.ts";
@@ -52,6 +54,8 @@ export interface BuildResult {
   explainers: string[];
   /** Per pipeline whose notebooks compare models: the model cells shipped and how many pairs each compares. */
   models: string[];
+  /** Per pipeline whose notebooks read its run log: how many pipeline runs shipped, of how many recorded. */
+  runs: string[];
   /** Per pipeline, its server queries (```sql server blocks, query functions): what the build did with each. */
   queries: { pipeline: string; queries: BuiltQuery[] }[];
   bytes: number;
@@ -133,6 +137,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   // explainer; those whose models a notebook compares (`models`) ship their model histories.
   const explained = new Set<string>();
   const compared = new Set<string>();
+  const logged = new Set<string>(); // those whose run log a notebook reads (`runs`): it ships
   // Per pipeline, the server queries of its notebooks (key → literal parts, and each notebook that
   // uses that text): run here, their results shipped; those that take values (`${…}`) and query
   // functions run in the page, on the tables shipped for them. A query run in the page is checked
@@ -147,7 +152,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
       const compiled = compileNotebook(fs.readFileSync(n.file, "utf8"));
       const names = await parser.run((connection) => tablesRead(compiled, connection));
       const reads = (builtin: string) => compiled.cells.some((c) => c.inputs.includes(builtin));
-      const explains = reads("explain"), compares = reads("models");
+      const explains = reads("explain"), compares = reads("models"), logs = reads("runs");
       for (const [p, set] of wanted) {
         // Pipelines named on the command line take every notebook; else each notebook its own.
         if (!options.pipelines?.length && n.pipeline !== p) continue;
@@ -167,6 +172,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         }
         if (explains) explained.add(p);
         if (compares) compared.add(p);
+        if (logs) logged.add(p);
       }
     }
   } finally {
@@ -176,6 +182,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const tables: string[] = [];
   const explainers: string[] = [];
   const models: string[] = [];
+  const runs: string[] = [];
   const queries: BuildResult["queries"] = [];
   let bytes = 0;
   const catalogs: Catalog[] = [];
@@ -253,6 +260,11 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
         listed.models = { file };
         models.push(`${p}: ${Object.entries(pairs).map(([c, n]) => `${c} (${n} pair${n === 1 ? "" : "s"})`).join(", ") || "no model trained"}`);
       }
+      if (logged.has(p) && !catalog.missing) {
+        const { file, shipped, total } = await shipRuns(data, p, path.join(outDir, DATA_DIR, "runs"));
+        listed.runs = { file };
+        runs.push(`${p}: ${shipped < total ? `the newest ${shipped} of ` : ""}${plural(total, "pipeline run")}`);
+      }
       makeDir(path.join(outDir, DATA_DIR, "catalog"));
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(listed));
       catalogs.push(listed);
@@ -265,7 +277,7 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   if (unbound.length) throw new Error(`build-notebooks: the site was not built: ${unbound.join("; ")}`);
   fs.writeFileSync(path.join(outDir, "index.html"), indexHtml(notebooks, catalogs, (n, p) => `./${n.name}.html${p && p !== n.pipeline ? `?pipeline=${encodeURIComponent(p)}` : ""}`));
   fs.writeFileSync(path.join(outDir, MARKER), `built by tracebook build-notebooks from ${home} at ${new Date().toISOString()}\n`);
-  return { pages, tables, explainers, models, queries, bytes };
+  return { pages, tables, explainers, models, runs, queries, bytes };
 }
 
 const gzip = promisify(zlib.gzip);

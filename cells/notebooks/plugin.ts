@@ -186,6 +186,11 @@ if (import.meta.hot) {
     const reloaded = await mounted.outputChanged(e);
     if (reloaded) say("live · " + e.cell + " updated " + new Date().toLocaleTimeString());
   });
+  import.meta.hot.on("tracebook:cycle", (e) => {
+    window.__tracebook.events.push(e);
+    // The header said "running <cell>…" through the cycle: say how it ended.
+    if (mounted.cycled(e) && (e.ran || e.failed)) say("live · " + e.ran + " ran" + (e.failed ? ", " + e.failed + " failed" : "") + " at " + new Date(e.at).toLocaleTimeString());
+  });
   import.meta.hot.on("tracebook:cell", (e) => {
     if (e.pipeline !== mounted.db.pipeline) return;
     if (e.state === "running") say("live · running " + e.cell + "…");

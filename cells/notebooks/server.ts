@@ -2,7 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { createLogger, createServer, type InlineConfig, type ViteDevServer } from "vite";
 import { ReadOnlyWorkspaceError, resolveWorkspaceHome, workspaceReadOnly } from "../store/workspace.ts";
-import type { WatchEvent } from "../graph/watch.ts";
+import { triggerWords, type WatchEvent } from "../graph/watch.ts";
 import { resolvePipelineFile } from "../graph/loader.ts";
 import { PipelineError } from "../graph/cell.ts";
 import { NotebookData } from "./data.ts";
@@ -14,6 +14,7 @@ import { parseDecisionRequest, recordDecision } from "./decisions.ts";
 import { askInChild, parseWhatIfRequest } from "./what-if.ts";
 import { Explainers, parseExplainRequest } from "./explain.ts";
 import { answerModels, parseModelsRequest } from "./models.ts";
+import { answerRuns, parseRunsRequest } from "./runs.ts";
 import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
 import { plural } from "../graph/plural.ts";
 
@@ -152,6 +153,9 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
         log(`${e.pipeline}.${e.cell}: new output (${plural(e.rows, "row")}, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
       } else if (entry) {
         server.ws.send({ type: "custom", event: "tracebook:cell", data: { pipeline: "pipeline" in e ? e.pipeline : name, ...entry } });
+      } else if (e.event === "watch-cycle") {
+        // The run log may have grown (this cycle's runs, or a run by hand that woke the watcher): pages showing it ask again.
+        server.ws.send({ type: "custom", event: "tracebook:cycle", data: { pipeline: e.pipeline, trigger: triggerWords(e.trigger), ran: e.summary.ran.length, failed: e.summary.failed.length, at: e.at } });
       }
       if (e.event === "cell-started") log(`${e.pipeline}.${e.cell}: running (${e.reason})`);
       if (e.event === "cell-failed") log(`${e.pipeline}.${e.cell}: failed: ${e.error}`);
@@ -215,6 +219,10 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       const d = answer.diff;
       log(`models: ${request.pipeline}.${answer.cell}: ${answer.history.length} model${answer.history.length === 1 ? "" : "s"}${d ? `; ${d.a.slice(0, 12)} → ${d.b.slice(0, 12)}: ${d.rows.removed.length} rows left, ${d.rows.added.length} entered${d.outputs ? `, ${d.outputs.changed.length} predictions changed` : ""}` : ""}`);
       return answer;
+    },
+    // The run log only reads; a page asks again after each watch cycle, so it is not logged here.
+    async runs(body) {
+      return answerRuns(data, parseRunsRequest(body, served));
     },
   };
 

@@ -57,6 +57,8 @@ export interface Catalog {
   explainer?: ShippedExplainer;
   /** A static build's model histories (the Model history page reads them, under the site's models/ folder); absent on the dev server. */
   models?: { file: string };
+  /** A static build's run log (the Pipeline runs page reads it, under the site's runs/ folder); absent on the dev server. */
+  runs?: { file: string };
   /** How a static build stores the tables: gzipped (`<cell>.arrow.gz`, inflated by the page); absent on the dev server (plain Arrow IPC). */
   encoding?: "gzip";
 }
@@ -153,4 +155,52 @@ export interface ModelRowChange {
   label: string | null;
   status: string | null;
   record: { verdict: string; validator: string; rule: string | null; reason: string | null; decidedAt: string } | null;
+}
+
+/**
+ * `POST /@tracebook/api/runs`: a pipeline's run log (`tracebook log`), newest pipeline run first;
+ * with `cell`, only the pipeline runs that ran it, each holding that cell alone.
+ */
+export interface RunsRequest {
+  pipeline: string;
+  cell?: string;
+  /** Pipeline runs to send, newest first (default and most: 200). */
+  limit?: number;
+}
+
+export interface RunsAnswer {
+  pipeline: string;
+  cell: string | null;
+  /** Pipeline runs recorded (with `cell`: those that ran it), of which `runs` holds the newest `limit`. */
+  total: number;
+  /** Every cell the pipeline's log names (with `cell` too), sorted: the page's choice of one. */
+  cells: string[];
+  runs: LoggedPipelineRun[];
+}
+
+/** One pipeline run as JSON carries it: dates as ISO text, and what came of it in words, as `tracebook log` says it. */
+export interface LoggedPipelineRun {
+  id: string;
+  started_by: string | null;
+  started_at: string;
+  finished_at: string | null;
+  seconds: number | null;
+  outcome: string;
+  cells: LoggedCellRun[];
+}
+
+export interface LoggedCellRun {
+  cell: string;
+  kind: string;
+  status: string;
+  cached: boolean;
+  started_at: string;
+  finished_at: string | null;
+  seconds: number | null;
+  rows: number | null;
+  data_version: string | null;
+  output: "new" | "changed" | "unchanged" | null;
+  why: string;
+  why_recorded: boolean;
+  error: string | null;
 }

@@ -10,6 +10,7 @@ import { curation } from "./curation.ts";
 import { counterfactuals } from "./what-if.ts";
 import { explanations } from "./explain.ts";
 import { models } from "./models.ts";
+import { runs } from "./runs.ts";
 import { digit, digitPad } from "./digit.ts";
 import { changedPredictions, contributionList, shareChart } from "./influence.ts";
 import { shortList } from "./short-list.ts";
@@ -45,11 +46,23 @@ export interface MountOptions {
   pipeline?: string | null;
 }
 
+/** A watch cycle as the dev server tells pages of it: what woke the watcher, how many cells ran and failed. */
+export interface WatchCycle {
+  pipeline: string;
+  /** In words: "the workspace changed", "the pipeline file changed", "the first look". */
+  trigger: string;
+  ran: number;
+  failed: number;
+  at: string;
+}
+
 export interface MountedNotebook {
   runtime: Runtime;
   db: NotebookDatabase;
   /** The server pushed a new output for a cell: reload it if this page reads it (its readers re-run). */
   outputChanged(event: { pipeline: string; cell: string; dataVersion: string; rows?: number }): Promise<boolean>;
+  /** A watcher finished a cycle over a pipeline: if it is this page's, `pipelineCycle` takes it (its readers re-run). */
+  cycled(event: WatchCycle): boolean;
   dispose(): void;
 }
 
@@ -60,6 +73,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
   root.innerHTML = notebook.html; // the notebook author's Markdown; data never goes through innerHTML
   document.title = notebook.title;
 
+  const cycleListeners = new Set<(cycle: WatchCycle) => unknown>();
   const runtime = new Runtime({
     Plot: () => Plot,
     Inputs: () => Inputs,
@@ -84,6 +98,14 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     counterfactuals: () => counterfactuals(options.base),
     explain: () => explanations(options.base),
     models: () => models(options.base),
+    runs: () => runs(options.base),
+    // The latest watch cycle over the page's pipeline (null until one ends, and always in a static
+    // build): a cell that reads it re-runs after each, as the run log may have grown.
+    pipelineCycle: () => observe<WatchCycle | null>((change) => {
+      change(null);
+      cycleListeners.add(change);
+      return () => cycleListeners.delete(change);
+    }),
     digit: () => digit,
     digitPad: () => digitPad,
     contributionList: () => contributionList,
@@ -102,6 +124,11 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     async outputChanged(e) {
       if (e.pipeline !== db.pipeline) return false;
       return db.outputChanged(e.cell, e.dataVersion, e.rows);
+    },
+    cycled(e) {
+      if (e.pipeline !== db.pipeline) return false;
+      for (const change of cycleListeners) change(e);
+      return true;
     },
     dispose() {
       runtime.dispose();
