@@ -1,7 +1,8 @@
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { didYouMean } from "./nearest.ts";
-import { whatMoved } from "./plan.ts";
+import { listValue } from "@duckdb/node-api";
+import { whatMoved, type Conditions } from "./plan.ts";
 import { neverRun, pipelinesRun, type RunRecord, type RunStatus } from "./runs.ts";
 
 /** One cell run as the log tells it: what it made of its output, and why it ran. */
@@ -47,22 +48,26 @@ const PAUSE_MS = 2_000;
  * that cell's runs alone.
  */
 export async function runLog(ws: Workspace, pipeline?: string, o: { cell?: string } = {}): Promise<PipelineRunLog[]> {
-  const records = await ws.rows<RunRecord>(
-    `select * from runs ${pipeline === undefined ? "" : "where pipeline = ?"} order by started_at, finished_at nulls last, id`,
-    pipeline === undefined ? [] : [pipeline]);
-  if (pipeline !== undefined && !records.length) throw neverRun(pipeline, await pipelinesRun(ws));
-  if (o.cell !== undefined && !records.some((r) => r.cell === o.cell)) {
-    const cells = [...new Set(records.map((r) => r.cell))].sort();
-    throw new InputError(`pipeline "${pipeline}" has never run a cell "${o.cell}" (${didYouMean(o.cell, cells)}cells: ${cells.join(", ")})`);
+  // A cell's outcomes are told against its own runs alone, so one cell's log reads only its rows.
+  const where = [pipeline === undefined ? null : "pipeline = ?", o.cell === undefined ? null : "cell = ?"].filter((w) => w !== null);
+  const records = await ws.rows<Logged>(
+    `select ${LOGGED} from runs ${where.length ? `where ${where.join(" and ")}` : ""} order by started_at, finished_at nulls last, id`,
+    [pipeline, o.cell].filter((v) => v !== undefined));
+  if (pipeline !== undefined && !records.length) {
+    const cells = (await ws.rows<{ cell: string }>("select distinct cell from runs where pipeline = ? order by cell", [pipeline])).map((r) => r.cell);
+    if (!cells.length) throw neverRun(pipeline, await pipelinesRun(ws));
+    throw new InputError(`pipeline "${pipeline}" has never run a cell "${o.cell}" (${didYouMean(o.cell!, cells)}cells: ${cells.join(", ")})`);
   }
-  const before = new Map<string, RunRecord>(); // each cell's last succeeded run so far: its output then
+  const before = new Map<string, Logged>(); // each cell's last succeeded run so far: its output then
   const calls = new Map<string, PipelineRunLog>(); // by call id; an older run's by its process's last call
   const runs: PipelineRunLog[] = [];
+  const unsaid: { logged: LoggedRun; r: Logged; done: Logged | undefined }[] = []; // runs from before reasons were recorded
   for (const r of records) {
     const cellKey = `${r.pipeline}\u0000${r.cell}`;
-    const logged = logOne(r, before.get(cellKey));
+    const done = before.get(cellKey);
     if (r.status === "succeeded") before.set(cellKey, r);
-    if (o.cell !== undefined && r.cell !== o.cell) continue;
+    const logged = logOne(r, done);
+    if (r.reason === null) unsaid.push({ logged, r, done });
     const key = r.pipeline_run ?? `${r.pipeline}\u0000pid ${r.pid}`;
     let call = calls.get(key);
     if (call && r.pipeline_run === null && r.started_at.getTime() - (call.finished_at ?? call.started_at).getTime() > PAUSE_MS) call = undefined;
@@ -75,16 +80,28 @@ export async function runLog(ws: Workspace, pipeline?: string, o: { cell?: strin
       runs.push(call);
     }
   }
+  if (unsaid.length) {
+    // Their conditions (params and inputs: most of a run's bytes), and those of the outputs they replaced, are read for them alone.
+    const ids = [...new Set(unsaid.flatMap((u) => (u.done ? [u.r.id, u.done.id] : [u.r.id])))];
+    const conditions = new Map((await ws.rows<Conditions & { id: string }>(
+      "select id, kind, kind_version, params_json, inputs_json, source_version from runs where id in (select unnest(?::varchar[]))", [listValue(ids)])).map((c) => [c.id, c]));
+    for (const u of unsaid) u.logged.why = workedOut(u.r, conditions.get(u.r.id)!, u.done && { ...u.done, ...conditions.get(u.done.id)! });
+  }
   return runs.reverse();
 }
 
-function logOne(r: RunRecord, done: RunRecord | undefined): LoggedRun {
+/** What the log reads of every run: all but its conditions (code version, params, inputs, outside state) and its artifact. */
+type Logged = Omit<RunRecord, Exclude<keyof Conditions, "kind"> | "artifact">;
+const LOGGED = "id, pipeline, cell, kind, fingerprint, data_version, rows, status, cached, error, pid, started_at, finished_at, pipeline_run, started_by, reason";
+
+/** A run as the log tells it; `why` is left for runLog to work out where the scheduler recorded none. */
+function logOne(r: Logged, done: Logged | undefined): LoggedRun {
   const output = r.status !== "succeeded" ? null : !done ? "new" : done.data_version === r.data_version ? "unchanged" : "changed";
   return {
     id: r.id, cell: r.cell, kind: r.kind, status: r.status, cached: r.cached, started_at: r.started_at, finished_at: r.finished_at,
     seconds: r.finished_at ? (r.finished_at.getTime() - r.started_at.getTime()) / 1000 : null,
     rows: r.rows === null ? null : Number(r.rows), data_version: r.data_version, output,
-    why: r.reason !== null ? said(r.reason) : workedOut(r, done), why_recorded: r.reason !== null, error: r.error,
+    why: r.reason !== null ? said(r.reason) : "", why_recorded: r.reason !== null, error: r.error,
   };
 }
 
@@ -92,10 +109,10 @@ function logOne(r: RunRecord, done: RunRecord | undefined): LoggedRun {
 const said = (reason: string) => (reason === "never run" ? "first run" : reason);
 
 /** Why a run from before reasons were recorded ran: what differs from the output it replaced. */
-function workedOut(r: RunRecord, done: RunRecord | undefined): string {
+function workedOut(r: Logged, now: Conditions, done: (Logged & Conditions) | undefined): string {
   if (r.fingerprint === "unplanned") return "it could not be planned";
   if (!done) return "first run";
-  const moved = whatMoved(done, r);
+  const moved = whatMoved(done, now);
   if (moved.length) return moved.join("; ");
   return done.fingerprint === r.fingerprint ? "forced, or its output was missing" : "fingerprint changed";
 }

@@ -41,7 +41,7 @@ export async function planCell(ws: Workspace, pipeline: string, cell: Cell, inpu
   return { ...plan, verdict: { state: "stale", reason: whatMoved(done, now, source?.describe).join("; ") || "fingerprint changed" } };
 }
 
-type Conditions = Pick<RunRecord, "kind" | "kind_version" | "params_json" | "inputs_json" | "source_version">;
+export type Conditions = Pick<RunRecord, "kind" | "kind_version" | "params_json" | "inputs_json" | "source_version">;
 
 /**
  * What differs between the conditions of a cell's output and those of a later run: its code,
