@@ -1,8 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { listValue } from "@duckdb/node-api";
 import { main } from "../bin/cli.ts";
-import { runLog } from "../cells/graph/history.ts";
+import { newestRuns, runLog } from "../cells/graph/history.ts";
 import { whatMoved } from "../cells/graph/plan.ts";
 import { readRuns } from "../cells/notebooks/runs.ts";
 import { oneCellRuns } from "../cells/notebooks/one-cell-runs.ts";
@@ -134,6 +135,18 @@ describe("tracebook log", () => {
     }
   });
 
+  it("reads the newest pipeline runs alone as the whole log tells them, each output against the one before it outside the page too", async () => {
+    const ws = await openWorkspace({ home, readOnly: true });
+    try {
+      await samePages(ws, "t", ["a", "broken", "labels", "train"]);
+      await samePages(ws, undefined, []);
+      await expect(newestRuns(ws, "t", { cell: "label", limit: 1 })).rejects.toThrow(/^pipeline "t" has never run a cell "label" \(did you mean "labels"\?/);
+      await expect(newestRuns(ws, "tt", { limit: 1 })).rejects.toThrow(/^no pipeline "tt" has run in this workspace/);
+    } finally {
+      ws.close();
+    }
+  });
+
   it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {
     const pipe = await tracebook(home, "log", "tt");
     expect([pipe.code, pipe.err]).toEqual([2, 'tracebook: no pipeline "tt" has run in this workspace (pipelines: t)\n']);
@@ -194,8 +207,35 @@ describe("tracebook log", () => {
                     from runs where cell = 'a' and pipeline = 't'`);
       expect((await runLog(ws)).filter((r) => r.pipeline === "u").flatMap((r) => r.cells.map((c) => [c.cell, c.output]))).toEqual([["a", "new"], ["broken", null]]);
     });
+
+    it("reads a page of the log whole while it holds such runs, and alone once each has its call's id", async () => {
+      const cells = ["a", "broken", "labels", "train"];
+      await samePages(ws, "t", cells);
+      await samePages(ws, "u", ["a", "broken"]);
+      await samePages(ws, undefined, []);
+      // Each call given an id, as the grouping found them: the page is then read alone, its reasons still worked out.
+      const grouped = await runLog(ws);
+      for (const [k, r] of grouped.entries()) await ws.run(`update runs set pipeline_run = 'call-${k}' where id in (select unnest(?::varchar[]))`, [listValue(r.cells.map((c) => c.id))]);
+      expect((await newestRuns(ws, undefined, { limit: 1 })).runs.map((r) => r.id)).toEqual(["call-0"]);
+      await samePages(ws, "t", cells);
+      await samePages(ws, "u", ["a", "broken"]);
+      await samePages(ws, undefined, []);
+    });
   });
 });
+
+/** `newestRuns` for every limit (and every cell's), against the whole log cut to the same length; ids aside, where a call had none. */
+async function samePages(ws: Workspace, pipeline: string | undefined, cells: string[]): Promise<void> {
+  for (const cell of [undefined, ...cells]) {
+    const all = await runLog(ws, pipeline, { cell });
+    expect(all.length).toBeGreaterThan(0);
+    for (let limit = 1; limit <= all.length + 1; limit++) {
+      const page = await newestRuns(ws, pipeline, { cell, limit });
+      expect([page.total, page.cellRuns]).toEqual([all.length, all.reduce((n, r) => n + r.cells.length, 0)]);
+      expect(page.runs).toEqual(all.slice(0, limit));
+    }
+  }
+}
 
 describe("whatMoved", () => {
   const done = { kind: "finetune", kind_version: "3", params_json: JSON.stringify({ adapter: { alpha: 16, rank: 8 }, epochs: 4, seed: 7 }), inputs_json: '{"train":"v1"}', source_version: "s1" };

@@ -1,9 +1,11 @@
 import type { Command } from "commander";
+import type { Workspace } from "../../cells/store/workspace.ts";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { wholeNumber } from "../numbers.ts";
 import { plural } from "../../cells/graph/plural.ts";
-import { runLog, runSeconds, type LoggedRun, type PipelineRunLog } from "../../cells/graph/history.ts";
+import { newestRuns, runLog, runSeconds, type LoggedRun, type PipelineRunLog, type RunLogPage } from "../../cells/graph/history.ts";
+import { pipelinesRun } from "../../cells/graph/runs.ts";
 import { runOutcome, took } from "../../cells/graph/outcome.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 
@@ -20,25 +22,31 @@ export function registerLog(program: Command): void {
       const limit = wholeNumber(opts.limit, "--limit");
       if (opts.cell !== undefined && pipeline === undefined) throw new InputError("--cell goes with a pipeline: tracebook log <pipeline> --cell <name>");
       await withWorkspace(command, async (ws) => {
-        const runs = await runLog(ws, pipeline, { cell: opts.cell });
+        // The newest pipeline runs alone are read; with --cell, each holds one run of it (as many as --limit asks).
+        const log = limit ? await newestRuns(ws, pipeline, { cell: opts.cell, limit }) : await wholeLog(ws, pipeline, opts.cell);
+        const runs = log.runs;
         if (opts.cell !== undefined) {
           const cellRuns = runs.flatMap((r) => [...r.cells].reverse().map((c) => ({ ...c, pipeline_run: r.id, started_by: r.started_by })));
           const shown = limit ? cellRuns.slice(0, limit) : cellRuns;
           if (opts.json) return console.log(toJson({ pipeline, cell: opts.cell, runs: shown }));
-          console.log(`${pipeline}.${opts.cell}: ${plural(cellRuns.length, "run")}${more(shown.length, cellRuns.length)}`);
+          console.log(`${pipeline}.${opts.cell}: ${plural(log.cellRuns, "run")}${more(shown.length, log.cellRuns)}`);
           console.log(table(shown.map((c) => ({ started: when(c.started_at), ...row(c), "started by": c.started_by ?? "" }))));
           return footnote(shown);
         }
-        const shown = limit ? runs.slice(0, limit) : runs;
+        const shown = runs;
         if (opts.json) return console.log(toJson(pipeline === undefined ? { pipeline_runs: shown } : { pipeline, pipeline_runs: shown }));
-        const cellRuns = runs.reduce((n, r) => n + r.cells.length, 0);
-        const pipelines = new Set(runs.map((r) => r.pipeline));
-        const what = pipeline ?? (runs.length ? `this workspace (${[...pipelines].sort().join(", ")})` : "this workspace: no pipeline has run yet");
-        console.log(`${what}${runs.length ? `: ${plural(runs.length, "pipeline run")}, ${plural(cellRuns, "cell run")}` : ""}${more(shown.length, runs.length)}`);
+        const what = pipeline ?? (log.total ? `this workspace (${(await pipelinesRun(ws)).join(", ")})` : "this workspace: no pipeline has run yet");
+        console.log(`${what}${log.total ? `: ${plural(log.total, "pipeline run")}, ${plural(log.cellRuns, "cell run")}` : ""}${more(shown.length, log.total)}`);
         for (const r of shown) console.log(`\n${heading(r, pipeline === undefined)}\n${table(r.cells.map((c) => ({ cell: c.cell, ...row(c) })))}`);
         footnote(shown.flatMap((r) => r.cells));
       });
     });
+}
+
+/** The whole log (`--limit 0`), counted as a page of it is. */
+async function wholeLog(ws: Workspace, pipeline: string | undefined, cell: string | undefined): Promise<RunLogPage> {
+  const runs = await runLog(ws, pipeline, { cell });
+  return { runs, total: runs.length, cellRuns: runs.reduce((n, r) => n + r.cells.length, 0) };
 }
 
 const more = (shown: number, all: number) => (shown < all ? `; the newest ${shown} (--limit 0 prints all)` : "");

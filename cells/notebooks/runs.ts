@@ -3,7 +3,7 @@ import path from "node:path";
 import { ApiError, requestFields } from "./api.ts";
 import type { NotebookData } from "./data.ts";
 import type { LoggedPipelineRun, RunsAnswer, RunsRequest } from "./wire.ts";
-import { runLog, runSeconds, type PipelineRunLog } from "../graph/history.ts";
+import { newestRuns, runSeconds, type PipelineRunLog, type RunLogPage } from "../graph/history.ts";
 import { runOutcome } from "../graph/outcome.ts";
 import { pipelinesRun } from "../graph/runs.ts";
 import { InputError } from "../datanet/errors.ts";
@@ -41,16 +41,16 @@ export async function answerRuns(data: NotebookData, req: RunsRequest): Promise<
 export async function readRuns(ws: Workspace, req: RunsRequest): Promise<RunsAnswer> {
   const empty: RunsAnswer = { pipeline: req.pipeline, cell: req.cell ?? null, total: 0, cells: [], runs: [] };
   if (!(await pipelinesRun(ws)).includes(req.pipeline)) return empty;
-  let log: PipelineRunLog[];
+  let log: RunLogPage;
   try {
-    log = await runLog(ws, req.pipeline, { cell: req.cell });
+    log = await newestRuns(ws, req.pipeline, { cell: req.cell, limit: req.limit ?? MAX_RUNS });
   } catch (err) {
     // A cell the log does not name: the message says which it does.
     if (err instanceof InputError) throw new ApiError(400, "cell", `cell: ${err.message}`);
     throw err;
   }
   const cells = (await ws.rows<{ cell: string }>("select distinct cell from runs where pipeline = ? order by cell", [req.pipeline])).map((r) => r.cell);
-  return { ...empty, total: log.length, cells, runs: log.slice(0, req.limit ?? MAX_RUNS).map(wire) };
+  return { ...empty, total: log.total, cells, runs: log.runs.map(wire) };
 }
 
 /** Dates as ISO text, and the run's outcome in the words `tracebook log` heads it with. */
