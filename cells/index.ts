@@ -48,7 +48,7 @@ export { cellHistories } from "./graph/runs.ts";
 export { attachCellTables, withCellTables } from "./graph/cell-tables.ts";
 export type { CellTables, CellTablesOptions } from "./graph/cell-tables.ts";
 export type { RunRecord, RunStatus } from "./graph/runs.ts";
-export { runLog, runSeconds } from "./graph/history.ts";
+export { newestRuns, runLog, runSeconds } from "./graph/history.ts";
 export { runOutcome } from "./graph/outcome.ts";
 export type { LoggedRun, PipelineRunLog } from "./graph/history.ts";
 export { loadPipeline, resolvePipelineFile } from "./graph/loader.ts";

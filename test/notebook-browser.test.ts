@@ -233,6 +233,15 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     const recorded = Number(/^nbtest: (\d+) pipeline runs? recorded/.exec(await runsSummary())?.[1]);
     expect(recorded).toBeGreaterThan(0);
     await runsPage.evaluate("window.__marker = 1");
+    // Runs opened and closed by hand stay so when the log is drawn again: the newest (open until
+    // touched) closed, an older one opened.
+    expect(recorded).toBeGreaterThan(1);
+    const isOpen = (id: string) => runsPage.locator(`#runs details[data-run="${id}"]`).evaluate((d) => (d as { open?: boolean }).open);
+    const [closedRun, openedRun] = [await runsPage.locator("#runs details").nth(0).getAttribute("data-run"), await runsPage.locator("#runs details").nth(1).getAttribute("data-run")];
+    expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([true, false]);
+    await runsPage.locator("#runs details summary").nth(0).click();
+    await runsPage.locator("#runs details summary").nth(1).click();
+    expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([false, true]);
     const eventsBefore = server.events.length;
     const ws = await openWorkspaceRetrying(home);
     try {
@@ -276,6 +285,13 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await runsSummary()).toMatch(/Last watch cycle \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(the workspace changed\): \d+ ran, 0 failed\.$/);
     expect(await runsPage.locator("#tb-live").textContent()).toMatch(/^live · \d+ ran at /); // not "running <its last cell>…"
     await settled(runsPage);
+    expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([false, true]);
+    expect(await runsPage.locator("#runs details").first().evaluate((d) => (d as { open?: boolean }).open)).toBe(true); // the newest, untouched
+    // Past ten cells the slowest nine keep a colour each and the rest share one.
+    const legend = await runsPage.locator("#runs-chart span[class$='-swatch']").allTextContents();
+    expect(legend).toHaveLength(10);
+    expect(legend.at(-1)).toMatch(/^\d+ other cells$/);
+    await runsPage.screenshot({ path: path.join(SCREENS, "pipeline-runs-every-cell.png"), fullPage: true });
     // The retrain's run (a cycle after it may have found everything fresh, and recorded none).
     const newest = runsPage.locator("#runs details", { has: runsPage.locator('td code:text-is("train")') }).first();
     expect((await newest.locator("summary").textContent())!.replace(/\s+/g, " ")).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · tracebook dev, watching: the workspace changed · \d+ cells ran, (\d+ reused, )?\d+ outputs? changed( · .* s)?$/);
