@@ -12,6 +12,8 @@ import { busyNotices, Watchers } from "../cells/notebooks/watchers.ts";
 import { PipelineAdoption } from "../cells/notebooks/adopt.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
 import { buildNotebooks } from "../cells/notebooks/build.ts";
+import { loadPipeline } from "../cells/graph/loader.ts";
+import type { StatusAnswer } from "../cells/notebooks/wire.ts";
 import { smallDatanet } from "./helpers/datanets.ts";
 import { holdWorkspace, openWorkspaceRetrying, tempDir } from "./helpers/workspace.ts";
 import { decide } from "../cells/datanet/decisions.ts";
@@ -223,6 +225,23 @@ describe("the notebook server's decisions API", () => {
     await refused({ pipeline: "mail" }, 405, null, /only POST reads the run log/, {}, "GET");
     const r = await post({ pipeline: "mail" }, {}, "POST", "/@tracebook/api/runs");
     expect([r.status, r.body]).toEqual([200, { pipeline: "mail", cell: null, total: 0, cells: [], runs: [] }]);
+  });
+
+  it("tells every cell's state for a page from the pipeline's file, as tracebook status does, a Datanet not imported included", async () => {
+    const refused = refusedAt("/@tracebook/api/status");
+    await refused({ pipeline: "nope" }, 400, "pipeline", /"nope" is not a pipeline this server serves/);
+    await refused({ pipeline: "mail", cell: "model" }, 400, "cell", /^cell: unknown field \(expected pipeline\)$/);
+    await refused({ pipeline: "mail" }, 403, "origin", /cell states are accepted only from its own pages/, { origin: "http://127.0.0.1:1" });
+    await refused({ pipeline: "mail" }, 405, null, /only POST tells the cells' states/, {}, "GET");
+    const r = await post({ pipeline: "mail" }, {}, "POST", "/@tracebook/api/status");
+    expect(r.status).toBe(200);
+    const answer = r.body as StatusAnswer;
+    expect(answer).toMatchObject({ pipeline: "mail", file: path.resolve("pipelines/mail.pipeline.ts"), unread: null, watched: false });
+    expect(answer.cells.map((c) => c.cell)).toEqual((await loadPipeline("mail")).pipeline.order);
+    // Its Datanet was never imported here: the cell that reads it cannot be planned, and what follows is blocked.
+    expect(answer.cells[0]).toMatchObject({ cell: "mail", state: "failed", reason: 'unknown Datanet "mail-spam"; import it first (tracebook datanet import mail-spam)', rows: null, data_version: null, finished_at: null });
+    expect(answer.cells.filter((c) => c.state === "fresh")).toEqual([]);
+    expect(answer.cells.find((c) => c.cell === "model")).toMatchObject({ state: "blocked", reason: expect.stringMatching(/^input \w+ is (failed|blocked)$/) });
   });
 
   it("records concurrent decisions one after the other, none lost", async () => {

@@ -286,6 +286,11 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await runsPage.locator("#tb-live").textContent()).toMatch(/^live · \d+ ran at /); // not "running <its last cell>…"
     await settled(runsPage);
     expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([false, true]);
+    // Every cell now: the watcher has brought each up to date.
+    await expect.poll(async () => (await runsPage.locator("#cells-now-summary").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 })
+      .toMatch(/^18 fresh\. As of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, from \S+nbtest\.pipeline\.m?ts\.$/);
+    expect(await runsPage.locator("#cells-now tbody tr td:first-child code").allTextContents()).toEqual(
+      ["notes", "tips", "train", "queries", "half", "base", "model", "workload", "usage", "influence", "receipts", "rewards", "penalties", "flags", "label_errors", "decisions", "last_retrain", "influence_last_layer"]);
     expect(await runsPage.locator("#runs details").first().evaluate((d) => (d as { open?: boolean }).open)).toBe(true); // the newest, untouched
     // Past ten cells the slowest nine keep a colour each and the rest share one.
     const legend = await runsPage.locator("#runs-chart span[class$='-swatch']").allTextContents();
@@ -725,12 +730,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await expect.poll(staticCard, { timeout: 30_000 }).toMatch(/this static build compares each model with the one before it \(the latest \d+\): run `tracebook dev`, or `tracebook model diff [0-9a-f]{12} [0-9a-f]{12}`/);
       expect(await page.locator(".tb-error").allTextContents()).toEqual([]);
       // The run log as it was built: every run of nbtest (fewer than the 200 a build ships at most), one cell's picked out in the page.
-      expect(built.runs).toEqual([expect.stringMatching(/^nbtest: \d+ pipeline runs$/)]);
+      expect(built.runs).toEqual([expect.stringMatching(/^nbtest: \d+ pipeline runs; 18 fresh$/)]);
       const builtRuns = Number(/(\d+) pipeline runs/.exec(built.runs[0]!)![1]);
       await page.goto(`${url}pipeline-runs.html?pipeline=nbtest`);
       await page.locator("#runs details").first().waitFor({ timeout: 60_000 });
       const staticRuns = async () => (await page.locator("#runs-summary").textContent())!.replace(/\s+/g, " ");
       expect(await staticRuns()).toBe(`nbtest: ${builtRuns} pipeline runs recorded${builtRuns > 10 ? "; the newest 10 shown" : ""} (${await page.locator("#runs tbody tr").count()} cell runs). As built: run \`tracebook dev\` to follow the pipeline.`);
+      // The cells' states as built, worked out from the pipeline's file.
+      expect((await page.locator("#cells-now-summary").textContent())!.replace(/\s+/g, " ")).toMatch(/^18 fresh\. As of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, from \S+nbtest\.pipeline\.m?ts when the site was built\.$/);
       await page.locator("select").first().selectOption("model");
       await expect.poll(staticRuns, { timeout: 30_000 }).toMatch(/^nbtest\.model: \d+ pipeline runs? that ran it recorded/);
       await settled(page);

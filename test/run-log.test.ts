@@ -6,6 +6,7 @@ import { main } from "../bin/cli.ts";
 import { newestRuns, runLog } from "../cells/graph/history.ts";
 import { whatMoved } from "../cells/graph/plan.ts";
 import { readRuns } from "../cells/notebooks/runs.ts";
+import { readStatus, statesInWords } from "../cells/notebooks/status.ts";
 import { oneCellRuns } from "../cells/notebooks/one-cell-runs.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
@@ -142,6 +143,33 @@ describe("tracebook log", () => {
       await samePages(ws, undefined, []);
       await expect(newestRuns(ws, "t", { cell: "label", limit: 1 })).rejects.toThrow(/^pipeline "t" has never run a cell "label" \(did you mean "labels"\?/);
       await expect(newestRuns(ws, "tt", { limit: 1 })).rejects.toThrow(/^no pipeline "tt" has run in this workspace/);
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("tells the Pipeline runs page every cell's state as tracebook status does, from the file named, read again each time", async () => {
+    const broken = pipelineFile("t", source(EDITED, `\n  broken: sql\`select nope from \${"labels"}\`,`));
+    const cli = JSON.parse((await tracebook(home, "status", broken, "--json")).out) as { cell: string; kind: string; state: string; reason: string | null; rows: number | null; dataVersion: string | null; finishedAt: string | null }[];
+    const ws = await openWorkspace({ home, readOnly: true });
+    try {
+      const now = await readStatus(ws, "t", { spec: broken, watched: true });
+      expect(now).toMatchObject({ pipeline: "t", file: broken, unread: null, watched: true });
+      expect(now.cells.map((c) => [c.cell, c.kind, c.state, c.reason, c.rows, c.data_version, c.finished_at]))
+        .toEqual(cli.map((c) => [c.cell, c.kind, c.state, c.reason, c.rows, c.dataVersion, c.finishedAt]));
+      expect(now.cells.map((c) => [c.cell, c.state])).toEqual([["a", "fresh"], ["train", "fresh"], ["labels", "fresh"], ["broken", "failed"]]);
+      expect(now.cells.at(-1)!.reason).toMatch(/nope/);
+      expect(statesInWords(now)).toBe("3 fresh, 1 failed");
+      // The file edited back to the first query: labels is stale, and why; read again, not the module imported before.
+      fs.writeFileSync(broken, source(LABELS));
+      const edited = await readStatus(ws, "t", { spec: broken, watched: false });
+      expect(edited.cells.map((c) => [c.cell, c.state, c.reason])).toEqual([["a", "fresh", null], ["train", "fresh", null], ["labels", "stale", "params changed (the query)"]]);
+      // A file that does not load, or defines another pipeline: said, with no states.
+      fs.writeFileSync(broken, "export default {");
+      expect(await readStatus(ws, "t", { spec: broken, watched: false })).toMatchObject({ file: null, unread: expect.stringContaining(broken), cells: [] });
+      fs.writeFileSync(broken, source(LABELS).replace('pipeline("t"', 'pipeline("u"'));
+      const other = await readStatus(ws, "t", { spec: broken, watched: false });
+      expect([other.unread, statesInWords(other)]).toEqual([`${broken} defines pipeline "u", not "t"`, `cell states unknown (${broken} defines pipeline "u", not "t")`]);
     } finally {
       ws.close();
     }

@@ -129,7 +129,7 @@ export function whereInFile(err: unknown, file: string): string | null {
  * falls back to the file this workspace last ran that pipeline from (runs.ts: pipeline_files),
  * so `tracebook status mine` works for a pipeline kept in the data scientist's own folder.
  */
-export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string; fresh?: boolean } = {}): Promise<{ pipeline: Pipeline; file: string }> {
   let file: string;
   try {
     file = resolvePipelineFile(nameOrPath, options.cwd);

@@ -8,6 +8,7 @@ export const API_WHAT_IF = "/@tracebook/api/what-if";
 export const API_EXPLAIN = "/@tracebook/api/explain";
 export const API_MODELS = "/@tracebook/api/models";
 export const API_RUNS = "/@tracebook/api/runs";
+export const API_STATUS = "/@tracebook/api/status";
 /** The header the page sends the server's token in; the token is in the page's `<meta name="tracebook-token">`. */
 export const TOKEN_HEADER = "x-tracebook-token";
 const MAX_BODY = 64 * 1024;
@@ -28,6 +29,8 @@ export interface NotebookApi {
   models(body: unknown): Promise<unknown>;
   /** A pipeline's run log (`tracebook log`); nothing is recorded. */
   runs(body: unknown): Promise<unknown>;
+  /** Every cell of a pipeline now (`tracebook status`); nothing is recorded. */
+  status(body: unknown): Promise<unknown>;
 }
 
 /** An error the caller can fix: an HTTP status, the field at fault (or null), and a message naming it. */
@@ -49,6 +52,7 @@ const ROUTES: Record<string, { answer(api: NotebookApi, body: unknown): Promise<
   [API_EXPLAIN]: { answer: (api, body) => api.explain(body), verb: "explains inputs", asks: "explanations", busy: "nothing was explained", failed: "the inputs were not explained", maxBody: MAX_EXPLAIN_BODY },
   [API_MODELS]: { answer: (api, body) => api.models(body), verb: "compares models", asks: "model comparisons", busy: "nothing was compared", failed: "the models were not compared" },
   [API_RUNS]: { answer: (api, body) => api.runs(body), verb: "reads the run log", asks: "run logs", busy: "nothing was read", failed: "the run log was not read" },
+  [API_STATUS]: { answer: (api, body) => api.status(body), verb: "tells the cells' states", asks: "cell states", busy: "nothing was read", failed: "the cells' states were not read" },
 };
 
 /**

@@ -14,6 +14,7 @@ import { DEFAULT_NOTEBOOKS, pipelineName, viteConfig } from "./server.ts";
 import { mib, shipExplainer } from "./ship-explainer.ts";
 import { shipModels } from "./ship-models.ts";
 import { shipRuns } from "./runs.ts";
+import { shipStatus, statesInWords } from "./status.ts";
 import { plural } from "../graph/plural.ts";
 import { PageBinder } from "./page-check.ts";
 import { PipelineError } from "../graph/cell.ts";
@@ -146,6 +147,8 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
   const serverQueries = new Map<string, Map<string, { parts: string[]; uses: { where: string; inPage: boolean; tables: TablePattern[] }[] }>>();
   const specs = options.pipelines?.length ? options.pipelines.map(pipelineName) : [...new Set(notebooks.map((n) => n.pipeline).filter((p): p is string => !!p))];
   for (const p of specs) wanted.set(p, new Map());
+  // Where a pipeline named on the command line was found (a file, or a name), for its cells' states.
+  const specOf = new Map((options.pipelines ?? []).map((s) => [pipelineName(s), s] as const));
   const parser = new SerialDuckDB(); // only to parse the notebooks' SQL
   try {
     for (const n of notebooks) {
@@ -263,7 +266,10 @@ async function buildInto(outDir: string, notebooks: ReturnType<typeof listNotebo
       if (logged.has(p) && !catalog.missing) {
         const { file, shipped, total } = await shipRuns(data, p, path.join(outDir, DATA_DIR, "runs"));
         listed.runs = { file };
-        runs.push(`${p}: ${shipped < total ? `the newest ${shipped} of ` : ""}${plural(total, "pipeline run")}`);
+        // The cells' states as built, worked out from the pipeline's file as `tracebook status` does.
+        const status = await shipStatus(data, p, path.join(outDir, DATA_DIR, "runs"), { spec: specOf.get(p) });
+        listed.status = { file: status.file };
+        runs.push(`${p}: ${shipped < total ? `the newest ${shipped} of ` : ""}${plural(total, "pipeline run")}; ${statesInWords(status.answer)}`);
       }
       makeDir(path.join(outDir, DATA_DIR, "catalog"));
       fs.writeFileSync(path.join(outDir, DATA_DIR, "catalog", `${p}.json`), JSON.stringify(listed));

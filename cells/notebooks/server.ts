@@ -15,6 +15,7 @@ import { askInChild, parseWhatIfRequest } from "./what-if.ts";
 import { Explainers, parseExplainRequest } from "./explain.ts";
 import { answerModels, parseModelsRequest } from "./models.ts";
 import { answerRuns, parseRunsRequest } from "./runs.ts";
+import { answerStatus, parseStatusRequest } from "./status.ts";
 import { canonicalRemoval, describeRemoval } from "../quality/removal.ts";
 import { plural } from "../graph/plural.ts";
 
@@ -223,6 +224,11 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
     // The run log only reads; a page asks again after each watch cycle, so it is not logged here.
     async runs(body) {
       return answerRuns(data, parseRunsRequest(body, served));
+    },
+    // The cells' states read the pipeline's file again (an edit makes cells stale) and the run log; asked after each cycle, not logged.
+    async status(body) {
+      const request = parseStatusRequest(body, served);
+      return answerStatus(data, request, { spec: specOf.get(request.pipeline), cwd: options.cwd, watched: data.watched(request.pipeline) });
     },
   };
 

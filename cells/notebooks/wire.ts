@@ -59,6 +59,8 @@ export interface Catalog {
   models?: { file: string };
   /** A static build's run log (the Pipeline runs page reads it, under the site's runs/ folder); absent on the dev server. */
   runs?: { file: string };
+  /** A static build's cell states when it was built (the Pipeline runs page reads them, under the site's runs/ folder); absent on the dev server. */
+  status?: { file: string };
   /** How a static build stores the tables: gzipped (`<cell>.arrow.gz`, inflated by the page); absent on the dev server (plain Arrow IPC). */
   encoding?: "gzip";
 }
@@ -203,4 +205,35 @@ export interface LoggedCellRun {
   why: string;
   why_recorded: boolean;
   error: string | null;
+}
+
+/** `POST /@tracebook/api/status`: every cell of a pipeline now, as `tracebook status` tells it. */
+export interface StatusRequest {
+  pipeline: string;
+}
+
+/** One cell now: fresh, stale (why), failed (its cause) or blocked (by which input), with its current output. */
+export interface CellNow {
+  cell: string;
+  kind: string;
+  state: "fresh" | "stale" | "failed" | "blocked";
+  reason: string | null;
+  rows: number | null;
+  data_version: string | null;
+  /** When its current output was made. */
+  finished_at: string | null;
+}
+
+export interface StatusAnswer {
+  pipeline: string;
+  /** The pipeline file the states were worked out from (its cells, their params and code), or null where none could be read. */
+  file: string | null;
+  /** Why the pipeline file could not be read (not found, a syntax error…): no cell has a state then. */
+  unread: string | null;
+  /** In the pipeline's order: each cell after the cells it reads. */
+  cells: CellNow[];
+  /** Whether a watcher keeps the pipeline current (a stale cell is then being recomputed); null in a static build. */
+  watched: boolean | null;
+  /** When the states were read (ISO). */
+  at: string;
 }

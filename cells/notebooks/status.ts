@@ -1,0 +1,65 @@
+import fs from "node:fs";
+import path from "node:path";
+import { requestFields } from "./api.ts";
+import type { NotebookData } from "./data.ts";
+import type { StatusAnswer, StatusRequest } from "./wire.ts";
+import { loadPipelineIn } from "../graph/loader.ts";
+import { pipelineStatus } from "../graph/status.ts";
+import { PipelineError } from "../graph/cell.ts";
+import type { Workspace } from "../store/workspace.ts";
+import { makeDir } from "../store/make-dir.ts";
+
+/** Check a status request before the workspace is opened; every error names the field at fault. */
+export function parseStatusRequest(body: unknown, served: ReadonlySet<string>): StatusRequest {
+  const b = requestFields(body, ["pipeline"], "{pipeline}", served);
+  return { pipeline: b.pipeline as string };
+}
+
+/**
+ * Every cell of a served pipeline now, as `tracebook status` tells it: its file read again (an
+ * edit since the last run makes cells stale), the states worked out against the run log. It only
+ * reads; a watcher mid-cycle holds the workspace, and the answer waits for it.
+ */
+export async function answerStatus(data: NotebookData, req: StatusRequest, o: { spec?: string; cwd?: string; watched: boolean }): Promise<StatusAnswer> {
+  return data.withWorkspace((ws) => readStatus(ws, req.pipeline, o), { attempts: 8 });
+}
+
+/**
+ * The states from an open workspace: also what a static build ships. `spec` is where the server
+ * found the pipeline (a file, or its name: pipelines/<name>.pipeline.ts, else the file this
+ * workspace last ran it from). A file that does not load is said, not thrown: the page shows why.
+ */
+export async function readStatus(ws: Workspace, pipeline: string, o: { spec?: string; cwd?: string; watched: boolean | null }): Promise<StatusAnswer> {
+  const answer = { pipeline, watched: o.watched, at: new Date().toISOString() };
+  let loaded;
+  try {
+    // Read again each time: the module a process imported first would hide an edit.
+    loaded = await loadPipelineIn(ws, o.spec ?? pipeline, { cwd: o.cwd, fresh: true });
+  } catch (err) {
+    if (!(err instanceof PipelineError)) throw err;
+    return { ...answer, file: null, unread: err.message, cells: [] };
+  }
+  const { pipeline: p, file } = loaded;
+  if (p.name !== pipeline) return { ...answer, file, unread: `${file} defines pipeline "${p.name}", not "${pipeline}"`, cells: [] };
+  const cells = (await pipelineStatus(ws, p)).map((c) => ({
+    cell: c.cell, kind: c.kind, state: c.state, reason: c.reason, rows: c.rows, data_version: c.dataVersion, finished_at: c.finishedAt?.toISOString() ?? null,
+  }));
+  return { ...answer, file, unread: null, cells };
+}
+
+/** Write the cell states for a static site's Pipeline runs page, as they were when it was built. */
+export async function shipStatus(data: NotebookData, pipeline: string, dir: string, o: { spec?: string; cwd?: string }): Promise<{ file: string; answer: StatusAnswer }> {
+  const answer = await data.withWorkspace((ws) => readStatus(ws, pipeline, { ...o, watched: null }), { attempts: 8 });
+  const file = `${pipeline}.status.json`;
+  makeDir(dir);
+  fs.writeFileSync(path.join(dir, file), JSON.stringify(answer));
+  return { file, answer };
+}
+
+/** The states in a few words: "17 fresh, 1 stale", or why none could be told. */
+export function statesInWords(a: StatusAnswer): string {
+  if (a.unread !== null) return `cell states unknown (${a.unread})`;
+  const counts = new Map<string, number>();
+  for (const c of a.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+  return ["fresh", "stale", "failed", "blocked"].filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(", ") || "no cells";
+}
