@@ -1,5 +1,7 @@
 import fs from "node:fs";
+import { spawnSync } from "node:child_process";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listValue } from "@duckdb/node-api";
 import { main } from "../bin/cli.ts";
@@ -173,6 +175,29 @@ describe("tracebook log", () => {
     } finally {
       ws.close();
     }
+  });
+
+  it("says which script ran a pipeline through the API, where no command said what it was", async () => {
+    const own = tempDir("tb-log-script-");
+    const ws = await openWorkspace({ home: own });
+    await smallDatanet(ws, "notes-a");
+    ws.close();
+    const dir = path.dirname(pipelineFile("t", source(LABELS)));
+    const script = path.join(dir, "nightly.mts");
+    fs.writeFileSync(script, `import { loadPipeline, openWorkspace, runPipeline } from ${JSON.stringify(CELLS)};
+const ws = await openWorkspace({ home: ${JSON.stringify(own)} });
+try {
+  const { pipeline } = await loadPipeline(${JSON.stringify(path.join(dir, "t.pipeline.ts"))});
+  const run = await runPipeline(ws, pipeline);
+  if (run.failed.length) throw new Error("failed: " + run.failed.join(", "));
+} finally {
+  ws.close();
+}
+`);
+    const r = spawnSync(process.execPath, ["--import", pathToFileURL(path.resolve("node_modules/tsx/dist/loader.mjs")).href, "nightly.mts"], { cwd: dir, encoding: "utf8", timeout: 120_000 });
+    expect([r.status, r.stderr]).toEqual([0, ""]);
+    const { out } = await tracebook(own, "log", "t");
+    expect(out.split("\n\n")[1]!.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · script nightly\.mts · 3 cells ran, 3 new outputs · [\d.]+ s$/);
   });
 
   it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
 import { nowUtc } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
@@ -81,9 +82,18 @@ export function asCommand<T>(fn: (say: (startedBy: string) => void) => Promise<T
   return command.run(holder, () => fn((startedBy) => { holder.startedBy = startedBy; }));
 }
 
-/** The command being carried out, when one said what it is. */
+/**
+ * The command being carried out, when one said what it is; else the script this process runs
+ * (`script scripts/nightly.ts`, relative to the working directory where it lies under it), for a
+ * pipeline run through the API, so the log says where it came from.
+ */
 export function commandStartedBy(): string | null {
-  return command.getStore()?.startedBy ?? null;
+  const said = command.getStore()?.startedBy;
+  if (said) return said;
+  const script = process.argv[1];
+  if (!script) return null;
+  const relative = path.relative(process.cwd(), script);
+  return `script ${relative && !relative.startsWith("..") && !path.isAbsolute(relative) ? relative : script}`;
 }
 
 export type RunStart = Omit<RunRecord, "id" | "data_version" | "artifact" | "rows" | "status" | "error" | "pid" | "started_at" | "finished_at">;
