@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { listValue } from "@duckdb/node-api";
 import { main } from "../bin/cli.ts";
 import { newestRuns, runLog } from "../cells/graph/history.ts";
+import { loadPipeline } from "../cells/graph/loader.ts";
 import { whatMoved } from "../cells/graph/plan.ts";
 import { readRuns } from "../cells/notebooks/runs.ts";
 import { readStatus, statesInWords } from "../cells/notebooks/status.ts";
@@ -162,8 +163,13 @@ describe("tracebook log", () => {
       expect(now.cells.map((c) => [c.cell, c.state])).toEqual([["a", "fresh"], ["train", "fresh"], ["labels", "fresh"], ["broken", "failed"]]);
       expect(now.cells.at(-1)!.reason).toMatch(/nope/);
       expect(statesInWords(now)).toBe("3 fresh, 1 failed");
+      // Imported again only once edited: one module per edit, not one per ask.
+      const load = async () => (await loadPipeline(broken, { fresh: "changed" })).pipeline;
+      expect(await load()).toBe(await load());
+      const before = await load();
       // The file edited back to the first query: labels is stale, and why; read again, not the module imported before.
       fs.writeFileSync(broken, source(LABELS));
+      expect(await load()).not.toBe(before);
       const edited = await readStatus(ws, "t", { spec: broken, watched: false });
       expect(edited.cells.map((c) => [c.cell, c.state, c.reason])).toEqual([["a", "fresh", null], ["train", "fresh", null], ["labels", "stale", "params changed (the query)"]]);
       // A file that does not load, or defines another pipeline: said, with no states.

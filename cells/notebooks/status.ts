@@ -33,8 +33,8 @@ export async function readStatus(ws: Workspace, pipeline: string, o: { spec?: st
   const answer = { pipeline, watched: o.watched, at: new Date().toISOString() };
   let loaded;
   try {
-    // Read again each time: the module a process imported first would hide an edit.
-    loaded = await loadPipelineIn(ws, o.spec ?? pipeline, { cwd: o.cwd, fresh: true });
+    // Read again once edited: the module a process imported first would hide an edit.
+    loaded = await loadPipelineIn(ws, o.spec ?? pipeline, { cwd: o.cwd, fresh: "changed" });
   } catch (err) {
     if (!(err instanceof PipelineError)) throw err;
     return { ...answer, file: null, unread: err.message, cells: [] };
