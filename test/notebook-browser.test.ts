@@ -63,6 +63,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await page.locator("h2").allTextContents()).toEqual(pipelines.map((p) => `Pipeline ${p}`));
     // Only nbtest has runs here, and the server watches it.
     expect(await page.locator(".pipeline-live").allTextContents()).toEqual(["live: a watcher recomputes it and open pages follow"]);
+    // Each pipeline run here links to its cells' states and run log.
+    expect(await page.locator(".pipeline-states a").evaluateAll((as) => as.map((a) => a.getAttribute("href")))).toEqual(["./pipeline-runs?pipeline=nbtest"]);
     await page.screenshot({ path: path.join(SCREENS, "index.png"), fullPage: true });
   });
 

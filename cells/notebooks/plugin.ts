@@ -322,9 +322,13 @@ export function indexHtml(notebooks: NotebookInfo[], catalogs: (Catalog | { pipe
   }).join("\n");
   // Never run is not an error: the pipelines a notebook names by default (mail-quality, run by
   // hand for minutes) are listed with what to run, in the page's own colour, not in red.
+  // The table below says how each cell's last run went; whether its output is current (fresh, or
+  // stale and why) is worked out from the pipeline's file, which the Pipeline runs page asks for.
+  const runsPage = notebooks.find((n) => n.name === "pipeline-runs");
+  const states = (p: string) => (runsPage ? `<p class="tb-meta pipeline-states">Whether each cell is fresh or stale, and why, and every run: <a href="${escapeHtml(href(runsPage, p))}">Pipeline runs</a></p>` : "");
   const pipelines = catalogs.map((c) => "error" in c || c.missing
     ? `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2><p class="${"error" in c ? "tb-error" : "tb-meta pipeline-missing"}">${escapeHtml(problem(c)!)}</p>`
-    : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2>${c.watched === undefined ? "" : `<p class="tb-meta pipeline-live">${c.watched ? "live: a watcher recomputes it and open pages follow" : `served as it is: no watcher runs it (<code>tracebook run ${escapeHtml(c.pipeline)}</code>, then reload)`}</p>`}<table><tr><th>cell</th><th>kind</th><th>state</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
+    : `<h2>Pipeline ${escapeHtml(c.pipeline)}</h2>${c.watched === undefined ? "" : `<p class="tb-meta pipeline-live">${c.watched ? "live: a watcher recomputes it and open pages follow" : `served as it is: no watcher runs it (<code>tracebook run ${escapeHtml(c.pipeline)}</code>, then reload)`}</p>`}${states(c.pipeline)}<table><tr><th>cell</th><th>kind</th><th>last run</th><th>rows</th><th>data version</th></tr>${c.cells.map((x) =>
       `<tr><td>${escapeHtml(x.cell)}</td><td>${escapeHtml(x.kind)}</td><td>${escapeHtml(x.state)}</td><td>${x.rows ?? ""}</td><td><code>${escapeHtml(x.dataVersion?.slice(0, 12) ?? "")}</code></td></tr>`).join("")}</table>`).join("\n");
   return `<!doctype html>
 <html lang="en">
