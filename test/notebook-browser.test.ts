@@ -244,6 +244,12 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     await runsPage.locator("#runs details summary").nth(0).click();
     await runsPage.locator("#runs details summary").nth(1).click();
     expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([false, true]);
+    // What Cells now says through the cycle: the watcher holds the workspace, so the cells it runs are told as it reports them.
+    await runsPage.evaluate(`window.__summaries = [];
+      new MutationObserver(() => {
+        const t = document.querySelector("#cells-now-summary")?.textContent?.replace(/\\s+/g, " ") ?? "";
+        if (t && window.__summaries.at(-1) !== t) window.__summaries.push(t);
+      }).observe(document.body, { childList: true, subtree: true, characterData: true });`);
     const eventsBefore = server.events.length;
     const ws = await openWorkspaceRetrying(home);
     try {
@@ -288,6 +294,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(await runsPage.locator("#tb-live").textContent()).toMatch(/^live · \d+ ran at /); // not "running <its last cell>…"
     await settled(runsPage);
     expect([await isOpen(closedRun!), await isOpen(openedRun!)]).toEqual([false, true]);
+    const summaries = await runsPage.evaluate<string[]>("window.__summaries");
+    expect(summaries.filter((t) => /^1 running, \d+ fresh(, \d+ stale)? \(a watch cycle is running\)\. As of .*; the cells marked · as the watcher reports them since\.$/.test(t)).length, summaries.join("\n")).toBeGreaterThan(0);
     // Every cell now: the watcher has brought each up to date.
     await expect.poll(async () => (await runsPage.locator("#cells-now-summary").textContent())!.replace(/\s+/g, " "), { timeout: 30_000 })
       .toMatch(/^18 fresh\. As of \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC, from \S+nbtest\.pipeline\.m?ts\.$/);

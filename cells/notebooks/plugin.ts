@@ -183,6 +183,7 @@ if (import.meta.hot) {
   }, () => undefined);
   import.meta.hot.on("tracebook:output-changed", async (e) => {
     window.__tracebook.events.push(e);
+    mounted.cellReported({ ...e, state: "fresh", reason: null });
     const reloaded = await mounted.outputChanged(e);
     if (reloaded) say("live · " + e.cell + " updated " + new Date().toLocaleTimeString());
   });
@@ -192,7 +193,7 @@ if (import.meta.hot) {
     if (mounted.cycled(e) && (e.ran || e.failed)) say("live · " + e.ran + " ran" + (e.failed ? ", " + e.failed + " failed" : "") + " at " + new Date(e.at).toLocaleTimeString());
   });
   import.meta.hot.on("tracebook:cell", (e) => {
-    if (e.pipeline !== mounted.db.pipeline) return;
+    if (!mounted.cellReported(e)) return;
     if (e.state === "running") say("live · running " + e.cell + "…");
     else if (e.state === "failed") say("live · " + e.cell + " failed");
   });

@@ -11,6 +11,7 @@ import { counterfactuals } from "./what-if.ts";
 import { explanations } from "./explain.ts";
 import { models } from "./models.ts";
 import { runs } from "./runs.ts";
+import { cellsNow, type LiveCell } from "../../cells/notebooks/cells-now.ts";
 import { digit, digitPad } from "./digit.ts";
 import { changedPredictions, contributionList, shareChart } from "./influence.ts";
 import { shortList } from "./short-list.ts";
@@ -63,6 +64,8 @@ export interface MountedNotebook {
   outputChanged(event: { pipeline: string; cell: string; dataVersion: string; rows?: number }): Promise<boolean>;
   /** A watcher finished a cycle over a pipeline: if it is this page's, `pipelineCycle` takes it (its readers re-run). */
   cycled(event: WatchCycle): boolean;
+  /** A watcher reported a cell of a pipeline (running, fresh, failed, a new output): if it is this page's, `liveCells` takes it. */
+  cellReported(event: { pipeline: string; cell: string; state: string; reason?: string | null; rows?: number | null; dataVersion?: string | null }): boolean;
   dispose(): void;
 }
 
@@ -74,6 +77,9 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
   document.title = notebook.title;
 
   const cycleListeners = new Set<(cycle: WatchCycle) => unknown>();
+  // Each cell of the page's pipeline as the watcher last reported it, stamped when heard.
+  const reported: Record<string, LiveCell> = {};
+  const cellListeners = new Set<(cells: Record<string, LiveCell>) => unknown>();
   const runtime = new Runtime({
     Plot: () => Plot,
     Inputs: () => Inputs,
@@ -106,6 +112,14 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
       cycleListeners.add(change);
       return () => cycleListeners.delete(change);
     }),
+    // The page's pipeline's cells as the watcher reports them through a cycle (`cellsNow` lays them
+    // over a status answer); {} until one reports, and always in a static build.
+    liveCells: () => observe<Record<string, LiveCell>>((change) => {
+      change({...reported});
+      cellListeners.add(change);
+      return () => cellListeners.delete(change);
+    }),
+    cellsNow: () => cellsNow,
     digit: () => digit,
     digitPad: () => digitPad,
     contributionList: () => contributionList,
@@ -128,6 +142,12 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     cycled(e) {
       if (e.pipeline !== db.pipeline) return false;
       for (const change of cycleListeners) change(e);
+      return true;
+    },
+    cellReported(e) {
+      if (e.pipeline !== db.pipeline) return false;
+      reported[e.cell] = {state: e.state, reason: e.reason ?? null, rows: e.rows ?? null, dataVersion: e.dataVersion ?? null, at: Date.now()};
+      for (const change of cellListeners) change({...reported});
       return true;
     },
     dispose() {
