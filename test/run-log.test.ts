@@ -9,7 +9,8 @@ import { newestRuns, runLog } from "../cells/graph/history.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
 import { whatMoved } from "../cells/graph/plan.ts";
 import { readRuns } from "../cells/notebooks/runs.ts";
-import { readStatus, statesInWords } from "../cells/notebooks/status.ts";
+import { readStatus } from "../cells/notebooks/status.ts";
+import { statesInWords } from "../cells/graph/status.ts";
 import { oneCellRuns } from "../cells/notebooks/one-cell-runs.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { pipelineFile, tempDir } from "./helpers/workspace.ts";
@@ -204,6 +205,32 @@ try {
     expect([r.status, r.stderr]).toEqual([0, ""]);
     const { out } = await tracebook(own, "log", "t");
     expect(out.split("\n\n")[1]!.split("\n")[0]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC · script nightly\.mts · 3 cells ran, 3 new outputs · [\d.]+ s$/);
+  });
+
+  it("tracebook status with no pipeline: every pipeline run here in a few words, and its cells that are not fresh", async () => {
+    const { code, out } = await tracebook(home, "status");
+    expect(code).toBe(0);
+    expect(out.split("\n")[0]).toMatch(/^t: 3 fresh, 1 failed \(\/\S+\/t\.pipeline\.ts\)$/);
+    expect(out).toMatch(/│ broken │ sql +│ failed │ sql cell "broken": .*nope/);
+    expect(out).not.toMatch(/│ labels /); // fresh cells are left to `status t`
+    // As JSON, each pipeline's cells as `status <pipeline> --json` gives them.
+    const every = JSON.parse((await tracebook(home, "status", "--json")).out) as { pipelines: { pipeline: string; file: string; unread: string | null; cells: unknown[] }[] };
+    expect(every.pipelines.map((p) => [p.pipeline, p.unread])).toEqual([["t", null]]);
+    expect(every.pipelines[0]!.cells).toEqual(JSON.parse((await tracebook(home, "status", every.pipelines[0]!.file, "--json")).out));
+    // A pipeline whose file is gone is said, and the others are still told.
+    const copy = tempDir("tb-status-gone-");
+    fs.cpSync(home, copy, { recursive: true });
+    const ws = await openWorkspace({ home: copy });
+    await ws.run("insert into runs select * replace ('gone' as pipeline, id || '-gone' as id) from runs where pipeline = 't'");
+    await ws.run("insert into pipeline_files select 'gone' as pipeline, '/nowhere/gone.pipeline.ts' as file, * exclude (pipeline, file) from pipeline_files where pipeline = 't'");
+    ws.close();
+    const gone = await tracebook(copy, "status");
+    expect(gone.code).toBe(0);
+    expect(gone.out.split("\n")[0]).toMatch(/^gone: cell states unknown \(no pipeline "gone" \(/);
+    expect(gone.out).toMatch(/\nt: 3 fresh, 1 failed /);
+    const empty = tempDir("tb-status-empty-");
+    (await openWorkspace({ home: empty })).close();
+    expect(await tracebook(empty, "status")).toMatchObject({ code: 0, out: "this workspace: no pipeline has run yet" });
   });
 
   it("names the nearest pipeline or cell for a mistyped one (exit 2)", async () => {

@@ -4,9 +4,11 @@ import { formatTable, toJson } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { loadPipeline, loadPipelineIn } from "../../cells/graph/loader.ts";
 import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
-import { pipelineStatus } from "../../cells/graph/status.ts";
+import { pipelineStatus, statesInWords, type CellStatus } from "../../cells/graph/status.ts";
+import { PipelineError } from "../../cells/graph/cell.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
-import { cellHistories } from "../../cells/graph/runs.ts";
+import { cellHistories, pipelinesRun } from "../../cells/graph/runs.ts";
+import type { Workspace } from "../../cells/store/workspace.ts";
 import { quoteIdent } from "../../cells/store/export.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
@@ -50,11 +52,12 @@ export function registerRun(program: Command): void {
 
   program
     .command("status")
-    .description("print every cell of a pipeline as fresh, stale (why), failed (cause) or blocked")
-    .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
+    .description("print every cell of a pipeline as fresh, stale (why), failed (cause) or blocked; with no pipeline, every pipeline this workspace has run, and its cells that are not fresh")
+    .argument("[pipeline]", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file (default: every pipeline run here)")
     .option("--json", "print JSON")
-    .action(async (name: string, opts: { json?: boolean }, command: Command) => {
+    .action(async (name: string | undefined, opts: { json?: boolean }, command: Command) => {
       await withWorkspace(command, async (ws) => {
+        if (name === undefined) return everyPipeline(ws, opts.json);
         const { pipeline } = await loadPipelineIn(ws, name);
         const rows = await pipelineStatus(ws, pipeline);
         if (opts.json) return console.log(toJson(rows));
@@ -134,4 +137,30 @@ export function humanPrinter(pipeline: Pipeline): (e: GraphEvent) => void {
       default: return undefined;
     }
   };
+}
+
+/**
+ * `tracebook status` with no pipeline: each pipeline this workspace has run, its states in a few
+ * words and the cells that are not fresh (what a curator's decision or an edit left to run); its
+ * cells in JSON as `status <pipeline> --json` gives them. A pipeline whose file cannot be found
+ * or loaded says why, and the others are still told.
+ */
+async function everyPipeline(ws: Workspace, json: boolean | undefined): Promise<void> {
+  const told: { pipeline: string; file: string | null; unread: string | null; cells: CellStatus[] }[] = [];
+  for (const p of await pipelinesRun(ws)) {
+    try {
+      const { pipeline, file } = await loadPipelineIn(ws, p);
+      told.push({ pipeline: p, file, unread: null, cells: await pipelineStatus(ws, pipeline) });
+    } catch (err) {
+      if (!(err instanceof PipelineError)) throw err;
+      told.push({ pipeline: p, file: null, unread: err.message, cells: [] });
+    }
+  }
+  if (json) return console.log(toJson({ pipelines: told }));
+  if (!told.length) return console.log("this workspace: no pipeline has run yet");
+  for (const t of told) {
+    const waiting = t.cells.filter((c) => c.state !== "fresh");
+    console.log(`${t.pipeline}: ${statesInWords(t)}${t.file ? ` (${t.file})` : ""}`);
+    if (waiting.length) console.log(formatTable(waiting.map((c) => ({ cell: c.cell, kind: c.kind, state: c.state, reason: c.reason ?? "" })), { maxCell: 90, maxRows: 500 }));
+  }
 }

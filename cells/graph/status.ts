@@ -47,3 +47,11 @@ export async function pipelineStatus(ws: Workspace, p: Pipeline, histories?: Map
   }
   return p.order.map((n) => byName.get(n)!);
 }
+
+/** The states in a few words: "17 fresh, 1 stale", or why none could be told (`unread`: the pipeline's file did not load). */
+export function statesInWords(a: { unread: string | null; cells: readonly { state: string }[] }): string {
+  if (a.unread !== null) return `cell states unknown (${a.unread})`;
+  const counts = new Map<string, number>();
+  for (const c of a.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
+  return ["fresh", "stale", "failed", "blocked"].filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(", ") || "no cells";
+}

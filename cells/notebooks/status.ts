@@ -56,10 +56,3 @@ export async function shipStatus(data: NotebookData, pipeline: string, dir: stri
   return { file, answer };
 }
 
-/** The states in a few words: "17 fresh, 1 stale", or why none could be told. */
-export function statesInWords(a: StatusAnswer): string {
-  if (a.unread !== null) return `cell states unknown (${a.unread})`;
-  const counts = new Map<string, number>();
-  for (const c of a.cells) counts.set(c.state, (counts.get(c.state) ?? 0) + 1);
-  return ["fresh", "stale", "failed", "blocked"].filter((s) => counts.has(s)).map((s) => `${counts.get(s)} ${s}`).join(", ") || "no cells";
-}
