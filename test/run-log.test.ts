@@ -165,7 +165,7 @@ describe("tracebook log", () => {
       expect(now.cells.at(-1)!.reason).toMatch(/nope/);
       expect(statesInWords(now)).toBe("3 fresh, 1 failed");
       // Imported again only once edited: one module per edit, not one per ask.
-      const load = async () => (await loadPipeline(broken, { fresh: "changed" })).pipeline;
+      const load = async () => (await loadPipeline(broken, { fresh: true })).pipeline;
       expect(await load()).toBe(await load());
       const before = await load();
       // The file edited back to the first query: labels is stale, and why; read again, not the module imported before.

@@ -33,12 +33,11 @@ export function registerLog(program: Command): void {
           console.log(table(shown.map((c) => ({ started: when(c.started_at), ...row(c), "started by": c.started_by ?? "" }))));
           return footnote(shown);
         }
-        const shown = runs;
-        if (opts.json) return console.log(toJson(pipeline === undefined ? { pipeline_runs: shown } : { pipeline, pipeline_runs: shown }));
+        if (opts.json) return console.log(toJson(pipeline === undefined ? { pipeline_runs: runs } : { pipeline, pipeline_runs: runs }));
         const what = pipeline ?? (log.total ? `this workspace (${(await pipelinesRun(ws)).join(", ")})` : "this workspace: no pipeline has run yet");
-        console.log(`${what}${log.total ? `: ${plural(log.total, "pipeline run")}, ${plural(log.cellRuns, "cell run")}` : ""}${more(shown.length, log.total)}`);
-        for (const r of shown) console.log(`\n${heading(r, pipeline === undefined)}\n${table(r.cells.map((c) => ({ cell: c.cell, ...row(c) })))}`);
-        footnote(shown.flatMap((r) => r.cells));
+        console.log(`${what}${log.total ? `: ${plural(log.total, "pipeline run")}, ${plural(log.cellRuns, "cell run")}` : ""}${more(runs.length, log.total)}`);
+        for (const r of runs) console.log(`\n${heading(r, pipeline === undefined)}\n${table(r.cells.map((c) => ({ cell: c.cell, ...row(c) })))}`);
+        footnote(runs.flatMap((r) => r.cells));
       });
     });
 }

@@ -4,8 +4,7 @@ import { formatTable, toJson } from "../output.ts";
 import { progressBar } from "../progress.ts";
 import { loadPipeline, loadPipelineIn } from "../../cells/graph/loader.ts";
 import { runPipeline, type GraphEvent } from "../../cells/graph/scheduler.ts";
-import { pipelineStatus, statesInWords, type CellStatus } from "../../cells/graph/status.ts";
-import { PipelineError } from "../../cells/graph/cell.ts";
+import { pipelineStatus, statesInWords, statesOf } from "../../cells/graph/status.ts";
 import { watchPipeline } from "../../cells/graph/watch.ts";
 import { cellHistories, pipelinesRun } from "../../cells/graph/runs.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -146,16 +145,8 @@ export function humanPrinter(pipeline: Pipeline): (e: GraphEvent) => void {
  * or loaded says why, and the others are still told.
  */
 async function everyPipeline(ws: Workspace, json: boolean | undefined): Promise<void> {
-  const told: { pipeline: string; file: string | null; unread: string | null; cells: CellStatus[] }[] = [];
-  for (const p of await pipelinesRun(ws)) {
-    try {
-      const { pipeline, file } = await loadPipelineIn(ws, p);
-      told.push({ pipeline: p, file, unread: null, cells: await pipelineStatus(ws, pipeline) });
-    } catch (err) {
-      if (!(err instanceof PipelineError)) throw err;
-      told.push({ pipeline: p, file: null, unread: err.message, cells: [] });
-    }
-  }
+  const told = [];
+  for (const p of await pipelinesRun(ws)) told.push(await statesOf(ws, p));
   if (json) return console.log(toJson({ pipelines: told }));
   if (!told.length) return console.log("this workspace: no pipeline has run yet");
   for (const t of told) {

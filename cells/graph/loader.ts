@@ -61,16 +61,16 @@ export function noPipeline(name: string, cwd = process.cwd(), alsoKnown: readonl
 }
 
 /**
- * Import a pipeline module and check its default export. `fresh` re-reads the file (watch
- * mode): the URL gets a version query so the module cache does not return the old one.
- * `"changed"` re-reads it only when it changed since an import by that version: a server asking
- * after every cycle keeps one module per edit, not one per ask.
+ * Import a pipeline module and check its default export. `fresh` re-reads the file once it has
+ * changed (watch mode, the notebook server's cell states): the URL carries the file's mtime and
+ * size, so the module cache returns the old module only while the file is the same, and a
+ * process asking again and again keeps one module per edit, not one per ask.
  */
-export async function loadPipeline(nameOrPath: string, options: { fresh?: boolean | "changed"; cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+export async function loadPipeline(nameOrPath: string, options: { fresh?: boolean; cwd?: string } = {}): Promise<{ pipeline: Pipeline; file: string }> {
   const file = resolvePipelineFile(nameOrPath, options.cwd);
   registerSelfImport();
   const stat = options.fresh ? fs.statSync(file) : null;
-  const url = pathToFileURL(file).href + (!stat ? "" : options.fresh === "changed" ? `?v=${stat.mtimeMs}-${stat.size}` : `?v=${stat.mtimeMs}-${Date.now()}`);
+  const url = pathToFileURL(file).href + (stat ? `?v=${stat.mtimeMs}-${stat.size}` : "");
   let mod: { default?: Pipeline };
   try {
     mod = (await import(url)) as { default?: Pipeline };
@@ -132,7 +132,7 @@ export function whereInFile(err: unknown, file: string): string | null {
  * falls back to the file this workspace last ran that pipeline from (runs.ts: pipeline_files),
  * so `tracebook status mine` works for a pipeline kept in the data scientist's own folder.
  */
-export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string; fresh?: boolean | "changed" } = {}): Promise<{ pipeline: Pipeline; file: string }> {
+export async function loadPipelineIn(ws: Workspace, nameOrPath: string, options: { cwd?: string; fresh?: boolean } = {}): Promise<{ pipeline: Pipeline; file: string }> {
   let file: string;
   try {
     file = resolvePipelineFile(nameOrPath, options.cwd);

@@ -2,6 +2,8 @@ import type { Workspace } from "../store/workspace.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { planCell } from "./plan.ts";
 import { cellHistories, type CellHistory } from "./runs.ts";
+import { loadPipelineIn } from "./loader.ts";
+import { PipelineError } from "./cell.ts";
 
 export type CellState = "fresh" | "stale" | "failed" | "blocked";
 
@@ -46,6 +48,33 @@ export async function pipelineStatus(ws: Workspace, p: Pipeline, histories?: Map
     byName.set(name, status);
   }
   return p.order.map((n) => byName.get(n)!);
+}
+
+/** What `status` tells of a pipeline: the file its states were worked out from and every cell's state, or why the file could not be read. */
+export interface PipelineStates {
+  pipeline: string;
+  file: string | null;
+  /** Why the pipeline's file could not be read (not found, a syntax error, another pipeline's): no cell has a state then. */
+  unread: string | null;
+  cells: CellStatus[];
+}
+
+/**
+ * Every cell's state of a pipeline found by name (pipelines/<name>.pipeline.ts, else the file this
+ * workspace last ran it from) or by `spec`, its file read again once it changed. A file that does
+ * not load is said in `unread`, not thrown: a page or a list of every pipeline shows why.
+ */
+export async function statesOf(ws: Workspace, pipeline: string, o: { spec?: string; cwd?: string } = {}): Promise<PipelineStates> {
+  let loaded;
+  try {
+    loaded = await loadPipelineIn(ws, o.spec ?? pipeline, { cwd: o.cwd, fresh: true });
+  } catch (err) {
+    if (!(err instanceof PipelineError)) throw err;
+    return { pipeline, file: null, unread: err.message, cells: [] };
+  }
+  const { pipeline: p, file } = loaded;
+  if (p.name !== pipeline) return { pipeline, file, unread: `${file} defines pipeline "${p.name}", not "${pipeline}"`, cells: [] };
+  return { pipeline, file, unread: null, cells: await pipelineStatus(ws, p) };
 }
 
 /** The states in a few words: "17 fresh, 1 stale", or why none could be told (`unread`: the pipeline's file did not load). */

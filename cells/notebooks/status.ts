@@ -3,9 +3,7 @@ import path from "node:path";
 import { requestFields } from "./api.ts";
 import type { NotebookData } from "./data.ts";
 import type { StatusAnswer, StatusRequest } from "./wire.ts";
-import { loadPipelineIn } from "../graph/loader.ts";
-import { pipelineStatus } from "../graph/status.ts";
-import { PipelineError } from "../graph/cell.ts";
+import { statesOf } from "../graph/status.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { makeDir } from "../store/make-dir.ts";
 
@@ -30,21 +28,12 @@ export async function answerStatus(data: NotebookData, req: StatusRequest, o: { 
  * workspace last ran it from). A file that does not load is said, not thrown: the page shows why.
  */
 export async function readStatus(ws: Workspace, pipeline: string, o: { spec?: string; cwd?: string; watched: boolean | null }): Promise<StatusAnswer> {
-  const answer = { pipeline, watched: o.watched, at: new Date().toISOString() };
-  let loaded;
-  try {
-    // Read again once edited: the module a process imported first would hide an edit.
-    loaded = await loadPipelineIn(ws, o.spec ?? pipeline, { cwd: o.cwd, fresh: "changed" });
-  } catch (err) {
-    if (!(err instanceof PipelineError)) throw err;
-    return { ...answer, file: null, unread: err.message, cells: [] };
-  }
-  const { pipeline: p, file } = loaded;
-  if (p.name !== pipeline) return { ...answer, file, unread: `${file} defines pipeline "${p.name}", not "${pipeline}"`, cells: [] };
-  const cells = (await pipelineStatus(ws, p)).map((c) => ({
-    cell: c.cell, kind: c.kind, state: c.state, reason: c.reason, rows: c.rows, data_version: c.dataVersion, finished_at: c.finishedAt?.toISOString() ?? null,
-  }));
-  return { ...answer, file, unread: null, cells };
+  const at = new Date().toISOString(); // before reading: a watcher's report heard after it is newer (cells-now.ts)
+  const { file, unread, cells } = await statesOf(ws, pipeline, o);
+  return {
+    pipeline, watched: o.watched, at, file, unread,
+    cells: cells.map((c) => ({ cell: c.cell, kind: c.kind, state: c.state, reason: c.reason, rows: c.rows, data_version: c.dataVersion, finished_at: c.finishedAt?.toISOString() ?? null })),
+  };
 }
 
 /** Write the cell states for a static site's Pipeline runs page, as they were when it was built. */
