@@ -11,7 +11,7 @@ export interface DecodedMail {
   headers: { key: string; value: string }[];
   /** How the text was obtained, for the import log. */
   textFrom: "plain" | "html" | "none";
-  /** True when undeclared 8-bit text was re-read as windows-1252. */
+  /** True when text that did not decode in its declared charset (or UTF-8) was re-read in a fallback one. */
   charsetFallback: boolean;
 }
 
@@ -20,8 +20,10 @@ const REPLACEMENT = "\uFFFD";
 /**
  * Decode one raw RFC 822 message: MIME multipart, quoted-printable and base64, declared
  * charsets (via postal-mime). Mail of the corpus's era often carries 8-bit text with no
- * charset at all; read as UTF-8 that becomes U+FFFD, so a single-part message without a
- * declared charset is re-read as windows-1252, the de facto charset of such mail.
+ * charset at all, or bytes its declared charset does not have; read as UTF-8 (or as declared)
+ * those become U+FFFD, so such a message is re-read with each offending part in the charset a
+ * mail client would fall back to (declareLegacyCharset). Only a re-reading free of U+FFFD is
+ * kept, so a message that decoded cleanly, or one no fallback mends, reads as before.
  */
 export async function decodeMail(raw: Uint8Array): Promise<DecodedMail> {
   let email = await PostalMime.parse(raw);
@@ -111,21 +113,144 @@ function hasReplacement(...parts: (string | undefined)[]): boolean {
 }
 
 /**
- * For a single-part message whose Content-Type declares no charset, return a copy whose header
- * declares windows-1252; otherwise null (multipart bodies declare charsets per part).
+ * Where a first decoding left U+FFFD, return a copy of the message in which every text part
+ * whose bytes do not decode in its declared charset (UTF-8 when none is declared) declares the
+ * charset a mail client falls back to (see fallbackCharset); null when no part has one to offer.
+ * Parts are found by the MIME structure, nested multiparts included: in mail of the corpus's era
+ * one part of a multipart/alternative often carries undeclared windows-1252 beside a clean one.
  */
 export function declareLegacyCharset(raw: Uint8Array): Uint8Array | null {
-  const bytes = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  const text = bytes.toString("latin1");
-  const end = headerEnd(text);
-  if (end < 0) return null;
-  const header = text.slice(0, end);
+  const text = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("latin1");
+  if (headerEnd(text) < 0) return null;
+  const patched = patchEntity(text, "text/plain");
+  return patched === text ? null : Buffer.from(patched, "latin1");
+}
+
+/**
+ * One MIME entity (the message, or a part: headers, blank line, body) as latin1 text, one char a
+ * byte, with the charset of each text part beneath it declared where fallbackCharset finds one.
+ * defaultType is what RFC 2046 assumes without a Content-Type (message/rfc822 inside a digest).
+ */
+function patchEntity(entity: string, defaultType: string): string {
+  // A part may have no headers at all: its body then starts at the blank line.
+  const end = /^\r?\n/.test(entity) ? 0 : headerEnd(entity);
+  if (end < 0) return entity;
+  const header = entity.slice(0, end);
+  const body = entity.slice(end);
   const ct = /^content-type:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)/im.exec(header);
-  if (ct && /charset\s*=|multipart\//i.test(ct[1] ?? "")) return null;
-  const patchedHeader = ct
-    ? header.slice(0, ct.index + ct[0].length) + "; charset=windows-1252" + header.slice(ct.index + ct[0].length)
-    : header + (header.includes("\r\n") ? "\r\n" : "\n") + "Content-Type: text/plain; charset=windows-1252";
-  return Buffer.from(patchedHeader + text.slice(end), "latin1");
+  const type = (ct ? /^\s*([^;\s]*)/.exec(ct[1]!)![1]! : defaultType).toLowerCase();
+  if (type.startsWith("multipart/")) {
+    const boundary = paramOf(ct![1]!, "boundary");
+    return boundary ? header + patchParts(body, boundary, type === "multipart/digest" ? "message/rfc822" : "text/plain") : entity;
+  }
+  // Only text parts make the message's text; message/rfc822 parts are left as they are.
+  if (!type.startsWith("text/")) return entity;
+  const declared = ct ? paramOf(ct[1]!, "charset") : undefined;
+  const cte = /^content-transfer-encoding:[ \t]*([^\s;]*)/im.exec(header)?.[1] ?? "";
+  const label = fallbackCharset(transferDecoded(body, cte), declared);
+  return label ? declareCharset(header, ct, label, /^\r?\n/.exec(body)![0]) + body : entity;
+}
+
+/** A multipart body with each of its parts patched; preamble, delimiters and epilogue as they were. */
+function patchParts(body: string, boundary: string, defaultType: string): string {
+  const delimiter = `--${boundary}`;
+  const out: string[] = [];
+  let part: string[] | null = null; // lines of the part being read; null outside parts
+  for (const line of body.split(/(?<=\n)/)) {
+    const bare = line.trimEnd();
+    if (bare === delimiter || bare === `${delimiter}--`) {
+      if (part) out.push(patchEntity(part.join(""), defaultType));
+      out.push(line);
+      part = bare === delimiter ? [] : null;
+    } else if (part) part.push(line);
+    else out.push(line);
+  }
+  // A multipart cut off before its closing delimiter still ends its last part.
+  if (part) out.push(patchEntity(part.join(""), defaultType));
+  return out.join("");
+}
+
+/** A Content-Type parameter's value, quoted or not. */
+function paramOf(contentType: string, name: string): string | undefined {
+  const m = new RegExp(`(?:^|;)\\s*${name}\\s*=\\s*(?:"([^"]*)"|([^;\\s]+))`, "i").exec(contentType);
+  return m ? (m[1] ?? m[2]) : undefined;
+}
+
+/**
+ * The bytes a part's body stands for. Lenient, like mail readers: this only decides which charset
+ * the part is in, and postal-mime does the decoding that counts.
+ */
+function transferDecoded(body: string, cte: string): Buffer {
+  switch (cte.toLowerCase()) {
+    case "base64":
+      return Buffer.from(body.replace(/[^A-Za-z0-9+/]/g, ""), "base64");
+    case "quoted-printable":
+      return Buffer.from(
+        body.replace(/=\r?\n/g, "").replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+        "latin1");
+    default:
+      return Buffer.from(body, "latin1");
+  }
+}
+
+/**
+ * The charset to read a text part's bytes in when they are invalid in the one it declares (UTF-8
+ * when none is declared), or undefined: the part then stays as it is.
+ */
+function fallbackCharset(bytes: Uint8Array, declared: string | undefined): string | undefined {
+  const encoding = encodingOf(declared ?? "utf-8");
+  if (!encoding || decodes(bytes, encoding)) return undefined;
+  const fallback = FALLBACKS[encoding];
+  return fallback && decodes(bytes, fallback) ? fallback : undefined;
+}
+
+/**
+ * What a mail client reads instead, by the encoding that failed. Invalid UTF-8 (mostly: no charset
+ * declared) is windows-1252, the de facto charset of such mail, which reads any byte. A Chinese
+ * label is gb18030: GB2312 and GBK labels already get TextDecoder's gbk, which reads every GBK byte
+ * pair but not GB18030's four-byte sequences; Big5 has no trail bytes 0x7F-0xA0, which GBK has, so
+ * a big5-labelled part that fails is mostly GBK. (gb18030 reads every byte pair that big5 does, so
+ * a big5 retry after it could never succeed.) Nothing else: re-reading, say, a broken Korean part
+ * as windows-1252 would trade a few U+FFFD for a whole part of wrong characters.
+ */
+const FALLBACKS: Record<string, string> = {
+  "utf-8": "windows-1252",
+  gbk: "gb18030",
+  big5: "gb18030",
+};
+
+/** The WHATWG encoding a charset label names (us-ascii is windows-1252), or undefined if unknown. */
+function encodingOf(label: string): string | undefined {
+  try {
+    return new TextDecoder(label.trim()).encoding;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodes(bytes: Uint8Array, encoding: string): boolean {
+  try {
+    new TextDecoder(encoding, { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * An entity's header (up to, not including, the line end before its blank line) declaring charset
+ * label: in place of the declared one, else added to its Content-Type, else in a Content-Type of its own.
+ */
+function declareCharset(header: string, ct: RegExpExecArray | null, label: string, eol: string): string {
+  if (!ct) {
+    const line = `Content-Type: text/plain; charset=${label}`;
+    return header ? header + eol + line : line + eol;
+  }
+  const start = ct.index + ct[0].length - ct[1]!.length;
+  const value = paramOf(ct[1]!, "charset") === undefined
+    ? `${ct[1]!.replace(/[\s;]+$/, "")}; charset=${label}` // "text/plain;" is common
+    : ct[1]!.replace(/(;\s*charset\s*=\s*)(?:"[^"]*"|[^;\s]+)/i, `$1${label}`);
+  return header.slice(0, start) + value + header.slice(ct.index + ct[0].length);
 }
 
 function headerEnd(text: string): number {
