@@ -168,7 +168,7 @@ describe("the usage ledger cell", () => {
     expect(taken.map((r) => r.id)).toEqual(taken.map((r) => r.id as string).sort());
     expect(taken.find((r) => r.id === "kept-1")).toMatchObject({ text: "casino pills for the team", model_cell: "model", settled_earlier: false });
     // From nothing, its file gone: the same version, the same rows in the same order.
-    fs.rmSync(artifact);
+    fs.rmSync(artifact, { recursive: true });
     expect((await runPipeline(ws, payPipeline, { cell: "usage", force: true })).failed).toEqual([]);
     expect(await outputOf(ws, "pay", "usage")).toBe(artifact);
     expect(await rowsOf()).toEqual(taken);
@@ -213,7 +213,7 @@ describe("the receipts paid lines cite", () => {
       await check();
       // … and what no file holds any more is said to be lost, not silently missing.
       await ws.run("delete from attribution_receipts");
-      fs.rmSync(await outputOf(ws, "pay", "receipts"));
+      fs.rmSync(await outputOf(ws, "pay", "receipts"), { recursive: true });
       expect(await catchUpReceipts(ws, "2026-11-29 00:00:00")).toEqual({ added: 0, lost: 80 });
       expect((await cited()).filter((c) => c.receipt === null)).toHaveLength(80);
     } finally {

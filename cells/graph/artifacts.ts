@@ -6,6 +6,7 @@ import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
 import { groupedVersion, keyOrdered, SEQ } from "./groups.ts";
+import { isPartitioned, partRowsOf, writeParts, writePartsTakingOver, writtenAsParts } from "./parts.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
@@ -35,7 +36,11 @@ export async function materialize(ws: Workspace, result: CellResult): Promise<Ma
     const grouped = result.dataVersion === undefined && result.groups ? await groupedVersion(ws, OUT, await schemaHead(ws, OUT), { column: result.groups.column }) : null;
     try {
       const dataVersion = result.dataVersion ?? grouped?.dataVersion ?? (await contentVersion(ws, OUT));
-      const artifact = await write(ws, dataVersion, OUT);
+      // A large grouped output is written as parts, so that the next run can take most of them over as they are.
+      const partRows = grouped ? await partRowsOf(ws, OUT) : 0;
+      const artifact = grouped && writtenAsParts(n, partRows)
+        ? await writeOnce(ws, dataVersion, (file) => writeParts(ws, file, `(select *, rowid as ${SEQ} from ${OUT})`, result.groups!.column, partRows))
+        : await write(ws, dataVersion, OUT);
       await grouped?.keep(artifact);
       return { dataVersion, artifact, rows: Number(n) };
     } finally {
@@ -59,17 +64,28 @@ async function withGroupsTakenOver(ws: Workspace, column: string, unchanged: { a
   if (overlap) throw new Error(`the new rows hold ${column} ${overlap.key}, a group taken over from the last output: the rows of one ${column} must come from that ${column}'s input rows alone`);
   const head = await schemaHead(ws, OUT);
   const typed = (JSON.parse(head) as [string, string][]).map(([name, type]) => `cast(${quoteIdent(name)} as ${type}) as ${quoteIdent(name)}`).join(", ");
+  // A group's rows all lie in one file, so ordering within a group by the row's place in its file
+  // holds for a last output written as parts too.
   const taken = `select ${typed}, file_row_number as ${SEQ} from read_parquet(${quoteLiteral(unchanged.artifact)}, file_row_number = true) where ${key} in (select id from ${unchanged.keys})`;
-  let rows = `(${keyOrdered(`${taken} union all select *, rowid as ${SEQ} from ${OUT}`, column)})`;
+  // Every row with its place: ordered by the key, then SEQ, they are the output.
+  let rows = `(${taken} union all select *, rowid as ${SEQ} from ${OUT})`;
   let grouped = await groupedVersion(ws, OUT, head, { column, unchanged });
+  let staged = false;
   try {
     if (!grouped) {
       // The digests of the groups taken over cannot be used: the whole output is staged and hashed.
-      await ws.run(`create or replace temp table ${WHOLE} as ${rows}`);
-      rows = WHOLE;
+      await ws.run(`create or replace temp table ${WHOLE} as ${keyOrdered(rows, column)}`);
+      rows = `(select *, rowid as ${SEQ} from ${WHOLE})`;
+      staged = true;
       grouped = (await groupedVersion(ws, WHOLE, head, { column }))!;
     }
-    const artifact = await write(ws, grouped.dataVersion, rows);
+    const artifact = await writeOnce(ws, grouped.dataVersion, async (file) => {
+      const partRows = await partRowsOf(ws, rows);
+      if (!writtenAsParts(grouped!.rows, partRows)) await copyTo(ws, staged ? WHOLE : `(${keyOrdered(rows, column)})`, file);
+      // Parts of the last output that no new group falls in are linked, the others written again.
+      else if (!staged && isPartitioned(unchanged.artifact)) await writePartsTakingOver(ws, file, { previous: unchanged.artifact, keys: unchanged.keys, fresh: OUT, column, typed, partRows });
+      else await writeParts(ws, file, rows, column, partRows);
+    });
     await grouped.keep(artifact);
     return { dataVersion: grouped.dataVersion, artifact, rows: Number(grouped.rows) };
   } finally {
@@ -78,13 +94,21 @@ async function withGroupsTakenOver(ws: Workspace, column: string, unchanged: { a
   }
 }
 
-/** Write `rows` (a table, or a query in parentheses) as the artifact of `dataVersion`, unless it exists. */
-async function write(ws: Workspace, dataVersion: string, rows: string): Promise<string> {
+/** Write `rows` (a table, or a query in parentheses) as the artifact of `dataVersion`, one file, unless it exists. */
+function write(ws: Workspace, dataVersion: string, rows: string): Promise<string> {
+  return writeOnce(ws, dataVersion, (file) => copyTo(ws, rows, file));
+}
+
+/** The artifact of `dataVersion`, written by `make` (which writes its own temp and renames) unless it exists. */
+async function writeOnce(ws: Workspace, dataVersion: string, make: (artifact: string) => Promise<void>): Promise<string> {
   const artifact = artifactPath(ws, dataVersion);
-  if (!fs.existsSync(artifact)) {
-    await writeAtomically(artifact, (tmp) => ws.run(`copy ${rows} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
-  }
+  if (!fs.existsSync(artifact)) await make(artifact);
   return artifact;
+}
+
+/** `rows` as one Parquet file, through a temp file and a rename. */
+function copyTo(ws: Workspace, rows: string, file: string): Promise<void> {
+  return writeAtomically(file, (tmp) => ws.run(`copy ${rows} to ${quoteLiteral(tmp)} (format parquet, compression zstd)`));
 }
 
 /** The schema as a version's first line: column names and types (of a table, a view or `read_parquet(…)`). */
@@ -119,7 +143,8 @@ export function removeOrphanTemps(ws: Workspace): number {
     if (!fs.statSync(full).isDirectory()) continue;
     for (const file of fs.readdirSync(full)) {
       if (file.endsWith(".tmp")) {
-        fs.rmSync(path.join(full, file), { force: true });
+        // A temp folder too: the parts of an output whose write was cut short (parts.ts).
+        fs.rmSync(path.join(full, file), { recursive: true, force: true });
         removed++;
       }
     }

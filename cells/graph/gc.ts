@@ -109,8 +109,29 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
   }
   const artifacts = path.join(ws.home, "artifacts");
   let keptArtifacts = 0;
-  for (const file of walk(artifacts)) {
-    const { size: bytes, mtimeMs } = fs.statSync(file);
+  // An output written as parts (parts.ts) is a folder whose parts may be links to parts of other
+  // versions: a part counts once, and only what no kept version links to is freed by removing it.
+  const keptParts = new Set<string>(), counted = new Set<string>();
+  const inode = (s: fs.Stats) => `${s.dev}:${s.ino}`;
+  const entries = artifactEntries(artifacts);
+  for (const e of entries) {
+    if (!e.parts || !keptFiles.has(path.resolve(e.path))) continue;
+    keptArtifacts++;
+    for (const part of e.parts) {
+      if (!keptParts.has(inode(part))) keptBytes += part.size;
+      keptParts.add(inode(part));
+    }
+  }
+  for (const e of entries) {
+    if (e.parts) {
+      if (keptFiles.has(path.resolve(e.path))) continue;
+      const freed = e.parts.filter((p) => !keptParts.has(inode(p)) && !counted.has(inode(p)));
+      freed.forEach((p) => counted.add(inode(p)));
+      const gone = droppedFrom.get(path.resolve(e.path));
+      garbage.push({ kind: "artifact", path: e.path, bytes: freed.reduce((n, p) => n + p.size, 0), why: gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)" });
+      continue;
+    }
+    const { path: file, stat: { size: bytes, mtimeMs } } = e;
     if (file.endsWith(".parquet") && keptFiles.has(path.resolve(file))) {
       keptArtifacts++;
       keptBytes += bytes;
@@ -122,7 +143,7 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
       if (keptFiles.has(path.resolve(artifactOfGroups(file)!))) keptBytes += bytes;
       else garbage.push({ kind: "artifact", path: file, bytes, why: "group digests of an artifact no cell currently outputs" });
     } else if (now - mtimeMs > TEMP_AGE_MS) {
-      garbage.push({ kind: "temp", path: file, bytes, why: "left behind by an interrupted write" });
+      garbage.push({ kind: "temp", path: file, bytes: e.stat.isDirectory() ? sizeOf(file) : bytes, why: "left behind by an interrupted write" });
     }
   }
   for (const file of walk(path.join(ws.home, "tmp"))) {
@@ -163,6 +184,29 @@ export function collectGarbage(plan: GcPlan): { removed: number; bytes: number }
     bytes += g.bytes;
   }
   return { removed, bytes };
+}
+
+/**
+ * What the artifact store holds, one entry per output: a file (an output, its group digests, a
+ * temp file) or a folder, which is an output written as parts (`<version>.parquet`, with its
+ * parts' stats) or the temp folder of a write cut short.
+ */
+function artifactEntries(root: string): { path: string; stat: fs.Stats; parts?: fs.Stats[] }[] {
+  const out: { path: string; stat: fs.Stats; parts?: fs.Stats[] }[] = [];
+  if (!fs.existsSync(root)) return out;
+  for (const shard of fs.readdirSync(root, { withFileTypes: true })) {
+    if (!shard.isDirectory()) {
+      out.push({ path: path.join(root, shard.name), stat: fs.statSync(path.join(root, shard.name)) });
+      continue;
+    }
+    for (const e of fs.readdirSync(path.join(root, shard.name), { withFileTypes: true })) {
+      const full = path.join(root, shard.name, e.name);
+      const stat = fs.statSync(full);
+      const parts = e.isDirectory() && e.name.endsWith(".parquet") ? [...walk(full)].map((f) => fs.statSync(f)) : undefined;
+      out.push({ path: full, stat, parts });
+    }
+  }
+  return out;
 }
 
 function* walk(dir: string): Generator<string> {
