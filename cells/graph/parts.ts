@@ -45,6 +45,7 @@ export function isPartitioned(artifact: string): boolean {
 const partName = (i: number) => `${String(i).padStart(6, "0")}.parquet`;
 
 const STAGE = "__tracebook_parts_stage";
+const CHUNKS = "__tracebook_parts_chunks";
 const BOUNDS = "__tracebook_parts_bounds";
 const PLACED = "__tracebook_parts_placed";
 
@@ -111,19 +112,23 @@ export async function writePartsTakingOver(ws: Workspace, artifact: string, o: {
  */
 async function writeChunks(ws: Workspace, rows: string, o: { column: string; partRows: number }, dir: string, first: number): Promise<number> {
   const key = quoteIdent(o.column);
-  // A group's chunk is where its first row falls: groups are never split, a large one has a file to itself.
+  // A group's chunk is where its first row falls, from the groups' sizes in key order: groups are
+  // never split, a large one has a file to itself. (Nulls sort last, as in the output's order.)
+  await ws.run(`create or replace temp table ${CHUNKS} as
+    select k, (sum(n) over (order by k rows between unbounded preceding and current row) - n) // ${o.partRows} as chunk
+    from (select ${key} as k, count(*) as n from ${rows} group by all)`);
+  // The rows staged once in order, so each file is a filtered scan in that order, not a sort.
   await ws.run(`create or replace temp table ${STAGE} as
-    select * exclude (${SEQ}), (min(__pos) over (partition by ${key}) - 1) // ${o.partRows} as __chunk
-    from (select *, row_number() over (order by ${key}, ${SEQ}) as __pos from ${rows})`);
+    select r.* exclude (${SEQ}), c.chunk as __chunk from ${rows} r join ${CHUNKS} c on r.${key} is not distinct from c.k order by r.${key}, r.${SEQ}`);
   try {
-    const chunks = await ws.rows<{ chunk: bigint }>(`select distinct __chunk as chunk from ${STAGE} order by chunk`);
+    const chunks = await ws.rows<{ chunk: bigint }>(`select distinct chunk from ${CHUNKS} order by chunk`);
     for (const [i, { chunk }] of chunks.entries()) {
       const file = path.join(dir, partName(first + i));
-      await ws.run(`copy (select * exclude (__pos, __chunk) from ${STAGE} where __chunk = ${chunk} order by __pos) to ${quoteLiteral(file)} (format parquet, compression zstd)`);
+      await ws.run(`copy (select * exclude (__chunk) from ${STAGE} where __chunk = ${chunk}) to ${quoteLiteral(file)} (format parquet, compression zstd)`);
     }
     return chunks.length;
   } finally {
-    await ws.run(`drop table if exists ${STAGE}`);
+    for (const t of [STAGE, CHUNKS]) await ws.run(`drop table if exists ${t}`);
   }
 }
 
