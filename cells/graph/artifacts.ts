@@ -6,7 +6,7 @@ import { ARTIFACTS_DIR } from "../store/relocate.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import type { CellResult } from "./cell.ts";
 import { groupedVersion, keyOrdered, SEQ } from "./groups.ts";
-import { isPartitioned, partRowsOf, writeParts, writePartsTakingOver, writtenAsParts } from "./parts.ts";
+import { isPartitioned, partRowsOf, writeParts, writePartsTakingOver } from "./parts.ts";
 
 /** Content-addressed: one Parquet file per data version, under the workspace. */
 export function artifactPath(ws: Workspace, dataVersion: string): string {
@@ -37,8 +37,8 @@ export async function materialize(ws: Workspace, result: CellResult): Promise<Ma
     try {
       const dataVersion = result.dataVersion ?? grouped?.dataVersion ?? (await contentVersion(ws, OUT));
       // A large grouped output is written as parts, so that the next run can take most of them over as they are.
-      const partRows = grouped ? await partRowsOf(ws, OUT) : 0;
-      const artifact = grouped && writtenAsParts(n, partRows)
+      const partRows = grouped ? await partRowsOf(ws, n, OUT) : null;
+      const artifact = partRows
         ? await writeOnce(ws, dataVersion, (file) => writeParts(ws, file, `(select *, rowid as ${SEQ} from ${OUT})`, result.groups!.column, partRows))
         : await write(ws, dataVersion, OUT);
       await grouped?.keep(artifact);
@@ -80,8 +80,9 @@ async function withGroupsTakenOver(ws: Workspace, column: string, unchanged: { a
       grouped = (await groupedVersion(ws, WHOLE, head, { column }))!;
     }
     const artifact = await writeOnce(ws, grouped.dataVersion, async (file) => {
-      const partRows = await partRowsOf(ws, rows);
-      if (!writtenAsParts(grouped!.rows, partRows)) await copyTo(ws, staged ? WHOLE : `(${keyOrdered(rows, column)})`, file);
+      // Sized by the last output's rows: the new ones may be few, or none.
+      const partRows = await partRowsOf(ws, grouped!.rows, `read_parquet(${quoteLiteral(unchanged.artifact)})`);
+      if (!partRows) await copyTo(ws, staged ? WHOLE : `(${keyOrdered(rows, column)})`, file);
       // Parts of the last output that no new group falls in are linked, the others written again.
       else if (!staged && isPartitioned(unchanged.artifact)) await writePartsTakingOver(ws, file, { previous: unchanged.artifact, keys: unchanged.keys, fresh: OUT, column, typed, partRows });
       else await writeParts(ws, file, rows, column, partRows);

@@ -6,6 +6,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { modelDir, modelsRoot, readManifest } from "../factory/store.ts";
 import { artifactPath } from "./artifacts.ts";
 import { artifactOfGroups } from "./groups.ts";
+import { artifactFiles } from "./parts.ts";
 
 /** One thing a collection would remove, and why it is no longer needed. */
 export interface Garbage {
@@ -113,6 +114,10 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
   // versions: a part counts once, and only what no kept version links to is freed by removing it.
   const keptParts = new Set<string>(), counted = new Set<string>();
   const inode = (s: fs.Stats) => `${s.dev}:${s.ino}`;
+  const whyUnused = (artifact: string) => {
+    const gone = droppedFrom.get(path.resolve(artifact));
+    return gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)";
+  };
   const entries = artifactEntries(artifacts);
   for (const e of entries) {
     if (!e.parts || !keptFiles.has(path.resolve(e.path))) continue;
@@ -127,8 +132,7 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
       if (keptFiles.has(path.resolve(e.path))) continue;
       const freed = e.parts.filter((p) => !keptParts.has(inode(p)) && !counted.has(inode(p)));
       freed.forEach((p) => counted.add(inode(p)));
-      const gone = droppedFrom.get(path.resolve(e.path));
-      garbage.push({ kind: "artifact", path: e.path, bytes: freed.reduce((n, p) => n + p.size, 0), why: gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)" });
+      garbage.push({ kind: "artifact", path: e.path, bytes: freed.reduce((n, p) => n + p.size, 0), why: whyUnused(e.path) });
       continue;
     }
     const { path: file, stat: { size: bytes, mtimeMs } } = e;
@@ -136,8 +140,7 @@ export async function planGc(ws: Workspace, o: { now?: number; declared?: Readon
       keptArtifacts++;
       keptBytes += bytes;
     } else if (file.endsWith(".parquet")) {
-      const gone = droppedFrom.get(path.resolve(file));
-      garbage.push({ kind: "artifact", path: file, bytes, why: gone ? `cell ${gone.cell} is no longer in pipeline ${gone.pipeline}` : "no cell's current output (a rerun superseded it)" });
+      garbage.push({ kind: "artifact", path: file, bytes, why: whyUnused(file) });
     } else if (artifactOfGroups(file)) {
       // An artifact's group digests (groups.ts) live and go with it.
       if (keptFiles.has(path.resolve(artifactOfGroups(file)!))) keptBytes += bytes;
@@ -202,7 +205,7 @@ function artifactEntries(root: string): { path: string; stat: fs.Stats; parts?: 
     for (const e of fs.readdirSync(path.join(root, shard.name), { withFileTypes: true })) {
       const full = path.join(root, shard.name, e.name);
       const stat = fs.statSync(full);
-      const parts = e.isDirectory() && e.name.endsWith(".parquet") ? [...walk(full)].map((f) => fs.statSync(f)) : undefined;
+      const parts = e.isDirectory() && e.name.endsWith(".parquet") ? artifactFiles(full).map((f) => fs.statSync(f)) : undefined;
       out.push({ path: full, stat, parts });
     }
   }

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { Workspace } from "../store/workspace.ts";
-import { tempPathFor } from "../store/atomic.ts";
+import { fsyncFile, tempPathFor } from "../store/atomic.ts";
 import { makeDir } from "../store/make-dir.ts";
 import { quoteIdent, quoteLiteral } from "../store/export.ts";
 import { SEQ } from "./groups.ts";
@@ -20,21 +20,22 @@ const PART_BYTES = 16 << 20;
 const [MIN_PART_ROWS, MAX_PART_ROWS] = [1024, 65_536];
 
 /**
- * About how many rows a part of this output holds, from the width of its first rows (`rows`, a
- * relation): an influence table's 450-byte rows make parts of 18,000 rows, a receipts table's
- * 4-kilobyte rows parts of 2,000, so that writing one part again costs about the same for both.
+ * The rows a part of an output of `total` rows holds when it is written as parts (more than twice
+ * that), from the width of `sample`'s first rows; null when it is one file. An influence table's
+ * 540-byte rows make parts of about 31,000 rows, a receipts table's 4-kilobyte rows parts of
+ * 3,800, so that writing one part again costs about the same for both. An output no larger than
+ * twice the smallest part is one file without a look at its rows.
  */
-export async function partRowsOf(ws: Workspace, rows: string): Promise<number> {
+export async function partRowsOf(ws: Workspace, total: bigint | number, sample: string): Promise<number | null> {
+  const asParts = (rows: number) => (BigInt(total) > 2n * BigInt(rows) ? rows : null);
   // Settable for tests (small tables in many parts); not a user's setting.
   const fixed = Number(process.env.TRACEBOOK_PART_ROWS ?? "");
-  if (Number.isInteger(fixed) && fixed > 0) return fixed;
-  const [row] = await ws.rows<{ bytes: number | null }>(`select avg(strlen(to_json(t)::varchar)) as bytes from (select * from ${rows} limit 1000) t`);
+  if (Number.isInteger(fixed) && fixed > 0) return asParts(fixed);
+  if (!asParts(MIN_PART_ROWS)) return null;
+  const [row] = await ws.rows<{ bytes: number | null }>(`select avg(strlen(to_json(t)::varchar)) as bytes from (select * from ${sample} limit 1000) t`);
   const perPart = Math.round(PART_BYTES / Math.max(row?.bytes ?? 0, 1));
-  return Math.min(MAX_PART_ROWS, Math.max(MIN_PART_ROWS, perPart));
+  return asParts(Math.min(MAX_PART_ROWS, Math.max(MIN_PART_ROWS, perPart)));
 }
-
-/** Whether an output of this many rows is written as parts of `partRows`. */
-export const writtenAsParts = (rows: bigint | number, partRows: number): boolean => BigInt(rows) > 2n * BigInt(partRows);
 
 /** Whether an artifact on disk is a folder of parts (an artifact written before parts is one file). */
 export function isPartitioned(artifact: string): boolean {
@@ -67,7 +68,7 @@ export async function writeParts(ws: Workspace, artifact: string, rows: string, 
  * new groups that fall in their key range (split again when one grows past twice the part size).
  * `typed`: the select list that casts a part's columns to the new rows' types.
  */
-export async function writePartsTakingOver(ws: Workspace, artifact: string, o: { previous: string; keys: string; fresh: string; column: string; typed: string; partRows: number }): Promise<{ linked: number; written: number }> {
+export async function writePartsTakingOver(ws: Workspace, artifact: string, o: { previous: string; keys: string; fresh: string; column: string; typed: string; partRows: number }): Promise<void> {
   const key = quoteIdent(o.column);
   // Each part of the last output: where its key range starts, and whether it lost a group (a
   // group not taken over, or a null key, which is always computed again).
@@ -84,23 +85,18 @@ export async function writePartsTakingOver(ws: Workspace, artifact: string, o: {
   try {
     const parts = await ws.rows<{ idx: bigint; filename: string; touched: boolean }>(
       `select idx, filename, lost > 0 or idx in (select idx from ${PLACED}) as touched from ${BOUNDS} order by idx`);
-    let linked = 0, written = 0;
     await inTempFolder(artifact, async (dir) => {
       let next = 0;
       for (const part of parts) {
         if (!part.touched) {
           linkOrCopy(part.filename, path.join(dir, partName(next++)));
-          linked++;
           continue;
         }
         const kept = `select ${o.typed}, file_row_number as ${SEQ} from read_parquet(${quoteLiteral(part.filename)}, file_row_number = true) where ${key} in (select id from ${o.keys})`;
         const fresh = `select *, rowid as ${SEQ} from ${o.fresh} where rowid in (select r from ${PLACED} where idx = ${part.idx})`;
-        const files = await writeChunks(ws, `(${kept} union all ${fresh})`, o, dir, next);
-        next += files;
-        written += files;
+        next += await writeChunks(ws, `(${kept} union all ${fresh})`, o, dir, next);
       }
     });
-    return { linked, written };
   } finally {
     for (const t of [BOUNDS, PLACED]) await ws.run(`drop table if exists ${t}`);
   }
@@ -142,14 +138,7 @@ async function inTempFolder(target: string, fill: (dir: string) => Promise<void>
   fs.mkdirSync(tmp);
   try {
     await fill(tmp);
-    for (const name of fs.readdirSync(tmp)) {
-      const fd = fs.openSync(path.join(tmp, name), "r");
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
+    for (const name of fs.readdirSync(tmp)) fsyncFile(path.join(tmp, name));
     fs.renameSync(tmp, target);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });

@@ -18,17 +18,22 @@ export async function writeAtomically<T>(target: string, write: (tmp: string) =>
   const tmp = tempPathFor(target);
   try {
     const result = await write(tmp);
-    const fd = fs.openSync(tmp, "r");
-    try {
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    fsyncFile(tmp);
     fs.renameSync(tmp, target);
     return result;
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;
+  }
+}
+
+/** Flush a written file to disk, before the rename that makes it visible. */
+export function fsyncFile(file: string): void {
+  const fd = fs.openSync(file, "r");
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
