@@ -5,6 +5,7 @@ import { readManifest } from "../factory/store.ts";
 import type { Workspace } from "../store/workspace.ts";
 import { InputError } from "../datanet/errors.ts";
 import { epochsOpen } from "./closures.ts";
+import { stageRows } from "../store/stage.ts";
 
 /** One executed inference, as the usage ledger keeps it. */
 export interface InferenceRecord {
@@ -60,18 +61,24 @@ function refuseBlank(r: { id?: string; caller?: string; epoch?: string }): void 
  * Record inferences in one transaction. Idempotent on the id: an inference already recorded
  * with the same model, payload, fee and caller is left as it is (a replay changes nothing); the
  * same id with different facts is refused, naming the id and the field that differs. A new
- * inference in an epoch its pipeline closed is refused (closures.ts).
+ * inference in an epoch its pipeline closed is refused (closures.ts). Records are judged in
+ * order, as if written one by one (an id twice in one call: the second is a replay of the first,
+ * or refused), but written in three statements whatever their number: a point lookup and an
+ * insert per record cost 2.4 ms each, 48 s for 20,000 paid inferences.
  */
 export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
   if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   for (const r of records) refuseBlank(r);
   return ws.transaction(async () => {
-    let added = 0, replayed = 0;
+    await stageRows(ws, "__tracebook_recording_ids", [["id", "VARCHAR"]], [...new Set(records.map((r) => r.id))].map((id) => [id]));
+    const known = new Map((await ws.rows<Recorded & { id: string }>(
+      "select id, model_id, payload_sha256, fee, caller from inferences where id in (select id from __tracebook_recording_ids)")).map((e) => [e.id, e as Recorded]));
     const open = epochsOpen(ws);
+    const fresh: { r: InferenceRecord; payload: { json: string; sha256: string } }[] = [];
+    let replayed = 0;
     for (const r of records) {
       const payload = payloadOf(r.payload);
-      const [existing] = await ws.rows<{ model_id: string; payload_sha256: string; fee: bigint; caller: string }>(
-        "select model_id, payload_sha256, fee, caller from inferences where id = ?", [r.id]);
+      const existing = known.get(r.id);
       if (existing) {
         const differs = existing.model_id !== r.modelId ? "model" : existing.payload_sha256 !== payload.sha256 ? "payload"
           : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
@@ -79,18 +86,33 @@ export async function recordInferences(ws: Workspace, records: readonly Inferenc
         replayed++;
         continue; // a replay records nothing, so it may name a closed epoch
       }
-      await open(r); // the transaction rolls back what this call recorded before
-      await ws.run(
-        `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?::hugeint, ?, ?, ?, ?::timestamp)`,
-        [r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
-          r.executedAt.toISOString().replace("T", " ").replace("Z", "")],
-      );
-      added++;
+      await open(r); // the transaction rolls back what this call staged
+      fresh.push({ r, payload });
+      known.set(r.id, { model_id: r.modelId, payload_sha256: payload.sha256, fee: r.fee, caller: r.caller });
     }
-    return { added, replayed };
+    if (!fresh.length) return { added: 0, replayed };
+    // Staged as text (a fee past 2^53, the time as written) and cast as the table's columns; a
+    // confidence goes through JSON as the shortest text that reads back as the same double.
+    await stageRows(ws, "__tracebook_recording", RECORDING, fresh.map(({ r, payload }) => [
+      r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
+      r.executedAt.toISOString().replace("T", " ").replace("Z", ""),
+    ]));
+    await ws.run(
+      `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
+       select id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee::hugeint, caller, epoch, source, executed_at::timestamp
+       from __tracebook_recording`);
+    return { added: fresh.length, replayed };
   });
 }
+
+/** What an id already in the ledger is compared on. */
+interface Recorded { model_id: string; payload_sha256: string; fee: bigint; caller: string }
+
+/** The staged columns of recordInferences, in the ledger's order. */
+const RECORDING: [string, string][] = [
+  ["id", "VARCHAR"], ["pipeline", "VARCHAR"], ["model_id", "VARCHAR"], ["model_kind", "VARCHAR"], ["payload_json", "VARCHAR"], ["payload_sha256", "VARCHAR"],
+  ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["fee", "VARCHAR"], ["caller", "VARCHAR"], ["epoch", "VARCHAR"], ["source", "VARCHAR"], ["executed_at", "VARCHAR"],
+];
 
 export interface InferOptions {
   fee: bigint;
