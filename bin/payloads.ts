@@ -1,6 +1,8 @@
 import fs from "node:fs";
 import { InputError } from "../cells/datanet/errors.ts";
 import type { Payload } from "../cells/factory/featurize.ts";
+import { payloadOf, type Call } from "../cells/rewards/ledger.ts";
+import { parseAmount } from "../cells/rewards/amounts.ts";
 
 /**
  * Command-line inputs as payloads: texts, or JSON arrays of numbers for a model that reads
@@ -24,4 +26,74 @@ export function parsePayloads(inputs: readonly string[], features: number | null
       throw new InputError(`input ${i + 1}: model ${model.slice(0, 12)} reads ${features} features; give a JSON array of numbers (${(err as Error).message})`);
     }
   });
+}
+
+/** The fields a line of a calls file may hold. */
+const CALL_FIELDS = ["text", "title", "features", "id", "caller", "fee", "epoch"];
+
+/**
+ * A file of calls (`tracebook infer --from`), one JSON object a line: the input (`text` and
+ * `title`, or `features` for a model that reads numbers) and, where a call names them, its
+ * `id`, `caller`, `fee` (a decimal string of tokens: a JSON number would round) and `epoch`.
+ * Blank lines are skipped. Every error names the file, the line and the field; an unknown field
+ * is refused, so a misspelt "txt" is not an empty input paid for.
+ */
+export function parseCalls(content: string, file: string, features: number | null, model: string): Call[] {
+  const calls: Call[] = [];
+  const lineOf = new Map<string, { line: number; call: Call }>();
+  content.split("\n").forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const at = (field?: string) => ({ file, row: i + 1, field });
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      throw new InputError(`not JSON (${(err as Error).message}); each line is one call, an object such as {"text": "…"}`, at());
+    }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputError(`a line is one call, a JSON object such as {"text": "…"}`, at());
+    const o = value as Record<string, unknown>;
+    for (const k of Object.keys(o)) {
+      if (!CALL_FIELDS.includes(k)) throw new InputError(`unknown field (a call has ${CALL_FIELDS.join(", ")})`, at(k));
+    }
+    for (const k of ["text", "title", "id", "caller", "epoch", "fee"]) {
+      if (o[k] !== undefined && typeof o[k] !== "string") throw new InputError(`expected a string${k === "fee" ? ` of tokens such as "0.002" (a JSON number would round)` : ""}`, at(k));
+    }
+    for (const k of ["id", "caller", "epoch"]) {
+      if (typeof o[k] === "string" && !(o[k] as string).trim()) throw new InputError("cannot be blank", at(k));
+    }
+    const call: Call = { payload: {} };
+    if (features === null) {
+      if (o.features !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads text: give "text" (and "title")`, at("features"));
+      if (o.text === undefined && o.title === undefined) throw new InputError(`no input: give "text" (and "title")`, at());
+      call.payload = { ...(o.title !== undefined ? { title: o.title as string } : {}), ...(o.text !== undefined ? { text: o.text as string } : {}) };
+    } else {
+      const f = o.features;
+      if (o.text !== undefined || o.title !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features, not text`, at(o.text !== undefined ? "text" : "title"));
+      if (!Array.isArray(f) || !f.every((v) => typeof v === "number")) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features: give a JSON array of numbers`, at("features"));
+      if (f.length !== features) throw new InputError(`${f.length} numbers; model ${model.slice(0, 12)} reads ${features}`, at("features"));
+      call.payload = { features: f as number[] };
+    }
+    if (o.id !== undefined) call.id = o.id as string;
+    if (o.caller !== undefined) call.caller = o.caller as string;
+    if (o.epoch !== undefined) call.epoch = o.epoch as string;
+    if (o.fee !== undefined) {
+      try {
+        call.fee = parseAmount(o.fee as string, "fee");
+      } catch (err) {
+        throw new InputError((err as Error).message.replace(/^fee: /, ""), at("fee"));
+      }
+    }
+    // An id twice names one execution twice: a replay, unless the lines disagree on what it was.
+    const first = call.id === undefined ? undefined : lineOf.get(call.id);
+    if (first) {
+      const differs = payloadOf(first.call.payload).sha256 !== payloadOf(call.payload).sha256 ? "input"
+        : first.call.caller !== undefined && call.caller !== undefined && first.call.caller !== call.caller ? "caller"
+        : first.call.fee !== undefined && call.fee !== undefined && first.call.fee !== call.fee ? "fee" : null;
+      if (differs) throw new InputError(`id ${JSON.stringify(call.id)} is line ${first.line}'s too, with another ${differs}; an inference id names one execution`, at("id"));
+    } else if (call.id !== undefined) lineOf.set(call.id, { line: i + 1, call });
+    calls.push(call);
+  });
+  if (!calls.length) throw new InputError("no calls: the file holds no line", { file });
+  return calls;
 }

@@ -1,13 +1,15 @@
+import fs from "node:fs";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
-import { infer, ledgerEpochs } from "../../cells/rewards/ledger.ts";
+import { inferCalls, ledgerEpochs, type Executed } from "../../cells/rewards/ledger.ts";
+import type { Payload } from "../../cells/factory/featurize.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
-import { parsePayloads } from "../payloads.ts";
+import { parseCalls, parsePayloads } from "../payloads.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -21,7 +23,23 @@ import { wholeNumber } from "../numbers.ts";
 import { nowUtc } from "../../cells/store/workspace.ts";
 import { plural } from "../../cells/graph/plural.ts";
 
-interface InferOpts { model: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
+interface InferOpts { model: string; from?: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
+
+/** How many calls from a file are printed one a line (all of them with --json). */
+const SHOWN = 20;
+
+/** A call's input as the table shows it: the argument given, else its text, title or numbers. */
+function inputText(p: Payload, arg: string | undefined): string {
+  return arg ?? (p.text || p.title || (p.features ? JSON.stringify(Array.from(p.features)) : ""));
+}
+
+/** A file of calls in a line: how many were recorded and replayed, their fees, their predictions. */
+function callsSummary(executed: Executed[], added: number, replayed: number, classes: readonly string[]): string {
+  const fees = executed.reduce((s, e) => s + e.fee, 0n);
+  const by = classes.map((c) => [c, executed.filter((e) => e.label === c).length] as const).filter(([, n]) => n > 0);
+  return `${plural(executed.length, "call")}: ${added} recorded, ${replayed} already in the ledger (a replay records nothing); ` +
+    `fees ${formatAmount(fees)}${replayed ? " (a replay's counted here, paid once)" : ""}; predictions ${by.map(([c, n]) => `${c} ${n}`).join(", ")}`;
+}
 
 /** `tracebook infer` (executed, paid inferences into the ledger) and `tracebook rewards` (statements). */
 export function registerUsage(program: Command): void {
@@ -29,8 +47,9 @@ export function registerUsage(program: Command): void {
     .command("infer")
     .description("run inputs through a model of a pipeline and record each execution, with its fee, in the usage ledger")
     .argument("<pipeline>", "pipeline name (pipelines/<name>.pipeline.ts, else the file this workspace last ran it from) or file")
-    .argument("<input...>", "texts (text models) or JSON arrays of numbers (feature models), one inference each")
+    .argument("[input...]", "texts (text models) or JSON arrays of numbers (feature models), one inference each")
     .requiredOption("--model <model>", "a model cell of the pipeline (e.g. model), or a model id")
+    .option("--from <file>", "calls from a file, one JSON object a line: {\"text\": …} (or \"features\"), and where a call names them its \"id\", \"caller\", \"fee\", \"epoch\" (the options give the rest); - reads standard input")
     .option("--fee <tokens>", "fee per inference, a decimal in tokens (18 decimals)", "0.002")
     .option("--caller <id>", "who called (agent or user id)", `cli:${process.env.USER ?? "user"}`)
     .option("--id <id...>", "inference ids, one per input (default: a fresh id per execution); replaying an id records nothing")
@@ -44,23 +63,34 @@ export function registerUsage(program: Command): void {
       } catch (err) {
         throw new InputError((err as Error).message); // bad input: exit code 2
       }
+      if (opts.from !== undefined && inputs.length) throw new InputError("give inputs or --from a file of calls, not both");
+      if (opts.from === undefined && !inputs.length) throw new InputError("no input: give texts (or JSON arrays of numbers), or --from a file of calls");
+      if (opts.from !== undefined && opts.id) throw new InputError("--id names the inputs given on the command line; a file of calls names its ids in its lines (\"id\")");
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, opts.model, { pipeline });
-        const payloads = parsePayloads(inputs, m.featurizer?.kind === "features" ? m.spec.inputSize : null, m.id);
+        const features = m.featurizer?.kind === "features" ? m.spec.inputSize : null;
+        const calls = opts.from !== undefined
+          ? parseCalls(fs.readFileSync(opts.from === "-" ? 0 : opts.from, "utf8"), opts.from === "-" ? "standard input" : opts.from, features, m.id)
+          : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
         // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
         const { ModelServer } = await import("../../cells/factory/serve.ts");
         const server = new ModelServer(ws.home);
         try {
-          const out = await infer(ws, server, m.id, payloads, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
+          const { executed, added, replayed } = await inferCalls(ws, server, m.id, calls, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
           if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
           else await settle(ws, pipeline, opts.model);
-          if (opts.json) return console.log(toJson(out));
-          console.log(formatTable(out.map((o, i) => ({
-            inference: o.id, input: inputs[i]!.slice(0, 60), prediction: o.label,
-            probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(fee),
+          if (opts.json) return console.log(toJson(executed));
+          const shown = executed.slice(0, opts.from === undefined ? executed.length : SHOWN);
+          console.log(formatTable(shown.map((o, i) => ({
+            inference: o.id, input: inputText(calls[i]!.payload, inputs[i]).slice(0, 60), prediction: o.label,
+            probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
           }))));
-          if (opts.settle) for (const o of out) console.log(await settledLine(ws, o.id));
+          if (opts.from !== undefined) console.log(callsSummary(executed, added, replayed, m.spec.classes) + (shown.length < executed.length ? `; the first ${shown.length} above, all with --json` : ""));
+          if (opts.settle) {
+            for (const o of shown) console.log(await settledLine(ws, o.id));
+            if (shown.length < executed.length) console.log(`… and ${executed.length - shown.length} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);
+          }
         } finally {
           server.dispose();
         }

@@ -125,22 +125,39 @@ export interface InferOptions {
   at?: Date;
 }
 
+/** One call of a batch: its input, and what it says of itself where a batch's calls differ (else the options'). */
+export interface Call { payload: Payload; id?: string; caller?: string; fee?: bigint; epoch?: string }
+
+/** A call as executed and recorded: the prediction, the id it is recorded under, what it paid, who paid, its epoch. */
+export type Executed = Prediction & { id: string; fee: bigint; caller: string; epoch: string };
+
 /**
  * Run inputs through a model (base, adapter or imported) and record each execution in the
  * ledger: the programmatic way in. Returns the predictions with their inference ids.
  */
 export async function infer(ws: Workspace, server: ModelServer, modelId: string, inputs: readonly Payload[], o: InferOptions): Promise<(Prediction & { id: string })[]> {
-  if (o.ids && o.ids.length !== inputs.length) throw new InputError(`${o.ids.length} inference ids for ${inputs.length} inputs`);
-  // Before the model runs: recordInferences checks them again, after it.
-  refuseBlank({ caller: o.caller, epoch: o.epoch });
-  for (const id of o.ids ?? []) refuseBlank({ id });
-  const manifest = readManifest(ws.home, modelId);
-  const predictions = await server.infer(modelId, inputs);
+  const { executed } = await inferCalls(ws, server, modelId, inputs.map((payload) => ({ payload })), o);
+  return executed.map(({ label, probabilities, id }) => ({ label, probabilities, id }));
+}
+
+/**
+ * Run a batch of calls through a model and record each execution, as `infer` does, each with
+ * its own id, caller, fee and epoch where it names them (a log of calls replayed from a file).
+ * The model runs first, then the batch is recorded in one transaction: all of it or nothing.
+ */
+export async function inferCalls(ws: Workspace, server: ModelServer, modelId: string, calls: readonly Call[], o: InferOptions): Promise<{ executed: Executed[]; added: number; replayed: number }> {
+  if (o.ids && o.ids.length !== calls.length) throw new InputError(`${o.ids.length} inference ids for ${calls.length} inputs`);
   const at = o.at ?? new Date();
-  const ids = o.ids ?? inputs.map(() => crypto.randomUUID());
-  await recordInferences(ws, predictions.map((p, i) => ({
-    id: ids[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: inputs[i]!, prediction: p.label,
-    confidence: Math.max(...p.probabilities), fee: o.fee, caller: o.caller, epoch: o.epoch ?? epochOf(at), source: o.source ?? "api", executedAt: at,
+  const ids = o.ids ?? [];
+  const facts = calls.map((c, i) => ({ id: c.id ?? ids[i] ?? crypto.randomUUID(), caller: c.caller ?? o.caller, fee: c.fee ?? o.fee, epoch: c.epoch ?? o.epoch ?? epochOf(at) }));
+  // Before the model runs: recordInferences checks them again, after it.
+  for (const f of facts) refuseBlank(f);
+  if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
+  const manifest = readManifest(ws.home, modelId);
+  const predictions = await server.infer(modelId, calls.map((c) => c.payload));
+  const { added, replayed } = await recordInferences(ws, predictions.map((p, i) => ({
+    ...facts[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: calls[i]!.payload, prediction: p.label,
+    confidence: Math.max(...p.probabilities), source: o.source ?? "api", executedAt: at,
   })));
-  return predictions.map((p, i) => ({ ...p, id: ids[i]! }));
+  return { executed: predictions.map((p, i) => ({ ...p, ...facts[i]! })), added, replayed };
 }

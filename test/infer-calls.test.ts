@@ -1,0 +1,101 @@
+// `tracebook infer --from calls.jsonl`: a file of calls, one JSON object a line, run through the
+// model and recorded in one batch, each with its own id, caller, fee and epoch where it names them.
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseCalls } from "../bin/payloads.ts";
+import type { Workspace } from "../cells/store/workspace.ts";
+import { openWorkspace } from "../cells/store/workspace.ts";
+import { payWorkspace } from "./helpers/pay.ts";
+import { tempDir } from "./helpers/workspace.ts";
+
+const BIN = path.resolve("bin/tracebook.js");
+const FILE = path.resolve("test/fixtures/pay.pipeline.ts");
+
+describe("a file of calls", () => {
+  it("is read line by line, each error naming the file, the line and the field", () => {
+    const calls = parseCalls('{"text": "casino winner"}\n\n{"title": "Re: notes", "text": "meeting", "id": "c-1", "caller": "agent:a", "fee": "0.5", "epoch": "e9"}\n', "calls.jsonl", null, "abcdef0123456789");
+    expect(calls).toEqual([{ payload: { text: "casino winner" } }, { payload: { title: "Re: notes", text: "meeting" }, id: "c-1", caller: "agent:a", fee: 5n * 10n ** 17n, epoch: "e9" }]);
+    expect(parseCalls('{"features": [1, 2.5]}', "f.jsonl", 2, "abcdef0123456789")).toEqual([{ payload: { features: [1, 2.5] } }]);
+    const bad: [string, string, number | null][] = [
+      ['{"text": "a"}\n{"txt": "b"}', 'calls.jsonl, row 2, field "txt": unknown field (a call has text, title, features, id, caller, fee, epoch)', null],
+      ['{"text": "a", "fee": 0.01}', 'calls.jsonl, row 1, field "fee": expected a string of tokens such as "0.002" (a JSON number would round)', null],
+      ['{"text": "a", "fee": "1e-3"}', 'calls.jsonl, row 1, field "fee": invalid amount "1e-3": exponent notation is not accepted, write the digits out', null],
+      ['{"text": "a"}\n{text: 1}', "calls.jsonl, row 2: not JSON", null],
+      ['["a"]', "calls.jsonl, row 1: a line is one call, a JSON object", null],
+      ['{"id": "x"}', "calls.jsonl, row 1: no input", null],
+      ['{"text": "a", "caller": " "}', 'calls.jsonl, row 1, field "caller": cannot be blank', null],
+      ['{"features": [1]}', 'calls.jsonl, row 1, field "features": model abcdef012345 reads text', null],
+      ['{"text": "a"}', 'calls.jsonl, row 1, field "text": model abcdef012345 reads 2 features, not text', 2],
+      ['{"features": [1, "2"]}', 'calls.jsonl, row 1, field "features": model abcdef012345 reads 2 features: give a JSON array of numbers', 2],
+      ['{"features": [1, 2, 3]}', 'calls.jsonl, row 1, field "features": 3 numbers; model abcdef012345 reads 2', 2],
+      ['{"text": "a", "id": "d"}\n{"text": "b", "id": "d"}', 'calls.jsonl, row 2, field "id": id "d" is line 1\'s too, with another input', null],
+      ['{"text": "a", "id": "d", "fee": "1"}\n{"text": "a", "id": "d", "fee": "2"}', 'calls.jsonl, row 2, field "id": id "d" is line 1\'s too, with another fee', null],
+      ["\n\n", "calls.jsonl: no calls", null],
+    ];
+    for (const [content, message, features] of bad) expect(() => parseCalls(content, "calls.jsonl", features, "abcdef0123456789"), content).toThrow(message);
+    // The same id twice with the same facts is a replay, not an error.
+    expect(parseCalls('{"text": "a", "id": "d"}\n{"text": "a", "id": "d"}', "calls.jsonl", null, "m")).toHaveLength(2);
+  });
+
+  describe("from the command line", () => {
+    let ws: Workspace;
+    let home: string;
+    beforeAll(async () => {
+      ws = await payWorkspace();
+      home = ws.home;
+      ws.close();
+    }, 120_000);
+    afterAll(() => ws?.close());
+    const env = () => ({ ...process.env, TRACEBOOK_HOME: home });
+    const count = async (where = "true") => {
+      const w = await openWorkspace({ home });
+      try {
+        return Number((await w.rows<{ n: bigint }>(`select count(*) as n from inferences where ${where}`))[0]!.n);
+      } finally {
+        w.close();
+      }
+    };
+
+    it("runs every call through the model, records each with its own facts, and settles them", async () => {
+      const texts = ["casino winner pills tonight", "team meeting notes for monday", "cheap pills jackpot", "notes from the review"];
+      const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ text: texts[i % 4], ...(i % 3 === 0 ? { id: `file-${i}`, caller: `agent:${i % 2}`, fee: "0.25" } : {}) }));
+      const file = path.join(tempDir(), "calls.jsonl");
+      fs.writeFileSync(file, lines.join("\n") + "\n");
+      const before = await count();
+      const run = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--fee", "0.125", "--epoch", "e7", "--caller", "cli:ops", "--settle", "--json"], { encoding: "utf8", env: env() });
+      expect(run.status, run.stderr).toBe(0);
+      const executed = JSON.parse(run.stdout) as { id: string; label: string; fee: string; caller: string; epoch: string }[];
+      expect(executed).toHaveLength(30);
+      expect(executed.filter((e) => e.id.startsWith("file-")).map((e) => [e.fee, e.caller])).toEqual(Array.from({ length: 10 }, (_, k) => [String(25n * 10n ** 16n), `agent:${(3 * k) % 2}`]));
+      expect(new Set(executed.filter((e) => !e.id.startsWith("file-")).map((e) => `${e.fee} ${e.caller} ${e.epoch}`))).toEqual(new Set([`${125n * 10n ** 15n} cli:ops e7`]));
+      expect(await count()).toBe(before + 30);
+      expect(await count("epoch = 'e7' and source = 'cli' and caller = 'agent:0' and fee = 250000000000000000")).toBe(5);
+      // Settled at once: the epoch's statement pays out exactly the file's fees (10 × 0.25 + 20 × 0.125).
+      const r = spawnSync(process.execPath, [BIN, "rewards", "pay", "--epoch", "e7"], { encoding: "utf8", env: env() });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/30 inferences paid 5 in fees; statement pays out 5 \(reconciles to the base unit\)/);
+      // The same file again: the calls that name an id are replays; the others are new executions.
+      const again = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--fee", "0.125", "--epoch", "e7", "--caller", "cli:ops"], { encoding: "utf8", env: env() });
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stdout).toMatch(/^30 calls: 20 recorded, 10 already in the ledger \(a replay records nothing\); fees 5 \(a replay's counted here, paid once\); predictions .*; the first 20 above, all with --json$/m);
+      expect(await count()).toBe(before + 50);
+    }, 120_000);
+
+    it("refuses a file with a bad line before anything runs, and reads standard input", async () => {
+      const file = path.join(tempDir(), "calls.jsonl");
+      fs.writeFileSync(file, '{"text": "casino"}\n{"text": "notes", "fee": "0.1.2"}\n');
+      const before = await count();
+      const bad = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file], { encoding: "utf8", env: env() });
+      expect([bad.status, bad.stderr]).toEqual([2, `tracebook: ${file}, row 2, field "fee": invalid amount "0.1.2": expected plain decimal notation such as "0.002"\n`]);
+      const both = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "casino"], { encoding: "utf8", env: env() });
+      expect([both.status, both.stderr]).toEqual([2, "tracebook: give inputs or --from a file of calls, not both\n"]);
+      expect(await count()).toBe(before);
+      const piped = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", "-", "--epoch", "e8"], { encoding: "utf8", env: env(), input: '{"text": "casino jackpot", "id": "piped-1"}\n' });
+      expect(piped.status, piped.stderr).toBe(0);
+      expect(piped.stdout).toMatch(/^1 call: 1 recorded, 0 already in the ledger/m);
+      expect(await count("id = 'piped-1' and epoch = 'e8'")).toBe(1);
+    }, 60_000);
+  });
+});
