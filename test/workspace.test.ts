@@ -9,7 +9,7 @@ import { checkReadOnly, readOnlyRows } from "../cells/store/readonly.ts";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { dictionaryEncodeStrings, readerToArrow } from "../cells/store/arrow.ts";
 import { parquetAsArrow } from "../cells/store/served-arrow.ts";
-import { stageRows } from "../cells/store/stage.ts";
+import { jsonLine, stageRows } from "../cells/store/stage.ts";
 import { repeatedRows } from "../cells/store/repeated-rows.ts";
 import { typedColumns } from "../cells/store/typed-columns.ts";
 import fc from "fast-check";
@@ -131,6 +131,16 @@ describe("staged values", () => {
       ws.close();
     }
   }, 60_000);
+});
+
+describe("a staged line", () => {
+  it("is the row's object as JSON.stringify writes it", () => {
+    const names = fc.uniqueArray(fc.string({ unit: "grapheme", maxLength: 6 }), { maxLength: 6 });
+    fc.assert(fc.property(names, fc.array(fc.array(fc.option(fc.jsonValue(), { nil: undefined }), { maxLength: 7 }), { maxLength: 5 }), (cols, rows) => {
+      const line = jsonLine(cols);
+      for (const r of rows) expect(line(r)).toBe(`${JSON.stringify(Object.fromEntries(cols.map((c, i) => [c, r[i] ?? null])))}\n`);
+    }), { numRuns: 300, seed: 11 });
+  });
 });
 
 describe("typedColumns", () => {

@@ -16,6 +16,7 @@ import { closedStatement, statementOf, type StatementLine } from "./statement.ts
 import { approvalsSeq, keptSplits, recordSplitState, splitSettings, type SplitState } from "./reuse.ts";
 import { closedEpochs } from "./closures.ts";
 import { plural } from "../graph/plural.ts";
+import { repeatedRows } from "../store/repeated-rows.ts";
 
 export interface RewardSplitParams {
   /** The inferences cell (the usage ledger's rows for this workload). */
@@ -116,8 +117,10 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const resplit = usage.filter((u) => !reuse.kept.has(u.id));
       ctx.log(reuse.kept.size ? `${plural(reuse.kept.size, "inference keeps", "inferences keep")} the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${plural(resplit.length, "inference")} split (${reuse.why})`);
       await stageRows(ctx.ws, RESPLIT, [["id", "VARCHAR"]], resplit.map((u) => [u.id]));
-      const influence = await ctx.ws.rows<{ query: string; key: string; score: number }>(
-        `select query, key, score from ${rel(p.influence)} where level = 'contributor' and query in (select id from ${RESPLIT})`);
+      // In the table's order (a split's tie-break); its strings decoded once each, not once a row
+      // (560,000 rows when 20,000 inferences are split at once: 2.9 s as row objects).
+      const influence = await repeatedRows<{ query: string; key: string; score: number }>(ctx.ws,
+        `select query, key, score from ${rel(p.influence)} where level = 'contributor' and query in (select id from ${RESPLIT})`, undefined, ["query", "key"]);
       // Of each receipt, its hash and the contributions it cites (their validators are paid), taken out of the JSON by DuckDB.
       const receipts = new Map((await ctx.ws.rows<{ query: string; receipt_hash: string; cited: string[] | null }>(
         `select query, receipt_hash, json_extract_string(receipt, '$.top_contributions[*].id') as cited from ${rel(p.receipts)} where query in (select id from ${RESPLIT})`)).map((r) => [r.query, r]));

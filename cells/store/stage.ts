@@ -30,8 +30,9 @@ export async function stageRows(ws: Workspace, table: string, columns: readonly 
         chunk = [];
         size = 0;
       };
+      const lineOf = jsonLine(names);
       for (const r of rows) {
-        const line = `${JSON.stringify(Object.fromEntries(names.map((c, i) => [c, r[i] ?? null])))}\n`;
+        const line = lineOf(r);
         if (size + line.length > CHUNK_CHARS && chunk.length) flush();
         chunk.push(line);
         size += line.length;
@@ -46,4 +47,19 @@ export async function stageRows(ws: Workspace, table: string, columns: readonly 
   } finally {
     fs.rmSync(file, { force: true });
   }
+}
+
+/**
+ * A row as the line `JSON.stringify({column: value, …})` writes (a missing value as null), made
+ * value by value: no object per row, which staged 1.46 million rows of influence at half the
+ * speed and with much more garbage to collect.
+ */
+export function jsonLine(names: readonly string[]): (row: readonly unknown[]) => string {
+  if (!names.length) return () => "{}\n";
+  const keys = names.map((c, i) => `${i ? "," : "{"}${JSON.stringify(c)}:`);
+  return (row) => {
+    let line = "";
+    for (let i = 0; i < keys.length; i++) line += keys[i]! + JSON.stringify(row[i] ?? null);
+    return `${line}}\n`;
+  };
 }
