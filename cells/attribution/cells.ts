@@ -20,6 +20,7 @@ import { canonicalJson } from "../graph/fingerprint.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
 import { plural } from "../graph/plural.ts";
 import { listValue } from "@duckdb/node-api";
+import { influenceRows, stageInfluenceRows, traceCall, type InfluenceRows } from "./influence-rows.ts";
 
 /**
  * The tracin cell's own: its table also quotes each contribution (`text`), which the other
@@ -77,7 +78,7 @@ export function tracinCell(p: TracinParams): Cell {
       const test = { name: params.test, relation: prior ? `(select * from ${all} where id not in (select id from ${prior.reused}))` : all };
       const [{ n: fresh }] = (await ctx.ws.rows<{ n: bigint }>(`select count(*) as n from ${test.relation}`)) as [{ n: bigint }];
       if (prior) ctx.log(`${prior.count} queries keep the rows an earlier run traced (${prior.why}); ${fresh} to trace`);
-      const rows: unknown[][] = [];
+      const rows = influenceRows();
       if (fresh > 0n) {
         const train = { name: params.train, relation: ctx.inputs[params.train]!.relation };
         const prepared = await loadAttribution(ctx.ws, currentModel, train, test);
@@ -96,7 +97,7 @@ export function tracinCell(p: TracinParams): Cell {
         }
       }
       const table = "__tracebook_influence";
-      await stageRows(ctx.ws, table, INFLUENCE_COLUMNS, rows);
+      await stageInfluenceRows(ctx.ws, table, rows);
       // One group of rows per query; those taken over are copied from the earlier output, in its
       // order, beside these (materialize), and versioned by the digests kept beside it.
       return {
@@ -109,20 +110,10 @@ export function tracinCell(p: TracinParams): Cell {
 
 type Prepared = Awaited<ReturnType<typeof loadAttribution>>;
 
-/** The influence table's columns, in the order traceInto writes a row. */
-const INFLUENCE_COLUMNS: [string, string][] = [
-  ["query", "VARCHAR"], ["prediction", "VARCHAR"], ["confidence", "DOUBLE"], ["query_label", "VARCHAR"], ["level", "VARCHAR"], ["key", "VARCHAR"],
-  ["contributor", "VARCHAR"], ["datanet", "VARCHAR"], ["score", "DOUBLE"], ["share", "DOUBLE"], ["rank", "INTEGER"], ["text", "VARCHAR"],
-  ["model_id", "VARCHAR"], ["mode", "VARCHAR"], ["checkpoints", "VARCHAR"],
-];
-const TEXT = INFLUENCE_COLUMNS.findIndex(([c]) => c === "text");
-
 /** TracIn of one model's queries against the rows that trained it (`trainRelation`): the influence table's rows, appended to `rows`. */
-async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], trainRelation: string) {
+async function traceInto(rows: InfluenceRows, ctx: CellContext, params: Required<Pick<TracinParams, "mode" | "topK" | "target">> & TracinParams, prepared: Prepared, checkpoints: Prepared["checkpoints"], trainRelation: string) {
   const { manifest, model, final, trainSet, queries } = prepared;
   if (!queries.y.length) return;
-  // Each contribution row cited, by its id: its text is filled in once the run knows them all.
-  const cited: [row: unknown[], id: string][] = [];
   const predicted = await predict(model, final, queries);
   if (params.target === "label" && queries.y.some((v) => v < 0)) throw new Error(`input "${params.test}" has queries without a label; use target: "predicted"`);
   const y = params.target === "label" ? queries.y : predicted.classIndex;
@@ -136,26 +127,27 @@ async function traceInto(rows: unknown[][], ctx: CellContext, params: Required<P
   });
   ctx.log(`${result.pairs} pairs in ${result.seconds.toFixed(1)} s (${Math.round(result.pairs / result.seconds)} pairs/s, ${result.engine})`);
   const classes = manifest.spec.classes;
-  const tail = [manifest.id, params.mode, checkpoints.map((c) => c.index).join(",")];
+  const call = traceCall(rows, { modelId: manifest.id, mode: params.mode, checkpoints: checkpoints.map((c) => c.index).join(","), contributors: credit.contributors, datanets: credit.datanets });
+  const cited = new Set<number>();
   queries.refs.forEach((q, j) => {
-    const common = [q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j] || null];
+    const head = call.head(q.id, classes[predicted.classIndex[j]!]!, predicted.confidence[j]!, queries.labels[j] || null);
     const top = result.top[j]!;
     const contribution = (c: { index: number; score: number }, rank: number) => {
-      const ref = trainSet.refs[c.index]!;
-      const row = [...common, "contribution", ref.id, ref.contributor, ref.datanet, c.score, null, rank, "", ...tail];
-      rows.push(row);
-      cited.push([row, ref.id]);
+      call.contribution(head, c.index, c.score, rank);
+      cited.add(c.index);
     };
     top.proponents().forEach((c, r) => contribution(c, r + 1));
     top.opponents().forEach((c, r) => contribution(c, -(r + 1)));
     for (const [level, names, sums] of [["contributor", credit.contributors, result.groupSums[0]!], ["datanet", credit.datanets, result.groupSums[1]!]] as const) {
-      rankGroups(names, sums, j).forEach((g, r) => rows.push([...common, level, g.name, level === "contributor" ? g.name : null, level === "datanet" ? g.name : null,
-        g.score, g.share, r + 1, null, ...tail]));
+      rankGroups(names, sums, j).forEach((g, r) => call.group(head, level, g.name, g.score, g.share, r + 1));
     }
   });
   // The text of each contribution cited, rendered for those only.
-  const texts = await snippets(ctx.ws, trainRelation, [...new Set(cited.map(([, id]) => id))]);
-  for (const [row, id] of cited) row[TEXT] = texts.get(id) ?? "";
+  const texts = await snippets(ctx.ws, trainRelation, [...new Set([...cited].map((i) => trainSet.refs[i]!.id))]);
+  for (const i of [...cited].sort((a, b) => a - b)) {
+    const ref = trainSet.refs[i]!;
+    call.cite(i, ref.id, ref.contributor, ref.datanet, texts.get(ref.id) ?? "");
+  }
 }
 
 /** The checkpoints a tracin cell sums over; an index the model does not have is an error naming those it has. */
