@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import { InputError } from "../cells/datanet/errors.ts";
+import { checkFile, firstInvalidUtf8, lineAt } from "../datasets/files/types.ts";
 import type { Payload } from "../cells/factory/featurize.ts";
 import { payloadOf, type Call } from "../cells/rewards/ledger.ts";
 import { parseAmount } from "../cells/rewards/amounts.ts";
@@ -97,3 +98,18 @@ export function parseCalls(content: string, file: string, features: number | nul
   if (!calls.length) throw new InputError("no calls: the file holds no line", { file });
   return calls;
 }
+
+/**
+ * The text of a calls file (`-`: standard input), refused as the importers refuse a file they
+ * cannot read: missing, not a file, empty, or not UTF-8 (a call's text would be paid for with
+ * its bytes replaced), each naming the file (and the line).
+ */
+export async function readCallsFile(from: string): Promise<{ content: string; file: string }> {
+  const file = from === "-" ? "standard input" : from;
+  if (from !== "-") await checkFile(from);
+  const bytes = fs.readFileSync(from === "-" ? 0 : from);
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) throw new InputError(`invalid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, "0")} at offset ${bad}): write the file as UTF-8`, { file, row: lineAt(bytes, bad) });
+  return { content: new TextDecoder().decode(bytes), file };
+}
+

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCalls } from "../bin/payloads.ts";
+import { parseCalls, readCallsFile } from "../bin/payloads.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
@@ -36,7 +36,20 @@ describe("a file of calls", () => {
     ];
     for (const [content, message, features] of bad) expect(() => parseCalls(content, "calls.jsonl", features, "abcdef0123456789"), content).toThrow(message);
     // The same id twice with the same facts is a replay, not an error.
+    expect(parseCalls('\ufeff{"text": "a"}\r\n{"text": "b"}\r\n', "crlf.jsonl", null, "m")).toEqual([{ payload: { text: "a" } }, { payload: { text: "b" } }]);
     expect(parseCalls('{"text": "a", "id": "d"}\n{"text": "a", "id": "d"}', "calls.jsonl", null, "m")).toHaveLength(2);
+  });
+
+  it("is refused when it cannot be read as UTF-8 text, naming the file and the line", async () => {
+    const dir = tempDir();
+    await expect(readCallsFile(path.join(dir, "missing.jsonl"))).rejects.toThrow(`${path.join(dir, "missing.jsonl")}: file not found`);
+    await expect(readCallsFile(dir)).rejects.toThrow(`${dir}: not a regular file`);
+    const latin1 = path.join(dir, "latin1.jsonl");
+    fs.writeFileSync(latin1, Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+    await expect(readCallsFile(latin1)).rejects.toThrow(`${latin1}, row 2: invalid UTF-8 (byte 0xe9 at offset 28)`);
+    const good = path.join(dir, "good.jsonl");
+    fs.writeFileSync(good, '{"text": "café 😀"}\n');
+    expect(await readCallsFile(good)).toEqual({ content: '{"text": "café 😀"}\n', file: good });
   });
 
   describe("from the command line", () => {

@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
@@ -9,7 +8,7 @@ import type { Payload } from "../../cells/factory/featurize.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
-import { parseCalls, parsePayloads } from "../payloads.ts";
+import { parseCalls, parsePayloads, readCallsFile } from "../payloads.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -70,9 +69,8 @@ export function registerUsage(program: Command): void {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, opts.model, { pipeline });
         const features = m.featurizer?.kind === "features" ? m.spec.inputSize : null;
-        const calls = opts.from !== undefined
-          ? parseCalls(fs.readFileSync(opts.from === "-" ? 0 : opts.from, "utf8"), opts.from === "-" ? "standard input" : opts.from, features, m.id)
-          : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
+        const read = opts.from !== undefined ? await readCallsFile(opts.from) : null;
+        const calls = read ? parseCalls(read.content, read.file, features, m.id) : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
         // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
         const { ModelServer } = await import("../../cells/factory/serve.ts");
         const server = new ModelServer(ws.home);
