@@ -92,7 +92,7 @@ describe("a file of calls", () => {
       // The same file again: the calls that name an id are replays; the others are new executions.
       const again = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--fee", "0.125", "--epoch", "e7", "--caller", "cli:ops"], { encoding: "utf8", env: env() });
       expect(again.status, again.stderr).toBe(0);
-      expect(again.stdout).toMatch(/^30 calls: 20 recorded, 10 already in the ledger \(a replay records nothing\); fees 5 \(a replay's counted here, paid once\); predictions .*; the first 20 above, all with --json$/m);
+      expect(again.stdout).toMatch(/^30 calls: 20 recorded, 10 already in the ledger \(a replay records nothing\); fees recorded 2\.5; predictions .*; the first 20 above, all with --json$/m);
       expect(await count()).toBe(before + 50);
     }, 120_000);
 

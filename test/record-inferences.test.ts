@@ -9,10 +9,11 @@ import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { tempDir } from "./helpers/workspace.ts";
 
 /** The ledger's rule applied one record at a time, into `inferences_ref`. */
-async function oneByOne(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
+async function oneByOne(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number; recorded: boolean[] }> {
   if (records.some((r) => r.fee < 0n)) throw new Error("an inference fee cannot be negative");
   return ws.transaction(async () => {
     let added = 0, replayed = 0;
+    const recorded: boolean[] = [];
     for (const r of records) {
       const payload = payloadOf(r.payload);
       const [existing] = await ws.rows<{ model_id: string; payload_sha256: string; fee: bigint; caller: string }>(
@@ -22,6 +23,7 @@ async function oneByOne(ws: Workspace, records: readonly InferenceRecord[]): Pro
           : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
         if (differs) throw new Error(`inference ${r.id} is already recorded with a different ${differs}; an inference id names one execution`);
         replayed++;
+        recorded.push(false);
         continue;
       }
       if (r.pipeline === "p" && r.epoch === "closed") throw new Error(`epoch closed of pipeline p was closed`);
@@ -30,15 +32,17 @@ async function oneByOne(ws: Workspace, records: readonly InferenceRecord[]): Pro
         [r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
           r.executedAt.toISOString().replace("T", " ").replace("Z", "")]);
       added++;
+      recorded.push(true);
     }
-    return { added, replayed };
+    return { added, replayed, recorded };
   });
 }
 
 /** A call's outcome, with the message cut to what both paths say (the closed-epoch text names who closed it). */
-async function outcome(f: () => Promise<{ added: number; replayed: number }>): Promise<string> {
+async function outcome(f: () => Promise<{ added: number; replayed: number; recorded: boolean[] }>): Promise<string> {
   try {
-    return JSON.stringify(await f());
+    const { added, replayed, recorded } = await f();
+    return JSON.stringify({ added, replayed, recorded });
   } catch (err) {
     return (err as Error).message.replace(/ was closed.*/s, " was closed");
   }
@@ -92,7 +96,7 @@ describe("recordInferences", () => {
     await ws.run("delete from inferences");
     const r: InferenceRecord = { id: "x", pipeline: "q", modelId: "m1", modelKind: "adapter", payload: { text: "hello" }, prediction: "ham", confidence: 0.75,
       fee: 3n, caller: "t", epoch: "e1", source: "api", executedAt: new Date("2026-12-01T10:00:00.123Z") };
-    expect(await recordInferences(ws, [r, r, { ...r, id: "y" }])).toEqual({ added: 2, replayed: 1 });
+    expect(await recordInferences(ws, [r, r, { ...r, id: "y" }])).toEqual({ added: 2, replayed: 1, recorded: [true, false, true] });
     await expect(recordInferences(ws, [{ ...r, id: "z" }, { ...r, id: "z", fee: 4n }])).rejects.toThrow("inference z is already recorded with a different fee");
     expect((await ws.rows<{ id: string }>("select id from inferences order by id")).map((x) => x.id)).toEqual(["x", "y"]);
     const [row] = await ws.rows<{ confidence: number; fee: bigint; at: string }>("select confidence, fee, strftime(executed_at, '%Y-%m-%dT%H:%M:%S.%g') as at from inferences where id = 'x'");

@@ -34,10 +34,10 @@ function inputText(p: Payload, arg: string | undefined): string {
 
 /** A file of calls in a line: how many were recorded and replayed, their fees, their predictions. */
 function callsSummary(executed: Executed[], added: number, replayed: number, classes: readonly string[]): string {
-  const fees = executed.reduce((s, e) => s + e.fee, 0n);
+  const fees = executed.filter((e) => e.recorded).reduce((s, e) => s + e.fee, 0n);
   const by = classes.map((c) => [c, executed.filter((e) => e.label === c).length] as const).filter(([, n]) => n > 0);
   return `${plural(executed.length, "call")}: ${added} recorded, ${replayed} already in the ledger (a replay records nothing); ` +
-    `fees ${formatAmount(fees)}${replayed ? " (a replay's counted here, paid once)" : ""}; predictions ${by.map(([c, n]) => `${c} ${n}`).join(", ")}`;
+    `fees recorded ${formatAmount(fees)}; predictions ${by.map(([c, n]) => `${c} ${n}`).join(", ")}`;
 }
 
 /** `tracebook infer` (executed, paid inferences into the ledger) and `tracebook rewards` (statements). */

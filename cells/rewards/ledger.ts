@@ -64,9 +64,10 @@ function refuseBlank(r: { id?: string; caller?: string; epoch?: string }): void 
  * inference in an epoch its pipeline closed is refused (closures.ts). Records are judged in
  * order, as if written one by one (an id twice in one call: the second is a replay of the first,
  * or refused), but written in three statements whatever their number: a point lookup and an
- * insert per record cost 2.4 ms each, 48 s for 20,000 paid inferences.
+ * insert per record cost 2.4 ms each, 48 s for 20,000 paid inferences. `recorded[i]`: whether
+ * records[i] was written by this call (false: a replay, which pays nothing again).
  */
-export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number }> {
+export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number; recorded: boolean[] }> {
   if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   for (const r of records) refuseBlank(r);
   return ws.transaction(async () => {
@@ -76,8 +77,10 @@ export async function recordInferences(ws: Workspace, records: readonly Inferenc
     const open = epochsOpen(ws);
     const fresh: { r: InferenceRecord; payload: { json: string; sha256: string } }[] = [];
     let replayed = 0;
+    const recorded: boolean[] = [];
     for (const r of records) {
       const payload = payloadOf(r.payload);
+      recorded.push(!known.has(r.id));
       const existing = known.get(r.id);
       if (existing) {
         const differs = existing.model_id !== r.modelId ? "model" : existing.payload_sha256 !== payload.sha256 ? "payload"
@@ -90,7 +93,7 @@ export async function recordInferences(ws: Workspace, records: readonly Inferenc
       fresh.push({ r, payload });
       known.set(r.id, { model_id: r.modelId, payload_sha256: payload.sha256, fee: r.fee, caller: r.caller });
     }
-    if (!fresh.length) return { added: 0, replayed };
+    if (!fresh.length) return { added: 0, replayed, recorded };
     // Staged as text (a fee past 2^53, the time as written) and cast as the table's columns; a
     // confidence goes through JSON as the shortest text that reads back as the same double.
     await stageRows(ws, "__tracebook_recording", RECORDING, fresh.map(({ r, payload }) => [
@@ -101,7 +104,7 @@ export async function recordInferences(ws: Workspace, records: readonly Inferenc
       `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
        select id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee::hugeint, caller, epoch, source, executed_at::timestamp
        from __tracebook_recording`);
-    return { added: fresh.length, replayed };
+    return { added: fresh.length, replayed, recorded };
   });
 }
 
@@ -128,8 +131,12 @@ export interface InferOptions {
 /** One call of a batch: its input, and what it says of itself where a batch's calls differ (else the options'). */
 export interface Call { payload: Payload; id?: string; caller?: string; fee?: bigint; epoch?: string }
 
-/** A call as executed and recorded: the prediction, the id it is recorded under, what it paid, who paid, its epoch. */
-export type Executed = Prediction & { id: string; fee: bigint; caller: string; epoch: string };
+/**
+ * A call as executed and recorded: the prediction, the id it is recorded under, what it paid,
+ * who paid, its epoch, and whether this call recorded it (false: a replay of an id already in
+ * the ledger, which records and pays nothing).
+ */
+export type Executed = Prediction & { id: string; fee: bigint; caller: string; epoch: string; recorded: boolean };
 
 /**
  * Run inputs through a model (base, adapter or imported) and record each execution in the
@@ -155,9 +162,9 @@ export async function inferCalls(ws: Workspace, server: ModelServer, modelId: st
   if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   const manifest = readManifest(ws.home, modelId);
   const predictions = await server.infer(modelId, calls.map((c) => c.payload));
-  const { added, replayed } = await recordInferences(ws, predictions.map((p, i) => ({
+  const { added, replayed, recorded } = await recordInferences(ws, predictions.map((p, i) => ({
     ...facts[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: calls[i]!.payload, prediction: p.label,
     confidence: Math.max(...p.probabilities), source: o.source ?? "api", executedAt: at,
   })));
-  return { executed: predictions.map((p, i) => ({ ...p, ...facts[i]! })), added, replayed };
+  return { executed: predictions.map((p, i) => ({ ...p, ...facts[i]!, recorded: recorded[i]! })), added, replayed };
 }
