@@ -1,6 +1,9 @@
 import fs from "node:fs";
+import path from "node:path";
+import { randomUUID } from "node:crypto";
 import { InputError } from "../cells/datanet/errors.ts";
-import { checkFile, firstInvalidUtf8, lineAt } from "../datasets/files/types.ts";
+import { readJsonl } from "../datasets/files/jsonl.ts";
+import type { RecordSet } from "../datasets/files/types.ts";
 import type { Payload } from "../cells/factory/featurize.ts";
 import { payloadOf, type Call } from "../cells/rewards/ledger.ts";
 import { parseAmount } from "../cells/rewards/amounts.ts";
@@ -33,27 +36,37 @@ export function parsePayloads(inputs: readonly string[], features: number | null
 const CALL_FIELDS = ["text", "title", "features", "id", "caller", "fee", "epoch"];
 
 /**
- * A file of calls (`tracebook infer --from`), one JSON object a line: the input (`text` and
- * `title`, or `features` for a model that reads numbers) and, where a call names them, its
- * `id`, `caller`, `fee` (a decimal string of tokens: a JSON number would round) and `epoch`.
- * Blank lines are skipped. Every error names the file, the line and the field; an unknown field
- * is refused, so a misspelt "txt" is not an empty input paid for.
+ * A file of calls (`tracebook infer --from`; `-`: standard input), read as the importers read a
+ * JSONL file (readJsonl: streamed, strict UTF-8, one JSON object a line, blank lines skipped,
+ * each error naming the file and the line), each line then checked as a call (parseCalls).
+ * Standard input is spooled to a file in `scratch` first: the reader names a bad byte by reading
+ * the file again.
  */
-export function parseCalls(content: string, file: string, features: number | null, model: string): Call[] {
+export async function readCalls(from: string, scratch: string, features: number | null, model: string): Promise<Call[]> {
+  if (from !== "-") return parseCalls(await readJsonl(from), features, model);
+  const file = path.join(scratch, `calls-${randomUUID()}.jsonl`);
+  try {
+    fs.writeFileSync(file, fs.readFileSync(0));
+    return await parseCalls(await readJsonl(file), features, model); // awaited here: the file goes in `finally`
+  } catch (err) {
+    if (err instanceof InputError && err.file === file) throw new InputError(err.reason, { file: "standard input", row: err.row, field: err.field });
+    throw err;
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
+
+/**
+ * The calls of a JSONL record set: the input (`text` and `title`, or `features` for a model that
+ * reads numbers) and, where a call names them, its `id`, `caller`, `fee` (a decimal string of
+ * tokens: a JSON number would round) and `epoch`. Every error names the file, the line and the
+ * field; an unknown field is refused, so a misspelt "txt" is not an empty input paid for.
+ */
+export async function parseCalls(set: RecordSet, features: number | null, model: string): Promise<Call[]> {
   const calls: Call[] = [];
   const lineOf = new Map<string, { line: number; call: Call }>();
-  content.split("\n").forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line) return;
-    const at = (field?: string) => ({ file, row: i + 1, field });
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (err) {
-      throw new InputError(`not JSON (${(err as Error).message}); each line is one call, an object such as {"text": "…"}`, at());
-    }
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new InputError(`a line is one call, a JSON object such as {"text": "…"}`, at());
-    const o = value as Record<string, unknown>;
+  for await (const { row, values: o } of set.records) {
+    const at = (field?: string) => ({ file: set.file, row, field });
     for (const k of Object.keys(o)) {
       if (!CALL_FIELDS.includes(k)) throw new InputError(`unknown field (a call has ${CALL_FIELDS.join(", ")})`, at(k));
     }
@@ -92,24 +105,8 @@ export function parseCalls(content: string, file: string, features: number | nul
         : first.call.caller !== undefined && call.caller !== undefined && first.call.caller !== call.caller ? "caller"
         : first.call.fee !== undefined && call.fee !== undefined && first.call.fee !== call.fee ? "fee" : null;
       if (differs) throw new InputError(`id ${JSON.stringify(call.id)} is line ${first.line}'s too, with another ${differs}; an inference id names one execution`, at("id"));
-    } else if (call.id !== undefined) lineOf.set(call.id, { line: i + 1, call });
+    } else if (call.id !== undefined) lineOf.set(call.id, { line: row, call });
     calls.push(call);
-  });
-  if (!calls.length) throw new InputError("no calls: the file holds no line", { file });
+  }
   return calls;
 }
-
-/**
- * The text of a calls file (`-`: standard input), refused as the importers refuse a file they
- * cannot read: missing, not a file, empty, or not UTF-8 (a call's text would be paid for with
- * its bytes replaced), each naming the file (and the line).
- */
-export async function readCallsFile(from: string): Promise<{ content: string; file: string }> {
-  const file = from === "-" ? "standard input" : from;
-  if (from !== "-") await checkFile(from);
-  const bytes = fs.readFileSync(from === "-" ? 0 : from);
-  const bad = firstInvalidUtf8(bytes);
-  if (bad >= 0) throw new InputError(`invalid UTF-8 (byte 0x${bytes[bad]!.toString(16).padStart(2, "0")} at offset ${bad}): write the file as UTF-8`, { file, row: lineAt(bytes, bad) });
-  return { content: new TextDecoder().decode(bytes), file };
-}
-

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseCalls, readCallsFile } from "../bin/payloads.ts";
+import { readCalls } from "../bin/payloads.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
@@ -14,16 +14,23 @@ const BIN = path.resolve("bin/tracebook.js");
 const FILE = path.resolve("test/fixtures/pay.pipeline.ts");
 
 describe("a file of calls", () => {
-  it("is read line by line, each error naming the file, the line and the field", () => {
-    const calls = parseCalls('{"text": "casino winner"}\n\n{"title": "Re: notes", "text": "meeting", "id": "c-1", "caller": "agent:a", "fee": "0.5", "epoch": "e9"}\n', "calls.jsonl", null, "abcdef0123456789");
+  // A calls file on disk, read as the CLI reads it.
+  const read = (content: string | Buffer, features: number | null = null, name = "calls.jsonl") => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, name), content);
+    return readCalls(path.join(dir, name), dir, features, "abcdef0123456789");
+  };
+
+  it("is read line by line, each error naming the file, the line and the field", async () => {
+    const calls = await read('{"text": "casino winner"}\n\n{"title": "Re: notes", "text": "meeting", "id": "c-1", "caller": "agent:a", "fee": "0.5", "epoch": "e9"}\n');
     expect(calls).toEqual([{ payload: { text: "casino winner" } }, { payload: { title: "Re: notes", text: "meeting" }, id: "c-1", caller: "agent:a", fee: 5n * 10n ** 17n, epoch: "e9" }]);
-    expect(parseCalls('{"features": [1, 2.5]}', "f.jsonl", 2, "abcdef0123456789")).toEqual([{ payload: { features: [1, 2.5] } }]);
+    expect(await read('{"features": [1, 2.5]}', 2)).toEqual([{ payload: { features: [1, 2.5] } }]);
     const bad: [string, string, number | null][] = [
       ['{"text": "a"}\n{"txt": "b"}', 'calls.jsonl, row 2, field "txt": unknown field (a call has text, title, features, id, caller, fee, epoch)', null],
       ['{"text": "a", "fee": 0.01}', 'calls.jsonl, row 1, field "fee": expected a string of tokens such as "0.002" (a JSON number would round)', null],
       ['{"text": "a", "fee": "1e-3"}', 'calls.jsonl, row 1, field "fee": invalid amount "1e-3": exponent notation is not accepted, write the digits out', null],
-      ['{"text": "a"}\n{text: 1}', "calls.jsonl, row 2: not JSON", null],
-      ['["a"]', "calls.jsonl, row 1: a line is one call, a JSON object", null],
+      ['{"text": "a"}\n{text: 1}', "calls.jsonl, row 2: invalid JSON", null],
+      ['["a"]', "calls.jsonl, row 1: expected a JSON object, got an array", null],
       ['{"id": "x"}', "calls.jsonl, row 1: no input", null],
       ['{"text": "a", "caller": " "}', 'calls.jsonl, row 1, field "caller": cannot be blank', null],
       ['{"features": [1]}', 'calls.jsonl, row 1, field "features": model abcdef012345 reads text', null],
@@ -32,24 +39,21 @@ describe("a file of calls", () => {
       ['{"features": [1, 2, 3]}', 'calls.jsonl, row 1, field "features": 3 numbers; model abcdef012345 reads 2', 2],
       ['{"text": "a", "id": "d"}\n{"text": "b", "id": "d"}', 'calls.jsonl, row 2, field "id": id "d" is line 1\'s too, with another input', null],
       ['{"text": "a", "id": "d", "fee": "1"}\n{"text": "a", "id": "d", "fee": "2"}', 'calls.jsonl, row 2, field "id": id "d" is line 1\'s too, with another fee', null],
-      ["\n\n", "calls.jsonl: no calls", null],
+      ["\n\n", "calls.jsonl: empty file", null],
     ];
-    for (const [content, message, features] of bad) expect(() => parseCalls(content, "calls.jsonl", features, "abcdef0123456789"), content).toThrow(message);
+    for (const [content, message, features] of bad) await expect(read(content, features), content).rejects.toThrow(message);
+    expect(await read('\ufeff{"text": "a"}\r\n{"text": "b"}\r\n')).toEqual([{ payload: { text: "a" } }, { payload: { text: "b" } }]);
     // The same id twice with the same facts is a replay, not an error.
-    expect(parseCalls('\ufeff{"text": "a"}\r\n{"text": "b"}\r\n', "crlf.jsonl", null, "m")).toEqual([{ payload: { text: "a" } }, { payload: { text: "b" } }]);
-    expect(parseCalls('{"text": "a", "id": "d"}\n{"text": "a", "id": "d"}', "calls.jsonl", null, "m")).toHaveLength(2);
+    expect(await read('{"text": "a", "id": "d"}\n{"text": "a", "id": "d"}')).toHaveLength(2);
   });
 
   it("is refused when it cannot be read as UTF-8 text, naming the file and the line", async () => {
     const dir = tempDir();
-    await expect(readCallsFile(path.join(dir, "missing.jsonl"))).rejects.toThrow(`${path.join(dir, "missing.jsonl")}: file not found`);
-    await expect(readCallsFile(dir)).rejects.toThrow(`${dir}: not a regular file`);
-    const latin1 = path.join(dir, "latin1.jsonl");
-    fs.writeFileSync(latin1, Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
-    await expect(readCallsFile(latin1)).rejects.toThrow(`${latin1}, row 2: invalid UTF-8 (byte 0xe9 at offset 28)`);
-    const good = path.join(dir, "good.jsonl");
-    fs.writeFileSync(good, '{"text": "café 😀"}\n');
-    expect(await readCallsFile(good)).toEqual({ content: '{"text": "café 😀"}\n', file: good });
+    await expect(readCalls(path.join(dir, "missing.jsonl"), dir, null, "m")).rejects.toThrow(`${path.join(dir, "missing.jsonl")}: file not found`);
+    await expect(readCalls(dir, dir, null, "m")).rejects.toThrow(`${dir}: not a regular file`);
+    await expect(read(Buffer.concat([Buffer.from('{"text": "ok"}\n{"text": "caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]), null, "latin1.jsonl"))
+      .rejects.toThrow(/latin1\.jsonl, row 2: invalid UTF-8 \(byte 0xe9 at offset 28\)$/);
+    expect(await read('{"text": "café 😀"}\n')).toEqual([{ payload: { text: "café 😀" } }]);
   });
 
   describe("from the command line", () => {
@@ -109,6 +113,9 @@ describe("a file of calls", () => {
       expect(piped.status, piped.stderr).toBe(0);
       expect(piped.stdout).toMatch(/^1 call: 1 recorded, 0 already in the ledger/m);
       expect(await count("id = 'piped-1' and epoch = 'e8'")).toBe(1);
+      // A bad line on standard input is named there, not in the file it was spooled to.
+      const pipedBad = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", "-"], { encoding: "utf8", env: env(), input: '{"text": "casino"}\n{"txt": "x"}\n' });
+      expect([pipedBad.status, pipedBad.stderr]).toEqual([2, 'tracebook: standard input, row 2, field "txt": unknown field (a call has text, title, features, id, caller, fee, epoch)\n']);
     }, 60_000);
   });
 });

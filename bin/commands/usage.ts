@@ -8,7 +8,7 @@ import type { Payload } from "../../cells/factory/featurize.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
-import { parseCalls, parsePayloads, readCallsFile } from "../payloads.ts";
+import { parsePayloads, readCalls } from "../payloads.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -32,11 +32,12 @@ function inputText(p: Payload, arg: string | undefined): string {
   return arg ?? (p.text || p.title || (p.features ? JSON.stringify(Array.from(p.features)) : ""));
 }
 
-/** A file of calls in a line: how many were recorded and replayed, their fees, their predictions. */
-function callsSummary(executed: Executed[], added: number, replayed: number, classes: readonly string[]): string {
-  const fees = executed.filter((e) => e.recorded).reduce((s, e) => s + e.fee, 0n);
+/** A file of calls in a line: how many were recorded and replayed, the fees recorded, the predictions. */
+function callsSummary(executed: Executed[], classes: readonly string[]): string {
+  const recorded = executed.filter((e) => e.recorded);
+  const fees = recorded.reduce((s, e) => s + e.fee, 0n);
   const by = classes.map((c) => [c, executed.filter((e) => e.label === c).length] as const).filter(([, n]) => n > 0);
-  return `${plural(executed.length, "call")}: ${added} recorded, ${replayed} already in the ledger (a replay records nothing); ` +
+  return `${plural(executed.length, "call")}: ${recorded.length} recorded, ${executed.length - recorded.length} already in the ledger (a replay records nothing); ` +
     `fees recorded ${formatAmount(fees)}; predictions ${by.map(([c, n]) => `${c} ${n}`).join(", ")}`;
 }
 
@@ -69,13 +70,12 @@ export function registerUsage(program: Command): void {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, opts.model, { pipeline });
         const features = m.featurizer?.kind === "features" ? m.spec.inputSize : null;
-        const read = opts.from !== undefined ? await readCallsFile(opts.from) : null;
-        const calls = read ? parseCalls(read.content, read.file, features, m.id) : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
+        const calls = opts.from !== undefined ? await readCalls(opts.from, ws.scratchDir(), features, m.id) : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
         // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
         const { ModelServer } = await import("../../cells/factory/serve.ts");
         const server = new ModelServer(ws.home);
         try {
-          const { executed, added, replayed } = await inferCalls(ws, server, m.id, calls, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
+          const executed = await inferCalls(ws, server, m.id, calls, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
           if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
           else await settle(ws, pipeline, opts.model);
           if (opts.json) return console.log(toJson(executed));
@@ -84,7 +84,7 @@ export function registerUsage(program: Command): void {
             inference: o.id, input: inputText(calls[i]!.payload, inputs[i]).slice(0, 60), prediction: o.label,
             probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
           }))));
-          if (opts.from !== undefined) console.log(callsSummary(executed, added, replayed, m.spec.classes) + (shown.length < executed.length ? `; the first ${shown.length} above, all with --json` : ""));
+          if (opts.from !== undefined) console.log(callsSummary(executed, m.spec.classes) + (shown.length < executed.length ? `; the first ${shown.length} above, all with --json` : ""));
           if (opts.settle) {
             for (const o of shown) console.log(await settledLine(ws, o.id));
             if (shown.length < executed.length) console.log(`… and ${executed.length - shown.length} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);

@@ -144,7 +144,7 @@ async function traceInto(rows: InfluenceRows, ctx: CellContext, params: Required
   });
   // The text of each contribution cited, rendered for those only.
   const texts = await snippets(ctx.ws, trainRelation, [...new Set([...cited].map((i) => trainSet.refs[i]!.id))]);
-  for (const i of [...cited].sort((a, b) => a - b)) {
+  for (const i of cited) {
     const ref = trainSet.refs[i]!;
     call.cite(i, ref.id, ref.contributor, ref.datanet, texts.get(ref.id) ?? "");
   }

@@ -3,7 +3,6 @@ import type { Workspace } from "../store/workspace.ts";
 
 /** A row's level in the influence table, as staged: its index here. */
 const LEVELS = ["contribution", "contributor", "datanet"] as const;
-export type Level = (typeof LEVELS)[number];
 
 /**
  * The tracin cell's rows while they are traced, kept apart as they repeat: each query's head
@@ -11,7 +10,7 @@ export type Level = (typeof LEVELS)[number];
  * cited contribution (id, contributor, Datanet, quoted text) and each group's name once per
  * model, and per row only numbers. Staged whole, the rows repeated all of that: 733 MB of JSON
  * written in 18 s for 1.38 million rows (20,000 inferences settled at once). `stage` joins them
- * back into the table the cell has always written, row for row.
+ * back into the table the cell has always written, row for row (stageInfluenceRows).
  */
 export interface InfluenceRows {
   /** [q, call, query, prediction, confidence, query_label] */

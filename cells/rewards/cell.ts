@@ -117,7 +117,7 @@ export function rewardSplit(p: RewardSplitParams): Cell {
       const resplit = usage.filter((u) => !reuse.kept.has(u.id));
       ctx.log(reuse.kept.size ? `${plural(reuse.kept.size, "inference keeps", "inferences keep")} the lines an earlier run split for them (${reuse.why}); ${resplit.length} split now` : `${plural(resplit.length, "inference")} split (${reuse.why})`);
       await stageRows(ctx.ws, RESPLIT, [["id", "VARCHAR"]], resplit.map((u) => [u.id]));
-      // In the table's order (a split's tie-break); its strings decoded once each, not once a row
+      // Each query's rows in the table's order (a split's tie-break); strings decoded once each, not once a row
       // (560,000 rows when 20,000 inferences are split at once: 2.9 s as row objects).
       const influence = await repeatedRows<{ query: string; key: string; score: number }>(ctx.ws,
         `select query, key, score from ${rel(p.influence)} where level = 'contributor' and query in (select id from ${RESPLIT})`, undefined, ["query", "key"]);

@@ -143,7 +143,7 @@ export type Executed = Prediction & { id: string; fee: bigint; caller: string; e
  * ledger: the programmatic way in. Returns the predictions with their inference ids.
  */
 export async function infer(ws: Workspace, server: ModelServer, modelId: string, inputs: readonly Payload[], o: InferOptions): Promise<(Prediction & { id: string })[]> {
-  const { executed } = await inferCalls(ws, server, modelId, inputs.map((payload) => ({ payload })), o);
+  const executed = await inferCalls(ws, server, modelId, inputs.map((payload) => ({ payload })), o);
   return executed.map(({ label, probabilities, id }) => ({ label, probabilities, id }));
 }
 
@@ -152,7 +152,7 @@ export async function infer(ws: Workspace, server: ModelServer, modelId: string,
  * its own id, caller, fee and epoch where it names them (a log of calls replayed from a file).
  * The model runs first, then the batch is recorded in one transaction: all of it or nothing.
  */
-export async function inferCalls(ws: Workspace, server: ModelServer, modelId: string, calls: readonly Call[], o: InferOptions): Promise<{ executed: Executed[]; added: number; replayed: number }> {
+export async function inferCalls(ws: Workspace, server: ModelServer, modelId: string, calls: readonly Call[], o: InferOptions): Promise<Executed[]> {
   if (o.ids && o.ids.length !== calls.length) throw new InputError(`${o.ids.length} inference ids for ${calls.length} inputs`);
   const at = o.at ?? new Date();
   const ids = o.ids ?? [];
@@ -162,9 +162,9 @@ export async function inferCalls(ws: Workspace, server: ModelServer, modelId: st
   if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   const manifest = readManifest(ws.home, modelId);
   const predictions = await server.infer(modelId, calls.map((c) => c.payload));
-  const { added, replayed, recorded } = await recordInferences(ws, predictions.map((p, i) => ({
+  const { recorded } = await recordInferences(ws, predictions.map((p, i) => ({
     ...facts[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: calls[i]!.payload, prediction: p.label,
     confidence: Math.max(...p.probabilities), source: o.source ?? "api", executedAt: at,
   })));
-  return { executed: predictions.map((p, i) => ({ ...p, ...facts[i]!, recorded: recorded[i]! })), added, replayed };
+  return predictions.map((p, i) => ({ ...p, ...facts[i]!, recorded: recorded[i]! }));
 }
