@@ -121,6 +121,60 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     expect(consoleErrors).toEqual([]);
   });
 
+  it("runs again only what a new output feeds, keeping the search typed, the pick and the attribution chosen", async () => {
+    // A tab of its own: the events below carry made-up data versions, which the next tests' page must not see.
+    const tab = await context.newPage();
+    tab.on("pageerror", (e) => consoleErrors.push(`feeds: ${e.message}`));
+    tab.on("console", (m) => void (m.type() === "error" && consoleErrors.push(`feeds: ${m.text()}`)));
+    const asked: string[] = [];
+    tab.on("request", (r) => void (r.url().includes("/@tracebook/query/") && asked.push(/\/([0-9a-f]{16})\.arrow/.exec(r.url())![1]!)));
+    try {
+      await tab.goto(`${server.url}influence-explorer?pipeline=nbtest`);
+      await tab.locator("#proponents li").first().waitFor({ timeout: 60_000 });
+      const keyOf = Object.fromEntries(Object.entries(compileNotebook(fs.readFileSync(path.join(DEFAULT_NOTEBOOKS, "influence-explorer.md"), "utf8")).serverQueries).map(([k, q]) => [q.name, k]));
+      const nameOf = Object.fromEntries(Object.entries(keyOf).map(([n, k]) => [k, n]));
+      await tab.locator("input[type=search]").first().fill("spam");
+      await tab.locator("form input[type=radio]").nth(1).check();
+      await settled(tab);
+      await tab.locator("form select").first().selectOption({ index: 1 });
+      await settled(tab);
+      const state = async () => ({
+        search: await tab.locator("input[type=search]").first().inputValue(),
+        attribution: await tab.locator("form input[type=radio]:checked").evaluate((e) => e.parentElement!.textContent!.trim()),
+        picked: await tab.evaluate<string>("location.hash"),
+        options: await tab.locator("form select").first().locator("option").count(),
+      });
+      const chosen = await state();
+      expect(chosen).toMatchObject({ search: "spam", attribution: "influence_last_layer" });
+      const change = async (cell: string) => {
+        await tab.evaluate("document.querySelector('form select').__drawn = 'before'");
+        asked.length = 0;
+        const followed = await tab.evaluate<boolean>(`window.__tracebook.mounted.outputChanged({ pipeline: "nbtest", cell: ${JSON.stringify(cell)}, dataVersion: "made-up-${cell}" })`);
+        await tab.waitForTimeout(300);
+        await settled(tab);
+        const redrawn = await tab.evaluate<boolean>("document.querySelector('form select').__drawn !== 'before'");
+        return { followed, redrawn, asked: [...new Set(asked.map((k) => nameOf[k] ?? k))].sort() };
+      };
+      // New receipts: the receipt is asked again, not the list of inferences, which is not drawn again.
+      const receipts = await change("receipts");
+      expect(receipts).toMatchObject({ followed: true, redrawn: false });
+      expect(receipts.asked).toContain("receiptOf");
+      expect(receipts.asked).not.toContain("queries");
+      expect(await state()).toEqual(chosen);
+      // New usage: the list is asked again and drawn again, and what the user chose stays.
+      const usage = await change("usage");
+      expect(usage).toMatchObject({ followed: true, redrawn: true });
+      expect(usage.asked).toContain("queries");
+      expect(await state()).toEqual(chosen);
+      // An output no query of the page read: nothing runs.
+      expect(await change("penalties")).toEqual({ followed: false, redrawn: false, asked: [] });
+      expect(await tab.locator(".tb-error, .tb-failed").count()).toBe(0);
+    } finally {
+      await tab.close();
+    }
+    expect(consoleErrors).toEqual([]);
+  });
+
   it("asks what if a contributor had never contributed: TracIn's estimate at once, then a real retrain through the server", async () => {
     const select = page.locator("form:has-text('Leave out') select");
     const first = (await select.locator("option").first().textContent())!.trim();

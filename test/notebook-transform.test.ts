@@ -79,6 +79,9 @@ describe("references are found by parsing", () => {
     });
     expect([nb.cells[0]!.inputs, nb.cells[0]!.outputs, nb.cells[0]!.body]).toEqual([["serverSql"], ["sums"], `const sums = await serverSql("${key}");\nreturn {sums};`]);
     expect([nb.cells[1]!.expression, nb.cells[1]!.body]).toEqual([true, `serverSql("${serverQueryKey("select 1")}")`]);
+    // Each cell names its query's key: the page runs it again only when an output that query read changes.
+    expect(nb.cells.map((c) => c.serverQuery)).toEqual([key, serverQueryKey("select 1")]);
+    expect(compileNotebook("```sql server\nselect ${\n```\n\n```js\nserverSql(\"0123456789abcdef\")\n```\n").cells.map((c) => c.serverQuery)).toEqual([undefined, undefined]);
     expect(transformNotebook("```sql server\nselect 1\n```\n")).not.toContain("select 1");
   });
   it("sends a server query's ${…} as values, with its literal parts for a static build to run it in the page", () => {

@@ -21,6 +21,8 @@ export interface NotebookCell {
   body: string;
   /** A compile error: the cell throws it when it runs, so the page shows it in place. */
   error?: string;
+  /** A ```sql server block's key: the page runs the cell again only when an output that query read changes. */
+  serverQuery?: string;
 }
 
 export interface Notebook {
@@ -202,7 +204,9 @@ function compileServerSql(env: Env, text: string, name: SqlName | undefined, dis
   env.serverQueries[key] = query;
   // The parts only where a static build leaves the query to the page.
   const call = runsInPage(query) ? `serverSql(${JSON.stringify(key)}, [${expressions.map((e) => `(${e})`).join(", ")}], ${JSON.stringify(parts)})` : `serverSql(${JSON.stringify(key)})`;
-  return sqlCell(env, call, name, display);
+  const cell = sqlCell(env, call, name, display);
+  if (!cell.error) cell.serverQuery = key;
+  return cell;
 }
 
 /** Whether a static build leaves a server query to the page (it takes values, or is a query function), rather than running it. */
@@ -340,6 +344,7 @@ export function notebookToModule(nb: Notebook, options: { file?: string } = {}):
     const meta = [
       `id: ${c.id}`, `source: ${JSON.stringify(c.source)}`, `inline: ${c.inline}`, `expression: ${c.expression}`,
       `inputs: ${JSON.stringify(c.inputs)}`, `outputs: ${JSON.stringify(c.outputs)}`, ...(c.error ? [`error: ${JSON.stringify(c.error)}`] : []),
+      ...(c.serverQuery ? [`serverQuery: ${JSON.stringify(c.serverQuery)}`] : []),
     ];
     lines.push(`    {${meta.join(", ")}, body: ${fn}},`);
   }

@@ -8,6 +8,7 @@ import { tableFromIPC, type Table } from "apache-arrow";
 
 import type { Catalog, CatalogCell } from "../../cells/notebooks/wire.ts";
 import { inflated } from "./inflate.ts";
+import { ServerReads } from "./server-reads.ts";
 import { expandSql, sqlParams, sqlScalars, type SqlParam } from "../../cells/notebooks/sql-params.ts";
 import { quoteIdent } from "../../cells/store/sql-quote.ts";
 
@@ -38,7 +39,12 @@ export class NotebookDatabase {
   private catalogPromise: Promise<Catalog> | null = null;
   /** Tables registered in this page: cell → data version and the load in flight. */
   private readonly loaded = new Map<string, { dataVersion: string | null; ready: Promise<void> }>();
+  /** Told of every change this page follows: a table it holds reloaded, or an output one of its server queries read. */
   private readonly listeners = new Set<(cells: string[]) => void>();
+  /** Told only when a table this page holds is reloaded: its own queries (`sql`) read nothing else. */
+  private readonly tableListeners = new Set<(cells: string[]) => void>();
+  /** Per server query (by key), told when an output it read changes. */
+  private readonly serverListeners = new Map<string, Set<() => void>>();
   /** Per table, the only columns this page reads (its front matter's `columns`): the rest is never fetched. */
   private readonly columns: Readonly<Record<string, readonly string[]>>;
 
@@ -49,7 +55,7 @@ export class NotebookDatabase {
   }
 
   /** Per server query this page ran (by key), the cells it read: a new output of one of them runs it again. */
-  private readonly serverReads = new Map<string, string[]>();
+  private readonly serverReads = new ServerReads();
 
   /**
    * The result of one of the page's server queries (a ```sql server block, by key): run where the
@@ -69,11 +75,17 @@ export class NotebookDatabase {
     const json = values.length ? JSON.stringify(values) : "";
     const query = json && json.length <= MAX_URL_PARAMS ? `?params=${encodeURIComponent(json)}` : "";
     const init: RequestInit = gzipped ? {} : json && !query ? { method: "POST", body: json, cache: "no-store" } : { cache: "no-store" };
-    const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : query}`, init);
-    if (!res.ok && gzipped) throw new Error(`${this.pipeline}: this static build has no result for server query ${key} (it failed when the site was built: the build's output says why)`);
-    if (!res.ok) throw new Error(`${this.pipeline}: ${res.status} ${await res.text()}`);
-    this.serverReads.set(key, (res.headers.get("x-tracebook-reads") ?? "").split(",").filter(Boolean));
-    return tableFromIPC(await inflated(new Uint8Array(await res.arrayBuffer())));
+    const answered = this.serverReads.ask(key);
+    try {
+      const res = await fetch(`${this.base}/query/${encodeURIComponent(this.pipeline)}/${key}.arrow${gzipped ? ".gz" : query}`, init);
+      if (!res.ok && gzipped) throw new Error(`${this.pipeline}: this static build has no result for server query ${key} (it failed when the site was built: the build's output says why)`);
+      if (!res.ok) throw new Error(`${this.pipeline}: ${res.status} ${await res.text()}`);
+      const table = tableFromIPC(await inflated(new Uint8Array(await res.arrayBuffer())));
+      answered((res.headers.get("x-tracebook-reads") ?? "").split(",").filter(Boolean));
+      return table;
+    } finally {
+      answered(null); // a failure: nothing learnt of what it reads (once answered, a no-op)
+    }
   };
 
   /** Tagged template: `${…}` are bound parameters (a list: a list of them; `cellTable(name)`: that cell's table). */
@@ -181,18 +193,36 @@ export class NotebookDatabase {
     else catalog.cells.push({ cell, kind: "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
     const have = this.loaded.get(cell);
     const reload = !!have && have.dataVersion !== dataVersion;
-    // A server query read it: its result changes with it, though this page holds no copy of the table.
-    const askAgain = before !== dataVersion && [...this.serverReads.values()].some((reads) => reads.includes(cell));
-    if (!reload && !askAgain) return false;
-    if (reload) await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
+    // Server queries that read it: their results change with it, though this page holds no copy of the table.
+    const askAgain = before !== dataVersion ? this.serverReads.touched(cell) : [];
+    if (!reload && !askAgain.length) return false;
+    if (reload) {
+      await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
+      for (const listener of this.tableListeners) listener([cell]);
+    }
+    for (const key of askAgain) for (const listener of this.serverListeners.get(key) ?? []) listener();
     for (const listener of this.listeners) listener([cell]);
     return true;
   }
 
-  /** Called with the names of reloaded tables (and of outputs a server query read). */
+  /** Called with the names of reloaded tables and of outputs a server query read. */
   onChange(listener: (cells: string[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with the names of reloaded tables only (what the page's own queries read). */
+  onTableChange(listener: (cells: string[]) => void): () => void {
+    this.tableListeners.add(listener);
+    return () => this.tableListeners.delete(listener);
+  }
+
+  /** Called when an output server query `key` read changes (or may have, while it was being asked). */
+  onServerChange(key: string, listener: () => void): () => void {
+    const set = this.serverListeners.get(key) ?? new Set();
+    set.add(listener);
+    this.serverListeners.set(key, set);
+    return () => set.delete(listener);
   }
 
   /** Tables this page has registered, with their data versions. */

@@ -15,6 +15,7 @@ import { cellsNow, type LiveCell } from "../../cells/notebooks/cells-now.ts";
 import { digit, digitPad } from "./digit.ts";
 import { changedPredictions, contributionList, shareChart } from "./influence.ts";
 import { shortList } from "./short-list.ts";
+import { keepChoice } from "./keep-choice.ts";
 import { cellTable } from "../../cells/notebooks/sql-params.ts";
 import "./style.css";
 
@@ -37,6 +38,8 @@ export interface CellDefinition {
   inputs: string[];
   outputs: string[];
   error?: string;
+  /** A ```sql server block's key: its `serverSql` follows only the outputs that query read. */
+  serverQuery?: string;
   body: (...args: any[]) => unknown;
 }
 
@@ -80,6 +83,8 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
   // Each cell of the page's pipeline as the watcher last reported it, stamped when heard.
   const reported: Record<string, LiveCell> = {};
   const cellListeners = new Set<(cells: Record<string, LiveCell>) => unknown>();
+  // What the user chose in the page's kept inputs, by name, for as long as the page is open.
+  const choices = new Map<string, unknown>();
   const runtime = new Runtime({
     Plot: () => Plot,
     Inputs: () => Inputs,
@@ -90,10 +95,11 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     width: () => Generators.width(root),
     pipeline: () => pipeline,
     db: () => db,
-    // A new `sql` whenever a table this page reads is reloaded (and a new `serverSql` when an
-    // output a server query read changes): every cell that queries re-runs.
-    sql: following(db, db.sql),
-    serverSql: following(db, db.serverSql),
+    // A new `sql` whenever a table this page holds is reloaded: every cell that queries it re-runs.
+    // A server block's cell gets a `serverSql` of its own (`serverQueryFollower`), new only when an
+    // output its query read changes; this one, for any other caller, whenever any output the page follows does.
+    sql: following(db.sql, (change) => db.onTableChange(change)),
+    serverSql: following(db.serverSql, (change) => db.onChange(change)),
     cellTable: () => cellTable,
     catalog: () => observe<Promise<Catalog>>((change) => {
       change(db.catalog());
@@ -126,8 +132,12 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     changedPredictions: () => changedPredictions,
     shareChart: () => shareChart,
     shortList: () => shortList,
+    keepChoice: () => <T extends HTMLElement & { value: unknown }>(name: string, input: T) => keepChoice(choices, name, input),
   });
   const main = runtime.module();
+  for (const key of new Set(notebook.cells.map((c) => c.serverQuery).filter((k) => k !== undefined))) {
+    main.define(serverQueryFollower(key), [], following(db.serverSql, (change) => db.onServerChange(key, change)));
+  }
   for (const cell of notebook.cells) {
     const el = root.querySelector<HTMLElement>(`#tb-cell-${cell.id}`);
     if (el) defineCell(main, cell, el);
@@ -156,12 +166,17 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
   };
 }
 
-/** A builtin whose value is `fn`, and a new function calling it each time the page's data changes. */
-function following<F extends (...args: any[]) => unknown>(db: NotebookDatabase, fn: F): () => ObservedGenerator<F> {
+/** A builtin whose value is `fn`, and a new function calling it each time `subscribe` says the data it reads changed. */
+function following<F extends (...args: any[]) => unknown>(fn: F, subscribe: (change: () => void) => () => void): () => ObservedGenerator<F> {
   return () => observe<F>((change) => {
     change(fn);
-    return db.onChange(() => change(((...args: Parameters<F>) => fn(...args)) as F));
+    return subscribe(() => change(((...args: Parameters<F>) => fn(...args)) as F));
   });
+}
+
+/** The runtime variable a server block's cell reads as `serverSql` (not a JavaScript name: no cell can define it). */
+function serverQueryFollower(key: string): string {
+  return `serverSql ${key}`;
 }
 
 /** Rows of an Arrow table (or any iterable) as plain objects. */
@@ -197,7 +212,8 @@ export function defineCell(main: Module, cell: CellDefinition, root: HTMLElement
       console.error(`notebook cell ${cell.id}: ${error instanceof Error ? error.message : String(error)}`);
     },
   };
-  const inputs = cell.inputs.filter((i) => i !== "display" && i !== "view");
+  const inputs = cell.inputs.filter((i) => i !== "display" && i !== "view")
+    .map((i) => (i === "serverSql" && cell.serverQuery ? serverQueryFollower(cell.serverQuery) : i));
   const definition = (...args: unknown[]) => {
     const run = ++version;
     if (!cell.expression) clear();

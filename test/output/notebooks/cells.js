@@ -59,18 +59,18 @@ tick % 2 ? "odd" : "even"
 display(await sql`select ${n} as n`);
 return {};
 }},
-    {id: 12, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["sums"], body: async (serverSql) => {
+    {id: 12, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["sums"], serverQuery: "0f38299d3cdc7de2", body: async (serverSql) => {
 const sums = await serverSql("0f38299d3cdc7de2");
 return {sums};
 }},
-    {id: 13, source: "sql", inline: false, expression: true, inputs: ["serverSql"], outputs: [], body: (serverSql) => (
+    {id: 13, source: "sql", inline: false, expression: true, inputs: ["serverSql"], outputs: [], serverQuery: "a05227e8e2dc20fa", body: (serverSql) => (
 serverSql("a05227e8e2dc20fa")
 )},
-    {id: 14, source: "sql", inline: false, expression: false, inputs: ["cellTable","label","serverSql","table","who"], outputs: ["picked"], body: async (cellTable, label, serverSql, table, who) => {
+    {id: 14, source: "sql", inline: false, expression: false, inputs: ["cellTable","label","serverSql","table","who"], outputs: ["picked"], serverQuery: "59aef176f0a663ff", body: async (cellTable, label, serverSql, table, who) => {
 const picked = await serverSql("59aef176f0a663ff", [(cellTable(table)), (label), (who)], ["-- Its values travel to the server: the picked label bound, the chosen table named.\nselect * from "," where label = "," and contributor in (select unnest(","))"]);
 return {picked};
 }},
-    {id: 15, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["noteOf"], body: (serverSql) => {
+    {id: 15, source: "sql", inline: false, expression: false, inputs: ["serverSql"], outputs: ["noteOf"], serverQuery: "0cbd53d77ca9fb5b", body: (serverSql) => {
 const noteOf = (id) => serverSql("0cbd53d77ca9fb5b", [(id)], ["select text from notes where id = ",""]);
 return {noteOf};
 }},
