@@ -2,7 +2,8 @@
 // paid inferences (real messages, picked with a seed) recorded in the ledger and settled by one
 // run of the pipeline, then one more inference settled as `tracebook infer --settle` does it, and
 // the tables the notebooks read served as the notebook server serves them (made, then from disk),
-// the Influence explorer and Contributors and rewards opened in Chromium (bench/page.ts), and the reviewer's
+// the Influence explorer and Contributors and rewards opened in Chromium (bench/page.ts), what a watch
+// cycle's new outputs then cost the open explorer, and the reviewer's
 // report (no PDF) and the penalty sides `tracebook rewards` prints written over it all, and what a whole
 // run then recomputes (the influence splits by query, the comparison tracin cells). Written to
 // bench/results/usage-scale.json.
@@ -18,7 +19,7 @@ import { infer } from "../cells/rewards/ledger.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { NotebookData } from "../cells/notebooks/data.ts";
 import { servedCacheDir } from "../cells/notebooks/served-cache.ts";
-import { pageSeconds } from "./page.ts";
+import { explorerFollows, pageSeconds, type PageFollow } from "./page.ts";
 import { openWorkspace, type Workspace } from "../cells/store/workspace.ts";
 import { cellHistories, type RunRecord } from "../cells/graph/runs.ts";
 import { resolveModel } from "../cells/factory/catalog.ts";
@@ -87,6 +88,7 @@ runBench(async () => {
     const served: Record<string, { made_seconds: number; from_disk_seconds: number; mb: number }> = {};
     let explorer: number[] | null = null;
     let contributors: number[] | null = null;
+    let follows: PageFollow[] | null = null;
     const [first, next] = [new NotebookData({ home }), new NotebookData({ home })];
     try {
       for (const [name, cell, columns] of SERVED) {
@@ -105,6 +107,8 @@ runBench(async () => {
       ]);
       // Contributors and rewards, to its penalty sides: its queries run on the server too.
       contributors = await pageSeconds(home, "contributors-and-rewards", "#sides", [{}, {}]);
+      // The explorer open with a search typed while a watch cycle's new outputs reach it.
+      follows = await explorerFollows(home, "mail", ["usage", "influence", "receipts", "rewards", "influence_last_layer"]);
     } finally {
       first.close();
       next.close();
@@ -130,6 +134,7 @@ runBench(async () => {
       served,
       explorer_first_chart_seconds: explorer && { tables_made: explorer[0], tables_kept_on_disk: explorer.slice(1) },
       contributors_sides_seconds: contributors,
+      explorer_follows: follows,
       rewards_sides_seconds: sidesSeconds,
       report_seconds: reportSeconds,
       peak_rss_mib: Math.round(process.resourceUsage().maxRSS / 1024),
