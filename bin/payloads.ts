@@ -3,7 +3,8 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { InputError } from "../cells/datanet/errors.ts";
 import { readJsonl } from "../datasets/files/jsonl.ts";
-import type { RecordSet } from "../datasets/files/types.ts";
+import type { RawRecord } from "../datasets/files/types.ts";
+import { pipeline } from "node:stream/promises";
 import type { Payload } from "../cells/factory/featurize.ts";
 import { payloadOf, type Call } from "../cells/rewards/ledger.ts";
 import { parseAmount } from "../cells/rewards/amounts.ts";
@@ -36,77 +37,128 @@ export function parsePayloads(inputs: readonly string[], features: number | null
 const CALL_FIELDS = ["text", "title", "features", "id", "caller", "fee", "epoch"];
 
 /**
- * A file of calls (`tracebook infer --from`; `-`: standard input), read as the importers read a
- * JSONL file (readJsonl: streamed, strict UTF-8, one JSON object a line, blank lines skipped,
- * each error naming the file and the line), each line then checked as a call (parseCalls).
- * Standard input is spooled to a file in `scratch` first: the reader names a bad byte by reading
- * the file again.
+ * A file of calls (`tracebook infer --from`), checked whole and then read in batches: `count`
+ * calls, every line already checked (a bad one was refused before any batch is read), and
+ * `batches` reads them again, `size` at a time, so a file of millions of calls never sits in
+ * memory. `close` lets go of it (and of standard input's copy).
  */
-export async function readCalls(from: string, scratch: string, features: number | null, model: string): Promise<Call[]> {
-  if (from !== "-") return parseCalls(await readJsonl(from), features, model);
-  const file = path.join(scratch, `calls-${randomUUID()}.jsonl`);
-  try {
-    fs.writeFileSync(file, fs.readFileSync(0));
-    return await parseCalls(await readJsonl(file), features, model); // awaited here: the file goes in `finally`
-  } catch (err) {
-    if (err instanceof InputError && err.file === file) throw new InputError(err.reason, { file: "standard input", row: err.row, field: err.field });
+export interface CallFile {
+  count: number;
+  batches(size: number): AsyncGenerator<Call[]>;
+  close(): void;
+}
+
+/**
+ * Open a file of calls (`-`: standard input), read as the importers read a JSONL file (readJsonl:
+ * streamed, strict UTF-8, one JSON object a line, blank lines skipped, each error naming the file
+ * and the line), each line checked as a call (parseCall) and against the lines before it with the
+ * same id, in the reader's first pass. Standard input is copied to a file in `scratch` first (the
+ * reader reads it twice, and names a bad byte by reading it again), and named as such in errors.
+ */
+export async function openCalls(from: string, scratch: string, features: number | null, model: string): Promise<CallFile> {
+  const spooled = from === "-" ? path.join(scratch, `calls-${randomUUID()}.jsonl`) : null;
+  const named = <T>(work: () => Promise<T>) => work().catch((err: unknown) => {
+    if (spooled && err instanceof InputError && err.file === spooled) throw new InputError(err.reason, { file: "standard input", row: err.row, field: err.field });
     throw err;
-  } finally {
-    fs.rmSync(file, { force: true });
+  });
+  try {
+    if (spooled) await pipeline(process.stdin, fs.createWriteStream(spooled));
+    const file = spooled ?? from;
+    let count = 0;
+    const ids = new IdCheck();
+    const set = await named(() => readJsonl(file, {
+      check: (values, row) => {
+        ids.check(parseCall(values, { file, row }, features, model), { file, row });
+        count++;
+      },
+    }));
+    return {
+      count,
+      async *batches(size) {
+        const records = set.records as AsyncIterable<RawRecord>;
+        const read = records[Symbol.asyncIterator]();
+        for (;;) {
+          const batch: Call[] = [];
+          while (batch.length < size) {
+            const next = await named(() => read.next());
+            if (next.done) break;
+            batch.push(parseCall(next.value.values, { file, row: next.value.row }, features, model));
+          }
+          if (batch.length) yield batch;
+          if (batch.length < size) return;
+        }
+      },
+      close() {
+        set.close?.();
+        if (spooled) fs.rmSync(spooled, { force: true });
+      },
+    };
+  } catch (err) {
+    if (spooled) fs.rmSync(spooled, { force: true });
+    throw err;
   }
 }
 
 /**
- * The calls of a JSONL record set: the input (`text` and `title`, or `features` for a model that
- * reads numbers) and, where a call names them, its `id`, `caller`, `fee` (a decimal string of
- * tokens: a JSON number would round) and `epoch`. Every error names the file, the line and the
+ * One line of a calls file as a call: the input (`text` and `title`, or `features` for a model
+ * that reads numbers) and, where the line names them, its `id`, `caller`, `fee` (a decimal string
+ * of tokens: a JSON number would round) and `epoch`. Every error names the file, the line and the
  * field; an unknown field is refused, so a misspelt "txt" is not an empty input paid for.
  */
-export async function parseCalls(set: RecordSet, features: number | null, model: string): Promise<Call[]> {
-  const calls: Call[] = [];
-  const lineOf = new Map<string, { line: number; call: Call }>();
-  for await (const { row, values: o } of set.records) {
-    const at = (field?: string) => ({ file: set.file, row, field });
-    for (const k of Object.keys(o)) {
-      if (!CALL_FIELDS.includes(k)) throw new InputError(`unknown field (a call has ${CALL_FIELDS.join(", ")})`, at(k));
-    }
-    for (const k of ["text", "title", "id", "caller", "epoch", "fee"]) {
-      if (o[k] !== undefined && typeof o[k] !== "string") throw new InputError(`expected a string${k === "fee" ? ` of tokens such as "0.002" (a JSON number would round)` : ""}`, at(k));
-    }
-    for (const k of ["id", "caller", "epoch"]) {
-      if (typeof o[k] === "string" && !(o[k] as string).trim()) throw new InputError("cannot be blank", at(k));
-    }
-    const call: Call = { payload: {} };
-    if (features === null) {
-      if (o.features !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads text: give "text" (and "title")`, at("features"));
-      if (o.text === undefined && o.title === undefined) throw new InputError(`no input: give "text" (and "title")`, at());
-      call.payload = { ...(o.title !== undefined ? { title: o.title as string } : {}), ...(o.text !== undefined ? { text: o.text as string } : {}) };
-    } else {
-      const f = o.features;
-      if (o.text !== undefined || o.title !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features, not text`, at(o.text !== undefined ? "text" : "title"));
-      if (!Array.isArray(f) || !f.every((v) => typeof v === "number")) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features: give a JSON array of numbers`, at("features"));
-      if (f.length !== features) throw new InputError(`${f.length} numbers; model ${model.slice(0, 12)} reads ${features}`, at("features"));
-      call.payload = { features: f as number[] };
-    }
-    if (o.id !== undefined) call.id = o.id as string;
-    if (o.caller !== undefined) call.caller = o.caller as string;
-    if (o.epoch !== undefined) call.epoch = o.epoch as string;
-    if (o.fee !== undefined) {
-      try {
-        call.fee = parseAmount(o.fee as string, "fee");
-      } catch (err) {
-        throw new InputError((err as Error).message.replace(/^fee: /, ""), at("fee"));
-      }
-    }
-    // An id twice names one execution twice: a replay, unless the lines disagree on what it was.
-    const first = call.id === undefined ? undefined : lineOf.get(call.id);
-    if (first) {
-      const differs = payloadOf(first.call.payload).sha256 !== payloadOf(call.payload).sha256 ? "input"
-        : first.call.caller !== undefined && call.caller !== undefined && first.call.caller !== call.caller ? "caller"
-        : first.call.fee !== undefined && call.fee !== undefined && first.call.fee !== call.fee ? "fee" : null;
-      if (differs) throw new InputError(`id ${JSON.stringify(call.id)} is line ${first.line}'s too, with another ${differs}; an inference id names one execution`, at("id"));
-    } else if (call.id !== undefined) lineOf.set(call.id, { line: row, call });
-    calls.push(call);
+export function parseCall(o: Record<string, unknown>, where: { file: string; row: number }, features: number | null, model: string): Call {
+  const at = (field?: string) => ({ ...where, field });
+  for (const k of Object.keys(o)) {
+    if (!CALL_FIELDS.includes(k)) throw new InputError(`unknown field (a call has ${CALL_FIELDS.join(", ")})`, at(k));
   }
-  return calls;
+  for (const k of ["text", "title", "id", "caller", "epoch", "fee"]) {
+    if (o[k] !== undefined && typeof o[k] !== "string") throw new InputError(`expected a string${k === "fee" ? ` of tokens such as "0.002" (a JSON number would round)` : ""}`, at(k));
+  }
+  for (const k of ["id", "caller", "epoch"]) {
+    if (typeof o[k] === "string" && !(o[k] as string).trim()) throw new InputError("cannot be blank", at(k));
+  }
+  const call: Call = { payload: {} };
+  if (features === null) {
+    if (o.features !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads text: give "text" (and "title")`, at("features"));
+    if (o.text === undefined && o.title === undefined) throw new InputError(`no input: give "text" (and "title")`, at());
+    call.payload = { ...(o.title !== undefined ? { title: o.title as string } : {}), ...(o.text !== undefined ? { text: o.text as string } : {}) };
+  } else {
+    const f = o.features;
+    if (o.text !== undefined || o.title !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features, not text`, at(o.text !== undefined ? "text" : "title"));
+    if (!Array.isArray(f) || !f.every((v) => typeof v === "number")) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features: give a JSON array of numbers`, at("features"));
+    if (f.length !== features) throw new InputError(`${f.length} numbers; model ${model.slice(0, 12)} reads ${features}`, at("features"));
+    call.payload = { features: f as number[] };
+  }
+  if (o.id !== undefined) call.id = o.id as string;
+  if (o.caller !== undefined) call.caller = o.caller as string;
+  if (o.epoch !== undefined) call.epoch = o.epoch as string;
+  if (o.fee !== undefined) {
+    try {
+      call.fee = parseAmount(o.fee as string, "fee");
+    } catch (err) {
+      throw new InputError((err as Error).message.replace(/^fee: /, ""), at("fee"));
+    }
+  }
+  return call;
+}
+
+/**
+ * An id twice in a file names one execution twice: a replay, unless the lines disagree on what it
+ * was. Per id only what lines are compared on is kept (the input's hash, not the input).
+ */
+class IdCheck {
+  private readonly first = new Map<string, { line: number; sha256: string; caller?: string; fee?: bigint }>();
+
+  check(call: Call, where: { file: string; row: number }): void {
+    if (call.id === undefined) return;
+    const sha256 = payloadOf(call.payload).sha256;
+    const first = this.first.get(call.id);
+    if (!first) {
+      this.first.set(call.id, { line: where.row, sha256, caller: call.caller, fee: call.fee });
+      return;
+    }
+    const differs = first.sha256 !== sha256 ? "input"
+      : first.caller !== undefined && call.caller !== undefined && first.caller !== call.caller ? "caller"
+      : first.fee !== undefined && call.fee !== undefined && first.fee !== call.fee ? "fee" : null;
+    if (differs) throw new InputError(`id ${JSON.stringify(call.id)} is line ${first.line}'s too, with another ${differs}; an inference id names one execution`, { ...where, field: "id" });
+  }
 }

@@ -99,7 +99,7 @@ export { creditOf, rankGroups } from "./attribution/credit.ts";
 export type { Credit } from "./attribution/credit.ts";
 
 // Rewards: the usage ledger, workloads, split policies, settlement.
-export { recordInferences, infer, inferCalls, payloadOf, epochOf, type Call, type Executed } from "./rewards/ledger.ts";
+export { recordInferences, infer, inferCalls, inferCallBatches, payloadOf, epochOf, type Call, type Executed } from "./rewards/ledger.ts";
 export type { InferenceRecord, InferOptions } from "./rewards/ledger.ts";
 export { inferences } from "./rewards/workload.ts";
 export type { WorkloadParams } from "./rewards/workload.ts";

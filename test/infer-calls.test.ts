@@ -4,7 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readCalls } from "../bin/payloads.ts";
+import { openCalls } from "../bin/payloads.ts";
+import type { Call } from "../cells/rewards/ledger.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
 import { payWorkspace } from "./helpers/pay.ts";
@@ -13,13 +14,46 @@ import { tempDir } from "./helpers/workspace.ts";
 const BIN = path.resolve("bin/tracebook.js");
 const FILE = path.resolve("test/fixtures/pay.pipeline.ts");
 
+/** A file of calls checked whole, then read `size` calls at a time, as the CLI reads it. */
+async function readBatches(from: string, scratch: string, features: number | null, model: string, size = 5000): Promise<Call[][]> {
+  const file = await openCalls(from, scratch, features, model);
+  try {
+    const batches: Call[][] = [];
+    for await (const batch of file.batches(size)) batches.push(batch);
+    expect(batches.flat().length).toBe(file.count);
+    return batches;
+  } finally {
+    file.close();
+  }
+}
+
+/** Every call of a file. */
+const readCalls = async (...args: Parameters<typeof readBatches>) => (await readBatches(...args)).flat();
+
 describe("a file of calls", () => {
   // A calls file on disk, read as the CLI reads it.
-  const read = (content: string | Buffer, features: number | null = null, name = "calls.jsonl") => {
+  const batches = (content: string | Buffer, size?: number, features: number | null = null, name = "calls.jsonl") => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, name), content);
-    return readCalls(path.join(dir, name), dir, features, "abcdef0123456789");
+    return readBatches(path.join(dir, name), dir, features, "abcdef0123456789", size);
   };
+  const read = async (content: string | Buffer, features: number | null = null, name = "calls.jsonl") => (await batches(content, undefined, features, name)).flat();
+
+  it("is read again in batches of the size asked, every call once and in order, after every line was checked", async () => {
+    const lines = Array.from({ length: 23 }, (_, i) => JSON.stringify({ text: `message ${i}`, ...(i % 5 === 0 ? { id: `c-${i}` } : {}) }));
+    const whole = await read(lines.join("\n\n"));
+    expect(whole.map((c) => [c.payload.text, c.id])).toEqual(lines.map((_, i) => [`message ${i}`, i % 5 === 0 ? `c-${i}` : undefined]));
+    for (const size of [1, 2, 7, 23, 100]) {
+      const read = await batches(lines.join("\n\n"), size);
+      expect(read.flat()).toEqual(whole);
+      expect(read.map((b) => b.length)).toEqual([...Array(Math.floor(23 / size)).fill(size), ...(23 % size ? [23 % size] : [])]);
+    }
+    // A bad line at the very end is refused when the file is opened, before any batch is read.
+    await expect(batches([...lines, '{"text": "last", "fee": 1}'].join("\n"), 1)).rejects.toThrow('calls.jsonl, row 24, field "fee"');
+    // An id is compared with its first line wherever the batches cut; the same facts again is a replay.
+    await expect(batches([...lines, JSON.stringify({ text: "other", id: "c-0" })].join("\n"), 1)).rejects.toThrow(`row 24, field "id": id "c-0" is line 1's too, with another input`);
+    expect(await batches([...lines, JSON.stringify({ text: "message 0", id: "c-0" })].join("\n"), 5)).toHaveLength(5);
+  });
 
   it("is read line by line, each error naming the file, the line and the field", async () => {
     const calls = await read('{"text": "casino winner"}\n\n{"title": "Re: notes", "text": "meeting", "id": "c-1", "caller": "agent:a", "fee": "0.5", "epoch": "e9"}\n');
@@ -99,6 +133,31 @@ describe("a file of calls", () => {
       expect(again.stdout).toMatch(/^30 calls: 20 recorded, 10 already in the ledger \(a replay records nothing\); fees recorded 2\.5; predictions .*; the first 20 above, all with --json$/m);
       expect(await count()).toBe(before + 50);
     }, 120_000);
+
+    it("records a file a batch at a time in one transaction: a call the ledger refuses in a later batch leaves none recorded", async () => {
+      const dir = tempDir();
+      const solo = path.join(dir, "solo.jsonl");
+      fs.writeFileSync(solo, '{"text": "cheap pills", "id": "solo-1", "fee": "1"}\n');
+      expect(spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", solo, "--epoch", "e9"], { encoding: "utf8", env: env() }).status).toBe(0);
+      const lines = Array.from({ length: 11 }, (_, i) => JSON.stringify({ text: `batch call ${i % 3 ? "notes" : "jackpot"} ${i}`, ...(i === 1 || i === 8 ? { id: "batch-dup", text: "same message" } : {}) }));
+      const file = path.join(dir, "calls.jsonl");
+      // Line 10 names solo-1 with another fee: the file alone cannot tell, the ledger refuses it in the third batch of 4.
+      fs.writeFileSync(file, [...lines.slice(0, 9), '{"text": "cheap pills", "id": "solo-1", "fee": "2"}', ...lines.slice(9)].join("\n") + "\n");
+      const before = await count();
+      const refused = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--batch", "4", "--epoch", "e9", "--json"], { encoding: "utf8", env: env() });
+      expect([refused.status, refused.stdout]).toEqual([2, ""]);
+      expect(refused.stderr).toBe("tracebook: inference solo-1 is already recorded with a different fee; an inference id names one execution\n");
+      expect(await count()).toBe(before);
+      // Without it: 11 calls in batches of 4, the id repeated across batches recorded once, every call printed as one JSON array.
+      fs.writeFileSync(file, lines.join("\n") + "\n");
+      const run = spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--batch", "4", "--epoch", "e9", "--json"], { encoding: "utf8", env: env() });
+      expect(run.status, run.stderr).toBe(0);
+      const executed = JSON.parse(run.stdout) as { id: string; label: string; probabilities: number[]; recorded: boolean }[];
+      expect(executed.map((e) => [e.id === "batch-dup", e.recorded])).toEqual(lines.map((_, i) => [i === 1 || i === 8, i !== 8]));
+      expect(run.stdout).toBe(`${JSON.stringify(executed, null, 2)}\n`); // as toJson prints an array
+      expect(await count()).toBe(before + 10);
+      expect(spawnSync(process.execPath, [BIN, "infer", FILE, "--model", "model", "--from", file, "--batch", "0"], { encoding: "utf8", env: env() }).status).toBe(2);
+    }, 60_000);
 
     it("refuses a file with a bad line before anything runs, and reads standard input", async () => {
       const file = path.join(tempDir(), "calls.jsonl");

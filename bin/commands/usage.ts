@@ -1,14 +1,16 @@
+import fs from "node:fs";
 import type { Command } from "commander";
 import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
-import { inferCalls, ledgerEpochs, type Executed } from "../../cells/rewards/ledger.ts";
+import { inferCalls, ledgerEpochs } from "../../cells/rewards/ledger.ts";
 import type { Payload } from "../../cells/factory/featurize.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
-import { parsePayloads, readCalls } from "../payloads.ts";
+import { openCalls, parsePayloads } from "../payloads.ts";
+import { callsSummary, printCallsJson, runCallFile, type CallsRun } from "../calls.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -22,7 +24,7 @@ import { wholeNumber } from "../numbers.ts";
 import { nowUtc } from "../../cells/store/workspace.ts";
 import { plural } from "../../cells/graph/plural.ts";
 
-interface InferOpts { model: string; from?: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
+interface InferOpts { model: string; from?: string; batch: string; fee: string; caller: string; id?: string[]; epoch?: string; settle?: boolean; json?: boolean }
 
 /** How many calls from a file are printed one a line (all of them with --json). */
 const SHOWN = 20;
@@ -30,15 +32,6 @@ const SHOWN = 20;
 /** A call's input as the table shows it: the argument given, else its text, title or numbers. */
 function inputText(p: Payload, arg: string | undefined): string {
   return arg ?? (p.text || p.title || (p.features ? JSON.stringify(Array.from(p.features)) : ""));
-}
-
-/** A file of calls in a line: how many were recorded and replayed, the fees recorded, the predictions. */
-function callsSummary(executed: Executed[], classes: readonly string[]): string {
-  const recorded = executed.filter((e) => e.recorded);
-  const fees = recorded.reduce((s, e) => s + e.fee, 0n);
-  const by = classes.map((c) => [c, executed.filter((e) => e.label === c).length] as const).filter(([, n]) => n > 0);
-  return `${plural(executed.length, "call")}: ${recorded.length} recorded, ${executed.length - recorded.length} already in the ledger (a replay records nothing); ` +
-    `fees recorded ${formatAmount(fees)}; predictions ${by.map(([c, n]) => `${c} ${n}`).join(", ")}`;
 }
 
 /** `tracebook infer` (executed, paid inferences into the ledger) and `tracebook rewards` (statements). */
@@ -50,6 +43,7 @@ export function registerUsage(program: Command): void {
     .argument("[input...]", "texts (text models) or JSON arrays of numbers (feature models), one inference each")
     .requiredOption("--model <model>", "a model cell of the pipeline (e.g. model), or a model id")
     .option("--from <file>", "calls from a file, one JSON object a line: {\"text\": …} (or \"features\"), and where a call names them its \"id\", \"caller\", \"fee\", \"epoch\" (the options give the rest); - reads standard input")
+    .option("--batch <n>", "with --from: calls run through the model at a time (all of them recorded in one transaction)", "5000")
     .option("--fee <tokens>", "fee per inference, a decimal in tokens (18 decimals)", "0.002")
     .option("--caller <id>", "who called (agent or user id)", `cli:${process.env.USER ?? "user"}`)
     .option("--id <id...>", "inference ids, one per input (default: a fresh id per execution); replaying an id records nothing")
@@ -66,31 +60,42 @@ export function registerUsage(program: Command): void {
       if (opts.from !== undefined && inputs.length) throw new InputError("give inputs or --from a file of calls, not both");
       if (opts.from === undefined && !inputs.length) throw new InputError("no input: give texts (or JSON arrays of numbers), or --from a file of calls");
       if (opts.from !== undefined && opts.id) throw new InputError("--id names the inputs given on the command line; a file of calls names its ids in its lines (\"id\")");
+      const batch = wholeNumber(opts.batch, "--batch", { min: 1 });
       await withWorkspace(command, async (ws) => {
         const { pipeline } = await loadPipelineIn(ws, name);
         const m = await resolveModel(ws, opts.model, { pipeline });
         const features = m.featurizer?.kind === "features" ? m.spec.inputSize : null;
-        const calls = opts.from !== undefined ? await readCalls(opts.from, ws.scratchDir(), features, m.id) : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
-        // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
-        const { ModelServer } = await import("../../cells/factory/serve.ts");
-        const server = new ModelServer(ws.home);
+        // A file is checked whole here, before the model loads or runs; it is read again a batch at a time.
+        const file = opts.from !== undefined ? await openCalls(opts.from, ws.scratchDir(), features, m.id) : null;
+        const calls = file ? [] : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
         try {
-          const executed = await inferCalls(ws, server, m.id, calls, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", ids: opts.id, epoch: opts.epoch });
-          if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
-          else await settle(ws, pipeline, opts.model);
-          if (opts.json) return console.log(toJson(executed));
-          const shown = executed.slice(0, opts.from === undefined ? executed.length : SHOWN);
-          console.log(formatTable(shown.map((o, i) => ({
-            inference: o.id, input: inputText(calls[i]!.payload, inputs[i]).slice(0, 60), prediction: o.label,
-            probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
-          }))));
-          if (opts.from !== undefined) console.log(callsSummary(executed, m.spec.classes) + (shown.length < executed.length ? `; the first ${shown.length} above, all with --json` : ""));
-          if (opts.settle) {
-            for (const o of shown) console.log(await settledLine(ws, o.id));
-            if (shown.length < executed.length) console.log(`… and ${executed.length - shown.length} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);
+          // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
+          const { ModelServer } = await import("../../cells/factory/serve.ts");
+          const server = new ModelServer(ws.home);
+          let run: CallsRun | null = null;
+          try {
+            const o = { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", epoch: opts.epoch };
+            run = file ? await runCallFile(ws, server, m.id, file, o, { batch, shown: SHOWN, json: !!opts.json }) : null;
+            const executed = run ? run.first.map((f) => f.executed) : await inferCalls(ws, server, m.id, calls, { ...o, ids: opts.id });
+            const inputOf = run ? run.first.map((f) => f.call) : calls;
+            if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
+            else await settle(ws, pipeline, opts.model);
+            if (opts.json) return run ? await printCallsJson(run) : console.log(toJson(executed));
+            console.log(formatTable(executed.map((o, i) => ({
+              inference: o.id, input: inputText(inputOf[i]!.payload, inputs[i]).slice(0, 60), prediction: o.label,
+              probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
+            }))));
+            if (run) console.log(callsSummary(run, m.spec.classes) + (executed.length < run.calls ? `; the first ${executed.length} above, all with --json` : ""));
+            if (opts.settle) {
+              for (const o of executed) console.log(await settledLine(ws, o.id));
+              if (run && executed.length < run.calls) console.log(`… and ${run.calls - executed.length} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);
+            }
+          } finally {
+            server.dispose();
+            if (run?.json) fs.rmSync(run.json, { force: true }); // not printed: a later step failed
           }
         } finally {
-          server.dispose();
+          file?.close(); // standard input's copy too
         }
       });
     });

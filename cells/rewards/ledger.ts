@@ -70,42 +70,45 @@ function refuseBlank(r: { id?: string; caller?: string; epoch?: string }): void 
 export async function recordInferences(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number; recorded: boolean[] }> {
   if (records.some((r) => r.fee < 0n)) throw new InputError("an inference fee cannot be negative");
   for (const r of records) refuseBlank(r);
-  return ws.transaction(async () => {
-    await stageRows(ws, "__tracebook_recording_ids", [["id", "VARCHAR"]], [...new Set(records.map((r) => r.id))].map((id) => [id]));
-    const known = new Map((await ws.rows<Recorded & { id: string }>(
-      "select id, model_id, payload_sha256, fee, caller from inferences where id in (select id from __tracebook_recording_ids)")).map((e) => [e.id, e as Recorded]));
-    const open = epochsOpen(ws);
-    const fresh: { r: InferenceRecord; payload: { json: string; sha256: string } }[] = [];
-    let replayed = 0;
-    const recorded: boolean[] = [];
-    for (const r of records) {
-      const payload = payloadOf(r.payload);
-      recorded.push(!known.has(r.id));
-      const existing = known.get(r.id);
-      if (existing) {
-        const differs = existing.model_id !== r.modelId ? "model" : existing.payload_sha256 !== payload.sha256 ? "payload"
-          : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
-        if (differs) throw new InputError(`inference ${r.id} is already recorded with a different ${differs}; an inference id names one execution`);
-        replayed++;
-        continue; // a replay records nothing, so it may name a closed epoch
-      }
-      await open(r); // the transaction rolls back what this call staged
-      fresh.push({ r, payload });
-      known.set(r.id, { model_id: r.modelId, payload_sha256: payload.sha256, fee: r.fee, caller: r.caller });
+  return ws.transaction(() => recordWithin(ws, records));
+}
+
+/** recordInferences' work, inside a transaction the caller holds (checked records). */
+async function recordWithin(ws: Workspace, records: readonly InferenceRecord[]): Promise<{ added: number; replayed: number; recorded: boolean[] }> {
+  await stageRows(ws, "__tracebook_recording_ids", [["id", "VARCHAR"]], [...new Set(records.map((r) => r.id))].map((id) => [id]));
+  const known = new Map((await ws.rows<Recorded & { id: string }>(
+    "select id, model_id, payload_sha256, fee, caller from inferences where id in (select id from __tracebook_recording_ids)")).map((e) => [e.id, e as Recorded]));
+  const open = epochsOpen(ws);
+  const fresh: { r: InferenceRecord; payload: { json: string; sha256: string } }[] = [];
+  let replayed = 0;
+  const recorded: boolean[] = [];
+  for (const r of records) {
+    const payload = payloadOf(r.payload);
+    recorded.push(!known.has(r.id));
+    const existing = known.get(r.id);
+    if (existing) {
+      const differs = existing.model_id !== r.modelId ? "model" : existing.payload_sha256 !== payload.sha256 ? "payload"
+        : BigInt(existing.fee) !== r.fee ? "fee" : existing.caller !== r.caller ? "caller" : null;
+      if (differs) throw new InputError(`inference ${r.id} is already recorded with a different ${differs}; an inference id names one execution`);
+      replayed++;
+      continue; // a replay records nothing, so it may name a closed epoch
     }
-    if (!fresh.length) return { added: 0, replayed, recorded };
-    // Staged as text (a fee past 2^53, the time as written) and cast as the table's columns; a
-    // confidence goes through JSON as the shortest text that reads back as the same double.
-    await stageRows(ws, "__tracebook_recording", RECORDING, fresh.map(({ r, payload }) => [
-      r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
-      r.executedAt.toISOString().replace("T", " ").replace("Z", ""),
-    ]));
-    await ws.run(
-      `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
-       select id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee::hugeint, caller, epoch, source, executed_at::timestamp
-       from __tracebook_recording`);
-    return { added: fresh.length, replayed, recorded };
-  });
+    await open(r); // the transaction rolls back what this call staged
+    fresh.push({ r, payload });
+    known.set(r.id, { model_id: r.modelId, payload_sha256: payload.sha256, fee: r.fee, caller: r.caller });
+  }
+  if (!fresh.length) return { added: 0, replayed, recorded };
+  // Staged as text (a fee past 2^53, the time as written) and cast as the table's columns; a
+  // confidence goes through JSON as the shortest text that reads back as the same double.
+  await stageRows(ws, "__tracebook_recording", RECORDING, fresh.map(({ r, payload }) => [
+    r.id, r.pipeline, r.modelId, r.modelKind, payload.json, payload.sha256, r.prediction, r.confidence, r.fee.toString(), r.caller, r.epoch, r.source,
+    r.executedAt.toISOString().replace("T", " ").replace("Z", ""),
+  ]));
+  await ws.run(
+    `insert into inferences (id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee, caller, epoch, source, executed_at)
+     select id, pipeline, model_id, model_kind, payload_json, payload_sha256, prediction, confidence, fee::hugeint, caller, epoch, source, executed_at::timestamp
+     from __tracebook_recording`);
+  return { added: fresh.length, replayed, recorded };
 }
 
 /** What an id already in the ledger is compared on. */
@@ -154,17 +157,36 @@ export async function infer(ws: Workspace, server: ModelServer, modelId: string,
  */
 export async function inferCalls(ws: Workspace, server: ModelServer, modelId: string, calls: readonly Call[], o: InferOptions): Promise<Executed[]> {
   if (o.ids && o.ids.length !== calls.length) throw new InputError(`${o.ids.length} inference ids for ${calls.length} inputs`);
-  const at = o.at ?? new Date();
   const ids = o.ids ?? [];
-  const facts = calls.map((c, i) => ({ id: c.id ?? ids[i] ?? crypto.randomUUID(), caller: c.caller ?? o.caller, fee: c.fee ?? o.fee, epoch: c.epoch ?? o.epoch ?? epochOf(at) }));
-  // Before the model runs: recordInferences checks them again, after it.
-  for (const f of facts) refuseBlank(f);
-  if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
+  const executed: Executed[] = [];
+  await inferCallBatches(ws, server, modelId, [calls.map((c, i) => (c.id === undefined && ids[i] !== undefined ? { ...c, id: ids[i] } : c))], o, (e) => void executed.push(...e));
+  return executed;
+}
+
+/**
+ * Calls in batches (a file of millions, read a batch at a time), each batch run through the model
+ * and recorded as inferCalls does, all of them in one transaction: every call is recorded, or
+ * none is. `each` is told each batch's calls as executed, once recorded (before the commit: what
+ * it keeps of them is the caller's to drop if the transaction then fails). An id a batch records
+ * is a replay in any later batch.
+ */
+export async function inferCallBatches(ws: Workspace, server: ModelServer, modelId: string, batches: Iterable<readonly Call[]> | AsyncIterable<readonly Call[]>, o: Omit<InferOptions, "ids">,
+  each: (executed: Executed[], calls: readonly Call[]) => void | Promise<void>): Promise<void> {
+  const at = o.at ?? new Date();
   const manifest = readManifest(ws.home, modelId);
-  const predictions = await server.infer(modelId, calls.map((c) => c.payload));
-  const { recorded } = await recordInferences(ws, predictions.map((p, i) => ({
-    ...facts[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: calls[i]!.payload, prediction: p.label,
-    confidence: Math.max(...p.probabilities), source: o.source ?? "api", executedAt: at,
-  })));
-  return predictions.map((p, i) => ({ ...p, ...facts[i]!, recorded: recorded[i]! }));
+  await ws.transaction(async () => {
+    for await (const calls of batches) {
+      if (!calls.length) continue;
+      const facts = calls.map((c) => ({ id: c.id ?? crypto.randomUUID(), caller: c.caller ?? o.caller, fee: c.fee ?? o.fee, epoch: c.epoch ?? o.epoch ?? epochOf(at) }));
+      // Before the model runs: recordInferences checks them again, after it.
+      for (const f of facts) refuseBlank(f);
+      if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
+      const predictions = await server.infer(modelId, calls.map((c) => c.payload));
+      const { recorded } = await recordWithin(ws, predictions.map((p, i) => ({
+        ...facts[i]!, pipeline: o.pipeline ?? null, modelId, modelKind: manifest.kind, payload: calls[i]!.payload, prediction: p.label,
+        confidence: Math.max(...p.probabilities), source: o.source ?? "api", executedAt: at,
+      })));
+      await each(predictions.map((p, i) => ({ ...p, ...facts[i]!, recorded: recorded[i]! })), calls);
+    }
+  });
 }

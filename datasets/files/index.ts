@@ -17,8 +17,8 @@ export interface ReadOptions {
 const READERS: Record<string, { read: (file: string, options: ReadOptions) => Promise<RecordSet>; delimited?: true }> = {
   ".csv": { read: (file, o) => readCsv(file, { delimiter: o.delimiter ?? "," }), delimited: true },
   ".tsv": { read: (file, o) => readCsv(file, { delimiter: o.delimiter ?? "\t" }), delimited: true },
-  ".jsonl": { read: readJsonl },
-  ".ndjson": { read: readJsonl },
+  ".jsonl": { read: (file) => readJsonl(file) },
+  ".ndjson": { read: (file) => readJsonl(file) },
   ".parquet": { read: readParquet },
 };
 

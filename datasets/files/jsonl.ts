@@ -6,14 +6,17 @@ import { TextFault, describeFault, openChecked, type CheckedText } from "./check
  * Read one JSON object per line; values keep their JSON types. Streamed in two passes, so a file
  * of 2 GiB reads in bounded memory: the first checks every line and gathers the columns (the
  * union of the objects' keys: a mapping is checked against them before any row is read), the
- * second yields the rows as they are iterated.
+ * second yields the rows as they are iterated. `check` sees each object in the first pass, so a
+ * reader of its own kind of line refuses a bad one before any row is yielded.
  */
-export async function readJsonl(file: string): Promise<RecordSet> {
+export async function readJsonl(file: string, options: { check?: (values: Record<string, unknown>, row: number) => void } = {}): Promise<RecordSet> {
   const size = await checkFile(file);
   const columns = new Set<string>();
   let rows = 0;
   for await (const { row, line } of lines(file)) {
-    for (const key of Object.keys(parseLine(file, row, line))) columns.add(key);
+    const values = parseLine(file, row, line);
+    for (const key of Object.keys(values)) columns.add(key);
+    options.check?.(values, row);
     rows++;
   }
   if (rows === 0) throw new InputError(EMPTY_FILE, { file });
