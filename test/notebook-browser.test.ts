@@ -146,20 +146,22 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       });
       const chosen = await state();
       expect(chosen).toMatchObject({ search: "spam", attribution: "influence_last_layer" });
-      const change = async (cell: string) => {
+      const change = async (cell: string, kind?: string) => {
         await tab.evaluate("document.querySelector('form select').__drawn = 'before'");
         asked.length = 0;
-        const followed = await tab.evaluate<boolean>(`window.__tracebook.mounted.outputChanged({ pipeline: "nbtest", cell: ${JSON.stringify(cell)}, dataVersion: "made-up-${cell}" })`);
+        const followed = await tab.evaluate<boolean>(`window.__tracebook.mounted.outputChanged({ pipeline: "nbtest", cell: ${JSON.stringify(cell)}, kind: ${JSON.stringify(kind)}, dataVersion: "made-up-${cell}" })`);
         await tab.waitForTimeout(300);
         await settled(tab);
         const redrawn = await tab.evaluate<boolean>("document.querySelector('form select').__drawn !== 'before'");
         return { followed, redrawn, asked: [...new Set(asked.map((k) => nameOf[k] ?? k))].sort() };
       };
-      // New receipts: the receipt is asked again, not the list of inferences, which is not drawn again.
-      const receipts = await change("receipts");
-      expect(receipts).toMatchObject({ followed: true, redrawn: false });
-      expect(receipts.asked).toContain("receiptOf");
-      expect(receipts.asked).not.toContain("queries");
+      // New receipts: the receipt alone is asked again; the list of inferences is not drawn again.
+      expect(await change("receipts")).toEqual({ followed: true, redrawn: false, asked: ["receiptOf"] });
+      expect(await state()).toEqual(chosen);
+      // A tracin cell new to the pipeline: offered as an attribution at once, the one chosen kept.
+      const radios = tab.locator("form input[type=radio]");
+      expect(await change("influence_new", "tracin")).toMatchObject({ followed: true, redrawn: false });
+      expect(await radios.evaluateAll((els) => els.map((e) => e.parentElement!.textContent!.trim()))).toEqual(["influence", "influence_last_layer", "influence_new"]);
       expect(await state()).toEqual(chosen);
       // New usage: the list is asked again and drawn again, and what the user chose stays.
       const usage = await change("usage");
@@ -314,6 +316,8 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
     // The watcher retrains without it; the new influence reaches the page over Vite's websocket.
     await expect.poll(() => page.evaluate<string[]>("window.__tracebook.events.map((e) => e.cell)"), { timeout: 240_000, interval: 1000 })
       .toContain("influence");
+    // Each new output names its cell's kind: a cell new to the page's catalog is known for what it is.
+    expect(await page.evaluate<string[]>("window.__tracebook.events.filter((e) => e.cell === 'influence').map((e) => e.kind)")).toContain("tracin");
     // Settled: the server queries on the new influence answered again, and the lists are drawn
     // from them without the victim (the page never holds the influence table itself).
     await expect.poll(async () => { const t = await listText(); return /#1 /.test(t) && !t.includes(victim.slice(0, 12)); }, { timeout: 30_000 }).toBe(true);

@@ -150,7 +150,7 @@ export async function startNotebookServer(options: ServeOptions = {}): Promise<N
       if (events.length > 1000) events.shift();
       const entry = data.applyEvent(e);
       if (e.event === "output-changed") {
-        server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, dataVersion: e.dataVersion, rows: e.rows } });
+        server.ws.send({ type: "custom", event: "tracebook:output-changed", data: { pipeline: e.pipeline, cell: e.cell, kind: entry?.kind, dataVersion: e.dataVersion, rows: e.rows } });
         log(`${e.pipeline}.${e.cell}: new output (${plural(e.rows, "row")}, ${e.dataVersion.slice(0, 12)}): pages reading it reload it`);
       } else if (entry) {
         server.ws.send({ type: "custom", event: "tracebook:cell", data: { pipeline: "pipeline" in e ? e.pipeline : name, ...entry } });

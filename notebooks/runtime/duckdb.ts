@@ -45,6 +45,8 @@ export class NotebookDatabase {
   private readonly tableListeners = new Set<(cells: string[]) => void>();
   /** Per server query (by key), told when an output it read changes. */
   private readonly serverListeners = new Map<string, Set<() => void>>();
+  /** Told when the catalog's shape changes: a cell appears, or gets its first output (or a new kind). */
+  private readonly catalogListeners = new Set<() => void>();
   /** Per table, the only columns this page reads (its front matter's `columns`): the rest is never fetched. */
   private readonly columns: Readonly<Record<string, readonly string[]>>;
 
@@ -185,17 +187,21 @@ export class NotebookDatabase {
   }
 
   /** The server says a cell's output changed: reload it if this page read it, and tell the listeners. */
-  async outputChanged(cell: string, dataVersion: string, rows?: number): Promise<boolean> {
+  async outputChanged(cell: string, dataVersion: string, rows?: number, kind?: string): Promise<boolean> {
     const catalog = await this.catalog();
     const entry = catalog.cells.find((c) => c.cell === cell);
     const before = entry?.dataVersion ?? null;
-    if (entry) Object.assign(entry, { dataVersion, rows: rows ?? entry.rows, state: "fresh", reason: null });
-    else catalog.cells.push({ cell, kind: "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
+    const shape = catalogShape(catalog);
+    if (entry) Object.assign(entry, { dataVersion, rows: rows ?? entry.rows, state: "fresh", reason: null, ...(kind && entry.kind === "?" ? { kind } : {}) });
+    else catalog.cells.push({ cell, kind: kind ?? "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
+    // Whatever the page reads: a cell that says which cells there are (an attribution to choose) follows it.
+    const reshaped = catalogShape(catalog) !== shape;
+    if (reshaped) for (const listener of this.catalogListeners) listener();
     const have = this.loaded.get(cell);
     const reload = !!have && have.dataVersion !== dataVersion;
     // Server queries that read it: their results change with it, though this page holds no copy of the table.
     const askAgain = before !== dataVersion ? this.serverReads.touched(cell) : [];
-    if (!reload && !askAgain.length) return false;
+    if (!reload && !askAgain.length) return reshaped;
     if (reload) {
       await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
       for (const listener of this.tableListeners) listener([cell]);
@@ -217,6 +223,12 @@ export class NotebookDatabase {
     return () => this.tableListeners.delete(listener);
   }
 
+  /** Called when the catalog's shape changes (catalogShape): a cell appears or gets its first output, whether or not the page reads it. */
+  onCatalogChange(listener: () => void): () => void {
+    this.catalogListeners.add(listener);
+    return () => this.catalogListeners.delete(listener);
+  }
+
   /** Called when an output server query `key` read changes (or may have, while it was being asked). */
   onServerChange(key: string, listener: () => void): () => void {
     const set = this.serverListeners.get(key) ?? new Set();
@@ -229,6 +241,11 @@ export class NotebookDatabase {
   registered(): Record<string, string | null> {
     return Object.fromEntries([...this.loaded].map(([k, v]) => [k, v.dataVersion]));
   }
+}
+
+/** What a catalog says of which cells there are: each cell, its kind and whether it has an output (not which output: queries follow that). */
+function catalogShape(catalog: Catalog): string {
+  return JSON.stringify(catalog.cells.map((c) => [c.cell, c.kind, c.dataVersion !== null]));
 }
 
 /** Values longer than this (as JSON) go in a POST body, not the URL. */

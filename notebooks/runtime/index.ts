@@ -64,7 +64,7 @@ export interface MountedNotebook {
   runtime: Runtime;
   db: NotebookDatabase;
   /** The server pushed a new output for a cell: reload it if this page reads it (its readers re-run). */
-  outputChanged(event: { pipeline: string; cell: string; dataVersion: string; rows?: number }): Promise<boolean>;
+  outputChanged(event: { pipeline: string; cell: string; kind?: string; dataVersion: string; rows?: number }): Promise<boolean>;
   /** A watcher finished a cycle over a pipeline: if it is this page's, `pipelineCycle` takes it (its readers re-run). */
   cycled(event: WatchCycle): boolean;
   /** A watcher reported a cell of a pipeline (running, fresh, failed, a new output): if it is this page's, `liveCells` takes it. */
@@ -101,9 +101,11 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     sql: following(db.sql, (change) => db.onTableChange(change)),
     serverSql: following(db.serverSql, (change) => db.onChange(change)),
     cellTable: () => cellTable,
+    // Runs its readers again when a cell appears or gets its first output; a new output of a cell
+    // runs again only the queries that read it (a cell wanting each new output reads it in a query).
     catalog: () => observe<Promise<Catalog>>((change) => {
       change(db.catalog());
-      return db.onChange(() => change(db.catalog()));
+      return db.onCatalogChange(() => change(db.catalog()));
     }),
     rows: () => rowsOf,
     curation: () => curation(options.base),
@@ -147,7 +149,7 @@ export function mount(root: HTMLElement, notebook: CompiledNotebook, options: Mo
     db,
     async outputChanged(e) {
       if (e.pipeline !== db.pipeline) return false;
-      return db.outputChanged(e.cell, e.dataVersion, e.rows);
+      return db.outputChanged(e.cell, e.dataVersion, e.rows, e.kind);
     },
     cycled(e) {
       if (e.pipeline !== db.pipeline) return false;
