@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { startNotebookServer } from "../cells/notebooks/server.ts";
 import { secondsSince } from "./report.ts";
 
@@ -22,22 +22,28 @@ export async function pageSeconds(home: string, page: string, selector: string, 
   // A load first, not counted: Vite bundles the page's dependencies on the first visit after a fresh install.
   for (const [i, load] of [{}, ...loads].entries()) {
     (load as { before?: () => void }).before?.();
-    const server = await startNotebookServer({ home, port: 0, watch: false, log: () => undefined });
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tb-bench-chrome-"));
-    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, viewport: { width: 1280, height: 900 }, args: FLAGS });
-    try {
-      const tab = context.pages()[0] ?? (await context.newPage());
+    await onFreshServer(home, async (url, tab) => {
       const t0 = performance.now();
-      await tab.goto(`${server.url}${page}`);
+      await tab.goto(`${url}${page}`);
       await tab.locator(selector).first().waitFor({ timeout: 600_000 });
       if (i > 0) seconds.push(secondsSince(t0));
-    } finally {
-      await context.close();
-      await server.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    }
+    });
   }
   return seconds;
+}
+
+/** `work` with a tab of Chromium (a profile of its own) on a notebook server just started on `home` (no watcher); both closed after. */
+async function onFreshServer<T>(home: string, work: (url: string, tab: Page) => Promise<T>): Promise<T> {
+  const server = await startNotebookServer({ home, port: 0, watch: false, log: () => undefined });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tb-bench-chrome-"));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, viewport: { width: 1280, height: 900 }, args: FLAGS });
+  try {
+    return await work(server.url, context.pages()[0] ?? (await context.newPage()));
+  } finally {
+    await context.close();
+    await server.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
 }
 
 /** What one new output cost an open page: until it settled, the server queries it asked again, whether its list of inferences was drawn again. */
@@ -57,11 +63,7 @@ export interface PageFollow {
  */
 export async function explorerFollows(home: string, pipeline: string, cells: string[], search = "viagra"): Promise<PageFollow[] | null> {
   if (!fs.existsSync(CHROMIUM)) return null;
-  const server = await startNotebookServer({ home, port: 0, watch: false, log: () => undefined });
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "tb-bench-chrome-"));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, viewport: { width: 1280, height: 900 }, args: FLAGS });
-  try {
-    const tab = context.pages()[0] ?? (await context.newPage());
+  return onFreshServer(home, async (url, tab) => {
     const asked: string[] = [];
     let inflight = 0;
     let busyAt = 0; // when the page was last seen working: a request out or answered, a cell running
@@ -83,7 +85,7 @@ export async function explorerFollows(home: string, pipeline: string, cells: str
         await tab.waitForTimeout(10);
       }
     };
-    await tab.goto(`${server.url}influence-explorer?pipeline=${encodeURIComponent(pipeline)}`);
+    await tab.goto(`${url}influence-explorer?pipeline=${encodeURIComponent(pipeline)}`);
     await tab.locator("#proponents").first().waitFor({ timeout: 600_000 });
     await tab.locator("input[type=search]").first().fill(search);
     await settled();
@@ -104,9 +106,5 @@ export async function explorerFollows(home: string, pipeline: string, cells: str
       });
     }
     return follows;
-  } finally {
-    await context.close();
-    await server.close();
-    fs.rmSync(profile, { recursive: true, force: true });
-  }
+  });
 }

@@ -25,18 +25,18 @@ export interface CallsRun {
 }
 
 /**
- * Run a file of calls through a model and record them, `batch` calls at a time and all in one
- * transaction (inferCallBatches): memory holds one batch, not the file. What is printed comes
- * after the commit, so nothing is said of calls a failure rolled back; `--json`'s array is
- * written to the workspace's scratch folder meanwhile.
+ * Run calls through a model and record them, a batch at a time and all in one transaction
+ * (inferCallBatches): memory holds one batch (a file's, `CallFile.batches`), not the file. What is
+ * printed comes after the commit, so nothing is said of calls a failure rolled back; `--json`'s
+ * array is written to the workspace's scratch folder meanwhile, for the caller to print and remove.
  */
-export async function runCallFile(ws: Workspace, server: ModelServer, modelId: string, file: CallFile, o: Omit<InferOptions, "ids">,
-  options: { batch: number; shown: number; json: boolean }): Promise<CallsRun> {
+export async function runCalls(ws: Workspace, server: ModelServer, modelId: string, batches: Iterable<readonly Call[]> | AsyncIterable<readonly Call[]>,
+  o: Omit<InferOptions, "ids">, options: { shown: number; json: boolean }): Promise<CallsRun> {
   const run: CallsRun = { calls: 0, recorded: 0, fees: 0n, labels: new Map(), first: [], json: null };
   const jsonFile = options.json ? path.join(ws.scratchDir(), `executed-${randomUUID()}.json`) : null;
   const out = jsonFile ? fs.openSync(jsonFile, "w") : null;
   try {
-    await inferCallBatches(ws, server, modelId, file.batches(options.batch), o, (executed, calls) => {
+    await inferCallBatches(ws, server, modelId, batches, o, (executed, calls) => {
       for (const [i, e] of executed.entries()) {
         if (run.first.length < options.shown) run.first.push({ executed: e, call: calls[i]! });
         if (e.recorded) {
@@ -60,14 +60,9 @@ export async function runCallFile(ws: Workspace, server: ModelServer, modelId: s
   return run;
 }
 
-/** Print `run.json` to standard output, then remove it. */
+/** Print `run.json` (the executed calls, as `--json` prints them) to standard output. */
 export async function printCallsJson(run: CallsRun): Promise<void> {
-  if (!run.json) return;
-  try {
-    await pipeline(fs.createReadStream(run.json), process.stdout, { end: false });
-  } finally {
-    fs.rmSync(run.json, { force: true });
-  }
+  if (run.json) await pipeline(fs.createReadStream(run.json), process.stdout, { end: false });
 }
 
 /** A file of calls in a line: how many were recorded and replayed, the fees recorded, the predictions (in the model's class order). */

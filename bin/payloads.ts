@@ -3,7 +3,6 @@ import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { InputError } from "../cells/datanet/errors.ts";
 import { readJsonl } from "../datasets/files/jsonl.ts";
-import type { RawRecord } from "../datasets/files/types.ts";
 import { pipeline } from "node:stream/promises";
 import type { Payload } from "../cells/factory/featurize.ts";
 import { payloadOf, type Call } from "../cells/rewards/ledger.ts";
@@ -37,13 +36,11 @@ export function parsePayloads(inputs: readonly string[], features: number | null
 const CALL_FIELDS = ["text", "title", "features", "id", "caller", "fee", "epoch"];
 
 /**
- * A file of calls (`tracebook infer --from`), checked whole and then read in batches: `count`
- * calls, every line already checked (a bad one was refused before any batch is read), and
- * `batches` reads them again, `size` at a time, so a file of millions of calls never sits in
- * memory. `close` lets go of it (and of standard input's copy).
+ * A file of calls (`tracebook infer --from`), every line already checked (a bad one was refused
+ * before any call is read): `batches` reads them (once), `size` at a time, so a file of millions
+ * of calls never sits in memory. `close` lets go of it (and of standard input's copy).
  */
 export interface CallFile {
-  count: number;
   batches(size: number): AsyncGenerator<Call[]>;
   close(): void;
 }
@@ -57,36 +54,28 @@ export interface CallFile {
  */
 export async function openCalls(from: string, scratch: string, features: number | null, model: string): Promise<CallFile> {
   const spooled = from === "-" ? path.join(scratch, `calls-${randomUUID()}.jsonl`) : null;
-  const named = <T>(work: () => Promise<T>) => work().catch((err: unknown) => {
-    if (spooled && err instanceof InputError && err.file === spooled) throw new InputError(err.reason, { file: "standard input", row: err.row, field: err.field });
-    throw err;
-  });
+  const file = spooled ?? from;
+  const named = (err: unknown) => spooled && err instanceof InputError && err.file === spooled
+    ? new InputError(err.reason, { file: "standard input", row: err.row, field: err.field }) : err;
   try {
     if (spooled) await pipeline(process.stdin, fs.createWriteStream(spooled));
-    const file = spooled ?? from;
-    let count = 0;
     const ids = new IdCheck();
-    const set = await named(() => readJsonl(file, {
-      check: (values, row) => {
-        ids.check(parseCall(values, { file, row }, features, model), { file, row });
-        count++;
-      },
-    }));
+    const set = await readJsonl(file, { check: (values, row) => ids.check(parseCall(values, { file, row }, features, model), { file, row }) });
     return {
-      count,
       async *batches(size) {
-        const records = set.records as AsyncIterable<RawRecord>;
-        const read = records[Symbol.asyncIterator]();
-        for (;;) {
-          const batch: Call[] = [];
-          while (batch.length < size) {
-            const next = await named(() => read.next());
-            if (next.done) break;
-            batch.push(parseCall(next.value.values, { file, row: next.value.row }, features, model));
+        let batch: Call[] = [];
+        try {
+          for await (const { row, values } of set.records) {
+            batch.push(parseCall(values, { file, row }, features, model));
+            if (batch.length === size) {
+              yield batch;
+              batch = [];
+            }
           }
-          if (batch.length) yield batch;
-          if (batch.length < size) return;
+        } catch (err) {
+          throw named(err);
         }
+        if (batch.length) yield batch;
       },
       close() {
         set.close?.();
@@ -95,7 +84,7 @@ export async function openCalls(from: string, scratch: string, features: number 
     };
   } catch (err) {
     if (spooled) fs.rmSync(spooled, { force: true });
-    throw err;
+    throw named(err);
   }
 }
 

@@ -20,7 +20,6 @@ async function readBatches(from: string, scratch: string, features: number | nul
   try {
     const batches: Call[][] = [];
     for await (const batch of file.batches(size)) batches.push(batch);
-    expect(batches.flat().length).toBe(file.count);
     return batches;
   } finally {
     file.close();

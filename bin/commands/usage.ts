@@ -4,13 +4,13 @@ import { withWorkspace } from "../cli.ts";
 import { formatTable, toJson } from "../output.ts";
 import { loadPipelineIn } from "../../cells/graph/loader.ts";
 import { currentModels, resolveModel } from "../../cells/factory/catalog.ts";
-import { inferCalls, ledgerEpochs } from "../../cells/rewards/ledger.ts";
+import { callsWithIds, ledgerEpochs } from "../../cells/rewards/ledger.ts";
 import type { Payload } from "../../cells/factory/featurize.ts";
 import { formatAmount, parseAmount } from "../../cells/rewards/amounts.ts";
 import { InputError } from "../../cells/datanet/errors.ts";
 import { didYouMean } from "../../cells/graph/nearest.ts";
 import { openCalls, parsePayloads } from "../payloads.ts";
-import { callsSummary, printCallsJson, runCallFile, type CallsRun } from "../calls.ts";
+import { callsSummary, printCallsJson, runCalls, type CallsRun } from "../calls.ts";
 import { settledLine } from "../settled.ts";
 import { bringUpToDate } from "../../cells/graph/ensure.ts";
 import type { Workspace } from "../../cells/store/workspace.ts";
@@ -67,35 +67,34 @@ export function registerUsage(program: Command): void {
         const features = m.featurizer?.kind === "features" ? m.spec.inputSize : null;
         // A file is checked whole here, before the model loads or runs; it is read again a batch at a time.
         const file = opts.from !== undefined ? await openCalls(opts.from, ws.scratchDir(), features, m.id) : null;
-        const calls = file ? [] : parsePayloads(inputs, features, m.id).map((payload) => ({ payload }));
+        let run: CallsRun | null = null;
         try {
+          const batches = file ? file.batches(batch) : [callsWithIds(parsePayloads(inputs, features, m.id).map((payload) => ({ payload })), opts.id)];
           // Loaded here: serving a model needs TF.js, which `tracebook rewards` never does.
           const { ModelServer } = await import("../../cells/factory/serve.ts");
           const server = new ModelServer(ws.home);
-          let run: CallsRun | null = null;
           try {
-            const o = { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", epoch: opts.epoch };
-            run = file ? await runCallFile(ws, server, m.id, file, o, { batch, shown: SHOWN, json: !!opts.json }) : null;
-            const executed = run ? run.first.map((f) => f.executed) : await inferCalls(ws, server, m.id, calls, { ...o, ids: opts.id });
-            const inputOf = run ? run.first.map((f) => f.call) : calls;
-            if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
-            else await settle(ws, pipeline, opts.model);
-            if (opts.json) return run ? await printCallsJson(run) : console.log(toJson(executed));
-            console.log(formatTable(executed.map((o, i) => ({
-              inference: o.id, input: inputText(inputOf[i]!.payload, inputs[i]).slice(0, 60), prediction: o.label,
-              probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
-            }))));
-            if (run) console.log(callsSummary(run, m.spec.classes) + (executed.length < run.calls ? `; the first ${executed.length} above, all with --json` : ""));
-            if (opts.settle) {
-              for (const o of executed) console.log(await settledLine(ws, o.id));
-              if (run && executed.length < run.calls) console.log(`… and ${run.calls - executed.length} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);
-            }
+            run = await runCalls(ws, server, m.id, batches, { fee, caller: opts.caller, pipeline: pipeline.name, source: "cli", epoch: opts.epoch },
+              { shown: file ? SHOWN : inputs.length, json: !!opts.json });
           } finally {
             server.dispose();
-            if (run?.json) fs.rmSync(run.json, { force: true }); // not printed: a later step failed
+          }
+          if (!opts.settle) console.error(settlementHint(pipeline, name, opts.model));
+          else await settle(ws, pipeline, opts.model);
+          if (opts.json) return await printCallsJson(run);
+          const more = run.calls - run.first.length;
+          console.log(formatTable(run.first.map(({ executed: o, call }, i) => ({
+            inference: o.id, input: inputText(call.payload, inputs[i]).slice(0, 60), prediction: o.label,
+            probabilities: o.probabilities.map((p, c) => `${m.spec.classes[c]} ${p.toFixed(4)}`).join(", "), fee: formatAmount(o.fee),
+          }))));
+          if (file) console.log(callsSummary(run, m.spec.classes) + (more ? `; the first ${run.first.length} above, all with --json` : ""));
+          if (opts.settle) {
+            for (const { executed } of run.first) console.log(await settledLine(ws, executed.id));
+            if (more) console.log(`… and ${more} more: \`tracebook rewards ${name}\` has the statement, \`tracebook receipt <inference>\` one inference`);
           }
         } finally {
           file?.close(); // standard input's copy too
+          if (run?.json) fs.rmSync(run.json, { force: true });
         }
       });
     });

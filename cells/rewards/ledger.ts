@@ -156,11 +156,16 @@ export async function infer(ws: Workspace, server: ModelServer, modelId: string,
  * The model runs first, then the batch is recorded in one transaction: all of it or nothing.
  */
 export async function inferCalls(ws: Workspace, server: ModelServer, modelId: string, calls: readonly Call[], o: InferOptions): Promise<Executed[]> {
-  if (o.ids && o.ids.length !== calls.length) throw new InputError(`${o.ids.length} inference ids for ${calls.length} inputs`);
-  const ids = o.ids ?? [];
   const executed: Executed[] = [];
-  await inferCallBatches(ws, server, modelId, [calls.map((c, i) => (c.id === undefined && ids[i] !== undefined ? { ...c, id: ids[i] } : c))], o, (e) => void executed.push(...e));
+  await inferCallBatches(ws, server, modelId, [callsWithIds(calls, o.ids)], o, (e) => void executed.push(...e));
   return executed;
+}
+
+/** `calls` with `ids[i]` the id of a call that names none (`InferOptions.ids`: one per call). */
+export function callsWithIds(calls: readonly Call[], ids?: readonly string[]): Call[] {
+  if (!ids) return [...calls];
+  if (ids.length !== calls.length) throw new InputError(`${ids.length} inference ids for ${calls.length} inputs`);
+  return calls.map((c, i) => (c.id === undefined ? { ...c, id: ids[i] } : c));
 }
 
 /**
@@ -178,7 +183,7 @@ export async function inferCallBatches(ws: Workspace, server: ModelServer, model
     for await (const calls of batches) {
       if (!calls.length) continue;
       const facts = calls.map((c) => ({ id: c.id ?? crypto.randomUUID(), caller: c.caller ?? o.caller, fee: c.fee ?? o.fee, epoch: c.epoch ?? o.epoch ?? epochOf(at) }));
-      // Before the model runs: recordInferences checks them again, after it.
+      // Before the model runs (recordWithin takes them as checked).
       for (const f of facts) refuseBlank(f);
       if (facts.some((f) => f.fee < 0n)) throw new InputError("an inference fee cannot be negative");
       const predictions = await server.infer(modelId, calls.map((c) => c.payload));

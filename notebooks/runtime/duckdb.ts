@@ -39,14 +39,14 @@ export class NotebookDatabase {
   private catalogPromise: Promise<Catalog> | null = null;
   /** Tables registered in this page: cell → data version and the load in flight. */
   private readonly loaded = new Map<string, { dataVersion: string | null; ready: Promise<void> }>();
-  /** Told of every change this page follows: a table it holds reloaded, or an output one of its server queries read. */
-  private readonly listeners = new Set<(cells: string[]) => void>();
-  /** Told only when a table this page holds is reloaded: its own queries (`sql`) read nothing else. */
-  private readonly tableListeners = new Set<(cells: string[]) => void>();
-  /** Per server query (by key), told when an output it read changes. */
-  private readonly serverListeners = new Map<string, Set<() => void>>();
-  /** Told when the catalog's shape changes: a cell appears, or gets its first output (or a new kind). */
-  private readonly catalogListeners = new Set<() => void>();
+  /** Every change this page follows: a table it holds reloaded, or an output one of its server queries read. */
+  private readonly changes = new Listeners();
+  /** A table this page holds reloaded: its own queries (`sql`) read nothing else. */
+  private readonly tableChanges = new Listeners();
+  /** Per server query (by key): an output it read changed. */
+  private readonly serverChanges = new Map<string, Listeners>();
+  /** The catalog's shape changed: a cell appeared, or got its first output (or its kind). */
+  private readonly catalogChanges = new Listeners();
   /** Per table, the only columns this page reads (its front matter's `columns`): the rest is never fetched. */
   private readonly columns: Readonly<Record<string, readonly string[]>>;
 
@@ -196,7 +196,7 @@ export class NotebookDatabase {
     else catalog.cells.push({ cell, kind: kind ?? "?", rows: rows ?? null, dataVersion, state: "fresh", reason: null });
     // Whatever the page reads: a cell that says which cells there are (an attribution to choose) follows it.
     const reshaped = catalogShape(catalog) !== shape;
-    if (reshaped) for (const listener of this.catalogListeners) listener();
+    if (reshaped) this.catalogChanges.tell();
     const have = this.loaded.get(cell);
     const reload = !!have && have.dataVersion !== dataVersion;
     // Server queries that read it: their results change with it, though this page holds no copy of the table.
@@ -204,42 +204,53 @@ export class NotebookDatabase {
     if (!reload && !askAgain.length) return reshaped;
     if (reload) {
       await this.load(await this.connect(), catalog.cells.find((c) => c.cell === cell)!);
-      for (const listener of this.tableListeners) listener([cell]);
+      this.tableChanges.tell();
     }
-    for (const key of askAgain) for (const listener of this.serverListeners.get(key) ?? []) listener();
-    for (const listener of this.listeners) listener([cell]);
+    for (const key of askAgain) this.serverChanges.get(key)?.tell();
+    this.changes.tell();
     return true;
   }
 
-  /** Called with the names of reloaded tables and of outputs a server query read. */
-  onChange(listener: (cells: string[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  /** Called when a table this page holds is reloaded or an output one of its server queries read changes. */
+  onChange(listener: () => void): () => void {
+    return this.changes.on(listener);
   }
 
-  /** Called with the names of reloaded tables only (what the page's own queries read). */
-  onTableChange(listener: (cells: string[]) => void): () => void {
-    this.tableListeners.add(listener);
-    return () => this.tableListeners.delete(listener);
+  /** Called when a table this page holds is reloaded (what the page's own queries read). */
+  onTableChange(listener: () => void): () => void {
+    return this.tableChanges.on(listener);
   }
 
   /** Called when the catalog's shape changes (catalogShape): a cell appears or gets its first output, whether or not the page reads it. */
   onCatalogChange(listener: () => void): () => void {
-    this.catalogListeners.add(listener);
-    return () => this.catalogListeners.delete(listener);
+    return this.catalogChanges.on(listener);
   }
 
   /** Called when an output server query `key` read changes (or may have, while it was being asked). */
   onServerChange(key: string, listener: () => void): () => void {
-    const set = this.serverListeners.get(key) ?? new Set();
-    set.add(listener);
-    this.serverListeners.set(key, set);
-    return () => set.delete(listener);
+    let listeners = this.serverChanges.get(key);
+    if (!listeners) this.serverChanges.set(key, (listeners = new Listeners()));
+    return listeners.on(listener);
   }
 
   /** Tables this page has registered, with their data versions. */
   registered(): Record<string, string | null> {
     return Object.fromEntries([...this.loaded].map(([k, v]) => [k, v.dataVersion]));
+  }
+}
+
+/** Who is told of one kind of change. */
+class Listeners {
+  private readonly set = new Set<() => void>();
+
+  /** Tell `listener` from now on; the result stops it. */
+  on(listener: () => void): () => void {
+    this.set.add(listener);
+    return () => this.set.delete(listener);
+  }
+
+  tell(): void {
+    for (const listener of this.set) listener();
   }
 }
 
