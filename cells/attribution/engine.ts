@@ -1,13 +1,16 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackendName, tf } from "../compute/backend.ts";
-import { nativeEngine, type NativeEngine } from "../compute/onnx.ts";
+import { cached, forcedEngine, idOf, nativeEngine, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
-import { cached, idOf, inputs } from "./sessions.ts";
+import { inputs } from "./sessions.ts";
 import { gramBlock, KEPT_NOTE, KEPT_QUERIES, keptSide } from "./kept.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
+
+export { ENGINES, type EngineChoice } from "../compute/onnx.ts";
+export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
 
 /**
  * Which engine computes TracIn. `onnxruntime` (native.ts: MLAS kernels on every core) where it
@@ -15,14 +18,8 @@ import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } fr
  * and always for projection mode. TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly
  * when the forced one cannot run.
  */
-export const ENGINES = ["tfjs", "onnxruntime"] as const;
-export type EngineChoice = "auto" | (typeof ENGINES)[number];
-export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
-
 export async function tracinEngine(mode: TracinMode, choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
-  const env = process.env.TRACEBOOK_ENGINE?.trim();
-  if (env && !(ENGINES as readonly string[]).includes(env)) throw new Error(`TRACEBOOK_ENGINE=${env} is not an engine (one of ${ENGINES.join(", ")})`);
-  const forced = choice !== "auto" ? choice : (env as EngineChoice | undefined);
+  const forced = choice !== "auto" ? choice : forcedEngine();
   if (forced === "tfjs") return { kind: "tfjs" };
   if (mode === "projection") {
     if (forced === "onnxruntime") throw new Error("the onnxruntime engine computes exact and last-layer TracIn; projection mode runs on TF.js");

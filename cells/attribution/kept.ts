@@ -1,9 +1,9 @@
 import type * as Ort from "onnxruntime-node";
-import type { NativeEngine } from "../compute/onnx.ts";
+import { cached, idOf, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { trainGraph, type GraphModel, type TrainLayout } from "./native.ts";
 import { forEachShard } from "./accumulate.ts";
-import { cached, idOf, inputs } from "./sessions.ts";
+import { inputs } from "./sessions.ts";
 import type { TracinRequest } from "./tracin.ts";
 
 // The training side an explainer keeps between questions (engine.ts's nativeTracin reads it).

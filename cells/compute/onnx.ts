@@ -29,6 +29,18 @@ export interface NativeEngine {
   threads: number;
 }
 
+/** The engines dense products can run on: TF.js (the compute backend) or the native one. */
+export const ENGINES = ["tfjs", "onnxruntime"] as const;
+export type EngineChoice = "auto" | (typeof ENGINES)[number];
+
+/** The engine TRACEBOOK_ENGINE forces, for TracIn and for predictions alike; undefined when none. */
+export function forcedEngine(): Exclude<EngineChoice, "auto"> | undefined {
+  const env = process.env.TRACEBOOK_ENGINE?.trim();
+  if (!env) return undefined;
+  if (!(ENGINES as readonly string[]).includes(env)) throw new Error(`TRACEBOOK_ENGINE=${env} is not an engine (one of ${ENGINES.join(", ")})`);
+  return env as Exclude<EngineChoice, "auto">;
+}
+
 let loaded: Promise<NativeEngine | { error: string }> | null = null;
 
 /** Load onnxruntime-node once per process; the reason it cannot be used otherwise. */
@@ -176,3 +188,26 @@ export async function session(engine: NativeEngine, g: GraphBuilder): Promise<Or
     ...(process.env.TRACEBOOK_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.TRACEBOOK_ORT_PROFILE } : {}),
   });
 }
+
+/**
+ * Sessions are built per owner (a set of checkpoints, a model's weights: they are baked in as
+ * initializers) and kept while it is alive: LOCO/LDS and the benchmark call the engine repeatedly
+ * on one model, a model server predicts batch after batch with one.
+ */
+const sessions = new WeakMap<object, Map<string, Promise<unknown>>>();
+export function cached<T>(owner: object, key: string, make: () => Promise<T>): Promise<T> {
+  let byKey = sessions.get(owner);
+  if (!byKey) sessions.set(owner, (byKey = new Map()));
+  let p = byKey.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = make();
+    byKey.set(key, p);
+    p.catch(() => byKey!.delete(key));
+  }
+  return p;
+}
+
+const ids = new WeakMap<object, number>();
+let lastId = 0;
+/** A process-local id per model object: sessions built for one model are never used for another. */
+export const idOf = (o: object): number => ids.get(o) ?? (ids.set(o, ++lastId), lastId);

@@ -1,6 +1,7 @@
 import { tf } from "../compute/backend.ts";
-import { batch, type FeatureMatrix } from "../factory/featurize.ts";
-import { forward, toTensors, type HostWeights } from "../factory/mlp.ts";
+import type { FeatureMatrix } from "../factory/featurize.ts";
+import { toTensors, type HostWeights } from "../factory/mlp.ts";
+import { classProbabilities } from "../factory/predict.ts";
 import type { TracinModel } from "../attribution/factors.ts";
 import { selfInfluence, type TracinCheckpoint } from "../attribution/tracin.ts";
 
@@ -110,23 +111,12 @@ export function zScores(v: Float64Array): Float64Array {
   return Float64Array.from(v, (x) => (sd > 0 ? (x - mean) / sd : 0));
 }
 
-/** Softmax probabilities [n × classes] under the given weights (over the frozen base for an adapter). */
+/** Softmax probabilities [n × classes] under the given weights (over the frozen base for an adapter), as the model serves them. */
 export async function probabilities(model: TracinModel, weights: HostWeights, x: FeatureMatrix): Promise<Float32Array> {
-  const n = x.rows, C = model.spec.classes.length;
-  const out = new Float32Array(n * C);
   const base = toTensors(model.base), w = toTensors(weights);
   try {
-    for (let s = 0; s < n; s += 512) {
-      const rows = Array.from({ length: Math.min(512, n - s) }, (_, i) => s + i);
-      const p = tf.tidy(() => {
-        const xb = tf.tensor2d(batch(x, rows), [rows.length, x.dims]);
-        return tf.softmax(model.lora ? forward(model.spec, base, xb, { lora: model.lora, weights: w }) : forward(model.spec, w, xb));
-      });
-      out.set((await p.data()) as Float32Array, s * C);
-      p.dispose();
-    }
+    return await classProbabilities(model.spec, x, w, model.lora ? { base, lora: model.lora } : undefined);
   } finally {
     tf.dispose([...Object.values(base), ...Object.values(w)]);
   }
-  return out;
 }

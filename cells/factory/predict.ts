@@ -1,17 +1,22 @@
 import { tf } from "../compute/backend.ts";
 import { batch, type FeatureMatrix } from "./featurize.ts";
 import { forward, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
+import { forwardEngine, nativeProbabilities } from "./native-forward.ts";
 
 const BLOCK = 512;
 
 /**
  * Class probabilities (or, with `log`, log-probabilities: exact where a probability underflows)
  * of every row of `x`, row-major rows × classes. `weights` are a full model's, or an adapter's
- * over the frozen `base`.
+ * over the frozen `base`. On the native engine where it loads (native-forward.ts), as TracIn
+ * does, else on TF.js: one engine serves a model's predictions everywhere, so an inference's
+ * recorded prediction is the one its trace explains.
  */
 export async function classProbabilities(
   spec: MlpSpec, x: FeatureMatrix, weights: Weights, adapter?: { base: Weights; lora: LoraConfig }, options: { log?: boolean } = {},
 ): Promise<Float32Array> {
+  const native = await forwardEngine();
+  if (native) return nativeProbabilities(native, spec, x, weights, adapter, options.log ?? false);
   const C = spec.classes.length;
   const out = new Float32Array(x.rows * C);
   for (let start = 0; start < x.rows; start += BLOCK) {

@@ -1,6 +1,7 @@
 import { computeBackend, tf } from "../compute/backend.ts";
-import { featurize, batch, type Payload } from "./featurize.ts";
-import { forward, toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
+import { featurize, type Payload } from "./featurize.ts";
+import { classProbabilities } from "./predict.ts";
+import { toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
 import { loadWeights, type ModelManifest } from "./store.ts";
 
 export interface Prediction {
@@ -25,10 +26,10 @@ export class ModelServer {
   constructor(private readonly home: string) {}
 
   /** Predict for payloads with a base or an adapter model, by model id. */
-  async infer(modelId: string, inputs: readonly Payload[], batchSize = 256): Promise<Prediction[]> {
+  async infer(modelId: string, inputs: readonly Payload[]): Promise<Prediction[]> {
     await computeBackend(); // a fresh process (the CLI) has not chosen one yet
     const { spec, manifest, base, adapter } = this.resolve(modelId);
-    return this.predict(spec, manifest, base, adapter, inputs, batchSize);
+    return this.predict(spec, manifest, base, adapter, inputs);
   }
 
   /** Predict with adapter weights that are not in the store (an imported PEFT adapter) over a stored base. */
@@ -37,7 +38,7 @@ export class ModelServer {
     const base = this.base(baseId);
     const weights = toTensors(adapter.weights);
     try {
-      return await this.predict(base.manifest.spec, base.manifest, base, { lora: adapter.lora, weights }, inputs, 256);
+      return await this.predict(base.manifest.spec, base.manifest, base, { lora: adapter.lora, weights }, inputs);
     } finally {
       tf.dispose(Object.values(weights));
     }
@@ -45,21 +46,16 @@ export class ModelServer {
 
   private async predict(
     spec: MlpSpec, manifest: ModelManifest, base: LoadedBase, adapter: { lora: LoraConfig; weights: Weights } | undefined,
-    inputs: readonly Payload[], batchSize: number,
+    inputs: readonly Payload[],
   ): Promise<Prediction[]> {
     if (!manifest.featurizer) throw new Error(`model ${manifest.id.slice(0, 12)} has no featurizer: give it feature vectors`);
     const x = featurize(manifest.featurizer, inputs);
+    const C = spec.classes.length;
+    const values = await classProbabilities(spec, x, adapter ? adapter.weights : base.weights, adapter ? { base: base.weights, lora: adapter.lora } : undefined);
     const out: Prediction[] = [];
-    for (let start = 0; start < inputs.length; start += batchSize) {
-      const rows = Array.from({ length: Math.min(batchSize, inputs.length - start) }, (_, i) => start + i);
-      const probs = tf.tidy(() => tf.softmax(forward(spec, base.weights, tf.tensor2d(batch(x, rows), [rows.length, x.dims]), adapter)));
-      const values = (await probs.data()) as Float32Array;
-      probs.dispose();
-      const C = spec.classes.length;
-      for (let r = 0; r < rows.length; r++) {
-        const p = Array.from(values.subarray(r * C, (r + 1) * C));
-        out.push({ label: spec.classes[p.indexOf(Math.max(...p))]!, probabilities: p });
-      }
+    for (let r = 0; r < x.rows; r++) {
+      const p = Array.from(values.subarray(r * C, (r + 1) * C));
+      out.push({ label: spec.classes[p.indexOf(Math.max(...p))]!, probabilities: p });
     }
     return out;
   }
