@@ -1,4 +1,4 @@
-import { murmur3Utf8 } from "../compute/murmur.ts";
+import { murmur3, Utf8Buffer } from "../compute/murmur.ts";
 import { Rng } from "../compute/random.ts";
 
 /**
@@ -22,19 +22,25 @@ const TOKEN = /[\p{L}\p{N}]+/gu;
 export function shingles(text: string, k: number): Uint32Array {
   const tokens = text.normalize("NFKC").toLowerCase().match(TOKEN) ?? [];
   if (!tokens.length) return new Uint32Array(0);
-  const out = new Set<number>();
-  const last = Math.max(1, tokens.length - k + 1);
-  const parts: string[] = [];
-  for (let i = 0; i < last; i++) {
-    parts.length = 0;
-    for (let j = i; j < Math.min(tokens.length, i + k); j++) {
-      if (j > i) parts.push(" ");
-      parts.push(tokens[j]!);
-    }
-    out.add(murmur3Utf8(0, parts));
+  // The words written once, a space between each: every shingle is a range of that text.
+  const utf8 = buffer;
+  utf8.reset();
+  const starts = new Int32Array(tokens.length), ends = new Int32Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) {
+    if (i) utf8.push(" ");
+    starts[i] = utf8.push(tokens[i]!);
+    ends[i] = utf8.length;
   }
-  return Uint32Array.from(out).sort();
+  const last = Math.max(1, tokens.length - k + 1);
+  const all = new Uint32Array(last);
+  for (let i = 0; i < last; i++) all[i] = murmur3(utf8.bytes, starts[i]!, ends[Math.min(tokens.length, i + k) - 1]!, 0);
+  // Sorted, then each value once (a Set of hashes above 2³⁰ holds them as heap numbers: slow).
+  all.sort();
+  let n = 0;
+  for (let i = 0; i < last; i++) if (!i || all[i] !== all[i - 1]) all[n++] = all[i]!;
+  return all.slice(0, n);
 }
+const buffer = new Utf8Buffer();
 
 /** MurmurHash3's 32-bit finaliser: a bijection that mixes every input bit into every output bit. */
 export function fmix32(h: number): number {
