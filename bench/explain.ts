@@ -12,7 +12,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { runBench, writeBenchReport } from "./report.ts";
+import { median, runBench, writeBenchReport } from "./report.ts";
 import { mailWorkspace } from "./mail.ts";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { loadPipeline } from "../cells/graph/loader.ts";
@@ -25,7 +25,6 @@ import { decodePortable, encodePortable } from "../cells/attribution/portable-fi
 const BIN = path.resolve("bin/tracebook.js");
 const ONE_BY_ONE = 20;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;
 
 runBench(async () => {

@@ -8,7 +8,7 @@
 //   npx tsx bench/predict.ts [--from <workspace dir where the mail pipeline ran>] [--rows 20000]
 import fs from "node:fs";
 import { argument, mailWorkspace } from "./mail.ts";
-import { runBench, secondsSince, writeBenchReport } from "./report.ts";
+import { median, runBench, secondsSince, writeBenchReport } from "./report.ts";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { ModelServer, type Prediction } from "../cells/factory/serve.ts";
@@ -17,7 +17,6 @@ import { loadPipelineIn } from "../cells/graph/loader.ts";
 
 const ROWS = Number(argument("--rows") ?? 20_000);
 const ONE_BY_ONE = 20;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 runBench(async () => {
   const { ws, home } = await mailWorkspace("tb-bench-predict-");

@@ -18,6 +18,11 @@ export function secondsSince(t0: number): number {
   return +((performance.now() - t0) / 1000).toFixed(2);
 }
 
+/** The middle value (the upper one of an even count), as the benchmarks report latencies. */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
+
 /** Run a benchmark's main, reporting a failure as a non-zero exit. */
 export function runBench(main: () => Promise<void>): void {
   main().catch((err) => {

@@ -5,7 +5,7 @@
 import os from "node:os";
 import fs from "node:fs";
 import path from "node:path";
-import { runBench, writeBenchReport } from "./report.ts";
+import { median, runBench, writeBenchReport } from "./report.ts";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
@@ -16,8 +16,8 @@ import { initBase, type MlpSpec } from "../cells/factory/mlp.ts";
 import { train, type TrainResult } from "../cells/factory/train.ts";
 import { selfInfluence, tracin, type TracinCheckpoint } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
-import { engineName, type EngineChoice } from "../cells/attribution/engine.ts";
-import { GraphBuilder, nativeEngine, session } from "../cells/compute/onnx.ts";
+import { engineName } from "../cells/attribution/engine.ts";
+import { GraphBuilder, nativeEngine, session, type EngineChoice } from "../cells/compute/onnx.ts";
 
 const SEED = 7;            // init and shuffle of training
 const FLIP_SEED = 2024;    // which labels are flipped, and to what
@@ -67,7 +67,6 @@ function flopModel(H: number) {
 let rssPeak = 0;
 const sampleRss = () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss));
 const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (v: number, d = 3) => +v.toFixed(d);
 
 /**

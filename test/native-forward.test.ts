@@ -4,7 +4,7 @@ import { nativeEngine } from "../cells/compute/onnx.ts";
 import { denseMatrix, sparseMatrix, type FeatureMatrix } from "../cells/factory/featurize.ts";
 import { initAdapter, initBase, layerNames, toTensors, type HostWeights, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
 import { classProbabilities } from "../cells/factory/predict.ts";
-import { forwardEngine, nativeProbabilities } from "../cells/factory/native-forward.ts";
+import { forwardEngine } from "../cells/factory/native-forward.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { perturbed } from "./helpers/brute-tracin.ts";
 
@@ -58,6 +58,12 @@ function rows(n: number, seed: number): FeatureMatrix {
  * The largest error relative to the value, or to `floor` where the value is smaller: float32
  * holds a probability near 0, or a log-probability near 0, to an absolute error, not a relative one.
  */
+/** classProbabilities with the native engine forced (afterEach puts TRACEBOOK_ENGINE back). */
+function onNative(...args: Parameters<typeof classProbabilities>): Promise<Float32Array> {
+  process.env.TRACEBOOK_ENGINE = "onnxruntime";
+  return classProbabilities(...args);
+}
+
 const relErr = (got: Float32Array, want: Float64Array, floor: number) =>
   Math.max(...Array.from(want, (v, i) => Math.abs(got[i]! - v) / Math.max(Math.abs(v), floor)));
 const FLOOR = { p: 1e-3, log: 1 };
@@ -73,23 +79,21 @@ describe("predictions on the native engine", () => {
   const x = rows(1100, 1);
 
   it.skipIf("error" in native)("agree with the forward pass in float64, for a full model and an adapter over its base, probabilities and log", async () => {
-    if ("error" in native) return;
     const scale = lora.alpha / lora.rank;
     for (const log of [false, true]) {
-      const full = await nativeProbabilities(native, spec, x, toTensors(base), undefined, log);
+      const full = await onNative(spec, x, toTensors(base), undefined, { log });
       expect(relErr(full, brute(x, base, undefined, 1, log), log ? FLOOR.log : FLOOR.p)).toBeLessThan(1e-5);
-      const over = await nativeProbabilities(native, spec, x, toTensors(adapter), { base: toTensors(base), lora }, log);
+      const over = await onNative(spec, x, toTensors(adapter), { base: toTensors(base), lora }, { log });
       expect(relErr(over, brute(x, adapter, base, scale, log), log ? FLOOR.log : FLOOR.p)).toBeLessThan(1e-5);
     }
   });
 
   it.skipIf("error" in native)("keeps log-probabilities exact where a probability underflows", async () => {
-    if ("error" in native) return;
     // Logits hundreds apart: the losing classes' probabilities are 0 in float32, their logs are not.
     const loud: HostWeights = { ...base, "head.kernel": { shape: base["head.kernel"]!.shape, data: base["head.kernel"]!.data.map((v) => v * 400) } };
     const want = brute(x, loud, undefined, 1, true);
     expect(Math.min(...want)).toBeLessThan(-120);
-    const got = await nativeProbabilities(native, spec, x, toTensors(loud), undefined, true);
+    const got = await onNative(spec, x, toTensors(loud), undefined, { log: true });
     expect(got.every(Number.isFinite)).toBe(true);
     expect(relErr(got, want, FLOOR.log)).toBeLessThan(1e-4); // logits in the hundreds, each to float32
   });

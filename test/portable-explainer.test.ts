@@ -9,7 +9,7 @@ import type { TracinModel } from "../cells/attribution/factors.ts";
 import { mergeParts, PortableExplainerEngine, type PortableExplainer } from "../cells/attribution/portable.ts";
 import { PortableLayers } from "../cells/attribution/portable-model.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
-import type { EngineChoice } from "../cells/attribution/engine.ts";
+import type { EngineChoice } from "../cells/compute/onnx.ts";
 import type { LossGradient } from "../cells/attribution/factors.ts";
 import { lossGradientOf } from "../cells/attribution/receipts.ts";
 import { decodePortable, encodePortable } from "../cells/attribution/portable-file.ts";

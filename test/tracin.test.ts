@@ -6,7 +6,7 @@ import { initAdapter, initBase, type HostWeights, type LoraConfig, type MlpSpec 
 import { parseExternalMlp } from "../cells/factory/external.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
-import type { EngineChoice } from "../cells/attribution/engine.ts";
+import type { EngineChoice } from "../cells/compute/onnx.ts";
 import { KeptTrainSide } from "../cells/attribution/kept.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";

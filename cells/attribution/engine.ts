@@ -1,6 +1,6 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackendName, tf } from "../compute/backend.ts";
-import { cached, forcedEngine, idOf, nativeEngine, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
+import { cached, forcedEngine, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
 import { inputs } from "./sessions.ts";
@@ -9,7 +9,6 @@ import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
 
-export { ENGINES, type EngineChoice } from "../compute/onnx.ts";
 export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
 
 /**
@@ -19,18 +18,12 @@ export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: N
  * when the forced one cannot run.
  */
 export async function tracinEngine(mode: TracinMode, choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
-  const forced = choice !== "auto" ? choice : forcedEngine();
-  if (forced === "tfjs") return { kind: "tfjs" };
   if (mode === "projection") {
-    if (forced === "onnxruntime") throw new Error("the onnxruntime engine computes exact and last-layer TracIn; projection mode runs on TF.js");
+    if ((choice !== "auto" ? choice : forcedEngine()) === "onnxruntime") throw new Error("the onnxruntime engine computes exact and last-layer TracIn; projection mode runs on TF.js");
     return { kind: "tfjs" };
   }
-  const native = await nativeEngine();
-  if ("error" in native) {
-    if (forced === "onnxruntime") throw new Error(`TracIn engine onnxruntime cannot be used: ${native.error}`);
-    return { kind: "tfjs" };
-  }
-  return { kind: "onnxruntime", native };
+  const native = await nativeUnlessTfjs("TracIn", choice);
+  return native ? { kind: "onnxruntime", native } : { kind: "tfjs" };
 }
 
 /** The name recorded for results computed on TF.js. */

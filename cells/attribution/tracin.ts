@@ -5,7 +5,8 @@ import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
-import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine, type EngineChoice } from "./engine.ts";
+import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine } from "./engine.ts";
+import type { EngineChoice } from "../compute/onnx.ts";
 import type { KeptTrainSide } from "./kept.ts";
 
 /**

@@ -27,15 +27,20 @@ export class Utf8Buffer {
     this.length = 0;
   }
 
+  /** The buffer, grown (its bytes kept) to hold `n` more after `length`. */
+  private room(n: number): Uint8Array {
+    if (this.bytes.length < this.length + n) {
+      const grown = new Uint8Array(Math.max(2 * this.bytes.length, this.length + n));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    return this.bytes;
+  }
+
   /** Append `s`; returns where its bytes start (they end at `length`). */
   push(s: string): number {
     const start = this.length;
-    if (this.bytes.length < start + 3 * s.length) {
-      const grown = new Uint8Array(Math.max(2 * this.bytes.length, start + 3 * s.length));
-      grown.set(this.bytes.subarray(0, start));
-      this.bytes = grown;
-    }
-    const b = this.bytes;
+    const b = this.room(3 * s.length); // UTF-8: at most 3 bytes per UTF-16 code unit
     let n = start;
     for (let i = 0; i < s.length; i++) {
       let c = s.charCodeAt(i);
@@ -71,13 +76,8 @@ export class Utf8Buffer {
 
   /** Append "b:" + bytes [a0, a1) + " " + bytes [b0, b1) of the buffer (a word pair's feature); returns where it starts. */
   pair(a0: number, a1: number, b0: number, b1: number): number {
-    const start = this.length, n = 3 + (a1 - a0) + (b1 - b0);
-    if (this.bytes.length < start + n) {
-      const grown = new Uint8Array(Math.max(2 * this.bytes.length, start + n));
-      grown.set(this.bytes.subarray(0, start));
-      this.bytes = grown;
-    }
-    const b = this.bytes;
+    const start = this.length;
+    const b = this.room(3 + (a1 - a0) + (b1 - b0));
     let at = start;
     b[at++] = 0x62; // "b"
     b[at++] = 0x3a; // ":"

@@ -41,6 +41,22 @@ export function forcedEngine(): Exclude<EngineChoice, "auto"> | undefined {
   return env as Exclude<EngineChoice, "auto">;
 }
 
+/**
+ * The native engine for `what` (TracIn, predictions) unless `choice`, else TRACEBOOK_ENGINE,
+ * says tfjs or it does not load: null means TF.js. Forced onto it where it cannot load, an error
+ * naming what it was for, not a quiet fallback.
+ */
+export async function nativeUnlessTfjs(what: string, choice: EngineChoice = "auto"): Promise<NativeEngine | null> {
+  const forced = choice !== "auto" ? choice : forcedEngine();
+  if (forced === "tfjs") return null;
+  const native = await nativeEngine();
+  if ("error" in native) {
+    if (forced === "onnxruntime") throw new Error(`${what} engine onnxruntime cannot be used: ${native.error}`);
+    return null;
+  }
+  return native;
+}
+
 let loaded: Promise<NativeEngine | { error: string }> | null = null;
 
 /** Load onnxruntime-node once per process; the reason it cannot be used otherwise. */

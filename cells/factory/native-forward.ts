@@ -1,6 +1,5 @@
 import type * as Ort from "onnxruntime-node";
-import { cached, forcedEngine, GraphBuilder, idOf, nativeEngine, session, type NativeEngine } from "../compute/onnx.ts";
-import { batch, BatchBuffer, type FeatureMatrix } from "./featurize.ts";
+import { cached, GraphBuilder, idOf, nativeUnlessTfjs, session, type NativeEngine } from "../compute/onnx.ts";
 import { layerNames, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
 
 /**
@@ -11,39 +10,20 @@ import { layerNames, type LoraConfig, type MlpSpec, type Weights } from "./mlp.t
  */
 
 /** Where predictions run: the native engine where it loads, unless TRACEBOOK_ENGINE=tfjs; null means TF.js. */
-export async function forwardEngine(): Promise<NativeEngine | null> {
-  const forced = forcedEngine();
-  if (forced === "tfjs") return null;
-  const native = await nativeEngine();
-  if ("error" in native) {
-    if (forced === "onnxruntime") throw new Error(`engine onnxruntime cannot be used for predictions: ${native.error}`);
-    return null;
-  }
-  return native;
+export function forwardEngine(): Promise<NativeEngine | null> {
+  return nativeUnlessTfjs("prediction");
 }
 
-/** Rows densified per run: 512 mail rows are 16 MB, written into one buffer reused from run to run. */
-const BLOCK = 512;
-
 /**
- * Class probabilities (log-probabilities with `log`) of every row of `x`, row-major rows ×
- * classes, as predict.ts `classProbabilities` computes them on TF.js. The session is built once
+ * The forward pass as predict.ts `classProbabilities` runs it, a block of densified rows at a
+ * time: probabilities (log-probabilities with `log`), rows × classes. The session is built once
  * per weights object (tensors do not change in place) and kept while that object lives.
  */
-export async function nativeProbabilities(
-  engine: NativeEngine, spec: MlpSpec, x: FeatureMatrix, weights: Weights, adapter: { base: Weights; lora: LoraConfig } | undefined, log: boolean,
-): Promise<Float32Array> {
+export async function nativeForward(
+  engine: NativeEngine, spec: MlpSpec, weights: Weights, adapter: { base: Weights; lora: LoraConfig } | undefined, log: boolean,
+): Promise<(block: Float32Array, rows: number) => Promise<Float32Array>> {
   const s = await cached(weights, `forward|${adapter ? idOf(adapter.base) : 0}|${log ? "log" : "p"}`, () => forwardSession(engine, spec, weights, adapter, log));
-  const C = spec.classes.length;
-  const out = new Float32Array(x.rows * C);
-  const into = new BatchBuffer();
-  for (let start = 0; start < x.rows; start += BLOCK) {
-    const rows = Array.from({ length: Math.min(BLOCK, x.rows - start) }, (_, i) => start + i);
-    const feeds = { x: new engine.ort.Tensor("float32", batch(x, rows, into), [rows.length, x.dims]) };
-    const r = await s.run(feeds);
-    out.set(r.p!.data as Float32Array, start * C);
-  }
-  return out;
+  return async (block, rows) => (await s.run({ x: new engine.ort.Tensor("float32", block, [rows, spec.inputSize]) })).p!.data as Float32Array;
 }
 
 async function forwardSession(engine: NativeEngine, spec: MlpSpec, weights: Weights, adapter: { base: Weights; lora: LoraConfig } | undefined, log: boolean): Promise<Ort.InferenceSession> {

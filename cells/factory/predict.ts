@@ -1,8 +1,9 @@
 import { tf } from "../compute/backend.ts";
-import { batch, type FeatureMatrix } from "./featurize.ts";
+import { batch, BatchBuffer, type FeatureMatrix } from "./featurize.ts";
 import { forward, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
-import { forwardEngine, nativeProbabilities } from "./native-forward.ts";
+import { forwardEngine, nativeForward } from "./native-forward.ts";
 
+/** Rows per forward pass: 512 mail rows densified are 16 MB. */
 const BLOCK = 512;
 
 /**
@@ -15,19 +16,28 @@ const BLOCK = 512;
 export async function classProbabilities(
   spec: MlpSpec, x: FeatureMatrix, weights: Weights, adapter?: { base: Weights; lora: LoraConfig }, options: { log?: boolean } = {},
 ): Promise<Float32Array> {
+  const log = options.log ?? false;
   const native = await forwardEngine();
-  if (native) return nativeProbabilities(native, spec, x, weights, adapter, options.log ?? false);
-  const C = spec.classes.length;
-  const out = new Float32Array(x.rows * C);
+  // One block of densified rows [rows × dims] in, its probabilities out.
+  const run = native ? await nativeForward(native, spec, weights, adapter, log) : async (block: Float32Array, rows: number) => {
+    const p = tf.tidy(() => {
+      const input = tf.tensor2d(block, [rows, x.dims]);
+      const logits = adapter ? forward(spec, adapter.base, input, { lora: adapter.lora, weights }) : forward(spec, weights, input);
+      return log ? tf.logSoftmax(logits) : tf.softmax(logits);
+    });
+    try {
+      return (await p.data()) as Float32Array;
+    } finally {
+      p.dispose();
+    }
+  };
+  // The native engine is done with a block once its run is answered, so one buffer serves every
+  // block; TF.js's cpu backend keeps the array it is given (BatchBuffer).
+  const into = native ? new BatchBuffer() : undefined;
+  const out = new Float32Array(x.rows * spec.classes.length);
   for (let start = 0; start < x.rows; start += BLOCK) {
     const rows = Array.from({ length: Math.min(BLOCK, x.rows - start) }, (_, i) => start + i);
-    const p = tf.tidy(() => {
-      const input = tf.tensor2d(batch(x, rows), [rows.length, x.dims]);
-      const logits = adapter ? forward(spec, adapter.base, input, { lora: adapter.lora, weights }) : forward(spec, weights, input);
-      return options.log ? tf.logSoftmax(logits) : tf.softmax(logits);
-    });
-    out.set((await p.data()) as Float32Array, start * C);
-    p.dispose();
+    out.set(await run(batch(x, rows, into), rows.length), start * spec.classes.length);
   }
   return out;
 }

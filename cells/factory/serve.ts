@@ -1,6 +1,6 @@
 import { computeBackend, tf } from "../compute/backend.ts";
 import { featurize, type Payload } from "./featurize.ts";
-import { classProbabilities } from "./predict.ts";
+import { argmaxAt, classProbabilities } from "./predict.ts";
 import { toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
 import { loadWeights, type ModelManifest } from "./store.ts";
 
@@ -53,10 +53,7 @@ export class ModelServer {
     const C = spec.classes.length;
     const values = await classProbabilities(spec, x, adapter ? adapter.weights : base.weights, adapter ? { base: base.weights, lora: adapter.lora } : undefined);
     const out: Prediction[] = [];
-    for (let r = 0; r < x.rows; r++) {
-      const p = Array.from(values.subarray(r * C, (r + 1) * C));
-      out.push({ label: spec.classes[p.indexOf(Math.max(...p))]!, probabilities: p });
-    }
+    for (let r = 0; r < x.rows; r++) out.push({ label: spec.classes[argmaxAt(values, C, r)]!, probabilities: Array.from(values.subarray(r * C, (r + 1) * C)) });
     return out;
   }
 
