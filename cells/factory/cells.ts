@@ -149,7 +149,8 @@ export function trainingRoot(set: LoadedExamples): string {
 }
 
 async function examples(ctx: CellContext, p: Common, featurizer: FeaturizerSpec, classes: string[]) {
-  const trainSet = await loadExamples(ctx.ws, ctx.inputs[p.data]!.relation, featurizer, classes, `input "${p.data}"`);
+  // Cached: the attribution cells that read this model featurize the same training rows next.
+  const trainSet = await loadExamples(ctx.ws, ctx.inputs[p.data]!.relation, featurizer, classes, `input "${p.data}"`, { cache: true });
   if (!trainSet.y.length) throw new Error(`input "${p.data}" has no rows to train on`);
   const heldOut = p.heldOut ? await loadExamples(ctx.ws, ctx.inputs[p.heldOut]!.relation, featurizer, classes, `input "${p.heldOut}"`) : undefined;
   return { trainSet, heldOut };

@@ -246,8 +246,8 @@ export function batch(m: FeatureMatrix, rows: readonly number[], into?: BatchBuf
  * One buffer that batch() writes batch after batch into, each valid until the next. Memory fresh
  * from the allocator costs a page fault per 4 KiB on first touch: 200 ms of the 210 ms that a
  * 2,048-row shard of mail (8,192 dims, 67 MB) took to densify, for every shard. Only for a
- * consumer done with a batch before it asks for the next (an onnxruntime run, awaited): TF.js's
- * cpu backend keeps the array it is given.
+ * consumer done with a batch before it asks for the next: an onnxruntime run, awaited, or a TF.js
+ * tensor disposed first (TF.js's cpu backend keeps the array it is given, not a copy).
  */
 export class BatchBuffer {
   private buf = new Float32Array(0);

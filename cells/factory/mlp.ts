@@ -48,13 +48,18 @@ export function initAdapter(spec: MlpSpec, lora: LoraConfig, base: HostWeights, 
   return out;
 }
 
-/** Logits [batch][classes]. With an adapter, its tensors override or extend the base's. */
-export function forward(spec: MlpSpec, base: Weights, x: tf.Tensor2D, adapter?: { lora: LoraConfig; weights: Weights }): tf.Tensor2D {
+/**
+ * Logits [batch][classes]. With an adapter, its tensors override or extend the base's.
+ * `firstProduct`, when given, is x times the first layer's kernel, already computed (a frozen
+ * base's, see frozen-product.ts); `x` is then read only by an adapter on that layer.
+ */
+export function forward(spec: MlpSpec, base: Weights, x: tf.Tensor2D, adapter?: { lora: LoraConfig; weights: Weights }, firstProduct?: tf.Tensor2D): tf.Tensor2D {
   const w = (name: string) => adapter?.weights[name] ?? base[name]!;
   const scale = adapter ? adapter.lora.alpha / adapter.lora.rank : 0;
   let h: tf.Tensor2D = x;
   for (const name of layerNames(spec)) {
-    let z = tf.add(tf.matMul(h, w(`${name}.kernel`) as tf.Tensor2D), w(`${name}.bias`)) as tf.Tensor2D;
+    const product = h === x && firstProduct ? firstProduct : tf.matMul(h, w(`${name}.kernel`) as tf.Tensor2D);
+    let z = tf.add(product, w(`${name}.bias`)) as tf.Tensor2D;
     if (adapter && adapter.lora.targets.includes(name)) {
       const delta = tf.matMul(tf.matMul(h, adapter.weights[`${name}.lora_A`] as tf.Tensor2D), adapter.weights[`${name}.lora_B`] as tf.Tensor2D);
       z = tf.add(z, tf.mul(delta, scale));

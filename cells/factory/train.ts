@@ -1,6 +1,7 @@
 import { tf } from "../compute/backend.ts";
 import { Rng } from "../compute/random.ts";
-import { batch, type FeatureMatrix } from "./featurize.ts";
+import { batch, BatchBuffer, type FeatureMatrix } from "./featurize.ts";
+import { FrozenProduct } from "./frozen-product.ts";
 import { forward, meanLoss, toTensors, type HostWeights, type LoraConfig, type MlpSpec, type Weights } from "./mlp.ts";
 import { checkSchedule, learningRate, makeOptimizer, type OptimizerConfig, type ScheduleConfig } from "./optimize.ts";
 
@@ -102,9 +103,21 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const optimizer = makeOptimizer(config.optimizer);
   const metrics: MetricRow[] = [];
   const checkpoints: Checkpoint[] = [];
-  const logits = (x: tf.Tensor2D) =>
-    req.frozen ? forward(spec, req.frozen.weights, x, { lora: req.frozen.lora, weights: vars }) : forward(spec, vars, x);
-  const t0 = performance.now();
+  const t0 = performance.now(); // the frozen product below is part of training's time
+  // An adapter's first layer multiplies by a frozen kernel: that product is computed once per row.
+  const frozenFirst = req.frozen && spec.hidden.length ? (req.frozen.weights["dense_1.kernel"] as tf.Tensor2D) : null;
+  const logitsOf = (ex: Examples) => {
+    const product = frozenFirst ? FrozenProduct.of(ex.x, frozenFirst) : null;
+    return (x: tf.Tensor2D, rows: readonly number[]) => req.frozen
+      ? forward(spec, req.frozen.weights, x, { lora: req.frozen.lora, weights: vars }, product?.rows(rows))
+      : forward(spec, vars, x);
+  };
+  const logits = logitsOf(req.train);
+  const heldOutLogits = req.heldOut && req.heldOut.y.length ? logitsOf(req.heldOut) : null;
+  // A batch's tensors are disposed before the next batch is written: one buffer serves them all
+  // (a fresh megabyte a step on mail, its page faults and collections, took the mail adapter's
+  // training from 3.1 to 4.3 s).
+  const into = new BatchBuffer();
   let step = 0;
   let lr = learningRate(config.schedule, 0, total);
   // Every step counts, an emptied batch's too (train()'s `keep`): checkpoints fall where the full run's do.
@@ -127,11 +140,11 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
           await stepDone(epoch);
           continue;
         }
-        const xb = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
+        const xb = tf.tensor2d(batch(req.train.x, rows, into), [rows.length, req.train.x.dims]);
         const yb = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
         let hits: tf.Tensor | null = null;
         const { value, grads } = tf.variableGrads(() => {
-          const z = logits(xb);
+          const z = logits(xb, rows);
           hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), yb), "int32")));
           const loss = meanLoss(z, yb, spec.classes.length);
           return rows.length === all.length ? loss : tf.mul(loss, rows.length / all.length);
@@ -148,9 +161,9 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
       }
       const seconds = (performance.now() - tEpoch) / 1000;
       metrics.push({ epoch, split: "train", loss: lossSum / kept, accuracy: correct / kept, examples: kept, learning_rate: lr, seconds });
-      if (req.heldOut && req.heldOut.y.length) {
+      if (req.heldOut && heldOutLogits) {
         const tEval = performance.now();
-        const e = await evaluate(req.heldOut, config.batchSize, logits, spec.classes.length);
+        const e = await evaluate(req.heldOut, config.batchSize, heldOutLogits, spec.classes.length, into);
         metrics.push({ epoch, split: "held-out", ...e, examples: req.heldOut.y.length, learning_rate: lr, seconds: (performance.now() - tEval) / 1000 });
       }
     }
@@ -169,15 +182,17 @@ async function hostCopy(vars: Record<string, tf.Variable>): Promise<HostWeights>
 }
 
 /** Loss and accuracy of a model over examples, in batches. */
-export async function evaluate(ex: Examples, batchSize: number, logits: (x: tf.Tensor2D) => tf.Tensor2D, classes: number): Promise<{ loss: number; accuracy: number }> {
+export async function evaluate(
+  ex: Examples, batchSize: number, logits: (x: tf.Tensor2D, rows: readonly number[]) => tf.Tensor2D, classes: number, into?: BatchBuffer,
+): Promise<{ loss: number; accuracy: number }> {
   let lossSum = 0, correct = 0;
   const n = ex.y.length;
   for (let start = 0; start < n; start += batchSize) {
     const rows = Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
     const [loss, hits] = tf.tidy(() => {
-      const x = tf.tensor2d(batch(ex.x, rows), [rows.length, ex.x.dims]);
+      const x = tf.tensor2d(batch(ex.x, rows, into), [rows.length, ex.x.dims]);
       const y = tf.tensor1d(Int32Array.from(rows, (r) => ex.y[r]!), "int32");
-      const z = logits(x);
+      const z = logits(x, rows);
       return [meanLoss(z, y, classes), tf.sum(tf.cast(tf.equal(tf.argMax(z, 1), y), "int32"))];
     });
     lossSum += (await loss.data())[0]! * rows.length;
