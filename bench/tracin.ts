@@ -246,7 +246,7 @@ async function main() {
     const nativeRate = await nativeMatmulRate();
     const rateOf: Record<string, number> = { tfjs: matmul, ...(nativeRate !== null ? { onnxruntime: nativeRate } : {}) };
     console.log(`backend ${backend.name} (${backend.provider}); matmul 1024² ${matmul.toFixed(2)} GFLOP/s; dense rate for limits ${DENSE_RATE / 1e9} GFLOP/s`);
-    console.log(nativeRate !== null ? `native engine ${(await engineName("exact", "onnxruntime"))}: matmul 1024² ${nativeRate.toFixed(2)} GFLOP/s` : "native engine: not available");
+    console.log(nativeRate !== null ? `native engine ${(await engineName("onnxruntime"))}: matmul 1024² ${nativeRate.toFixed(2)} GFLOP/s` : "native engine: not available");
     console.log(`backend Gram [${N},${D}]·[${M},${D}]ᵀ: ${rates.gramTransposeB.toFixed(2)} GFLOP/s with transposeB (as the engine calls it), ${rates.gramPretransposed.toFixed(2)} GFLOP/s pre-transposed`);
     const models = [];
     for (const H of [32, 256]) models.push(await benchModel(H, classes, tr, te, rateOf));
@@ -262,7 +262,7 @@ async function main() {
       targets: { influence_speedup: TARGET.influence, self_influence_speedup: TARGET.self },
       flop_model: "side = 2(DH+HC) + 2CH per row per checkpoint; influence = (N+M)·K·side + N·M·(2D + K·(4H+2C)); self = N·K·(side + 2(D+2H+C)); matrix products only",
       engines: ENGINES,
-      default_engine: await engineName("exact"),
+      default_engine: await engineName(),
       backend_matmul_gflop_per_second: round(matmul, 2),
       native_matmul_gflop_per_second: nativeRate === null ? null : round(nativeRate, 2),
       backend_gram_gflop_per_second: { transpose_b: round(rates.gramTransposeB, 2), pretransposed: round(rates.gramPretransposed, 2), shape: `[${N},${D}]·[${M},${D}]ᵀ` },

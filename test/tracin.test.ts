@@ -21,7 +21,7 @@ async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: 
     queries: { x: denseMatrix(q.x, M, dims), y: q.y },
   });
   const S = Array.from({ length: N }, (_, i) => Float64Array.from({ length: M }, (_, j) => r.groupSums[0]![j * N + i]!));
-  if (mode !== "projection") expect(r.engine).toMatch(engine === "onnxruntime" ? /^onnxruntime-node@/ : /^tfjs /);
+  expect(r.engine).toMatch(engine === "onnxruntime" ? /^onnxruntime-node@/ : /^tfjs /);
   const self = await selfInfluence({ model, checkpoints: cks, mode, projection, shardSize: 5, engine, train: { x: denseMatrix(tr.x, N, dims), y: tr.y } });
   return { S, self, top: r.top };
 }
@@ -50,8 +50,8 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     expect(maxRelError([got.self], [want.self])).toBeLessThanOrEqual(1e-4);
   });
 
-  it("is exact for an imported external MLP, every layer trainable", async () => {
-    await computeBackend();
+  /** An imported MLP, every layer trainable: its first layer's factor has the input as a-side, with a bias. */
+  const fullModel = () => {
     const rng = new Rng(3);
     const layer = (i: number, o: number) => ({ kernel: Array.from({ length: i }, () => Array.from({ length: o }, () => rng.normal() * 0.7)), bias: Array.from({ length: o }, () => rng.normal() * 0.1) });
     const ext = parseExternalMlp({
@@ -65,7 +65,12 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
         return [[`${name}.kernel`, { shape: [l.inputs, l.outputs], data: l.kernel }], [`${name}.bias`, { shape: [l.outputs], data: l.bias }]];
       })) as HostWeights,
     }));
-    const model: TracinModel = { spec, base: {}, lora: null };
+    return { model: { spec, base: {}, lora: null } as TracinModel, cks };
+  };
+
+  it("is exact for an imported external MLP, every layer trainable", async () => {
+    await computeBackend();
+    const { model, cks } = fullModel();
     const want = bruteInfluence(model, cks, tr, q, dims);
     const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
@@ -90,10 +95,11 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     const model: TracinModel = { spec, base, lora };
     const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.1, weights: perturbed(initAdapter(spec, lora, base, 6), 20 + k) }));
     const exact = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
-    const wide = await engineInfluence(model, cks, tr, q, dims, "projection", { dim: 8, seed: 1 });
+    const wide = await engineInfluence(model, cks, tr, q, dims, "projection", { dim: 8, seed: 1 }, engine);
     expect(maxRelError(wide.S, exact.S)).toBeLessThanOrEqual(1e-4);
+    expect(maxRelError([wide.self], [exact.self])).toBeLessThanOrEqual(1e-4);
     // Narrower than the layers: an estimate, unbiased over seeds; here only its sign agreement is checked.
-    const narrow = await engineInfluence(model, cks, tr, q, dims, "projection", { dim: 3, seed: 1 });
+    const narrow = await engineInfluence(model, cks, tr, q, dims, "projection", { dim: 3, seed: 1 }, engine);
     let agree = 0, total = 0;
     exact.S.forEach((row, i) => row.forEach((v, j) => {
       if (Math.abs(v) > 1e-3) {
@@ -104,19 +110,24 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     expect(agree / total).toBeGreaterThan(0.7);
   });
 
-  it("stores projected features whose dot products are the projection-mode influence", async () => {
+  it.each(["adapter", "full"])("stores projected features whose dot products are the projection-mode influence (%s model)", async (kind) => {
     await computeBackend();
     const base = initBase(spec, 5);
     const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
-    const model: TracinModel = { spec, base, lora };
-    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.05 * k, weights: perturbed(initAdapter(spec, lora, base, 6), 30 + k) }));
+    // The full model's first factor projects the input with its bias row ([x, 1]·P).
+    const { model, cks } = kind === "full" ? fullModel() : {
+      model: { spec, base, lora } as TracinModel,
+      cks: [1, 2].map((k) => ({ index: k, learningRate: 0.05 * k, weights: perturbed(initAdapter(spec, lora, base, 6), 30 + k) })),
+    };
     const projection = { dim: 3, seed: 9 };
-    const engine = await engineInfluence(model, cks, tr, q, dims, "projection", projection);
+    const got = await engineInfluence(model, cks, tr, q, dims, "projection", projection, engine);
     const trainF = await gradientFeatures(model, cks, { x: denseMatrix(tr.x, tr.y.length, dims), y: tr.y }, projection, 5);
     const queryF = await gradientFeatures(model, cks, { x: denseMatrix(q.x, q.y.length, dims), y: q.y }, projection);
     const fromFeatures = Array.from({ length: q.y.length }, (_, j) => scoreWithFeatures(trainF, queryF.data.subarray(j * queryF.width, (j + 1) * queryF.width)));
     const S = tr.y.length ? Array.from({ length: tr.y.length }, (_, i) => fromFeatures.map((col) => col[i]!)) : [];
-    expect(maxRelError(S, engine.S)).toBeLessThanOrEqual(1e-4);
+    expect(maxRelError(S, got.S)).toBeLessThanOrEqual(1e-4);
+    const norms = Float64Array.from({ length: tr.y.length }, (_, i) => trainF.data.subarray(i * trainF.width, (i + 1) * trainF.width).reduce((t, v) => t + v * v, 0));
+    expect(maxRelError([got.self], [norms])).toBeLessThanOrEqual(1e-4);
   });
 
   it("is exact for a linear softmax model (no hidden layer), with one group for everything", async () => {
@@ -254,19 +265,17 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
 });
 
 describe("TracIn engine choice", () => {
-  it("refuses an unknown TRACEBOOK_ENGINE and projection forced onto onnxruntime, naming them", async () => {
+  it("refuses an unknown TRACEBOOK_ENGINE, naming it, and follows a known one", async () => {
     const { tracinEngine } = await import("../cells/attribution/engine.ts");
     const before = process.env.TRACEBOOK_ENGINE;
     try {
       process.env.TRACEBOOK_ENGINE = "cuda";
-      await expect(tracinEngine("exact")).rejects.toThrow(/TRACEBOOK_ENGINE=cuda is not an engine \(one of tfjs, onnxruntime\)/);
+      await expect(tracinEngine()).rejects.toThrow(/TRACEBOOK_ENGINE=cuda is not an engine \(one of tfjs, onnxruntime\)/);
       process.env.TRACEBOOK_ENGINE = "tfjs";
-      expect((await tracinEngine("exact")).kind).toBe("tfjs");
+      expect((await tracinEngine()).kind).toBe("tfjs");
     } finally {
       if (before === undefined) delete process.env.TRACEBOOK_ENGINE;
       else process.env.TRACEBOOK_ENGINE = before;
     }
-    await expect(tracinEngine("projection", "onnxruntime")).rejects.toThrow(/projection mode runs on TF\.js/);
-    expect((await tracinEngine("projection")).kind).toBe("tfjs");
   });
 });

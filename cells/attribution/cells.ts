@@ -68,7 +68,7 @@ export function tracinCell(p: TracinParams): Cell {
     version: TRACIN_VERSION,
     params,
     inputs: [p.model, p.train, p.test],
-    source: () => attributionSource(params.mode),
+    source: () => attributionSource(),
     async run(ctx) {
       // Rows of queries an earlier run traced under the same model, training rows and settings
       // are taken over; only the rest (new inferences, above all) are traced.
@@ -173,7 +173,7 @@ export function selfInfluenceCell(p: { model: string; train: string; mode?: Trac
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: () => attributionSource(params.mode),
+    source: () => attributionSource(),
     async run(ctx) {
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const scores = await selfInfluence({ model, checkpoints, mode: params.mode, projection: params.projection ?? { dim: 32, seed: 0 }, train: trainSet, signal: ctx.signal });

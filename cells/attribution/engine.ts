@@ -1,27 +1,24 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackendName, tf } from "../compute/backend.ts";
-import { cached, forcedEngine, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
+import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
+import { projectionQueryGraph, projectionScoreGraph, projectionSelfGraph } from "./native-projection.ts";
 import { inputs } from "./sessions.ts";
 import { gramBlock, KEPT_NOTE, KEPT_QUERIES, keptSide } from "./kept.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
-import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
+import type { SelfInfluenceRequest, TracinRequest, TracinResult } from "./tracin.ts";
 
 export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
 
 /**
- * Which engine computes TracIn. `onnxruntime` (native.ts: MLAS kernels on every core) where it
- * loads and the mode is exact or last-layer; `tfjs` (the compute backend: wasm here) otherwise,
- * and always for projection mode. TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly
+ * Which engine computes TracIn, in every mode. `onnxruntime` (native.ts and, for projection
+ * mode, native-projection.ts: MLAS kernels on every core) where it loads; `tfjs` (the compute
+ * backend: wasm here) otherwise. TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly
  * when the forced one cannot run.
  */
-export async function tracinEngine(mode: TracinMode, choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
-  if (mode === "projection") {
-    if ((choice !== "auto" ? choice : forcedEngine()) === "onnxruntime") throw new Error("the onnxruntime engine computes exact and last-layer TracIn; projection mode runs on TF.js");
-    return { kind: "tfjs" };
-  }
+export async function tracinEngine(choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
   const native = await nativeUnlessTfjs("TracIn", choice);
   return native ? { kind: "onnxruntime", native } : { kind: "tfjs" };
 }
@@ -35,20 +32,25 @@ export function describeTfjs(): string {
  * A TracIn cell's source version: the compute backend and the engine its mode runs on, so a
  * result computed by another engine (float32 rounding differs) is never taken for this one's.
  */
-export async function attributionSource(mode: TracinMode = "exact"): Promise<{ version: string; describe: string }> {
-  const [backend, engine] = await Promise.all([computeBackendName(), tracinEngine(mode)]);
+export async function attributionSource(): Promise<{ version: string; describe: string }> {
+  const [backend, engine] = await Promise.all([computeBackendName(), tracinEngine()]);
   return { version: `${backend}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
 }
 
 /** One engine name for logs, without running anything: what tracin() would use for this mode. */
-export async function engineName(mode: TracinMode, choice: EngineChoice = "auto"): Promise<string> {
-  const e = await tracinEngine(mode, choice);
+export async function engineName(choice: EngineChoice = "auto"): Promise<string> {
+  const e = await tracinEngine(choice);
   return e.kind === "onnxruntime" ? e.native.provider : describeTfjs();
 }
 
-function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "lossGradient">): GraphModel {
-  return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode), lossGradient: req.lossGradient ?? "summed" };
+function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "lossGradient">): GraphModel {
+  const projection = req.mode === "projection" ? req.projection : undefined;
+  if (req.mode === "projection" && !projection) throw new Error("projection mode needs a projection ({ dim, seed })");
+  return { model: req.model, checkpoints: req.checkpoints, scope: scopeOf(req.mode), lossGradient: req.lossGradient ?? "summed", projection };
 }
+
+/** What a graph of this model computes, for the session cache: the scope, loss gradient and projection too. */
+const graphKey = (m: GraphModel) => `${m.scope}|${m.lossGradient}|${m.projection ? `projection ${m.projection.dim}/${m.projection.seed}` : "factors"}|${idOf(m.model)}`;
 
 /** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts. */
 export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Promise<TracinResult> {
@@ -56,14 +58,15 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   const { ort } = engine;
   const m = graphModel(req);
   const size = req.shardSize ?? 2048;
-  // A kept side serves a few questions at a time; a batch (receipts recomputed) streams as a cell does.
-  const kept = req.keep && req.queries.y.length <= KEPT_QUERIES ? await keptSide(engine, req, m, size) : null;
+  // A kept side serves a few questions at a time; a batch (receipts recomputed) streams as a cell
+  // does. Projection mode computes its training side each time, as on TF.js.
+  const kept = req.keep && !m.projection && req.queries.y.length <= KEPT_QUERIES ? await keptSide(engine, req, m, size) : null;
   // The query graph is the same for a kept side and a computed one; the score graph is not.
-  const model = `${m.scope}|${m.lossGradient}|${idOf(req.model)}`;
+  const model = graphKey(m);
   const [query, score] = await Promise.all([
-    cached<QueryGraph>(req.checkpoints, `query|${model}`, () => queryGraph(engine, m)),
+    cached<QueryGraph>(req.checkpoints, `query|${model}`, () => (m.projection ? projectionQueryGraph(engine, m) : queryGraph(engine, m))),
     cached<Ort.InferenceSession>(req.checkpoints, `score|${model}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}|${kept ? "kept" : "computed"}`,
-      () => scoreGraph(engine, m, req.train.groupSizes, !!req.full, kept?.layout)),
+      () => (m.projection ? projectionScoreGraph(engine, m, req.train.groupSizes, !!req.full) : scoreGraph(engine, m, req.train.groupSizes, !!req.full, kept?.layout))),
   ]);
   const C = req.model.spec.classes.length;
   const acc = new Accumulator(req);
@@ -105,7 +108,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
 /** selfInfluence() on the native engine. */
 export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluenceRequest): Promise<Float64Array> {
   const m = graphModel(req);
-  const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => selfGraph(engine, m));
+  const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${graphKey(m)}`, () => (m.projection ? projectionSelfGraph(engine, m) : selfGraph(engine, m)));
   const C = req.model.spec.classes.length;
   const out = new Float64Array(req.train.y.length);
   const into = new BatchBuffer();

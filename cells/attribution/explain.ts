@@ -9,7 +9,7 @@ import { creditOf, rankGroups, type Credit } from "./credit.ts";
 import { tracin, type TracinCheckpoint } from "./tracin.ts";
 import { KeptTrainSide } from "./kept.ts";
 import type { ExplainAnswer, ExplainedContribution } from "./answer.ts";
-import { Rng } from "../compute/random.ts";
+import { projectionMatrix } from "./projection.ts";
 import { factorShapes } from "./portable-model.ts";
 import type { PortableExplainer } from "./portable.ts";
 import type { LossGradient, TracinModel } from "./factors.ts";
@@ -37,7 +37,7 @@ export function projectionMatrices(model: TracinModel, checkpoints: readonly { i
   for (const c of checkpoints) {
     for (const f of factorShapes(model, "all")) {
       for (const [side, d] of [["a", f.aWidth + (f.bias ? 1 : 0)], ["b", f.bWidth]] as const) {
-        if (d > p.dim) out[`${c.index}:${f.name}:${side}`] = Rng.derive(p.seed, `projection:${c.index}:${f.name}:${side}`).normals(d * p.dim, 1 / Math.sqrt(p.dim));
+        if (d > p.dim) out[`${c.index}:${f.name}:${side}`] = projectionMatrix(p.seed, c.index, f.name, side, d, p.dim);
       }
     }
   }

@@ -22,7 +22,7 @@ import type { FactorScope, LossGradient, TracinModel } from "./factors.ts";
  * Weights are initializers (the session is built per set of checkpoints and reused).
  */
 
-interface FactorNodes {
+export interface FactorNodes {
   name: string;
   /** The a-side's value; null when it is the model input x. */
   a: string | null;
@@ -30,16 +30,18 @@ interface FactorNodes {
   bias: boolean;
 }
 
-interface Side {
+export interface Side {
   /** Per checkpoint, its factors (as in factors.ts: highest layer first). */
   factors: FactorNodes[][];
 }
 
 export interface GraphModel {
   model: TracinModel;
-  checkpoints: { learningRate: number; weights: HostWeights }[];
+  checkpoints: { index: number; learningRate: number; weights: HostWeights }[];
   scope: FactorScope;
   lossGradient: LossGradient;
+  /** Projection mode's width and seed (native-projection.ts); absent for exact and last-layer. */
+  projection?: { dim: number; seed: number };
 }
 
 /** Weight initializers, each added once: per checkpoint where trainable, else the frozen base's. */
@@ -78,7 +80,7 @@ function transposed(data: Float32Array, shape: number[]): Float32Array {
  * Forward and backward of one side (a training shard or a query block) at every checkpoint,
  * returning each gradient factor's a- and b-side values. Mirrors exampleFactors().
  */
-function buildSide(g: GraphBuilder, m: GraphModel, x: string, y1h: string): Side {
+export function buildSide(g: GraphBuilder, m: GraphModel, x: string, y1h: string): Side {
   const { spec, lora } = m.model;
   const names = layerNames(spec);
   const L = names.length, K = m.checkpoints.length;
@@ -292,7 +294,15 @@ export async function scoreGraph(engine: NativeEngine, m: GraphModel, groupSizes
     add(g.op("Mul", [aa, gemm(g.input(`q/b${i}`, ["m", "w"]), b, m.checkpoints[k]!.learningRate)]));
   });
   if (S === null) throw new Error("the model has no trainable factor in this mode");
-  const scores: string = S;
+  reduceScores(g, S, groupSizes, full);
+  return session(engine, g);
+}
+
+/**
+ * A score block's outputs, [queries × rows] reduced: per query the top-k each way (values and
+ * row indices, [queries, k]), per grouping the sums [queries, groups], and with `full` the scores.
+ */
+export function reduceScores(g: GraphBuilder, scores: string, groupSizes: number[], full: boolean): void {
   const kk = g.input("k", [1], "int64");
   g.opN("TopK", [scores, kk], 2, { axis: 1, largest: 1, sorted: 1 }, ["best", "bestIndex"]);
   g.opN("TopK", [scores, kk], 2, { axis: 1, largest: 0, sorted: 1 }, ["worst", "worstIndex"]);
@@ -305,7 +315,6 @@ export async function scoreGraph(engine: NativeEngine, m: GraphModel, groupSizes
     g.op("Identity", [scores], {}, "scores");
     g.output("scores", ["m", "n"]);
   }
-  return session(engine, g);
 }
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² per row: Σ over factors of (‖a‖² + [1])·‖b‖², ‖x‖² computed once. */

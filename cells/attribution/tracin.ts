@@ -1,5 +1,5 @@
 import { tf } from "../compute/backend.ts";
-import { Rng } from "../compute/random.ts";
+import { projectionMatrix } from "./projection.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
@@ -86,7 +86,7 @@ export interface TracinResult {
  * (engine.ts), else on the TF.js backend; both give the same scores to float32 rounding.
  */
 export async function tracin(req: TracinRequest): Promise<TracinResult> {
-  const engine = await tracinEngine(req.mode, req.engine);
+  const engine = await tracinEngine(req.engine);
   if (engine.kind === "onnxruntime") return nativeTracin(engine.native, req);
   const t0 = performance.now();
   const acc = new Accumulator(req);
@@ -117,7 +117,7 @@ export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" |
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
 export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64Array> {
-  const engine = await tracinEngine(req.mode, req.engine);
+  const engine = await tracinEngine(req.engine);
   if (engine.kind === "onnxruntime") return nativeSelfInfluence(engine.native, req);
   const N = req.train.y.length;
   const out = new Float64Array(N);
@@ -224,17 +224,16 @@ function scoreBlock(req: TracinRequest, tr: Side, q: Side): tf.Tensor2D {
 export function projected(factors: Factor[], c: TracinCheckpoint, p: { dim: number; seed: number }): tf.Tensor2D {
   const parts = factors.map((f) => {
     const a = f.bias ? tf.concat([f.a, tf.ones([f.a.shape[0], 1])], 1) as tf.Tensor2D : f.a;
-    const pa = project(a, p, `${c.index}:${f.name}:a`);
-    const pb = project(f.b, p, `${c.index}:${f.name}:b`);
+    const pa = project(a, p, c.index, f.name, "a");
+    const pb = project(f.b, p, c.index, f.name, "b");
     const n = pa.shape[0];
     return tf.reshape(tf.mul(tf.expandDims(pa, 2), tf.expandDims(pb, 1)), [n, pa.shape[1] * pb.shape[1]]);
   });
   return tf.mul(tf.concat(parts, 1), Math.sqrt(c.learningRate)) as tf.Tensor2D;
 }
 
-function project(t: tf.Tensor2D, p: { dim: number; seed: number }, purpose: string): tf.Tensor2D {
+function project(t: tf.Tensor2D, p: { dim: number; seed: number }, checkpoint: number, factor: string, side: "a" | "b"): tf.Tensor2D {
   const d = t.shape[1];
   if (d <= p.dim) return t;
-  const P = Rng.derive(p.seed, `projection:${purpose}`).normals(d * p.dim, 1 / Math.sqrt(p.dim));
-  return tf.matMul(t, tf.tensor2d(P, [d, p.dim]));
+  return tf.matMul(t, tf.tensor2d(projectionMatrix(p.seed, checkpoint, factor, side, d, p.dim), [d, p.dim]));
 }

@@ -45,7 +45,7 @@ export function labelErrors(p: LabelErrorParams): Cell {
     version: LABEL_ERRORS_VERSION,
     params,
     inputs: [p.model, p.data],
-    source: () => attributionSource("exact"),
+    source: () => attributionSource(),
     async run(ctx) {
       const id = await modelOf(ctx, p.model);
       const { manifest, model, checkpoints, final } = await loadForTracin(ctx.ws.home, id);

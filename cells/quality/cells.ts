@@ -38,7 +38,7 @@ async function setup(ctx: CellContext, p: Params) {
   const scores = new Map<string, Float32Array>();
   for (const mode of p.modes ?? DEFAULT_MODES) {
     // LOCO and LDS read the same matrices: each is computed once and kept beside the retrains.
-    const engine = (await attributionSource(mode.mode)).version;
+    const engine = (await attributionSource()).version;
     const key = sha256(`tracebook.quality-scores/${QUALITY_VERSION}\n${m.id}\n${canonicalJson(mode)}\n${engine}\n${heldOut.refs.map((r) => r.id).join(",")}`);
     const file = path.join(ctx.ws.home, "quality", "scores", `${key}.f32`);
     if (fs.existsSync(file)) {

@@ -129,7 +129,7 @@ export function counterfactual(p: CounterfactualParams): Cell {
     version: COUNTERFACTUAL_VERSION,
     params,
     inputs: [p.model, p.train, p.queries, ...(p.heldOut ? [p.heldOut] : [])],
-    source: () => attributionSource(params.mode),
+    source: () => attributionSource(),
     async run(ctx) {
       const loaded = await prepareAttribution(ctx, p.model, p.train, p.queries);
       const { manifest: m, trainSet, queries } = loaded;

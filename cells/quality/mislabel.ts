@@ -64,14 +64,14 @@ export function mislabel(p: MislabelParams): Cell {
     version: MISLABEL_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: () => attributionSource("exact"),
+    source: () => attributionSource(),
     async run(ctx) {
       const loaded = await prepareAttribution(ctx, p.model, p.train, null);
       const { manifest: m, trainSet } = loaded;
       const C = m.spec.classes.length, N = trainSet.y.length;
       const { y, flipped } = flipLabels(trainSet.y, C, params.fraction, params.seed);
       const nFlipped = flipped.reduce((s, v) => s + v, 0);
-      const engine = ctx.sourceVersion!; // attributionSource("exact"), computed once by the graph for this run
+      const engine = ctx.sourceVersion!; // attributionSource(), computed once by the graph for this run
       const key = sha256(`tracebook.mislabel/${MISLABEL_VERSION}\n${trainingIdentity(m)}\n${m.training?.checkpoints}\n${params.fraction}\n${params.seed}\n${engine}`);
       const file = path.join(ctx.ws.home, "quality", "mislabel", `${key}.json`);
       const t0 = performance.now();
