@@ -29,7 +29,7 @@ export function describeTfjs(): string {
 }
 
 /**
- * A TracIn cell's source version: the compute backend and the engine its mode runs on, so a
+ * A TracIn cell's source version: the compute backend and the engine TracIn runs on, so a
  * result computed by another engine (float32 rounding differs) is never taken for this one's.
  */
 export async function attributionSource(): Promise<{ version: string; describe: string }> {
@@ -37,7 +37,7 @@ export async function attributionSource(): Promise<{ version: string; describe: 
   return { version: `${backend}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
 }
 
-/** One engine name for logs, without running anything: what tracin() would use for this mode. */
+/** One engine name for logs, without running anything: what tracin() would use. */
 export async function engineName(choice: EngineChoice = "auto"): Promise<string> {
   const e = await tracinEngine(choice);
   return e.kind === "onnxruntime" ? e.native.provider : describeTfjs();
@@ -52,7 +52,7 @@ function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | 
 /** What a graph of this model computes, for the session cache: the scope, loss gradient and projection too. */
 const graphKey = (m: GraphModel) => `${m.scope}|${m.lossGradient}|${m.projection ? `projection ${m.projection.dim}/${m.projection.seed}` : "factors"}|${idOf(m.model)}`;
 
-/** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts. */
+/** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts (native-projection.ts in projection mode). */
 export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Promise<TracinResult> {
   const t0 = performance.now();
   const { ort } = engine;
