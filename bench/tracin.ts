@@ -27,6 +27,8 @@ const DENSE_RATE = 140e9;
 // Captum TracInCP measured on these machines, same setups (pairs/s, self-influence examples/s).
 const CAPTUM: Record<number, { pairs: number; self: number }> = { 32: { pairs: 159_000, self: 1_650 }, 256: { pairs: 20_900, self: 231 } };
 const TARGET = { influence: 100, self: 200 };
+// Projection mode's width and seed, measured beside exact (each factor side wider than 64 projected).
+const PROJECTION = { dim: 64, seed: 0 };
 // Every engine that can run here, measured in the same process on the same data.
 // TRACEBOOK_BENCH_ENGINES=onnxruntime (comma-separated) measures only those.
 const ENGINES = (("error" in (await nativeEngine()) ? ["tfjs"] : ["tfjs", "onnxruntime"]) as EngineChoice[])
@@ -156,6 +158,10 @@ async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matm
       })).engine;
     });
     const self = await timed(() => selfInfluence({ model, checkpoints, mode: "exact", engine, train: { x: tr.x, y: tr.y } }));
+    const projected = await timed(() => tracin({
+      model, checkpoints, mode: "projection", projection: PROJECTION, topK: TOP_K, engine,
+      train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
+    }));
     const mem = tf.memory();
     const pairsPerS = (N * M) / inf.median, exPerS = N / self.median;
     const out = {
@@ -173,6 +179,7 @@ async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matm
         limit_examples_per_second: Math.round(f.selfLimit), fraction_of_limit: round(exPerS / f.selfLimit, 4),
         forward_limit_examples_per_second: Math.round(f.selfForwardLimit), fraction_of_forward_limit: round(exPerS / f.selfForwardLimit, 4),
       },
+      projection: { ...PROJECTION, seconds_all: projected.all, seconds_median: round(projected.median, 4), pairs_per_second: Math.round((N * M) / projected.median) },
       engine_matmul_gflop_per_second: round(matmul[engine]!, 2),
       memory: { rss_before_mib: mib(rssBefore), rss_peak_mib: mib(rssPeak), tf_num_bytes_before: tfBefore.numBytes, tf_num_bytes_after: mem.numBytes, tf_num_tensors_before: tfBefore.numTensors, tf_num_tensors_after: mem.numTensors },
     };
@@ -180,6 +187,7 @@ async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matm
     const tag = `${name} ${engine.padEnd(11)}`;
     console.log(`${tag} influence      ${i.pairs_per_second} pairs/s (median ${i.seconds_median} s of ${i.seconds_all.length} runs), ${i.gflop_per_second} GFLOP/s vs matmul ${out.engine_matmul_gflop_per_second}, ${i.speedup_vs_captum}× Captum (target ${TARGET.influence}×), ${(i.fraction_of_limit * 100).toFixed(1)}% of limit ${i.limit_pairs_per_second}`);
     console.log(`${tag} self-influence ${s.examples_per_second} examples/s (median ${s.seconds_median} s of ${s.seconds_all.length} runs), ${s.gflop_per_second} GFLOP/s, ${s.speedup_vs_captum}× Captum (target ${TARGET.self}×), ${(s.fraction_of_limit * 100).toFixed(1)}% of limit ${s.limit_examples_per_second}, ${(s.fraction_of_forward_limit * 100).toFixed(1)}% of forward-only limit ${s.forward_limit_examples_per_second}`);
+    console.log(`${tag} projection-${PROJECTION.dim}  ${out.projection.pairs_per_second} pairs/s (median ${out.projection.seconds_median} s of ${projected.all.length} runs)`);
     console.log(`${tag} memory         rss ${out.memory.rss_before_mib} → peak ${out.memory.rss_peak_mib} MiB, tf ${out.memory.tf_num_bytes_before} → ${out.memory.tf_num_bytes_after} bytes, ${out.memory.tf_num_tensors_before} → ${out.memory.tf_num_tensors_after} tensors (across ${inf.all.length + 1} tracin + ${self.all.length + 1} selfInfluence calls)`);
     engines[engine] = out;
   }
