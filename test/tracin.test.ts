@@ -121,8 +121,13 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
     };
     const projection = { dim: 3, seed: 9 };
     const got = await engineInfluence(model, cks, tr, q, dims, "projection", projection, engine);
-    const trainF = await gradientFeatures(model, cks, { x: denseMatrix(tr.x, tr.y.length, dims), y: tr.y }, projection, 5);
-    const queryF = await gradientFeatures(model, cks, { x: denseMatrix(q.x, q.y.length, dims), y: q.y }, projection);
+    // The features of TF.js (the reference), against this engine's scores, and this engine's own features.
+    const trainF = await gradientFeatures(model, cks, { x: denseMatrix(tr.x, tr.y.length, dims), y: tr.y }, projection, 5, "tfjs");
+    const queryF = await gradientFeatures(model, cks, { x: denseMatrix(q.x, q.y.length, dims), y: q.y }, projection, 1024, "tfjs");
+    const ownF = await gradientFeatures(model, cks, { x: denseMatrix(tr.x, tr.y.length, dims), y: tr.y }, projection, 5, engine);
+    expect(ownF.width).toBe(trainF.width);
+    const rowsOf = (f: { width: number; data: Float32Array }) => Array.from({ length: tr.y.length }, (_, i) => Float64Array.from(f.data.subarray(i * f.width, (i + 1) * f.width)));
+    expect(maxRelError(rowsOf(ownF), rowsOf(trainF))).toBeLessThanOrEqual(1e-4);
     const fromFeatures = Array.from({ length: q.y.length }, (_, j) => scoreWithFeatures(trainF, queryF.data.subarray(j * queryF.width, (j + 1) * queryF.width)));
     const S = tr.y.length ? Array.from({ length: tr.y.length }, (_, i) => fromFeatures.map((col) => col[i]!)) : [];
     expect(maxRelError(S, got.S)).toBeLessThanOrEqual(1e-4);

@@ -1,7 +1,7 @@
 import type * as Ort from "onnxruntime-node";
 import { computeBackendName, tf } from "../compute/backend.ts";
 import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
-import { BatchBuffer } from "../factory/featurize.ts";
+import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
 import { projectionQueryGraph, projectionScoreGraph, projectionSelfGraph } from "./native-projection.ts";
 import { inputs } from "./sessions.ts";
@@ -103,6 +103,28 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
     });
   });
   return acc.result((performance.now() - t0) / 1000, kept ? `${engine.provider}, ${KEPT_NOTE}` : engine.provider);
+}
+
+/**
+ * Projected gradient features ([rows, width] row-major) on the native engine: the query graph of
+ * projection mode (native-projection.ts) run over shards, the graph tracin() scores queries with.
+ */
+export async function nativeFeatures(
+  engine: NativeEngine, req: Pick<TracinRequest, "model" | "checkpoints" | "projection">, ex: { x: FeatureMatrix; y: Int32Array }, shard: number,
+): Promise<{ width: number; data: Float32Array }> {
+  const m = graphModel({ ...req, mode: "projection" });
+  const graph = await cached<QueryGraph>(req.checkpoints, `query|${graphKey(m)}`, () => projectionQueryGraph(engine, m));
+  const C = req.model.spec.classes.length, n = ex.y.length, into = new BatchBuffer();
+  let width = 0, data = new Float32Array(0);
+  await forEachShard(n, shard, undefined, async (s0, rows) => {
+    const f = (await graph.session.run(inputs(engine.ort, ex, rows, C, into)))["q/f"]!;
+    if (s0 === 0) {
+      width = f.dims[1]!;
+      data = new Float32Array(n * width);
+    }
+    data.set(f.data as Float32Array, s0 * width);
+  });
+  return { width, data };
 }
 
 /** selfInfluence() on the native engine. */

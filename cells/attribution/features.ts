@@ -1,6 +1,5 @@
 import { tf } from "../compute/backend.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
-import { backendSource } from "../factory/cells.ts";
 import type { Cell } from "../graph/cell.ts";
 import { checkOptions } from "../graph/options.ts";
 import { gradientFeaturesOptions } from "./options.ts";
@@ -10,6 +9,8 @@ import { projected, type TracinCheckpoint } from "./tracin.ts";
 import { prepareAttribution } from "./cells.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
 import { plural } from "../graph/plural.ts";
+import { attributionSource, nativeFeatures, tracinEngine } from "./engine.ts";
+import type { EngineChoice } from "../compute/onnx.ts";
 
 /**
  * Projected gradient features: per example, the concatenation over checkpoints of
@@ -20,7 +21,11 @@ import { plural } from "../graph/plural.ts";
  */
 export async function gradientFeatures(
   model: TracinModel, checkpoints: TracinCheckpoint[], ex: { x: FeatureMatrix; y: Int32Array }, projection: { dim: number; seed: number }, shard = 1024,
+  engine: EngineChoice = "auto",
 ): Promise<{ width: number; data: Float32Array }> {
+  // The engine TracIn runs on (engine.ts): the same features its projection mode scores with.
+  const chosen = await tracinEngine(engine);
+  if (chosen.kind === "onnxruntime") return nativeFeatures(chosen.native, { model, checkpoints, projection }, ex, shard);
   const n = ex.y.length;
   let width = 0;
   let data = new Float32Array(0);
@@ -66,7 +71,7 @@ export function gradientFeaturesCell(p: { model: string; train: string; dim?: nu
     version: ATTRIBUTION_VERSION,
     params,
     inputs: [p.model, p.train],
-    source: backendSource,
+    source: () => attributionSource(),
     async run(ctx) {
       const { manifest, model, checkpoints, trainSet } = await prepareAttribution(ctx, p.model, p.train, null);
       const projection = { dim: params.dim, seed: params.seed };
