@@ -54,16 +54,16 @@ function rows(n: number, seed: number): FeatureMatrix {
   }), dims);
 }
 
-/**
- * The largest error relative to the value, or to `floor` where the value is smaller: float32
- * holds a probability near 0, or a log-probability near 0, to an absolute error, not a relative one.
- */
 /** classProbabilities with the native engine forced (afterEach puts TRACEBOOK_ENGINE back). */
 function onNative(...args: Parameters<typeof classProbabilities>): Promise<Float32Array> {
   process.env.TRACEBOOK_ENGINE = "onnxruntime";
   return classProbabilities(...args);
 }
 
+/**
+ * The largest error relative to the value, or to `floor` where the value is smaller: float32
+ * holds a probability near 0, or a log-probability near 0, to an absolute error, not a relative one.
+ */
 const relErr = (got: Float32Array, want: Float64Array, floor: number) =>
   Math.max(...Array.from(want, (v, i) => Math.abs(got[i]! - v) / Math.max(Math.abs(v), floor)));
 const FLOOR = { p: 1e-3, log: 1 };

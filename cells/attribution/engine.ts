@@ -4,9 +4,9 @@ import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } 
 import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
 import { projectionQueryGraph, projectionScoreGraph, projectionSelfGraph } from "./native-projection.ts";
-import { inputs } from "./sessions.ts";
+import { inputs, runShards } from "./sessions.ts";
 import { gramBlock, KEPT_NOTE, KEPT_QUERIES, keptSide } from "./kept.ts";
-import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
+import { Accumulator, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
 import type { SelfInfluenceRequest, TracinRequest, TracinResult } from "./tracin.ts";
 
@@ -52,6 +52,10 @@ function graphModel(req: Pick<TracinRequest, "model" | "checkpoints" | "mode" | 
 /** What a graph of this model computes, for the session cache: the scope, loss gradient and projection too. */
 const graphKey = (m: GraphModel) => `${m.scope}|${m.lossGradient}|${m.projection ? `projection ${m.projection.dim}/${m.projection.seed}` : "factors"}|${idOf(m.model)}`;
 
+/** The query side's graph of a model, built once per set of checkpoints: tracin() and nativeFeatures() share it. */
+const queryGraphOf = (engine: NativeEngine, m: GraphModel) =>
+  cached<QueryGraph>(m.checkpoints, `query|${graphKey(m)}`, () => (m.projection ? projectionQueryGraph(engine, m) : queryGraph(engine, m)));
+
 /** tracin() on the native engine: the same streaming, shards and reductions, scores by native.ts (native-projection.ts in projection mode). */
 export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Promise<TracinResult> {
   const t0 = performance.now();
@@ -64,7 +68,7 @@ export async function nativeTracin(engine: NativeEngine, req: TracinRequest): Pr
   // The query graph is the same for a kept side and a computed one; the score graph is not.
   const model = graphKey(m);
   const [query, score] = await Promise.all([
-    cached<QueryGraph>(req.checkpoints, `query|${model}`, () => (m.projection ? projectionQueryGraph(engine, m) : queryGraph(engine, m))),
+    queryGraphOf(engine, m),
     cached<Ort.InferenceSession>(req.checkpoints, `score|${model}|${req.train.groupSizes.join(",")}|${req.full ? 1 : 0}|${kept ? "kept" : "computed"}`,
       () => (m.projection ? projectionScoreGraph(engine, m, req.train.groupSizes, !!req.full) : scoreGraph(engine, m, req.train.groupSizes, !!req.full, kept?.layout))),
   ]);
@@ -113,14 +117,13 @@ export async function nativeFeatures(
   engine: NativeEngine, req: Pick<TracinRequest, "model" | "checkpoints" | "projection">, ex: { x: FeatureMatrix; y: Int32Array }, shard: number,
 ): Promise<{ width: number; data: Float32Array }> {
   const m = graphModel({ ...req, mode: "projection" });
-  const graph = await cached<QueryGraph>(req.checkpoints, `query|${graphKey(m)}`, () => projectionQueryGraph(engine, m));
-  const C = req.model.spec.classes.length, n = ex.y.length, into = new BatchBuffer();
+  const graph = await queryGraphOf(engine, m);
   let width = 0, data = new Float32Array(0);
-  await forEachShard(n, shard, undefined, async (s0, rows) => {
-    const f = (await graph.session.run(inputs(engine.ort, ex, rows, C, into)))["q/f"]!;
+  await runShards(engine, graph.session, ex, req.model.spec.classes.length, shard, undefined, (s0, _, out) => {
+    const f = out["q/f"]!;
     if (s0 === 0) {
       width = f.dims[1]!;
-      data = new Float32Array(n * width);
+      data = new Float32Array(ex.y.length * width);
     }
     data.set(f.data as Float32Array, s0 * width);
   });
@@ -131,11 +134,8 @@ export async function nativeFeatures(
 export async function nativeSelfInfluence(engine: NativeEngine, req: SelfInfluenceRequest): Promise<Float64Array> {
   const m = graphModel(req);
   const self = await cached<Ort.InferenceSession>(req.checkpoints, `self|${graphKey(m)}`, () => (m.projection ? projectionSelfGraph(engine, m) : selfGraph(engine, m)));
-  const C = req.model.spec.classes.length;
   const out = new Float64Array(req.train.y.length);
-  const into = new BatchBuffer();
-  await forEachShard(out.length, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
-    const r = await self.run(inputs(engine.ort, req.train, rows, C, into));
+  await runShards(engine, self, req.train, req.model.spec.classes.length, req.shardSize ?? 2048, req.signal, (s0, _, r) => {
     out.set(r.self!.data as Float32Array, s0);
   });
   return out;

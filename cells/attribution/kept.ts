@@ -1,9 +1,8 @@
 import type * as Ort from "onnxruntime-node";
 import { cached, idOf, type NativeEngine } from "../compute/onnx.ts";
-import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
+import type { FeatureMatrix } from "../factory/featurize.ts";
 import { trainGraph, type GraphModel, type TrainLayout } from "./native.ts";
-import { forEachShard } from "./accumulate.ts";
-import { inputs } from "./sessions.ts";
+import { runShards } from "./sessions.ts";
 import type { TracinRequest } from "./tracin.ts";
 
 // The training side an explainer keeps between questions (engine.ts's nativeTracin reads it).
@@ -89,12 +88,10 @@ export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel
     p = (async () => {
       const budget = keep.maxBytes - (await keep.bytesBesides(key));
       const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
-      const C = req.model.spec.classes.length, n = req.train.y.length;
+      const n = req.train.y.length;
       const shards: Record<string, Ort.Tensor>[] = [];
-      const into = new BatchBuffer();
       let bytes = 0;
-      await forEachShard(n, size, req.signal, async (_, rows) => {
-        const out = await train.session.run(inputs(engine.ort, req.train, rows, C, into));
+      await runShards(engine, train.session, req.train, req.model.spec.classes.length, size, req.signal, (_, rows, out) => {
         shards.push(Object.fromEntries(train.outputs.map((o) => [o, out[o]!])));
         bytes += train.outputs.reduce((b, o) => b + (out[o]!.data as Float32Array).byteLength, 0);
         const whole = shards.length === 1 ? (bytes / rows.length) * n : bytes;

@@ -31,9 +31,9 @@ export async function classProbabilities(
       p.dispose();
     }
   };
-  // The native engine is done with a block once its run is answered, so one buffer serves every
-  // block; TF.js's cpu backend keeps the array it is given (BatchBuffer).
-  const into = native ? new BatchBuffer() : undefined;
+  // Either engine is done with a block before the next is written (the native run answered, the
+  // TF.js input disposed with its tidy): one buffer serves every block.
+  const into = new BatchBuffer();
   const out = new Float32Array(x.rows * spec.classes.length);
   for (let start = 0; start < x.rows; start += BLOCK) {
     const rows = Array.from({ length: Math.min(BLOCK, x.rows - start) }, (_, i) => start + i);
