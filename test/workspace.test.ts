@@ -12,6 +12,7 @@ import { parquetAsArrow } from "../cells/store/served-arrow.ts";
 import { jsonLine, stageRows } from "../cells/store/stage.ts";
 import { repeatedRows } from "../cells/store/repeated-rows.ts";
 import { typedColumns } from "../cells/store/typed-columns.ts";
+import { rowsWithVectors } from "../cells/store/vector-rows.ts";
 import fc from "fast-check";
 import { tempDir } from "./helpers/workspace.ts";
 
@@ -163,6 +164,54 @@ describe("typedColumns", () => {
       });
       expect(columns[2]!.valid).toBeNull();
       await expect(typedColumns(ws.connection, "select 'a' as s")).rejects.toThrow(/column s is VARCHAR, not INTEGER or DOUBLE/);
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe("rowsWithVectors", () => {
+  // What ws.rows gives, with each typed array read back as the plain array it stands for.
+  const plain = (rows: Record<string, unknown>[]) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v])));
+
+  it("reads FLOAT[] and DOUBLE[] columns as typed arrays holding what ws.rows gives, across chunks", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      // 5,000 rows (three chunks): lists of 0–9 values, null lists, and one null element in the last chunk only.
+      await ws.run(`create table t as select i, 'r' || i as name, (i * 1000)::bigint as big,
+        case when i % 13 = 4 then null else list_transform(range(i % 10), (k) -> ((i * 7 + k) % 101 / 7.0)::float) end as f,
+        case when i % 17 = 2 then null else list_transform(range(i % 4), (k) -> i / 3.0 + k) end as d,
+        case when i = 4501 then [1.5::float, null] else [i::float] end as holey,
+        [i, i + 1] as ints
+        from range(5000) r(i)`);
+      const sql = "select * from t where i % ? <> 0 order by i desc";
+      const got = await rowsWithVectors<Record<string, unknown>>(ws, sql, [9]);
+      const want = await ws.rows<Record<string, unknown>>(sql, [9]);
+      expect(plain(got)).toStrictEqual(want);
+      const at = (i: number) => got.find((r) => r.i === BigInt(i))!;
+      expect(at(1).f).toBeInstanceOf(Float32Array);
+      expect(at(1).d).toBeInstanceOf(Float64Array);
+      expect(at(4).f).toBeNull(); // a null list stays null
+      expect(at(10).f).toEqual(new Float32Array(0)); // an empty list stays empty
+      // A chunk with a null element is read value by value: the null is kept, not made 0.
+      expect(at(4501).holey).toEqual([1.5, null]);
+      expect(at(1).holey).toBeInstanceOf(Float32Array);
+      expect(Array.isArray(at(1).ints)).toBe(true); // other lists as ws.rows reads them
+    } finally {
+      ws.close();
+    }
+  });
+
+  it("gives what ws.rows gives for any float lists", async () => {
+    const ws = await openWorkspace({ home: tempDir() });
+    try {
+      const float = fc.float({ noNaN: true, noDefaultInfinity: true }).map(Math.fround);
+      const list = fc.option(fc.array(float, { maxLength: 6 }), { nil: null });
+      await fc.assert(fc.asyncProperty(fc.array(fc.tuple(list, fc.option(fc.string({ maxLength: 5 }), { nil: null })), { maxLength: 40 }), async (rows) => {
+        await stageRows(ws, "__t_vectors", [["f", "FLOAT[]"], ["s", "VARCHAR"]], rows);
+        const sql = "select f, s, rowid as n from __t_vectors order by rowid";
+        expect(plain(await rowsWithVectors(ws, sql))).toStrictEqual(await ws.rows(sql));
+      }), { numRuns: 60, seed: 5 });
     } finally {
       ws.close();
     }

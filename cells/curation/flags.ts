@@ -1,6 +1,7 @@
 import type { Workspace } from "../store/workspace.ts";
 import type { DatanetSpec, Status } from "../datanet/types.ts";
 import type { RuleKind } from "./ruleset.ts";
+import { rowsWithVectors } from "../store/vector-rows.ts";
 
 /**
  * How urgent a flag is, most urgent first. The queue sorts by it before any score:
@@ -54,17 +55,17 @@ export const UNDER_REVIEW: readonly Status[] = ["pending", "approved", "quaranti
 
 /** Load a Datanet's contributions with these statuses, earliest first. */
 export async function loadRuleRows(ws: Workspace, datanet: string, statuses: readonly Status[] = UNDER_REVIEW): Promise<RuleRow[]> {
-  const rows = await ws.rows<{
+  const rows = await rowsWithVectors<{
     id: string; contributor: string; title: string | null; text: string | null; html: string | null;
-    features: number[] | null; label: string; split: string; status: Status; submitted_at: Date;
-  }>(
+    features: ArrayLike<number> | null; label: string; split: string; status: Status; submitted_at: Date;
+  }>(ws,
     `select id, contributor, title, text, html, features, label, split, status, submitted_at from contributions
      where datanet = ? and status in (${statuses.map(() => "?").join(", ")}) order by submitted_at, id`,
     [datanet, ...statuses],
   );
   return rows.map((r) => ({
     id: r.id, contributor: r.contributor, title: r.title, text: r.text, html: r.html,
-    features: r.features ? Float32Array.from(r.features) : null, label: r.label, split: r.split, status: r.status,
+    features: r.features instanceof Float32Array ? r.features : r.features ? Float32Array.from(r.features) : null, label: r.label, split: r.split, status: r.status,
     submittedAt: new Date(r.submitted_at).getTime(),
   }));
 }

@@ -10,6 +10,7 @@ import type { Workspace } from "../store/workspace.ts";
 import { stageRows } from "../store/stage.ts";
 import { DEFAULT_WEIGHTS, labelErrorScore, labelSignals, type ScoreWeights } from "./signals.ts";
 import { plural } from "../graph/plural.ts";
+import { rowsWithVectors } from "../store/vector-rows.ts";
 
 /** Bump when the scores would differ for the same model and rows. */
 export const LABEL_ERRORS_VERSION = "2"; // 2: self-influence through the loss gradient `summed` (attribution/factors.ts)
@@ -76,7 +77,7 @@ async function readRows(ws: Workspace, relation: string, where: string): Promise
     if (!columns.has(need)) throw new Error(`input "${where}" has no column "${need}" (columns: ${[...columns].join(", ")})`);
   }
   const pick = (c: string) => (columns.has(c) ? c : `null as ${c}`);
-  return ws.rows<Row>(`select id, datanet, contributor, label, ${pick("split")}, ${pick("title")}, ${pick("text")}, ${pick("features")} from ${relation} order by datanet, id`);
+  return rowsWithVectors<Row>(ws, `select id, datanet, contributor, label, ${pick("split")}, ${pick("title")}, ${pick("text")}, ${pick("features")} from ${relation} order by datanet, id`);
 }
 
 function featurizable(f: FeaturizerSpec, r: Row): boolean {

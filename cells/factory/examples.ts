@@ -4,6 +4,7 @@ import { featurize, rawFeatures, type FeaturizerSpec, type Payload } from "./fea
 import type { ContributionRef } from "./store.ts";
 import { featurizeCached } from "./feature-cache.ts";
 import type { Examples } from "./train.ts";
+import { rowsWithVectors } from "../store/vector-rows.ts";
 
 export interface LoadedExamples extends Examples {
   refs: ContributionRef[];
@@ -35,7 +36,7 @@ export async function loadExamples(
     if (!columns.includes(need)) throw new Error(`${where} has no column "${need}" (columns: ${columns.join(", ")})`);
   }
   const pick = (c: string) => columnOrNull(columns, c);
-  const rows = await ws.rows<Row>(
+  const rows = await rowsWithVectors<Row>(ws,
     `select id, ${pick("submitted_at")}, ${pick("datanet")}, ${pick("contributor")}, ${pick("title")}, ${pick("text")}, ${pick("features")}, label from ${relation} order by id`,
   );
   const index = new Map(classes.map((c, i) => [c, i]));

@@ -6,6 +6,7 @@ import { columnOrNull, columnsOf } from "../store/columns.ts";
 import { snippets } from "../attribution/cells.ts";
 import { accuracyAndLoss } from "./counterfactual.ts";
 import type { ChangedOutput } from "./changed.ts";
+import { rowsWithVectors } from "../store/vector-rows.ts";
 
 // Two models on the same rows: accuracy and loss of each where the rows are labelled, and every
 // row whose prediction changed. The behaviour half of `tracebook model diff` (the lineage half
@@ -33,7 +34,7 @@ export async function compareBehaviour(ws: Workspace, a: ModelManifest, b: Model
   const columns = await columnsOf(ws, relation);
   if (!columns.includes("id")) throw new Error(`${on} has no column "id" (columns: ${columns.join(", ")})`);
   const pick = (c: string) => columnOrNull(columns, c);
-  const rows = await ws.rows<{ id: string; label: string | null; title: string | null; text: string | null; features: number[] | null }>(
+  const rows = await rowsWithVectors<{ id: string; label: string | null; title: string | null; text: string | null; features: ArrayLike<number> | null }>(ws,
     `select id, ${pick("label")}, ${pick("title")}, ${pick("text")}, ${pick("features")} from ${relation} order by id`,
   );
   const payloads: Payload[] = rows.map((r) => ({ title: r.title, text: r.text, features: r.features }));
