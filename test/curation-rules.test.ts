@@ -9,6 +9,7 @@ import { artifactPath, pipeline, pipelineStatus, runPipeline } from "../cells/in
 import { decide } from "../cells/datanet/decisions.ts";
 import { defaultRuleSet, parseRuleSet, RULES_FORMAT, ruleRef, type Rule } from "../cells/curation/ruleset.ts";
 import { jaccard, minhashSeeds, shingles, signature } from "../cells/curation/minhash.ts";
+import { simhashBands } from "../cells/curation/simhash.ts";
 import { Rng } from "../cells/compute/random.ts";
 import { tempWorkspace } from "./helpers/workspace.ts";
 
@@ -72,6 +73,34 @@ describe("MinHash", () => {
     expect(Math.abs(agree - exact)).toBeLessThan(0.1); // binomial sd at 256 hashes ≈ 0.025
     expect(jaccard(shingles("Hello, World!", 5), shingles("hello world", 5))).toBe(1); // NFKC, case and punctuation aside
     expect(shingles("   ", 5).length).toBe(0);
+  });
+});
+
+describe("SimHash", () => {
+  // The definition, one bit at a time: the sign of the float64 sum over every feature, in index
+  // order, of feature × hyperplane coefficient (zeros included), packed least significant first.
+  const bruteForce = (rows: Float32Array[], dims: number, bits: number, bands: number, seed: number) => {
+    const planes = Rng.derive(seed, "simhash").normals(dims * bits), perBand = bits / bands;
+    return rows.map((row) => Uint32Array.from({ length: bands }, (_, b) => {
+      let w = 0;
+      for (let k = 0; k < perBand; k++) {
+        let s = 0;
+        for (let d = 0; d < row.length; d++) s += row[d]! * planes[d * bits + b * perBand + k]!;
+        if (s >= 0) w |= 1 << k;
+      }
+      return w >>> 0;
+    }));
+  };
+
+  it("gives the sign bits of the definition exactly, for any number of non-zero features", () => {
+    // Sparse rows with every remainder of non-zeros mod 4, tiny values and cancelling ones among them.
+    const value = fc.oneof(fc.constant(0), fc.constant(0), fc.float({ min: -2, max: 2, noNaN: true }).map(Math.fround), fc.constantFrom(1e-30, -1e-30, 0.5, -0.5));
+    fc.assert(fc.property(fc.integer({ min: 1, max: 24 }), fc.constantFrom([32, 1], [64, 2], [96, 4]), fc.nat(1000), fc.array(fc.nat(1000), { maxLength: 12 }), (dims, [bits, bands], seed, picks) => {
+      const rows = picks.map((p) => Float32Array.from({ length: p % 3 ? dims : 0 }, (_, d) => (p + d) % 5 === 0 ? 0 : Math.fround(Math.sin(p * 31 + d) * 2)));
+      rows.push(Float32Array.from(fc.sample(value, { numRuns: dims, seed })));
+      expect(simhashBands(rows, dims, bits, bands, seed)).toEqual(bruteForce(rows, dims, bits, bands, seed));
+    }), { numRuns: 200, seed: 9 });
+    expect(() => simhashBands([new Float32Array(5)], 4, 32, 1, 1)).toThrow(/row 0 has 5 features, more than the 4/);
   });
 });
 

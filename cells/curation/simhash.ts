@@ -16,13 +16,32 @@ export function simhashBands(rows: readonly Float32Array[], dims: number, bits: 
   // Row-major [dims][bits]: one feature's hyperplane coefficients are contiguous.
   const planes = Rng.derive(seed, "simhash").normals(dims * bits);
   const acc = new Float64Array(bits);
-  return rows.map((row) => {
+  const nonZero = new Int32Array(dims);
+  return rows.map((row, i) => {
+    if (row.length > dims) throw new Error(`simhash: row ${i} has ${row.length} features, more than the ${dims} hyperplanes are drawn for`);
     acc.fill(0);
-    for (let d = 0; d < row.length; d++) {
-      const v = row[d]!;
-      if (v === 0) continue;
-      const base = d * bits;
-      for (let k = 0; k < bits; k++) acc[k]! += v * planes[base + k]!;
+    let n = 0;
+    for (let d = 0; d < row.length; d++) if (row[d] !== 0) nonZero[n++] = d;
+    // Four features a pass: each sum still adds its terms one at a time in index order (the same
+    // float64 sums, bit for bit), but is loaded and stored once per four. 10,000 digits at 512
+    // bits: 2.1-3.5 s one feature a pass, 0.95-1.4 s so.
+    let t = 0;
+    for (; t + 4 <= n; t += 4) {
+      const d0 = nonZero[t]!, d1 = nonZero[t + 1]!, d2 = nonZero[t + 2]!, d3 = nonZero[t + 3]!;
+      const v0 = row[d0]!, v1 = row[d1]!, v2 = row[d2]!, v3 = row[d3]!;
+      const p0 = d0 * bits, p1 = d1 * bits, p2 = d2 * bits, p3 = d3 * bits;
+      for (let k = 0; k < bits; k++) {
+        let s = acc[k]!;
+        s += v0 * planes[p0 + k]!;
+        s += v1 * planes[p1 + k]!;
+        s += v2 * planes[p2 + k]!;
+        s += v3 * planes[p3 + k]!;
+        acc[k] = s;
+      }
+    }
+    for (; t < n; t++) {
+      const d = nonZero[t]!, v = row[d]!, p = d * bits;
+      for (let k = 0; k < bits; k++) acc[k]! += v * planes[p + k]!;
     }
     const words = new Uint32Array(bands);
     for (let b = 0; b < bands; b++) {
