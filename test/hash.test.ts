@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { canonicalText, contributionId } from "../cells/datanet/hash.ts";
@@ -35,6 +36,28 @@ describe("contributionId", () => {
       contributionId({ features: new Float32Array([0.1, 0.2]), label: "1" }),
     );
     expect(contributionId({ features: [0.1, 0.2], label: "1" })).not.toBe(contributionId({ features: [0.1, 0.3], label: "1" }));
+  });
+
+  it("hashes features as their float32 little-endian bytes, from an array or a typed array, a view into a larger buffer too", () => {
+    // Brute force: each value written with writeFloatLE, as the documented encoding says.
+    const expected = (values: number[], label: string) => {
+      const bytes = Buffer.alloc(values.length * 4);
+      values.forEach((v, i) => bytes.writeFloatLE(v, i * 4));
+      const head = (tag: number, n: number) => Buffer.from([tag, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24]);
+      const l = Buffer.from(label, "utf8");
+      return createHash("sha256").update(Buffer.concat([Buffer.from("tracebook.contribution.v1"), head(0, 0), head(0, 0), head(3, bytes.length), bytes, head(4, l.length), l])).digest("hex");
+    };
+    const value = fc.oneof(fc.float({ noNaN: true }), fc.constantFrom(0, -0, 1e-45, 3.4e38, 0.1));
+    fc.assert(fc.property(fc.array(value, { maxLength: 50 }), fc.nat(7), fc.string(), (values, pad, label) => {
+      const want = expected(values, label);
+      expect(contributionId({ features: values, label })).toBe(want);
+      // A subarray at an odd float offset of a larger buffer, as rows read from DuckDB are.
+      const whole = new Float32Array(values.length + pad + 3).fill(7);
+      whole.set(values, pad);
+      const view = whole.subarray(pad, pad + values.length);
+      expect(contributionId({ features: view, label })).toBe(want);
+      expect(whole[pad + values.length]).toBe(7); // hashing reads in place, writes nothing
+    }), { numRuns: 300, seed: 11 });
   });
 });
 
