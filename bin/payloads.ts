@@ -22,13 +22,16 @@ export function parsePayloads(inputs: readonly string[], features: number | null
       text = fs.readFileSync(0, "utf8");
     }
     if (features === null) return { text };
+    let values: unknown;
     try {
-      const values = JSON.parse(text) as unknown;
+      values = JSON.parse(text);
       if (!Array.isArray(values) || !values.every((v) => typeof v === "number")) throw new Error("not an array of numbers");
-      return { features: values as number[] };
     } catch (err) {
       throw new InputError(`input ${i + 1}: model ${model.slice(0, 12)} reads ${features} features; give a JSON array of numbers (${(err as Error).message})`);
     }
+    // Checked here, as a line of a calls file is: the caller's mistake (exit 2), named as their input.
+    if (values.length !== features) throw new InputError(`input ${i + 1}: ${values.length} numbers; model ${model.slice(0, 12)} reads ${features}`);
+    return { features: values as number[] };
   });
 }
 

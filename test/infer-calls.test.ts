@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openCalls } from "../bin/payloads.ts";
+import { openCalls, parsePayloads } from "../bin/payloads.ts";
 import type { Call } from "../cells/rewards/ledger.ts";
 import type { Workspace } from "../cells/store/workspace.ts";
 import { openWorkspace } from "../cells/store/workspace.ts";
@@ -78,6 +78,14 @@ describe("a file of calls", () => {
     expect(await read('\ufeff{"text": "a"}\r\n{"text": "b"}\r\n')).toEqual([{ payload: { text: "a" } }, { payload: { text: "b" } }]);
     // The same id twice with the same facts is a replay, not an error.
     expect(await read('{"text": "a", "id": "d"}\n{"text": "a", "id": "d"}')).toHaveLength(2);
+  });
+
+  it("takes command-line inputs as texts, or as JSON arrays of exactly the model's numbers, naming the input", () => {
+    expect(parsePayloads(["casino winner", "notes"], null, "abcdef0123456789")).toEqual([{ text: "casino winner" }, { text: "notes" }]);
+    expect(parsePayloads(["[1, 2.5]"], 2, "abcdef0123456789")).toEqual([{ features: [1, 2.5] }]);
+    expect(() => parsePayloads(["[1, 2]", "[1, 2, 3]"], 2, "abcdef0123456789")).toThrow(/^input 2: 3 numbers; model abcdef012345 reads 2$/);
+    expect(() => parsePayloads(["[1, \"2\"]"], 2, "abcdef0123456789")).toThrow("input 1: model abcdef012345 reads 2 features; give a JSON array of numbers (not an array of numbers)");
+    expect(() => parsePayloads(["nope"], 2, "abcdef0123456789")).toThrow(/^input 1: model abcdef012345 reads 2 features; give a JSON array of numbers \(Unexpected token/);
   });
 
   it("is refused when it cannot be read as UTF-8 text, naming the file and the line", async () => {
