@@ -28,8 +28,13 @@ describe("which rows a removal leaves out", () => {
   });
 
   it("refuses what matches nothing, an ambiguous prefix, removing everything, and an empty question", () => {
-    expect(() => splitRows(refs, canonicalRemoval({ contributors: ["ann", "dora"] }))).toThrow(/contributor "dora" contributed no training row/);
-    expect(() => splitRows(refs, canonicalRemoval({ datanets: ["zz"] }))).toThrow(/Datanet "zz"/);
+    expect(() => splitRows(refs, canonicalRemoval({ contributors: ["ann", "dora"] }))).toThrow(/^counterfactual: contributor "dora" contributed no training row of this model \(its contributors: ann, bob, cy\)$/);
+    // A typo gets the nearest name; several names missing, just the list.
+    expect(() => splitRows(refs, canonicalRemoval({ contributors: ["bbo"] }))).toThrow('contributor "bbo" contributed no training row of this model (did you mean "bob"? its contributors: ann, bob, cy)');
+    expect(() => splitRows(refs, canonicalRemoval({ contributors: ["bbo", "an"], datanets: ["zz"] })))
+      .toThrow('contributor "an", contributor "bbo", Datanet "zz" contributed no training row of this model (its contributors: ann, bob, cy; its Datanets: d, e)');
+    const many = Array.from({ length: 30 }, (_, i) => ref(`dddddddd${String(i).padStart(2, "0")}`, `c${String(i).padStart(2, "0")}`));
+    expect(() => splitRows(many, canonicalRemoval({ contributors: ["x99"] }))).toThrow(/\(its contributors: c00, c01, c02, .*, c11, … \(30 in all\)\)$/);
     expect(() => splitRows(refs, canonicalRemoval({ ids: ["aaaaaaaa"] }))).toThrow(/aaaaaaaa matches several contributions/);
     expect(() => splitRows(refs, canonicalRemoval({ datanets: ["d", "e"] }))).toThrow(/leaves no training row/);
     expect(() => canonicalRemoval({})).toThrow(/say what to leave out/);

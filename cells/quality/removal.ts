@@ -1,4 +1,8 @@
 import type { ContributionRef } from "../factory/store.ts";
+import { didYouMean } from "../graph/nearest.ts";
+
+/** Names listed when a removal names none of a model's: enough to see the pattern, not a page of them. */
+const NAMES_SHOWN = 12;
 
 /** What a counterfactual leaves out of the training rows: every row matching any of the lists. */
 export interface Removal {
@@ -52,10 +56,22 @@ export function splitRows(refs: readonly ContributionRef[], r: Required<Removal>
     for (const [prefix, hits] of idHits) if (ref.id.startsWith(prefix)) { hits.add(ref.id); out = true; }
     (out ? removed : kept).push(i);
   });
-  const missing = [...r.contributors.filter((c) => !seen.has(`c:${c}`)).map((c) => `contributor ${JSON.stringify(c)}`),
-    ...r.datanets.filter((d) => !seen.has(`d:${d}`)).map((d) => `Datanet ${JSON.stringify(d)}`),
+  const missingContributors = r.contributors.filter((c) => !seen.has(`c:${c}`)), missingDatanets = r.datanets.filter((d) => !seen.has(`d:${d}`));
+  const missing = [...missingContributors.map((c) => `contributor ${JSON.stringify(c)}`),
+    ...missingDatanets.map((d) => `Datanet ${JSON.stringify(d)}`),
     ...r.ids.filter((p) => !idHits.get(p)!.size).map((p) => `contribution ${p}`)];
-  if (missing.length) throw new Error(`counterfactual: ${missing.join(", ")} contributed no training row of this model`);
+  if (missing.length) {
+    // A mistyped name is the usual cause: say the nearest, and the names there are to choose from.
+    const known = (missed: string[], names: string[], what: string) => {
+      if (!missed.length) return [];
+      const near = missed.length === 1 ? didYouMean(missed[0]!, names) : "";
+      const shown = names.slice(0, NAMES_SHOWN).join(", ") + (names.length > NAMES_SHOWN ? `, … (${names.length} in all)` : "");
+      return [`${near}${what}: ${shown}`];
+    };
+    const hints = [...known(missingContributors, [...new Set(refs.map((x) => x.contributor))].sort(), "its contributors"),
+      ...known(missingDatanets, [...new Set(refs.map((x) => x.datanet))].sort(), "its Datanets")];
+    throw new Error(`counterfactual: ${missing.join(", ")} contributed no training row of this model${hints.length ? ` (${hints.join("; ")})` : ""}`);
+  }
   const ambiguous = r.ids.filter((p) => idHits.get(p)!.size > 1);
   if (ambiguous.length) throw new Error(`counterfactual: id prefix ${ambiguous.join(", ")} matches several contributions: give more characters`);
   if (!kept.length) throw new Error(`counterfactual: leaving out ${describeRemoval(r)} leaves no training row`);
