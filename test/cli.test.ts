@@ -126,6 +126,9 @@ describe("tracebook CLI", () => {
     expect(tracebook(["datanet", "--help"], home).code).toBe(0);
     expect(unknown.err).toMatch(/"nope" is not a built-in corpus \(mail-spam, digits\)/);
     expect(tracebook(["sql", "select * from no_such_table"], home).err).toMatch(/^tracebook: .*no_such_table/);
+    // DuckDB's hint is kept on the one line: the table or column meant.
+    expect(tracebook(["sql", "select count(*) from contribution"], home)).toMatchObject({ code: 2, err: 'tracebook: Catalog Error: Table with name contribution does not exist! Did you mean "contributions"?\n' });
+    expect(tracebook(["sql", "select labl from contributions"], home).err).toMatch(/^tracebook: Binder Error: Referenced column "labl" not found in FROM clause! Candidate bindings: "label"/);
     // Read only: the trail is append-only, and changes go through imports, decisions and runs.
     const write = tracebook(["sql", "delete from contributions"], home);
     expect([write.code, write.err.trim()]).toEqual([2, "tracebook: only queries that read are run here (SELECT, EXPLAIN; got DELETE): the workspace changes through imports, curators' decisions (tracebook curate) and pipeline runs"]);

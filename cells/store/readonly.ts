@@ -17,7 +17,7 @@ export async function checkReadOnly(ws: Workspace, sql: string): Promise<void> {
   try {
     count = (await ws.connection.extractStatements(sql)).count;
   } catch (err) {
-    throw new InputError(`not valid SQL: ${firstLine(err)}`);
+    throw new InputError(`not valid SQL: ${sqlErrorLine(err)}`);
   }
   if (count !== 1) throw new InputError(`give one SQL statement, not ${count}`);
   let type: StatementType;
@@ -26,7 +26,7 @@ export async function checkReadOnly(ws: Workspace, sql: string): Promise<void> {
     type = prepared.statementType;
     prepared.destroySync();
   } catch (err) {
-    throw new InputError(firstLine(err));
+    throw new InputError(sqlErrorLine(err));
   }
   if (!READS.has(type)) {
     throw new InputError(`only queries that read are run here (SELECT, EXPLAIN; got ${StatementType[type] ?? type}): ` +
@@ -45,12 +45,19 @@ export async function readOnlyRows<T>(ws: Workspace, sql: string, params?: Param
   try {
     return await ws.rows<T>(sql, params);
   } catch (err) {
-    throw new InputError(firstLine(err));
+    throw new InputError(sqlErrorLine(err));
   } finally {
     await ws.run("rollback");
   }
 }
 
-function firstLine(err: unknown): string {
-  return (err as Error).message.split("\n")[0]!;
+/**
+ * DuckDB's error as one line, its hint kept: the message and what follows it up to the quoted
+ * query ("LINE 1: …" and a caret, which a one-line error cannot point with), so a mistyped name
+ * still gets DuckDB's `Did you mean "contributions"?` or `Candidate bindings: "score"`.
+ */
+function sqlErrorLine(err: unknown): string {
+  const lines = (err as Error).message.split("\n");
+  const end = lines.findIndex((l) => /^LINE \d+:/.test(l));
+  return lines.slice(0, end < 0 ? lines.length : end).map((l) => l.trim()).filter(Boolean).join(" ");
 }
