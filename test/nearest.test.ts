@@ -23,6 +23,12 @@ describe("nearest", () => {
     expect(nearest("pya", ["pay", "digits"])).toBe("pay");
     expect(nearest("nope", ["notes", "mail"])).toBeUndefined();
     expect(nearest("recieve", ["receive"])).toBe("receive");
+    // A name typed short: the only one it begins up to a separator; none when two do, or when it runs on in the word.
+    expect(nearest("mail", ["digits", "mail-spam"])).toBe("mail-spam");
+    expect(nearest("Mail", ["mail_2024", "digits"])).toBe("mail_2024");
+    expect(nearest("mail", ["mail-spam", "mail-ham"])).toBeUndefined();
+    expect(nearest("mail", ["mailbox-a"])).toBeUndefined();
+    expect(nearest("influence", ["influence_topk", "influence_last_layer"])).toBeUndefined();
     // Nothing to suggest: no names, or only the name itself.
     expect(nearest("mail", [])).toBeUndefined();
     expect(nearest("mail", ["mail"])).toBeUndefined();

@@ -28,8 +28,9 @@ export function typoDistance(a: string, b: string): number {
 
 /**
  * The name among `names` that a mistyped `name` most likely meant, or undefined when none is
- * close: up to a third of the name may be off (at least one edit), never all of it. Case is
- * ignored, as people type it; of two equally near, the first listed.
+ * close: up to a third of the name may be off (at least one edit), never all of it; else the only
+ * name it begins, up to a separator. Case is ignored, as people type it; of two equally near,
+ * the first listed.
  */
 export function nearest(name: string, names: readonly string[]): string | undefined {
   const typed = name.toLowerCase();
@@ -41,7 +42,11 @@ export function nearest(name: string, names: readonly string[]): string | undefi
   }
   if (!name || !best) return undefined;
   const limit = Math.min(Math.max(1, Math.floor(best.name.length / 3)), best.name.length - 1);
-  return best.distance <= limit ? best.name : undefined;
+  if (best.distance <= limit) return best.name;
+  // A name typed short: the one name that goes on from it after a separator ("mail" for the
+  // Datanet "mail-spam"), too long a way off to be a typo. Two such names: no guess.
+  const longer = names.filter((c) => c.toLowerCase().startsWith(typed) && /^[-_.:/]/.test(c.slice(typed.length)));
+  return longer.length === 1 ? longer[0] : undefined;
 }
 
 /** `did you mean "x"? ` for the nearest name, else nothing: to open the parenthesis of an error that lists the names. */
