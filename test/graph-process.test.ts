@@ -140,6 +140,8 @@ describe("cell graph across processes", () => {
     expect(status.status, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/│ n +│ sql +│ fresh/);
     expect(cli("show", "t", "n", "--json").stdout).toMatch(/"n": 30/);
+    // No row to print: still the table's columns, not "(no columns)".
+    expect(cli("show", "t", "n", "--limit", "0").stdout).toMatch(/│ n │\n└───┘\n\(0 rows\)\n$/);
     expect(cli("show", "t", "m")).toMatchObject({ status: 2, stderr: expect.stringMatching(/pipeline "t" has no cell "m" \(cells: a, n\)/) });
     expect(cli("show", "t", "n", "--columns", "x")).toMatchObject({ status: 2, stderr: expect.stringMatching(/t\.n has no column "x" \(columns: n\)/) });
     expect(cli("run", file, "--cell", "m")).toMatchObject({ status: 2, stderr: expect.stringMatching(/pipeline "t" has no cell "m"/) });

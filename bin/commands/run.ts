@@ -99,7 +99,7 @@ export function registerRun(program: Command): void {
         console.log(`${pipeline.name}.${cell} (${state.kind}): ${plural(Number(done.rows), "row")}, data version ${done.data_version?.slice(0, 12)}, ${state.state}${state.reason ? ` — ${state.reason}` : ""}`);
         // Content hashes are unreadable at full length in a table: their first 12 characters identify them.
         const short = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === "string" && /^[0-9a-f]{64}$/.test(v) ? `${v.slice(0, 12)}…` : v])));
-        console.log(formatTable(short, { maxRows: limit }));
+        console.log(formatTable(short, { maxRows: limit, columns: wanted }));
       });
     });
 }
