@@ -30,10 +30,13 @@ export function parsePayloads(inputs: readonly string[], features: number | null
       throw new InputError(`input ${i + 1}: model ${model.slice(0, 12)} reads ${features} features; give a JSON array of numbers (${(err as Error).message})`);
     }
     // Checked here, as a line of a calls file is: the caller's mistake (exit 2), named as their input.
-    if (values.length !== features) throw new InputError(`input ${i + 1}: ${values.length} numbers; model ${model.slice(0, 12)} reads ${features}`);
+    if (values.length !== features) throw new InputError(`input ${i + 1}: ${wrongCount(values.length, features, model)}`);
     return { features: values as number[] };
   });
 }
+
+/** A feature input of the wrong length, said the same for an argument and a line of a calls file. */
+const wrongCount = (n: number, features: number, model: string) => `${n} numbers; model ${model.slice(0, 12)} reads ${features}`;
 
 /** The fields a line of a calls file may hold. */
 const CALL_FIELDS = ["text", "title", "features", "id", "caller", "fee", "epoch"];
@@ -117,7 +120,7 @@ export function parseCall(o: Record<string, unknown>, where: { file: string; row
     const f = o.features;
     if (o.text !== undefined || o.title !== undefined) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features, not text`, at(o.text !== undefined ? "text" : "title"));
     if (!Array.isArray(f) || !f.every((v) => typeof v === "number")) throw new InputError(`model ${model.slice(0, 12)} reads ${features} features: give a JSON array of numbers`, at("features"));
-    if (f.length !== features) throw new InputError(`${f.length} numbers; model ${model.slice(0, 12)} reads ${features}`, at("features"));
+    if (f.length !== features) throw new InputError(wrongCount(f.length, features, model), at("features"));
     call.payload = { features: f as number[] };
   }
   if (o.id !== undefined) call.id = o.id as string;

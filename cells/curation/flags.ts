@@ -65,7 +65,8 @@ export async function loadRuleRows(ws: Workspace, datanet: string, statuses: rea
   );
   return rows.map((r) => ({
     id: r.id, contributor: r.contributor, title: r.title, text: r.text, html: r.html,
-    features: r.features instanceof Float32Array ? r.features : r.features ? Float32Array.from(r.features) : null, label: r.label, split: r.split, status: r.status,
+    // A plain array only where a list holds a null element (rowsWithVectors): made float32 as before.
+    features: r.features === null || r.features instanceof Float32Array ? r.features : Float32Array.from(r.features), label: r.label, split: r.split, status: r.status,
     submittedAt: new Date(r.submitted_at).getTime(),
   }));
 }

@@ -25,7 +25,7 @@ export function canonicalText(text: string): string {
 
 /** Features are stored and hashed as float32. */
 export function canonicalFeatures(features: ArrayLike<number>): Float32Array {
-  return features instanceof Float32Array ? features.slice() : Float32Array.from(features as ArrayLike<number>);
+  return Float32Array.from(features as ArrayLike<number>);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBValue } from "@duckdb/node-api";
 // The C API's vector accessors, as node-api itself reads vectors (the same pinned version).
 import duckdb from "@duckdb/node-bindings";
+import { copyValues, isValid, validityOf } from "./vectors.ts";
 
 /** One INTEGER or DOUBLE result column, whole. */
 export interface TypedColumn {
@@ -37,18 +38,16 @@ export async function typedColumns(connection: DuckDBConnection, sql: string, pa
     const chunk = result.getChunk(c).chunk, size = duckdb.data_chunk_get_size(chunk);
     for (let i = 0; i < columns.length; i++) {
       const vector = duckdb.data_chunk_get_vector(chunk, i);
-      const column = columns[i]!, width = column.values.BYTES_PER_ELEMENT;
-      // Copied as bytes: DuckDB's buffer need not be aligned for a typed view.
-      new Uint8Array(column.values.buffer, at * width, size * width).set(duckdb.vector_get_data(vector, size * width).subarray(0, size * width));
-      // DuckDB's validity is 64-bit words, least significant bit first (Arrow's order); none when all are valid.
-      const bits = duckdb.vector_get_validity(vector, Math.ceil(size / 64) * 8) as Uint8Array | null | undefined;
+      const column = columns[i]!;
+      copyValues(vector, column.values, at, size);
+      const bits = validityOf(vector, size);
       if (!bits) continue;
       for (let r = 0; r < size; r++) {
         if ((r & 7) === 0 && bits[r >> 3] === 0xff && r + 8 <= size) {
           r += 7; // eight valid rows at once: most bytes of a mask
           continue;
         }
-        if (bits[r >> 3]! & (1 << (r & 7))) continue;
+        if (isValid(bits, r)) continue;
         if (!column.valid) column.valid = new Uint8Array(Math.ceil(n / 8)).fill(0xff);
         const row = at + r;
         column.valid[row >> 3]! &= ~(1 << (row & 7));

@@ -2,6 +2,7 @@ import { DuckDBTypeId, JSDuckDBValueConverter, type DuckDBListType, type DuckDBD
 // The C API's vector accessors, as node-api itself reads vectors (the same pinned version).
 import duckdb from "@duckdb/node-bindings";
 import type { Params, Workspace } from "./workspace.ts";
+import { copyValues, isValid, validityOf } from "./vectors.ts";
 
 const ELEMENTS = new Map<DuckDBTypeId, typeof Float32Array | typeof Float64Array>([[DuckDBTypeId.FLOAT, Float32Array], [DuckDBTypeId.DOUBLE, Float64Array]]);
 
@@ -38,23 +39,21 @@ export async function rowsWithVectors<T>(ws: Workspace, sql: string, params?: Pa
 /** One chunk's list column as typed arrays over one copy of its child vector; null when an element is null. */
 function listColumn(chunk: DuckDBDataChunk, column: number, size: number, make: typeof Float32Array | typeof Float64Array): (Float32Array | Float64Array | null)[] | null {
   const vector = duckdb.data_chunk_get_vector(chunk.chunk, column);
-  const total = duckdb.list_vector_get_size(vector), width = make.BYTES_PER_ELEMENT;
+  const total = duckdb.list_vector_get_size(vector);
   const child = duckdb.list_vector_get_child(vector);
-  // Null elements: DuckDB's validity is 64-bit words, least significant bit first; none when all are valid.
-  const childValid = total ? (duckdb.vector_get_validity(child, Math.ceil(total / 64) * 8) as Uint8Array | null | undefined) : null;
+  const childValid = validityOf(child, total);
   if (childValid) {
     for (let b = 0; b < total >> 3; b++) if (childValid[b] !== 0xff) return null; // eight elements a byte
-    for (let k = total & ~7; k < total; k++) if (!(childValid[k >> 3]! & (1 << (k & 7)))) return null;
+    for (let k = total & ~7; k < total; k++) if (!isValid(childValid, k)) return null;
   }
-  // Copied as bytes: DuckDB's buffer need not be aligned for a typed view.
   const data = new make(total);
-  if (total) new Uint8Array(data.buffer).set(duckdb.vector_get_data(child, total * width).subarray(0, total * width));
+  copyValues(child, data, 0, total);
   const entries = duckdb.vector_get_data(vector, size * ENTRY_BYTES);
   const view = new DataView(entries.buffer, entries.byteOffset, size * ENTRY_BYTES);
-  const valid = duckdb.vector_get_validity(vector, Math.ceil(size / 64) * 8) as Uint8Array | null | undefined;
+  const valid = validityOf(vector, size);
   const rows: (Float32Array | Float64Array | null)[] = new Array(size);
   for (let r = 0; r < size; r++) {
-    if (valid && !(valid[r >> 3]! & (1 << (r & 7)))) {
+    if (valid && !isValid(valid, r)) {
       rows[r] = null;
       continue;
     }
