@@ -58,6 +58,8 @@ export { checkOptions } from "./graph/options.ts";
 // Compute: the TF.js backend, chosen once per process, and seeded randomness.
 export { computeBackend, describeBackend, BACKENDS } from "./compute/backend.ts";
 export type { BackendName, ComputeBackend } from "./compute/backend.ts";
+export { adapterName } from "./compute/adapter.ts";
+export type { AdapterRecord } from "./compute/adapter.ts";
 export { Rng, deriveSeed } from "./compute/random.ts";
 
 // ModelFactory: featurizers, the MLP and its LoRA adapters, training, the model store, cells.

@@ -1,16 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { computeBackend } from "../cells/compute/backend.ts";
-import { Rng } from "../cells/compute/random.ts";
 import { denseMatrix, selectRows } from "../cells/factory/featurize.ts";
-import { initAdapter, initBase, type HostWeights, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
-import { parseExternalMlp } from "../cells/factory/external.ts";
+import { initAdapter, initBase, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
 import type { EngineChoice } from "../cells/compute/onnx.ts";
 import { KeptTrainSide } from "../cells/attribution/kept.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
-import { bruteInfluence, data, dot, maxRelError, perturbed, sparseRows } from "./helpers/brute-tracin.ts";
+import { bruteInfluence, data, dot, externalMlp, maxRelError, perturbed, sparseRows } from "./helpers/brute-tracin.ts";
 
 /** The engine's full score matrix: one group per training row makes the group sums the scores. */
 async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, mode: TracinMode, projection?: { dim: number; seed: number }, engine: EngineChoice = "tfjs") {
@@ -51,22 +49,7 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
   });
 
   /** An imported MLP, every layer trainable: its first layer's factor has the input as a-side, with a bias. */
-  const fullModel = () => {
-    const rng = new Rng(3);
-    const layer = (i: number, o: number) => ({ kernel: Array.from({ length: i }, () => Array.from({ length: o }, () => rng.normal() * 0.7)), bias: Array.from({ length: o }, () => rng.normal() * 0.1) });
-    const ext = parseExternalMlp({
-      format: "tracebook.external-mlp/1", classes: ["a", "b", "c"],
-      checkpoints: [0.05, 0.02].map((lr) => ({ learning_rate: lr, layers: [layer(dims, 5), layer(5, 4), layer(4, 3)] })),
-    }, "test.json");
-    const cks = ext.checkpoints.map((c, k) => ({
-      index: k + 1, learningRate: c.learningRate,
-      weights: Object.fromEntries(c.layers.flatMap((l, i) => {
-        const name = i === c.layers.length - 1 ? "head" : `dense_${i + 1}`;
-        return [[`${name}.kernel`, { shape: [l.inputs, l.outputs], data: l.kernel }], [`${name}.bias`, { shape: [l.outputs], data: l.bias }]];
-      })) as HostWeights,
-    }));
-    return { model: { spec, base: {}, lora: null } as TracinModel, cks };
-  };
+  const fullModel = () => externalMlp(spec, dims);
 
   it("is exact for an imported external MLP, every layer trainable", async () => {
     await computeBackend();

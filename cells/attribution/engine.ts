@@ -1,5 +1,6 @@
 import type * as Ort from "onnxruntime-node";
-import { computeBackendName, tf } from "../compute/backend.ts";
+import { backendAdapter, computeBackendName, tf } from "../compute/backend.ts";
+import { adapterName } from "../compute/webgpu.ts";
 import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
@@ -14,18 +15,21 @@ export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: N
 
 /**
  * Which engine computes TracIn, in every mode. `onnxruntime` (native.ts and, for projection
- * mode, native-projection.ts: MLAS kernels on every core) where it loads; `tfjs` (the compute
- * backend: wasm here) otherwise. TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly
- * when the forced one cannot run.
+ * mode, native-projection.ts: MLAS kernels on every core) where it loads, on a GPU machine too:
+ * on an H200 beside 16 cores, TF.js on webgpu scored the TracIn benchmark case at 0.19-0.60× the
+ * native engine's pairs/s (bench/results/gpu-nvidia-h200.json); `tfjs` (the compute backend: wasm, or
+ * webgpu on a GPU) otherwise.
+ * TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly when the forced one cannot run.
  */
 export async function tracinEngine(choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
   const native = await nativeUnlessTfjs("TracIn", choice);
   return native ? { kind: "onnxruntime", native } : { kind: "tfjs" };
 }
 
-/** The name recorded for results computed on TF.js. */
+/** The name recorded for results computed on TF.js: its backend, and the GPU where it runs on one. */
 export function describeTfjs(): string {
-  return `tfjs ${tf.getBackend()}`;
+  const adapter = backendAdapter();
+  return `tfjs ${tf.getBackend()}${adapter && tf.getBackend() === "webgpu" ? ` on ${adapterName(adapter)}` : ""}`;
 }
 
 /**

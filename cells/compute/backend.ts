@@ -3,6 +3,7 @@ import path from "node:path";
 import type * as Tfjs from "@tensorflow/tfjs";
 import type * as TfjsWasm from "@tensorflow/tfjs-backend-wasm";
 import { useExplicitTransposeGradient } from "./matmul-gradient.ts";
+import { adapterName, installWebgpuGlobals, probeWebgpu, requestDevice, type AdapterRecord } from "./webgpu.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -38,30 +39,40 @@ export declare namespace tf {
 }
 
 /** The backends Tracebook can train on, in the order they are tried. */
-export const BACKENDS = ["tensorflow-gpu", "tensorflow", "wasm", "cpu"] as const;
+export const BACKENDS = ["tensorflow-gpu", "tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface ComputeBackend {
-  /** Tracebook's name for it (recorded in lineage): tensorflow-gpu, tensorflow, wasm or cpu. */
+  /** Tracebook's name for it (recorded in lineage): tensorflow-gpu, tensorflow, webgpu, wasm or cpu. */
   name: BackendName;
-  /** TF.js's own backend name (tensorflow, wasm, cpu). */
+  /** TF.js's own backend name (tensorflow, webgpu, wasm, cpu). */
   tfBackend: string;
   /** The package that provides it, with its version, e.g. "@tensorflow/tfjs-backend-wasm@4.22.0". */
   provider: string;
+  /** The GPU it runs on, where it is webgpu: the adapter's name, limits and features. */
+  adapter?: AdapterRecord;
   /** Why earlier candidates were passed over, for the log. */
   skipped: { name: BackendName; why: string }[];
 }
 
 let chosen: Promise<ComputeBackend> | null = null;
+/** The adapter of the backend started in this process, where it is a GPU one. */
+let activeAdapter: AdapterRecord | null = null;
+
+/** The GPU adapter the started backend computes on (webgpu), for lineage lines that are built synchronously; null otherwise. */
+export function backendAdapter(): AdapterRecord | null {
+  return activeAdapter;
+}
 
 /** The packages of the two TensorFlow backends (optional dependencies; only one of them may be loaded). */
 const TFJS_NODE = { "tensorflow-gpu": "@tensorflow/tfjs-node-gpu", tensorflow: "@tensorflow/tfjs-node" } as const;
 
 /**
  * Pick the compute backend once per process: `TRACEBOOK_BACKEND` when set, else the first of
- * tfjs-node-gpu, tfjs-node, wasm, cpu that loads. The tfjs-node packages are optional
+ * tfjs-node-gpu, tfjs-node, webgpu, wasm, cpu that loads. The tfjs-node packages are optional
  * dependencies: their installer downloads libtensorflow and is dropped on offline machines,
- * so their absence is the normal case here, not an error.
+ * so their absence is the normal case here, not an error. webgpu is taken only on a hardware
+ * adapter (webgpu.ts); a software one is slower than wasm and is used only when forced.
  */
 export function computeBackend(): Promise<ComputeBackend> {
   chosen ??= choose();
@@ -78,14 +89,17 @@ let predicted: BackendName | null = null;
  * of their 1.4-2.9 s). A forced backend is its name; an installed tfjs-node is loaded, as only
  * loading it tells whether it works; past those, the wasm backend whose files are installed is
  * the one picked, and `computeBackend()` fails, naming both, if it then is not (a plan made under
- * one name must not run under another). What computes starts the backend itself: the scheduler
- * before a cell runs, ModelServer and Explainer before they predict or explain.
+ * one name must not run under another). webgpu is predicted from Dawn's adapter alone (no TF.js):
+ * the same probe the backend then starts on. What computes starts the backend itself: the
+ * scheduler before a cell runs, ModelServer and Explainer before they predict or explain.
  */
 export async function computeBackendName(): Promise<BackendName> {
   if (chosen) return (await chosen).name;
   const forced = forcedBackend();
   if (forced) return forced;
   if (Object.values(TFJS_NODE).some((pkg) => resolvable(`${pkg}/package.json`))) return (await computeBackend()).name;
+  const gpu = await probeWebgpu();
+  if (gpu.ok && !gpu.record.software) return (predicted = "webgpu");
   if (resolvable("@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm")) return (predicted = "wasm");
   return (await computeBackend()).name;
 }
@@ -123,6 +137,7 @@ async function choose(): Promise<ComputeBackend> {
       skipped.push({ name, why });
       continue;
     }
+    if (started.adapter) activeAdapter = started.adapter;
     if (predicted && predicted !== name) {
       throw new Error(`the compute backend is ${name}, where this process planned under ${predicted} (${skipped.map((x) => `${x.name}: ${x.why}`).join("; ")}); TRACEBOOK_BACKEND=${name} plans under it`);
     }
@@ -131,7 +146,7 @@ async function choose(): Promise<ComputeBackend> {
   throw new Error(`no compute backend could start: ${skipped.map((s) => `${s.name}: ${s.why}`).join("; ")}`);
 }
 
-async function activate(name: BackendName): Promise<{ tfBackend: string; provider: string }> {
+async function activate(name: BackendName): Promise<{ tfBackend: string; provider: string; adapter?: AdapterRecord }> {
   switch (name) {
     case "tensorflow-gpu":
     case "tensorflow": {
@@ -146,6 +161,8 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
       if (!(await tf.setBackend("tensorflow"))) throw new Error(`${pkg} loaded but its backend did not start`);
       return { tfBackend: "tensorflow", provider: `${pkg}@${packageVersion(pkg)}` };
     }
+    case "webgpu":
+      return activateWebgpu(forcedBackend() === "webgpu");
     case "wasm": {
       // The .wasm files come from node_modules, never from a CDN.
       const dist = path.dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
@@ -158,6 +175,32 @@ async function activate(name: BackendName): Promise<{ tfBackend: string; provide
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend did not initialise");
       return { tfBackend: "cpu", provider: `@tensorflow/tfjs@${packageVersion("@tensorflow/tfjs")}` };
   }
+}
+
+/**
+ * TF.js's webgpu backend on Dawn's adapter. The backend package registers itself only where
+ * `navigator.gpu` exists when it loads, so the globals go first; the device is requested here,
+ * with the adapter's limits, and handed to the backend's own class under the name "webgpu".
+ */
+async function activateWebgpu(forced: boolean): Promise<{ tfBackend: string; provider: string; adapter: AdapterRecord }> {
+  const probe = await probeWebgpu();
+  if (!probe.ok) throw new Error(probe.why);
+  const record = probe.record;
+  if (record.software && !forced) throw new Error(`only a software adapter, slower than wasm: ${adapterName(record)} (TRACEBOOK_BACKEND=webgpu uses it)`);
+  installWebgpuGlobals(probe.gpu, probe.globals);
+  const webgpu = require("@tensorflow/tfjs-backend-webgpu") as { WebGPUBackend: new (device: unknown, info?: unknown) => Tfjs.KernelBackend };
+  const device = await requestDevice(probe.adapter);
+  // The package's own registration would ask for a second adapter: this one's device serves.
+  if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
+  tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, probe.adapter.info));
+  if (!(await tf.setBackend("webgpu"))) throw new Error(`the webgpu backend did not start on ${adapterName(record)}`);
+  // Dawn's queue submit is costly from Node (a TracIn call spent 3.3 ms of its 63-71 in kernels on
+  // an H200): 64 dispatches a submit instead of TF.js's 15 took the TracIn benchmark case from
+  // 5.8-6.0M to 8.4-9.6M pairs/s in a run of its own (1 and 1000 were slower than 64), and
+  // self-influence from 52,903 to 70,874 examples/s in bench/gpu.ts.
+  tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 64);
+  const pkg = "@tensorflow/tfjs-backend-webgpu";
+  return { tfBackend: "webgpu", provider: `${pkg}@${packageVersion(pkg)} on Dawn webgpu@${probe.version}, ${adapterName(record)}`, adapter: record };
 }
 
 /** The installed version of a package, or "unknown". */

@@ -180,7 +180,7 @@ async function save(ctx: CellContext, a: SaveArgs): Promise<ModelManifest> {
     manifest: {
       id: a.id, kind: a.kind, spec: a.spec, featurizer: a.featurizer, lora: a.lora, base: a.base, training: a.config,
       snapshot: { root: a.snapshotRoot, datanets: [...new Set(contributions.map((c) => c.datanet))].sort(), contributions: contributions.length, file: "contributions.json" },
-      backend: { name: a.backend.name, provider: a.backend.provider }, codeVersion: FACTORY_VERSION, seed: a.config.seed,
+      backend: { name: a.backend.name, provider: a.backend.provider, ...(a.backend.adapter ? { adapter: a.backend.adapter } : {}) }, codeVersion: FACTORY_VERSION, seed: a.config.seed,
       checkpoints: a.result.checkpoints.map(({ weights: _w, ...c }) => c),
       summary: { heldOutAccuracy: last?.accuracy ?? null, heldOutLoss: last?.loss ?? null, trainSeconds: a.result.seconds, examplesPerSecond: a.result.examplesPerSecond },
       producedBy: { pipeline: ctx.pipeline, cell: ctx.cell },

@@ -24,13 +24,14 @@ export class FrozenProduct {
   /**
    * The product of `x` and `kernel`, kept beside `x` while it lives and `kernel` holds the
    * same numbers: retrains over the same rows and base (a new tensor each time) share it.
+   * Asynchronous: a GPU backend (webgpu) has no synchronous read.
    */
-  static of(x: FeatureMatrix, kernel: tf.Tensor2D): FrozenProduct {
-    const data = kernel.dataSync() as Float32Array;
+  static async of(x: FeatureMatrix, kernel: tf.Tensor2D): Promise<FrozenProduct> {
+    const data = (await kernel.data()) as Float32Array;
     const key = createHash("sha256").update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)).update(String(kernel.shape)).digest("hex");
     const hit = kept.get(x);
     if (hit?.key === key) return hit.product;
-    const product = new FrozenProduct(kernel.shape[1], multiply(x, kernel));
+    const product = new FrozenProduct(kernel.shape[1], await multiply(x, kernel));
     kept.set(x, { key, product }); // one base per set of rows: a new one replaces it
     return product;
   }
@@ -41,12 +42,12 @@ const kept = new WeakMap<FeatureMatrix, { key: string; product: FrozenProduct }>
 /** Blocks of rows, as training batches them (dense), so each row is what a batch would give. */
 const BLOCK = 1024;
 
-function multiply(x: FeatureMatrix, kernel: tf.Tensor2D): Float32Array {
+async function multiply(x: FeatureMatrix, kernel: tf.Tensor2D): Promise<Float32Array> {
   const width = kernel.shape[1], out = new Float32Array(x.rows * width), buf = new BatchBuffer();
   for (let r0 = 0; r0 < x.rows; r0 += BLOCK) {
     const rows = Array.from({ length: Math.min(BLOCK, x.rows - r0) }, (_, i) => r0 + i);
     const p = tf.tidy(() => tf.matMul(tf.tensor2d(batch(x, rows, buf), [rows.length, x.dims]), kernel)); // the block's tensor goes here
-    out.set(p.dataSync() as Float32Array, r0 * width);
+    out.set((await p.data()) as Float32Array, r0 * width);
     p.dispose();
   }
   return out;

@@ -5,6 +5,7 @@ import { canonicalJson, sha256 } from "../graph/fingerprint.ts";
 import type { FeaturizerSpec } from "./featurize.ts";
 import type { HostWeights, LoraConfig, MlpSpec } from "./mlp.ts";
 import type { TrainConfig } from "./train.ts";
+import type { AdapterRecord } from "../compute/webgpu.ts";
 import { readSafetensors, writeSafetensors } from "./safetensors.ts";
 import { makeDir } from "../store/make-dir.ts";
 
@@ -43,7 +44,8 @@ export interface ModelManifest {
   base: string | null;
   training: TrainConfig | null;
   snapshot: { root: string; datanets: string[]; contributions: number; file: string } | null;
-  backend: { name: string; provider: string };
+  /** adapter: the GPU a webgpu backend trained on (name, limits, features). */
+  backend: { name: string; provider: string; adapter?: AdapterRecord };
   codeVersion: string;
   seed: number | null;
   checkpoints: CheckpointRecord[];

@@ -106,14 +106,14 @@ export async function train(req: TrainRequest): Promise<TrainResult> {
   const t0 = performance.now(); // the frozen product below is part of training's time
   // An adapter's first layer multiplies by a frozen kernel: that product is computed once per row.
   const frozenFirst = req.frozen && spec.hidden.length ? (req.frozen.weights["dense_1.kernel"] as tf.Tensor2D) : null;
-  const logitsOf = (ex: Examples) => {
-    const product = frozenFirst ? FrozenProduct.of(ex.x, frozenFirst) : null;
+  const logitsOf = async (ex: Examples) => {
+    const product = frozenFirst ? await FrozenProduct.of(ex.x, frozenFirst) : null;
     return (x: tf.Tensor2D, rows: readonly number[]) => req.frozen
       ? forward(spec, req.frozen.weights, x, { lora: req.frozen.lora, weights: vars }, product?.rows(rows))
       : forward(spec, vars, x);
   };
-  const logits = logitsOf(req.train);
-  const heldOutLogits = req.heldOut && req.heldOut.y.length ? logitsOf(req.heldOut) : null;
+  const logits = await logitsOf(req.train);
+  const heldOutLogits = req.heldOut && req.heldOut.y.length ? await logitsOf(req.heldOut) : null;
   // A batch's tensors are disposed before the next batch is written: one buffer serves them all
   // (a fresh megabyte a step on mail, its page faults and collections, took the mail adapter's
   // training from 3.1 to 4.3 s).

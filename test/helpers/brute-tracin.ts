@@ -4,6 +4,8 @@ import { sparseMatrix, type FeatureMatrix } from "../../cells/factory/featurize.
 import { forward, meanLoss, toTensors, type HostWeights } from "../../cells/factory/mlp.ts";
 import type { TracinCheckpoint } from "../../cells/attribution/tracin.ts";
 import type { TracinModel } from "../../cells/attribution/factors.ts";
+import { parseExternalMlp } from "../../cells/factory/external.ts";
+import type { MlpSpec } from "../../cells/factory/mlp.ts";
 
 // The references TracIn engines are tested against (tracin.test.ts, portable-explainer.test.ts).
 
@@ -77,4 +79,23 @@ export function sparseRows(x: Float32Array, rows: number, dims: number, drop: (d
     const idx = Int32Array.from({ length: dims }, (_, d) => d).filter((d) => x[i * dims + d] !== 0 && !drop(d));
     return { idx, val: Float32Array.from(idx, (d) => x[i * dims + d]!) };
   }), dims);
+}
+
+/** An imported MLP (spec's layer sizes), every layer trainable, two checkpoints: its first factor has the input as a-side, with a bias. */
+export function externalMlp(spec: MlpSpec, dims: number): { model: TracinModel; cks: TracinCheckpoint[] } {
+  const rng = new Rng(3);
+  const layer = (i: number, o: number) => ({ kernel: Array.from({ length: i }, () => Array.from({ length: o }, () => rng.normal() * 0.7)), bias: Array.from({ length: o }, () => rng.normal() * 0.1) });
+  const sizes = [dims, ...spec.hidden, spec.classes.length];
+  const ext = parseExternalMlp({
+    format: "tracebook.external-mlp/1", classes: spec.classes,
+    checkpoints: [0.05, 0.02].map((lr) => ({ learning_rate: lr, layers: sizes.slice(1).map((o, i) => layer(sizes[i]!, o)) })),
+  }, "test.json");
+  const cks = ext.checkpoints.map((c, k) => ({
+    index: k + 1, learningRate: c.learningRate,
+    weights: Object.fromEntries(c.layers.flatMap((l, i) => {
+      const name = i === c.layers.length - 1 ? "head" : `dense_${i + 1}`;
+      return [[`${name}.kernel`, { shape: [l.inputs, l.outputs], data: l.kernel }], [`${name}.bias`, { shape: [l.outputs], data: l.bias }]];
+    })) as HostWeights,
+  }));
+  return { model: { spec, base: {}, lora: null }, cks };
 }
