@@ -8,20 +8,16 @@ import path from "node:path";
 import { median, runBench, writeBenchReport } from "./report.ts";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
-import { openWorkspace } from "../cells/store/workspace.ts";
-import { corpora } from "../datasets/index.ts";
-import { importCorpus } from "../datasets/import.ts";
-import { featurize, rawFeatures, type FeatureMatrix } from "../cells/factory/featurize.ts";
-import { initBase, type MlpSpec } from "../cells/factory/mlp.ts";
-import { train, type TrainResult } from "../cells/factory/train.ts";
-import { selfInfluence, tracin, type TracinCheckpoint } from "../cells/attribution/tracin.ts";
+import type { MlpSpec } from "../cells/factory/mlp.ts";
+import { selfInfluence, tracin } from "../cells/attribution/tracin.ts";
+import { asTracin, C, D, K, M, N, SEED, trainModel, type Rows } from "./tracin-case.ts";
+import { load } from "./tracin-data.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
 import { engineName } from "../cells/attribution/engine.ts";
 import { GraphBuilder, nativeEngine, session, type EngineChoice } from "../cells/compute/onnx.ts";
 
-const SEED = 7;            // init and shuffle of training
 const FLIP_SEED = 2024;    // which labels are flipped, and to what
-const N = 2000, M = 200, K = 5, D = 784, C = 10, TOP_K = 10, REPEATS = 5, MIN_SECONDS = 1;
+const TOP_K = 10, REPEATS = 5, MIN_SECONDS = 1;
 // The dense rate of these machines (numpy matmul on OpenBLAS), the yardstick of the limits below.
 const DENSE_RATE = 140e9;
 // Captum TracInCP measured on these machines, same setups (pairs/s, self-influence examples/s).
@@ -34,7 +30,6 @@ const PROJECTION = { dim: 64, seed: 0 };
 const ENGINES = (("error" in (await nativeEngine()) ? ["tfjs"] : ["tfjs", "onnxruntime"]) as EngineChoice[])
   .filter((e) => !process.env.TRACEBOOK_BENCH_ENGINES || process.env.TRACEBOOK_BENCH_ENGINES.split(",").includes(e));
 
-interface Rows { ids: string[]; x: FeatureMatrix; y: Int32Array; groups: Int32Array; nGroups: number }
 
 /**
  * FLOPs of the algorithm for 784-H-10 (2 per multiply-add; matrix products only: bias adds,
@@ -130,14 +125,6 @@ async function timedMatmul(a: tf.Tensor, b: tf.Tensor, reps: number, transposeB 
   return median(all);
 }
 
-async function trainModel(spec: MlpSpec, data: Rows): Promise<TrainResult> {
-  return train({
-    spec, trainable: initBase(spec, SEED), train: { x: data.x, y: data.y },
-    config: { epochs: 5, batchSize: 32, optimizer: { name: "sgd" }, schedule: { kind: "constant", lr: 0.1 }, checkpoints: K, seed: SEED },
-  });
-}
-const asTracin = (r: TrainResult): TracinCheckpoint[] => r.checkpoints.map((c) => ({ index: c.index, learningRate: c.learningRate, weights: c.weights }));
-
 async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matmul: Record<string, number>) {
   const spec: MlpSpec = { inputSize: D, hidden: [H], classes };
   const name = `784-${H}-10`;
@@ -222,25 +209,6 @@ async function mislabel(classes: string[], tr: Rows) {
     flip_seed: FLIP_SEED, train_accuracy_last_epoch: round(trained.metrics.at(-1)!.accuracy, 4), recall,
     flipped_rows: flipped.map((r) => ({ row: r, id: tr.ids[r], label: tr.y[r], flipped_to: y[r] })),
   };
-}
-
-async function load(home: string): Promise<{ classes: string[]; tr: Rows; te: Rows }> {
-  const ws = await openWorkspace({ home });
-  await importCorpus(ws, corpora.get("digits")!);
-  type Row = { id: string; contributor: string; features: number[]; label: string };
-  const q = (split: string, n: number) => ws.rows<Row>(
-    `select id, contributor, features, label from contributions where datanet = 'digits' and split = '${split}' order by id limit ${n}`);
-  const [trRows, teRows] = [await q("train", N), await q("test", M)];
-  ws.close();
-  const classes = [...new Set(trRows.map((r) => r.label))].sort();
-  if (classes.length !== C || trRows.length !== N || teRows.length !== M) throw new Error(`unexpected digits sample: ${classes.length} classes, ${trRows.length}/${teRows.length} rows`);
-  // Influence is summed per contributor (the grouping the product uses).
-  const contributors = [...new Set(trRows.map((r) => r.contributor))].sort();
-  const rows = (rs: Row[]): Rows => ({
-    ids: rs.map((r) => r.id), x: featurize(rawFeatures(D), rs), y: Int32Array.from(rs, (r) => classes.indexOf(r.label)),
-    groups: Int32Array.from(rs, (r) => Math.max(0, contributors.indexOf(r.contributor))), nGroups: contributors.length,
-  });
-  return { classes, tr: rows(trRows), te: rows(teRows) };
 }
 
 async function main() {
