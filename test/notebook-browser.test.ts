@@ -828,6 +828,14 @@ describe.skipIf(!haveChromium)("notebooks in the browser", () => {
       await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
       expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/TracIn exact over checkpoints 1, 2 of model [0-9a-f]{12}, \d+ training contributions, .* \(portable explainer, TypeScript float64\)/);
       expect(await page.textContent("#explain-same-model")).toMatch(new RegExp(`Unedited, inference ${query.slice(0, 12)} is explained exactly as the pipeline traced it \\(here in float64, the pipeline in float32: scores agree to 1e-4 of the largest, and near-ties may swap places\\)`));
+      // On the page's GPU (WebGPU through TF.js; here SwiftShader, a software adapter, so only when asked):
+      // the same proponents, the engine named.
+      await page.goto(`${url}explain-an-input.html?pipeline=nbtest&backend=webgpu#from=${query}`);
+      await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 90_000 }).toEqual(cellTop);
+      expect((await page.textContent("#explained"))!.replace(/\s+/g, " ")).toMatch(/\(portable explainer, webgpu float32 on google swiftshader, software\)/);
+      expect(await page.textContent("#explain-same-model")).toMatch(/\(here on the page's GPU in float32, the training side kept on it, summed in another order than the pipeline: scores agree to 1e-4 of the largest, and near-ties may swap places\)/);
+      await page.goto(`${url}explain-an-input.html?pipeline=nbtest#from=${query}`);
+      await expect.poll(async () => (await shown()).slice(0, cellTop.length), { timeout: 60_000 }).toEqual(cellTop);
       // An edit is explained too, and says what it moved.
       await page.fill("textarea", `${await page.inputValue("textarea")} winner casino discount offer pills`);
       await page.click("button:has-text('Explain')");

@@ -6,7 +6,7 @@ import { classProbabilities } from "../cells/factory/predict.ts";
 import { tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import { projectionMatrices } from "../cells/attribution/explain.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
-import { mergeParts, PortableExplainerEngine, type PortableExplainer } from "../cells/attribution/portable.ts";
+import { mergeParts, PortableExplainerEngine, type BatchScorer, type PortableExplainer } from "../cells/attribution/portable.ts";
 import { PortableLayers } from "../cells/attribution/portable-model.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import type { EngineChoice } from "../cells/compute/onnx.ts";
@@ -139,6 +139,44 @@ describe("the portable explainer (what a static site explains with) against brut
     expect(strip(merged)).toEqual(strip(whole));
     expect(merged.explanations[0]!.proponents.length + merged.explanations[0]!.opponents.length).toBeGreaterThan(4);
     expect(() => new PortableExplainerEngine(p, { from: 3, to: 99 })).toThrow(/shard \[3, 99\) is not within the 17 training rows/);
+  });
+
+  it("hands a batch scorer (the page's GPU) all it needs: scores from the problem alone answer as the engine does", async () => {
+    // The scorer's formula in plain float64 over what ScoringProblem carries, nothing else of the engine.
+    const seen: object[] = [];
+    const reference: BatchScorer = {
+      name: "reference scorer",
+      async scores(engine, problem) {
+        seen.push(engine);
+        const dotAt = (rows: Float32Array, i: number, v: Float64Array) => v.reduce((t, x, j) => t + rows[i * v.length + j]! * x, 0);
+        return problem.queries.map((qq) => Float64Array.from({ length: problem.rows }, (_, i) => problem.checkpoints.reduce((total, c, k) => {
+          const f = qq.factors[k]!;
+          if (c.side.features) return total + dotAt(c.side.features, i, f.features!);
+          return total + c.learningRate * problem.shapes.reduce((t, shape, m) => {
+            const ga = (shape.aIsInput ? qq.inputGram![i]! : dotAt(c.side.a[m]!, i, f.a[m]!)) + (shape.bias ? 1 : 0);
+            return t + ga * dotAt(c.side.b[m]!, i, f.b[m]!);
+          }, 0);
+        }, 0)));
+      },
+    };
+    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
+    const adapter = [1, 2].map((k) => ({ index: k, learningRate: 0.1 * k, weights: perturbed(initAdapter(spec, lora, base, 6), 60 + k) }));
+    const full = [1, 2].map((k) => ({ index: k, learningRate: 0.05 * k, weights: perturbed(initBase(spec, 8), 70 + k) }));
+    const explainers = [
+      portable({ spec, base, lora }, adapter, adapter[1]!.weights, "exact"),
+      portable({ spec, base: {}, lora: null }, full, full[1]!.weights, "exact"), // the first factor's a-side is the input, with a bias
+      portable({ spec, base, lora }, adapter, adapter[1]!.weights, "projection", { dim: 3, seed: 1 }),
+    ];
+    const inputs = Array.from({ length: 3 }, (_, j) => ({ features: q.x.subarray(j * dims, (j + 1) * dims) }));
+    const round = (a: ReturnType<typeof mergeParts>) => JSON.parse(JSON.stringify({ ...a, seconds: 0, engine: "" }, (_, v) => (typeof v === "number" ? Number(v.toPrecision(10)) : v)));
+    for (const p of explainers) {
+      const shards = [[0, 9], [9, 17]].map(([from, to]) => new PortableExplainerEngine(p, { from: from!, to: to! }));
+      const own = mergeParts(shards.map((e) => e.part(inputs, { top: 3, as: "b" })));
+      const scored = mergeParts(await Promise.all(shards.map((e) => e.partWith(reference, inputs, { top: 3, as: "b" }))));
+      expect(scored.engine).toBe("portable explainer, reference scorer, 2 shards");
+      expect(round(scored)).toEqual(round(own));
+    }
+    expect(seen.length).toBe(6);
   });
 
   it("refuses a file that is not one, cut short, or of another format, naming it", () => {

@@ -44,10 +44,39 @@ export interface PortableExplainOptions {
 }
 
 /** Per checkpoint, the training side: each factor's a and b rows (exact modes), or projected features. */
-interface TrainSide {
+export interface TrainSide {
   a: (Float32Array | null)[];
   b: Float32Array[];
   features: Float32Array | null;
+}
+
+/** An input's factors at one checkpoint (a is null where the factor's a-side is the input itself). */
+export interface QueryFactors {
+  a: (Float64Array | null)[];
+  b: Float64Array[];
+  features: Float64Array | null;
+}
+
+/** What a batch scorer is given: the training side per checkpoint, and each input's factors. */
+export interface ScoringProblem {
+  rows: number;
+  shapes: FactorShape[];
+  checkpoints: { index: number; learningRate: number; side: TrainSide }[];
+  /** Per input: its factors per checkpoint, and x_i·x_q where a factor's a-side is the input. */
+  queries: { factors: QueryFactors[]; inputGram: Float64Array | null }[];
+}
+
+/** Scores every training row against each input: Σ_k η_k Σ_factors (a_i·a_q + bias)(b_i·b_q), or F_i·f_q when projected. */
+export interface BatchScorer {
+  /** How the answer names the engine, e.g. "webgpu float32 on nvidia-h200". */
+  readonly name: string;
+  /** `engine` identifies the training side, which a scorer may keep on its device between questions. */
+  scores(engine: object, problem: ScoringProblem): Promise<Float64Array[]>;
+}
+
+interface Question {
+  top: number;
+  inputs: { q: SparseRow; probabilities: number[]; predicted: number; target: number }[];
 }
 
 /**
@@ -155,6 +184,31 @@ export class PortableExplainerEngine {
 
   /** This engine's rows' part of the answer: their top candidates each way and their group sums (mergeParts joins shards). */
   part(inputs: readonly Payload[], o: PortableExplainOptions = {}): ExplainPart {
+    const question = this.prepare(inputs, o);
+    const sides = this.trainSides(); // before the clock: loaded once, like the server's training rows
+    const t0 = performance.now();
+    return this.assemble(question, question.inputs.map((i) => this.scores(sides, i.q, i.target)), t0);
+  }
+
+  /**
+   * The same part, the scores computed by `scorer` (a GPU in the page: notebooks/runtime/gpu-scores.ts)
+   * from the training side this engine computed and each input's factors; ranking and sums stay here.
+   */
+  async partWith(scorer: BatchScorer, inputs: readonly Payload[], o: PortableExplainOptions = {}): Promise<ExplainPart> {
+    const question = this.prepare(inputs, o);
+    const sides = this.trainSides();
+    const t0 = performance.now();
+    const problem: ScoringProblem = {
+      rows: this.rows, shapes: this.shapes,
+      checkpoints: this.p.checkpoints.map((c, k) => ({ index: c.index, learningRate: c.learningRate, side: sides[k]! })),
+      queries: question.inputs.map((i) => ({ factors: this.queryFactors(i.q, i.target), inputGram: this.shapes.some((f) => f.aIsInput) && !this.p.projection ? this.inputGram(i.q) : null })),
+    };
+    const scores = await scorer.scores(this, problem);
+    return { ...this.assemble(question, scores, t0), engine: scorer.name };
+  }
+
+  /** The inputs featurized, each one's prediction and the class whose loss is traced; the options checked. */
+  private prepare(inputs: readonly Payload[], o: PortableExplainOptions): Question {
     const { p } = this;
     const classes = p.spec.classes;
     const top = o.top ?? p.source.topK;
@@ -167,27 +221,35 @@ export class PortableExplainerEngine {
     } catch (err) {
       throw new InputError((err as Error).message.replace(/^row (\d+)/, (_, n: string) => `input ${Number(n) + 1}`));
     }
-    const sides = this.trainSides(); // before the clock: loaded once, like the server's training rows
-    const t0 = performance.now();
     const final = new PortableLayers(p, p.final);
+    return {
+      top,
+      inputs: Array.from({ length: inputs.length }, (_, j) => {
+        const q = x.sparse(j);
+        const probabilities = Array.from(final.probabilities(q));
+        let predicted = 0;
+        for (let c = 1; c < classes.length; c++) if (probabilities[c]! > probabilities[predicted]!) predicted = c;
+        return { q, probabilities, predicted, target: o.as === undefined ? predicted : classes.indexOf(o.as) };
+      }),
+    };
+  }
+
+  /** Each input's scores ranked (top-k each way) and summed per contributor and Datanet. */
+  private assemble(question: Question, scores: Float64Array[], t0: number): ExplainPart {
+    const { p } = this;
     const N = this.rows, G = p.credit.groups, t = p.train;
     const candidate = (c: { index: number; score: number }): Candidate => {
       const i = this.from + c.index;
       return { index: i, score: c.score, contribution: t.ids[i]!, contributor: t.contributors[i]!, datanet: t.datanets[i]!, label: t.labels[i]!, text: t.texts[i]! };
     };
-    const explanations = Array.from({ length: inputs.length }, (_, j) => {
-      const q = x.sparse(j);
-      const probabilities = Array.from(final.probabilities(q));
-      let predicted = 0;
-      for (let c = 1; c < classes.length; c++) if (probabilities[c]! > probabilities[predicted]!) predicted = c;
-      const target = o.as === undefined ? predicted : classes.indexOf(o.as);
-      const scores = this.scores(sides, q, target);
-      const topK = new TopK(top);
+    const explanations = question.inputs.map(({ probabilities, predicted, target }, j) => {
+      const s = scores[j]!;
+      const topK = new TopK(question.top);
       const sums: [Float64Array, Float64Array] = [new Float64Array(p.credit.contributors.length), new Float64Array(p.credit.datanets.length)];
       for (let i = 0; i < N; i++) {
-        topK.offer(scores[i]!, i);
-        sums[0][G[0][this.from + i]!]! += scores[i]!;
-        sums[1][G[1][this.from + i]!]! += scores[i]!;
+        topK.offer(s[i]!, i);
+        sums[0][G[0][this.from + i]!]! += s[i]!;
+        sums[1][G[1][this.from + i]!]! += s[i]!;
       }
       return { probabilities, predicted, target, proponents: topK.proponents().map(candidate), opponents: topK.opponents().map(candidate), sums };
     });
@@ -196,44 +258,50 @@ export class PortableExplainerEngine {
         pipeline: p.source.pipeline, influence: p.source.influence, model_id: p.source.modelId, mode: p.source.mode,
         checkpoints: p.checkpoints.map((c) => c.index), train_rows: t.y.length, train_version: p.source.trainVersion,
       },
-      classes, groups: [p.credit.contributors, p.credit.datanets], top, seconds: (performance.now() - t0) / 1000, explanations,
+      classes: p.spec.classes, groups: [p.credit.contributors, p.credit.datanets], top: question.top, seconds: (performance.now() - t0) / 1000, explanations,
     };
+  }
+
+  /** An input's factors at every checkpoint: a and b per factor (exact modes), or its projected features. */
+  private queryFactors(q: SparseRow, target: number): QueryFactors[] {
+    return this.p.checkpoints.map((c) => {
+      const g = new PortableLayers(this.p, c.weights).factors(q, target, this.scope);
+      return this.p.projection ? { a: [], b: [], features: this.projected(c, q, g) } : { a: g.a, b: g.b, features: null };
+    });
+  }
+
+  /** x_i·x_q for this engine's training rows: the input factors' a-side product, the same at every checkpoint. */
+  private inputGram(q: SparseRow): Float64Array {
+    const { p } = this;
+    const N = this.rows, from = this.from;
+    const dense = new Float64Array(p.spec.inputSize);
+    for (let k = 0; k < q.idx.length; k++) dense[q.idx[k]!] = q.val[k]!;
+    const { offsets, idx, val } = p.train;
+    const gram = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      let s = 0;
+      for (let k = offsets[from + i]!; k < offsets[from + i + 1]!; k++) s += val[k]! * dense[idx[k]!]!;
+      gram[i] = s;
+    }
+    return gram;
   }
 
   /** Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, q)⟩ for every training row i. */
   private scores(sides: TrainSide[], q: SparseRow, target: number): Float64Array {
-    const { p } = this;
     const N = this.rows;
     const out = new Float64Array(N);
-    const from = this.from;
-    // x_i·x_q, the input factors' a-side product, is the same at every checkpoint.
-    let gramX: Float64Array | null = null;
-    const inputGram = (): Float64Array => {
-      if (gramX) return gramX;
-      const dense = new Float64Array(p.spec.inputSize);
-      for (let k = 0; k < q.idx.length; k++) dense[q.idx[k]!] = q.val[k]!;
-      const { offsets, idx, val } = p.train;
-      gramX = new Float64Array(N);
-      for (let i = 0; i < N; i++) {
-        let s = 0;
-        for (let k = offsets[from + i]!; k < offsets[from + i + 1]!; k++) s += val[k]! * dense[idx[k]!]!;
-        gramX[i] = s;
-      }
-      return gramX;
-    };
-    p.checkpoints.forEach((c, k) => {
-      const layers = new PortableLayers(p, c.weights);
-      const g = layers.factors(q, target, this.scope);
-      const side = sides[k]!;
+    let gramX: Float64Array | null = null; // the same at every checkpoint
+    this.queryFactors(q, target).forEach((g, k) => {
+      const c = this.p.checkpoints[k]!, side = sides[k]!;
       if (side.features) {
-        const f = this.projected(c, q, g), F = f.length;
+        const f = g.features!, F = f.length;
         for (let i = 0; i < N; i++) out[i]! += dot(side.features, i * F, f);
         return;
       }
       const sum = new Float64Array(N);
       this.shapes.forEach((f, m) => {
         const qa = g.a[m], qb = g.b[m]!, A = side.a[m], B = side.b[m]!;
-        const gx = f.aIsInput ? inputGram() : null;
+        const gx = f.aIsInput ? (gramX ??= this.inputGram(q)) : null;
         for (let i = 0; i < N; i++) {
           const ga = (gx ? gx[i]! : dot(A!, i * f.aWidth, qa!)) + (f.bias ? 1 : 0);
           sum[i]! += ga * dot(B, i * f.bWidth, qb);
@@ -262,6 +330,8 @@ export interface ExplainPart {
   groups: [string[], string[]];
   top: number;
   seconds: number;
+  /** The engine that scored it where not this TypeScript (a GPU in the page). */
+  engine?: string;
   explanations: { probabilities: number[]; predicted: number; target: number; proponents: Candidate[]; opponents: Candidate[]; sums: [Float64Array, Float64Array] }[];
 }
 
@@ -277,7 +347,7 @@ export function mergeParts(parts: readonly ExplainPart[]): ExplainAnswer {
   return {
     ...first.answer,
     seconds: Math.max(...parts.map((p) => p.seconds)), // the shards run side by side
-    engine: `portable explainer, TypeScript float64${parts.length > 1 ? `, ${parts.length} shards` : ""}`,
+    engine: `portable explainer, ${first.engine ?? "TypeScript float64"}${parts.length > 1 ? `, ${parts.length} shards` : ""}`,
     explanations: first.explanations.map((e, j) => {
       const ranked = new TopK(top);
       const byIndex = new Map<number, Candidate>();

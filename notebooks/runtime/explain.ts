@@ -4,6 +4,7 @@ import type { ExplainAnswer, ExplainRequest } from "../../cells/notebooks/wire.t
 import type { ExplainPart } from "../../cells/attribution/portable.ts";
 import { DecisionError, endpoint } from "./curation.ts";
 import { shippedPerPipeline } from "./shipped.ts";
+import type { PageBackend } from "./gpu-scores.ts";
 
 export type { ExplainAnswer, ExplainRequest, Explanation } from "../../cells/notebooks/wire.ts";
 
@@ -28,6 +29,9 @@ export function explanations(base: string): Explanations {
     return { url: new URL(`${base}/explain/${e.file}`, location.href).href, influence: e.influence, rows: e.train_rows };
   });
   const workers = workerPool();
+  // ?backend=webgpu uses a software GPU too (a test's SwiftShader), ?backend=cpu the TypeScript engine.
+  const asked = new URLSearchParams(location.search).get("backend");
+  const backend: PageBackend = asked === "webgpu" || asked === "cpu" ? asked : "auto";
   return {
     available: true,
     async ask(request) {
@@ -39,7 +43,7 @@ export function explanations(base: string): Explanations {
       // training side (the costly part: ~2 s for mail's rows on one core) side by side.
       const n = Math.max(1, Math.min(MAX_WORKERS, navigator.hardwareConcurrency || 2, Math.ceil(rows / MIN_SHARD_ROWS)));
       const parts = await Promise.all(Array.from({ length: n }, (_, s) =>
-        workers.ask(s, { url, shard: { from: Math.floor((s * rows) / n), to: Math.floor(((s + 1) * rows) / n) }, request })));
+        workers.ask(s, { url, shard: { from: Math.floor((s * rows) / n), to: Math.floor(((s + 1) * rows) / n) }, request, backend })));
       const { mergeParts } = await import("../../cells/attribution/portable.ts");
       return mergeParts(parts);
     },
@@ -73,7 +77,7 @@ function workerPool() {
     return (workers[s] = w);
   };
   return {
-    ask(s: number, message: { url: string; shard: { from: number; to: number }; request: ExplainRequest }): Promise<ExplainPart> {
+    ask(s: number, message: { url: string; shard: { from: number; to: number }; request: ExplainRequest; backend: PageBackend }): Promise<ExplainPart> {
       const id = next++;
       return new Promise((resolve, reject) => {
         pending.set(id, { resolve, reject });

@@ -16,7 +16,9 @@ export async function openBrowser(errors: string[]): Promise<{ context: BrowserC
   const context = await chromium.launchPersistentContext(tempDir("tb-chrome-"), {
     executablePath: CHROMIUM,
     viewport: { width: 1280, height: 900 },
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    // --enable-unsafe-webgpu: Chromium here then offers WebGPU on SwiftShader, a software adapter,
+    // which the explainer passes over unless a page asks for it (?backend=webgpu).
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--enable-unsafe-webgpu"],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (m) => {
