@@ -35,7 +35,8 @@ export function gpuScorer(backend: PageBackend): Promise<GpuChoice> {
 }
 
 async function choose(forced: boolean): Promise<GpuChoice> {
-  const gpu = (navigator as { gpu?: GpuLike }).gpu;
+  // Through globalThis: a worker's navigator, or the one Node is given where the scorer is measured (bench/page-gpu.ts).
+  const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
   if (!gpu) return { scorer: null, why: "this browser offers no WebGPU" };
   const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   if (!adapter) return { scorer: null, why: "WebGPU found no adapter" };
