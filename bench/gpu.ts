@@ -3,10 +3,13 @@
 // One backend per process (TF.js picks one per process), so this script runs itself once per
 // backend (--backend NAME) and merges what the children wrote:
 //   - matmul TFLOP/s of float32 squares (1024-8192 on a GPU; the CPU path stops where its rate is
-//     already clear, a 8192² product there would take minutes);
+//     already clear, an 8192² product there would take minutes);
+//   - what a backend pays besides arithmetic: a one-element read back, and per queued dispatch;
 //   - exact TracIn pairs/s and self-influence examples/s on the TracIn issue's benchmark case
-//     (bench/tracin-case.ts), every backend scoring the same checkpoints (bench/gpu-case.ts);
-//     on the CPU backend also with the native engine (onnxruntime), the default engine there;
+//     (bench/tracin-case.ts), every backend scoring the same checkpoints (bench/gpu-case.ts),
+//     and on its rows repeated ten times; on the CPU backend also with the native engine
+//     (onnxruntime), the default engine there;
+//   - training examples/s of the case's 784-256-10 model;
 //   - agreement: the TracIn test cases' scores and the benchmark case's, webgpu against wasm, to
 //     1e-4 relative (bench/gpu-cases.ts), and each backend against brute force.
 // Written to bench/results/gpu-<adapter>.json (gpu.json when no GPU adapter was found).
