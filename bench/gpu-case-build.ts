@@ -11,7 +11,7 @@ import { load } from "./tracin-data.ts";
 import { encodeGpuCase, gpuCaseFile, type GpuCaseModel } from "./gpu-case.ts";
 import { runBench } from "./report.ts";
 
-export const GPU_CASE_HIDDEN = [32, 256];
+const GPU_CASE_HIDDEN = [32, 256];
 
 async function main() {
   const file = gpuCaseFile();

@@ -19,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { median, runBench, writeBenchReport } from "./report.ts";
+import { round, runBench, timed, writeBenchReport } from "./report.ts";
 import { computeBackend, tf, type ComputeBackend } from "../cells/compute/backend.ts";
 import { adapterName } from "../cells/compute/webgpu.ts";
 import { selfInfluence, tracin } from "../cells/attribution/tracin.ts";
@@ -44,21 +44,6 @@ const AGREE = 1e-4;
 /** The targets of the GPU issue: matmul rate on an H100-class GPU, exact TracIn against the CPU path. */
 const TARGET = { matmulTflops: 10, tracinSpeedup: 20 };
 
-const round = (v: number, d = 3) => +v.toFixed(d);
-const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
-
-/** One warm-up (compiles a GPU backend's shaders), then `reps` timed runs; all times and the median. */
-async function timed(reps: number, run: () => Promise<unknown>): Promise<{ all: number[]; median: number }> {
-  await run();
-  const all: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await run();
-    all.push((performance.now() - t0) / 1000);
-  }
-  return { all: all.map((s) => round(s, 5)), median: median(all) };
-}
-
 /**
  * A float32 square product's rate, synchronised by reading back one element of it (a GPU
  * queue runs in order, so that element is ready only when the product is), not the whole
@@ -66,12 +51,12 @@ async function timed(reps: number, run: () => Promise<unknown>): Promise<{ all: 
  */
 async function matmulRate(n: number, reps: number) {
   const a = tf.randomUniform([n, n], -1, 1, "float32", 1), b = tf.randomUniform([n, n], -1, 1, "float32", 2);
-  const t = await timed(reps, async () => {
+  const t = await timed(async () => {
     const c = tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D);
     const corner = c.slice([n - 1, n - 1], [1, 1]);
     await corner.data();
     tf.dispose([c, corner]);
-  });
+  }, { reps, digits: 5 });
   tf.dispose([a, b]);
   const rate = (2 * n ** 3) / t.median;
   return { n, seconds_all: t.all, seconds_median: round(t.median, 5), tflop_per_second: round(rate / 1e12, 3), gflop_per_second: round(rate / 1e9, 2) };
@@ -83,13 +68,13 @@ async function matmulRate(n: number, reps: number) {
  */
 async function overheads() {
   const x = tf.scalar(1);
-  const sync = await timed(20, async () => { const y = tf.add(x, 1); await y.data(); y.dispose(); });
-  const chain = await timed(5, async () => {
+  const sync = await timed(async () => { const y = tf.add(x, 1); await y.data(); y.dispose(); }, { reps: 20, digits: 5 });
+  const chain = await timed(async () => {
     let y = tf.add(x, 0);
     for (let i = 0; i < 200; i++) { const z = tf.add(y, 1); y.dispose(); y = z; }
     await y.data();
     y.dispose();
-  });
+  }, { reps: 5, digits: 5 });
   x.dispose();
   return { read_round_trip_ms: round(sync.median * 1000, 3), per_dispatch_us: round(((chain.median - sync.median) / 200) * 1e6, 1) };
 }
@@ -101,6 +86,9 @@ async function trainRate(bench: Awaited<ReturnType<typeof readGpuCase>>) {
   const seconds = (performance.now() - t0) / 1000;
   return { model: `784-256-${C}`, epochs: 5, batch_size: 32, seconds: round(seconds, 2), examples_per_second: Math.round((5 * N) / seconds), train_accuracy_last_epoch: round(r.metrics.at(-1)!.accuracy, 4) };
 }
+
+/** The case's 784-H-10 MLP, every layer trainable. */
+const mlp = (hidden: number, classes: string[]): TracinModel => ({ spec: { inputSize: D, hidden: [hidden], classes }, base: {}, lora: null });
 
 /** The case's rows repeated SCALE times: the same model at ten times the training rows (throughput only). */
 const SCALE = 10;
@@ -119,6 +107,8 @@ interface ChildReport {
   training: Awaited<ReturnType<typeof trainRate>>;
   overheads: Awaited<ReturnType<typeof overheads>>;
   cases: string[];
+  /** How the case's checkpoints were made (read from the case file the child loaded). */
+  case_trained_on: string;
   /** The engine a TracIn cell picks on this backend when none is forced. */
   default_engine: string;
   seconds: number;
@@ -161,23 +151,23 @@ async function child(name: string, outDir: string) {
   const engines: EngineChoice[] = gpu ? ["tfjs"] : ["error" in (await nativeEngine()) ? [] : ["onnxruntime" as const], "tfjs" as const].flat();
   const out: ChildReport["tracin"] = {};
   for (const m of bench.models) {
-    const model: TracinModel = { spec: { inputSize: D, hidden: [m.hidden], classes: bench.classes }, base: {}, lora: null };
+    const model = mlp(m.hidden, bench.classes);
     const label = `784-${m.hidden}-${C}`;
     out[label] = {};
     for (const engine of engines) {
       const train = { x: bench.tr.x, y: bench.tr.y, groups: [bench.tr.groups], groupSizes: [bench.tr.nGroups] };
       let provider = "";
-      const inf = await timed(3, async () => {
+      const inf = await timed(async () => {
         provider = (await tracin({ model, checkpoints: m.checkpoints, mode: "exact", topK: TOP_K, engine, train, queries: { x: bench.te.x, y: bench.te.y } })).engine;
-      });
-      const self = await timed(3, () => selfInfluence({ model, checkpoints: m.checkpoints, mode: "exact", engine, train: { x: bench.tr.x, y: bench.tr.y } }));
+      }, { reps: 3, digits: 5 });
+      const self = await timed(() => selfInfluence({ model, checkpoints: m.checkpoints, mode: "exact", engine, train: { x: bench.tr.x, y: bench.tr.y } }), { reps: 3, digits: 5 });
       // The scores themselves, row by row, for the agreement check (one group per training row).
       const perRow = await tracin({
         model, checkpoints: m.checkpoints, mode: "exact", topK: 1, engine, queries: { x: bench.te.x, y: bench.te.y },
         train: { x: bench.tr.x, y: bench.tr.y, groups: [Int32Array.from({ length: N }, (_, i) => i)], groupSizes: [N] },
       });
       save(`bench-${label}-${engine}.S.f64`, Float64Array.from(perRow.groupSums[0]!));
-      save(`bench-${label}-${engine}.self.f64`, Float64Array.from(await selfInfluence({ model, checkpoints: m.checkpoints, mode: "exact", engine, train: { x: bench.tr.x, y: bench.tr.y } })));
+      save(`bench-${label}-${engine}.self.f64`, Float64Array.from(self.last)); // the timed runs' own scores
       out[label]![engine] = {
         engine: provider,
         influence: { seconds_all: inf.all, seconds_median: round(inf.median, 4), pairs_per_second: Math.round((N * M) / inf.median) },
@@ -188,13 +178,13 @@ async function child(name: string, outDir: string) {
   }
   // Ten times the training rows on the larger model, one timed run after a warm-up.
   const big = bench.models.find((m) => m.hidden === 256)!;
-  const bigModel: TracinModel = { spec: { inputSize: D, hidden: [256], classes: bench.classes }, base: {}, lora: null };
+  const bigModel = mlp(256, bench.classes);
   const X = tiled(bench.tr.x, SCALE), Y = Int32Array.from({ length: N * SCALE }, (_, i) => bench.tr.y[i % N]!);
   const G = Int32Array.from({ length: N * SCALE }, (_, i) => bench.tr.groups[i % N]!);
   const scaled: ChildReport["scaled"] = { train_rows: N * SCALE, queries: M, model: `784-256-${C}` };
   for (const engine of engines) {
-    const inf = await timed(1, () => tracin({ model: bigModel, checkpoints: big.checkpoints, mode: "exact", topK: TOP_K, engine, train: { x: X, y: Y, groups: [G], groupSizes: [bench.tr.nGroups] }, queries: { x: bench.te.x, y: bench.te.y } }));
-    const self = await timed(1, () => selfInfluence({ model: bigModel, checkpoints: big.checkpoints, mode: "exact", engine, train: { x: X, y: Y } }));
+    const inf = await timed(() => tracin({ model: bigModel, checkpoints: big.checkpoints, mode: "exact", topK: TOP_K, engine, train: { x: X, y: Y, groups: [G], groupSizes: [bench.tr.nGroups] }, queries: { x: bench.te.x, y: bench.te.y } }), { reps: 1, digits: 5 });
+    const self = await timed(() => selfInfluence({ model: bigModel, checkpoints: big.checkpoints, mode: "exact", engine, train: { x: X, y: Y } }), { reps: 1, digits: 5 });
     scaled[engine] = { influence_seconds: round(inf.median, 4), pairs_per_second: Math.round((N * SCALE * M) / inf.median), self_seconds: round(self.median, 4), self_examples_per_second: Math.round((N * SCALE) / self.median) };
     console.log(`[${name}] ×${SCALE} rows 784-256-${C} ${engine}: ${Math.round((N * SCALE * M) / inf.median)} pairs/s, ${Math.round((N * SCALE) / self.median)} self-influence examples/s`);
   }
@@ -202,7 +192,7 @@ async function child(name: string, outDir: string) {
   console.log(`[${name}] training 784-256-${C}: ${training.examples_per_second} examples/s (${training.seconds} s for 5 epochs)`);
   const report: ChildReport = {
     backend: { name: backend.name, tf_backend: backend.tfBackend, provider: backend.provider, skipped: backend.skipped, adapter: backend.adapter ?? null },
-    matmul, tracin: out, scaled, training, overheads: over, cases, default_engine: await engineName(), seconds: round((performance.now() - t0) / 1000, 1),
+    matmul, tracin: out, scaled, training, overheads: over, cases, case_trained_on: bench.trainedOn, default_engine: await engineName(), seconds: round((performance.now() - t0) / 1000, 1),
   };
   fs.writeFileSync(path.join(outDir, "report.json"), JSON.stringify(report));
 }
@@ -253,16 +243,11 @@ async function parent() {
     const adapter = gpuName ? ok[gpuName]!.backend.adapter : null;
     const cpuName = Object.keys(ok).find((n) => n === "wasm" || n === "cpu");
 
-    // webgpu against wasm, score file by score file (the same engine on both: tfjs).
-    // And every backend's test-case scores against the brute-force reference (computed on the CPU backend).
+    // webgpu against wasm, score file by score file (the same engine on both: tfjs); every
+    // backend's test-case scores against the brute-force reference (computed on the CPU backend);
+    // the GPU's speedups over each CPU path.
     let agree: Record<string, unknown> | null = null;
-    if (gpuName && cpuName) {
-      const errors = { ...agreement(path.join(work, gpuName), path.join(work, cpuName), "case-"), ...agreement(path.join(work, gpuName), path.join(work, cpuName), "bench-") };
-      const worst = worstOf(errors);
-      agree = { of: `${gpuName} against ${cpuName}, same engine (tfjs), same checkpoints`, tolerance: AGREE, max_rel_error: errors, worst, within_tolerance: worst <= AGREE };
-      console.log(`agreement ${gpuName} vs ${cpuName}: worst ${worst.toExponential(2)} (tolerance ${AGREE}) over ${Object.keys(errors).length} score sets`);
-    }
-    const brute: Record<string, unknown> = {};
+    const brute: Record<string, unknown> = {}, speedups: Record<string, unknown> = {};
     if (cpuName) {
       for (const name of Object.keys(ok)) {
         const errors = agreement(path.join(work, name), path.join(work, cpuName), "case-", (f) => f.replace(/^case-/, "brute-"));
@@ -270,27 +255,30 @@ async function parent() {
         console.log(`${name} vs brute force: worst ${worstOf(errors).toExponential(2)} over ${Object.keys(errors).length} score sets`);
       }
     }
-    // Speedups of the GPU over each CPU path, per model: influence and self-influence.
-    const speedups: Record<string, unknown> = {};
     if (gpuName && cpuName) {
-      for (const [model, byEngine] of Object.entries(ok[gpuName]!.tracin)) {
-        const g = byEngine.tfjs as { influence: { pairs_per_second: number }; self_influence: { examples_per_second: number } };
-        speedups[model] = Object.fromEntries(Object.entries(ok[cpuName]!.tracin[model] ?? {}).map(([engine, r]) => {
-          const c = r as typeof g;
-          const influence = round(g.influence.pairs_per_second / c.influence.pairs_per_second, 2);
-          return [`vs ${cpuName} ${engine}`, { influence, self_influence: round(g.self_influence.examples_per_second / c.self_influence.examples_per_second, 2), meets_target: influence >= TARGET.tracinSpeedup }];
+      const [g, c] = [ok[gpuName]!, ok[cpuName]!];
+      const errors = { ...agreement(path.join(work, gpuName), path.join(work, cpuName), "case-"), ...agreement(path.join(work, gpuName), path.join(work, cpuName), "bench-") };
+      const worst = worstOf(errors);
+      agree = { of: `${gpuName} against ${cpuName}, same engine (tfjs), same checkpoints`, tolerance: AGREE, max_rel_error: errors, worst, within_tolerance: worst <= AGREE };
+      console.log(`agreement ${gpuName} vs ${cpuName}: worst ${worst.toExponential(2)} (tolerance ${AGREE}) over ${Object.keys(errors).length} score sets`);
+      type Rates = { influence: { pairs_per_second: number }; self_influence: { examples_per_second: number } };
+      for (const [model, byEngine] of Object.entries(g.tracin)) {
+        const gr = byEngine.tfjs as Rates;
+        speedups[model] = Object.fromEntries(Object.entries(c.tracin[model] ?? {}).map(([engine, r]) => {
+          const cr = r as Rates;
+          const influence = round(gr.influence.pairs_per_second / cr.influence.pairs_per_second, 2);
+          return [`vs ${cpuName} ${engine}`, { influence, self_influence: round(gr.self_influence.examples_per_second / cr.self_influence.examples_per_second, 2), meets_target: influence >= TARGET.tracinSpeedup }];
         }));
       }
-    }
-    if (gpuName && cpuName) {
-      const g = ok[gpuName]!.scaled.tfjs as { pairs_per_second: number; self_examples_per_second: number } | undefined;
-      if (g) {
-        speedups[`${ok[gpuName]!.scaled.model} ×${SCALE} rows`] = Object.fromEntries(Object.entries(ok[cpuName]!.scaled).filter(([, v]) => typeof v === "object").map(([engine, v]) => {
-          const c = v as typeof g;
-          return [`vs ${cpuName} ${engine}`, { influence: round(g.pairs_per_second / c.pairs_per_second, 2), self_influence: round(g.self_examples_per_second / c.self_examples_per_second, 2) }];
+      type Scaled = { pairs_per_second: number; self_examples_per_second: number };
+      const gs = g.scaled.tfjs as Scaled | undefined;
+      if (gs) {
+        speedups[`${g.scaled.model} ×${SCALE} rows`] = Object.fromEntries(Object.entries(c.scaled).filter(([, v]) => typeof v === "object").map(([engine, v]) => {
+          const cs = v as Scaled;
+          return [`vs ${cpuName} ${engine}`, { influence: round(gs.pairs_per_second / cs.pairs_per_second, 2), self_influence: round(gs.self_examples_per_second / cs.self_examples_per_second, 2) }];
         }));
       }
-      speedups.training = round(ok[gpuName]!.training.examples_per_second / ok[cpuName]!.training.examples_per_second, 2);
+      speedups.training = round(g.training.examples_per_second / c.training.examples_per_second, 2);
     }
     const peak = gpuName ? Math.max(...ok[gpuName]!.matmul.map((m) => m.tflop_per_second)) : null;
     const gpuLabel = adapter ? adapterName(adapter) : null;
@@ -299,7 +287,7 @@ async function parent() {
       benchmark: "gpu",
       gpu: gpuLabel,
       setup: `float32 square matmuls (${GPU_SIZES.join(", ")} on the GPU; ${CPU_SIZES.join(", ")} on the CPU path), synchronised by reading back one element, median of 10 (GPU) or 2-5 (CPU) after a warm-up; exact TracIn on the digits benchmark case (${N} training rows × ${M} queries, 784-H-10, ${K} checkpoints, top-${TOP_K}, groups = contributors), every backend scoring the same checkpoints (${path.basename(caseFile)}), median of 3 after a warm-up`,
-      case_trained_on: (await readGpuCase(caseFile)).trainedOn,
+      case_trained_on: Object.values(ok)[0]?.case_trained_on ?? null,
       backends: children,
       speedups,
       targets: { matmul_tflop_per_second: TARGET.matmulTflops, tracin_speedup_vs_cpu: TARGET.tracinSpeedup },
@@ -307,7 +295,6 @@ async function parent() {
       matmul_meets_target: peak === null ? null : peak >= TARGET.matmulTflops,
       agreement: agree,
       against_brute_force: brute,
-      memory: { rss_mib: mib(process.memoryUsage().rss) },
     });
     if (agree && !agree.within_tolerance) process.exitCode = 1;
     if (Object.values(children).some((c) => "error" in c) && process.env.TRACEBOOK_GPU_BENCH_BACKENDS) process.exitCode = 1;

@@ -11,7 +11,7 @@ import { computeBackend } from "../cells/compute/backend.ts";
 import { decodePortable } from "../cells/attribution/portable-file.ts";
 import { PortableExplainerEngine, mergeParts } from "../cells/attribution/portable.ts";
 import { gpuScorer } from "../notebooks/runtime/gpu-scores.ts";
-import { runBench, writeBenchReport } from "./report.ts";
+import { median, runBench, writeBenchReport } from "./report.ts";
 
 async function main() {
   const b = await computeBackend(); // TRACEBOOK_BACKEND=webgpu: installs navigator.gpu, starts TF.js webgpu
@@ -21,7 +21,6 @@ async function main() {
   if (!scorer) throw new Error(`no GPU scorer: ${why}`);
   const K = Number(process.env.INPUTS ?? 40);
   const texts = p.train.texts.filter((t) => t.length > 20).slice(0, 5 * K);
-  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const cpu = new PortableExplainerEngine(p), gpu = new PortableExplainerEngine(p);
   let t0 = performance.now(); cpu.part([{ text: texts[0]! }]); const firstCpu = performance.now() - t0;
   t0 = performance.now(); await gpu.partWith(scorer, [{ text: texts[0]! }]); const firstGpu = performance.now() - t0;
@@ -36,7 +35,7 @@ async function main() {
     ea.proponents.forEach((c, i) => { const o = eg.proponents[i]; if (o) worst = Math.max(worst, Math.abs(o.score - c.score) / scale); });
     if (ea.proponents.map((c) => c.contribution).join() === eg.proponents.map((c) => c.contribution).join()) sameTop++;
   }
-  console.log(`one input (median of ${K}): TypeScript ${med(one.cpu).toFixed(1)} ms, GPU ${med(one.gpu).toFixed(1)} ms; same top proponents in order ${sameTop}/${K}, largest score difference ${worst.toExponential(2)} of the largest`);
+  console.log(`one input (median of ${K}): TypeScript ${median(one.cpu).toFixed(1)} ms, GPU ${median(one.gpu).toFixed(1)} ms; same top proponents in order ${sameTop}/${K}, largest score difference ${worst.toExponential(2)} of the largest`);
   const batch = texts.slice(0, 5 * K).map((text) => ({ text }));
   t0 = performance.now(); cpu.part(batch); const bc = performance.now() - t0;
   t0 = performance.now(); await gpu.partWith(scorer, batch); const bg = performance.now() - t0;
@@ -44,7 +43,7 @@ async function main() {
   await writeBenchReport("page-gpu", {
     benchmark: "page-gpu", explainer: process.argv[2], rows: p.train.y.length, backend: b.provider, scorer: scorer.name,
     first_question_ms: { typescript: Math.round(firstCpu), gpu: Math.round(firstGpu) },
-    one_input_median_ms: { typescript: +med(one.cpu).toFixed(1), gpu: +med(one.gpu).toFixed(1), inputs: K },
+    one_input_median_ms: { typescript: +median(one.cpu).toFixed(1), gpu: +median(one.gpu).toFixed(1), inputs: K },
     same_top_proponents: `${sameTop}/${K}`, largest_score_difference: worst,
     batch: { inputs: batch.length, typescript_ms: Math.round(bc), gpu_ms: Math.round(bg) },
   });

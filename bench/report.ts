@@ -23,6 +23,32 @@ export function median(xs: readonly number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 }
 
+/** A figure to `digits` decimals, as the results record them. */
+export const round = (v: number, digits = 3) => +v.toFixed(digits);
+
+/** Bytes as MiB, to a tenth. */
+export const mib = (bytes: number) => +(bytes / 2 ** 20).toFixed(1);
+
+/**
+ * One warm-up (it compiles a GPU backend's shaders), then at least `reps` timed runs and at least
+ * `minSeconds` of them (a run of milliseconds needs many samples on a shared machine); `after`
+ * follows every run, the warm-up too. Every time (to `digits` decimals), the median, and what the
+ * last run returned.
+ */
+export async function timed<T>(run: () => Promise<T>, o: { reps: number; minSeconds?: number; digits?: number; after?: () => void }): Promise<{ all: number[]; median: number; last: T }> {
+  let last = await run();
+  o.after?.();
+  const all: number[] = [];
+  for (let i = 0, spent = 0; i < o.reps || spent < (o.minSeconds ?? 0); i++) {
+    const t0 = performance.now();
+    last = await run();
+    all.push((performance.now() - t0) / 1000);
+    spent += all.at(-1)!;
+    o.after?.();
+  }
+  return { all: all.map((s) => round(s, o.digits ?? 4)), median: median(all), last };
+}
+
 /** Run a benchmark's main, reporting a failure as a non-zero exit. */
 export function runBench(main: () => Promise<void>): void {
   main().catch((err) => {

@@ -5,7 +5,7 @@
 import os from "node:os";
 import fs from "node:fs";
 import path from "node:path";
-import { median, runBench, writeBenchReport } from "./report.ts";
+import { median, mib, round, runBench, timed, writeBenchReport } from "./report.ts";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { Rng } from "../cells/compute/random.ts";
 import type { MlpSpec } from "../cells/factory/mlp.ts";
@@ -63,26 +63,8 @@ function flopModel(H: number) {
 // Peak RSS: sampled on a timer (it fires between shards, where the engine yields) and after every run.
 let rssPeak = 0;
 const sampleRss = () => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss));
-const mib = (b: number) => +(b / 2 ** 20).toFixed(1);
-const round = (v: number, d = 3) => +v.toFixed(d);
-
-/**
- * One warm-up, then at least REPEATS timed runs and at least MIN_SECONDS of them (the native
- * cases take milliseconds: a shared machine's noise needs many samples); every time and the median.
- */
-async function timed(run: () => Promise<unknown>): Promise<{ all: number[]; median: number }> {
-  await run();
-  sampleRss();
-  const all: number[] = [];
-  for (let i = 0, spent = 0; i < REPEATS || spent < MIN_SECONDS; i++) {
-    const t0 = performance.now();
-    await run();
-    all.push((performance.now() - t0) / 1000);
-    spent += all.at(-1)!;
-    sampleRss();
-  }
-  return { all: all.map((s) => round(s, 4)), median: median(all) };
-}
+/** One warm-up, then at least REPEATS timed runs and at least MIN_SECONDS of them, RSS sampled after each. */
+const timedRuns = <T>(run: () => Promise<T>) => timed(run, { reps: REPEATS, minSeconds: MIN_SECONDS, after: sampleRss });
 
 /**
  * The backend's own dense rate: 1024² matmuls, result read back, median of 7 after a warm-up.
@@ -138,14 +120,14 @@ async function benchModel(H: number, classes: string[], tr: Rows, te: Rows, matm
     const rssBefore = process.memoryUsage().rss, tfBefore = tf.memory();
     rssPeak = rssBefore;
     let provider = "";
-    const inf = await timed(async () => {
+    const inf = await timedRuns(async () => {
       provider = (await tracin({
         model, checkpoints, mode: "exact", topK: TOP_K, engine,
         train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
       })).engine;
     });
-    const self = await timed(() => selfInfluence({ model, checkpoints, mode: "exact", engine, train: { x: tr.x, y: tr.y } }));
-    const projected = await timed(() => tracin({
+    const self = await timedRuns(() => selfInfluence({ model, checkpoints, mode: "exact", engine, train: { x: tr.x, y: tr.y } }));
+    const projected = await timedRuns(() => tracin({
       model, checkpoints, mode: "projection", projection: PROJECTION, topK: TOP_K, engine,
       train: { x: tr.x, y: tr.y, groups: [tr.groups], groupSizes: [tr.nGroups] }, queries: { x: te.x, y: te.y },
     }));

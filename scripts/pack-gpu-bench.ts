@@ -40,7 +40,7 @@ const PLATFORM_ONLY: Record<string, (rel: string) => boolean> = {
 const NEVER = /(\.map|\.d\.ts|\.min\.js|\.md|\.es2017\.js|\.fesm\.js|\.esm\.js|\/src\/.*\.ts)$/;
 
 function closure(roots: string[]): string[] {
-  const seen = new Map<string, string>(); // name → folder
+  const seen = new Set<string>(); // package folders
   const visit = (name: string, from: string) => {
     const req = createRequire(path.join(from, "package.json"));
     let pj: string;
@@ -52,13 +52,13 @@ function closure(roots: string[]): string[] {
       if (!pj) throw new Error(`${name} (needed by ${from}) is not installed: run npm ci first`);
     }
     const dir = path.dirname(pj);
-    if ([...seen.values()].includes(dir)) return;
-    seen.set(`${name}@${dir}`, dir);
+    if (seen.has(dir)) return;
+    seen.add(dir);
     const meta = JSON.parse(fs.readFileSync(pj, "utf8")) as { dependencies?: Record<string, string> };
     for (const dep of Object.keys(meta.dependencies ?? {})) visit(dep, dir);
   };
   for (const name of roots) visit(name, root);
-  return [...seen.values()].sort();
+  return [...seen].sort();
 }
 
 function copyPackage(dir: string, dest: string) {

@@ -1,22 +1,14 @@
 import path from "node:path";
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { describeBackend, type ComputeBackend } from "../cells/compute/backend.ts";
+import { childJson } from "./helpers/child.ts";
 
 /** The backend is chosen once per process, so each case runs in a fresh one. */
 function choose(env: Record<string, string | undefined>) {
   const script = `import { computeBackend, describeBackend, tf } from ${JSON.stringify(path.resolve("cells/compute/backend.ts"))};
 try { const b = await computeBackend(); console.log(JSON.stringify({ name: b.name, tf: tf.getBackend(), line: describeBackend(b) })); }
 catch (e) { console.log(JSON.stringify({ error: e.message })); }`;
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8", env: { ...process.env, ...env }, cwd: path.resolve("."),
-  });
-  const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(line) as { name?: string; tf?: string; line?: string; error?: string };
-  } catch {
-    throw new Error(`no JSON from the child: ${r.stdout}\n${r.stderr}`);
-  }
+  return childJson<{ name?: string; tf?: string; line?: string; error?: string }>(script, env);
 }
 
 const hasTfNode = (() => {

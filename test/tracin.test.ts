@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
 import { computeBackend } from "../cells/compute/backend.ts";
 import { denseMatrix, selectRows } from "../cells/factory/featurize.ts";
-import { initAdapter, initBase, type LoraConfig, type MlpSpec } from "../cells/factory/mlp.ts";
+import { initAdapter, initBase, type LoraConfig } from "../cells/factory/mlp.ts";
 import { selfInfluence, tracin, type TracinCheckpoint, type TracinMode } from "../cells/attribution/tracin.ts";
 import type { TracinModel } from "../cells/attribution/factors.ts";
 import type { EngineChoice } from "../cells/compute/onnx.ts";
 import { KeptTrainSide } from "../cells/attribution/kept.ts";
 import { nativeEngine } from "../cells/compute/onnx.ts";
 import { gradientFeatures, scoreWithFeatures } from "../cells/attribution/features.ts";
-import { bruteInfluence, data, dot, externalMlp, maxRelError, perturbed, sparseRows } from "./helpers/brute-tracin.ts";
+import { bruteInfluence, dot, maxRelError, perturbed, sparseRows } from "./helpers/brute-tracin.ts";
+import { dims, q, spec, thin, tr, TRACIN_CASES } from "./helpers/tracin-cases.ts";
 
 /** The engine's full score matrix: one group per training row makes the group sums the scores. */
 async function engineInfluence(model: TracinModel, cks: TracinCheckpoint[], tr: { x: Float32Array; y: Int32Array }, q: { x: Float32Array; y: Int32Array }, dims: number, mode: TracinMode, projection?: { dim: number; seed: number }, engine: EngineChoice = "tfjs") {
@@ -31,25 +32,16 @@ if ("error" in native) console.warn(`TracIn tests of the onnxruntime engine skip
 const engines: EngineChoice[] = "error" in native ? ["tfjs"] : ["tfjs", "onnxruntime"];
 
 describe.each(engines)("TracIn against brute-force per-example gradients (%s engine)", (engine) => {
-  const dims = 6;
-  const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
-  const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
-
   it("is exact for a LoRA adapter over a frozen base (max relative error ≤ 1e-4)", async () => {
     await computeBackend();
-    const base = initBase(spec, 5);
-    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
-    const model: TracinModel = { spec, base, lora };
-    // Non-zero B (a trained adapter), different weights and learning rates per checkpoint.
-    const cks = [1, 2, 3].map((k) => ({ index: k, learningRate: 0.1 / k, weights: perturbed(initAdapter(spec, lora, base, 6), 10 + k) }));
+    const { model, cks } = TRACIN_CASES["lora-adapter-exact"]();
     const want = bruteInfluence(model, cks, tr, q, dims);
     const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
     expect(maxRelError([got.self], [want.self])).toBeLessThanOrEqual(1e-4);
   });
 
-  /** An imported MLP, every layer trainable: its first layer's factor has the input as a-side, with a bias. */
-  const fullModel = () => externalMlp(spec, dims);
+  const fullModel = TRACIN_CASES["external-mlp-exact"];
 
   it("is exact for an imported external MLP, every layer trainable", async () => {
     await computeBackend();
@@ -62,11 +54,8 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
 
   it("restricts to the head in last-layer mode", async () => {
     await computeBackend();
-    const base = initBase(spec, 5);
-    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1"] };
-    const model: TracinModel = { spec, base, lora };
-    const cks = [{ index: 1, learningRate: 0.1, weights: perturbed(initAdapter(spec, lora, base, 6), 4) }];
-    const want = bruteInfluence(model, cks, tr, q, dims, (n) => n.startsWith("head."));
+    const { model, cks, only } = TRACIN_CASES["last-layer"]();
+    const want = bruteInfluence(model, cks, tr, q, dims, only);
     const got = await engineInfluence(model, cks, tr, q, dims, "last-layer", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
   });
@@ -120,9 +109,7 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
 
   it("is exact for a linear softmax model (no hidden layer), with one group for everything", async () => {
     await computeBackend();
-    const linear: MlpSpec = { inputSize: dims, hidden: [], classes: ["a", "b", "c"] };
-    const model: TracinModel = { spec: linear, base: {}, lora: null };
-    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.2 / k, weights: perturbed(initBase(linear, 3), 40 + k) }));
+    const { model, cks } = TRACIN_CASES["linear-softmax"]();
     const want = bruteInfluence(model, cks, tr, q, dims);
     const got = await engineInfluence(model, cks, tr, q, dims, "exact", undefined, engine);
     expect(maxRelError(got.S, want.S)).toBeLessThanOrEqual(1e-4);
@@ -137,12 +124,8 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
 
   it("streams sparse rows (as featurized text) through reused batch buffers: shards of 5, query blocks of 2", async () => {
     await computeBackend();
-    const lora: LoraConfig = { rank: 2, alpha: 3, targets: ["dense_1", "dense_2"] };
-    const base = initBase(spec, 5);
-    const model: TracinModel = { spec, base, lora };
-    const cks = [1, 2].map((k) => ({ index: k, learningRate: 0.1 / k, weights: perturbed(initAdapter(spec, lora, base, 6), 20 + k) }));
     // Every third feature zero, so each row's nonzeros differ from the rows written before it into the same buffer.
-    const thin = (x: Float32Array) => x.map((v, i) => ((i % dims) % 3 === 1 + (Math.floor(i / dims) % 2) ? 0 : v));
+    const { model, cks } = TRACIN_CASES["sparse-rows"]();
     const t = { x: thin(tr.x), y: tr.y }, u = { x: thin(q.x), y: q.y };
     const sparseOf = (x: Float32Array, rows: number) => sparseRows(x, rows, dims);
     const want = bruteInfluence(model, cks, t, u, dims);
@@ -174,9 +157,6 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
 });
 
 describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", () => {
-  const dims = 6;
-  const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
-  const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
   const N = tr.y.length;
   // The same rows stored sparse (as featurized text is): the Gram block is summed over nonzeros.
   const sparse = (x: Float32Array, rows: number) => sparseRows(x, rows, dims, (d) => d % 3 === 1);

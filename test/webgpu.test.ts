@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { adapterName, adapterRecord, isSoftwareAdapter, vulkanLoader } from "../cells/compute/webgpu.ts";
 import { maxRelError } from "./helpers/brute-tracin.ts";
+import { childJson } from "./helpers/child.ts";
 
 // What Dawn reported on the machines it ran on (bench/results/gpu-nvidia-h200.json; Chromium's SwiftShader here).
 const H200 = { vendor: "nvidia", architecture: "", device: "nvidia-h200", description: "NVIDIA: 580.159.04 580.159.4.0", isFallbackAdapter: false };
@@ -52,18 +52,7 @@ const CHROMIUM = "/usr/lib/chromium";
 const swiftshader = fs.existsSync(path.join(CHROMIUM, "vk_swiftshader_icd.json")) && fs.existsSync(path.join(CHROMIUM, "libvulkan.so.1"));
 const VK = { LD_LIBRARY_PATH: CHROMIUM, VK_DRIVER_FILES: path.join(CHROMIUM, "vk_swiftshader_icd.json"), XDG_RUNTIME_DIR: os.tmpdir() };
 
-/** A child process (the backend is chosen once per process) printing one JSON line last. */
-function child(script: string, env: Record<string, string | undefined>) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    encoding: "utf8", env: { ...process.env, ...env }, cwd: path.resolve("."), maxBuffer: 16 * 2 ** 20,
-  });
-  const line = r.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    throw new Error(`no JSON from the child (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
-  }
-}
+const child = (script: string, env: Record<string, string | undefined>) => childJson<Record<string, unknown>>(script, env);
 
 const CASES = `import { computeBackend, describeBackend } from ${JSON.stringify(path.resolve("cells/compute/backend.ts"))};
 import { describeTfjs } from ${JSON.stringify(path.resolve("cells/attribution/engine.ts"))};

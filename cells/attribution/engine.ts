@@ -1,6 +1,6 @@
 import type * as Ort from "onnxruntime-node";
 import { backendAdapter, computeBackendName, tf } from "../compute/backend.ts";
-import { adapterName } from "../compute/webgpu.ts";
+import { adapterName } from "../compute/adapter.ts";
 import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
 import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";

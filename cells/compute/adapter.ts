@@ -22,12 +22,17 @@ export interface AdapterLike {
   features: Iterable<string>;
 }
 
-/** The limits worth recording: those TF.js asks for, and the ones a reader checks first. */
-const RECORDED_LIMITS = [
+/**
+ * The limits a device is asked for at the adapter's own values, as TF.js's registration asks:
+ * WebGPU's defaults cap a storage buffer at 128 MiB, which an 8192² product and a large shard exceed.
+ */
+export const DEVICE_LIMITS = [
   "maxBufferSize", "maxStorageBufferBindingSize", "maxComputeWorkgroupStorageSize", "maxComputeInvocationsPerWorkgroup",
-  "maxComputeWorkgroupSizeX", "maxComputeWorkgroupSizeY", "maxComputeWorkgroupSizeZ", "maxComputeWorkgroupsPerDimension",
-  "maxStorageBuffersPerShaderStage",
-];
+  "maxComputeWorkgroupSizeX", "maxComputeWorkgroupsPerDimension",
+] as const;
+
+/** The limits worth recording: the device's, and the ones a reader checks next. */
+const RECORDED_LIMITS = [...DEVICE_LIMITS, "maxComputeWorkgroupSizeY", "maxComputeWorkgroupSizeZ", "maxStorageBuffersPerShaderStage"];
 
 /** Names software rasterisers and compute drivers go by in an adapter's vendor, architecture or description. */
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|softpipe|software|basic render|warp/i;

@@ -189,7 +189,7 @@ async function activateWebgpu(forced: boolean): Promise<{ tfBackend: string; pro
   if (record.software && !forced) throw new Error(`only a software adapter, slower than wasm: ${adapterName(record)} (TRACEBOOK_BACKEND=webgpu uses it)`);
   installWebgpuGlobals(probe.gpu, probe.globals);
   const webgpu = require("@tensorflow/tfjs-backend-webgpu") as { WebGPUBackend: new (device: unknown, info?: unknown) => Tfjs.KernelBackend };
-  const device = await requestDevice(probe.adapter);
+  const device = await requestDevice(probe.adapter, record);
   // The package's own registration would ask for a second adapter: this one's device serves.
   if (tf.findBackendFactory("webgpu")) tf.removeBackend("webgpu");
   tf.registerBackend("webgpu", () => new webgpu.WebGPUBackend(device, probe.adapter.info));
@@ -200,7 +200,7 @@ async function activateWebgpu(forced: boolean): Promise<{ tfBackend: string; pro
   // self-influence from 52,903 to 70,874 examples/s in bench/gpu.ts.
   tf.env().set("WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE", 64);
   const pkg = "@tensorflow/tfjs-backend-webgpu";
-  return { tfBackend: "webgpu", provider: `${pkg}@${packageVersion(pkg)} on Dawn webgpu@${probe.version}, ${adapterName(record)}`, adapter: record };
+  return { tfBackend: "webgpu", provider: `${pkg}@${packageVersion(pkg)} on Dawn webgpu@${packageVersion("webgpu")}, ${adapterName(record)}`, adapter: record };
 }
 
 /** The installed version of a package, or "unknown". */

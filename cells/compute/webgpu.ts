@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { adapterRecord, type AdapterLike, type AdapterRecord } from "./adapter.ts";
+import { adapterRecord, DEVICE_LIMITS, type AdapterLike, type AdapterRecord } from "./adapter.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -27,7 +27,7 @@ interface GpuLike {
 }
 
 export type WebgpuProbe =
-  | { ok: true; gpu: GpuLike; adapter: GpuAdapterLike; record: AdapterRecord; globals: Record<string, unknown>; version: string }
+  | { ok: true; gpu: GpuLike; adapter: GpuAdapterLike; record: AdapterRecord; globals: Record<string, unknown> }
   | { ok: false; why: string };
 
 /**
@@ -64,9 +64,8 @@ let probed: Promise<WebgpuProbe> | null = null;
  */
 export function probeWebgpu(): Promise<WebgpuProbe> {
   probed ??= (async (): Promise<WebgpuProbe> => {
-    let pkg: string;
     try {
-      pkg = require.resolve("webgpu/package.json");
+      require.resolve("webgpu/package.json");
     } catch {
       return { ok: false, why: "webgpu is not installed (an optional dependency: Dawn for Node)" };
     }
@@ -80,8 +79,7 @@ export function probeWebgpu(): Promise<WebgpuProbe> {
     const gpu = mod.create([]);
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) return { ok: false, why: "Dawn found no WebGPU adapter (no Vulkan driver for a GPU here)" };
-    const version = (JSON.parse(fs.readFileSync(pkg, "utf8")) as { version: string }).version;
-    return { ok: true, gpu, adapter, record: adapterRecord(adapter), globals: mod.globals, version };
+    return { ok: true, gpu, adapter, record: adapterRecord(adapter), globals: mod.globals };
   })();
   return probed;
 }
@@ -103,16 +101,8 @@ export function installWebgpuGlobals(gpu: GpuLike, globals: Record<string, unkno
   }
 }
 
-/**
- * Ask the adapter for a device with its own limits (WebGPU's defaults cap a storage buffer at
- * 128 MiB, which the 8192² products and a large shard exceed), as TF.js's registration does.
- */
-export async function requestDevice(adapter: GpuAdapterLike): Promise<unknown> {
-  const limits: Record<string, number> = {};
-  for (const name of ["maxComputeWorkgroupStorageSize", "maxComputeWorkgroupsPerDimension", "maxStorageBufferBindingSize", "maxBufferSize", "maxComputeWorkgroupSizeX", "maxComputeInvocationsPerWorkgroup"]) {
-    const v = adapter.limits[name];
-    if (typeof v === "number") limits[name] = v;
-  }
-  const features = [...adapter.features].filter((f) => f === "timestamp-query");
-  return adapter.requestDevice({ requiredFeatures: features, requiredLimits: limits });
+/** A device with the adapter's own limits (its record holds them) and, where offered, timestamp queries (TF.js's kernel times). */
+export async function requestDevice(adapter: GpuAdapterLike, record: AdapterRecord): Promise<unknown> {
+  const requiredLimits = Object.fromEntries(DEVICE_LIMITS.filter((n) => n in record.limits).map((n) => [n, record.limits[n]!]));
+  return adapter.requestDevice({ requiredFeatures: record.features.filter((f) => f === "timestamp-query"), requiredLimits });
 }
