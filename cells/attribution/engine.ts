@@ -1,7 +1,8 @@
 import type * as Ort from "onnxruntime-node";
 import { backendAdapter, computeBackendName, tf } from "../compute/backend.ts";
 import { adapterName } from "../compute/adapter.ts";
-import { cached, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
+import { cached, forcedEngine, idOf, nativeUnlessTfjs, type EngineChoice, type NativeEngine } from "../compute/onnx.ts";
+import { probeWebgpu } from "../compute/webgpu.ts";
 import { BatchBuffer, type FeatureMatrix } from "../factory/featurize.ts";
 import { queryGraph, scoreGraph, selfGraph, type GraphModel, type QueryGraph } from "./native.ts";
 import { projectionQueryGraph, projectionScoreGraph, projectionSelfGraph } from "./native-projection.ts";
@@ -9,21 +10,31 @@ import { inputs, runShards } from "./sessions.ts";
 import { gramBlock, KEPT_NOTE, KEPT_QUERIES, keptSide } from "./kept.ts";
 import { Accumulator, streamBlocks } from "./accumulate.ts";
 import { scopeOf } from "./factors.ts";
-import type { SelfInfluenceRequest, TracinRequest, TracinResult } from "./tracin.ts";
+import type { SelfInfluenceRequest, TracinMode, TracinRequest, TracinResult } from "./tracin.ts";
 
 export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: NativeEngine };
 
 /**
- * Which engine computes TracIn, in every mode. `onnxruntime` (native.ts and, for projection
- * mode, native-projection.ts: MLAS kernels on every core) where it loads, on a GPU machine too:
- * on an H200 beside 16 cores, TF.js on webgpu scored the TracIn benchmark case at 0.19-0.60× the
- * native engine's pairs/s (bench/results/gpu-nvidia-h200.json); `tfjs` (the compute backend: wasm, or
- * webgpu on a GPU) otherwise.
+ * Which engine computes TracIn, in every mode. On a GPU (the webgpu backend on a hardware
+ * adapter), TF.js, every checkpoint stacked in one batched pass (stacked.ts): on an H200 it scored
+ * the TracIn benchmark case's 784-256-10 model at 2.8× the native engine on all 16 cores (1.95× at
+ * ten times the rows), and only the small 784-32-10 slower, at 0.68×: too little work to fill a
+ * GPU (bench/results/gpu-nvidia-h200.json). Projection mode is not stacked and was not measured
+ * there, so it stays native. Elsewhere `onnxruntime` (native.ts and, for projection mode,
+ * native-projection.ts: MLAS kernels on every core) where it loads, `tfjs` otherwise.
  * TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly when the forced one cannot run.
  */
-export async function tracinEngine(choice: EngineChoice = "auto"): Promise<ResolvedEngine> {
+export async function tracinEngine(choice: EngineChoice = "auto", mode: TracinMode = "exact"): Promise<ResolvedEngine> {
+  if (choice === "auto" && mode !== "projection" && !forcedEngine() && (await onGpu())) return { kind: "tfjs" };
   const native = await nativeUnlessTfjs("TracIn", choice);
   return native ? { kind: "onnxruntime", native } : { kind: "tfjs" };
+}
+
+/** The compute backend is webgpu on a hardware adapter (predicted, without loading TF.js). */
+async function onGpu(): Promise<boolean> {
+  if ((await computeBackendName()) !== "webgpu") return false;
+  const probe = await probeWebgpu();
+  return probe.ok && !probe.record.software;
 }
 
 /** The name recorded for results computed on TF.js: its backend, and the GPU where it runs on one. */
@@ -37,13 +48,16 @@ export function describeTfjs(): string {
  * result computed by another engine (float32 rounding differs) is never taken for this one's.
  */
 export async function attributionSource(): Promise<{ version: string; describe: string }> {
-  const [backend, engine] = await Promise.all([computeBackendName(), tracinEngine()]);
-  return { version: `${backend}; ${engine.kind === "onnxruntime" ? engine.native.version : "tfjs"}`, describe: "compute backend; TracIn engine" };
+  const [backend, exact, projection] = await Promise.all([computeBackendName(), tracinEngine("auto", "exact"), tracinEngine("auto", "projection")]);
+  const version = (e: ResolvedEngine) => (e.kind === "onnxruntime" ? e.native.version : "tfjs");
+  // One engine for every mode (the version as before), or on a GPU one for projection mode too.
+  const engines = version(exact) === version(projection) ? version(exact) : `${version(exact)}, projection ${version(projection)}`;
+  return { version: `${backend}; ${engines}`, describe: "compute backend; TracIn engine" };
 }
 
-/** One engine name for logs, without running anything: what tracin() would use. */
-export async function engineName(choice: EngineChoice = "auto"): Promise<string> {
-  const e = await tracinEngine(choice);
+/** One engine name for logs, without running anything: what tracin() would use in `mode`. */
+export async function engineName(choice: EngineChoice = "auto", mode: TracinMode = "exact"): Promise<string> {
+  const e = await tracinEngine(choice, mode);
   return e.kind === "onnxruntime" ? e.native.provider : describeTfjs();
 }
 

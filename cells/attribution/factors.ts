@@ -55,6 +55,35 @@ export type FactorScope = "all" | "last-layer";
 export const scopeOf = (mode: "exact" | "last-layer" | "projection"): FactorScope => (mode === "last-layer" ? "last-layer" : "all");
 
 /**
+ * Where the forward and backward pass read weights: a kernel, bias or LoRA matrix by key, and
+ * its last two axes swapped (the backward pass multiplies by it). A tensor of rank 2 (or 1 for
+ * a bias) serves one checkpoint, or every checkpoint when they share it (a frozen base weight);
+ * rank 3 (2 for a bias) is one slice per checkpoint (stacked.ts). Broadcasting does the rest.
+ */
+export interface WeightSource {
+  get(key: string): tf.Tensor;
+  transposed(key: string): tf.Tensor;
+  /** A constant operand: a kept scalar tensor where each new one would be an upload (webgpu), else the number. */
+  scalar(v: number): tf.Tensor | number;
+}
+
+/** One checkpoint's host weights, uploaded as the pass reads them (once each per call). */
+function hostSource(model: TracinModel, trainable: HostWeights): WeightSource {
+  const up = new Map<string, tf.Tensor>();
+  const get = (key: string) => {
+    let t = up.get(key);
+    if (!t) {
+      const w = trainable[key] ?? model.base[key];
+      if (!w) throw new Error(`checkpoint has no weight "${key}"`);
+      up.set(key, (t = tf.tensor(w.data, w.shape, "float32")));
+    }
+    return t;
+  };
+  // Products with a transposed operand are ~10× slower on wasm than with a transposed copy.
+  return { get, transposed: (key) => tf.transpose(get(key)), scalar: (v) => v };
+}
+
+/**
  * The factors of per-example gradients of the per-example loss ℓ = CE(softmax(z), y) at one
  * checkpoint, for rows x [n, D] and targets y (class indices). Also returns the logits.
  * Built by a hand-written forward and backward pass, batched as matrix products.
@@ -62,35 +91,37 @@ export const scopeOf = (mode: "exact" | "last-layer" | "projection"): FactorScop
 export function exampleFactors(
   model: TracinModel, trainable: HostWeights, x: tf.Tensor2D, y: tf.Tensor1D, scope: FactorScope, lossGradient: LossGradient = "summed",
 ): { factors: Factor[]; logits: tf.Tensor2D } {
+  return factorsFrom(model, hostSource(model, trainable), x, y, scope, lossGradient) as { factors: Factor[]; logits: tf.Tensor2D };
+}
+
+/**
+ * exampleFactors over any WeightSource. With stacked weights (stacked.ts) every tensor past the
+ * first per-checkpoint weight carries a leading checkpoint axis: one pass computes the factors of
+ * every checkpoint, [K, n, d] each (an a-side stays [n, d] while it is the same at every
+ * checkpoint: x, or a frozen layer's output).
+ */
+export function factorsFrom(
+  model: TracinModel, w: WeightSource, x: tf.Tensor2D, y: tf.Tensor1D, scope: FactorScope, lossGradient: LossGradient = "summed",
+): { factors: { name: string; a: tf.Tensor; b: tf.Tensor; bias: boolean; aIsInput: boolean }[]; logits: tf.Tensor } {
   const { spec, lora } = model;
   const names = layerNames(spec);
-  const weight = (key: string) => trainable[key] ?? model.base[key];
-  const t = (key: string) => {
-    const w = weight(key);
-    if (!w) throw new Error(`checkpoint has no weight "${key}"`);
-    return tf.tensor(w.data, w.shape, "float32");
-  };
   const full = lora === null;
   const s = lora ? lora.alpha / lora.rank : 0;
   const isTarget = (n: string) => !!lora && lora.targets.includes(n);
   // Forward, keeping each layer's input h, LoRA intermediate u and pre-activation z.
-  const inputs: tf.Tensor2D[] = [];
-  const us: (tf.Tensor2D | null)[] = [];
-  const zs: tf.Tensor2D[] = [];
-  const W: tf.Tensor2D[] = [], A: (tf.Tensor2D | null)[] = [], B: (tf.Tensor2D | null)[] = [];
-  let h: tf.Tensor2D = x;
+  const inputs: tf.Tensor[] = [];
+  const us: (tf.Tensor | null)[] = [];
+  const zs: tf.Tensor[] = [];
+  let h: tf.Tensor = x;
   for (const name of names) {
-    const w = t(`${name}.kernel`) as tf.Tensor2D;
-    W.push(w);
     inputs.push(h);
-    let z = tf.add(tf.matMul(h, w), t(`${name}.bias`)) as tf.Tensor2D;
+    let z = tf.add(tf.matMul(h, w.get(`${name}.kernel`)), w.get(`${name}.bias`));
     if (isTarget(name)) {
-      const a = t(`${name}.lora_A`) as tf.Tensor2D, b = t(`${name}.lora_B`) as tf.Tensor2D;
-      const u = tf.matMul(h, a) as tf.Tensor2D;
-      z = tf.add(z, tf.mul(tf.matMul(u, b), s));
-      A.push(a); B.push(b); us.push(u);
+      const u = tf.matMul(h, w.get(`${name}.lora_A`));
+      z = tf.add(z, tf.mul(tf.matMul(u, w.get(`${name}.lora_B`)), w.scalar(s)));
+      us.push(u);
     } else {
-      A.push(null); B.push(null); us.push(null);
+      us.push(null);
     }
     zs.push(z);
     h = name === "head" ? z : tf.relu(z);
@@ -98,26 +129,27 @@ export function exampleFactors(
   const logits = h;
   const L = names.length;
   // δ_L = softmax(z) − onehot(y): the gradient of the per-example cross-entropy (LossGradient).
-  const onehot = tf.oneHot(y, spec.classes.length);
-  const others = lossGradient === "summed" ? tf.mul(tf.softmax(logits), tf.sub(1, onehot)) : null;
-  let delta = (others ? tf.sub(others, tf.mul(onehot, tf.sum(others, 1, true))) : tf.sub(tf.softmax(logits), onehot)) as tf.Tensor2D;
-  const factors: Factor[] = [];
+  // Cast once, not at each use (a dispatch each on a GPU). Not oneHot's own float32 dtype: wasm's
+  // kernel writes the integer bits into a float tensor (1 reads as 1.4e-45).
+  const onehot = tf.cast(tf.oneHot(y, spec.classes.length), "float32");
+  const others = lossGradient === "summed" ? tf.mul(tf.softmax(logits), tf.sub(w.scalar(1), onehot)) : null;
+  let delta = others ? tf.sub(others, tf.mul(onehot, tf.sum(others, -1, true))) : tf.sub(tf.softmax(logits), onehot);
+  const factors: { name: string; a: tf.Tensor; b: tf.Tensor; bias: boolean; aIsInput: boolean }[] = [];
   const lowest = lowestLayer(model, scope);
   for (let l = L - 1; l >= lowest; l--) {
     const name = names[l]!;
     const trainableDense = full || name === "head";
     if (trainableDense) factors.push({ name: `${name}.kernel+bias`, a: inputs[l]!, b: delta, bias: true, aIsInput: l === 0 });
-    // Products with a transposed operand are ~10× slower on wasm than with a transposed copy.
-    const deltaBt = isTarget(name) ? tf.matMul(delta, tf.transpose(B[l]!)) : null;
+    const deltaBt = isTarget(name) ? tf.matMul(delta, w.transposed(`${name}.lora_B`)) : null;
     if (scope === "all" && isTarget(name)) {
-      factors.push({ name: `${name}.lora_B`, a: tf.mul(us[l]!, s) as tf.Tensor2D, b: delta, bias: false, aIsInput: false });
-      factors.push({ name: `${name}.lora_A`, a: inputs[l]!, b: tf.mul(deltaBt!, s) as tf.Tensor2D, bias: false, aIsInput: l === 0 });
+      factors.push({ name: `${name}.lora_B`, a: tf.mul(us[l]!, w.scalar(s)), b: delta, bias: false, aIsInput: false });
+      factors.push({ name: `${name}.lora_A`, a: inputs[l]!, b: tf.mul(deltaBt!, w.scalar(s)), bias: false, aIsInput: l === 0 });
     }
     if (l === lowest) break;
     // δ_{l−1} = (δ_l·W_lᵀ + s·(δ_l·B_lᵀ)·A_lᵀ) ∘ relu′(z_{l−1})
-    let back = tf.matMul(delta, tf.transpose(W[l]!));
-    if (A[l]) back = tf.add(back, tf.mul(tf.matMul(deltaBt!, tf.transpose(A[l]!)), s));
-    delta = tf.mul(back, tf.step(zs[l - 1]!)) as tf.Tensor2D;
+    let back = tf.matMul(delta, w.transposed(`${name}.kernel`));
+    if (deltaBt) back = tf.add(back, tf.mul(tf.matMul(deltaBt, w.transposed(`${name}.lora_A`)), w.scalar(s)));
+    delta = tf.mul(back, tf.step(zs[l - 1]!));
   }
   return { factors, logits };
 }

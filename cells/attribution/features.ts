@@ -24,7 +24,7 @@ export async function gradientFeatures(
   engine: EngineChoice = "auto",
 ): Promise<{ width: number; data: Float32Array }> {
   // The engine TracIn runs on (engine.ts): the same features its projection mode scores with.
-  const chosen = await tracinEngine(engine);
+  const chosen = await tracinEngine(engine, "projection");
   if (chosen.kind === "onnxruntime") return nativeFeatures(chosen.native, { model, checkpoints, projection }, ex, shard);
   const n = ex.y.length;
   let width = 0;

@@ -1,8 +1,10 @@
 import { tf } from "../compute/backend.ts";
+import { hostTensor } from "../compute/upload.ts";
 import { projectionMatrix } from "./projection.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
 import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
+import { checkpointGroups, stackedFactors, stackedScores, stackedSelfInfluence, swapLast, type StackedFactor } from "./stacked.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine } from "./engine.ts";
@@ -86,7 +88,7 @@ export interface TracinResult {
  * (engine.ts), else on the TF.js backend; both give the same scores to float32 rounding.
  */
 export async function tracin(req: TracinRequest): Promise<TracinResult> {
-  const engine = await tracinEngine(req.engine);
+  const engine = await tracinEngine(req.engine, req.mode);
   if (engine.kind === "onnxruntime") return nativeTracin(engine.native, req);
   const t0 = performance.now();
   const acc = new Accumulator(req);
@@ -98,17 +100,20 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
     const m = qRows.length, k = Math.min(req.topK, tRows.length);
     const reduced = tf.tidy(() => {
       const St = tf.transpose(scoreBlock(req, tr, q)) as tf.Tensor2D; // [m, shard]
-      const best = tf.topk(St, k), worst = tf.topk(tf.neg(St), k); // the k smallest, as −score
+      // One top-k over [S; −S]: the k largest of each query, then its k smallest as −score. On a
+      // GPU a top-k is some fifty dispatches; one call instead of two.
+      const both = tf.topk(tf.concat([St, tf.neg(St)], 0), k);
       const sums = req.train.groups.map((g, gi) => req.train.groupSizes[gi]! === 1
         ? tf.sum(St, 1, true) // tf.oneHot refuses a depth of 1
-        : tf.matMul(St, tf.oneHot(tf.tensor1d(g.subarray(t0r, t0r + tRows.length), "int32"), req.train.groupSizes[gi]!)));
-      return [best.values, best.indices, tf.neg(worst.values), worst.indices, ...sums, ...(req.full ? [St] : [])];
+        : tf.matMul(St, tf.cast(tf.oneHot(hostTensor(g.subarray(t0r, t0r + tRows.length), [tRows.length], "int32") as tf.Tensor1D, req.train.groupSizes[gi]!), "float32")));
+      return [both.values, both.indices, ...sums, ...(req.full ? [St] : [])];
     });
     tr.dispose();
-    const [bv, bi, wv, wi, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, Float32Array, Int32Array, ...Float32Array[]];
+    const [values, indices, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, ...Float32Array[]];
     tf.dispose(reduced);
     const scores = req.full ? gs.pop()! : undefined;
-    acc.absorb(q0, t0r, m, tRows.length, k, { best: bv, bestIndex: bi, worst: wv, worstIndex: wi, sums: gs, scores });
+    const worst = values.subarray(m * k).map((v) => -v);
+    acc.absorb(q0, t0r, m, tRows.length, k, { best: values.subarray(0, m * k), bestIndex: indices.subarray(0, m * k), worst, worstIndex: indices.subarray(m * k), sums: gs, scores });
   }, (q) => q.dispose());
   return acc.result((performance.now() - t0) / 1000, describeTfjs());
 }
@@ -117,26 +122,19 @@ export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" |
 
 /** Σ_k η_k ‖∇θℓ(θ_k, z)‖² for every row, in shards. */
 export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64Array> {
-  const engine = await tracinEngine(req.engine);
+  const engine = await tracinEngine(req.engine, req.mode);
   if (engine.kind === "onnxruntime") return nativeSelfInfluence(engine.native, req);
   const N = req.train.y.length;
   const out = new Float64Array(N);
+  const groups = req.mode === "projection" ? null : checkpointGroups(req.model, req.checkpoints);
   await forEachShard(N, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
     const sc = tf.tidy(() => {
-      const x = tf.tensor2d(batch(req.train.x, rows), [rows.length, req.train.x.dims]);
-      const y = tf.tensor1d(Int32Array.from(rows, (r) => req.train.y[r]!), "int32");
+      const { x, y } = rowsTensors(req.train, rows);
+      if (groups) return stackedSelfInfluence(groups, stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient));
       let acc = tf.zeros([rows.length]) as tf.Tensor1D;
       for (const c of req.checkpoints) {
-        const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode), req.lossGradient);
-        if (req.mode === "projection") {
-          const f = projected(factors, c, req.projection!);
-          acc = tf.add(acc, tf.sum(tf.square(f), 1));
-        } else {
-          for (const f of factors) {
-            const aa = tf.sum(tf.square(f.a), 1);
-            acc = tf.add(acc, tf.mul(tf.mul(f.bias ? tf.add(aa, 1) : aa, tf.sum(tf.square(f.b), 1)), c.learningRate));
-          }
-        }
+        const { factors } = exampleFactors(req.model, c.weights, x, y, "all", req.lossGradient);
+        acc = tf.add(acc, tf.sum(tf.square(projected(factors, c, req.projection!)), 1));
       }
       return acc;
     });
@@ -146,74 +144,54 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
   return out;
 }
 
-/** The tensors one side (a train shard or a query block) needs: x, and per checkpoint its factors or projected features. */
+/**
+ * The tensors one side (a train shard or a query block) needs: exact modes, every checkpoint's
+ * factors stacked (stacked.ts); projection mode, each checkpoint's projected features.
+ */
 interface Side {
   x: tf.Tensor2D;
-  perCheckpoint: { factors: Factor[]; features: tf.Tensor2D | null }[];
+  factors: StackedFactor[][];
+  features: tf.Tensor2D[];
   /**
    * The query side, transposed once per block: wasm's matMul(a, b, false, true) is several
    * times slower than a plain product when the inner dimension is long (x has up to 8192).
    */
-  transposed?: { x: tf.Tensor2D; perCheckpoint: { a: (tf.Tensor2D | null)[]; b: tf.Tensor2D[]; features: tf.Tensor2D | null }[] };
+  transposed?: { factors: { a: tf.Tensor; b: tf.Tensor3D }[][]; features: tf.Tensor2D[] };
   dispose(): void;
 }
 
+/** A side's rows and targets on the backend. */
+function rowsTensors(ex: Examples, rows: number[]): { x: tf.Tensor2D; y: tf.Tensor1D } {
+  return {
+    x: hostTensor(batch(ex.x, rows), [rows.length, ex.x.dims], "float32") as tf.Tensor2D,
+    y: hostTensor(Int32Array.from(rows, (r) => ex.y[r]!), [rows.length], "int32") as tf.Tensor1D,
+  };
+}
+
 function side(req: TracinRequest, ex: Examples, rows: number[], transpose = false): Side {
-  const kept: tf.Tensor[] = [];
-  const x = tf.tensor2d(batch(ex.x, rows), [rows.length, ex.x.dims]);
-  const y = tf.tensor1d(Int32Array.from(rows, (r) => ex.y[r]!), "int32");
-  type PerCheckpoint = { factors: Factor[]; features: tf.Tensor2D | null };
-  const perCheckpoint = req.checkpoints.map((c) => tf.tidy(() => {
-    const { factors } = exampleFactors(req.model, c.weights, x, y, scopeOf(req.mode), req.lossGradient);
-    if (req.mode === "projection") return { factors: [], features: projected(factors, c, req.projection!) } as unknown as tf.TensorContainer;
-    // tidy keeps the tensors returned (the factors) and frees the forward and backward intermediates.
-    return { factors, features: null } as unknown as tf.TensorContainer;
-  }) as unknown as PerCheckpoint);
-  for (const pc of perCheckpoint) {
-    if (pc.features) kept.push(pc.features);
-    for (const f of pc.factors) kept.push(...(f.aIsInput ? [f.b] : [f.a, f.b]));
-  }
-  let transposed: Side["transposed"];
-  if (transpose) {
-    transposed = {
-      x: tf.transpose(x),
-      perCheckpoint: perCheckpoint.map((pc) => ({
-        a: pc.factors.map((f) => (f.aIsInput ? null : tf.transpose(f.a))),
-        b: pc.factors.map((f) => tf.transpose(f.b)),
-        features: pc.features ? tf.transpose(pc.features) : null,
-      })),
-    };
-    kept.push(transposed.x);
-    for (const pc of transposed.perCheckpoint) kept.push(...pc.b, ...pc.a.filter((t): t is tf.Tensor2D => t !== null), ...(pc.features ? [pc.features] : []));
-  }
-  return { x, perCheckpoint, transposed, dispose: () => tf.dispose([x, y, ...kept]) };
+  const { x, y } = rowsTensors(ex, rows);
+  // tidy keeps the tensors returned (factors, features) and frees the passes' intermediates.
+  const { factors, features } = tf.tidy(() => {
+    if (req.mode !== "projection") {
+      const groups = checkpointGroups(req.model, req.checkpoints);
+      return { factors: stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient), features: [] } as unknown as tf.TensorContainer;
+    }
+    const features = req.checkpoints.map((c) => projected(exampleFactors(req.model, c.weights, x, y, "all", req.lossGradient).factors, c, req.projection!));
+    return { factors: [], features } as unknown as tf.TensorContainer;
+  }) as unknown as { factors: StackedFactor[][]; features: tf.Tensor2D[] };
+  const transposed = transpose
+    ? tf.tidy(() => ({ factors: factors.map((g) => g.map((f) => ({ a: swapLast(f.a), b: swapLast(f.b) as tf.Tensor3D }))), features: features.map((f) => tf.transpose(f)) }) as unknown as tf.TensorContainer) as unknown as Side["transposed"]
+    : undefined;
+  const kept: tf.Tensor[] = [x, y, ...features, ...factors.flat().flatMap((f) => [f.a, f.b])];
+  if (transposed) kept.push(...transposed.features, ...transposed.factors.flat().flatMap((f) => [f.a, f.b]));
+  return { x, factors, features, transposed, dispose: () => tf.dispose(kept) };
 }
 
 /** S[i, j] = Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, query_j)⟩ for one shard and one block. */
 function scoreBlock(req: TracinRequest, tr: Side, q: Side): tf.Tensor2D {
   const qt = q.transposed!;
-  return tf.tidy(() => {
-    let S = tf.zeros([tr.x.shape[0], q.x.shape[0]]) as tf.Tensor2D;
-    // The first layer's input is x at every checkpoint: its Gram block is computed once.
-    let xx: tf.Tensor2D | null = null;
-    const gramX = (): tf.Tensor2D => (xx ??= tf.matMul(tr.x, qt.x) as tf.Tensor2D);
-    req.checkpoints.forEach((c, k) => {
-      const a = tr.perCheckpoint[k]!, b = qt.perCheckpoint[k]!;
-      if (a.features && b.features) {
-        S = tf.add(S, tf.matMul(a.features, b.features));
-        return;
-      }
-      let sum: tf.Tensor2D | null = null;
-      a.factors.forEach((f, i) => {
-        let ga: tf.Tensor2D = f.aIsInput ? gramX() : tf.matMul(f.a, b.a[i]!);
-        if (f.bias) ga = tf.add(ga, 1) as tf.Tensor2D;
-        const term = tf.mul(ga, tf.matMul(f.b, b.b[i]!)) as tf.Tensor2D;
-        sum = sum ? (tf.add(sum, term) as tf.Tensor2D) : term;
-      });
-      if (sum !== null) S = tf.add(S, tf.mul(sum as tf.Tensor2D, c.learningRate));
-    });
-    return S;
-  });
+  if (req.mode !== "projection") return stackedScores(checkpointGroups(req.model, req.checkpoints), tr.factors, qt.factors);
+  return tf.tidy(() => tr.features.reduce<tf.Tensor2D>((S, f, k) => tf.add(S, tf.matMul(f, qt.features[k]!)), tf.zeros([tr.x.shape[0], q.x.shape[0]])));
 }
 
 /**
