@@ -77,12 +77,12 @@ export { baseModel, finetune, modelOf } from "./factory/cells.ts";
 export type { BaseModelParams, FinetuneParams } from "./factory/cells.ts";
 
 // Attribution: TracInCP over checkpoints, influence tables, self-influence, receipts.
-export { tracin as runTracin, selfInfluence as runSelfInfluence, projected } from "./attribution/tracin.ts";
+export { tracin as runTracin, selfInfluence as runSelfInfluence } from "./attribution/tracin.ts";
 export type { TracinMode, TracinCheckpoint, TracinRequest, TracinResult } from "./attribution/tracin.ts";
 export { exampleFactors, factorsFrom } from "./attribution/factors.ts";
 export type { Factor, TracinModel, WeightSource } from "./attribution/factors.ts";
-export { checkpointGroups, stackedFactors, stackedScores, stackedSelfInfluence } from "./attribution/stacked.ts";
-export type { GroupLayout, StackedCheckpoints, StackedFactor } from "./attribution/stacked.ts";
+export { checkpointGroups, stackedFactors, stackedFeatures, stackedScores, stackedSelfInfluence } from "./attribution/stacked.ts";
+export type { GroupLayout, Projection, StackedCheckpoints, StackedFactor } from "./attribution/stacked.ts";
 export { tracinCell as tracin, selfInfluenceCell as selfInfluence } from "./attribution/cells.ts";
 export { ATTRIBUTION_VERSION } from "./attribution/version.ts";
 export type { TracinParams } from "./attribution/cells.ts";

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { computeBackend, tf } from "../cells/compute/backend.ts";
 import { hostTensor } from "../cells/compute/upload.ts";
 import { scopeOf } from "../cells/attribution/factors.ts";
-import { checkpointGroups, stackedFactors, stackedScores, stackedSelfInfluence, swapLast, type GroupLayout } from "../cells/attribution/stacked.ts";
+import { checkpointGroups, stackedFactors, stackedFeatures, stackedScores, stackedSelfInfluence, swapLast, type GroupLayout } from "../cells/attribution/stacked.ts";
 import { bruteInfluence, maxRelError } from "./helpers/brute-tracin.ts";
 import { dims, q, tr, TRACIN_CASES } from "./helpers/tracin-cases.ts";
 
@@ -35,6 +35,26 @@ describe("checkpoints stacked on the backend", () => {
       expect(maxRelError(got.S, got.want.S)).toBeLessThanOrEqual(1e-4);
       if (name !== "last-layer") expect(maxRelError([got.self], [Float64Array.from(got.want.self)])).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it.each(["lora-adapter-exact", "external-mlp-exact"] as const)("projects %s to the same features in one stack as one checkpoint at a time", async (name) => {
+    await computeBackend();
+    const c = TRACIN_CASES[name]();
+    // dim 3 projects every side wider than 3 (x, the hidden layers) and keeps the narrower ones.
+    const features = async (layout: GroupLayout) => {
+      const groups = checkpointGroups(c.model, c.cks, layout);
+      const f = tf.tidy(() => {
+        const factors = stackedFactors(c.model, groups, hostTensor(tr.x, [tr.y.length, dims], "float32") as tf.Tensor2D, hostTensor(tr.y, [tr.y.length], "int32") as tf.Tensor1D, "all");
+        return tf.concat(groups.map((st, g) => stackedFeatures(st, factors[g]!, { dim: 3, seed: 4 })), 1);
+      });
+      const rows = (await f.array()) as number[][];
+      f.dispose();
+      return rows.map((r) => Float64Array.from(r));
+    };
+    const [one, each] = [await features("stacked"), await features("per-checkpoint")];
+    expect(one[0]!.length).toBe(each[0]!.length);
+    expect(one[0]!.length).toBeGreaterThan(c.cks.length * 9); // more than one 3 × 3 block per checkpoint
+    expect(maxRelError(one, each)).toBeLessThanOrEqual(1e-6);
   });
 
   it("keeps a model's stacks between calls and makes them anew for another layout", async () => {

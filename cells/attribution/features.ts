@@ -4,8 +4,10 @@ import type { Cell } from "../graph/cell.ts";
 import { checkOptions } from "../graph/options.ts";
 import { gradientFeaturesOptions } from "./options.ts";
 import { stageRows } from "../store/stage.ts";
-import { exampleFactors, type TracinModel } from "./factors.ts";
-import { projected, type TracinCheckpoint } from "./tracin.ts";
+import type { TracinModel } from "./factors.ts";
+import type { TracinCheckpoint } from "./tracin.ts";
+import { checkpointGroups, stackedFactors, stackedFeatures } from "./stacked.ts";
+import { hostTensor } from "../compute/upload.ts";
 import { prepareAttribution } from "./cells.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
 import { plural } from "../graph/plural.ts";
@@ -14,7 +16,7 @@ import type { EngineChoice } from "../compute/onnx.ts";
 
 /**
  * Projected gradient features: per example, the concatenation over checkpoints of
- * √η_k · (a·Pa) ⊗ (b·Pb) for every gradient factor (see `projected`). The dot product of two
+ * √η_k · (a·Pa) ⊗ (b·Pb) for every gradient factor (see `stackedFeatures`). The dot product of two
  * examples' features is their projected TracIn influence, so once the training set's features
  * are stored, a new query is attributed with one forward/backward pass of the query and one
  * matrix-vector product — no training gradient is computed again (in Node or in a browser).
@@ -27,14 +29,17 @@ export async function gradientFeatures(
   const chosen = await tracinEngine(engine, "projection");
   if (chosen.kind === "onnxruntime") return nativeFeatures(chosen.native, { model, checkpoints, projection }, ex, shard);
   const n = ex.y.length;
+  const groups = checkpointGroups(model, checkpoints);
   let width = 0;
   let data = new Float32Array(0);
   for (let s = 0; s < n; s += shard) {
     const rows = Array.from({ length: Math.min(shard, n - s) }, (_, i) => s + i);
     const f = tf.tidy(() => {
-      const x = tf.tensor2d(batch(ex.x, rows), [rows.length, ex.x.dims]);
-      const y = tf.tensor1d(Int32Array.from(rows, (r) => ex.y[r]!), "int32");
-      return tf.concat(checkpoints.map((c) => projected(exampleFactors(model, c.weights, x, y, "all").factors, c, projection)), 1);
+      const x = hostTensor(batch(ex.x, rows), [rows.length, ex.x.dims], "float32") as tf.Tensor2D;
+      const y = hostTensor(Int32Array.from(rows, (r) => ex.y[r]!), [rows.length], "int32") as tf.Tensor1D;
+      const factors = stackedFactors(model, groups, x, y, "all");
+      // The groups are the checkpoints in order: their features side by side are checkpoint-major.
+      return tf.concat(groups.map((st, g) => stackedFeatures(st, factors[g]!, projection)), 1);
     });
     if (s === 0) {
       width = f.shape[1]!;

@@ -2,6 +2,7 @@ import { tf } from "../compute/backend.ts";
 import { idOf } from "../compute/onnx.ts";
 import { factorsFrom, type FactorScope, type LossGradient, type TracinModel, type WeightSource } from "./factors.ts";
 import type { TracinCheckpoint } from "./tracin.ts";
+import { projectionMatrix } from "./projection.ts";
 
 /**
  * Every checkpoint at once. Exact TracIn sums the same small products over K checkpoints; done
@@ -18,7 +19,13 @@ export interface StackedCheckpoints {
   weights: WeightSource;
   /** η_k as [K, 1, 1]: scales a [K, n, m] block of per-checkpoint scores. */
   eta: tf.Tensor3D;
+  /** √η_k as [K, 1, 1]: scales projection mode's features, whose products then carry η_k. */
+  rootEta: tf.Tensor3D;
+  /** Projection mode's Gaussian matrices of one side of one factor, [K, d, dim], drawn once per seed and width. */
+  projector(factor: string, side: "a" | "b", d: number, p: Projection): tf.Tensor3D;
 }
+
+export interface Projection { dim: number; seed: number }
 
 /** One side's stacked factors: a [K, n, da] (or [n, da] when the same at every checkpoint), b [K, n, db]. */
 export interface StackedFactor {
@@ -82,8 +89,21 @@ function stackOf(model: TracinModel, checkpoints: TracinCheckpoint[], tensors: t
     if (!t) scalars.set(v, (t = keep(tf.scalar(v))));
     return t;
   };
-  const eta = keep(tf.tensor3d(Float32Array.from(checkpoints, (c) => c.learningRate), [checkpoints.length, 1, 1]));
-  return { K: checkpoints.length, weights: { get, transposed, scalar }, eta };
+  const K = checkpoints.length;
+  const eta = keep(tf.tensor3d(Float32Array.from(checkpoints, (c) => c.learningRate), [K, 1, 1]));
+  const rootEta = keep(tf.tensor3d(Float32Array.from(checkpoints, (c) => Math.sqrt(c.learningRate)), [K, 1, 1]));
+  const projectors = new Map<string, tf.Tensor3D>();
+  const projector = (factor: string, side: "a" | "b", d: number, p: Projection): tf.Tensor3D => {
+    const key = `${p.seed}|${p.dim}|${factor}|${side}|${d}`;
+    let t = projectors.get(key);
+    if (!t) {
+      const data = new Float32Array(K * d * p.dim);
+      checkpoints.forEach((c, k) => data.set(projectionMatrix(p.seed, c.index, factor, side, d, p.dim), k * d * p.dim));
+      projectors.set(key, (t = keep(tf.tensor3d(data, [K, d, p.dim]))));
+    }
+    return t;
+  };
+  return { K, weights: { get, transposed, scalar }, eta, rootEta, projector };
 }
 
 /**
@@ -159,5 +179,31 @@ export function stackedSelfInfluence(groups: StackedCheckpoints[], factors: Stac
       return tf.sum(tf.mul(total!, tf.reshape(st.eta, [st.K, 1])), 0);
     });
     return (perGroup.length === 1 ? perGroup[0]! : tf.addN(perGroup)) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Projection mode's features of one group's rows: per checkpoint, per factor, the gradient a ⊗ b
+ * projected to (a·Pa) ⊗ (b·Pb), flattened row-major and scaled by √η_k, so that the dot product
+ * of two rows' features estimates their TracIn influence. [n, K·W], checkpoint-major: the layout
+ * gradientFeatures stores and the portable explainer reads. A side no wider than `dim` is kept
+ * as is (exact); Pa, Pb ~ N(0, 1/dim), seeded per checkpoint and factor (projection.ts).
+ */
+export function stackedFeatures(st: StackedCheckpoints, factors: StackedFactor[], p: Projection): tf.Tensor2D {
+  return tf.tidy(() => {
+    const n = factors[0]!.b.shape[1];
+    const project = (t: tf.Tensor, factor: string, side: "a" | "b") => {
+      const d = t.shape[t.rank - 1]!;
+      return d <= p.dim ? t : tf.matMul(t, st.projector(factor, side, d, p));
+    };
+    const parts = factors.map((f) => {
+      const a = f.bias ? tf.concat([f.a, tf.ones([...f.a.shape.slice(0, -1), 1])], -1) : f.a;
+      const pa = project(a, f.name, "a"), pb = project(f.b, f.name, "b");
+      const width = pa.shape[pa.rank - 1]! * pb.shape[pb.rank - 1]!;
+      // [K or 1, n, pa, 1] × [K, n, 1, pb]: each row's outer product.
+      return tf.reshape(tf.mul(tf.expandDims(pa, -1), tf.expandDims(pb, -2)), [st.K, n, width]);
+    });
+    const features = tf.mul(tf.concat(parts, -1), st.rootEta); // [K, n, W]
+    return tf.reshape(tf.transpose(features, [1, 0, 2]), [n, -1]) as tf.Tensor2D;
   });
 }

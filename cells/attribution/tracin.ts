@@ -1,10 +1,9 @@
 import { tf } from "../compute/backend.ts";
 import { hostTensor } from "../compute/upload.ts";
-import { projectionMatrix } from "./projection.ts";
 import { batch, type FeatureMatrix } from "../factory/featurize.ts";
 import type { HostWeights } from "../factory/mlp.ts";
-import { exampleFactors, scopeOf, type Factor, type LossGradient, type TracinModel } from "./factors.ts";
-import { checkpointGroups, stackedFactors, stackedScores, stackedSelfInfluence, swapLast, type StackedFactor } from "./stacked.ts";
+import { scopeOf, type LossGradient, type TracinModel } from "./factors.ts";
+import { checkpointGroups, stackedFactors, stackedFeatures, stackedScores, stackedSelfInfluence, swapLast, type Projection, type StackedFactor } from "./stacked.ts";
 import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine } from "./engine.ts";
@@ -126,17 +125,14 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
   if (engine.kind === "onnxruntime") return nativeSelfInfluence(engine.native, req);
   const N = req.train.y.length;
   const out = new Float64Array(N);
-  const groups = req.mode === "projection" ? null : checkpointGroups(req.model, req.checkpoints);
+  const groups = checkpointGroups(req.model, req.checkpoints);
   await forEachShard(N, req.shardSize ?? 2048, req.signal, async (s0, rows) => {
     const sc = tf.tidy(() => {
       const { x, y } = rowsTensors(req.train, rows);
-      if (groups) return stackedSelfInfluence(groups, stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient));
-      let acc = tf.zeros([rows.length]) as tf.Tensor1D;
-      for (const c of req.checkpoints) {
-        const { factors } = exampleFactors(req.model, c.weights, x, y, "all", req.lossGradient);
-        acc = tf.add(acc, tf.sum(tf.square(projected(factors, c, req.projection!)), 1));
-      }
-      return acc;
+      const factors = stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient);
+      if (req.mode !== "projection") return stackedSelfInfluence(groups, factors);
+      const p = projectionOf(req);
+      return tf.addN(groups.map((st, g) => tf.sum(tf.square(stackedFeatures(st, factors[g]!, p)), 1)));
     });
     out.set(await sc.data(), s0);
     sc.dispose();
@@ -146,7 +142,7 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
 
 /**
  * The tensors one side (a train shard or a query block) needs: exact modes, every checkpoint's
- * factors stacked (stacked.ts); projection mode, each checkpoint's projected features.
+ * factors stacked (stacked.ts); projection mode, each checkpoint group's projected features.
  */
 interface Side {
   x: tf.Tensor2D;
@@ -172,12 +168,11 @@ function side(req: TracinRequest, ex: Examples, rows: number[], transpose = fals
   const { x, y } = rowsTensors(ex, rows);
   // tidy keeps the tensors returned (factors, features) and frees the passes' intermediates.
   const { factors, features } = tf.tidy(() => {
-    if (req.mode !== "projection") {
-      const groups = checkpointGroups(req.model, req.checkpoints);
-      return { factors: stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient), features: [] } as unknown as tf.TensorContainer;
-    }
-    const features = req.checkpoints.map((c) => projected(exampleFactors(req.model, c.weights, x, y, "all", req.lossGradient).factors, c, req.projection!));
-    return { factors: [], features } as unknown as tf.TensorContainer;
+    const groups = checkpointGroups(req.model, req.checkpoints);
+    const factors = stackedFactors(req.model, groups, x, y, scopeOf(req.mode), req.lossGradient);
+    if (req.mode !== "projection") return { factors, features: [] } as unknown as tf.TensorContainer;
+    const p = projectionOf(req);
+    return { factors: [], features: groups.map((st, g) => stackedFeatures(st, factors[g]!, p)) } as unknown as tf.TensorContainer;
   }) as unknown as { factors: StackedFactor[][]; features: tf.Tensor2D[] };
   const transposed = transpose
     ? tf.tidy(() => ({ factors: factors.map((g) => g.map((f) => ({ a: swapLast(f.a), b: swapLast(f.b) as tf.Tensor3D }))), features: features.map((f) => tf.transpose(f)) }) as unknown as tf.TensorContainer) as unknown as Side["transposed"]
@@ -191,27 +186,10 @@ function side(req: TracinRequest, ex: Examples, rows: number[], transpose = fals
 function scoreBlock(req: TracinRequest, tr: Side, q: Side): tf.Tensor2D {
   const qt = q.transposed!;
   if (req.mode !== "projection") return stackedScores(checkpointGroups(req.model, req.checkpoints), tr.factors, qt.factors);
-  return tf.tidy(() => tr.features.reduce<tf.Tensor2D>((S, f, k) => tf.add(S, tf.matMul(f, qt.features[k]!)), tf.zeros([tr.x.shape[0], q.x.shape[0]])));
+  return tf.tidy(() => tf.addN(tr.features.map((f, g) => tf.matMul(f, qt.features[g]!))) as tf.Tensor2D);
 }
 
-/**
- * Each factor's gradient a ⊗ b, projected to (a·Pa) ⊗ (b·Pb), scaled by √η_k and concatenated:
- * the dot product of two examples' features estimates their gradient dot product. A side no
- * wider than `dim` is kept as is (exact). Pa, Pb ~ N(0, 1/dim), seeded per checkpoint and factor.
- */
-export function projected(factors: Factor[], c: TracinCheckpoint, p: { dim: number; seed: number }): tf.Tensor2D {
-  const parts = factors.map((f) => {
-    const a = f.bias ? tf.concat([f.a, tf.ones([f.a.shape[0], 1])], 1) as tf.Tensor2D : f.a;
-    const pa = project(a, p, c.index, f.name, "a");
-    const pb = project(f.b, p, c.index, f.name, "b");
-    const n = pa.shape[0];
-    return tf.reshape(tf.mul(tf.expandDims(pa, 2), tf.expandDims(pb, 1)), [n, pa.shape[1] * pb.shape[1]]);
-  });
-  return tf.mul(tf.concat(parts, 1), Math.sqrt(c.learningRate)) as tf.Tensor2D;
-}
-
-function project(t: tf.Tensor2D, p: { dim: number; seed: number }, checkpoint: number, factor: string, side: "a" | "b"): tf.Tensor2D {
-  const d = t.shape[1];
-  if (d <= p.dim) return t;
-  return tf.matMul(t, tf.tensor2d(projectionMatrix(p.seed, checkpoint, factor, side, d, p.dim), [d, p.dim]));
+function projectionOf(req: Pick<TracinRequest, "projection">): Projection {
+  if (!req.projection) throw new Error("projection mode needs a projection ({ dim, seed })");
+  return req.projection;
 }
