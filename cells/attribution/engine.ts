@@ -19,8 +19,8 @@ export type ResolvedEngine = { kind: "tfjs" } | { kind: "onnxruntime"; native: N
  * adapter), TF.js, every checkpoint stacked in one batched pass (stacked.ts): on an H200 it scored
  * the TracIn benchmark case's 784-256-10 model at 2.8× the native engine on all 16 cores (1.95× at
  * ten times the rows), and only the small 784-32-10 slower, at 0.68×: too little work to fill a
- * GPU (bench/results/gpu-nvidia-h200.json). Projection mode is not stacked and was not measured
- * there, so it stays native. Elsewhere `onnxruntime` (native.ts and, for projection mode,
+ * GPU (bench/results/gpu-nvidia-h200.json). Projection mode, stacked since but not measured on a
+ * GPU, stays native until it is. Elsewhere `onnxruntime` (native.ts and, for projection mode,
  * native-projection.ts: MLAS kernels on every core) where it loads, `tfjs` otherwise.
  * TRACEBOOK_ENGINE=tfjs|onnxruntime forces one, failing loudly when the forced one cannot run.
  */
