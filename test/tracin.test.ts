@@ -156,7 +156,7 @@ describe.each(engines)("TracIn against brute-force per-example gradients (%s eng
   });
 });
 
-describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", () => {
+describe.each(engines)("a kept training side (%s engine)", (engine) => {
   const N = tr.y.length;
   // The same rows stored sparse (as featurized text is): the Gram block is summed over nonzeros.
   const sparse = (x: Float32Array, rows: number) => sparseRows(x, rows, dims, (d) => d % 3 === 1);
@@ -171,13 +171,15 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
     ["a LoRA adapter on the first layer, sparse rows", adapter, "exact", true],
     ["a full model, sparse rows", full, "exact", true],
     ["the head only", adapter, "last-layer", true],
+    // The native engine computes a projected training side each time; TF.js keeps it too.
+    ...(engine === "tfjs" ? [["a LoRA adapter on the first layer, projected", adapter, "projection", false] as const] : []),
   ] as const)("scores %s as the cell does, question after question, computing the side once", async (_, model, mode, isSparse) => {
     await computeBackend();
     const checkpoints = cks(model);
     const x = isSparse ? sparse(tr.x, N) : denseMatrix(tr.x, N, dims);
     const queries = isSparse ? sparse(q.x, q.y.length) : denseMatrix(q.x, q.y.length, dims);
     const ask = (keep: KeptTrainSide | undefined, rows: number[]) => tracin({
-      model, checkpoints, mode, topK: 3, shardSize: 7, engine: "onnxruntime", keep,
+      model, checkpoints, mode, projection: mode === "projection" ? { dim: 3, seed: 2 } : undefined, topK: 3, shardSize: 7, engine, keep,
       train: { x, y: tr.y, groups: [Int32Array.from({ length: N }, (_, i) => i), new Int32Array(N)], groupSizes: [N, 1] },
       queries: { x: selectRows(queries, rows), y: Int32Array.from(rows, (r) => q.y[r]!) },
     });
@@ -193,6 +195,7 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
         expect(got.top[j]!.opponents().map((c) => c.index)).toEqual(want.top[r]!.opponents().map((c) => c.index));
       });
       expect(keep.entries.size).toBe(1); // one side, computed on the first question
+      expect(got.engine).toMatch(/, training side kept$/);
     }
     expect(await keep.bytes()).toBeGreaterThan(0);
   });
@@ -201,7 +204,7 @@ describe.skipIf("error" in native)("a kept training side (onnxruntime engine)", 
     await computeBackend();
     const checkpoints = cks(adapter);
     const ask = (keep: KeptTrainSide, M: number, o: { shardSize?: number; mode?: "exact" | "last-layer" } = {}) => tracin({
-      model: adapter, checkpoints, mode: o.mode ?? "exact", topK: 3, engine: "onnxruntime", keep, shardSize: o.shardSize,
+      model: adapter, checkpoints, mode: o.mode ?? "exact", topK: 3, engine, keep, shardSize: o.shardSize,
       train: { x: denseMatrix(tr.x, N, dims), y: tr.y, groups: [new Int32Array(N)], groupSizes: [1] },
       queries: { x: denseMatrix(new Float32Array(M * dims).map((_, i) => q.x[i % q.x.length]!), M, dims), y: Int32Array.from({ length: M }, (_, j) => q.y[j % q.y.length]!) },
     });

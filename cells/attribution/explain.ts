@@ -70,7 +70,7 @@ export class Explainer {
     private readonly checkpoints: TracinCheckpoint[],
     private readonly credit: Credit,
     private readonly texts: Map<string, string>,
-    /** The training side, computed on the first question and kept for the next (the native engine), or null. */
+    /** The training side, computed on the first question and kept for the next (by either engine: on a GPU, on the device), or null. */
     private readonly kept: KeptTrainSide | null,
   ) {}
 

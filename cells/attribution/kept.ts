@@ -44,15 +44,19 @@ export const KEPT_TRAIN_SIDE_BYTES = 1 << 30;
  * A training side kept between tracin() calls against the same training rows. An explainer asks
  * question after question of one training set, and computing that side (a forward and backward
  * pass of every training row at every checkpoint) is nearly all of a question's cost. The caller
- * holds it, so it lives as long as the caller keeps its rows; the native engine fills it on first
- * use (by model, checkpoints, scope, loss gradient and shard size) and the TF.js engine ignores it.
+ * holds it, so it lives as long as the caller keeps its rows; each engine fills it on first use
+ * (by model, checkpoints, mode, loss gradient and shard size): the native engine with its graphs'
+ * outputs, the TF.js engine with its stacked factors on the backend (a GPU's memory on webgpu),
+ * which are freed when the holder is collected.
  */
 export class KeptTrainSide {
-  readonly entries = new Map<string, Promise<KeptShards | null>>();
+  readonly entries = new Map<string, Promise<KeptEntry | null>>();
   /** Sides not kept, by key: the bytes each would have taken (estimated from its first shard). */
   readonly declined = new Map<string, number>();
   /** `maxBytes` bounds all the sides kept together. */
-  constructor(readonly maxBytes = KEPT_TRAIN_SIDE_BYTES) {}
+  constructor(readonly maxBytes = KEPT_TRAIN_SIDE_BYTES) {
+    freeing.register(this, this.entries);
+  }
 
   /** Bytes held by the sides kept so far. */
   async bytes(): Promise<number> {
@@ -67,44 +71,61 @@ export class KeptTrainSide {
   }
 }
 
-interface KeptShards {
-  layout: TrainLayout;
-  /** Per training shard, in order: trainGraph's outputs for its rows. */
-  shards: Record<string, Ort.Tensor>[];
+/** What a kept side holds: its size, and what frees it where the garbage collector cannot (backend tensors). */
+export interface KeptEntry {
   bytes: number;
+  dispose?(): void;
 }
 
+const freeing = new FinalizationRegistry<Map<string, Promise<KeptEntry | null>>>((entries) => {
+  for (const e of entries.values()) void e.then((k) => k?.dispose?.(), () => undefined);
+});
+
 /**
- * The kept training side for this request, computing it on first use; null when it would not fit
- * beside the sides already kept. Every shard but the last holds `size` rows, so the first shard
- * says what the whole side takes: one that will not fit is given up after that shard, not after
- * a whole pass over the training rows that the question then pays for again.
+ * The side kept under `key`, made on first use by `make`, which is given the bytes left beside
+ * the sides already kept and answers null when its side would not fit (after recording it in
+ * `declined`). Every shard but the last holds the same number of rows, so the first shard says
+ * what the whole side takes: one that will not fit is given up after that shard, not after a
+ * whole pass over the training rows that the question then pays for again.
  */
-export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
-  const keep = req.keep!;
-  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
-  let p = keep.entries.get(key);
+export function keepSide<T extends KeptEntry>(keep: KeptTrainSide, key: string, make: (budget: number) => Promise<T | null>): Promise<T | null> {
+  let p = keep.entries.get(key) as Promise<T | null> | undefined;
   if (!p) {
-    p = (async () => {
-      const budget = keep.maxBytes - (await keep.bytesBesides(key));
-      const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
-      const n = req.train.y.length;
-      const shards: Record<string, Ort.Tensor>[] = [];
-      let bytes = 0;
-      await runShards(engine, train.session, req.train, req.model.spec.classes.length, size, req.signal, (_, rows, out) => {
-        shards.push(Object.fromEntries(train.outputs.map((o) => [o, out[o]!])));
-        bytes += train.outputs.reduce((b, o) => b + (out[o]!.data as Float32Array).byteLength, 0);
-        const whole = shards.length === 1 ? (bytes / rows.length) * n : bytes;
-        if (whole <= budget) return;
-        keep.declined.set(key, whole);
-        return false;
-      });
-      return keep.declined.has(key) ? null : { layout: train.layout, shards, bytes };
-    })();
+    p = (async () => make(keep.maxBytes - (await keep.bytesBesides(key))))();
     keep.entries.set(key, p);
     p.catch(() => keep.entries.delete(key));
   }
   return p;
+}
+
+/** Whether a side of `bytes` so far, after `shards` shards of the `rows` rows of `n` in all, fits in `budget`; one that does not is declined under `key`. */
+export function fits(keep: KeptTrainSide, key: string, budget: number, bytes: number, shards: number, rows: number, n: number): boolean {
+  const whole = shards === 1 ? (bytes / rows) * n : bytes;
+  if (whole <= budget) return true;
+  keep.declined.set(key, whole);
+  return false;
+}
+
+interface KeptShards extends KeptEntry {
+  layout: TrainLayout;
+  /** Per training shard, in order: trainGraph's outputs for its rows. */
+  shards: Record<string, Ort.Tensor>[];
+}
+
+/** The native engine's kept training side for this request, computing it on first use; null when it would not fit beside the sides already kept. */
+export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
+  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+  return keepSide(req.keep!, key, async (budget) => {
+    const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
+    const shards: Record<string, Ort.Tensor>[] = [];
+    let bytes = 0;
+    await runShards(engine, train.session, req.train, req.model.spec.classes.length, size, req.signal, (_, rows, out) => {
+      shards.push(Object.fromEntries(train.outputs.map((o) => [o, out[o]!])));
+      bytes += train.outputs.reduce((b, o) => b + (out[o]!.data as Float32Array).byteLength, 0);
+      if (!fits(req.keep!, key, budget, bytes, shards.length, rows.length, req.train.y.length)) return false;
+    });
+    return req.keep!.declined.has(key) ? null : { layout: train.layout, shards, bytes };
+  });
 }
 
 /** How an answer from a kept training side names its engine (the page qualifies "exactly" by it). */

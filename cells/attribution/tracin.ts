@@ -8,7 +8,8 @@ import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine } from "./engine.ts";
 import type { EngineChoice } from "../compute/onnx.ts";
-import type { KeptTrainSide } from "./kept.ts";
+import { fits, keepSide, KEPT_NOTE, KEPT_QUERIES, type KeptEntry, type KeptTrainSide } from "./kept.ts";
+import { idOf } from "../compute/onnx.ts";
 
 /**
  * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:
@@ -62,7 +63,7 @@ export interface TracinRequest {
   engine?: EngineChoice;
   /** How the loss gradient's target entry is computed (factors.ts); `summed` unless recomputing an older receipt. */
   lossGradient?: LossGradient;
-  /** Keep the training side here between calls against the same training rows (engine.ts); the native engine only. */
+  /** Keep the training side here between calls against the same training rows (kept.ts), on either engine. */
   keep?: KeptTrainSide;
 }
 
@@ -91,8 +92,11 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
   if (engine.kind === "onnxruntime") return nativeTracin(engine.native, req);
   const t0 = performance.now();
   const acc = new Accumulator(req);
-  await streamBlocks(req, (qRows) => side(req, req.queries, qRows, true), async (q, q0, qRows, t0r, tRows) => {
-    const tr = side(req, req.train, tRows);
+  const size = req.shardSize ?? 2048;
+  // A kept side serves a few questions at a time; a batch (receipts recomputed) streams as a cell does.
+  const kept = req.keep && req.queries.y.length <= KEPT_QUERIES ? await keptTfjsSide(req, size) : null;
+  await streamBlocks({ ...req, shardSize: size }, (qRows) => side(req, req.queries, qRows, true), async (q, q0, qRows, t0r, tRows) => {
+    const tr = kept ? kept.shards[t0r / size]! : side(req, req.train, tRows);
     // Reduce the block on the backend: per query the shard's own top-k each way, and the
     // sums per group as one product with a one-hot matrix; only O(k + groups) per query
     // comes back to JS.
@@ -107,14 +111,39 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
         : tf.matMul(St, tf.cast(tf.oneHot(hostTensor(g.subarray(t0r, t0r + tRows.length), [tRows.length], "int32") as tf.Tensor1D, req.train.groupSizes[gi]!), "float32")));
       return [both.values, both.indices, ...sums, ...(req.full ? [St] : [])];
     });
-    tr.dispose();
+    if (!kept) tr.dispose();
     const [values, indices, ...gs] = (await Promise.all(reduced.map((t) => t.data()))) as [Float32Array, Int32Array, ...Float32Array[]];
     tf.dispose(reduced);
     const scores = req.full ? gs.pop()! : undefined;
     const worst = values.subarray(m * k).map((v) => -v);
     acc.absorb(q0, t0r, m, tRows.length, k, { best: values.subarray(0, m * k), bestIndex: indices.subarray(0, m * k), worst, worstIndex: indices.subarray(m * k), sums: gs, scores });
   }, (q) => q.dispose());
-  return acc.result((performance.now() - t0) / 1000, describeTfjs());
+  return acc.result((performance.now() - t0) / 1000, kept ? `${describeTfjs()}, ${KEPT_NOTE}` : describeTfjs());
+}
+
+/**
+ * The training side kept on the backend between questions (kept.ts): every shard's factors, or
+ * projected features, as side() computes them; null when it would not fit beside those kept.
+ */
+function keptTfjsSide(req: TracinRequest, size: number): Promise<(KeptEntry & { shards: Side[] }) | null> {
+  const keep = req.keep!;
+  const key = `tfjs ${tf.getBackend()}|${req.mode}|${req.projection ? `${req.projection.dim}/${req.projection.seed}` : ""}|${req.lossGradient ?? "summed"}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+  return keepSide(keep, key, async (budget) => {
+    const shards: Side[] = [];
+    let bytes = 0;
+    await forEachShard(req.train.y.length, size, req.signal, async (_, rows) => {
+      const s = side(req, req.train, rows);
+      shards.push(s);
+      bytes += s.bytes;
+      if (!fits(keep, key, budget, bytes, shards.length, rows.length, req.train.y.length)) return false;
+    });
+    const dispose = () => shards.forEach((s) => s.dispose());
+    if (keep.declined.has(key)) {
+      dispose();
+      return null;
+    }
+    return { shards, bytes, dispose };
+  });
 }
 
 export type SelfInfluenceRequest = Pick<TracinRequest, "model" | "checkpoints" | "mode" | "projection" | "shardSize" | "signal" | "engine" | "lossGradient"> & { train: Examples };
@@ -153,6 +182,8 @@ interface Side {
    * times slower than a plain product when the inner dimension is long (x has up to 8192).
    */
   transposed?: { factors: { a: tf.Tensor; b: tf.Tensor3D }[][]; features: tf.Tensor2D[] };
+  /** What its tensors take on the backend. */
+  bytes: number;
   dispose(): void;
 }
 
@@ -179,7 +210,8 @@ function side(req: TracinRequest, ex: Examples, rows: number[], transpose = fals
     : undefined;
   const kept: tf.Tensor[] = [x, y, ...features, ...factors.flat().flatMap((f) => [f.a, f.b])];
   if (transposed) kept.push(...transposed.features, ...transposed.factors.flat().flatMap((f) => [f.a, f.b]));
-  return { x, factors, features, transposed, dispose: () => tf.dispose(kept) };
+  const bytes = [...new Set(kept)].reduce((b, t) => b + t.size * 4, 0); // x is also its first factor's a-side
+  return { x, factors, features, transposed, bytes, dispose: () => tf.dispose(kept) };
 }
 
 /** S[i, j] = Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, query_j)⟩ for one shard and one block. */
