@@ -13,11 +13,9 @@ import type { EngineChoice } from "../cells/compute/onnx.ts";
 import type { LossGradient } from "../cells/attribution/factors.ts";
 import { lossGradientOf } from "../cells/attribution/receipts.ts";
 import { decodePortable, encodePortable } from "../cells/attribution/portable-file.ts";
-import { bruteInfluence, data, maxRelError, perturbed } from "./helpers/brute-tracin.ts";
+import { bruteInfluence, maxRelError, perturbed } from "./helpers/brute-tracin.ts";
+import { dims, q, spec, tr } from "./helpers/tracin-cases.ts";
 
-const dims = 6;
-const spec: MlpSpec = { inputSize: dims, hidden: [5, 4], classes: ["a", "b", "c"] };
-const tr = data(1, 17, dims, 3), q = data(2, 9, dims, 3);
 // The native engine where it is installed (.ci/run checks that CI has it).
 const engines: EngineChoice[] = "error" in (await nativeEngine()) ? ["tfjs"] : ["tfjs", "onnxruntime"];
 
