@@ -1,13 +1,12 @@
 import { tf } from "../compute/backend.ts";
-import { batch, type FeatureMatrix } from "../factory/featurize.ts";
+import type { FeatureMatrix } from "../factory/featurize.ts";
 import type { Cell } from "../graph/cell.ts";
 import { checkOptions } from "../graph/options.ts";
 import { gradientFeaturesOptions } from "./options.ts";
 import { stageRows } from "../store/stage.ts";
 import type { TracinModel } from "./factors.ts";
-import type { TracinCheckpoint } from "./tracin.ts";
+import { rowsTensors, type TracinCheckpoint } from "./tracin.ts";
 import { checkpointGroups, stackedFactors, stackedFeatures } from "./stacked.ts";
-import { hostTensor } from "../compute/upload.ts";
 import { prepareAttribution } from "./cells.ts";
 import { ATTRIBUTION_VERSION } from "./version.ts";
 import { plural } from "../graph/plural.ts";
@@ -35,8 +34,7 @@ export async function gradientFeatures(
   for (let s = 0; s < n; s += shard) {
     const rows = Array.from({ length: Math.min(shard, n - s) }, (_, i) => s + i);
     const f = tf.tidy(() => {
-      const x = hostTensor(batch(ex.x, rows), [rows.length, ex.x.dims], "float32") as tf.Tensor2D;
-      const y = hostTensor(Int32Array.from(rows, (r) => ex.y[r]!), [rows.length], "int32") as tf.Tensor1D;
+      const { x, y } = rowsTensors(ex, rows);
       const factors = stackedFactors(model, groups, x, y, "all");
       // The groups are the checkpoints in order: their features side by side are checkpoint-major.
       return tf.concat(groups.map((st, g) => stackedFeatures(st, factors[g]!, projection)), 1);

@@ -98,6 +98,12 @@ export function keepSide<T extends KeptEntry>(keep: KeptTrainSide, key: string, 
   return p;
 }
 
+/** What a kept side depends on besides its engine: the mode (and projection), loss gradient, model, checkpoints, training rows and shard size. */
+export function sideKey(req: TracinRequest, size: number): string {
+  const projection = req.mode === "projection" && req.projection ? ` ${req.projection.dim}/${req.projection.seed}` : "";
+  return `${req.mode}${projection}|${req.lossGradient ?? "summed"}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+}
+
 /** Whether a side of `bytes` so far, after `shards` shards of the `rows` rows of `n` in all, fits in `budget`; one that does not is declined under `key`. */
 export function fits(keep: KeptTrainSide, key: string, budget: number, bytes: number, shards: number, rows: number, n: number): boolean {
   const whole = shards === 1 ? (bytes / rows) * n : bytes;
@@ -114,7 +120,7 @@ interface KeptShards extends KeptEntry {
 
 /** The native engine's kept training side for this request, computing it on first use; null when it would not fit beside the sides already kept. */
 export function keptSide(engine: NativeEngine, req: TracinRequest, m: GraphModel, size: number): Promise<KeptShards | null> {
-  const key = `${m.scope}|${m.lossGradient}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+  const key = `native|${sideKey(req, size)}`;
   return keepSide(req.keep!, key, async (budget) => {
     const train = await cached(req.checkpoints, `train|${m.scope}|${m.lossGradient}|${idOf(req.model)}`, () => trainGraph(engine, m));
     const shards: Record<string, Ort.Tensor>[] = [];

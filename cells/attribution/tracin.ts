@@ -8,8 +8,7 @@ import type { TopK } from "./topk.ts";
 import { Accumulator, forEachShard, streamBlocks } from "./accumulate.ts";
 import { describeTfjs, nativeSelfInfluence, nativeTracin, tracinEngine } from "./engine.ts";
 import type { EngineChoice } from "../compute/onnx.ts";
-import { fits, keepSide, KEPT_NOTE, KEPT_QUERIES, type KeptEntry, type KeptTrainSide } from "./kept.ts";
-import { idOf } from "../compute/onnx.ts";
+import { fits, keepSide, KEPT_NOTE, KEPT_QUERIES, sideKey, type KeptEntry, type KeptTrainSide } from "./kept.ts";
 
 /**
  * TracInCP (Pruthi et al. 2020), with the normalisation of the paper and of Captum's TracInCP:
@@ -127,7 +126,7 @@ export async function tracin(req: TracinRequest): Promise<TracinResult> {
  */
 function keptTfjsSide(req: TracinRequest, size: number): Promise<(KeptEntry & { shards: Side[] }) | null> {
   const keep = req.keep!;
-  const key = `tfjs ${tf.getBackend()}|${req.mode}|${req.projection ? `${req.projection.dim}/${req.projection.seed}` : ""}|${req.lossGradient ?? "summed"}|${idOf(req.model)}|${idOf(req.checkpoints)}|${idOf(req.train.x)}|${idOf(req.train.y)}|${size}`;
+  const key = `tfjs ${tf.getBackend()}|${sideKey(req, size)}`;
   return keepSide(keep, key, async (budget) => {
     const shards: Side[] = [];
     let bytes = 0;
@@ -174,7 +173,6 @@ export async function selfInfluence(req: SelfInfluenceRequest): Promise<Float64A
  * factors stacked (stacked.ts); projection mode, each checkpoint group's projected features.
  */
 interface Side {
-  x: tf.Tensor2D;
   factors: StackedFactor[][];
   features: tf.Tensor2D[];
   /**
@@ -187,8 +185,8 @@ interface Side {
   dispose(): void;
 }
 
-/** A side's rows and targets on the backend. */
-function rowsTensors(ex: Examples, rows: number[]): { x: tf.Tensor2D; y: tf.Tensor1D } {
+/** Rows and their targets on the backend (hostTensor: on webgpu without a staging buffer per upload). */
+export function rowsTensors(ex: Examples, rows: readonly number[]): { x: tf.Tensor2D; y: tf.Tensor1D } {
   return {
     x: hostTensor(batch(ex.x, rows), [rows.length, ex.x.dims], "float32") as tf.Tensor2D,
     y: hostTensor(Int32Array.from(rows, (r) => ex.y[r]!), [rows.length], "int32") as tf.Tensor1D,
@@ -208,10 +206,14 @@ function side(req: TracinRequest, ex: Examples, rows: number[], transpose = fals
   const transposed = transpose
     ? tf.tidy(() => ({ factors: factors.map((g) => g.map((f) => ({ a: swapLast(f.a), b: swapLast(f.b) as tf.Tensor3D }))), features: features.map((f) => tf.transpose(f)) }) as unknown as tf.TensorContainer) as unknown as Side["transposed"]
     : undefined;
-  const kept: tf.Tensor[] = [x, y, ...features, ...factors.flat().flatMap((f) => [f.a, f.b])];
+  const kept: tf.Tensor[] = [...features, ...factors.flat().flatMap((f) => [f.a, f.b])];
   if (transposed) kept.push(...transposed.features, ...transposed.factors.flat().flatMap((f) => [f.a, f.b]));
-  const bytes = [...new Set(kept)].reduce((b, t) => b + t.size * 4, 0); // x is also its first factor's a-side
-  return { x, factors, features, transposed, bytes, dispose: () => tf.dispose(kept) };
+  // The rows stay only where a factor reads them (x is the first layer's a-side): a kept training
+  // side would otherwise hold every shard's rows as well.
+  const held = new Set(kept);
+  tf.dispose([x, y].filter((t) => !held.has(t)));
+  const bytes = [...held].reduce((b, t) => b + t.size * 4, 0);
+  return { factors, features, transposed, bytes, dispose: () => tf.dispose([...held]) };
 }
 
 /** S[i, j] = Σ_k η_k ⟨∇ℓ(θ_k, train_i), ∇ℓ(θ_k, query_j)⟩ for one shard and one block. */
